@@ -1,0 +1,73 @@
+/** Maps touchpoint's error types to HTTP answers, once: `{ error: { code, message, issues? } }`. */
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { z } from "zod";
+import {
+  ConflictError,
+  type FieldIssue,
+  ForbiddenError,
+  NotFoundError,
+  RetryableError,
+  UnauthorizedError,
+  ValidationError,
+} from "../engine/errors.ts";
+import type { Logger } from "../engine/log.ts";
+
+export function errorBody(code: string, message: string, issues?: FieldIssue[]) {
+  return { error: { code, message, ...(issues ? { issues } : {}) } };
+}
+
+export function toIssues(error: z.ZodError, prefix = ""): FieldIssue[] {
+  return error.issues.map((i) => {
+    let path = prefix;
+    for (const p of i.path) path += typeof p === "number" ? `[${p}]` : path ? `.${String(p)}` : String(p);
+    return { path: path || "(body)", message: i.message };
+  });
+}
+
+export function handleError(err: Error, c: Context, log: Logger): Response {
+  const answer = (status: ContentfulStatusCode, code: string, issues?: FieldIssue[]) =>
+    c.json(errorBody(code, err.message, issues), status);
+  if (err instanceof ValidationError) return answer(400, "invalid", err.issues);
+  if (err instanceof NotFoundError) return answer(404, "not_found");
+  if (err instanceof UnauthorizedError) {
+    c.header("WWW-Authenticate", 'Bearer realm="touchpoint"');
+    return answer(401, "unauthorized");
+  }
+  if (err instanceof ForbiddenError) return answer(403, "forbidden");
+  if (err instanceof ConflictError) return answer(409, "conflict");
+  if (err instanceof RetryableError) {
+    c.header("Retry-After", "5");
+    log.warn({ err: err.message, cause: String(err.cause), path: c.req.path }, "temporarily unavailable");
+    return answer(503, "unavailable");
+  }
+  if (err instanceof HTTPException) {
+    if (err.res) return err.res;
+    return answer(err.status as ContentfulStatusCode, err.status === 413 ? "too_large" : "http_error");
+  }
+  log.error({ err: err.message, stack: err.stack, path: c.req.path }, "unhandled error");
+  return c.json(errorBody("internal", "internal error"), 500);
+}
+
+/** Parses a JSON body against a schema: malformed JSON and schema failures are 400s with field paths. */
+export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await c.req.text());
+  } catch (e) {
+    throw new ValidationError(`malformed JSON: ${e instanceof Error ? e.message : String(e)}`, [
+      { path: "(body)", message: "not valid JSON" },
+    ]);
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) throw new ValidationError("invalid request body", toIssues(result.error));
+  return result.data;
+}
+
+/** Parses query parameters against a schema. */
+export function queryOf<S extends z.ZodType>(c: Context, schema: S): z.output<S> {
+  const result = schema.safeParse(c.req.query());
+  if (!result.success) throw new ValidationError("invalid query", toIssues(result.error, "query"));
+  return result.data;
+}

@@ -1,0 +1,108 @@
+/** Tokens and rulesets: what admins and the risk team manage. */
+import { Hono } from "hono";
+import { z } from "zod";
+import { ValidationError } from "../../engine/errors.ts";
+import { blankFacts } from "../../engine/rules/facts.ts";
+import { Evaluator } from "../../engine/rules/reference.ts";
+import { parseRuleset } from "../../engine/rules/schema.ts";
+import type { Sql } from "../../engine/store/database.ts";
+import {
+  audit,
+  createToken,
+  getAdvocate,
+  publishedRuleset,
+  publishRuleset,
+} from "../../engine/store/postgres.ts";
+import { type AuthEnv, requireRole } from "../auth.ts";
+import { jsonBody } from "../errors.ts";
+
+const tokenBody = z
+  .strictObject({
+    role: z.enum(["ingest", "risk", "advocate", "supervisor", "admin"]),
+    advocateId: z.string().max(128).optional(),
+    team: z.string().max(60).optional(),
+    label: z.string().max(200).default(""),
+  })
+  .refine((t) => t.role !== "advocate" || t.advocateId, {
+    message: "an advocate token names its advocate",
+    path: ["advocateId"],
+  });
+
+const publishBody = z.strictObject({ rules: z.array(z.unknown()), note: z.string().max(2000).default("") });
+const testBody = z.strictObject({
+  rules: z.array(z.unknown()).optional(),
+  cases: z
+    .array(
+      z.strictObject({
+        name: z.string(),
+        facts: z.record(z.string(), z.unknown()),
+        fires: z.array(z.string()),
+      }),
+    )
+    .min(1)
+    .max(1000),
+});
+
+export function tokenRoutes(sql: Sql) {
+  const app = new Hono<AuthEnv>();
+  app.post("/", requireRole(), async (c) => {
+    const body = await jsonBody(c, tokenBody);
+    if (body.advocateId && !(await getAdvocate(sql, body.advocateId))) {
+      throw new ValidationError("unknown advocate", [
+        { path: "advocateId", message: `no advocate ${body.advocateId}` },
+      ]);
+    }
+    const made = await createToken(sql, body);
+    await audit(sql, c.get("principal").tokenId, "token.create", `token:${made.id}`, { role: body.role });
+    return c.json({ ...made, role: body.role }, 201);
+  });
+  return app;
+}
+
+export function rulesetRoutes(sql: Sql) {
+  const app = new Hono<AuthEnv>();
+  app.get("/current", requireRole("risk", "supervisor"), async (c) =>
+    c.json((await publishedRuleset(sql)) ?? null, 200),
+  );
+  app.post("/validate", requireRole("risk"), async (c) => {
+    const body = await jsonBody(c, z.strictObject({ rules: z.array(z.unknown()) }));
+    const ruleset = parseRuleset(body);
+    return c.json({ valid: true, rules: ruleset.rules.map((r) => r.name) }, 200);
+  });
+  app.post("/test", requireRole("risk"), async (c) => {
+    const body = await jsonBody(c, testBody);
+    const ruleset = body.rules ? parseRuleset({ rules: body.rules }) : (await publishedRuleset(sql))?.ruleset;
+    if (!ruleset)
+      throw new ValidationError("no ruleset to test", [
+        { path: "rules", message: "none given and none published" },
+      ]);
+    const evaluator = new Evaluator(ruleset);
+    const results = [];
+    for (const tc of body.cases) {
+      const { hits, failures } = await evaluator.evaluate(blankFacts(tc.facts));
+      const fired = hits.map((h) => h.rule).sort();
+      results.push({
+        name: tc.name,
+        fired,
+        expected: [...tc.fires].sort(),
+        pass: JSON.stringify(fired) === JSON.stringify([...tc.fires].sort()),
+        failures,
+      });
+    }
+    return c.json(
+      {
+        passed: results.filter((r) => r.pass).length,
+        failed: results.filter((r) => !r.pass).length,
+        results,
+      },
+      200,
+    );
+  });
+  app.post("/", requireRole("risk"), async (c) => {
+    const body = await jsonBody(c, publishBody);
+    const ruleset = parseRuleset({ rules: body.rules });
+    const version = await publishRuleset(sql, ruleset, c.get("principal").tokenId, body.note);
+    return c.json({ version, rules: ruleset.rules.map((r) => r.name) }, 201);
+  });
+  return app;
+}

@@ -1,0 +1,87 @@
+/** Cases: the list, one case with its full context, and an advocate's resolution or note. */
+import { Hono } from "hono";
+import { z } from "zod";
+import { ForbiddenError, NotFoundError } from "../../engine/errors.ts";
+import type { Sql } from "../../engine/store/database.ts";
+import type { Principal } from "../../engine/store/postgres.ts";
+import { addTimeline, caseDetail, listCases, resolveCase } from "../../engine/store/postgres.ts";
+import { type AuthEnv, requireRole } from "../auth.ts";
+import { jsonBody, queryOf } from "../errors.ts";
+
+const listQuery = z.strictObject({
+  customerId: z.string().max(128).optional(),
+  status: z.enum(["open", "resolved"]).optional(),
+  advocateId: z.string().max(128).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+const resolveBody = z.strictObject({
+  outcome: z.enum(["confirmed_fraud", "false_alarm"]),
+  note: z.string().max(4000).optional(),
+});
+
+const noteBody = z.strictObject({ text: z.string().trim().min(1).max(4000) });
+
+/** Advocates (and team-bound supervisors) see only their team's cases. */
+function teamScope(p: Principal): string | undefined {
+  if (p.role === "advocate") {
+    if (!p.team) throw new ForbiddenError("advocate token has no team");
+    return p.team;
+  }
+  return p.role === "supervisor" && p.team ? p.team : undefined;
+}
+
+export async function visibleCase(sql: Sql, p: Principal, id: string) {
+  const detail = await caseDetail(sql, id);
+  const team = teamScope(p);
+  // Not found rather than forbidden: another team's case ids are not confirmed to exist.
+  if (team && detail.team !== team) throw new NotFoundError(`case ${id} not found`);
+  return detail;
+}
+
+export function caseRoutes(sql: Sql) {
+  const app = new Hono<AuthEnv>();
+  const readers = requireRole("advocate", "supervisor", "risk");
+  app.get("/", readers, async (c) => {
+    const q = queryOf(c, listQuery);
+    const team = teamScope(c.get("principal"));
+    const items = await listCases(sql, { ...q, ...(team ? { team } : {}) });
+    return c.json({ items }, 200);
+  });
+  app.get("/:id", readers, async (c) =>
+    c.json(await visibleCase(sql, c.get("principal"), c.req.param("id")), 200),
+  );
+  app.post("/:id/resolve", requireRole("advocate", "supervisor"), async (c) => {
+    const p = c.get("principal");
+    const kase = await visibleCase(sql, p, c.req.param("id"));
+    const body = await jsonBody(c, resolveBody);
+    const { resolved } = await resolveCase(
+      sql,
+      kase.id,
+      body.outcome,
+      p.advocateId ?? p.tokenId,
+      `resolved:${kase.id}`,
+      {
+        by: "advocate",
+        note: body.note ?? null,
+      },
+    );
+    return c.json({ resolved, case: await caseDetail(sql, kase.id) }, 200);
+  });
+  app.post("/:id/notes", requireRole("advocate", "supervisor"), async (c) => {
+    const p = c.get("principal");
+    const kase = await visibleCase(sql, p, c.req.param("id"));
+    const body = await jsonBody(c, noteBody);
+    const key = c.req.header("idempotency-key") ?? `note:${kase.id}:${crypto.randomUUID()}`;
+    await addTimeline(
+      sql,
+      kase.id,
+      "note.added",
+      `note:${kase.id}:${key}`,
+      { text: body.text },
+      { actor: p.advocateId ?? p.tokenId },
+    );
+    return c.json(await caseDetail(sql, kase.id), 200);
+  });
+  return app;
+}

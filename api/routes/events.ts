@@ -1,0 +1,82 @@
+/** `POST /v1/events`: validate, drop duplicates by id, store, and enqueue batches for evaluation. */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { RetryableError } from "../../engine/errors.ts";
+import { parseIngestBody } from "../../engine/ingest.ts";
+import type { Logger } from "../../engine/log.ts";
+import type { Metrics } from "../../engine/metrics.ts";
+import type { Sql } from "../../engine/store/database.ts";
+import { insertNewEvents } from "../../engine/store/postgres.ts";
+import { type EvaluateJob, jobId, type Queues } from "../../workers/queues.ts";
+import { type AuthEnv, requireRole } from "../auth.ts";
+import { errorBody } from "../errors.ts";
+
+export interface IngestDeps {
+  sql: Sql;
+  queues: Queues;
+  metrics: Metrics;
+  log: Logger;
+  maxBytes: number;
+  batchSize: number;
+}
+
+export function eventRoutes(deps: IngestDeps) {
+  const app = new Hono<AuthEnv>();
+  app.post(
+    "/",
+    requireRole("ingest"),
+    bodyLimit({
+      maxSize: deps.maxBytes,
+      onError: (c) =>
+        c.json(errorBody("too_large", `body over ${deps.maxBytes} bytes; send smaller batches`), 413),
+    }),
+    async (c) => {
+      const parsed = parseIngestBody(await c.req.text(), c.req.header("content-type"));
+      const receivedAt = new Date();
+      const events = parsed.valid.map((v) => v.event);
+      const fresh =
+        events.length > 0 ? await insertNewEvents(deps.sql, events, receivedAt) : new Set<string>();
+      const accepted = events.filter((e) => fresh.has(e.id));
+
+      const jobs = [];
+      for (let i = 0; i < accepted.length; i += deps.batchSize) {
+        const batch = accepted.slice(i, i + deps.batchSize);
+        jobs.push({
+          name: "batch",
+          data: { events: batch, receivedAt: receivedAt.getTime() } satisfies EvaluateJob,
+          opts: { jobId: jobId("ingest", batch[0]!.id, String(batch.length), String(receivedAt.getTime())) },
+        });
+      }
+      try {
+        if (jobs.length > 0) await deps.queues.evaluate.addBulk(jobs);
+      } catch (err) {
+        // Stored but not queued: take the events back so the client's retry is not a "duplicate".
+        await deps.sql`delete from events where id = any(${accepted.map((e) => e.id)}) and evaluated_at is null`.catch(
+          () => {
+            deps.log.error(
+              { count: accepted.length },
+              "could not take back unqueued events; the sweeper will evaluate them",
+            );
+          },
+        );
+        throw new RetryableError("queue unavailable, nothing was accepted; retry", undefined, { cause: err });
+      }
+
+      const duplicates = events.length - accepted.length + parsed.repeated.length;
+      deps.metrics.eventsIngested.inc(accepted.length);
+      deps.metrics.eventsDuplicate.inc(duplicates);
+      deps.metrics.eventsRejected.inc(parsed.rejected.length);
+      return c.json(
+        {
+          accepted: accepted.length,
+          duplicates,
+          rejected: parsed.rejected.length,
+          errors: parsed.rejected,
+          batches: jobs.length,
+        },
+        202,
+      );
+    },
+  );
+  return app;
+}

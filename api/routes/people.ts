@@ -1,0 +1,75 @@
+/** Customers and advocates: `PUT` upserts (idempotent), `GET` reads. */
+import { Hono } from "hono";
+import { NotFoundError, ValidationError } from "../../engine/errors.ts";
+import { advocateInput, customerInput, personId } from "../../engine/people.ts";
+import type { Sql } from "../../engine/store/database.ts";
+import {
+  assignWaitingCases,
+  audit,
+  getAdvocate,
+  getCustomer,
+  listAdvocates,
+  upsertAdvocate,
+  upsertCustomer,
+} from "../../engine/store/postgres.ts";
+import { type AuthEnv, requireRole } from "../auth.ts";
+import { jsonBody } from "../errors.ts";
+
+function idParam(raw: string): string {
+  const r = personId.safeParse(raw);
+  if (!r.success)
+    throw new ValidationError("invalid id", [
+      { path: "id", message: r.error.issues[0]?.message ?? "invalid" },
+    ]);
+  return r.data;
+}
+
+export function customerRoutes(sql: Sql) {
+  const app = new Hono<AuthEnv>();
+  app.put("/:id", requireRole("supervisor"), async (c) => {
+    const id = idParam(c.req.param("id"));
+    const body = await jsonBody(c, customerInput);
+    const { customer, created } = await upsertCustomer(sql, { id, ...body });
+    await audit(
+      sql,
+      c.get("principal").tokenId,
+      created ? "customer.create" : "customer.update",
+      `customer:${id}`,
+    );
+    return c.json({ ...customer, created }, 200);
+  });
+  app.get("/:id", requireRole("supervisor", "advocate", "risk"), async (c) => {
+    const customer = await getCustomer(sql, idParam(c.req.param("id")));
+    if (!customer) throw new NotFoundError(`customer ${c.req.param("id")} not found`);
+    return c.json(customer, 200);
+  });
+  return app;
+}
+
+export function advocateRoutes(sql: Sql) {
+  const app = new Hono<AuthEnv>();
+  app.put("/:id", requireRole("supervisor"), async (c) => {
+    const id = idParam(c.req.param("id"));
+    const body = await jsonBody(c, advocateInput);
+    const { advocate, created } = await upsertAdvocate(sql, { id, ...body });
+    await audit(
+      sql,
+      c.get("principal").tokenId,
+      created ? "advocate.create" : "advocate.update",
+      `advocate:${id}`,
+      { status: body.status },
+    );
+    // Someone able to take cases has appeared: hand them whatever was waiting.
+    if (advocate.status === "online") await assignWaitingCases(sql, advocate.team, new Date());
+    return c.json({ ...advocate, created }, 200);
+  });
+  app.get("/", requireRole("supervisor", "advocate"), async (c) =>
+    c.json({ items: await listAdvocates(sql, c.req.query("team")) }, 200),
+  );
+  app.get("/:id", requireRole("supervisor", "advocate"), async (c) => {
+    const advocate = await getAdvocate(sql, idParam(c.req.param("id")));
+    if (!advocate) throw new NotFoundError(`advocate ${c.req.param("id")} not found`);
+    return c.json(advocate, 200);
+  });
+  return app;
+}

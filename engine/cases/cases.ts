@@ -1,0 +1,43 @@
+/** The case state machine: which transitions exist and what they record. Pure. */
+import { ConflictError } from "../errors.ts";
+import type { Severity } from "../rules/schema.ts";
+
+export type CaseStatus = "open" | "resolved";
+export type CaseOutcome = "confirmed_fraud" | "false_alarm";
+
+const severityRank: Record<Severity, number> = { low: 0, medium: 1, high: 2 };
+
+/** The higher of two severities: a case is as urgent as its most urgent evidence. */
+export function maxSeverity(a: Severity, b: Severity): Severity {
+  return severityRank[a] >= severityRank[b] ? a : b;
+}
+
+/** Checks a resolution is allowed: only an open case resolves, and only once. */
+export function assertResolvable(c: { id: string; status: CaseStatus }): void {
+  if (c.status !== "open") throw new ConflictError(`case ${c.id} is already ${c.status}`);
+}
+
+/** Timeline entry kinds, oldest first on a case. */
+export type TimelineKind =
+  | "case.opened"
+  | "evidence.added"
+  | "case.escalated"
+  | "case.assigned"
+  | "case.unassigned"
+  | "case.resolved"
+  | "note.added"
+  | "contact.decided"
+  | "message.sent"
+  | "message.status"
+  | "reply.received"
+  | "action.card_block"
+  | "advocate.alerted"
+  | "task.call_customer";
+
+/** New case ids: sortable by time, unguessable enough for a URL. */
+export function newCaseId(now: Date, random: () => number = Math.random): string {
+  const r = Math.floor(random() * 36 ** 6)
+    .toString(36)
+    .padStart(6, "0");
+  return `case-${now.getTime().toString(36)}-${r}`;
+}

@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { type AdvocateLoad, chooseAdvocate } from "./routing.ts";
+
+const adv = (id: string, over: Partial<AdvocateLoad> = {}): AdvocateLoad => ({
+  id,
+  name: `Advocate ${id}`,
+  team: "fraud",
+  status: "online",
+  capacity: 5,
+  open: 0,
+  ...over,
+});
+
+describe("chooseAdvocate", () => {
+  it("gives the case back to the customer's previous advocate when online with capacity", () => {
+    const prev = adv("a2", { open: 4 });
+    const choice = chooseAdvocate({
+      previousId: "a2",
+      previous: prev,
+      team: [adv("a1"), prev],
+      teamName: "fraud",
+    });
+    expect(choice.advocateId).toBe("a2");
+    expect(choice.fallback).toBeUndefined();
+  });
+
+  it("falls back to the least-loaded online advocate when the previous one is offline, and says so", () => {
+    const prev = adv("a2", { status: "offline" });
+    const team = [
+      adv("a1", { open: 3 }),
+      prev,
+      adv("a3", { open: 1 }),
+      adv("a4", { open: 0, status: "away" }),
+    ];
+    const choice = chooseAdvocate({ previousId: "a2", previous: prev, team, teamName: "fraud" });
+    expect(choice).toMatchObject({ advocateId: "a3", fallback: "offline" });
+    expect(choice.reason).toContain("offline");
+  });
+
+  it("skips a previous advocate at capacity", () => {
+    const prev = adv("a2", { open: 5 });
+    const choice = chooseAdvocate({
+      previousId: "a2",
+      previous: prev,
+      team: [adv("a1", { open: 2 }), prev],
+      teamName: "fraud",
+    });
+    expect(choice).toMatchObject({ advocateId: "a1", fallback: "at capacity" });
+  });
+
+  it("routes a first-time customer to the least-loaded advocate with the reason 'no previous advocate'", () => {
+    const choice = chooseAdvocate({
+      previousId: null,
+      team: [adv("a1", { open: 2 }), adv("a2", { open: 1 })],
+      teamName: "fraud",
+    });
+    expect(choice).toMatchObject({ advocateId: "a2", fallback: "no previous advocate" });
+  });
+
+  it("leaves the case waiting when nobody can take it", () => {
+    const choice = chooseAdvocate({
+      previousId: null,
+      team: [adv("a1", { status: "offline" }), adv("a2", { open: 5 })],
+      teamName: "fraud",
+    });
+    expect(choice.advocateId).toBeNull();
+    expect(choice.reason).toContain("waiting");
+  });
+
+  it("never picks an advocate at zero capacity", () => {
+    const choice = chooseAdvocate({
+      previousId: null,
+      team: [adv("a1", { capacity: 0 })],
+      teamName: "fraud",
+    });
+    expect(choice.advocateId).toBeNull();
+  });
+});

@@ -1,0 +1,93 @@
+/** Configuration: environment variables validated once at start, frozen, passed down. */
+import { z } from "zod";
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v));
+
+const flag = z
+  .enum(["0", "1", "true", "false", ""])
+  .optional()
+  .transform((v) => v === "1" || v === "true");
+
+const intIn = (min: number, max: number, dflt: number) =>
+  z.coerce
+    .number({ error: "must be a number" })
+    .int("must be an integer")
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`)
+    .default(dflt);
+
+export const configSchema = z.object({
+  PORT: intIn(0, 65535, 3000),
+  DATABASE_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+      .optional(),
+  ),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, "must be a redis:// URL")
+    .default("redis://127.0.0.1:6379"),
+  /** Namespace for every Redis key (queues and state), so several deployments or test runs share one Redis. */
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9_-]{1,32}$/, "1-32 characters of a-z 0-9 _ -")
+    .default("tp"),
+  DATA_DIR: z.string().min(1).default("./data"),
+  VONAGE_API_KEY: optionalString,
+  VONAGE_API_SECRET: optionalString,
+  VONAGE_APPLICATION_ID: optionalString,
+  VONAGE_PRIVATE_KEY: optionalString,
+  VONAGE_SIGNATURE_SECRET: optionalString,
+  VONAGE_WEBHOOK_INSECURE: flag,
+  VONAGE_API_HOST: optionalString.pipe(z.url("must be a URL").optional()),
+  VONAGE_REST_HOST: optionalString.pipe(z.url("must be a URL").optional()),
+  VONAGE_FROM: z.string().min(1).default("touchpoint"),
+  /** Vonage allows 30 requests/s per API key by default. */
+  VONAGE_RATE_PER_SECOND: intIn(1, 1000, 25),
+  ADMIN_TOKEN: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
+  /** Largest accepted request body, bytes. */
+  INGEST_MAX_BYTES: intIn(1024, 100 * 1024 * 1024, 5 * 1024 * 1024),
+  /** Events per evaluate job. */
+  INGEST_BATCH_SIZE: intIn(1, 5000, 100),
+  WORKER_CONCURRENCY: intIn(1, 256, 8),
+  /** Which parts this process runs: api, workers, or both. */
+  ROLE: z.enum(["all", "api", "workers"]).default("all"),
+  /** Load fixtures into an empty database at start. */
+  SEED_FIXTURES: z
+    .enum(["0", "1", "true", "false", ""])
+    .optional()
+    .transform((v) => v === undefined || v === "" || v === "1" || v === "true"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  BANK_NAME: z.string().min(1).default("Touchpoint Bank"),
+  BANK_PHONE: z.string().min(3).default("+44 20 7946 0000"),
+});
+
+export type Config = Readonly<z.output<typeof configSchema>>;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Parses the environment; the first bad variable becomes one line naming it. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const picked: Record<string, string | undefined> = {};
+  for (const key of Object.keys(configSchema.shape)) picked[key] = env[key];
+  const result = configSchema.safeParse(picked);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `${String(i.path[0] ?? "config")}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${lines.join("; ")}`);
+  }
+  return Object.freeze(result.data);
+}
+
+/** True when outbound texts can really go to Vonage; otherwise they land in the outbox. */
+export function hasVonageCredentials(config: Config): boolean {
+  return Boolean(
+    (config.VONAGE_API_KEY && config.VONAGE_API_SECRET) ||
+      (config.VONAGE_APPLICATION_ID && config.VONAGE_PRIVATE_KEY),
+  );
+}

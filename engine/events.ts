@@ -1,0 +1,113 @@
+/** Event schemas: the shapes `POST /v1/events` accepts (DESIGN "Contracts"). */
+import { z } from "zod";
+
+const id = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._~@-]+$/, "letters, digits and . _ ~ @ - only");
+
+const country = z.string().regex(/^[A-Z]{2}$/, "ISO 3166-1 alpha-2 country code, upper case");
+
+const timestamp = z.iso.datetime({
+  offset: true,
+  error: "ISO 8601 date-time with a zone, e.g. 2026-11-22T11:05:00Z",
+});
+
+export const geoSchema = z.object({
+  country,
+  city: z.string().min(1).max(120).optional(),
+  lat: z.number().min(-90).max(90),
+  lon: z.number().min(-180).max(180),
+});
+
+const base = {
+  id,
+  occurredAt: timestamp,
+  customerId: id,
+};
+
+export const cardTransactionSchema = z.object({
+  ...base,
+  type: z.literal("card.transaction"),
+  card: z.object({ id, last4: z.string().regex(/^\d{4}$/, "exactly four digits") }),
+  /** `value` in the currency's major unit (2300 EUR is two thousand three hundred euros). */
+  amount: z.object({
+    value: z.number().nonnegative().max(1e9),
+    currency: z.string().regex(/^[A-Z]{3}$/, "ISO 4217 currency code"),
+  }),
+  merchant: z.object({
+    name: z.string().min(1).max(200),
+    mcc: z
+      .string()
+      .regex(/^\d{4}$/, "four-digit merchant category code")
+      .optional(),
+    city: z.string().min(1).max(120).optional(),
+    country,
+    lat: z.number().min(-90).max(90).optional(),
+    lon: z.number().min(-180).max(180).optional(),
+  }),
+  channel: z.enum(["card_present", "ecommerce", "atm"]),
+  device: z.object({ id }).optional(),
+});
+
+const behaviour = <T extends string>(type: T) =>
+  z.object({
+    ...base,
+    type: z.literal(type),
+    device: z.object({ id }).optional(),
+    ip: z.union([z.ipv4(), z.ipv6()]).optional(),
+    geo: geoSchema.optional(),
+  });
+
+export const loginSchema = behaviour("login");
+export const deviceRegisteredSchema = behaviour("device.registered");
+export const passwordResetSchema = behaviour("password.reset");
+export const payeeAddedSchema = behaviour("payee.added").extend({
+  payee: z.object({ name: z.string().min(1).max(200), country: country.optional() }).optional(),
+});
+export const contactChangedSchema = behaviour("contact.changed").extend({
+  field: z.enum(["phone", "email", "address"]).optional(),
+});
+/** The customer told the bank where they will be, and when. */
+export const travelNoticeSchema = behaviour("travel.notice").extend({
+  travel: z
+    .object({
+      countries: z.array(country).min(1).max(50),
+      from: timestamp,
+      to: timestamp,
+    })
+    .refine((t) => Date.parse(t.from) <= Date.parse(t.to), {
+      message: "from must not be after to",
+      path: ["to"],
+    }),
+});
+
+export const eventSchema = z.discriminatedUnion("type", [
+  cardTransactionSchema,
+  loginSchema,
+  deviceRegisteredSchema,
+  passwordResetSchema,
+  payeeAddedSchema,
+  contactChangedSchema,
+  travelNoticeSchema,
+]);
+
+export type TouchpointEvent = z.infer<typeof eventSchema>;
+export type CardTransaction = z.infer<typeof cardTransactionSchema>;
+export type EventType = TouchpointEvent["type"];
+export const eventTypes = eventSchema.options.map((o) => o.shape.type.value) as EventType[];
+
+/** Where the event says the customer was, if anywhere. */
+export function eventLocation(
+  e: TouchpointEvent,
+): { lat: number; lon: number; country: string; city?: string } | undefined {
+  if (e.type === "card.transaction") {
+    // An online payment says nothing about where the card holder stands.
+    if (e.channel === "ecommerce") return undefined;
+    const m = e.merchant;
+    if (m.lat === undefined || m.lon === undefined) return undefined;
+    return { lat: m.lat, lon: m.lon, country: m.country, ...(m.city ? { city: m.city } : {}) };
+  }
+  return e.geo;
+}

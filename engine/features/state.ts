@@ -1,0 +1,256 @@
+/**
+ * Per-customer hot state in Redis (locations, velocity windows, devices, travel notices,
+ * recent behaviour), read and updated atomically per event by one Lua script.
+ *
+ * Every write is keyed by the event id, so replaying an event (a retried job) changes nothing,
+ * and every read is in event time, not arrival order: an event is compared with its neighbours
+ * before and after it, so a late or concurrent arrival is still caught by whichever of the pair
+ * is processed second.
+ */
+import type { Redis } from "ioredis";
+import { eventLocation, type TouchpointEvent } from "../events.ts";
+
+const HOUR = 3_600_000;
+
+/** Keep 30 days of history per customer; keys of silent customers expire after 90 days. */
+const KEEP_MS = 30 * 24 * HOUR;
+const TTL_SECONDS = 90 * 24 * 3600;
+
+const SCRIPT = `
+local t = tonumber(ARGV[2])
+local keep = tonumber(ARGV[10])
+local ttl = tonumber(ARGV[11])
+if ARGV[3] ~= '' then redis.call('ZADD', KEYS[1], t, ARGV[3]) end
+if ARGV[4] ~= '' then redis.call('ZADD', KEYS[2], t, ARGV[4]) end
+if ARGV[5] ~= '' then redis.call('ZADD', KEYS[3], t, ARGV[5]) end
+local devFirst = ''
+if ARGV[6] ~= '' then
+  local cur = redis.call('HGET', KEYS[4], ARGV[6])
+  if (not cur) or tonumber(cur) > t then
+    redis.call('HSET', KEYS[4], ARGV[6], ARGV[2])
+    redis.call('ZADD', KEYS[5], t, ARGV[6])
+    cur = ARGV[2]
+  end
+  devFirst = cur
+end
+if ARGV[7] ~= '' then redis.call('ZADD', KEYS[6], tonumber(ARGV[8]), ARGV[7]) end
+if ARGV[9] ~= '' then redis.call('ZADD', KEYS[7], t, ARGV[9]) end
+
+local prev, prevT, nxt, nxtT = '', '', '', ''
+if ARGV[3] ~= '' then
+  local before = redis.call('ZREVRANGEBYSCORE', KEYS[1], t, '-inf', 'WITHSCORES', 'LIMIT', 0, 4)
+  for i = 1, #before, 2 do
+    if before[i] ~= ARGV[3] then prev = before[i]; prevT = before[i + 1]; break end
+  end
+  local after = redis.call('ZRANGEBYSCORE', KEYS[1], t, '+inf', 'WITHSCORES', 'LIMIT', 0, 4)
+  for i = 1, #after, 2 do
+    if after[i] ~= ARGV[3] then nxt = after[i]; nxtT = after[i + 1]; break end
+  end
+end
+
+-- The busiest window of length w that contains t: order-independent once all events are in.
+local function busiest(w)
+  local rows = redis.call('ZRANGEBYSCORE', KEYS[3], t - w, t + w, 'WITHSCORES')
+  local s, a = {}, {}
+  for i = 1, #rows, 2 do
+    local sep = string.find(rows[i], '|', 1, true)
+    s[#s + 1] = tonumber(rows[i + 1])
+    a[#a + 1] = tonumber(string.sub(rows[i], sep + 1)) or 0
+  end
+  local bestN, bestSum, j, sum = 0, 0, 1, 0
+  for i = 1, #s do
+    if s[i] > t then break end
+    if j < i then j = i; sum = 0 end
+    while j <= #s and s[j] <= s[i] + w do sum = sum + a[j]; j = j + 1 end
+    if s[i] + w >= t then
+      if j - i > bestN then bestN = j - i end
+      if sum > bestSum then bestSum = sum end
+    end
+    sum = sum - a[i]
+  end
+  return bestN, bestSum
+end
+local n1, s1, n24, s24 = 0, 0, 0, 0
+if ARGV[5] ~= '' then
+  n1, s1 = busiest(3600000)
+  n24, s24 = busiest(86400000)
+end
+
+local latestDev = redis.call('ZREVRANGEBYSCORE', KEYS[5], t, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+local latestDevT, devsBefore = '', 0
+if #latestDev > 0 then
+  latestDevT = latestDev[2]
+  devsBefore = redis.call('ZCOUNT', KEYS[5], '-inf', '(' .. latestDevT)
+end
+local notices = redis.call('ZRANGEBYSCORE', KEYS[6], t, '+inf')
+local recent = redis.call('ZREVRANGEBYSCORE', KEYS[7], t, t - 7 * 86400000, 'WITHSCORES', 'LIMIT', 0, 50)
+
+for i = 1, 7 do
+  -- Devices (4, 5) are kept for as long as the customer is active: "known" must not expire after a month.
+  if i ~= 4 and i ~= 5 then redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', t - keep) end
+  redis.call('EXPIRE', KEYS[i], ttl)
+end
+
+return { prev, prevT, nxt, nxtT, tostring(n1), tostring(s1), tostring(n24), tostring(s24),
+  devFirst, latestDevT, tostring(devsBefore), notices, recent }
+`;
+
+export interface LocationMark {
+  id: string;
+  lat: number;
+  lon: number;
+  country: string;
+  city?: string;
+  /** Event time, ms since epoch. */
+  at: number;
+}
+
+export interface TravelNotice {
+  id: string;
+  countries: string[];
+  /** ms since epoch */
+  from: number;
+  to: number;
+}
+
+/** What the store knew about the customer around one event, in event time. */
+export interface CustomerSnapshot {
+  previousLocation?: LocationMark;
+  nextLocation?: LocationMark;
+  /** Transactions in the busiest 1 h / 24 h window containing this event (this one included). */
+  txCount1h: number;
+  txSum1h: number;
+  txCount24h: number;
+  txSum24h: number;
+  /** When this event's device was first seen, ms; undefined when the event has no device. */
+  deviceFirstSeenAt?: number;
+  /** The most recent first sighting of any device at or before this event, ms. */
+  latestNewDeviceAt?: number;
+  /** Devices first seen before that most recent one. */
+  devicesBeforeLatest: number;
+  /** Travel notices whose window ends at or after this event. */
+  notices: TravelNotice[];
+  /** Behaviour events in the 7 days up to this event (this one included), newest first. */
+  recent: Array<{ type: string; id: string; at: number }>;
+}
+
+function keysFor(prefix: string, customerId: string): string[] {
+  // The hash tag keeps one customer's keys in one Redis Cluster slot, so the script may touch them all.
+  const p = `${prefix}:c:{${customerId}}:`;
+  return ["phys", "seen", "tx", "dev", "newdev", "notice", "beh"].map((k) => p + k);
+}
+
+function argsFor(e: TouchpointEvent): string[] {
+  const t = Date.parse(e.occurredAt);
+  const loc = eventLocation(e);
+  const mark = loc
+    ? JSON.stringify({ id: e.id, lat: loc.lat, lon: loc.lon, country: loc.country, city: loc.city })
+    : "";
+  const physical = e.type === "card.transaction" && e.channel !== "ecommerce" ? mark : "";
+  const tx = e.type === "card.transaction" ? `${e.id}|${e.amount.value}` : "";
+  const device = "device" in e && e.device ? e.device.id : "";
+  const notice =
+    e.type === "travel.notice"
+      ? JSON.stringify({
+          id: e.id,
+          countries: e.travel.countries,
+          from: Date.parse(e.travel.from),
+          to: Date.parse(e.travel.to),
+        })
+      : "";
+  const noticeTo = e.type === "travel.notice" ? String(Date.parse(e.travel.to)) : "0";
+  const beh = e.type === "card.transaction" ? "" : `${e.type}|${e.id}`;
+  return [
+    e.id,
+    String(t),
+    physical,
+    mark,
+    tx,
+    device,
+    notice,
+    noticeTo,
+    beh,
+    String(KEEP_MS),
+    String(TTL_SECONDS),
+  ];
+}
+
+function parseMark(member: string, at: string): LocationMark | undefined {
+  if (!member) return undefined;
+  const m = JSON.parse(member) as Omit<LocationMark, "at">;
+  return { ...m, at: Number(at) };
+}
+
+type RawSnapshot = [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string[],
+  string[],
+];
+
+function decode(raw: RawSnapshot): CustomerSnapshot {
+  const [prev, prevT, next, nextT, n1, s1, n24, s24, devFirst, latestDevT, devsBefore, notices, recent] = raw;
+  const rec: CustomerSnapshot["recent"] = [];
+  for (let i = 0; i + 1 < recent.length; i += 2) {
+    const member = recent[i]!;
+    const sep = member.indexOf("|");
+    rec.push({ type: member.slice(0, sep), id: member.slice(sep + 1), at: Number(recent[i + 1]) });
+  }
+  const previousLocation = parseMark(prev, prevT);
+  const nextLocation = parseMark(next, nextT);
+  return {
+    ...(previousLocation ? { previousLocation } : {}),
+    ...(nextLocation ? { nextLocation } : {}),
+    txCount1h: Number(n1),
+    txSum1h: Number(s1),
+    txCount24h: Number(n24),
+    txSum24h: Number(s24),
+    ...(devFirst ? { deviceFirstSeenAt: Number(devFirst) } : {}),
+    ...(latestDevT ? { latestNewDeviceAt: Number(latestDevT) } : {}),
+    devicesBeforeLatest: Number(devsBefore),
+    notices: notices.map((n) => JSON.parse(n) as TravelNotice),
+    recent: rec,
+  };
+}
+
+/** The Redis adapter for per-customer state. */
+export class CustomerState {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix = "tp",
+  ) {
+    if (!(redis as unknown as { touchpointObserve?: unknown }).touchpointObserve) {
+      redis.defineCommand("touchpointObserve", { numberOfKeys: 7, lua: SCRIPT });
+    }
+  }
+
+  /**
+   * Records each event in its customer's state and returns what the state said around it,
+   * one atomic script per event, all pipelined in one round trip. Idempotent per event id.
+   */
+  async observe(events: readonly TouchpointEvent[]): Promise<CustomerSnapshot[]> {
+    const pipeline = this.redis.pipeline();
+    const observe = pipeline as unknown as Record<string, (...args: string[]) => unknown>;
+    for (const e of events) observe.touchpointObserve!(...keysFor(this.prefix, e.customerId), ...argsFor(e));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([err, raw], i) => {
+      if (err) throw new Error(`customer state for event ${events[i]?.id}: ${err.message}`, { cause: err });
+      return decode(raw as RawSnapshot);
+    });
+  }
+
+  /** The customer's latest located event (any kind), for their current time zone. */
+  async latestLocation(customerId: string): Promise<LocationMark | undefined> {
+    const [member, at] = await this.redis.zrevrange(keysFor(this.prefix, customerId)[1]!, 0, 0, "WITHSCORES");
+    return member && at ? parseMark(member, at) : undefined;
+  }
+}

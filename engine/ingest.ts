@@ -1,0 +1,92 @@
+/** Parsing an ingest body (JSON array, one JSON object, or NDJSON) into valid events and per-event errors. Pure. */
+import { type FieldIssue, ValidationError } from "./errors.ts";
+import { eventSchema, type TouchpointEvent } from "./events.ts";
+
+export interface RejectedEvent {
+  index: number;
+  id?: string;
+  errors: FieldIssue[];
+}
+
+export interface ParsedBatch {
+  valid: Array<{ index: number; event: TouchpointEvent }>;
+  rejected: RejectedEvent[];
+  /** Indexes of events whose id repeats an earlier one in the same body. */
+  repeated: number[];
+}
+
+function issuesOf(error: import("zod").ZodError): FieldIssue[] {
+  return error.issues.map((i) => ({
+    path:
+      i.path.reduce<string>(
+        (acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
+        "",
+      ) || "(event)",
+    message: i.message,
+  }));
+}
+
+/**
+ * Splits a body into events. A JSON body that does not parse is a ValidationError (the whole
+ * request is refused); in NDJSON each line stands alone, so a bad line rejects only that event.
+ */
+export function parseIngestBody(body: string, contentType: string | undefined): ParsedBatch {
+  const ndjson = /ndjson|jsonlines|x-jsonl/i.test(contentType ?? "");
+  let items: Array<{ index: number; value?: unknown; error?: string }>;
+  if (ndjson) {
+    items = body
+      .split("\n")
+      .map((line) => line.trim())
+      .filter((line) => line.length > 0)
+      .map((line, index) => {
+        try {
+          return { index, value: JSON.parse(line) as unknown };
+        } catch {
+          return { index, error: "line is not valid JSON" };
+        }
+      });
+  } else {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch (e) {
+      throw new ValidationError(`malformed JSON: ${e instanceof Error ? e.message : String(e)}`, [
+        {
+          path: "(body)",
+          message:
+            "not valid JSON; send a JSON array of events or NDJSON with Content-Type: application/x-ndjson",
+        },
+      ]);
+    }
+    const list = Array.isArray(parsed) ? parsed : [parsed];
+    items = list.map((value, index) => ({ index, value }));
+  }
+  if (items.length === 0)
+    throw new ValidationError("no events in the body", [{ path: "(body)", message: "empty" }]);
+
+  const out: ParsedBatch = { valid: [], rejected: [], repeated: [] };
+  const seen = new Set<string>();
+  for (const item of items) {
+    if (item.error) {
+      out.rejected.push({ index: item.index, errors: [{ path: "(event)", message: item.error }] });
+      continue;
+    }
+    const result = eventSchema.safeParse(item.value);
+    if (!result.success) {
+      const id = (item.value as { id?: unknown } | null)?.id;
+      out.rejected.push({
+        index: item.index,
+        ...(typeof id === "string" ? { id } : {}),
+        errors: issuesOf(result.error),
+      });
+      continue;
+    }
+    if (seen.has(result.data.id)) {
+      out.repeated.push(item.index);
+      continue;
+    }
+    seen.add(result.data.id);
+    out.valid.push({ index: item.index, event: result.data });
+  }
+  return out;
+}

@@ -1,0 +1,78 @@
+/** Prometheus metrics, one registry per running touchpoint (tests start several in one process). */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+export function createMetrics(opts: { defaults?: boolean } = {}) {
+  const registry = new Registry();
+  if (opts.defaults) collectDefaultMetrics({ register: registry, prefix: "touchpoint_" });
+  const m = {
+    registry,
+    eventsIngested: new Counter({
+      name: "touchpoint_events_ingested_total",
+      help: "Events accepted for evaluation.",
+      registers: [registry],
+    }),
+    eventsDuplicate: new Counter({
+      name: "touchpoint_events_duplicate_total",
+      help: "Events dropped as already seen (by id).",
+      registers: [registry],
+    }),
+    eventsRejected: new Counter({
+      name: "touchpoint_events_rejected_total",
+      help: "Events that failed validation.",
+      registers: [registry],
+    }),
+    eventsEvaluated: new Counter({
+      name: "touchpoint_events_evaluated_total",
+      help: "Events run through the published ruleset.",
+      registers: [registry],
+    }),
+    ruleHits: new Counter({
+      name: "touchpoint_rule_hits_total",
+      help: "Decisions stored, per rule.",
+      labelNames: ["rule"] as const,
+      registers: [registry],
+    }),
+    ruleErrors: new Counter({
+      name: "touchpoint_rule_errors_total",
+      help: "Rules that threw at run time, per rule.",
+      labelNames: ["rule"] as const,
+      registers: [registry],
+    }),
+    casesOpened: new Counter({
+      name: "touchpoint_cases_opened_total",
+      help: "Cases opened.",
+      registers: [registry],
+    }),
+    casesJoined: new Counter({
+      name: "touchpoint_cases_joined_total",
+      help: "Hits that joined an open case.",
+      registers: [registry],
+    }),
+    ingestToDecision: new Histogram({
+      name: "touchpoint_ingest_to_decision_seconds",
+      help: "From the API accepting an event to its decisions being stored.",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    messagesSent: new Counter({
+      name: "touchpoint_messages_total",
+      help: "Outbound texts, by transport and result.",
+      labelNames: ["transport", "result"] as const,
+      registers: [registry],
+    }),
+    repliesReceived: new Counter({
+      name: "touchpoint_replies_total",
+      help: "Inbound texts, by parsed kind.",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
+    workersRunning: new Gauge({
+      name: "touchpoint_workers_running",
+      help: "BullMQ workers running in this process.",
+      registers: [registry],
+    }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

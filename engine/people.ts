@@ -1,0 +1,41 @@
+/** Request schemas for customers and advocates, and the phone-number rule: stored as E.164. */
+import { type CountryCode, parsePhoneNumberFromString } from "libphonenumber-js";
+import { IANAZone } from "luxon";
+import { z } from "zod";
+
+export const customerInput = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200),
+    phone: z.string().min(3).max(32),
+    homeCountry: z.string().regex(/^[A-Z]{2}$/, "ISO 3166-1 alpha-2 country code, upper case"),
+    timezone: z
+      .string()
+      .refine((tz) => IANAZone.isValidZone(tz), "unknown IANA time zone, e.g. Europe/London")
+      .optional(),
+    language: z
+      .string()
+      .regex(/^[a-z]{2}$/, "two-letter language code, e.g. en")
+      .default("en"),
+  })
+  .transform((c, ctx) => {
+    // National formats are read in the home country's numbering plan, then stored as E.164.
+    const parsed = parsePhoneNumberFromString(c.phone, c.homeCountry as CountryCode);
+    if (!parsed?.isValid()) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["phone"],
+        message: "not a valid phone number; use E.164, e.g. +447700900123",
+      });
+      return z.NEVER;
+    }
+    return { ...c, phone: parsed.number as string };
+  });
+
+export const advocateInput = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  team: z.string().regex(/^[a-z0-9-]{1,60}$/, "lower-case team name, e.g. fraud"),
+  capacity: z.number().int().min(0).max(1000).default(10),
+  status: z.enum(["online", "away", "offline"]),
+});
+
+export const personId = z.string().regex(/^[A-Za-z0-9._~@-]{1,128}$/, "letters, digits and . _ ~ @ - only");

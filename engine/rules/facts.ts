@@ -1,0 +1,195 @@
+/**
+ * The facts a rule can use: one documented catalogue, and the pure function that computes them
+ * for an event from the customer's profile and their Redis state snapshot.
+ */
+
+import { eventLocation, type TouchpointEvent } from "../events.ts";
+import { distanceKm, speedKmh } from "../features/geo.ts";
+import type { CustomerSnapshot, LocationMark } from "../features/state.ts";
+
+export type FactKind = "number" | "string" | "boolean" | "object";
+
+export interface FactDoc {
+  kind: FactKind;
+  /** Whether the fact can be null (e.g. no previous location); comparisons with null are false. */
+  nullable: boolean;
+  doc: string;
+}
+
+/** Every fact a rule may name. Rules naming anything else are rejected at validation. */
+export const FACTS = {
+  event: {
+    kind: "object",
+    nullable: false,
+    doc: "The raw event as ingested; use `path` (e.g. `$.merchant.mcc`).",
+  },
+  "event.type": { kind: "string", nullable: false, doc: "Event type, e.g. `card.transaction`, `login`." },
+  "event.channel": {
+    kind: "string",
+    nullable: true,
+    doc: "`card_present`, `ecommerce` or `atm` for card transactions.",
+  },
+  "event.country": {
+    kind: "string",
+    nullable: true,
+    doc: "ISO country where the event happened (merchant or geo).",
+  },
+  "amount.value": { kind: "number", nullable: true, doc: "Transaction amount in the currency's major unit." },
+  "amount.currency": { kind: "string", nullable: true, doc: "ISO 4217 currency of the transaction." },
+  "merchant.mcc": { kind: "string", nullable: true, doc: "Merchant category code." },
+  "customer.known": {
+    kind: "boolean",
+    nullable: false,
+    doc: "The customer exists in touchpoint (has a profile).",
+  },
+  "customer.homeCountry": { kind: "string", nullable: true, doc: "The customer's home country." },
+  "customer.isAbroad": {
+    kind: "boolean",
+    nullable: false,
+    doc: "The event happened outside the home country.",
+  },
+  "customer.hasTravelNotice": {
+    kind: "boolean",
+    nullable: false,
+    doc: "A travel notice covers the event's country at the event's time.",
+  },
+  "travel.distanceKm": {
+    kind: "number",
+    nullable: true,
+    doc: "km to the nearest-in-time other card-present location (before or after, in event time).",
+  },
+  "travel.speedKmh": {
+    kind: "number",
+    nullable: true,
+    doc: "km/h needed to travel between this payment and its nearest-in-time neighbours; the larger of the two.",
+  },
+  "travel.hoursBetween": {
+    kind: "number",
+    nullable: true,
+    doc: "Hours between this event and that neighbour.",
+  },
+  "travel.otherCity": { kind: "string", nullable: true, doc: "City of that neighbour." },
+  "travel.otherCountry": { kind: "string", nullable: true, doc: "Country of that neighbour." },
+  "velocity.count1h": {
+    kind: "number",
+    nullable: false,
+    doc: "Card transactions in the busiest 1-hour window containing this one (itself included).",
+  },
+  "velocity.sum1h": {
+    kind: "number",
+    nullable: false,
+    doc: "Their amounts summed (currencies not converted).",
+  },
+  "velocity.count24h": { kind: "number", nullable: false, doc: "As count1h, over 24 hours." },
+  "velocity.sum24h": { kind: "number", nullable: false, doc: "As sum1h, over 24 hours." },
+  "device.isNew": {
+    kind: "boolean",
+    nullable: false,
+    doc: "This event is the first sighting of its device.",
+  },
+  "device.hoursSinceNewDevice": {
+    kind: "number",
+    nullable: true,
+    doc: "Hours since an additional device (not the customer's first) was first seen, at or before this event.",
+  },
+  "behaviour.hoursSincePasswordReset": {
+    kind: "number",
+    nullable: true,
+    doc: "Hours since the latest password reset before this event (7 days look-back).",
+  },
+  "behaviour.hoursSinceContactChanged": {
+    kind: "number",
+    nullable: true,
+    doc: "Hours since the latest change of phone, email or address (7 days look-back).",
+  },
+} as const satisfies Record<string, FactDoc>;
+
+export type FactName = keyof typeof FACTS;
+export type Facts = { [K in FactName]: unknown };
+
+/** What touchpoint knows of the customer from Postgres. */
+export interface CustomerProfile {
+  id: string;
+  homeCountry: string;
+}
+
+const HOUR = 3_600_000;
+const hours = (ms: number) => Math.round((ms / HOUR) * 1000) / 1000;
+const round1 = (n: number) => Math.round(n * 10) / 10;
+
+function travel(here: LocationMark, t: number, s: CustomerSnapshot) {
+  let best: { km: number; kmh: number; other: LocationMark } | undefined;
+  for (const other of [s.previousLocation, s.nextLocation]) {
+    if (!other) continue;
+    const km = distanceKm(here, other);
+    const kmh = speedKmh(km, t, other.at);
+    if (!best || kmh > best.kmh) best = { km, kmh, other };
+  }
+  return best;
+}
+
+function hoursSince(s: CustomerSnapshot, type: string, self: string, t: number): number | null {
+  const hit = s.recent.find((r) => r.type === type && r.id !== self);
+  return hit ? hours(t - hit.at) : null;
+}
+
+/** Computes every catalogued fact for one event. Pure: the snapshot carries all IO results. */
+export function computeFacts(
+  e: TouchpointEvent,
+  customer: CustomerProfile | undefined,
+  s: CustomerSnapshot,
+): Facts {
+  const t = Date.parse(e.occurredAt);
+  const loc = eventLocation(e);
+  const country = e.type === "card.transaction" ? e.merchant.country : (e.geo?.country ?? null);
+  const physical = e.type === "card.transaction" && e.channel !== "ecommerce" && loc;
+  const trip = physical ? travel({ id: e.id, ...loc, at: t }, t, s) : undefined;
+  const covered =
+    country !== null && s.notices.some((n) => n.from <= t && t <= n.to && n.countries.includes(country));
+  const newDevice =
+    s.latestNewDeviceAt !== undefined && s.devicesBeforeLatest > 0 ? hours(t - s.latestNewDeviceAt) : null;
+  const tx = e.type === "card.transaction" ? e : undefined;
+  return {
+    event: e,
+    "event.type": e.type,
+    "event.channel": tx?.channel ?? null,
+    "event.country": country,
+    "amount.value": tx?.amount.value ?? null,
+    "amount.currency": tx?.amount.currency ?? null,
+    "merchant.mcc": tx?.merchant.mcc ?? null,
+    "customer.known": customer !== undefined,
+    "customer.homeCountry": customer?.homeCountry ?? null,
+    "customer.isAbroad": customer !== undefined && country !== null && country !== customer.homeCountry,
+    "customer.hasTravelNotice": covered,
+    "travel.distanceKm": trip ? round1(trip.km) : null,
+    "travel.speedKmh": trip ? round1(trip.kmh) : null,
+    "travel.hoursBetween": trip ? hours(Math.abs(t - trip.other.at)) : null,
+    "travel.otherCity": trip?.other.city ?? null,
+    "travel.otherCountry": trip?.other.country ?? null,
+    "velocity.count1h": s.txCount1h,
+    "velocity.sum1h": s.txSum1h,
+    "velocity.count24h": s.txCount24h,
+    "velocity.sum24h": s.txSum24h,
+    "device.isNew": s.deviceFirstSeenAt !== undefined && s.deviceFirstSeenAt === t,
+    "device.hoursSinceNewDevice": newDevice,
+    "behaviour.hoursSincePasswordReset": hoursSince(s, "password.reset", e.id, t),
+    "behaviour.hoursSinceContactChanged": hoursSince(s, "contact.changed", e.id, t),
+  };
+}
+
+/** Facts with nothing known (nulls, zeros, false), for rule test cases that set only what they need. */
+export function blankFacts(overrides: Partial<Record<string, unknown>> = {}): Facts {
+  const out: Record<string, unknown> = {};
+  for (const [name, doc] of Object.entries(FACTS)) {
+    out[name] = doc.nullable
+      ? null
+      : doc.kind === "number"
+        ? 0
+        : doc.kind === "boolean"
+          ? false
+          : doc.kind === "object"
+            ? {}
+            : "";
+  }
+  return { ...out, ...overrides } as Facts;
+}

@@ -1,0 +1,108 @@
+/**
+ * The Postgres connection: a real server when DATABASE_URL is set, otherwise an embedded PGlite
+ * served over the wire protocol to the same `postgres` client, so there is one code path. Applies
+ * the versioned SQL migrations in `migrations/` at start.
+ */
+
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import postgres from "postgres";
+import type { Logger } from "../log.ts";
+
+export type Sql = postgres.Sql<Record<string, never>>;
+
+export interface Database {
+  sql: Sql;
+  /** "postgres" or "pglite", for /readyz and the logs. */
+  kind: "postgres" | "pglite";
+  close(): Promise<void>;
+}
+
+const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), "migrations");
+
+/** Applies every migration not yet recorded, each in its own transaction, under an advisory lock. */
+export async function migrate(sql: Sql, log?: Logger): Promise<string[]> {
+  const files = readdirSync(migrationsDir)
+    .filter((f) => f.endsWith(".sql"))
+    .sort();
+  const applied: string[] = [];
+  await sql`create table if not exists schema_migrations (version text primary key, applied_at timestamptz not null default now())`;
+  for (const file of files) {
+    await sql.begin(async (tx) => {
+      // Several processes may start at once against one database: one applies, the others wait.
+      await tx`select pg_advisory_xact_lock(74657)`;
+      const [done] = await tx`select 1 from schema_migrations where version = ${file}`;
+      if (done) return;
+      // A migration file is trusted, versioned SQL with several statements: the one place for unsafe().
+      await tx.unsafe(readFileSync(join(migrationsDir, file), "utf8"));
+      await tx`insert into schema_migrations (version) values (${file})`;
+      applied.push(file);
+    });
+  }
+  if (applied.length > 0) log?.info({ applied }, "database migrated");
+  return applied;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const probe = createServer();
+    probe.once("error", fail);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => ok(port));
+    });
+  });
+}
+
+const clientOptions = {
+  onnotice: () => {},
+  transform: { undefined: null },
+  connection: { application_name: "touchpoint" },
+} as const;
+
+/** Opens (and migrates) the database the configuration names. */
+export async function openDatabase(opts: {
+  url?: string;
+  dataDir: string;
+  log?: Logger;
+  max?: number;
+}): Promise<Database> {
+  if (opts.url) {
+    const sql = postgres(opts.url, { ...clientOptions, max: opts.max ?? 10 }) as unknown as Sql;
+    await migrate(sql, opts.log);
+    return { sql, kind: "postgres", close: () => sql.end({ timeout: 5 }) };
+  }
+  const { PGlite } = await import("@electric-sql/pglite");
+  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
+  const dir = resolve(opts.dataDir, "pg");
+  mkdirSync(dir, { recursive: true });
+  const db = await PGlite.create(dir);
+  const port = await freePort();
+  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port });
+  await server.start();
+  // PGlite serves one connection at a time: a pool of more gets ECONNRESET or hangs.
+  const sql = postgres({
+    ...clientOptions,
+    host: "127.0.0.1",
+    port,
+    database: "postgres",
+    username: "postgres",
+    max: 1,
+  }) as unknown as Sql;
+  await migrate(sql, opts.log);
+  opts.log?.warn(
+    { dir },
+    "DATABASE_URL is unset: using embedded PGlite (one process only; set DATABASE_URL to scale out)",
+  );
+  return {
+    sql,
+    kind: "pglite",
+    close: async () => {
+      await sql.end({ timeout: 5 });
+      await server.stop();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,631 @@
+/**
+ * The Postgres adapter: people, tokens, rulesets, events, decisions, cases and their timeline.
+ * Every write that a retry could repeat carries its idempotency key into a unique constraint.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import type postgres from "postgres";
+import {
+  assertResolvable,
+  type CaseOutcome,
+  maxSeverity,
+  newCaseId,
+  type TimelineKind,
+} from "../cases/cases.ts";
+import { type AdvocateLoad, chooseAdvocate } from "../cases/routing.ts";
+import { NotFoundError } from "../errors.ts";
+import type { TouchpointEvent } from "../events.ts";
+import type { CustomerProfile } from "../rules/facts.ts";
+import type { Hit } from "../rules/reference.ts";
+import type { Ruleset, Severity } from "../rules/schema.ts";
+import type { Sql } from "./database.ts";
+
+/** A connection or a transaction: both take tagged-template queries. */
+export type Q = Sql | postgres.TransactionSql<Record<string, never>>;
+
+// ---------------------------------------------------------------- people
+
+export interface Customer {
+  id: string;
+  name: string;
+  phone: string;
+  homeCountry: string;
+  timezone: string | null;
+  language: string;
+  optedOutAt: Date | null;
+  lastAdvocateId: string | null;
+}
+
+export interface Advocate {
+  id: string;
+  name: string;
+  team: string;
+  capacity: number;
+  status: "online" | "away" | "offline";
+}
+
+const customerCols = (r: postgres.Row): Customer => ({
+  id: r.id,
+  name: r.name,
+  phone: r.phone,
+  homeCountry: r.home_country,
+  timezone: r.timezone,
+  language: r.language,
+  optedOutAt: r.opted_out_at,
+  lastAdvocateId: r.last_advocate_id,
+});
+
+export async function upsertCustomer(
+  sql: Q,
+  c: {
+    id: string;
+    name: string;
+    phone: string;
+    homeCountry: string;
+    timezone?: string | null;
+    language?: string;
+  },
+): Promise<{ customer: Customer; created: boolean }> {
+  const [row] = await sql`
+    insert into customers (id, name, phone, home_country, timezone, language)
+    values (${c.id}, ${c.name}, ${c.phone}, ${c.homeCountry}, ${c.timezone ?? null}, ${c.language ?? "en"})
+    on conflict (id) do update set name = excluded.name, phone = excluded.phone, home_country = excluded.home_country,
+      timezone = excluded.timezone, language = excluded.language, updated_at = now()
+    returning *, (xmax = 0) as created`;
+  return { customer: customerCols(row!), created: row!.created };
+}
+
+export async function getCustomer(sql: Q, id: string): Promise<Customer | undefined> {
+  const [row] = await sql`select * from customers where id = ${id}`;
+  return row ? customerCols(row) : undefined;
+}
+
+export async function customerProfiles(
+  sql: Q,
+  ids: readonly string[],
+): Promise<Map<string, CustomerProfile>> {
+  if (ids.length === 0) return new Map();
+  const rows = await sql`select id, home_country from customers where id = any(${ids as string[]})`;
+  return new Map(
+    rows.map((r) => [r.id as string, { id: r.id as string, homeCountry: r.home_country as string }]),
+  );
+}
+
+export async function upsertAdvocate(
+  sql: Q,
+  a: { id: string; name: string; team: string; capacity?: number; status: Advocate["status"] },
+): Promise<{ advocate: Advocate; created: boolean }> {
+  const [row] = await sql`
+    insert into advocates (id, name, team, capacity, status)
+    values (${a.id}, ${a.name}, ${a.team}, ${a.capacity ?? 10}, ${a.status})
+    on conflict (id) do update set name = excluded.name, team = excluded.team, capacity = excluded.capacity,
+      status = excluded.status, updated_at = now()
+    returning id, name, team, capacity, status, (xmax = 0) as created`;
+  const { created, ...advocate } = row!;
+  return { advocate: advocate as Advocate, created };
+}
+
+export async function getAdvocate(sql: Q, id: string): Promise<Advocate | undefined> {
+  const [row] = await sql`select id, name, team, capacity, status from advocates where id = ${id}`;
+  return row as Advocate | undefined;
+}
+
+export async function listAdvocates(sql: Q, team?: string): Promise<Array<Advocate & { open: number }>> {
+  const rows = await sql`
+    select a.id, a.name, a.team, a.capacity, a.status,
+      (select count(*)::int from cases c where c.advocate_id = a.id and c.status = 'open') as open
+    from advocates a ${team ? sql`where a.team = ${team}` : sql``} order by a.id`;
+  return rows as unknown as Array<Advocate & { open: number }>;
+}
+
+export async function audit(
+  sql: Q,
+  actor: string,
+  action: string,
+  target: string,
+  detail: object = {},
+): Promise<void> {
+  await sql`insert into audit_log (actor, action, target, detail) values (${actor}, ${action}, ${target}, ${sql.json(detail as postgres.JSONValue)})`;
+}
+
+// ---------------------------------------------------------------- tokens
+
+export type Role = "ingest" | "risk" | "advocate" | "supervisor" | "admin";
+
+export interface Principal {
+  tokenId: string;
+  role: Role;
+  advocateId: string | null;
+  team: string | null;
+}
+
+export const hashToken = (token: string) => createHash("sha256").update(token).digest("hex");
+
+/** Creates a bearer token; the plaintext is returned once and never stored. */
+export async function createToken(
+  sql: Q,
+  t: {
+    role: Role;
+    advocateId?: string | null;
+    team?: string | null;
+    label?: string;
+    token?: string;
+    id?: string;
+  },
+): Promise<{ id: string; token: string }> {
+  const token = t.token ?? `tp_${randomBytes(24).toString("base64url")}`;
+  const id = t.id ?? `tok-${randomBytes(6).toString("hex")}`;
+  await sql`
+    insert into api_tokens (id, token_hash, role, advocate_id, team, label)
+    values (${id}, ${hashToken(token)}, ${t.role}, ${t.advocateId ?? null}, ${t.team ?? null}, ${t.label ?? ""})
+    on conflict (id) do update set token_hash = excluded.token_hash, role = excluded.role, revoked_at = null`;
+  return { id, token };
+}
+
+export async function principalFor(sql: Q, token: string): Promise<Principal | undefined> {
+  const [row] = await sql`
+    select t.id, t.role, t.advocate_id, coalesce(t.team, a.team) as team
+    from api_tokens t left join advocates a on a.id = t.advocate_id
+    where t.token_hash = ${hashToken(token)} and t.revoked_at is null`;
+  return row ? { tokenId: row.id, role: row.role, advocateId: row.advocate_id, team: row.team } : undefined;
+}
+
+/**
+ * Makes sure an admin can get in: ADMIN_TOKEN when set (replacing an earlier one), otherwise a
+ * token generated once, on the first start, and returned so the caller can print it.
+ */
+export async function ensureAdminToken(sql: Q, configured: string | undefined): Promise<string | undefined> {
+  if (configured) {
+    await createToken(sql, { id: "admin-env", role: "admin", token: configured, label: "ADMIN_TOKEN" });
+    return undefined;
+  }
+  const [any] = await sql`select 1 from api_tokens where role = 'admin' and revoked_at is null`;
+  if (any) return undefined;
+  const { token } = await createToken(sql, {
+    id: "admin-generated",
+    role: "admin",
+    label: "generated at first start",
+  });
+  return token;
+}
+
+// ---------------------------------------------------------------- rulesets
+
+export interface StoredRuleset {
+  version: number;
+  ruleset: Ruleset;
+  publishedAt: Date | null;
+}
+
+export async function publishedRuleset(sql: Q): Promise<StoredRuleset | undefined> {
+  const [row] = await sql`
+    select version, rules, published_at from rulesets where published_at is not null order by version desc limit 1`;
+  return row
+    ? { version: row.version, ruleset: row.rules as Ruleset, publishedAt: row.published_at }
+    : undefined;
+}
+
+export async function publishRuleset(sql: Q, ruleset: Ruleset, by: string, note = ""): Promise<number> {
+  const [row] = await sql`
+    insert into rulesets (rules, note, created_by, published_at)
+    values (${sql.json(ruleset as unknown as postgres.JSONValue)}, ${note}, ${by}, now()) returning version`;
+  await audit(sql, by, "ruleset.publish", `ruleset:${row!.version}`, {
+    note,
+    rules: ruleset.rules.map((r) => r.name),
+  });
+  return row!.version as number;
+}
+
+// ---------------------------------------------------------------- events
+
+/** Inserts events not seen before; returns the ids that were new. Duplicates (by id) are skipped. */
+export async function insertNewEvents(
+  sql: Q,
+  events: readonly TouchpointEvent[],
+  receivedAt: Date,
+): Promise<Set<string>> {
+  const fresh = new Set<string>();
+  // 5 parameters a row: stay far below the protocol's 65,534 per statement.
+  for (let i = 0; i < events.length; i += 2000) {
+    const rows = events.slice(i, i + 2000).map((e) => ({
+      id: e.id,
+      customer_id: e.customerId,
+      type: e.type,
+      occurred_at: new Date(e.occurredAt),
+      received_at: receivedAt,
+      payload: e,
+    }));
+    const inserted = await sql`
+      insert into events ${sql(rows as never, "id", "customer_id", "type", "occurred_at", "received_at", "payload")}
+      on conflict (id) do nothing returning id`;
+    for (const r of inserted) fresh.add(r.id as string);
+  }
+  return fresh;
+}
+
+export async function markEvaluated(sql: Q, ids: readonly string[], at: Date): Promise<void> {
+  if (ids.length > 0)
+    await sql`update events set evaluated_at = ${at} where id = any(${ids as string[]}) and evaluated_at is null`;
+}
+
+/** Events accepted but never evaluated (their job lost with a Redis that kept nothing), oldest first. */
+export async function unevaluatedEvents(
+  sql: Q,
+  olderThan: Date,
+  limit: number,
+): Promise<Array<{ payload: TouchpointEvent; receivedAt: Date }>> {
+  const rows = await sql`
+    select payload, received_at from events where evaluated_at is null and received_at < ${olderThan}
+    order by received_at limit ${limit}`;
+  return rows.map((r) => ({ payload: r.payload as TouchpointEvent, receivedAt: r.received_at as Date }));
+}
+
+// ---------------------------------------------------------------- decisions
+
+export interface NewDecision {
+  event: TouchpointEvent;
+  hit: Hit;
+  rulesetVersion: number;
+  decidedAt: Date;
+}
+
+/** Stores decisions once per (event, rule); returns those that were new. */
+export async function insertDecisions(
+  sql: Q,
+  decisions: readonly NewDecision[],
+): Promise<Array<{ id: string; rule: string; customerId: string }>> {
+  if (decisions.length === 0) return [];
+  const rows = decisions.map((d) => ({
+    event_id: d.event.id,
+    customer_id: d.event.customerId,
+    rule: d.hit.rule,
+    ruleset_version: d.rulesetVersion,
+    severity: d.hit.severity,
+    title: d.hit.title,
+    team: d.hit.team,
+    explanation: d.hit.explanation,
+    decided_at: d.decidedAt,
+  }));
+  const out = await sql`
+    insert into decisions ${sql(rows as never, "event_id", "customer_id", "rule", "ruleset_version", "severity", "title", "team", "explanation", "decided_at")}
+    on conflict (event_id, rule) do nothing returning id, rule, customer_id`;
+  return out.map((r) => ({ id: String(r.id), rule: r.rule as string, customerId: r.customer_id as string }));
+}
+
+/** Customers with decisions not yet on a case. */
+export async function customersWithUnlinkedDecisions(
+  sql: Q,
+  customerIds: readonly string[],
+): Promise<string[]> {
+  if (customerIds.length === 0) return [];
+  const rows =
+    await sql`select distinct customer_id from decisions where case_id is null and customer_id = any(${customerIds as string[]})`;
+  return rows.map((r) => r.customer_id as string);
+}
+
+// ---------------------------------------------------------------- cases
+
+export async function addTimeline(
+  sql: Q,
+  caseId: string,
+  kind: TimelineKind,
+  idemKey: string,
+  detail: object,
+  opts: { actor?: string; at?: Date } = {},
+): Promise<boolean> {
+  const rows = await sql`
+    insert into case_timeline (case_id, kind, actor, detail, idem_key, at)
+    values (${caseId}, ${kind}, ${opts.actor ?? "system"}, ${sql.json(detail as postgres.JSONValue)}, ${idemKey}, ${opts.at ?? new Date()})
+    on conflict (idem_key) do nothing returning id`;
+  return rows.length > 0;
+}
+
+async function advocateLoads(sql: Q, where: postgres.PendingQuery<postgres.Row[]>): Promise<AdvocateLoad[]> {
+  const rows = await sql`
+    select a.id, a.name, a.team, a.status, a.capacity,
+      (select count(*)::int from cases c where c.advocate_id = a.id and c.status = 'open') as open
+    from advocates a where ${where} order by a.id for update of a`;
+  return rows as unknown as AdvocateLoad[];
+}
+
+export interface CaseUpdate {
+  caseId: string;
+  created: boolean;
+  linked: number;
+  advocateId: string | null;
+  severity: Severity;
+}
+
+/**
+ * Puts a customer's unlinked decisions on their open case, opening (and routing) one if there is
+ * none. Safe to run twice and concurrently: the partial unique index allows one open case per
+ * customer, and every timeline step has its idempotency key.
+ */
+export async function openOrJoinCase(
+  sql: Sql,
+  customerId: string,
+  now: Date,
+): Promise<CaseUpdate | undefined> {
+  return sql.begin(async (tx) => {
+    const decisions = await tx`
+      select d.id, d.event_id, d.rule, d.severity, d.title, d.team, d.decided_at, e.occurred_at
+      from decisions d join events e on e.id = d.event_id
+      where d.customer_id = ${customerId} and d.case_id is null order by e.occurred_at, d.id for update of d`;
+    if (decisions.length === 0) return undefined;
+    const first = decisions[0]!;
+    const severity = decisions.reduce<Severity>((s, d) => maxSeverity(s, d.severity), "low");
+    const top = decisions.find((d) => d.severity === severity) ?? first;
+
+    const inserted = await tx`
+      insert into cases (id, customer_id, severity, team, title, opened_at, first_decision_at)
+      values (${newCaseId(now)}, ${customerId}, ${severity}, ${top.team}, ${top.title}, ${now}, ${first.decided_at})
+      on conflict (customer_id) where status = 'open' do nothing returning id`;
+    const created = inserted.length > 0;
+    const [kase] =
+      await tx`select id, severity, advocate_id from cases where customer_id = ${customerId} and status = 'open' for update`;
+    const caseId = kase!.id as string;
+
+    if (created) {
+      await addTimeline(
+        tx,
+        caseId,
+        "case.opened",
+        `opened:${caseId}`,
+        { severity, title: top.title, team: top.team },
+        { at: now },
+      );
+    } else if (maxSeverity(kase!.severity, severity) !== kase!.severity) {
+      await tx`update cases set severity = ${severity}, updated_at = now() where id = ${caseId}`;
+      await addTimeline(
+        tx,
+        caseId,
+        "case.escalated",
+        `escalated:${caseId}:${severity}`,
+        { from: kase!.severity, to: severity },
+        { at: now },
+      );
+    }
+    await tx`update decisions set case_id = ${caseId} where id = any(${decisions.map((d) => d.id)})`;
+    for (const d of decisions) {
+      await addTimeline(
+        tx,
+        caseId,
+        "evidence.added",
+        `decision:${d.id}`,
+        { decisionId: String(d.id), eventId: d.event_id, rule: d.rule, severity: d.severity, title: d.title },
+        { at: now },
+      );
+    }
+
+    let advocateId = kase!.advocate_id as string | null;
+    if (created) advocateId = await routeCase(tx, caseId, customerId, top.team, now);
+    return {
+      caseId,
+      created,
+      linked: decisions.length,
+      advocateId,
+      severity: maxSeverity(kase!.severity, severity),
+    };
+  });
+}
+
+/** Chooses and records the advocate of a new case, with the reason on the timeline. */
+async function routeCase(
+  tx: Q,
+  caseId: string,
+  customerId: string,
+  team: string,
+  now: Date,
+): Promise<string | null> {
+  const [cust] = await tx`select last_advocate_id from customers where id = ${customerId}`;
+  const previousId = (cust?.last_advocate_id as string | null) ?? null;
+  const loads = await advocateLoads(tx, tx`a.team = ${team} or a.id = ${previousId}`);
+  const previous = loads.find((a) => a.id === previousId);
+  const choice = chooseAdvocate({
+    previousId,
+    ...(previous ? { previous } : {}),
+    team: loads.filter((a) => a.team === team),
+    teamName: team,
+  });
+  await tx`update cases set advocate_id = ${choice.advocateId}, preferred_advocate_id = ${previousId}, updated_at = now() where id = ${caseId}`;
+  if (choice.advocateId) {
+    await tx`update customers set last_advocate_id = ${choice.advocateId} where id = ${customerId}`;
+  }
+  const adv = loads.find((a) => a.id === choice.advocateId);
+  await addTimeline(
+    tx,
+    caseId,
+    choice.advocateId ? "case.assigned" : "case.unassigned",
+    `assigned:${caseId}:0`,
+    {
+      advocateId: choice.advocateId,
+      advocateName: adv?.name ?? null,
+      reason: choice.reason,
+      fallback: choice.fallback ?? null,
+      previousAdvocateId: previousId,
+    },
+    { at: now },
+  );
+  return choice.advocateId;
+}
+
+/** Gives waiting (unassigned) open cases of a team to whoever can take them now. */
+export async function assignWaitingCases(sql: Sql, team: string, now: Date): Promise<number> {
+  const waiting =
+    await sql`select id, customer_id from cases where status = 'open' and advocate_id is null and team = ${team} order by opened_at`;
+  let assigned = 0;
+  for (const w of waiting) {
+    const got = await sql.begin(async (tx) => {
+      const [c] = await tx`select advocate_id from cases where id = ${w.id} and status = 'open' for update`;
+      if (!c || c.advocate_id) return false;
+      const [{ n }] =
+        (await tx`select count(*)::int as n from case_timeline where case_id = ${w.id} and kind in ('case.assigned', 'case.unassigned')`) as unknown as [
+          { n: number },
+        ];
+      const loads = await advocateLoads(tx, tx`a.team = ${team}`);
+      const choice = chooseAdvocate({ previousId: null, team: loads, teamName: team });
+      if (!choice.advocateId) return false;
+      const adv = loads.find((a) => a.id === choice.advocateId)!;
+      await tx`update cases set advocate_id = ${adv.id}, updated_at = now() where id = ${w.id}`;
+      await tx`update customers set last_advocate_id = ${adv.id} where id = ${w.customer_id}`;
+      await addTimeline(
+        tx,
+        w.id,
+        "case.assigned",
+        `assigned:${w.id}:${n}`,
+        {
+          advocateId: adv.id,
+          advocateName: adv.name,
+          reason: `${adv.name} came online; least-loaded advocate of team ${team}`,
+        },
+        { at: now },
+      );
+      return true;
+    });
+    if (got) assigned++;
+  }
+  return assigned;
+}
+
+export async function resolveCase(
+  sql: Sql,
+  caseId: string,
+  outcome: CaseOutcome,
+  actor: string,
+  idemKey: string,
+  detail: object = {},
+  now = new Date(),
+): Promise<{ resolved: boolean }> {
+  return sql.begin(async (tx) => {
+    const [c] = await tx`select id, status from cases where id = ${caseId} for update`;
+    if (!c) throw new NotFoundError(`case ${caseId} not found`);
+    if (c.status === "resolved") return { resolved: false };
+    assertResolvable(c as { id: string; status: "open" });
+    await tx`update cases set status = 'resolved', outcome = ${outcome}, resolved_at = ${now}, updated_at = now() where id = ${caseId}`;
+    await addTimeline(tx, caseId, "case.resolved", idemKey, { outcome, ...detail }, { actor, at: now });
+    return { resolved: true };
+  });
+}
+
+// ---------------------------------------------------------------- read side
+
+export interface CaseFilter {
+  customerId?: string;
+  status?: "open" | "resolved";
+  advocateId?: string;
+  team?: string;
+  limit: number;
+}
+
+export async function listCases(sql: Q, f: CaseFilter) {
+  const conds = [
+    f.customerId ? sql`c.customer_id = ${f.customerId}` : null,
+    f.status ? sql`c.status = ${f.status}` : null,
+    f.advocateId ? sql`c.advocate_id = ${f.advocateId}` : null,
+    f.team ? sql`c.team = ${f.team}` : null,
+  ].filter((x) => x !== null);
+  const where = conds.reduce((acc, c, i) => (i === 0 ? sql`where ${c}` : sql`${acc} and ${c}`), sql``);
+  const rows = await sql`
+    select c.id, c.customer_id, c.status, c.outcome, c.severity, c.team, c.title, c.advocate_id, a.name as advocate_name,
+      c.opened_at, c.resolved_at, c.updated_at
+    from cases c left join advocates a on a.id = c.advocate_id
+    ${where} order by c.opened_at desc limit ${f.limit}`;
+  return rows.map((r) => ({
+    id: r.id as string,
+    customerId: r.customer_id as string,
+    status: r.status as string,
+    outcome: (r.outcome as string | null) ?? null,
+    severity: r.severity as Severity,
+    team: r.team as string,
+    title: r.title as string,
+    advocateId: (r.advocate_id as string | null) ?? null,
+    advocate: r.advocate_id ? { id: r.advocate_id as string, name: r.advocate_name as string } : null,
+    openedAt: (r.opened_at as Date).toISOString(),
+    resolvedAt: r.resolved_at ? (r.resolved_at as Date).toISOString() : null,
+  }));
+}
+
+/** A case with everything an advocate needs: customer, advocate, decisions, events, messages, timeline. */
+export async function caseDetail(sql: Q, id: string) {
+  const [c] = await sql`select * from cases where id = ${id}`;
+  if (!c) throw new NotFoundError(`case ${id} not found`);
+  const [customer, advocate, decisions, timeline, history, messages] = await Promise.all([
+    getCustomer(sql, c.customer_id),
+    c.advocate_id ? getAdvocate(sql, c.advocate_id) : Promise.resolve(undefined),
+    sql`
+      select d.id, d.rule, d.ruleset_version, d.severity, d.title, d.explanation, d.decided_at, e.id as event_id, e.payload
+      from decisions d join events e on e.id = d.event_id where d.case_id = ${id} order by e.occurred_at, d.id`,
+    sql`select id, at, kind, actor, detail from case_timeline where case_id = ${id} order by id`,
+    sql`
+      select c.id, c.status, c.outcome, c.title, c.opened_at, c.resolved_at, a.name as advocate_name
+      from cases c left join advocates a on a.id = c.advocate_id
+      where c.customer_id = ${c.customer_id} and c.id <> ${id} order by c.opened_at desc limit 20`,
+    messagesOf(sql, id),
+  ]);
+  return {
+    id: c.id as string,
+    customerId: c.customer_id as string,
+    status: c.status as string,
+    outcome: (c.outcome as string | null) ?? null,
+    severity: c.severity as Severity,
+    team: c.team as string,
+    title: c.title as string,
+    advocateId: (c.advocate_id as string | null) ?? null,
+    advocate: advocate
+      ? { id: advocate.id, name: advocate.name, team: advocate.team, status: advocate.status }
+      : null,
+    openedAt: (c.opened_at as Date).toISOString(),
+    resolvedAt: c.resolved_at ? (c.resolved_at as Date).toISOString() : null,
+    customer: customer
+      ? {
+          id: customer.id,
+          name: customer.name,
+          phone: customer.phone,
+          homeCountry: customer.homeCountry,
+          timezone: customer.timezone,
+          language: customer.language,
+          optedOut: customer.optedOutAt !== null,
+        }
+      : null,
+    decisions: decisions.map((d) => ({
+      id: String(d.id),
+      rule: d.rule as string,
+      rulesetVersion: d.ruleset_version as number,
+      severity: d.severity as Severity,
+      title: d.title as string,
+      explanation: d.explanation,
+      decidedAt: (d.decided_at as Date).toISOString(),
+      event: d.payload as TouchpointEvent,
+    })),
+    messages,
+    timeline: timeline.map((t) => ({
+      id: String(t.id),
+      at: (t.at as Date).toISOString(),
+      kind: t.kind as TimelineKind,
+      actor: t.actor as string,
+      detail: t.detail,
+    })),
+    previousCases: history.map((h) => ({
+      id: h.id as string,
+      status: h.status as string,
+      outcome: (h.outcome as string | null) ?? null,
+      title: h.title as string,
+      advocateName: (h.advocate_name as string | null) ?? null,
+      openedAt: (h.opened_at as Date).toISOString(),
+      resolvedAt: h.resolved_at ? (h.resolved_at as Date).toISOString() : null,
+    })),
+  };
+}
+
+/** The texts of a case, oldest first. */
+export async function messagesOf(sql: Q, caseId: string) {
+  const rows = await sql`
+    select id, direction, body, status, transport, created_at, updated_at from messages where case_id = ${caseId} order by created_at, id`;
+  return rows.map((m) => ({
+    id: String(m.id),
+    direction: m.direction as "outbound" | "inbound",
+    body: m.body as string,
+    status: m.status as string,
+    transport: m.transport as "vonage" | "outbox",
+    createdAt: (m.created_at as Date).toISOString(),
+  }));
+}

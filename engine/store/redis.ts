@@ -1,0 +1,113 @@
+/**
+ * The Redis connection. When REDIS_URL points at this machine and nothing answers, start a child
+ * `redis-server` with its data under DATA_DIR (append-only, never evicting queue keys).
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { Redis, type RedisOptions } from "ioredis";
+import type { Logger } from "../log.ts";
+
+export class RedisUnavailableError extends Error {
+  override readonly name = "RedisUnavailableError";
+}
+
+async function answers(url: string): Promise<boolean> {
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 1500,
+  });
+  probe.on("error", () => {});
+  try {
+    await probe.connect();
+    await probe.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+export interface RedisHandle {
+  url: string;
+  /** The child redis-server, when we started one. */
+  child?: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Makes sure a Redis answers at `url`, starting a child redis-server if allowed and needed. */
+export async function ensureRedis(url: string, dataDir: string, log: Logger): Promise<RedisHandle> {
+  if (await answers(url)) return { url, stop: async () => {} };
+  const u = new URL(url);
+  const local = ["127.0.0.1", "localhost", "::1", "[::1]"].includes(u.hostname);
+  const installed = spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
+  if (!local || !installed) {
+    throw new RedisUnavailableError(
+      `no Redis answers at REDIS_URL=${u.protocol}//${u.host}` +
+        (local
+          ? "; install one (Debian: apt-get install redis-server) or set REDIS_URL"
+          : "; check REDIS_URL and that Redis is running"),
+    );
+  }
+  const dir = resolve(dataDir, "redis");
+  mkdirSync(dir, { recursive: true });
+  const port = u.port || "6379";
+  const child = spawn(
+    "redis-server",
+    [
+      "--port",
+      port,
+      "--bind",
+      "127.0.0.1",
+      "--dir",
+      dir,
+      "--appendonly",
+      "yes",
+      "--save",
+      "",
+      "--maxmemory-policy",
+      "noeviction",
+      "--protected-mode",
+      "yes",
+    ],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  for (let i = 0; i < 50; i++) {
+    if (await answers(url)) {
+      log.warn({ port, dir }, "no Redis answered at REDIS_URL: started a child redis-server");
+      return {
+        url,
+        child,
+        stop: () =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null) return done();
+            child.once("exit", () => done());
+            child.kill("SIGTERM");
+          }),
+      };
+    }
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill("SIGKILL");
+  throw new RedisUnavailableError(
+    `started redis-server on port ${port} but it did not answer; see its output above`,
+  );
+}
+
+/** A connection for BullMQ workers and blocking commands: never give up on a request. */
+export function workerConnection(url: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null } satisfies RedisOptions);
+}
+
+/** A connection for request paths: fail fast when Redis is down instead of queueing commands. */
+export function producerConnection(url: string): Redis {
+  return new Redis(url, {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout: 3000,
+  } satisfies RedisOptions);
+}

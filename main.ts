@@ -1,0 +1,262 @@
+/**
+ * touchpoint's entry point: one process runs the API and every worker (ROLE=all, the default),
+ * or only one side (ROLE=api, ROLE=workers) to scale out over machines sharing Redis and Postgres.
+ *
+ *   tsx main.ts                                   start
+ *   tsx main.ts token --role advocate --advocate adv-amara [--label text]
+ */
+import { type ServerType, serve } from "@hono/node-server";
+import type { Hono } from "hono";
+import type { Redis } from "ioredis";
+import { createApp } from "./api/app.ts";
+import { type Config, ConfigError, loadConfig } from "./engine/config.ts";
+import { RulesetCache } from "./engine/evaluate.ts";
+import { CustomerState } from "./engine/features/state.ts";
+import { createLogger, type Logger } from "./engine/log.ts";
+import { createMetrics, type Metrics } from "./engine/metrics.ts";
+import { type Database, openDatabase } from "./engine/store/database.ts";
+import {
+  createToken,
+  ensureAdminToken,
+  publishedRuleset,
+  publishRuleset,
+  type Role,
+} from "./engine/store/postgres.ts";
+import {
+  ensureRedis,
+  producerConnection,
+  RedisUnavailableError,
+  workerConnection,
+} from "./engine/store/redis.ts";
+import { apiClient, loadPeopleVia, loadStory, playStory } from "./fixtures/stories.ts";
+import { defaultRuleset } from "./rules/index.ts";
+import { type Pool, startPool } from "./workers/pool.ts";
+import { createQueues, type Queues } from "./workers/queues.ts";
+
+export interface Touchpoint {
+  config: Config;
+  log: Logger;
+  db: Database;
+  redis: Redis;
+  queues: Queues;
+  metrics: Metrics;
+  app?: Hono;
+  pool?: Pool;
+  server?: ServerType;
+  /** The port the API listens on, when it listens. */
+  port?: number;
+  /** Set only on the first start without ADMIN_TOKEN: the generated admin token. */
+  generatedAdminToken?: string;
+  /** Resolves when the fixture stories (if any) have been played. */
+  seeded: Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  /** Listen on config.PORT (default true); tests use `app.request` instead. */
+  listen?: boolean;
+}
+
+async function ready(redis: Redis): Promise<void> {
+  if (redis.status === "ready") return;
+  await new Promise<void>((ok, fail) => {
+    redis.once("ready", () => ok());
+    redis.once("error", (e) => fail(e));
+  });
+}
+
+/** Starts touchpoint as the configuration says; `close()` drains the workers and stops everything. */
+export async function start(config: Config, opts: StartOptions = {}): Promise<Touchpoint> {
+  const log = opts.log ?? createLogger(config.LOG_LEVEL);
+  const redisHandle = await ensureRedis(config.REDIS_URL, config.DATA_DIR, log);
+  const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, log });
+  const { sql } = db;
+
+  if (!(await publishedRuleset(sql))) {
+    const version = await publishRuleset(
+      sql,
+      defaultRuleset(),
+      "system",
+      "default ruleset shipped in rules/",
+    );
+    log.info({ version }, "published the default ruleset");
+  }
+  const generatedAdminToken = await ensureAdminToken(sql, config.ADMIN_TOKEN);
+  if (generatedAdminToken) {
+    // Printed once, on the first start; only its hash is stored.
+    process.stdout.write(`\n  touchpoint admin token (shown once, keep it): ${generatedAdminToken}\n\n`);
+  }
+
+  const metrics = createMetrics({ defaults: true });
+  const redis = producerConnection(config.REDIS_URL);
+  redis.on("error", (e) => log.warn({ err: e.message }, "redis connection error"));
+  await ready(redis);
+  const queues = createQueues(redis, config.REDIS_PREFIX);
+
+  let pool: Pool | undefined;
+  let workerRedis: Redis | undefined;
+  if (config.ROLE !== "api") {
+    workerRedis = workerConnection(config.REDIS_URL);
+    const state = new CustomerState(workerRedis, config.REDIS_PREFIX);
+    pool = startPool(
+      { sql, state, rulesets: new RulesetCache(sql), metrics, log, queues },
+      { connection: workerRedis, prefix: config.REDIS_PREFIX, concurrency: config.WORKER_CONCURRENCY },
+    );
+    log.info({ concurrency: config.WORKER_CONCURRENCY }, "workers started");
+  }
+
+  let app: Hono | undefined;
+  let server: ServerType | undefined;
+  let port: number | undefined;
+  if (config.ROLE !== "workers") {
+    app = createApp({
+      sql,
+      redis,
+      queues,
+      metrics,
+      log,
+      maxBytes: config.INGEST_MAX_BYTES,
+      batchSize: config.INGEST_BATCH_SIZE,
+      ...(pool ? { workersHealthy: pool.healthy } : {}),
+    });
+    if (opts.listen !== false) {
+      const theApp = app;
+      port = await new Promise<number>((ok) => {
+        server = serve({ fetch: theApp.fetch, port: config.PORT, hostname: "0.0.0.0" }, (info) =>
+          ok(info.port),
+        );
+      });
+      log.info({ port, database: db.kind }, `touchpoint listening on http://localhost:${port}`);
+    }
+  }
+
+  const seeded = app && config.SEED_FIXTURES ? seedIfEmpty(db, app, log) : Promise.resolve();
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      log.info("shutting down: draining workers");
+      await new Promise<void>((ok) => (server ? server.close(() => ok()) : ok()));
+      await seeded.catch(() => {});
+      await pool?.close();
+      await queues.close();
+      await workerRedis?.quit().catch(() => {});
+      await redis.quit().catch(() => {});
+      await db.close();
+      await redisHandle.stop();
+      log.info("stopped");
+    })());
+
+  return {
+    config,
+    log,
+    db,
+    redis,
+    queues,
+    metrics,
+    app,
+    pool,
+    server,
+    port,
+    generatedAdminToken,
+    seeded,
+    close,
+  } as Touchpoint;
+}
+
+/** On an empty database, loads the fixture people and plays the two stories, so the first run shows cases. */
+async function seedIfEmpty(db: Database, app: Hono, log: Logger): Promise<void> {
+  const [row] = await db.sql`select count(*)::int as n from customers`;
+  if ((row?.n as number) > 0) return;
+  const { token } = await createToken(db.sql, {
+    id: "fixtures-loader",
+    role: "admin",
+    label: "fixture loader",
+  });
+  const api = apiClient((path, init) => app.request(path, init), token);
+  try {
+    await loadPeopleVia(api);
+    for (const name of ["phnom-penh-paris", "returning-customer"] as const) {
+      const cases = await playStory(api, loadStory(name));
+      log.info(
+        { story: name, cases: cases.map((c) => ({ id: c.id, advocate: c.advocate?.name })) },
+        "fixture story played",
+      );
+    }
+  } catch (err) {
+    log.error({ err: err instanceof Error ? err.message : String(err) }, "fixture stories failed");
+  } finally {
+    await db.sql`update api_tokens set revoked_at = now() where id = 'fixtures-loader'`;
+  }
+}
+
+function argValue(args: string[], name: string): string | undefined {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+async function cli(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const [command, ...args] = process.argv.slice(2);
+  if (command === "token") {
+    const log = createLogger("warn");
+    await ensureRedis(config.REDIS_URL, config.DATA_DIR, log).then((h) => h.stop());
+    const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, log });
+    const role = argValue(args, "role") as Role | undefined;
+    if (!role || !["ingest", "risk", "advocate", "supervisor", "admin"].includes(role)) {
+      process.stderr.write(
+        "usage: npm run token -- --role ingest|risk|advocate|supervisor|admin [--advocate ID] [--team T] [--label L]\n",
+      );
+      process.exit(2);
+    }
+    const made = await createToken(db.sql, {
+      role,
+      advocateId: argValue(args, "advocate") ?? null,
+      team: argValue(args, "team") ?? null,
+      label: argValue(args, "label") ?? "cli",
+    });
+    process.stdout.write(`${made.token}\n`);
+    await db.close();
+    return;
+  }
+  let tp: Touchpoint;
+  try {
+    tp = await start(config);
+  } catch (err) {
+    if (err instanceof RedisUnavailableError) {
+      process.stderr.write(`touchpoint: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      tp.close().then(
+        () => process.exit(0),
+        (err) => {
+          tp.log.error({ err: String(err) }, "unclean shutdown");
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  cli().catch((err) => {
+    process.stderr.write(
+      `touchpoint failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exit(1);
+  });
+}

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadPeopleVia, loadStory, playStory } from "../fixtures/stories.ts";
+import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
+
+describe("the Phnom Penh → Paris story, on Postgres", () => {
+  let t: TestTouchpoint;
+  beforeAll(async () => {
+    t = await startTestTouchpoint();
+    await loadPeopleVia(t.api);
+  });
+  afterAll(() => t?.close());
+
+  it("opens exactly one high-severity case for Sophie, routed to a named advocate, with the whole story", async () => {
+    const [kase] = await playStory(t.api, loadStory("phnom-penh-paris"));
+    expect(kase.severity).toBe("high");
+    expect(kase.advocate).toMatchObject({ id: "adv-amara", name: "Amara Okafor" });
+    const impossible = kase.decisions.find((d: { rule: string }) => d.rule === "impossible-location-spend");
+    expect(impossible.event.id).toBe("pp-005");
+    const speed = impossible.explanation.held.find((c: { fact: string }) => c.fact === "travel.speedKmh");
+    expect(speed.factValue).toBeGreaterThan(4900);
+    // The travel notice for Cambodia exempts the Phnom Penh payments from the foreign-spend rule.
+    expect(kase.decisions.map((d: { event: { id: string } }) => d.event.id)).not.toContain("pp-004");
+    expect(kase.timeline.map((s: { kind: string }) => s.kind)).toEqual(
+      expect.arrayContaining(["case.opened", "evidence.added", "case.assigned"]),
+    );
+    const all = await t.api("GET", "/v1/cases?customerId=cus-42");
+    expect(all.body.items).toHaveLength(1);
+  });
+
+  it("changes nothing when the same events are posted again", async () => {
+    const story = loadStory("phnom-penh-paris");
+    const before = await t.api("GET", "/v1/cases?customerId=cus-42");
+    const caseBefore = await t.api("GET", `/v1/cases/${before.body.items[0].id}`);
+    const again = await t.api("POST", "/v1/events", story.steps[0]!.events);
+    expect(again.status).toBe(202);
+    expect(again.body).toMatchObject({ accepted: 0, duplicates: story.steps[0]!.events.length, rejected: 0 });
+    // Nothing was enqueued (accepted 0), so nothing can still be on its way to the case.
+    const after = await t.api("GET", `/v1/cases/${before.body.items[0].id}`);
+    expect(after.body.timeline).toEqual(caseBefore.body.timeline);
+    expect(after.body.decisions).toEqual(caseBefore.body.decisions);
+    expect((await t.api("GET", "/v1/cases?customerId=cus-42")).body.items).toHaveLength(1);
+  });
+});
+
+describe("the returning customer, on embedded PGlite", () => {
+  let t: TestTouchpoint;
+  beforeAll(async () => {
+    t = await startTestTouchpoint({ pglite: true });
+    await loadPeopleVia(t.api);
+  });
+  afterAll(() => t?.close());
+
+  it("gives Tom's second case, a week later, to the advocate who helped him the first time", async () => {
+    // Amara is busy with someone else first, so "least loaded" alone would not pick the same advocate twice.
+    await playStory(t.api, loadStory("phnom-penh-paris"));
+    const [first, second] = await playStory(t.api, loadStory("returning-customer"));
+    expect(first.status).toBe("open"); // as read before the story resolved it
+    expect(second.advocateId).toBe(first.advocateId);
+    const assigned = second.timeline.find((s: { kind: string }) => s.kind === "case.assigned");
+    expect(assigned.detail.reason).toContain("previous advocate");
+    expect(second.previousCases[0]).toMatchObject({ id: first.id, outcome: "false_alarm" });
+  });
+});

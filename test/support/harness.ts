@@ -1,0 +1,102 @@
+/**
+ * Starts a whole touchpoint for a test: a fresh Postgres database (or embedded PGlite), the real
+ * Redis with a fresh key prefix, workers and the API answering in-process through `app.request`.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import postgres from "postgres";
+import { loadConfig } from "../../engine/config.ts";
+import { createLogger } from "../../engine/log.ts";
+import { type Api, apiClient } from "../../fixtures/stories.ts";
+import { start, type Touchpoint } from "../../main.ts";
+
+export const TEST_DATABASE_URL =
+  process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+export interface TestTouchpoint {
+  tp: Touchpoint;
+  /** API client with the admin token. */
+  api: Api;
+  /** API client with another token. */
+  as(token: string): Api;
+  /** Makes a token for a role through the API. */
+  token(role: string, extra?: Record<string, unknown>): Promise<string>;
+  prefix: string;
+  databaseUrl?: string;
+  close(): Promise<void>;
+}
+
+async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `tp_test_${randomBytes(5).toString("hex")}`;
+  const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+  await admin`create database ${admin(name)}`;
+  await admin.end();
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const a = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+      await a`drop database if exists ${a(name)} with (force)`;
+      await a.end();
+    },
+  };
+}
+
+async function deleteKeys(prefix: string): Promise<void> {
+  const r = new Redis(TEST_REDIS_URL);
+  for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await r.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) await r.del(...keys);
+    } while (cursor !== "0");
+  }
+  await r.quit();
+}
+
+export async function startTestTouchpoint(
+  opts: { pglite?: boolean; env?: Record<string, string> } = {},
+): Promise<TestTouchpoint> {
+  const prefix = `t${randomBytes(4).toString("hex")}`;
+  const dataDir = mkdtempSync(join(tmpdir(), "touchpoint-test-"));
+  const db = opts.pglite ? undefined : await createDatabase();
+  const adminToken = `test-admin-${randomBytes(12).toString("hex")}`;
+  const config = loadConfig({
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_PREFIX: prefix,
+    DATA_DIR: dataDir,
+    ADMIN_TOKEN: adminToken,
+    SEED_FIXTURES: "0",
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    WORKER_CONCURRENCY: "4",
+    ...(db ? { DATABASE_URL: db.url } : {}),
+    ...opts.env,
+  });
+  const tp = await start(config, { listen: false, log: createLogger(config.LOG_LEVEL) });
+  const request = (path: string, init: RequestInit) => tp.app!.request(path, init);
+  const api = apiClient(request, adminToken);
+  return {
+    tp,
+    api,
+    as: (token) => apiClient(request, token),
+    async token(role, extra = {}) {
+      const r = await api("POST", "/v1/tokens", { role, ...extra });
+      if (r.status !== 201) throw new Error(`token: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body.token as string;
+    },
+    prefix,
+    ...(db ? { databaseUrl: db.url } : {}),
+    async close() {
+      await tp.close();
+      await db?.drop();
+      await deleteKeys(prefix);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

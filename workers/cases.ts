@@ -1,0 +1,28 @@
+/** Processor for queue `cases`: a customer's new decisions onto their open case (opening and routing one if needed). */
+import type { Job } from "bullmq";
+import { openOrJoinCase } from "../engine/store/postgres.ts";
+import type { WorkerDeps } from "./pool.ts";
+import type { CasesJob } from "./queues.ts";
+
+export function casesProcessor(deps: WorkerDeps) {
+  return async (job: Job<CasesJob>) => {
+    const update = await openOrJoinCase(deps.sql, job.data.customerId, new Date());
+    if (!update) return { linked: 0 };
+    if (update.created) {
+      deps.metrics.casesOpened.inc();
+      deps.log.info(
+        {
+          caseId: update.caseId,
+          customerId: job.data.customerId,
+          advocateId: update.advocateId,
+          severity: update.severity,
+        },
+        "case opened",
+      );
+    } else {
+      deps.metrics.casesJoined.inc(update.linked);
+    }
+    await deps.onCaseUpdate?.(update);
+    return update;
+  };
+}

@@ -1,0 +1,67 @@
+/** The worker pool: one BullMQ Worker per queue, sharing adapters; closes gracefully, draining active jobs. */
+import { type Processor, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import type { RulesetCache } from "../engine/evaluate.ts";
+import type { CustomerState } from "../engine/features/state.ts";
+import type { Logger } from "../engine/log.ts";
+import type { Metrics } from "../engine/metrics.ts";
+import type { Sql } from "../engine/store/database.ts";
+import type { CaseUpdate } from "../engine/store/postgres.ts";
+import { casesProcessor } from "./cases.ts";
+import { evaluateProcessor } from "./evaluate.ts";
+import { bullPrefix, QUEUES, type Queues } from "./queues.ts";
+
+export interface WorkerDeps {
+  sql: Sql;
+  state: CustomerState;
+  rulesets: RulesetCache;
+  metrics: Metrics;
+  log: Logger;
+  queues: Queues;
+  /** Called after a case changed, e.g. to contact the customer. */
+  onCaseUpdate?: (u: CaseUpdate) => Promise<void>;
+}
+
+export interface PoolOptions {
+  connection: Redis;
+  prefix: string;
+  concurrency: number;
+}
+
+export interface Pool {
+  workers: Worker[];
+  /** True while every worker is running and connected. */
+  healthy(): boolean;
+  close(): Promise<void>;
+}
+
+export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
+  const make = (name: string, processor: Processor, concurrency: number) => {
+    const w = new Worker(name, processor, {
+      connection: opts.connection,
+      prefix: bullPrefix(opts.prefix),
+      concurrency,
+    });
+    w.on("failed", (job, err) => {
+      deps.log.warn(
+        { queue: name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message },
+        "job failed; BullMQ will retry if attempts remain",
+      );
+    });
+    w.on("error", (err) => deps.log.error({ queue: name, err: err.message }, "worker error"));
+    return w;
+  };
+  const workers = [
+    make(QUEUES.evaluate, evaluateProcessor(deps), opts.concurrency),
+    make(QUEUES.cases, casesProcessor(deps), Math.max(2, Math.ceil(opts.concurrency / 2))),
+  ];
+  deps.metrics.workersRunning.set(workers.length);
+  return {
+    workers,
+    healthy: () => workers.every((w) => w.isRunning()),
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+      deps.metrics.workersRunning.set(0);
+    },
+  };
+}

@@ -1,0 +1,53 @@
+/** Queue names, job shapes and options: the contract between producers (api/) and workers. */
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import type { TouchpointEvent } from "../engine/events.ts";
+
+export const QUEUES = {
+  evaluate: "evaluate",
+  cases: "cases",
+  outreach: "outreach",
+  replies: "replies",
+  actions: "actions",
+} as const;
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+export interface EvaluateJob {
+  events: TouchpointEvent[];
+  /** When the API accepted them, ms since epoch, for the ingest-to-decision histogram. */
+  receivedAt: number;
+}
+
+export interface CasesJob {
+  customerId: string;
+}
+
+/** BullMQ key prefix: a Redis Cluster hash tag, so each queue's keys share one slot. */
+export const bullPrefix = (prefix: string) => `{${prefix}}`;
+
+/** Defaults for every job: retries with exponential backoff, completed jobs kept briefly, failures kept for inspection. */
+export const jobDefaults = {
+  attempts: 8,
+  backoff: { type: "exponential", delay: 500 },
+  removeOnComplete: { age: 3600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+} as const;
+
+/** BullMQ job ids may not contain ':' nor be all digits. */
+export function jobId(...parts: string[]): string {
+  return parts.join("-").replace(/:/g, "_");
+}
+
+export function createQueues(connection: Redis, prefix: string) {
+  const make = <T>(name: QueueName) =>
+    new Queue<T>(name, { connection, prefix: bullPrefix(prefix), defaultJobOptions: jobDefaults });
+  return {
+    evaluate: make<EvaluateJob>(QUEUES.evaluate),
+    cases: make<CasesJob>(QUEUES.cases),
+    async close() {
+      await Promise.all([this.evaluate.close(), this.cases.close()]);
+    },
+  };
+}
+
+export type Queues = ReturnType<typeof createQueues>;
