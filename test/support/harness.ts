@@ -10,7 +10,7 @@ import { Redis } from "ioredis";
 import postgres from "postgres";
 import { loadConfig } from "../../engine/config.ts";
 import { createLogger } from "../../engine/log.ts";
-import { type Api, apiClient } from "../../fixtures/stories.ts";
+import { type Api, apiClient, eventually } from "../../fixtures/stories.ts";
 import { start, type Touchpoint } from "../../main.ts";
 
 export const TEST_DATABASE_URL =
@@ -27,6 +27,8 @@ export interface TestTouchpoint {
   token(role: string, extra?: Record<string, unknown>): Promise<string>;
   prefix: string;
   databaseUrl?: string;
+  /** Resolves once every accepted event is evaluated and the queues are empty. */
+  drained(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -92,6 +94,27 @@ export async function startTestTouchpoint(
     },
     prefix,
     ...(db ? { databaseUrl: db.url } : {}),
+    async drained(timeoutMs = 60_000) {
+      await eventually(
+        async () => {
+          const [row] = await tp.db.sql`select count(*)::int as n from events where evaluated_at is null`;
+          if ((row?.n as number) > 0) return undefined;
+          for (const q of [tp.queues.evaluate, tp.queues.cases]) {
+            const counts = await q.getJobCounts(
+              "waiting",
+              "active",
+              "delayed",
+              "prioritized",
+              "waiting-children",
+            );
+            if (Object.values(counts).some((n) => n > 0)) return undefined;
+          }
+          return true;
+        },
+        timeoutMs,
+        "the pipeline to drain",
+      );
+    },
     async close() {
       await tp.close();
       await db?.drop();
