@@ -10,7 +10,7 @@ import type { Hono } from "hono";
 import type { Redis } from "ioredis";
 import { createApp } from "./api/app.ts";
 import { type Config, ConfigError, loadConfig } from "./engine/config.ts";
-import { RulesetCache } from "./engine/evaluate.ts";
+import { type FaultPoint, RulesetCache } from "./engine/evaluate.ts";
 import { CustomerState } from "./engine/features/state.ts";
 import { createLogger, type Logger } from "./engine/log.ts";
 import { createMetrics, type Metrics } from "./engine/metrics.ts";
@@ -56,6 +56,7 @@ export interface StartOptions {
   log?: Logger;
   /** Listen on config.PORT (default true); tests use `app.request` instead. */
   listen?: boolean;
+  fault?: FaultPoint;
 }
 
 async function ready(redis: Redis): Promise<void> {
@@ -100,8 +101,21 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
     workerRedis = workerConnection(config.REDIS_URL);
     const state = new CustomerState(workerRedis, config.REDIS_PREFIX);
     pool = startPool(
-      { sql, state, rulesets: new RulesetCache(sql), metrics, log, queues },
-      { connection: workerRedis, prefix: config.REDIS_PREFIX, concurrency: config.WORKER_CONCURRENCY },
+      {
+        sql,
+        state,
+        rulesets: new RulesetCache(sql),
+        metrics,
+        log,
+        queues,
+        ...(opts.fault ? { fault: opts.fault } : {}),
+      },
+      {
+        connection: workerRedis,
+        prefix: config.REDIS_PREFIX,
+        concurrency: config.WORKER_CONCURRENCY,
+        lockMs: config.WORKER_LOCK_MS,
+      },
     );
     log.info({ concurrency: config.WORKER_CONCURRENCY }, "workers started");
   }
@@ -191,6 +205,20 @@ async function seedIfEmpty(db: Database, app: Hono, log: Logger): Promise<void> 
   }
 }
 
+/**
+ * Test-only fault injection: TOUCHPOINT_FAULT=<point> kills this process with SIGKILL the first
+ * time a worker reaches that point, as a crash or an OOM kill would.
+ */
+function faultFromEnv(point: string | undefined): FaultPoint | undefined {
+  if (!point) return undefined;
+  process.stderr.write(
+    `touchpoint: fault injection armed at ${point}; this process will kill itself there\n`,
+  );
+  return (at) => {
+    if (at === point) process.kill(process.pid, "SIGKILL");
+  };
+}
+
 function argValue(args: string[], name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;
@@ -231,7 +259,7 @@ async function cli(): Promise<void> {
   }
   let tp: Touchpoint;
   try {
-    tp = await start(config);
+    tp = await start(config, { fault: faultFromEnv(process.env.TOUCHPOINT_FAULT) });
   } catch (err) {
     if (err instanceof RedisUnavailableError) {
       process.stderr.write(`touchpoint: ${err.message}\n`);

@@ -54,6 +54,8 @@ export const configSchema = z.object({
   /** Events per evaluate job. */
   INGEST_BATCH_SIZE: intIn(1, 5000, 100),
   WORKER_CONCURRENCY: intIn(1, 256, 8),
+  /** A job's lock, ms: a worker that dies mid-job has its job retried after this long. */
+  WORKER_LOCK_MS: intIn(1000, 600_000, 30_000),
   /** Which parts this process runs: api, workers, or both. */
   ROLE: z.enum(["all", "api", "workers"]).default("all"),
   /** Load fixtures into an empty database at start. */

@@ -42,6 +42,14 @@ export class RulesetCache {
   }
 }
 
+/**
+ * A named place where a test may kill the process (see TOUCHPOINT_FAULT in main.ts), to prove a
+ * retry after a crash at that point loses nothing and repeats nothing. A no-op in production.
+ */
+export type FaultPoint = (
+  point: "evaluate.after-state" | "evaluate.after-decisions" | "cases.after-commit",
+) => void;
+
 export interface BatchResult {
   evaluated: number;
   newDecisions: number;
@@ -50,7 +58,14 @@ export interface BatchResult {
 }
 
 export async function evaluateBatch(
-  deps: { sql: Sql; state: CustomerState; rulesets: RulesetCache; metrics: Metrics; log: Logger },
+  deps: {
+    sql: Sql;
+    state: CustomerState;
+    rulesets: RulesetCache;
+    metrics: Metrics;
+    log: Logger;
+    fault?: FaultPoint;
+  },
   batch: readonly TouchpointEvent[],
   receivedAt: number,
 ): Promise<BatchResult> {
@@ -66,6 +81,7 @@ export async function evaluateBatch(
     state.observe(events),
   ]);
 
+  deps.fault?.("evaluate.after-state");
   const evaluator = new Evaluator(ruleset);
   const decisions: NewDecision[] = [];
   for (const [i, event] of events.entries()) {
@@ -83,6 +99,7 @@ export async function evaluateBatch(
   }
 
   const inserted = await insertDecisions(sql, decisions);
+  deps.fault?.("evaluate.after-decisions");
   await markEvaluated(
     sql,
     events.map((e) => e.id),

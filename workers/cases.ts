@@ -7,6 +7,7 @@ import type { CasesJob } from "./queues.ts";
 export function casesProcessor(deps: WorkerDeps) {
   return async (job: Job<CasesJob>) => {
     const update = await openOrJoinCase(deps.sql, job.data.customerId, new Date());
+    deps.fault?.("cases.after-commit");
     if (!update) return { linked: 0 };
     if (update.created) {
       deps.metrics.casesOpened.inc();

@@ -1,7 +1,7 @@
 /** The worker pool: one BullMQ Worker per queue, sharing adapters; closes gracefully, draining active jobs. */
 import { type Processor, Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import type { RulesetCache } from "../engine/evaluate.ts";
+import type { FaultPoint, RulesetCache } from "../engine/evaluate.ts";
 import type { CustomerState } from "../engine/features/state.ts";
 import type { Logger } from "../engine/log.ts";
 import type { Metrics } from "../engine/metrics.ts";
@@ -18,6 +18,7 @@ export interface WorkerDeps {
   metrics: Metrics;
   log: Logger;
   queues: Queues;
+  fault?: FaultPoint;
   /** Called after a case changed, e.g. to contact the customer. */
   onCaseUpdate?: (u: CaseUpdate) => Promise<void>;
 }
@@ -26,6 +27,8 @@ export interface PoolOptions {
   connection: Redis;
   prefix: string;
   concurrency: number;
+  /** How long a job's lock lasts before a dead worker's job is retried, ms. */
+  lockMs: number;
 }
 
 export interface Pool {
@@ -41,6 +44,10 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
       connection: opts.connection,
       prefix: bullPrefix(opts.prefix),
       concurrency,
+      lockDuration: opts.lockMs,
+      stalledInterval: opts.lockMs,
+      // A job whose worker died this many times is failed for a person to look at, not retried forever.
+      maxStalledCount: 3,
     });
     w.on("failed", (job, err) => {
       deps.log.warn(

@@ -32,7 +32,7 @@ export interface TestTouchpoint {
   close(): Promise<void>;
 }
 
-async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `tp_test_${randomBytes(5).toString("hex")}`;
   const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
   await admin`create database ${admin(name)}`;
@@ -49,7 +49,7 @@ async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }>
   };
 }
 
-async function deleteKeys(prefix: string): Promise<void> {
+export async function deleteKeys(prefix: string): Promise<void> {
   const r = new Redis(TEST_REDIS_URL);
   for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
     let cursor = "0";
@@ -63,11 +63,17 @@ async function deleteKeys(prefix: string): Promise<void> {
 }
 
 export async function startTestTouchpoint(
-  opts: { pglite?: boolean; env?: Record<string, string> } = {},
+  opts: {
+    pglite?: boolean;
+    env?: Record<string, string>;
+    /** A database made beforehand (createDatabase), e.g. to share with child processes. */
+    database?: { url: string; drop(): Promise<void> };
+    prefix?: string;
+  } = {},
 ): Promise<TestTouchpoint> {
-  const prefix = `t${randomBytes(4).toString("hex")}`;
+  const prefix = opts.prefix ?? `t${randomBytes(4).toString("hex")}`;
   const dataDir = mkdtempSync(join(tmpdir(), "touchpoint-test-"));
-  const db = opts.pglite ? undefined : await createDatabase();
+  const db = opts.pglite ? undefined : (opts.database ?? (await createDatabase()));
   const adminToken = `test-admin-${randomBytes(12).toString("hex")}`;
   const config = loadConfig({
     REDIS_URL: TEST_REDIS_URL,
