@@ -1,0 +1,133 @@
+/**
+ * `npm run bench`: a seeded stream through the whole pipeline (HTTP ingest in-process, BullMQ,
+ * Redis state, json-rules-engine, Postgres), printing throughput and latency.
+ *
+ *   BENCH_CUSTOMERS=2000 BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import postgres from "postgres";
+import { loadConfig } from "../engine/config.ts";
+import { createLogger } from "../engine/log.ts";
+import { generateStream, shuffle } from "../fixtures/generator.ts";
+import { apiClient, eventually } from "../fixtures/stories.ts";
+import { start } from "../main.ts";
+
+const customers = Number(process.env.BENCH_CUSTOMERS ?? 2000);
+const chunk = Number(process.env.BENCH_CHUNK ?? 1000);
+const parallel = Number(process.env.BENCH_PARALLEL ?? 4);
+const baseUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const pct = (xs: number[], p: number) =>
+  xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? Number.NaN;
+
+async function main() {
+  const name = `tp_bench_${randomBytes(4).toString("hex")}`;
+  const admin = postgres(baseUrl, { max: 1, onnotice: () => {} });
+  await admin`create database ${admin(name)}`;
+  const url = new URL(baseUrl);
+  url.pathname = `/${name}`;
+  const dataDir = mkdtempSync(join(tmpdir(), "touchpoint-bench-"));
+  const token = `bench-${randomBytes(12).toString("hex")}`;
+  const prefix = `b${randomBytes(3).toString("hex")}`;
+  const config = loadConfig({
+    ...process.env,
+    DATABASE_URL: url.toString(),
+    REDIS_PREFIX: prefix,
+    DATA_DIR: dataDir,
+    ADMIN_TOKEN: token,
+    SEED_FIXTURES: "0",
+    LOG_LEVEL: "error",
+    INGEST_MAX_BYTES: String(50 * 1024 * 1024),
+  });
+  const tp = await start(config, { listen: false, log: createLogger("error") });
+  const api = apiClient((p, init) => tp.app!.request(p, init), token);
+  try {
+    await api("PUT", "/v1/advocates/bench-a", {
+      name: "Bench A",
+      team: "fraud",
+      capacity: 100000,
+      status: "online",
+    });
+    await api("PUT", "/v1/advocates/bench-b", {
+      name: "Bench B",
+      team: "fraud",
+      capacity: 100000,
+      status: "online",
+    });
+    const stream = generateStream({ seed: 1, customers, impossibleShare: 0.05, prefix: "bench" });
+    for (const { id, ...c } of stream.customers) await api("PUT", `/v1/customers/${id}`, c);
+    const events = shuffle(stream.events, 2);
+    const chunks: unknown[][] = [];
+    for (let i = 0; i < events.length; i += chunk) chunks.push(events.slice(i, i + chunk));
+
+    const t0 = performance.now();
+    for (let i = 0; i < chunks.length; i += parallel) {
+      await Promise.all(chunks.slice(i, i + parallel).map((c) => api("POST", "/v1/events", c)));
+    }
+    const tIngest = performance.now();
+    await eventually(
+      async () => {
+        const [r] = await tp.db.sql`select count(*)::int as n from events where evaluated_at is null`;
+        return r?.n === 0 ? true : undefined;
+      },
+      600_000,
+      "evaluation",
+    );
+    const tEval = performance.now();
+    await eventually(
+      async () => {
+        const [r] = await tp.db.sql`select count(*)::int as n from decisions where case_id is null`;
+        return r?.n === 0 ? true : undefined;
+      },
+      600_000,
+      "cases",
+    );
+    const tCases = performance.now();
+    const lat = (
+      await tp.db
+        .sql`select extract(epoch from evaluated_at - received_at) * 1000 as ms from events order by 1`
+    ).map((r) => Number(r.ms));
+    const [counts] = await tp.db.sql`
+      select (select count(*) from decisions)::int as decisions, (select count(*) from cases)::int as cases`;
+    const n = events.length;
+    const s = (ms: number) => (ms / 1000).toFixed(2);
+    console.log(
+      `touchpoint bench: ${n} events, ${customers} customers, chunks of ${chunk} x${parallel} in parallel`,
+    );
+    console.log(
+      `  database ${tp.db.kind}, worker concurrency ${config.WORKER_CONCURRENCY}, batch ${config.INGEST_BATCH_SIZE}`,
+    );
+    console.log(
+      `  ingest (HTTP→Postgres→queue):   ${s(tIngest - t0)} s  ${Math.round(n / ((tIngest - t0) / 1000))} events/s`,
+    );
+    console.log(
+      `  evaluated (all decisions):      ${s(tEval - t0)} s  ${Math.round(n / ((tEval - t0) / 1000))} events/s end to end`,
+    );
+    console.log(
+      `  cases linked:                   ${s(tCases - t0)} s  ${counts?.decisions} decisions, ${counts?.cases} cases (${stream.impossible.size} impossible travellers)`,
+    );
+    console.log(
+      `  ingest→decision latency ms:     p50 ${pct(lat, 50).toFixed(0)}  p95 ${pct(lat, 95).toFixed(0)}  p99 ${pct(lat, 99).toFixed(0)}  max ${lat[lat.length - 1]?.toFixed(0)}`,
+    );
+  } finally {
+    await tp.close();
+    const redis = new Redis(config.REDIS_URL);
+    for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
+      const stream = redis.scanStream({ match: pattern, count: 1000 });
+      for await (const keys of stream)
+        if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
+    }
+    await redis.quit();
+    await admin`drop database if exists ${admin(name)} with (force)`;
+    await admin.end();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
