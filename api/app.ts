@@ -6,6 +6,7 @@ import type { Metrics } from "../engine/metrics.ts";
 import type { Sql } from "../engine/store/database.ts";
 import type { Queues } from "../workers/queues.ts";
 import { type AuthEnv, authenticate } from "./auth.ts";
+import { deskRoutes } from "./desk/desk.tsx";
 import { errorBody, handleError } from "./errors.ts";
 import { rulesetRoutes, tokenRoutes } from "./routes/admin.ts";
 import { caseRoutes } from "./routes/cases.ts";
@@ -22,7 +23,9 @@ export interface AppDeps {
   batchSize: number;
   /** Whether this process's workers are up; undefined when workers run elsewhere. */
   workersHealthy?: () => boolean;
-  /** Extra routes mounted at the root (webhooks, desk). */
+  /** Mark desk cookies Secure (behind HTTPS). */
+  secureCookies?: boolean;
+  /** Extra routes mounted at the root (webhooks). */
   mount?: (app: Hono) => void;
 }
 
@@ -60,6 +63,8 @@ export function createApp(deps: AppDeps): Hono {
   v1.route("/tokens", tokenRoutes(deps.sql));
   v1.route("/rulesets", rulesetRoutes(deps.sql));
   app.route("/v1", v1);
+  app.route("/desk", deskRoutes(deps.sql, { secureCookie: deps.secureCookies ?? false }));
+  app.get("/", (c) => c.redirect("/desk", 302));
   deps.mount?.(app);
   return app;
 }

@@ -69,6 +69,8 @@ export async function startTestTouchpoint(
     /** A database made beforehand (createDatabase), e.g. to share with child processes. */
     database?: { url: string; drop(): Promise<void> };
     prefix?: string;
+    /** Listen on an ephemeral port too (for a browser); `tp.port` says which. */
+    listen?: boolean;
   } = {},
 ): Promise<TestTouchpoint> {
   const prefix = opts.prefix ?? `t${randomBytes(4).toString("hex")}`;
@@ -86,7 +88,10 @@ export async function startTestTouchpoint(
     ...(db ? { DATABASE_URL: db.url } : {}),
     ...opts.env,
   });
-  const tp = await start(config, { listen: false, log: createLogger(config.LOG_LEVEL) });
+  const tp = await start(opts.listen ? { ...config, PORT: 0 } : config, {
+    listen: opts.listen ?? false,
+    log: createLogger(config.LOG_LEVEL),
+  });
   const request = (path: string, init: RequestInit) => tp.app!.request(path, init);
   const api = apiClient(request, adminToken);
   return {

@@ -1,0 +1,434 @@
+/**
+ * The advocate desk: server-rendered pages over the same store the API reads. Sign-in takes a
+ * bearer token (advocate, supervisor or admin) and keeps it in an HttpOnly, SameSite=Strict cookie;
+ * an advocate sees only their team's cases, as on the API.
+ */
+import { Hono } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { csrf } from "hono/csrf";
+import type { Child } from "hono/jsx";
+import { NotFoundError } from "../../engine/errors.ts";
+import { maskPhone } from "../../engine/log.ts";
+import type { Sql } from "../../engine/store/database.ts";
+import {
+  addTimeline,
+  audit,
+  type caseDetail,
+  listCases,
+  type Principal,
+  principalFor,
+  resolveCase,
+} from "../../engine/store/postgres.ts";
+import { visibleCase } from "../routes/cases.ts";
+import { Layout, Severity, When } from "./layout.tsx";
+
+const COOKIE = "tp_desk";
+type DeskEnv = { Variables: { principal: Principal } };
+type Detail = Awaited<ReturnType<typeof caseDetail>>;
+
+const teamOf = (p: Principal) =>
+  p.role === "advocate" || (p.role === "supervisor" && p.team) ? (p.team ?? undefined) : undefined;
+const whoOf = (p: Principal) => `${p.advocateId ?? p.tokenId} (${p.role}${p.team ? `, ${p.team}` : ""})`;
+
+function describeEvent(e: Detail["decisions"][number]["event"]): string {
+  if (e.type === "card.transaction") {
+    const where = [e.merchant.city, e.merchant.country].filter(Boolean).join(", ");
+    return `${e.amount.value.toLocaleString("en-GB")} ${e.amount.currency} at ${e.merchant.name} (${where}), card ••${e.card.last4}, ${e.channel.replace("_", " ")}`;
+  }
+  const where = "geo" in e && e.geo ? ` from ${[e.geo.city, e.geo.country].filter(Boolean).join(", ")}` : "";
+  return `${e.type}${where}`;
+}
+
+function factValue(v: unknown): string {
+  if (typeof v === "number")
+    return Number.isInteger(v)
+      ? v.toLocaleString("en-GB")
+      : v.toLocaleString("en-GB", { maximumFractionDigits: 2 });
+  return JSON.stringify(v);
+}
+
+const STEP_LABEL: Record<string, string> = {
+  "case.opened": "Case opened",
+  "evidence.added": "Evidence",
+  "case.escalated": "Escalated",
+  "case.assigned": "Assigned",
+  "case.unassigned": "Waiting for an advocate",
+  "case.resolved": "Resolved",
+  "note.added": "Note",
+  "contact.decided": "Contact policy",
+  "message.sent": "Text",
+  "message.status": "Delivery",
+  "reply.received": "Customer replied",
+  "action.card_block": "Card block requested",
+  "advocate.alerted": "Advocate alerted",
+  "task.call_customer": "Task: call the customer",
+};
+
+function stepText(kind: string, d: Record<string, unknown>): string {
+  switch (kind) {
+    case "case.opened":
+      return `${d.title} (${d.severity})`;
+    case "evidence.added":
+      return `${d.title} — rule ${d.rule}, event ${d.eventId}`;
+    case "case.assigned":
+    case "case.unassigned":
+      return `${d.advocateName ?? "nobody"}: ${d.reason}`;
+    case "case.resolved":
+      return `${d.outcome}${d.note ? ` — ${d.note}` : ""}`;
+    case "note.added":
+      return String(d.text);
+    default:
+      return typeof d.reason === "string"
+        ? d.reason
+        : typeof d.text === "string"
+          ? d.text
+          : JSON.stringify(d);
+  }
+}
+
+function CasePage({ c, principal }: { c: Detail; principal: Principal }) {
+  const open = c.status === "open";
+  return (
+    <Layout title={c.title} who={whoOf(principal)}>
+      <h1>
+        {c.title} <Severity value={c.severity} />
+      </h1>
+      <p class="muted">
+        {c.id} · opened <When at={c.openedAt} /> ·{" "}
+        {open ? <b>open</b> : <b class="ok">resolved: {c.outcome}</b>} · advocate{" "}
+        <b>{c.advocate?.name ?? "waiting for an advocate"}</b>
+      </p>
+      <div class="grid">
+        <section>
+          <div class="card">
+            <h2>Customer</h2>
+            {c.customer ? (
+              <table>
+                <tbody>
+                  <tr>
+                    <th>Name</th>
+                    <td>{c.customer.name}</td>
+                  </tr>
+                  <tr>
+                    <th>Phone</th>
+                    <td>
+                      {maskPhone(c.customer.phone)}{" "}
+                      {c.customer.optedOut ? <span class="warn">opted out of texts</span> : null}
+                    </td>
+                  </tr>
+                  <tr>
+                    <th>Home</th>
+                    <td>
+                      {c.customer.homeCountry} · {c.customer.timezone ?? "zone from country"} ·{" "}
+                      {c.customer.language}
+                    </td>
+                  </tr>
+                </tbody>
+              </table>
+            ) : (
+              <p class="warn">Unknown customer {c.customerId}</p>
+            )}
+          </div>
+          <div class="card">
+            <h2>Before this case</h2>
+            {c.previousCases.length === 0 ? (
+              <p class="muted">First case for this customer.</p>
+            ) : (
+              <ul>
+                {c.previousCases.map((p) => (
+                  <li>
+                    <a href={`/desk/cases/${p.id}`}>{p.title}</a> — <When at={p.openedAt} />,{" "}
+                    {p.outcome ?? p.status}
+                    {p.advocateName ? `, with ${p.advocateName}` : ""}
+                  </li>
+                ))}
+              </ul>
+            )}
+          </div>
+          <div class="card">
+            <h2>Texts</h2>
+            {c.messages.length === 0 ? <p class="muted">No texts yet.</p> : null}
+            {c.messages.map((m) => (
+              <div class={`msg ${m.direction === "inbound" ? "in" : "out"}`}>
+                <div class="muted">
+                  {m.direction === "inbound" ? "customer →" : "→ customer"} · <When at={m.createdAt} /> ·{" "}
+                  {m.status}{" "}
+                  {m.transport === "outbox" && m.direction === "outbound" ? (
+                    <span class="outbox">OUTBOX — NOT SENT</span>
+                  ) : null}
+                </div>
+                <div>{m.body}</div>
+              </div>
+            ))}
+          </div>
+          {open ? (
+            <div class="card">
+              <h2>Resolve</h2>
+              <form method="post" action={`/desk/cases/${c.id}/resolve`}>
+                <p>
+                  <textarea name="note" rows={2} placeholder="What the customer said (optional)" />
+                </p>
+                <button class="danger" name="outcome" value="confirmed_fraud" type="submit">
+                  Confirmed fraud
+                </button>{" "}
+                <button class="primary" name="outcome" value="false_alarm" type="submit">
+                  False alarm
+                </button>
+              </form>
+            </div>
+          ) : null}
+        </section>
+        <section>
+          <div class="card">
+            <h2>Why this case</h2>
+            {c.decisions.map((d) => (
+              <div style="margin-bottom:12px">
+                <div>
+                  <Severity value={d.severity} /> <b>{d.title}</b>{" "}
+                  <span class="muted">
+                    rule {d.rule} v{d.rulesetVersion}
+                  </span>
+                </div>
+                <div class="muted">
+                  {describeEvent(d.event)} · <When at={d.event.occurredAt} />
+                </div>
+                <ul>
+                  {(
+                    (
+                      d.explanation as {
+                        held?: Array<{ fact: string; operator: string; value: unknown; factValue: unknown }>;
+                      }
+                    ).held ?? []
+                  ).map((h) => (
+                    <li>
+                      <code>{h.fact}</code> was <b>{factValue(h.factValue)}</b>{" "}
+                      <span class="muted">
+                        ({h.operator} {factValue(h.value)})
+                      </span>
+                    </li>
+                  ))}
+                </ul>
+              </div>
+            ))}
+          </div>
+          <div class="card">
+            <h2>Timeline</h2>
+            <ol class="timeline">
+              {c.timeline.map((s) => (
+                <li>
+                  <span class="when">
+                    <When at={s.at} />
+                  </span>
+                  <b>{STEP_LABEL[s.kind] ?? s.kind}</b>{" "}
+                  {stepText(s.kind, s.detail as Record<string, unknown>)}
+                  {s.actor !== "system" ? <span class="muted"> — {s.actor}</span> : null}
+                </li>
+              ))}
+            </ol>
+            <form method="post" action={`/desk/cases/${c.id}/notes`}>
+              <p>
+                <textarea
+                  name="text"
+                  rows={2}
+                  placeholder="Add a note for whoever helps this customer next"
+                  required
+                />
+              </p>
+              <button type="submit">Add note</button>
+            </form>
+          </div>
+        </section>
+      </div>
+    </Layout>
+  );
+}
+
+export function deskRoutes(sql: Sql, opts: { secureCookie: boolean }) {
+  const app = new Hono<DeskEnv>();
+  app.use("*", csrf());
+
+  const page = (title: string, body: Child, who?: string) => (
+    <Layout title={title} who={who}>
+      {body}
+    </Layout>
+  );
+
+  app.get("/login", (c) =>
+    c.html(
+      page(
+        "Sign in",
+        <div class="card" style="max-width:420px">
+          <h1>Sign in</h1>
+          <p class="muted">Paste your advocate or supervisor token.</p>
+          <form method="post" action="/desk/login">
+            <p>
+              <input type="password" name="token" autocomplete="off" required />
+            </p>
+            <button class="primary" type="submit">
+              Sign in
+            </button>
+          </form>
+          {c.req.query("failed") ? <p class="warn">That token was not accepted.</p> : null}
+        </div>,
+      ),
+    ),
+  );
+  app.post("/login", async (c) => {
+    const form = await c.req.parseBody();
+    const token = typeof form.token === "string" ? form.token.trim() : "";
+    const p = token ? await principalFor(sql, token) : undefined;
+    if (!p || !["advocate", "supervisor", "admin"].includes(p.role))
+      return c.redirect("/desk/login?failed=1", 303);
+    setCookie(c, COOKIE, token, {
+      httpOnly: true,
+      sameSite: "Strict",
+      secure: opts.secureCookie,
+      path: "/desk",
+      maxAge: 12 * 3600,
+    });
+    return c.redirect("/desk", 303);
+  });
+  app.post("/logout", (c) => {
+    deleteCookie(c, COOKIE, { path: "/desk" });
+    return c.redirect("/desk/login", 303);
+  });
+
+  app.use("*", async (c, next) => {
+    const token = getCookie(c, COOKIE);
+    const p = token ? await principalFor(sql, token) : undefined;
+    if (!p || !["advocate", "supervisor", "admin"].includes(p.role)) return c.redirect("/desk/login", 303);
+    c.set("principal", p);
+    await next();
+  });
+
+  app.get("/", async (c) => {
+    const p = c.get("principal");
+    const team = teamOf(p);
+    const status = c.req.query("status") === "resolved" ? "resolved" : "open";
+    const items = await listCases(sql, { status, limit: 200, ...(team ? { team } : {}) });
+    // An advocate's own cases come first: the customers who already know them.
+    const mine = p.advocateId ? items.filter((i) => i.advocateId === p.advocateId) : [];
+    const rest = items.filter((i) => !mine.includes(i));
+    const rows = (list: typeof items) =>
+      list.map((i) => (
+        <tr>
+          <td>
+            <a href={`/desk/cases/${i.id}`}>{i.title}</a>
+          </td>
+          <td>
+            <Severity value={i.severity} />
+          </td>
+          <td>{i.customerId}</td>
+          <td>{i.advocate?.name ?? <span class="warn">waiting</span>}</td>
+          <td>
+            <When at={i.openedAt} />
+          </td>
+          <td>{i.outcome ?? i.status}</td>
+        </tr>
+      ));
+    return c.html(
+      page(
+        "Cases",
+        <div>
+          <h1>{status === "open" ? "Open cases" : "Resolved cases"}</h1>
+          <p>
+            <a href={status === "open" ? "/desk?status=resolved" : "/desk"}>
+              {status === "open" ? "Show resolved" : "Show open"}
+            </a>
+          </p>
+          {mine.length > 0 ? (
+            <div class="card">
+              <h2>Yours</h2>
+              <table>
+                <thead>
+                  <tr>
+                    <th>Case</th>
+                    <th>Severity</th>
+                    <th>Customer</th>
+                    <th>Advocate</th>
+                    <th>Opened</th>
+                    <th>State</th>
+                  </tr>
+                </thead>
+                <tbody>{rows(mine)}</tbody>
+              </table>
+            </div>
+          ) : null}
+          <div class="card">
+            <h2>{team ? `Team ${team}` : "All teams"}</h2>
+            {rest.length === 0 ? (
+              <p class="muted">Nothing here.</p>
+            ) : (
+              <table>
+                <thead>
+                  <tr>
+                    <th>Case</th>
+                    <th>Severity</th>
+                    <th>Customer</th>
+                    <th>Advocate</th>
+                    <th>Opened</th>
+                    <th>State</th>
+                  </tr>
+                </thead>
+                <tbody>{rows(rest)}</tbody>
+              </table>
+            )}
+          </div>
+        </div>,
+        whoOf(p),
+      ),
+    );
+  });
+
+  app.get("/cases/:id", async (c) => {
+    const p = c.get("principal");
+    try {
+      const detail = await visibleCase(sql, p, c.req.param("id"));
+      return c.html(<CasePage c={detail} principal={p} />);
+    } catch (err) {
+      if (err instanceof NotFoundError) return c.html(page("Not found", <p>No such case.</p>, whoOf(p)), 404);
+      throw err;
+    }
+  });
+
+  app.post("/cases/:id/resolve", async (c) => {
+    const p = c.get("principal");
+    const kase = await visibleCase(sql, p, c.req.param("id"));
+    const form = await c.req.parseBody();
+    const outcome =
+      form.outcome === "confirmed_fraud"
+        ? "confirmed_fraud"
+        : form.outcome === "false_alarm"
+          ? "false_alarm"
+          : null;
+    if (outcome) {
+      const note = typeof form.note === "string" && form.note.trim() ? form.note.trim().slice(0, 4000) : null;
+      await resolveCase(sql, kase.id, outcome, p.advocateId ?? p.tokenId, `resolved:${kase.id}`, {
+        by: "advocate",
+        note,
+      });
+    }
+    return c.redirect(`/desk/cases/${kase.id}`, 303);
+  });
+
+  app.post("/cases/:id/notes", async (c) => {
+    const p = c.get("principal");
+    const kase = await visibleCase(sql, p, c.req.param("id"));
+    const form = await c.req.parseBody();
+    const text = typeof form.text === "string" ? form.text.trim().slice(0, 4000) : "";
+    if (text) {
+      await addTimeline(
+        sql,
+        kase.id,
+        "note.added",
+        `note:${kase.id}:${crypto.randomUUID()}`,
+        { text },
+        { actor: p.advocateId ?? p.tokenId },
+      );
+      await audit(sql, p.tokenId, "case.note", `case:${kase.id}`);
+    }
+    return c.redirect(`/desk/cases/${kase.id}`, 303);
+  });
+
+  return app;
+}

@@ -1,0 +1,68 @@
+/** The desk's page frame and small shared pieces: plain server-rendered HTML, no scripts needed. */
+import type { Child, FC } from "hono/jsx";
+
+const css = `
+:root { --ink:#1d2330; --muted:#5c6577; --line:#dfe3ea; --bg:#f6f7f9; --high:#b42318; --medium:#b54708; --low:#475467; --ok:#067647; --accent:#2e5aac; }
+* { box-sizing: border-box; }
+body { margin:0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color:var(--ink); background:var(--bg); }
+header.top { display:flex; gap:16px; align-items:center; padding:10px 20px; background:#fff; border-bottom:1px solid var(--line); }
+header.top .brand { font-weight:700; letter-spacing:.02em; }
+header.top nav a { margin-right:12px; color:var(--accent); text-decoration:none; }
+header.top .who { margin-left:auto; color:var(--muted); }
+main { padding:20px; max-width:1200px; margin:0 auto; }
+h1 { font-size:20px; margin:0 0 4px; } h2 { font-size:15px; margin:0 0 8px; text-transform:uppercase; letter-spacing:.04em; color:var(--muted); }
+.grid { display:grid; grid-template-columns: 1fr 1.4fr; gap:16px; }
+.card { background:#fff; border:1px solid var(--line); border-radius:8px; padding:14px 16px; margin-bottom:16px; }
+table { width:100%; border-collapse:collapse; } th, td { text-align:left; padding:6px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
+th { color:var(--muted); font-weight:600; font-size:12px; text-transform:uppercase; }
+.pill { display:inline-block; padding:1px 8px; border-radius:999px; font-size:12px; font-weight:600; border:1px solid currentColor; }
+.sev-high { color:var(--high); } .sev-medium { color:var(--medium); } .sev-low { color:var(--low); }
+.ok { color:var(--ok); } .muted { color:var(--muted); } .warn { color:var(--high); font-weight:600; }
+.timeline li { margin-bottom:6px; } .timeline .when { color:var(--muted); font-variant-numeric: tabular-nums; margin-right:6px; }
+.msg { border-left:3px solid var(--line); padding:4px 10px; margin:8px 0; } .msg.in { border-color:var(--accent); } .msg.out { border-color:var(--ok); }
+.outbox { background:#fff4e5; border:1px dashed var(--medium); padding:2px 6px; border-radius:4px; color:var(--medium); font-weight:700; font-size:12px; }
+form.inline { display:inline; } button { font:inherit; padding:5px 12px; border-radius:6px; border:1px solid var(--line); background:#fff; cursor:pointer; }
+button.primary { background:var(--accent); color:#fff; border-color:var(--accent); } button.danger { background:var(--high); color:#fff; border-color:var(--high); }
+textarea, input[type=text], input[type=password] { font:inherit; width:100%; padding:6px 8px; border:1px solid var(--line); border-radius:6px; }
+code { font-size:12px; background:#f0f2f5; padding:1px 4px; border-radius:4px; }
+`;
+
+export const Layout: FC<{ title: string; who?: string; children?: Child }> = ({ title, who, children }) => (
+  <html lang="en">
+    <head>
+      <meta charset="utf-8" />
+      <meta name="viewport" content="width=device-width, initial-scale=1" />
+      <title>{title} · touchpoint desk</title>
+      <style dangerouslySetInnerHTML={{ __html: css }} />
+    </head>
+    <body>
+      <header class="top">
+        <span class="brand">touchpoint desk</span>
+        {who ? (
+          <nav>
+            <a href="/desk">Cases</a>
+          </nav>
+        ) : null}
+        {who ? (
+          <span class="who">
+            {who} ·{" "}
+            <form class="inline" method="post" action="/desk/logout">
+              <button type="submit">Sign out</button>
+            </form>
+          </span>
+        ) : null}
+      </header>
+      <main>{children}</main>
+    </body>
+  </html>
+);
+
+export const Severity: FC<{ value: string }> = ({ value }) => (
+  <span class={`pill sev-${value}`}>{value}</span>
+);
+
+export const When: FC<{ at: string | Date | null }> = ({ at }) => {
+  if (!at) return <span class="muted">—</span>;
+  const d = typeof at === "string" ? new Date(at) : at;
+  return <time datetime={d.toISOString()}>{d.toISOString().replace("T", " ").slice(0, 16)} UTC</time>;
+};
