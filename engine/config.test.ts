@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, hasVonageCredentials, loadConfig } from "./config.ts";
+
+describe("loadConfig", () => {
+  it("gives DESIGN's defaults for an empty environment", () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ PORT: 3000, REDIS_URL: "redis://127.0.0.1:6379", DATA_DIR: "./data", VONAGE_FROM: "touchpoint", ROLE: "all" });
+    expect(c.DATABASE_URL).toBeUndefined();
+    expect(c.ADMIN_TOKEN).toBeUndefined();
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it("stops on a bad value with one line naming the variable", () => {
+    expect(() => loadConfig({ PORT: "eighty" })).toThrow(ConfigError);
+    expect(() => loadConfig({ PORT: "eighty" })).toThrow(/^invalid configuration: PORT: /);
+    expect(() => loadConfig({ DATABASE_URL: "mysql://x" })).toThrow(/DATABASE_URL: must be a postgres:\/\/ URL/);
+    expect(() => loadConfig({ ROLE: "both" })).toThrow(/ROLE/);
+    try {
+      loadConfig({ PORT: "70000" });
+    } catch (e) {
+      expect((e as Error).message.split("\n")).toHaveLength(1);
+    }
+  });
+
+  it("treats blank variables as unset", () => {
+    expect(loadConfig({ DATABASE_URL: "", VONAGE_API_KEY: " " }).DATABASE_URL).toBeUndefined();
+  });
+
+  it("knows when Vonage can really send", () => {
+    expect(hasVonageCredentials(loadConfig({}))).toBe(false);
+    expect(hasVonageCredentials(loadConfig({ VONAGE_API_KEY: "k", VONAGE_API_SECRET: "s" }))).toBe(true);
+    expect(hasVonageCredentials(loadConfig({ VONAGE_API_KEY: "k" }))).toBe(false);
+  });
+});
