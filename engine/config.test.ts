@@ -4,7 +4,13 @@ import { ConfigError, hasVonageCredentials, loadConfig } from "./config.ts";
 describe("loadConfig", () => {
   it("gives DESIGN's defaults for an empty environment", () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ PORT: 3000, REDIS_URL: "redis://127.0.0.1:6379", DATA_DIR: "./data", VONAGE_FROM: "touchpoint", ROLE: "all" });
+    expect(c).toMatchObject({
+      PORT: 3000,
+      REDIS_URL: "redis://127.0.0.1:6379",
+      DATA_DIR: "./data",
+      VONAGE_FROM: "touchpoint",
+      ROLE: "all",
+    });
     expect(c.DATABASE_URL).toBeUndefined();
     expect(c.ADMIN_TOKEN).toBeUndefined();
     expect(Object.isFrozen(c)).toBe(true);
@@ -13,7 +19,9 @@ describe("loadConfig", () => {
   it("stops on a bad value with one line naming the variable", () => {
     expect(() => loadConfig({ PORT: "eighty" })).toThrow(ConfigError);
     expect(() => loadConfig({ PORT: "eighty" })).toThrow(/^invalid configuration: PORT: /);
-    expect(() => loadConfig({ DATABASE_URL: "mysql://x" })).toThrow(/DATABASE_URL: must be a postgres:\/\/ URL/);
+    expect(() => loadConfig({ DATABASE_URL: "mysql://x" })).toThrow(
+      /DATABASE_URL: must be a postgres:\/\/ URL/,
+    );
     expect(() => loadConfig({ ROLE: "both" })).toThrow(/ROLE/);
     try {
       loadConfig({ PORT: "70000" });

@@ -29,6 +29,8 @@ export type TimelineKind =
   | "contact.decided"
   | "message.sent"
   | "message.status"
+  | "message.failed"
+  | "contact.opted_out"
   | "reply.received"
   | "action.card_block"
   | "advocate.alerted"

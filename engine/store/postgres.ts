@@ -333,6 +333,8 @@ export interface CaseUpdate {
   linked: number;
   advocateId: string | null;
   severity: Severity;
+  /** The case became more severe with this update (a reason to contact the customer sooner). */
+  escalated: boolean;
 }
 
 /**
@@ -373,7 +375,9 @@ export async function openOrJoinCase(
         { severity, title: top.title, team: top.team },
         { at: now },
       );
-    } else if (maxSeverity(kase!.severity, severity) !== kase!.severity) {
+    }
+    const escalated = !created && maxSeverity(kase!.severity, severity) !== kase!.severity;
+    if (escalated) {
       await tx`update cases set severity = ${severity}, updated_at = now() where id = ${caseId}`;
       await addTimeline(
         tx,
@@ -401,6 +405,7 @@ export async function openOrJoinCase(
     return {
       caseId,
       created,
+      escalated,
       linked: decisions.length,
       advocateId,
       severity: maxSeverity(kase!.severity, severity),

@@ -1,0 +1,403 @@
+/**
+ * Contacting the customer: the contact policy's decision on every proactive text, one text per
+ * send decision (its key is the message row's unique key and Vonage's client_ref), reminders when
+ * nobody answers, and a call task for the advocate when texting cannot work.
+ */
+
+import { PermanentError, RetryableError } from "../errors.ts";
+import type { TouchpointEvent } from "../events.ts";
+import type { CustomerState } from "../features/state.ts";
+import { type Logger, maskPhone } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import type { Severity } from "../rules/schema.ts";
+import type { Sql } from "../store/database.ts";
+import {
+  claimOutbound,
+  contactCounts,
+  getMessageByKey,
+  type MessageRow,
+  markSending,
+  repliedSince,
+  setOutboundStatus,
+} from "../store/messages.ts";
+import { addTimeline, type Customer, getCustomer } from "../store/postgres.ts";
+import { decideContact } from "./policy.ts";
+import { renderMessage } from "./templates.ts";
+
+/** Where texts go: Vonage, or the outbox when no credentials are configured. */
+export interface SmsTransport {
+  kind: "vonage" | "outbox";
+  /** Vonage accepts the text (returns its message_uuid) or throws RetryableError / PermanentError. */
+  send(m: { to: string; text: string; clientRef: string }): Promise<{ messageUuid: string }>;
+}
+
+export interface ContactPolicyConfig {
+  quietStartHour: number;
+  quietEndHour: number;
+  maxPerIncident: number;
+  maxPer3Days: number;
+  /** Minutes without a reply before the one reminder, and again before the call task. */
+  replyTimeoutMinutes: number;
+}
+
+export type OutreachJob =
+  | { type: "check"; caseId: string; why: "opened" | "escalated" | "deferred" }
+  | { type: "no-reply"; caseId: string; askedAt: string; stage: 1 | 2 }
+  | { type: "respond"; customerId: string; caseId: string | null; kind: ResponseKind; key: string }
+  | { type: "resend"; key: string; attempt: number }
+  | { type: "reconcile"; key: string };
+
+export type ResponseKind = "card_blocked" | "thanks_false_alarm" | "opt_out_confirmation" | "help";
+
+export interface ContactDeps {
+  sql: Sql;
+  state: CustomerState;
+  transport: SmsTransport;
+  from: string;
+  bank: { name: string; phone: string };
+  policy: ContactPolicyConfig;
+  log: Logger;
+  metrics: Metrics;
+  /** Puts a job on the outreach queue, `delayMs` from now, deduplicated by `jobId`. */
+  schedule(job: OutreachJob, delayMs: number, jobId: string): Promise<void>;
+  now(): Date;
+}
+
+const MINUTE = 60_000;
+/** How long a text stuck in `sending` (its worker died mid-call) waits for Vonage's receipt. */
+const RECONCILE_AFTER_MS = 15 * MINUTE;
+
+interface CaseContext {
+  id: string;
+  status: string;
+  severity: Severity;
+  advocateName: string | null;
+  customer: Customer;
+  event: TouchpointEvent;
+  title: string;
+}
+
+async function caseContext(sql: Sql, caseId: string): Promise<CaseContext | undefined> {
+  const [c] = await sql`
+    select c.id, c.status, c.severity, c.title, c.customer_id, a.name as advocate_name
+    from cases c left join advocates a on a.id = c.advocate_id where c.id = ${caseId}`;
+  if (!c) return undefined;
+  const customer = await getCustomer(sql, c.customer_id);
+  if (!customer) return undefined;
+  // The text describes the most severe evidence, the earliest of equals.
+  const [d] = await sql`
+    select e.payload from decisions d join events e on e.id = d.event_id where d.case_id = ${caseId}
+    order by case d.severity when 'high' then 0 when 'medium' then 1 else 2 end, e.occurred_at limit 1`;
+  if (!d) return undefined;
+  return {
+    id: c.id,
+    status: c.status,
+    severity: c.severity,
+    title: c.title,
+    advocateName: c.advocate_name,
+    customer,
+    event: d.payload as TouchpointEvent,
+  };
+}
+
+/** The variables every template may use; only the card's last four digits ever reach a text. */
+export function templateVars(
+  ctx: { customer: Customer; advocateName: string | null; event?: TouchpointEvent },
+  bank: ContactDeps["bank"],
+) {
+  const e = ctx.event;
+  const tx = e?.type === "card.transaction" ? e : undefined;
+  return {
+    firstName: ctx.customer.name.split(/\s+/)[0] ?? ctx.customer.name,
+    advocateName: ctx.advocateName ?? `the ${bank.name} fraud team`,
+    bankName: bank.name,
+    bankPhone: bank.phone,
+    merchant: tx?.merchant.name ?? "",
+    city: tx?.merchant.city ?? tx?.merchant.country ?? "",
+    amount: tx ? tx.amount.value : 0,
+    currency: tx?.amount.currency ?? "",
+    last4: tx?.card.last4 ?? "",
+    action: e && e.type !== "card.transaction" ? e.type : "",
+  };
+}
+
+/**
+ * Sends (once) the text of one send decision. A row already past `pending`/`retrying` means this
+ * decision was acted on: nothing is sent again. A row left in `sending` means a worker died during
+ * the call to Vonage: the text may be out, so it is never resent blindly; the receipt (which
+ * carries our client_ref) or a reconcile job settles it.
+ */
+export async function deliver(
+  deps: ContactDeps,
+  m: {
+    caseId: string | null;
+    customer: Customer;
+    kind: string;
+    body: string;
+    key: string;
+    finalAttempt: boolean;
+  },
+): Promise<MessageRow> {
+  const { sql, transport, log, metrics } = deps;
+  const { message } = await claimOutbound(sql, {
+    caseId: m.caseId,
+    customerId: m.customer.id,
+    kind: m.kind,
+    body: m.body,
+    to: m.customer.phone,
+    from: deps.from,
+    transport: transport.kind,
+    idemKey: m.key,
+  });
+  if (message.status === "sending") {
+    await deps.schedule({ type: "reconcile", key: m.key }, RECONCILE_AFTER_MS, `reconcile-${message.id}`);
+    if (m.caseId) {
+      await addTimeline(sql, m.caseId, "message.status", `uncertain:${m.key}`, {
+        messageId: message.id,
+        status: "unknown",
+        reason: "a worker stopped while Vonage was being called; not resending, waiting for its receipt",
+      });
+    }
+    return message;
+  }
+  if (message.status !== "pending" && message.status !== "retrying") return message;
+
+  if (transport.kind === "outbox") {
+    await setOutboundStatus(sql, message.id, "not_sent");
+    log.warn(
+      { messageId: message.id, kind: m.kind, to: maskPhone(m.customer.phone) },
+      "OUTBOX: text stored, NOT SENT (no Vonage credentials)",
+    );
+    metrics.messagesSent.inc({ transport: "outbox", result: "not_sent" });
+    if (m.caseId) {
+      await addTimeline(sql, m.caseId, "message.sent", `sent:${m.key}`, {
+        messageId: message.id,
+        kind: m.kind,
+        transport: "outbox",
+        reason: "outbox: stored, not sent (no Vonage credentials configured)",
+      });
+    }
+    return { ...message, status: "not_sent" };
+  }
+
+  await markSending(sql, message.id);
+  try {
+    const { messageUuid } = await transport.send({ to: m.customer.phone, text: m.body, clientRef: m.key });
+    await setOutboundStatus(sql, message.id, "submitted", { providerId: messageUuid });
+    metrics.messagesSent.inc({ transport: "vonage", result: "submitted" });
+    if (m.caseId) {
+      await addTimeline(sql, m.caseId, "message.sent", `sent:${m.key}`, {
+        messageId: message.id,
+        kind: m.kind,
+        transport: "vonage",
+        reason: `sent to ${maskPhone(m.customer.phone)}`,
+      });
+    }
+    return { ...message, status: "submitted", providerId: messageUuid };
+  } catch (err) {
+    if (err instanceof RetryableError && !m.finalAttempt) {
+      await setOutboundStatus(sql, message.id, "retrying", { error: { message: err.message } });
+      metrics.messagesSent.inc({ transport: "vonage", result: "retrying" });
+      throw err;
+    }
+    const reason = err instanceof Error ? err.message : String(err);
+    await setOutboundStatus(sql, message.id, "failed", {
+      error: { message: reason, ...(err instanceof PermanentError && err.code ? { code: err.code } : {}) },
+    });
+    metrics.messagesSent.inc({ transport: "vonage", result: "failed" });
+    log.warn({ messageId: message.id, err: reason }, "text failed for good");
+    if (m.caseId) {
+      await addTimeline(sql, m.caseId, "message.failed", `failed:${m.key}`, {
+        messageId: message.id,
+        reason,
+      });
+      await callTask(deps, m.caseId, `text could not be sent (${reason})`, `call:${m.key}`);
+    }
+    return { ...message, status: "failed" };
+  }
+}
+
+async function callTask(deps: ContactDeps, caseId: string, reason: string, key: string): Promise<void> {
+  await addTimeline(deps.sql, caseId, "task.call_customer", key, { reason: `call the customer: ${reason}` });
+}
+
+/** The proactive check of a case ("did you make this payment?"), through the contact policy. */
+export async function checkCase(
+  deps: ContactDeps,
+  job: Extract<OutreachJob, { type: "check" }>,
+  jobId: string,
+  finalAttempt: boolean,
+): Promise<string> {
+  const { sql } = deps;
+  const key = `${job.caseId}:check`;
+  const existing = await getMessageByKey(sql, key);
+  if (existing && existing.status !== "pending" && existing.status !== "retrying") return "already contacted";
+  const ctx = await caseContext(sql, job.caseId);
+  if (!ctx) return "case not found";
+  if (ctx.status !== "open") return "case no longer open";
+
+  const now = deps.now();
+  const counts = await contactCounts(sql, ctx.customer.id, ctx.id, now);
+  const location = await deps.state.latestLocation(ctx.customer.id);
+  const decision = decideContact({
+    now,
+    severity: ctx.severity,
+    customer: {
+      ...(ctx.customer.timezone ? { homeTimezone: ctx.customer.timezone } : {}),
+      homeCountry: ctx.customer.homeCountry,
+      optedOut: ctx.customer.optedOutAt !== null,
+    },
+    ...(location
+      ? { currentLocation: { lat: location.lat, lon: location.lon, at: new Date(location.at) } }
+      : {}),
+    sentForIncident: counts.forIncident,
+    sentToCustomerLast3Days: counts.last3Days,
+    config: deps.policy,
+  });
+  await addTimeline(sql, ctx.id, "contact.decided", `policy:${key}:${jobId}`, {
+    action: decision.action,
+    reason: decision.reason,
+    timezone: decision.timezone,
+    localTime: decision.localTime,
+    notBefore: decision.notBefore?.toISOString() ?? null,
+  });
+  if (decision.action === "suppress") {
+    if (ctx.customer.optedOutAt)
+      await callTask(deps, ctx.id, "the customer has opted out of texts", `call:optout:${ctx.id}`);
+    return decision.reason;
+  }
+  if (decision.action === "defer") {
+    const at = decision.notBefore ?? new Date(now.getTime() + 60 * MINUTE);
+    await deps.schedule(
+      { type: "check", caseId: ctx.id, why: "deferred" },
+      Math.max(0, at.getTime() - now.getTime()),
+      `check-${ctx.id}-at-${at.getTime()}`,
+    );
+    return decision.reason;
+  }
+
+  const kind = ctx.event.type === "card.transaction" ? "fraud_check" : "behaviour_check";
+  const { text } = renderMessage(kind, ctx.customer.language, templateVars(ctx, deps.bank));
+  const sent = await deliver(deps, {
+    caseId: ctx.id,
+    customer: ctx.customer,
+    kind,
+    body: text,
+    key,
+    finalAttempt,
+  });
+  if (sent.status === "submitted" || sent.status === "not_sent") {
+    await deps.schedule(
+      { type: "no-reply", caseId: ctx.id, askedAt: now.toISOString(), stage: 1 },
+      deps.policy.replyTimeoutMinutes * MINUTE,
+      `noreply-${ctx.id}-1`,
+    );
+  }
+  return decision.reason;
+}
+
+/** No answer to the check: one reminder (through the policy's caps), then a call task. */
+export async function noReply(
+  deps: ContactDeps,
+  job: Extract<OutreachJob, { type: "no-reply" }>,
+  finalAttempt: boolean,
+): Promise<string> {
+  const { sql } = deps;
+  const ctx = await caseContext(sql, job.caseId);
+  if (!ctx || ctx.status !== "open") return "case closed";
+  if (await repliedSince(sql, ctx.id, new Date(job.askedAt))) return "customer replied";
+  if (job.stage === 2 || ctx.customer.optedOutAt) {
+    await callTask(
+      deps,
+      ctx.id,
+      `no reply to the text within ${deps.policy.replyTimeoutMinutes * job.stage} minutes`,
+      `call:noreply:${ctx.id}`,
+    );
+    return "call task";
+  }
+  const now = deps.now();
+  const counts = await contactCounts(sql, ctx.customer.id, ctx.id, now);
+  if (counts.forIncident >= deps.policy.maxPerIncident || counts.last3Days >= deps.policy.maxPer3Days) {
+    await callTask(deps, ctx.id, "no reply, and the text caps allow no reminder", `call:noreply:${ctx.id}`);
+    return "caps reached";
+  }
+  const { text } = renderMessage("reminder", ctx.customer.language, templateVars(ctx, deps.bank));
+  await deliver(deps, {
+    caseId: ctx.id,
+    customer: ctx.customer,
+    kind: "reminder",
+    body: text,
+    key: `${ctx.id}:reminder`,
+    finalAttempt,
+  });
+  await deps.schedule(
+    { type: "no-reply", caseId: ctx.id, askedAt: job.askedAt, stage: 2 },
+    deps.policy.replyTimeoutMinutes * MINUTE,
+    `noreply-${ctx.id}-2`,
+  );
+  return "reminded";
+}
+
+/** A text answering the customer (card blocked, thanks, help, opt-out confirmation): no quiet hours. */
+export async function respond(
+  deps: ContactDeps,
+  job: Extract<OutreachJob, { type: "respond" }>,
+  finalAttempt: boolean,
+): Promise<string> {
+  const { sql } = deps;
+  const customer = await getCustomer(sql, job.customerId);
+  if (!customer) return "customer not found";
+  // After STOP only the one confirmation goes out.
+  if (customer.optedOutAt && job.kind !== "opt_out_confirmation") return "opted out";
+  const ctx = job.caseId ? await caseContext(sql, job.caseId) : undefined;
+  const vars = templateVars(ctx ?? { customer, advocateName: null }, deps.bank);
+  const { text } = renderMessage(job.kind, customer.language, vars);
+  await deliver(deps, {
+    caseId: job.caseId,
+    customer,
+    kind: job.kind,
+    body: text,
+    key: job.key,
+    finalAttempt,
+  });
+  return "sent";
+}
+
+/** A text that failed for a passing reason on the handset's side: send it again, as a new text. */
+export async function resend(
+  deps: ContactDeps,
+  job: Extract<OutreachJob, { type: "resend" }>,
+  finalAttempt: boolean,
+): Promise<string> {
+  const original = await getMessageByKey(deps.sql, job.key);
+  if (!original?.customerId) return "original not found";
+  const customer = await getCustomer(deps.sql, original.customerId);
+  if (!customer || customer.optedOutAt) return "opted out";
+  await deliver(deps, {
+    caseId: original.caseId,
+    customer,
+    kind: original.kind,
+    body: original.body,
+    key: `${job.key}~${job.attempt}`,
+    finalAttempt,
+  });
+  return "resent";
+}
+
+/** A text stuck in `sending` after a crash, with no receipt since: its fate is unknown, so call. */
+export async function reconcile(
+  deps: ContactDeps,
+  job: Extract<OutreachJob, { type: "reconcile" }>,
+): Promise<string> {
+  const m = await getMessageByKey(deps.sql, job.key);
+  if (!m || m.status !== "sending") return "settled";
+  await setOutboundStatus(deps.sql, m.id, "unknown");
+  if (m.caseId)
+    await callTask(
+      deps,
+      m.caseId,
+      "a text may not have gone out (no receipt after a worker crash)",
+      `call:unknown:${m.id}`,
+    );
+  return "unknown";
+}

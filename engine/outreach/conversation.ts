@@ -1,0 +1,259 @@
+/**
+ * The customer's side of the conversation: inbound texts and delivery receipts from Vonage's
+ * webhooks, turned into case transitions. Every effect carries its own idempotency key, so a
+ * resent webhook or a retried job changes nothing the second time.
+ */
+import type { Logger } from "../log.ts";
+import { maskPhone } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import type { Sql } from "../store/database.ts";
+import { applyReceipt, recordInbound } from "../store/messages.ts";
+import { addTimeline, audit, resolveCase } from "../store/postgres.ts";
+import type { OutreachJob } from "./contact.ts";
+import { classifyReceipt } from "./receipts.ts";
+import { parseReply } from "./replies.ts";
+
+export interface InboundText {
+  messageUuid: string;
+  /** E.164 with '+', as stored for customers. */
+  from: string;
+  to: string;
+  text: string;
+}
+
+export interface Receipt {
+  messageUuid: string;
+  status: string;
+  clientRef?: string;
+  error?: { type?: string; title?: string; detail?: string };
+}
+
+/** A request to the card system, published on the `actions` queue. */
+export interface CardBlockAction {
+  type: "card.block";
+  caseId: string;
+  customerId: string;
+  cards: Array<{ id: string; last4: string }>;
+  reason: string;
+}
+
+export interface ConversationDeps {
+  sql: Sql;
+  log: Logger;
+  metrics: Metrics;
+  outreach(job: OutreachJob, jobId: string, delayMs?: number): Promise<void>;
+  publishAction(action: CardBlockAction, jobId: string): Promise<void>;
+  now(): Date;
+}
+
+/** Vonage sends numbers without '+'. */
+export function toE164(vonageNumber: string): string {
+  const digits = vonageNumber.replace(/\D/g, "");
+  return `+${digits}`;
+}
+
+async function customerByPhone(sql: Sql, phone: string) {
+  // A number may belong to several customers (a joint account): prefer one with an open case.
+  const [row] = await sql`
+    select c.id, c.opted_out_at, (select id from cases k where k.customer_id = c.id and k.status = 'open') as open_case
+    from customers c where c.phone = ${phone}
+    order by (select count(*) from cases k where k.customer_id = c.id and k.status = 'open') desc, c.id limit 1`;
+  return row as { id: string; opted_out_at: Date | null; open_case: string | null } | undefined;
+}
+
+export async function handleInbound(deps: ConversationDeps, m: InboundText): Promise<string> {
+  const { sql, log, metrics } = deps;
+  const reply = parseReply(m.text);
+  metrics.repliesReceived.inc({ kind: reply.kind });
+  const customer = await customerByPhone(sql, m.from);
+  const caseId = customer?.open_case ?? null;
+  const { created } = await recordInbound(sql, {
+    providerId: m.messageUuid,
+    caseId,
+    customerId: customer?.id ?? null,
+    body: m.text,
+    from: m.from,
+    to: m.to,
+    kind: `reply.${reply.kind}`,
+  });
+  if (!customer) {
+    log.info(
+      { from: maskPhone(m.from), messageUuid: m.messageUuid },
+      "text from a number that belongs to no customer: logged, ignored",
+    );
+    return "unknown sender";
+  }
+  if (!created)
+    log.info(
+      { messageUuid: m.messageUuid },
+      "inbound text seen before: re-applying its effects idempotently",
+    );
+  const uuid = m.messageUuid;
+
+  if (reply.kind === "stop") {
+    // Opt-out is per customer, so it holds for every sender id and every later case.
+    const [opted] = await sql`
+      update customers set opted_out_at = ${deps.now()}, updated_at = now() where id = ${customer.id} and opted_out_at is null returning id`;
+    if (opted)
+      await audit(sql, `customer:${customer.id}`, "customer.opt_out", `customer:${customer.id}`, {
+        messageUuid: uuid,
+      });
+    if (caseId)
+      await addTimeline(sql, caseId, "contact.opted_out", `optout:${uuid}`, {
+        text: m.text,
+        reason: "customer replied STOP: no more texts",
+      });
+    // One confirmation per opt-out, however often STOP is repeated.
+    const [{ since }] =
+      (await sql`select opted_out_at as since from customers where id = ${customer.id}`) as unknown as [
+        { since: Date },
+      ];
+    await deps.outreach(
+      {
+        type: "respond",
+        customerId: customer.id,
+        caseId,
+        kind: "opt_out_confirmation",
+        key: `${customer.id}:optout:${since.getTime()}`,
+      },
+      `respond-optout-${customer.id}-${since.getTime()}`,
+    );
+    return "opted out";
+  }
+  if (reply.kind === "help") {
+    await deps.outreach(
+      { type: "respond", customerId: customer.id, caseId, kind: "help", key: `help:${uuid}` },
+      `respond-help-${uuid}`,
+    );
+    if (caseId)
+      await addTimeline(sql, caseId, "reply.received", `reply:${uuid}`, { text: m.text, kind: "help" });
+    return "help";
+  }
+  if (!caseId) {
+    log.info({ customerId: customer.id, kind: reply.kind }, "reply with no open case: kept for the advocate");
+    const [last] =
+      await sql`select id from cases where customer_id = ${customer.id} order by opened_at desc limit 1`;
+    if (last)
+      await addTimeline(sql, last.id, "reply.received", `reply:${uuid}`, {
+        text: m.text,
+        kind: reply.kind,
+        note: "arrived after the case was closed",
+      });
+    return "no open case";
+  }
+  await addTimeline(sql, caseId, "reply.received", `reply:${uuid}`, { text: m.text, kind: reply.kind });
+
+  if (reply.kind === "no") {
+    await resolveCase(
+      sql,
+      caseId,
+      "confirmed_fraud",
+      `customer:${customer.id}`,
+      `resolved:${caseId}`,
+      { by: "customer reply", text: m.text },
+      deps.now(),
+    );
+    const cards = await sql`
+      select distinct e.payload->'card'->>'id' as id, e.payload->'card'->>'last4' as last4
+      from decisions d join events e on e.id = d.event_id
+      where d.case_id = ${caseId} and e.payload->'card' is not null`;
+    const action: CardBlockAction = {
+      type: "card.block",
+      caseId,
+      customerId: customer.id,
+      cards: cards.map((c) => ({ id: c.id as string, last4: c.last4 as string })),
+      reason: "customer answered NO: they did not make the payment",
+    };
+    await addTimeline(sql, caseId, "action.card_block", `cardblock:${caseId}`, {
+      cards: action.cards.map((c) => `••${c.last4}`),
+      reason: action.reason,
+    });
+    await deps.publishAction(action, `card-block-${caseId}`);
+    await addTimeline(sql, caseId, "advocate.alerted", `alert:${caseId}:confirmed`, {
+      reason: "customer confirmed fraud by text: call them, the card is being blocked",
+    });
+    await deps.outreach(
+      {
+        type: "respond",
+        customerId: customer.id,
+        caseId,
+        kind: "card_blocked",
+        key: `${caseId}:card_blocked`,
+      },
+      `respond-card_blocked-${caseId}`,
+    );
+    return "confirmed fraud";
+  }
+  if (reply.kind === "yes") {
+    await resolveCase(
+      sql,
+      caseId,
+      "false_alarm",
+      `customer:${customer.id}`,
+      `resolved:${caseId}`,
+      { by: "customer reply", text: m.text },
+      deps.now(),
+    );
+    await deps.outreach(
+      {
+        type: "respond",
+        customerId: customer.id,
+        caseId,
+        kind: "thanks_false_alarm",
+        key: `${caseId}:thanks`,
+      },
+      `respond-thanks-${caseId}`,
+    );
+    return "false alarm";
+  }
+  // Anything else is for a person to read; never guessed at.
+  await addTimeline(sql, caseId, "advocate.alerted", `alert:${uuid}`, {
+    reason: "the customer wrote something other than YES or NO: read it",
+  });
+  return "for the advocate";
+}
+
+export async function handleReceipt(deps: ConversationDeps, r: Receipt): Promise<string> {
+  const verdict = classifyReceipt({ status: r.status, ...(r.error ? { error: r.error } : {}) });
+  const status = verdict.status === "read" ? "delivered" : verdict.status;
+  const m = await applyReceipt(deps.sql, {
+    providerId: r.messageUuid,
+    ...(r.clientRef ? { clientRef: r.clientRef } : {}),
+    status,
+    ...(r.error ? { error: r.error } : {}),
+  });
+  if (!m) {
+    deps.log.info(
+      { messageUuid: r.messageUuid, status: r.status },
+      "receipt for a message we do not know: ignored",
+    );
+    return "unknown message";
+  }
+  if (m.caseId) {
+    await addTimeline(deps.sql, m.caseId, "message.status", `receipt:${r.messageUuid}:${r.status}`, {
+      messageId: m.id,
+      status,
+      ...(verdict.next !== "none" ? { reason: verdict.reason } : {}),
+    });
+  }
+  if (verdict.next === "retry") {
+    // Resend at most twice, spaced out, each as a new text with its own key.
+    const base = m.idemKey.replace(/~\d+$/, "");
+    const attempt = Number(m.idemKey.match(/~(\d+)$/)?.[1] ?? 0) + 1;
+    if (attempt <= 2) {
+      await deps.outreach(
+        { type: "resend", key: base, attempt },
+        `resend-${base.replace(/:/g, "_")}-${attempt}`,
+        attempt * 5 * 60_000,
+      );
+      return "retry scheduled";
+    }
+  }
+  if (verdict.next !== "none" && m.caseId) {
+    await addTimeline(deps.sql, m.caseId, "task.call_customer", `call:receipt:${m.id}`, {
+      reason: `call the customer: the text could not be delivered (${verdict.reason})`,
+    });
+    return "call task";
+  }
+  return status;
+}

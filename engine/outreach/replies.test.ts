@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { parseReply } from "./replies.ts";
+
+const cases: Array<[string, string]> = [
+  ["YES", "yes"],
+  ["yes", "yes"],
+  ["Y", "yes"],
+  ["y.", "yes"],
+  [" Yes! ", "yes"],
+  ["Yeah", "yes"],
+  ["yep 👍", "yes"],
+  ["👍 yes", "yes"],
+  ["Yes, it was me", "yes"],
+  ["yes it was me!!", "yes"],
+  ["It was me.", "yes"],
+  ["👍", "yes"],
+  ["Oui", "yes"],
+  ["NO", "no"],
+  ["no", "no"],
+  ["N", "no"],
+  ["No!!", "no"],
+  ["nope", "no"],
+  ["Nah.", "no"],
+  ["Not me", "no"],
+  ["no it wasn't me", "no"],
+  ["NO IT WASNT ME", "no"],
+  ["I didn't", "no"],
+  ["non", "no"],
+  ["👎", "no"],
+  ["STOP", "stop"],
+  ["stop", "stop"],
+  ["Stop.", "stop"],
+  ["STOPALL", "stop"],
+  ["End", "stop"],
+  ["cancel", "stop"],
+  ["UNSUBSCRIBE", "stop"],
+  ["quit", "stop"],
+  ["stop please", "stop"],
+  ["Arrêter", "stop"],
+  ["HELP", "help"],
+  ["help?", "help"],
+  ["Info", "help"],
+  ["yes no", "other"],
+  ["maybe", "other"],
+  ["who is this?", "other"],
+  ["yes but not the second one", "other"],
+  ["I need to talk to someone", "other"],
+  ["", "other"],
+  ["call me", "other"],
+  ["no idea", "other"],
+  ["yes? no?", "other"],
+  ["noooo", "other"],
+  ["don't stop", "other"],
+];
+
+describe("parseReply", () => {
+  it.each(cases)("reads %j as %s", (text, kind) => {
+    expect(parseReply(text).kind).toBe(kind);
+  });
+});
