@@ -33,7 +33,10 @@ describe("the Phnom Penh → Paris story, on Postgres", () => {
     expect(metrics).toMatch(/^touchpoint_cases_opened_total 1$/m);
     expect(metrics).toMatch(/^touchpoint_ingest_to_decision_seconds_count 5$/m);
     const ready = await t.tp.app!.request("/readyz");
-    expect(await ready.json()).toEqual({ ready: true, checks: { postgres: true, redis: true, workers: true } });
+    expect(await ready.json()).toEqual({
+      ready: true,
+      checks: { postgres: true, redis: true, workers: true },
+    });
   });
 
   it("changes nothing when the same events are posted again", async () => {

@@ -52,7 +52,9 @@ export async function startFakeVonage(): Promise<FakeVonage> {
     attempts++;
     const auth = req.headers.authorization ?? "";
     if (!/^(Basic|Bearer) \S+/.test(auth)) {
-      res.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ title: "Unauthorized" }));
+      res
+        .writeHead(401, { "content-type": "application/json" })
+        .end(JSON.stringify({ title: "Unauthorized" }));
       return;
     }
     const stall = stalls.shift();
@@ -63,14 +65,33 @@ export async function startFakeVonage(): Promise<FakeVonage> {
       res.end(JSON.stringify(failure.body ?? { title: `fake failure ${failure.status}` }));
       return;
     }
-    const m = JSON.parse(body) as { to: string; from: string; text: string; client_ref?: string; channel: string; message_type: string };
+    const m = JSON.parse(body) as {
+      to: string;
+      from: string;
+      text: string;
+      client_ref?: string;
+      channel: string;
+      message_type: string;
+    };
     if (m.channel !== "sms" || m.message_type !== "text" || !/^\d{6,15}$/.test(m.to)) {
-      res.writeHead(422, { "content-type": "application/json" }).end(JSON.stringify({ title: "Invalid params", detail: "bad to/channel" }));
+      res
+        .writeHead(422, { "content-type": "application/json" })
+        .end(JSON.stringify({ title: "Invalid params", detail: "bad to/channel" }));
       return;
     }
     const messageUuid = randomUUID();
-    messages.push({ to: m.to, from: m.from, text: m.text, channel: m.channel, messageUuid, authorization: auth, ...(m.client_ref ? { clientRef: m.client_ref } : {}) });
-    res.writeHead(202, { "content-type": "application/json" }).end(JSON.stringify({ message_uuid: messageUuid }));
+    messages.push({
+      to: m.to,
+      from: m.from,
+      text: m.text,
+      channel: m.channel,
+      messageUuid,
+      authorization: auth,
+      ...(m.client_ref ? { clientRef: m.client_ref } : {}),
+    });
+    res
+      .writeHead(202, { "content-type": "application/json" })
+      .end(JSON.stringify({ message_uuid: messageUuid }));
   });
   await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
   const { port } = server.address() as AddressInfo;
@@ -81,7 +102,8 @@ export async function startFakeVonage(): Promise<FakeVonage> {
       return attempts;
     },
     failNext(status, times = 1, body, headers) {
-      for (let i = 0; i < times; i++) failures.push({ status, ...(body ? { body } : {}), ...(headers ? { headers } : {}) });
+      for (let i = 0; i < times; i++)
+        failures.push({ status, ...(body ? { body } : {}), ...(headers ? { headers } : {}) });
     },
     stallNext(ms, times = 1) {
       for (let i = 0; i < times; i++) stalls.push(ms);
