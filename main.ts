@@ -9,11 +9,14 @@ import { type ServerType, serve } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { Redis } from "ioredis";
 import { createApp } from "./api/app.ts";
-import { type Config, ConfigError, loadConfig } from "./engine/config.ts";
+import { vonageWebhooks } from "./api/webhooks/vonage.ts";
+import { type Config, ConfigError, hasVonageCredentials, loadConfig } from "./engine/config.ts";
 import { type FaultPoint, RulesetCache } from "./engine/evaluate.ts";
 import { CustomerState } from "./engine/features/state.ts";
 import { createLogger, type Logger } from "./engine/log.ts";
 import { createMetrics, type Metrics } from "./engine/metrics.ts";
+import type { SmsTransport } from "./engine/outreach/contact.ts";
+import { createVonageSender } from "./engine/outreach/vonage.ts";
 import { type Database, openDatabase } from "./engine/store/database.ts";
 import {
   createToken,
@@ -57,6 +60,8 @@ export interface StartOptions {
   /** Listen on config.PORT (default true); tests use `app.request` instead. */
   listen?: boolean;
   fault?: FaultPoint;
+  /** The clock for contact decisions (quiet hours); tests fix it. */
+  now?: () => Date;
 }
 
 async function ready(redis: Redis): Promise<void> {
@@ -108,13 +113,27 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
         metrics,
         log,
         queues,
+        contact: {
+          transport: smsTransport(config, log),
+          from: config.VONAGE_FROM,
+          bank: { name: config.BANK_NAME, phone: config.BANK_PHONE },
+          policy: {
+            quietStartHour: config.QUIET_HOURS_START,
+            quietEndHour: config.QUIET_HOURS_END,
+            maxPerIncident: 3,
+            maxPer3Days: 3,
+            replyTimeoutMinutes: config.REPLY_TIMEOUT_MINUTES,
+          },
+        },
         ...(opts.fault ? { fault: opts.fault } : {}),
+        ...(opts.now ? { now: opts.now } : {}),
       },
       {
         connection: workerRedis,
         prefix: config.REDIS_PREFIX,
         concurrency: config.WORKER_CONCURRENCY,
         lockMs: config.WORKER_LOCK_MS,
+        ratePerSecond: config.VONAGE_RATE_PER_SECOND,
       },
     );
     log.info({ concurrency: config.WORKER_CONCURRENCY }, "workers started");
@@ -133,6 +152,22 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
       maxBytes: config.INGEST_MAX_BYTES,
       batchSize: config.INGEST_BATCH_SIZE,
       ...(pool ? { workersHealthy: pool.healthy } : {}),
+      mount: (root) => {
+        if (!config.VONAGE_SIGNATURE_SECRET && config.VONAGE_WEBHOOK_INSECURE) {
+          log.error(
+            "VONAGE_WEBHOOK_INSECURE=1: webhooks are accepted WITHOUT signature checks. Development only.",
+          );
+        }
+        root.route(
+          "/webhooks/vonage",
+          vonageWebhooks({
+            queues,
+            log,
+            secret: config.VONAGE_SIGNATURE_SECRET,
+            insecure: config.VONAGE_WEBHOOK_INSECURE,
+          }),
+        );
+      },
     });
     if (opts.listen !== false) {
       const theApp = app;
@@ -177,6 +212,31 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
     seeded,
     close,
   } as Touchpoint;
+}
+
+/** Vonage when credentials are configured; otherwise the outbox, which stores texts and sends none. */
+function smsTransport(config: Config, log: Logger): SmsTransport {
+  if (hasVonageCredentials(config)) {
+    return createVonageSender({
+      apiKey: config.VONAGE_API_KEY,
+      apiSecret: config.VONAGE_API_SECRET,
+      applicationId: config.VONAGE_APPLICATION_ID,
+      privateKey: config.VONAGE_PRIVATE_KEY,
+      apiHost: config.VONAGE_API_HOST,
+      restHost: config.VONAGE_REST_HOST,
+      from: config.VONAGE_FROM,
+      timeoutMs: config.VONAGE_TIMEOUT_MS,
+    });
+  }
+  log.warn(
+    "no Vonage credentials: texts go to the OUTBOX and are NOT SENT (see README, 'Connecting Vonage')",
+  );
+  return {
+    kind: "outbox",
+    send: async () => {
+      throw new Error("the outbox never sends");
+    },
+  };
 }
 
 /** On an empty database, loads the fixture people and plays the two stories, so the first run shows cases. */

@@ -48,6 +48,13 @@ export const configSchema = z.object({
   VONAGE_FROM: z.string().min(1).default("touchpoint"),
   /** Vonage allows 30 requests/s per API key by default. */
   VONAGE_RATE_PER_SECOND: intIn(1, 1000, 25),
+  /** The SDK waits forever by default. ms. */
+  VONAGE_TIMEOUT_MS: intIn(100, 120_000, 10_000),
+  /** Minutes without a reply before the one reminder, and again before a call task for the advocate. */
+  REPLY_TIMEOUT_MINUTES: intIn(1, 7 * 24 * 60, 30),
+  /** Quiet hours in the customer's local time: lower severities wait from START until END. */
+  QUIET_HOURS_START: intIn(0, 23, 21),
+  QUIET_HOURS_END: intIn(0, 23, 8),
   ADMIN_TOKEN: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
   /** Largest accepted request body, bytes. */
   INGEST_MAX_BYTES: intIn(1024, 100 * 1024 * 1024, 5 * 1024 * 1024),

@@ -47,7 +47,7 @@ export class RulesetCache {
  * retry after a crash at that point loses nothing and repeats nothing. A no-op in production.
  */
 export type FaultPoint = (
-  point: "evaluate.after-state" | "evaluate.after-decisions" | "cases.after-commit",
+  point: "evaluate.after-state" | "evaluate.after-decisions" | "cases.after-commit" | "outreach.after-send",
 ) => void;
 
 export interface BatchResult {

@@ -41,6 +41,7 @@ describe("the Phnom Penh → Paris story, on Postgres", () => {
 
   it("changes nothing when the same events are posted again", async () => {
     const story = loadStory("phnom-penh-paris");
+    await t.drained();
     const before = await t.api("GET", "/v1/cases?customerId=cus-42");
     const caseBefore = await t.api("GET", `/v1/cases/${before.body.items[0].id}`);
     const again = await t.api("POST", "/v1/events", story.steps[0]!.events);

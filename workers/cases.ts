@@ -2,7 +2,7 @@
 import type { Job } from "bullmq";
 import { openOrJoinCase } from "../engine/store/postgres.ts";
 import type { WorkerDeps } from "./pool.ts";
-import type { CasesJob } from "./queues.ts";
+import { type CasesJob, jobId } from "./queues.ts";
 
 export function casesProcessor(deps: WorkerDeps) {
   return async (job: Job<CasesJob>) => {
@@ -22,6 +22,15 @@ export function casesProcessor(deps: WorkerDeps) {
       );
     } else {
       deps.metrics.casesJoined.inc(update.linked);
+    }
+    // Contact the customer when a case opens, and again (sooner) when new evidence makes it more severe.
+    if (update.created || update.escalated) {
+      const why = update.created ? "opened" : "escalated";
+      await deps.queues.outreach.add(
+        "check",
+        { type: "check", caseId: update.caseId, why },
+        { jobId: jobId("check", update.caseId, why, update.severity) },
+      );
     }
     await deps.onCaseUpdate?.(update);
     return update;

@@ -5,11 +5,15 @@ import type { FaultPoint, RulesetCache } from "../engine/evaluate.ts";
 import type { CustomerState } from "../engine/features/state.ts";
 import type { Logger } from "../engine/log.ts";
 import type { Metrics } from "../engine/metrics.ts";
+import type { ContactDeps } from "../engine/outreach/contact.ts";
+import type { ConversationDeps } from "../engine/outreach/conversation.ts";
 import type { Sql } from "../engine/store/database.ts";
 import type { CaseUpdate } from "../engine/store/postgres.ts";
 import { casesProcessor } from "./cases.ts";
 import { evaluateProcessor } from "./evaluate.ts";
-import { bullPrefix, QUEUES, type Queues } from "./queues.ts";
+import { outreachProcessor } from "./outreach.ts";
+import { bullPrefix, jobId as jobIdOf, QUEUES, type Queues } from "./queues.ts";
+import { repliesProcessor } from "./replies.ts";
 
 export interface WorkerDeps {
   sql: Sql;
@@ -19,8 +23,12 @@ export interface WorkerDeps {
   log: Logger;
   queues: Queues;
   fault?: FaultPoint;
+  /** The clock of the contact policy and the conversation; tests fix it. */
+  now?: () => Date;
   /** Called after a case changed, e.g. to contact the customer. */
   onCaseUpdate?: (u: CaseUpdate) => Promise<void>;
+  /** Texting: transport, policy, bank identity. */
+  contact: Omit<ContactDeps, "sql" | "state" | "log" | "metrics" | "schedule" | "now">;
 }
 
 export interface PoolOptions {
@@ -29,6 +37,8 @@ export interface PoolOptions {
   concurrency: number;
   /** How long a job's lock lasts before a dead worker's job is retried, ms. */
   lockMs: number;
+  /** Outbound requests per second to Vonage, across every worker sharing this Redis. */
+  ratePerSecond: number;
 }
 
 export interface Pool {
@@ -39,7 +49,40 @@ export interface Pool {
 }
 
 export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
-  const make = (name: string, processor: Processor, concurrency: number) => {
+  const now = deps.now ?? (() => new Date());
+  const contact: ContactDeps = {
+    ...deps.contact,
+    sql: deps.sql,
+    state: deps.state,
+    log: deps.log,
+    metrics: deps.metrics,
+    now,
+    ...(deps.fault ? { fault: deps.fault } : {}),
+    async schedule(job, delayMs, jobId) {
+      await deps.queues.outreach.add(job.type, job, {
+        jobId: jobIdOf(jobId),
+        delay: Math.max(0, Math.round(delayMs)),
+      });
+    },
+  };
+  const conversation: ConversationDeps = {
+    sql: deps.sql,
+    log: deps.log,
+    metrics: deps.metrics,
+    now,
+    async outreach(job, jobId, delayMs = 0) {
+      await deps.queues.outreach.add(job.type, job, { jobId: jobIdOf(jobId), delay: delayMs });
+    },
+    async publishAction(action, jobId) {
+      await deps.queues.actions.add(action.type, action, { jobId: jobIdOf(jobId), removeOnComplete: false });
+    },
+  };
+  const make = (
+    name: string,
+    processor: Processor,
+    concurrency: number,
+    limiter?: { max: number; duration: number },
+  ) => {
     const w = new Worker(name, processor, {
       connection: opts.connection,
       prefix: bullPrefix(opts.prefix),
@@ -48,6 +91,7 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
       stalledInterval: opts.lockMs,
       // A job whose worker died this many times is failed for a person to look at, not retried forever.
       maxStalledCount: 3,
+      ...(limiter ? { limiter } : {}),
     });
     w.on("failed", (job, err) => {
       deps.log.warn(
@@ -61,6 +105,8 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
   const workers = [
     make(QUEUES.evaluate, evaluateProcessor(deps), opts.concurrency),
     make(QUEUES.cases, casesProcessor(deps), Math.max(2, Math.ceil(opts.concurrency / 2))),
+    make(QUEUES.outreach, outreachProcessor(contact), 4, { max: opts.ratePerSecond, duration: 1000 }),
+    make(QUEUES.replies, repliesProcessor(conversation), 4),
   ];
   deps.metrics.workersRunning.set(workers.length);
   return {

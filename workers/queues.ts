@@ -2,6 +2,8 @@
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { TouchpointEvent } from "../engine/events.ts";
+import type { OutreachJob } from "../engine/outreach/contact.ts";
+import type { CardBlockAction, InboundText, Receipt } from "../engine/outreach/conversation.ts";
 
 export const QUEUES = {
   evaluate: "evaluate",
@@ -21,6 +23,9 @@ export interface EvaluateJob {
 export interface CasesJob {
   customerId: string;
 }
+
+/** A Vonage webhook, verified and parsed, waiting to be applied. */
+export type RepliesJob = { kind: "inbound"; text: InboundText } | { kind: "status"; receipt: Receipt };
 
 /** BullMQ key prefix: a Redis Cluster hash tag, so each queue's keys share one slot. */
 export const bullPrefix = (prefix: string) => `{${prefix}}`;
@@ -44,8 +49,14 @@ export function createQueues(connection: Redis, prefix: string) {
   return {
     evaluate: make<EvaluateJob>(QUEUES.evaluate),
     cases: make<CasesJob>(QUEUES.cases),
+    outreach: make<OutreachJob>(QUEUES.outreach),
+    replies: make<RepliesJob>(QUEUES.replies),
+    /** Read by the card system: touchpoint only publishes here. */
+    actions: make<CardBlockAction>(QUEUES.actions),
     async close() {
-      await Promise.all([this.evaluate.close(), this.cases.close()]);
+      await Promise.all(
+        [this.evaluate, this.cases, this.outreach, this.replies, this.actions].map((q) => q.close()),
+      );
     },
   };
 }

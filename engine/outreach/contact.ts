@@ -5,6 +5,7 @@
  */
 
 import { PermanentError, RetryableError } from "../errors.ts";
+import type { FaultPoint } from "../evaluate.ts";
 import type { TouchpointEvent } from "../events.ts";
 import type { CustomerState } from "../features/state.ts";
 import { type Logger, maskPhone } from "../log.ts";
@@ -61,6 +62,8 @@ export interface ContactDeps {
   /** Puts a job on the outreach queue, `delayMs` from now, deduplicated by `jobId`. */
   schedule(job: OutreachJob, delayMs: number, jobId: string): Promise<void>;
   now(): Date;
+  /** Test-only crash point (see FaultPoint). */
+  fault?: FaultPoint;
 }
 
 const MINUTE = 60_000;
@@ -183,6 +186,7 @@ export async function deliver(
   await markSending(sql, message.id);
   try {
     const { messageUuid } = await transport.send({ to: m.customer.phone, text: m.body, clientRef: m.key });
+    deps.fault?.("outreach.after-send");
     await setOutboundStatus(sql, message.id, "submitted", { providerId: messageUuid });
     metrics.messagesSent.inc({ transport: "vonage", result: "submitted" });
     if (m.caseId) {

@@ -71,6 +71,8 @@ export async function startTestTouchpoint(
     prefix?: string;
     /** Listen on an ephemeral port too (for a browser); `tp.port` says which. */
     listen?: boolean;
+    /** A fixed clock for contact decisions. */
+    now?: () => Date;
   } = {},
 ): Promise<TestTouchpoint> {
   const prefix = opts.prefix ?? `t${randomBytes(4).toString("hex")}`;
@@ -90,6 +92,7 @@ export async function startTestTouchpoint(
   });
   const tp = await start(opts.listen ? { ...config, PORT: 0 } : config, {
     listen: opts.listen ?? false,
+    ...(opts.now ? { now: opts.now } : {}),
     log: createLogger(config.LOG_LEVEL),
   });
   const request = (path: string, init: RequestInit) => tp.app!.request(path, init);
@@ -118,6 +121,11 @@ export async function startTestTouchpoint(
               "prioritized",
               "waiting-children",
             );
+            if (Object.values(counts).some((n) => n > 0)) return undefined;
+          }
+          // Outreach keeps delayed jobs (reminders, morning texts) by design: only what is due counts.
+          for (const q of [tp.queues.outreach, tp.queues.replies]) {
+            const counts = await q.getJobCounts("waiting", "active", "prioritized");
             if (Object.values(counts).some((n) => n > 0)) return undefined;
           }
           return true;

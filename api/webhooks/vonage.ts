@@ -1,0 +1,123 @@
+/**
+ * Vonage's Messages API webhooks. Each request is verified (signed JWT, body hash, age), parsed,
+ * and put on queue `replies`; the answer is a fast 200 so Vonage does not resend. A resent webhook
+ * has the same message_uuid: its job id dedupes it, and its effects are idempotent anyway.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { UnauthorizedError, ValidationError } from "../../engine/errors.ts";
+import type { Logger } from "../../engine/log.ts";
+import { maskPhone } from "../../engine/log.ts";
+import { toE164 } from "../../engine/outreach/conversation.ts";
+import { verifyVonageWebhook } from "../../engine/outreach/signature.ts";
+import { jobId, type Queues } from "../../workers/queues.ts";
+import { toIssues } from "../errors.ts";
+
+const number = z.string().regex(/^\+?\d{3,20}$/, "digits only, as Vonage sends them");
+
+export const inboundSchema = z.looseObject({
+  channel: z.literal("sms"),
+  message_uuid: z.string().min(1).max(100),
+  to: z.string().min(1).max(32),
+  from: number,
+  timestamp: z.string().optional(),
+  message_type: z.literal("text"),
+  text: z.string().max(2000),
+});
+
+export const statusSchema = z.looseObject({
+  message_uuid: z.string().min(1).max(100),
+  to: z.string().max(32).optional(),
+  from: z.string().max(32).optional(),
+  timestamp: z.string().optional(),
+  status: z.enum(["submitted", "delivered", "rejected", "undeliverable", "read"]),
+  channel: z.string().optional(),
+  client_ref: z.string().max(100).optional(),
+  error: z
+    .looseObject({
+      type: z.string().optional(),
+      title: z.union([z.string(), z.number()]).optional(),
+      detail: z.string().optional(),
+    })
+    .optional(),
+});
+
+export interface WebhookDeps {
+  queues: Queues;
+  log: Logger;
+  /** VONAGE_SIGNATURE_SECRET; when unset, webhooks are refused unless `insecure`. */
+  secret?: string;
+  insecure: boolean;
+  now?: () => Date;
+}
+
+export function vonageWebhooks(deps: WebhookDeps) {
+  const app = new Hono();
+  const now = deps.now ?? (() => new Date());
+
+  async function verified<S extends z.ZodType>(
+    raw: string,
+    authorization: string | undefined,
+    schema: S,
+  ): Promise<z.output<S>> {
+    if (deps.secret) {
+      try {
+        await verifyVonageWebhook({ authorization, rawBody: raw, secret: deps.secret, now: now() });
+      } catch (err) {
+        deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, "webhook refused");
+        throw new UnauthorizedError("invalid webhook signature");
+      }
+    } else if (!deps.insecure) {
+      throw new UnauthorizedError("webhooks are disabled: set VONAGE_SIGNATURE_SECRET");
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      throw new ValidationError("malformed JSON", [{ path: "(body)", message: "not valid JSON" }]);
+    }
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) throw new ValidationError("not a Messages API webhook", toIssues(parsed.error));
+    return parsed.data;
+  }
+
+  app.post("/inbound", async (c) => {
+    const m = await verified(await c.req.text(), c.req.header("authorization"), inboundSchema);
+    await deps.queues.replies.add(
+      "inbound",
+      {
+        kind: "inbound",
+        text: { messageUuid: m.message_uuid, from: toE164(m.from), to: m.to, text: m.text },
+      },
+      { jobId: jobId("in", m.message_uuid) },
+    );
+    deps.log.info({ messageUuid: m.message_uuid, from: maskPhone(toE164(m.from)) }, "inbound text queued");
+    return c.json({ ok: true }, 200);
+  });
+
+  app.post("/status", async (c) => {
+    const s = await verified(await c.req.text(), c.req.header("authorization"), statusSchema);
+    const error = s.error
+      ? {
+          ...(s.error.type ? { type: s.error.type } : {}),
+          ...(s.error.title !== undefined ? { title: String(s.error.title) } : {}),
+          ...(s.error.detail ? { detail: s.error.detail } : {}),
+        }
+      : undefined;
+    await deps.queues.replies.add(
+      "status",
+      {
+        kind: "status",
+        receipt: {
+          messageUuid: s.message_uuid,
+          status: s.status,
+          ...(s.client_ref ? { clientRef: s.client_ref } : {}),
+          ...(error ? { error } : {}),
+        },
+      },
+      { jobId: jobId("st", s.message_uuid, s.status) },
+    );
+    return c.json({ ok: true }, 200);
+  });
+  return app;
+}
