@@ -39,6 +39,11 @@ const YES = new Set([
 ]);
 const NO = new Set([
   "no",
+  "no that wasnt me",
+  "no that was not me",
+  "that wasnt me",
+  "that was not me",
+  "no wasnt me",
   "n",
   "nope",
   "nah",

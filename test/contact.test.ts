@@ -1,0 +1,332 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signVonageWebhook } from "../engine/outreach/signature.ts";
+import {
+  eventually,
+  type Json,
+  loadPeopleVia,
+  loadStory,
+  openCaseWith,
+  playStory,
+} from "../fixtures/stories.ts";
+import { type FakeVonage, startFakeVonage } from "./support/fake-vonage.ts";
+import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
+
+const SECRET = "test-signature-secret-0123456789";
+const PHNOM_PENH = { city: "Phnom Penh", country: "KH", lat: 11.5564, lon: 104.9282 };
+const PARIS = { city: "Paris", country: "FR", lat: 48.8566, lon: 2.3522 };
+
+const tx = (id: string, customerId: string, occurredAt: string, place: typeof PARIS, last4 = "5555") => ({
+  id,
+  type: "card.transaction",
+  occurredAt,
+  customerId,
+  card: { id: `${customerId}-card`, last4 },
+  amount: { value: 640, currency: "EUR" },
+  merchant: { name: "Maison Test", mcc: "5311", ...place },
+  channel: "card_present",
+});
+
+describe("the contact loop, through the real SDK against a fake Vonage", () => {
+  let t: TestTouchpoint;
+  let fake: FakeVonage;
+  let clock = new Date("2026-11-22T12:00:00Z");
+  let uuid = 0;
+
+  beforeAll(async () => {
+    fake = await startFakeVonage();
+    t = await startTestTouchpoint({
+      env: {
+        VONAGE_API_KEY: "test-key",
+        VONAGE_API_SECRET: "test-secret",
+        VONAGE_API_HOST: fake.url,
+        VONAGE_REST_HOST: fake.url,
+        VONAGE_SIGNATURE_SECRET: SECRET,
+        VONAGE_FROM: "TPBank",
+      },
+      now: () => clock,
+    });
+    await loadPeopleVia(t.api);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fake?.close();
+  });
+
+  const textsTo = (number: string) => fake.messages.filter((m) => m.to === number);
+  const caseById = async (id: string): Promise<Json> => (await t.api("GET", `/v1/cases/${id}`)).body;
+  const kinds = (c: Json): string[] => c.timeline.map((s: { kind: string }) => s.kind);
+
+  async function webhook(
+    path: "inbound" | "status",
+    body: object,
+    opts: { secret?: string; at?: Date; tamper?: boolean } = {},
+  ) {
+    const raw = JSON.stringify(body);
+    const authorization = await signVonageWebhook({
+      rawBody: raw,
+      secret: opts.secret ?? SECRET,
+      now: opts.at ?? new Date(),
+    });
+    return t.tp.app!.request(`/webhooks/vonage/${path}`, {
+      method: "POST",
+      headers: { authorization, "content-type": "application/json" },
+      body: opts.tamper ? raw.replace(/"text":"[^"]*"/, '"text":"YES"') : raw,
+    });
+  }
+  const inbound = (from: string, text: string, id = `in-${++uuid}`) => ({
+    channel: "sms",
+    message_uuid: id,
+    to: "TPBank",
+    from,
+    timestamp: new Date().toISOString(),
+    text,
+    message_type: "text",
+    sms: { num_messages: "1" },
+  });
+
+  /** A customer with an open, texted impossible-travel case (high severity). */
+  async function textedCase(id: string, phone: string, opts: { language?: string } = {}) {
+    await t.api("PUT", `/v1/customers/${id}`, {
+      name: `Customer ${id}`,
+      phone,
+      homeCountry: "FR",
+      language: opts.language ?? "en",
+    });
+    await t.api("POST", "/v1/events", [
+      tx(`${id}-a`, id, "2026-11-22T09:10:00Z", PARIS),
+      tx(`${id}-b`, id, "2026-11-22T10:40:00Z", PHNOM_PENH),
+    ]);
+    const kase = await openCaseWith(t.api, id, ["impossible-location-spend"]);
+    const digits = phone.replace("+", "");
+    await eventually(async () => (textsTo(digits).length > 0 ? true : undefined), 20_000, `a text to ${id}`);
+    await t.drained();
+    return kase;
+  }
+
+  it("texts Sophie once about the Paris payment, naming her advocate, with no link", async () => {
+    const [kase] = await playStory(t.api, loadStory("phnom-penh-paris"));
+    await eventually(async () => (textsTo("447911123042").length > 0 ? true : undefined));
+    await t.drained();
+    const texts = textsTo("447911123042");
+    expect(texts).toHaveLength(1);
+    const text = texts[0]!;
+    expect(text.text).toBe(
+      "Touchpoint Bank: did you pay EUR 2,300.00 at Galerie Lumière, Paris with card ending 4242? Reply YES or NO. Amara Okafor is looking after this.",
+    );
+    expect(text).toMatchObject({ from: "TPBank", clientRef: `${kase.id}:check` });
+    const c = await caseById(kase.id);
+    expect(c.messages).toMatchObject([{ direction: "outbound", status: "submitted", transport: "vonage" }]);
+    const decided = c.timeline.find((s: Json) => s.kind === "contact.decided");
+    expect(decided.detail).toMatchObject({ action: "send" });
+    expect(kinds(c)).toContain("message.sent");
+  });
+
+  it("on a signed NO: confirms fraud, blocks the card, alerts the advocate and warns about scam calls, once however often Vonage resends", async () => {
+    const [open] = (await t.api("GET", "/v1/cases?customerId=cus-42&status=open")).body.items;
+    const body = inbound("447911123042", "No, that wasn't me!");
+    expect((await webhook("inbound", body)).status).toBe(200);
+    expect((await webhook("inbound", body)).status).toBe(200); // Vonage resends when unsure
+    const c = await eventually(async () => {
+      const x = await caseById(open.id);
+      return x.outcome === "confirmed_fraud" && x.messages.length >= 3 ? x : undefined;
+    });
+    expect(c.status).toBe("resolved");
+    expect(kinds(c)).toEqual(
+      expect.arrayContaining(["reply.received", "case.resolved", "action.card_block", "advocate.alerted"]),
+    );
+    const action = await t.tp.queues.actions.getJob(`card-block-${open.id}`);
+    expect(action?.data).toMatchObject({
+      type: "card.block",
+      caseId: open.id,
+      cards: [{ id: "card-42a", last4: "4242" }],
+    });
+    await webhook("inbound", body);
+    await t.drained();
+    const after = await caseById(open.id);
+    expect(after.messages.filter((m: Json) => m.direction === "inbound")).toHaveLength(1);
+    expect(after.timeline.filter((s: Json) => s.kind === "reply.received")).toHaveLength(1);
+    const followUps = textsTo("447911123042").filter((m) => m.text.includes("blocked"));
+    expect(followUps).toHaveLength(1);
+    expect(followUps[0]!.text).toContain("never ask for codes or to move money");
+  });
+
+  it("on YES: closes the case as a false alarm and thanks the customer in their language", async () => {
+    const kase = await textedCase("yes-1", "+33612340001", { language: "fr" });
+    expect(textsTo("33612340001")[0]!.text).toMatch(/^Touchpoint Bank : avez-vous payé 640,00 EUR/);
+    await webhook("inbound", inbound("33612340001", "Oui 👍"));
+    const c = await eventually(async () => {
+      const x = await caseById(kase.id);
+      return x.outcome === "false_alarm" && x.messages.length >= 3 ? x : undefined;
+    });
+    expect(c.status).toBe("resolved");
+    expect(textsTo("33612340001").at(-1)!.text).toContain("merci de votre confirmation");
+  });
+
+  it("refuses forged, tampered and stale webhooks with 401 and changes nothing", async () => {
+    const kase = await textedCase("forge-1", "+33612340002");
+    const body = inbound("33612340002", "NO");
+    const forged = await webhook("inbound", body, { secret: "not-the-real-secret-0000000000" });
+    const tampered = await webhook("inbound", body, { tamper: true });
+    const stale = await webhook("inbound", body, { at: new Date(Date.now() - 3600_000) });
+    const unsigned = await t.tp.app!.request("/webhooks/vonage/inbound", {
+      method: "POST",
+      body: JSON.stringify(body),
+    });
+    expect([forged.status, tampered.status, stale.status, unsigned.status]).toEqual([401, 401, 401, 401]);
+    await t.drained();
+    const c = await caseById(kase.id);
+    expect(c).toMatchObject({ status: "open", outcome: null });
+    expect(c.messages.filter((m: Json) => m.direction === "inbound")).toEqual([]);
+  });
+
+  it("honours STOP at once: one confirmation, then no more texts, even for a new incident", async () => {
+    const kase = await textedCase("stop-1", "+33612340003");
+    await webhook("inbound", inbound("33612340003", "STOP"));
+    await webhook("inbound", inbound("33612340003", "stop"));
+    await eventually(async () => (textsTo("33612340003").length === 2 ? true : undefined));
+    await t.drained();
+    expect(textsTo("33612340003").at(-1)!.text).toContain("no more texts");
+    expect((await t.api("GET", "/v1/customers/stop-1")).body.optedOutAt).not.toBeNull();
+
+    await t.api("POST", `/v1/cases/${kase.id}/resolve`, { outcome: "false_alarm" });
+    await t.api("POST", "/v1/events", [
+      tx("stop-1-c", "stop-1", "2026-11-29T09:10:00Z", PARIS),
+      tx("stop-1-d", "stop-1", "2026-11-29T10:40:00Z", PHNOM_PENH),
+    ]);
+    const second = await openCaseWith(t.api, "stop-1", ["impossible-location-spend"]);
+    await eventually(async () => {
+      const c = await caseById(second.id);
+      return kinds(c).includes("task.call_customer") ? c : undefined;
+    });
+    await t.drained();
+    expect(textsTo("33612340003")).toHaveLength(2);
+    const c = await caseById(second.id);
+    expect(c.timeline.find((s: Json) => s.kind === "contact.decided").detail).toMatchObject({
+      action: "suppress",
+    });
+  });
+
+  it("answers HELP with who we are and how to stop, and passes anything else to the advocate", async () => {
+    const kase = await textedCase("help-1", "+33612340004");
+    await webhook("inbound", inbound("33612340004", "help"));
+    await webhook("inbound", inbound("33612340004", "who is this? I'm in a meeting"));
+    await eventually(async () => (textsTo("33612340004").length === 2 ? true : undefined));
+    expect(textsTo("33612340004").at(-1)!.text).toMatch(/Reply STOP/);
+    const c = await eventually(async () => {
+      const x = await caseById(kase.id);
+      return x.timeline.filter((s: Json) => s.kind === "advocate.alerted").length > 0 ? x : undefined;
+    });
+    expect(c.status).toBe("open");
+  });
+
+  it("logs and ignores a reply from a number that belongs to no customer", async () => {
+    expect((await webhook("inbound", inbound("447000000001", "NO"))).status).toBe(200);
+    await t.drained();
+    const [r] = await t.tp.db
+      .sql`select customer_id, case_id from messages where from_number = '+447000000001'`;
+    expect(r).toEqual({ customer_id: null, case_id: null });
+  });
+
+  it("defers a medium-severity text for a customer in Phnom Penh at 02:30 their time, and texts a high one at once", async () => {
+    clock = new Date("2026-11-22T19:30:00Z");
+    try {
+      await t.api("PUT", "/v1/customers/kh-medium", {
+        name: "Night Owl",
+        phone: "+33612340005",
+        homeCountry: "FR",
+      });
+      await t.api("POST", "/v1/events", [tx("khm-1", "kh-medium", "2026-11-22T18:00:00Z", PHNOM_PENH)]);
+      const medium = await openCaseWith(t.api, "kh-medium", ["foreign-spend-without-travel-notice"]);
+      const decided = await eventually(async () =>
+        (await caseById(medium.id)).timeline.find((s: Json) => s.kind === "contact.decided"),
+      );
+      expect(decided.detail).toMatchObject({
+        action: "defer",
+        timezone: "Asia/Phnom_Penh",
+        localTime: "02:30",
+        notBefore: "2026-11-23T01:00:00.000Z",
+      });
+      const delayed = await t.tp.queues.outreach.getDelayed();
+      const morning = delayed.find((j) => j.data.type === "check" && j.data.caseId === medium.id);
+      expect(morning?.opts.delay).toBeGreaterThan(0);
+      expect(textsTo("33612340005")).toEqual([]);
+
+      // Paris then Phnom Penh: impossible, high, and the customer is now in Phnom Penh at night.
+      await t.api("PUT", "/v1/customers/kh-high", {
+        name: "Night Traveller",
+        phone: "+33612340006",
+        homeCountry: "FR",
+      });
+      await t.api("POST", "/v1/events", [
+        tx("khh-1", "kh-high", "2026-11-22T16:00:00Z", PARIS),
+        tx("khh-2", "kh-high", "2026-11-22T18:00:00Z", PHNOM_PENH),
+      ]);
+      await eventually(async () => (textsTo("33612340006").length === 1 ? true : undefined));
+      const high = await openCaseWith(t.api, "kh-high", ["impossible-location-spend"]);
+      const d = (await caseById(high.id)).timeline.find((s: Json) => s.kind === "contact.decided");
+      expect(d.detail).toMatchObject({ action: "send", timezone: "Asia/Phnom_Penh" });
+      expect(d.detail.reason).toContain("high severity");
+    } finally {
+      clock = new Date("2026-11-22T12:00:00Z");
+    }
+  });
+
+  it("retries through Vonage throttling and still sends exactly one text", async () => {
+    fake.failNext(429, 2, { title: "Throttled" });
+    const kase = await textedCase("throttle-1", "+33612340007");
+    expect(textsTo("33612340007")).toHaveLength(1);
+    expect((await caseById(kase.id)).messages[0]).toMatchObject({ status: "submitted" });
+  });
+
+  it("records delivery receipts; a permanent failure becomes a call task for the advocate", async () => {
+    const kase = await textedCase("dlr-1", "+33612340008");
+    const sent = textsTo("33612340008")[0]!;
+    await webhook("status", {
+      message_uuid: sent.messageUuid,
+      to: "33612340008",
+      status: "delivered",
+      timestamp: new Date().toISOString(),
+      channel: "sms",
+      client_ref: sent.clientRef,
+    });
+    await eventually(async () =>
+      (await caseById(kase.id)).messages[0].status === "delivered" ? true : undefined,
+    );
+
+    const other = await textedCase("dlr-2", "+33612340009");
+    const m2 = textsTo("33612340009")[0]!;
+    await webhook("status", {
+      message_uuid: m2.messageUuid,
+      status: "undeliverable",
+      timestamp: new Date().toISOString(),
+      client_ref: m2.clientRef,
+      error: {
+        type: "https://developer.vonage.com/api-errors/messages#1320",
+        title: "1320",
+        detail: "Number blocked by carrier",
+      },
+    });
+    const c = await eventually(async () => {
+      const x = await caseById(other.id);
+      return kinds(x).includes("task.call_customer") ? x : undefined;
+    });
+    expect(c.messages[0].status).toBe("undeliverable");
+  });
+
+  it("sends one reminder when nobody answers, then asks the advocate to call", async () => {
+    const kase = await textedCase("quiet-1", "+33612340010");
+    const first = await t.tp.queues.outreach.getJob(`noreply-${kase.id}-1`);
+    expect(first).toBeDefined();
+    await first!.promote();
+    await eventually(async () => (textsTo("33612340010").length === 2 ? true : undefined));
+    expect(textsTo("33612340010")[1]!.text).toMatch(/please tell us/);
+    const second = await eventually(async () => t.tp.queues.outreach.getJob(`noreply-${kase.id}-2`));
+    await second.promote();
+    const c = await eventually(async () => {
+      const x = await caseById(kase.id);
+      return kinds(x).includes("task.call_customer") ? x : undefined;
+    });
+    expect(c.timeline.find((s: Json) => s.kind === "task.call_customer").detail.reason).toMatch(/no reply/);
+    expect(textsTo("33612340010")).toHaveLength(2);
+  });
+});
