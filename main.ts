@@ -88,7 +88,9 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
     );
     log.info({ version }, "published the default ruleset");
   }
-  const generatedAdminToken = await ensureAdminToken(sql, config.ADMIN_TOKEN);
+  // Tokens are the API's business: a worker-only process must not replace the admin token.
+  const generatedAdminToken =
+    config.ROLE === "workers" ? undefined : await ensureAdminToken(sql, config.ADMIN_TOKEN);
   if (generatedAdminToken) {
     // Printed once, on the first start; only its hash is stored.
     process.stdout.write(`\n  touchpoint admin token (shown once, keep it): ${generatedAdminToken}\n\n`);

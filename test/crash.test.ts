@@ -2,8 +2,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signVonageWebhook } from "../engine/outreach/signature.ts";
 import { generateStream, shuffle } from "../fixtures/generator.ts";
 import { eventually, loadPeopleVia } from "../fixtures/stories.ts";
+import { type FakeVonage, startFakeVonage } from "./support/fake-vonage.ts";
 import {
   createDatabase,
   startTestTouchpoint,
@@ -12,7 +14,12 @@ import {
 } from "./support/harness.ts";
 
 /** A separate worker process (ROLE=workers) on the same Postgres and Redis, optionally armed to die. */
-function spawnWorker(databaseUrl: string, prefix: string, fault?: string): ChildProcess {
+function spawnWorker(
+  databaseUrl: string,
+  prefix: string,
+  fault?: string,
+  extraEnv: Record<string, string> = {},
+): ChildProcess {
   return spawn(process.execPath, ["--import", "tsx", "main.ts"], {
     cwd: new URL("..", import.meta.url).pathname,
     env: {
@@ -25,8 +32,8 @@ function spawnWorker(databaseUrl: string, prefix: string, fault?: string): Child
       LOG_LEVEL: process.env.CHILD_LOG_LEVEL ?? "warn",
       WORKER_CONCURRENCY: "2",
       WORKER_LOCK_MS: "1500",
-      ADMIN_TOKEN: `worker-${randomBytes(12).toString("hex")}`,
       ...(fault ? { TOUCHPOINT_FAULT: fault } : {}),
+      ...extraEnv,
     },
     stdio: ["ignore", process.env.CHILD_LOG_LEVEL ? "inherit" : "ignore", "inherit"],
   });
@@ -90,5 +97,121 @@ describe("a worker killed mid-batch", () => {
     survivor.kill("SIGTERM");
     const [code] = await once(survivor, "exit");
     expect(code).toBe(0);
+  });
+});
+
+describe("a worker killed between Vonage accepting a text and recording it", () => {
+  let t: TestTouchpoint;
+  let fake: FakeVonage;
+  const prefix = `t${randomBytes(4).toString("hex")}`;
+  const children: ChildProcess[] = [];
+  const secret = "crash-test-signature-secret-0001";
+
+  beforeAll(async () => {
+    fake = await startFakeVonage();
+    const database = await createDatabase();
+    t = await startTestTouchpoint({
+      database,
+      prefix,
+      env: { ROLE: "api", VONAGE_SIGNATURE_SECRET: secret },
+    });
+    await loadPeopleVia(t.api);
+  });
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    await t?.close();
+    await fake?.close();
+  });
+
+  it("does not text the customer a second time on retry, and settles the text from Vonage's receipt", async () => {
+    const vonage = {
+      VONAGE_API_KEY: "k",
+      VONAGE_API_SECRET: "s",
+      VONAGE_API_HOST: fake.url,
+      VONAGE_REST_HOST: fake.url,
+    };
+    await t.api("PUT", "/v1/customers/crash-sms", {
+      name: "Crash Test",
+      phone: "+33612349999",
+      homeCountry: "FR",
+    });
+    const place = (city: string, country: string, lat: number, lon: number) => ({
+      name: "Shop",
+      city,
+      country,
+      lat,
+      lon,
+    });
+    const pay = (id: string, at: string, merchant: ReturnType<typeof place>) => ({
+      id,
+      type: "card.transaction",
+      occurredAt: at,
+      customerId: "crash-sms",
+      card: { id: "c-1", last4: "9999" },
+      amount: { value: 80, currency: "EUR" },
+      merchant,
+      channel: "card_present",
+    });
+    await t.api("POST", "/v1/events", [
+      pay("cs-1", "2026-11-22T09:10:00Z", place("Paris", "FR", 48.8566, 2.3522)),
+      pay("cs-2", "2026-11-22T10:40:00Z", place("Phnom Penh", "KH", 11.5564, 104.9282)),
+    ]);
+    const armed = spawnWorker(t.databaseUrl!, prefix, "outreach.after-send", vonage);
+    children.push(armed);
+    const [, signal] = await once(armed, "exit");
+    expect(signal).toBe("SIGKILL");
+    expect(fake.messages.filter((m) => m.to === "33612349999")).toHaveLength(1);
+
+    const survivor = spawnWorker(t.databaseUrl!, prefix, undefined, vonage);
+    children.push(survivor);
+    const list = await t.api("GET", "/v1/cases?customerId=crash-sms");
+    const kase = list.body.items[0];
+    expect(kase, JSON.stringify(list.body)).toBeDefined();
+    await eventually(
+      async () => {
+        const r = await t.api("GET", `/v1/cases/${kase.id}`);
+        if (r.status !== 200) throw new Error(`GET case: ${r.status} ${JSON.stringify(r.body)}`);
+        const c = r.body;
+        return c.timeline.some(
+          (s: { kind: string; detail: { status?: string } }) =>
+            s.kind === "message.status" && s.detail.status === "unknown",
+        )
+          ? true
+          : undefined;
+      },
+      30_000,
+      "the retried job to find the text in flight",
+    );
+    await t.drained();
+    expect(fake.messages.filter((m) => m.to === "33612349999")).toHaveLength(1);
+    const [row] = await t.tp.db.sql`select status, provider_id from messages where customer_id = 'crash-sms'`;
+    expect(row).toEqual({ status: "sending", provider_id: null });
+
+    // Vonage's receipt carries our client_ref: it tells us the text did go, and which one it was.
+    const sent = fake.messages.find((m) => m.to === "33612349999")!;
+    const raw = JSON.stringify({
+      message_uuid: sent.messageUuid,
+      status: "delivered",
+      timestamp: new Date().toISOString(),
+      client_ref: sent.clientRef,
+      channel: "sms",
+    });
+    const res = await t.tp.app!.request("/webhooks/vonage/status", {
+      method: "POST",
+      headers: { authorization: await signVonageWebhook({ rawBody: raw, secret, now: new Date() }) },
+      body: raw,
+    });
+    expect(res.status).toBe(200);
+    await eventually(
+      async () => {
+        const [r] = await t.tp.db
+          .sql`select status, provider_id from messages where customer_id = 'crash-sms'`;
+        return r?.status === "delivered" && r.provider_id === sent.messageUuid ? true : undefined;
+      },
+      30_000,
+      "the receipt to settle the text",
+    );
+    survivor.kill("SIGTERM");
+    await once(survivor, "exit");
   });
 });

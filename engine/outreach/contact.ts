@@ -235,7 +235,8 @@ export async function checkCase(
   const { sql } = deps;
   const key = `${job.caseId}:check`;
   const existing = await getMessageByKey(sql, key);
-  if (existing && existing.status !== "pending" && existing.status !== "retrying") return "already contacted";
+  // `sending` goes on to deliver(), which knows not to resend it and arranges its reconciliation.
+  if (existing && !["pending", "retrying", "sending"].includes(existing.status)) return "already contacted";
   const ctx = await caseContext(sql, job.caseId);
   if (!ctx) return "case not found";
   if (ctx.status !== "open") return "case no longer open";
