@@ -162,6 +162,15 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     expect(textsTo("33612340001").at(-1)!.text).toContain("merci de votre confirmation");
   });
 
+  it("labels every rule that fired with the customer's answer, for its precision", async () => {
+    const stats = (await t.api("GET", "/v1/rulesets/stats")).body.items as Json[];
+    const impossible = stats.find((r) => r.rule === "impossible-location-spend");
+    // Sophie said NO (confirmed fraud), the French customer said OUI (false alarm).
+    expect(impossible).toMatchObject({ confirmed: 1, falseAlarms: 1, precision: 0.5 });
+    const foreign = stats.find((r) => r.rule === "foreign-spend-without-travel-notice");
+    expect(foreign.confirmed).toBeGreaterThanOrEqual(1);
+  });
+
   it("refuses forged, tampered and stale webhooks with 401 and changes nothing", async () => {
     const kase = await textedCase("forge-1", "+33612340002");
     const body = inbound("33612340002", "NO");
@@ -311,6 +320,27 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
       return kinds(x).includes("task.call_customer") ? x : undefined;
     });
     expect(c.messages[0].status).toBe("undeliverable");
+  });
+
+  it("resends a text the handset was too busy to take, as a new text with its own key", async () => {
+    const kase = await textedCase("busy-1", "+33612340011");
+    const first = textsTo("33612340011")[0]!;
+    await webhook("status", {
+      message_uuid: first.messageUuid,
+      status: "undeliverable",
+      timestamp: new Date().toISOString(),
+      client_ref: first.clientRef,
+      error: {
+        type: "https://developer.vonage.com/api-errors/messages#1307",
+        title: "1307",
+        detail: "Handset busy",
+      },
+    });
+    const retry = await eventually(async () => t.tp.queues.outreach.getJob(`resend-${kase.id}_check-1`));
+    await retry.promote();
+    await eventually(async () => (textsTo("33612340011").length === 2 ? true : undefined));
+    expect(textsTo("33612340011")[1]).toMatchObject({ text: first.text, clientRef: `${kase.id}:check~1` });
+    expect(kinds(await caseById(kase.id))).not.toContain("task.call_customer");
   });
 
   it("sends one reminder when nobody answers, then asks the advocate to call", async () => {

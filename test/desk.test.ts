@@ -16,6 +16,7 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
     await loadPeopleVia(t.api);
     const [kase] = await playStory(t.api, loadStory("phnom-penh-paris"));
     caseId = kase.id;
+    await t.drained();
     browser = await launchBrowser();
   });
   afterAll(async () => {
@@ -45,6 +46,9 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
     expect(text).toContain("2,300 EUR at Galerie Lumière (Paris, FR), card ••4242");
     expect(text).toMatch(/travel\.speedKmh\s+was\s+5,1\d\d/);
     expect(text).toContain("no previous advocate");
+    // No Vonage credentials in this suite: the text is in the outbox and says so.
+    expect(text).toContain("OUTBOX — NOT SENT");
+    expect(text).toContain("Amara Okafor is looking after this.");
 
     await page.fill("textarea[name=note]", "Sophie is in Phnom Penh; the Paris payment is not hers.");
     await page.click("button[value=confirmed_fraud]");

@@ -12,6 +12,7 @@ import {
   getAdvocate,
   publishedRuleset,
   publishRuleset,
+  ruleStats,
 } from "../../engine/store/postgres.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
 import { jsonBody } from "../errors.ts";
@@ -63,6 +64,9 @@ export function rulesetRoutes(sql: Sql) {
   const app = new Hono<AuthEnv>();
   app.get("/current", requireRole("risk", "supervisor"), async (c) =>
     c.json((await publishedRuleset(sql)) ?? null, 200),
+  );
+  app.get("/stats", requireRole("risk", "supervisor"), async (c) =>
+    c.json({ items: await ruleStats(sql) }, 200),
   );
   app.post("/validate", requireRole("risk"), async (c) => {
     const body = await jsonBody(c, z.strictObject({ rules: z.array(z.unknown()) }));

@@ -634,3 +634,31 @@ export async function messagesOf(sql: Q, caseId: string) {
     createdAt: (m.created_at as Date).toISOString(),
   }));
 }
+
+/**
+ * What each rule's hits turned out to be: a resolved case labels every rule that fired in it.
+ * Precision = confirmed / (confirmed + false alarms), over labelled cases only.
+ */
+export async function ruleStats(sql: Q) {
+  const rows = await sql`
+    select d.rule,
+      count(*)::int as hits,
+      count(distinct d.case_id)::int as cases,
+      count(distinct c.id) filter (where c.outcome = 'confirmed_fraud')::int as confirmed,
+      count(distinct c.id) filter (where c.outcome = 'false_alarm')::int as false_alarms,
+      count(distinct c.id) filter (where c.status = 'open')::int as open
+    from decisions d left join cases c on c.id = d.case_id
+    group by d.rule order by d.rule`;
+  return rows.map((r) => {
+    const labelled = (r.confirmed as number) + (r.false_alarms as number);
+    return {
+      rule: r.rule as string,
+      hits: r.hits as number,
+      cases: r.cases as number,
+      open: r.open as number,
+      confirmed: r.confirmed as number,
+      falseAlarms: r.false_alarms as number,
+      precision: labelled > 0 ? Math.round(((r.confirmed as number) / labelled) * 1000) / 1000 : null,
+    };
+  });
+}
