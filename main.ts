@@ -136,6 +136,9 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
         concurrency: config.WORKER_CONCURRENCY,
         lockMs: config.WORKER_LOCK_MS,
         ratePerSecond: config.VONAGE_RATE_PER_SECOND,
+        sweepAfterMs: config.SWEEP_AFTER_MS,
+        sweepEveryMs: config.SWEEP_EVERY_MS,
+        batchSize: config.INGEST_BATCH_SIZE,
       },
     );
     log.info({ concurrency: config.WORKER_CONCURRENCY }, "workers started");

@@ -63,6 +63,9 @@ export const configSchema = z.object({
   WORKER_CONCURRENCY: intIn(1, 256, 8),
   /** A job's lock, ms: a worker that dies mid-job has its job retried after this long. */
   WORKER_LOCK_MS: intIn(1000, 600_000, 30_000),
+  /** Accepted events still unevaluated after this long (with `evaluate` idle) are re-queued. ms. */
+  SWEEP_AFTER_MS: intIn(0, 24 * 3600_000, 5 * 60_000),
+  SWEEP_EVERY_MS: intIn(200, 3600_000, 60_000),
   /** Which parts this process runs: api, workers, or both. */
   ROLE: z.enum(["all", "api", "workers"]).default("all"),
   /** Load fixtures into an empty database at start. */

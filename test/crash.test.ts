@@ -4,7 +4,7 @@ import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signVonageWebhook } from "../engine/outreach/signature.ts";
 import { generateStream, shuffle } from "../fixtures/generator.ts";
-import { eventually, loadPeopleVia } from "../fixtures/stories.ts";
+import { eventually, loadPeopleVia, loadStory, openCaseWith } from "../fixtures/stories.ts";
 import { type FakeVonage, startFakeVonage } from "./support/fake-vonage.ts";
 import {
   createDatabase,
@@ -213,5 +213,33 @@ describe("a worker killed between Vonage accepting a text and recording it", () 
     );
     survivor.kill("SIGTERM");
     await once(survivor, "exit");
+  });
+});
+
+describe("Redis forgetting its queues", () => {
+  it("re-queues accepted events that were never evaluated, once the evaluate queue is idle", async () => {
+    const database = await createDatabase();
+    const prefix = `t${randomBytes(4).toString("hex")}`;
+    const api = await startTestTouchpoint({ database, prefix, env: { ROLE: "api" } });
+    let workers: Awaited<ReturnType<typeof startTestTouchpoint>> | undefined;
+    try {
+      await loadPeopleVia(api.api);
+      const story = loadStory("phnom-penh-paris");
+      expect((await api.api("POST", "/v1/events", story.steps[0]!.events)).body.accepted).toBe(5);
+      // As if Redis restarted without persistence: the jobs are gone, the events are in Postgres.
+      await api.tp.queues.evaluate.obliterate({ force: true });
+      workers = await startTestTouchpoint({
+        database: { url: database.url, drop: async () => {} },
+        prefix,
+        env: { ROLE: "workers", SWEEP_AFTER_MS: "0", SWEEP_EVERY_MS: "300" },
+      });
+      const kase = await openCaseWith(api.api, "cus-42", ["impossible-location-spend"]);
+      expect(kase.advocate.name).toBe("Amara Okafor");
+      const [left] = await api.tp.db.sql`select count(*)::int as n from events where evaluated_at is null`;
+      expect(left?.n).toBe(0);
+    } finally {
+      await workers?.close();
+      await api.close();
+    }
   });
 });

@@ -14,6 +14,7 @@ import { evaluateProcessor } from "./evaluate.ts";
 import { outreachProcessor } from "./outreach.ts";
 import { bullPrefix, jobId as jobIdOf, QUEUES, type Queues } from "./queues.ts";
 import { repliesProcessor } from "./replies.ts";
+import { sweeperProcessor } from "./sweeper.ts";
 
 export interface WorkerDeps {
   sql: Sql;
@@ -39,6 +40,11 @@ export interface PoolOptions {
   lockMs: number;
   /** Outbound requests per second to Vonage, across every worker sharing this Redis. */
   ratePerSecond: number;
+  /** Unevaluated events older than this are re-queued (when `evaluate` is idle), ms. */
+  sweepAfterMs: number;
+  /** How often to look, ms. */
+  sweepEveryMs: number;
+  batchSize: number;
 }
 
 export interface Pool {
@@ -107,12 +113,21 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
     make(QUEUES.cases, casesProcessor(deps), Math.max(2, Math.ceil(opts.concurrency / 2))),
     make(QUEUES.outreach, outreachProcessor(contact), 4, { max: opts.ratePerSecond, duration: 1000 }),
     make(QUEUES.replies, repliesProcessor(conversation), 4),
+    make(
+      QUEUES.maintenance,
+      sweeperProcessor({ sql: deps.sql, queues: deps.queues, log: deps.log, afterMs: opts.sweepAfterMs, batchSize: opts.batchSize }),
+      1,
+    ),
   ];
+  const scheduled = deps.queues.maintenance
+    .upsertJobScheduler("sweep-unevaluated", { every: opts.sweepEveryMs }, { name: "sweep", data: {} })
+    .catch((err) => deps.log.error({ err: String(err) }, "could not schedule the sweeper"));
   deps.metrics.workersRunning.set(workers.length);
   return {
     workers,
     healthy: () => workers.every((w) => w.isRunning()),
     async close() {
+      await scheduled;
       await Promise.all(workers.map((w) => w.close()));
       deps.metrics.workersRunning.set(0);
     },

@@ -11,6 +11,7 @@ export const QUEUES = {
   outreach: "outreach",
   replies: "replies",
   actions: "actions",
+  maintenance: "maintenance",
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -53,9 +54,10 @@ export function createQueues(connection: Redis, prefix: string) {
     replies: make<RepliesJob>(QUEUES.replies),
     /** Read by the card system: touchpoint only publishes here. */
     actions: make<CardBlockAction>(QUEUES.actions),
+    maintenance: make<Record<string, never>>(QUEUES.maintenance),
     async close() {
       await Promise.all(
-        [this.evaluate, this.cases, this.outreach, this.replies, this.actions].map((q) => q.close()),
+        [this.evaluate, this.cases, this.outreach, this.replies, this.actions, this.maintenance].map((q) => q.close()),
       );
     },
   };
