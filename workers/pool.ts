@@ -115,7 +115,13 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
     make(QUEUES.replies, repliesProcessor(conversation), 4),
     make(
       QUEUES.maintenance,
-      sweeperProcessor({ sql: deps.sql, queues: deps.queues, log: deps.log, afterMs: opts.sweepAfterMs, batchSize: opts.batchSize }),
+      sweeperProcessor({
+        sql: deps.sql,
+        queues: deps.queues,
+        log: deps.log,
+        afterMs: opts.sweepAfterMs,
+        batchSize: opts.batchSize,
+      }),
       1,
     ),
   ];

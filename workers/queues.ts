@@ -57,7 +57,9 @@ export function createQueues(connection: Redis, prefix: string) {
     maintenance: make<Record<string, never>>(QUEUES.maintenance),
     async close() {
       await Promise.all(
-        [this.evaluate, this.cases, this.outreach, this.replies, this.actions, this.maintenance].map((q) => q.close()),
+        [this.evaluate, this.cases, this.outreach, this.replies, this.actions, this.maintenance].map((q) =>
+          q.close(),
+        ),
       );
     },
   };

@@ -11,7 +11,13 @@ import type { Sql } from "../engine/store/database.ts";
 import { unevaluatedEvents } from "../engine/store/postgres.ts";
 import { type EvaluateJob, jobId, type Queues } from "./queues.ts";
 
-export function sweeperProcessor(deps: { sql: Sql; queues: Queues; log: Logger; afterMs: number; batchSize: number }) {
+export function sweeperProcessor(deps: {
+  sql: Sql;
+  queues: Queues;
+  log: Logger;
+  afterMs: number;
+  batchSize: number;
+}) {
   return async (_job: Job) => {
     const counts = await deps.queues.evaluate.getJobCounts("waiting", "active", "delayed", "prioritized");
     if (Object.values(counts).some((n) => n > 0)) return { swept: 0, reason: "evaluate queue busy" };
@@ -23,7 +29,10 @@ export function sweeperProcessor(deps: { sql: Sql; queues: Queues; log: Logger; 
       const batch = lost.slice(i, i + deps.batchSize);
       jobs.push({
         name: "batch",
-        data: { events: batch.map((b) => b.payload), receivedAt: batch[0]!.receivedAt.getTime() } satisfies EvaluateJob,
+        data: {
+          events: batch.map((b) => b.payload),
+          receivedAt: batch[0]!.receivedAt.getTime(),
+        } satisfies EvaluateJob,
         opts: { jobId: jobId("sweep", batch[0]!.payload.id, stamp) },
       });
     }
