@@ -1,0 +1,148 @@
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TouchpointEvent } from "../events.ts";
+import { CustomerState } from "./state.ts";
+
+const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+const pay = (
+  id: string,
+  at: string,
+  city: string,
+  lat: number,
+  lon: number,
+  amount = 10,
+): TouchpointEvent => ({
+  id,
+  type: "card.transaction",
+  occurredAt: at,
+  customerId: "c1",
+  card: { id: "card", last4: "1234" },
+  amount: { value: amount, currency: "EUR" },
+  merchant: { name: "Shop", city, country: "FR", lat, lon },
+  channel: "card_present",
+});
+
+describe("CustomerState, on a real Redis", () => {
+  let redis: Redis;
+  let state: CustomerState;
+  const prefix = `st${randomBytes(4).toString("hex")}`;
+  // Each test has its own customer id, so they share one prefix without meeting.
+  let n = 0;
+  const forCustomer = (e: TouchpointEvent, c: string): TouchpointEvent => ({
+    ...e,
+    customerId: c,
+    id: `${c}-${e.id}`,
+  });
+
+  beforeAll(() => {
+    redis = new Redis(REDIS_URL);
+    state = new CustomerState(redis, prefix);
+  });
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it("compares a late payment with the one after it in event time", async () => {
+    const c = `c${++n}`;
+    const [paris] = await state.observe([
+      forCustomer(pay("paris", "2026-11-22T11:05:00Z", "Paris", 48.85, 2.35), c),
+    ]);
+    expect(paris?.previousLocation).toBeUndefined();
+    const [pp] = await state.observe([
+      forCustomer(pay("pp", "2026-11-22T09:10:00Z", "Phnom Penh", 11.55, 104.92), c),
+    ]);
+    expect(pp?.previousLocation).toBeUndefined();
+    expect(pp?.nextLocation).toMatchObject({ city: "Paris", at: Date.parse("2026-11-22T11:05:00Z") });
+  });
+
+  it("gives the same answer when an event is replayed, as a retried job would", async () => {
+    const c = `c${++n}`;
+    const a = forCustomer(pay("a", "2026-11-22T08:00:00Z", "Lyon", 45.76, 4.83), c);
+    const b = forCustomer(pay("b", "2026-11-22T09:00:00Z", "Paris", 48.85, 2.35), c);
+    await state.observe([a]);
+    const first = await state.observe([b]);
+    const again = await state.observe([b]);
+    expect(again).toEqual(first);
+    expect(first[0]?.txCount1h).toBe(2);
+  });
+
+  it("counts the busiest hour containing a payment whatever order the burst arrives in", async () => {
+    const c = `c${++n}`;
+    const burst = [0, 8, 16, 24, 32].map((m) =>
+      forCustomer(
+        pay(
+          `v${m}`,
+          new Date(Date.parse("2026-11-22T10:00:00Z") + m * 60_000).toISOString(),
+          "Paris",
+          48.85,
+          2.35,
+          100,
+        ),
+        c,
+      ),
+    );
+    const snaps = [];
+    for (const e of [...burst].reverse()) snaps.push((await state.observe([e]))[0]!);
+    // The last to arrive is the earliest payment: it still sees all five, and their sum.
+    expect(snaps.at(-1)).toMatchObject({ txCount1h: 5, txSum1h: 500 });
+  });
+
+  it("knows a device by its first sighting in event time, even when that sighting arrives last", async () => {
+    const c = `c${++n}`;
+    const login = (id: string, at: string, device: string): TouchpointEvent => ({
+      id,
+      type: "login",
+      occurredAt: at,
+      customerId: c,
+      device: { id: device },
+    });
+    await state.observe([login("l-old", "2026-11-01T10:00:00Z", "phone")]);
+    const [late] = await state.observe([login("l2", "2026-11-22T12:00:00Z", "laptop")]);
+    expect(late).toMatchObject({
+      deviceFirstSeenAt: Date.parse("2026-11-22T12:00:00Z"),
+      devicesBeforeLatest: 1,
+    });
+    const [early] = await state.observe([login("l1", "2026-11-22T09:00:00Z", "laptop")]);
+    expect(early?.deviceFirstSeenAt).toBe(Date.parse("2026-11-22T09:00:00Z"));
+  });
+
+  it("returns the travel notices still running at the event's time", async () => {
+    const c = `c${++n}`;
+    const notice: TouchpointEvent = {
+      id: "n1",
+      type: "travel.notice",
+      occurredAt: "2026-11-14T10:00:00Z",
+      customerId: c,
+      travel: { countries: ["KH"], from: "2026-11-15T00:00:00Z", to: "2026-11-30T00:00:00Z" },
+    };
+    await state.observe([notice]);
+    const [during] = await state.observe([
+      forCustomer(pay("p", "2026-11-20T10:00:00Z", "Phnom Penh", 11.55, 104.92), c),
+    ]);
+    expect(during?.notices).toEqual([
+      {
+        id: "n1",
+        countries: ["KH"],
+        from: Date.parse("2026-11-15T00:00:00Z"),
+        to: Date.parse("2026-11-30T00:00:00Z"),
+      },
+    ]);
+    const [after] = await state.observe([
+      forCustomer(pay("q", "2026-12-02T10:00:00Z", "Phnom Penh", 11.55, 104.92), c),
+    ]);
+    expect(after?.notices).toEqual([]);
+  });
+
+  it("keeps the latest located event for the customer's current time zone", async () => {
+    const c = `c${++n}`;
+    await state.observe([
+      forCustomer(pay("x", "2026-11-22T11:00:00Z", "Paris", 48.85, 2.35), c),
+      forCustomer(pay("y", "2026-11-22T09:00:00Z", "Phnom Penh", 11.55, 104.92), c),
+    ]);
+    expect(await state.latestLocation(c)).toMatchObject({ city: "Paris" });
+  });
+});
