@@ -8,6 +8,7 @@ import type { Queues } from "../workers/queues.ts";
 import { type AuthEnv, authenticate } from "./auth.ts";
 import { deskRoutes } from "./desk/desk.tsx";
 import { errorBody, handleError } from "./errors.ts";
+import { openApiDocument } from "./openapi.ts";
 import { rulesetRoutes, tokenRoutes } from "./routes/admin.ts";
 import { caseRoutes } from "./routes/cases.ts";
 import { eventRoutes } from "./routes/events.ts";
@@ -49,6 +50,8 @@ export function createApp(deps: AppDeps): Hono {
     const ready = Object.values(checks).every(Boolean);
     return c.json({ ready, checks }, ready ? 200 : 503);
   });
+  const openapi = openApiDocument();
+  app.get("/openapi.json", (c) => c.json(openapi, 200));
   app.get("/metrics", async (c) => {
     c.header("Content-Type", deps.metrics.registry.contentType);
     return c.body(await deps.metrics.registry.metrics(), 200);

@@ -32,6 +32,14 @@ describe("the Phnom Penh → Paris story, on Postgres", () => {
     expect(metrics).toMatch(/^touchpoint_rule_hits_total\{rule="impossible-location-spend"\} 1$/m);
     expect(metrics).toMatch(/^touchpoint_cases_opened_total 1$/m);
     expect(metrics).toMatch(/^touchpoint_ingest_to_decision_seconds_count 5$/m);
+    const doc = (await (await t.tp.app!.request("/openapi.json")).json()) as {
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, { $defs?: unknown; anyOf?: unknown; oneOf?: unknown }> };
+    };
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(["/v1/events", "/v1/cases/{id}", "/webhooks/vonage/inbound"]),
+    );
+    expect(JSON.stringify(doc.components.schemas.Event)).toContain("card.transaction");
     const ready = await t.tp.app!.request("/readyz");
     expect(await ready.json()).toEqual({
       ready: true,
