@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateStream, shuffle } from "../fixtures/generator.ts";
-import { loadPeopleVia, openCaseWith } from "../fixtures/stories.ts";
+import { eventually, loadPeopleVia, openCaseWith } from "../fixtures/stories.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 
 const tx = (
@@ -115,6 +115,92 @@ describe("routing", () => {
     const step = second.timeline.find((s: { kind: string }) => s.kind === "case.assigned");
     expect(step.detail).toMatchObject({ fallback: "offline", previousAdvocateId: named.id });
     expect(step.detail.reason).toContain(`${named.name} is offline`);
+    await t.api("PUT", `/v1/advocates/${named.id}`, {
+      name: named.name,
+      team: "fraud",
+      capacity: 8,
+      status: "online",
+    });
+  });
+
+  const LONDON = { city: "London", country: "GB", lat: 51.5072, lon: -0.1276 };
+  /** A first case, handled and closed by someone; returns who. */
+  async function firstCaseHandled(customerId: string, phone: string) {
+    await t.api("PUT", `/v1/customers/${customerId}`, {
+      name: `Customer ${customerId}`,
+      phone,
+      homeCountry: "FR",
+    });
+    await t.api("POST", "/v1/events", [
+      tx(`${customerId}-a1`, customerId, "2026-11-20T09:10:00Z", PARIS),
+      tx(`${customerId}-a2`, customerId, "2026-11-20T10:10:00Z", PHNOM_PENH),
+    ]);
+    const first = await openCaseWith(t.api, customerId, ["impossible-location-spend"]);
+    await t.api("POST", `/v1/cases/${first.id}/resolve`, { outcome: "false_alarm" });
+    return first.advocate as { id: string; name: string };
+  }
+  const setStatus = (a: { id: string; name: string }, status: string) =>
+    t.api("PUT", `/v1/advocates/${a.id}`, { name: a.name, team: "fraud", capacity: 8, status });
+
+  it("keeps a medium case for the customer's advocate while they are away, and gives it to them when they are back", async () => {
+    const named = await firstCaseHandled("wait-1", "+33612345611");
+    await setStatus(named, "away");
+    // A payment in London for a French customer: medium severity (abroad, no travel notice).
+    await t.api("POST", "/v1/events", [tx("wait-1-b1", "wait-1", "2026-11-27T12:00:00Z", LONDON)]);
+    const waiting = await openCaseWith(t.api, "wait-1", ["foreign-spend-without-travel-notice"]);
+    expect(waiting).toMatchObject({ severity: "medium", advocateId: null });
+    const step = waiting.timeline.find((s: { kind: string }) => s.kind === "case.unassigned");
+    expect(step.detail.reason).toContain(`waiting up to 30 min for ${named.name} (away)`);
+    expect(await t.tp.queues.cases.getJob(`reroute-${waiting.id}`)).toBeDefined();
+
+    await setStatus(named, "online");
+    const back = (await t.api("GET", `/v1/cases/${waiting.id}`)).body;
+    expect(back.advocateId).toBe(named.id);
+    expect(back.timeline.at(-1)).toMatchObject({
+      kind: "case.assigned",
+      detail: { trigger: "an advocate came online" },
+    });
+  });
+
+  it("gives the case to someone else when the wait is over", async () => {
+    const named = await firstCaseHandled("wait-2", "+33612345612");
+    await setStatus(named, "away");
+    await t.api("POST", "/v1/events", [tx("wait-2-b1", "wait-2", "2026-11-27T12:00:00Z", LONDON)]);
+    const waiting = await openCaseWith(t.api, "wait-2", ["foreign-spend-without-travel-notice"]);
+    expect(waiting.advocateId).toBeNull();
+    // Rather than wait 30 minutes, bring the reroute job forward.
+    await t.api("PUT", "/v1/advocates/adv-spare", {
+      name: "Sam Spare",
+      team: "fraud",
+      capacity: 8,
+      status: "online",
+    });
+    // Rather than wait 30 minutes, bring the reroute job forward.
+    await (await t.tp.queues.cases.getJob(`reroute-${waiting.id}`))!.promote();
+    const after = await eventually(async () => {
+      const c = (await t.api("GET", `/v1/cases/${waiting.id}`)).body;
+      return c.advocateId ? c : undefined;
+    });
+    expect(after.advocateId).not.toBe(named.id);
+    expect(after.timeline.at(-1).detail.reason).toContain(`${named.name} is away after the wait`);
+    await setStatus(named, "online");
+  });
+
+  it("returns a case to the customer's advocate when they come back, if nobody has started on it", async () => {
+    const named = await firstCaseHandled("back-1", "+33612345613");
+    await setStatus(named, "offline");
+    await t.api("POST", "/v1/events", [
+      tx("back-1-b1", "back-1", "2026-11-27T09:10:00Z", PARIS),
+      tx("back-1-b2", "back-1", "2026-11-27T10:10:00Z", PHNOM_PENH),
+    ]);
+    const second = await openCaseWith(t.api, "back-1", ["impossible-location-spend"]);
+    expect(second.advocateId).not.toBe(named.id);
+    await setStatus(named, "online");
+    const back = (await t.api("GET", `/v1/cases/${second.id}`)).body;
+    expect(back.advocateId).toBe(named.id);
+    expect(back.timeline.at(-1).detail.reason).toContain(
+      `${named.name}, who helped this customer before, is back`,
+    );
   });
 
   it("shows an advocate only their own team's cases", async () => {

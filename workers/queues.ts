@@ -23,6 +23,8 @@ export interface EvaluateJob {
 
 export interface CasesJob {
   customerId: string;
+  /** Set on the delayed job that ends a case's wait for the customer's previous advocate. */
+  reroute?: string;
 }
 
 /** A Vonage webhook, verified and parsed, waiting to be applied. */

@@ -9,6 +9,7 @@ import {
   getAdvocate,
   getCustomer,
   listAdvocates,
+  returnCasesToPreferred,
   upsertAdvocate,
   upsertCustomer,
 } from "../../engine/store/postgres.ts";
@@ -60,7 +61,11 @@ export function advocateRoutes(sql: Sql) {
       { status: body.status },
     );
     // Someone able to take cases has appeared: hand them whatever was waiting.
-    if (advocate.status === "online") await assignWaitingCases(sql, advocate.team, new Date());
+    if (advocate.status === "online") {
+      const now = new Date();
+      await returnCasesToPreferred(sql, advocate.id, now);
+      await assignWaitingCases(sql, advocate.team, now);
+    }
     return c.json({ ...advocate, created }, 200);
   });
   app.get("/", requireRole("supervisor", "advocate"), async (c) =>

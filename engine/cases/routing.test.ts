@@ -76,3 +76,56 @@ describe("chooseAdvocate", () => {
     expect(choice.advocateId).toBeNull();
   });
 });
+
+describe("waiting for the customer's previous advocate", () => {
+  it("keeps a medium case 30 minutes for an advocate who is away", () => {
+    const prev = adv("a2", { status: "away" });
+    const choice = chooseAdvocate({
+      previousId: "a2",
+      previous: prev,
+      team: [adv("a1"), prev],
+      teamName: "fraud",
+      severity: "medium",
+    });
+    expect(choice).toMatchObject({ advocateId: null, waitMinutes: 30, fallback: "away" });
+    expect(choice.reason).toContain("who helped this customer before");
+  });
+
+  it("never makes a high-severity case wait", () => {
+    const prev = adv("a2", { status: "away" });
+    const choice = chooseAdvocate({
+      previousId: "a2",
+      previous: prev,
+      team: [adv("a1"), prev],
+      teamName: "fraud",
+      severity: "high",
+    });
+    expect(choice).toMatchObject({ advocateId: "a1", fallback: "away" });
+  });
+
+  it("does not wait for an advocate who is off shift", () => {
+    const prev = adv("a2", { status: "offline" });
+    const choice = chooseAdvocate({
+      previousId: "a2",
+      previous: prev,
+      team: [adv("a1"), prev],
+      teamName: "fraud",
+      severity: "low",
+    });
+    expect(choice.advocateId).toBe("a1");
+  });
+
+  it("falls back once the wait is over", () => {
+    const prev = adv("a2", { open: 5 });
+    const choice = chooseAdvocate({
+      previousId: "a2",
+      previous: prev,
+      team: [adv("a1"), prev],
+      teamName: "fraud",
+      severity: "low",
+      waitExpired: true,
+    });
+    expect(choice).toMatchObject({ advocateId: "a1", fallback: "at capacity" });
+    expect(choice.reason).toContain("after the wait");
+  });
+});

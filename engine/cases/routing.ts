@@ -1,4 +1,5 @@
 /** Advocate routing: the customer's last advocate when they can take it, else the least-loaded one. Pure. */
+import type { Severity } from "../rules/schema.ts";
 
 export type AdvocateStatus = "online" | "away" | "offline";
 
@@ -26,19 +27,32 @@ export interface RoutingChoice {
   reason: string;
   /** Why the previous advocate was not chosen, when there was one to consider. */
   fallback?: FallbackReason;
+  /** Keep the case for the previous advocate this long (minutes) before falling back. */
+  waitMinutes?: number;
 }
+
+/**
+ * How long a case waits for the customer's previous advocate when they are away or at capacity,
+ * by severity, minutes. High severity never waits: the customer may be being robbed right now.
+ * An offline advocate is off shift: nobody waits for them.
+ */
+export const WAIT_FOR_PREVIOUS: Record<Severity, number> = { high: 0, medium: 30, low: 240 };
 
 const canTake = (a: AdvocateLoad) => a.status === "online" && a.open < a.capacity;
 
 /**
- * Chooses who takes a new case. `previousId` is the advocate who last helped the customer;
- * `team` is every advocate of the case's team with their load.
+ * Chooses who takes a case. `previousId` is the advocate who last helped the customer; `team` is
+ * every advocate of the case's team with their load. `waitExpired` says the case has already
+ * waited its time for the previous advocate.
  */
 export function chooseAdvocate(input: {
   previousId: string | null;
   previous?: AdvocateLoad;
   team: readonly AdvocateLoad[];
   teamName: string;
+  severity?: Severity;
+  waitExpired?: boolean;
+  wait?: Record<Severity, number>;
 }): RoutingChoice {
   const { previousId, previous, team, teamName } = input;
   let fallback: FallbackReason;
@@ -48,7 +62,19 @@ export function chooseAdvocate(input: {
     return { advocateId: previous.id, reason: `previous advocate ${previous.name} is online with capacity` };
   } else fallback = previous.status !== "online" ? previous.status : "at capacity";
 
-  const who = previous ? `${previous.name} is ${fallback}` : fallback;
+  const waitMinutes = (input.wait ?? WAIT_FOR_PREVIOUS)[input.severity ?? "high"];
+  if (previous && fallback !== "offline" && !input.waitExpired && waitMinutes > 0) {
+    return {
+      advocateId: null,
+      fallback,
+      waitMinutes,
+      reason: `waiting up to ${waitMinutes} min for ${previous.name} (${fallback}), who helped this customer before; ${input.severity} severity`,
+    };
+  }
+
+  const who = previous
+    ? `${previous.name} is ${fallback}${input.waitExpired ? " after the wait" : ""}`
+    : fallback;
   const candidates = team
     .filter(canTake)
     .sort((a, b) => a.open - b.open || a.open / a.capacity - b.open / b.capacity || a.id.localeCompare(b.id));

@@ -335,6 +335,8 @@ export interface CaseUpdate {
   severity: Severity;
   /** The case became more severe with this update (a reason to contact the customer sooner). */
   escalated: boolean;
+  /** The case waits for the customer's previous advocate until then; reroute it at that time. */
+  waitUntil: Date | null;
 }
 
 /**
@@ -401,11 +403,20 @@ export async function openOrJoinCase(
     }
 
     let advocateId = kase!.advocate_id as string | null;
-    if (created) advocateId = await routeCase(tx, caseId, customerId, top.team, now);
+    let waitUntil: Date | null = null;
+    if (created) {
+      await tx`
+        update cases set preferred_advocate_id = (select last_advocate_id from customers where id = ${customerId})
+        where id = ${caseId}`;
+      const assigned = await assignCase(tx, caseId, now, "case opened");
+      advocateId = assigned?.advocateId ?? null;
+      waitUntil = assigned?.waitUntil ?? null;
+    }
     return {
       caseId,
       created,
       escalated,
+      waitUntil,
       linked: decisions.length,
       advocateId,
       severity: maxSeverity(kase!.severity, severity),
@@ -413,82 +424,146 @@ export async function openOrJoinCase(
   });
 }
 
-/** Chooses and records the advocate of a new case, with the reason on the timeline. */
-async function routeCase(
+/**
+ * Assigns an open, unassigned case: to the customer's previous advocate if they can take it; else,
+ * by severity, waits a while for them (setting `wait_until`); else to the least-loaded advocate of
+ * the team. Every change goes on the timeline with its reason. Call inside a transaction.
+ */
+async function assignCase(
   tx: Q,
   caseId: string,
-  customerId: string,
-  team: string,
   now: Date,
-): Promise<string | null> {
-  const [cust] = await tx`select last_advocate_id from customers where id = ${customerId}`;
-  const previousId = (cust?.last_advocate_id as string | null) ?? null;
-  const loads = await advocateLoads(tx, tx`a.team = ${team} or a.id = ${previousId}`);
+  trigger: string,
+  opts: { waitOver?: boolean } = {},
+): Promise<{ advocateId: string | null; waitUntil: Date | null } | undefined> {
+  const [c] = await tx`
+    select id, customer_id, team, severity, status, advocate_id, preferred_advocate_id, wait_until
+    from cases where id = ${caseId} for update`;
+  if (!c || c.status !== "open" || c.advocate_id) return undefined;
+  const previousId = (c.preferred_advocate_id as string | null) ?? null;
+  const loads = await advocateLoads(tx, tx`a.team = ${c.team} or a.id = ${previousId}`);
   const previous = loads.find((a) => a.id === previousId);
+  const waitUntil = (c.wait_until as Date | null) ?? null;
   const choice = chooseAdvocate({
     previousId,
     ...(previous ? { previous } : {}),
-    team: loads.filter((a) => a.team === team),
-    teamName: team,
+    team: loads.filter((a) => a.team === c.team),
+    teamName: c.team,
+    severity: c.severity,
+    waitExpired: waitUntil !== null && (opts.waitOver === true || waitUntil <= now),
   });
-  await tx`update cases set advocate_id = ${choice.advocateId}, preferred_advocate_id = ${previousId}, updated_at = now() where id = ${caseId}`;
-  if (choice.advocateId) {
-    await tx`update customers set last_advocate_id = ${choice.advocateId} where id = ${customerId}`;
-  }
-  const adv = loads.find((a) => a.id === choice.advocateId);
-  await addTimeline(
-    tx,
-    caseId,
-    choice.advocateId ? "case.assigned" : "case.unassigned",
-    `assigned:${caseId}:0`,
-    {
-      advocateId: choice.advocateId,
-      advocateName: adv?.name ?? null,
+  const [{ n }] = (await tx`
+    select count(*)::int as n from case_timeline where case_id = ${caseId} and kind in ('case.assigned', 'case.unassigned')`) as unknown as [
+    { n: number },
+  ];
+  const step = (kind: "case.assigned" | "case.unassigned", detail: object) =>
+    addTimeline(
+      tx,
+      caseId,
+      kind,
+      `assigned:${caseId}:${n}`,
+      { ...detail, trigger, previousAdvocateId: previousId },
+      { at: now },
+    );
+
+  if (choice.waitMinutes) {
+    if (waitUntil) return { advocateId: null, waitUntil }; // still waiting, already said so
+    const until = new Date(now.getTime() + choice.waitMinutes * 60_000);
+    await tx`update cases set wait_until = ${until}, updated_at = now() where id = ${caseId}`;
+    await step("case.unassigned", {
+      advocateId: null,
+      advocateName: null,
       reason: choice.reason,
       fallback: choice.fallback ?? null,
-      previousAdvocateId: previousId,
-    },
-    { at: now },
-  );
-  return choice.advocateId;
+      waitUntil: until.toISOString(),
+    });
+    return { advocateId: null, waitUntil: until };
+  }
+  if (!choice.advocateId) {
+    if (n === 0 || opts.waitOver)
+      await step("case.unassigned", {
+        advocateId: null,
+        advocateName: null,
+        reason: choice.reason,
+        fallback: choice.fallback ?? null,
+      });
+    return { advocateId: null, waitUntil: null };
+  }
+  const adv = loads.find((a) => a.id === choice.advocateId)!;
+  await tx`update cases set advocate_id = ${adv.id}, wait_until = null, updated_at = now() where id = ${caseId}`;
+  await tx`update customers set last_advocate_id = ${adv.id} where id = ${c.customer_id}`;
+  await step("case.assigned", {
+    advocateId: adv.id,
+    advocateName: adv.name,
+    reason: choice.reason,
+    fallback: choice.fallback ?? null,
+  });
+  return { advocateId: adv.id, waitUntil: null };
+}
+
+/** A case that waited for its customer's previous advocate: assign it now, one way or the other. */
+export async function rerouteCase(sql: Sql, caseId: string, now: Date) {
+  // The delayed job fires when the wait ends: it is the authority on "over", whatever the clocks say.
+  return sql.begin((tx) => assignCase(tx, caseId, now, "wait over", { waitOver: true }));
 }
 
 /** Gives waiting (unassigned) open cases of a team to whoever can take them now. */
 export async function assignWaitingCases(sql: Sql, team: string, now: Date): Promise<number> {
-  const waiting =
-    await sql`select id, customer_id from cases where status = 'open' and advocate_id is null and team = ${team} order by opened_at`;
+  const waiting = await sql`
+    select c.id from cases c left join advocates p on p.id = c.preferred_advocate_id
+    where c.status = 'open' and c.advocate_id is null and (c.team = ${team} or p.team = ${team}) order by c.opened_at`;
   let assigned = 0;
   for (const w of waiting) {
-    const got = await sql.begin(async (tx) => {
-      const [c] = await tx`select advocate_id from cases where id = ${w.id} and status = 'open' for update`;
-      if (!c || c.advocate_id) return false;
-      const [{ n }] =
-        (await tx`select count(*)::int as n from case_timeline where case_id = ${w.id} and kind in ('case.assigned', 'case.unassigned')`) as unknown as [
-          { n: number },
-        ];
-      const loads = await advocateLoads(tx, tx`a.team = ${team}`);
-      const choice = chooseAdvocate({ previousId: null, team: loads, teamName: team });
-      if (!choice.advocateId) return false;
-      const adv = loads.find((a) => a.id === choice.advocateId)!;
-      await tx`update cases set advocate_id = ${adv.id}, updated_at = now() where id = ${w.id}`;
-      await tx`update customers set last_advocate_id = ${adv.id} where id = ${w.customer_id}`;
+    const r = await sql.begin((tx) => assignCase(tx, w.id, now, "an advocate came online"));
+    if (r?.advocateId) assigned++;
+  }
+  return assigned;
+}
+
+/**
+ * The customer's previous advocate is back: open cases that fell back to someone else, who has
+ * not yet acted on them (no note, no call), go back to the advocate the customer knows.
+ */
+export async function returnCasesToPreferred(sql: Sql, advocateId: string, now: Date): Promise<number> {
+  const candidates = await sql`
+    select c.id from cases c
+    where c.status = 'open' and c.preferred_advocate_id = ${advocateId} and c.advocate_id is not null and c.advocate_id <> ${advocateId}
+      and not exists (select 1 from case_timeline t where t.case_id = c.id and t.actor = c.advocate_id)
+    order by c.opened_at`;
+  let moved = 0;
+  for (const cand of candidates) {
+    const ok = await sql.begin(async (tx) => {
+      const [c] =
+        await tx`select id, customer_id, advocate_id, status from cases where id = ${cand.id} for update`;
+      if (!c || c.status !== "open" || !c.advocate_id || c.advocate_id === advocateId) return false;
+      const [me] = await advocateLoads(tx, tx`a.id = ${advocateId}`);
+      if (!me || me.status !== "online" || me.open >= me.capacity) return false;
+      const [{ n }] = (await tx`
+        select count(*)::int as n from case_timeline where case_id = ${c.id} and kind in ('case.assigned', 'case.unassigned')`) as unknown as [
+        { n: number },
+      ];
+      const [from] = await tx`select name from advocates where id = ${c.advocate_id}`;
+      await tx`update cases set advocate_id = ${advocateId}, updated_at = now() where id = ${c.id}`;
+      await tx`update customers set last_advocate_id = ${advocateId} where id = ${c.customer_id}`;
       await addTimeline(
         tx,
-        w.id,
+        c.id,
         "case.assigned",
-        `assigned:${w.id}:${n}`,
+        `assigned:${c.id}:${n}`,
         {
-          advocateId: adv.id,
-          advocateName: adv.name,
-          reason: `${adv.name} came online; least-loaded advocate of team ${team}`,
+          advocateId,
+          advocateName: me.name,
+          reason: `${me.name}, who helped this customer before, is back; ${from?.name ?? c.advocate_id} had not started on it`,
+          trigger: "previous advocate back",
+          previousAdvocateId: advocateId,
         },
         { at: now },
       );
       return true;
     });
-    if (got) assigned++;
+    if (ok) moved++;
   }
-  return assigned;
+  return moved;
 }
 
 export async function resolveCase(

@@ -113,7 +113,7 @@ export async function startTestTouchpoint(
         async () => {
           const [row] = await tp.db.sql`select count(*)::int as n from events where evaluated_at is null`;
           if ((row?.n as number) > 0) return undefined;
-          for (const q of [tp.queues.evaluate, tp.queues.cases]) {
+          for (const q of [tp.queues.evaluate]) {
             const counts = await q.getJobCounts(
               "waiting",
               "active",
@@ -124,7 +124,8 @@ export async function startTestTouchpoint(
             if (Object.values(counts).some((n) => n > 0)) return undefined;
           }
           // Outreach keeps delayed jobs (reminders, morning texts) by design: only what is due counts.
-          for (const q of [tp.queues.outreach, tp.queues.replies]) {
+          // Cases keep delayed reroutes (a case waiting for its customer's advocate) by design too.
+          for (const q of [tp.queues.cases, tp.queues.outreach, tp.queues.replies]) {
             const counts = await q.getJobCounts("waiting", "active", "prioritized");
             if (Object.values(counts).some((n) => n > 0)) return undefined;
           }
