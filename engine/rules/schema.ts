@@ -45,13 +45,36 @@ export const leafSchema = z.strictObject({
 export type Leaf = z.infer<typeof leafSchema>;
 export type Condition = Leaf | { all: Condition[] } | { any: Condition[] } | { not: Condition };
 
+const allSchema = z.strictObject({ all: z.array(z.lazy(() => conditionSchema)).min(1) });
+const anySchema = z.strictObject({ any: z.array(z.lazy(() => conditionSchema)).min(1) });
+const notSchema = z.strictObject({ not: z.lazy(() => conditionSchema) });
+
+/**
+ * Chooses the condition's schema by its keys rather than trying each in a union, so an error deep
+ * in a nested condition keeps its own path and message instead of becoming "invalid input" at
+ * the top.
+ */
+function byKeys(schemas: { all: z.ZodType; any: z.ZodType; not: z.ZodType; leaf?: z.ZodType }) {
+  return z.unknown().transform((v, ctx) => {
+    const o = typeof v === "object" && v !== null ? v : {};
+    const schema =
+      "all" in o ? schemas.all : "any" in o ? schemas.any : "not" in o ? schemas.not : schemas.leaf;
+    if (!schema) {
+      ctx.addIssue({ code: "custom", message: "a rule's conditions start with all, any or not" });
+      return z.NEVER;
+    }
+    const r = schema.safeParse(v);
+    if (!r.success) {
+      for (const issue of r.error.issues)
+        ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+      return z.NEVER;
+    }
+    return r.data as Condition;
+  });
+}
+
 export const conditionSchema: z.ZodType<Condition> = z.lazy(() =>
-  z.union([
-    z.strictObject({ all: z.array(conditionSchema).min(1) }),
-    z.strictObject({ any: z.array(conditionSchema).min(1) }),
-    z.strictObject({ not: conditionSchema }),
-    leafSchema,
-  ]),
+  byKeys({ all: allSchema, any: anySchema, not: notSchema, leaf: leafSchema }),
 );
 
 export const severitySchema = z.enum(["low", "medium", "high"]);
@@ -61,11 +84,9 @@ export const ruleSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, "kebab-case, e.g. impossible-location-spend"),
   description: z.string().max(2000).optional(),
   priority: z.number().int().min(1).max(100).default(1),
-  conditions: z.union([
-    z.strictObject({ all: z.array(conditionSchema).min(1) }),
-    z.strictObject({ any: z.array(conditionSchema).min(1) }),
-    z.strictObject({ not: conditionSchema }),
-  ]),
+  conditions: byKeys({ all: allSchema, any: anySchema, not: notSchema }) as z.ZodType<
+    { all: Condition[] } | { any: Condition[] } | { not: Condition }
+  >,
   event: z.strictObject({
     type: z.string().min(1).max(100),
     params: z.looseObject({

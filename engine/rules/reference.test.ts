@@ -1,0 +1,121 @@
+import { describe, expect, it } from "vitest";
+import { defaultRuleset } from "../../rules/index.ts";
+import { blankFacts } from "./facts.ts";
+import { Evaluator } from "./reference.ts";
+import { parseRuleset } from "./schema.ts";
+
+describe("Evaluator (json-rules-engine)", () => {
+  const ruleset = defaultRuleset();
+
+  it("explains a hit with every condition that held and the fact value it saw", async () => {
+    const { hits } = await new Evaluator(ruleset).evaluate(
+      blankFacts({
+        "event.type": "card.transaction",
+        "event.channel": "card_present",
+        "travel.distanceKm": 10010,
+        "travel.speedKmh": 5223,
+      }),
+    );
+    const hit = hits.find((h) => h.rule === "impossible-location-spend")!;
+    expect(hit).toMatchObject({ severity: "high", team: "fraud" });
+    expect(hit.explanation.held).toContainEqual({
+      fact: "travel.speedKmh",
+      operator: "greaterThan",
+      value: 900,
+      factValue: 5223,
+      held: true,
+    });
+  });
+
+  it("isolates a rule that throws at run time and still runs the others", async () => {
+    const facts = blankFacts({
+      "event.type": "card.transaction",
+      "event.channel": "card_present",
+      "customer.isAbroad": true,
+      // A fact whose computation blows up: json-rules-engine calls function facts at run time.
+      "travel.distanceKm": () => {
+        throw new Error("geo service fell over");
+      },
+    });
+    const { hits, failures } = await new Evaluator(ruleset).evaluate(facts);
+    expect(failures).toEqual([{ rule: "impossible-location-spend", message: "geo service fell over" }]);
+    expect(hits.map((h) => h.rule)).toEqual(["foreign-spend-without-travel-notice"]);
+  });
+
+  it("refuses to be run twice at once, because json-rules-engine would silently skip rules", async () => {
+    const e = new Evaluator(ruleset);
+    const first = e.evaluate(blankFacts());
+    await expect(e.evaluate(blankFacts())).rejects.toThrow(/not re-entrant/);
+    await first;
+  });
+});
+
+describe("parseRuleset", () => {
+  it("names the rule and the JSON path of every problem", () => {
+    const bad = {
+      rules: [
+        {
+          name: "my-rule",
+          conditions: {
+            all: [
+              { fact: "travel.speedKmh", operator: "greaterThan", value: "fast" },
+              { fact: "customer.isAbroad", operator: "greaterThan", value: 3 },
+              { fact: "event", path: "$.merchant.mcc", operator: "in", value: "5411" },
+            ],
+          },
+          event: { type: "fraud.suspected", params: { severity: "high", title: "t" } },
+        },
+        {
+          name: "Bad Name",
+          conditions: { all: [{ fact: "no.such.fact", operator: "equal", value: 1 }] },
+          event: { type: "x", params: { severity: "urgent", title: "t" } },
+        },
+      ],
+    };
+    let issues: Array<{ path: string; message: string }> = [];
+    try {
+      parseRuleset(bad);
+    } catch (e) {
+      issues = (e as { issues: typeof issues }).issues;
+    }
+    expect(issues.map((i) => i.path)).toEqual(
+      expect.arrayContaining([
+        "rules[1].name",
+        "rules[1].conditions.all[0].fact",
+        "rules[1].event.params.severity",
+      ]),
+    );
+    expect(issues.find((i) => i.path === "rules[1].conditions.all[0].fact")?.message).toMatch(
+      /unknown fact "no.such.fact"/,
+    );
+  });
+
+  it("checks meaning once the shape is right", () => {
+    const rules = [
+      {
+        name: "my-rule",
+        conditions: {
+          all: [
+            { fact: "travel.speedKmh", operator: "greaterThan", value: "fast" },
+            { fact: "customer.isAbroad", operator: "greaterThan", value: 3 },
+            { fact: "event", path: "$.merchant.mcc", operator: "in", value: "5411" },
+          ],
+        },
+        event: { type: "fraud.suspected", params: { severity: "high", title: "t" } },
+      },
+    ];
+    expect(() => parseRuleset({ rules })).toThrow();
+    try {
+      parseRuleset({ rules });
+    } catch (e) {
+      expect((e as { issues: Array<{ path: string; message: string }> }).issues).toEqual([
+        { path: "rules[0] (my-rule).conditions.all[0].value", message: "greaterThan compares with a number" },
+        {
+          path: "rules[0] (my-rule).conditions.all[1].operator",
+          message: "greaterThan needs a number; customer.isAbroad is a boolean",
+        },
+        { path: "rules[0] (my-rule).conditions.all[2].value", message: "in needs an array value" },
+      ]);
+    }
+  });
+});
