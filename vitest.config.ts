@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // End-to-end suites each start a whole touchpoint; two at a time suits a 2-core machine.
     maxWorkers: 2,
+    // CI also writes a JSON report, from which .ci/run prints a plain "N passed, N failed" line.
+    reporters: process.env.CI ? ["default", ["json", { outputFile: "test-results.json" }]] : ["default"],
   },
 });
