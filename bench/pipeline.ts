@@ -112,6 +112,44 @@ async function main() {
     console.log(
       `  ingest→decision latency ms:     p50 ${pct(lat, 50).toFixed(0)}  p95 ${pct(lat, 95).toFixed(0)}  p99 ${pct(lat, 99).toFixed(0)}  max ${lat[lat.length - 1]?.toFixed(0)}`,
     );
+
+    // Phase 2: a steady stream well under capacity, for latency without a backlog.
+    const rate = Number(process.env.BENCH_RATE ?? 1000);
+    const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+    const paced = generateStream({
+      seed: 3,
+      customers: Math.ceil((rate * seconds) / 6),
+      impossibleShare: 0.05,
+      prefix: "paced",
+    });
+    for (const { id, ...c } of paced.customers) await api("PUT", `/v1/customers/${id}`, c);
+    const pacedEvents = shuffle(paced.events, 4).slice(0, rate * seconds);
+    const tick = 50;
+    const perTick = Math.max(1, Math.round((rate * tick) / 1000));
+    const p0 = performance.now();
+    const posts: Promise<unknown>[] = [];
+    for (let i = 0, k = 0; i < pacedEvents.length; i += perTick, k++) {
+      const wait = p0 + k * tick - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      posts.push(api("POST", "/v1/events", pacedEvents.slice(i, i + perTick)));
+    }
+    await Promise.all(posts);
+    await eventually(
+      async () => {
+        const [r] = await tp.db.sql`select count(*)::int as n from events where evaluated_at is null`;
+        return r?.n === 0 ? true : undefined;
+      },
+      600_000,
+      "paced evaluation",
+    );
+    const ids = pacedEvents.map((e) => e.id);
+    const pl = (
+      await tp.db.sql`
+        select extract(epoch from evaluated_at - received_at) * 1000 as ms from events where id = any(${ids}) order by 1`
+    ).map((r) => Number(r.ms));
+    console.log(
+      `  steady ${rate} events/s for ${seconds} s, ingest→decision ms: p50 ${pct(pl, 50).toFixed(0)}  p95 ${pct(pl, 95).toFixed(0)}  p99 ${pct(pl, 99).toFixed(0)}  max ${pl[pl.length - 1]?.toFixed(0)}`,
+    );
   } finally {
     await tp.close();
     const redis = new Redis(config.REDIS_URL);
