@@ -303,7 +303,6 @@ async function cli(): Promise<void> {
   const [command, ...args] = process.argv.slice(2);
   if (command === "token") {
     const log = createLogger("warn");
-    await ensureRedis(config.REDIS_URL, config.DATA_DIR, log).then((h) => h.stop());
     const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, log });
     const role = argValue(args, "role") as Role | undefined;
     if (!role || !["ingest", "risk", "advocate", "supervisor", "admin"].includes(role)) {
