@@ -357,6 +357,10 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
       return kinds(x).includes("task.call_customer") ? x : undefined;
     });
     expect(c.timeline.find((s: Json) => s.kind === "task.call_customer").detail.reason).toMatch(/no reply/);
+    // The desk and the API say what the advocate must do now.
+    expect(c.attention).toMatch(/call the customer: no reply/);
+    const listed = (await t.api("GET", "/v1/cases?customerId=quiet-1")).body.items[0];
+    expect(listed.attention).toBe(c.attention);
     expect(textsTo("33612340010")).toHaveLength(2);
   });
 });

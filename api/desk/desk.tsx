@@ -93,6 +93,7 @@ function CasePage({ c, principal }: { c: Detail; principal: Principal }) {
       <h1>
         {c.title} <Severity value={c.severity} />
       </h1>
+      {c.attention ? <p class="attention">Needs you: {c.attention}</p> : null}
       <p class="muted">
         {c.id} · opened <When at={c.openedAt} /> ·{" "}
         {open ? <b>open</b> : <b class="ok">resolved: {c.outcome}</b>} · advocate{" "}
@@ -247,8 +248,8 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: boolean }) {
   const app = new Hono<DeskEnv>();
   app.use("*", csrf());
 
-  const page = (title: string, body: Child, who?: string) => (
-    <Layout title={title} who={who}>
+  const page = (title: string, body: Child, who?: string, refresh?: number) => (
+    <Layout title={title} who={who} refresh={refresh}>
       {body}
     </Layout>
   );
@@ -314,6 +315,7 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: boolean }) {
         <tr>
           <td>
             <a href={`/desk/cases/${i.id}`}>{i.title}</a>
+            {i.attention ? <div class="attention-small">{i.attention}</div> : null}
           </td>
           <td>
             <Severity value={i.severity} />
@@ -376,6 +378,7 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: boolean }) {
           </div>
         </div>,
         whoOf(p),
+        20,
       ),
     );
   });

@@ -24,15 +24,24 @@ th { color:var(--muted); font-weight:600; font-size:12px; text-transform:upperca
 form.inline { display:inline; } button { font:inherit; padding:5px 12px; border-radius:6px; border:1px solid var(--line); background:#fff; cursor:pointer; }
 button.primary { background:var(--accent); color:#fff; border-color:var(--accent); } button.danger { background:var(--high); color:#fff; border-color:var(--high); }
 textarea, input[type=text], input[type=password] { font:inherit; width:100%; padding:6px 8px; border:1px solid var(--line); border-radius:6px; }
+.attention { background:#fef3f2; border:1px solid var(--high); color:var(--high); padding:8px 12px; border-radius:6px; font-weight:600; }
+.attention-small { color:var(--high); font-size:12px; font-weight:600; }
 code { font-size:12px; background:#f0f2f5; padding:1px 4px; border-radius:4px; }
 `;
 
-export const Layout: FC<{ title: string; who?: string; children?: Child }> = ({ title, who, children }) => (
+/** `refresh`: reload every so many seconds, so a list of cases stays current without scripts. */
+export const Layout: FC<{ title: string; who?: string; refresh?: number; children?: Child }> = ({
+  title,
+  who,
+  refresh,
+  children,
+}) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
       <meta name="viewport" content="width=device-width, initial-scale=1" />
       <title>{title} · touchpoint desk</title>
+      {refresh ? <meta http-equiv="refresh" content={String(refresh)} /> : null}
       <style dangerouslySetInnerHTML={{ __html: css }} />
     </head>
     <body>

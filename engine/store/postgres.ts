@@ -606,7 +606,7 @@ export async function listCases(sql: Q, f: CaseFilter) {
   const where = conds.reduce((acc, c, i) => (i === 0 ? sql`where ${c}` : sql`${acc} and ${c}`), sql``);
   const rows = await sql`
     select c.id, c.customer_id, c.status, c.outcome, c.severity, c.team, c.title, c.advocate_id, a.name as advocate_name,
-      c.opened_at, c.resolved_at, c.updated_at
+      c.opened_at, c.resolved_at, c.updated_at, ${attentionSql(sql)} as attention
     from cases c left join advocates a on a.id = c.advocate_id
     ${where} order by c.opened_at desc limit ${f.limit}`;
   return rows.map((r) => ({
@@ -621,12 +621,25 @@ export async function listCases(sql: Q, f: CaseFilter) {
     advocate: r.advocate_id ? { id: r.advocate_id as string, name: r.advocate_name as string } : null,
     openedAt: (r.opened_at as Date).toISOString(),
     resolvedAt: r.resolved_at ? (r.resolved_at as Date).toISOString() : null,
+    attention: (r.attention as string | null) ?? null,
   }));
+}
+
+/**
+ * What the advocate must do now, if anything: the latest call task or alert on an open case that
+ * no note has answered since.
+ */
+function attentionSql(sql: Q) {
+  return sql`(
+    select t.detail->>'reason' from case_timeline t
+    where t.case_id = c.id and c.status = 'open' and t.kind in ('task.call_customer', 'advocate.alerted')
+      and not exists (select 1 from case_timeline n where n.case_id = c.id and n.kind = 'note.added' and n.id > t.id)
+    order by t.id desc limit 1)`;
 }
 
 /** A case with everything an advocate needs: customer, advocate, decisions, events, messages, timeline. */
 export async function caseDetail(sql: Q, id: string) {
-  const [c] = await sql`select * from cases where id = ${id}`;
+  const [c] = await sql`select c.*, ${attentionSql(sql)} as attention from cases c where c.id = ${id}`;
   if (!c) throw new NotFoundError(`case ${id} not found`);
   const [customer, advocate, decisions, timeline, history, messages] = await Promise.all([
     getCustomer(sql, c.customer_id),
@@ -655,6 +668,8 @@ export async function caseDetail(sql: Q, id: string) {
       : null,
     openedAt: (c.opened_at as Date).toISOString(),
     resolvedAt: c.resolved_at ? (c.resolved_at as Date).toISOString() : null,
+    /** What the advocate must do now (a call task or alert no note has answered), if anything. */
+    attention: (c.attention as string | null) ?? null,
     customer: customer
       ? {
           id: customer.id,
