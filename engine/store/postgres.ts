@@ -626,13 +626,14 @@ export async function listCases(sql: Q, f: CaseFilter) {
 }
 
 /**
- * What the advocate must do now, if anything: the latest call task or alert on an open case that
- * no note has answered since.
+ * What the advocate must do now, if anything: the latest call task or alert that no note has
+ * answered since, on an open case or one the customer confirmed as fraud (they need a call).
  */
 function attentionSql(sql: Q) {
   return sql`(
     select t.detail->>'reason' from case_timeline t
-    where t.case_id = c.id and c.status = 'open' and t.kind in ('task.call_customer', 'advocate.alerted')
+    where t.case_id = c.id and (c.status = 'open' or c.outcome = 'confirmed_fraud')
+      and t.kind in ('task.call_customer', 'advocate.alerted')
       and not exists (select 1 from case_timeline n where n.case_id = c.id and n.kind = 'note.added' and n.id > t.id)
     order by t.id desc limit 1)`;
 }
