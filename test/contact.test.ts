@@ -134,6 +134,7 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     expect(kinds(c)).toEqual(
       expect.arrayContaining(["reply.received", "case.resolved", "action.card_block", "advocate.alerted"]),
     );
+    expect(c.attention).toMatch(/call them, the card is being blocked/);
     const action = await t.tp.queues.actions.getJob(`card-block-${open.id}`);
     expect(action?.data).toMatchObject({
       type: "card.block",
