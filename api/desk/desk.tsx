@@ -244,6 +244,24 @@ function CasePage({ c, principal }: { c: Detail; principal: Principal }) {
   );
 }
 
+function CaseTable({ rows }: { rows: Child }) {
+  return (
+    <table>
+      <thead>
+        <tr>
+          <th>Case</th>
+          <th>Severity</th>
+          <th>Customer</th>
+          <th>Advocate</th>
+          <th>Opened</th>
+          <th>State</th>
+        </tr>
+      </thead>
+      <tbody>{rows}</tbody>
+    </table>
+  );
+}
+
 export function deskRoutes(sql: Sql, opts: { secureCookie: boolean }) {
   const app = new Hono<DeskEnv>();
   app.use("*", csrf());
@@ -341,40 +359,12 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: boolean }) {
           {mine.length > 0 ? (
             <div class="card">
               <h2>Yours</h2>
-              <table>
-                <thead>
-                  <tr>
-                    <th>Case</th>
-                    <th>Severity</th>
-                    <th>Customer</th>
-                    <th>Advocate</th>
-                    <th>Opened</th>
-                    <th>State</th>
-                  </tr>
-                </thead>
-                <tbody>{rows(mine)}</tbody>
-              </table>
+              <CaseTable rows={rows(mine)} />
             </div>
           ) : null}
           <div class="card">
             <h2>{team ? `Team ${team}` : "All teams"}</h2>
-            {rest.length === 0 ? (
-              <p class="muted">Nothing here.</p>
-            ) : (
-              <table>
-                <thead>
-                  <tr>
-                    <th>Case</th>
-                    <th>Severity</th>
-                    <th>Customer</th>
-                    <th>Advocate</th>
-                    <th>Opened</th>
-                    <th>State</th>
-                  </tr>
-                </thead>
-                <tbody>{rows(rest)}</tbody>
-              </table>
-            )}
+            {rest.length === 0 ? <p class="muted">Nothing here.</p> : <CaseTable rows={rows(rest)} />}
           </div>
         </div>,
         whoOf(p),
