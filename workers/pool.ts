@@ -1,6 +1,7 @@
 /** The worker pool: one BullMQ Worker per queue, sharing adapters; closes gracefully, draining active jobs. */
 import { type Processor, Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import { RetryableError } from "../engine/errors.ts";
 import type { FaultPoint, RulesetCache } from "../engine/evaluate.ts";
 import type { CustomerState } from "../engine/features/state.ts";
 import type { Logger } from "../engine/log.ts";
@@ -108,10 +109,30 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
     w.on("error", (err) => deps.log.error({ queue: name, err: err.message }, "worker error"));
     return w;
   };
+  // Vonage said "too many requests" with a Retry-After: pause the whole queue (every worker) for
+  // that long instead of burning this job's attempts; the job goes back to wait, not to failed.
+  const sendOutreach = outreachProcessor(contact);
+  const outreach: Worker = make(
+    QUEUES.outreach,
+    async (job) => {
+      try {
+        return await sendOutreach(job);
+      } catch (err) {
+        if (err instanceof RetryableError && err.retryAfterMs) {
+          deps.log.warn({ retryAfterMs: err.retryAfterMs }, "Vonage throttled us: pausing outreach");
+          await outreach.rateLimit(err.retryAfterMs);
+          throw Worker.RateLimitError();
+        }
+        throw err;
+      }
+    },
+    4,
+    { max: opts.ratePerSecond, duration: 1000 },
+  );
   const workers = [
     make(QUEUES.evaluate, evaluateProcessor(deps), opts.concurrency),
     make(QUEUES.cases, casesProcessor(deps), Math.max(2, Math.ceil(opts.concurrency / 2))),
-    make(QUEUES.outreach, outreachProcessor(contact), 4, { max: opts.ratePerSecond, duration: 1000 }),
+    outreach,
     make(QUEUES.replies, repliesProcessor(conversation), 4),
     make(
       QUEUES.maintenance,
