@@ -151,6 +151,42 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     expect(followUps[0]!.text).toContain("never ask for codes or to move money");
   });
 
+  it("asks about account behaviour in its own words, and locks the account on NO", async () => {
+    await t.api("PUT", "/v1/customers/ato-1", {
+      name: "Ada Taken",
+      phone: "+33612340013",
+      homeCountry: "FR",
+    });
+    const base = { customerId: "ato-1", device: { id: "dev-x" }, ip: "198.51.100.9" };
+    await t.api("POST", "/v1/events", [
+      { ...base, id: "ato-reset", type: "password.reset", occurredAt: "2026-11-22T10:00:00Z" },
+      {
+        ...base,
+        id: "ato-payee",
+        type: "payee.added",
+        occurredAt: "2026-11-22T10:20:00Z",
+        payee: { name: "J Smith", country: "GB" },
+      },
+    ]);
+    const kase = await openCaseWith(t.api, "ato-1", ["payee-after-password-reset"]);
+    await eventually(async () => (textsTo("33612340013").length === 1 ? true : undefined));
+    expect(textsTo("33612340013")[0]!.text).toContain(
+      "was it you, adding a new payee just now? Reply YES or NO.",
+    );
+    await webhook("inbound", inbound("33612340013", "no"));
+    const c = await eventually(async () => {
+      const x = await caseById(kase.id);
+      return x.messages.length >= 3 ? x : undefined;
+    });
+    expect(c.outcome).toBe("confirmed_fraud");
+    expect(kinds(c)).toContain("action.account_lock");
+    expect((await t.tp.queues.actions.getJob(`account-lock-${kase.id}`))?.data).toMatchObject({
+      type: "account.lock",
+      cards: [],
+    });
+    expect(textsTo("33612340013").at(-1)!.text).toContain("We have secured your account");
+  });
+
   it("on YES: closes the case as a false alarm and thanks the customer in their language", async () => {
     const kase = await textedCase("yes-1", "+33612340001", { language: "fr" });
     expect(textsTo("33612340001")[0]!.text).toMatch(/^Touchpoint Bank : avez-vous payé 640,00 EUR/);

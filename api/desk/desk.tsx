@@ -60,6 +60,7 @@ const STEP_LABEL: Record<string, string> = {
   "message.status": "Delivery",
   "reply.received": "Customer replied",
   "action.card_block": "Card block requested",
+  "action.account_lock": "Account lock requested",
   "advocate.alerted": "Advocate alerted",
   "task.call_customer": "Task: call the customer",
 };

@@ -33,6 +33,7 @@ export type TimelineKind =
   | "contact.opted_out"
   | "reply.received"
   | "action.card_block"
+  | "action.account_lock"
   | "advocate.alerted"
   | "task.call_customer";
 

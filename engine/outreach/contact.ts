@@ -48,7 +48,12 @@ export type OutreachJob =
   | { type: "resend"; key: string; attempt: number }
   | { type: "reconcile"; key: string };
 
-export type ResponseKind = "card_blocked" | "thanks_false_alarm" | "opt_out_confirmation" | "help";
+export type ResponseKind =
+  | "card_blocked"
+  | "account_secured"
+  | "thanks_false_alarm"
+  | "opt_out_confirmation"
+  | "help";
 
 export interface ContactDeps {
   sql: Sql;
@@ -78,6 +83,8 @@ interface CaseContext {
   customer: Customer;
   event: TouchpointEvent;
   title: string;
+  /** The last four digits of a card in the case's evidence, if any. */
+  cardLast4: string | null;
 }
 
 async function caseContext(sql: Sql, caseId: string): Promise<CaseContext | undefined> {
@@ -92,7 +99,11 @@ async function caseContext(sql: Sql, caseId: string): Promise<CaseContext | unde
     select e.payload from decisions d join events e on e.id = d.event_id where d.case_id = ${caseId}
     order by case d.severity when 'high' then 0 when 'medium' then 1 else 2 end, e.occurred_at limit 1`;
   if (!d) return undefined;
+  const [card] = await sql`
+    select e.payload->'card'->>'last4' as last4 from decisions d join events e on e.id = d.event_id
+    where d.case_id = ${caseId} and e.payload->'card' is not null order by e.occurred_at limit 1`;
   return {
+    cardLast4: (card?.last4 as string | undefined) ?? null,
     id: c.id,
     status: c.status,
     severity: c.severity,
@@ -105,7 +116,12 @@ async function caseContext(sql: Sql, caseId: string): Promise<CaseContext | unde
 
 /** The variables every template may use; only the card's last four digits ever reach a text. */
 export function templateVars(
-  ctx: { customer: Customer; advocateName: string | null; event?: TouchpointEvent },
+  ctx: {
+    customer: Customer;
+    advocateName: string | null;
+    event?: TouchpointEvent;
+    cardLast4?: string | null;
+  },
   bank: ContactDeps["bank"],
 ) {
   const e = ctx.event;
@@ -119,7 +135,7 @@ export function templateVars(
     city: tx?.merchant.city ?? tx?.merchant.country ?? "",
     amount: tx ? tx.amount.value : 0,
     currency: tx?.amount.currency ?? "",
-    last4: tx?.card.last4 ?? "",
+    last4: tx?.card.last4 ?? ctx.cardLast4 ?? "",
     action: e && e.type !== "card.transaction" ? e.type : "",
   };
 }
@@ -238,7 +254,18 @@ export async function checkCase(
   // `sending` goes on to deliver(), which knows not to resend it and arranges its reconciliation.
   if (existing && !["pending", "retrying", "sending"].includes(existing.status)) return "already contacted";
   const ctx = await caseContext(sql, job.caseId);
-  if (!ctx) return "case not found";
+  if (!ctx) {
+    const [c] = await sql`select customer_id from cases where id = ${job.caseId}`;
+    if (!c) return "case not found";
+    // Events can name a customer touchpoint has no profile for: no number to text.
+    await callTask(
+      deps,
+      job.caseId,
+      `no customer profile for ${c.customer_id}, so no number to text`,
+      `call:noprofile:${job.caseId}`,
+    );
+    return "no customer profile";
+  }
   if (ctx.status !== "open") return "case no longer open";
 
   const now = deps.now();
@@ -326,11 +353,12 @@ export async function noReply(
     await callTask(deps, ctx.id, "no reply, and the text caps allow no reminder", `call:noreply:${ctx.id}`);
     return "caps reached";
   }
-  const { text } = renderMessage("reminder", ctx.customer.language, templateVars(ctx, deps.bank));
+  const kind = ctx.event.type === "card.transaction" ? "reminder" : "behaviour_reminder";
+  const { text } = renderMessage(kind, ctx.customer.language, templateVars(ctx, deps.bank));
   await deliver(deps, {
     caseId: ctx.id,
     customer: ctx.customer,
-    kind: "reminder",
+    kind,
     body: text,
     key: `${ctx.id}:reminder`,
     finalAttempt,

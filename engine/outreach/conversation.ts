@@ -28,9 +28,9 @@ export interface Receipt {
   error?: { type?: string; title?: string; detail?: string };
 }
 
-/** A request to the card system, published on the `actions` queue. */
+/** A request to the card (or online banking) system, published on the `actions` queue. */
 export interface CardBlockAction {
-  type: "card.block";
+  type: "card.block" | "account.lock";
   caseId: string;
   customerId: string;
   cards: Array<{ id: string; last4: string }>;
@@ -157,30 +157,36 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
       select distinct e.payload->'card'->>'id' as id, e.payload->'card'->>'last4' as last4
       from decisions d join events e on e.id = d.event_id
       where d.case_id = ${caseId} and e.payload->'card' is not null`;
+    // A card in the evidence is blocked; a case of account behaviour only (a new payee after a
+    // password reset) has no card, so the account is locked instead.
+    const hasCard = cards.length > 0;
     const action: CardBlockAction = {
-      type: "card.block",
+      type: hasCard ? "card.block" : "account.lock",
       caseId,
       customerId: customer.id,
       cards: cards.map((c) => ({ id: c.id as string, last4: c.last4 as string })),
-      reason: "customer answered NO: they did not make the payment",
+      reason: hasCard
+        ? "customer answered NO: they did not make the payment"
+        : "customer answered NO: it was not them",
     };
-    await addTimeline(sql, caseId, "action.card_block", `cardblock:${caseId}`, {
-      cards: action.cards.map((c) => `••${c.last4}`),
-      reason: action.reason,
-    });
-    await deps.publishAction(action, `card-block-${caseId}`);
-    await addTimeline(sql, caseId, "advocate.alerted", `alert:${caseId}:confirmed`, {
-      reason: "customer confirmed fraud by text: call them, the card is being blocked",
-    });
-    await deps.outreach(
+    await addTimeline(
+      sql,
+      caseId,
+      hasCard ? "action.card_block" : "action.account_lock",
+      `action:${caseId}`,
       {
-        type: "respond",
-        customerId: customer.id,
-        caseId,
-        kind: "card_blocked",
-        key: `${caseId}:card_blocked`,
+        cards: action.cards.map((c) => `••${c.last4}`),
+        reason: action.reason,
       },
-      `respond-card_blocked-${caseId}`,
+    );
+    await deps.publishAction(action, `${hasCard ? "card-block" : "account-lock"}-${caseId}`);
+    await addTimeline(sql, caseId, "advocate.alerted", `alert:${caseId}:confirmed`, {
+      reason: `customer confirmed fraud by text: call them, the ${hasCard ? "card is being blocked" : "account is being locked"}`,
+    });
+    const kind = hasCard ? "card_blocked" : "account_secured";
+    await deps.outreach(
+      { type: "respond", customerId: customer.id, caseId, kind, key: `${caseId}:${kind}` },
+      `respond-${kind}-${caseId}`,
     );
     return "confirmed fraud";
   }

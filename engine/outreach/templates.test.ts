@@ -18,6 +18,7 @@ const KINDS: MessageKind[] = [
   "fraud_check",
   "behaviour_check",
   "reminder",
+  "behaviour_reminder",
   "card_blocked",
   "account_secured",
   "thanks_false_alarm",

@@ -14,6 +14,7 @@ export type MessageKind =
   | "fraud_check"
   | "behaviour_check"
   | "reminder"
+  | "behaviour_reminder"
   | "card_blocked"
   | "account_secured"
   | "thanks_false_alarm"
