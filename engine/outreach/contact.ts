@@ -4,7 +4,7 @@
  * nobody answers, and a call task for the advocate when texting cannot work.
  */
 
-import { PermanentError, RetryableError } from "../errors.ts";
+import { PermanentError, RetryableError, ValidationError } from "../errors.ts";
 import type { FaultPoint } from "../evaluate.ts";
 import type { TouchpointEvent } from "../events.ts";
 import type { CustomerState } from "../features/state.ts";
@@ -23,7 +23,7 @@ import {
 } from "../store/messages.ts";
 import { addTimeline, type Customer, getCustomer } from "../store/postgres.ts";
 import { decideContact } from "./policy.ts";
-import { renderMessage } from "./templates.ts";
+import { type MessageKind, renderMessage, type TemplateVars } from "./templates.ts";
 
 /** Where texts go: Vonage, or the outbox when no credentials are configured. */
 export interface SmsTransport {
@@ -237,6 +237,33 @@ export async function deliver(
   }
 }
 
+/**
+ * Renders a text; a template that cannot be filled (a variable missing for this case) is a
+ * problem no retry fixes, so it becomes a call task rather than a job failing eight times.
+ */
+async function render(
+  deps: ContactDeps,
+  caseId: string | null,
+  kind: MessageKind,
+  language: string,
+  vars: TemplateVars,
+): Promise<string | undefined> {
+  try {
+    return renderMessage(kind, language, vars).text;
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    deps.log.error({ kind, caseId, err: err.message }, "could not render a text");
+    if (caseId)
+      await callTask(
+        deps,
+        caseId,
+        `the ${kind} text could not be written (${err.message})`,
+        `call:render:${caseId}:${kind}`,
+      );
+    return undefined;
+  }
+}
+
 async function callTask(deps: ContactDeps, caseId: string, reason: string, key: string): Promise<void> {
   await addTimeline(deps.sql, caseId, "task.call_customer", key, { reason: `call the customer: ${reason}` });
 }
@@ -309,7 +336,8 @@ export async function checkCase(
   }
 
   const kind = ctx.event.type === "card.transaction" ? "fraud_check" : "behaviour_check";
-  const { text } = renderMessage(kind, ctx.customer.language, templateVars(ctx, deps.bank));
+  const text = await render(deps, ctx.id, kind, ctx.customer.language, templateVars(ctx, deps.bank));
+  if (text === undefined) return "could not write the text";
   const sent = await deliver(deps, {
     caseId: ctx.id,
     customer: ctx.customer,
@@ -354,7 +382,8 @@ export async function noReply(
     return "caps reached";
   }
   const kind = ctx.event.type === "card.transaction" ? "reminder" : "behaviour_reminder";
-  const { text } = renderMessage(kind, ctx.customer.language, templateVars(ctx, deps.bank));
+  const text = await render(deps, ctx.id, kind, ctx.customer.language, templateVars(ctx, deps.bank));
+  if (text === undefined) return "could not write the text";
   await deliver(deps, {
     caseId: ctx.id,
     customer: ctx.customer,
@@ -384,7 +413,8 @@ export async function respond(
   if (customer.optedOutAt && job.kind !== "opt_out_confirmation") return "opted out";
   const ctx = job.caseId ? await caseContext(sql, job.caseId) : undefined;
   const vars = templateVars(ctx ?? { customer, advocateName: null }, deps.bank);
-  const { text } = renderMessage(job.kind, customer.language, vars);
+  const text = await render(deps, job.caseId, job.kind, customer.language, vars);
+  if (text === undefined) return "could not write the text";
   await deliver(deps, {
     caseId: job.caseId,
     customer,
