@@ -62,11 +62,14 @@ export function createApp(deps: AppDeps): Hono {
   v1.route("/events", eventRoutes(deps));
   v1.route("/customers", customerRoutes(deps.sql));
   v1.route("/advocates", advocateRoutes(deps.sql));
-  v1.route("/cases", caseRoutes(deps.sql));
+  v1.route("/cases", caseRoutes(deps.sql, deps.metrics));
   v1.route("/tokens", tokenRoutes(deps.sql));
   v1.route("/rulesets", rulesetRoutes(deps.sql));
   app.route("/v1", v1);
-  app.route("/desk", deskRoutes(deps.sql, { secureCookie: deps.secureCookies ?? false }));
+  app.route(
+    "/desk",
+    deskRoutes(deps.sql, { secureCookie: deps.secureCookies ?? false, metrics: deps.metrics }),
+  );
   app.get("/", (c) => c.redirect("/desk", 302));
   deps.mount?.(app);
   return app;

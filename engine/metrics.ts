@@ -66,6 +66,25 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       labelNames: ["kind"] as const,
       registers: [registry],
     }),
+    contactDecisions: new Counter({
+      name: "touchpoint_contact_decisions_total",
+      help: "Contact policy decisions on proactive texts, by action.",
+      labelNames: ["action"] as const,
+      registers: [registry],
+    }),
+    timeToContact: new Histogram({
+      name: "touchpoint_time_to_contact_seconds",
+      help: "From a case opening to its first text going out (or into the outbox).",
+      buckets: [1, 5, 15, 30, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 24 * 3600],
+      registers: [registry],
+    }),
+    timeToResolve: new Histogram({
+      name: "touchpoint_time_to_resolve_seconds",
+      help: "From a case opening to its resolution, by outcome and by whom (customer reply or advocate).",
+      labelNames: ["outcome", "by"] as const,
+      buckets: [30, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 3 * 24 * 3600],
+      registers: [registry],
+    }),
     workersRunning: new Gauge({
       name: "touchpoint_workers_running",
       help: "BullMQ workers running in this process.",

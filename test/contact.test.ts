@@ -204,6 +204,15 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     const impossible = stats.find((r) => r.rule === "impossible-location-spend");
     // Sophie said NO (confirmed fraud), the French customer said OUI (false alarm).
     expect(impossible).toMatchObject({ confirmed: 1, falseAlarms: 1, precision: 0.5 });
+    const metrics = await (await t.tp.app!.request("/metrics")).text();
+    expect(metrics).toMatch(
+      /^touchpoint_time_to_resolve_seconds_count\{outcome="confirmed_fraud",by="customer"\} [1-9]/m,
+    );
+    expect(metrics).toMatch(
+      /^touchpoint_time_to_resolve_seconds_count\{outcome="false_alarm",by="customer"\} [1-9]/m,
+    );
+    expect(metrics).toMatch(/^touchpoint_time_to_contact_seconds_count [1-9]/m);
+    expect(metrics).toMatch(/^touchpoint_contact_decisions_total\{action="send"\} [1-9]/m);
     const foreign = stats.find((r) => r.rule === "foreign-spend-without-travel-notice");
     expect(foreign.confirmed).toBeGreaterThanOrEqual(1);
   });

@@ -9,6 +9,7 @@ import { csrf } from "hono/csrf";
 import type { Child } from "hono/jsx";
 import { NotFoundError } from "../../engine/errors.ts";
 import { maskPhone } from "../../engine/log.ts";
+import type { Metrics } from "../../engine/metrics.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import {
   addTimeline,
@@ -263,7 +264,7 @@ function CaseTable({ rows }: { rows: Child }) {
   );
 }
 
-export function deskRoutes(sql: Sql, opts: { secureCookie: boolean }) {
+export function deskRoutes(sql: Sql, opts: { secureCookie: boolean; metrics?: Metrics }) {
   const app = new Hono<DeskEnv>();
   app.use("*", csrf());
 
@@ -397,10 +398,11 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: boolean }) {
           : null;
     if (outcome) {
       const note = typeof form.note === "string" && form.note.trim() ? form.note.trim().slice(0, 4000) : null;
-      await resolveCase(sql, kase.id, outcome, p.advocateId ?? p.tokenId, `resolved:${kase.id}`, {
+      const r = await resolveCase(sql, kase.id, outcome, p.advocateId ?? p.tokenId, `resolved:${kase.id}`, {
         by: "advocate",
         note,
       });
+      if (r.resolved) opts.metrics?.timeToResolve.observe({ outcome, by: "advocate" }, r.secondsOpen);
     }
     return c.redirect(`/desk/cases/${kase.id}`, 303);
   });

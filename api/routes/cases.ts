@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { ForbiddenError, NotFoundError } from "../../engine/errors.ts";
+import type { Metrics } from "../../engine/metrics.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import type { Principal } from "../../engine/store/postgres.ts";
 import { addTimeline, caseDetail, listCases, resolveCase } from "../../engine/store/postgres.ts";
@@ -39,7 +40,7 @@ export async function visibleCase(sql: Sql, p: Principal, id: string) {
   return detail;
 }
 
-export function caseRoutes(sql: Sql) {
+export function caseRoutes(sql: Sql, metrics: Metrics) {
   const app = new Hono<AuthEnv>();
   const readers = requireRole("advocate", "supervisor", "risk");
   app.get("/", readers, async (c) => {
@@ -55,7 +56,7 @@ export function caseRoutes(sql: Sql) {
     const p = c.get("principal");
     const kase = await visibleCase(sql, p, c.req.param("id"));
     const body = await jsonBody(c, resolveBody);
-    const { resolved } = await resolveCase(
+    const { resolved, secondsOpen } = await resolveCase(
       sql,
       kase.id,
       body.outcome,
@@ -66,6 +67,7 @@ export function caseRoutes(sql: Sql) {
         note: body.note ?? null,
       },
     );
+    if (resolved) metrics.timeToResolve.observe({ outcome: body.outcome, by: "advocate" }, secondsOpen);
     return c.json({ resolved, case: await caseDetail(sql, kase.id) }, 200);
   });
   app.post("/:id/notes", requireRole("advocate", "supervisor"), async (c) => {

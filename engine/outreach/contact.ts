@@ -85,11 +85,12 @@ interface CaseContext {
   title: string;
   /** The last four digits of a card in the case's evidence, if any. */
   cardLast4: string | null;
+  openedAt: Date;
 }
 
 async function caseContext(sql: Sql, caseId: string): Promise<CaseContext | undefined> {
   const [c] = await sql`
-    select c.id, c.status, c.severity, c.title, c.customer_id, a.name as advocate_name
+    select c.id, c.status, c.severity, c.title, c.customer_id, c.opened_at, a.name as advocate_name
     from cases c left join advocates a on a.id = c.advocate_id where c.id = ${caseId}`;
   if (!c) return undefined;
   const customer = await getCustomer(sql, c.customer_id);
@@ -104,6 +105,7 @@ async function caseContext(sql: Sql, caseId: string): Promise<CaseContext | unde
     where d.case_id = ${caseId} and e.payload->'card' is not null order by e.occurred_at limit 1`;
   return {
     cardLast4: (card?.last4 as string | undefined) ?? null,
+    openedAt: c.opened_at as Date,
     id: c.id,
     status: c.status,
     severity: c.severity,
@@ -313,6 +315,7 @@ export async function checkCase(
     sentToCustomerLast3Days: counts.last3Days,
     config: deps.policy,
   });
+  deps.metrics.contactDecisions.inc({ action: decision.action });
   await addTimeline(sql, ctx.id, "contact.decided", `policy:${key}:${jobId}`, {
     action: decision.action,
     reason: decision.reason,
@@ -347,6 +350,7 @@ export async function checkCase(
     finalAttempt,
   });
   if (sent.status === "submitted" || sent.status === "not_sent") {
+    deps.metrics.timeToContact.observe(Math.max(0, (now.getTime() - ctx.openedAt.getTime()) / 1000));
     await deps.schedule(
       { type: "no-reply", caseId: ctx.id, askedAt: now.toISOString(), stage: 1 },
       deps.policy.replyTimeoutMinutes * MINUTE,

@@ -144,7 +144,7 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
   await addTimeline(sql, caseId, "reply.received", `reply:${uuid}`, { text: m.text, kind: reply.kind });
 
   if (reply.kind === "no") {
-    await resolveCase(
+    const r = await resolveCase(
       sql,
       caseId,
       "confirmed_fraud",
@@ -153,6 +153,8 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
       { by: "customer reply", text: m.text },
       deps.now(),
     );
+    if (r.resolved)
+      deps.metrics.timeToResolve.observe({ outcome: "confirmed_fraud", by: "customer" }, r.secondsOpen);
     const cards = await sql`
       select distinct e.payload->'card'->>'id' as id, e.payload->'card'->>'last4' as last4
       from decisions d join events e on e.id = d.event_id
@@ -191,7 +193,7 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
     return "confirmed fraud";
   }
   if (reply.kind === "yes") {
-    await resolveCase(
+    const r = await resolveCase(
       sql,
       caseId,
       "false_alarm",
@@ -200,6 +202,8 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
       { by: "customer reply", text: m.text },
       deps.now(),
     );
+    if (r.resolved)
+      deps.metrics.timeToResolve.observe({ outcome: "false_alarm", by: "customer" }, r.secondsOpen);
     await deps.outreach(
       {
         type: "respond",

@@ -574,15 +574,16 @@ export async function resolveCase(
   idemKey: string,
   detail: object = {},
   now = new Date(),
-): Promise<{ resolved: boolean }> {
+): Promise<{ resolved: boolean; secondsOpen: number }> {
   return sql.begin(async (tx) => {
-    const [c] = await tx`select id, status from cases where id = ${caseId} for update`;
+    const [c] = await tx`select id, status, opened_at from cases where id = ${caseId} for update`;
     if (!c) throw new NotFoundError(`case ${caseId} not found`);
-    if (c.status === "resolved") return { resolved: false };
+    const secondsOpen = Math.max(0, (now.getTime() - (c.opened_at as Date).getTime()) / 1000);
+    if (c.status === "resolved") return { resolved: false, secondsOpen };
     assertResolvable(c as { id: string; status: "open" });
     await tx`update cases set status = 'resolved', outcome = ${outcome}, resolved_at = ${now}, updated_at = now() where id = ${caseId}`;
     await addTimeline(tx, caseId, "case.resolved", idemKey, { outcome, ...detail }, { actor, at: now });
-    return { resolved: true };
+    return { resolved: true, secondsOpen };
   });
 }
 
