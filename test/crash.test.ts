@@ -211,6 +211,8 @@ describe("a worker killed between Vonage accepting a text and recording it", () 
       30_000,
       "the receipt to settle the text",
     );
+    // Now that the text is known to be out, the wait for the customer's reply starts.
+    expect(await t.tp.queues.outreach.getJob(`noreply-${kase.id}-1`)).toBeDefined();
     survivor.kill("SIGTERM");
     await once(survivor, "exit");
   });

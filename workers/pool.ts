@@ -73,6 +73,7 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
     },
   };
   const conversation: ConversationDeps = {
+    replyTimeoutMinutes: deps.contact.policy.replyTimeoutMinutes,
     sql: deps.sql,
     log: deps.log,
     metrics: deps.metrics,

@@ -44,6 +44,8 @@ export interface ConversationDeps {
   outreach(job: OutreachJob, jobId: string, delayMs?: number): Promise<void>;
   publishAction(action: CardBlockAction, jobId: string): Promise<void>;
   now(): Date;
+  /** Minutes without a reply before the reminder (see ContactPolicyConfig). */
+  replyTimeoutMinutes: number;
 }
 
 /** Vonage sends numbers without '+'. */
@@ -245,6 +247,19 @@ export async function handleReceipt(deps: ConversationDeps, r: Receipt): Promise
       status,
       ...(verdict.next !== "none" ? { reason: verdict.reason } : {}),
     });
+  }
+  // A check whose send was uncertain (its worker died mid-call) is only now known to be out:
+  // start waiting for the reply. The job id matches the one the send path uses, so never twice.
+  if (
+    (status === "submitted" || status === "delivered") &&
+    m.caseId &&
+    (m.kind === "fraud_check" || m.kind === "behaviour_check")
+  ) {
+    await deps.outreach(
+      { type: "no-reply", caseId: m.caseId, askedAt: m.createdAt.toISOString(), stage: 1 },
+      `noreply-${m.caseId}-1`,
+      Math.max(0, m.createdAt.getTime() + deps.replyTimeoutMinutes * 60_000 - deps.now().getTime()),
+    );
   }
   if (verdict.next === "retry") {
     // Resend at most twice, spaced out, each as a new text with its own key.
