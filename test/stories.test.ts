@@ -40,6 +40,12 @@ describe("the Phnom Penh → Paris story, on Postgres", () => {
       expect.arrayContaining(["/v1/events", "/v1/cases/{id}", "/webhooks/vonage/inbound"]),
     );
     expect(JSON.stringify(doc.components.schemas.Event)).toContain("card.transaction");
+    // No VONAGE_SIGNATURE_SECRET here and no insecure flag: webhooks are refused, not trusted.
+    const hook = await t.tp.app!.request("/webhooks/vonage/inbound", { method: "POST", body: "{}" });
+    expect(hook.status).toBe(401);
+    expect(((await hook.json()) as { error: { message: string } }).error.message).toMatch(
+      /VONAGE_SIGNATURE_SECRET/,
+    );
     const ready = await t.tp.app!.request("/readyz");
     expect(await ready.json()).toEqual({
       ready: true,
