@@ -155,6 +155,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
       metrics,
       log,
       maxBytes: config.INGEST_MAX_BYTES,
+      redisPrefix: config.REDIS_PREFIX,
       batchSize: config.INGEST_BATCH_SIZE,
       ...(pool ? { workersHealthy: pool.healthy } : {}),
       mount: (root) => {

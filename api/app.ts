@@ -24,6 +24,8 @@ export interface AppDeps {
   batchSize: number;
   /** Whether this process's workers are up; undefined when workers run elsewhere. */
   workersHealthy?: () => boolean;
+  /** REDIS_PREFIX, for scratch state (backtests). */
+  redisPrefix: string;
   /** Mark desk cookies Secure (behind HTTPS). */
   secureCookies?: boolean;
   /** Extra routes mounted at the root (webhooks). */
@@ -64,7 +66,7 @@ export function createApp(deps: AppDeps): Hono {
   v1.route("/advocates", advocateRoutes(deps.sql));
   v1.route("/cases", caseRoutes(deps.sql, deps.metrics));
   v1.route("/tokens", tokenRoutes(deps.sql));
-  v1.route("/rulesets", rulesetRoutes(deps.sql));
+  v1.route("/rulesets", rulesetRoutes(deps.sql, { redis: deps.redis, redisPrefix: deps.redisPrefix }));
   app.route("/v1", v1);
   app.route(
     "/desk",

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadPeopleVia, openCaseWith } from "../fixtures/stories.ts";
+import { loadPeopleVia, loadStory, openCaseWith, playStory } from "../fixtures/stories.ts";
 import { defaultRuleset } from "../rules/index.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 
@@ -87,5 +87,64 @@ describe("the risk team's rulesets", () => {
   it("keeps publishing to the risk team", async () => {
     const advocate = t.as(await t.token("advocate", { advocateId: "adv-amara" }));
     expect((await advocate("POST", "/v1/rulesets", { rules: [bigAtm] })).status).toBe(403);
+  });
+});
+
+describe("backtests and rollbacks", () => {
+  let t: TestTouchpoint;
+  let risk: ReturnType<TestTouchpoint["as"]>;
+  beforeAll(async () => {
+    t = await startTestTouchpoint();
+    await loadPeopleVia(t.api);
+    risk = t.as(await t.token("risk"));
+    const [kase] = await playStory(t.api, loadStory("phnom-penh-paris"));
+    await t.api("POST", `/v1/cases/${kase.id}/resolve`, { outcome: "confirmed_fraud" });
+  });
+  afterAll(() => t?.close());
+
+  it("replays stored events through a draft and the published rules side by side, scored by outcomes", async () => {
+    const slower = defaultRuleset().rules.map((r) =>
+      r.name !== "impossible-location-spend"
+        ? r
+        : {
+            ...r,
+            conditions: {
+              all: [
+                ...(r.conditions as { all: object[] }).all.slice(0, 3),
+                { fact: "travel.speedKmh", operator: "greaterThan", value: 6000 },
+              ],
+            },
+          },
+    );
+    const r = await risk("POST", "/v1/rulesets/backtest", {
+      rules: slower,
+      from: "2026-11-14T00:00:00Z",
+      to: "2026-11-23T00:00:00Z",
+    });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ publishedVersion: 1, events: 5, truncated: false });
+    const published = r.body.published.find((s: { rule: string }) => s.rule === "impossible-location-spend");
+    expect(published).toMatchObject({ customers: 1, confirmed: 1, falseAlarms: 0, precision: 1 });
+    // 5,191 km/h is under the draft's 6,000: the draft would not have called this impossible.
+    expect(r.body.candidate.map((s: { rule: string }) => s.rule)).not.toContain("impossible-location-spend");
+    expect(await t.tp.redis.keys(`${t.prefix}:bt:*`)).toEqual([]);
+  });
+
+  it("rolls back to an earlier version by publishing it again, keeping the history", async () => {
+    const v2 = await risk("POST", "/v1/rulesets", { rules: [bigAtm], note: "atm only" });
+    expect(v2.body.version).toBe(2);
+    const back = await risk("POST", "/v1/rulesets/1/rollback");
+    expect(back.status).toBe(201);
+    expect(back.body).toMatchObject({ version: 3, rolledBackTo: 1 });
+    const versions = (await risk("GET", "/v1/rulesets")).body.items;
+    expect(versions.map((v: { version: number; note: string }) => [v.version, v.note])).toEqual([
+      [3, "rollback to version 1"],
+      [2, "atm only"],
+      [1, "default ruleset shipped in rules/"],
+    ]);
+    expect((await risk("GET", "/v1/rulesets/current")).body.ruleset.rules).toHaveLength(
+      defaultRuleset().rules.length,
+    );
+    expect((await risk("POST", "/v1/rulesets/99/rollback")).status).toBe(404);
   });
 });

@@ -1,6 +1,8 @@
 /** Tokens and rulesets: what admins and the risk team manage. */
 import { Hono } from "hono";
+import type { Redis } from "ioredis";
 import { z } from "zod";
+import { backtest } from "../../engine/backtest.ts";
 import { ValidationError } from "../../engine/errors.ts";
 import { blankFacts } from "../../engine/rules/facts.ts";
 import { Evaluator } from "../../engine/rules/reference.ts";
@@ -13,6 +15,8 @@ import {
   publishedRuleset,
   publishRuleset,
   ruleStats,
+  rulesetVersion,
+  rulesetVersions,
 } from "../../engine/store/postgres.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
 import { jsonBody } from "../errors.ts";
@@ -60,8 +64,53 @@ export function tokenRoutes(sql: Sql) {
   return app;
 }
 
-export function rulesetRoutes(sql: Sql) {
+const backtestBody = z.strictObject({
+  rules: z.array(z.unknown()).optional(),
+  from: z.iso.datetime({ offset: true }),
+  to: z.iso.datetime({ offset: true }),
+  maxEvents: z.number().int().min(1).max(200_000).default(50_000),
+});
+
+export function rulesetRoutes(sql: Sql, opts: { redis: Redis; redisPrefix: string }) {
   const app = new Hono<AuthEnv>();
+  app.get("/", requireRole("risk", "supervisor"), async (c) =>
+    c.json({ items: await rulesetVersions(sql) }, 200),
+  );
+  app.post("/:version/rollback", requireRole("risk"), async (c) => {
+    const version = Number(c.req.param("version"));
+    if (!Number.isInteger(version) || version < 1) {
+      throw new ValidationError("invalid version", [{ path: "version", message: "a positive integer" }]);
+    }
+    const ruleset = parseRuleset(await rulesetVersion(sql, version));
+    const published = await publishRuleset(
+      sql,
+      ruleset,
+      c.get("principal").tokenId,
+      `rollback to version ${version}`,
+    );
+    return c.json(
+      { version: published, rolledBackTo: version, rules: ruleset.rules.map((r) => r.name) },
+      201,
+    );
+  });
+  app.post("/backtest", requireRole("risk"), async (c) => {
+    const body = await jsonBody(c, backtestBody);
+    const current = await publishedRuleset(sql);
+    if (!current)
+      throw new ValidationError("nothing published to compare with", [
+        { path: "rules", message: "publish first" },
+      ]);
+    const candidate = body.rules ? parseRuleset({ rules: body.rules }) : current.ruleset;
+    const from = new Date(body.from);
+    const to = new Date(body.to);
+    if (to <= from)
+      throw new ValidationError("empty window", [{ path: "to", message: "must be after from" }]);
+    const result = await backtest(
+      { sql, redis: opts.redis, prefix: opts.redisPrefix },
+      { candidate, published: current.ruleset, from, to, maxEvents: body.maxEvents },
+    );
+    return c.json({ publishedVersion: current.version, ...result }, 200);
+  });
   app.get("/current", requireRole("risk", "supervisor"), async (c) =>
     c.json((await publishedRuleset(sql)) ?? null, 200),
   );

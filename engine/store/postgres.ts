@@ -754,3 +754,22 @@ export async function ruleStats(sql: Q) {
     };
   });
 }
+
+/** Every ruleset version, newest first. */
+export async function rulesetVersions(sql: Q) {
+  const rows = await sql`
+    select version, note, created_by, created_at, published_at, rules from rulesets order by version desc limit 200`;
+  return rows.map((r) => ({
+    version: r.version as number,
+    note: r.note as string,
+    createdBy: r.created_by as string,
+    publishedAt: r.published_at ? (r.published_at as Date).toISOString() : null,
+    rules: ((r.rules as Ruleset).rules ?? []).map((x) => x.name),
+  }));
+}
+
+export async function rulesetVersion(sql: Q, version: number): Promise<Ruleset> {
+  const [row] = await sql`select rules from rulesets where version = ${version}`;
+  if (!row) throw new NotFoundError(`ruleset version ${version} not found`);
+  return row.rules as Ruleset;
+}
