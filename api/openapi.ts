@@ -168,11 +168,37 @@ export function openApiDocument(): object {
         },
       },
       "/v1/rulesets": {
+        get: {
+          summary: "Every ruleset version, newest first",
+          security: bearer,
+          responses: { "200": { description: "{ items }" } },
+        },
         post: {
           summary: "Validate and publish a ruleset as a new version",
           security: bearer,
           requestBody: json("Ruleset"),
           responses: { "201": { description: "{ version, rules }" }, ...errors },
+        },
+      },
+      "/v1/rulesets/{version}/rollback": {
+        post: {
+          summary: "Publish an earlier version again",
+          security: bearer,
+          responses: {
+            "201": { description: "{ version, rolledBackTo }" },
+            "404": { description: "no such version" },
+          },
+        },
+      },
+      "/v1/rulesets/backtest": {
+        post: {
+          summary:
+            "Replay stored events of a window through a draft and the published ruleset, scored by case outcomes",
+          security: bearer,
+          responses: {
+            "200": { description: "{ events, candidate, published, newlyFlagged, noLongerFlagged }" },
+            ...errors,
+          },
         },
       },
       "/v1/rulesets/current": {
