@@ -85,6 +85,10 @@ describe("the returning customer, on embedded PGlite", () => {
     expect(second.advocateId).toBe(first.advocateId);
     const assigned = second.timeline.find((s: { kind: string }) => s.kind === "case.assigned");
     expect(assigned.detail.reason).toContain("previous advocate");
-    expect(second.previousCases[0]).toMatchObject({ id: first.id, outcome: "false_alarm" });
+    expect(second.previousCases[0]).toMatchObject({
+      id: first.id,
+      outcome: "false_alarm",
+      lastNote: "Tom was buying presents; confirmed by phone.",
+    });
   });
 });

@@ -143,6 +143,7 @@ function CasePage({ c, principal }: { c: Detail; principal: Principal }) {
                     <a href={`/desk/cases/${p.id}`}>{p.title}</a> — <When at={p.openedAt} />,{" "}
                     {p.outcome ?? p.status}
                     {p.advocateName ? `, with ${p.advocateName}` : ""}
+                    {p.lastNote ? <div class="muted">“{p.lastNote}”</div> : null}
                   </li>
                 ))}
               </ul>

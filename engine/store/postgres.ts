@@ -651,7 +651,10 @@ export async function caseDetail(sql: Q, id: string) {
       from decisions d join events e on e.id = d.event_id where d.case_id = ${id} order by e.occurred_at, d.id`,
     sql`select id, at, kind, actor, detail from case_timeline where case_id = ${id} order by id`,
     sql`
-      select c.id, c.status, c.outcome, c.title, c.opened_at, c.resolved_at, a.name as advocate_name
+      select c.id, c.status, c.outcome, c.title, c.opened_at, c.resolved_at, a.name as advocate_name,
+        (select coalesce(t.detail->>'text', t.detail->>'note') from case_timeline t
+          where t.case_id = c.id and (t.kind = 'note.added' or (t.kind = 'case.resolved' and t.detail->>'note' is not null))
+          order by t.id desc limit 1) as last_note
       from cases c left join advocates a on a.id = c.advocate_id
       where c.customer_id = ${c.customer_id} and c.id <> ${id} order by c.opened_at desc limit 20`,
     messagesOf(sql, id),
@@ -709,6 +712,8 @@ export async function caseDetail(sql: Q, id: string) {
       advocateName: (h.advocate_name as string | null) ?? null,
       openedAt: (h.opened_at as Date).toISOString(),
       resolvedAt: h.resolved_at ? (h.resolved_at as Date).toISOString() : null,
+      /** What the advocate wrote last, so the customer is not asked again. */
+      lastNote: (h.last_note as string | null) ?? null,
     })),
   };
 }
