@@ -59,6 +59,15 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
     expect(api.body.timeline.at(-1)).toMatchObject({ kind: "case.resolved", actor: "adv-amara" });
   });
 
+  it("shows each advocate's load and how many cases wait for someone", async () => {
+    const page = await signIn(await t.token("supervisor"));
+    await page.click("text=Advocates");
+    const text = await page.locator("main").innerText();
+    expect(text).toMatch(/Amara Okafor\s+fraud\s+online\s+\d+ of 8/);
+    expect(text).toMatch(/Priya Shah\s+fraud\s+offline/);
+    expect(text).toContain("0 open cases waiting for an advocate");
+  });
+
   it("keeps another team's advocate out of the case", async () => {
     await t.api("PUT", "/v1/advocates/adv-other", { name: "Olu Other", team: "disputes", status: "online" });
     const page = await signIn(await t.token("advocate", { advocateId: "adv-other" }));

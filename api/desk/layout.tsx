@@ -50,6 +50,7 @@ export const Layout: FC<{ title: string; who?: string; refresh?: number; childre
         {who ? (
           <nav>
             <a href="/desk">Cases</a>
+            <a href="/desk/advocates">Advocates</a>
           </nav>
         ) : null}
         {who ? (
