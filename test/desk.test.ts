@@ -50,6 +50,17 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
     expect(text).toContain("OUTBOX — NOT SENT");
     expect(text).toContain("Amara Okafor is looking after this.");
 
+    // The number is there to call, on request, and the request is audited.
+    await page.click("text=Show number to call");
+    expect(await page.locator("main").innerText()).toContain("+447911123042");
+    const [seen] = await t.tp.db
+      .sql`select actor, action, target from audit_log where action = 'customer.phone_revealed'`;
+    expect(seen).toEqual({
+      actor: "adv-amara",
+      action: "customer.phone_revealed",
+      target: "customer:cus-42",
+    });
+
     await page.fill("textarea[name=note]", "Sophie is in Phnom Penh; the Paris payment is not hers.");
     await page.click("button[value=confirmed_fraud]");
     await page.waitForURL(`${base}/desk/cases/${caseId}`);

@@ -89,7 +89,15 @@ function stepText(kind: string, d: Record<string, unknown>): string {
   }
 }
 
-function CasePage({ c, principal }: { c: Detail; principal: Principal }) {
+function CasePage({
+  c,
+  principal,
+  revealPhone = false,
+}: {
+  c: Detail;
+  principal: Principal;
+  revealPhone?: boolean;
+}) {
   const open = c.status === "open";
   return (
     <Layout title={c.title} who={whoOf(principal)}>
@@ -116,8 +124,18 @@ function CasePage({ c, principal }: { c: Detail; principal: Principal }) {
                   <tr>
                     <th>Phone</th>
                     <td>
-                      {maskPhone(c.customer.phone)}{" "}
+                      {revealPhone ? <b>{c.customer.phone}</b> : maskPhone(c.customer.phone)}{" "}
                       {c.customer.optedOut ? <span class="warn">opted out of texts</span> : null}
+                      {revealPhone ? null : (
+                        <form class="inline" method="post" action={`/desk/cases/${c.id}/phone`}>
+                          <button
+                            type="submit"
+                            title="Shows the full number; the audit log records who asked"
+                          >
+                            Show number to call
+                          </button>
+                        </form>
+                      )}
                     </td>
                   </tr>
                   <tr>
@@ -452,6 +470,17 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: boolean; metrics?: Me
       if (r.resolved) opts.metrics?.timeToResolve.observe({ outcome, by: "advocate" }, r.secondsOpen);
     }
     return c.redirect(`/desk/cases/${kase.id}`, 303);
+  });
+
+  // Advocates call customers, so they may see the number; every look is in the audit log.
+  app.post("/cases/:id/phone", async (c) => {
+    const p = c.get("principal");
+    const detail = await visibleCase(sql, p, c.req.param("id"));
+    await audit(sql, p.advocateId ?? p.tokenId, "customer.phone_revealed", `customer:${detail.customerId}`, {
+      caseId: detail.id,
+    });
+    c.header("Cache-Control", "no-store");
+    return c.html(<CasePage c={detail} principal={p} revealPhone />);
   });
 
   app.post("/cases/:id/notes", async (c) => {
