@@ -217,6 +217,39 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     expect(foreign.confirmed).toBeGreaterThanOrEqual(1);
   });
 
+  it("acts on one answer when YES and NO race, and tells the advocate about the other", async () => {
+    const kase = await textedCase("race-1", "+33612340014");
+    await Promise.all([
+      webhook("inbound", inbound("33612340014", "YES")),
+      webhook("inbound", inbound("33612340014", "NO")),
+    ]);
+    const c = await eventually(async () => {
+      const x = await caseById(kase.id);
+      return x.messages.filter((m: Json) => m.direction === "inbound").length === 2 && x.messages.length >= 4
+        ? x
+        : undefined;
+    });
+    await t.drained();
+    const after = await caseById(kase.id);
+    const texts = textsTo("33612340014").map((m) => m.text);
+    if (after.outcome === "confirmed_fraud") {
+      expect(texts.some((x) => x.includes("thank you for confirming"))).toBe(false);
+      expect(kinds(after)).toContain("action.card_block");
+    } else {
+      expect(after.outcome).toBe("false_alarm");
+      expect(kinds(after)).not.toContain("action.card_block");
+      expect(texts.some((x) => x.includes("blocked"))).toBe(false);
+    }
+    // Whichever lost is in front of the advocate, whether it lost the race or came just after.
+    const late = after.timeline.filter(
+      (s: Json) =>
+        (s.kind === "advocate.alerted" && /after the case was resolved/.test(s.detail.reason)) ||
+        (s.kind === "reply.received" && s.detail.note === "arrived after the case was closed"),
+    );
+    expect(late).toHaveLength(1);
+    expect(c.status).toBe("resolved");
+  });
+
   it("refuses forged, tampered and stale webhooks with 401 and changes nothing", async () => {
     const kase = await textedCase("forge-1", "+33612340002");
     const body = inbound("33612340002", "NO");

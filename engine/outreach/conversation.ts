@@ -157,6 +157,7 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
     );
     if (r.resolved)
       deps.metrics.timeToResolve.observe({ outcome: "confirmed_fraud", by: "customer" }, r.secondsOpen);
+    if (r.outcome !== "confirmed_fraud") return changedAnswer(deps, caseId, uuid, "NO", r.outcome);
     const cards = await sql`
       select distinct e.payload->'card'->>'id' as id, e.payload->'card'->>'last4' as last4
       from decisions d join events e on e.id = d.event_id
@@ -206,6 +207,7 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
     );
     if (r.resolved)
       deps.metrics.timeToResolve.observe({ outcome: "false_alarm", by: "customer" }, r.secondsOpen);
+    if (r.outcome !== "false_alarm") return changedAnswer(deps, caseId, uuid, "YES", r.outcome);
     await deps.outreach(
       {
         type: "respond",
@@ -223,6 +225,23 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
     reason: "the customer wrote something other than YES or NO: read it",
   });
   return "for the advocate";
+}
+
+/**
+ * Two replies raced (YES then NO, say) and the case was already resolved the other way: do not
+ * flip it, do not act on it; tell the advocate, who will call.
+ */
+async function changedAnswer(
+  deps: ConversationDeps,
+  caseId: string,
+  uuid: string,
+  said: string,
+  outcome: string,
+): Promise<string> {
+  await addTimeline(deps.sql, caseId, "advocate.alerted", `alert:${uuid}:changed`, {
+    reason: `the customer answered ${said} after the case was resolved as ${outcome}: call them to be sure`,
+  });
+  return "changed answer";
 }
 
 export async function handleReceipt(deps: ConversationDeps, r: Receipt): Promise<string> {

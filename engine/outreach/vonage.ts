@@ -1,7 +1,14 @@
 /**
  * The SMS sender over the real `@vonage/server-sdk` Messages API, with failures sorted into
- * RetryableError (throttling, 5xx, network, timeout) and PermanentError (the request itself is
- * wrong: bad number, auth, content).
+ * RetryableError (throttling, 408, 5xx, network, timeout) and PermanentError (the request itself
+ * is wrong: bad number, credentials, content), so the outreach worker branches on type.
+ *
+ * What the SDK (3.27, server-client 1.20) does, read from its source: it posts with `node-fetch`,
+ * a non-2xx answer throws `VetchError { message, config, response }` where `config` is the whole
+ * request (Authorization header and the recipient's number included) and `response` is the
+ * node-fetch Response with its body still unread; its `timeout` aborts through an AbortController
+ * (node-fetch `AbortError`); a refused connection is a node-fetch `FetchError` of type `system`.
+ * It neither retries nor backs off, and has no timeout unless given one.
  */
 import { readFileSync } from "node:fs";
 import { SMS } from "@vonage/messages";
@@ -12,53 +19,120 @@ import type { SmsTransport } from "./contact.ts";
 export interface VonageSenderOptions {
   apiKey?: string;
   apiSecret?: string;
+  /** With `privateKey`, the sender authenticates with the application's JWT (else Basic key:secret). */
   applicationId?: string;
-  /** PEM text, or a path to a PEM file. */
+  /** PEM text (literal `\n` accepted, as env files carry it), or a path to a PEM file. */
   privateKey?: string;
+  /** Messages API host, default Vonage's (`https://api.nexmo.com`). */
   apiHost?: string;
   restHost?: string;
+  /** Sender id or number. */
   from: string;
-  /** The SDK waits forever by default; we never do. ms. */
+  /** Per request, ms; default 10,000. The SDK's own default is to wait forever. */
   timeoutMs?: number;
 }
+
+const MAX_CLIENT_REF = 100;
+/** How long to wait for the body of an error answer, ms: the SDK's timeout no longer covers it. */
+const ERROR_BODY_WAIT_MS = 2_000;
 
 function pem(key: string): string {
   return key.includes("-----BEGIN") ? key.replace(/\\n/g, "\n") : readFileSync(key, "utf8");
 }
 
-interface VetchLike {
-  name?: string;
-  response?: { status: number; headers: { get(name: string): string | null }; text?: () => Promise<string> };
+/** Vonage error details may echo a number back; nothing we store or log carries more than 4 digits of it. */
+function maskDigits(s: string): string {
+  return s.replace(/\+?\d{5,}/g, (run) => `…${run.slice(-4)}`);
 }
 
-async function classify(err: unknown): Promise<Error> {
-  const e = err as VetchLike & Error;
-  const res = e?.response;
-  if (res && typeof res.status === "number") {
-    let detail = "";
-    try {
-      const body = res.text ? JSON.parse(await res.text()) : {};
-      detail = [body.title, body.detail].filter(Boolean).join(": ");
-    } catch {}
-    const what = `Vonage answered ${res.status}${detail ? ` (${detail})` : ""}`;
-    if (res.status === 429 || res.status >= 500) {
-      const after = Number(res.headers.get("retry-after"));
-      return new RetryableError(what, Number.isFinite(after) && after > 0 ? after * 1000 : undefined, {
-        cause: err,
-      });
-    }
-    return new PermanentError(what, String(res.status), { cause: err });
+/** Retry-After is delta-seconds or an HTTP date; ms, when it says anything usable. */
+export function retryAfterMs(header: string | null, now: Date): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return seconds > 0 ? Math.round(seconds * 1000) : undefined;
+  const at = Date.parse(header);
+  return Number.isNaN(at) || at <= now.getTime() ? undefined : at - now.getTime();
+}
+
+interface HttpFailure {
+  status: number;
+  headers: { get(name: string): string | null };
+  text(): Promise<string>;
+}
+
+function httpFailure(err: unknown): HttpFailure | undefined {
+  const res = (err as { response?: Partial<HttpFailure> } | null)?.response;
+  return res && typeof res.status === "number" && typeof res.headers?.get === "function"
+    ? (res as HttpFailure)
+    : undefined;
+}
+
+/** Vonage's problem body `{ type, title, detail }`, read with a deadline; empty when absent or unreadable. */
+async function problem(res: HttpFailure): Promise<{ type?: string; title?: string; detail?: string }> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const text = await Promise.race([
+      res.text(),
+      new Promise<string>((ok) => {
+        timer = setTimeout(() => ok(""), ERROR_BODY_WAIT_MS);
+      }),
+    ]);
+    const body: unknown = JSON.parse(text);
+    if (typeof body !== "object" || body === null) return {};
+    const pick = (k: string) => {
+      const v = (body as Record<string, unknown>)[k];
+      return typeof v === "string" && v !== "" ? v : undefined;
+    };
+    return { type: pick("type"), title: pick("title"), detail: pick("detail") };
+  } catch {
+    return {};
+  } finally {
+    clearTimeout(timer);
   }
-  // No HTTP answer: connection refused, reset, DNS, or our timeout aborting the request.
-  return new RetryableError(
-    `Vonage unreachable: ${e?.name === "AbortError" ? "timed out" : (e?.message ?? String(err))}`,
-    undefined,
-    {
-      cause: err,
-    },
+}
+
+/** Network failures worth another try: node-fetch's abort (our timeout) and system errors (refused, reset, DNS). */
+function isNetworkFailure(err: unknown): boolean {
+  const e = err as { name?: unknown; type?: unknown } | null;
+  return (
+    e?.name === "AbortError" ||
+    e?.name === "TimeoutError" ||
+    (e?.name === "FetchError" && e.type === "system")
   );
 }
 
+/**
+ * Sorts a failure of `messages.send`. The SDK's error is not kept as `cause`: its `config` holds
+ * our credentials and the full number, and would follow the error into logs.
+ */
+async function classify(err: unknown, now: () => Date): Promise<Error> {
+  const res = httpFailure(err);
+  if (res) {
+    const p = await problem(res);
+    const said = [p.title, p.detail].filter(Boolean).join(": ");
+    const message = `Vonage answered ${res.status}${said ? ` (${maskDigits(said)})` : ""}`;
+    if (res.status === 408 || res.status === 429 || res.status >= 500)
+      return new RetryableError(message, retryAfterMs(res.headers.get("retry-after"), now()));
+    return new PermanentError(message, p.type ?? p.title ?? `http_${res.status}`);
+  }
+  const e = err as { name?: string; message?: string; code?: string } | null;
+  if (isNetworkFailure(err)) {
+    const why = e?.name === "AbortError" ? "timed out" : maskDigits(e?.code ?? e?.message ?? "network error");
+    return new RetryableError(`Vonage unreachable: ${why}`, undefined, { cause: err });
+  }
+  // Thrown before any request left: a private key the SDK cannot sign with, and the like. No retry fixes it.
+  return new PermanentError(
+    `Vonage request not sent: ${maskDigits(e?.message ?? String(err))}`,
+    "client_error",
+  );
+}
+
+/**
+ * The Vonage SMS sender. `send({ to, text, clientRef })` takes `to` in E.164 ('+' optional) and
+ * `clientRef` of at most 100 characters (echoed in status webhooks as `client_ref`); it resolves with
+ * Vonage's message UUID or throws RetryableError / PermanentError (ValidationError for a clientRef out
+ * of bounds, which is a bug of ours).
+ */
 export function createVonageSender(o: VonageSenderOptions): SmsTransport {
   const credentials =
     o.applicationId && o.privateKey
@@ -73,28 +147,29 @@ export function createVonageSender(o: VonageSenderOptions): SmsTransport {
     ...(o.restHost ? { restHost: o.restHost } : {}),
     timeout: o.timeoutMs ?? 10_000,
   });
+  // Adapter at the edge: the clock is read here only to turn an HTTP-date Retry-After into a wait.
+  const now = () => new Date();
+
   return {
     kind: "vonage",
     async send({ to, text, clientRef }) {
-      if (clientRef.length > 100)
-        throw new ValidationError("client_ref over 100 characters", [
-          { path: "clientRef", message: "at most 100" },
+      if (clientRef.length === 0 || clientRef.length > MAX_CLIENT_REF) {
+        throw new ValidationError(`clientRef must be 1 to ${MAX_CLIENT_REF} characters`, [
+          { path: "clientRef", message: `${clientRef.length} characters` },
         ]);
+      }
+      // Vonage wants the E.164 digits without '+' (and without 00).
+      const digits = to.replace(/^\+/, "");
+      if (!/^[1-9]\d{6,14}$/.test(digits)) {
+        throw new PermanentError(`not an E.164 number: ${maskDigits(to)}`, "invalid_number");
+      }
       try {
-        // Vonage wants digits only: no '+'.
         const { messageUUID } = await vonage.messages.send(
-          new SMS({
-            channel: "sms",
-            messageType: "text",
-            to: to.replace(/^\+/, ""),
-            from: o.from,
-            text,
-            clientRef,
-          }),
+          new SMS({ channel: "sms", messageType: "text", to: digits, from: o.from, text, clientRef }),
         );
         return { messageUuid: messageUUID };
       } catch (err) {
-        throw await classify(err);
+        throw await classify(err, now);
       }
     },
   };

@@ -574,16 +574,17 @@ export async function resolveCase(
   idemKey: string,
   detail: object = {},
   now = new Date(),
-): Promise<{ resolved: boolean; secondsOpen: number }> {
+): Promise<{ resolved: boolean; secondsOpen: number; outcome: CaseOutcome }> {
   return sql.begin(async (tx) => {
-    const [c] = await tx`select id, status, opened_at from cases where id = ${caseId} for update`;
+    const [c] = await tx`select id, status, outcome, opened_at from cases where id = ${caseId} for update`;
     if (!c) throw new NotFoundError(`case ${caseId} not found`);
     const secondsOpen = Math.max(0, (now.getTime() - (c.opened_at as Date).getTime()) / 1000);
-    if (c.status === "resolved") return { resolved: false, secondsOpen };
+    // Already resolved: report the outcome it has, which may differ from the one asked for.
+    if (c.status === "resolved") return { resolved: false, secondsOpen, outcome: c.outcome as CaseOutcome };
     assertResolvable(c as { id: string; status: "open" });
     await tx`update cases set status = 'resolved', outcome = ${outcome}, resolved_at = ${now}, updated_at = now() where id = ${caseId}`;
     await addTimeline(tx, caseId, "case.resolved", idemKey, { outcome, ...detail }, { actor, at: now });
-    return { resolved: true, secondsOpen };
+    return { resolved: true, secondsOpen, outcome };
   });
 }
 

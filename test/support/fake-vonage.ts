@@ -1,6 +1,8 @@
 /**
  * A fake of Vonage's Messages API at the HTTP boundary, for tests: the real SDK is pointed at it
- * through apiHost/restHost. It records what arrives and can be told to fail or stall.
+ * through apiHost/restHost. `POST /v1/messages` needs an Authorization header (Basic or Bearer),
+ * takes Vonage's snake_case body and answers 202 `{ message_uuid }`; it records what arrives and
+ * can be told to fail (any status, body and headers) or stall.
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -65,7 +67,7 @@ export async function startFakeVonage(): Promise<FakeVonage> {
       res.end(JSON.stringify(failure.body ?? { title: `fake failure ${failure.status}` }));
       return;
     }
-    const m = JSON.parse(body) as {
+    let m: {
       to: string;
       from: string;
       text: string;
@@ -73,6 +75,14 @@ export async function startFakeVonage(): Promise<FakeVonage> {
       channel: string;
       message_type: string;
     };
+    try {
+      m = JSON.parse(body);
+    } catch {
+      res
+        .writeHead(400, { "content-type": "application/json" })
+        .end(JSON.stringify({ title: "Bad Request", detail: "body is not JSON" }));
+      return;
+    }
     if (m.channel !== "sms" || m.message_type !== "text" || !/^\d{6,15}$/.test(m.to)) {
       res
         .writeHead(422, { "content-type": "application/json" })
