@@ -57,10 +57,14 @@ export function toE164(vonageNumber: string): string {
 async function customerByPhone(sql: Sql, phone: string) {
   // A number may belong to several customers (a joint account): prefer one with an open case.
   const [row] = await sql`
-    select c.id, c.opted_out_at, (select id from cases k where k.customer_id = c.id and k.status = 'open') as open_case
+    select c.id, c.opted_out_at,
+      (select id from cases k where k.customer_id = c.id and k.status = 'open') as open_case,
+      (select id from cases k where k.customer_id = c.id order by k.opened_at desc limit 1) as last_case
     from customers c where c.phone = ${phone}
     order by (select count(*) from cases k where k.customer_id = c.id and k.status = 'open') desc, c.id limit 1`;
-  return row as { id: string; opted_out_at: Date | null; open_case: string | null } | undefined;
+  return row as
+    | { id: string; opted_out_at: Date | null; open_case: string | null; last_case: string | null }
+    | undefined;
 }
 
 export async function handleInbound(deps: ConversationDeps, m: InboundText): Promise<string> {
@@ -71,7 +75,8 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
   const caseId = customer?.open_case ?? null;
   const { created } = await recordInbound(sql, {
     providerId: m.messageUuid,
-    caseId,
+    // A reply after the case closed still belongs with it, where the advocate will read it.
+    caseId: caseId ?? customer?.last_case ?? null,
     customerId: customer?.id ?? null,
     body: m.text,
     from: m.from,
@@ -133,10 +138,8 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
   }
   if (!caseId) {
     log.info({ customerId: customer.id, kind: reply.kind }, "reply with no open case: kept for the advocate");
-    const [last] =
-      await sql`select id from cases where customer_id = ${customer.id} order by opened_at desc limit 1`;
-    if (last)
-      await addTimeline(sql, last.id, "reply.received", `reply:${uuid}`, {
+    if (customer.last_case)
+      await addTimeline(sql, customer.last_case, "reply.received", `reply:${uuid}`, {
         text: m.text,
         kind: reply.kind,
         note: "arrived after the case was closed",
