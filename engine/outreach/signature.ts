@@ -7,11 +7,15 @@ import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { jwtVerify, SignJWT } from "jose";
 import { UnauthorizedError } from "../errors.ts";
 
+/** The claims Vonage puts in a signed webhook's token. */
 export interface WebhookClaims {
+  /** Issued at, seconds since the epoch. */
   iat: number;
+  iss?: string;
   jti?: string;
   api_key?: string;
   application_id?: string;
+  /** SHA-256 of the raw body, hex. */
   payload_hash: string;
 }
 
@@ -23,7 +27,7 @@ export async function verifyVonageWebhook(o: {
   rawBody: string | Uint8Array;
   secret: string;
   now: Date;
-  /** Oldest acceptable `iat`, seconds. */
+  /** Oldest acceptable `iat`, seconds before `now`; default 300. Up to 60 s ahead is allowed for clock skew. */
   maxAgeSeconds?: number;
 }): Promise<WebhookClaims> {
   const token = o.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
@@ -53,7 +57,11 @@ export async function verifyVonageWebhook(o: {
   return claims;
 }
 
-/** Signs a body exactly as Vonage does; returns the Authorization header value. For tests and local fakes. */
+/**
+ * Signs a body as Vonage does (HS256; claims iat, jti, iss "Vonage", api_key, application_id,
+ * payload_hash) and returns the Authorization header value. For tests and local fakes; async because
+ * jose signs with WebCrypto.
+ */
 export async function signVonageWebhook(o: {
   rawBody: string | Uint8Array;
   secret: string;

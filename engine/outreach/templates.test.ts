@@ -1,8 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../errors.ts";
-import { LANGUAGES, type MessageKind, renderMessage } from "./templates.ts";
+import {
+  cleanDescriptor,
+  LANGUAGES,
+  MESSAGE_KINDS,
+  renderMessage,
+  type TemplateVars,
+  templateOf,
+  templateVariables,
+} from "./templates.ts";
 
-const story = {
+const story: TemplateVars = {
   bankName: "Touchpoint Bank",
   bankPhone: "+44 20 7946 0000",
   advocateName: "Amara Okafor",
@@ -13,60 +21,147 @@ const story = {
   last4: "4242",
   action: "payee.added",
 };
-
-const KINDS: MessageKind[] = [
-  "fraud_check",
-  "behaviour_check",
-  "reminder",
-  "behaviour_reminder",
-  "card_blocked",
-  "account_secured",
-  "thanks_false_alarm",
-  "opt_out_confirmation",
-  "help",
-];
+const PAN = "4000123412344242";
 
 describe("renderMessage", () => {
-  it("writes the Paris payment check in one GSM-7 segment, naming the advocate and the last four digits", () => {
+  it("writes the Paris payment check in one GSM-7 segment, naming the advocate, the payment and the last four digits", () => {
     const m = renderMessage("fraud_check", "en", story);
     expect(m.text).toBe(
       "Touchpoint Bank: did you pay EUR 2,300.00 at Galerie Lumière, Paris with card ending 4242? Reply YES or NO. Amara Okafor is looking after this.",
     );
+    expect(m).toMatchObject({ encoding: "GSM-7", segments: 1, language: "en" });
+  });
+
+  it("writes the French check in one GSM-7 segment, with the amount formatted the French way", () => {
+    const m = renderMessage("fraud_check", "fr", story);
+    // fr-FR groups with a narrow no-break space, which is not GSM-7 (it would force UCS-2, 70 a segment).
+    expect(m.text).toContain("2 300,00 EUR");
+    expect(m.text).toContain("Répondez OUI ou NON");
     expect(m).toMatchObject({ encoding: "GSM-7", segments: 1 });
   });
 
-  it("formats French amounts without the no-break spaces that would force UCS-2", () => {
-    const m = renderMessage("fraud_check", "fr", story);
-    expect(m.text).toContain("2 300,00 EUR");
-    expect(m.encoding).toBe("GSM-7");
-  });
-
   for (const lang of LANGUAGES) {
-    for (const kind of KINDS) {
-      it(`${lang}/${kind}: no link, no number but the bank's, never more than four card digits`, () => {
-        const { text, segments } = renderMessage(kind, lang, story);
-        expect(text).not.toMatch(/https?:|www\.|\.[a-z]{2,}\//i);
-        const digitRuns = text.replace("+44 20 7946 0000", "").match(/\d[\d ]{4,}\d/g) ?? [];
-        // The only long digit runs allowed are amounts (with a decimal separator after them).
-        for (const run of digitRuns) expect(run.replace(/\D/g, "").length).toBeLessThanOrEqual(4);
+    for (const kind of MESSAGE_KINDS) {
+      it(`${lang}/${kind}: no link, no number but the bank's, no card digits but the last four, at most 2 segments`, () => {
+        const { text, segments, encoding } = renderMessage(kind, lang, story);
+        expect(text).not.toMatch(/https?:|www\.|\.com\/|\.[a-z]{2,}\//i);
+        const withoutBankPhone = text.replace(story.bankPhone, "");
+        expect(withoutBankPhone).not.toMatch(/\+\d/);
+        // Amounts are the only other digits, and never more than 4 in a run.
+        expect(withoutBankPhone).not.toMatch(/\d{5,}/);
+        expect(encoding).toBe("GSM-7");
         expect(segments).toBeLessThanOrEqual(2);
       });
     }
   }
 
-  it("falls back to English for a language it does not have", () => {
+  it("the fraud check, reminder and blocked-card texts name the card by its last four digits only", () => {
+    for (const lang of LANGUAGES)
+      for (const kind of ["fraud_check", "reminder", "card_blocked"] as const)
+        expect(templateVariables(templateOf(kind, lang))).toContain("last4");
+  });
+
+  it("no template can use anything but the known variables, so a full card number has no way in", () => {
+    const allowed = [
+      "bankName",
+      "bankPhone",
+      "advocateName",
+      "merchant",
+      "city",
+      "amount",
+      "last4",
+      "action",
+    ];
+    for (const lang of LANGUAGES)
+      for (const kind of MESSAGE_KINDS)
+        for (const name of templateVariables(templateOf(kind, lang))) expect(allowed).toContain(name);
+  });
+
+  it("never lets a full card number through, whatever field it is smuggled in", () => {
+    const smuggled = { ...story, pan: PAN, cardNumber: PAN, merchant: `SHOP ${PAN}` } as TemplateVars;
+    for (const lang of LANGUAGES)
+      for (const kind of MESSAGE_KINDS) {
+        const { text } = renderMessage(kind, lang, smuggled);
+        expect(text).not.toContain(PAN);
+        expect(text).not.toContain(PAN.slice(0, 6));
+      }
+    expect(() => renderMessage("fraud_check", "en", { ...story, last4: PAN })).toThrow(/four digits/);
+  });
+
+  it("the blocked-card text says the card is blocked, who will call, and that the bank never asks for codes or money", () => {
+    const { text } = renderMessage("card_blocked", "en", story);
+    expect(text).toContain("Card ending 4242 is blocked");
+    expect(text).toContain("Amara Okafor");
+    expect(text).toMatch(/never ask for codes or to move money/);
+  });
+
+  it("the help text says who we are and how to stop", () => {
+    const { text } = renderMessage("help", "en", story);
+    expect(text).toContain("Touchpoint Bank");
+    expect(text).toContain("Reply STOP");
+  });
+
+  it("asks about account behaviour in words, not event types", () => {
+    const { text } = renderMessage("behaviour_check", "en", { ...story, action: "password.reset" });
+    expect(text).toContain("resetting your password");
+    expect(text).toContain("Reply YES or NO");
+    expect(text).not.toContain("password.reset");
+  });
+
+  it("falls back to English for a language it does not have, and uses the base language of a regional tag", () => {
     expect(renderMessage("help", "de", story).language).toBe("en");
+    expect(renderMessage("help", "fr-CA", story).language).toBe("fr");
+    expect(renderMessage("help", "FR_fr", story).language).toBe("fr");
   });
 
   it("refuses to render with a variable missing, rather than send half a sentence", () => {
-    expect(() => renderMessage("fraud_check", "en", { ...story, merchant: undefined })).toThrow(
+    const attempt = () => renderMessage("fraud_check", "en", { ...story, merchant: undefined });
+    expect(attempt).toThrow(ValidationError);
+    expect(attempt).toThrow("template en/fraud_check needs merchant");
+    expect(() => renderMessage("fraud_check", "en", { ...story, currency: undefined })).toThrow(
+      /needs amount/,
+    );
+    expect(() => renderMessage("behaviour_check", "en", { ...story, action: "unheard.of" })).toThrow(
+      /needs action/,
+    );
+  });
+
+  it("refuses a currency that is not ISO 4217 and an amount that is not a number of money", () => {
+    expect(() => renderMessage("fraud_check", "en", { ...story, currency: "euros" })).toThrow(
+      ValidationError,
+    );
+    expect(() => renderMessage("fraud_check", "en", { ...story, amount: Number.NaN })).toThrow(
       ValidationError,
     );
   });
 
-  it("refuses anything but four digits as the card's last four", () => {
-    expect(() => renderMessage("fraud_check", "en", { ...story, last4: "4000123412344242" })).toThrow(
-      /four digits/,
-    );
+  it("escapes nothing: an ampersand or quote in a merchant name is sent as it is", () => {
+    const { text } = renderMessage("fraud_check", "en", { ...story, merchant: `Marks & Spencer "Food"` });
+    expect(text).toContain(`at Marks & Spencer "Food", Paris`);
+  });
+
+  it("counts a long UCS-2 text in 67-character segments", () => {
+    const m = renderMessage("fraud_check", "en", { ...story, advocateName: "Ảmara Okafor" });
+    expect(m.encoding).toBe("UCS-2");
+    expect(m.segments).toBe(Math.ceil(m.text.length / 67));
+  });
+});
+
+describe("cleanDescriptor", () => {
+  it.each([
+    ["Galerie Lumière", "Galerie Lumière"],
+    ["PAYPAL *SHOP 4029357733", "PAYPAL *SHOP"],
+    ["WWW.SHOP.COM/HELP", "SHOP"],
+    ["AMAZON.COM*2K4L93", "AMAZON*2K4L93"],
+    ["https://evil.example.io/pay now", "evil now"],
+    ["Call +44 20 7946 0999", "Call"],
+    ["Boulangerie   de la  Gare", "Boulangerie de la Gare"],
+    ["7-Eleven 1234", "7-Eleven 1234"],
+  ])("cleans %j to %j", (raw, clean) => {
+    expect(cleanDescriptor(raw)).toBe(clean);
+  });
+
+  it("keeps a merchant name to 40 characters", () => {
+    expect(cleanDescriptor("A".repeat(80))).toHaveLength(40);
   });
 });

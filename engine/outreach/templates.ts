@@ -1,7 +1,8 @@
 /**
- * Message templates: data files per language (`templates/<lang>.json`), rendered by Mustache with
- * no HTML escaping, measured in SMS segments (Twilio's calculator: GSM-7 vs UCS-2, extension
- * characters counted twice). Pure.
+ * Message templates: data files per language (`templates/<lang>.json`, one Mustache template per
+ * message kind), rendered with no HTML escaping and measured in SMS segments by Twilio's
+ * `sms-segments-calculator` (GSM-7 vs UCS-2, extension characters counted twice, 160/153 and
+ * 70/67 characters a segment). Pure.
  */
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -10,17 +11,20 @@ import Mustache from "mustache";
 import { SegmentedMessage } from "sms-segments-calculator";
 import { ValidationError } from "../errors.ts";
 
-export type MessageKind =
-  | "fraud_check"
-  | "behaviour_check"
-  | "reminder"
-  | "behaviour_reminder"
-  | "card_blocked"
-  | "account_secured"
-  | "thanks_false_alarm"
-  | "opt_out_confirmation"
-  | "help";
+export const MESSAGE_KINDS = [
+  "fraud_check",
+  "behaviour_check",
+  "reminder",
+  "behaviour_reminder",
+  "card_blocked",
+  "account_secured",
+  "thanks_false_alarm",
+  "opt_out_confirmation",
+  "help",
+] as const;
+export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
+/** One language's file: a template per kind, and the words for each behaviour event type. */
 type Table = Record<MessageKind, string> & { actions: Record<string, string> };
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), "templates");
@@ -30,18 +34,25 @@ for (const lang of ["en", "fr"])
 
 export const LANGUAGES = [...tables.keys()];
 
+/**
+ * What a template may use. There is deliberately no field for a card number: only `last4` (checked
+ * to be four digits) can reach a text.
+ */
 export interface TemplateVars {
   bankName: string;
+  /** The bank's published number: the only number a text may carry. */
   bankPhone: string;
   advocateName: string;
+  /** Merchant and city as the card network gave them; cleaned of links and long digit runs. */
   merchant?: string;
   city?: string;
-  /** Major units; formatted for the language with the currency code (GSM-7 safe, unlike €). */
+  /** Major units (2300 = 2,300.00), formatted for the language with the ISO currency code. */
   amount?: number;
+  /** ISO 4217, e.g. `EUR`. */
   currency?: string;
   /** Only the last four digits of a card ever reach a text. */
   last4?: string;
-  /** Event type of a behaviour check, e.g. `payee.added`. */
+  /** Event type of a behaviour check, e.g. `payee.added`, put into words by the language's `actions`. */
   action?: string;
 }
 
@@ -49,43 +60,87 @@ export interface Rendered {
   text: string;
   encoding: "GSM-7" | "UCS-2";
   segments: number;
+  /** The language actually used (after falling back to `en`). */
   language: string;
 }
 
+/** `fr-CA` and `fr_FR` use `fr`; anything without a file uses `en`. */
+function pickLanguage(language: string): { lang: string; table: Table } {
+  const primary = language.toLowerCase().split(/[-_]/)[0] ?? "";
+  const lang = tables.has(primary) ? primary : "en";
+  const table = tables.get(lang);
+  if (!table) throw new Error("templates/en.json is missing");
+  return { lang, table };
+}
+
+function invalid(path: string, message: string): ValidationError {
+  return new ValidationError(`${path}: ${message}`, [{ path, message }]);
+}
+
 function formatAmount(value: number, currency: string, lang: string): string {
-  const s = new Intl.NumberFormat(lang === "fr" ? "fr-FR" : "en-GB", {
-    style: "currency",
-    currency,
-    currencyDisplay: "code",
-  }).format(value);
-  // French grouping uses narrow no-break spaces, which would force UCS-2 (70 characters a segment).
+  if (!Number.isFinite(value) || value < 0) throw invalid("amount", "a finite, non-negative number");
+  let s: string;
+  try {
+    // The code, not the symbol: symbols such as ₫ or ₹ are not GSM-7 and would force UCS-2 (70 a segment).
+    s = new Intl.NumberFormat(lang === "fr" ? "fr-FR" : "en-GB", {
+      style: "currency",
+      currency,
+      currencyDisplay: "code",
+    }).format(value);
+  } catch {
+    throw invalid("currency", "an ISO 4217 code such as EUR");
+  }
+  // French grouping uses narrow no-break spaces, which are not GSM-7 either.
   return s.replace(/[\u00a0\u202f]/g, " ");
 }
 
-/** Renders one message; every variable the template names must be given (ValidationError otherwise). */
+const DOMAIN =
+  /\b([\p{L}\p{N}-]+)(?:\.[\p{L}\p{N}-]+)*\.(?:com|net|org|info|biz|shop|store|app|io|co|me|ly|eu|uk|fr|de|es|it|be|ch|nl|us|ca|au)\b(?:\/\S*)?/giu;
+
+/**
+ * Card-network descriptors carry phone numbers and web addresses ("PAYPAL *SHOP 4029357733",
+ * "WWW.SHOP.COM/HELP"); a text must carry neither, so they are dropped, and the name is kept short.
+ */
+export function cleanDescriptor(s: string): string {
+  return s
+    .replace(/\b(?:https?:\/\/|www\.)/giu, "")
+    .replace(DOMAIN, "$1")
+    .replace(/\+?\d[\d .-]{3,}\d/g, (run) => (run.replace(/\D/g, "").length > 4 ? "" : run))
+    .replace(/\s+/g, " ")
+    .trim()
+    .slice(0, 40)
+    .trim();
+}
+
+/** The names a template uses (`{{x}}` or `{{{x}}}`). */
+export function templateVariables(template: string): string[] {
+  return (Mustache.parse(template) as unknown[][])
+    .filter((t) => t[0] === "name" || t[0] === "&")
+    .map((t) => String(t[1]));
+}
+
+/** The raw template of one kind in one language (after fallback), for inspection and tests. */
+export function templateOf(kind: MessageKind, language: string): string {
+  return pickLanguage(language).table[kind];
+}
+
+/** Renders one message; every variable the template names must be given and non-empty (ValidationError otherwise). */
 export function renderMessage(kind: MessageKind, language: string, vars: TemplateVars): Rendered {
-  const lang = tables.has(language) ? language : "en";
-  const table = tables.get(lang)!;
+  const { lang, table } = pickLanguage(language);
   const template = table[kind];
-  if (vars.last4 !== undefined && vars.last4 !== "" && !/^\d{4}$/.test(vars.last4)) {
-    throw new ValidationError("last4 must be exactly four digits", [
-      { path: "last4", message: "four digits only" },
-    ]);
-  }
+  if (vars.last4 !== undefined && vars.last4 !== "" && !/^\d{4}$/.test(vars.last4))
+    throw invalid("last4", "exactly four digits");
   const view: Record<string, string> = {
     bankName: vars.bankName,
     bankPhone: vars.bankPhone,
     advocateName: vars.advocateName,
-    merchant: vars.merchant ?? "",
-    city: vars.city ?? "",
+    merchant: cleanDescriptor(vars.merchant ?? ""),
+    city: cleanDescriptor(vars.city ?? ""),
     last4: vars.last4 ?? "",
     amount: vars.amount !== undefined && vars.currency ? formatAmount(vars.amount, vars.currency, lang) : "",
-    action: vars.action ? (table.actions[vars.action] ?? vars.action) : "",
+    action: vars.action ? (table.actions[vars.action] ?? "") : "",
   };
-  const missing = (Mustache.parse(template) as unknown[][])
-    .filter((t) => t[0] === "name" || t[0] === "&")
-    .map((t) => String(t[1]))
-    .filter((name) => !view[name]);
+  const missing = templateVariables(template).filter((name) => !view[name]);
   if (missing.length > 0) {
     throw new ValidationError(
       `template ${lang}/${kind} needs ${missing.join(", ")}`,
