@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ContactDeps, deliver } from "../engine/outreach/contact.ts";
 import { signVonageWebhook } from "../engine/outreach/signature.ts";
+import { getCustomer } from "../engine/store/postgres.ts";
 import {
   eventually,
   type Json,
@@ -248,6 +250,48 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     );
     expect(late).toHaveLength(1);
     expect(c.status).toBe("resolved");
+  });
+
+  it("sends one text when several jobs race on the same send decision", async () => {
+    await t.api("PUT", "/v1/customers/dup-1", { name: "Dup", phone: "+33612340015", homeCountry: "FR" });
+    const customer = (await getCustomer(t.tp.db.sql, "dup-1"))!;
+    let sends = 0;
+    const deps: ContactDeps = {
+      sql: t.tp.db.sql,
+      state: undefined as unknown as ContactDeps["state"], // deliver() never reads state
+      transport: {
+        kind: "vonage",
+        async send() {
+          sends++;
+          await new Promise((r) => setTimeout(r, 20));
+          return { messageUuid: `race-${sends}` };
+        },
+      },
+      from: "TPBank",
+      bank: { name: "Touchpoint Bank", phone: "+44 20 7946 0000" },
+      policy: {
+        quietStartHour: 21,
+        quietEndHour: 8,
+        maxPerIncident: 3,
+        maxPer3Days: 3,
+        replyTimeoutMinutes: 30,
+      },
+      log: t.tp.log,
+      metrics: t.tp.metrics,
+      schedule: async () => {},
+      now: () => new Date(),
+    };
+    const one = () =>
+      deliver(deps, {
+        caseId: null,
+        customer,
+        kind: "help",
+        body: "hello",
+        key: "dup-1:race",
+        finalAttempt: false,
+      });
+    await Promise.all(Array.from({ length: 8 }, one));
+    expect(sends).toBe(1);
   });
 
   it("refuses forged, tampered and stale webhooks with 401 and changes nothing", async () => {

@@ -14,10 +14,10 @@ import type { Severity } from "../rules/schema.ts";
 import type { Sql } from "../store/database.ts";
 import {
   claimOutbound,
+  claimSending,
   contactCounts,
   getMessageByKey,
   type MessageRow,
-  markSending,
   repliedSince,
   setOutboundStatus,
 } from "../store/messages.ts";
@@ -201,7 +201,10 @@ export async function deliver(
     return { ...message, status: "not_sent" };
   }
 
-  await markSending(sql, message.id);
+  if (!(await claimSending(sql, message.id))) {
+    // Another worker claimed this send decision a moment ago: it sends, we do not.
+    return (await getMessageByKey(sql, m.key)) ?? message;
+  }
   try {
     const { messageUuid } = await transport.send({ to: m.customer.phone, text: m.body, clientRef: m.key });
     deps.fault?.("outreach.after-send");

@@ -79,8 +79,15 @@ export async function claimOutbound(
 }
 
 /** Marks an attempt as under way, durably, before the HTTP call. */
-export async function markSending(sql: Q, id: string): Promise<void> {
-  await sql`update messages set status = 'sending', attempts = attempts + 1, updated_at = now() where id = ${id}`;
+/**
+ * Claims the send, durably, before the HTTP call: only one worker can move a row from pending or
+ * retrying to sending, so two jobs racing on one send decision cannot both call Vonage.
+ */
+export async function claimSending(sql: Q, id: string): Promise<boolean> {
+  const rows = await sql`
+    update messages set status = 'sending', attempts = attempts + 1, updated_at = now()
+    where id = ${id} and status in ('pending', 'retrying') returning id`;
+  return rows.length > 0;
 }
 
 export async function setOutboundStatus(
@@ -89,20 +96,38 @@ export async function setOutboundStatus(
   status: OutboundStatus,
   extra: { providerId?: string; error?: object } = {},
 ): Promise<void> {
+  // Only forward: a receipt may already have moved the row past `sending` (see applyReceipt).
   await sql`
     update messages set status = ${status}, updated_at = now(),
       provider_id = coalesce(${extra.providerId ?? null}, provider_id),
       error = coalesce(${extra.error ? sql.json(extra.error as postgres.JSONValue) : null}, error)
-    where id = ${id}`;
+    where id = ${id} and status in ('pending', 'sending', 'retrying')`;
 }
+
+/** Receipts may arrive out of order: a later stage never goes back to an earlier one. */
+const RANK: Record<string, number> = {
+  pending: 0,
+  sending: 1,
+  retrying: 1,
+  unknown: 2,
+  submitted: 3,
+  delivered: 4,
+  rejected: 4,
+  undeliverable: 4,
+};
 
 /** Applies a delivery receipt, found by Vonage's message_uuid or our client_ref; returns the message. */
 export async function applyReceipt(
   sql: Q,
   r: { providerId: string; clientRef?: string; status: OutboundStatus; error?: object },
 ): Promise<MessageRow | undefined> {
+  const next = RANK[r.status] ?? 0;
+  // One statement, so two receipts racing cannot interleave between the read and the write.
   const [m] = await sql`
-    update messages set status = ${r.status}, updated_at = now(), provider_id = coalesce(provider_id, ${r.providerId}),
+    update messages set
+      status = case when ${next} >= (case status when 'pending' then 0 when 'sending' then 1 when 'retrying' then 1
+        when 'unknown' then 2 when 'submitted' then 3 else 4 end) then ${r.status} else status end,
+      updated_at = now(), provider_id = coalesce(provider_id, ${r.providerId}),
       error = coalesce(${r.error ? sql.json(r.error as postgres.JSONValue) : null}, error)
     where direction = 'outbound' and (provider_id = ${r.providerId} or (${r.clientRef ?? null}::text is not null and idem_key = ${r.clientRef ?? null}))
     returning *`;
