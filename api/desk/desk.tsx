@@ -56,6 +56,7 @@ const STEP_LABEL: Record<string, string> = {
   "case.assigned": "Assigned",
   "case.unassigned": "Waiting for an advocate",
   "case.resolved": "Resolved",
+  "case.confirmed": "Customer confirmed fraud",
   "note.added": "Note",
   "contact.decided": "Contact policy",
   "message.sent": "Text",
@@ -107,8 +108,12 @@ function CasePage({
       {c.attention ? <p class="attention">Needs you: {c.attention}</p> : null}
       <p class="muted">
         {c.id} · opened <When at={c.openedAt} /> ·{" "}
-        {open ? <b>open</b> : <b class="ok">resolved: {c.outcome}</b>} · advocate{" "}
-        <b>{c.advocate?.name ?? "waiting for an advocate"}</b>
+        {open ? (
+          <b>open{c.outcome ? `, ${c.outcome.replace("_", " ")} by the customer` : ""}</b>
+        ) : (
+          <b class="ok">resolved: {c.outcome}</b>
+        )}{" "}
+        · advocate <b>{c.advocate?.name ?? "waiting for an advocate"}</b>
       </p>
       <div class="grid">
         <section>

@@ -25,6 +25,7 @@ export type TimelineKind =
   | "case.assigned"
   | "case.unassigned"
   | "case.resolved"
+  | "case.confirmed"
   | "note.added"
   | "contact.decided"
   | "message.sent"

@@ -8,7 +8,7 @@ import { maskPhone } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Sql } from "../store/database.ts";
 import { applyReceipt, recordInbound } from "../store/messages.ts";
-import { addTimeline, audit, resolveCase } from "../store/postgres.ts";
+import { addTimeline, audit, confirmFraud, resolveCase } from "../store/postgres.ts";
 import type { OutreachJob } from "./contact.ts";
 import { classifyReceipt } from "./receipts.ts";
 import { parseReply } from "./replies.ts";
@@ -149,17 +149,17 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
   await addTimeline(sql, caseId, "reply.received", `reply:${uuid}`, { text: m.text, kind: reply.kind });
 
   if (reply.kind === "no") {
-    const r = await resolveCase(
+    const r = await confirmFraud(
       sql,
       caseId,
-      "confirmed_fraud",
       `customer:${customer.id}`,
-      `resolved:${caseId}`,
-      { by: "customer reply", text: m.text },
+      {
+        by: "customer reply",
+        text: m.text,
+        reason: "the customer answered NO; the case stays open for the advocate's call",
+      },
       deps.now(),
     );
-    if (r.resolved)
-      deps.metrics.timeToResolve.observe({ outcome: "confirmed_fraud", by: "customer" }, r.secondsOpen);
     if (r.outcome !== "confirmed_fraud") return changedAnswer(deps, caseId, uuid, "NO", r.outcome);
     const cards = await sql`
       select distinct e.payload->'card'->>'id' as id, e.payload->'card'->>'last4' as last4
@@ -207,6 +207,7 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
       `resolved:${caseId}`,
       { by: "customer reply", text: m.text },
       deps.now(),
+      { keepOutcome: true },
     );
     if (r.resolved)
       deps.metrics.timeToResolve.observe({ outcome: "false_alarm", by: "customer" }, r.secondsOpen);
@@ -242,7 +243,7 @@ async function changedAnswer(
   outcome: string,
 ): Promise<string> {
   await addTimeline(deps.sql, caseId, "advocate.alerted", `alert:${uuid}:changed`, {
-    reason: `the customer answered ${said} after the case was resolved as ${outcome}: call them to be sure`,
+    reason: `the customer answered ${said} after the case was settled as ${outcome}: call them to be sure`,
   });
   return "changed answer";
 }

@@ -566,6 +566,36 @@ export async function returnCasesToPreferred(sql: Sql, advocateId: string, now: 
   return moved;
 }
 
+/**
+ * The customer said NO: the case's outcome is confirmed fraud, and it stays open — the advocate
+ * calls the customer and resolves it (DESIGN: only YES resolves by itself). Returns the outcome
+ * the case has, which differs from confirmed fraud when another answer got there first.
+ */
+export async function confirmFraud(
+  sql: Sql,
+  caseId: string,
+  actor: string,
+  detail: object,
+  now: Date,
+): Promise<{ applied: boolean; outcome: CaseOutcome }> {
+  return sql.begin(async (tx) => {
+    const [c] = await tx`select id, status, outcome from cases where id = ${caseId} for update`;
+    if (!c) throw new NotFoundError(`case ${caseId} not found`);
+    if (c.status !== "open" || c.outcome)
+      return { applied: false, outcome: (c.outcome as CaseOutcome | null) ?? "false_alarm" };
+    await tx`update cases set outcome = 'confirmed_fraud', updated_at = now() where id = ${caseId}`;
+    await addTimeline(
+      tx,
+      caseId,
+      "case.confirmed",
+      `confirmed:${caseId}`,
+      { outcome: "confirmed_fraud", ...detail },
+      { actor, at: now },
+    );
+    return { applied: true, outcome: "confirmed_fraud" };
+  });
+}
+
 export async function resolveCase(
   sql: Sql,
   caseId: string,
@@ -574,6 +604,7 @@ export async function resolveCase(
   idemKey: string,
   detail: object = {},
   now = new Date(),
+  opts: { keepOutcome?: boolean } = {},
 ): Promise<{ resolved: boolean; secondsOpen: number; outcome: CaseOutcome }> {
   return sql.begin(async (tx) => {
     const [c] = await tx`select id, status, outcome, opened_at from cases where id = ${caseId} for update`;
@@ -581,6 +612,10 @@ export async function resolveCase(
     const secondsOpen = Math.max(0, (now.getTime() - (c.opened_at as Date).getTime()) / 1000);
     // Already resolved: report the outcome it has, which may differ from the one asked for.
     if (c.status === "resolved") return { resolved: false, secondsOpen, outcome: c.outcome as CaseOutcome };
+    // A customer's YES must not overturn their own earlier NO: only an advocate may.
+    if (opts.keepOutcome && c.outcome && c.outcome !== outcome) {
+      return { resolved: false, secondsOpen, outcome: c.outcome as CaseOutcome };
+    }
     assertResolvable(c as { id: string; status: "open" });
     await tx`update cases set status = 'resolved', outcome = ${outcome}, resolved_at = ${now}, updated_at = now() where id = ${caseId}`;
     await addTimeline(tx, caseId, "case.resolved", idemKey, { outcome, ...detail }, { actor, at: now });
