@@ -422,7 +422,7 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     expect(textsTo("33612340007")).toHaveLength(1);
     expect((await caseById(kase.id)).messages[0]).toMatchObject({ status: "submitted" });
     // Without a Retry-After, each throttled try is an attempt, retried with backoff.
-    expect((await t.tp.queues.outreach.getJob(`check-${kase.id}-opened-high`))?.attemptsMade).toBe(3);
+    expect((await t.tp.queues.outreach.getJob(`check-${kase.id}-high`))?.attemptsMade).toBe(3);
   });
 
   it("honours Vonage's Retry-After by pausing outreach, without spending the text's attempts", async () => {
@@ -430,7 +430,7 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     const kase = await textedCase("throttle-2", "+33612340012");
     expect(textsTo("33612340012")).toHaveLength(1);
     // Only the attempt that succeeded counts: the throttled one went back to wait, not to failed.
-    const job = await t.tp.queues.outreach.getJob(`check-${kase.id}-opened-high`);
+    const job = await t.tp.queues.outreach.getJob(`check-${kase.id}-high`);
     expect(job?.attemptsMade).toBe(1);
   });
 

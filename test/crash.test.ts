@@ -93,6 +93,18 @@ describe("a worker killed mid-batch", () => {
              (select count(*) from case_timeline where kind = 'case.opened')::int as opened`;
     expect(evidence?.evidence).toBe(evidence?.decisions);
     expect(evidence?.opened).toBe(stream.impossible.size);
+    // And every case reached the customer (the outbox here): a crash right after the case's
+    // transaction committed must not lose the check that the dead attempt was about to queue.
+    await eventually(
+      async () => {
+        const [r] = await sql`
+        select count(*)::int as n from cases c
+        where not exists (select 1 from messages m where m.case_id = c.id and m.kind = 'fraud_check')`;
+        return r?.n === 0 ? true : undefined;
+      },
+      30_000,
+      "a check text for every case",
+    );
 
     survivor.kill("SIGTERM");
     const [code] = await once(survivor, "exit");

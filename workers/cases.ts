@@ -1,6 +1,6 @@
 /** Processor for queue `cases`: a customer's new decisions onto their open case (opening and routing one if needed). */
 import type { Job } from "bullmq";
-import { openOrJoinCase, rerouteCase } from "../engine/store/postgres.ts";
+import { caseFollowUps, openOrJoinCase, rerouteCase } from "../engine/store/postgres.ts";
 import type { WorkerDeps } from "./pool.ts";
 import { type CasesJob, jobId } from "./queues.ts";
 
@@ -12,8 +12,7 @@ export function casesProcessor(deps: WorkerDeps) {
     }
     const update = await openOrJoinCase(deps.sql, job.data.customerId, new Date());
     deps.fault?.("cases.after-commit");
-    if (!update) return { linked: 0 };
-    if (update.created) {
+    if (update?.created) {
       deps.metrics.casesOpened.inc();
       deps.log.info(
         {
@@ -24,28 +23,31 @@ export function casesProcessor(deps: WorkerDeps) {
         },
         "case opened",
       );
-    } else {
+    } else if (update) {
       deps.metrics.casesJoined.inc(update.linked);
     }
-    // Contact the customer when a case opens, and again (sooner) when new evidence makes it more severe.
-    if (update.created || update.escalated) {
-      const why = update.created ? "opened" : "escalated";
+    // Queue what the open case needs from the database's point of view, so a retry after a crash
+    // between commit and here still does it. Job ids make repeats harmless; the message key makes
+    // a second text impossible.
+    const follow = await caseFollowUps(deps.sql, job.data.customerId);
+    if (follow && (follow.needsCheck || update?.escalated)) {
       await deps.queues.outreach.add(
         "check",
-        { type: "check", caseId: update.caseId, why },
-        { jobId: jobId("check", update.caseId, why, update.severity) },
+        { type: "check", caseId: follow.caseId, why: update?.escalated ? "escalated" : "opened" },
+        { jobId: jobId("check", follow.caseId, follow.severity) },
       );
     }
-    if (update.waitUntil) {
+    if (follow?.waitUntil) {
       await deps.queues.cases.add(
         "reroute",
-        { customerId: job.data.customerId, reroute: update.caseId },
+        { customerId: job.data.customerId, reroute: follow.caseId },
         {
-          jobId: jobId("reroute", update.caseId),
-          delay: Math.max(0, update.waitUntil.getTime() - Date.now()),
+          jobId: jobId("reroute", follow.caseId),
+          delay: Math.max(0, follow.waitUntil.getTime() - Date.now()),
         },
       );
     }
+    if (!update) return { linked: 0 };
     await deps.onCaseUpdate?.(update);
     return update;
   };

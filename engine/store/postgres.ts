@@ -814,3 +814,23 @@ export async function rulesetVersion(sql: Q, version: number): Promise<Ruleset> 
   if (!row) throw new NotFoundError(`ruleset version ${version} not found`);
   return row.rules as Ruleset;
 }
+
+/**
+ * What a customer's open case still needs queued, read from the database rather than remembered:
+ * a cases job that dies after its transaction committed is retried with nothing left to link,
+ * and must still queue the check and the reroute the first attempt never got to.
+ */
+export async function caseFollowUps(sql: Q, customerId: string) {
+  const [c] = await sql`
+    select c.id, c.severity, c.advocate_id, c.wait_until,
+      not exists (select 1 from messages m where m.case_id = c.id and m.idem_key = c.id || ':check')
+        and not exists (select 1 from case_timeline t where t.case_id = c.id and t.kind = 'contact.decided') as needs_check
+    from cases c where c.customer_id = ${customerId} and c.status = 'open'`;
+  if (!c) return undefined;
+  return {
+    caseId: c.id as string,
+    severity: c.severity as Severity,
+    needsCheck: c.needs_check as boolean,
+    waitUntil: !c.advocate_id && c.wait_until ? (c.wait_until as Date) : null,
+  };
+}
