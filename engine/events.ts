@@ -9,14 +9,24 @@ const id = z
 
 const country = z.string().regex(/^[A-Z]{2}$/, "ISO 3166-1 alpha-2 country code, upper case");
 
-const timestamp = z.iso.datetime({
-  offset: true,
-  error: "ISO 8601 date-time with a zone, e.g. 2026-11-22T11:05:00Z",
-});
+const timestamp = z.iso
+  .datetime({ offset: true, error: "ISO 8601 date-time with a zone, e.g. 2026-11-22T11:05:00Z" })
+  .refine((s) => {
+    const t = Date.parse(s);
+    return t >= Date.UTC(1970, 0, 1) && t < Date.UTC(2200, 0, 1);
+  }, "between 1970 and 2200");
+
+/** Free text as Postgres can store it: no NUL characters. */
+export const text = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((s) => !s.includes("\u0000"), "must not contain NUL characters");
 
 export const geoSchema = z.object({
   country,
-  city: z.string().min(1).max(120).optional(),
+  city: text(120).optional(),
   lat: z.number().min(-90).max(90),
   lon: z.number().min(-180).max(180),
 });
@@ -37,12 +47,12 @@ export const cardTransactionSchema = z.object({
     currency: z.string().regex(/^[A-Z]{3}$/, "ISO 4217 currency code"),
   }),
   merchant: z.object({
-    name: z.string().min(1).max(200),
+    name: text(200),
     mcc: z
       .string()
       .regex(/^\d{4}$/, "four-digit merchant category code")
       .optional(),
-    city: z.string().min(1).max(120).optional(),
+    city: text(120).optional(),
     country,
     lat: z.number().min(-90).max(90).optional(),
     lon: z.number().min(-180).max(180).optional(),
@@ -64,7 +74,7 @@ export const loginSchema = behaviour("login");
 export const deviceRegisteredSchema = behaviour("device.registered");
 export const passwordResetSchema = behaviour("password.reset");
 export const payeeAddedSchema = behaviour("payee.added").extend({
-  payee: z.object({ name: z.string().min(1).max(200), country: country.optional() }).optional(),
+  payee: z.object({ name: text(200), country: country.optional() }).optional(),
 });
 export const contactChangedSchema = behaviour("contact.changed").extend({
   field: z.enum(["phone", "email", "address"]).optional(),

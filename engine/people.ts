@@ -2,10 +2,11 @@
 import { type CountryCode, parsePhoneNumberFromString } from "libphonenumber-js";
 import { IANAZone } from "luxon";
 import { z } from "zod";
+import { text } from "./events.ts";
 
 export const customerInput = z
   .strictObject({
-    name: z.string().trim().min(1).max(200),
+    name: text(200),
     phone: z.string().min(3).max(32),
     homeCountry: z.string().regex(/^[A-Z]{2}$/, "ISO 3166-1 alpha-2 country code, upper case"),
     timezone: z
@@ -32,7 +33,7 @@ export const customerInput = z
   });
 
 export const advocateInput = z.strictObject({
-  name: z.string().trim().min(1).max(200),
+  name: text(200),
   team: z.string().regex(/^[a-z0-9-]{1,60}$/, "lower-case team name, e.g. fraud"),
   capacity: z.number().int().min(0).max(1000).default(10),
   status: z.enum(["online", "away", "offline"]),

@@ -267,6 +267,33 @@ describe("bad input", () => {
     expect(stored.map((s) => s.id)).toEqual(["bi-good"]);
   });
 
+  it("rejects, per event, text Postgres cannot store and dates it cannot hold, instead of failing the batch", async () => {
+    const good = tx("nul-good", "cus-19", "2026-11-22T10:00:00Z", PARIS);
+    const nul = {
+      ...tx("nul-bad", "cus-19", "2026-11-22T10:01:00Z", PARIS),
+      merchant: { name: "Sh\u0000op", country: "FR" },
+    };
+    const ancient = { ...tx("nul-old", "cus-19", "0000-01-01T00:00:00Z", PARIS) };
+    const r = await t.api("POST", "/v1/events", [good, nul, ancient]);
+    expect(r.status).toBe(202);
+    expect(r.body).toMatchObject({ accepted: 1, rejected: 2 });
+    expect(
+      r.body.errors.map((e: { index: number; errors: Array<{ path: string }> }) => [
+        e.index,
+        e.errors[0]?.path,
+      ]),
+    ).toEqual([
+      [1, "merchant.name"],
+      [2, "occurredAt"],
+    ]);
+    const person = await t.api("PUT", "/v1/customers/nul-1", {
+      name: "A\u0000",
+      phone: "+33612345614",
+      homeCountry: "FR",
+    });
+    expect(person.status).toBe(400);
+  });
+
   it("reads NDJSON line by line: a bad line rejects only itself", async () => {
     const body = [JSON.stringify(tx("nd-1", "cus-19", "2026-11-22T12:00:00Z", PARIS)), "{not json", ""].join(
       "\n",

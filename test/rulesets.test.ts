@@ -146,5 +146,6 @@ describe("backtests and rollbacks", () => {
       defaultRuleset().rules.length,
     );
     expect((await risk("POST", "/v1/rulesets/99/rollback")).status).toBe(404);
+    expect((await risk("POST", "/v1/rulesets/9999999999/rollback")).status).toBe(400);
   });
 });

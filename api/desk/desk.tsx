@@ -467,7 +467,10 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: boolean; metrics?: Me
           ? "false_alarm"
           : null;
     if (outcome) {
-      const note = typeof form.note === "string" && form.note.trim() ? form.note.trim().slice(0, 4000) : null;
+      const note =
+        typeof form.note === "string" && form.note.trim()
+          ? form.note.replaceAll("\u0000", "").trim().slice(0, 4000)
+          : null;
       const r = await resolveCase(sql, kase.id, outcome, p.advocateId ?? p.tokenId, `resolved:${kase.id}`, {
         by: "advocate",
         note,
@@ -492,7 +495,8 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: boolean; metrics?: Me
     const p = c.get("principal");
     const kase = await visibleCase(sql, p, c.req.param("id"));
     const form = await c.req.parseBody();
-    const text = typeof form.text === "string" ? form.text.trim().slice(0, 4000) : "";
+    const text =
+      typeof form.text === "string" ? form.text.replaceAll("\u0000", "").trim().slice(0, 4000) : "";
     if (text) {
       await addTimeline(
         sql,

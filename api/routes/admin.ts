@@ -78,7 +78,7 @@ export function rulesetRoutes(sql: Sql, opts: { redis: Redis; redisPrefix: strin
   );
   app.post("/:version/rollback", requireRole("risk"), async (c) => {
     const version = Number(c.req.param("version"));
-    if (!Number.isInteger(version) || version < 1) {
+    if (!Number.isInteger(version) || version < 1 || version > 2_147_483_647) {
       throw new ValidationError("invalid version", [{ path: "version", message: "a positive integer" }]);
     }
     const ruleset = parseRuleset(await rulesetVersion(sql, version));

@@ -1,7 +1,8 @@
 /** Cases: the list, one case with its full context, and an advocate's resolution or note. */
 import { Hono } from "hono";
 import { z } from "zod";
-import { ForbiddenError, NotFoundError } from "../../engine/errors.ts";
+import { ForbiddenError, NotFoundError, ValidationError } from "../../engine/errors.ts";
+import { text } from "../../engine/events.ts";
 import type { Metrics } from "../../engine/metrics.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import type { Principal } from "../../engine/store/postgres.ts";
@@ -18,10 +19,10 @@ const listQuery = z.strictObject({
 
 const resolveBody = z.strictObject({
   outcome: z.enum(["confirmed_fraud", "false_alarm"]),
-  note: z.string().max(4000).optional(),
+  note: text(4000).optional(),
 });
 
-const noteBody = z.strictObject({ text: z.string().trim().min(1).max(4000) });
+const noteBody = z.strictObject({ text: text(4000) });
 
 /** Advocates (and team-bound supervisors) see only their team's cases. */
 function teamScope(p: Principal): string | undefined {
@@ -74,7 +75,13 @@ export function caseRoutes(sql: Sql, metrics: Metrics) {
     const p = c.get("principal");
     const kase = await visibleCase(sql, p, c.req.param("id"));
     const body = await jsonBody(c, noteBody);
-    const key = c.req.header("idempotency-key") ?? `note:${kase.id}:${crypto.randomUUID()}`;
+    const given = c.req.header("idempotency-key");
+    if (given !== undefined && !/^[\x21-\x7e]{1,200}$/.test(given)) {
+      throw new ValidationError("invalid Idempotency-Key", [
+        { path: "Idempotency-Key", message: "1-200 printable ASCII characters" },
+      ]);
+    }
+    const key = given ?? `note:${kase.id}:${crypto.randomUUID()}`;
     await addTimeline(
       sql,
       kase.id,

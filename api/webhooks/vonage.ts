@@ -22,7 +22,11 @@ export const inboundSchema = z.looseObject({
   from: number,
   timestamp: z.string().optional(),
   message_type: z.literal("text"),
-  text: z.string().max(2000),
+  // Postgres text cannot hold NUL; a phone can send one. Dropped rather than refused, or Vonage resends forever.
+  text: z
+    .string()
+    .max(2000)
+    .transform((s) => s.replaceAll("\u0000", "")),
 });
 
 export const statusSchema = z.looseObject({
