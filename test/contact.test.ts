@@ -469,6 +469,38 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     expect(c.messages[0].status).toBe("undeliverable");
   });
 
+  it("holds a medium-severity reminder until the customer's morning", async () => {
+    await t.api("PUT", "/v1/customers/late-1", {
+      name: "Late Reminder",
+      phone: "+33612340016",
+      homeCountry: "FR",
+    });
+    const london = { city: "London", country: "GB", lat: 51.5072, lon: -0.1276 };
+    await t.api("POST", "/v1/events", [tx("late-1-a", "late-1", "2026-11-22T11:50:00Z", london)]);
+    const kase = await openCaseWith(t.api, "late-1", ["foreign-spend-without-travel-notice"]);
+    await eventually(async () => (textsTo("33612340016").length === 1 ? true : undefined));
+    clock = new Date("2026-11-22T22:30:00Z"); // 22:30 in London, where the customer is
+    try {
+      await (await eventually(async () => t.tp.queues.outreach.getJob(`noreply-${kase.id}-1`)))!.promote();
+      const held = await eventually(async () => {
+        const c = await caseById(kase.id);
+        const d = c.timeline.filter((s: Json) => s.kind === "contact.decided");
+        return d.length === 2 ? d[1] : undefined;
+      });
+      expect(held.detail).toMatchObject({
+        action: "defer",
+        timezone: "Europe/London",
+        notBefore: "2026-11-23T08:00:00.000Z",
+      });
+      expect(
+        await t.tp.queues.outreach.getJob(`noreply-${kase.id}-1-at-${Date.parse("2026-11-23T08:00:00Z")}`),
+      ).toBeDefined();
+      expect(textsTo("33612340016")).toHaveLength(1);
+    } finally {
+      clock = new Date("2026-11-22T12:00:00Z");
+    }
+  });
+
   it("resends a text the handset was too busy to take, as a new text with its own key", async () => {
     const kase = await textedCase("busy-1", "+33612340011");
     const first = textsTo("33612340011")[0]!;
@@ -504,6 +536,8 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
       return kinds(x).includes("task.call_customer") ? x : undefined;
     });
     expect(c.timeline.find((s: Json) => s.kind === "task.call_customer").detail.reason).toMatch(/no reply/);
+    // The reminder went through the contact policy like the first text.
+    expect(c.timeline.filter((s: Json) => s.kind === "contact.decided")).toHaveLength(2);
     // The desk and the API say what the advocate must do now.
     expect(c.attention).toMatch(/call the customer: no reply/);
     const listed = (await t.api("GET", "/v1/cases?customerId=quiet-1")).body.items[0];

@@ -19,7 +19,7 @@ export function outreachProcessor(deps: ContactDeps) {
       case "check":
         return checkCase(deps, data, job.id ?? job.name, finalAttempt);
       case "no-reply":
-        return noReply(deps, data, finalAttempt);
+        return noReply(deps, data, job.id ?? job.name, finalAttempt);
       case "respond":
         return respond(deps, data, finalAttempt);
       case "resend":

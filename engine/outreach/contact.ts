@@ -273,6 +273,36 @@ async function callTask(deps: ContactDeps, caseId: string, reason: string, key: 
   await addTimeline(deps.sql, caseId, "task.call_customer", key, { reason: `call the customer: ${reason}` });
 }
 
+/** Asks the contact policy about one proactive text and records its decision on the timeline. */
+async function decide(deps: ContactDeps, ctx: CaseContext, idemKey: string, now: Date) {
+  const counts = await contactCounts(deps.sql, ctx.customer.id, ctx.id, now);
+  const location = await deps.state.latestLocation(ctx.customer.id);
+  const decision = decideContact({
+    now,
+    severity: ctx.severity,
+    customer: {
+      ...(ctx.customer.timezone ? { homeTimezone: ctx.customer.timezone } : {}),
+      homeCountry: ctx.customer.homeCountry,
+      optedOut: ctx.customer.optedOutAt !== null,
+    },
+    ...(location
+      ? { currentLocation: { lat: location.lat, lon: location.lon, at: new Date(location.at) } }
+      : {}),
+    sentForIncident: counts.forIncident,
+    sentToCustomerLast3Days: counts.last3Days,
+    config: deps.policy,
+  });
+  deps.metrics.contactDecisions.inc({ action: decision.action });
+  await addTimeline(deps.sql, ctx.id, "contact.decided", idemKey, {
+    action: decision.action,
+    reason: decision.reason,
+    timezone: decision.timezone,
+    localTime: decision.localTime,
+    notBefore: decision.notBefore?.toISOString() ?? null,
+  });
+  return decision;
+}
+
 /** The proactive check of a case ("did you make this payment?"), through the contact policy. */
 export async function checkCase(
   deps: ContactDeps,
@@ -301,31 +331,7 @@ export async function checkCase(
   if (ctx.status !== "open") return "case no longer open";
 
   const now = deps.now();
-  const counts = await contactCounts(sql, ctx.customer.id, ctx.id, now);
-  const location = await deps.state.latestLocation(ctx.customer.id);
-  const decision = decideContact({
-    now,
-    severity: ctx.severity,
-    customer: {
-      ...(ctx.customer.timezone ? { homeTimezone: ctx.customer.timezone } : {}),
-      homeCountry: ctx.customer.homeCountry,
-      optedOut: ctx.customer.optedOutAt !== null,
-    },
-    ...(location
-      ? { currentLocation: { lat: location.lat, lon: location.lon, at: new Date(location.at) } }
-      : {}),
-    sentForIncident: counts.forIncident,
-    sentToCustomerLast3Days: counts.last3Days,
-    config: deps.policy,
-  });
-  deps.metrics.contactDecisions.inc({ action: decision.action });
-  await addTimeline(sql, ctx.id, "contact.decided", `policy:${key}:${jobId}`, {
-    action: decision.action,
-    reason: decision.reason,
-    timezone: decision.timezone,
-    localTime: decision.localTime,
-    notBefore: decision.notBefore?.toISOString() ?? null,
-  });
+  const decision = await decide(deps, ctx, `policy:${key}:${jobId}`, now);
   if (decision.action === "suppress") {
     if (ctx.customer.optedOutAt)
       await callTask(deps, ctx.id, "the customer has opted out of texts", `call:optout:${ctx.id}`);
@@ -367,6 +373,7 @@ export async function checkCase(
 export async function noReply(
   deps: ContactDeps,
   job: Extract<OutreachJob, { type: "no-reply" }>,
+  jobId: string,
   finalAttempt: boolean,
 ): Promise<string> {
   const { sql } = deps;
@@ -382,11 +389,26 @@ export async function noReply(
     );
     return "call task";
   }
+  // A reminder is a proactive text like the first: same quiet hours, same caps, same record.
   const now = deps.now();
-  const counts = await contactCounts(sql, ctx.customer.id, ctx.id, now);
-  if (counts.forIncident >= deps.policy.maxPerIncident || counts.last3Days >= deps.policy.maxPer3Days) {
-    await callTask(deps, ctx.id, "no reply, and the text caps allow no reminder", `call:noreply:${ctx.id}`);
-    return "caps reached";
+  const decision = await decide(deps, ctx, `policy:${ctx.id}:reminder:${jobId}`, now);
+  if (decision.action === "suppress") {
+    await callTask(
+      deps,
+      ctx.id,
+      `no reply, and no reminder may be sent (${decision.reason})`,
+      `call:noreply:${ctx.id}`,
+    );
+    return decision.reason;
+  }
+  if (decision.action === "defer") {
+    const at = decision.notBefore ?? new Date(now.getTime() + 60 * MINUTE);
+    await deps.schedule(
+      job,
+      Math.max(0, at.getTime() - now.getTime()),
+      `noreply-${ctx.id}-1-at-${at.getTime()}`,
+    );
+    return decision.reason;
   }
   const kind = ctx.event.type === "card.transaction" ? "reminder" : "behaviour_reminder";
   const text = await render(deps, ctx.id, kind, ctx.customer.language, templateVars(ctx, deps.bank));
