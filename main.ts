@@ -312,6 +312,15 @@ async function cli(): Promise<void> {
       );
       process.exit(2);
     }
+    const advocateId = argValue(args, "advocate");
+    if (role === "advocate") {
+      const [known] = advocateId ? await db.sql`select 1 from advocates where id = ${advocateId}` : [];
+      if (!known) {
+        process.stderr.write("an advocate token names an existing advocate: --advocate ID\n");
+        await db.close();
+        process.exit(2);
+      }
+    }
     const made = await createToken(db.sql, {
       role,
       advocateId: argValue(args, "advocate") ?? null,

@@ -213,6 +213,18 @@ describe("routing", () => {
     expect(mine.status).toBe(200);
     expect(mine.body.items).toEqual([]);
     expect((await asCards("GET", `/v1/cases/${all.body.items[0].id}`)).status).toBe(404);
+    expect((await asCards("GET", `/v1/customers/${all.body.items[0].customerId}`)).status).toBe(404);
+
+    // The case's own team sees the customer, with the number masked; a supervisor sees it whole.
+    const fraud = t.as(await t.token("advocate", { advocateId: "adv-lucas" }));
+    const seen = await fraud("GET", `/v1/cases/${all.body.items[0].id}`);
+    expect(seen.body.customer.phone).toMatch(/^\+\d{2}•+\d{4}$/);
+    const cust = await fraud("GET", `/v1/customers/${all.body.items[0].customerId}`);
+    expect(cust.body.phone).toMatch(/•/);
+    const supervisor = t.as(await t.token("supervisor"));
+    expect((await supervisor("GET", `/v1/cases/${all.body.items[0].id}`)).body.customer.phone).toMatch(
+      /^\+\d+$/,
+    );
     expect((await asCards("POST", "/v1/events", [])).status).toBe(403);
   });
 });

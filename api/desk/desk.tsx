@@ -323,7 +323,7 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: boolean; metrics?: Me
     const form = await c.req.parseBody();
     const token = typeof form.token === "string" ? form.token.trim() : "";
     const p = token ? await principalFor(sql, token) : undefined;
-    if (!p || !["advocate", "supervisor", "admin"].includes(p.role))
+    if (!p || !["advocate", "supervisor", "admin"].includes(p.role) || (p.role === "advocate" && !p.team))
       return c.redirect("/desk/login?failed=1", 303);
     setCookie(c, COOKIE, token, {
       httpOnly: true,
@@ -343,6 +343,8 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: boolean; metrics?: Me
     const token = getCookie(c, COOKIE);
     const p = token ? await principalFor(sql, token) : undefined;
     if (!p || !["advocate", "supervisor", "admin"].includes(p.role)) return c.redirect("/desk/login", 303);
+    // An advocate token that names no advocate (so no team) sees nothing rather than everything.
+    if (p.role === "advocate" && !p.team) return c.redirect("/desk/login?failed=1", 303);
     c.set("principal", p);
     await next();
   });

@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { ForbiddenError, NotFoundError, ValidationError } from "../../engine/errors.ts";
 import { text } from "../../engine/events.ts";
+import { maskPhone } from "../../engine/log.ts";
 import type { Metrics } from "../../engine/metrics.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import type { Principal } from "../../engine/store/postgres.ts";
@@ -33,6 +34,15 @@ function teamScope(p: Principal): string | undefined {
   return p.role === "supervisor" && p.team ? p.team : undefined;
 }
 
+/**
+ * Only supervisors and admins read a customer's full number over the API; advocates see it on the
+ * desk on request, audited. Everyone else gets it masked.
+ */
+export function forRole<T extends { customer: { phone: string } | null }>(p: Principal, detail: T): T {
+  if (p.role === "supervisor" || p.role === "admin" || !detail.customer) return detail;
+  return { ...detail, customer: { ...detail.customer, phone: maskPhone(detail.customer.phone) } };
+}
+
 export async function visibleCase(sql: Sql, p: Principal, id: string) {
   const detail = await caseDetail(sql, id);
   const team = teamScope(p);
@@ -50,9 +60,10 @@ export function caseRoutes(sql: Sql, metrics: Metrics) {
     const items = await listCases(sql, { ...q, ...(team ? { team } : {}) });
     return c.json({ items }, 200);
   });
-  app.get("/:id", readers, async (c) =>
-    c.json(await visibleCase(sql, c.get("principal"), c.req.param("id")), 200),
-  );
+  app.get("/:id", readers, async (c) => {
+    const p = c.get("principal");
+    return c.json(forRole(p, await visibleCase(sql, p, c.req.param("id"))), 200);
+  });
   app.post("/:id/resolve", requireRole("advocate", "supervisor"), async (c) => {
     const p = c.get("principal");
     const kase = await visibleCase(sql, p, c.req.param("id"));
@@ -69,7 +80,7 @@ export function caseRoutes(sql: Sql, metrics: Metrics) {
       },
     );
     if (resolved) metrics.timeToResolve.observe({ outcome: body.outcome, by: "advocate" }, secondsOpen);
-    return c.json({ resolved, case: await caseDetail(sql, kase.id) }, 200);
+    return c.json({ resolved, case: forRole(p, await caseDetail(sql, kase.id)) }, 200);
   });
   app.post("/:id/notes", requireRole("advocate", "supervisor"), async (c) => {
     const p = c.get("principal");
@@ -90,7 +101,7 @@ export function caseRoutes(sql: Sql, metrics: Metrics) {
       { text: body.text },
       { actor: p.advocateId ?? p.tokenId },
     );
-    return c.json(await caseDetail(sql, kase.id), 200);
+    return c.json(forRole(p, await caseDetail(sql, kase.id)), 200);
   });
   return app;
 }

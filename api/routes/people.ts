@@ -1,6 +1,7 @@
 /** Customers and advocates: `PUT` upserts (idempotent), `GET` reads. */
 import { Hono } from "hono";
 import { NotFoundError, ValidationError } from "../../engine/errors.ts";
+import { maskPhone } from "../../engine/log.ts";
 import { advocateInput, customerInput, personId } from "../../engine/people.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import {
@@ -40,9 +41,17 @@ export function customerRoutes(sql: Sql) {
     return c.json({ ...customer, created }, 200);
   });
   app.get("/:id", requireRole("supervisor", "advocate", "risk"), async (c) => {
-    const customer = await getCustomer(sql, idParam(c.req.param("id")));
-    if (!customer) throw new NotFoundError(`customer ${c.req.param("id")} not found`);
-    return c.json(customer, 200);
+    const p = c.get("principal");
+    const id = idParam(c.req.param("id"));
+    const customer = await getCustomer(sql, id);
+    // An advocate sees only customers their team has a case for, as with cases.
+    const [ours] =
+      p.role === "advocate"
+        ? await sql`select 1 from cases where customer_id = ${id} and team = ${p.team ?? ""} limit 1`
+        : [true];
+    if (!customer || !ours) throw new NotFoundError(`customer ${id} not found`);
+    const full = p.role === "supervisor" || p.role === "admin";
+    return c.json(full ? customer : { ...customer, phone: maskPhone(customer.phone) }, 200);
   });
   return app;
 }
