@@ -358,3 +358,38 @@ describe("bad input", () => {
     expect(r.body.phone).toBe("+447911123456");
   });
 });
+
+describe("advocate capacity under concurrent assignment", () => {
+  let t: TestTouchpoint;
+  beforeAll(async () => {
+    t = await startTestTouchpoint({ env: { WORKER_CONCURRENCY: "8", INGEST_BATCH_SIZE: "2" } });
+  });
+  afterAll(() => t?.close());
+
+  it("never gives an advocate more open cases than their capacity, however many cases open at once", async () => {
+    for (const id of ["cap-a", "cap-b"]) {
+      await t.api("PUT", `/v1/advocates/${id}`, { name: id, team: "fraud", capacity: 1, status: "online" });
+    }
+    const customers = Array.from({ length: 8 }, (_, i) => `cap-c${i}`);
+    for (const [i, id] of customers.entries()) {
+      await t.api("PUT", `/v1/customers/${id}`, { name: id, phone: `+3361234570${i}`, homeCountry: "FR" });
+    }
+    // Each customer's impossible pair in its own batch of two, all posted at once.
+    await Promise.all(
+      customers.map((id) =>
+        t.api("POST", "/v1/events", [
+          tx(`${id}-1`, id, "2026-11-22T09:10:00Z", PARIS),
+          tx(`${id}-2`, id, "2026-11-22T10:10:00Z", PHNOM_PENH),
+        ]),
+      ),
+    );
+    await t.drained();
+    const load = await t.tp.db.sql`
+      select advocate_id, count(*)::int as n from cases where status = 'open' group by advocate_id order by advocate_id nulls last`;
+    expect(load).toEqual([
+      { advocate_id: "cap-a", n: 1 },
+      { advocate_id: "cap-b", n: 1 },
+      { advocate_id: null, n: 6 },
+    ]);
+  });
+});

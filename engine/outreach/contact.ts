@@ -274,8 +274,9 @@ async function callTask(deps: ContactDeps, caseId: string, reason: string, key: 
 }
 
 /** Asks the contact policy about one proactive text and records its decision on the timeline. */
-async function decide(deps: ContactDeps, ctx: CaseContext, idemKey: string, now: Date) {
-  const counts = await contactCounts(deps.sql, ctx.customer.id, ctx.id, now);
+async function decide(deps: ContactDeps, ctx: CaseContext, idemKey: string, now: Date, messageKey: string) {
+  // A retry of a send that failed for a passing reason must not be capped by its own row.
+  const counts = await contactCounts(deps.sql, ctx.customer.id, ctx.id, now, messageKey);
   const location = await deps.state.latestLocation(ctx.customer.id);
   const decision = decideContact({
     now,
@@ -331,7 +332,7 @@ export async function checkCase(
   if (ctx.status !== "open") return "case no longer open";
 
   const now = deps.now();
-  const decision = await decide(deps, ctx, `policy:${key}:${jobId}`, now);
+  const decision = await decide(deps, ctx, `policy:${key}:${jobId}`, now, key);
   if (decision.action === "suppress") {
     if (ctx.customer.optedOutAt)
       await callTask(deps, ctx.id, "the customer has opted out of texts", `call:optout:${ctx.id}`);
@@ -391,7 +392,7 @@ export async function noReply(
   }
   // A reminder is a proactive text like the first: same quiet hours, same caps, same record.
   const now = deps.now();
-  const decision = await decide(deps, ctx, `policy:${ctx.id}:reminder:${jobId}`, now);
+  const decision = await decide(deps, ctx, `policy:${ctx.id}:reminder:${jobId}`, now, `${ctx.id}:reminder`);
   if (decision.action === "suppress") {
     await callTask(
       deps,

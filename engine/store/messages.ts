@@ -160,18 +160,21 @@ export async function recordInbound(
 const PROACTIVE = ["fraud_check", "behaviour_check", "reminder"];
 const COUNTED = ["sending", "retrying", "submitted", "delivered", "not_sent", "unknown", "pending"];
 
+/** Proactive texts so far; `excludeKey` leaves out the send decision being (re)considered itself. */
 export async function contactCounts(
   sql: Q,
   customerId: string,
   caseId: string,
   now: Date,
+  excludeKey?: string,
 ): Promise<{ forIncident: number; last3Days: number }> {
   const [r] = await sql`
     select
       count(*) filter (where case_id = ${caseId})::int as for_incident,
       count(*) filter (where created_at > ${new Date(now.getTime() - 3 * 24 * 3600_000)})::int as last_3_days
     from messages
-    where customer_id = ${customerId} and direction = 'outbound' and kind = any(${PROACTIVE}) and status = any(${COUNTED})`;
+    where customer_id = ${customerId} and direction = 'outbound' and kind = any(${PROACTIVE}) and status = any(${COUNTED})
+      and idem_key <> ${excludeKey ?? ""}`;
   return { forIncident: r?.for_incident ?? 0, last3Days: r?.last_3_days ?? 0 };
 }
 

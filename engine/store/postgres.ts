@@ -319,11 +319,18 @@ export async function addTimeline(
   return rows.length > 0;
 }
 
+/**
+ * The candidates with their load, locked for this transaction. Lock first, count after: a
+ * subquery in the locking statement would count from the snapshot taken before the lock wait,
+ * so two workers assigning at once would both see the advocate's old load and overfill them.
+ */
 async function advocateLoads(sql: Q, where: postgres.PendingQuery<postgres.Row[]>): Promise<AdvocateLoad[]> {
+  const locked = await sql`select a.id from advocates a where ${where} order by a.id for update of a`;
+  if (locked.length === 0) return [];
   const rows = await sql`
     select a.id, a.name, a.team, a.status, a.capacity,
       (select count(*)::int from cases c where c.advocate_id = a.id and c.status = 'open') as open
-    from advocates a where ${where} order by a.id for update of a`;
+    from advocates a where a.id = any(${locked.map((r) => r.id as string)}) order by a.id`;
   return rows as unknown as AdvocateLoad[];
 }
 
