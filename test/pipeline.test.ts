@@ -151,7 +151,11 @@ describe("routing", () => {
     expect(waiting).toMatchObject({ severity: "medium", advocateId: null });
     const step = waiting.timeline.find((s: { kind: string }) => s.kind === "case.unassigned");
     expect(step.detail.reason).toContain(`waiting up to 30 min for ${named.name} (away)`);
-    expect(await t.tp.queues.cases.getJob(`reroute-${waiting.id}`)).toBeDefined();
+    expect(
+      await t.tp.queues.cases.getJob(
+        `reroute-${waiting.id}-${Date.parse(waiting.timeline.find((s: { kind: string }) => s.kind === "case.unassigned").detail.waitUntil)}`,
+      ),
+    ).toBeDefined();
 
     await setStatus(named, "online");
     const back = (await t.api("GET", `/v1/cases/${waiting.id}`)).body;
@@ -176,13 +180,38 @@ describe("routing", () => {
       status: "online",
     });
     // Rather than wait 30 minutes, bring the reroute job forward.
-    await (await t.tp.queues.cases.getJob(`reroute-${waiting.id}`))!.promote();
+    await (await t.tp.queues.cases.getJob(
+      `reroute-${waiting.id}-${Date.parse(waiting.timeline.find((s: { kind: string }) => s.kind === "case.unassigned").detail.waitUntil)}`,
+    ))!.promote();
     const after = await eventually(async () => {
       const c = (await t.api("GET", `/v1/cases/${waiting.id}`)).body;
       return c.advocateId ? c : undefined;
     });
     expect(after.advocateId).not.toBe(named.id);
     expect(after.timeline.at(-1).detail.reason).toContain(`${named.name} is away after the wait`);
+    await setStatus(named, "online");
+  });
+
+  it("stops waiting for the customer's advocate when new evidence makes the case high severity", async () => {
+    const named = await firstCaseHandled("wait-3", "+33612345615");
+    await setStatus(named, "away");
+    await t.api("POST", "/v1/events", [tx("wait-3-b1", "wait-3", "2026-11-27T12:00:00Z", LONDON)]);
+    const waiting = await openCaseWith(t.api, "wait-3", ["foreign-spend-without-travel-notice"]);
+    expect(waiting.advocateId).toBeNull();
+    await t.api("POST", "/v1/events", [
+      tx("wait-3-c1", "wait-3", "2026-11-28T09:10:00Z", PARIS),
+      tx("wait-3-c2", "wait-3", "2026-11-28T10:10:00Z", PHNOM_PENH),
+    ]);
+    const high = await openCaseWith(t.api, "wait-3", ["impossible-location-spend"]);
+    const now = await eventually(async () => {
+      const c = (await t.api("GET", `/v1/cases/${high.id}`)).body;
+      return c.advocateId ? c : undefined;
+    });
+    expect(now).toMatchObject({ id: waiting.id, severity: "high" });
+    expect(now.advocateId).not.toBe(named.id);
+    expect(now.timeline.find((s: { kind: string }) => s.kind === "case.assigned").detail.trigger).toBe(
+      "case escalated",
+    );
     await setStatus(named, "online");
   });
 

@@ -42,7 +42,7 @@ export function casesProcessor(deps: WorkerDeps) {
         "reroute",
         { customerId: job.data.customerId, reroute: follow.caseId },
         {
-          jobId: jobId("reroute", follow.caseId),
+          jobId: jobId("reroute", follow.caseId, String(follow.waitUntil.getTime())),
           delay: Math.max(0, follow.waitUntil.getTime() - Date.now()),
         },
       );

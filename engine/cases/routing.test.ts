@@ -129,3 +129,17 @@ describe("waiting for the customer's previous advocate", () => {
     expect(choice.reason).toContain("after the wait");
   });
 });
+
+describe("a previous advocate now in another team", () => {
+  it("is not chosen, since they could not see the case, and says why", () => {
+    const prev = adv("a2", { team: "disputes" });
+    const choice = chooseAdvocate({
+      previousId: "a2",
+      previous: prev,
+      team: [adv("a1")],
+      teamName: "fraud",
+      severity: "medium",
+    });
+    expect(choice).toMatchObject({ advocateId: "a1", fallback: "in another team" });
+  });
+});

@@ -19,7 +19,8 @@ export type FallbackReason =
   | "offline"
   | "away"
   | "at capacity"
-  | "previous advocate unknown";
+  | "previous advocate unknown"
+  | "in another team";
 
 export interface RoutingChoice {
   advocateId: string | null;
@@ -58,12 +59,19 @@ export function chooseAdvocate(input: {
   let fallback: FallbackReason;
   if (!previousId) fallback = "no previous advocate";
   else if (!previous) fallback = "previous advocate unknown";
+  // Someone now in another team could not see the case: the customer's history stays on it.
+  else if (previous.team !== teamName) fallback = "in another team";
   else if (canTake(previous)) {
     return { advocateId: previous.id, reason: `previous advocate ${previous.name} is online with capacity` };
   } else fallback = previous.status !== "online" ? previous.status : "at capacity";
 
   const waitMinutes = (input.wait ?? WAIT_FOR_PREVIOUS)[input.severity ?? "high"];
-  if (previous && fallback !== "offline" && !input.waitExpired && waitMinutes > 0) {
+  if (
+    previous &&
+    (fallback === "away" || fallback === "at capacity") &&
+    !input.waitExpired &&
+    waitMinutes > 0
+  ) {
     return {
       advocateId: null,
       fallback,

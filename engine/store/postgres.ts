@@ -411,6 +411,12 @@ export async function openOrJoinCase(
 
     let advocateId = kase!.advocate_id as string | null;
     let waitUntil: Date | null = null;
+    if (escalated && !advocateId) {
+      // More urgent now: a high case stops waiting for the customer's advocate; others wait less.
+      const assigned = await assignCase(tx, caseId, now, "case escalated");
+      advocateId = assigned?.advocateId ?? null;
+      waitUntil = assigned?.waitUntil ?? null;
+    }
     if (created) {
       await tx`
         update cases set preferred_advocate_id = (select last_advocate_id from customers where id = ${customerId})
@@ -474,7 +480,13 @@ async function assignCase(
     );
 
   if (choice.waitMinutes) {
-    if (waitUntil) return { advocateId: null, waitUntil }; // still waiting, already said so
+    if (waitUntil) {
+      // Still waiting; new evidence may have made the case more urgent, so the wait can only shorten.
+      const capped = new Date(Math.min(waitUntil.getTime(), now.getTime() + choice.waitMinutes * 60_000));
+      if (capped < waitUntil)
+        await tx`update cases set wait_until = ${capped}, updated_at = now() where id = ${caseId}`;
+      return { advocateId: null, waitUntil: capped };
+    }
     const until = new Date(now.getTime() + choice.waitMinutes * 60_000);
     await tx`update cases set wait_until = ${until}, updated_at = now() where id = ${caseId}`;
     await step("case.unassigned", {
@@ -487,13 +499,29 @@ async function assignCase(
     return { advocateId: null, waitUntil: until };
   }
   if (!choice.advocateId) {
-    if (n === 0 || opts.waitOver)
-      await step("case.unassigned", {
-        advocateId: null,
-        advocateName: null,
-        reason: choice.reason,
-        fallback: choice.fallback ?? null,
-      });
+    const detail = {
+      advocateId: null,
+      advocateName: null,
+      reason: choice.reason,
+      fallback: choice.fallback ?? null,
+    };
+    if (waitUntil && (opts.waitOver || waitUntil <= now)) {
+      // Said once per wait, however often the reroute runs again.
+      await addTimeline(
+        tx,
+        caseId,
+        "case.unassigned",
+        `waitover:${caseId}:${waitUntil.getTime()}`,
+        {
+          ...detail,
+          trigger,
+          previousAdvocateId: previousId,
+        },
+        { at: now },
+      );
+    } else if (n === 0) {
+      await step("case.unassigned", detail);
+    }
     return { advocateId: null, waitUntil: null };
   }
   const adv = loads.find((a) => a.id === choice.advocateId)!;
@@ -829,7 +857,7 @@ export async function rulesetVersion(sql: Q, version: number): Promise<Ruleset> 
  */
 export async function caseFollowUps(sql: Q, customerId: string) {
   const [c] = await sql`
-    select c.id, c.severity, c.advocate_id, c.wait_until,
+    select c.id, c.severity, c.advocate_id, c.wait_until, (c.advocate_id is null and c.wait_until > now()) as waiting,
       not exists (select 1 from messages m where m.case_id = c.id and m.idem_key = c.id || ':check')
         and not exists (select 1 from case_timeline t where t.case_id = c.id and t.kind = 'contact.decided') as needs_check
     from cases c where c.customer_id = ${customerId} and c.status = 'open'`;
@@ -838,6 +866,6 @@ export async function caseFollowUps(sql: Q, customerId: string) {
     caseId: c.id as string,
     severity: c.severity as Severity,
     needsCheck: c.needs_check as boolean,
-    waitUntil: !c.advocate_id && c.wait_until ? (c.wait_until as Date) : null,
+    waitUntil: c.waiting ? (c.wait_until as Date) : null,
   };
 }
