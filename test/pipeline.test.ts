@@ -250,6 +250,27 @@ describe("routing", () => {
     expect(seen.body.customer.phone).toMatch(/^\+\d{2}•+\d{4}$/);
     const cust = await fraud("GET", `/v1/customers/${all.body.items[0].customerId}`);
     expect(cust.body.phone).toMatch(/•/);
+    // A supervisor bound to another team can neither read this customer nor redirect their texts.
+    const cardsLead = t.as(await t.token("supervisor", { team: "cards" }));
+    expect((await cardsLead("GET", `/v1/customers/${all.body.items[0].customerId}`)).status).toBe(404);
+    expect(
+      (
+        await cardsLead("PUT", `/v1/customers/${all.body.items[0].customerId}`, {
+          name: "X",
+          phone: "+33612345699",
+          homeCountry: "FR",
+        })
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await cardsLead("PUT", "/v1/advocates/adv-lucas", {
+          name: "Lucas Meyer",
+          team: "cards",
+          status: "online",
+        })
+      ).status,
+    ).toBe(403);
     const supervisor = t.as(await t.token("supervisor"));
     expect((await supervisor("GET", `/v1/cases/${all.body.items[0].id}`)).body.customer.phone).toMatch(
       /^\+\d+$/,

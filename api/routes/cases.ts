@@ -26,7 +26,7 @@ const resolveBody = z.strictObject({
 const noteBody = z.strictObject({ text: text(4000) });
 
 /** Advocates (and team-bound supervisors) see only their team's cases. */
-function teamScope(p: Principal): string | undefined {
+export function teamScope(p: Principal): string | undefined {
   if (p.role === "advocate") {
     if (!p.team) throw new ForbiddenError("advocate token has no team");
     return p.team;

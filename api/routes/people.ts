@@ -1,6 +1,6 @@
 /** Customers and advocates: `PUT` upserts (idempotent), `GET` reads. */
 import { Hono } from "hono";
-import { NotFoundError, ValidationError } from "../../engine/errors.ts";
+import { ForbiddenError, NotFoundError, ValidationError } from "../../engine/errors.ts";
 import { maskPhone } from "../../engine/log.ts";
 import { advocateInput, customerInput, personId } from "../../engine/people.ts";
 import type { Sql } from "../../engine/store/database.ts";
@@ -16,6 +16,7 @@ import {
 } from "../../engine/store/postgres.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
 import { jsonBody } from "../errors.ts";
+import { teamScope } from "./cases.ts";
 
 function idParam(raw: string): string {
   const r = personId.safeParse(raw);
@@ -29,6 +30,8 @@ function idParam(raw: string): string {
 export function customerRoutes(sql: Sql) {
   const app = new Hono<AuthEnv>();
   app.put("/:id", requireRole("supervisor"), async (c) => {
+    // Customers are bank-wide: a supervisor bound to one team may not change where their texts go.
+    if (teamScope(c.get("principal"))) throw new ForbiddenError("a team supervisor cannot change customers");
     const id = idParam(c.req.param("id"));
     const body = await jsonBody(c, customerInput);
     const { customer, created } = await upsertCustomer(sql, { id, ...body });
@@ -44,11 +47,11 @@ export function customerRoutes(sql: Sql) {
     const p = c.get("principal");
     const id = idParam(c.req.param("id"));
     const customer = await getCustomer(sql, id);
-    // An advocate sees only customers their team has a case for, as with cases.
-    const [ours] =
-      p.role === "advocate"
-        ? await sql`select 1 from cases where customer_id = ${id} and team = ${p.team ?? ""} limit 1`
-        : [true];
+    // Team-bound readers see only customers their team has a case for, as with cases.
+    const team = teamScope(p);
+    const [ours] = team
+      ? await sql`select 1 from cases where customer_id = ${id} and team = ${team} limit 1`
+      : [true];
     if (!customer || !ours) throw new NotFoundError(`customer ${id} not found`);
     const full = p.role === "supervisor" || p.role === "admin";
     return c.json(full ? customer : { ...customer, phone: maskPhone(customer.phone) }, 200);
@@ -61,6 +64,14 @@ export function advocateRoutes(sql: Sql) {
   app.put("/:id", requireRole("supervisor"), async (c) => {
     const id = idParam(c.req.param("id"));
     const body = await jsonBody(c, advocateInput);
+    const team = teamScope(c.get("principal"));
+    if (team) {
+      // A team supervisor manages their own team's advocates only.
+      const existing = await getAdvocate(sql, id);
+      if (body.team !== team || (existing && existing.team !== team)) {
+        throw new ForbiddenError(`a supervisor of team ${team} manages only that team's advocates`);
+      }
+    }
     const { advocate, created } = await upsertAdvocate(sql, { id, ...body });
     await audit(
       sql,
