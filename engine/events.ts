@@ -9,7 +9,8 @@ const id = z
 
 const country = z.string().regex(/^[A-Z]{2}$/, "ISO 3166-1 alpha-2 country code, upper case");
 
-const timestamp = z.iso
+/** An instant Postgres can store, with its zone: ISO 8601, 1970 to 2200. */
+export const timestamp = z.iso
   .datetime({ offset: true, error: "ISO 8601 date-time with a zone, e.g. 2026-11-22T11:05:00Z" })
   .refine((s) => {
     const t = Date.parse(s);

@@ -128,6 +128,12 @@ describe("backtests and rollbacks", () => {
     // 5,191 km/h is under the draft's 6,000: the draft would not have called this impossible.
     expect(r.body.candidate.map((s: { rule: string }) => s.rule)).not.toContain("impossible-location-spend");
     expect(await t.tp.redis.keys(`${t.prefix}:bt:*`)).toEqual([]);
+    const bad = await risk("POST", "/v1/rulesets/backtest", {
+      from: "0000-01-01T00:00:00Z",
+      to: "2026-11-23T00:00:00Z",
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.issues[0].path).toBe("from");
   });
 
   it("rolls back to an earlier version by publishing it again, keeping the history", async () => {

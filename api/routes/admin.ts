@@ -4,6 +4,7 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import { backtest } from "../../engine/backtest.ts";
 import { ValidationError } from "../../engine/errors.ts";
+import { timestamp } from "../../engine/events.ts";
 import { blankFacts } from "../../engine/rules/facts.ts";
 import { Evaluator } from "../../engine/rules/reference.ts";
 import { parseRuleset } from "../../engine/rules/schema.ts";
@@ -66,8 +67,8 @@ export function tokenRoutes(sql: Sql) {
 
 const backtestBody = z.strictObject({
   rules: z.array(z.unknown()).optional(),
-  from: z.iso.datetime({ offset: true }),
-  to: z.iso.datetime({ offset: true }),
+  from: timestamp,
+  to: timestamp,
   maxEvents: z.number().int().min(1).max(200_000).default(50_000),
 });
 
