@@ -212,6 +212,15 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     });
     expect(c.status).toBe("resolved");
     expect(textsTo("33612340001").at(-1)!.text).toContain("merci de votre confirmation");
+
+    // A NO after the case closed is not lost: it is filed with the case and put in front of the advocate.
+    await webhook("inbound", inbound("33612340001", "non"));
+    const late = await eventually(async () => {
+      const x = await caseById(kase.id);
+      return x.attention ? x : undefined;
+    });
+    expect(late.attention).toMatch(/wrote after the case was closed/);
+    expect(late.outcome).toBe("false_alarm");
   });
 
   it("labels every rule that fired with the customer's answer, for its precision", async () => {

@@ -58,6 +58,7 @@ const STEP_LABEL: Record<string, string> = {
   "case.resolved": "Resolved",
   "case.confirmed": "Customer confirmed fraud",
   "note.added": "Note",
+  "phone.revealed": "Number shown to call",
   "contact.decided": "Contact policy",
   "message.sent": "Text",
   "message.status": "Delivery",
@@ -356,6 +357,13 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: boolean; metrics?: Me
     const items = await listCases(sql, { status, limit: 200, ...(team ? { team } : {}) });
     // An advocate's own cases come first: the customers who already know them.
     const mine = p.advocateId ? items.filter((i) => i.advocateId === p.advocateId) : [];
+    // Closed cases the customer wrote to afterwards still need someone.
+    const reopened =
+      status === "open"
+        ? (await listCases(sql, { status: "resolved", limit: 200, ...(team ? { team } : {}) })).filter(
+            (i) => i.attention,
+          )
+        : [];
     const rest = items.filter((i) => !mine.includes(i));
     const rows = (list: typeof items) =>
       list.map((i) => (
@@ -385,6 +393,12 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: boolean; metrics?: Me
               {status === "open" ? "Show resolved" : "Show open"}
             </a>
           </p>
+          {reopened.length > 0 ? (
+            <div class="card">
+              <h2>Closed, but the customer wrote since</h2>
+              <CaseTable rows={rows(reopened)} />
+            </div>
+          ) : null}
           {mine.length > 0 ? (
             <div class="card">
               <h2>Yours</h2>
@@ -489,6 +503,15 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: boolean; metrics?: Me
     await audit(sql, p.advocateId ?? p.tokenId, "customer.phone_revealed", `customer:${detail.customerId}`, {
       caseId: detail.id,
     });
+    // On the timeline too: whoever looked up the number is about to call, so the case is in hand.
+    await addTimeline(
+      sql,
+      detail.id,
+      "phone.revealed",
+      `reveal:${detail.id}:${crypto.randomUUID()}`,
+      { reason: "number shown to call the customer" },
+      { actor: p.advocateId ?? p.tokenId },
+    );
     c.header("Cache-Control", "no-store");
     return c.html(<CasePage c={detail} principal={p} revealPhone />);
   });

@@ -27,6 +27,7 @@ export type TimelineKind =
   | "case.resolved"
   | "case.confirmed"
   | "note.added"
+  | "phone.revealed"
   | "contact.decided"
   | "message.sent"
   | "message.status"

@@ -138,12 +138,40 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
   }
   if (!caseId) {
     log.info({ customerId: customer.id, kind: reply.kind }, "reply with no open case: kept for the advocate");
-    if (customer.last_case)
-      await addTimeline(sql, customer.last_case, "reply.received", `reply:${uuid}`, {
-        text: m.text,
-        kind: reply.kind,
-        note: "arrived after the case was closed",
+    const last = customer.last_case;
+    if (!last) return "no case";
+    await addTimeline(sql, last, "reply.received", `reply:${uuid}`, {
+      text: m.text,
+      kind: reply.kind,
+      note: "arrived after the case was closed",
+    });
+    const [closed] = await sql`select outcome, resolved_at from cases where id = ${last}`;
+    const recentYes =
+      reply.kind === "yes" &&
+      closed?.outcome === "false_alarm" &&
+      closed.resolved_at &&
+      deps.now().getTime() - (closed.resolved_at as Date).getTime() < 24 * 3600_000;
+    if (recentYes) {
+      // Most likely our own YES, retried after it closed the case but before it queued its thanks:
+      // queue the same thanks (same key: it goes out at most once).
+      await deps.outreach(
+        {
+          type: "respond",
+          customerId: customer.id,
+          caseId: last,
+          kind: "thanks_false_alarm",
+          key: `${last}:thanks`,
+        },
+        `respond-thanks-${last}`,
+      );
+      return "no open case";
+    }
+    if (reply.kind !== "yes") {
+      // A NO, or anything else, after the case was closed: a person must read it.
+      await addTimeline(sql, last, "advocate.alerted", `alert:${uuid}:late`, {
+        reason: `the customer wrote after the case was closed ("${m.text.slice(0, 80)}"): read it, call if needed`,
       });
+    }
     return "no open case";
   }
   await addTimeline(sql, caseId, "reply.received", `reply:${uuid}`, { text: m.text, kind: reply.kind });

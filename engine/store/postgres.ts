@@ -704,7 +704,7 @@ export async function listCases(sql: Q, f: CaseFilter) {
 function attentionSql(sql: Q) {
   return sql`(
     select t.detail->>'reason' from case_timeline t
-    where t.case_id = c.id and (c.status = 'open' or c.outcome = 'confirmed_fraud')
+    where t.case_id = c.id and (c.status = 'open' or c.outcome = 'confirmed_fraud' or t.at > c.resolved_at)
       and t.kind in ('task.call_customer', 'advocate.alerted')
       and not exists (select 1 from case_timeline n where n.case_id = c.id and n.kind = 'note.added' and n.id > t.id)
     order by t.id desc limit 1)`;
