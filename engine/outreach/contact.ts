@@ -466,6 +466,16 @@ export async function resend(
   if (!original?.customerId) return "original not found";
   const customer = await getCustomer(deps.sql, original.customerId);
   if (!customer || customer.optedOutAt) return "opted out";
+  if (
+    original.caseId &&
+    (original.kind === "fraud_check" ||
+      original.kind === "behaviour_check" ||
+      original.kind.endsWith("reminder"))
+  ) {
+    // A question whose answer is already in (or whose case an advocate closed) is not asked again.
+    const [c] = await deps.sql`select status, outcome from cases where id = ${original.caseId}`;
+    if (!c || c.status !== "open" || c.outcome) return "case settled";
+  }
   await deliver(deps, {
     caseId: original.caseId,
     customer,
