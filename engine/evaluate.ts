@@ -16,6 +16,7 @@ import {
   customersWithUnlinkedDecisions,
   insertDecisions,
   markEvaluated,
+  markFailed,
   type NewDecision,
   publishedRuleset,
   type StoredRuleset,
@@ -78,14 +79,27 @@ export async function evaluateBatch(
   const customerIds = [...new Set(events.map((e) => e.customerId))];
   const [profiles, snapshots] = await Promise.all([
     customerProfiles(sql, customerIds),
-    state.observe(events),
+    state.observeSettled(events),
   ]);
 
   deps.fault?.("evaluate.after-state");
   const evaluator = new Evaluator(ruleset);
   const decisions: NewDecision[] = [];
+  const failed: Array<{ id: string; error: string }> = [];
   for (const [i, event] of events.entries()) {
-    const facts = computeFacts(event, profiles.get(event.customerId), snapshots[i]!);
+    const snapshot = snapshots[i];
+    let facts: ReturnType<typeof computeFacts>;
+    try {
+      if (!snapshot || snapshot instanceof Error) throw snapshot ?? new Error("no state for the event");
+      facts = computeFacts(event, profiles.get(event.customerId), snapshot);
+    } catch (err) {
+      // This event alone is set aside, with its reason; the rest of the batch goes on.
+      const error = err instanceof Error ? err.message : String(err);
+      failed.push({ id: event.id, error });
+      metrics.eventsFailed.inc();
+      log.error({ eventId: event.id, err: error }, "event could not be evaluated; marked with its error");
+      continue;
+    }
     const { hits, failures } = await evaluator.evaluate(facts);
     for (const f of failures) {
       metrics.ruleErrors.inc({ rule: f.rule });
@@ -102,11 +116,12 @@ export async function evaluateBatch(
   deps.fault?.("evaluate.after-decisions");
   await markEvaluated(
     sql,
-    events.map((e) => e.id),
+    events.filter((e) => !failed.some((f) => f.id === e.id)).map((e) => e.id),
     new Date(),
   );
+  for (const f of failed) await markFailed(sql, f.id, f.error, new Date());
   for (const d of inserted) metrics.ruleHits.inc({ rule: d.rule });
-  metrics.eventsEvaluated.inc(events.length);
+  metrics.eventsEvaluated.inc(events.length - failed.length);
   const seconds = (Date.now() - receivedAt) / 1000;
   for (let i = 0; i < events.length; i++) metrics.ingestToDecision.observe(seconds);
 

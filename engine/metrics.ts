@@ -21,6 +21,11 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       help: "Events that failed validation.",
       registers: [registry],
     }),
+    eventsFailed: new Counter({
+      name: "touchpoint_events_failed_total",
+      help: "Events set aside because their features or facts could not be computed (see events.error).",
+      registers: [registry],
+    }),
     eventsEvaluated: new Counter({
       name: "touchpoint_events_evaluated_total",
       help: "Events run through the published ruleset.",

@@ -356,6 +356,25 @@ describe("bad input", () => {
     expect(person.status).toBe(400);
   });
 
+  it("sets aside an event whose state cannot be read, with its reason, and evaluates the rest of its batch", async () => {
+    // Corrupt one customer's state the way a bad migration or a stray write could.
+    await t.tp.redis.set(`${t.prefix}:c:{poison-1}:phys`, "not a sorted set");
+    const r = await t.api("POST", "/v1/events", [
+      tx("poison-a", "poison-1", "2026-11-22T10:00:00Z", PARIS),
+      tx("healthy-a", "cus-19", "2026-11-22T10:02:00Z", PARIS),
+    ]);
+    expect(r.body.accepted).toBe(2);
+    await t.drained();
+    const rows = await t.tp.db.sql`
+      select id, evaluated_at is not null as evaluated, error from events where id in ('poison-a', 'healthy-a') order by id`;
+    expect(rows).toEqual([
+      { id: "healthy-a", evaluated: true, error: null },
+      { id: "poison-a", evaluated: true, error: expect.stringMatching(/WRONGTYPE/) },
+    ]);
+    const failedJobs = await t.tp.queues.evaluate.getFailedCount();
+    expect(failedJobs).toBe(0);
+  });
+
   it("reads NDJSON line by line: a bad line rejects only itself", async () => {
     const body = [JSON.stringify(tx("nd-1", "cus-19", "2026-11-22T12:00:00Z", PARIS)), "{not json", ""].join(
       "\n",

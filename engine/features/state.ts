@@ -248,6 +248,25 @@ export class CustomerState {
     });
   }
 
+  /**
+   * As `observe`, but an event whose script fails comes back as its Error instead of failing the
+   * whole batch: one poisoned event must not hold up (or endlessly retry) a hundred good ones.
+   */
+  async observeSettled(events: readonly TouchpointEvent[]): Promise<Array<CustomerSnapshot | Error>> {
+    const pipeline = this.redis.pipeline();
+    const observe = pipeline as unknown as Record<string, (...args: string[]) => unknown>;
+    for (const e of events) observe.touchpointObserve!(...keysFor(this.prefix, e.customerId), ...argsFor(e));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([err, raw]) => {
+      if (err) return err;
+      try {
+        return decode(raw as RawSnapshot);
+      } catch (e) {
+        return e instanceof Error ? e : new Error(String(e));
+      }
+    });
+  }
+
   /** The customer's latest located event (any kind), for their current time zone. */
   async latestLocation(customerId: string): Promise<LocationMark | undefined> {
     const [member, at] = await this.redis.zrevrange(keysFor(this.prefix, customerId)[1]!, 0, 0, "WITHSCORES");

@@ -247,6 +247,10 @@ export async function markEvaluated(sql: Q, ids: readonly string[], at: Date): P
     await sql`update events set evaluated_at = ${at} where id = any(${ids as string[]}) and evaluated_at is null`;
 }
 
+export async function markFailed(sql: Q, id: string, error: string, at: Date): Promise<void> {
+  await sql`update events set evaluated_at = ${at}, error = ${error.slice(0, 2000)} where id = ${id} and evaluated_at is null`;
+}
+
 /** Events accepted but never evaluated (their job lost with a Redis that kept nothing), oldest first. */
 export async function unevaluatedEvents(
   sql: Q,
