@@ -72,10 +72,22 @@ export async function evaluateBatch(
 ): Promise<BatchResult> {
   const { sql, state, rulesets, metrics, log } = deps;
   // Event-time order within the batch; the state script handles order across batches.
-  const events = [...batch].sort(
+  let events = [...batch].sort(
     (a, b) => Date.parse(a.occurredAt) - Date.parse(b.occurredAt) || a.id.localeCompare(b.id),
   );
   const { version, ruleset } = await rulesets.get(Date.now());
+  // An event taken back by the API (its queue write looked failed but was not) is not ours to
+  // evaluate: it has no row, and a decision about it could never be stored.
+  const stored = new Set(
+    (await sql`select id from events where id = any(${events.map((e) => e.id)})`).map((r) => r.id as string),
+  );
+  if (stored.size < events.length) {
+    log.warn(
+      { missing: events.length - stored.size },
+      "skipping events no longer stored (taken back at ingest)",
+    );
+    events = events.filter((e) => stored.has(e.id));
+  }
   const customerIds = [...new Set(events.map((e) => e.customerId))];
   const [profiles, snapshots] = await Promise.all([
     customerProfiles(sql, customerIds),

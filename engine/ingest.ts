@@ -30,7 +30,13 @@ function issuesOf(error: import("zod").ZodError): FieldIssue[] {
  * Splits a body into events. A JSON body that does not parse is a ValidationError (the whole
  * request is refused); in NDJSON each line stands alone, so a bad line rejects only that event.
  */
-export function parseIngestBody(body: string, contentType: string | undefined): ParsedBatch {
+/**
+ * Events may arrive late, but one dated far ahead comes from a broken clock: refused beyond a
+ * week (generous for skew; the state script's trimming no longer trusts event dates anyway).
+ */
+const MAX_AHEAD_MS = 7 * 24 * 3600_000;
+
+export function parseIngestBody(body: string, contentType: string | undefined, now: Date): ParsedBatch {
   const ndjson = /ndjson|jsonlines|x-jsonl/i.test(contentType ?? "");
   let items: Array<{ index: number; value?: unknown; error?: string }>;
   if (ndjson) {
@@ -78,6 +84,14 @@ export function parseIngestBody(body: string, contentType: string | undefined): 
         index: item.index,
         ...(typeof id === "string" ? { id } : {}),
         errors: issuesOf(result.error),
+      });
+      continue;
+    }
+    if (Date.parse(result.data.occurredAt) > now.getTime() + MAX_AHEAD_MS) {
+      out.rejected.push({
+        index: item.index,
+        id: result.data.id,
+        errors: [{ path: "occurredAt", message: "more than a week in the future; check the sender's clock" }],
       });
       continue;
     }

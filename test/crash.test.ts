@@ -224,7 +224,12 @@ describe("a worker killed between Vonage accepting a text and recording it", () 
       "the receipt to settle the text",
     );
     // Now that the text is known to be out, the wait for the customer's reply starts.
-    expect(await t.tp.queues.outreach.getJob(`noreply-${kase.id}-1`)).toBeDefined();
+    // (queued by the worker right after it records the receipt, so wait for it)
+    await eventually(
+      async () => t.tp.queues.outreach.getJob(`noreply-${kase.id}-1`),
+      30_000,
+      "the reply wait",
+    );
     survivor.kill("SIGTERM");
     await once(survivor, "exit");
   });

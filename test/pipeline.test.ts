@@ -336,9 +336,10 @@ describe("bad input", () => {
       merchant: { name: "Sh\u0000op", country: "FR" },
     };
     const ancient = { ...tx("nul-old", "cus-19", "0000-01-01T00:00:00Z", PARIS) };
-    const r = await t.api("POST", "/v1/events", [good, nul, ancient]);
+    const future = { ...tx("nul-future", "cus-19", "2099-01-01T00:00:00Z", PARIS) };
+    const r = await t.api("POST", "/v1/events", [good, nul, ancient, future]);
     expect(r.status).toBe(202);
-    expect(r.body).toMatchObject({ accepted: 1, rejected: 2 });
+    expect(r.body).toMatchObject({ accepted: 1, rejected: 3 });
     expect(
       r.body.errors.map((e: { index: number; errors: Array<{ path: string }> }) => [
         e.index,
@@ -347,6 +348,7 @@ describe("bad input", () => {
     ).toEqual([
       [1, "merchant.name"],
       [2, "occurredAt"],
+      [3, "occurredAt"],
     ]);
     const person = await t.api("PUT", "/v1/customers/nul-1", {
       name: "A\u0000",

@@ -31,7 +31,7 @@ export function eventRoutes(deps: IngestDeps) {
         c.json(errorBody("too_large", `body over ${deps.maxBytes} bytes; send smaller batches`), 413),
     }),
     async (c) => {
-      const parsed = parseIngestBody(await c.req.text(), c.req.header("content-type"));
+      const parsed = parseIngestBody(await c.req.text(), c.req.header("content-type"), new Date());
       const receivedAt = new Date();
       const events = parsed.valid.map((v) => v.event);
       const fresh =

@@ -14,12 +14,24 @@ const HOUR = 3_600_000;
 
 /** Keep 30 days of history per customer; keys of silent customers expire after 90 days. */
 const KEEP_MS = 30 * 24 * HOUR;
+
+/** Behaviour event types, each kept in its own sorted set (keys 7 to 12 of the script). */
+const BEHAVIOURS = [
+  "login",
+  "device.registered",
+  "password.reset",
+  "payee.added",
+  "contact.changed",
+  "travel.notice",
+] as const;
 const TTL_SECONDS = 90 * 24 * 3600;
 
 const SCRIPT = `
 local t = tonumber(ARGV[2])
 local keep = tonumber(ARGV[10])
 local ttl = tonumber(ARGV[11])
+-- Trim relative to the server's clock as well: one event dated years ahead must not wipe the past.
+local trimAt = math.min(t, tonumber(ARGV[13])) - keep
 if ARGV[3] ~= '' then redis.call('ZADD', KEYS[1], t, ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('ZADD', KEYS[2], t, ARGV[4]) end
 if ARGV[5] ~= '' then redis.call('ZADD', KEYS[3], t, ARGV[5]) end
@@ -34,7 +46,7 @@ if ARGV[6] ~= '' then
   devFirst = cur
 end
 if ARGV[7] ~= '' then redis.call('ZADD', KEYS[6], tonumber(ARGV[8]), ARGV[7]) end
-if ARGV[9] ~= '' then redis.call('ZADD', KEYS[7], t, ARGV[9]) end
+if ARGV[9] ~= '' then redis.call('ZADD', KEYS[6 + tonumber(ARGV[12])], t, ARGV[9]) end
 
 local prev, prevT, nxt, nxtT = '', '', '', ''
 if ARGV[3] ~= '' then
@@ -83,11 +95,17 @@ if #latestDev > 0 then
   devsBefore = redis.call('ZCOUNT', KEYS[5], '-inf', '(' .. latestDevT)
 end
 local notices = redis.call('ZRANGEBYSCORE', KEYS[6], t, '+inf')
-local recent = redis.call('ZREVRANGEBYSCORE', KEYS[7], t, t - 7 * 86400000, 'WITHSCORES', 'LIMIT', 0, 50)
+-- One sorted set per behaviour type, so a burst of one kind (logins) cannot push another (a
+-- password reset) out of view: the two latest of each type at or before t (one may be this event).
+local recent = {}
+for k = 7, 12 do
+  local r = redis.call('ZREVRANGEBYSCORE', KEYS[k], t, t - 7 * 86400000, 'WITHSCORES', 'LIMIT', 0, 2)
+  for i = 1, #r do recent[#recent + 1] = r[i] end
+end
 
-for i = 1, 7 do
+for i = 1, 12 do
   -- Devices (4, 5) are kept for as long as the customer is active: "known" must not expire after a month.
-  if i ~= 4 and i ~= 5 then redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', t - keep) end
+  if i ~= 4 and i ~= 5 then redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', trimAt) end
   redis.call('EXPIRE', KEYS[i], ttl)
 end
 
@@ -137,10 +155,12 @@ export interface CustomerSnapshot {
 function keysFor(prefix: string, customerId: string): string[] {
   // The hash tag keeps one customer's keys in one Redis Cluster slot, so the script may touch them all.
   const p = `${prefix}:c:{${customerId}}:`;
-  return ["phys", "seen", "tx", "dev", "newdev", "notice", "beh"].map((k) => p + k);
+  return ["phys", "seen", "tx", "dev", "newdev", "notice", ...BEHAVIOURS.map((b) => `beh:${b}`)].map(
+    (k) => p + k,
+  );
 }
 
-function argsFor(e: TouchpointEvent): string[] {
+function argsFor(e: TouchpointEvent, now: number): string[] {
   const t = Date.parse(e.occurredAt);
   const loc = eventLocation(e);
   const mark = loc
@@ -159,7 +179,9 @@ function argsFor(e: TouchpointEvent): string[] {
         })
       : "";
   const noticeTo = e.type === "travel.notice" ? String(Date.parse(e.travel.to)) : "0";
-  const beh = e.type === "card.transaction" ? "" : `${e.type}|${e.id}`;
+  // 1-based key of the event's behaviour set; 0 (not a behaviour we keep) writes nothing.
+  const behIndex = BEHAVIOURS.indexOf(e.type as (typeof BEHAVIOURS)[number]) + 1;
+  const beh = behIndex > 0 ? `${e.type}|${e.id}` : "";
   return [
     e.id,
     String(t),
@@ -172,6 +194,8 @@ function argsFor(e: TouchpointEvent): string[] {
     beh,
     String(KEEP_MS),
     String(TTL_SECONDS),
+    String(behIndex),
+    String(now),
   ];
 }
 
@@ -229,7 +253,7 @@ export class CustomerState {
     private readonly prefix = "tp",
   ) {
     if (!(redis as unknown as { touchpointObserve?: unknown }).touchpointObserve) {
-      redis.defineCommand("touchpointObserve", { numberOfKeys: 7, lua: SCRIPT });
+      redis.defineCommand("touchpointObserve", { numberOfKeys: 12, lua: SCRIPT });
     }
   }
 
@@ -240,7 +264,8 @@ export class CustomerState {
   async observe(events: readonly TouchpointEvent[]): Promise<CustomerSnapshot[]> {
     const pipeline = this.redis.pipeline();
     const observe = pipeline as unknown as Record<string, (...args: string[]) => unknown>;
-    for (const e of events) observe.touchpointObserve!(...keysFor(this.prefix, e.customerId), ...argsFor(e));
+    for (const e of events)
+      observe.touchpointObserve!(...keysFor(this.prefix, e.customerId), ...argsFor(e, Date.now()));
     const replies = (await pipeline.exec()) ?? [];
     return replies.map(([err, raw], i) => {
       if (err) throw new Error(`customer state for event ${events[i]?.id}: ${err.message}`, { cause: err });
@@ -255,9 +280,14 @@ export class CustomerState {
   async observeSettled(events: readonly TouchpointEvent[]): Promise<Array<CustomerSnapshot | Error>> {
     const pipeline = this.redis.pipeline();
     const observe = pipeline as unknown as Record<string, (...args: string[]) => unknown>;
-    for (const e of events) observe.touchpointObserve!(...keysFor(this.prefix, e.customerId), ...argsFor(e));
+    for (const e of events)
+      observe.touchpointObserve!(...keysFor(this.prefix, e.customerId), ...argsFor(e, Date.now()));
     const replies = (await pipeline.exec()) ?? [];
     return replies.map(([err, raw]) => {
+      // Redis refusing for a while (out of memory, a replica during failover, loading, busy) is
+      // the batch's problem, retried later; only an error about this event's own data sets it aside.
+      if (err && /^(OOM|READONLY|LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|MOVED|ASK)\b/.test(err.message))
+        throw err;
       if (err) return err;
       try {
         return decode(raw as RawSnapshot);

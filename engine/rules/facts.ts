@@ -78,10 +78,14 @@ export const FACTS = {
   "velocity.sum1h": {
     kind: "number",
     nullable: false,
-    doc: "Their amounts summed (currencies not converted).",
+    doc: "The largest sum of amounts over any 1-hour window containing this payment (maximised on its own, so not always count1h's window; currencies not converted).",
   },
   "velocity.count24h": { kind: "number", nullable: false, doc: "As count1h, over 24 hours." },
-  "velocity.sum24h": { kind: "number", nullable: false, doc: "As sum1h, over 24 hours." },
+  "velocity.sum24h": {
+    kind: "number",
+    nullable: false,
+    doc: "As sum1h, over 24 hours (maximised on its own).",
+  },
   "device.isNew": {
     kind: "boolean",
     nullable: false,

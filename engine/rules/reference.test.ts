@@ -106,3 +106,42 @@ describe("parseRuleset", () => {
     ]);
   });
 });
+
+describe("missing facts", () => {
+  it("never satisfy notEqual or notIn, as the catalogue promises", async () => {
+    const ruleset = parseRuleset({
+      rules: [
+        {
+          name: "not-france",
+          conditions: { all: [{ fact: "event.country", operator: "notEqual", value: "FR" }] },
+          event: { type: "t", params: { severity: "low", title: "t" } },
+        },
+        {
+          name: "not-grocery",
+          conditions: { all: [{ fact: "merchant.mcc", operator: "notIn", value: ["5411"] }] },
+          event: { type: "t", params: { severity: "low", title: "t" } },
+        },
+      ],
+    });
+    const none = await new Evaluator(ruleset).evaluate(blankFacts({ "event.type": "login" }));
+    expect(none.hits).toEqual([]);
+    const both = await new Evaluator(ruleset).evaluate(
+      blankFacts({ "event.country": "KH", "merchant.mcc": "5812" }),
+    );
+    expect(both.hits.map((h) => h.rule).sort()).toEqual(["not-france", "not-grocery"]);
+  });
+
+  it("refuses a plain value that json-rules-engine would read as a fact reference", () => {
+    expect(() =>
+      parseRuleset({
+        rules: [
+          {
+            name: "sneaky",
+            conditions: { all: [{ fact: "event.type", operator: "equal", value: { fact: "nope" } }] },
+            event: { type: "t", params: { severity: "low", title: "t" } },
+          },
+        ],
+      }),
+    ).toThrow(/invalid ruleset/);
+  });
+});

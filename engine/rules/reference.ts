@@ -86,6 +86,13 @@ function toHit(r: RuleResult, byName: Map<string, Rule>): Hit {
 
 function engineFor(rules: readonly Rule[]): Engine {
   const engine = new Engine([], { allowUndefinedFacts: true, pathResolver });
+  // The catalogue promises comparisons with a missing (null) fact are false; json-rules-engine's
+  // notEqual and notIn would hold for null ("country notEqual FR" on every login without geo).
+  engine.addOperator("notEqual", (a: unknown, b: unknown) => a !== null && a !== undefined && a !== b);
+  engine.addOperator(
+    "notIn",
+    (a: unknown, b: unknown) => a !== null && a !== undefined && Array.isArray(b) && !b.includes(a),
+  );
   for (const rule of rules) {
     engine.addRule({
       name: rule.name,

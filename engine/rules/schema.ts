@@ -25,7 +25,18 @@ const operatorNames = Object.keys(OPERATORS) as [OperatorName, ...OperatorName[]
 const factNames = Object.keys(FACTS) as [FactName, ...FactName[]];
 
 const json: z.ZodType<unknown> = z.lazy(() =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(json), z.record(z.string(), json)]),
+  z.union([
+    z.string(),
+    z.number(),
+    z.boolean(),
+    z.null(),
+    z.array(json),
+    // json-rules-engine reads any object with a `fact` key as a fact reference: only the
+    // checked reference form below may carry one.
+    z
+      .record(z.string(), json)
+      .refine((o) => !("fact" in o), "an object with a fact key must name a known fact"),
+  ]),
 );
 
 export const leafSchema = z.strictObject({
