@@ -137,8 +137,9 @@ export async function evaluateBatch(
   const seconds = (Date.now() - receivedAt) / 1000;
   for (let i = 0; i < events.length; i++) metrics.ingestToDecision.observe(seconds);
 
-  // Include customers whose earlier attempt stored decisions but died before handing them on.
-  const hitCustomers = [...new Set(decisions.map((d) => d.event.customerId))];
-  const customersToCase = await customersWithUnlinkedDecisions(sql, hitCustomers);
+  // Every customer of the batch, not only this run's hits: an earlier attempt may have stored a
+  // decision and died before handing it on, and by the retry other events may have arrived so
+  // that the same event no longer hits. Its stored decision must still reach a case.
+  const customersToCase = await customersWithUnlinkedDecisions(sql, customerIds);
   return { evaluated: events.length, newDecisions: inserted.length, customersToCase };
 }
