@@ -7,6 +7,7 @@ import {
   ConflictError,
   type FieldIssue,
   ForbiddenError,
+  fieldIssues,
   NotFoundError,
   RetryableError,
   UnauthorizedError,
@@ -19,11 +20,7 @@ export function errorBody(code: string, message: string, issues?: FieldIssue[]) 
 }
 
 export function toIssues(error: z.ZodError, prefix = ""): FieldIssue[] {
-  return error.issues.map((i) => {
-    let path = prefix;
-    for (const p of i.path) path += typeof p === "number" ? `[${p}]` : path ? `.${String(p)}` : String(p);
-    return { path: path || "(body)", message: i.message };
-  });
+  return fieldIssues(error, { prefix, whole: "(body)" });
 }
 
 const UNAVAILABLE_CODES = new Set([

@@ -6,6 +6,21 @@ export interface FieldIssue {
   message: string;
 }
 
+/**
+ * A zod error's issues as field paths (`events[3].amount.value`), the one way every layer names a
+ * field. `prefix` starts the path; `whole` names the input itself when an issue has no path.
+ */
+export function fieldIssues(
+  error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> },
+  opts: { prefix?: string; whole: string },
+): FieldIssue[] {
+  return error.issues.map((i) => {
+    let path = opts.prefix ?? "";
+    for (const p of i.path) path += typeof p === "number" ? `[${p}]` : path ? `.${String(p)}` : String(p);
+    return { path: path || opts.whole, message: i.message };
+  });
+}
+
 /** Input that does not satisfy a schema: 400/422, never retried. */
 export class ValidationError extends Error {
   override readonly name = "ValidationError";

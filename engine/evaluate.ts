@@ -124,11 +124,12 @@ export async function evaluateBatch(
     for (const hit of hits) decisions.push({ event, hit, rulesetVersion: version, decidedAt });
   }
 
+  const failedIds = new Set(failed.map((f) => f.id));
   const inserted = await insertDecisions(sql, decisions);
   deps.fault?.("evaluate.after-decisions");
   await markEvaluated(
     sql,
-    events.filter((e) => !failed.some((f) => f.id === e.id)).map((e) => e.id),
+    events.filter((e) => !failedIds.has(e.id)).map((e) => e.id),
     new Date(),
   );
   for (const f of failed) await markFailed(sql, f.id, f.error, new Date());

@@ -1,5 +1,5 @@
 /** Parsing an ingest body (JSON array, one JSON object, or NDJSON) into valid events and per-event errors. Pure. */
-import { type FieldIssue, ValidationError } from "./errors.ts";
+import { type FieldIssue, fieldIssues, ValidationError } from "./errors.ts";
 import { eventSchema, type TouchpointEvent } from "./events.ts";
 
 export interface RejectedEvent {
@@ -13,17 +13,6 @@ export interface ParsedBatch {
   rejected: RejectedEvent[];
   /** Indexes of events whose id repeats an earlier one in the same body. */
   repeated: number[];
-}
-
-function issuesOf(error: import("zod").ZodError): FieldIssue[] {
-  return error.issues.map((i) => ({
-    path:
-      i.path.reduce<string>(
-        (acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
-        "",
-      ) || "(event)",
-    message: i.message,
-  }));
 }
 
 /**
@@ -83,7 +72,7 @@ export function parseIngestBody(body: string, contentType: string | undefined, n
       out.rejected.push({
         index: item.index,
         ...(typeof id === "string" ? { id } : {}),
-        errors: issuesOf(result.error),
+        errors: fieldIssues(result.error, { whole: "(event)" }),
       });
       continue;
     }

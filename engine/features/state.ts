@@ -262,14 +262,10 @@ export class CustomerState {
    * one atomic script per event, all pipelined in one round trip. Idempotent per event id.
    */
   async observe(events: readonly TouchpointEvent[]): Promise<CustomerSnapshot[]> {
-    const pipeline = this.redis.pipeline();
-    const observe = pipeline as unknown as Record<string, (...args: string[]) => unknown>;
-    for (const e of events)
-      observe.touchpointObserve!(...keysFor(this.prefix, e.customerId), ...argsFor(e, Date.now()));
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([err, raw], i) => {
-      if (err) throw new Error(`customer state for event ${events[i]?.id}: ${err.message}`, { cause: err });
-      return decode(raw as RawSnapshot);
+    return (await this.observeSettled(events)).map((r, i) => {
+      if (r instanceof Error)
+        throw new Error(`customer state for event ${events[i]?.id}: ${r.message}`, { cause: r });
+      return r;
     });
   }
 
@@ -280,8 +276,9 @@ export class CustomerState {
   async observeSettled(events: readonly TouchpointEvent[]): Promise<Array<CustomerSnapshot | Error>> {
     const pipeline = this.redis.pipeline();
     const observe = pipeline as unknown as Record<string, (...args: string[]) => unknown>;
+    const now = Date.now(); // one clock reading for the batch
     for (const e of events)
-      observe.touchpointObserve!(...keysFor(this.prefix, e.customerId), ...argsFor(e, Date.now()));
+      observe.touchpointObserve!(...keysFor(this.prefix, e.customerId), ...argsFor(e, now));
     const replies = (await pipeline.exec()) ?? [];
     return replies.map(([err, raw]) => {
       // Redis refusing for a while (out of memory, a replica during failover, loading, busy) is

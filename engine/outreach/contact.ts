@@ -21,7 +21,7 @@ import {
   repliedSince,
   setOutboundStatus,
 } from "../store/messages.ts";
-import { addTimeline, type Customer, getCustomer } from "../store/postgres.ts";
+import { addTimeline, type Customer, caseCards, getCustomer } from "../store/postgres.ts";
 import { decideContact } from "./policy.ts";
 import { type MessageKind, renderMessage, type TemplateVars } from "./templates.ts";
 
@@ -100,11 +100,9 @@ async function caseContext(sql: Sql, caseId: string): Promise<CaseContext | unde
     select e.payload from decisions d join events e on e.id = d.event_id where d.case_id = ${caseId}
     order by case d.severity when 'high' then 0 when 'medium' then 1 else 2 end, e.occurred_at limit 1`;
   if (!d) return undefined;
-  const [card] = await sql`
-    select e.payload->'card'->>'last4' as last4 from decisions d join events e on e.id = d.event_id
-    where d.case_id = ${caseId} and e.payload->'card' is not null order by e.occurred_at limit 1`;
+  const [card] = await caseCards(sql, caseId);
   return {
-    cardLast4: (card?.last4 as string | undefined) ?? null,
+    cardLast4: card?.last4 ?? null,
     openedAt: c.opened_at as Date,
     id: c.id,
     status: c.status,

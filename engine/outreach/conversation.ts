@@ -8,7 +8,7 @@ import { maskPhone } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Sql } from "../store/database.ts";
 import { applyReceipt, recordInbound } from "../store/messages.ts";
-import { addTimeline, audit, confirmFraud, resolveCase } from "../store/postgres.ts";
+import { addTimeline, audit, caseCards, confirmFraud, resolveCase } from "../store/postgres.ts";
 import type { OutreachJob } from "./contact.ts";
 import { classifyReceipt } from "./receipts.ts";
 import { parseReply } from "./replies.ts";
@@ -189,10 +189,7 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
       deps.now(),
     );
     if (r.outcome !== "confirmed_fraud") return changedAnswer(deps, caseId, uuid, "NO", r.outcome);
-    const cards = await sql`
-      select distinct e.payload->'card'->>'id' as id, e.payload->'card'->>'last4' as last4
-      from decisions d join events e on e.id = d.event_id
-      where d.case_id = ${caseId} and e.payload->'card' is not null`;
+    const cards = await caseCards(sql, caseId);
     // A card in the evidence is blocked; a case of account behaviour only (a new payee after a
     // password reset) has no card, so the account is locked instead.
     const hasCard = cards.length > 0;
@@ -200,7 +197,7 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
       type: hasCard ? "card.block" : "account.lock",
       caseId,
       customerId: customer.id,
-      cards: cards.map((c) => ({ id: c.id as string, last4: c.last4 as string })),
+      cards,
       reason: hasCard
         ? "customer answered NO: they did not make the payment"
         : "customer answered NO: it was not them",

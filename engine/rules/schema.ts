@@ -3,7 +3,7 @@
  * checked against the facts catalogue, with errors that name the rule and the JSON path.
  */
 import { z } from "zod";
-import { type FieldIssue, ValidationError } from "../errors.ts";
+import { type FieldIssue, fieldIssues, ValidationError } from "../errors.ts";
 import { FACTS, type FactName } from "./facts.ts";
 
 /** json-rules-engine's built-in operators. */
@@ -117,12 +117,6 @@ export const rulesetSchema = z.strictObject({
 });
 export type Ruleset = z.output<typeof rulesetSchema>;
 
-function pathOf(parts: readonly PropertyKey[]): string {
-  let out = "";
-  for (const p of parts) out += typeof p === "number" ? `[${p}]` : out ? `.${String(p)}` : String(p);
-  return out || "(root)";
-}
-
 function* leaves(c: Condition, path: string): Generator<[Leaf, string]> {
   if ("all" in c) for (const [i, x] of c.all.entries()) yield* leaves(x, `${path}.all[${i}]`);
   else if ("any" in c) for (const [i, x] of c.any.entries()) yield* leaves(x, `${path}.any[${i}]`);
@@ -171,10 +165,7 @@ function isFactRef(v: unknown): boolean {
 export function parseRuleset(input: unknown): Ruleset {
   const result = rulesetSchema.safeParse(input);
   if (!result.success) {
-    throw new ValidationError(
-      "invalid ruleset",
-      result.error.issues.map((i) => ({ path: pathOf(i.path), message: i.message })),
-    );
+    throw new ValidationError("invalid ruleset", fieldIssues(result.error, { whole: "(root)" }));
   }
   const issues = semanticIssues(result.data);
   if (issues.length > 0) throw new ValidationError("invalid ruleset", issues);

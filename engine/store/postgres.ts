@@ -295,6 +295,16 @@ export async function insertDecisions(
   return out.map((r) => ({ id: String(r.id), rule: r.rule as string, customerId: r.customer_id as string }));
 }
 
+/** The cards in a case's evidence, oldest first: what a NO blocks and what texts name by last four. */
+export async function caseCards(sql: Q, caseId: string): Promise<Array<{ id: string; last4: string }>> {
+  const rows = await sql`
+    select e.payload->'card'->>'id' as id, e.payload->'card'->>'last4' as last4, min(e.occurred_at) as first
+    from decisions d join events e on e.id = d.event_id
+    where d.case_id = ${caseId} and e.payload->'card' is not null
+    group by 1, 2 order by first`;
+  return rows.map((r) => ({ id: r.id as string, last4: r.last4 as string }));
+}
+
 /** Customers with decisions not yet on a case. */
 export async function customersWithUnlinkedDecisions(
   sql: Q,
