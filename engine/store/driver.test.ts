@@ -1,0 +1,46 @@
+/**
+ * The `postgres` driver survives a connection that closes while a small write is pending
+ * (porsager/postgres#1208; carried as patches/postgres+3.4.9.patch until a release has the fix).
+ */
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { TEST_DATABASE_URL } from "../../test/support/harness.ts";
+
+// The crash is an uncaught TypeError from a setImmediate callback: it would kill the test worker,
+// so the scenario runs in a child process and the test reads how it ended.
+const scenario = `
+import postgres from "postgres";
+const url = process.env.URL;
+const sql = postgres(url, { max: 2, onnotice() {} });
+const killer = postgres(url, { max: 1, onnotice() {} });
+let pid = null;
+// A transaction whose backend dies mid-query: begin() then writes its own ROLLBACK, a small write
+// deferred with setImmediate, onto a connection whose socket is already gone.
+const tx = sql.begin(async (t) => {
+  const [row] = await t\`select pg_backend_pid() as pid\`;
+  pid = row.pid;
+  await t\`select pg_sleep(30)\`;
+});
+while (pid === null) await new Promise((r) => setTimeout(r, 20));
+await killer\`select pg_terminate_backend(\${pid})\`;
+const settled = await tx.then(() => "resolved", (e) => e.code);
+await new Promise((r) => setTimeout(r, 300));
+// The pool is still usable afterwards.
+const [after] = await sql\`select 1 as one\`;
+console.log(JSON.stringify({ settled, after: after.one }));
+await Promise.all([sql.end(), killer.end()]);
+`;
+
+describe("the postgres driver", () => {
+  it("settles a transaction whose connection dies mid-query with CONNECTION_CLOSED, and stays up", () => {
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", scenario], {
+      cwd: process.cwd(),
+      env: { ...process.env, URL: TEST_DATABASE_URL },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(run.stderr).not.toContain("Cannot read properties of null");
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout.trim())).toEqual({ settled: "CONNECTION_CLOSED", after: 1 });
+  });
+});
