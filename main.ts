@@ -76,7 +76,12 @@ async function ready(redis: Redis): Promise<void> {
 export async function start(config: Config, opts: StartOptions = {}): Promise<Touchpoint> {
   const log = opts.log ?? createLogger(config.LOG_LEVEL);
   const redisHandle = await ensureRedis(config.REDIS_URL, config.DATA_DIR, log);
-  const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, log });
+  const db = await openDatabase({
+    url: config.DATABASE_URL,
+    dataDir: config.DATA_DIR,
+    log,
+    waitMs: config.STARTUP_WAIT_MS,
+  });
   const { sql } = db;
 
   if (!(await publishedRuleset(sql))) {
@@ -341,8 +346,24 @@ async function cli(): Promise<void> {
     }
     throw err;
   }
+  // A promise nobody awaited failed: log it loudly rather than let Node end the process. Its work
+  // is recoverable (jobs retry, the sweeper re-drives what Postgres says is owed); an uncaught
+  // exception is not, and still ends the process for its supervisor to restart.
+  process.on("unhandledRejection", (reason) => {
+    tp.log.error(
+      { err: reason instanceof Error ? (reason.stack ?? reason.message) : String(reason) },
+      "unhandled promise rejection",
+    );
+  });
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
+      // Draining waits for active jobs; if a dependency hangs, give up after SHUTDOWN_TIMEOUT_MS:
+      // the unfinished jobs are retried elsewhere once their locks expire.
+      const deadline = setTimeout(() => {
+        tp.log.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, "shutdown took too long: exiting anyway");
+        process.exit(1);
+      }, config.SHUTDOWN_TIMEOUT_MS);
+      deadline.unref();
       tp.close().then(
         () => process.exit(0),
         (err) => {

@@ -14,6 +14,9 @@ import { caseRoutes } from "./routes/cases.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { advocateRoutes, customerRoutes } from "./routes/people.ts";
 
+/** How long /readyz waits for Postgres or Redis before calling it down, ms. */
+const READY_TIMEOUT_MS = 2000;
+
 export interface AppDeps {
   sql: Sql;
   redis: Redis;
@@ -40,17 +43,41 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/healthz", (c) => c.json({ ok: true }, 200));
   app.get("/readyz", async (c) => {
     const checks: Record<string, boolean> = {};
-    checks.postgres = await deps.sql`select 1`.then(
-      () => true,
-      () => false,
-    );
-    checks.redis = await deps.redis.ping().then(
-      (r) => r === "PONG",
-      () => false,
-    );
-    if (deps.workersHealthy) checks.workers = deps.workersHealthy();
+    const reasons: Record<string, string> = {};
+    const probe = async (name: string, check: () => Promise<unknown>) => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          check(),
+          new Promise((_, fail) => {
+            timer = setTimeout(
+              () => fail(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)),
+              READY_TIMEOUT_MS,
+            );
+          }),
+        ]);
+        checks[name] = true;
+      } catch (err) {
+        checks[name] = false;
+        const code = (err as { code?: unknown }).code;
+        reasons[name] =
+          `${typeof code === "string" ? `${code}: ` : ""}${err instanceof Error ? err.message : String(err)}`;
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    await Promise.all([
+      probe("postgres", () => deps.sql`select 1`),
+      probe("redis", async () => {
+        if ((await deps.redis.ping()) !== "PONG") throw new Error("PING did not answer PONG");
+      }),
+    ]);
+    if (deps.workersHealthy) {
+      checks.workers = deps.workersHealthy();
+      if (!checks.workers) reasons.workers = "a worker of this process has stopped";
+    }
     const ready = Object.values(checks).every(Boolean);
-    return c.json({ ready, checks }, ready ? 200 : 503);
+    return c.json({ ready, checks, ...(ready ? {} : { reasons }) }, ready ? 200 : 503);
   });
   const openapi = openApiDocument();
   app.get("/openapi.json", (c) => c.json(openapi, 200));

@@ -8,6 +8,7 @@ import {
   type FieldIssue,
   ForbiddenError,
   fieldIssues,
+  isServiceUnavailable,
   NotFoundError,
   RetryableError,
   UnauthorizedError,
@@ -23,26 +24,6 @@ export function toIssues(error: z.ZodError, prefix = ""): FieldIssue[] {
   return fieldIssues(error, { prefix, whole: "(body)" });
 }
 
-const UNAVAILABLE_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "CONNECTION_CLOSED",
-  "CONNECTION_ENDED",
-  "CONNECTION_DESTROYED",
-  "CONNECT_TIMEOUT",
-  "57P01", // admin shutdown
-  "57P03", // cannot connect now
-]);
-
-/** Postgres or Redis out of reach: the client should retry, not read it as our bug. */
-function isUnavailable(err: Error): boolean {
-  const code = (err as { code?: unknown }).code;
-  return (
-    (typeof code === "string" && UNAVAILABLE_CODES.has(code)) || err.name === "MaxRetriesPerRequestError"
-  );
-}
-
 export function handleError(err: Error, c: Context, log: Logger): Response {
   const answer = (status: ContentfulStatusCode, code: string, issues?: FieldIssue[]) =>
     c.json(errorBody(code, err.message, issues), status);
@@ -54,7 +35,7 @@ export function handleError(err: Error, c: Context, log: Logger): Response {
   }
   if (err instanceof ForbiddenError) return answer(403, "forbidden");
   if (err instanceof ConflictError) return answer(409, "conflict");
-  if (err instanceof RetryableError || isUnavailable(err)) {
+  if (err instanceof RetryableError || isServiceUnavailable(err)) {
     c.header("Retry-After", "5");
     log.warn({ err: err.message, cause: String(err.cause), path: c.req.path }, "temporarily unavailable");
     return answer(503, "unavailable");

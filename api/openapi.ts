@@ -256,7 +256,9 @@ export function openApiDocument(): object {
       "/readyz": {
         get: {
           summary: "Postgres, Redis and workers up",
-          responses: { "200": { description: "ready" }, "503": { description: "not ready" } },
+          description:
+            "`{ ready, checks: { postgres, redis, workers? }, reasons? }`: when not ready, `reasons` says what each failing check answered (e.g. `ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:5432`). Each check waits at most 2 s.",
+          responses: { "200": { description: "ready" }, "503": { description: "not ready, with reasons" } },
         },
       },
       "/metrics": {

@@ -66,6 +66,10 @@ export const configSchema = z.object({
   /** Accepted events still unevaluated after this long (with `evaluate` idle) are re-queued. ms. */
   SWEEP_AFTER_MS: intIn(0, 24 * 3600_000, 5 * 60_000),
   SWEEP_EVERY_MS: intIn(200, 3600_000, 60_000),
+  /** SIGTERM drains active jobs for at most this long, then exits anyway. ms. */
+  SHUTDOWN_TIMEOUT_MS: intIn(1000, 600_000, 30_000),
+  /** At start, wait this long for Postgres to answer before giving up. ms. */
+  STARTUP_WAIT_MS: intIn(0, 600_000, 60_000),
   /** Which parts this process runs: api, workers, or both. */
   ROLE: z.enum(["all", "api", "workers"]).default("all"),
   /** Load fixtures into an empty database at start. */

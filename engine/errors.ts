@@ -72,3 +72,35 @@ export class PermanentError extends Error {
     super(message, options);
   }
 }
+
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED", // our own sql.end() during shutdown: the work is not wrong, it is interrupted
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  "57P01", // admin_shutdown: the server is stopping
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now: starting up or shutting down
+  "53300", // too_many_connections
+]);
+
+/**
+ * True when an error says Postgres or Redis is out of reach (refused, reset, closed, starting
+ * up, shutting down) rather than that the work itself is wrong: the work should wait and be
+ * tried again, without counting against its attempts. Decided by error code and class, never
+ * by message text.
+ */
+export function isServiceUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err instanceof RetryableError && err.cause !== undefined) return isServiceUnavailable(err.cause);
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && (UNAVAILABLE_CODES.has(code) || code.startsWith("08"))) return true;
+  return err.name === "MaxRetriesPerRequestError";
+}

@@ -90,6 +90,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       buckets: [30, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 3 * 24 * 3600],
       registers: [registry],
     }),
+    jobsDeferred: new Counter({
+      name: "touchpoint_jobs_deferred_total",
+      help: "Jobs put back to wait without spending an attempt: a dependency unavailable, or Vonage throttling.",
+      labelNames: ["queue", "reason"] as const,
+      registers: [registry],
+    }),
     workersRunning: new Gauge({
       name: "touchpoint_workers_running",
       help: "BullMQ workers running in this process.",

@@ -1,7 +1,7 @@
 /** The worker pool: one BullMQ Worker per queue, sharing adapters; closes gracefully, draining active jobs. */
 import { type Processor, Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import { RetryableError } from "../engine/errors.ts";
+import { isServiceUnavailable, RetryableError } from "../engine/errors.ts";
 import type { FaultPoint, RulesetCache } from "../engine/evaluate.ts";
 import type { CustomerState } from "../engine/features/state.ts";
 import type { Logger } from "../engine/log.ts";
@@ -32,6 +32,9 @@ export interface WorkerDeps {
   /** Texting: transport, policy, bank identity. */
   contact: Omit<ContactDeps, "sql" | "state" | "log" | "metrics" | "schedule" | "now">;
 }
+
+/** How long a queue waits before trying again while Postgres or Redis is out of reach, ms. */
+export const OUTAGE_PAUSE_MS = 1000;
 
 export interface PoolOptions {
   connection: Redis;
@@ -85,13 +88,55 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
       await deps.queues.actions.add(action.type, action, { jobId: jobIdOf(jobId), removeOnComplete: false });
     },
   };
+  // Postgres or Redis out of reach (a restart, a failover, a network blip): the job is not wrong,
+  // so it goes back to wait without spending an attempt, and this queue pauses for
+  // OUTAGE_PAUSE_MS (on every worker sharing the Redis) before trying again. Vonage throttling
+  // (429 with Retry-After) pauses the same way for as long as Vonage asked.
   const make = (
     name: string,
     processor: Processor,
     concurrency: number,
     limiter?: { max: number; duration: number },
   ) => {
-    const w = new Worker(name, processor, {
+    let outageSince: number | undefined;
+    const guarded: Processor = async (job, token) => {
+      try {
+        const result = await processor(job, token);
+        if (outageSince !== undefined) {
+          deps.log.info(
+            { queue: name, pausedMs: Date.now() - outageSince },
+            "dependency back: queue resumed",
+          );
+          outageSince = undefined;
+        }
+        return result;
+      } catch (err) {
+        const pause =
+          err instanceof RetryableError && err.retryAfterMs
+            ? { ms: err.retryAfterMs, reason: "throttled" }
+            : isServiceUnavailable(err)
+              ? { ms: OUTAGE_PAUSE_MS, reason: "unavailable" }
+              : undefined;
+        if (!pause) throw err;
+        if (pause.reason === "unavailable" && outageSince === undefined) {
+          outageSince = Date.now();
+          deps.log.warn(
+            { queue: name, err: err instanceof Error ? err.message : String(err) },
+            "Postgres or Redis unavailable: jobs wait, their attempts untouched, until it answers",
+          );
+        } else if (pause.reason === "throttled") {
+          deps.log.warn({ queue: name, retryAfterMs: pause.ms }, "Vonage throttled us: pausing the queue");
+        }
+        deps.metrics.jobsDeferred.inc({ queue: name, reason: pause.reason });
+        try {
+          await worker.rateLimit(pause.ms);
+        } catch {
+          throw err; // Redis itself is gone: BullMQ retries the job as stalled once it is back.
+        }
+        throw Worker.RateLimitError();
+      }
+    };
+    const worker: Worker = new Worker(name, guarded, {
       connection: opts.connection,
       prefix: bullPrefix(opts.prefix),
       concurrency,
@@ -101,39 +146,19 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
       maxStalledCount: 3,
       ...(limiter ? { limiter } : {}),
     });
-    w.on("failed", (job, err) => {
+    worker.on("failed", (job, err) => {
       deps.log.warn(
         { queue: name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message },
         "job failed; BullMQ will retry if attempts remain",
       );
     });
-    w.on("error", (err) => deps.log.error({ queue: name, err: err.message }, "worker error"));
-    return w;
+    worker.on("error", (err) => deps.log.error({ queue: name, err: err.message }, "worker error"));
+    return worker;
   };
-  // Vonage said "too many requests" with a Retry-After: pause the whole queue (every worker) for
-  // that long instead of burning this job's attempts; the job goes back to wait, not to failed.
-  const sendOutreach = outreachProcessor(contact);
-  const outreach: Worker = make(
-    QUEUES.outreach,
-    async (job) => {
-      try {
-        return await sendOutreach(job);
-      } catch (err) {
-        if (err instanceof RetryableError && err.retryAfterMs) {
-          deps.log.warn({ retryAfterMs: err.retryAfterMs }, "Vonage throttled us: pausing outreach");
-          await outreach.rateLimit(err.retryAfterMs);
-          throw Worker.RateLimitError();
-        }
-        throw err;
-      }
-    },
-    4,
-    { max: opts.ratePerSecond, duration: 1000 },
-  );
   const workers = [
     make(QUEUES.evaluate, evaluateProcessor(deps), opts.concurrency),
     make(QUEUES.cases, casesProcessor(deps), Math.max(2, Math.ceil(opts.concurrency / 2))),
-    outreach,
+    make(QUEUES.outreach, outreachProcessor(contact), 4, { max: opts.ratePerSecond, duration: 1000 }),
     make(QUEUES.replies, repliesProcessor(conversation), 4),
     make(
       QUEUES.maintenance,

@@ -9,6 +9,7 @@ import { type AddressInfo, createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
+import { isServiceUnavailable } from "../errors.ts";
 import type { Logger } from "../log.ts";
 
 export type Sql = postgres.Sql<Record<string, never>>;
@@ -58,6 +59,8 @@ function freePort(): Promise<number> {
 
 const clientOptions = {
   onnotice: () => {},
+  // The driver's default is 30 s: during an outage requests and jobs should learn fast and retry.
+  connect_timeout: 5,
   transform: { undefined: null },
   connection: { application_name: "touchpoint" },
 } as const;
@@ -68,10 +71,30 @@ export async function openDatabase(opts: {
   dataDir: string;
   log?: Logger;
   max?: number;
+  /** How long to wait for a Postgres that does not answer yet, ms (default: not at all). */
+  waitMs?: number;
 }): Promise<Database> {
   if (opts.url) {
     const sql = postgres(opts.url, { ...clientOptions, max: opts.max ?? 10 }) as unknown as Sql;
-    await migrate(sql, opts.log);
+    // A database that is restarting (or not up yet, as when a whole stack starts at once) is
+    // waited for; anything else (bad credentials, a missing database) fails at once.
+    const deadline = Date.now() + (opts.waitMs ?? 0);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await migrate(sql, opts.log);
+        break;
+      } catch (err) {
+        if (!isServiceUnavailable(err) || Date.now() >= deadline) {
+          await sql.end({ timeout: 1 }).catch(() => {});
+          throw err;
+        }
+        opts.log?.warn(
+          { attempt, err: err instanceof Error ? err.message : String(err) },
+          "waiting for Postgres to answer",
+        );
+        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
+      }
+    }
     return { sql, kind: "postgres", close: () => sql.end({ timeout: 5 }) };
   }
   const { PGlite } = await import("@electric-sql/pglite");

@@ -31,16 +31,43 @@ console.log(JSON.stringify({ settled, after: after.one }));
 await Promise.all([sql.end(), killer.end()]);
 `;
 
+const inherited = `
+import postgres from "postgres";
+const url = process.env.URL;
+const sql = postgres(url, { max: 1, onnotice() {} });
+const killer = postgres(url, { max: 1, onnotice() {} });
+const [{ pid }] = await sql\`select pg_backend_pid() as pid\`;
+// The server ends the session (57P01, as at a shutdown) while a query is in flight.
+const inFlight = sql\`select pg_sleep(30)\`.then(() => "resolved", (e) => e.code);
+await new Promise((r) => setTimeout(r, 200));
+await killer\`select pg_terminate_backend(\${pid})\`;
+const settled = await inFlight;
+const after = [];
+for (let i = 0; i < 3; i++) after.push(await sql\`select 1 as one\`.then((r) => r[0].one, (e) => e.code));
+console.log(JSON.stringify({ settled, after }));
+await Promise.all([sql.end(), killer.end()]);
+`;
+
+function run(script: string) {
+  return spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+    cwd: process.cwd(),
+    env: { ...process.env, URL: TEST_DATABASE_URL },
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+}
+
 describe("the postgres driver", () => {
   it("settles a transaction whose connection dies mid-query with CONNECTION_CLOSED, and stays up", () => {
-    const run = spawnSync(process.execPath, ["--input-type=module", "-e", scenario], {
-      cwd: process.cwd(),
-      env: { ...process.env, URL: TEST_DATABASE_URL },
-      encoding: "utf8",
-      timeout: 30_000,
-    });
-    expect(run.stderr).not.toContain("Cannot read properties of null");
-    expect(run.status).toBe(0);
-    expect(JSON.parse(run.stdout.trim())).toEqual({ settled: "CONNECTION_CLOSED", after: 1 });
+    const result = run(scenario);
+    expect(result.stderr).not.toContain("Cannot read properties of null");
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout.trim())).toEqual({ settled: "CONNECTION_CLOSED", after: 1 });
+  });
+
+  it("does not fail the next query with the FATAL error of a session the server ended", () => {
+    const result = run(inherited);
+    expect(result.status, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout.trim())).toEqual({ settled: "CONNECTION_CLOSED", after: [1, 1, 1] });
   });
 });
