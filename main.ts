@@ -31,6 +31,7 @@ import {
   RedisUnavailableError,
   workerConnection,
 } from "./engine/store/redis.ts";
+import { deploymentId } from "./engine/store/work.ts";
 import { apiClient, loadPeopleVia, loadStory, playStory } from "./fixtures/stories.ts";
 import { defaultRuleset } from "./rules/index.ts";
 import { type Pool, startPool } from "./workers/pool.ts";
@@ -43,6 +44,8 @@ export interface Touchpoint {
   redis: Redis;
   queues: Queues;
   metrics: Metrics;
+  /** Prefix of this deployment's own Redis keys (per-customer state): REDIS_PREFIX and the database's id. */
+  keyPrefix: string;
   app?: Hono;
   pool?: Pool;
   server?: ServerType;
@@ -101,6 +104,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
     process.stdout.write(`\n  touchpoint admin token (shown once, keep it): ${generatedAdminToken}\n\n`);
   }
 
+  // Per-customer state is this database's alone: a new database starts from no state at all.
+  const keyPrefix = `${config.REDIS_PREFIX}:${await deploymentId(sql)}`;
   const metrics = createMetrics({ defaults: true });
   const redis = producerConnection(config.REDIS_URL);
   redis.on("error", (e) => log.warn({ err: e.message }, "redis connection error"));
@@ -111,10 +116,12 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
   let workerRedis: Redis | undefined;
   if (config.ROLE !== "api") {
     workerRedis = workerConnection(config.REDIS_URL);
-    const state = new CustomerState(workerRedis, config.REDIS_PREFIX);
+    const state = new CustomerState(workerRedis, keyPrefix);
     pool = startPool(
       {
         sql,
+        redis,
+        keyPrefix,
         state,
         rulesets: new RulesetCache(sql),
         metrics,
@@ -142,7 +149,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
         lockMs: config.WORKER_LOCK_MS,
         ratePerSecond: config.VONAGE_RATE_PER_SECOND,
         sweepAfterMs: config.SWEEP_AFTER_MS,
-        sweepEveryMs: config.SWEEP_EVERY_MS,
+        reconcileEveryMs: config.SWEEP_EVERY_MS,
         batchSize: config.INGEST_BATCH_SIZE,
       },
     );
@@ -162,6 +169,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
       maxBytes: config.INGEST_MAX_BYTES,
       redisPrefix: config.REDIS_PREFIX,
       batchSize: config.INGEST_BATCH_SIZE,
+      maxPendingAgeMs: config.READY_MAX_PENDING_AGE_MS,
       ...(pool ? { workersHealthy: pool.healthy } : {}),
       mount: (root) => {
         if (!config.VONAGE_SIGNATURE_SECRET && config.VONAGE_WEBHOOK_INSECURE) {
@@ -172,6 +180,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
         root.route(
           "/webhooks/vonage",
           vonageWebhooks({
+            sql,
             queues,
             log,
             secret: config.VONAGE_SIGNATURE_SECRET,
@@ -215,6 +224,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
     redis,
     queues,
     metrics,
+    keyPrefix,
     app,
     pool,
     server,

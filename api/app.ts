@@ -4,6 +4,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "../engine/log.ts";
 import type { Metrics } from "../engine/metrics.ts";
 import type { Sql } from "../engine/store/database.ts";
+import { oldestPending } from "../engine/store/work.ts";
 import type { Queues } from "../workers/queues.ts";
 import { type AuthEnv, authenticate } from "./auth.ts";
 import { deskRoutes } from "./desk/desk.tsx";
@@ -13,6 +14,11 @@ import { rulesetRoutes, tokenRoutes } from "./routes/admin.ts";
 import { caseRoutes } from "./routes/cases.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { advocateRoutes, customerRoutes } from "./routes/people.ts";
+
+/** A readiness check's own finding, safe to show anyone. */
+class NotReady extends Error {
+  override readonly name = "NotReady";
+}
 
 /** How long /readyz waits for Postgres or Redis before calling it down, ms. */
 const READY_TIMEOUT_MS = 2000;
@@ -25,6 +31,8 @@ export interface AppDeps {
   log: Logger;
   maxBytes: number;
   batchSize: number;
+  /** /readyz fails when pending work is older than this, ms. */
+  maxPendingAgeMs: number;
   /** Whether this process's workers are up; undefined when workers run elsewhere. */
   workersHealthy?: () => boolean;
   /** REDIS_PREFIX, for scratch state (backtests). */
@@ -51,7 +59,7 @@ export function createApp(deps: AppDeps): Hono {
           check(),
           new Promise((_, fail) => {
             timer = setTimeout(
-              () => fail(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)),
+              () => fail(new NotReady(`no answer within ${READY_TIMEOUT_MS} ms`)),
               READY_TIMEOUT_MS,
             );
           }),
@@ -59,9 +67,16 @@ export function createApp(deps: AppDeps): Hono {
         checks[name] = true;
       } catch (err) {
         checks[name] = false;
+        // Anyone may read /readyz: say what failed by its code, never with hosts, users or SQL.
         const code = (err as { code?: unknown }).code;
         reasons[name] =
-          `${typeof code === "string" ? `${code}: ` : ""}${err instanceof Error ? err.message : String(err)}`;
+          err instanceof NotReady
+            ? err.message
+            : typeof code === "string"
+              ? `unavailable (${code})`
+              : err instanceof Error && err.name !== "Error"
+                ? `unavailable (${err.name})`
+                : "unavailable";
       } finally {
         clearTimeout(timer);
       }
@@ -69,9 +84,18 @@ export function createApp(deps: AppDeps): Hono {
     await Promise.all([
       probe("postgres", () => deps.sql`select 1`),
       probe("redis", async () => {
-        if ((await deps.redis.ping()) !== "PONG") throw new Error("PING did not answer PONG");
+        if ((await deps.redis.ping()) !== "PONG") throw new NotReady("PING did not answer PONG");
       }),
     ]);
+    if (checks.postgres) {
+      // Work waiting too long means something upstream of it is stuck (or lost and not re-driven).
+      await probe("pending", async () => {
+        const ages = await oldestPending(deps.sql, new Date());
+        const [kind, seconds] = Object.entries(ages).sort((a, b) => b[1] - a[1])[0] ?? ["", 0];
+        if (seconds * 1000 > deps.maxPendingAgeMs)
+          throw new NotReady(`the oldest pending ${kind} has waited ${Math.round(seconds)} s`);
+      });
+    }
     if (deps.workersHealthy) {
       checks.workers = deps.workersHealthy();
       if (!checks.workers) reasons.workers = "a worker of this process has stopped";

@@ -65,7 +65,10 @@ export const configSchema = z.object({
   WORKER_LOCK_MS: intIn(1000, 600_000, 30_000),
   /** Accepted events still unevaluated after this long (with `evaluate` idle) are re-queued. ms. */
   SWEEP_AFTER_MS: intIn(0, 24 * 3600_000, 5 * 60_000),
-  SWEEP_EVERY_MS: intIn(200, 3600_000, 60_000),
+  /** How often the reconciler looks for work Redis forgot (one run at a time across processes). ms. */
+  SWEEP_EVERY_MS: intIn(200, 3600_000, 5_000),
+  /** /readyz turns unhealthy when pending work (an event, a decision, an owed job) is older than this. ms. */
+  READY_MAX_PENDING_AGE_MS: intIn(10_000, 7 * 24 * 3600_000, 10 * 60_000),
   /** SIGTERM drains active jobs for at most this long, then exits anyway. ms. */
   SHUTDOWN_TIMEOUT_MS: intIn(1000, 600_000, 30_000),
   /** At start, wait this long for Postgres to answer before giving up. ms. */

@@ -80,11 +80,17 @@ const UNAVAILABLE_CODES = new Set([
   "EPIPE",
   "EHOSTUNREACH",
   "ENETUNREACH",
+  "ENOTFOUND", // a database host whose name does not resolve yet (a stack starting at once)
   "EAI_AGAIN",
   "CONNECTION_CLOSED",
   "CONNECTION_ENDED", // our own sql.end() during shutdown: the work is not wrong, it is interrupted
   "CONNECTION_DESTROYED",
   "CONNECT_TIMEOUT",
+  "08000", // connection_exception
+  "08001", // sqlclient_unable_to_establish_sqlconnection
+  "08003", // connection_does_not_exist
+  "08004", // sqlserver_rejected_establishment_of_sqlconnection
+  "08006", // connection_failure
   "57P01", // admin_shutdown: the server is stopping
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now: starting up or shutting down
@@ -95,12 +101,13 @@ const UNAVAILABLE_CODES = new Set([
  * True when an error says Postgres or Redis is out of reach (refused, reset, closed, starting
  * up, shutting down) rather than that the work itself is wrong: the work should wait and be
  * tried again, without counting against its attempts. Decided by error code and class, never
- * by message text.
+ * by message text. Only the error itself counts, not its cause: a RetryableError from Vonage
+ * wraps an HTTP client's ECONNRESET, and that must spend attempts (so a text can fail for good
+ * and become a call task). 08P01 (protocol violation) is a bad query, not an outage.
  */
 export function isServiceUnavailable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  if (err instanceof RetryableError && err.cause !== undefined) return isServiceUnavailable(err.cause);
+  if (!(err instanceof Error) || err instanceof RetryableError || err.name === "FetchError") return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === "string" && (UNAVAILABLE_CODES.has(code) || code.startsWith("08"))) return true;
+  if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) return true;
   return err.name === "MaxRetriesPerRequestError";
 }

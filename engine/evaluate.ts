@@ -5,13 +5,14 @@
  */
 
 import type { TouchpointEvent } from "./events.ts";
-import type { CustomerState } from "./features/state.ts";
+import { type CustomerState, REBUILD_MAX_EVENTS, REBUILD_WINDOW_MS } from "./features/state.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { computeFacts } from "./rules/facts.ts";
 import { Evaluator } from "./rules/reference.ts";
 import type { Sql } from "./store/database.ts";
 import {
+  customerHistory,
   customerProfiles,
   customersWithUnlinkedDecisions,
   insertDecisions,
@@ -89,6 +90,14 @@ export async function evaluateBatch(
     events = events.filter((e) => stored.has(e.id));
   }
   const customerIds = [...new Set(events.map((e) => e.customerId))];
+  // A customer this Redis has no full state for (new here, or Redis forgot) is rebuilt from
+  // Postgres first, so features read a complete history and never a wrongly empty one.
+  const unbuilt = await state.unbuilt(customerIds);
+  if (unbuilt.length > 0) {
+    const earliest = Math.min(...events.map((e) => Date.parse(e.occurredAt)));
+    const since = new Date(Math.min(earliest, Date.now()) - REBUILD_WINDOW_MS);
+    await state.rebuild(unbuilt, await customerHistory(sql, unbuilt, since, REBUILD_MAX_EVENTS));
+  }
   const [profiles, snapshots] = await Promise.all([
     customerProfiles(sql, customerIds),
     state.observeSettled(events),

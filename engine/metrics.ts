@@ -96,6 +96,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       labelNames: ["queue", "reason"] as const,
       registers: [registry],
     }),
+    oldestPending: new Gauge({
+      name: "touchpoint_oldest_pending_seconds",
+      help: "Age of the oldest pending work by kind (events not evaluated, decisions not on a case, owed jobs past due), as the reconciler last saw it.",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
     workersRunning: new Gauge({
       name: "touchpoint_workers_running",
       help: "BullMQ workers running in this process.",

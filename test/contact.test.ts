@@ -199,6 +199,8 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
       type: "account.lock",
       cards: [],
     });
+    // The message row is written before Vonage is called: wait for the text itself.
+    await eventually(async () => (textsTo("33612340013").length === 2 ? true : undefined));
     expect(textsTo("33612340013").at(-1)!.text).toContain("We have secured your account");
   });
 
@@ -211,6 +213,7 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
       return x.outcome === "false_alarm" && x.messages.length >= 3 ? x : undefined;
     });
     expect(c.status).toBe("resolved");
+    await eventually(async () => (textsTo("33612340001").length === 2 ? true : undefined));
     expect(textsTo("33612340001").at(-1)!.text).toContain("merci de votre confirmation");
 
     // A NO after the case closed is not lost: it is filed with the case and put in front of the advocate.

@@ -49,7 +49,7 @@ describe("the Phnom Penh → Paris story, on Postgres", () => {
     const ready = await t.tp.app!.request("/readyz");
     expect(await ready.json()).toEqual({
       ready: true,
-      checks: { postgres: true, redis: true, workers: true },
+      checks: { postgres: true, redis: true, pending: true, workers: true },
     });
   });
 

@@ -2,7 +2,7 @@
 import type { Job } from "bullmq";
 import { caseFollowUps, openOrJoinCase, rerouteCase } from "../engine/store/postgres.ts";
 import type { WorkerDeps } from "./pool.ts";
-import { type CasesJob, jobId } from "./queues.ts";
+import { type CasesJob, jobId, owe } from "./queues.ts";
 
 export function casesProcessor(deps: WorkerDeps) {
   return async (job: Job<CasesJob>) => {
@@ -31,19 +31,23 @@ export function casesProcessor(deps: WorkerDeps) {
     // a second text impossible.
     const follow = await caseFollowUps(deps.sql, job.data.customerId);
     if (follow && (follow.needsCheck || update?.escalated)) {
-      await deps.queues.outreach.add(
+      await owe(
+        deps.sql,
+        deps.queues.outreach,
         "check",
         { type: "check", caseId: follow.caseId, why: update?.escalated ? "escalated" : "opened" },
         { jobId: jobId("check", follow.caseId, follow.severity) },
       );
     }
     if (follow?.waitUntil) {
-      await deps.queues.cases.add(
+      await owe(
+        deps.sql,
+        deps.queues.cases,
         "reroute",
         { customerId: job.data.customerId, reroute: follow.caseId },
         {
           jobId: jobId("reroute", follow.caseId, String(follow.waitUntil.getTime())),
-          delay: Math.max(0, follow.waitUntil.getTime() - Date.now()),
+          delay: follow.waitUntil.getTime() - Date.now(),
         },
       );
     }

@@ -10,15 +10,20 @@ import type { ContactDeps } from "../engine/outreach/contact.ts";
 import type { ConversationDeps } from "../engine/outreach/conversation.ts";
 import type { Sql } from "../engine/store/database.ts";
 import type { CaseUpdate } from "../engine/store/postgres.ts";
+import { markOwedDone, markOwedFailed } from "../engine/store/work.ts";
 import { casesProcessor } from "./cases.ts";
 import { evaluateProcessor } from "./evaluate.ts";
 import { outreachProcessor } from "./outreach.ts";
-import { bullPrefix, jobId as jobIdOf, QUEUES, type Queues } from "./queues.ts";
+import { bullPrefix, jobId as jobIdOf, OWED_QUEUES, owe, QUEUES, type Queues } from "./queues.ts";
+import { type Reconciler, startReconciler } from "./reconciler.ts";
 import { repliesProcessor } from "./replies.ts";
-import { sweeperProcessor } from "./sweeper.ts";
 
 export interface WorkerDeps {
   sql: Sql;
+  /** A fail-fast connection for the reconciler's lock and epoch keys. */
+  redis: Redis;
+  /** Prefix of this deployment's own Redis keys: REDIS_PREFIX and the database's id. */
+  keyPrefix: string;
   state: CustomerState;
   rulesets: RulesetCache;
   metrics: Metrics;
@@ -33,8 +38,12 @@ export interface WorkerDeps {
   contact: Omit<ContactDeps, "sql" | "state" | "log" | "metrics" | "schedule" | "now">;
 }
 
-/** How long a queue waits before trying again while Postgres or Redis is out of reach, ms. */
+/** How long a worker waits before trying again while Postgres or Redis is out of reach, ms. */
 export const OUTAGE_PAUSE_MS = 1000;
+/** The longest pause a Retry-After may impose on a queue, ms. */
+const MAX_THROTTLE_MS = 5 * 60_000;
+/** Deferrals (outages, throttling) after which a job fails like any other: about 15 minutes of outage. */
+const MAX_DEFERRALS = 900;
 
 export interface PoolOptions {
   connection: Redis;
@@ -46,8 +55,8 @@ export interface PoolOptions {
   ratePerSecond: number;
   /** Unevaluated events older than this are re-queued (when `evaluate` is idle), ms. */
   sweepAfterMs: number;
-  /** How often to look, ms. */
-  sweepEveryMs: number;
+  /** How often the reconciler looks for work Redis forgot, ms. */
+  reconcileEveryMs: number;
   batchSize: number;
 }
 
@@ -55,6 +64,7 @@ export interface Pool {
   workers: Worker[];
   /** True while every worker is running and connected. */
   healthy(): boolean;
+  reconciler: Reconciler;
   close(): Promise<void>;
 }
 
@@ -69,10 +79,7 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
     now,
     ...(deps.fault ? { fault: deps.fault } : {}),
     async schedule(job, delayMs, jobId) {
-      await deps.queues.outreach.add(job.type, job, {
-        jobId: jobIdOf(jobId),
-        delay: Math.max(0, Math.round(delayMs)),
-      });
+      await owe(deps.sql, deps.queues.outreach, job.type, job, { jobId: jobIdOf(jobId), delay: delayMs });
     },
   };
   const conversation: ConversationDeps = {
@@ -82,16 +89,19 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
     metrics: deps.metrics,
     now,
     async outreach(job, jobId, delayMs = 0) {
-      await deps.queues.outreach.add(job.type, job, { jobId: jobIdOf(jobId), delay: delayMs });
+      await owe(deps.sql, deps.queues.outreach, job.type, job, { jobId: jobIdOf(jobId), delay: delayMs });
     },
     async publishAction(action, jobId) {
-      await deps.queues.actions.add(action.type, action, { jobId: jobIdOf(jobId), removeOnComplete: false });
+      await owe(deps.sql, deps.queues.actions, action.type, action, { jobId: jobIdOf(jobId) });
     },
   };
   // Postgres or Redis out of reach (a restart, a failover, a network blip): the job is not wrong,
-  // so it goes back to wait without spending an attempt, and this queue pauses for
-  // OUTAGE_PAUSE_MS (on every worker sharing the Redis) before trying again. Vonage throttling
-  // (429 with Retry-After) pauses the same way for as long as Vonage asked.
+  // so it goes back to wait without spending an attempt, and the worker that met the outage
+  // waits OUTAGE_PAUSE_MS before taking another (on `outreach`, which has a global limiter, every
+  // worker waits). Vonage throttling (a Retry-After) pauses the queue for as long as Vonage asked,
+  // at most MAX_THROTTLE_MS, and a shorter pause never cuts a longer one short. A job deferred
+  // more than MAX_DEFERRALS times fails like any other, so a job misread as "unavailable" cannot
+  // circle for ever.
   const make = (
     name: string,
     processor: Processor,
@@ -99,9 +109,11 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
     limiter?: { max: number; duration: number },
   ) => {
     let outageSince: number | undefined;
+    let limitedUntil = 0;
     const guarded: Processor = async (job, token) => {
       try {
         const result = await processor(job, token);
+        if (OWED_QUEUES.has(name) && job.id) await markOwedDone(deps.sql, job.id, new Date());
         if (outageSince !== undefined) {
           deps.log.info(
             { queue: name, pausedMs: Date.now() - outageSince },
@@ -113,11 +125,11 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
       } catch (err) {
         const pause =
           err instanceof RetryableError && err.retryAfterMs
-            ? { ms: err.retryAfterMs, reason: "throttled" }
+            ? { ms: Math.min(err.retryAfterMs, MAX_THROTTLE_MS), reason: "throttled" }
             : isServiceUnavailable(err)
               ? { ms: OUTAGE_PAUSE_MS, reason: "unavailable" }
               : undefined;
-        if (!pause) throw err;
+        if (!pause || job.attemptsStarted - job.attemptsMade > MAX_DEFERRALS) throw err;
         if (pause.reason === "unavailable" && outageSince === undefined) {
           outageSince = Date.now();
           deps.log.warn(
@@ -128,10 +140,13 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
           deps.log.warn({ queue: name, retryAfterMs: pause.ms }, "Vonage throttled us: pausing the queue");
         }
         deps.metrics.jobsDeferred.inc({ queue: name, reason: pause.reason });
-        try {
-          await worker.rateLimit(pause.ms);
-        } catch {
-          throw err; // Redis itself is gone: BullMQ retries the job as stalled once it is back.
+        if (Date.now() + pause.ms > limitedUntil) {
+          limitedUntil = Date.now() + pause.ms;
+          try {
+            await worker.rateLimit(pause.ms);
+          } catch {
+            throw err; // Redis itself is gone: BullMQ retries the job as stalled once it is back.
+          }
         }
         throw Worker.RateLimitError();
       }
@@ -147,6 +162,12 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
       ...(limiter ? { limiter } : {}),
     });
     worker.on("failed", (job, err) => {
+      if (job?.id && OWED_QUEUES.has(name) && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+        // Out of attempts: BullMQ keeps the failed job for a person; the reconciler leaves it be.
+        markOwedFailed(deps.sql, job.id, new Date()).catch((e) =>
+          deps.log.error({ jobId: job.id, err: String(e) }, "could not record a job out of attempts"),
+        );
+      }
       deps.log.warn(
         { queue: name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message },
         "job failed; BullMQ will retry if attempts remain",
@@ -160,27 +181,27 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
     make(QUEUES.cases, casesProcessor(deps), Math.max(2, Math.ceil(opts.concurrency / 2))),
     make(QUEUES.outreach, outreachProcessor(contact), 4, { max: opts.ratePerSecond, duration: 1000 }),
     make(QUEUES.replies, repliesProcessor(conversation), 4),
-    make(
-      QUEUES.maintenance,
-      sweeperProcessor({
-        sql: deps.sql,
-        queues: deps.queues,
-        log: deps.log,
-        afterMs: opts.sweepAfterMs,
-        batchSize: opts.batchSize,
-      }),
-      1,
-    ),
   ];
-  const scheduled = deps.queues.maintenance
-    .upsertJobScheduler("sweep-unevaluated", { every: opts.sweepEveryMs }, { name: "sweep", data: {} })
-    .catch((err) => deps.log.error({ err: String(err) }, "could not schedule the sweeper"));
+  const reconciler = startReconciler({
+    sql: deps.sql,
+    redis: deps.redis,
+    queues: deps.queues,
+    log: deps.log,
+    metrics: deps.metrics,
+    keyPrefix: deps.keyPrefix,
+    everyMs: opts.reconcileEveryMs,
+    sweepAfterMs: opts.sweepAfterMs,
+    batchSize: opts.batchSize,
+  });
+  // Earlier versions swept from a BullMQ job scheduler, which Redis forgets along with the rest.
+  deps.queues.maintenance.removeJobScheduler("sweep-unevaluated").catch(() => {});
   deps.metrics.workersRunning.set(workers.length);
   return {
     workers,
     healthy: () => workers.every((w) => w.isRunning()),
+    reconciler,
     async close() {
-      await scheduled;
+      await reconciler.stop();
       await Promise.all(workers.map((w) => w.close()));
       deps.metrics.workersRunning.set(0);
     },

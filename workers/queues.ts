@@ -1,9 +1,11 @@
 /** Queue names, job shapes and options: the contract between producers (api/) and workers. */
-import { Queue } from "bullmq";
+import { type JobsOptions, Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { TouchpointEvent } from "../engine/events.ts";
 import type { OutreachJob } from "../engine/outreach/contact.ts";
 import type { CardBlockAction, InboundText, Receipt } from "../engine/outreach/conversation.ts";
+import type { Sql } from "../engine/store/database.ts";
+import { recordOwed } from "../engine/store/work.ts";
 
 export const QUEUES = {
   evaluate: "evaluate",
@@ -44,6 +46,52 @@ export const jobDefaults = {
 /** BullMQ job ids may not contain ':' nor be all digits. */
 export function jobId(...parts: string[]): string {
   return parts.join("-").replace(/:/g, "_");
+}
+
+/** Queues whose jobs are owed work (recorded in Postgres, marked done by their worker). */
+export const OWED_QUEUES: ReadonlySet<string> = new Set([
+  QUEUES.cases,
+  QUEUES.outreach,
+  QUEUES.replies,
+  QUEUES.actions,
+]);
+
+/** Options a job of this queue needs whoever adds it (the producer or the reconciler). */
+export function queueJobOptions(queue: string): JobsOptions {
+  // The card system reads `actions`: a consumed job stays, so the reconciler can see it was taken.
+  return queue === QUEUES.actions ? { removeOnComplete: false } : {};
+}
+
+/**
+ * Queues a job that someone is owed (a text, a reminder, a wait's end, a card block, a webhook
+ * to apply), recording it in Postgres first: if Redis forgets it, the reconciler queues it again.
+ * The job id is the record's key, so recording and queueing twice are both harmless.
+ */
+export async function owe<T>(
+  sql: Sql,
+  queue: Queue<T>,
+  name: string,
+  data: T,
+  opts: { jobId: string; delay?: number },
+  onQueueError?: (err: unknown) => void,
+): Promise<void> {
+  const delay = Math.max(0, Math.round(opts.delay ?? 0));
+  await recordOwed(sql, {
+    key: opts.jobId,
+    queue: queue.name,
+    name,
+    data,
+    dueAt: new Date(Date.now() + delay),
+  });
+  try {
+    // biome-ignore lint/suspicious/noExplicitAny: BullMQ's generic job name and data types do not narrow here.
+    await (queue as Queue<any>).add(name, data, { ...queueJobOptions(queue.name), jobId: opts.jobId, delay });
+  } catch (err) {
+    // Recorded, so not lost: with Redis out of reach the reconciler queues it once Redis answers.
+    // (A webhook still gets its 200, a worker's job still completes.)
+    if (!onQueueError) throw err;
+    onQueueError(err);
+  }
 }
 
 export function createQueues(connection: Redis, prefix: string) {

@@ -10,7 +10,8 @@ import type { Logger } from "../../engine/log.ts";
 import { maskPhone } from "../../engine/log.ts";
 import { toE164 } from "../../engine/outreach/conversation.ts";
 import { verifyVonageWebhook } from "../../engine/outreach/signature.ts";
-import { jobId, type Queues } from "../../workers/queues.ts";
+import type { Sql } from "../../engine/store/database.ts";
+import { jobId, owe, type Queues } from "../../workers/queues.ts";
 import { toIssues } from "../errors.ts";
 
 const number = z.string().regex(/^\+?\d{3,20}$/, "digits only, as Vonage sends them");
@@ -47,6 +48,7 @@ export const statusSchema = z.looseObject({
 });
 
 export interface WebhookDeps {
+  sql: Sql;
   queues: Queues;
   log: Logger;
   /** VONAGE_SIGNATURE_SECRET; when unset, webhooks are refused unless `insecure`. */
@@ -58,6 +60,11 @@ export interface WebhookDeps {
 export function vonageWebhooks(deps: WebhookDeps) {
   const app = new Hono();
   const now = deps.now ?? (() => new Date());
+  const queueLater = (err: unknown) =>
+    deps.log.warn(
+      { err: err instanceof Error ? err.message : String(err) },
+      "webhook stored but not queued (Redis unavailable): the reconciler will queue it",
+    );
 
   async function verified<S extends z.ZodType>(
     raw: string,
@@ -87,13 +94,17 @@ export function vonageWebhooks(deps: WebhookDeps) {
 
   app.post("/inbound", async (c) => {
     const m = await verified(await c.req.text(), c.req.header("authorization"), inboundSchema);
-    await deps.queues.replies.add(
+    // Recorded in Postgres before the 200: once Vonage stops resending, this is the only copy.
+    await owe(
+      deps.sql,
+      deps.queues.replies,
       "inbound",
       {
         kind: "inbound",
         text: { messageUuid: m.message_uuid, from: toE164(m.from), to: m.to, text: m.text },
       },
       { jobId: jobId("in", m.message_uuid) },
+      queueLater,
     );
     deps.log.info({ messageUuid: m.message_uuid, from: maskPhone(toE164(m.from)) }, "inbound text queued");
     return c.json({ ok: true }, 200);
@@ -108,7 +119,9 @@ export function vonageWebhooks(deps: WebhookDeps) {
           ...(s.error.detail ? { detail: s.error.detail } : {}),
         }
       : undefined;
-    await deps.queues.replies.add(
+    await owe(
+      deps.sql,
+      deps.queues.replies,
       "status",
       {
         kind: "status",
@@ -120,6 +133,7 @@ export function vonageWebhooks(deps: WebhookDeps) {
         },
       },
       { jobId: jobId("st", s.message_uuid, s.status) },
+      queueLater,
     );
     return c.json({ ok: true }, 200);
   });

@@ -160,6 +160,15 @@ function keysFor(prefix: string, customerId: string): string[] {
   );
 }
 
+function builtKey(prefix: string, customerId: string): string {
+  return `${prefix}:c:{${customerId}}:built`;
+}
+
+/** How far back, before the earliest event at hand, a rebuilt state reaches: what the script keeps. ms. */
+export const REBUILD_WINDOW_MS = KEEP_MS;
+/** At most this many of a customer's latest events are replayed into a rebuilt state. */
+export const REBUILD_MAX_EVENTS = 2000;
+
 function argsFor(e: TouchpointEvent, now: number): string[] {
   const t = Date.parse(e.occurredAt);
   const loc = eventLocation(e);
@@ -292,6 +301,29 @@ export class CustomerState {
         return e instanceof Error ? e : new Error(String(e));
       }
     });
+  }
+
+  /**
+   * Customers whose state this Redis may not hold in full: never built here, or forgotten with
+   * the rest of Redis. Their state is rebuilt from their stored events before it is read.
+   */
+  async unbuilt(customerIds: readonly string[]): Promise<string[]> {
+    if (customerIds.length === 0) return [];
+    const marks = await this.redis.mget(...customerIds.map((id) => builtKey(this.prefix, id)));
+    return customerIds.filter((_, i) => marks[i] === null);
+  }
+
+  /**
+   * Replays a customer's stored history into their state (idempotent by event id, in any order)
+   * and marks them built. `history` is what Postgres holds for them; see `customerHistory`.
+   */
+  async rebuild(customerIds: readonly string[], history: readonly TouchpointEvent[]): Promise<void> {
+    // An event the script cannot take was set aside when it was evaluated: settled, not thrown.
+    for (let i = 0; i < history.length; i += 500) await this.observeSettled(history.slice(i, i + 500));
+    if (customerIds.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const id of customerIds) pipeline.set(builtKey(this.prefix, id), "1", "EX", TTL_SECONDS);
+    await pipeline.exec();
   }
 
   /** The customer's latest located event (any kind), for their current time zone. */

@@ -48,6 +48,29 @@ console.log(JSON.stringify({ settled, after }));
 await Promise.all([sql.end(), killer.end()]);
 `;
 
+// One connection: a transaction holds it, another query waits for it, the backend is killed.
+const bystander = `
+import postgres from "postgres";
+const url = process.env.URL;
+const sql = postgres(url, { max: 1, onnotice() {} });
+const killer = postgres(url, { max: 1, onnotice() {} });
+let pid = null;
+const tx = sql
+  .begin(async (t) => {
+    [{ pid }] = await t\`select pg_backend_pid() as pid\`;
+    await t\`select pg_sleep(30)\`;
+  })
+  .then(() => "resolved", (e) => e.code);
+while (pid === null) await new Promise((r) => setTimeout(r, 20));
+const waiting = sql\`select 2 as two\`.then((r) => r[0].two, (e) => e.code);
+await new Promise((r) => setTimeout(r, 100));
+await killer\`select pg_terminate_backend(\${pid})\`;
+const out = { tx: await tx, bystander: await waiting };
+out.after = await sql\`select 1 as one\`.then((r) => r[0].one, (e) => e.code);
+console.log(JSON.stringify(out));
+await Promise.all([sql.end(), killer.end()]);
+`;
+
 function run(script: string) {
   return spawnSync(process.execPath, ["--input-type=module", "-e", script], {
     cwd: process.cwd(),
@@ -65,9 +88,15 @@ describe("the postgres driver", () => {
     expect(JSON.parse(result.stdout.trim())).toEqual({ settled: "CONNECTION_CLOSED", after: 1 });
   });
 
-  it("does not fail the next query with the FATAL error of a session the server ended", () => {
+  it("gives the server's FATAL error to the query in flight, not to the next connection's first query", () => {
     const result = run(inherited);
     expect(result.status, result.stderr).toBe(0);
-    expect(JSON.parse(result.stdout.trim())).toEqual({ settled: "CONNECTION_CLOSED", after: [1, 1, 1] });
+    expect(JSON.parse(result.stdout.trim())).toEqual({ settled: "57P01", after: [1, 1, 1] });
+  });
+
+  it("does not fail a query queued behind a transaction whose connection died", () => {
+    const result = run(bystander);
+    expect(result.status, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout.trim())).toEqual({ tx: "CONNECTION_CLOSED", bystander: 2, after: 1 });
   });
 });

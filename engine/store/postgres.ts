@@ -251,6 +251,28 @@ export async function markFailed(sql: Q, id: string, error: string, at: Date): P
   await sql`update events set evaluated_at = ${at}, error = ${error.slice(0, 2000)} where id = ${id} and evaluated_at is null`;
 }
 
+/**
+ * The evaluated events of these customers from `since` on, at most `perCustomer` of each one's
+ * latest, to rebuild their Redis state as it stood: events not yet evaluated are observed by
+ * their own batch, and events set aside with an error stay out.
+ */
+export async function customerHistory(
+  sql: Q,
+  customerIds: readonly string[],
+  since: Date,
+  perCustomer: number,
+): Promise<TouchpointEvent[]> {
+  if (customerIds.length === 0) return [];
+  const rows = await sql`
+    select e.payload from unnest(${customerIds as string[]}::text[]) as c(id)
+    cross join lateral (
+      select payload from events
+      where customer_id = c.id and occurred_at >= ${since} and evaluated_at is not null and error is null
+      order by occurred_at desc limit ${perCustomer}
+    ) e`;
+  return rows.map((r) => r.payload as TouchpointEvent);
+}
+
 /** Events accepted but never evaluated (their job lost with a Redis that kept nothing), oldest first. */
 export async function unevaluatedEvents(
   sql: Q,

@@ -1,0 +1,70 @@
+/**
+ * Owed work in Postgres: each job that matters to a person is recorded (by its job id) before it
+ * is queued and marked done by the worker that did it, so the reconciler can queue again what
+ * Redis lost. Queue-agnostic: rows carry the queue name, job name and data as given.
+ */
+import type { Q } from "./postgres.ts";
+
+export interface OwedJob {
+  key: string;
+  queue: string;
+  name: string;
+  data: unknown;
+  dueAt: Date;
+}
+
+/** Records a job as owed; a second record of the same key changes nothing. */
+export async function recordOwed(sql: Q, job: OwedJob): Promise<void> {
+  await sql`
+    insert into owed_work (key, queue, name, data, due_at)
+    values (${job.key}, ${job.queue}, ${job.name}, ${sql.json(job.data as never)}, ${job.dueAt})
+    on conflict (key) do nothing`;
+}
+
+export async function markOwedDone(sql: Q, key: string, at: Date): Promise<void> {
+  await sql`update owed_work set done_at = ${at} where key = ${key} and done_at is null`;
+}
+
+/** Attempts exhausted: left for a person, no longer re-driven nor counted as pending. */
+export async function markOwedFailed(sql: Q, key: string, at: Date): Promise<void> {
+  await sql`update owed_work set failed_at = ${at} where key = ${key} and done_at is null`;
+}
+
+/** Owed jobs due before `dueBefore`, oldest first. */
+export async function dueOwed(sql: Q, dueBefore: Date, limit: number): Promise<OwedJob[]> {
+  const rows = await sql`
+    select key, queue, name, data, due_at from owed_work
+    where done_at is null and failed_at is null and due_at < ${dueBefore}
+    order by due_at limit ${limit}`;
+  return rows.map((r) => ({
+    key: r.key as string,
+    queue: r.queue as string,
+    name: r.name as string,
+    data: r.data,
+    dueAt: r.due_at as Date,
+  }));
+}
+
+/** This database's identity (see migration 005), for Redis key prefixes. */
+export async function deploymentId(sql: Q): Promise<string> {
+  const [row] = await sql`select id from deployment`;
+  if (!row) throw new Error("the deployment row is missing (migration 005)");
+  return row.id as string;
+}
+
+/**
+ * How old the oldest pending work is, seconds, by kind: events accepted and not evaluated,
+ * decisions not on a case, owed jobs past due. 0 when nothing waits.
+ */
+export async function oldestPending(
+  sql: Q,
+  now: Date,
+): Promise<{ events: number; decisions: number; jobs: number }> {
+  const [r] = await sql`
+    select
+      (select min(received_at) from events where evaluated_at is null) as events,
+      (select min(decided_at) from decisions where case_id is null) as decisions,
+      (select min(due_at) from owed_work where done_at is null and failed_at is null) as jobs`;
+  const age = (d: unknown) => (d instanceof Date ? Math.max(0, (now.getTime() - d.getTime()) / 1000) : 0);
+  return { events: age(r?.events), decisions: age(r?.decisions), jobs: age(r?.jobs) };
+}

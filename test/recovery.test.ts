@@ -1,0 +1,151 @@
+/**
+ * Redis forgets (a restart without persistence, a failover to an empty replica): Postgres is the
+ * record, and what it says is owed is done anyway, once.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { eventually, loadPeopleVia, loadStory, openCaseWith } from "../fixtures/stories.ts";
+import { createDatabase, deleteKeys, startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
+
+const story = loadStory("phnom-penh-paris");
+const [notice, phnomPenh1, login, phnomPenh2, paris] = story.steps[0]!.events as Array<{ id: string }>;
+
+/** Everything this deployment had in Redis is gone: queues, delayed jobs, per-customer state. */
+async function redisForgets(t: TestTouchpoint) {
+  await deleteKeys(t.prefix);
+}
+
+describe("when Redis forgets everything", () => {
+  let t: TestTouchpoint | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it("evaluates the events it had accepted and texts the case they open, without a restart", async () => {
+    t = await startTestTouchpoint({ env: { SWEEP_EVERY_MS: "300" } });
+    await loadPeopleVia(t.api);
+    for (const w of t.tp.pool!.workers) await w.pause();
+    expect((await t.api("POST", "/v1/events", story.steps[0]!.events)).body.accepted).toBe(5);
+    await redisForgets(t);
+    for (const w of t.tp.pool!.workers) w.resume();
+
+    const kase = await openCaseWith(t.api, "cus-42", ["impossible-location-spend"]);
+    await eventually(
+      async () => {
+        const [m] = await t!.tp.db.sql`
+        select count(*)::int as n from messages where case_id = ${kase.id} and kind = 'fraud_check'`;
+        return m?.n === 1 ? true : undefined;
+      },
+      30_000,
+      "the check text",
+    );
+    const [evaluated] = await t.tp.db.sql`select count(*)::int as n from events where evaluated_at is null`;
+    expect(evaluated?.n).toBe(0);
+  });
+
+  it("sends a text it owed and a reminder that fell due while Redis was empty, once each", async () => {
+    t = await startTestTouchpoint({ env: { SWEEP_EVERY_MS: "300" } });
+    await loadPeopleVia(t.api);
+    const outreach = t.tp.pool!.workers.find((w) => w.name === "outreach")!;
+    await outreach.pause();
+    await t.api("POST", "/v1/events", story.steps[0]!.events);
+    const kase = await openCaseWith(t.api, "cus-42", ["impossible-location-spend"]);
+    // The check is owed (recorded in Postgres, queued in Redis) when Redis forgets it.
+    await eventually(
+      async () => {
+        const [w] = await t!.tp.db
+          .sql`select count(*)::int as n from owed_work where key like ${`check-${kase.id}%`}`;
+        return w?.n === 1 ? true : undefined;
+      },
+      30_000,
+      "the check to be owed",
+    );
+    await redisForgets(t);
+    outreach.resume();
+    const sent = await eventually(
+      async () => {
+        const rows = await t!.tp.db.sql`
+        select kind, created_at from messages where case_id = ${kase.id} and direction = 'outbound'`;
+        return rows.length > 0 ? rows : undefined;
+      },
+      30_000,
+      "the owed check to be sent",
+    );
+    expect(sent.map((r) => r.kind)).toEqual(["fraud_check"]);
+
+    // No reply: the reminder is a delayed job due in REPLY_TIMEOUT_MINUTES. Redis forgets it, and
+    // (as if that time passed) it falls due.
+    await eventually(
+      async () => {
+        const [w] = await t!.tp.db
+          .sql`select count(*)::int as n from owed_work where key = ${`noreply-${kase.id}-1`}`;
+        return w?.n === 1 ? true : undefined;
+      },
+      30_000,
+      "the reminder to be owed",
+    );
+    await redisForgets(t);
+    await t.tp.db
+      .sql`update owed_work set due_at = now() - interval '1 minute' where key = ${`noreply-${kase.id}-1`}`;
+    await eventually(
+      async () => {
+        const [m] = await t!.tp.db.sql`
+        select count(*)::int as n from messages where case_id = ${kase.id} and kind = 'reminder'`;
+        return m?.n === 1 ? true : undefined;
+      },
+      30_000,
+      "the reminder",
+    );
+    await t.drained();
+    const kinds = await t.tp.db.sql`
+      select kind, count(*)::int as n from messages where case_id = ${kase.id} group by kind order by kind`;
+    expect(kinds).toEqual([
+      { kind: "fraud_check", n: 1 },
+      { kind: "reminder", n: 1 },
+    ]);
+    const [open] = await t.tp.db.sql`
+      select count(*)::int as n from owed_work where done_at is null and failed_at is null and due_at < now()`;
+    expect(open?.n).toBe(0);
+  });
+
+  it("rebuilds a customer's state from stored events, so a journey split by the loss is still caught", async () => {
+    t = await startTestTouchpoint({ env: { SWEEP_EVERY_MS: "300" } });
+    await loadPeopleVia(t.api);
+    await t.api("POST", "/v1/events", [notice, phnomPenh1, login, phnomPenh2]);
+    await t.drained();
+    await redisForgets(t);
+    await t.api("POST", "/v1/events", [paris]);
+    const kase = await openCaseWith(t.api, "cus-42", ["impossible-location-spend"]);
+    const hit = kase.decisions.find((d: { rule: string }) => d.rule === "impossible-location-spend");
+    expect(hit.event.id).toBe("pp-005");
+  });
+});
+
+describe("a new database with an old Redis", () => {
+  it("never reads the old database's customer state", async () => {
+    const prefix = `t${Date.now().toString(36)}`;
+    const old = await createDatabase();
+    // Closing this one keeps the Redis keys of the prefix; only its database goes.
+    const first = await startTestTouchpoint({ prefix, database: { url: old.url, drop: async () => {} } });
+    try {
+      await loadPeopleVia(first.api);
+      await first.api("POST", "/v1/events", [phnomPenh1, phnomPenh2]);
+      await first.drained();
+    } finally {
+      await first.tp.close();
+      await old.drop();
+    }
+    const database = await createDatabase();
+    const second = await startTestTouchpoint({ prefix, database });
+    try {
+      await loadPeopleVia(second.api);
+      await second.api("POST", "/v1/events", [paris]);
+      await second.drained();
+      // Paris alone may be foreign spend; only the old database's Phnom Penh makes it impossible.
+      const rules = await second.tp.db.sql`select rule from decisions`;
+      expect(rules.map((r) => r.rule)).not.toContain("impossible-location-spend");
+    } finally {
+      await second.close();
+    }
+  });
+});

@@ -1,0 +1,186 @@
+/**
+ * The reconciler: re-drives, from what Postgres says is owed, the work Redis has forgotten (a
+ * restart without persistence, a failover to an empty replica, a flush). It runs on a timer in
+ * every worker process, one run at a time across them under a Redis lock, so it needs nothing
+ * from Redis to survive a loss of Redis (a BullMQ job scheduler is itself kept in Redis).
+ *
+ * Each run:
+ * - notices when Redis has forgotten everything (its epoch key is gone) and then re-queues all
+ *   pending work at once instead of waiting for it to age;
+ * - re-queues events accepted but not evaluated (older than `sweepAfterMs`, when `evaluate` is
+ *   idle, so a backlog is never mistaken for loss), and customers with decisions not on a case;
+ * - re-queues owed jobs (texts, reminders, call tasks, deferred texts, waits, card blocks,
+ *   webhooks) past due whose job Redis no longer has.
+ * Everything it queues is idempotent by key, so a re-queued job that was in fact alive is harmless.
+ */
+import { randomBytes } from "node:crypto";
+import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Logger } from "../engine/log.ts";
+import type { Metrics } from "../engine/metrics.ts";
+import type { Sql } from "../engine/store/database.ts";
+import { unevaluatedEvents } from "../engine/store/postgres.ts";
+import { dueOwed, markOwedDone, oldestPending } from "../engine/store/work.ts";
+import { type CasesJob, type EvaluateJob, jobId, QUEUES, type Queues, queueJobOptions } from "./queues.ts";
+
+export interface ReconcilerOptions {
+  sql: Sql;
+  redis: Redis;
+  queues: Queues;
+  log: Logger;
+  metrics: Metrics;
+  /** Redis key prefix of this deployment (REDIS_PREFIX and the database's id). */
+  keyPrefix: string;
+  /** How often to run, ms. */
+  everyMs: number;
+  /** Unevaluated events older than this are re-queued (when `evaluate` is idle), ms. */
+  sweepAfterMs: number;
+  batchSize: number;
+}
+
+export interface ReconcileReport {
+  /** Redis had forgotten everything: all pending work was re-queued without waiting. */
+  redisForgot: boolean;
+  events: number;
+  customers: number;
+  jobs: number;
+}
+
+/** Owed jobs get this long past their due time before their absence from Redis counts, ms. */
+const OWED_GRACE_MS = 15_000;
+/** Decisions not on a case get this long before they count as lost, ms. */
+const UNLINKED_GRACE_MS = 30_000;
+const MAX_PER_RUN = 10_000;
+
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+export function startReconciler(o: ReconcilerOptions) {
+  const lockKey = `${o.keyPrefix}:reconcile:lock`;
+  const epochKey = `${o.keyPrefix}:epoch`;
+  const me = randomBytes(8).toString("hex");
+  let running: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+
+  async function runOnce(now = new Date()): Promise<ReconcileReport | undefined> {
+    const got = await o.redis.set(lockKey, me, "PX", Math.max(60_000, o.everyMs * 4), "NX");
+    if (got !== "OK") return undefined;
+    try {
+      const redisForgot = (await o.redis.exists(epochKey)) === 0;
+      if (redisForgot)
+        o.log.warn("Redis has no record of this deployment's queues: re-driving all pending work");
+      const report: ReconcileReport = {
+        redisForgot,
+        events: await requeueEvents(now, redisForgot),
+        customers: await requeueUnlinked(now, redisForgot),
+        jobs: await requeueOwed(now, redisForgot),
+      };
+      if (redisForgot) await o.redis.set(epochKey, now.toISOString());
+      const ages = await oldestPending(o.sql, now);
+      for (const [kind, seconds] of Object.entries(ages)) o.metrics.oldestPending.set({ kind }, seconds);
+      if (report.events + report.customers + report.jobs > 0)
+        o.log.warn(report, "reconciler re-queued lost work");
+      return report;
+    } finally {
+      await o.redis.eval(RELEASE, 1, lockKey, me).catch(() => {});
+    }
+  }
+
+  async function idle(queue: Queue): Promise<boolean> {
+    const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized");
+    return Object.values(counts).every((n) => n === 0);
+  }
+
+  async function requeueEvents(now: Date, all: boolean): Promise<number> {
+    if (!all && !(await idle(o.queues.evaluate))) return 0;
+    const olderThan = all ? now : new Date(now.getTime() - o.sweepAfterMs);
+    const lost = await unevaluatedEvents(o.sql, olderThan, MAX_PER_RUN);
+    const stamp = String(now.getTime());
+    const jobs = [];
+    for (let i = 0; i < lost.length; i += o.batchSize) {
+      const batch = lost.slice(i, i + o.batchSize);
+      jobs.push({
+        name: "batch",
+        data: {
+          events: batch.map((b) => b.payload),
+          receivedAt: batch[0]!.receivedAt.getTime(),
+        } satisfies EvaluateJob,
+        opts: { jobId: jobId("sweep", batch[0]!.payload.id, stamp) },
+      });
+    }
+    if (jobs.length > 0) await o.queues.evaluate.addBulk(jobs);
+    return lost.length;
+  }
+
+  async function requeueUnlinked(now: Date, all: boolean): Promise<number> {
+    if (!all && !(await idle(o.queues.cases))) return 0;
+    const before = new Date(now.getTime() - (all ? 0 : UNLINKED_GRACE_MS));
+    const rows = await o.sql`
+      select distinct customer_id from decisions
+      where case_id is null and decided_at < ${before} limit ${MAX_PER_RUN}`;
+    const stamp = String(now.getTime());
+    if (rows.length > 0) {
+      await o.queues.cases.addBulk(
+        rows.map((r) => ({
+          name: "case",
+          data: { customerId: r.customer_id as string } satisfies CasesJob,
+          opts: { jobId: jobId("case", r.customer_id as string, "reconcile", stamp) },
+        })),
+      );
+    }
+    return rows.length;
+  }
+
+  async function requeueOwed(now: Date, all: boolean): Promise<number> {
+    const due = await dueOwed(o.sql, new Date(now.getTime() - (all ? 0 : OWED_GRACE_MS)), MAX_PER_RUN);
+    const byName: Record<string, Queue> = {
+      [QUEUES.cases]: o.queues.cases,
+      [QUEUES.outreach]: o.queues.outreach,
+      [QUEUES.replies]: o.queues.replies,
+      [QUEUES.actions]: o.queues.actions,
+    };
+    let requeued = 0;
+    for (const w of due) {
+      const queue = byName[w.queue];
+      if (!queue) continue;
+      const job = await queue.getJob(w.key);
+      if (job) {
+        // `actions` is read by the card system: a job it has finished is done for us too.
+        if (job.finishedOn && !job.failedReason) await markOwedDone(o.sql, w.key, now);
+        continue;
+      }
+      await queue.add(w.name, w.data, { ...queueJobOptions(w.queue), jobId: w.key });
+      requeued++;
+    }
+    return requeued;
+  }
+
+  let busy = false;
+  const tick = () => {
+    if (stopped || busy) return;
+    busy = true;
+    running = runOnce()
+      .catch((err) =>
+        o.log.warn(
+          { err: err instanceof Error ? err.message : String(err) },
+          "reconciler run failed; the next run tries again",
+        ),
+      )
+      .finally(() => {
+        busy = false;
+      });
+  };
+  // First run soon after start (a restart after Redis lost everything recovers at once).
+  const first = setTimeout(tick, Math.min(1000, o.everyMs));
+  const timer = setInterval(tick, o.everyMs);
+  return {
+    runOnce,
+    async stop() {
+      stopped = true;
+      clearTimeout(first);
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+export type Reconciler = ReturnType<typeof startReconciler>;
