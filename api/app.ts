@@ -1,5 +1,6 @@
 /** The Hono app: `/v1` (bearer tokens with roles), operations endpoints, webhooks and the desk. */
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { Redis } from "ioredis";
 import type { Logger } from "../engine/log.ts";
 import type { Metrics } from "../engine/metrics.ts";
@@ -8,7 +9,7 @@ import { oldestPending } from "../engine/store/work.ts";
 import type { Queues } from "../workers/queues.ts";
 import { type AuthEnv, authenticate } from "./auth.ts";
 import { deskRoutes } from "./desk/desk.tsx";
-import { errorBody, handleError } from "./errors.ts";
+import { errorBody, handleError, refuseBadParams } from "./errors.ts";
 import { openApiDocument } from "./openapi.ts";
 import { rulesetRoutes, tokenRoutes } from "./routes/admin.ts";
 import { caseRoutes } from "./routes/cases.ts";
@@ -20,6 +21,9 @@ class NotReady extends Error {
   override readonly name = "NotReady";
 }
 
+/** The largest body of any /v1 request but POST /v1/events (which has INGEST_MAX_BYTES). */
+const MAX_BODY_BYTES = 1024 * 1024;
+
 /** How long /readyz waits for Postgres or Redis before calling it down, ms. */
 const READY_TIMEOUT_MS = 2000;
 
@@ -30,6 +34,7 @@ export interface AppDeps {
   metrics: Metrics;
   log: Logger;
   maxBytes: number;
+  maxEvents: number;
   batchSize: number;
   /** /readyz fails when pending work is older than this, ms. */
   maxPendingAgeMs: number;
@@ -48,6 +53,7 @@ export function createApp(deps: AppDeps): Hono {
   app.onError((err, c) => handleError(err, c, deps.log));
   app.notFound((c) => c.json(errorBody("not_found", `no route ${c.req.method} ${c.req.path}`), 404));
 
+  app.use("*", refuseBadParams);
   app.get("/healthz", (c) => c.json({ ok: true }, 200));
   app.get("/readyz", async (c) => {
     const checks: Record<string, boolean> = {};
@@ -112,6 +118,14 @@ export function createApp(deps: AppDeps): Hono {
 
   const v1 = new Hono<AuthEnv>();
   v1.use("*", authenticate(deps.sql));
+  // Every body but a batch of events is small: refused past MAX_BODY_BYTES while it streams in.
+  const small = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => c.json(errorBody("too_large", `body over ${MAX_BODY_BYTES} bytes`), 413),
+  });
+  for (const path of ["/customers/*", "/advocates/*", "/cases/*", "/tokens/*", "/rulesets/*"]) {
+    v1.use(path, small);
+  }
   v1.route("/events", eventRoutes(deps));
   v1.route("/customers", customerRoutes(deps.sql));
   v1.route("/advocates", advocateRoutes(deps.sql));

@@ -11,9 +11,11 @@ import {
   isServiceUnavailable,
   NotFoundError,
   RetryableError,
+  TooLargeError,
   UnauthorizedError,
   ValidationError,
 } from "../engine/errors.ts";
+import { badText, inputIssues } from "../engine/input.ts";
 import type { Logger } from "../engine/log.ts";
 
 export function errorBody(code: string, message: string, issues?: FieldIssue[]) {
@@ -29,6 +31,7 @@ export function handleError(err: Error, c: Context, log: Logger): Response {
     c.json(errorBody(code, err.message, issues), status);
   if (err instanceof ValidationError) return answer(400, "invalid", err.issues);
   if (err instanceof NotFoundError) return answer(404, "not_found");
+  if (err instanceof TooLargeError) return answer(413, "too_large");
   if (err instanceof UnauthorizedError) {
     c.header("WWW-Authenticate", 'Bearer realm="touchpoint"');
     return answer(401, "unauthorized");
@@ -58,6 +61,8 @@ export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Prom
       { path: "(body)", message: "not valid JSON" },
     ]);
   }
+  const bad = inputIssues(raw);
+  if (bad.length > 0) throw new ValidationError("invalid text in the request body", bad);
   const result = schema.safeParse(raw);
   if (!result.success) throw new ValidationError("invalid request body", toIssues(result.error));
   return result.data;
@@ -68,4 +73,30 @@ export function queryOf<S extends z.ZodType>(c: Context, schema: S): z.output<S>
   const result = schema.safeParse(c.req.query());
   if (!result.success) throw new ValidationError("invalid query", toIssues(result.error, "query"));
   return result.data;
+}
+
+/**
+ * Refuses a request whose path or query holds text no handler should see (a NUL, an unpaired
+ * surrogate, malformed percent-encoding): a 400 naming the parameter, before any route runs.
+ */
+export async function refuseBadParams(c: Context, next: () => Promise<void>): Promise<void> {
+  let path: string;
+  try {
+    path = decodeURIComponent(c.req.path);
+  } catch {
+    throw new ValidationError("malformed percent-encoding in the path", [
+      { path: "(path)", message: "not valid percent-encoded UTF-8" },
+    ]);
+  }
+  const issues: FieldIssue[] = [];
+  const inPath = badText(path);
+  if (inPath) issues.push({ path: "(path)", message: inPath });
+  for (const [k, values] of Object.entries(c.req.queries())) {
+    for (const v of [k, ...values]) {
+      const why = badText(v);
+      if (why) issues.push({ path: `query.${k}`, message: why });
+    }
+  }
+  if (issues.length > 0) throw new ValidationError("invalid text in the request address", issues);
+  await next();
 }

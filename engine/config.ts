@@ -58,6 +58,8 @@ export const configSchema = z.object({
   ADMIN_TOKEN: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
   /** Largest accepted request body, bytes. */
   INGEST_MAX_BYTES: intIn(1024, 100 * 1024 * 1024, 5 * 1024 * 1024),
+  /** Most events in one request (a 413 beyond). */
+  INGEST_MAX_EVENTS: intIn(1, 1_000_000, 10_000),
   /** Events per evaluate job. */
   INGEST_BATCH_SIZE: intIn(1, 5000, 100),
   WORKER_CONCURRENCY: intIn(1, 256, 8),

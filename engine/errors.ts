@@ -32,6 +32,11 @@ export class ValidationError extends Error {
   }
 }
 
+/** A request bigger than the service takes (bytes, or items in it): 413, never retried as is. */
+export class TooLargeError extends Error {
+  override readonly name = "TooLargeError";
+}
+
 export class NotFoundError extends Error {
   override readonly name = "NotFoundError";
 }

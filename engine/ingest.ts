@@ -1,6 +1,10 @@
 /** Parsing an ingest body (JSON array, one JSON object, or NDJSON) into valid events and per-event errors. Pure. */
-import { type FieldIssue, fieldIssues, ValidationError } from "./errors.ts";
+import { type FieldIssue, fieldIssues, TooLargeError, ValidationError } from "./errors.ts";
 import { eventSchema, type TouchpointEvent } from "./events.ts";
+import { badText, inputIssues } from "./input.ts";
+
+/** Issues listed per rejected event: enough to fix it, never a reply many times its request. */
+const MAX_ISSUES_PER_EVENT = 10;
 
 export interface RejectedEvent {
   index: number;
@@ -25,7 +29,12 @@ export interface ParsedBatch {
  */
 const MAX_AHEAD_MS = 7 * 24 * 3600_000;
 
-export function parseIngestBody(body: string, contentType: string | undefined, now: Date): ParsedBatch {
+export function parseIngestBody(
+  body: string,
+  contentType: string | undefined,
+  now: Date,
+  maxEvents = Number.POSITIVE_INFINITY,
+): ParsedBatch {
   const ndjson = /ndjson|jsonlines|x-jsonl/i.test(contentType ?? "");
   let items: Array<{ index: number; value?: unknown; error?: string }>;
   if (ndjson) {
@@ -58,6 +67,10 @@ export function parseIngestBody(body: string, contentType: string | undefined, n
   }
   if (items.length === 0)
     throw new ValidationError("no events in the body", [{ path: "(body)", message: "empty" }]);
+  if (items.length > maxEvents)
+    throw new TooLargeError(
+      `${items.length} events in one request; at most ${maxEvents}: send smaller batches`,
+    );
 
   const out: ParsedBatch = { valid: [], rejected: [], repeated: [] };
   const seen = new Set<string>();
@@ -66,13 +79,23 @@ export function parseIngestBody(body: string, contentType: string | undefined, n
       out.rejected.push({ index: item.index, errors: [{ path: "(event)", message: item.error }] });
       continue;
     }
+    const bad = inputIssues(item.value, { limit: MAX_ISSUES_PER_EVENT });
+    if (bad.length > 0) {
+      const id = (item.value as { id?: unknown } | null)?.id;
+      out.rejected.push({
+        index: item.index,
+        ...(typeof id === "string" && !badText(id) ? { id } : {}),
+        errors: bad.map((i) => ({ ...i, path: i.path === "(body)" ? "(event)" : i.path })),
+      });
+      continue;
+    }
     const result = eventSchema.safeParse(item.value);
     if (!result.success) {
       const id = (item.value as { id?: unknown } | null)?.id;
       out.rejected.push({
         index: item.index,
-        ...(typeof id === "string" ? { id } : {}),
-        errors: fieldIssues(result.error, { whole: "(event)" }),
+        ...(typeof id === "string" && id.length <= 200 ? { id } : {}),
+        errors: fieldIssues(result.error, { whole: "(event)" }).slice(0, MAX_ISSUES_PER_EVENT),
       });
       continue;
     }

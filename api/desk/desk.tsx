@@ -8,6 +8,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { csrf } from "hono/csrf";
 import type { Child } from "hono/jsx";
 import { NotFoundError } from "../../engine/errors.ts";
+import { cleanText } from "../../engine/input.ts";
 import { maskPhone } from "../../engine/log.ts";
 import type { Metrics } from "../../engine/metrics.ts";
 import type { Sql } from "../../engine/store/database.ts";
@@ -484,9 +485,7 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: boolean; metrics?: Me
           : null;
     if (outcome) {
       const note =
-        typeof form.note === "string" && form.note.trim()
-          ? form.note.replaceAll("\u0000", "").trim().slice(0, 4000)
-          : null;
+        typeof form.note === "string" && form.note.trim() ? cleanText(form.note).trim().slice(0, 4000) : null;
       const r = await resolveCase(sql, kase.id, outcome, p.advocateId ?? p.tokenId, `resolved:${kase.id}`, {
         by: "advocate",
         note,
@@ -520,8 +519,7 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: boolean; metrics?: Me
     const p = c.get("principal");
     const kase = await visibleCase(sql, p, c.req.param("id"));
     const form = await c.req.parseBody();
-    const text =
-      typeof form.text === "string" ? form.text.replaceAll("\u0000", "").trim().slice(0, 4000) : "";
+    const text = typeof form.text === "string" ? cleanText(form.text).trim().slice(0, 4000) : "";
     if (text) {
       await addTimeline(
         sql,

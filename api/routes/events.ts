@@ -11,12 +11,17 @@ import { type EvaluateJob, jobId, type Queues } from "../../workers/queues.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
 import { errorBody } from "../errors.ts";
 
+/** Rejected events listed per reply, so a reply stays near its request's size. */
+const MAX_ERRORS_LISTED = 100;
+
 export interface IngestDeps {
   sql: Sql;
   queues: Queues;
   metrics: Metrics;
   log: Logger;
   maxBytes: number;
+  /** Most events in one request; more is a 413 before any is validated. */
+  maxEvents: number;
   batchSize: number;
 }
 
@@ -31,7 +36,12 @@ export function eventRoutes(deps: IngestDeps) {
         c.json(errorBody("too_large", `body over ${deps.maxBytes} bytes; send smaller batches`), 413),
     }),
     async (c) => {
-      const parsed = parseIngestBody(await c.req.text(), c.req.header("content-type"), new Date());
+      const parsed = parseIngestBody(
+        await c.req.text(),
+        c.req.header("content-type"),
+        new Date(),
+        deps.maxEvents,
+      );
       const receivedAt = new Date();
       const events = parsed.valid.map((v) => v.event);
       const fresh =
@@ -71,7 +81,9 @@ export function eventRoutes(deps: IngestDeps) {
           accepted: accepted.length,
           duplicates,
           rejected: parsed.rejected.length,
-          errors: parsed.rejected,
+          // The first MAX_ERRORS_LISTED rejected events; `rejected` counts them all.
+          errors: parsed.rejected.slice(0, MAX_ERRORS_LISTED),
+          ...(parsed.rejected.length > MAX_ERRORS_LISTED ? { errorsTruncated: true } : {}),
           batches: jobs.length,
         },
         202,

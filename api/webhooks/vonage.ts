@@ -4,8 +4,10 @@
  * has the same message_uuid: its job id dedupes it, and its effects are idempotent anyway.
  */
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { UnauthorizedError, ValidationError } from "../../engine/errors.ts";
+import { cleanText, inputIssues } from "../../engine/input.ts";
 import type { Logger } from "../../engine/log.ts";
 import { maskPhone } from "../../engine/log.ts";
 import { toE164 } from "../../engine/outreach/conversation.ts";
@@ -13,6 +15,9 @@ import { verifyVonageWebhook } from "../../engine/outreach/signature.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { jobId, owe, type Queues } from "../../workers/queues.ts";
 import { toIssues } from "../errors.ts";
+
+/** The largest webhook body taken, bytes. */
+const MAX_WEBHOOK_BYTES = 64 * 1024;
 
 const number = z.string().regex(/^\+?\d{3,20}$/, "digits only, as Vonage sends them");
 
@@ -23,11 +28,9 @@ export const inboundSchema = z.looseObject({
   from: number,
   timestamp: z.string().optional(),
   message_type: z.literal("text"),
-  // Postgres text cannot hold NUL; a phone can send one. Dropped rather than refused, or Vonage resends forever.
-  text: z
-    .string()
-    .max(2000)
-    .transform((s) => s.replaceAll("\u0000", "")),
+  // Postgres cannot hold NUL nor an unpaired surrogate; a phone can send either. Cleaned rather
+  // than refused, or Vonage resends for ever.
+  text: z.string().max(2000).transform(cleanText),
 });
 
 export const statusSchema = z.looseObject({
@@ -89,8 +92,20 @@ export function vonageWebhooks(deps: WebhookDeps) {
     }
     const parsed = schema.safeParse(body);
     if (!parsed.success) throw new ValidationError("not a Messages API webhook", toIssues(parsed.error));
+    const bad = inputIssues(parsed.data);
+    if (bad.length > 0) throw new ValidationError("invalid text in the webhook", bad);
     return parsed.data;
   }
+
+  // Vonage's payloads are a few hundred bytes: a bigger body is refused as it streams in, before
+  // anything is parsed or its signature checked.
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_WEBHOOK_BYTES,
+      onError: (c) => c.json({ error: { code: "too_large", message: "webhook body too large" } }, 413),
+    }),
+  );
 
   app.post("/inbound", async (c) => {
     const m = await verified(await c.req.text(), c.req.header("authorization"), inboundSchema);

@@ -76,6 +76,20 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Effects that happen once per case and detail. (`contact.decided` may rightly appear twice alike:
+ * a case opened at medium and escalated to high is decided on at each step, and texted once.)
+ */
+const ONCE_PER_CASE = [
+  "case.opened",
+  "evidence.added",
+  "case.assigned",
+  "message.sent",
+  "reply.received",
+  "action.card_block",
+  "action.account_lock",
+];
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A redis-server of the run's own (append-only, so a restart can keep its data). */
@@ -320,6 +334,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
             (select count(*) from owed_work where done_at is null and failed_at is null
                and due_at < now() - interval '30 seconds')::int as owed_past_due,
             (select count(*) from (select case_id, kind, detail from case_timeline
+               where kind = any(${ONCE_PER_CASE})
                group by case_id, kind, detail having count(*) > 1) d)::int as timeline_dupes`;
         const cases = await sql`select id, customer_id from cases`;
         const perCustomer = new Map<string, number>();
@@ -345,6 +360,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         };
       };
       let last = await measure();
+      let lastSaid = Date.now();
       const deadline = Date.now() + (o.recoveryTimeoutMs ?? 180_000);
       while (
         last.stored < events.length ||
@@ -359,11 +375,20 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         }
         await sleep(250);
         last = await measure();
+        if (Date.now() - lastSaid > 5000) {
+          lastSaid = Date.now();
+          const { stored, notEvaluated, unlinked, casesMissing, withoutText } = last;
+          say(`recovering: ${JSON.stringify({ stored, notEvaluated, unlinked, casesMissing, withoutText })}`);
+        }
       }
       const recoveredAt = Date.now();
       // Let anything still in flight land, so a late duplicate would be seen.
       await sleep(3000);
       last = await measure();
+      const repeated = await sql`
+        select kind, detail, count(*)::int as n from case_timeline where kind = any(${ONCE_PER_CASE})
+        group by case_id, kind, detail having count(*) > 1 limit 5`;
+      if (repeated.length > 0) say(`timeline entries written twice: ${JSON.stringify(repeated)}`);
       const report: ChaosReport = {
         events: events.length,
         accepted,

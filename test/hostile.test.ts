@@ -1,0 +1,125 @@
+/**
+ * What a stranger can send: every text field refuses NUL and unpaired surrogates with a 400
+ * naming the field, bodies are bounded before anything reads them, and a reply stays near its
+ * request's size. One bad event never fails its batch.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadPeopleVia } from "../fixtures/stories.ts";
+import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
+
+const event = (i: number, extra: Record<string, unknown> = {}) => ({
+  id: `hostile-${i}`,
+  type: "login",
+  occurredAt: "2026-11-22T08:40:00Z",
+  customerId: "cus-42",
+  device: { id: "dev-9" },
+  ...extra,
+});
+
+describe("hostile input", () => {
+  let t: TestTouchpoint;
+  beforeAll(async () => {
+    t = await startTestTouchpoint({ env: { VONAGE_SIGNATURE_SECRET: "hostile-test-signature-secret" } });
+    await loadPeopleVia(t.api);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it("takes 999 good events and refuses the one with an unpaired surrogate, naming its field", async () => {
+    const events = Array.from({ length: 1000 }, (_, i) => event(i));
+    events[500] = event(500, { device: { id: "dev-\ud800" } });
+    const r = await t.api("POST", "/v1/events", JSON.stringify(events));
+    expect(r.status).toBe(202);
+    expect(r.body).toMatchObject({ accepted: 999, rejected: 1 });
+    expect(r.body.errors).toEqual([
+      {
+        index: 500,
+        id: "hostile-500",
+        errors: [{ path: "device.id", message: expect.stringMatching(/surrogate/) }],
+      },
+    ]);
+    const [stored] = await t.tp.db.sql`select count(*)::int as n from events where id like 'hostile-%'`;
+    expect(stored?.n).toBe(999);
+  });
+
+  it("refuses a NUL or an unpaired surrogate anywhere in a JSON body with a 400 naming the field", async () => {
+    const name = await t.api("PUT", "/v1/customers/cus-bad", {
+      name: "Eve\ud800",
+      phone: "+33612345678",
+      homeCountry: "FR",
+    });
+    expect(name.status).toBe(400);
+    expect(name.body.error.issues).toEqual([{ path: "name", message: expect.stringMatching(/surrogate/) }]);
+    const token = await t.api("POST", "/v1/tokens", { role: "ingest", label: "a\u0000b" });
+    expect(token.status).toBe(400);
+    expect(token.body.error.issues[0].path).toBe("label");
+    const publish = await t.api("POST", "/v1/rulesets", { rules: [], note: "x\u0000" });
+    expect(publish.status).toBe(400);
+    expect(publish.body.error.issues[0].path).toBe("note");
+    const [made] = await t.tp.db.sql`select count(*)::int as n from customers where id = 'cus-bad'`;
+    expect(made?.n).toBe(0);
+  });
+
+  it("refuses a NUL in a path or a query parameter with a 400 naming it, before any query runs", async () => {
+    for (const [path, field] of [
+      ["/v1/cases?customerId=a%00", "query.customerId"],
+      ["/v1/cases?advocateId=a%00", "query.advocateId"],
+      ["/v1/advocates?team=a%00", "query.team"],
+      ["/v1/cases/a%00", "(path)"],
+      ["/v1/cases/%ED%A0%80", "(path)"],
+      ["/v1/cases/%E0%A4%A", "(path)"],
+    ] as const) {
+      const r = await t.api("GET", path);
+      expect(r.status, path).toBe(400);
+      expect(r.body.error.issues[0].path, path).toBe(field);
+    }
+  });
+
+  it("refuses a request of more events than it takes with a 413, before validating any", async () => {
+    const body = `[${Array.from({ length: 20_001 }, () => "0").join(",")}]`;
+    const r = await t.api("POST", "/v1/events", body);
+    expect(r.status).toBe(413);
+    expect(JSON.stringify(r.body).length).toBeLessThan(500);
+  });
+
+  it("lists at most 100 rejected events, and counts them all", async () => {
+    const r = await t.api("POST", "/v1/events", JSON.stringify(Array.from({ length: 300 }, () => 0)));
+    expect(r.status).toBe(202);
+    expect(r.body).toMatchObject({ accepted: 0, rejected: 300, errorsTruncated: true });
+    expect(r.body.errors).toHaveLength(100);
+  });
+
+  it("refuses a webhook body over 64 KiB before reading it whole or checking its signature", async () => {
+    const big = JSON.stringify({ text: "x".repeat(70 * 1024) });
+    const r = await t.tp.app!.request("/webhooks/vonage/inbound", { method: "POST", body: big });
+    expect(r.status).toBe(413);
+    // Streamed without a length, too.
+    const stream = new ReadableStream({
+      start(c) {
+        for (let i = 0; i < 100; i++) c.enqueue(new TextEncoder().encode("x".repeat(10 * 1024)));
+        c.close();
+      },
+    });
+    const chunked = await t.tp.app!.request("/webhooks/vonage/status", {
+      method: "POST",
+      body: stream,
+      // @ts-expect-error: Node's fetch needs duplex for a stream body
+      duplex: "half",
+    });
+    expect(chunked.status).toBe(413);
+  });
+
+  it("refuses a rule nested 1,000 deep with a 400, not a stack overflow", async () => {
+    let conditions: unknown = { fact: "event.type", operator: "equal", value: "login" };
+    for (let i = 0; i < 1000; i++) conditions = { all: [conditions] };
+    const rule = {
+      name: "deep",
+      conditions,
+      event: { type: "fraud.suspected", params: { severity: "low" } },
+    };
+    const r = await t.api("POST", "/v1/rulesets/validate", { rules: [rule] });
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(r.body)).toMatch(/nested deeper/);
+  });
+});
