@@ -168,6 +168,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
       log,
       maxBytes: config.INGEST_MAX_BYTES,
       maxEvents: config.INGEST_MAX_EVENTS,
+      heavyPerMinute: config.INGEST_HEAVY_PER_MINUTE,
       redisPrefix: config.REDIS_PREFIX,
       batchSize: config.INGEST_BATCH_SIZE,
       maxPendingAgeMs: config.READY_MAX_PENDING_AGE_MS,

@@ -36,6 +36,7 @@ export interface AppDeps {
   maxBytes: number;
   maxEvents: number;
   batchSize: number;
+  heavyPerMinute: number;
   /** /readyz fails when pending work is older than this, ms. */
   maxPendingAgeMs: number;
   /** Whether this process's workers are up; undefined when workers run elsewhere. */
@@ -133,6 +134,14 @@ export function createApp(deps: AppDeps): Hono {
   v1.route("/tokens", tokenRoutes(deps.sql));
   v1.route("/rulesets", rulesetRoutes(deps.sql, { redis: deps.redis, redisPrefix: deps.redisPrefix }));
   app.route("/v1", v1);
+  // Desk forms are a token, an outcome, a note of at most 4,000 characters.
+  app.use(
+    "/desk/*",
+    bodyLimit({
+      maxSize: 64 * 1024,
+      onError: (c) => c.text("form too large", 413),
+    }),
+  );
   app.route(
     "/desk",
     deskRoutes(deps.sql, { secureCookie: deps.secureCookies ?? false, metrics: deps.metrics }),

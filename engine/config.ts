@@ -60,6 +60,8 @@ export const configSchema = z.object({
   INGEST_MAX_BYTES: intIn(1024, 100 * 1024 * 1024, 5 * 1024 * 1024),
   /** Most events in one request (a 413 beyond). */
   INGEST_MAX_EVENTS: intIn(1, 1_000_000, 10_000),
+  /** A customer sending more events than this in a minute is evaluated after everyone else. */
+  INGEST_HEAVY_PER_MINUTE: intIn(1, 10_000_000, 600),
   /** Events per evaluate job. */
   INGEST_BATCH_SIZE: intIn(1, 5000, 100),
   WORKER_CONCURRENCY: intIn(1, 256, 8),

@@ -96,7 +96,14 @@ export async function evaluateBatch(
   if (unbuilt.length > 0) {
     const earliest = Math.min(...events.map((e) => Date.parse(e.occurredAt)));
     const since = new Date(Math.min(earliest, Date.now()) - REBUILD_WINDOW_MS);
-    await state.rebuild(unbuilt, await customerHistory(sql, unbuilt, since, REBUILD_MAX_EVENTS));
+    const history = await customerHistory(
+      sql,
+      unbuilt,
+      since,
+      REBUILD_MAX_EVENTS,
+      events.map((e) => e.id),
+    );
+    await state.rebuild(unbuilt, history);
   }
   const [profiles, snapshots] = await Promise.all([
     customerProfiles(sql, customerIds),

@@ -116,3 +116,25 @@ export function parseIngestBody(
   }
   return out;
 }
+
+/** Events per customer in a list. */
+export function countByCustomer(events: readonly TouchpointEvent[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const e of events) counts.set(e.customerId, (counts.get(e.customerId) ?? 0) + 1);
+  return counts;
+}
+
+/**
+ * Splits accepted events into everyone's and those of customers over `perMinute` events this
+ * minute: the latter are queued behind the former, so one customer's flood cannot delay the rest.
+ */
+export function splitHeavy(
+  events: readonly TouchpointEvent[],
+  thisMinute: ReadonlyMap<string, number>,
+  perMinute: number,
+): { normal: TouchpointEvent[]; heavy: TouchpointEvent[] } {
+  const normal: TouchpointEvent[] = [];
+  const heavy: TouchpointEvent[] = [];
+  for (const e of events) ((thisMinute.get(e.customerId) ?? 0) > perMinute ? heavy : normal).push(e);
+  return { normal, heavy };
+}

@@ -26,6 +26,11 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       help: "Events set aside because their features or facts could not be computed (see events.error).",
       registers: [registry],
     }),
+    eventsDeprioritised: new Counter({
+      name: "touchpoint_events_deprioritised_total",
+      help: "Events of customers over INGEST_HEAVY_PER_MINUTE, queued behind everyone else's.",
+      registers: [registry],
+    }),
     eventsEvaluated: new Counter({
       name: "touchpoint_events_evaluated_total",
       help: "Events run through the published ruleset.",

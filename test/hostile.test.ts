@@ -110,6 +110,15 @@ describe("hostile input", () => {
     expect(chunked.status).toBe(413);
   });
 
+  it("refuses a desk form over 64 KiB before parsing it, signed in or not", async () => {
+    const r = await t.tp.app!.request("/desk/login", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: "http://localhost" },
+      body: `token=${"x".repeat(2 * 1024 * 1024)}`,
+    });
+    expect(r.status).toBe(413);
+  });
+
   it("refuses a rule nested 1,000 deep with a 400, not a stack overflow", async () => {
     let conditions: unknown = { fact: "event.type", operator: "equal", value: "login" };
     for (let i = 0; i < 1000; i++) conditions = { all: [conditions] };
@@ -121,5 +130,28 @@ describe("hostile input", () => {
     const r = await t.api("POST", "/v1/rulesets/validate", { rules: [rule] });
     expect(r.status).toBe(400);
     expect(JSON.stringify(r.body)).toMatch(/nested deeper/);
+  });
+
+  it("evaluates a customer flooding ingest after everyone else, so the others are not held up", async () => {
+    for (const w of t.tp.pool!.workers) await w.pause();
+    const flood = Array.from({ length: 700 }, (_, i) => ({
+      ...event(i),
+      id: `flood-${i}`,
+      customerId: "flooder",
+      occurredAt: new Date(Date.parse("2026-11-22T08:00:00Z") + i).toISOString(),
+    }));
+    expect((await t.api("POST", "/v1/events", flood)).body.accepted).toBe(700);
+    const others = Array.from({ length: 50 }, (_, i) => ({
+      ...event(i),
+      id: `other-${i}`,
+      customerId: `other-${i}`,
+    }));
+    expect((await t.api("POST", "/v1/events", others)).body.accepted).toBe(50);
+    for (const w of t.tp.pool!.workers) w.resume();
+    await t.drained();
+    const [order] = await t.tp.db.sql`
+      select (select max(evaluated_at) from events where id like 'other-%') as others_done,
+             (select max(evaluated_at) from events where id like 'flood-%') as flood_done`;
+    expect(order!.others_done.getTime()).toBeLessThan(order!.flood_done.getTime());
   });
 });

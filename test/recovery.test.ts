@@ -2,8 +2,11 @@
  * Redis forgets (a restart without persistence, a failover to an empty replica): Postgres is the
  * record, and what it says is owed is done anyway, once.
  */
+import { UnrecoverableError, Worker } from "bullmq";
 import { afterEach, describe, expect, it } from "vitest";
+import { oldestPending } from "../engine/store/work.ts";
 import { eventually, loadPeopleVia, loadStory, openCaseWith } from "../fixtures/stories.ts";
+import { bullPrefix, owe } from "../workers/queues.ts";
 import { createDatabase, deleteKeys, startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 
 const story = loadStory("phnom-penh-paris");
@@ -118,6 +121,105 @@ describe("when Redis forgets everything", () => {
     const kase = await openCaseWith(t.api, "cus-42", ["impossible-location-spend"]);
     const hit = kase.decisions.find((d: { rule: string }) => d.rule === "impossible-location-spend");
     expect(hit.event.id).toBe("pp-005");
+  });
+});
+
+describe("owed work finished where this process cannot see it", () => {
+  let t: TestTouchpoint | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it("counts a card block done once the card system has taken it, even after a failed try", async () => {
+    t = await startTestTouchpoint({ env: { SWEEP_EVERY_MS: "60000" } });
+    const action = { type: "card.block", caseId: "case-x", customerId: "cus-42", cards: [] };
+    await owe(t.tp.db.sql, t.tp.queues.actions, "card.block", action as never, {
+      jobId: "card-block-case-x",
+    });
+    // The card system: fails once, then takes it.
+    let tries = 0;
+    const cardSystem = new Worker(
+      "actions",
+      async () => {
+        if (++tries === 1) throw new Error("card system hiccup");
+        return "blocked";
+      },
+      { connection: t.tp.redis.duplicate({ maxRetriesPerRequest: null }), prefix: bullPrefix(t.prefix) },
+    );
+    try {
+      await eventually(async () =>
+        (await t!.tp.queues.actions.getJob("card-block-case-x"))?.finishedOn ? true : undefined,
+      );
+    } finally {
+      await cardSystem.close();
+    }
+    await t.tp.pool!.reconciler.runOnce(new Date(Date.now() + 60_000));
+    const [row] = await t.tp.db
+      .sql`select done_at is not null as done from owed_work where key = 'card-block-case-x'`;
+    expect(row?.done).toBe(true);
+  });
+
+  it("stops counting as pending, and never re-drives, a job BullMQ failed for good without its attempts", async () => {
+    t = await startTestTouchpoint({ env: { SWEEP_EVERY_MS: "60000" } });
+    const outreach = t.tp.pool!.workers.find((w) => w.name === "outreach")!;
+    await outreach.pause();
+    const job = { type: "reconcile", key: "nothing" } as const;
+    await owe(t.tp.db.sql, t.tp.queues.outreach, job.type, job, { jobId: "poison-1" });
+    // Another process's worker meets a job it cannot ever run (as one that stalled too often).
+    const other = new Worker(
+      "outreach",
+      async () => {
+        throw new UnrecoverableError("cannot ever run");
+      },
+      { connection: t.tp.redis.duplicate({ maxRetriesPerRequest: null }), prefix: bullPrefix(t.prefix) },
+    );
+    try {
+      await eventually(async () =>
+        (await t!.tp.queues.outreach.getJob("poison-1"))?.finishedOn ? true : undefined,
+      );
+    } finally {
+      await other.close();
+    }
+    await t.tp.pool!.reconciler.runOnce(new Date(Date.now() + 60_000));
+    const [row] = await t.tp.db
+      .sql`select failed_at is not null as failed from owed_work where key = 'poison-1'`;
+    expect(row?.failed).toBe(true);
+    const ages = await oldestPending(t.tp.db.sql, new Date(Date.now() + 3_600_000));
+    expect(ages.jobs).toBe(0);
+  });
+
+  it("keeps a travel notice filed long ago through a rebuild, so the trip it covers is not flagged", async () => {
+    t = await startTestTouchpoint({ env: { SWEEP_EVERY_MS: "300" } });
+    await loadPeopleVia(t.api);
+    const day = 24 * 3_600_000;
+    const at = (ms: number) => new Date(Date.now() + ms).toISOString();
+    const pay = (id: string) => ({
+      id,
+      type: "card.transaction",
+      occurredAt: at(-60_000),
+      customerId: "cus-42",
+      card: { id: "card-7", last4: "4242" },
+      amount: { value: 30, currency: "GBP" },
+      merchant: { name: "Shop", mcc: "5411", city: "Phnom Penh", country: "KH", lat: 11.56, lon: 104.92 },
+      channel: "card_present",
+    });
+    await t.api("POST", "/v1/events", [
+      {
+        id: "old-notice",
+        type: "travel.notice",
+        occurredAt: at(-40 * day),
+        customerId: "cus-42",
+        travel: { countries: ["KH"], from: at(-39 * day), to: at(10 * day) },
+      },
+      pay("kh-1"),
+    ]);
+    await t.drained();
+    await redisForgets(t);
+    await t.api("POST", "/v1/events", [pay("kh-2")]);
+    await t.drained();
+    const rules = await t.tp.db.sql`select event_id, rule from decisions where customer_id = 'cus-42'`;
+    expect(rules.filter((r) => r.rule === "foreign-spend-without-travel-notice")).toEqual([]);
   });
 });
 

@@ -20,7 +20,7 @@ import type { Logger } from "../engine/log.ts";
 import type { Metrics } from "../engine/metrics.ts";
 import type { Sql } from "../engine/store/database.ts";
 import { unevaluatedEvents } from "../engine/store/postgres.ts";
-import { dueOwed, markOwedDone, oldestPending } from "../engine/store/work.ts";
+import { dueOwed, markOwedDone, markOwedFailed, oldestPending, pruneOwed } from "../engine/store/work.ts";
 import { type CasesJob, type EvaluateJob, jobId, QUEUES, type Queues, queueJobOptions } from "./queues.ts";
 
 export interface ReconcilerOptions {
@@ -51,6 +51,10 @@ const OWED_GRACE_MS = 15_000;
 /** Decisions not on a case get this long before they count as lost, ms. */
 const UNLINKED_GRACE_MS = 30_000;
 const MAX_PER_RUN = 10_000;
+/** Owed jobs looked at per run (one Redis read each): the oldest first, the rest next run. */
+const MAX_OWED_PER_RUN = 1000;
+/** Done owed work is kept this long (for an audit of what was re-driven), then pruned. ms. */
+const OWED_KEPT_MS = 30 * 24 * 3_600_000;
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
@@ -75,6 +79,7 @@ export function startReconciler(o: ReconcilerOptions) {
         jobs: await requeueOwed(now, redisForgot),
       };
       if (redisForgot) await o.redis.set(epochKey, now.toISOString());
+      await pruneOwed(o.sql, new Date(now.getTime() - OWED_KEPT_MS), 1000);
       const ages = await oldestPending(o.sql, now);
       for (const [kind, seconds] of Object.entries(ages)) o.metrics.oldestPending.set({ kind }, seconds);
       if (report.events + report.customers + report.jobs > 0)
@@ -131,7 +136,7 @@ export function startReconciler(o: ReconcilerOptions) {
   }
 
   async function requeueOwed(now: Date, all: boolean): Promise<number> {
-    const due = await dueOwed(o.sql, new Date(now.getTime() - (all ? 0 : OWED_GRACE_MS)), MAX_PER_RUN);
+    const due = await dueOwed(o.sql, new Date(now.getTime() - (all ? 0 : OWED_GRACE_MS)), MAX_OWED_PER_RUN);
     const byName: Record<string, Queue> = {
       [QUEUES.cases]: o.queues.cases,
       [QUEUES.outreach]: o.queues.outreach,
@@ -139,18 +144,22 @@ export function startReconciler(o: ReconcilerOptions) {
       [QUEUES.actions]: o.queues.actions,
     };
     let requeued = 0;
-    for (const w of due) {
+    const settle = async (w: (typeof due)[number]) => {
       const queue = byName[w.queue];
-      if (!queue) continue;
+      if (!queue) return;
       const job = await queue.getJob(w.key);
-      if (job) {
-        // `actions` is read by the card system: a job it has finished is done for us too.
-        if (job.finishedOn && !job.failedReason) await markOwedDone(o.sql, w.key, now);
-        continue;
+      if (!job) {
+        await queue.add(w.name, w.data, { ...queueJobOptions(w.queue), jobId: w.key });
+        requeued++;
+        return;
       }
-      await queue.add(w.name, w.data, { ...queueJobOptions(w.queue), jobId: w.key });
-      requeued++;
-    }
+      // Finished where this process could not see it: by the card system (`actions`), or failed
+      // for good by BullMQ without spending its attempts (stalled too often, unrecoverable).
+      const state = await job.getState();
+      if (state === "completed") await markOwedDone(o.sql, w.key, now);
+      else if (state === "failed") await markOwedFailed(o.sql, w.key, now);
+    };
+    for (let i = 0; i < due.length; i += 50) await Promise.all(due.slice(i, i + 50).map(settle));
     return requeued;
   }
 

@@ -1,8 +1,10 @@
 /** `POST /v1/events`: validate, drop duplicates by id, store, and enqueue batches for evaluation. */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import type { Redis } from "ioredis";
 import { RetryableError } from "../../engine/errors.ts";
-import { parseIngestBody } from "../../engine/ingest.ts";
+import { countThisMinute } from "../../engine/features/rates.ts";
+import { countByCustomer, parseIngestBody, splitHeavy } from "../../engine/ingest.ts";
 import type { Logger } from "../../engine/log.ts";
 import type { Metrics } from "../../engine/metrics.ts";
 import type { Sql } from "../../engine/store/database.ts";
@@ -11,11 +13,19 @@ import { type EvaluateJob, jobId, type Queues } from "../../workers/queues.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
 import { errorBody } from "../errors.ts";
 
+/** BullMQ priority of a flooding customer's batches: after every batch without one. */
+const HEAVY_PRIORITY = 100;
+
 /** Rejected events listed per reply, so a reply stays near its request's size. */
 const MAX_ERRORS_LISTED = 100;
 
 export interface IngestDeps {
   sql: Sql;
+  /** Fail-fast Redis, for per-customer rates. */
+  redis: Redis;
+  redisPrefix: string;
+  /** Events per minute beyond which a customer's events wait behind everyone else's. */
+  heavyPerMinute: number;
   queues: Queues;
   metrics: Metrics;
   log: Logger;
@@ -49,15 +59,34 @@ export function eventRoutes(deps: IngestDeps) {
       const accepted = events.filter((e) => fresh.has(e.id));
 
       const jobs = [];
-      for (let i = 0; i < accepted.length; i += deps.batchSize) {
-        const batch = accepted.slice(i, i + deps.batchSize);
-        jobs.push({
-          name: "batch",
-          data: { events: batch, receivedAt: receivedAt.getTime() } satisfies EvaluateJob,
-          opts: { jobId: jobId("ingest", batch[0]!.id, String(batch.length), String(receivedAt.getTime())) },
-        });
-      }
       try {
+        // A customer over INGEST_HEAVY_PER_MINUTE is evaluated after everyone else (a BullMQ
+        // priority: jobs without one go first), so their flood cannot hold up other customers.
+        const { normal, heavy } =
+          accepted.length > 0
+            ? splitHeavy(
+                accepted,
+                await countThisMinute(deps.redis, deps.redisPrefix, countByCustomer(accepted), receivedAt),
+                deps.heavyPerMinute,
+              )
+            : { normal: [], heavy: [] };
+        for (const [list, priority] of [
+          [normal, undefined],
+          [heavy, HEAVY_PRIORITY],
+        ] as const) {
+          for (let i = 0; i < list.length; i += deps.batchSize) {
+            const batch = list.slice(i, i + deps.batchSize);
+            jobs.push({
+              name: "batch",
+              data: { events: batch, receivedAt: receivedAt.getTime() } satisfies EvaluateJob,
+              opts: {
+                jobId: jobId("ingest", batch[0]!.id, String(batch.length), String(receivedAt.getTime())),
+                ...(priority ? { priority } : {}),
+              },
+            });
+          }
+        }
+        if (heavy.length > 0) deps.metrics.eventsDeprioritised.inc(heavy.length);
         if (jobs.length > 0) await deps.queues.evaluate.addBulk(jobs);
       } catch (err) {
         // Stored but not queued: take the events back so the client's retry is not a "duplicate".

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
+import fc from "fast-check";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TouchpointEvent } from "../events.ts";
-import { CustomerState } from "./state.ts";
+import { CustomerState, MAX_KEPT, VELOCITY_SIDE } from "./state.ts";
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -174,6 +175,72 @@ describe("CustomerState, on a real Redis", () => {
       await state.observe(Array.from({ length: 60 }, (_, i) => ev(`login-${i}`, "login", 1 + i * 0.5)));
       const [payee] = await state.observe([ev("payee", "payee.added", 40)]);
       expect(payee?.recent.find((r) => r.type === "password.reset")).toMatchObject({ id: "reset" });
+    });
+  });
+
+  describe("bounded work per event, whatever the customer's history", () => {
+    const HOUR = 3_600_000;
+    /** The busiest window of length w containing t, by brute force: the reference. */
+    const busiest = (payments: Array<{ at: number; amount: number }>, t: number, w: number) => {
+      let n = 0;
+      let sum = 0;
+      for (const start of payments.map((p) => p.at).filter((a) => a <= t && a + w >= t)) {
+        const inside = payments.filter((p) => p.at >= start && p.at <= start + w);
+        n = Math.max(n, inside.length);
+        sum = Math.max(
+          sum,
+          inside.reduce((a, p) => a + p.amount, 0),
+        );
+      }
+      return { n, sum };
+    };
+
+    it("counts velocity exactly while a window holds fewer than the cap (fast-check against brute force)", async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.record({
+              minute: fc.integer({ min: 0, max: 6 * 60 }),
+              amount: fc.integer({ min: 1, max: 500 }),
+            }),
+            {
+              minLength: 1,
+              maxLength: 40,
+            },
+          ),
+          async (rows) => {
+            const c = `v${++n}`;
+            const base = Date.parse("2026-11-22T06:00:00Z");
+            const payments = rows.map((r, i) => ({ at: base + r.minute * 60_000 + i, amount: r.amount }));
+            const events = payments.map((p, i) =>
+              forCustomer(pay(`p${i}`, new Date(p.at).toISOString(), "Paris", 48.85, 2.35, p.amount), c),
+            );
+            await state.observe(events);
+            // Observed again, every event sees the whole history: compare with the reference.
+            const snaps = await state.observe(events);
+            payments.forEach((p, i) => {
+              expect(snaps[i]!.txCount1h).toBe(busiest(payments, p.at, HOUR).n);
+              expect(snaps[i]!.txSum1h).toBe(busiest(payments, p.at, HOUR).sum);
+              expect(snaps[i]!.txCount24h).toBe(busiest(payments, p.at, 24 * HOUR).n);
+            });
+          },
+        ),
+        { numRuns: 25 },
+      );
+    });
+
+    it("saturates instead of reading every payment when one customer sends 10,000 in ten seconds", async () => {
+      const c = `dense${++n}`;
+      const base = Date.parse("2026-11-22T06:00:00Z");
+      const events = Array.from({ length: 10_000 }, (_, i) =>
+        forCustomer(pay(`d${i}`, new Date(base + i).toISOString(), "Paris", 48.85, 2.35, 1), c),
+      );
+      for (let i = 0; i < events.length; i += 1000) await state.observe(events.slice(i, i + 1000));
+      // The newest MAX_KEPT payments are kept: one in the middle of those.
+      const [middle] = await state.observe([events[7500]!]);
+      expect(middle!.txCount1h).toBe(2 * VELOCITY_SIDE + 1);
+      expect(middle!.txCount24h).toBe(2 * VELOCITY_SIDE + 1);
+      expect(await redis.zcard(`${prefix}:c:{${c}}:tx`)).toBe(MAX_KEPT);
     });
   });
 });

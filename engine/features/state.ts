@@ -26,6 +26,14 @@ const BEHAVIOURS = [
 ] as const;
 const TTL_SECONDS = 90 * 24 * 3600;
 
+/**
+ * Velocity windows read at most this many payments on each side of the event: exact below it,
+ * saturated above (a window with more reports at least this many + 1). Bounds one event's work.
+ */
+export const VELOCITY_SIDE = 100;
+/** Entries kept per customer and kind (payments, locations, each behaviour), newest first. */
+export const MAX_KEPT = 5000;
+
 const SCRIPT = `
 local t = tonumber(ARGV[2])
 local keep = tonumber(ARGV[10])
@@ -61,8 +69,16 @@ if ARGV[3] ~= '' then
 end
 
 -- The busiest window of length w that contains t: order-independent once all events are in.
+-- Only the nearest \`side\` payments before and after t are read, so one event's work is bounded
+-- whatever the customer's history: counts and sums are exact while a window holds at most
+-- \`side\` payments on each side of t, and saturate (at least \`side\` + 1) beyond.
+local side = tonumber(ARGV[14])
 local function busiest(w)
-  local rows = redis.call('ZRANGEBYSCORE', KEYS[3], t - w, t + w, 'WITHSCORES')
+  local before = redis.call('ZREVRANGEBYSCORE', KEYS[3], t, t - w, 'WITHSCORES', 'LIMIT', 0, side + 1)
+  local after = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. t, t + w, 'WITHSCORES', 'LIMIT', 0, side)
+  local rows = {}
+  for i = #before - 1, 1, -2 do rows[#rows + 1] = before[i]; rows[#rows + 1] = before[i + 1] end
+  for i = 1, #after, 2 do rows[#rows + 1] = after[i]; rows[#rows + 1] = after[i + 1] end
   local s, a = {}, {}
   for i = 1, #rows, 2 do
     local sep = string.find(rows[i], '|', 1, true)
@@ -94,7 +110,7 @@ if #latestDev > 0 then
   latestDevT = latestDev[2]
   devsBefore = redis.call('ZCOUNT', KEYS[5], '-inf', '(' .. latestDevT)
 end
-local notices = redis.call('ZRANGEBYSCORE', KEYS[6], t, '+inf')
+local notices = redis.call('ZRANGEBYSCORE', KEYS[6], t, '+inf', 'LIMIT', 0, 20)
 -- One sorted set per behaviour type, so a burst of one kind (logins) cannot push another (a
 -- password reset) out of view: the two latest of each type at or before t (one may be this event).
 local recent = {}
@@ -103,9 +119,14 @@ for k = 7, 12 do
   for i = 1, #r do recent[#recent + 1] = r[i] end
 end
 
+local maxKept = tonumber(ARGV[15])
 for i = 1, 12 do
   -- Devices (4, 5) are kept for as long as the customer is active: "known" must not expire after a month.
-  if i ~= 4 and i ~= 5 then redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', trimAt) end
+  if i ~= 4 and i ~= 5 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', trimAt)
+    -- And at most maxKept entries of each kind: the oldest go first.
+    redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -maxKept - 1)
+  end
   redis.call('EXPIRE', KEYS[i], ttl)
 end
 
@@ -166,8 +187,11 @@ function builtKey(prefix: string, customerId: string): string {
 
 /** How far back, before the earliest event at hand, a rebuilt state reaches: what the script keeps. ms. */
 export const REBUILD_WINDOW_MS = KEEP_MS;
-/** At most this many of a customer's latest events are replayed into a rebuilt state. */
-export const REBUILD_MAX_EVENTS = 2000;
+/**
+ * At most this many of a customer's latest events (within the window) are replayed into a
+ * rebuilt state: far more than velocity reads (VELOCITY_SIDE each side) or a normal month holds.
+ */
+export const REBUILD_MAX_EVENTS = 500;
 
 function argsFor(e: TouchpointEvent, now: number): string[] {
   const t = Date.parse(e.occurredAt);
@@ -205,6 +229,8 @@ function argsFor(e: TouchpointEvent, now: number): string[] {
     String(TTL_SECONDS),
     String(behIndex),
     String(now),
+    String(VELOCITY_SIDE),
+    String(MAX_KEPT),
   ];
 }
 

@@ -252,24 +252,41 @@ export async function markFailed(sql: Q, id: string, error: string, at: Date): P
 }
 
 /**
- * The evaluated events of these customers from `since` on, at most `perCustomer` of each one's
- * latest, to rebuild their Redis state as it stood: events not yet evaluated are observed by
- * their own batch, and events set aside with an error stay out.
+ * What a customer's Redis state is rebuilt from: their stored events from `since` on (at most
+ * `perCustomer` of each one's latest), plus, however old, the travel notices still running at
+ * `since` and the first sighting of each device (state keeps those by end date and for as long as
+ * the customer is active). Events of the batch at hand (`exclude`) are left to their batch, and
+ * events set aside with an error stay out. Events not yet evaluated are in: their own batches
+ * observe them again, harmlessly, and a batch whose Redis write was lost cannot leave them out.
  */
 export async function customerHistory(
   sql: Q,
   customerIds: readonly string[],
   since: Date,
   perCustomer: number,
+  exclude: readonly string[],
 ): Promise<TouchpointEvent[]> {
   if (customerIds.length === 0) return [];
+  const ids = customerIds as string[];
+  const skip = exclude as string[];
   const rows = await sql`
-    select e.payload from unnest(${customerIds as string[]}::text[]) as c(id)
+    select e.payload from unnest(${ids}::text[]) as c(id)
     cross join lateral (
       select payload from events
-      where customer_id = c.id and occurred_at >= ${since} and evaluated_at is not null and error is null
+      where customer_id = c.id and occurred_at >= ${since} and error is null and id <> all(${skip})
       order by occurred_at desc limit ${perCustomer}
-    ) e`;
+    ) e
+    union all
+    select payload from events
+    where customer_id = any(${ids}) and type = 'travel.notice' and occurred_at < ${since}
+      and (payload->'travel'->>'to')::timestamptz >= ${since} and error is null and id <> all(${skip})
+    union all
+    select payload from (
+      select distinct on (customer_id, payload->'device'->>'id') payload from events
+      where customer_id = any(${ids}) and occurred_at < ${since} and payload ? 'device'
+        and error is null and id <> all(${skip})
+      order by customer_id, payload->'device'->>'id', occurred_at
+    ) d`;
   return rows.map((r) => r.payload as TouchpointEvent);
 }
 

@@ -30,6 +30,15 @@ export async function markOwedFailed(sql: Q, key: string, at: Date): Promise<voi
   await sql`update owed_work set failed_at = ${at} where key = ${key} and done_at is null`;
 }
 
+/** Deletes up to `limit` rows done or failed before `before`. */
+export async function pruneOwed(sql: Q, before: Date, limit: number): Promise<number> {
+  const rows = await sql`
+    delete from owed_work where key in (
+      select key from owed_work where coalesce(done_at, failed_at) < ${before} limit ${limit})
+    returning key`;
+  return rows.length;
+}
+
 /** Owed jobs due before `dueBefore`, oldest first. */
 export async function dueOwed(sql: Q, dueBefore: Date, limit: number): Promise<OwedJob[]> {
   const rows = await sql`
@@ -54,7 +63,9 @@ export async function deploymentId(sql: Q): Promise<string> {
 
 /**
  * How old the oldest pending work is, seconds, by kind: events accepted and not evaluated,
- * decisions not on a case, owed jobs past due. 0 when nothing waits.
+ * decisions not on a case, owed jobs past due. 0 when nothing waits. `actions` waits on the card
+ * system, not on us: it is re-driven but does not count here, or a slow card system would take
+ * touchpoint's API out of its load balancer.
  */
 export async function oldestPending(
   sql: Q,
@@ -64,7 +75,8 @@ export async function oldestPending(
     select
       (select min(received_at) from events where evaluated_at is null) as events,
       (select min(decided_at) from decisions where case_id is null) as decisions,
-      (select min(due_at) from owed_work where done_at is null and failed_at is null) as jobs`;
+      (select min(due_at) from owed_work where done_at is null and failed_at is null
+         and queue <> 'actions') as jobs`;
   const age = (d: unknown) => (d instanceof Date ? Math.max(0, (now.getTime() - d.getTime()) / 1000) : 0);
   return { events: age(r?.events), decisions: age(r?.decisions), jobs: age(r?.jobs) };
 }

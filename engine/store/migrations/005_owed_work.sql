@@ -15,6 +15,7 @@ create table owed_work (
   failed_at  timestamptz
 );
 create index owed_work_open on owed_work (due_at) where done_at is null and failed_at is null;
+create index owed_work_finished on owed_work (coalesce(done_at, failed_at)) where done_at is not null or failed_at is not null;
 
 -- One row: this database's identity. Redis keys of per-customer state carry it, so a new
 -- database (a deleted DATA_DIR, a restored backup of another) never reads another's state.
