@@ -43,8 +43,8 @@ export interface AppDeps {
   workersHealthy?: () => boolean;
   /** REDIS_PREFIX, for scratch state (backtests). */
   redisPrefix: string;
-  /** Mark desk cookies Secure (behind HTTPS). */
-  secureCookies?: boolean;
+  /** Desk cookies `Secure`: always, never, or when the request came over HTTPS (default). */
+  secureCookies?: "auto" | boolean;
   /** Extra routes mounted at the root (webhooks). */
   mount?: (app: Hono) => void;
 }
@@ -144,7 +144,7 @@ export function createApp(deps: AppDeps): Hono {
   );
   app.route(
     "/desk",
-    deskRoutes(deps.sql, { secureCookie: deps.secureCookies ?? false, metrics: deps.metrics }),
+    deskRoutes(deps.sql, { secureCookie: deps.secureCookies ?? "auto", metrics: deps.metrics }),
   );
   app.get("/", (c) => c.redirect("/desk", 302));
   deps.mount?.(app);

@@ -77,6 +77,11 @@ export const configSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: intIn(1000, 600_000, 30_000),
   /** At start, wait this long for Postgres to answer before giving up. ms. */
   STARTUP_WAIT_MS: intIn(0, 600_000, 60_000),
+  /** Desk cookies marked Secure: auto (when the request came over HTTPS, also via X-Forwarded-Proto), 1 or 0. */
+  DESK_COOKIE_SECURE: z
+    .enum(["auto", "1", "0", "true", "false"])
+    .default("auto")
+    .transform((v) => (v === "auto" ? ("auto" as const) : v === "1" || v === "true")),
   /** Which parts this process runs: api, workers, or both. */
   ROLE: z.enum(["all", "api", "workers"]).default("all"),
   /** Load fixtures into an empty database at start. */

@@ -1,4 +1,5 @@
 /** Request schemas for customers and advocates, and the phone-number rule: stored as E.164. */
+import { getCountry } from "countries-and-timezones";
 import { type CountryCode, parsePhoneNumberFromString } from "libphonenumber-js";
 import { IANAZone } from "luxon";
 import { z } from "zod";
@@ -8,7 +9,10 @@ export const customerInput = z
   .strictObject({
     name: text(200),
     phone: z.string().min(3).max(32),
-    homeCountry: z.string().regex(/^[A-Z]{2}$/, "ISO 3166-1 alpha-2 country code, upper case"),
+    homeCountry: z
+      .string()
+      .regex(/^[A-Z]{2}$/, "ISO 3166-1 alpha-2 country code, upper case")
+      .refine((c) => getCountry(c) !== null, "not an ISO 3166-1 country, e.g. GB"),
     timezone: z
       .string()
       .refine((tz) => IANAZone.isValidZone(tz), "unknown IANA time zone, e.g. Europe/London")
@@ -32,9 +36,12 @@ export const customerInput = z
     return { ...c, phone: parsed.number as string };
   });
 
+/** A team's name: what advocates, tokens and cases share. */
+export const teamName = z.string().regex(/^[a-z0-9-]{1,60}$/, "lower-case team name, e.g. fraud");
+
 export const advocateInput = z.strictObject({
   name: text(200),
-  team: z.string().regex(/^[a-z0-9-]{1,60}$/, "lower-case team name, e.g. fraud"),
+  team: teamName,
   capacity: z.number().int().min(0).max(1000).default(10),
   status: z.enum(["online", "away", "offline"]),
 });

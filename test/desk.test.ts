@@ -87,13 +87,89 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
     expect(res?.status()).toBe(404);
   });
 
-  it("refuses a bad token and an ingest token", async () => {
+  it("refuses a bad token and an ingest token, and sets no session for them", async () => {
     const page = await browser.newPage();
     for (const token of ["not-a-token", await t.token("ingest")]) {
       await page.goto(`${base}/desk/login`);
       await page.fill("input[name=token]", token);
       await page.click("button[type=submit]");
       await page.waitForURL(/failed=1/);
+      expect((await page.context().cookies()).filter((c) => c.name === "tp_desk")).toEqual([]);
     }
+  });
+});
+
+describe("desk sessions", () => {
+  let t: TestTouchpoint;
+  let caseId: string;
+  beforeAll(async () => {
+    t = await startTestTouchpoint();
+    await loadPeopleVia(t.api);
+    const [kase] = await playStory(t.api, loadStory("phnom-penh-paris"));
+    caseId = kase.id;
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const desk = (path: string, init: RequestInit = {}) => t.tp.app!.request(`http://desk.test${path}`, init);
+  async function signIn(token: string): Promise<string> {
+    const res = await desk("/desk/login", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin" },
+      body: new URLSearchParams({ token }).toString(),
+    });
+    expect(res.status).toBe(303);
+    const cookie = res.headers.get("set-cookie") ?? "";
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    return cookie.split(";")[0]!;
+  }
+
+  it("keeps a session id in the cookie, never the token, and ends it at logout even if the cookie is replayed", async () => {
+    const token = await t.token("advocate", { advocateId: "adv-amara" });
+    const cookie = await signIn(token);
+    expect(cookie).not.toContain(token);
+    expect((await desk("/desk", { headers: { cookie } })).status).toBe(200);
+    const out = await desk("/desk/logout", {
+      method: "POST",
+      headers: { cookie, "sec-fetch-site": "same-origin" },
+    });
+    expect(out.status).toBe(303);
+    const replay = await desk("/desk", { headers: { cookie } });
+    expect(replay.status).toBe(303);
+    expect(replay.headers.get("location")).toBe("/desk/login");
+  });
+
+  it("marks the cookie Secure behind HTTPS, and sends a CSP that forbids framing", async () => {
+    const token = await t.token("supervisor");
+    const res = await desk("/desk/login", {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        "sec-fetch-site": "same-origin",
+        "x-forwarded-proto": "https",
+      },
+      body: new URLSearchParams({ token }).toString(),
+    });
+    expect(res.headers.get("set-cookie")).toMatch(/Secure/);
+    const page = await desk("/desk/login");
+    expect(page.headers.get("content-security-policy")).toMatch(/frame-ancestors 'none'/);
+    expect(page.headers.get("x-frame-options")).toBe("DENY");
+  });
+
+  it("refuses a POST from another site whatever its content type, and one that says nothing of its origin", async () => {
+    const cookie = await signIn(await t.token("advocate", { advocateId: "adv-amara" }));
+    for (const headers of <Array<Record<string, string>>>[
+      { cookie, "content-type": "application/json", "sec-fetch-site": "cross-site" },
+      { cookie, "content-type": "application/json", origin: "https://evil.example" },
+      { cookie, "content-type": "application/json" },
+    ]) {
+      const res = await desk(`/desk/cases/${caseId}/phone`, { method: "POST", headers, body: "{}" });
+      expect(res.status, JSON.stringify(headers)).toBe(403);
+    }
+    const [revealed] = await t.tp.db
+      .sql`select count(*)::int as n from audit_log where action = 'customer.phone_revealed'`;
+    expect(revealed?.n).toBe(0);
   });
 });

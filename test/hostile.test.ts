@@ -154,4 +154,40 @@ describe("hostile input", () => {
              (select max(evaluated_at) from events where id like 'flood-%') as flood_done`;
     expect(order!.others_done.getTime()).toBeLessThan(order!.flood_done.getTime());
   });
+
+  it("refuses tokens for unknown teams, and an advocate token for another team than its advocate's", async () => {
+    for (const team of ["", "FRAUD", "nobody-here"]) {
+      const r = await t.api("POST", "/v1/tokens", { role: "supervisor", team });
+      expect(r.status, JSON.stringify(team)).toBe(400);
+      expect(r.body.error.issues[0].path).toBe("team");
+    }
+    await t.api("PUT", "/v1/advocates/adv-dis", { name: "Dee Disputes", team: "disputes", status: "online" });
+    const cross = await t.api("POST", "/v1/tokens", {
+      role: "advocate",
+      advocateId: "adv-amara",
+      team: "disputes",
+    });
+    expect(cross.status).toBe(400);
+    expect((await t.api("POST", "/v1/tokens", { role: "supervisor", team: "disputes" })).status).toBe(201);
+  });
+
+  it("shows an advocate only their own team's advocates", async () => {
+    await t.api("PUT", "/v1/advocates/adv-dis", { name: "Dee Disputes", team: "disputes", status: "online" });
+    const amara = t.as(await t.token("advocate", { advocateId: "adv-amara" }));
+    const list = await amara("GET", "/v1/advocates");
+    expect(list.status).toBe(200);
+    expect(new Set(list.body.items.map((a: { team: string }) => a.team))).toEqual(new Set(["fraud"]));
+    expect((await amara("GET", "/v1/advocates?team=disputes")).body.items).toEqual([]);
+    expect((await amara("GET", "/v1/advocates/adv-dis")).status).toBe(404);
+  });
+
+  it("refuses a home country that is not a country", async () => {
+    const r = await t.api("PUT", "/v1/customers/cus-xx", {
+      name: "X",
+      phone: "+447700900123",
+      homeCountry: "XX",
+    });
+    expect(r.status).toBe(400);
+    expect(r.body.error.issues[0].path).toBe("homeCountry");
+  });
 });

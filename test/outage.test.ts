@@ -148,12 +148,20 @@ describe("a Postgres restart mid-stream", () => {
                    (select count(*) from decisions where case_id is null)::int as unlinked,
                    (select count(*) from cases c where not exists (
                       select 1 from messages m where m.case_id = c.id and m.kind = 'fraud_check'
-                        and m.status <> 'sending'))::int as untexted`;
+                        and m.status in ('submitted', 'delivered')))::int as untexted`;
           return r?.pending === 0 && r.unlinked === 0 && r.untexted === 0 ? true : undefined;
         },
         60_000,
         "every event evaluated, every decision on a case and every case texted",
-      );
+      ).catch(async (err) => {
+        const stuck = await sql`
+          select c.id, c.customer_id, m.status, m.error, m.attempts from cases c
+          left join messages m on m.case_id = c.id and m.kind = 'fraud_check'
+          where m.status is distinct from 'submitted' and m.status is distinct from 'delivered'`;
+        const owed =
+          await sql`select key, due_at, done_at, failed_at from owed_work where key like 'check-%' and done_at is null`;
+        throw new Error(`${err.message}: ${JSON.stringify({ stuck, owed })}\n${stderr.slice(-3000)}`);
+      });
       const [counts] =
         await sql`select count(*)::int as n, count(evaluated_at)::int as evaluated from events`;
       expect(counts).toEqual({ n: events.length, evaluated: events.length });

@@ -3,10 +3,10 @@
  * bearer token (advocate, supervisor or admin) and keeps it in an HttpOnly, SameSite=Strict cookie;
  * an advocate sees only their team's cases, as on the API.
  */
-import { Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { csrf } from "hono/csrf";
 import type { Child } from "hono/jsx";
+import { secureHeaders } from "hono/secure-headers";
 import { NotFoundError } from "../../engine/errors.ts";
 import { cleanText } from "../../engine/input.ts";
 import { maskPhone } from "../../engine/log.ts";
@@ -16,16 +16,50 @@ import {
   addTimeline,
   audit,
   type caseDetail,
+  createDeskSession,
   listAdvocates,
   listCases,
   type Principal,
   principalFor,
+  principalForSession,
   resolveCase,
+  revokeDeskSession,
 } from "../../engine/store/postgres.ts";
 import { visibleCase } from "../routes/cases.ts";
 import { Layout, Severity, When } from "./layout.tsx";
 
 const COOKIE = "tp_desk";
+/** A desk session lasts a shift, ms. */
+const SESSION_MS = 12 * 3600_000;
+
+/**
+ * Every POST must come from a page of the desk itself, whatever its content type (a JSON body
+ * from another site passed Hono's form-only check): the browser's Sec-Fetch-Site says so, or,
+ * failing that, its Origin names this host. A POST with neither is refused.
+ */
+const sameOriginPosts: MiddlewareHandler = async (c, next) => {
+  if (c.req.method !== "GET" && c.req.method !== "HEAD") {
+    const site = c.req.header("sec-fetch-site");
+    const origin = c.req.header("origin");
+    let ok = false;
+    if (site) ok = site === "same-origin";
+    else if (origin) {
+      try {
+        ok = new URL(origin).host === (c.req.header("x-forwarded-host") ?? c.req.header("host") ?? "");
+      } catch {
+        ok = false;
+      }
+    }
+    if (!ok) return c.text("cross-site request refused", 403);
+  }
+  await next();
+};
+
+/** `Secure` cookies: always, never, or (auto) when the request came over HTTPS, directly or via a proxy. */
+function secureCookie(c: Context, mode: "auto" | boolean): boolean {
+  if (mode !== "auto") return mode;
+  return new URL(c.req.url).protocol === "https:" || c.req.header("x-forwarded-proto") === "https";
+}
 type DeskEnv = { Variables: { principal: Principal } };
 type Detail = Awaited<ReturnType<typeof caseDetail>>;
 
@@ -291,9 +325,27 @@ function CaseTable({ rows }: { rows: Child }) {
   );
 }
 
-export function deskRoutes(sql: Sql, opts: { secureCookie: boolean; metrics?: Metrics }) {
+export function deskRoutes(sql: Sql, opts: { secureCookie: "auto" | boolean; metrics?: Metrics }) {
   const app = new Hono<DeskEnv>();
-  app.use("*", csrf());
+  // Pages run no scripts and are never framed; styles are the page's own.
+  app.use(
+    "*",
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'none'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", "data:"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+        objectSrc: ["'none'"],
+      },
+      xFrameOptions: "DENY",
+      referrerPolicy: "no-referrer",
+    }),
+  );
+  app.use("*", sameOriginPosts);
 
   const page = (title: string, body: Child, who?: string, refresh?: number) => (
     <Layout title={title} who={who} refresh={refresh}>
@@ -327,23 +379,27 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: boolean; metrics?: Me
     const p = token ? await principalFor(sql, token) : undefined;
     if (!p || !["advocate", "supervisor", "admin"].includes(p.role) || (p.role === "advocate" && !p.team))
       return c.redirect("/desk/login?failed=1", 303);
-    setCookie(c, COOKIE, token, {
+    // The cookie holds a session of its own, never the token: logging out ends it for good.
+    const session = await createDeskSession(sql, p.tokenId, SESSION_MS, new Date());
+    setCookie(c, COOKIE, session, {
       httpOnly: true,
       sameSite: "Strict",
-      secure: opts.secureCookie,
+      secure: secureCookie(c, opts.secureCookie),
       path: "/desk",
-      maxAge: 12 * 3600,
+      maxAge: SESSION_MS / 1000,
     });
     return c.redirect("/desk", 303);
   });
-  app.post("/logout", (c) => {
+  app.post("/logout", async (c) => {
+    const session = getCookie(c, COOKIE);
+    if (session) await revokeDeskSession(sql, session, new Date());
     deleteCookie(c, COOKIE, { path: "/desk" });
     return c.redirect("/desk/login", 303);
   });
 
   app.use("*", async (c, next) => {
-    const token = getCookie(c, COOKIE);
-    const p = token ? await principalFor(sql, token) : undefined;
+    const session = getCookie(c, COOKIE);
+    const p = session ? await principalForSession(sql, session, new Date()) : undefined;
     if (!p || !["advocate", "supervisor", "admin"].includes(p.role)) return c.redirect("/desk/login", 303);
     // An advocate token that names no advocate (so no team) sees nothing rather than everything.
     if (p.role === "advocate" && !p.team) return c.redirect("/desk/login?failed=1", 303);

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { backtest } from "../../engine/backtest.ts";
 import { ValidationError } from "../../engine/errors.ts";
 import { timestamp } from "../../engine/events.ts";
+import { teamName } from "../../engine/people.ts";
 import { blankFacts } from "../../engine/rules/facts.ts";
 import { Evaluator } from "../../engine/rules/reference.ts";
 import { parseRuleset } from "../../engine/rules/schema.ts";
@@ -26,7 +27,7 @@ const tokenBody = z
   .strictObject({
     role: z.enum(["ingest", "risk", "advocate", "supervisor", "admin"]),
     advocateId: z.string().max(128).optional(),
-    team: z.string().max(60).optional(),
+    team: teamName.optional(),
     label: z.string().max(200).default(""),
   })
   .refine((t) => t.role !== "advocate" || t.advocateId, {
@@ -53,10 +54,28 @@ export function tokenRoutes(sql: Sql) {
   const app = new Hono<AuthEnv>();
   app.post("/", requireRole(), async (c) => {
     const body = await jsonBody(c, tokenBody);
-    if (body.advocateId && !(await getAdvocate(sql, body.advocateId))) {
+    const advocate = body.advocateId ? await getAdvocate(sql, body.advocateId) : undefined;
+    if (body.advocateId && !advocate) {
       throw new ValidationError("unknown advocate", [
         { path: "advocateId", message: `no advocate ${body.advocateId}` },
       ]);
+    }
+    // An advocate's token reads their own team's cases: another team would be a way round that.
+    if (advocate && body.team && body.team !== advocate.team) {
+      throw new ValidationError("an advocate token carries its advocate's team", [
+        { path: "team", message: `advocate ${advocate.id} is in team ${advocate.team}, not ${body.team}` },
+      ]);
+    }
+    if (body.team && !advocate) {
+      const [known] = await sql`select 1 from advocates where team = ${body.team} limit 1`;
+      if (!known) {
+        throw new ValidationError("unknown team", [
+          {
+            path: "team",
+            message: `no advocate is in team ${body.team}; teams are named by their advocates`,
+          },
+        ]);
+      }
     }
     const made = await createToken(sql, body);
     await audit(sql, c.get("principal").tokenId, "token.create", `token:${made.id}`, { role: body.role });

@@ -88,12 +88,18 @@ export function advocateRoutes(sql: Sql) {
     }
     return c.json({ ...advocate, created }, 200);
   });
-  app.get("/", requireRole("supervisor", "advocate"), async (c) =>
-    c.json({ items: await listAdvocates(sql, c.req.query("team")) }, 200),
-  );
+  // A team-bound reader (an advocate, a team supervisor) sees their own team's advocates only.
+  app.get("/", requireRole("supervisor", "advocate"), async (c) => {
+    const own = teamScope(c.get("principal"));
+    const asked = c.req.query("team");
+    if (own && asked && asked !== own) return c.json({ items: [] }, 200);
+    return c.json({ items: await listAdvocates(sql, own ?? asked) }, 200);
+  });
   app.get("/:id", requireRole("supervisor", "advocate"), async (c) => {
     const advocate = await getAdvocate(sql, idParam(c.req.param("id")));
-    if (!advocate) throw new NotFoundError(`advocate ${c.req.param("id")} not found`);
+    const own = teamScope(c.get("principal"));
+    if (!advocate || (own && advocate.team !== own))
+      throw new NotFoundError(`advocate ${c.req.param("id")} not found`);
     return c.json(advocate, 200);
   });
   return app;

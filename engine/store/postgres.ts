@@ -169,6 +169,33 @@ export async function principalFor(sql: Q, token: string): Promise<Principal | u
   return row ? { tokenId: row.id, role: row.role, advocateId: row.advocate_id, team: row.team } : undefined;
 }
 
+/** Opens a desk session for a token; the returned id goes in the cookie and is never stored. */
+export async function createDeskSession(sql: Q, tokenId: string, ttlMs: number, now: Date): Promise<string> {
+  const id = randomBytes(32).toString("base64url");
+  await sql`
+    insert into desk_sessions (id_hash, token_id, expires_at)
+    values (${hashToken(id)}, ${tokenId}, ${new Date(now.getTime() + ttlMs)})`;
+  return id;
+}
+
+/** The principal of a live desk session: not expired, not revoked, and its token not revoked. */
+export async function principalForSession(
+  sql: Q,
+  sessionId: string,
+  now: Date,
+): Promise<Principal | undefined> {
+  const [row] = await sql`
+    select t.id, t.role, t.advocate_id, coalesce(t.team, a.team) as team
+    from desk_sessions s join api_tokens t on t.id = s.token_id left join advocates a on a.id = t.advocate_id
+    where s.id_hash = ${hashToken(sessionId)} and s.revoked_at is null and s.expires_at > ${now}
+      and t.revoked_at is null`;
+  return row ? { tokenId: row.id, role: row.role, advocateId: row.advocate_id, team: row.team } : undefined;
+}
+
+export async function revokeDeskSession(sql: Q, sessionId: string, now: Date): Promise<void> {
+  await sql`update desk_sessions set revoked_at = ${now} where id_hash = ${hashToken(sessionId)} and revoked_at is null`;
+}
+
 /**
  * Makes sure an admin can get in: ADMIN_TOKEN when set (replacing an earlier one), otherwise a
  * token generated once, on the first start, and returned so the caller can print it.
