@@ -5,12 +5,15 @@
  *   tsx main.ts                                   start
  *   tsx main.ts token --role advocate --advocate adv-amara [--label text]
  */
+
+import { join, resolve } from "node:path";
 import { type ServerType, serve } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { Redis } from "ioredis";
 import { createApp } from "./api/app.ts";
 import { vonageWebhooks } from "./api/webhooks/vonage.ts";
 import { type Config, ConfigError, hasVonageCredentials, loadConfig } from "./engine/config.ts";
+import { ValidationError } from "./engine/errors.ts";
 import { type FaultPoint, RulesetCache } from "./engine/evaluate.ts";
 import { CustomerState } from "./engine/features/state.ts";
 import { createLogger, type Logger } from "./engine/log.ts";
@@ -18,7 +21,9 @@ import { createMetrics, type Metrics } from "./engine/metrics.ts";
 import type { SmsTransport } from "./engine/outreach/contact.ts";
 import { createVonageSender } from "./engine/outreach/vonage.ts";
 import { type Database, openDatabase } from "./engine/store/database.ts";
+import { DataDirBusyError, lockOwner } from "./engine/store/lock.ts";
 import {
+  checkTokenRequest,
   createToken,
   ensureAdminToken,
   publishedRuleset,
@@ -200,6 +205,16 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
         );
       });
       log.info({ port, database: db.kind }, `touchpoint listening on http://localhost:${port}`);
+      if (db.lock) {
+        // The embedded database admits one process: `npm run token` comes through this API
+        // with a token left beside the lock, readable only by this user, revoked at shutdown.
+        const { token } = await createToken(sql, {
+          id: "local-cli",
+          role: "admin",
+          label: "local CLI (embedded database)",
+        });
+        db.lock.update({ url: `http://127.0.0.1:${port}`, token });
+      }
     }
   }
 
@@ -211,6 +226,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
       log.info("shutting down: draining workers");
       await new Promise<void>((ok) => (server ? server.close(() => ok()) : ok()));
       await seeded.catch(() => {});
+      if (db.lock) await sql`update api_tokens set revoked_at = now() where id = 'local-cli'`.catch(() => {});
       await pool?.close();
       await queues.close();
       await workerRedis?.quit().catch(() => {});
@@ -308,6 +324,71 @@ function argValue(args: string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
+/**
+ * `npm run token -- --role R [--advocate ID] [--team T] [--label L]`: prints a new token. With
+ * the embedded database and a touchpoint running on it, goes through that process's API (a
+ * second process may not open its data directory); otherwise writes to the database itself.
+ */
+async function tokenCommand(config: Config, args: string[]): Promise<number> {
+  const role = argValue(args, "role") as Role | undefined;
+  if (!role || !["ingest", "risk", "advocate", "supervisor", "admin"].includes(role)) {
+    process.stderr.write(
+      "usage: npm run token -- --role ingest|risk|advocate|supervisor|admin [--advocate ID] [--team T] [--label L]\n",
+    );
+    return 2;
+  }
+  const request = {
+    role,
+    ...(argValue(args, "advocate") ? { advocateId: argValue(args, "advocate") } : {}),
+    ...(argValue(args, "team") ? { team: argValue(args, "team") } : {}),
+    label: argValue(args, "label") ?? "cli",
+  };
+  const refuse = (message: string) => {
+    process.stderr.write(`touchpoint token: ${message}\n`);
+    return 2;
+  };
+  if (!config.DATABASE_URL) {
+    const owner = lockOwner(join(resolve(config.DATA_DIR), "touchpoint.lock"));
+    if (owner) {
+      if (!owner.url || !owner.token)
+        return refuse(`touchpoint (pid ${owner.pid}) is still starting; try again`);
+      const res = await fetch(`${owner.url}/v1/tokens`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${owner.token}`, "content-type": "application/json" },
+        body: JSON.stringify(request),
+      });
+      const body = (await res.json()) as { token?: string; error?: { message: string; issues?: unknown } };
+      if (res.status !== 201 || !body.token)
+        return refuse(`${body.error?.message ?? res.status} ${JSON.stringify(body.error?.issues ?? "")}`);
+      process.stdout.write(`${body.token}\n`);
+      return 0;
+    }
+  }
+  let db: Database;
+  try {
+    db = await openDatabase({
+      url: config.DATABASE_URL,
+      dataDir: config.DATA_DIR,
+      log: createLogger("error"),
+    });
+  } catch (err) {
+    if (err instanceof DataDirBusyError) return refuse(err.message);
+    throw err;
+  }
+  try {
+    await checkTokenRequest(db.sql, request);
+    const made = await createToken(db.sql, request);
+    process.stdout.write(`${made.token}\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof ValidationError)
+      return refuse(`${err.message}: ${err.issues.map((i) => i.message).join("; ")}`);
+    throw err;
+  } finally {
+    await db.close();
+  }
+}
+
 async function cli(): Promise<void> {
   let config: Config;
   try {
@@ -321,39 +402,14 @@ async function cli(): Promise<void> {
   }
   const [command, ...args] = process.argv.slice(2);
   if (command === "token") {
-    const log = createLogger("warn");
-    const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, log });
-    const role = argValue(args, "role") as Role | undefined;
-    if (!role || !["ingest", "risk", "advocate", "supervisor", "admin"].includes(role)) {
-      process.stderr.write(
-        "usage: npm run token -- --role ingest|risk|advocate|supervisor|admin [--advocate ID] [--team T] [--label L]\n",
-      );
-      process.exit(2);
-    }
-    const advocateId = argValue(args, "advocate");
-    if (role === "advocate") {
-      const [known] = advocateId ? await db.sql`select 1 from advocates where id = ${advocateId}` : [];
-      if (!known) {
-        process.stderr.write("an advocate token names an existing advocate: --advocate ID\n");
-        await db.close();
-        process.exit(2);
-      }
-    }
-    const made = await createToken(db.sql, {
-      role,
-      advocateId: argValue(args, "advocate") ?? null,
-      team: argValue(args, "team") ?? null,
-      label: argValue(args, "label") ?? "cli",
-    });
-    process.stdout.write(`${made.token}\n`);
-    await db.close();
+    process.exitCode = await tokenCommand(config, args);
     return;
   }
   let tp: Touchpoint;
   try {
     tp = await start(config, { fault: faultFromEnv(process.env.TOUCHPOINT_FAULT) });
   } catch (err) {
-    if (err instanceof RedisUnavailableError) {
+    if (err instanceof RedisUnavailableError || err instanceof DataDirBusyError) {
       process.stderr.write(`touchpoint: ${err.message}\n`);
       process.exit(1);
     }

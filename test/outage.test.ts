@@ -189,3 +189,49 @@ describe("a Postgres restart mid-stream", () => {
     expect(code).toBe(0);
   });
 });
+
+describe("SIGTERM while Postgres is gone", () => {
+  it("still exits, after at most SHUTDOWN_TIMEOUT_MS of draining", async () => {
+    const pg = await startThrowawayPostgres();
+    const prefix = `t${randomBytes(4).toString("hex")}`;
+    const port = await freePort();
+    const app = spawn(process.execPath, ["--import", "tsx", "main.ts"], {
+      cwd: new URL("..", import.meta.url).pathname,
+      env: {
+        PATH: process.env.PATH,
+        PORT: String(port),
+        DATABASE_URL: pg.url,
+        REDIS_URL: TEST_REDIS_URL,
+        REDIS_PREFIX: prefix,
+        ADMIN_TOKEN: `outage-admin-${randomBytes(12).toString("hex")}`,
+        SEED_FIXTURES: "0",
+        LOG_LEVEL: "error",
+        SHUTDOWN_TIMEOUT_MS: "2000",
+      },
+      stdio: "ignore",
+    });
+    try {
+      await eventually(
+        () =>
+          fetch(`http://127.0.0.1:${port}/healthz`).then(
+            (r) => (r.ok ? true : undefined),
+            () => undefined,
+          ),
+        30_000,
+        "touchpoint to listen",
+      );
+      await pg.stop("immediate");
+      const exited = once(app, "exit");
+      app.kill("SIGTERM");
+      const ended = await Promise.race([
+        exited,
+        new Promise((r) => setTimeout(() => r("still running"), 20_000)),
+      ]);
+      expect(ended).not.toBe("still running");
+    } finally {
+      if (app.exitCode === null && app.signalCode === null) app.kill("SIGKILL");
+      await pg.destroy();
+      await deleteKeys(prefix);
+    }
+  });
+});

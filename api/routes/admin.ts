@@ -12,8 +12,8 @@ import { parseRuleset } from "../../engine/rules/schema.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import {
   audit,
+  checkTokenRequest,
   createToken,
-  getAdvocate,
   publishedRuleset,
   publishRuleset,
   ruleStats,
@@ -54,29 +54,7 @@ export function tokenRoutes(sql: Sql) {
   const app = new Hono<AuthEnv>();
   app.post("/", requireRole(), async (c) => {
     const body = await jsonBody(c, tokenBody);
-    const advocate = body.advocateId ? await getAdvocate(sql, body.advocateId) : undefined;
-    if (body.advocateId && !advocate) {
-      throw new ValidationError("unknown advocate", [
-        { path: "advocateId", message: `no advocate ${body.advocateId}` },
-      ]);
-    }
-    // An advocate's token reads their own team's cases: another team would be a way round that.
-    if (advocate && body.team && body.team !== advocate.team) {
-      throw new ValidationError("an advocate token carries its advocate's team", [
-        { path: "team", message: `advocate ${advocate.id} is in team ${advocate.team}, not ${body.team}` },
-      ]);
-    }
-    if (body.team && !advocate) {
-      const [known] = await sql`select 1 from advocates where team = ${body.team} limit 1`;
-      if (!known) {
-        throw new ValidationError("unknown team", [
-          {
-            path: "team",
-            message: `no advocate is in team ${body.team}; teams are named by their advocates`,
-          },
-        ]);
-      }
-    }
+    await checkTokenRequest(sql, body);
     const made = await createToken(sql, body);
     await audit(sql, c.get("principal").tokenId, "token.create", `token:${made.id}`, { role: body.role });
     return c.json({ ...made, role: body.role }, 201);

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { isServiceUnavailable } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { takeLock } from "./lock.ts";
 
 export type Sql = postgres.Sql<Record<string, never>>;
 
@@ -18,6 +19,8 @@ export interface Database {
   sql: Sql;
   /** "postgres" or "pglite", for /readyz and the logs. */
   kind: "postgres" | "pglite";
+  /** The embedded database's lock: where the API's address and a CLI token are left for tools. */
+  lock?: ReturnType<typeof takeLock>;
   close(): Promise<void>;
 }
 
@@ -101,7 +104,11 @@ export async function openDatabase(opts: {
   const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
   const dir = resolve(opts.dataDir, "pg");
   mkdirSync(dir, { recursive: true });
-  const db = await PGlite.create(dir);
+  const lock = takeLock(join(resolve(opts.dataDir), "touchpoint.lock"), `the embedded database in ${dir}`);
+  const db = await PGlite.create(dir).catch((err) => {
+    lock.release();
+    throw err;
+  });
   const port = await freePort();
   const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port });
   await server.start();
@@ -122,10 +129,12 @@ export async function openDatabase(opts: {
   return {
     sql,
     kind: "pglite",
+    lock,
     close: async () => {
       await sql.end({ timeout: 5 });
       await server.stop();
       await db.close();
+      lock.release();
     },
   };
 }

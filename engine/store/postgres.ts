@@ -12,7 +12,7 @@ import {
   type TimelineKind,
 } from "../cases/cases.ts";
 import { type AdvocateLoad, chooseAdvocate } from "../cases/routing.ts";
-import { NotFoundError } from "../errors.ts";
+import { NotFoundError, ValidationError } from "../errors.ts";
 import type { TouchpointEvent } from "../events.ts";
 import type { CustomerProfile } from "../rules/facts.ts";
 import type { Hit } from "../rules/reference.ts";
@@ -167,6 +167,42 @@ export async function principalFor(sql: Q, token: string): Promise<Principal | u
     from api_tokens t left join advocates a on a.id = t.advocate_id
     where t.token_hash = ${hashToken(token)} and t.revoked_at is null`;
   return row ? { tokenId: row.id, role: row.role, advocateId: row.advocate_id, team: row.team } : undefined;
+}
+
+/**
+ * Refuses a token request that would read more than it should: an unknown advocate, an
+ * advocate's token for another team than theirs, a team no advocate is in. The API and the CLI
+ * both ask here.
+ */
+export async function checkTokenRequest(
+  sql: Q,
+  t: { role: Role; advocateId?: string | undefined; team?: string | undefined },
+): Promise<void> {
+  const advocate = t.advocateId ? await getAdvocate(sql, t.advocateId) : undefined;
+  if (t.advocateId && !advocate) {
+    throw new ValidationError("unknown advocate", [
+      { path: "advocateId", message: `no advocate ${t.advocateId}` },
+    ]);
+  }
+  if (t.role === "advocate" && !advocate) {
+    throw new ValidationError("an advocate token names its advocate", [
+      { path: "advocateId", message: "required for role advocate" },
+    ]);
+  }
+  // An advocate's token reads their own team's cases: another team would be a way round that.
+  if (advocate && t.team && t.team !== advocate.team) {
+    throw new ValidationError("an advocate token carries its advocate's team", [
+      { path: "team", message: `advocate ${advocate.id} is in team ${advocate.team}, not ${t.team}` },
+    ]);
+  }
+  if (t.team && !advocate) {
+    const [known] = await sql`select 1 from advocates where team = ${t.team} limit 1`;
+    if (!known) {
+      throw new ValidationError("unknown team", [
+        { path: "team", message: `no advocate is in team ${t.team}; teams are named by their advocates` },
+      ]);
+    }
+  }
 }
 
 /** Opens a desk session for a token; the returned id goes in the cookie and is never stored. */
