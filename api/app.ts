@@ -7,6 +7,7 @@ import type { Metrics } from "../engine/metrics.ts";
 import type { Sql } from "../engine/store/database.ts";
 import { oldestPending } from "../engine/store/work.ts";
 import type { Queues } from "../workers/queues.ts";
+import { QUEUES_PATH, queueDashboard } from "./admin/queues.ts";
 import { type AuthEnv, authenticate } from "./auth.ts";
 import { deskRoutes } from "./desk/desk.tsx";
 import { errorBody, handleError, refuseBadParams } from "./errors.ts";
@@ -146,6 +147,7 @@ export function createApp(deps: AppDeps): Hono {
     "/desk",
     deskRoutes(deps.sql, { secureCookie: deps.secureCookies ?? "auto", metrics: deps.metrics }),
   );
+  app.route(QUEUES_PATH, queueDashboard(deps.sql, deps.queues));
   app.get("/", (c) => c.redirect("/desk", 302));
   deps.mount?.(app);
   return app;

@@ -172,4 +172,30 @@ describe("desk sessions", () => {
       .sql`select count(*)::int as n from audit_log where action = 'customer.phone_revealed'`;
     expect(revealed?.n).toBe(0);
   });
+
+  it("shows admins, and only admins, the queue dashboard with every queue's jobs", async () => {
+    const admin = await t.token("admin");
+    const supervisor = await t.token("supervisor");
+    expect((await desk("/admin/queues")).status).toBe(303);
+    expect((await desk("/admin/queues", { headers: { authorization: `Bearer ${supervisor}` } })).status).toBe(
+      403,
+    );
+    const page = await desk("/admin/queues", { headers: { authorization: `Bearer ${admin}` } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("<html");
+    // An admin signed in at the desk gets there too, with the session cookie.
+    const cookie = await signIn(admin);
+    const api = await desk("/admin/queues/api/queues", { headers: { cookie } });
+    expect(api.status).toBe(200);
+    const names = ((await api.json()) as { queues: Array<{ name: string }> }).queues
+      .map((q) => q.name)
+      .sort();
+    expect(names).toEqual(["actions", "cases", "evaluate", "outreach", "replies"]);
+    // Its actions are POSTs from its own page only.
+    const clean = await desk("/admin/queues/api/queues/evaluate/clean/failed", {
+      method: "PUT",
+      headers: { cookie, "sec-fetch-site": "cross-site" },
+    });
+    expect(clean.status).toBe(403);
+  });
 });

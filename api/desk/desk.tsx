@@ -28,7 +28,9 @@ import {
 import { visibleCase } from "../routes/cases.ts";
 import { Layout, Severity, When } from "./layout.tsx";
 
-const COOKIE = "tp_desk";
+/** The desk session cookie (path `/`: the admin queue dashboard reads it too). */
+export const DESK_COOKIE = "tp_desk";
+const COOKIE = DESK_COOKIE;
 /** A desk session lasts a shift, ms. */
 const SESSION_MS = 12 * 3600_000;
 
@@ -37,7 +39,7 @@ const SESSION_MS = 12 * 3600_000;
  * from another site passed Hono's form-only check): the browser's Sec-Fetch-Site says so, or,
  * failing that, its Origin names this host. A POST with neither is refused.
  */
-const sameOriginPosts: MiddlewareHandler = async (c, next) => {
+export const sameOriginPosts: MiddlewareHandler = async (c, next) => {
   if (c.req.method !== "GET" && c.req.method !== "HEAD") {
     const site = c.req.header("sec-fetch-site");
     const origin = c.req.header("origin");
@@ -385,7 +387,7 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: "auto" | boolean; met
       httpOnly: true,
       sameSite: "Strict",
       secure: secureCookie(c, opts.secureCookie),
-      path: "/desk",
+      path: "/",
       maxAge: SESSION_MS / 1000,
     });
     return c.redirect("/desk", 303);
@@ -393,7 +395,7 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: "auto" | boolean; met
   app.post("/logout", async (c) => {
     const session = getCookie(c, COOKIE);
     if (session) await revokeDeskSession(sql, session, new Date());
-    deleteCookie(c, COOKIE, { path: "/desk" });
+    deleteCookie(c, COOKIE, { path: "/" });
     return c.redirect("/desk/login", 303);
   });
 
