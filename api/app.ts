@@ -60,6 +60,7 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/readyz", async (c) => {
     const checks: Record<string, boolean> = {};
     const reasons: Record<string, string> = {};
+    let oldest: Record<string, number> | undefined;
     const probe = async (name: string, check: () => Promise<unknown>) => {
       let timer: NodeJS.Timeout | undefined;
       try {
@@ -99,6 +100,7 @@ export function createApp(deps: AppDeps): Hono {
       // Work waiting too long means something upstream of it is stuck (or lost and not re-driven).
       await probe("pending", async () => {
         const ages = await oldestPending(deps.sql, new Date());
+        oldest = Object.fromEntries(Object.entries(ages).map(([k, v]) => [k, Math.round(v)]));
         const [kind, seconds] = Object.entries(ages).sort((a, b) => b[1] - a[1])[0] ?? ["", 0];
         if (seconds * 1000 > deps.maxPendingAgeMs)
           throw new NotReady(`the oldest pending ${kind} has waited ${Math.round(seconds)} s`);
@@ -109,7 +111,15 @@ export function createApp(deps: AppDeps): Hono {
       if (!checks.workers) reasons.workers = "a worker of this process has stopped";
     }
     const ready = Object.values(checks).every(Boolean);
-    return c.json({ ready, checks, ...(ready ? {} : { reasons }) }, ready ? 200 : 503);
+    return c.json(
+      {
+        ready,
+        checks,
+        ...(oldest ? { oldestPendingSeconds: oldest } : {}),
+        ...(ready ? {} : { reasons }),
+      },
+      ready ? 200 : 503,
+    );
   });
   const openapi = openApiDocument();
   app.get("/openapi.json", (c) => c.json(openapi, 200));

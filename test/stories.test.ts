@@ -50,6 +50,11 @@ describe("the Phnom Penh → Paris story, on Postgres", () => {
     expect(await ready.json()).toEqual({
       ready: true,
       checks: { postgres: true, redis: true, pending: true, workers: true },
+      oldestPendingSeconds: {
+        events: expect.any(Number),
+        decisions: expect.any(Number),
+        jobs: expect.any(Number),
+      },
     });
   });
 
