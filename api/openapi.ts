@@ -257,7 +257,7 @@ export function openApiDocument(): object {
         get: {
           summary: "Postgres, Redis and workers up",
           description:
-            "`{ ready, checks: { postgres, redis, pending, workers? }, oldestPendingSeconds: { events, decisions, jobs }, reasons? }`: `pending` fails when the oldest pending work is older than READY_MAX_PENDING_AGE_MS; when not ready, `reasons` says what each failing check answered (e.g. `ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:5432`). Each check waits at most 2 s.",
+            "`{ ready, checks: { postgres, redis, pending, workers? }, oldestPendingSeconds: { events, decisions, jobs }, reasons? }`: `pending` fails when the oldest pending work is older than READY_MAX_PENDING_AGE_MS; when not ready, `reasons` says what each failing check answered (e.g. `unavailable (ECONNREFUSED)`, never hosts or users). Each check waits at most 2 s.",
           responses: { "200": { description: "ready" }, "503": { description: "not ready, with reasons" } },
         },
       },

@@ -44,8 +44,10 @@ export interface ChaosReport {
   kills: number;
   redisRestarts: { keep: number; empty: number };
   postgresRestarts: number;
-  /** From the last disruption until every check below held, seconds. */
+  /** From the last disruption (or the stream's end) until every check below held, seconds. */
   recoverySeconds: number;
+  /** For each restart: from its end until everything accepted before then was evaluated and on a case, seconds. */
+  recoveries: Record<string, number>;
   /** Checks: each must be 0. */
   lost: {
     eventsNotStored: number;
@@ -304,10 +306,35 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       },
       { at: 0.75, name: "Redis restarts empty", what: () => redis!.restartEmpty(1000) },
     ];
+    // How long after each disruption every event accepted before its end was evaluated and on a case.
+    const recoveries: Record<string, number> = {};
+    const watchers: Promise<void>[] = [];
+    const watch = (name: string, since: Date) =>
+      (async () => {
+        const sql = postgres(pg!.url, { max: 1, onnotice: () => {}, connect_timeout: 2 });
+        try {
+          for (const deadline = Date.now() + (o.recoveryTimeoutMs ?? 180_000); Date.now() < deadline; ) {
+            const [r] = await sql`
+              select (select count(*) from events where evaluated_at is null and received_at <= ${since})::int
+                   + (select count(*) from decisions d join events e on e.id = d.event_id
+                      where d.case_id is null and e.received_at <= ${since})::int as left`.catch(() => [
+              undefined,
+            ]);
+            if (r?.left === 0) {
+              recoveries[name] = (Date.now() - since.getTime()) / 1000;
+              return;
+            }
+            await sleep(100);
+          }
+        } finally {
+          await sql.end();
+        }
+      })();
     for (const m of milestones) {
       while (posted < Math.floor(chunks.length * m.at)) await sleep(50);
       say(`${m.name} (after ${posted} of ${chunks.length} posts)`);
       await m.what();
+      watchers.push(watch(m.name, new Date()));
       lastDisruption = Date.now();
       if (m.name.startsWith("Redis restarts keeping")) restarts.keep++;
       else if (m.name.startsWith("Redis restarts empty")) restarts.empty++;
@@ -316,6 +343,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await poster;
     streaming = false;
     await killer;
+    await Promise.all(watchers);
     const streamEnded = Date.now();
     say(
       `stream done: ${accepted} accepted, ${refused} refused and resent, ${kills} workers killed; waiting for recovery`,
@@ -398,6 +426,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         redisRestarts: { keep: restarts.keep, empty: restarts.empty },
         postgresRestarts: restarts.postgres,
         recoverySeconds: Math.max(0, recoveredAt - Math.max(lastDisruption, streamEnded)) / 1000,
+        recoveries,
         lost: {
           eventsNotStored: events.length - last.stored,
           eventsNotEvaluated: last.notEvaluated,
