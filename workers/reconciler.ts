@@ -69,9 +69,8 @@ export function startReconciler(o: ReconcilerOptions) {
     const got = await o.redis.set(lockKey, me, "PX", Math.max(60_000, o.everyMs * 4), "NX");
     if (got !== "OK") return undefined;
     try {
+      // No epoch key: this Redis never saw this deployment, or has forgotten everything it held.
       const redisForgot = (await o.redis.exists(epochKey)) === 0;
-      if (redisForgot)
-        o.log.warn("Redis has no record of this deployment's queues: re-driving all pending work");
       const report: ReconcileReport = {
         redisForgot,
         events: await requeueEvents(now, redisForgot),
@@ -83,7 +82,12 @@ export function startReconciler(o: ReconcilerOptions) {
       const ages = await oldestPending(o.sql, now);
       for (const [kind, seconds] of Object.entries(ages)) o.metrics.oldestPending.set({ kind }, seconds);
       if (report.events + report.customers + report.jobs > 0)
-        o.log.warn(report, "reconciler re-queued lost work");
+        o.log.warn(
+          report,
+          redisForgot
+            ? "Redis had no record of this deployment's queues: re-queued all pending work from Postgres"
+            : "reconciler re-queued work Redis no longer had",
+        );
       return report;
     } finally {
       await o.redis.eval(RELEASE, 1, lockKey, me).catch(() => {});
