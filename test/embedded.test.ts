@@ -3,37 +3,23 @@
  * message, and `npm run token` goes through the running server instead of opening the data
  * directory a second time.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "../fixtures/stories.ts";
 import { deleteKeys, TEST_REDIS_URL } from "./support/harness.ts";
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const probe = createServer();
-    probe.once("error", fail);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => ok(port));
-    });
-  });
-}
+import { freePort, REPO, running, spawnTouchpoint, untilListening } from "./support/processes.ts";
 
 describe("one process per embedded database", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "touchpoint-embedded-"));
   const prefix = `t${randomBytes(4).toString("hex")}`;
   const admin = `embedded-admin-${randomBytes(12).toString("hex")}`;
-  const repo = new URL("..", import.meta.url).pathname;
   let port: number;
   let server: ChildProcess;
   const env = () => ({
-    PATH: process.env.PATH,
     DATA_DIR: dataDir,
     REDIS_URL: TEST_REDIS_URL,
     REDIS_PREFIX: prefix,
@@ -44,31 +30,19 @@ describe("one process per embedded database", () => {
   });
   const run = (...args: string[]) =>
     spawnSync(process.execPath, ["--import", "tsx", "main.ts", ...args], {
-      cwd: repo,
-      env: env(),
+      cwd: REPO,
+      env: { PATH: process.env.PATH, ...env() },
       encoding: "utf8",
       timeout: 60_000,
     });
 
   beforeAll(async () => {
     port = await freePort();
-    server = spawn(process.execPath, ["--import", "tsx", "main.ts"], {
-      cwd: repo,
-      env: env(),
-      stdio: "ignore",
-    });
-    await eventually(
-      () =>
-        fetch(`http://127.0.0.1:${port}/healthz`).then(
-          (r) => (r.ok ? true : undefined),
-          () => undefined,
-        ),
-      60_000,
-      "the embedded touchpoint to listen",
-    );
+    server = spawnTouchpoint(env()).child;
+    await untilListening(`http://127.0.0.1:${port}`);
   });
   afterAll(async () => {
-    if (server.exitCode === null && server.signalCode === null) server.kill("SIGKILL");
+    if (running(server)) server.kill("SIGKILL");
     await deleteKeys(prefix);
     rmSync(dataDir, { recursive: true, force: true });
   });

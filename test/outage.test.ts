@@ -2,28 +2,17 @@
  * Postgres goes away mid-stream (stopped as an operator or a failover would) and comes back:
  * the process stays up, clients are told to retry, and nothing is lost or done twice.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { type AddressInfo, createServer } from "node:net";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateStream, shuffle } from "../fixtures/generator.ts";
 import { type Api, apiClient, eventually, loadPeopleVia } from "../fixtures/stories.ts";
 import { type FakeVonage, startFakeVonage } from "./support/fake-vonage.ts";
 import { deleteKeys, TEST_REDIS_URL } from "./support/harness.ts";
+import { freePort, running, spawnTouchpoint, untilListening } from "./support/processes.ts";
 import { startThrowawayPostgres, type ThrowawayPostgres } from "./support/throwaway-postgres.ts";
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const probe = createServer();
-    probe.once("error", fail);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => ok(port));
-    });
-  });
-}
 
 describe("a Postgres restart mid-stream", () => {
   let pg: ThrowawayPostgres;
@@ -31,7 +20,7 @@ describe("a Postgres restart mid-stream", () => {
   let app: ChildProcess;
   let api: Api;
   let base: string;
-  let stderr = "";
+  let stderr: () => string = () => "";
   const prefix = `t${randomBytes(4).toString("hex")}`;
   const token = `outage-admin-${randomBytes(12).toString("hex")}`;
 
@@ -40,43 +29,28 @@ describe("a Postgres restart mid-stream", () => {
     fake = await startFakeVonage();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    app = spawn(process.execPath, ["--import", "tsx", "main.ts"], {
-      cwd: new URL("..", import.meta.url).pathname,
-      env: {
-        PATH: process.env.PATH,
-        PORT: String(port),
-        DATABASE_URL: pg.url,
-        REDIS_URL: TEST_REDIS_URL,
-        REDIS_PREFIX: prefix,
-        ADMIN_TOKEN: token,
-        SEED_FIXTURES: "0",
-        LOG_LEVEL: process.env.CHILD_LOG_LEVEL ?? "warn",
-        INGEST_BATCH_SIZE: "25",
-        VONAGE_API_KEY: "k",
-        VONAGE_API_SECRET: "s",
-        VONAGE_API_HOST: fake.url,
-        VONAGE_REST_HOST: fake.url,
-      },
-      stdio: ["ignore", process.env.CHILD_LOG_LEVEL ? "inherit" : "ignore", "pipe"],
+    const started = spawnTouchpoint({
+      PORT: String(port),
+      DATABASE_URL: pg.url,
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_PREFIX: prefix,
+      ADMIN_TOKEN: token,
+      SEED_FIXTURES: "0",
+      LOG_LEVEL: process.env.CHILD_LOG_LEVEL ?? "warn",
+      INGEST_BATCH_SIZE: "25",
+      VONAGE_API_KEY: "k",
+      VONAGE_API_SECRET: "s",
+      VONAGE_API_HOST: fake.url,
+      VONAGE_REST_HOST: fake.url,
     });
-    app.stderr?.on("data", (d) => {
-      stderr += String(d);
-      if (process.env.CHILD_LOG_LEVEL) process.stderr.write(d);
-    });
+    app = started.child;
+    stderr = started.stderr;
     api = apiClient((path, init) => fetch(base + path, init), token);
-    await eventually(
-      () =>
-        fetch(`${base}/healthz`).then(
-          (r) => (r.ok ? true : undefined),
-          () => undefined,
-        ),
-      30_000,
-      "touchpoint to listen",
-    );
+    await untilListening(base);
     await loadPeopleVia(api);
   });
   afterAll(async () => {
-    if (app && app.exitCode === null && app.signalCode === null) app.kill("SIGKILL");
+    if (app && running(app)) app.kill("SIGKILL");
     await fake?.close();
     await pg?.destroy();
     await deleteKeys(prefix);
@@ -132,7 +106,7 @@ describe("a Postgres restart mid-stream", () => {
     expect(refused.status).toBe(503);
     expect(refused.headers.get("retry-after")).toBeTruthy();
     await new Promise((r) => setTimeout(r, 3000));
-    expect(app.exitCode, stderr).toBeNull();
+    expect(app.exitCode, stderr()).toBeNull();
     await pg.start();
 
     for (const chunk of chunks.slice(half)) await post(chunk);
@@ -160,7 +134,7 @@ describe("a Postgres restart mid-stream", () => {
           where m.status is distinct from 'submitted' and m.status is distinct from 'delivered'`;
         const owed =
           await sql`select key, due_at, done_at, failed_at from owed_work where key like 'check-%' and done_at is null`;
-        throw new Error(`${err.message}: ${JSON.stringify({ stuck, owed })}\n${stderr.slice(-3000)}`);
+        throw new Error(`${err.message}: ${JSON.stringify({ stuck, owed })}\n${stderr().slice(-3000)}`);
       });
       const [counts] =
         await sql`select count(*)::int as n, count(evaluated_at)::int as evaluated from events`;
@@ -182,7 +156,7 @@ describe("a Postgres restart mid-stream", () => {
     }
 
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
-    expect(stderr).not.toContain("TypeError");
+    expect(stderr()).not.toContain("TypeError");
     expect(app.exitCode).toBeNull();
     app.kill("SIGTERM");
     const [code] = await once(app, "exit");
@@ -195,31 +169,18 @@ describe("SIGTERM while Postgres is gone", () => {
     const pg = await startThrowawayPostgres();
     const prefix = `t${randomBytes(4).toString("hex")}`;
     const port = await freePort();
-    const app = spawn(process.execPath, ["--import", "tsx", "main.ts"], {
-      cwd: new URL("..", import.meta.url).pathname,
-      env: {
-        PATH: process.env.PATH,
-        PORT: String(port),
-        DATABASE_URL: pg.url,
-        REDIS_URL: TEST_REDIS_URL,
-        REDIS_PREFIX: prefix,
-        ADMIN_TOKEN: `outage-admin-${randomBytes(12).toString("hex")}`,
-        SEED_FIXTURES: "0",
-        LOG_LEVEL: "error",
-        SHUTDOWN_TIMEOUT_MS: "2000",
-      },
-      stdio: "ignore",
+    const { child: app } = spawnTouchpoint({
+      PORT: String(port),
+      DATABASE_URL: pg.url,
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_PREFIX: prefix,
+      ADMIN_TOKEN: `outage-admin-${randomBytes(12).toString("hex")}`,
+      SEED_FIXTURES: "0",
+      LOG_LEVEL: "error",
+      SHUTDOWN_TIMEOUT_MS: "2000",
     });
     try {
-      await eventually(
-        () =>
-          fetch(`http://127.0.0.1:${port}/healthz`).then(
-            (r) => (r.ok ? true : undefined),
-            () => undefined,
-          ),
-        30_000,
-        "touchpoint to listen",
-      );
+      await untilListening(`http://127.0.0.1:${port}`);
       await pg.stop("immediate");
       const exited = once(app, "exit");
       app.kill("SIGTERM");
@@ -229,7 +190,7 @@ describe("SIGTERM while Postgres is gone", () => {
       ]);
       expect(ended).not.toBe("still running");
     } finally {
-      if (app.exitCode === null && app.signalCode === null) app.kill("SIGKILL");
+      if (running(app)) app.kill("SIGKILL");
       await pg.destroy();
       await deleteKeys(prefix);
     }

@@ -49,7 +49,8 @@ export async function migrate(sql: Sql, log?: Logger): Promise<string[]> {
   return applied;
 }
 
-function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 nothing listens on right now. */
+export function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
     const probe = createServer();
     probe.once("error", fail);

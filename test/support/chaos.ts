@@ -10,14 +10,14 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import postgres from "postgres";
 import { generateStream, seededRandom, shuffle } from "../../fixtures/generator.ts";
-import { apiClient, eventually, loadPeopleVia } from "../../fixtures/stories.ts";
+import { apiClient, loadPeopleVia } from "../../fixtures/stories.ts";
 import { type FakeVonage, startFakeVonage } from "./fake-vonage.ts";
+import { freePort, spawnTouchpoint, untilListening } from "./processes.ts";
 import { startThrowawayPostgres, type ThrowawayPostgres } from "./throwaway-postgres.ts";
 
 export interface ChaosOptions {
@@ -65,17 +65,6 @@ export interface ChaosReport {
   };
   cases: number;
   texts: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const probe = createServer();
-    probe.once("error", fail);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => ok(port));
-    });
-  });
 }
 
 /**
@@ -167,7 +156,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const say = o.say ?? ((line: string) => process.stderr.write(`chaos: ${line}\n`));
   if (spawnSync("redis-server", ["--version"]).status !== 0) throw new Error("redis-server is not installed");
   const dir = mkdtempSync(join(tmpdir(), "touchpoint-chaos-"));
-  const repo = new URL("../..", import.meta.url).pathname;
   let pg: ThrowawayPostgres | undefined;
   let fake: FakeVonage | undefined;
   let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
@@ -179,8 +167,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const token = `chaos-admin-${randomBytes(12).toString("hex")}`;
     const apiPort = await freePort();
     const base = `http://127.0.0.1:${apiPort}`;
-    const env = (role: string): NodeJS.ProcessEnv => ({
-      PATH: process.env.PATH,
+    const env = (role: string): Record<string, string> => ({
       ROLE: role,
       PORT: String(apiPort),
       DATABASE_URL: pg!.url,
@@ -189,7 +176,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       DATA_DIR: join(dir, `data-${role}`),
       ADMIN_TOKEN: token,
       SEED_FIXTURES: "0",
-      LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? "error",
+      LOG_LEVEL: process.env.CHILD_LOG_LEVEL ?? "error",
       WORKER_CONCURRENCY: "4",
       WORKER_LOCK_MS: "2000",
       SWEEP_AFTER_MS: "5000",
@@ -201,11 +188,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       VONAGE_REST_HOST: fake!.url,
     });
     const spawnRole = (role: "api" | "workers") => {
-      const child = spawn(process.execPath, ["--import", "tsx", "main.ts"], {
-        cwd: repo,
-        env: env(role),
-        stdio: ["ignore", "ignore", process.env.CHAOS_LOG_LEVEL ? "inherit" : "ignore"],
-      });
+      const { child } = spawnTouchpoint(env(role));
       children.add(child);
       child.once("exit", () => children.delete(child));
       return child;
@@ -213,15 +196,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
     const api = spawnRole("api");
     const client = apiClient((path, init) => fetch(base + path, init), token);
-    await eventually(
-      () =>
-        fetch(`${base}/healthz`).then(
-          (r) => (r.ok ? true : undefined),
-          () => undefined,
-        ),
-      60_000,
-      "the API to listen",
-    );
+    await untilListening(base);
     const workers: ChildProcess[] = [];
     for (let i = 0; i < o.workers; i++) workers.push(spawnRole("workers"));
     await loadPeopleVia(client);

@@ -1,0 +1,47 @@
+/**
+ * touchpoint as separate processes, for the suites that kill, restart or outlive them: a free
+ * port, a child `main.ts` with the environment given, and a wait until it listens.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { eventually } from "../../fixtures/stories.ts";
+
+export { freePort } from "../../engine/store/database.ts";
+
+export const REPO = new URL("../..", import.meta.url).pathname;
+
+export interface TouchpointProcess {
+  child: ChildProcess;
+  /** What it wrote on stderr so far (its last 20,000 characters). */
+  stderr(): string;
+}
+
+/** Starts `main.ts` with exactly `env` (and PATH); stderr is kept, and echoed when CHILD_LOG_LEVEL is set. */
+export function spawnTouchpoint(env: Record<string, string>): TouchpointProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", "main.ts"], {
+    cwd: REPO,
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ["ignore", process.env.CHILD_LOG_LEVEL ? "inherit" : "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (d) => {
+    stderr = (stderr + String(d)).slice(-20_000);
+    if (process.env.CHILD_LOG_LEVEL) process.stderr.write(d);
+  });
+  return { child, stderr: () => stderr };
+}
+
+/** Resolves once `base`/healthz answers 200. */
+export async function untilListening(base: string, timeoutMs = 60_000): Promise<void> {
+  await eventually(
+    () =>
+      fetch(`${base}/healthz`).then(
+        (r) => (r.ok ? true : undefined),
+        () => undefined,
+      ),
+    timeoutMs,
+    `touchpoint to listen at ${base}`,
+  );
+}
+
+/** True while the child has neither exited nor been killed. */
+export const running = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
