@@ -13,6 +13,12 @@ describe("PII masking", () => {
     expect(maskDigits("on 2026-11-22 for 2300 EUR")).toBe("on 2026-11-22 for 2300 EUR");
   });
 
+  it("masks the shortest numbers that can be a phone: a US number's 11 digits, a 9-digit national one", () => {
+    expect(maskDigits("texting +1 202 555 0143")).toBe("texting •••••••0143");
+    expect(maskDigits("texting 12025550143")).toBe("texting •••••••0143");
+    expect(maskDigits("call 612 345 678")).toBe("call •••••5678");
+  });
+
   it("never writes a phone number to the log, whether as a field or in the message", () => {
     const lines: string[] = [];
     const sink = new Writable({

@@ -363,6 +363,20 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     });
   });
 
+  it("after STOP sends nothing but the one confirmation, even the card-blocked answer to a NO", async () => {
+    const kase = await textedCase("stop-2", "+33612340095");
+    await webhook("inbound", inbound("33612340095", "STOP"));
+    await eventually(async () => (textsTo("33612340095").length === 2 ? true : undefined));
+    await webhook("inbound", inbound("33612340095", "NO"));
+    await eventually(async () => {
+      const c = await caseById(kase.id);
+      return c.outcome === "confirmed_fraud" ? c : undefined;
+    });
+    await t.drained();
+    expect(textsTo("33612340095")).toHaveLength(2);
+    expect(textsTo("33612340095").at(-1)!.text).toContain("no more texts");
+  });
+
   it("answers HELP with who we are and how to stop, and passes anything else to the advocate", async () => {
     const kase = await textedCase("help-1", "+33612340004");
     await webhook("inbound", inbound("33612340004", "help"));

@@ -92,6 +92,16 @@ describe("a worker killed mid-batch", () => {
              (select count(*) from case_timeline where kind = 'evidence.added')::int as evidence,
              (select count(*) from case_timeline where kind = 'case.opened')::int as opened`;
     expect(evidence?.evidence).toBe(evidence?.decisions);
+    // A retried batch stores no decision twice. (Which payment of a pair carries the hit depends on
+    // the order they were evaluated in, a retry included, so the check is per customer and rule.)
+    const [twice] = await sql`
+      select count(*)::int as n from (select event_id, rule from decisions group by 1, 2 having count(*) > 1) d`;
+    expect(twice?.n).toBe(0);
+    const hits = await sql`select distinct customer_id, rule from decisions`;
+    expect(new Set(hits.map((h) => h.customer_id))).toEqual(stream.impossible);
+    expect(
+      new Set(hits.filter((h) => h.rule === "impossible-location-spend").map((h) => h.customer_id)),
+    ).toEqual(stream.impossible);
     expect(evidence?.opened).toBe(stream.impossible.size);
     // And every case reached the customer (the outbox here): a crash right after the case's
     // transaction committed must not lose the check that the dead attempt was about to queue.
