@@ -351,12 +351,21 @@ async function tokenCommand(config: Config, args: string[]): Promise<number> {
     const owner = lockOwner(join(resolve(config.DATA_DIR), "touchpoint.lock"));
     if (owner) {
       if (!owner.url || !owner.token)
-        return refuse(`touchpoint (pid ${owner.pid}) is still starting; try again`);
+        return refuse(
+          `touchpoint (pid ${owner.pid}) holds ${config.DATA_DIR} and serves no API (still starting, or ROLE=workers); ` +
+            "try again once it listens, or stop it",
+        );
       const res = await fetch(`${owner.url}/v1/tokens`, {
         method: "POST",
         headers: { authorization: `Bearer ${owner.token}`, "content-type": "application/json" },
         body: JSON.stringify(request),
-      });
+        signal: AbortSignal.timeout(10_000),
+      }).catch(() => undefined);
+      if (!res)
+        return refuse(
+          `touchpoint (pid ${owner.pid}) holds ${config.DATA_DIR} but does not answer at ${owner.url}; ` +
+            "if no touchpoint runs there, its lock is stale: delete DATA_DIR/touchpoint.lock",
+        );
       const body = (await res.json()) as { token?: string; error?: { message: string; issues?: unknown } };
       if (res.status !== 201 || !body.token)
         return refuse(`${body.error?.message ?? res.status} ${JSON.stringify(body.error?.issues ?? "")}`);

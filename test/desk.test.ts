@@ -1,5 +1,6 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createToken } from "../engine/store/postgres.ts";
 import { loadPeopleVia, loadStory, playStory } from "../fixtures/stories.ts";
 import { chromiumAvailable, launchBrowser } from "./support/browser.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
@@ -120,7 +121,7 @@ describe("desk sessions", () => {
       body: new URLSearchParams({ token }).toString(),
     });
     expect(res.status).toBe(303);
-    const cookie = res.headers.get("set-cookie") ?? "";
+    const cookie = res.headers.getSetCookie().find((c) => /^tp_desk=[^;]+;/.test(c)) ?? "";
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Strict/);
     return cookie.split(";")[0]!;
@@ -141,6 +142,47 @@ describe("desk sessions", () => {
     expect(replay.headers.get("location")).toBe("/desk/login");
   });
 
+  it("ends the sessions of a token made again under its id (ADMIN_TOKEN changed, the CLI's token renewed)", async () => {
+    await createToken(t.tp.db.sql, {
+      id: "rotated",
+      role: "supervisor",
+      token: "rotated-secret-one-0123456789",
+    });
+    const cookie = await signIn("rotated-secret-one-0123456789");
+    expect((await desk("/desk", { headers: { cookie } })).status).toBe(200);
+    await createToken(t.tp.db.sql, {
+      id: "rotated",
+      role: "supervisor",
+      token: "rotated-secret-two-0123456789",
+    });
+    expect((await desk("/desk", { headers: { cookie } })).status).toBe(303);
+  });
+
+  it("reads an advocate's team from the advocate, so a move takes their token and session along", async () => {
+    await t.api("PUT", "/v1/advocates/adv-mover", { name: "Mo Ver", team: "fraud", status: "online" });
+    await t.api("PUT", "/v1/advocates/adv-stayer", { name: "St Ayer", team: "fraud", status: "online" });
+    const token = await t.token("advocate", { advocateId: "adv-mover", team: "fraud" });
+    const cookie = await signIn(token);
+    await t.api("PUT", "/v1/advocates/adv-mover", { name: "Mo Ver", team: "disputes", status: "online" });
+    const listed = await t.as(token)("GET", "/v1/advocates");
+    expect(listed.body.items.map((a: { id: string }) => a.id)).not.toContain("adv-stayer");
+    const page = await (await desk(`/desk/cases/${caseId}`, { headers: { cookie } })).text();
+    expect(page).not.toContain("Sophie Martin");
+  });
+
+  it("clears a cookie an earlier version left on /desk, which the browser would send first", async () => {
+    const res = await desk("/desk/login", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin" },
+      body: new URLSearchParams({ token: await t.token("supervisor") }).toString(),
+    });
+    const cookies = res.headers.getSetCookie();
+    expect(
+      cookies.some((c) => /^tp_desk=;/.test(c) && /Path=\/desk(;|$)/.test(c) && /Max-Age=0/.test(c)),
+    ).toBe(true);
+    expect(cookies.some((c) => /^tp_desk=[^;]+;/.test(c) && /Path=\/(;|$)/.test(c))).toBe(true);
+  });
+
   it("marks the cookie Secure behind HTTPS, and sends a CSP that forbids framing", async () => {
     const token = await t.token("supervisor");
     const res = await desk("/desk/login", {
@@ -152,7 +194,7 @@ describe("desk sessions", () => {
       },
       body: new URLSearchParams({ token }).toString(),
     });
-    expect(res.headers.get("set-cookie")).toMatch(/Secure/);
+    expect(res.headers.getSetCookie().find((c) => /^tp_desk=[^;]+;/.test(c))).toMatch(/Secure/);
     const page = await desk("/desk/login");
     expect(page.headers.get("content-security-policy")).toMatch(/frame-ancestors 'none'/);
     expect(page.headers.get("x-frame-options")).toBe("DENY");

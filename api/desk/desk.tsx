@@ -383,6 +383,8 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: "auto" | boolean; met
       return c.redirect("/desk/login?failed=1", 303);
     // The cookie holds a session of its own, never the token: logging out ends it for good.
     const session = await createDeskSession(sql, p.tokenId, SESSION_MS, new Date());
+    // Earlier versions kept the cookie on /desk: a browser would send that one first.
+    deleteCookie(c, COOKIE, { path: "/desk" });
     setCookie(c, COOKIE, session, {
       httpOnly: true,
       sameSite: "Strict",
@@ -396,6 +398,7 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: "auto" | boolean; met
     const session = getCookie(c, COOKIE);
     if (session) await revokeDeskSession(sql, session, new Date());
     deleteCookie(c, COOKIE, { path: "/" });
+    deleteCookie(c, COOKIE, { path: "/desk" });
     return c.redirect("/desk/login", 303);
   });
 

@@ -112,7 +112,6 @@ export async function openDatabase(opts: {
   });
   const port = await freePort();
   const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port });
-  await server.start();
   // PGlite serves one connection at a time: a pool of more gets ECONNRESET or hangs.
   const sql = postgres({
     ...clientOptions,
@@ -122,7 +121,17 @@ export async function openDatabase(opts: {
     username: "postgres",
     max: 1,
   }) as unknown as Sql;
-  await migrate(sql, opts.log);
+  try {
+    await server.start();
+    await migrate(sql, opts.log);
+  } catch (err) {
+    // A start that fails gives the data directory back.
+    await sql.end({ timeout: 1 }).catch(() => {});
+    await server.stop().catch(() => {});
+    await db.close().catch(() => {});
+    lock.release();
+    throw err;
+  }
   opts.log?.warn(
     { dir },
     "DATABASE_URL is unset: using embedded PGlite (one process only; set DATABASE_URL to scale out)",

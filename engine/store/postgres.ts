@@ -154,16 +154,21 @@ export async function createToken(
 ): Promise<{ id: string; token: string }> {
   const token = t.token ?? `tp_${randomBytes(24).toString("base64url")}`;
   const id = t.id ?? `tok-${randomBytes(6).toString("hex")}`;
+  // An advocate's token takes its team from the advocate, live: stored, it would outlive a move.
+  const team = t.advocateId ? null : (t.team ?? null);
   await sql`
     insert into api_tokens (id, token_hash, role, advocate_id, team, label)
-    values (${id}, ${hashToken(token)}, ${t.role}, ${t.advocateId ?? null}, ${t.team ?? null}, ${t.label ?? ""})
+    values (${id}, ${hashToken(token)}, ${t.role}, ${t.advocateId ?? null}, ${team}, ${t.label ?? ""})
     on conflict (id) do update set token_hash = excluded.token_hash, role = excluded.role, revoked_at = null`;
+  // A token made again under the same id (ADMIN_TOKEN changed, the local CLI token at each start)
+  // ends the desk sessions opened with its earlier secret.
+  await sql`update desk_sessions set revoked_at = now() where token_id = ${id} and revoked_at is null`;
   return { id, token };
 }
 
 export async function principalFor(sql: Q, token: string): Promise<Principal | undefined> {
   const [row] = await sql`
-    select t.id, t.role, t.advocate_id, coalesce(t.team, a.team) as team
+    select t.id, t.role, t.advocate_id, case when t.advocate_id is null then t.team else a.team end as team
     from api_tokens t left join advocates a on a.id = t.advocate_id
     where t.token_hash = ${hashToken(token)} and t.revoked_at is null`;
   return row ? { tokenId: row.id, role: row.role, advocateId: row.advocate_id, team: row.team } : undefined;
@@ -221,7 +226,7 @@ export async function principalForSession(
   now: Date,
 ): Promise<Principal | undefined> {
   const [row] = await sql`
-    select t.id, t.role, t.advocate_id, coalesce(t.team, a.team) as team
+    select t.id, t.role, t.advocate_id, case when t.advocate_id is null then t.team else a.team end as team
     from desk_sessions s join api_tokens t on t.id = s.token_id left join advocates a on a.id = t.advocate_id
     where s.id_hash = ${hashToken(sessionId)} and s.revoked_at is null and s.expires_at > ${now}
       and t.revoked_at is null`;
