@@ -1,0 +1,131 @@
+import { describe, expect, it } from "vitest";
+import { eventLocation, eventSchema, eventTypes, type TouchpointEvent } from "./events.ts";
+
+const payment = {
+  id: "evt-1",
+  type: "card.transaction",
+  occurredAt: "2026-11-22T11:05:00Z",
+  customerId: "cus-42",
+  card: { id: "card-7", last4: "4242" },
+  amount: { value: 2300, currency: "EUR" },
+  merchant: { name: "Galerie Lumière", mcc: "5971", city: "Paris", country: "FR", lat: 48.8566, lon: 2.3522 },
+  channel: "card_present",
+};
+const login = {
+  id: "evt-2",
+  type: "login",
+  occurredAt: "2026-11-22T08:40:00+07:00",
+  customerId: "cus-42",
+  device: { id: "dev-9" },
+  ip: "203.0.113.7",
+  geo: { country: "KH", city: "Phnom Penh", lat: 11.56, lon: 104.92 },
+};
+
+/** The field paths a value is refused at, or [] when it is taken. */
+function refusedAt(value: unknown): string[] {
+  const r = eventSchema.safeParse(value);
+  return r.success ? [] : r.error.issues.map((i) => i.path.join("."));
+}
+const with_ = (base: object, path: string, v: unknown): unknown => {
+  const copy = structuredClone(base) as Record<string, unknown>;
+  const keys = path.split(".");
+  let at = copy;
+  for (const k of keys.slice(0, -1)) at = at[k] as Record<string, unknown>;
+  if (v === undefined) delete at[keys.at(-1)!];
+  else at[keys.at(-1)!] = v;
+  return copy;
+};
+
+describe("event schemas (the contract of POST /v1/events)", () => {
+  it("takes DESIGN's examples and every behaviour type", () => {
+    expect(refusedAt(payment)).toEqual([]);
+    expect(refusedAt(login)).toEqual([]);
+    for (const type of ["device.registered", "password.reset", "payee.added", "contact.changed"]) {
+      expect(refusedAt({ ...login, type }), type).toEqual([]);
+    }
+    expect(eventTypes).toEqual([
+      "card.transaction",
+      "login",
+      "device.registered",
+      "password.reset",
+      "payee.added",
+      "contact.changed",
+      "travel.notice",
+    ]);
+  });
+
+  it.each([
+    ["id", "evt 1"],
+    ["id", ""],
+    ["id", "x".repeat(129)],
+    ["customerId", "cus/42"],
+    ["occurredAt", "2026-11-22 11:05"],
+    ["occurredAt", "2026-11-22T11:05:00"],
+    ["occurredAt", "0000-01-01T00:00:00Z"],
+    ["occurredAt", "2200-01-01T00:00:00Z"],
+    ["card.last4", "424"],
+    ["card.last4", "42a2"],
+    ["amount.value", -1],
+    ["amount.value", 1e9 + 1],
+    ["amount.currency", "eur"],
+    ["merchant.name", ""],
+    ["merchant.name", "a\u0000b"],
+    ["merchant.mcc", "597"],
+    ["merchant.country", "fr"],
+    ["merchant.lat", 90.01],
+    ["merchant.lat", -90.01],
+    ["merchant.lon", 180.01],
+    ["merchant.lon", -180.01],
+    ["channel", "phone"],
+    ["type", "card.refund"],
+  ])("refuses a payment whose %s is %j, naming the field", (path, value) => {
+    expect(refusedAt(with_(payment, path, value))[0]).toBe(path);
+  });
+
+  it("takes the edges of what is allowed", () => {
+    expect(refusedAt(with_(payment, "merchant.lat", 90))).toEqual([]);
+    expect(refusedAt(with_(payment, "merchant.lon", -180))).toEqual([]);
+    expect(refusedAt(with_(payment, "amount.value", 0))).toEqual([]);
+    expect(refusedAt(with_(payment, "amount.value", 1e9))).toEqual([]);
+    expect(refusedAt(with_(payment, "merchant.mcc", undefined))).toEqual([]);
+    expect(refusedAt(with_(payment, "occurredAt", "1970-01-01T00:00:00Z"))).toEqual([]);
+    expect(refusedAt(with_(payment, "id", "A.b_c~d@e-1"))).toEqual([]);
+    expect(refusedAt(with_(login, "ip", "2001:db8::1"))).toEqual([]);
+  });
+
+  it.each([
+    ["geo.lat", 91],
+    ["geo.lon", -181],
+    ["geo.country", "Cambodia"],
+    ["geo.city", ""],
+    ["ip", "not-an-ip"],
+    ["device.id", "dev 9"],
+  ])("refuses a login whose %s is %j", (path, value) => {
+    expect(refusedAt(with_(login, path, value))[0]).toBe(path);
+  });
+
+  it("refuses a travel notice that ends before it starts, or names no country", () => {
+    const notice = {
+      ...login,
+      type: "travel.notice",
+      travel: { countries: ["KH"], from: "2026-11-14T00:00:00Z", to: "2026-11-30T00:00:00Z" },
+    };
+    expect(refusedAt(notice)).toEqual([]);
+    expect(refusedAt(with_(notice, "travel.to", "2026-11-14T00:00:00Z"))).toEqual([]);
+    expect(refusedAt(with_(notice, "travel.to", "2026-11-13T23:59:59Z"))).toEqual(["travel.to"]);
+    expect(refusedAt(with_(notice, "travel.countries", []))).toEqual(["travel.countries"]);
+    expect(refusedAt(with_(notice, "travel.countries", ["kh"]))[0]).toBe("travel.countries.0");
+  });
+
+  it("places a card-present payment and a located login, and nothing online", () => {
+    const p = eventSchema.parse(payment);
+    expect(eventLocation(p)).toEqual({ lat: 48.8566, lon: 2.3522, country: "FR", city: "Paris" });
+    expect(eventLocation({ ...p, channel: "ecommerce" } as TouchpointEvent)).toBeUndefined();
+    const unplaced = eventSchema.parse(with_(payment, "merchant.lat", undefined));
+    expect(eventLocation(unplaced)).toBeUndefined();
+    const noCity = eventSchema.parse(with_(payment, "merchant.city", undefined));
+    expect(eventLocation(noCity)).toEqual({ lat: 48.8566, lon: 2.3522, country: "FR" });
+    expect(eventLocation(eventSchema.parse(login))).toEqual(login.geo);
+    expect(eventLocation(eventSchema.parse(with_(login, "geo", undefined)))).toBeUndefined();
+  });
+});
