@@ -78,8 +78,54 @@ describe("event schemas (the contract of POST /v1/events)", () => {
     ["merchant.lon", -180.01],
     ["channel", "phone"],
     ["type", "card.refund"],
+    ["merchant.country", "FRA"],
+    ["merchant.country", "XFR"],
+    ["card.last4", "42421"],
+    ["card.last4", "14242"],
+    ["amount.currency", "EURO"],
+    ["amount.currency", "XEUR"],
+    ["merchant.mcc", "59711"],
+    ["merchant.mcc", "15971"],
   ])("refuses a payment whose %s is %j, naming the field", (path, value) => {
     expect(refusedAt(with_(payment, path, value))[0]).toBe(path);
+  });
+
+  it("says what is wrong in words a sender can act on", () => {
+    const message = (v: unknown) => {
+      const r = eventSchema.safeParse(v);
+      return r.success ? "" : r.error.issues[0]!.message;
+    };
+    expect(message(with_(payment, "id", "evt 1"))).toBe("letters, digits and . _ ~ @ - only");
+    expect(message(with_(payment, "merchant.country", "fr"))).toBe(
+      "ISO 3166-1 alpha-2 country code, upper case",
+    );
+    expect(message(with_(payment, "occurredAt", "yesterday"))).toBe(
+      "ISO 8601 date-time with a zone, e.g. 2026-11-22T11:05:00Z",
+    );
+    expect(message(with_(payment, "occurredAt", "1969-12-31T23:59:59Z"))).toBe("between 1970 and 2200");
+    expect(message(with_(payment, "merchant.name", "a\u0000b"))).toBe("must not contain NUL characters");
+    expect(message(with_(payment, "card.last4", "42"))).toBe("exactly four digits");
+    expect(message(with_(payment, "amount.currency", "eur"))).toBe("ISO 4217 currency code");
+    expect(message(with_(payment, "merchant.mcc", "59"))).toBe("four-digit merchant category code");
+  });
+
+  it("takes every channel, a device on a payment, a payee, and the field a contact change names", () => {
+    for (const channel of ["card_present", "ecommerce", "atm"]) {
+      expect(refusedAt(with_(payment, "channel", channel)), channel).toEqual([]);
+    }
+    expect(eventSchema.parse(with_(payment, "device", { id: "dev-9" }))).toMatchObject({
+      device: { id: "dev-9" },
+    });
+    expect(refusedAt(with_(payment, "device", { id: "dev 9" }))).toEqual(["device.id"]);
+    const payee = { ...login, type: "payee.added", payee: { name: "J Smith", country: "GB" } };
+    expect(eventSchema.parse(payee)).toMatchObject({ payee: { name: "J Smith", country: "GB" } });
+    expect(refusedAt(with_(payee, "payee.name", ""))).toEqual(["payee.name"]);
+    expect(refusedAt(with_(payee, "payee.country", "gb"))).toEqual(["payee.country"]);
+    const change = { ...login, type: "contact.changed", field: "phone" };
+    for (const field of ["phone", "email", "address"]) {
+      expect(eventSchema.parse({ ...change, field }), field).toMatchObject({ field });
+    }
+    expect(refusedAt({ ...change, field: "pin" })).toEqual(["field"]);
   });
 
   it("takes the edges of what is allowed", () => {
@@ -113,6 +159,8 @@ describe("event schemas (the contract of POST /v1/events)", () => {
     expect(refusedAt(notice)).toEqual([]);
     expect(refusedAt(with_(notice, "travel.to", "2026-11-14T00:00:00Z"))).toEqual([]);
     expect(refusedAt(with_(notice, "travel.to", "2026-11-13T23:59:59Z"))).toEqual(["travel.to"]);
+    const backwards = eventSchema.safeParse(with_(notice, "travel.to", "2026-11-13T23:59:59Z"));
+    expect(backwards.error?.issues[0]?.message).toBe("from must not be after to");
     expect(refusedAt(with_(notice, "travel.countries", []))).toEqual(["travel.countries"]);
     expect(refusedAt(with_(notice, "travel.countries", ["kh"]))[0]).toBe("travel.countries.0");
   });

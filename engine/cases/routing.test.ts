@@ -142,4 +142,51 @@ describe("a previous advocate now in another team", () => {
     });
     expect(choice).toMatchObject({ advocateId: "a1", fallback: "in another team" });
   });
+
+  describe("routing's reasons and ties, as the advocate reads them on the timeline", () => {
+    it("says why the previous advocate got the case", () => {
+      const prev = adv("a2", { name: "Amara Okafor" });
+      const choice = chooseAdvocate({ previousId: "a2", previous: prev, team: [prev], teamName: "fraud" });
+      expect(choice.reason).toBe("previous advocate Amara Okafor is online with capacity");
+    });
+
+    it("waits for a previous advocate at capacity as for one away, when the case is not high", () => {
+      const prev = adv("a2", { name: "Amara Okafor", open: 5 });
+      const choice = chooseAdvocate({
+        previousId: "a2",
+        previous: prev,
+        team: [adv("a1"), prev],
+        teamName: "fraud",
+        severity: "medium",
+      });
+      expect(choice).toMatchObject({ advocateId: null, fallback: "at capacity", waitMinutes: 30 });
+      expect(choice.reason).toBe(
+        "waiting up to 30 min for Amara Okafor (at capacity), who helped this customer before; medium severity",
+      );
+    });
+
+    it("names the fallback plainly when there was no wait", () => {
+      const prev = adv("a2", { name: "Amara Okafor", status: "offline" });
+      const choice = chooseAdvocate({
+        previousId: "a2",
+        previous: prev,
+        team: [adv("a1"), prev],
+        teamName: "fraud",
+      });
+      expect(choice.reason).toBe(
+        "Amara Okafor is offline; least-loaded online advocate of team fraud (0 open of 5)",
+      );
+    });
+
+    it("between equally loaded advocates prefers the one with more room, then the first by id", () => {
+      const team = [
+        adv("a1", { open: 2, capacity: 4 }),
+        adv("a2", { open: 2, capacity: 8 }),
+        adv("a3", { open: 3 }),
+      ];
+      expect(chooseAdvocate({ previousId: null, team, teamName: "fraud" }).advocateId).toBe("a2");
+      const same = [adv("b2", { open: 1 }), adv("b1", { open: 1 })];
+      expect(chooseAdvocate({ previousId: null, team: same, teamName: "fraud" }).advocateId).toBe("b1");
+    });
+  });
 });
