@@ -8,24 +8,7 @@ import type { TouchpointEvent } from "../engine/events.ts";
 import { CustomerState } from "../engine/features/state.ts";
 import { loadPeopleVia, loadStory, openCaseWith } from "../fixtures/stories.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
-
-const tx = (
-  id: string,
-  customerId: string,
-  occurredAt: string,
-  place: { city: string; country: string; lat: number; lon: number },
-) => ({
-  id,
-  type: "card.transaction",
-  occurredAt,
-  customerId,
-  card: { id: `${customerId}-card`, last4: "4242" },
-  amount: { value: 25, currency: "EUR" },
-  merchant: { name: "Shop", mcc: "5411", ...place },
-  channel: "card_present",
-});
-const PARIS = { city: "Paris", country: "FR", lat: 48.8566, lon: 2.3522 };
-const PHNOM_PENH = { city: "Phnom Penh", country: "KH", lat: 11.5564, lon: 104.9282 };
+import { PARIS, PHNOM_PENH, tx } from "./support/payments.ts";
 
 /** Great-circle distance, km, written out here so the test does not trust the code under test. */
 function haversineKm(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {
