@@ -15,11 +15,13 @@ describe("chaos: kills and restarts while a stream is posted", () => {
       workers: 2,
       killEveryMs: 2500,
       postgresDownMs: 3000,
-      recoveryTimeoutMs: 90_000,
+      // Generous: this runs beside other suites on two cores, and a text that met a slow fake
+      // Vonage retries with backoff (attempts 0.5 s, 1 s, 2 s, … apart).
+      recoveryTimeoutMs: 240_000,
       say: () => {},
     });
     expect(report.accepted).toBe(report.events);
-    expect(report.lost).toEqual({
+    expect(report.lost, JSON.stringify(report.untexted ?? null)).toEqual({
       eventsNotStored: 0,
       eventsNotEvaluated: 0,
       decisionsNotOnACase: 0,
@@ -39,5 +41,5 @@ describe("chaos: kills and restarts while a stream is posted", () => {
     // A text can be uncertain only where a worker was killed in the middle of sending it.
     expect(report.textsUncertain).toBeLessThanOrEqual(report.kills);
     expect(report.texts + report.textsUncertain).toBe(report.cases);
-  }, 240_000);
+  }, 420_000);
 });

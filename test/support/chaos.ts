@@ -67,6 +67,8 @@ export interface ChaosReport {
   texts: number;
   /** Checks in flight when their worker was killed: not resent by design (see `measure`). */
   textsUncertain: number;
+  /** When a case has no text: its message row and owed check, to tell why. */
+  untexted?: unknown;
 }
 
 /**
@@ -400,11 +402,23 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       // Let anything still in flight land, so a late duplicate would be seen.
       await sleep(3000);
       last = await measure();
+      let untextedDetail: unknown;
       const repeated = await sql`
         select kind, detail, count(*)::int as n from case_timeline where kind = any(${ONCE_PER_CASE})
         group by case_id, kind, detail having count(*) > 1 limit 5`;
       if (repeated.length > 0) say(`timeline entries written twice: ${JSON.stringify(repeated)}`);
+      if (last.withoutText > 0) {
+        const untexted = await sql`
+          select c.customer_id, m.status, m.error, m.attempts,
+            (select json_agg(o.key || ':' || coalesce(o.done_at::text, 'open')) from owed_work o
+              where o.key like 'check-' || replace(c.id, ':', '_') || '%') as owed
+          from cases c left join messages m on m.case_id = c.id and m.kind = 'fraud_check'
+          where not exists (select 1 from messages x where x.case_id = c.id and x.status in ('submitted', 'delivered'))`;
+        say(`cases without a text at Vonage: ${JSON.stringify(untexted)}`);
+        untextedDetail = untexted;
+      }
       const report: ChaosReport = {
+        ...(untextedDetail ? { untexted: untextedDetail } : {}),
         events: events.length,
         accepted,
         duplicatesReported,
