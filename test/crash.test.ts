@@ -71,11 +71,16 @@ describe("a worker killed mid-batch", () => {
     const survivor = spawnWorker(t.databaseUrl!, prefix);
     children.push(survivor);
     await t.drained(90_000);
-    // `drained` sees empty queues; also wait for every decision to reach a case.
-    await eventually(async () => {
-      const [r] = await t.tp.db.sql`select count(*)::int as n from decisions where case_id is null`;
-      return r?.n === 0 ? true : undefined;
-    });
+    // `drained` sees empty queues; also wait for every decision to reach a case. A decision whose
+    // cases job died with its worker is re-driven by the reconciler, after a 30 s grace.
+    await eventually(
+      async () => {
+        const [r] = await t.tp.db.sql`select count(*)::int as n from decisions where case_id is null`;
+        return r?.n === 0 ? true : undefined;
+      },
+      90_000,
+      "every decision on a case",
+    );
 
     const sql = t.tp.db.sql;
     const [events] = await sql`select count(*)::int as n, count(evaluated_at)::int as evaluated from events`;
@@ -119,7 +124,7 @@ describe("a worker killed mid-batch", () => {
     survivor.kill("SIGTERM");
     const [code] = await once(survivor, "exit");
     expect(code).toBe(0);
-  });
+  }, 240_000);
 });
 
 describe("a worker killed between Vonage accepting a text and recording it", () => {

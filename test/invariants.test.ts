@@ -8,7 +8,7 @@ import type { TouchpointEvent } from "../engine/events.ts";
 import { CustomerState } from "../engine/features/state.ts";
 import { loadPeopleVia, loadStory, openCaseWith } from "../fixtures/stories.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
-import { PARIS, PHNOM_PENH, tx } from "./support/payments.ts";
+import { firstCaseHandled, PARIS, PHNOM_PENH, tx } from "./support/payments.ts";
 
 /** Great-circle distance, km, written out here so the test does not trust the code under test. */
 function haversineKm(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {
@@ -125,21 +125,6 @@ describe("invariants", () => {
   const setAdvocate = (a: { id: string; name: string }, status: string, capacity: number) =>
     t.api("PUT", `/v1/advocates/${a.id}`, { name: a.name, team: "fraud", capacity, status });
 
-  /** A first case for a new customer, handled and closed; returns its advocate. */
-  async function firstCaseHandled(customerId: string, phone: string) {
-    await t.api("PUT", `/v1/customers/${customerId}`, {
-      name: `Customer ${customerId}`,
-      phone,
-      homeCountry: "FR",
-    });
-    await t.api("POST", "/v1/events", [
-      tx(`${customerId}-a1`, customerId, "2026-11-20T09:10:00Z", PARIS),
-      tx(`${customerId}-a2`, customerId, "2026-11-20T10:10:00Z", PHNOM_PENH),
-    ]);
-    const first = await openCaseWith(t.api, customerId, ["impossible-location-spend"]);
-    await t.api("POST", `/v1/cases/${first.id}/resolve`, { outcome: "false_alarm" });
-    return first.advocate as { id: string; name: string };
-  }
   const secondCase = async (customerId: string) => {
     await t.api("POST", "/v1/events", [
       tx(`${customerId}-b1`, customerId, "2026-11-27T09:10:00Z", PARIS),
@@ -149,7 +134,7 @@ describe("invariants", () => {
   };
 
   it("counts only open cases against an advocate's capacity: resolved ones do not", async () => {
-    const named = await firstCaseHandled("inv-load", "+33612345690");
+    const named = await firstCaseHandled(t.api, "inv-load", "+33612345690");
     // Capacity 1, and their only case with this customer is resolved: they are free.
     await t.tp.db.sql`update cases set status = 'resolved', outcome = 'false_alarm', resolved_at = now()
       where advocate_id = ${named.id} and status = 'open'`;
@@ -163,7 +148,7 @@ describe("invariants", () => {
   });
 
   it("hands no case back to an advocate who returns at full capacity", async () => {
-    const named = await firstCaseHandled("inv-full", "+33612345691");
+    const named = await firstCaseHandled(t.api, "inv-full", "+33612345691");
     await setAdvocate(named, "offline", 8);
     const second = await secondCase("inv-full");
     expect(second.advocateId).not.toBe(named.id);

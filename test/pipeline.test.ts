@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateStream, shuffle } from "../fixtures/generator.ts";
 import { eventually, loadPeopleVia, openCaseWith } from "../fixtures/stories.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
-import { PARIS, PHNOM_PENH, tx } from "./support/payments.ts";
+import { firstCaseHandled, PARIS, PHNOM_PENH, tx } from "./support/payments.ts";
 
 describe("the pipeline under concurrency", () => {
   let t: TestTouchpoint;
@@ -59,6 +59,10 @@ describe("the pipeline under concurrency", () => {
   });
 });
 
+/** The latest routing step of a case (outreach may append its own entries after it at any time). */
+const lastAssigned = (c: { timeline: Array<{ kind: string }> }) =>
+  c.timeline.filter((s) => s.kind === "case.assigned").at(-1) as { kind: string; detail: { reason: string } };
+
 describe("routing", () => {
   let t: TestTouchpoint;
   beforeAll(async () => {
@@ -107,26 +111,11 @@ describe("routing", () => {
   });
 
   const LONDON = { city: "London", country: "GB", lat: 51.5072, lon: -0.1276 };
-  /** A first case, handled and closed by someone; returns who. */
-  async function firstCaseHandled(customerId: string, phone: string) {
-    await t.api("PUT", `/v1/customers/${customerId}`, {
-      name: `Customer ${customerId}`,
-      phone,
-      homeCountry: "FR",
-    });
-    await t.api("POST", "/v1/events", [
-      tx(`${customerId}-a1`, customerId, "2026-11-20T09:10:00Z", PARIS),
-      tx(`${customerId}-a2`, customerId, "2026-11-20T10:10:00Z", PHNOM_PENH),
-    ]);
-    const first = await openCaseWith(t.api, customerId, ["impossible-location-spend"]);
-    await t.api("POST", `/v1/cases/${first.id}/resolve`, { outcome: "false_alarm" });
-    return first.advocate as { id: string; name: string };
-  }
   const setStatus = (a: { id: string; name: string }, status: string) =>
     t.api("PUT", `/v1/advocates/${a.id}`, { name: a.name, team: "fraud", capacity: 8, status });
 
   it("keeps a medium case for the customer's advocate while they are away, and gives it to them when they are back", async () => {
-    const named = await firstCaseHandled("wait-1", "+33612345611");
+    const named = await firstCaseHandled(t.api, "wait-1", "+33612345611");
     await setStatus(named, "away");
     // A payment in London for a French customer: medium severity (abroad, no travel notice).
     await t.api("POST", "/v1/events", [tx("wait-1-b1", "wait-1", "2026-11-27T12:00:00Z", LONDON)]);
@@ -143,14 +132,14 @@ describe("routing", () => {
     await setStatus(named, "online");
     const back = (await t.api("GET", `/v1/cases/${waiting.id}`)).body;
     expect(back.advocateId).toBe(named.id);
-    expect(back.timeline.at(-1)).toMatchObject({
+    expect(lastAssigned(back)).toMatchObject({
       kind: "case.assigned",
       detail: { trigger: "an advocate came online" },
     });
   });
 
   it("gives the case to someone else when the wait is over", async () => {
-    const named = await firstCaseHandled("wait-2", "+33612345612");
+    const named = await firstCaseHandled(t.api, "wait-2", "+33612345612");
     await setStatus(named, "away");
     await t.api("POST", "/v1/events", [tx("wait-2-b1", "wait-2", "2026-11-27T12:00:00Z", LONDON)]);
     const waiting = await openCaseWith(t.api, "wait-2", ["foreign-spend-without-travel-notice"]);
@@ -171,12 +160,12 @@ describe("routing", () => {
       return c.advocateId ? c : undefined;
     });
     expect(after.advocateId).not.toBe(named.id);
-    expect(after.timeline.at(-1).detail.reason).toContain(`${named.name} is away after the wait`);
+    expect(lastAssigned(after).detail.reason).toContain(`${named.name} is away after the wait`);
     await setStatus(named, "online");
   });
 
   it("stops waiting for the customer's advocate when new evidence makes the case high severity", async () => {
-    const named = await firstCaseHandled("wait-3", "+33612345615");
+    const named = await firstCaseHandled(t.api, "wait-3", "+33612345615");
     await setStatus(named, "away");
     await t.api("POST", "/v1/events", [tx("wait-3-b1", "wait-3", "2026-11-27T12:00:00Z", LONDON)]);
     const waiting = await openCaseWith(t.api, "wait-3", ["foreign-spend-without-travel-notice"]);
@@ -199,7 +188,7 @@ describe("routing", () => {
   });
 
   it("returns a case to the customer's advocate when they come back, if nobody has started on it", async () => {
-    const named = await firstCaseHandled("back-1", "+33612345613");
+    const named = await firstCaseHandled(t.api, "back-1", "+33612345613");
     await setStatus(named, "offline");
     await t.api("POST", "/v1/events", [
       tx("back-1-b1", "back-1", "2026-11-27T09:10:00Z", PARIS),
@@ -210,7 +199,7 @@ describe("routing", () => {
     await setStatus(named, "online");
     const back = (await t.api("GET", `/v1/cases/${second.id}`)).body;
     expect(back.advocateId).toBe(named.id);
-    expect(back.timeline.at(-1).detail.reason).toContain(
+    expect(lastAssigned(back).detail.reason).toContain(
       `${named.name}, who helped this customer before, is back`,
     );
   });

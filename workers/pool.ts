@@ -14,7 +14,7 @@ import { markOwedDone, markOwedFailed } from "../engine/store/work.ts";
 import { casesProcessor } from "./cases.ts";
 import { evaluateProcessor } from "./evaluate.ts";
 import { outreachProcessor } from "./outreach.ts";
-import { bullPrefix, jobId as jobIdOf, OWED_QUEUES, owe, QUEUES, type Queues } from "./queues.ts";
+import { bullPrefix, isOwedJob, jobId as jobIdOf, owe, QUEUES, type Queues } from "./queues.ts";
 import { type Reconciler, startReconciler } from "./reconciler.ts";
 import { repliesProcessor } from "./replies.ts";
 
@@ -113,7 +113,7 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
     const guarded: Processor = async (job, token) => {
       try {
         const result = await processor(job, token);
-        if (OWED_QUEUES.has(name) && job.id) await markOwedDone(deps.sql, job.id, new Date());
+        if (job.id && isOwedJob(name, job.name)) await markOwedDone(deps.sql, job.id, new Date());
         if (outageSince !== undefined) {
           deps.log.info(
             { queue: name, pausedMs: Date.now() - outageSince },
@@ -162,7 +162,7 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
       ...(limiter ? { limiter } : {}),
     });
     worker.on("failed", (job, err) => {
-      if (job?.id && OWED_QUEUES.has(name) && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+      if (job?.id && isOwedJob(name, job.name) && job.attemptsMade >= (job.opts.attempts ?? 1)) {
         // Out of attempts: BullMQ keeps the failed job for a person; the reconciler leaves it be.
         markOwedFailed(deps.sql, job.id, new Date()).catch((e) =>
           deps.log.error({ jobId: job.id, err: String(e) }, "could not record a job out of attempts"),

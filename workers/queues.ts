@@ -56,6 +56,15 @@ export const OWED_QUEUES: ReadonlySet<string> = new Set([
   QUEUES.actions,
 ]);
 
+/**
+ * Whether a job is recorded as owed work. A `cases` job named `case` is not: it is derived from
+ * decisions not on a case (one per customer per batch), so marking it done would be a wasted
+ * statement on the hot path.
+ */
+export function isOwedJob(queue: string, jobName: string): boolean {
+  return OWED_QUEUES.has(queue) && !(queue === QUEUES.cases && jobName === "case");
+}
+
 /** Options a job of this queue needs whoever adds it (the producer or the reconciler). */
 export function queueJobOptions(queue: string): JobsOptions {
   // The card system reads `actions`: a consumed job stays, so the reconciler can see it was taken.

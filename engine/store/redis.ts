@@ -12,7 +12,8 @@ export class RedisUnavailableError extends Error {
   override readonly name = "RedisUnavailableError";
 }
 
-async function answers(url: string): Promise<boolean> {
+/** True when a Redis at `url` answers PING within 1.5 s. */
+export async function redisAnswers(url: string): Promise<boolean> {
   const probe = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
@@ -40,7 +41,7 @@ export interface RedisHandle {
 
 /** Makes sure a Redis answers at `url`, starting a child redis-server if allowed and needed. */
 export async function ensureRedis(url: string, dataDir: string, log: Logger): Promise<RedisHandle> {
-  if (await answers(url)) return { url, stop: async () => {} };
+  if (await redisAnswers(url)) return { url, stop: async () => {} };
   const u = new URL(url);
   const local = ["127.0.0.1", "localhost", "::1", "[::1]"].includes(u.hostname);
   const installed = spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
@@ -76,7 +77,7 @@ export async function ensureRedis(url: string, dataDir: string, log: Logger): Pr
     { stdio: ["ignore", "ignore", "inherit"] },
   );
   for (let i = 0; i < 50; i++) {
-    if (await answers(url)) {
+    if (await redisAnswers(url)) {
       log.warn({ port, dir }, "no Redis answered at REDIS_URL: started a child redis-server");
       return {
         url,

@@ -12,8 +12,8 @@ import { once } from "node:events";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Redis } from "ioredis";
 import postgres from "postgres";
+import { redisAnswers } from "../../engine/store/redis.ts";
 import { generateStream, seededRandom, shuffle } from "../../fixtures/generator.ts";
 import { apiClient, loadPeopleVia } from "../../fixtures/stories.ts";
 import { type FakeVonage, startFakeVonage } from "./fake-vonage.ts";
@@ -75,7 +75,7 @@ export interface ChaosReport {
  * Effects that happen once per case and detail. (`contact.decided` may rightly appear twice alike:
  * a case opened at medium and escalated to high is decided on at each step, and texted once.)
  */
-const ONCE_PER_CASE = [
+export const ONCE_PER_CASE = [
   "case.opened",
   "evidence.added",
   "case.assigned",
@@ -92,18 +92,7 @@ async function startRedis(dir: string) {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const url = `redis://127.0.0.1:${port}`;
-  const answers = async () => {
-    const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    r.on("error", () => {});
-    try {
-      await r.connect();
-      return (await r.ping()) === "PONG";
-    } catch {
-      return false;
-    } finally {
-      r.disconnect();
-    }
-  };
+  const answers = () => redisAnswers(url);
   const start = async () => {
     mkdirSync(dir, { recursive: true });
     child = spawn(

@@ -1,4 +1,5 @@
 /** Card payments at known places, for suites that need a journey: one way to write them. */
+import { type Api, openCaseWith } from "../../fixtures/stories.ts";
 
 export const PARIS = { city: "Paris", country: "FR", lat: 48.8566, lon: 2.3522 };
 export const PHNOM_PENH = { city: "Phnom Penh", country: "KH", lat: 11.5564, lon: 104.9282 };
@@ -19,3 +20,19 @@ export const tx = (
   merchant: { name: "Shop", mcc: "5411", ...place },
   channel: "card_present",
 });
+
+/** A first impossible journey for a new customer, its case handled and closed; returns its advocate. */
+export async function firstCaseHandled(api: Api, customerId: string, phone: string) {
+  await api("PUT", `/v1/customers/${customerId}`, {
+    name: `Customer ${customerId}`,
+    phone,
+    homeCountry: "FR",
+  });
+  await api("POST", "/v1/events", [
+    tx(`${customerId}-a1`, customerId, "2026-11-20T09:10:00Z", PARIS),
+    tx(`${customerId}-a2`, customerId, "2026-11-20T10:10:00Z", PHNOM_PENH),
+  ]);
+  const first = await openCaseWith(api, customerId, ["impossible-location-spend"]);
+  await api("POST", `/v1/cases/${first.id}/resolve`, { outcome: "false_alarm" });
+  return first.advocate as { id: string; name: string };
+}
