@@ -14,7 +14,7 @@ import { createApp } from "./api/app.ts";
 import { vonageWebhooks } from "./api/webhooks/vonage.ts";
 import { type Config, ConfigError, hasVonageCredentials, loadConfig } from "./engine/config.ts";
 import { ValidationError } from "./engine/errors.ts";
-import { type FaultPoint, RulesetCache } from "./engine/evaluate.ts";
+import { type FaultPoint, RulesetCache, rulesetChannel } from "./engine/evaluate.ts";
 import { CustomerState } from "./engine/features/state.ts";
 import { createLogger, type Logger } from "./engine/log.ts";
 import { createMetrics, type Metrics } from "./engine/metrics.ts";
@@ -22,23 +22,17 @@ import type { SmsTransport } from "./engine/outreach/contact.ts";
 import { createVonageSender } from "./engine/outreach/vonage.ts";
 import { type Database, openDatabase } from "./engine/store/database.ts";
 import { DataDirBusyError, lockOwner } from "./engine/store/lock.ts";
-import {
-  checkTokenRequest,
-  createToken,
-  ensureAdminToken,
-  publishedRuleset,
-  publishRuleset,
-  type Role,
-} from "./engine/store/postgres.ts";
+import { checkTokenRequest, createToken, ensureAdminToken, type Role } from "./engine/store/postgres.ts";
 import {
   ensureRedis,
   producerConnection,
   RedisUnavailableError,
   workerConnection,
 } from "./engine/store/redis.ts";
+import { publishRuleFiles } from "./engine/store/rulesets.ts";
 import { deploymentId } from "./engine/store/work.ts";
 import { apiClient, loadPeopleVia, loadStory, playStory } from "./fixtures/stories.ts";
-import { defaultRuleset } from "./rules/index.ts";
+import { defaultRuleFiles } from "./rules/index.ts";
 import { type Pool, startPool } from "./workers/pool.ts";
 import { createQueues, type Queues } from "./workers/queues.ts";
 
@@ -92,15 +86,15 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
   });
   const { sql } = db;
 
-  if (!(await publishedRuleset(sql))) {
-    const version = await publishRuleset(
-      sql,
-      defaultRuleset(),
-      "system",
-      "default ruleset shipped in rules/",
-    );
-    log.info({ version }, "published the default ruleset");
-  }
+  // The first start publishes the shipped rules; later starts (or a second process starting at the
+  // same moment) find a version and publish nothing.
+  const shipped = await publishRuleFiles(
+    sql,
+    (current) => current?.files ?? defaultRuleFiles(),
+    { by: "touchpoint (first start)", tokenId: "system" },
+    "default ruleset shipped in rules/",
+  );
+  if (!shipped.unchanged) log.info({ version: shipped.version }, "published the default ruleset");
   // Tokens are the API's business: a worker-only process must not replace the admin token.
   const generatedAdminToken =
     config.ROLE === "workers" ? undefined : await ensureAdminToken(sql, config.ADMIN_TOKEN);
@@ -119,16 +113,24 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
 
   let pool: Pool | undefined;
   let workerRedis: Redis | undefined;
+  let subscriber: Redis | undefined;
   if (config.ROLE !== "api") {
     workerRedis = workerConnection(config.REDIS_URL);
     const state = new CustomerState(workerRedis, keyPrefix);
+    const rulesets = new RulesetCache(sql);
+    // A publish reaches this process's workers by message; after a reconnect, by reading again.
+    subscriber = workerConnection(config.REDIS_URL);
+    subscriber.on("error", (e) => log.warn({ err: e.message }, "redis subscriber error"));
+    subscriber.on("message", (_channel, version) => rulesets.invalidate(Number(version)));
+    subscriber.on("ready", () => rulesets.invalidate());
+    await subscriber.subscribe(rulesetChannel(keyPrefix));
     pool = startPool(
       {
         sql,
         redis,
         keyPrefix,
         state,
-        rulesets: new RulesetCache(sql),
+        rulesets,
         metrics,
         log,
         queues,
@@ -175,6 +177,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
       maxEvents: config.INGEST_MAX_EVENTS,
       heavyPerMinute: config.INGEST_HEAVY_PER_MINUTE,
       redisPrefix: config.REDIS_PREFIX,
+      keyPrefix,
       batchSize: config.INGEST_BATCH_SIZE,
       maxPendingAgeMs: config.READY_MAX_PENDING_AGE_MS,
       secureCookies: config.DESK_COOKIE_SECURE,
@@ -229,6 +232,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
       if (db.lock) await sql`update api_tokens set revoked_at = now() where id = 'local-cli'`.catch(() => {});
       await pool?.close();
       await queues.close();
+      await subscriber?.quit().catch(() => {});
       await workerRedis?.quit().catch(() => {});
       await redis.quit().catch(() => {});
       await db.close();

@@ -1,4 +1,7 @@
-/** The unit suites of the pure core, for `npm run mutate` (Stryker): no Postgres, Redis or child processes. */
+/**
+ * The unit suites of the pure core, for `npm run mutate` (Stryker): no Redis or child processes.
+ * api/auth.test.ts alone uses Postgres (its own database): token look-up is a query.
+ */
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({

@@ -12,10 +12,12 @@ import { type AuthEnv, authenticate } from "./auth.ts";
 import { deskRoutes } from "./desk/desk.tsx";
 import { errorBody, handleError, refuseBadParams } from "./errors.ts";
 import { openApiDocument } from "./openapi.ts";
-import { rulesetRoutes, tokenRoutes } from "./routes/admin.ts";
+import { tokenRoutes } from "./routes/admin.ts";
+import { backtestRoutes } from "./routes/backtests.ts";
 import { caseRoutes } from "./routes/cases.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { advocateRoutes, customerRoutes } from "./routes/people.ts";
+import { factRoutes, ruleRoutes, rulesetRoutes } from "./routes/rules.ts";
 
 /** A readiness check's own finding, safe to show anyone. */
 class NotReady extends Error {
@@ -44,6 +46,8 @@ export interface AppDeps {
   workersHealthy?: () => boolean;
   /** REDIS_PREFIX, for scratch state (backtests). */
   redisPrefix: string;
+  /** This deployment's Redis prefix: where a publish tells the workers. */
+  keyPrefix: string;
   /** Desk cookies `Secure`: always, never, or when the request came over HTTPS (default). */
   secureCookies?: "auto" | boolean;
   /** Extra routes mounted at the root (webhooks). */
@@ -135,7 +139,7 @@ export function createApp(deps: AppDeps): Hono {
     maxSize: MAX_BODY_BYTES,
     onError: (c) => c.json(errorBody("too_large", `body over ${MAX_BODY_BYTES} bytes`), 413),
   });
-  for (const path of ["/customers/*", "/advocates/*", "/cases/*", "/tokens/*", "/rulesets/*"]) {
+  for (const path of ["/customers/*", "/advocates/*", "/cases/*", "/tokens/*", "/rulesets/*", "/rules/*"]) {
     v1.use(path, small);
   }
   v1.route("/events", eventRoutes(deps));
@@ -143,7 +147,11 @@ export function createApp(deps: AppDeps): Hono {
   v1.route("/advocates", advocateRoutes(deps.sql));
   v1.route("/cases", caseRoutes(deps.sql, deps.metrics));
   v1.route("/tokens", tokenRoutes(deps.sql));
-  v1.route("/rulesets", rulesetRoutes(deps.sql, { redis: deps.redis, redisPrefix: deps.redisPrefix }));
+  const told = { redis: deps.redis, keyPrefix: deps.keyPrefix, log: deps.log };
+  v1.route("/rules", ruleRoutes(deps.sql, told));
+  v1.route("/facts", factRoutes());
+  v1.route("/backtests", backtestRoutes(deps.sql, deps.queues, deps.maxBytes));
+  v1.route("/rulesets", rulesetRoutes(deps.sql, told));
   app.route("/v1", v1);
   // Desk forms are a token, an outcome, a note of at most 4,000 characters.
   app.use(

@@ -37,7 +37,8 @@ export function handleError(err: Error, c: Context, log: Logger): Response {
     return answer(401, "unauthorized");
   }
   if (err instanceof ForbiddenError) return answer(403, "forbidden");
-  if (err instanceof ConflictError) return answer(409, "conflict");
+  if (err instanceof ConflictError)
+    return c.json({ error: { code: "conflict", message: err.message, ...err.details } }, 409);
   if (err instanceof RetryableError || isServiceUnavailable(err)) {
     c.header("Retry-After", "5");
     log.warn({ err: err.message, cause: String(err.cause), path: c.req.path }, "temporarily unavailable");

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { eventSchema } from "../engine/events.ts";
 import { advocateInput, customerInput } from "../engine/people.ts";
-import { rulesetSchema } from "../engine/rules/schema.ts";
+import { ruleFileSchema, rulesetSchema } from "../engine/rules/schema.ts";
 import { inboundSchema, statusSchema } from "./webhooks/vonage.ts";
 
 const schema = (s: z.ZodType) =>
@@ -56,6 +56,7 @@ export function openApiDocument(): object {
         CustomerInput: schema(customerInput),
         AdvocateInput: schema(advocateInput),
         Ruleset: schema(rulesetSchema),
+        RuleFile: schema(ruleFileSchema),
         VonageInbound: schema(inboundSchema),
         VonageStatus: schema(statusSchema),
       },
@@ -167,50 +168,118 @@ export function openApiDocument(): object {
           responses: { "201": { description: "{ id, token, role }" }, ...errors },
         },
       },
-      "/v1/rulesets": {
+      "/v1/rules": {
         get: {
-          summary: "Every ruleset version, newest first",
+          summary: "The published rules: name, mode (live or shadow), owner, severity, team, test count",
+          security: bearer,
+          responses: { "200": { description: "{ version, items }" } },
+        },
+      },
+      "/v1/rules/{name}": {
+        get: {
+          summary: "One published rule file",
+          security: bearer,
+          responses: {
+            "200": { description: "{ version, rule, tests }" },
+            "404": { description: "no such rule" },
+          },
+        },
+        put: {
+          summary: "Add or replace one rule file; publishes a version with every other rule unchanged",
+          description:
+            "Body: a rule file `{ rule, tests }`, with an optional `note` (why; recorded on the version). The rule's name must be the address's. The same file again makes no version (200, `unchanged: true`).",
+          security: bearer,
+          requestBody: json("RuleFile"),
+          responses: {
+            "201": { description: "{ version, unchanged: false, from, diff }" },
+            "200": { description: "{ version, unchanged: true } — nothing changed" },
+            ...errors,
+          },
+        },
+        delete: {
+          summary: "Publish a version without one rule (`?note=` says why)",
+          security: bearer,
+          responses: {
+            "201": { description: "{ version, from, diff }" },
+            "404": { description: "no such rule" },
+            "409": { description: "it is the only rule" },
+          },
+        },
+      },
+      "/v1/facts": {
+        get: {
+          summary: "Every fact a rule can use: name, kind, unit, nullability, meaning",
           security: bearer,
           responses: { "200": { description: "{ items }" } },
         },
+      },
+      "/v1/rulesets": {
+        get: {
+          summary: "Every ruleset version, newest first, with who published it and why",
+          security: bearer,
+          responses: {
+            "200": { description: "{ items: [{ version, note, createdBy, publishedAt, rules, shadow }] }" },
+          },
+        },
         post: {
-          summary: "Validate and publish a ruleset as a new version",
+          summary: "Publish a whole ruleset: `{ rules: [rule files], remove?: [names], note? }`",
+          description:
+            "Each entry of `rules` is a rule file `{ rule, tests }` (a bare rule is taken too). A publish that would drop rules of the current version is refused with 409 naming them (`error.rules`) unless they are listed in `remove`. An identical ruleset makes no version (200, `unchanged: true`). Without a note, the version records what changed.",
           security: bearer,
           requestBody: json("Ruleset"),
-          responses: { "201": { description: "{ version, rules }" }, ...errors },
+          responses: {
+            "201": { description: "{ version, unchanged: false, from, diff, rules }" },
+            "200": { description: "{ version, unchanged: true }" },
+            "409": { description: "would drop rules not listed in remove", ...json("Error") },
+            ...errors,
+          },
+        },
+      },
+      "/v1/rulesets/diff": {
+        post: {
+          summary: "What a publish of this body would add, change (path by path) and remove",
+          security: bearer,
+          requestBody: json("Ruleset"),
+          responses: {
+            "200": { description: "{ from, diff: { added, changed, removed, unchanged }, refused? }" },
+          },
+        },
+      },
+      "/v1/rulesets/{version}": {
+        get: {
+          summary: "One stored version: its rule files, note, who and when",
+          security: bearer,
+          responses: { "200": { description: "{ version, files, note, createdBy, publishedAt }" } },
+        },
+      },
+      "/v1/rulesets/{version}/diff": {
+        get: {
+          summary: "What a version changed against the one before it (or `?against=N`)",
+          security: bearer,
+          responses: { "200": { description: "{ version, against, diff }" } },
         },
       },
       "/v1/rulesets/{version}/rollback": {
         post: {
-          summary: "Publish an earlier version again",
+          summary: "Publish an earlier version again, as a new version",
           security: bearer,
           responses: {
-            "201": { description: "{ version, rolledBackTo }" },
+            "201": { description: "{ version, rolledBackTo, diff }" },
             "404": { description: "no such version" },
-          },
-        },
-      },
-      "/v1/rulesets/backtest": {
-        post: {
-          summary:
-            "Replay stored events of a window through a draft and the published ruleset, scored by case outcomes",
-          security: bearer,
-          responses: {
-            "200": { description: "{ events, candidate, published, newlyFlagged, noLongerFlagged }" },
-            ...errors,
           },
         },
       },
       "/v1/rulesets/current": {
         get: {
-          summary: "The published ruleset",
+          summary: "The published version",
           security: bearer,
-          responses: { "200": { description: "{ version, ruleset }" } },
+          responses: { "200": { description: "{ version, files, ruleset, note, createdBy, publishedAt }" } },
         },
       },
       "/v1/rulesets/validate": {
         post: {
-          summary: "Validate without publishing",
+          summary:
+            "Validate without publishing: every problem at once, with its rule, JSON path and a did-you-mean",
           security: bearer,
           requestBody: json("Ruleset"),
           responses: { "200": { description: "valid" }, ...errors },
@@ -218,16 +287,49 @@ export function openApiDocument(): object {
       },
       "/v1/rulesets/test": {
         post: {
-          summary: "Run test cases (facts → expected rules) against a ruleset",
+          summary: "Run rule files' own test cases (and optional whole-ruleset `cases`); failures say why",
+          description:
+            "`{ rules?: [rule files], cases?: [{ name, facts, fires: [rule names] }] }`. Without `rules`, the published files' own cases run. Each result: `{ rule, test, expected, fired, pass, reasons }`, where `reasons` names each condition that went the wrong way with the fact's value.",
           security: bearer,
-          responses: { "200": { description: "results" }, ...errors },
+          responses: { "200": { description: "{ passed, failed, results }" }, ...errors },
         },
       },
       "/v1/rulesets/stats": {
         get: {
-          summary: "Per rule: hits, confirmed, false alarms, precision",
+          summary:
+            "Per rule, since `?since=`: hits, customers, confirmed, false alarms, precision; shadow rules' would-have figures",
           security: bearer,
           responses: { "200": { description: "{ items }" } },
+        },
+      },
+      "/v1/backtests": {
+        get: {
+          summary: "The latest backtests",
+          security: bearer,
+          responses: { "200": { description: "{ items }" } },
+        },
+        post: {
+          summary:
+            "Queue a backtest: a stored window (`from`, `to`) or an uploaded stream (`events`, `labels`)",
+          description:
+            "`{ rules?: [rule files], from, to, maxEvents? }` or `{ rules?, events: [events], labels?: { customerId: confirmed_fraud | false_alarm } }`. Runs on queue `backtests` in scratch state; never touches cases, texts or live state.",
+          security: bearer,
+          responses: {
+            "202": { description: "{ id, status, progress }; Location: /v1/backtests/{id}" },
+            ...errors,
+          },
+        },
+      },
+      "/v1/backtests/{id}": {
+        get: {
+          summary: "A backtest's progress (done, total, ETA) and, once done, its report",
+          description:
+            "Report: per rule of each side `{ rule, mode, hits, hitRate, customers, confirmed, falseAlarms, precision, overlap }`, `neverHit`, `newlyFlagged`, `noLongerFlagged`, `labelledCustomers`.",
+          security: bearer,
+          responses: {
+            "200": { description: "{ id, status, progress, report?, error? }" },
+            "404": { description: "no such backtest" },
+          },
         },
       },
       "/webhooks/vonage/inbound": {

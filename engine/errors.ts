@@ -7,18 +7,29 @@ export interface FieldIssue {
 }
 
 /**
- * A zod error's issues as field paths (`events[3].amount.value`), the one way every layer names a
- * field. `prefix` starts the path; `whole` names the input itself when an issue has no path.
+ * A JSON path as every layer names a field (`events[3].amount.value`): indexes in brackets, and
+ * a key that is not a plain name (a fact such as `travel.speedKmh`) quoted, so the path stays one.
+ */
+export function jsonPath(parts: ReadonlyArray<PropertyKey>, prefix = ""): string {
+  let path = prefix;
+  for (const p of parts) {
+    const key = String(p);
+    if (typeof p === "number") path += `[${p}]`;
+    else if (!/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key)) path += `[${JSON.stringify(key)}]`;
+    else path += path ? `.${key}` : key;
+  }
+  return path;
+}
+
+/**
+ * A zod error's issues as field paths. `prefix` starts the path; `whole` names the input itself
+ * when an issue has no path.
  */
 export function fieldIssues(
   error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> },
   opts: { prefix?: string; whole: string },
 ): FieldIssue[] {
-  return error.issues.map((i) => {
-    let path = opts.prefix ?? "";
-    for (const p of i.path) path += typeof p === "number" ? `[${p}]` : path ? `.${String(p)}` : String(p);
-    return { path: path || opts.whole, message: i.message };
-  });
+  return error.issues.map((i) => ({ path: jsonPath(i.path, opts.prefix) || opts.whole, message: i.message }));
 }
 
 /** Input that does not satisfy a schema: 400/422, never retried. */
@@ -49,8 +60,16 @@ export class ForbiddenError extends Error {
   override readonly name = "ForbiddenError";
 }
 
+/** The request clashes with the current state (a case already resolved, a publish that drops rules): 409. */
 export class ConflictError extends Error {
   override readonly name = "ConflictError";
+  constructor(
+    message: string,
+    /** What the caller needs to act on it, e.g. `{ rules: [...] }`: merged into the error body. */
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
 }
 
 /** A passing failure (network, throttling, 5xx): retry with backoff. */

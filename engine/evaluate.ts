@@ -19,25 +19,40 @@ import {
   markEvaluated,
   markFailed,
   type NewDecision,
-  publishedRuleset,
-  type StoredRuleset,
 } from "./store/postgres.ts";
+import { publishedRuleset, type StoredRuleset } from "./store/rulesets.ts";
 
-/** The published ruleset, re-read at most every `ttlMs` so a publish reaches every worker within that. */
+/** The Redis channel on which a publish tells every worker its new version. */
+export const rulesetChannel = (keyPrefix: string) => `${keyPrefix}:rulesets`;
+
+/**
+ * The published ruleset as a worker holds it: read once per version, made stale by the publish
+ * message on `rulesetChannel` (so a publish reaches every worker in milliseconds), and re-read
+ * every `pollMs` in case a message was lost while Redis was away. A batch takes one version
+ * from `get` and keeps it: no batch is evaluated by a mix.
+ */
 export class RulesetCache {
   private current?: StoredRuleset;
   private readAt = 0;
+  private stale = false;
 
   constructor(
     private readonly sql: Sql,
-    private readonly ttlMs = 2000,
+    private readonly pollMs = 5000,
   ) {}
 
+  /** A version was published (or may have been, `undefined`): the next `get` reads it. */
+  invalidate(version?: number): void {
+    if (version === undefined || !this.current || version > this.current.version) this.stale = true;
+  }
+
   async get(now: number): Promise<StoredRuleset> {
-    if (!this.current || now - this.readAt > this.ttlMs) {
+    if (!this.current || this.stale || now - this.readAt > this.pollMs) {
+      // Cleared before the read: a message arriving during it marks the answer stale again.
+      this.stale = false;
       const found = await publishedRuleset(this.sql);
       if (!found) throw new Error("no published ruleset");
-      this.current = found;
+      if (!this.current || found.version >= this.current.version) this.current = found;
       this.readAt = now;
     }
     return this.current;
@@ -78,17 +93,21 @@ export async function evaluateBatch(
   );
   const { version, ruleset } = await rulesets.get(Date.now());
   // An event taken back by the API (its queue write looked failed but was not) is not ours to
-  // evaluate: it has no row, and a decision about it could never be stored.
-  const stored = new Set(
-    (await sql`select id from events where id = any(${events.map((e) => e.id)})`).map((r) => r.id as string),
-  );
+  // evaluate: it has no row, and a decision about it could never be stored. One already evaluated
+  // (the reconciler re-drove a batch that was slow, not lost) is not evaluated again: with its
+  // later neighbours now in the state, a second look could decide differently.
+  const rows = await sql`select id, evaluated_at from events where id = any(${events.map((e) => e.id)})`;
+  const stored = new Set(rows.map((r) => r.id as string));
+  const done = new Set(rows.filter((r) => r.evaluated_at !== null).map((r) => r.id as string));
   if (stored.size < events.length) {
     log.warn(
       { missing: events.length - stored.size },
       "skipping events no longer stored (taken back at ingest)",
     );
-    events = events.filter((e) => stored.has(e.id));
   }
+  // Every customer of the batch is handed on below, the already evaluated included (see there).
+  const batchCustomers = [...new Set(events.filter((e) => stored.has(e.id)).map((e) => e.customerId))];
+  events = events.filter((e) => stored.has(e.id) && !done.has(e.id));
   const customerIds = [...new Set(events.map((e) => e.customerId))];
   // A customer this Redis has no full state for (new here, or Redis forgot) is rebuilt from
   // Postgres first, so features read a complete history and never a wrongly empty one.
@@ -147,6 +166,7 @@ export async function evaluateBatch(
     sql,
     events.filter((e) => !failedIds.has(e.id)).map((e) => e.id),
     new Date(),
+    version,
   );
   for (const f of failed) await markFailed(sql, f.id, f.error, new Date());
   for (const d of inserted) metrics.ruleHits.inc({ rule: d.rule });
@@ -157,6 +177,6 @@ export async function evaluateBatch(
   // Every customer of the batch, not only this run's hits: an earlier attempt may have stored a
   // decision and died before handing it on, and by the retry other events may have arrived so
   // that the same event no longer hits. Its stored decision must still reach a case.
-  const customersToCase = await customersWithUnlinkedDecisions(sql, customerIds);
+  const customersToCase = await customersWithUnlinkedDecisions(sql, batchCustomers);
   return { evaluated: events.length, newDecisions: inserted.length, customersToCase };
 }

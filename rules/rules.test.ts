@@ -1,29 +1,26 @@
 import { describe, expect, it } from "vitest";
-import { blankFacts } from "../engine/rules/facts.ts";
-import { Evaluator } from "../engine/rules/reference.ts";
-import { defaultRuleset, readRuleFiles } from "./index.ts";
+import { runRuleTests } from "../engine/rules/testing.ts";
+import { defaultRuleFiles } from "./index.ts";
 
-const ruleset = defaultRuleset();
+const files = defaultRuleFiles();
 
-describe("the shipped ruleset", () => {
-  it("validates", () => {
-    expect(ruleset.rules.map((r) => r.name)).toContain("impossible-location-spend");
+describe("the shipped rules", () => {
+  it("validate, each with an owner", () => {
+    expect(files.map((f) => f.rule.name)).toContain("impossible-location-spend");
+    for (const f of files) expect(f.rule.owner, f.rule.name).toBeTruthy();
   });
 
-  for (const file of readRuleFiles()) {
-    const name = (file.rule as { name: string }).name;
-    describe(name, () => {
+  for (const file of files) {
+    describe(file.rule.name, () => {
       it("has test cases both ways", () => {
         expect(file.tests.some((t) => t.fires)).toBe(true);
         expect(file.tests.some((t) => !t.fires)).toBe(true);
       });
-      for (const tc of file.tests) {
-        it(tc.name, async () => {
-          const { hits, failures } = await new Evaluator(ruleset).evaluate(blankFacts(tc.facts));
-          expect(failures).toEqual([]);
-          expect(hits.some((h) => h.rule === name)).toBe(tc.fires);
-        });
-      }
+      it("passes its own test cases", async () => {
+        const results = await runRuleTests([file]);
+        expect(results.filter((r) => !r.pass)).toEqual([]);
+        expect(results).toHaveLength(file.tests.length);
+      });
     });
   }
 });

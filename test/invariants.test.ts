@@ -43,6 +43,8 @@ describe("invariants", () => {
       metrics: t.tp.metrics,
       log: t.tp.log,
     };
+    // Its worker died after storing the decisions and before marking the events evaluated.
+    await t.tp.db.sql`update events set evaluated_at = null where id = any(${events.map((e) => e.id)})`;
     await evaluateBatch(deps, events, Date.now());
     const after = await t.tp.db.sql`select event_id, rule, decided_at from decisions order by event_id, rule`;
     // Every first decision is still there, once, with its first date. (A retry may add a decision
@@ -50,6 +52,24 @@ describe("invariants", () => {
     const key = (d: { event_id?: unknown; rule?: unknown }) => `${String(d.event_id)}/${String(d.rule)}`;
     expect(new Set(after.map(key)).size).toBe(after.length);
     for (const d of before) expect(after.find((a) => key(a) === key(d))?.decided_at).toEqual(d.decided_at);
+  });
+
+  it("does not evaluate again a batch that was slow rather than lost, so its decisions do not depend on timing", async () => {
+    const events = loadStory("phnom-penh-paris").steps[0]!.events as TouchpointEvent[];
+    await openCaseWith(t.api, "cus-42", ["impossible-location-spend"]);
+    await t.drained();
+    const before = await t.tp.db.sql`select event_id, rule from decisions order by event_id, rule`;
+    const deps = {
+      sql: t.tp.db.sql,
+      state: new CustomerState(t.tp.redis, t.tp.keyPrefix),
+      rulesets: new RulesetCache(t.tp.db.sql),
+      metrics: t.tp.metrics,
+      log: t.tp.log,
+    };
+    // The reconciler's copy of a batch whose first run finished meanwhile.
+    const again = await evaluateBatch(deps, events, Date.now());
+    expect(again.evaluated).toBe(0);
+    expect(await t.tp.db.sql`select event_id, rule from decisions order by event_id, rule`).toEqual(before);
   });
 
   it("measures the Phnom Penh to Paris journey as the map does: distance, and distance over time", async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadPeopleVia, loadStory, openCaseWith, playStory } from "../fixtures/stories.ts";
-import { defaultRuleset } from "../rules/index.ts";
+import { generateStream } from "../fixtures/generator.ts";
+import { eventually, loadPeopleVia, loadStory, openCaseWith, playStory } from "../fixtures/stories.ts";
+import { defaultRuleFiles, defaultRuleset } from "../rules/index.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 
 const bigAtm = {
@@ -18,52 +19,153 @@ const bigAtm = {
 describe("the risk team's rulesets", () => {
   let t: TestTouchpoint;
   let risk: ReturnType<TestTouchpoint["as"]>;
+  const versionCount = async () => {
+    const [{ n }] = (await t.tp.db.sql`select count(*)::int as n from rulesets`) as unknown as [
+      { n: number },
+    ];
+    return n;
+  };
   beforeAll(async () => {
     t = await startTestTouchpoint();
     await loadPeopleVia(t.api);
-    risk = t.as(await t.token("risk"));
+    risk = t.as(await t.token("risk", { label: "Priya (fraud strategy)" }));
   });
   afterAll(() => t?.close());
 
-  it("points at the rule and the JSON path of a mistake, and publishes nothing", async () => {
+  it("points at the rule and the JSON path of every mistake at once, and publishes nothing", async () => {
     const broken = {
       ...bigAtm,
       conditions: {
-        all: [bigAtm.conditions.all[0], { fact: "amount.value", operator: "moreThan", value: 1000 }],
+        all: [
+          { fact: "event.chanel", operator: "equal", value: "atm" },
+          { fact: "amount.value", operator: "greaterthan", value: 1000 },
+        ],
       },
     };
-    const r = await risk("POST", "/v1/rulesets", { rules: [broken] });
+    const r = await risk("POST", "/v1/rulesets", { rules: [...defaultRuleFiles(), { rule: broken }] });
     expect(r.status).toBe(400);
     expect(r.body.error.issues).toEqual([
-      { path: "rules[0].conditions.all[1].operator", message: 'unknown operator "moreThan"' },
+      {
+        path: "rules[5].rule.conditions.all[0].fact",
+        rule: "big-atm-withdrawal",
+        message: 'unknown fact "event.chanel"; did you mean "event.channel"?',
+      },
+      {
+        path: "rules[5].rule.conditions.all[1].operator",
+        rule: "big-atm-withdrawal",
+        message: 'unknown operator "greaterthan"; did you mean "greaterThan"?',
+      },
     ]);
     expect((await risk("GET", "/v1/rulesets/current")).body.version).toBe(1);
   });
 
-  it("tests a draft against facts before publishing", async () => {
+  it("runs a rule file's own cases, and says why a failing one failed", async () => {
     const r = await risk("POST", "/v1/rulesets/test", {
-      rules: [bigAtm],
-      cases: [
+      rules: [
         {
-          name: "1,500 at an ATM",
-          facts: { "event.channel": "atm", "amount.value": 1500 },
-          fires: ["big-atm-withdrawal"],
-        },
-        {
-          name: "1,500 in a shop",
-          facts: { "event.channel": "card_present", "amount.value": 1500 },
-          fires: [],
+          rule: bigAtm,
+          tests: [
+            { name: "1,500 at an ATM", facts: { "event.channel": "atm", "amount.value": 1500 }, fires: true },
+            { name: "900 at an ATM", facts: { "event.channel": "atm", "amount.value": 900 }, fires: true },
+          ],
         },
       ],
     });
-    expect(r.body).toMatchObject({ passed: 2, failed: 0 });
+    expect(r.body).toMatchObject({ passed: 1, failed: 1 });
+    expect(r.body.results[1]).toEqual({
+      rule: "big-atm-withdrawal",
+      test: "900 at an ATM",
+      expected: true,
+      fired: false,
+      pass: false,
+      reasons: ["amount.value was 900; wanted greaterThanInclusive 1000"],
+    });
+    const shipped = await risk("POST", "/v1/rulesets/test", {});
+    expect(shipped.body.failed).toBe(0);
+    expect(shipped.body.passed).toBe(defaultRuleFiles().reduce((n, f) => n + f.tests.length, 0));
   });
 
-  it("publishes a new version that the workers pick up, keeping every version", async () => {
-    const rules = [...defaultRuleset().rules, bigAtm];
-    const published = await risk("POST", "/v1/rulesets", { rules, note: "cash withdrawals" });
-    expect(published.status).toBe(201);
-    expect(published.body.version).toBe(2);
+  it("adds one rule with PUT, keeping every other, and records who and why", async () => {
+    const put = await risk("PUT", "/v1/rules/big-atm-withdrawal", {
+      rule: bigAtm,
+      tests: [
+        { name: "1,500 at an ATM", facts: { "event.channel": "atm", "amount.value": 1500 }, fires: true },
+      ],
+      note: "cash-out rings in Lyon",
+    });
+    expect(put.status).toBe(201);
+    expect(put.body).toMatchObject({ version: 2, unchanged: false, from: 1 });
+    expect(put.body.diff).toMatchObject({ added: ["big-atm-withdrawal"], changed: [], removed: [] });
+    const rules = (await risk("GET", "/v1/rules")).body;
+    expect(rules.items.map((r: { name: string }) => r.name)).toEqual(
+      [...defaultRuleFiles().map((f) => f.rule.name), "big-atm-withdrawal"].sort(),
+    );
+    const [latest] = (await risk("GET", "/v1/rulesets")).body.items;
+    expect(latest).toMatchObject({
+      version: 2,
+      createdBy: "Priya (fraud strategy)",
+      note: "cash-out rings in Lyon",
+    });
+    // The same file again changes nothing, and makes no version.
+    const again = await risk("PUT", "/v1/rules/big-atm-withdrawal", {
+      rule: bigAtm,
+      tests: [
+        { name: "1,500 at an ATM", facts: { "event.channel": "atm", "amount.value": 1500 }, fires: true },
+      ],
+    });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ version: 2, unchanged: true });
+    expect(await versionCount()).toBe(2);
+    const wrongName = await risk("PUT", "/v1/rules/other-name", { rule: bigAtm });
+    expect(wrongName.status).toBe(400);
+    expect(wrongName.body.error.issues[0].path).toBe("rule.name");
+  });
+
+  it("refuses a whole publish that would drop rules unless it lists them in remove, and shows the diff first", async () => {
+    const before = await versionCount();
+    const files = defaultRuleFiles();
+    const dropping = await risk("POST", "/v1/rulesets", { rules: files, note: "oops" });
+    expect(dropping.status).toBe(409);
+    expect(dropping.body.error).toMatchObject({ code: "conflict", rules: ["big-atm-withdrawal"] });
+    expect(await versionCount()).toBe(before);
+
+    const changed = files.map((f) =>
+      f.rule.name === "card-velocity-burst" ? { ...f, rule: { ...f.rule, priority: 7 } } : f,
+    );
+    const diff = await risk("POST", "/v1/rulesets/diff", { rules: changed });
+    expect(diff.body).toMatchObject({
+      from: before,
+      diff: {
+        added: [],
+        removed: ["big-atm-withdrawal"],
+        changed: [{ rule: "card-velocity-burst", changes: [{ path: "rule.priority", before: 5, after: 7 }] }],
+      },
+      refused: { rules: ["big-atm-withdrawal"] },
+    });
+    expect(await versionCount()).toBe(before);
+
+    const said = await risk("POST", "/v1/rulesets", { rules: changed, remove: ["big-atm-withdrawal"] });
+    expect(said.status).toBe(201);
+    expect(said.body.diff.removed).toEqual(["big-atm-withdrawal"]);
+    const [latest] = (await risk("GET", "/v1/rulesets")).body.items;
+    expect(latest.note).toBe("changed card-velocity-burst; removed big-atm-withdrawal");
+    const identical = await risk("POST", "/v1/rulesets", { rules: changed });
+    expect(identical.status).toBe(200);
+    expect(identical.body).toMatchObject({ unchanged: true, version: said.body.version });
+    expect(await versionCount()).toBe(before + 1);
+  });
+
+  it("deletes one rule with DELETE, and keeps the last one", async () => {
+    const gone = await risk("DELETE", "/v1/rules/card-velocity-burst?note=too%20noisy");
+    expect(gone.status).toBe(201);
+    expect(gone.body.diff.removed).toEqual(["card-velocity-burst"]);
+    expect((await risk("GET", "/v1/rules/card-velocity-burst")).status).toBe(404);
+    expect((await risk("DELETE", "/v1/rules/card-velocity-burst")).status).toBe(404);
+    const history = await risk("GET", `/v1/rulesets/${gone.body.version}/diff`);
+    expect(history.body.diff.removed).toEqual(["card-velocity-burst"]);
+  });
+
+  it("publishes a version that the workers pick up", async () => {
     await t.api("POST", "/v1/events", [
       {
         id: "atm-1",
@@ -76,17 +178,41 @@ describe("the risk team's rulesets", () => {
         channel: "atm",
       },
     ]);
+    // big-atm-withdrawal was removed above: this payment opens no case until it is back.
+    await t.drained();
+    expect((await t.api("GET", "/v1/cases?customerId=cus-19")).body.items).toEqual([]);
+    const back = await risk("PUT", "/v1/rules/big-atm-withdrawal", { rule: bigAtm });
+    await t.api("POST", "/v1/events", [
+      {
+        id: "atm-2",
+        type: "card.transaction",
+        occurredAt: "2026-11-22T10:05:00Z",
+        customerId: "cus-19",
+        card: { id: "card-19", last4: "1919" },
+        amount: { value: 1500, currency: "EUR" },
+        merchant: { name: "BNP ATM", city: "Lyon", country: "FR", lat: 45.76, lon: 4.83 },
+        channel: "atm",
+      },
+    ]);
     const kase = await openCaseWith(t.api, "cus-19", ["big-atm-withdrawal"]);
-    expect(kase.decisions[0]).toMatchObject({ rule: "big-atm-withdrawal", rulesetVersion: 2 });
-    const [{ n }] = (await t.tp.db.sql`select count(*)::int as n from rulesets`) as unknown as [
-      { n: number },
-    ];
-    expect(n).toBe(2);
+    expect(kase.decisions[0]).toMatchObject({
+      rule: "big-atm-withdrawal",
+      rulesetVersion: back.body.version,
+    });
+  });
+
+  it("lists the facts a rule can use, with their type, unit and meaning", async () => {
+    const facts = (await risk("GET", "/v1/facts")).body.items;
+    expect(facts).toContainEqual(
+      expect.objectContaining({ name: "travel.speedKmh", kind: "number", unit: "km/h", nullable: true }),
+    );
   });
 
   it("keeps publishing to the risk team", async () => {
     const advocate = t.as(await t.token("advocate", { advocateId: "adv-amara" }));
     expect((await advocate("POST", "/v1/rulesets", { rules: [bigAtm] })).status).toBe(403);
+    expect((await advocate("PUT", "/v1/rules/big-atm-withdrawal", { rule: bigAtm })).status).toBe(403);
+    expect((await advocate("DELETE", "/v1/rules/big-atm-withdrawal")).status).toBe(403);
   });
 });
 
@@ -102,7 +228,24 @@ describe("backtests and rollbacks", () => {
   });
   afterAll(() => t?.close());
 
-  it("replays stored events through a draft and the published rules side by side, scored by outcomes", async () => {
+  /** Queues a backtest and polls it to the end, keeping every progress it reported. */
+  async function runBacktest(body: object) {
+    const started = await risk("POST", "/v1/backtests", body);
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const seen: Array<{ status: string; done: number; total: number | null }> = [];
+    const job = await eventually(
+      async () => {
+        const r = await risk("GET", `/v1/backtests/${started.body.id}`);
+        seen.push({ status: r.body.status, ...r.body.progress });
+        return r.body.status === "done" || r.body.status === "failed" ? r.body : undefined;
+      },
+      60_000,
+      "the backtest to finish",
+    );
+    return { job, seen };
+  }
+
+  it("replays stored events through a draft and the published rules side by side, scored by case outcomes", async () => {
     const slower = defaultRuleset().rules.map((r) =>
       r.name !== "impossible-location-spend"
         ? r
@@ -116,28 +259,112 @@ describe("backtests and rollbacks", () => {
             },
           },
     );
-    const r = await risk("POST", "/v1/rulesets/backtest", {
+    const { job } = await runBacktest({
       rules: slower,
       from: "2026-11-14T00:00:00Z",
       to: "2026-11-23T00:00:00Z",
     });
-    expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ publishedVersion: 1, events: 5, truncated: false });
-    const published = r.body.published.find((s: { rule: string }) => s.rule === "impossible-location-spend");
+    expect(job).toMatchObject({ status: "done", publishedVersion: 1, progress: { done: 5, total: 5 } });
+    expect(job.report).toMatchObject({ events: 5, truncated: false });
+    const published = job.report.published.find(
+      (s: { rule: string }) => s.rule === "impossible-location-spend",
+    );
     expect(published).toMatchObject({ customers: 1, confirmed: 1, falseAlarms: 0, precision: 1 });
     // 5,191 km/h is under the draft's 6,000: the draft would not have called this impossible.
-    expect(r.body.candidate.map((s: { rule: string }) => s.rule)).not.toContain("impossible-location-spend");
-    expect(await t.tp.redis.keys(`${t.prefix}:bt:*`)).toEqual([]);
-    const bad = await risk("POST", "/v1/rulesets/backtest", {
+    const draft = job.report.candidate.find((s: { rule: string }) => s.rule === "impossible-location-spend");
+    expect(draft).toMatchObject({ hits: 0, customers: 0 });
+    expect(job.report.neverHit).toContain("impossible-location-spend");
+    expect(await t.tp.redis.keys(`${t.tp.keyPrefix}:bt:*`)).toEqual([]);
+    const bad = await risk("POST", "/v1/backtests", {
       from: "0000-01-01T00:00:00Z",
       to: "2026-11-23T00:00:00Z",
     });
     expect(bad.status).toBe(400);
     expect(bad.body.error.issues[0].path).toBe("from");
+    const empty = await risk("POST", "/v1/backtests", {
+      from: "2026-11-23T00:00:00Z",
+      to: "2026-11-22T00:00:00Z",
+    });
+    expect(empty.body.error.issues).toEqual([{ path: "to", message: "must be after from" }]);
+  });
+
+  it("scores an uploaded, labelled stream with the counts the stream itself gives, reporting progress, touching nothing live", async () => {
+    const stream = generateStream({ seed: 11, customers: 800, impossibleShare: 0.15, prefix: "bt" });
+    // Every other impossible traveller was confirmed fraud, the rest false alarms; some ordinary
+    // customers are labelled too, and must not count for a rule that never hit them.
+    const labels: Record<string, string> = {};
+    for (const [i, c] of [...stream.impossible].entries())
+      labels[c] = i % 2 === 0 ? "confirmed_fraud" : "false_alarm";
+    for (const c of stream.customers.slice(0, 40)) labels[c.id] ??= "false_alarm";
+    const gbp = {
+      rule: {
+        name: "pound-spend",
+        mode: "shadow",
+        conditions: { all: [{ fact: "amount.currency", operator: "equal", value: "GBP" }] },
+        event: { type: "fraud.suspected", params: { severity: "low", title: "Spent pounds" } },
+      },
+    };
+    // Customer state, the reconciler's own keys (its lock, its epoch) aside.
+    const liveState = async () =>
+      (await t.tp.redis.keys(`${t.tp.keyPrefix}:*`))
+        .filter((k) => !/:(epoch|reconcile:lock)$/.test(k))
+        .sort();
+    const before = {
+      cases: (await t.tp.db.sql`select count(*)::int as n from cases`)[0]!.n,
+      messages: (await t.tp.db.sql`select count(*)::int as n from messages`)[0]!.n,
+      state: await liveState(),
+    };
+    const { job, seen } = await runBacktest({
+      rules: [...defaultRuleFiles(), gbp],
+      events: stream.events,
+      labels,
+    });
+    expect(job.status).toBe("done");
+    expect(job.report.events).toBe(stream.events.length);
+    expect(
+      seen.some((p) => p.status === "running" && p.total === stream.events.length && p.done < p.total),
+    ).toBe(true);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]!.done).toBeGreaterThanOrEqual(seen[i - 1]!.done);
+
+    const precision = (customers: string[]) => {
+      const confirmed = customers.filter((c) => labels[c] === "confirmed_fraud").length;
+      const falseAlarms = customers.filter((c) => labels[c] === "false_alarm").length;
+      return {
+        confirmed,
+        falseAlarms,
+        precision: Math.round((confirmed / (confirmed + falseAlarms)) * 1000) / 1000,
+      };
+    };
+    const pounds = stream.events.filter((e) => e.type === "card.transaction" && e.amount.currency === "GBP");
+    const poundCustomers = [...new Set(pounds.map((e) => e.customerId))];
+    expect(job.report.candidate.find((s: { rule: string }) => s.rule === "pound-spend")).toEqual({
+      rule: "pound-spend",
+      mode: "shadow",
+      hits: pounds.length,
+      hitRate: Math.round((pounds.length / stream.events.length) * 1e6) / 1e6,
+      customers: poundCustomers.length,
+      ...precision(poundCustomers),
+      overlap: expect.any(Number),
+    });
+    const travel = job.report.candidate.find((s: { rule: string }) => s.rule === "impossible-location-spend");
+    expect(travel).toMatchObject({ customers: stream.impossible.size, ...precision([...stream.impossible]) });
+    // The candidate's live rules flag what the published ones do: the shadow rule flags no one.
+    expect(job.report.newlyFlagged).toEqual([]);
+
+    expect((await t.tp.db.sql`select count(*)::int as n from cases`)[0]!.n).toBe(before.cases);
+    expect((await t.tp.db.sql`select count(*)::int as n from messages`)[0]!.n).toBe(before.messages);
+    expect(await liveState()).toEqual(before.state);
+    expect(
+      (await t.tp.db.sql`select count(*)::int as n from events where customer_id like 'bt-%'`)[0]!.n,
+    ).toBe(0);
   });
 
   it("rolls back to an earlier version by publishing it again, keeping the history", async () => {
-    const v2 = await risk("POST", "/v1/rulesets", { rules: [bigAtm], note: "atm only" });
+    const v2 = await risk("POST", "/v1/rulesets", {
+      rules: [bigAtm],
+      remove: defaultRuleFiles().map((f) => f.rule.name),
+      note: "atm only",
+    });
     expect(v2.body.version).toBe(2);
     const back = await risk("POST", "/v1/rulesets/1/rollback");
     expect(back.status).toBe(201);
@@ -148,10 +375,107 @@ describe("backtests and rollbacks", () => {
       [2, "atm only"],
       [1, "default ruleset shipped in rules/"],
     ]);
-    expect((await risk("GET", "/v1/rulesets/current")).body.ruleset.rules).toHaveLength(
-      defaultRuleset().rules.length,
-    );
+    expect((await risk("GET", "/v1/rulesets/current")).body.files).toEqual(defaultRuleFiles());
     expect((await risk("POST", "/v1/rulesets/99/rollback")).status).toBe(404);
     expect((await risk("POST", "/v1/rulesets/9999999999/rollback")).status).toBe(400);
+  });
+});
+
+describe("shadow rules", () => {
+  let t: TestTouchpoint;
+  let risk: ReturnType<TestTouchpoint["as"]>;
+  const shadow = (name: string, conditions: object) => ({
+    rule: {
+      name,
+      owner: "fraud-strategy",
+      mode: "shadow",
+      conditions,
+      event: { type: "fraud.suspected", params: { severity: "high", title: name } },
+    },
+  });
+  beforeAll(async () => {
+    t = await startTestTouchpoint();
+    await loadPeopleVia(t.api);
+    risk = t.as(await t.token("risk", { label: "risk team" }));
+  });
+  afterAll(() => t?.close());
+
+  it("are evaluated and recorded, never open a case or text, and show what they would have done", async () => {
+    for (const file of [
+      shadow("faster-than-800", {
+        all: [
+          { fact: "event.type", operator: "equal", value: "card.transaction" },
+          { fact: "travel.speedKmh", operator: "greaterThan", value: 800 },
+        ],
+      }),
+      shadow("login-abroad", {
+        all: [
+          { fact: "event.type", operator: "equal", value: "login" },
+          { fact: "customer.isAbroad", operator: "equal", value: true },
+        ],
+      }),
+    ]) {
+      expect((await risk("PUT", `/v1/rules/${file.rule.name}`, file)).status).toBe(201);
+    }
+    // Camille (home FR) logs in from New York: only the shadow rule sees it.
+    await t.api("POST", "/v1/events", [
+      {
+        id: "ny-login",
+        type: "login",
+        occurredAt: "2026-11-22T15:00:00Z",
+        customerId: "cus-19",
+        device: { id: "dev-camille" },
+        geo: { country: "US", city: "New York", lat: 40.71, lon: -74.0 },
+      },
+    ]);
+    const [kase] = await playStory(t.api, loadStory("phnom-penh-paris"));
+    await t.drained();
+
+    const decisions = (await t.tp.db.sql`
+      select event_id, customer_id, rule, mode, case_id from decisions order by event_id, rule`) as unknown as Array<{
+      event_id: string;
+      customer_id: string;
+      rule: string;
+      mode: string;
+      case_id: string | null;
+    }>;
+    const shadowHits = decisions.filter((d) => d.mode === "shadow");
+    expect(new Set(shadowHits.map((d) => d.rule))).toEqual(new Set(["faster-than-800", "login-abroad"]));
+    expect(shadowHits.every((d) => d.case_id === null)).toBe(true);
+    expect(shadowHits.some((d) => d.customer_id === "cus-19")).toBe(true);
+    // The one case is the live rule's, with only live decisions; Camille has none and got no text.
+    const cases = await t.tp.db.sql`select id, customer_id from cases`;
+    expect(cases.map((c) => c.customer_id)).toEqual(["cus-42"]);
+    const onCase = kase.decisions.map((d: { rule: string }) => d.rule);
+    expect(onCase).toContain("impossible-location-spend");
+    expect(onCase).not.toContain("faster-than-800");
+    expect(onCase).not.toContain("login-abroad");
+    const texted = await t.tp.db
+      .sql`select distinct c.customer_id from messages m join cases c on c.id = m.case_id`;
+    expect(texted.map((r) => r.customer_id)).toEqual(["cus-42"]);
+
+    await t.api("POST", `/v1/cases/${kase.id}/resolve`, { outcome: "confirmed_fraud" });
+    const stats = (await risk("GET", "/v1/rulesets/stats")).body.items as Array<Record<string, unknown>>;
+    const liveEvents = new Set(decisions.filter((d) => d.mode === "live").map((d) => d.event_id));
+    for (const rule of ["faster-than-800", "login-abroad"]) {
+      const mine = shadowHits.filter((d) => d.rule === rule);
+      const customers = new Set(mine.map((d) => d.customer_id));
+      expect(stats.find((s) => s.rule === rule)).toEqual({
+        rule,
+        mode: "shadow",
+        hits: mine.length,
+        customers: customers.size,
+        overlapWithLive: mine.filter((d) => liveEvents.has(d.event_id)).length,
+        // Sophie's case was confirmed fraud; Camille had no case, so she labels nothing.
+        confirmed: customers.has("cus-42") ? 1 : 0,
+        falseAlarms: 0,
+        precision: customers.has("cus-42") ? 1 : null,
+      });
+    }
+    expect(stats.find((s) => s.rule === "impossible-location-spend")).toMatchObject({
+      mode: "live",
+      confirmed: 1,
+      precision: 1,
+    });
   });
 });

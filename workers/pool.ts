@@ -11,6 +11,7 @@ import type { ConversationDeps } from "../engine/outreach/conversation.ts";
 import type { Sql } from "../engine/store/database.ts";
 import type { CaseUpdate } from "../engine/store/postgres.ts";
 import { markOwedDone, markOwedFailed } from "../engine/store/work.ts";
+import { backtestProcessor } from "./backtests.ts";
 import { casesProcessor } from "./cases.ts";
 import { evaluateProcessor } from "./evaluate.ts";
 import { outreachProcessor } from "./outreach.ts";
@@ -181,6 +182,8 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
     make(QUEUES.cases, casesProcessor(deps), Math.max(2, Math.ceil(opts.concurrency / 2))),
     make(QUEUES.outreach, outreachProcessor(contact), 4, { max: opts.ratePerSecond, duration: 1000 }),
     make(QUEUES.replies, repliesProcessor(conversation), 4),
+    // One replay at a time per process: it is CPU the live queues need more.
+    make(QUEUES.backtests, backtestProcessor(deps), 1),
   ];
   const reconciler = startReconciler({
     sql: deps.sql,

@@ -14,6 +14,8 @@ export const QUEUES = {
   replies: "replies",
   actions: "actions",
   maintenance: "maintenance",
+  /** Replays for the risk team, away from the live queues. */
+  backtests: "backtests",
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -21,6 +23,11 @@ export interface EvaluateJob {
   events: TouchpointEvent[];
   /** When the API accepted them, ms since epoch, for the ingest-to-decision histogram. */
   receivedAt: number;
+}
+
+/** A backtest to run: its request is in Postgres (`backtests`), the job carries only its id. */
+export interface BacktestJob {
+  id: string;
 }
 
 export interface CasesJob {
@@ -54,6 +61,7 @@ export const OWED_QUEUES: ReadonlySet<string> = new Set([
   QUEUES.outreach,
   QUEUES.replies,
   QUEUES.actions,
+  QUEUES.backtests,
 ]);
 
 /**
@@ -114,11 +122,18 @@ export function createQueues(connection: Redis, prefix: string) {
     /** Read by the card system: touchpoint only publishes here. */
     actions: make<CardBlockAction>(QUEUES.actions),
     maintenance: make<Record<string, never>>(QUEUES.maintenance),
+    backtests: make<BacktestJob>(QUEUES.backtests),
     async close() {
       await Promise.all(
-        [this.evaluate, this.cases, this.outreach, this.replies, this.actions, this.maintenance].map((q) =>
-          q.close(),
-        ),
+        [
+          this.evaluate,
+          this.cases,
+          this.outreach,
+          this.replies,
+          this.actions,
+          this.maintenance,
+          this.backtests,
+        ].map((q) => q.close()),
       );
     },
   };

@@ -125,7 +125,7 @@ export function startReconciler(o: ReconcilerOptions) {
     const before = new Date(now.getTime() - (all ? 0 : UNLINKED_GRACE_MS));
     const rows = await o.sql`
       select distinct customer_id from decisions
-      where case_id is null and decided_at < ${before} limit ${MAX_PER_RUN}`;
+      where case_id is null and mode = 'live' and decided_at < ${before} limit ${MAX_PER_RUN}`;
     const stamp = String(now.getTime());
     if (rows.length > 0) {
       await o.queues.cases.addBulk(

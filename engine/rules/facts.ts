@@ -11,6 +11,8 @@ export type FactKind = "number" | "string" | "boolean" | "object";
 
 export interface FactDoc {
   kind: FactKind;
+  /** What a number counts or measures (km, hours, payments). */
+  unit?: string;
   /** Whether the fact can be null (e.g. no previous location); comparisons with null are false. */
   nullable: boolean;
   doc: string;
@@ -34,7 +36,12 @@ export const FACTS = {
     nullable: true,
     doc: "ISO country where the event happened (merchant or geo).",
   },
-  "amount.value": { kind: "number", nullable: true, doc: "Transaction amount in the currency's major unit." },
+  "amount.value": {
+    kind: "number",
+    unit: "currency units (major)",
+    nullable: true,
+    doc: "Transaction amount in the currency's major unit.",
+  },
   "amount.currency": { kind: "string", nullable: true, doc: "ISO 4217 currency of the transaction." },
   "merchant.mcc": { kind: "string", nullable: true, doc: "Merchant category code." },
   "customer.known": {
@@ -55,16 +62,19 @@ export const FACTS = {
   },
   "travel.distanceKm": {
     kind: "number",
+    unit: "km",
     nullable: true,
-    doc: "km to the nearest-in-time other card-present location (before or after, in event time).",
+    doc: "km to the other card-present location of `travel.speedKmh`: of the nearest-in-time payments before and after (in event time), the one that needs the greater speed.",
   },
   "travel.speedKmh": {
     kind: "number",
+    unit: "km/h",
     nullable: true,
     doc: "km/h needed to travel between this payment and its nearest-in-time neighbours; the larger of the two.",
   },
   "travel.hoursBetween": {
     kind: "number",
+    unit: "hours",
     nullable: true,
     doc: "Hours between this event and that neighbour.",
   },
@@ -72,17 +82,25 @@ export const FACTS = {
   "travel.otherCountry": { kind: "string", nullable: true, doc: "Country of that neighbour." },
   "velocity.count1h": {
     kind: "number",
+    unit: "payments",
     nullable: false,
     doc: "Card transactions in the busiest 1-hour window containing this one (itself included).",
   },
   "velocity.sum1h": {
     kind: "number",
+    unit: "currency units (major, not converted)",
     nullable: false,
     doc: "The largest sum of amounts over any 1-hour window containing this payment (maximised on its own, so not always count1h's window; currencies not converted).",
   },
-  "velocity.count24h": { kind: "number", nullable: false, doc: "As count1h, over 24 hours." },
+  "velocity.count24h": {
+    kind: "number",
+    unit: "payments",
+    nullable: false,
+    doc: "As count1h, over 24 hours.",
+  },
   "velocity.sum24h": {
     kind: "number",
+    unit: "currency units (major, not converted)",
     nullable: false,
     doc: "As sum1h, over 24 hours (maximised on its own).",
   },
@@ -93,22 +111,42 @@ export const FACTS = {
   },
   "device.hoursSinceNewDevice": {
     kind: "number",
+    unit: "hours",
     nullable: true,
     doc: "Hours since an additional device (not the customer's first) was first seen, at or before this event.",
   },
   "behaviour.hoursSincePasswordReset": {
     kind: "number",
+    unit: "hours",
     nullable: true,
     doc: "Hours since the latest password reset before this event (7 days look-back).",
   },
   "behaviour.hoursSinceContactChanged": {
     kind: "number",
+    unit: "hours",
     nullable: true,
     doc: "Hours since the latest change of phone, email or address (7 days look-back).",
   },
 } as const satisfies Record<string, FactDoc>;
 
 export type FactName = keyof typeof FACTS;
+
+/** The catalogue as the API and the CLI list it: name, type, unit, nullability, meaning. */
+export function factCatalogue(): Array<{
+  name: string;
+  kind: FactKind;
+  unit: string | null;
+  nullable: boolean;
+  doc: string;
+}> {
+  return Object.entries(FACTS as Record<string, FactDoc>).map(([name, d]) => ({
+    name,
+    kind: d.kind,
+    unit: d.unit ?? null,
+    nullable: d.nullable,
+    doc: d.doc,
+  }));
+}
 export type Facts = { [K in FactName]: unknown };
 
 /** What touchpoint knows of the customer from Postgres. */

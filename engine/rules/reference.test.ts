@@ -50,63 +50,6 @@ describe("Evaluator (json-rules-engine)", () => {
   });
 });
 
-describe("parseRuleset", () => {
-  const issuesOf = (input: unknown): Array<{ path: string; message: string }> => {
-    try {
-      parseRuleset(input);
-    } catch (e) {
-      return (e as { issues: Array<{ path: string; message: string }> }).issues;
-    }
-    throw new Error("expected the ruleset to be refused");
-  };
-
-  it("names the rule and the JSON path of every problem of shape", () => {
-    const issues = issuesOf({
-      rules: [
-        {
-          name: "Bad Name",
-          conditions: { all: [{ fact: "no.such.fact", operator: "equal", value: 1 }] },
-          event: { type: "x", params: { severity: "urgent", title: "t" } },
-        },
-      ],
-    });
-    expect(issues.map((i) => i.path).sort()).toEqual([
-      "rules[0].conditions.all[0].fact",
-      "rules[0].event.params.severity",
-      "rules[0].name",
-    ]);
-    expect(issues.find((i) => i.path === "rules[0].conditions.all[0].fact")?.message).toMatch(
-      /unknown fact "no.such.fact"/,
-    );
-  });
-
-  it("checks meaning once the shape is right", () => {
-    const issues = issuesOf({
-      rules: [
-        {
-          name: "my-rule",
-          conditions: {
-            all: [
-              { fact: "travel.speedKmh", operator: "greaterThan", value: "fast" },
-              { fact: "customer.isAbroad", operator: "greaterThan", value: 3 },
-              { fact: "event", path: "$.merchant.mcc", operator: "in", value: "5411" },
-            ],
-          },
-          event: { type: "fraud.suspected", params: { severity: "high", title: "t" } },
-        },
-      ],
-    });
-    expect(issues).toEqual([
-      { path: "rules[0] (my-rule).conditions.all[0].value", message: "greaterThan compares with a number" },
-      {
-        path: "rules[0] (my-rule).conditions.all[1].operator",
-        message: "greaterThan needs a number; customer.isAbroad is a boolean",
-      },
-      { path: "rules[0] (my-rule).conditions.all[2].value", message: "in needs an array value" },
-    ]);
-  });
-});
-
 describe("missing facts", () => {
   it("never satisfy notEqual or notIn, as the catalogue promises", async () => {
     const ruleset = parseRuleset({

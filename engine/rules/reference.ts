@@ -6,7 +6,7 @@
  */
 import { Engine, type RuleResult } from "json-rules-engine";
 import type { Facts } from "./facts.ts";
-import type { Rule, Ruleset, Severity } from "./schema.ts";
+import type { Rule, RuleMode, Ruleset, Severity } from "./schema.ts";
 
 /** One condition of a rule as evaluated: what the fact was and whether the condition held. */
 export interface ConditionTrace {
@@ -20,6 +20,8 @@ export interface ConditionTrace {
 
 export interface Hit {
   rule: string;
+  /** A shadow rule's hit is recorded and never reaches a case. */
+  mode: RuleMode;
   severity: Severity;
   title: string;
   team: string;
@@ -76,6 +78,7 @@ function toHit(r: RuleResult, byName: Map<string, Rule>): Hit {
   collect(tree, traces);
   return {
     rule: rule.name,
+    mode: rule.mode,
     severity: rule.event.params.severity,
     title: rule.event.params.title,
     team: rule.event.params.team,
@@ -102,6 +105,50 @@ function engineFor(rules: readonly Rule[]): Engine {
     });
   }
   return engine;
+}
+
+/** One leaf condition as a test case saw it: whether it held, and whether it sits under a `not`. */
+export interface LeafOutcome extends ConditionTrace {
+  /** False when json-rules-engine never reached it (an `any` already satisfied, say). */
+  evaluated: boolean;
+  negated: boolean;
+}
+
+function outcomes(node: unknown, negated: boolean, out: LeafOutcome[]): void {
+  if (!node || typeof node !== "object") return;
+  const n = node as Record<string, unknown>;
+  for (const op of ["all", "any"] as const) {
+    if (Array.isArray(n[op])) for (const c of n[op] as unknown[]) outcomes(c, negated, out);
+  }
+  if (n.not) outcomes(n.not, !negated, out);
+  if (typeof n.fact === "string" && typeof n.operator === "string") {
+    out.push({
+      fact: n.fact,
+      ...(typeof n.path === "string" ? { path: n.path } : {}),
+      operator: n.operator,
+      value: n.value,
+      factValue: n.fact === "event" && !n.path ? "(event)" : n.factResult,
+      held: n.result === true,
+      evaluated: typeof n.result === "boolean",
+      negated,
+    });
+  }
+}
+
+/**
+ * Runs one rule alone on a set of facts and says, leaf by leaf, what each condition saw: what a
+ * rule's test case prints when it fails. Throws what the rule threw.
+ */
+export async function explainRule(
+  rule: Rule,
+  facts: Facts,
+): Promise<{ fired: boolean; leaves: LeafOutcome[] }> {
+  const { results, failureResults } = await engineFor([rule]).run({ ...facts });
+  const result = results[0] ?? failureResults[0];
+  const leaves: LeafOutcome[] = [];
+  if (result)
+    outcomes((result.conditions as unknown as { toJSON(s: boolean): unknown }).toJSON(false), false, leaves);
+  return { fired: results.length > 0, leaves };
 }
 
 export class Evaluator {

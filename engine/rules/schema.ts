@@ -1,17 +1,24 @@
 /**
  * The rule schema: json-rules-engine's JSON format, narrowed to what touchpoint can explain,
- * checked against the facts catalogue, with errors that name the rule and the JSON path.
+ * checked against the facts catalogue, with errors that name the rule and the JSON path, and a
+ * "did you mean" for every unknown name. A rule file (`rules/<name>.json`, `{ rule, tests }`) is the
+ * unit the CLI, the API and a stored version all carry.
  */
+import { closest, distance } from "fastest-levenshtein";
 import { z } from "zod";
 import { type FieldIssue, fieldIssues, ValidationError } from "../errors.ts";
+import { eventTypes } from "../events.ts";
 import { FACTS, type FactName } from "./facts.ts";
 
 /** json-rules-engine's built-in operators. */
 export const OPERATORS = {
   equal: { numeric: false, doc: "fact === value" },
-  notEqual: { numeric: false, doc: "fact !== value" },
+  notEqual: { numeric: false, doc: "fact !== value (false when the fact is missing)" },
   in: { numeric: false, doc: "value (an array) includes the fact" },
-  notIn: { numeric: false, doc: "value (an array) does not include the fact" },
+  notIn: {
+    numeric: false,
+    doc: "value (an array) does not include the fact (false when the fact is missing)",
+  },
   contains: { numeric: false, doc: "the fact (an array) includes value" },
   doesNotContain: { numeric: false, doc: "the fact (an array) does not include value" },
   lessThan: { numeric: true, doc: "fact < value (numbers)" },
@@ -23,6 +30,44 @@ export const OPERATORS = {
 export type OperatorName = keyof typeof OPERATORS;
 const operatorNames = Object.keys(OPERATORS) as [OperatorName, ...OperatorName[]];
 const factNames = Object.keys(FACTS) as [FactName, ...FactName[]];
+
+/**
+ * The closest known name to a misspelt one, when it is close enough to be what was meant: the same
+ * name in another case, or within a third of its length in edits (at least 2).
+ */
+export function didYouMean(input: string, known: readonly string[]): string | undefined {
+  if (known.length === 0) return undefined;
+  const folded = known.find((k) => k.toLowerCase() === input.toLowerCase());
+  if (folded) return folded;
+  const best = closest(input, known as string[]);
+  return distance(input, best) <= Math.max(2, Math.floor(input.length / 3)) ? best : undefined;
+}
+
+function unknownName(kind: string, input: unknown, known: readonly string[], hint = ""): string {
+  const said = `unknown ${kind} ${JSON.stringify(input)}`;
+  const guess = typeof input === "string" ? didYouMean(input, known) : undefined;
+  return guess ? `${said}; did you mean ${JSON.stringify(guess)}?` : `${said}${hint}`;
+}
+
+/** A strict object whose unknown keys are refused with a did-you-mean from its own keys. */
+function strict<T extends z.core.$ZodLooseShape>(shape: T) {
+  const keys = Object.keys(shape);
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === "unrecognized_keys"
+        ? issue.keys
+            .map((k) => unknownName("key", k, keys, `; expected one of ${keys.join(", ")}`))
+            .join("; ")
+        : undefined,
+  });
+}
+
+/** A zod issue's path, pointing at the key itself when one unknown key was refused. */
+function issuePath(issue: z.core.$ZodIssue): PropertyKey[] {
+  return issue.code === "unrecognized_keys" && issue.keys.length === 1
+    ? [...issue.path, issue.keys[0]!]
+    : [...issue.path];
+}
 
 const json: z.ZodType<unknown> = z.lazy(() =>
   z.union([
@@ -39,26 +84,80 @@ const json: z.ZodType<unknown> = z.lazy(() =>
   ]),
 );
 
-export const leafSchema = z.strictObject({
-  fact: z.enum(factNames, {
-    error: (i) => `unknown fact ${JSON.stringify(i.input)}; see the facts catalogue`,
-  }),
-  operator: z.enum(operatorNames, { error: (i) => `unknown operator ${JSON.stringify(i.input)}` }),
-  value: z.union([json, z.strictObject({ fact: z.enum(factNames), path: z.string().optional() })]),
+const factName = z.enum(factNames, {
+  error: (i) => unknownName("fact", i.input, factNames, "; `touchpoint rules facts` lists them"),
+});
+
+const scalarKinds: Record<string, string> = { string: "string", number: "number", boolean: "boolean" };
+
+/** What a plain value's type says about a fact of kind `kind`: a reason it can never match, or none. */
+function kindMismatch(kind: string, value: unknown): string | undefined {
+  if (value === null || !(kind in scalarKinds)) return undefined;
+  return typeof value === kind ? undefined : `a ${typeof value}, but the fact is a ${kind}`;
+}
+
+export const leafSchema = strict({
+  fact: factName,
+  operator: z.enum(operatorNames, { error: (i) => unknownName("operator", i.input, operatorNames) }),
+  value: z.union([json, strict({ fact: factName, path: z.string().optional() })]),
   path: z
     .string()
     .regex(/^\$(\.[A-Za-z_][A-Za-z0-9_]*)+$/, "a plain path such as $.merchant.mcc")
     .optional(),
   params: z.record(z.string(), json).optional(),
   name: z.string().optional(),
+}).superRefine((leaf, ctx) => {
+  // Meaning zod's shapes cannot express: the fact's kind against the operator, the path and the value.
+  const fact = FACTS[leaf.fact];
+  const op = OPERATORS[leaf.operator];
+  const ref = isFactRef(leaf.value);
+  if (leaf.path && fact.kind !== "object") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["path"],
+      message: `fact ${leaf.fact} is a ${fact.kind}; only object facts take a path`,
+    });
+  }
+  if (op.numeric && !leaf.path && fact.kind !== "number") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["operator"],
+      message: `${leaf.operator} needs a number; ${leaf.fact} is a ${fact.kind}`,
+    });
+  }
+  if (op.numeric && typeof leaf.value !== "number" && !ref) {
+    ctx.addIssue({ code: "custom", path: ["value"], message: `${leaf.operator} compares with a number` });
+  }
+  if ((leaf.operator === "in" || leaf.operator === "notIn") && !Array.isArray(leaf.value)) {
+    ctx.addIssue({ code: "custom", path: ["value"], message: `${leaf.operator} needs an array value` });
+  }
+  if (leaf.path || ref) return;
+  const values =
+    (leaf.operator === "in" || leaf.operator === "notIn") && Array.isArray(leaf.value)
+      ? leaf.value.map((v, i) => [v, ["value", i]] as const)
+      : leaf.operator === "equal" || leaf.operator === "notEqual"
+        ? [[leaf.value, ["value"]] as const]
+        : [];
+  for (const [v, at] of values) {
+    if (leaf.fact === "event.type" && typeof v === "string" && !(eventTypes as string[]).includes(v)) {
+      ctx.addIssue({ code: "custom", path: [...at], message: unknownName("event type", v, eventTypes) });
+    }
+    const why = kindMismatch(fact.kind, v);
+    if (why)
+      ctx.addIssue({
+        code: "custom",
+        path: [...at],
+        message: `${JSON.stringify(v)} is ${why}: it never matches`,
+      });
+  }
 });
 
 export type Leaf = z.infer<typeof leafSchema>;
 export type Condition = Leaf | { all: Condition[] } | { any: Condition[] } | { not: Condition };
 
-const allSchema = z.strictObject({ all: z.array(z.lazy(() => conditionSchema)).min(1) });
-const anySchema = z.strictObject({ any: z.array(z.lazy(() => conditionSchema)).min(1) });
-const notSchema = z.strictObject({ not: z.lazy(() => conditionSchema) });
+const allSchema = strict({ all: z.array(z.lazy(() => conditionSchema)).min(1) });
+const anySchema = strict({ any: z.array(z.lazy(() => conditionSchema)).min(1) });
+const notSchema = strict({ not: z.lazy(() => conditionSchema) });
 
 /**
  * Chooses the condition's schema by its keys rather than trying each in a union, so an error deep
@@ -77,7 +176,7 @@ function byKeys(schemas: { all: z.ZodType; any: z.ZodType; not: z.ZodType; leaf?
     const r = schema.safeParse(v);
     if (!r.success) {
       for (const issue of r.error.issues)
-        ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+        ctx.addIssue({ code: "custom", message: issue.message, path: issuePath(issue) });
       return z.NEVER;
     }
     return r.data as Condition;
@@ -91,17 +190,29 @@ export const conditionSchema: z.ZodType<Condition> = z.lazy(() =>
 export const severitySchema = z.enum(["low", "medium", "high"]);
 export type Severity = z.infer<typeof severitySchema>;
 
-export const ruleSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, "kebab-case, e.g. impossible-location-spend"),
+export const ruleModes = ["live", "shadow"] as const;
+export type RuleMode = (typeof ruleModes)[number];
+
+export const ruleSchema = strict({
+  name: z
+    .string()
+    .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, "kebab-case, e.g. impossible-location-spend")
+    .max(100),
   description: z.string().max(2000).optional(),
+  /** Who answers for the rule: a team or a person, as the risk team names them. */
+  owner: z.string().min(1).max(120).optional(),
+  /** `live` opens cases and texts; `shadow` is evaluated and recorded only, to see what it would do. */
+  mode: z.enum(ruleModes, { error: (i) => unknownName("mode", i.input, ruleModes) }).default("live"),
   priority: z.number().int().min(1).max(100).default(1),
   conditions: byKeys({ all: allSchema, any: anySchema, not: notSchema }) as z.ZodType<
     { all: Condition[] } | { any: Condition[] } | { not: Condition }
   >,
-  event: z.strictObject({
+  event: strict({
     type: z.string().min(1).max(100),
     params: z.looseObject({
-      severity: severitySchema,
+      severity: z.enum(["low", "medium", "high"], {
+        error: (i) => unknownName("severity", i.input, ["low", "medium", "high"]),
+      }),
       /** What the advocate reads first. */
       title: z.string().min(1).max(200),
       /** The team whose advocates take the case. */
@@ -112,62 +223,142 @@ export const ruleSchema = z.strictObject({
 
 export type Rule = z.output<typeof ruleSchema>;
 
-export const rulesetSchema = z.strictObject({
+export const rulesetSchema = strict({
   rules: z.array(ruleSchema).min(1).max(500),
 });
 export type Ruleset = z.output<typeof rulesetSchema>;
 
-function* leaves(c: Condition, path: string): Generator<[Leaf, string]> {
-  if ("all" in c) for (const [i, x] of c.all.entries()) yield* leaves(x, `${path}.all[${i}]`);
-  else if ("any" in c) for (const [i, x] of c.any.entries()) yield* leaves(x, `${path}.any[${i}]`);
-  else if ("not" in c) yield* leaves(c.not, `${path}.not`);
-  else yield [c, path];
-}
-
-/** Meaning checks zod cannot express: fact kinds against operators and paths, unique names. */
-function semanticIssues(ruleset: Ruleset): FieldIssue[] {
-  const issues: FieldIssue[] = [];
-  const seen = new Set<string>();
-  for (const [i, rule] of ruleset.rules.entries()) {
-    const at = `rules[${i}] (${rule.name})`;
-    if (seen.has(rule.name)) issues.push({ path: `${at}.name`, message: "duplicate rule name" });
-    seen.add(rule.name);
-    for (const [leaf, p] of leaves(rule.conditions, `${at}.conditions`)) {
-      const fact = FACTS[leaf.fact];
-      if (leaf.path && fact.kind !== "object") {
-        issues.push({
-          path: `${p}.path`,
-          message: `fact ${leaf.fact} is a ${fact.kind}; only object facts take a path`,
-        });
-      }
-      if (OPERATORS[leaf.operator].numeric && !leaf.path && fact.kind !== "number") {
-        issues.push({
-          path: `${p}.operator`,
-          message: `${leaf.operator} needs a number; ${leaf.fact} is a ${fact.kind}`,
-        });
-      }
-      if (OPERATORS[leaf.operator].numeric && typeof leaf.value !== "number" && !isFactRef(leaf.value)) {
-        issues.push({ path: `${p}.value`, message: `${leaf.operator} compares with a number` });
-      }
-      if ((leaf.operator === "in" || leaf.operator === "notIn") && !Array.isArray(leaf.value)) {
-        issues.push({ path: `${p}.value`, message: `${leaf.operator} needs an array value` });
-      }
+/** The facts a test case sets: catalogued names, each with a value of the fact's kind. */
+const testFacts = z.record(z.string(), z.unknown()).superRefine((facts, ctx) => {
+  for (const [name, value] of Object.entries(facts)) {
+    const doc = (FACTS as Record<string, { kind: string; nullable: boolean }>)[name];
+    if (!doc) {
+      ctx.addIssue({ code: "custom", path: [name], message: unknownName("fact", name, factNames) });
+    } else if (
+      value === null
+        ? !doc.nullable
+        : doc.kind === "object"
+          ? typeof value !== "object"
+          : typeof value !== doc.kind
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: [name],
+        message: `${name} is a ${doc.kind}${doc.nullable ? " or null" : ""}; got ${value === null ? "null" : typeof value}`,
+      });
     }
   }
-  return issues;
+});
+
+export const ruleTestSchema = strict({
+  name: z.string().min(1).max(200),
+  facts: testFacts,
+  /** Whether the rule under test fires on these facts (other rules do not matter). */
+  fires: z.boolean(),
+});
+export type RuleTest = z.output<typeof ruleTestSchema>;
+
+export const ruleFileSchema = strict({
+  rule: ruleSchema,
+  tests: z.array(ruleTestSchema).max(200).default([]),
+});
+/** One rule with its own test cases: `rules/<name>.json`, and the unit of every publish. */
+export type RuleFile = z.output<typeof ruleFileSchema>;
+
+/** A problem with a rule, located: the JSON path from the input's root, and the rule's name when known. */
+export interface RuleIssue extends FieldIssue {
+  rule?: string;
 }
 
 function isFactRef(v: unknown): boolean {
-  return typeof v === "object" && v !== null && "fact" in v;
+  return typeof v === "object" && v !== null && !Array.isArray(v) && "fact" in v;
 }
 
-/** Validates a ruleset; throws ValidationError listing every problem with its path. */
-export function parseRuleset(input: unknown): Ruleset {
-  const result = rulesetSchema.safeParse(input);
-  if (!result.success) {
-    throw new ValidationError("invalid ruleset", fieldIssues(result.error, { whole: "(root)" }));
+function rawName(entry: unknown): string | undefined {
+  if (typeof entry !== "object" || entry === null) return undefined;
+  const o = entry as Record<string, unknown>;
+  const rule =
+    "rule" in o && typeof o.rule === "object" && o.rule !== null ? (o.rule as Record<string, unknown>) : o;
+  return typeof rule.name === "string" ? rule.name : undefined;
+}
+
+function located(
+  error: z.ZodError,
+  prefix: string,
+  nameAt: (path: readonly PropertyKey[]) => string | undefined,
+): RuleIssue[] {
+  const issues = error.issues.map((i) => ({ ...i, path: issuePath(i) }));
+  return fieldIssues({ issues }, { prefix, whole: prefix || "(root)" }).map((issue, n) => {
+    const rule = nameAt(issues[n]!.path);
+    return rule ? { ...issue, rule } : issue;
+  });
+}
+
+/**
+ * Validates one rule file; throws ValidationError listing every problem at once, each with its
+ * JSON path from the file's root (`rule.conditions.all[3].operator`) and the rule's name.
+ */
+export function parseRuleFile(input: unknown): RuleFile {
+  const result = ruleFileSchema.safeParse(input);
+  if (result.success) return result.data;
+  const name = rawName(input);
+  throw new ValidationError(
+    "invalid rule file",
+    located(result.error, "", () => name),
+  );
+}
+
+const ruleEntry = z.unknown().transform((v, ctx): RuleFile => {
+  const asFile = typeof v === "object" && v !== null && "rule" in v;
+  const r = asFile ? ruleFileSchema.safeParse(v) : ruleSchema.safeParse(v);
+  if (!r.success) {
+    for (const issue of r.error.issues)
+      ctx.addIssue({ code: "custom", message: issue.message, path: issuePath(issue) });
+    return z.NEVER;
   }
-  const issues = semanticIssues(result.data);
-  if (issues.length > 0) throw new ValidationError("invalid ruleset", issues);
-  return result.data;
+  return asFile ? (r.data as RuleFile) : { rule: r.data as Rule, tests: [] };
+});
+
+const ruleEntries = z
+  .array(ruleEntry)
+  .min(1)
+  .max(500)
+  .superRefine((files, ctx) => {
+    const seen = new Set<string>();
+    for (const [i, f] of files.entries()) {
+      if (seen.has(f.rule.name))
+        ctx.addIssue({ code: "custom", path: [i], message: `duplicate rule name ${f.rule.name}` });
+      seen.add(f.rule.name);
+    }
+  });
+
+/**
+ * Validates a list of rules as a publish or a test carries them: each entry a rule file
+ * (`{ rule, tests }`) or, as before rule files, a bare rule. Every problem at once, each with its
+ * path from `at` (`rules[2].rule.conditions.all[0].fact`) and its rule's name.
+ */
+export function parseRuleFiles(entries: unknown, at = "rules"): RuleFile[] {
+  const result = ruleEntries.safeParse(entries);
+  if (result.success) return result.data;
+  const raw = Array.isArray(entries) ? entries : [];
+  throw new ValidationError(
+    "invalid ruleset",
+    located(result.error, at, (path) => (typeof path[0] === "number" ? rawName(raw[path[0]]) : undefined)),
+  );
+}
+
+/** The rules of a set of rule files, in the order given. */
+export function rulesetOf(files: readonly RuleFile[]): Ruleset {
+  return { rules: files.map((f) => f.rule) };
+}
+
+/** Validates a ruleset (`{ rules: [...] }`, bare rules or rule files); throws ValidationError listing every problem. */
+export function parseRuleset(input: unknown): Ruleset {
+  const body = z.strictObject({ rules: z.unknown() }).safeParse(input);
+  if (!body.success)
+    throw new ValidationError(
+      "invalid ruleset",
+      located(body.error, "", () => undefined),
+    );
+  return rulesetOf(parseRuleFiles(body.data.rules));
 }

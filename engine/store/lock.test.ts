@@ -18,22 +18,32 @@ async function race(path: string, contenders: number): Promise<string[]> {
     while (Date.now() < ${at}) {}
     try { takeLock(${JSON.stringify(path)}, "the data directory"); console.log("won"); }
     catch (e) { console.log(e.name === "DataDirBusyError" ? "busy" : "error " + e.message); }
-    setTimeout(() => {}, 800);`;
+    setInterval(() => {}, 1000);`;
   const children = Array.from({ length: contenders }, () =>
     spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
       stdio: ["ignore", "pipe", "inherit"],
     }),
   );
-  return Promise.all(
-    children.map(async (c) => {
-      let out = "";
-      c.stdout?.on("data", (d) => {
-        out += String(d);
-      });
-      await once(c, "exit");
-      return out.trim();
-    }),
+  // Each contender holds on (a winner keeps its lock) until every one has answered: on a loaded
+  // machine one may start late, and must then meet the winner alive, not a lock it left behind.
+  const answers = await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<string>((ok) => {
+          let out = "";
+          c.stdout?.on("data", (d) => {
+            out += String(d);
+            if (out.includes("\n")) ok(out.trim());
+          });
+          c.on("exit", () => ok(out.trim()));
+        }),
+    ),
   );
+  for (const c of children) c.kill();
+  await Promise.all(
+    children.map((c) => (c.exitCode === null && c.signalCode === null ? once(c, "exit") : null)),
+  );
+  return answers;
 }
 
 /** A pid no process has now. */

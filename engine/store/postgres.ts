@@ -16,7 +16,7 @@ import { NotFoundError, ValidationError } from "../errors.ts";
 import type { TouchpointEvent } from "../events.ts";
 import type { CustomerProfile } from "../rules/facts.ts";
 import type { Hit } from "../rules/reference.ts";
-import type { Ruleset, Severity } from "../rules/schema.ts";
+import type { Severity } from "../rules/schema.ts";
 import type { Sql } from "./database.ts";
 
 /** A connection or a transaction: both take tagged-template queries. */
@@ -133,6 +133,8 @@ export type Role = "ingest" | "risk" | "advocate" | "supervisor" | "admin";
 
 export interface Principal {
   tokenId: string;
+  /** What people call the token (a person, a team, a system); versions and audits show it. */
+  label: string;
   role: Role;
   advocateId: string | null;
   team: string | null;
@@ -168,10 +170,12 @@ export async function createToken(
 
 export async function principalFor(sql: Q, token: string): Promise<Principal | undefined> {
   const [row] = await sql`
-    select t.id, t.role, t.advocate_id, case when t.advocate_id is null then t.team else a.team end as team
+    select t.id, t.label, t.role, t.advocate_id, case when t.advocate_id is null then t.team else a.team end as team
     from api_tokens t left join advocates a on a.id = t.advocate_id
     where t.token_hash = ${hashToken(token)} and t.revoked_at is null`;
-  return row ? { tokenId: row.id, role: row.role, advocateId: row.advocate_id, team: row.team } : undefined;
+  return row
+    ? { tokenId: row.id, label: row.label, role: row.role, advocateId: row.advocate_id, team: row.team }
+    : undefined;
 }
 
 /**
@@ -226,11 +230,13 @@ export async function principalForSession(
   now: Date,
 ): Promise<Principal | undefined> {
   const [row] = await sql`
-    select t.id, t.role, t.advocate_id, case when t.advocate_id is null then t.team else a.team end as team
+    select t.id, t.label, t.role, t.advocate_id, case when t.advocate_id is null then t.team else a.team end as team
     from desk_sessions s join api_tokens t on t.id = s.token_id left join advocates a on a.id = t.advocate_id
     where s.id_hash = ${hashToken(sessionId)} and s.revoked_at is null and s.expires_at > ${now}
       and t.revoked_at is null`;
-  return row ? { tokenId: row.id, role: row.role, advocateId: row.advocate_id, team: row.team } : undefined;
+  return row
+    ? { tokenId: row.id, label: row.label, role: row.role, advocateId: row.advocate_id, team: row.team }
+    : undefined;
 }
 
 export async function revokeDeskSession(sql: Q, sessionId: string, now: Date): Promise<void> {
@@ -254,33 +260,6 @@ export async function ensureAdminToken(sql: Q, configured: string | undefined): 
     label: "generated at first start",
   });
   return token;
-}
-
-// ---------------------------------------------------------------- rulesets
-
-export interface StoredRuleset {
-  version: number;
-  ruleset: Ruleset;
-  publishedAt: Date | null;
-}
-
-export async function publishedRuleset(sql: Q): Promise<StoredRuleset | undefined> {
-  const [row] = await sql`
-    select version, rules, published_at from rulesets where published_at is not null order by version desc limit 1`;
-  return row
-    ? { version: row.version, ruleset: row.rules as Ruleset, publishedAt: row.published_at }
-    : undefined;
-}
-
-export async function publishRuleset(sql: Q, ruleset: Ruleset, by: string, note = ""): Promise<number> {
-  const [row] = await sql`
-    insert into rulesets (rules, note, created_by, published_at)
-    values (${sql.json(ruleset as unknown as postgres.JSONValue)}, ${note}, ${by}, now()) returning version`;
-  await audit(sql, by, "ruleset.publish", `ruleset:${row!.version}`, {
-    note,
-    rules: ruleset.rules.map((r) => r.name),
-  });
-  return row!.version as number;
 }
 
 // ---------------------------------------------------------------- events
@@ -310,9 +289,17 @@ export async function insertNewEvents(
   return fresh;
 }
 
-export async function markEvaluated(sql: Q, ids: readonly string[], at: Date): Promise<void> {
+/** Marks events evaluated, with the ruleset version that evaluated them (one per batch). */
+export async function markEvaluated(
+  sql: Q,
+  ids: readonly string[],
+  at: Date,
+  version: number,
+): Promise<void> {
   if (ids.length > 0)
-    await sql`update events set evaluated_at = ${at} where id = any(${ids as string[]}) and evaluated_at is null`;
+    await sql`
+      update events set evaluated_at = ${at}, evaluated_version = ${version}
+      where id = any(${ids as string[]}) and evaluated_at is null`;
 }
 
 export async function markFailed(sql: Q, id: string, error: string, at: Date): Promise<void> {
@@ -392,6 +379,7 @@ export async function insertDecisions(
     event_id: d.event.id,
     customer_id: d.event.customerId,
     rule: d.hit.rule,
+    mode: d.hit.mode,
     ruleset_version: d.rulesetVersion,
     severity: d.hit.severity,
     title: d.hit.title,
@@ -400,7 +388,7 @@ export async function insertDecisions(
     decided_at: d.decidedAt,
   }));
   const out = await sql`
-    insert into decisions ${sql(rows as never, "event_id", "customer_id", "rule", "ruleset_version", "severity", "title", "team", "explanation", "decided_at")}
+    insert into decisions ${sql(rows as never, "event_id", "customer_id", "rule", "mode", "ruleset_version", "severity", "title", "team", "explanation", "decided_at")}
     on conflict (event_id, rule) do nothing returning id, rule, customer_id`;
   return out.map((r) => ({ id: String(r.id), rule: r.rule as string, customerId: r.customer_id as string }));
 }
@@ -422,7 +410,7 @@ export async function customersWithUnlinkedDecisions(
 ): Promise<string[]> {
   if (customerIds.length === 0) return [];
   const rows =
-    await sql`select distinct customer_id from decisions where case_id is null and customer_id = any(${customerIds as string[]})`;
+    await sql`select distinct customer_id from decisions where case_id is null and mode = 'live' and customer_id = any(${customerIds as string[]})`;
   return rows.map((r) => r.customer_id as string);
 }
 
@@ -484,7 +472,7 @@ export async function openOrJoinCase(
     const decisions = await tx`
       select d.id, d.event_id, d.rule, d.severity, d.title, d.team, d.decided_at, e.occurred_at
       from decisions d join events e on e.id = d.event_id
-      where d.customer_id = ${customerId} and d.case_id is null order by e.occurred_at, d.id for update of d`;
+      where d.customer_id = ${customerId} and d.case_id is null and d.mode = 'live' order by e.occurred_at, d.id for update of d`;
     if (decisions.length === 0) return undefined;
     const first = decisions[0]!;
     const severity = decisions.reduce<Severity>((s, d) => maxSeverity(s, d.severity), "low");
@@ -925,53 +913,6 @@ export async function messagesOf(sql: Q, caseId: string) {
     transport: m.transport as "vonage" | "outbox",
     createdAt: (m.created_at as Date).toISOString(),
   }));
-}
-
-/**
- * What each rule's hits turned out to be: a resolved case labels every rule that fired in it.
- * Precision = confirmed / (confirmed + false alarms), over labelled cases only.
- */
-export async function ruleStats(sql: Q) {
-  const rows = await sql`
-    select d.rule,
-      count(*)::int as hits,
-      count(distinct d.case_id)::int as cases,
-      count(distinct c.id) filter (where c.outcome = 'confirmed_fraud')::int as confirmed,
-      count(distinct c.id) filter (where c.outcome = 'false_alarm')::int as false_alarms,
-      count(distinct c.id) filter (where c.status = 'open')::int as open
-    from decisions d left join cases c on c.id = d.case_id
-    group by d.rule order by d.rule`;
-  return rows.map((r) => {
-    const labelled = (r.confirmed as number) + (r.false_alarms as number);
-    return {
-      rule: r.rule as string,
-      hits: r.hits as number,
-      cases: r.cases as number,
-      open: r.open as number,
-      confirmed: r.confirmed as number,
-      falseAlarms: r.false_alarms as number,
-      precision: labelled > 0 ? Math.round(((r.confirmed as number) / labelled) * 1000) / 1000 : null,
-    };
-  });
-}
-
-/** Every ruleset version, newest first. */
-export async function rulesetVersions(sql: Q) {
-  const rows = await sql`
-    select version, note, created_by, created_at, published_at, rules from rulesets order by version desc limit 200`;
-  return rows.map((r) => ({
-    version: r.version as number,
-    note: r.note as string,
-    createdBy: r.created_by as string,
-    publishedAt: r.published_at ? (r.published_at as Date).toISOString() : null,
-    rules: ((r.rules as Ruleset).rules ?? []).map((x) => x.name),
-  }));
-}
-
-export async function rulesetVersion(sql: Q, version: number): Promise<Ruleset> {
-  const [row] = await sql`select rules from rulesets where version = ${version}`;
-  if (!row) throw new NotFoundError(`ruleset version ${version} not found`);
-  return row.rules as Ruleset;
 }
 
 /**

@@ -65,7 +65,7 @@ export async function deploymentId(sql: Q): Promise<string> {
  * How old the oldest pending work is, seconds, by kind: events accepted and not evaluated,
  * decisions not on a case, owed jobs past due. 0 when nothing waits. `actions` waits on the card
  * system, not on us: it is re-driven but does not count here, or a slow card system would take
- * touchpoint's API out of its load balancer.
+ * touchpoint's API out of its load balancer. Nor does `backtests`: a long replay is not a stall.
  */
 export async function oldestPending(
   sql: Q,
@@ -74,9 +74,9 @@ export async function oldestPending(
   const [r] = await sql`
     select
       (select min(received_at) from events where evaluated_at is null) as events,
-      (select min(decided_at) from decisions where case_id is null) as decisions,
+      (select min(decided_at) from decisions where case_id is null and mode = 'live') as decisions,
       (select min(due_at) from owed_work where done_at is null and failed_at is null
-         and queue <> 'actions') as jobs`;
+         and queue not in ('actions', 'backtests')) as jobs`;
   const age = (d: unknown) => (d instanceof Date ? Math.max(0, (now.getTime() - d.getTime()) / 1000) : 0);
   return { events: age(r?.events), decisions: age(r?.decisions), jobs: age(r?.jobs) };
 }

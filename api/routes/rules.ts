@@ -1,0 +1,315 @@
+/**
+ * What the risk team works with: rule files one at a time (`/v1/rules/:name`), whole rulesets with
+ * their versions, diffs, tests, backtests and rollbacks (`/v1/rulesets`), and the facts catalogue
+ * (`/v1/facts`). A publish that changes nothing makes no version; one that would drop rules must
+ * say so in `remove`.
+ */
+import { Hono } from "hono";
+import type { Redis } from "ioredis";
+import { z } from "zod";
+import { ConflictError, NotFoundError, ValidationError } from "../../engine/errors.ts";
+import { rulesetChannel } from "../../engine/evaluate.ts";
+import { timestamp } from "../../engine/events.ts";
+import type { Logger } from "../../engine/log.ts";
+import { diffRuleFiles, type RulesetDiff } from "../../engine/rules/diff.ts";
+import { blankFacts, factCatalogue } from "../../engine/rules/facts.ts";
+import { Evaluator } from "../../engine/rules/reference.ts";
+import {
+  parseRuleFile,
+  parseRuleFiles,
+  type RuleFile,
+  type RuleIssue,
+  rulesetOf,
+} from "../../engine/rules/schema.ts";
+import { runRuleTests } from "../../engine/rules/testing.ts";
+import type { Sql } from "../../engine/store/database.ts";
+import {
+  type PublishResult,
+  publishedRuleset,
+  publisherOf,
+  publishRuleFiles,
+  ruleStats,
+  rulesetVersion,
+  rulesetVersions,
+  type StoredRuleset,
+} from "../../engine/store/rulesets.ts";
+import { type AuthEnv, requireRole } from "../auth.ts";
+import { jsonBody } from "../errors.ts";
+
+const note = z.string().max(2000).optional();
+const ruleName = z.string().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, "a rule name, kebab-case");
+
+const publishBody = z.strictObject({
+  rules: z.array(z.unknown()),
+  /** Rules of the current version this publish leaves out on purpose. */
+  remove: z.array(ruleName).max(500).default([]),
+  note,
+});
+const legacyCase = z.strictObject({
+  name: z.string(),
+  facts: z.record(z.string(), z.unknown()),
+  fires: z.array(z.string()),
+});
+const testBody = z.strictObject({
+  rules: z.array(z.unknown()).optional(),
+  /** Cases over the whole ruleset: `fires` lists every rule expected to fire. */
+  cases: z.array(legacyCase).min(1).max(1000).optional(),
+});
+function versionParam(raw: string | undefined, path = "version"): number {
+  const version = Number(raw);
+  if (!Number.isInteger(version) || version < 1 || version > 2_147_483_647) {
+    throw new ValidationError("invalid version", [{ path, message: "a positive integer" }]);
+  }
+  return version;
+}
+
+/** "added x; changed y, z; removed w": the why of a version when its publisher gave none. */
+function describe(d: RulesetDiff): string {
+  const parts = [
+    d.added.length ? `added ${d.added.join(", ")}` : "",
+    d.changed.length ? `changed ${d.changed.map((c) => c.rule).join(", ")}` : "",
+    d.removed.length ? `removed ${d.removed.join(", ")}` : "",
+  ].filter(Boolean);
+  return parts.join("; ");
+}
+
+/**
+ * The files a whole-ruleset publish makes of the current version; refuses (409, naming them) to
+ * drop rules the request does not list in `remove`.
+ */
+function replacing(files: RuleFile[], remove: string[]) {
+  return (current: StoredRuleset | undefined): RuleFile[] => {
+    const names = new Set(files.map((f) => f.rule.name));
+    const kept = remove.filter((n) => names.has(n));
+    if (kept.length > 0) {
+      throw new ValidationError("a rule cannot be both published and removed", [
+        { path: "remove", message: `also in rules: ${kept.join(", ")}` },
+      ]);
+    }
+    const dropped = (current?.files ?? []).map((f) => f.rule.name).filter((n) => !names.has(n));
+    const unsaid = dropped.filter((n) => !remove.includes(n));
+    if (unsaid.length > 0) {
+      throw new ConflictError(
+        `this publish would drop ${unsaid.length} rule(s) of version ${current?.version}: ${unsaid.join(", ")}; list them in remove to drop them, or use PUT /v1/rules/:name to change one rule`,
+        { rules: unsaid, version: current?.version },
+      );
+    }
+    return files;
+  };
+}
+
+interface Told {
+  redis: Redis;
+  keyPrefix: string;
+  log: Logger;
+}
+
+/**
+ * Tells every worker of a new version. Should Redis miss it, the workers still read it within
+ * their poll (RulesetCache), so the publish itself stands.
+ */
+async function announce(told: Told, r: PublishResult): Promise<void> {
+  if (r.unchanged) return;
+  await told.redis.publish(rulesetChannel(told.keyPrefix), String(r.version)).catch((err: Error) => {
+    told.log.warn(
+      { err: err.message, version: r.version },
+      "could not announce a publish; workers poll for it",
+    );
+  });
+}
+
+function published(r: PublishResult, status: 200 | 201 = r.unchanged ? 200 : 201) {
+  return [{ version: r.version, unchanged: r.unchanged, from: r.from, diff: r.diff }, status] as const;
+}
+
+async function current(sql: Sql): Promise<StoredRuleset> {
+  const found = await publishedRuleset(sql);
+  if (!found) throw new NotFoundError("no ruleset published yet");
+  return found;
+}
+
+export function ruleRoutes(sql: Sql, told: Told) {
+  const app = new Hono<AuthEnv>();
+  app.get("/", requireRole("risk", "supervisor"), async (c) => {
+    const { version, files } = await current(sql);
+    return c.json(
+      {
+        version,
+        items: files.map(({ rule, tests }) => ({
+          name: rule.name,
+          mode: rule.mode,
+          owner: rule.owner ?? null,
+          description: rule.description ?? null,
+          priority: rule.priority,
+          severity: rule.event.params.severity,
+          team: rule.event.params.team,
+          tests: tests.length,
+        })),
+      },
+      200,
+    );
+  });
+  app.get("/:name", requireRole("risk", "supervisor"), async (c) => {
+    const { version, files } = await current(sql);
+    const file = files.find((f) => f.rule.name === c.req.param("name"));
+    if (!file) throw new NotFoundError(`no rule ${c.req.param("name")} in version ${version}`);
+    return c.json({ version, ...file }, 200);
+  });
+  app.put("/:name", requireRole("risk"), async (c) => {
+    const name = c.req.param("name");
+    const body = await jsonBody(c, z.looseObject({ note }));
+    const { note: why, ...raw } = body;
+    const file = parseRuleFile(raw);
+    if (file.rule.name !== name) {
+      const issue: RuleIssue = {
+        path: "rule.name",
+        rule: file.rule.name,
+        message: `is ${file.rule.name}; the address says ${name}`,
+      };
+      throw new ValidationError("the rule's name is its address", [issue]);
+    }
+    const r = await publishRuleFiles(
+      sql,
+      (cur) => [...(cur?.files ?? []).filter((f) => f.rule.name !== name), file],
+      publisherOf(c.get("principal")),
+      why ?? `put ${name}`,
+    );
+    await announce(told, r);
+    return c.json(...published(r));
+  });
+  app.delete("/:name", requireRole("risk"), async (c) => {
+    const name = c.req.param("name");
+    const why = c.req.query("note");
+    if (why !== undefined && why.length > 2000) {
+      throw new ValidationError("note too long", [
+        { path: "query.note", message: "at most 2,000 characters" },
+      ]);
+    }
+    const r = await publishRuleFiles(
+      sql,
+      (cur) => {
+        const files = cur?.files ?? [];
+        if (!files.some((f) => f.rule.name === name)) {
+          throw new NotFoundError(`no rule ${name} in version ${cur?.version ?? "(none)"}`);
+        }
+        if (files.length === 1) {
+          throw new ConflictError(`${name} is the only rule; a ruleset keeps at least one`, {
+            rules: [name],
+          });
+        }
+        return files.filter((f) => f.rule.name !== name);
+      },
+      publisherOf(c.get("principal")),
+      why ?? `removed ${name}`,
+    );
+    await announce(told, r);
+    return c.json(...published(r));
+  });
+  return app;
+}
+
+export function factRoutes() {
+  const app = new Hono<AuthEnv>();
+  const items = factCatalogue();
+  app.get("/", requireRole("risk", "supervisor"), (c) => c.json({ items }, 200));
+  return app;
+}
+
+export function rulesetRoutes(sql: Sql, opts: Told) {
+  const app = new Hono<AuthEnv>();
+  app.get("/", requireRole("risk", "supervisor"), async (c) =>
+    c.json({ items: await rulesetVersions(sql) }, 200),
+  );
+  app.get("/current", requireRole("risk", "supervisor"), async (c) => {
+    const found = await publishedRuleset(sql);
+    return c.json(found ? { ...found, publishedAt: found.publishedAt?.toISOString() ?? null } : null, 200);
+  });
+  app.get("/stats", requireRole("risk", "supervisor"), async (c) => {
+    const since = c.req.query("since");
+    if (since !== undefined && !timestamp.safeParse(since).success) {
+      throw new ValidationError("invalid since", [{ path: "query.since", message: "an ISO 8601 time" }]);
+    }
+    return c.json({ items: await ruleStats(sql, since ? new Date(since) : undefined) }, 200);
+  });
+  app.post("/validate", requireRole("risk"), async (c) => {
+    const body = await jsonBody(c, z.strictObject({ rules: z.array(z.unknown()) }));
+    const files = parseRuleFiles(body.rules);
+    return c.json({ valid: true, rules: files.map((f) => f.rule.name) }, 200);
+  });
+  app.post("/diff", requireRole("risk"), async (c) => {
+    const body = await jsonBody(c, publishBody);
+    const files = parseRuleFiles(body.rules);
+    const cur = await publishedRuleset(sql);
+    const diff = diffRuleFiles(cur?.files ?? [], files);
+    const wouldDrop = diff.removed.filter((n) => !body.remove.includes(n));
+    return c.json(
+      { from: cur?.version ?? null, diff, ...(wouldDrop.length ? { refused: { rules: wouldDrop } } : {}) },
+      200,
+    );
+  });
+  app.post("/test", requireRole("risk"), async (c) => {
+    const body = await jsonBody(c, testBody);
+    const files = body.rules ? parseRuleFiles(body.rules) : (await current(sql)).files;
+    const results: Array<{ pass: boolean }> = await runRuleTests(files);
+    if (body.cases) {
+      const evaluator = new Evaluator(rulesetOf(files));
+      for (const tc of body.cases) {
+        const { hits, failures } = await evaluator.evaluate(blankFacts(tc.facts));
+        const fired = hits.map((h) => h.rule).sort();
+        const expected = [...tc.fires].sort();
+        const result = {
+          test: tc.name,
+          fired,
+          expected,
+          pass: JSON.stringify(fired) === JSON.stringify(expected),
+          failures,
+        };
+        results.push(result);
+      }
+    }
+    const failed = results.filter((r) => !r.pass).length;
+    return c.json({ passed: results.length - failed, failed, results }, 200);
+  });
+  app.get("/:version", requireRole("risk", "supervisor"), async (c) => {
+    const found = await rulesetVersion(sql, versionParam(c.req.param("version")));
+    return c.json({ ...found, publishedAt: found.publishedAt?.toISOString() ?? null }, 200);
+  });
+  app.get("/:version/diff", requireRole("risk", "supervisor"), async (c) => {
+    const version = versionParam(c.req.param("version"));
+    const against = c.req.query("against");
+    const base = against === undefined ? version - 1 : versionParam(against, "query.against");
+    const after = await rulesetVersion(sql, version);
+    const before = base >= 1 ? (await rulesetVersion(sql, base)).files : [];
+    return c.json(
+      { version, against: base >= 1 ? base : null, diff: diffRuleFiles(before, after.files) },
+      200,
+    );
+  });
+  app.post("/:version/rollback", requireRole("risk"), async (c) => {
+    const version = versionParam(c.req.param("version"));
+    const target = await rulesetVersion(sql, version);
+    const r = await publishRuleFiles(
+      sql,
+      () => target.files,
+      publisherOf(c.get("principal")),
+      `rollback to version ${version}`,
+    );
+    await announce(opts, r);
+    const [body, status] = published(r);
+    return c.json({ ...body, rolledBackTo: version, rules: target.files.map((f) => f.rule.name) }, status);
+  });
+  app.post("/", requireRole("risk"), async (c) => {
+    const body = await jsonBody(c, publishBody);
+    const files = parseRuleFiles(body.rules);
+    const cur = await publishedRuleset(sql);
+    const r = await publishRuleFiles(
+      sql,
+      replacing(files, body.remove),
+      publisherOf(c.get("principal")),
+      body.note ?? describe(diffRuleFiles(cur?.files ?? [], files)),
+    );
+    await announce(opts, r);
+    return c.json({ ...published(r)[0], rules: files.map((f) => f.rule.name) }, published(r)[1]);
+  });
+  return app;
+}

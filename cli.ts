@@ -1,0 +1,442 @@
+/**
+ * The `touchpoint` command: what a risk analyst runs beside their rule files.
+ *
+ *   touchpoint rules validate [paths…]   offline: every problem of every file at once
+ *   touchpoint rules test [paths…]       offline: each file's own cases, and why a failing one failed
+ *   touchpoint rules facts               offline: the facts a rule can use
+ *   touchpoint rules list | diff | publish | remove | rollback | backtest   against a server
+ *
+ * Paths default to `rules/`. Server commands take `--url` and `--token` (or TOUCHPOINT_URL and
+ * TOUCHPOINT_TOKEN); with neither, the touchpoint running on this machine's DATA_DIR is used.
+ * Output is for people; `--json` prints what scripts want. Exit 1 on a failure, 2 on misuse.
+ */
+import { join, resolve } from "node:path";
+import { SingleBar } from "cli-progress";
+import { Command, Option } from "commander";
+import { factCatalogue } from "./engine/rules/facts.ts";
+import { readRuleFiles } from "./engine/rules/files.ts";
+import type { RuleFile } from "./engine/rules/schema.ts";
+import { runRuleTests } from "./engine/rules/testing.ts";
+import { lockOwner } from "./engine/store/lock.ts";
+
+const DEFAULT_PATHS = ["rules"];
+
+/** A failure the command reports in one line and exits 1 on; misuse (2) is commander's. */
+class CliError extends Error {}
+
+interface Out {
+  json: boolean;
+}
+
+function print(text = ""): void {
+  process.stdout.write(`${text}\n`);
+}
+
+function printJson(value: unknown): void {
+  print(JSON.stringify(value, null, 2));
+}
+
+/** A plain table: columns padded to their widest cell, the last one left ragged. */
+export function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+/** Reads and checks rule files; prints every problem and throws when there is one. */
+function loadFiles(paths: string[], out: Out): RuleFile[] {
+  const read = readRuleFiles(paths.length > 0 ? paths : DEFAULT_PATHS);
+  const issues = read.flatMap((r) => r.issues);
+  if (issues.length > 0) {
+    if (out.json) printJson({ valid: false, issues });
+    else {
+      for (const i of issues) {
+        const where = [i.file, i.rule].filter(Boolean).join(" · ");
+        print(`${where}: ${i.path.replace(/^rule\./, "")}: ${i.message}`);
+      }
+      print(`\n${issues.length} problem(s) in ${new Set(issues.map((i) => i.file)).size} file(s)`);
+    }
+    throw new CliError("");
+  }
+  if (read.length === 0) throw new CliError(`no rule files in ${paths.join(", ") || DEFAULT_PATHS[0]}`);
+  return read.map((r) => r.parsed!);
+}
+
+// ------------------------------------------------------------------ the server
+
+// biome-ignore lint/suspicious/noExplicitAny: the server's JSON answers, read field by field as documented in /openapi.json
+type Json = any;
+
+interface Server {
+  url: string;
+  token: string;
+}
+
+function server(opts: { url?: string; token?: string }): Server {
+  const url = opts.url ?? process.env.TOUCHPOINT_URL;
+  const token = opts.token ?? process.env.TOUCHPOINT_TOKEN;
+  if (url && token) return { url: url.replace(/\/+$/, ""), token };
+  // The touchpoint on this machine's embedded database leaves its address and a local token here.
+  const owner = lockOwner(join(resolve(process.env.DATA_DIR ?? "./data"), "touchpoint.lock"));
+  if (!url && !token && owner?.url && owner.token) return { url: owner.url, token: owner.token };
+  throw new CliError(
+    "which touchpoint? give --url and --token (or TOUCHPOINT_URL and TOUCHPOINT_TOKEN); " +
+      "a risk token comes from `npm run token -- --role risk --label <your name>`",
+  );
+}
+
+async function call(s: Server, method: string, path: string, body?: unknown) {
+  let res: Response;
+  try {
+    res = await fetch(`${s.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${s.token}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(60_000),
+    });
+  } catch (err) {
+    throw new CliError(`no answer from ${s.url}: ${(err as Error).cause ?? (err as Error).message}`);
+  }
+  const text = await res.text();
+  let json: Json;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = { error: { message: text.slice(0, 200) } };
+  }
+  return { status: res.status, body: json };
+}
+
+/** The answer's body when it is a success; otherwise the server's error, in words, thrown. */
+function ok(r: { status: number; body: Json }, out: Out, accept: number[] = [200, 201]) {
+  if (accept.includes(r.status)) return r.body;
+  if (out.json) printJson({ status: r.status, ...r.body });
+  else {
+    print(`error ${r.status}: ${r.body?.error?.message ?? "no message"}`);
+    for (const i of r.body?.error?.issues ?? []) {
+      print(`  ${[i.rule, i.path].filter(Boolean).join(" · ")}: ${i.message}`);
+    }
+  }
+  throw new CliError("");
+}
+
+function printDiff(diff: {
+  added: string[];
+  removed: string[];
+  changed: Array<{ rule: string; changes: Array<{ path: string; before?: unknown; after?: unknown }> }>;
+  unchanged: string[];
+}): void {
+  const show = (v: unknown) => (v === undefined ? "(none)" : JSON.stringify(v));
+  for (const name of diff.added) print(`+ ${name} (new rule)`);
+  for (const name of diff.removed) print(`- ${name} (removed)`);
+  for (const c of diff.changed) {
+    print(`~ ${c.rule}`);
+    for (const ch of c.changes) print(`    ${ch.path}: ${show(ch.before)} → ${show(ch.after)}`);
+  }
+  if (diff.added.length + diff.removed.length + diff.changed.length === 0) print("no change");
+  else print(`  (${diff.unchanged.length} rule(s) unchanged)`);
+}
+
+// ------------------------------------------------------------------ commands
+
+export function program(): Command {
+  const root = new Command("touchpoint")
+    .description("touchpoint's command line: rules, from the file to the published version")
+    .showHelpAfterError()
+    .exitOverride();
+  const rules = root.command("rules").description("write, test and publish rules");
+  const withJson = (c: Command) => c.option("--json", "print JSON for scripts", false);
+  const withServer = (c: Command) =>
+    withJson(c)
+      .addOption(new Option("--url <url>", "touchpoint's address").env("TOUCHPOINT_URL"))
+      .addOption(new Option("--token <token>", "a risk token").env("TOUCHPOINT_TOKEN"));
+
+  withJson(rules.command("validate").argument("[paths...]", "rule files or folders", DEFAULT_PATHS))
+    .description("check rule files: every problem of every file at once, with a did-you-mean")
+    .action((paths: string[], o: Out) => {
+      const files = loadFiles(paths, o);
+      if (o.json) printJson({ valid: true, rules: files.map((f) => f.rule.name) });
+      else print(`${files.length} rule file(s) valid: ${files.map((f) => f.rule.name).join(", ")}`);
+    });
+
+  withJson(rules.command("test").argument("[paths...]", "rule files or folders", DEFAULT_PATHS))
+    .description("run each rule file's own test cases, offline")
+    .action(async (paths: string[], o: Out) => {
+      const results = await runRuleTests(loadFiles(paths, o));
+      const failed = results.filter((r) => !r.pass);
+      if (o.json) printJson({ passed: results.length - failed.length, failed: failed.length, results });
+      else {
+        const yesNo = (b: boolean) => (b ? "fires" : "quiet");
+        print(
+          table(
+            ["rule", "case", "expected", "got", "result"],
+            results.map((r) => [
+              r.rule,
+              r.test,
+              yesNo(r.expected),
+              r.error ? "error" : yesNo(r.fired),
+              r.pass ? "pass" : "FAIL",
+            ]),
+          ),
+        );
+        for (const r of failed) {
+          print(`\nFAIL ${r.rule} · ${r.test}`);
+          if (r.error) print(`  the rule threw: ${r.error}`);
+          print(r.expected ? "  it did not fire, because:" : "  it fired, because every condition held:");
+          for (const why of r.reasons) print(`    ${why}`);
+        }
+        print(`\n${results.length - failed.length} passed, ${failed.length} failed`);
+      }
+      if (failed.length > 0) throw new CliError("");
+    });
+
+  withJson(rules.command("facts"))
+    .description("list the facts a rule can use")
+    .action((o: Out) => {
+      const facts = factCatalogue();
+      if (o.json) printJson({ items: facts });
+      else
+        print(
+          table(
+            ["fact", "type", "unit", "null?", "meaning"],
+            facts.map((f) => [f.name, f.kind, f.unit ?? "", f.nullable ? "yes" : "no", f.doc]),
+          ),
+        );
+    });
+
+  withServer(rules.command("list"))
+    .description("the published rules with their mode, owner and precision")
+    .option("--since <time>", "count hits since this time (ISO 8601)")
+    .action(async (o: Out & { url?: string; token?: string; since?: string }) => {
+      const s = server(o);
+      const list = ok(await call(s, "GET", "/v1/rules"), o);
+      const query = o.since ? `?since=${encodeURIComponent(o.since)}` : "";
+      const stats = ok(await call(s, "GET", `/v1/rulesets/stats${query}`), o).items as Array<{
+        rule: string;
+        hits: number;
+        confirmed: number;
+        falseAlarms: number;
+        precision: number | null;
+      }>;
+      if (o.json) return printJson({ ...list, stats });
+      const of = new Map(stats.map((x) => [x.rule, x]));
+      print(`version ${list.version}`);
+      print(
+        table(
+          ["rule", "mode", "owner", "severity", "hits", "confirmed", "false alarms", "precision"],
+          list.items.map((r: { name: string; mode: string; owner: string | null; severity: string }) => {
+            const st = of.get(r.name);
+            return [
+              r.name,
+              r.mode,
+              r.owner ?? "",
+              r.severity,
+              String(st?.hits ?? 0),
+              String(st?.confirmed ?? 0),
+              String(st?.falseAlarms ?? 0),
+              st?.precision == null ? "-" : `${Math.round(st.precision * 100)}%`,
+            ];
+          }),
+        ),
+      );
+    });
+
+  withServer(rules.command("diff").argument("[paths...]", "rule files or folders", DEFAULT_PATHS))
+    .description("what publishing these files would add, change and remove")
+    .option("--remove <names...>", "rules to drop on purpose", [])
+    .action(async (paths: string[], o: Out & { url?: string; token?: string; remove: string[] }) => {
+      const files = loadFiles(paths, o);
+      const r = ok(await call(server(o), "POST", "/v1/rulesets/diff", { rules: files, remove: o.remove }), o);
+      if (o.json) return printJson(r);
+      print(`against version ${r.from ?? "(none)"}:`);
+      printDiff(r.diff);
+      if (r.refused) {
+        print(
+          `\na publish would be refused: it drops ${r.refused.rules.join(", ")}; add --remove to mean it`,
+        );
+      }
+    });
+
+  withServer(rules.command("publish").argument("[paths...]", "rule files or folders", DEFAULT_PATHS))
+    .description("publish these files as the whole ruleset (or, with --one, each file alone)")
+    .option("-m, --note <why>", "why, recorded with the version")
+    .option("--remove <names...>", "rules of the current version to drop on purpose", [])
+    .option("--one", "publish each file as one rule (PUT), keeping every other rule", false)
+    .action(
+      async (
+        paths: string[],
+        o: Out & { url?: string; token?: string; note?: string; remove: string[]; one: boolean },
+      ) => {
+        const files = loadFiles(paths, o);
+        const s = server(o);
+        const answers = [];
+        if (o.one) {
+          for (const f of files) {
+            answers.push(
+              ok(
+                await call(s, "PUT", `/v1/rules/${f.rule.name}`, {
+                  ...f,
+                  ...(o.note ? { note: o.note } : {}),
+                }),
+                o,
+              ),
+            );
+          }
+        } else {
+          const r = await call(s, "POST", "/v1/rulesets", {
+            rules: files,
+            remove: o.remove,
+            ...(o.note ? { note: o.note } : {}),
+          });
+          if (r.status === 409 && !o.json) {
+            print(`refused: ${r.body.error.message}`);
+            throw new CliError("");
+          }
+          answers.push(ok(r, o));
+        }
+        if (o.json) return printJson(answers.length === 1 ? answers[0] : answers);
+        for (const a of answers) {
+          if (a.unchanged) print(`no change: version ${a.version} already holds this`);
+          else {
+            print(`published version ${a.version} (was ${a.from ?? "none"})`);
+            printDiff(a.diff);
+          }
+        }
+      },
+    );
+
+  withServer(rules.command("remove").argument("<name>", "the rule to drop"))
+    .description("publish a version without one rule")
+    .option("-m, --note <why>", "why, recorded with the version")
+    .action(async (name: string, o: Out & { url?: string; token?: string; note?: string }) => {
+      const q = o.note ? `?note=${encodeURIComponent(o.note)}` : "";
+      const r = ok(await call(server(o), "DELETE", `/v1/rules/${encodeURIComponent(name)}${q}`), o);
+      if (o.json) printJson(r);
+      else print(`published version ${r.version} without ${name}`);
+    });
+
+  withServer(rules.command("rollback").argument("<version>", "the version to publish again"))
+    .description("publish an earlier version again, as a new version")
+    .action(async (version: string, o: Out & { url?: string; token?: string }) => {
+      const r = ok(await call(server(o), "POST", `/v1/rulesets/${encodeURIComponent(version)}/rollback`), o);
+      if (o.json) return printJson(r);
+      if (r.unchanged) print(`no change: the published version already equals version ${version}`);
+      else {
+        print(`published version ${r.version}: the rules of version ${version}`);
+        printDiff(r.diff);
+      }
+    });
+
+  withServer(rules.command("backtest").argument("[paths...]", "rule files or folders", DEFAULT_PATHS))
+    .description("replay stored events of a window through these files and the published rules")
+    .requiredOption("--from <time>", "start of the window (ISO 8601)")
+    .requiredOption("--to <time>", "end of the window (ISO 8601)")
+    .option("--max-events <n>", "stop after this many events", (v) => Number(v))
+    .action(
+      async (
+        paths: string[],
+        o: Out & { url?: string; token?: string; from: string; to: string; maxEvents?: number },
+      ) => {
+        const files = loadFiles(paths, o);
+        const s = server(o);
+        const started = ok(
+          await call(s, "POST", "/v1/backtests", {
+            rules: files,
+            from: o.from,
+            to: o.to,
+            ...(o.maxEvents ? { maxEvents: o.maxEvents } : {}),
+          }),
+          o,
+          [202],
+        );
+        const bar =
+          o.json || !process.stderr.isTTY
+            ? undefined
+            : new SingleBar({
+                format: " {bar} {value}/{total} events · ETA {eta_formatted}",
+                stream: process.stderr,
+              });
+        let job = started;
+        bar?.start(Math.max(1, job.progress?.total ?? 1), 0);
+        while (job.status === "queued" || job.status === "running") {
+          await new Promise((r) => setTimeout(r, 500));
+          job = ok(await call(s, "GET", `/v1/backtests/${encodeURIComponent(started.id)}`), o);
+          bar?.setTotal(Math.max(1, job.progress?.total ?? 1));
+          bar?.update(job.progress?.done ?? 0);
+        }
+        bar?.stop();
+        if (o.json) return printJson(job);
+        if (job.status !== "done") throw new CliError(`backtest ${job.id} ${job.status}: ${job.error ?? ""}`);
+        printBacktest(job.report);
+      },
+    );
+  return root;
+}
+
+interface Score {
+  rule: string;
+  hits: number;
+  customers: number;
+  confirmed: number;
+  falseAlarms: number;
+  precision: number | null;
+}
+
+function printBacktest(report: {
+  events: number;
+  truncated: boolean;
+  publishedVersion: number;
+  candidate: Score[];
+  published: Score[];
+  neverHit: string[];
+  newlyFlagged: string[];
+  noLongerFlagged: string[];
+  hitRate: Record<string, number>;
+}): void {
+  print(`${report.events} events replayed${report.truncated ? " (stopped at the limit)" : ""}`);
+  const pct = (p: number | null) => (p === null ? "-" : `${Math.round(p * 100)}%`);
+  const row = (s: Score) => [
+    s.rule,
+    String(s.hits),
+    `${((report.hitRate[s.rule] ?? 0) * 100).toFixed(2)}%`,
+    String(s.customers),
+    String(s.confirmed),
+    String(s.falseAlarms),
+    pct(s.precision),
+  ];
+  const head = ["rule", "hits", "hit rate", "customers", "confirmed", "false alarms", "precision"];
+  print("\nthese files:");
+  print(table(head, report.candidate.map(row)));
+  if (report.neverHit.length > 0) print(`never hit: ${report.neverHit.join(", ")}`);
+  print(`\npublished version ${report.publishedVersion}:`);
+  print(table(head, report.published.map(row)));
+  print(
+    `\nnewly flagged customers: ${report.newlyFlagged.length}; no longer flagged: ${report.noLongerFlagged.length}`,
+  );
+}
+
+/** Runs the command line; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const p = program();
+  try {
+    await p.parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (err) {
+    if (err instanceof CliError) {
+      if (err.message) process.stderr.write(`touchpoint: ${err.message}\n`);
+      return 1;
+    }
+    const code = (err as { code?: string; exitCode?: number }).code;
+    if (code === "commander.helpDisplayed" || code === "commander.version" || code === "commander.help")
+      return 0;
+    if (typeof code === "string" && code.startsWith("commander.")) return 2;
+    throw err;
+  }
+}

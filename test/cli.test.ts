@@ -1,0 +1,165 @@
+/**
+ * The `touchpoint` command as a risk analyst runs it: `node bin/touchpoint.js …` in a child
+ * process, offline on rule files, and against a running touchpoint for the server commands.
+ */
+import { execFile } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadPeopleVia } from "../fixtures/stories.ts";
+import { RULES_DIR } from "../rules/index.ts";
+import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
+import { REPO } from "./support/processes.ts";
+
+const run = promisify(execFile);
+
+/** Runs the command; resolves with its exit code and output whatever the code. */
+async function touchpoint(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [join(REPO, "bin/touchpoint.js"), ...args], {
+      cwd: REPO,
+      env: { ...process.env, TOUCHPOINT_URL: "", TOUCHPOINT_TOKEN: "", ...env },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+/** A copy of the shipped rules in a folder of its own, to edit. */
+function rulesCopy(): string {
+  const dir = mkdtempSync(join(tmpdir(), "touchpoint-rules-"));
+  for (const f of readdirSync(RULES_DIR).filter((f) => f.endsWith(".json"))) {
+    copyFileSync(join(RULES_DIR, f), join(dir, f));
+  }
+  return dir;
+}
+
+const bigAtm = (operator = "greaterThanInclusive") => ({
+  rule: {
+    name: "big-atm-withdrawal",
+    owner: "cash-team",
+    conditions: {
+      all: [
+        { fact: "event.channel", operator: "equal", value: "atm" },
+        { fact: "amount.value", operator, value: 1000 },
+      ],
+    },
+    event: { type: "fraud.suspected", params: { severity: "high", title: "Large cash withdrawal" } },
+  },
+  tests: [
+    { name: "1,500 at an ATM", facts: { "event.channel": "atm", "amount.value": 1500 }, fires: true },
+    { name: "900 at an ATM", facts: { "event.channel": "atm", "amount.value": 900 }, fires: false },
+  ],
+});
+
+describe("touchpoint rules, offline", () => {
+  it("validates the shipped rules and passes their tests", async () => {
+    const valid = await touchpoint(["rules", "validate"]);
+    expect(valid.code).toBe(0);
+    expect(valid.stdout).toMatch(/5 rule file\(s\) valid/);
+    const tested = await touchpoint(["rules", "test"]);
+    expect(tested.code, tested.stdout).toBe(0);
+    expect(tested.stdout).toMatch(
+      /impossible-location-spend\s+Phnom Penh then Paris two hours later fires\s+fires\s+fires\s+pass/,
+    );
+    expect(tested.stdout).toMatch(/\b(\d+) passed, 0 failed/);
+  });
+
+  it("refuses a typo'd operator with a did-you-mean, naming the file, the rule and the path, and exits 1", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "touchpoint-rules-"));
+    writeFileSync(join(dir, "big-atm-withdrawal.json"), JSON.stringify(bigAtm("greaterthan"), null, 2));
+    writeFileSync(join(dir, "broken.json"), '{ "rule": { "name": "broken", }');
+    const r = await touchpoint(["rules", "validate", dir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(
+      `${join(dir, "big-atm-withdrawal.json")} · big-atm-withdrawal: conditions.all[1].operator: unknown operator "greaterthan"; did you mean "greaterThan"?`,
+    );
+    expect(r.stdout).toMatch(/broken\.json: \(file\): malformed JSON at line 1 column \d+/);
+    expect(r.stdout).toContain("2 problem(s) in 2 file(s)");
+  });
+
+  it("says why a rule file's case failed, with the fact's value and what the condition wanted", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "touchpoint-rules-"));
+    const file = bigAtm();
+    file.tests[1]!.fires = true;
+    writeFileSync(join(dir, "big-atm-withdrawal.json"), JSON.stringify(file));
+    const r = await touchpoint(["rules", "test", dir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("FAIL big-atm-withdrawal · 900 at an ATM");
+    expect(r.stdout).toContain("amount.value was 900; wanted greaterThanInclusive 1000");
+    expect(r.stdout).toContain("1 passed, 1 failed");
+    const json = JSON.parse((await touchpoint(["rules", "test", dir, "--json"])).stdout);
+    expect(json).toMatchObject({ passed: 1, failed: 1 });
+  });
+
+  it("lists the facts from the catalogue", async () => {
+    const r = await touchpoint(["rules", "facts", "--json"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).items).toContainEqual(
+      expect.objectContaining({ name: "travel.speedKmh", kind: "number", unit: "km/h" }),
+    );
+  });
+
+  it("tells a person what it needs when no server is named, and a misuse exits 2", async () => {
+    const r = await touchpoint(["rules", "list"], { DATA_DIR: mkdtempSync(join(tmpdir(), "tp-none-")) });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/give --url and --token/);
+    expect((await touchpoint(["rules", "publsh"])).code).toBe(2);
+  });
+});
+
+describe("touchpoint rules, against a server", () => {
+  let t: TestTouchpoint;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    t = await startTestTouchpoint({ listen: true });
+    await loadPeopleVia(t.api);
+    env = {
+      TOUCHPOINT_URL: `http://127.0.0.1:${t.tp.port}`,
+      TOUCHPOINT_TOKEN: await t.token("risk", { label: "Priya" }),
+    };
+  });
+  afterAll(() => t?.close());
+
+  it("diffs, refuses a dropping publish, publishes one rule, lists and rolls back", async () => {
+    const dir = rulesCopy();
+    mkdirSync(join(dir, "one"));
+    writeFileSync(join(dir, "one", "big-atm-withdrawal.json"), JSON.stringify(bigAtm()));
+
+    const alone = await touchpoint(["rules", "publish", join(dir, "one"), "-m", "cash"], env);
+    expect(alone.code).toBe(1);
+    expect(alone.stdout).toMatch(/refused: this publish would drop 5 rule\(s\)/);
+
+    writeFileSync(join(dir, "big-atm-withdrawal.json"), JSON.stringify(bigAtm()));
+    const diff = await touchpoint(["rules", "diff", dir], env);
+    expect(diff.stdout).toContain("+ big-atm-withdrawal (new rule)");
+    const put = await touchpoint(["rules", "publish", "--one", join(dir, "one"), "-m", "cash-out ring"], env);
+    expect(put.code, put.stdout).toBe(0);
+    expect(put.stdout).toContain("published version 2 (was 1)");
+    const again = await touchpoint(["rules", "publish", dir], env);
+    expect(again.stdout).toContain("no change: version 2 already holds this");
+
+    const list = await touchpoint(["rules", "list"], env);
+    expect(list.stdout).toMatch(/big-atm-withdrawal\s+live\s+cash-team\s+high/);
+    const versions = (await t.api("GET", "/v1/rulesets")).body.items;
+    expect(versions[0]).toMatchObject({ version: 2, createdBy: "Priya", note: "cash-out ring" });
+
+    const back = await touchpoint(["rules", "rollback", "1"], env);
+    expect(back.stdout).toContain("published version 3: the rules of version 1");
+    expect(back.stdout).toContain("- big-atm-withdrawal (removed)");
+  });
+
+  it("runs a backtest as a job and prints its report", async () => {
+    const r = await touchpoint(
+      ["rules", "backtest", "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-30T00:00:00Z", "--json"],
+      env,
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: "done", report: { events: 0, truncated: false } });
+  });
+});
