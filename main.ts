@@ -14,7 +14,7 @@ import { createApp } from "./api/app.ts";
 import { vonageWebhooks } from "./api/webhooks/vonage.ts";
 import { type Config, ConfigError, hasVonageCredentials, loadConfig } from "./engine/config.ts";
 import { ValidationError } from "./engine/errors.ts";
-import { type FaultPoint, RulesetCache, rulesetChannel } from "./engine/evaluate.ts";
+import { type FaultPoint, FxCache, fxChannel, RulesetCache, rulesetChannel } from "./engine/evaluate.ts";
 import { CustomerState } from "./engine/features/state.ts";
 import { createLogger, type Logger } from "./engine/log.ts";
 import { createMetrics, type Metrics } from "./engine/metrics.ts";
@@ -121,9 +121,16 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
     // A publish reaches this process's workers by message; after a reconnect, by reading again.
     subscriber = workerConnection(config.REDIS_URL);
     subscriber.on("error", (e) => log.warn({ err: e.message }, "redis subscriber error"));
-    subscriber.on("message", (_channel, version) => rulesets.invalidate(Number(version)));
-    subscriber.on("ready", () => rulesets.invalidate());
-    await subscriber.subscribe(rulesetChannel(keyPrefix));
+    const fx = new FxCache(sql);
+    subscriber.on("message", (channel, message) => {
+      if (channel === fxChannel(keyPrefix)) fx.invalidate();
+      else rulesets.invalidate(Number(message));
+    });
+    subscriber.on("ready", () => {
+      rulesets.invalidate();
+      fx.invalidate();
+    });
+    await subscriber.subscribe(rulesetChannel(keyPrefix), fxChannel(keyPrefix));
     pool = startPool(
       {
         sql,
@@ -131,6 +138,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
         keyPrefix,
         state,
         rulesets,
+        fx,
         metrics,
         log,
         queues,

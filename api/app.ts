@@ -17,7 +17,7 @@ import { backtestRoutes } from "./routes/backtests.ts";
 import { caseRoutes } from "./routes/cases.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { advocateRoutes, customerRoutes } from "./routes/people.ts";
-import { factRoutes, ruleRoutes, rulesetRoutes } from "./routes/rules.ts";
+import { factRoutes, fxRoutes, ruleRoutes, rulesetRoutes } from "./routes/rules.ts";
 
 /** A readiness check's own finding, safe to show anyone. */
 class NotReady extends Error {
@@ -139,7 +139,15 @@ export function createApp(deps: AppDeps): Hono {
     maxSize: MAX_BODY_BYTES,
     onError: (c) => c.json(errorBody("too_large", `body over ${MAX_BODY_BYTES} bytes`), 413),
   });
-  for (const path of ["/customers/*", "/advocates/*", "/cases/*", "/tokens/*", "/rulesets/*", "/rules/*"]) {
+  for (const path of [
+    "/customers/*",
+    "/advocates/*",
+    "/cases/*",
+    "/tokens/*",
+    "/rulesets/*",
+    "/rules/*",
+    "/fx-rates/*",
+  ]) {
     v1.use(path, small);
   }
   v1.route("/events", eventRoutes(deps));
@@ -150,6 +158,7 @@ export function createApp(deps: AppDeps): Hono {
   const told = { redis: deps.redis, keyPrefix: deps.keyPrefix, log: deps.log };
   v1.route("/rules", ruleRoutes(deps.sql, told));
   v1.route("/facts", factRoutes());
+  v1.route("/fx-rates", fxRoutes(deps.sql, told));
   v1.route("/backtests", backtestRoutes(deps.sql, deps.queues, deps.maxBytes));
   v1.route("/rulesets", rulesetRoutes(deps.sql, told));
   app.route("/v1", v1);

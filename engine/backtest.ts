@@ -8,10 +8,11 @@
 import type { Redis } from "ioredis";
 import type { TouchpointEvent } from "./events.ts";
 import { CustomerState } from "./features/state.ts";
-import { computeFacts } from "./rules/facts.ts";
+import { computeFacts, homeAmount } from "./rules/facts.ts";
 import { Evaluator } from "./rules/reference.ts";
 import type { RuleMode, Ruleset } from "./rules/schema.ts";
 import type { Sql } from "./store/database.ts";
+import { fxTable } from "./store/fx.ts";
 import { customerProfiles } from "./store/postgres.ts";
 
 export type Outcome = "confirmed_fraud" | "false_alarm";
@@ -147,15 +148,19 @@ export async function backtest(
   };
   const flaggedEvents: Record<Side, Set<string>> = { candidate: new Set(), published: new Set() };
   const state = new CustomerState(redis, input.scratch);
+  const fx = await fxTable(sql);
   let done = 0;
   await dropScratch(redis, input.scratch);
   try {
     await input.onProgress?.(0, total);
     for await (const batch of pages) {
       const profiles = await customerProfiles(sql, [...new Set(batch.map((e) => e.customerId))]);
-      const snaps = await state.observe(batch);
+      const snaps = await state.observe(
+        batch,
+        (e) => homeAmount(e, profiles.get(e.customerId), fx)?.value ?? e.amount.value,
+      );
       for (const [j, e] of batch.entries()) {
-        const facts = computeFacts(e, profiles.get(e.customerId), snaps[j]!);
+        const facts = computeFacts(e, profiles.get(e.customerId), snaps[j]!, fx);
         for (const side of sides) {
           for (const h of (await evaluators[side].evaluate(facts)).hits) {
             const list = hits[side].get(h.rule) ?? [];

@@ -5,12 +5,19 @@
  */
 
 import type { TouchpointEvent } from "./events.ts";
-import { type CustomerState, REBUILD_MAX_EVENTS, REBUILD_WINDOW_MS } from "./features/state.ts";
+import type { FxTable } from "./features/money.ts";
+import {
+  type AmountOf,
+  type CustomerState,
+  REBUILD_MAX_EVENTS,
+  REBUILD_WINDOW_MS,
+} from "./features/state.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
-import { computeFacts } from "./rules/facts.ts";
+import { computeFacts, homeAmount } from "./rules/facts.ts";
 import { Evaluator } from "./rules/reference.ts";
 import type { Sql } from "./store/database.ts";
+import { fxTable } from "./store/fx.ts";
 import {
   customerHistory,
   customerProfiles,
@@ -59,6 +66,37 @@ export class RulesetCache {
   }
 }
 
+/** The Redis channel on which a rates update tells every worker to read them again. */
+export const fxChannel = (keyPrefix: string) => `${keyPrefix}:fx-rates`;
+
+/**
+ * The exchange rates as a worker holds them: read again when an update's message on `fxChannel`
+ * says so, and every `ttlMs` in case a message was lost.
+ */
+export class FxCache {
+  private table?: FxTable;
+  private readAt = 0;
+  private stale = false;
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly ttlMs = 60_000,
+  ) {}
+
+  invalidate(): void {
+    this.stale = true;
+  }
+
+  async get(now: number): Promise<FxTable> {
+    if (!this.table || this.stale || now - this.readAt > this.ttlMs) {
+      this.stale = false;
+      this.table = await fxTable(this.sql);
+      this.readAt = now;
+    }
+    return this.table;
+  }
+}
+
 /**
  * A named place where a test may kill the process (see TOUCHPOINT_FAULT in main.ts), to prove a
  * retry after a crash at that point loses nothing and repeats nothing. A no-op in production.
@@ -81,6 +119,8 @@ export async function evaluateBatch(
     rulesets: RulesetCache;
     metrics: Metrics;
     log: Logger;
+    /** The exchange rates; without it, read from Postgres for this batch. */
+    fx?: FxCache;
     fault?: FaultPoint;
   },
   batch: readonly TouchpointEvent[],
@@ -109,6 +149,13 @@ export async function evaluateBatch(
   const batchCustomers = [...new Set(events.filter((e) => stored.has(e.id)).map((e) => e.customerId))];
   events = events.filter((e) => stored.has(e.id) && !done.has(e.id));
   const customerIds = [...new Set(events.map((e) => e.customerId))];
+  const [profiles, fx] = await Promise.all([
+    customerProfiles(sql, customerIds),
+    (deps.fx ?? new FxCache(sql)).get(Date.now()),
+  ]);
+  // Payments count in their customer's home currency in every sum (20,000 THB is not 20,000 EUR);
+  // a currency with no rate counts as it is.
+  const amountOf: AmountOf = (e) => homeAmount(e, profiles.get(e.customerId), fx)?.value ?? e.amount.value;
   // A customer this Redis has no full state for (new here, or Redis forgot) is rebuilt from
   // Postgres first, so features read a complete history and never a wrongly empty one.
   const unbuilt = await state.unbuilt(customerIds);
@@ -122,12 +169,9 @@ export async function evaluateBatch(
       REBUILD_MAX_EVENTS,
       events.map((e) => e.id),
     );
-    await state.rebuild(unbuilt, history);
+    await state.rebuild(unbuilt, history, amountOf);
   }
-  const [profiles, snapshots] = await Promise.all([
-    customerProfiles(sql, customerIds),
-    state.observeSettled(events),
-  ]);
+  const snapshots = await state.observeSettled(events, amountOf);
 
   deps.fault?.("evaluate.after-state");
   const evaluator = new Evaluator(ruleset);
@@ -138,7 +182,7 @@ export async function evaluateBatch(
     let facts: ReturnType<typeof computeFacts>;
     try {
       if (!snapshot || snapshot instanceof Error) throw snapshot ?? new Error("no state for the event");
-      facts = computeFacts(event, profiles.get(event.customerId), snapshot);
+      facts = computeFacts(event, profiles.get(event.customerId), snapshot, fx);
     } catch (err) {
       // This event alone is set aside, with its reason; the rest of the batch goes on.
       const error = err instanceof Error ? err.message : String(err);
@@ -156,7 +200,12 @@ export async function evaluateBatch(
       );
     }
     const decidedAt = new Date();
-    for (const hit of hits) decisions.push({ event, hit, rulesetVersion: version, decidedAt });
+    // A decision on a payment says which rates its home-currency figures used.
+    const ratesAsOf = facts["amount.ratesAsOf"];
+    for (const hit of hits) {
+      const explained = ratesAsOf ? { ...hit, explanation: { ...hit.explanation, ratesAsOf } } : hit;
+      decisions.push({ event, hit: explained, rulesetVersion: version, decidedAt });
+    }
   }
 
   const failedIds = new Set(failed.map((f) => f.id));

@@ -17,6 +17,14 @@ export const customerInput = z
       .string()
       .refine((tz) => IANAZone.isValidZone(tz), "unknown IANA time zone, e.g. Europe/London")
       .optional(),
+    /** Where they live: `customer.distanceFromHomeKm` measures from here (else the country's centroid). */
+    home: z
+      .strictObject({
+        city: text(200).optional(),
+        lat: z.number().min(-90).max(90),
+        lon: z.number().min(-180).max(180),
+      })
+      .optional(),
     language: z
       .string()
       .regex(/^[a-z]{2}$/, "two-letter language code, e.g. en")

@@ -1,9 +1,19 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken } from "../engine/store/postgres.ts";
 import { loadPeopleVia, loadStory, playStory } from "../fixtures/stories.ts";
 import { chromiumAvailable, launchBrowser } from "./support/browser.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
+import { REPO } from "./support/processes.ts";
+
+/** Screenshots the run writes for people to look at (not committed). */
+function artefact(name: string): string {
+  const dir = join(REPO, "test-artifacts");
+  mkdirSync(dir, { recursive: true });
+  return join(dir, name);
+}
 
 describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
   let t: TestTouchpoint;
@@ -25,13 +35,13 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
     await t?.close();
   });
 
-  async function signIn(token: string): Promise<Page> {
+  async function signIn(token: string, landing = "/desk"): Promise<Page> {
     const page = await browser.newPage();
     await page.goto(`${base}/desk`);
     expect(page.url()).toContain("/desk/login");
     await page.fill("input[name=token]", token);
     await page.click("button[type=submit]");
-    await page.waitForURL(`${base}/desk`);
+    await page.waitForURL(`${base}${landing}`);
     return page;
   }
 
@@ -86,6 +96,60 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
     expect(await page.locator("main").innerText()).not.toContain("Card used in two places");
     const res = await page.goto(`${base}/desk/cases/${caseId}`);
     expect(res?.status()).toBe(404);
+  });
+
+  it("gives the risk team its Rules page: each rule's mode, owner, figures, file, cases and history", async () => {
+    const risk = t.as(await t.token("risk", { label: "Priya (fraud strategy)" }));
+    const shadow = {
+      rule: {
+        name: "night-atm",
+        owner: "cash-team",
+        mode: "shadow",
+        conditions: {
+          all: [
+            { fact: "event.channel", operator: "equal", value: "atm" },
+            { fact: "event.localHour", operator: "in", value: [0, 1, 2, 3, 4, 5] },
+          ],
+        },
+        event: { type: "fraud.suspected", params: { severity: "medium", title: "Cash at night" } },
+      },
+      tests: [
+        { name: "3 a.m. at an ATM", facts: { "event.channel": "atm", "event.localHour": 3 }, fires: true },
+      ],
+    };
+    expect(
+      (await risk("PUT", "/v1/rules/night-atm", { ...shadow, note: "watch before going live" })).status,
+    ).toBe(201);
+    shadow.rule.conditions.all[1]!.value = [0, 1, 2, 3, 4];
+    expect((await risk("PUT", "/v1/rules/night-atm", shadow)).status).toBe(201);
+
+    const page = await signIn(await t.token("risk", { label: "Priya" }), "/desk/rules");
+    const text = await page.locator("main").innerText();
+    expect(text).toMatch(/impossible-location-spend\s+fraud-strategy\s+high\s+v1\s+\d+/);
+    expect(text).toMatch(/shadow: what they would have done/i);
+    expect(text).toMatch(/night-atm\s+cash-team\s+v3/);
+    await page.screenshot({ path: artefact("rules.png"), fullPage: true });
+    // A risk token has no business with cases on the desk: it is sent back to its rules.
+    await page.goto(`${base}/desk/cases/${caseId}`);
+    expect(page.url()).toBe(`${base}/desk/rules`);
+
+    await page.click("a[href='/desk/rules/night-atm']");
+    await page.waitForURL(`${base}/desk/rules/night-atm`);
+    const rule = await page.locator("main").innerText();
+    expect(rule).toContain("3 a.m. at an ATM — fires");
+    expect(rule).toMatch(/v3 · .*changed by Priya \(fraud strategy\)/);
+    expect(rule).toMatch(/rule\.conditions\.all\[1\]\.value\[5\]: 5 → \(none\)/);
+    expect(rule).toMatch(/v2 · .*added by Priya \(fraud strategy\) — watch before going live/);
+    expect(rule).toContain('"mode": "shadow"');
+    await page.screenshot({ path: artefact("rule.png"), fullPage: true });
+  });
+
+  it("keeps advocates off the Rules page", async () => {
+    const page = await signIn(await t.token("advocate", { advocateId: "adv-amara" }));
+    expect(await page.locator("header nav").innerText()).not.toContain("Rules");
+    const res = await page.goto(`${base}/desk/rules`);
+    expect(res?.status()).toBe(403);
+    expect(await page.locator("main").innerText()).not.toContain("impossible-location-spend");
   });
 
   it("refuses a bad token and an ingest token, and sets no session for them", async () => {

@@ -479,3 +479,61 @@ describe("shadow rules", () => {
     });
   });
 });
+
+describe("amounts in the customer's home currency", () => {
+  let t: TestTouchpoint;
+  let risk: ReturnType<TestTouchpoint["as"]>;
+  beforeAll(async () => {
+    t = await startTestTouchpoint();
+    await loadPeopleVia(t.api);
+    risk = t.as(await t.token("risk", { label: "treasury feed" }));
+  });
+  afterAll(() => t?.close());
+
+  const bangkokAtm = (id: string, occurredAt: string, value: number) => ({
+    id,
+    type: "card.transaction",
+    occurredAt,
+    customerId: "cus-19",
+    card: { id: "card-19", last4: "1919" },
+    amount: { value, currency: "THB" },
+    merchant: { name: "Krungthai ATM", city: "Bangkok", country: "TH", lat: 13.7563, lon: 100.5018 },
+    channel: "atm",
+  });
+  const decisionsOf = async (id: string) =>
+    (await t.tp.db.sql`select rule, explanation from decisions where event_id = ${id}`) as unknown as Array<{
+      rule: string;
+      explanation: { ratesAsOf?: string };
+    }>;
+
+  it("sums 20,000 baht as the 500-odd euros it is, and dates the rates on each decision", async () => {
+    // Camille (home FR, euros) takes 20,000 THB from an ATM in Bangkok, with no travel notice.
+    await t.api("POST", "/v1/events", [bangkokAtm("thb-1", "2026-11-22T03:00:00Z", 20_000)]);
+    await t.drained();
+    const first = await decisionsOf("thb-1");
+    // Abroad without a notice, yes; a card being emptied (over 5,000 in a day), no.
+    expect(first.map((d) => d.rule)).toEqual(["foreign-spend-without-travel-notice"]);
+    expect(first[0]!.explanation.ratesAsOf).toBe("2026-11-20"); // the shipped table's date
+
+    // The bank's feed says the baht rose: 165,000 THB more, 4,388 EUR at the shipped rate (4,920 in
+    // the day, under 5,000), is 4,714 EUR at the new one (5,285 in the day): a card being emptied.
+    const put = await risk("PUT", "/v1/fx-rates", { asOf: "2026-11-22", rates: { THB: 35 } });
+    expect(put.status).toBe(200);
+    const rates = (await risk("GET", "/v1/fx-rates")).body.items;
+    expect(rates).toContainEqual({ currency: "THB", perEur: 35, asOf: "2026-11-22", source: "bank" });
+    await t.api("POST", "/v1/events", [bangkokAtm("thb-2", "2026-11-22T04:00:00Z", 165_000)]);
+    await t.drained();
+    const second = await decisionsOf("thb-2");
+    expect(second.map((d) => d.rule).sort()).toEqual([
+      "card-velocity-burst",
+      "foreign-spend-without-travel-notice",
+    ]);
+    expect(second.every((d) => d.explanation.ratesAsOf === "2026-11-22")).toBe(true);
+    const bad = await risk("PUT", "/v1/fx-rates", { asOf: "2026-11-22", rates: { thb: 35, USD: -1 } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.issues.map((i: { path: string }) => i.path).sort()).toEqual([
+      "rates.USD",
+      "rates.thb",
+    ]);
+  });
+});

@@ -2,7 +2,7 @@
 import { type Processor, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { isServiceUnavailable, RetryableError } from "../engine/errors.ts";
-import type { FaultPoint, RulesetCache } from "../engine/evaluate.ts";
+import type { FaultPoint, FxCache, RulesetCache } from "../engine/evaluate.ts";
 import type { CustomerState } from "../engine/features/state.ts";
 import type { Logger } from "../engine/log.ts";
 import type { Metrics } from "../engine/metrics.ts";
@@ -27,6 +27,7 @@ export interface WorkerDeps {
   keyPrefix: string;
   state: CustomerState;
   rulesets: RulesetCache;
+  fx?: FxCache;
   metrics: Metrics;
   log: Logger;
   queues: Queues;

@@ -27,6 +27,10 @@ import {
 } from "../../engine/store/postgres.ts";
 import { visibleCase } from "../routes/cases.ts";
 import { Layout, Severity, When } from "./layout.tsx";
+import { rulePages } from "./rules.tsx";
+
+/** Who may sign in to the desk: advocates and supervisors for cases, the risk team for its rules. */
+const DESK_ROLES: readonly string[] = ["advocate", "supervisor", "admin", "risk"];
 
 /** The desk session cookie (path `/`: the admin queue dashboard reads it too). */
 export const DESK_COOKIE = "tp_desk";
@@ -139,7 +143,7 @@ function CasePage({
 }) {
   const open = c.status === "open";
   return (
-    <Layout title={c.title} who={whoOf(principal)}>
+    <Layout title={c.title} who={whoOf(principal)} role={principal.role}>
       <h1>
         {c.title} <Severity value={c.severity} />
       </h1>
@@ -349,8 +353,8 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: "auto" | boolean; met
   );
   app.use("*", sameOriginPosts);
 
-  const page = (title: string, body: Child, who?: string, refresh?: number) => (
-    <Layout title={title} who={who} refresh={refresh}>
+  const page = (title: string, body: Child, who?: string, refresh?: number, role?: string) => (
+    <Layout title={title} who={who} refresh={refresh} role={role}>
       {body}
     </Layout>
   );
@@ -361,7 +365,7 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: "auto" | boolean; met
         "Sign in",
         <div class="card" style="max-width:420px">
           <h1>Sign in</h1>
-          <p class="muted">Paste your advocate or supervisor token.</p>
+          <p class="muted">Paste your advocate, supervisor or risk token.</p>
           <form method="post" action="/desk/login">
             <p>
               <input type="password" name="token" autocomplete="off" required />
@@ -379,7 +383,7 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: "auto" | boolean; met
     const form = await c.req.parseBody();
     const token = typeof form.token === "string" ? form.token.trim() : "";
     const p = token ? await principalFor(sql, token) : undefined;
-    if (!p || !["advocate", "supervisor", "admin"].includes(p.role) || (p.role === "advocate" && !p.team))
+    if (!p || !DESK_ROLES.includes(p.role) || (p.role === "advocate" && !p.team))
       return c.redirect("/desk/login?failed=1", 303);
     // The cookie holds a session of its own, never the token: logging out ends it for good.
     const session = await createDeskSession(sql, p.tokenId, SESSION_MS, new Date());
@@ -392,7 +396,7 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: "auto" | boolean; met
       path: "/",
       maxAge: SESSION_MS / 1000,
     });
-    return c.redirect("/desk", 303);
+    return c.redirect(p.role === "risk" ? "/desk/rules" : "/desk", 303);
   });
   app.post("/logout", async (c) => {
     const session = getCookie(c, COOKIE);
@@ -405,12 +409,15 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: "auto" | boolean; met
   app.use("*", async (c, next) => {
     const session = getCookie(c, COOKIE);
     const p = session ? await principalForSession(sql, session, new Date()) : undefined;
-    if (!p || !["advocate", "supervisor", "admin"].includes(p.role)) return c.redirect("/desk/login", 303);
+    if (!p || !DESK_ROLES.includes(p.role)) return c.redirect("/desk/login", 303);
     // An advocate token that names no advocate (so no team) sees nothing rather than everything.
     if (p.role === "advocate" && !p.team) return c.redirect("/desk/login?failed=1", 303);
+    // The risk team's desk is its rules; cases are the advocates'.
+    if (p.role === "risk" && !c.req.path.startsWith("/desk/rules")) return c.redirect("/desk/rules", 303);
     c.set("principal", p);
     await next();
   });
+  app.route("/rules", rulePages(sql));
 
   app.get("/", async (c) => {
     const p = c.get("principal");
@@ -474,6 +481,7 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: "auto" | boolean; met
         </div>,
         whoOf(p),
         20,
+        p.role,
       ),
     );
   });
@@ -519,6 +527,7 @@ export function deskRoutes(sql: Sql, opts: { secureCookie: "auto" | boolean; met
         </div>,
         whoOf(p),
         30,
+        p.role,
       ),
     );
   });

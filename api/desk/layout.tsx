@@ -27,15 +27,29 @@ textarea, input[type=text], input[type=password] { font:inherit; width:100%; pad
 .attention { background:#fef3f2; border:1px solid var(--high); color:var(--high); padding:8px 12px; border-radius:6px; font-weight:600; }
 .attention-small { color:var(--high); font-size:12px; font-weight:600; }
 code { font-size:12px; background:#f0f2f5; padding:1px 4px; border-radius:4px; }
+pre { font-size:12px; background:#f0f2f5; padding:10px; border-radius:6px; overflow-x:auto; white-space:pre-wrap; }
+.diff-add { color:var(--ok); } .diff-del { color:var(--high); }
+.tabs a { margin-right:10px; } .tabs a.on { font-weight:700; color:var(--ink); text-decoration:none; }
 `;
 
+/** The pages a role works in: the risk team its rules, advocates their cases, supervisors both. */
+function links(role: string | undefined): Array<[string, string]> {
+  if (role === "risk") return [["/desk/rules", "Rules"]];
+  const cases: Array<[string, string]> = [
+    ["/desk", "Cases"],
+    ["/desk/advocates", "Advocates"],
+  ];
+  return role === "supervisor" || role === "admin" ? [...cases, ["/desk/rules", "Rules"]] : cases;
+}
+
 /** `refresh`: reload every so many seconds, so a list of cases stays current without scripts. */
-export const Layout: FC<{ title: string; who?: string; refresh?: number; children?: Child }> = ({
-  title,
-  who,
-  refresh,
-  children,
-}) => (
+export const Layout: FC<{
+  title: string;
+  who?: string;
+  role?: string;
+  refresh?: number;
+  children?: Child;
+}> = ({ title, who, role, refresh, children }) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
@@ -49,8 +63,9 @@ export const Layout: FC<{ title: string; who?: string; refresh?: number; childre
         <span class="brand">touchpoint desk</span>
         {who ? (
           <nav>
-            <a href="/desk">Cases</a>
-            <a href="/desk/advocates">Advocates</a>
+            {links(role).map(([href, label]) => (
+              <a href={href}>{label}</a>
+            ))}
           </nav>
         ) : null}
         {who ? (

@@ -8,7 +8,7 @@ import { Hono } from "hono";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { ConflictError, NotFoundError, ValidationError } from "../../engine/errors.ts";
-import { rulesetChannel } from "../../engine/evaluate.ts";
+import { fxChannel, rulesetChannel } from "../../engine/evaluate.ts";
 import { timestamp } from "../../engine/events.ts";
 import type { Logger } from "../../engine/log.ts";
 import { diffRuleFiles, type RulesetDiff } from "../../engine/rules/diff.ts";
@@ -23,6 +23,8 @@ import {
 } from "../../engine/rules/schema.ts";
 import { runRuleTests } from "../../engine/rules/testing.ts";
 import type { Sql } from "../../engine/store/database.ts";
+import { fxRates, putFxRates } from "../../engine/store/fx.ts";
+import { audit } from "../../engine/store/postgres.ts";
 import {
   type PublishResult,
   publishedRuleset,
@@ -204,6 +206,45 @@ export function ruleRoutes(sql: Sql, told: Told) {
     );
     await announce(told, r);
     return c.json(...published(r));
+  });
+  return app;
+}
+
+const fxBody = z.strictObject({
+  /** The date the rates are of. */
+  asOf: z.iso.date({ error: "a date, YYYY-MM-DD" }),
+  /** Units of each currency for one euro. */
+  rates: z
+    .record(z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code, e.g. USD"), z.number().positive().max(1e9))
+    .refine((r) => Object.keys(r).length > 0 && Object.keys(r).length <= 400, "between 1 and 400 currencies"),
+});
+
+/** The exchange rates behind `amount.home` and the velocity sums: the bank keeps them current. */
+export function fxRoutes(sql: Sql, told: Told) {
+  const app = new Hono<AuthEnv>();
+  app.get("/", requireRole("risk", "supervisor"), async (c) =>
+    c.json({ base: "EUR", items: await fxRates(sql) }, 200),
+  );
+  app.put("/", requireRole("risk"), async (c) => {
+    const body = await jsonBody(c, fxBody);
+    if (Date.parse(body.asOf) > Date.now() + 86_400_000) {
+      throw new ValidationError("rates from the future", [{ path: "asOf", message: "not after tomorrow" }]);
+    }
+    if (body.rates.EUR !== undefined && body.rates.EUR !== 1) {
+      throw new ValidationError("the base is the euro", [
+        { path: "rates.EUR", message: "is 1 by definition" },
+      ]);
+    }
+    const who = publisherOf(c.get("principal"));
+    const updated = await putFxRates(sql, body.rates, body.asOf, who.by);
+    await audit(sql, who.tokenId, "fx.update", "fx_rates", {
+      asOf: body.asOf,
+      currencies: Object.keys(body.rates),
+    });
+    await told.redis.publish(fxChannel(told.keyPrefix), body.asOf).catch((err: Error) => {
+      told.log.warn({ err: err.message }, "could not announce new rates; workers read them within a minute");
+    });
+    return c.json({ updated, asOf: body.asOf }, 200);
   });
   return app;
 }

@@ -193,14 +193,18 @@ export const REBUILD_WINDOW_MS = KEEP_MS;
  */
 export const REBUILD_MAX_EVENTS = 500;
 
-function argsFor(e: TouchpointEvent, now: number): string[] {
+/** What a payment counts for in the customer's sums: by default its own amount. */
+export type AmountOf = (e: Extract<TouchpointEvent, { type: "card.transaction" }>) => number;
+const asIs: AmountOf = (e) => e.amount.value;
+
+function argsFor(e: TouchpointEvent, now: number, amountOf: AmountOf): string[] {
   const t = Date.parse(e.occurredAt);
   const loc = eventLocation(e);
   const mark = loc
     ? JSON.stringify({ id: e.id, lat: loc.lat, lon: loc.lon, country: loc.country, city: loc.city })
     : "";
   const physical = e.type === "card.transaction" && e.channel !== "ecommerce" ? mark : "";
-  const tx = e.type === "card.transaction" ? `${e.id}|${e.amount.value}` : "";
+  const tx = e.type === "card.transaction" ? `${e.id}|${amountOf(e)}` : "";
   const device = "device" in e && e.device ? e.device.id : "";
   const notice =
     e.type === "travel.notice"
@@ -296,8 +300,8 @@ export class CustomerState {
    * Records each event in its customer's state and returns what the state said around it,
    * one atomic script per event, all pipelined in one round trip. Idempotent per event id.
    */
-  async observe(events: readonly TouchpointEvent[]): Promise<CustomerSnapshot[]> {
-    return (await this.observeSettled(events)).map((r, i) => {
+  async observe(events: readonly TouchpointEvent[], amountOf: AmountOf = asIs): Promise<CustomerSnapshot[]> {
+    return (await this.observeSettled(events, amountOf)).map((r, i) => {
       if (r instanceof Error)
         throw new Error(`customer state for event ${events[i]?.id}: ${r.message}`, { cause: r });
       return r;
@@ -308,12 +312,15 @@ export class CustomerState {
    * As `observe`, but an event whose script fails comes back as its Error instead of failing the
    * whole batch: one poisoned event must not hold up (or endlessly retry) a hundred good ones.
    */
-  async observeSettled(events: readonly TouchpointEvent[]): Promise<Array<CustomerSnapshot | Error>> {
+  async observeSettled(
+    events: readonly TouchpointEvent[],
+    amountOf: AmountOf = asIs,
+  ): Promise<Array<CustomerSnapshot | Error>> {
     const pipeline = this.redis.pipeline();
     const observe = pipeline as unknown as Record<string, (...args: string[]) => unknown>;
     const now = Date.now(); // one clock reading for the batch
     for (const e of events)
-      observe.touchpointObserve!(...keysFor(this.prefix, e.customerId), ...argsFor(e, now));
+      observe.touchpointObserve!(...keysFor(this.prefix, e.customerId), ...argsFor(e, now, amountOf));
     const replies = (await pipeline.exec()) ?? [];
     return replies.map(([err, raw]) => {
       // Redis refusing for a while (out of memory, a replica during failover, loading, busy) is
@@ -343,9 +350,14 @@ export class CustomerState {
    * Replays a customer's stored history into their state (idempotent by event id, in any order)
    * and marks them built. `history` is what Postgres holds for them; see `customerHistory`.
    */
-  async rebuild(customerIds: readonly string[], history: readonly TouchpointEvent[]): Promise<void> {
+  async rebuild(
+    customerIds: readonly string[],
+    history: readonly TouchpointEvent[],
+    amountOf: AmountOf = asIs,
+  ): Promise<void> {
     // An event the script cannot take was set aside when it was evaluated: settled, not thrown.
-    for (let i = 0; i < history.length; i += 500) await this.observeSettled(history.slice(i, i + 500));
+    for (let i = 0; i < history.length; i += 500)
+      await this.observeSettled(history.slice(i, i + 500), amountOf);
     if (customerIds.length === 0) return;
     const pipeline = this.redis.pipeline();
     for (const id of customerIds) pipeline.set(builtKey(this.prefix, id), "1", "EX", TTL_SECONDS);

@@ -1,6 +1,8 @@
 /** The facts catalogue and `computeFacts`: each fact from a hand-built event and state snapshot. */
 import { describe, expect, it } from "vitest";
 import type { CardTransaction, TouchpointEvent } from "../events.ts";
+import { distanceKm } from "../features/geo.ts";
+import { countryCentroid } from "../features/places.ts";
 import type { CustomerSnapshot, LocationMark } from "../features/state.ts";
 import {
   blankFacts,
@@ -87,6 +89,7 @@ describe("the facts catalogue", () => {
     const scenes: Facts[] = [
       computeFacts(login(), undefined, snapshot()),
       computeFacts(payment(), dutch, snapshot({ previousLocation: mark("Prev", 1, T - HOUR) })),
+      computeFacts(payment({ amount: { value: 10, currency: "USD" } }), dutch, snapshot()),
       computeFacts(
         login({ geo: { country: "FR", lat: 48.85, lon: 2.35 } }),
         dutch,
@@ -532,5 +535,108 @@ describe("blankFacts", () => {
       "amount.currency": null,
       "velocity.sum24h": 0,
     });
+  });
+});
+
+describe("the facts a risk team asked for first", () => {
+  const french: CustomerProfile = { id: "cust-1", homeCountry: "FR", timezone: "Europe/Paris" };
+  const phnomPenh = {
+    name: "Sovanna",
+    mcc: "5812",
+    city: "Phnom Penh",
+    country: "KH",
+    lat: 11.5564,
+    lon: 104.9282,
+  };
+  const fx = new Map([
+    ["EUR", { perEur: 1, asOf: "2026-11-20" }],
+    ["THB", { perEur: 37.5, asOf: "2026-11-21" }],
+    ["USD", { perEur: 1.25, asOf: "2026-11-19" }],
+  ]);
+
+  it("reads the clock where the event happened: Phnom Penh's 09:10 on a Sunday", () => {
+    const facts = computeFacts(
+      payment({ occurredAt: "2026-11-22T02:10:00Z", merchant: phnomPenh }),
+      french,
+      snapshot(),
+    );
+    expect(pick(facts, ["event.timezone", "event.localHour", "event.localWeekday"])).toEqual({
+      "event.timezone": "Asia/Phnom_Penh",
+      "event.localHour": 9,
+      "event.localWeekday": 7,
+    });
+  });
+
+  it("reads the customer's own clock for an online payment, which says nothing of where they are", () => {
+    const facts = computeFacts(
+      payment({ occurredAt: "2026-11-22T23:30:00Z", channel: "ecommerce", merchant: phnomPenh }),
+      french,
+      snapshot(),
+    );
+    // 23:30 UTC is 00:30 on Monday in Paris.
+    expect(pick(facts, ["event.timezone", "event.localHour", "event.localWeekday"])).toEqual({
+      "event.timezone": "Europe/Paris",
+      "event.localHour": 0,
+      "event.localWeekday": 1,
+    });
+  });
+
+  it("has no clock for an event with no place and no customer", () => {
+    const facts = computeFacts(login(), undefined, snapshot());
+    expect(facts["event.localHour"]).toBeNull();
+  });
+
+  it("converts the amount to the customer's home currency, with the older rate's date", () => {
+    const facts = computeFacts(
+      payment({ amount: { value: 20_000, currency: "THB" } }),
+      french,
+      snapshot(),
+      fx,
+    );
+    expect(pick(facts, ["amount.home", "amount.homeCurrency", "amount.ratesAsOf"])).toEqual({
+      "amount.home": 533.33,
+      "amount.homeCurrency": "EUR",
+      "amount.ratesAsOf": "2026-11-21",
+    });
+    const dollars = computeFacts(
+      payment({ amount: { value: 100, currency: "USD" } }),
+      french,
+      snapshot(),
+      fx,
+    );
+    expect(pick(dollars, ["amount.home", "amount.ratesAsOf"])).toEqual({
+      "amount.home": 80,
+      "amount.ratesAsOf": "2026-11-19",
+    });
+  });
+
+  it("needs no rate, and dates none, for a payment in the home currency", () => {
+    const facts = computeFacts(payment({ amount: { value: 12, currency: "EUR" } }), french, snapshot(), fx);
+    expect(pick(facts, ["amount.home", "amount.ratesAsOf"])).toEqual({
+      "amount.home": 12,
+      "amount.ratesAsOf": null,
+    });
+  });
+
+  it("leaves the home amount null with no rate for the currency, or no customer", () => {
+    expect(
+      computeFacts(payment({ amount: { value: 5, currency: "XAF" } }), french, snapshot(), fx)["amount.home"],
+    ).toBeNull();
+    expect(computeFacts(payment(), undefined, snapshot(), fx)["amount.home"]).toBeNull();
+  });
+
+  it("measures the distance from the customer's home, or from their country's centre when no address is known", () => {
+    const lyon = { name: "Bouchon", mcc: "5812", city: "Lyon", country: "FR", lat: 45.764, lon: 4.8357 };
+    const withHome = computeFacts(
+      payment({ merchant: lyon }),
+      { ...french, home: { lat: 48.8566, lon: 2.3522 } },
+      snapshot(),
+    );
+    expect(withHome["customer.distanceFromHomeKm"]).toBeCloseTo(392, -1);
+    const centroid = computeFacts(payment({ merchant: lyon }), french, snapshot());
+    expect(centroid["customer.distanceFromHomeKm"]).toBe(
+      Math.round(distanceKm({ lat: 45.764, lon: 4.8357 }, countryCentroid("FR")!) * 10) / 10,
+    );
+    expect(computeFacts(login(), french, snapshot())["customer.distanceFromHomeKm"]).toBeNull();
   });
 });

@@ -5,6 +5,8 @@
 
 import { eventLocation, type TouchpointEvent } from "../events.ts";
 import { distanceKm, speedKmh } from "../features/geo.ts";
+import { convert, defaultFxTable, type FxTable } from "../features/money.ts";
+import { countryCentroid, countryCurrency, localClock, zoneAt } from "../features/places.ts";
 import type { CustomerSnapshot, LocationMark } from "../features/state.ts";
 
 export type FactKind = "number" | "string" | "boolean" | "object";
@@ -36,6 +38,23 @@ export const FACTS = {
     nullable: true,
     doc: "ISO country where the event happened (merchant or geo).",
   },
+  "event.timezone": {
+    kind: "string",
+    nullable: true,
+    doc: "IANA zone where the event happened: from its coordinates, else its country's only zone; for an online payment (or an event with no place) the customer's own zone.",
+  },
+  "event.localHour": {
+    kind: "number",
+    unit: "hour of the day, 0-23",
+    nullable: true,
+    doc: 'The hour on the clock where the event happened (in `event.timezone`): write "at night" as `in [0, 1, 2, 3, 4, 5]`.',
+  },
+  "event.localWeekday": {
+    kind: "number",
+    unit: "ISO weekday, 1 = Monday … 7 = Sunday",
+    nullable: true,
+    doc: "The day of the week where the event happened (in `event.timezone`).",
+  },
   "amount.value": {
     kind: "number",
     unit: "currency units (major)",
@@ -43,6 +62,22 @@ export const FACTS = {
     doc: "Transaction amount in the currency's major unit.",
   },
   "amount.currency": { kind: "string", nullable: true, doc: "ISO 4217 currency of the transaction." },
+  "amount.home": {
+    kind: "number",
+    unit: "the customer's home currency (major)",
+    nullable: true,
+    doc: "The amount in the customer's home currency (their home country's), at the rates table's rates (PUT /v1/fx-rates; a shipped default until then). Null for an unknown customer or a currency with no rate.",
+  },
+  "amount.homeCurrency": {
+    kind: "string",
+    nullable: true,
+    doc: "ISO 4217 currency of `amount.home`: the customer's home country's.",
+  },
+  "amount.ratesAsOf": {
+    kind: "string",
+    nullable: true,
+    doc: "Date (YYYY-MM-DD) of the rates `amount.home` used (the older, when two were); null when no conversion was needed. Every decision on a converted payment records it.",
+  },
   "merchant.mcc": { kind: "string", nullable: true, doc: "Merchant category code." },
   "customer.known": {
     kind: "boolean",
@@ -54,6 +89,12 @@ export const FACTS = {
     kind: "boolean",
     nullable: false,
     doc: "The event happened outside the home country.",
+  },
+  "customer.distanceFromHomeKm": {
+    kind: "number",
+    unit: "km",
+    nullable: true,
+    doc: "km from the customer's home (their address's coordinates when the bank gave them, else their home country's centroid) to where the event happened. Null without a location.",
   },
   "customer.hasTravelNotice": {
     kind: "boolean",
@@ -153,6 +194,22 @@ export type Facts = { [K in FactName]: unknown };
 export interface CustomerProfile {
   id: string;
   homeCountry: string;
+  /** Their own IANA zone, when the bank gave one. */
+  timezone?: string | null;
+  /** Where they live, when the bank gave it. */
+  home?: { lat: number; lon: number } | null;
+}
+
+/** The amount a payment counts for in its customer's sums and facts: in their home currency where a rate is known. */
+export function homeAmount(
+  e: { amount: { value: number; currency: string } },
+  customer: CustomerProfile | undefined,
+  fx: FxTable,
+): { value: number; currency: string; asOf: string | null } | undefined {
+  const currency = customer ? countryCurrency(customer.homeCountry) : undefined;
+  if (!currency) return undefined;
+  const converted = convert(e.amount.value, e.amount.currency, currency, fx);
+  return converted ? { ...converted, currency } : undefined;
 }
 
 const HOUR = 3_600_000;
@@ -176,10 +233,13 @@ function hoursSince(s: CustomerSnapshot, type: string, self: string, t: number):
 }
 
 /** Computes every catalogued fact for one event. Pure: the snapshot carries all IO results. */
+const SHIPPED_FX = defaultFxTable();
+
 export function computeFacts(
   e: TouchpointEvent,
   customer: CustomerProfile | undefined,
   s: CustomerSnapshot,
+  fx: FxTable = SHIPPED_FX,
 ): Facts {
   const t = Date.parse(e.occurredAt);
   const loc = eventLocation(e);
@@ -191,18 +251,35 @@ export function computeFacts(
   const newDevice =
     s.latestNewDeviceAt !== undefined && s.devicesBeforeLatest > 0 ? hours(t - s.latestNewDeviceAt) : null;
   const tx = e.type === "card.transaction" ? e : undefined;
+  // Where the event happened sets the clock; an online payment says nothing of that, so it (and
+  // an event with no place at all) reads the customer's own clock.
+  const online = tx?.channel === "ecommerce";
+  const zone =
+    (online ? undefined : zoneAt({ ...(loc ?? {}), country })) ??
+    customer?.timezone ??
+    (customer ? zoneAt({ country: customer.homeCountry }) : undefined);
+  const clock = zone ? localClock(t, zone) : undefined;
+  const home = tx ? homeAmount(tx, customer, fx) : undefined;
+  const homePlace = customer ? (customer.home ?? countryCentroid(customer.homeCountry)) : undefined;
   return {
     event: e,
     "event.type": e.type,
     "event.channel": tx?.channel ?? null,
     "event.country": country,
+    "event.timezone": zone ?? null,
+    "event.localHour": clock?.hour ?? null,
+    "event.localWeekday": clock?.weekday ?? null,
     "amount.value": tx?.amount.value ?? null,
     "amount.currency": tx?.amount.currency ?? null,
+    "amount.home": home?.value ?? null,
+    "amount.homeCurrency": home?.currency ?? null,
+    "amount.ratesAsOf": home?.asOf ?? null,
     "merchant.mcc": tx?.merchant.mcc ?? null,
     "customer.known": customer !== undefined,
     "customer.homeCountry": customer?.homeCountry ?? null,
     "customer.isAbroad": customer !== undefined && country !== null && country !== customer.homeCountry,
     "customer.hasTravelNotice": covered,
+    "customer.distanceFromHomeKm": loc && homePlace ? round1(distanceKm(loc, homePlace)) : null,
     "travel.distanceKm": trip ? round1(trip.km) : null,
     "travel.speedKmh": trip ? round1(trip.kmh) : null,
     "travel.hoursBetween": trip ? hours(Math.abs(t - trip.other.at)) : null,

@@ -27,7 +27,7 @@ export interface Hit {
   team: string;
   eventType: string;
   /** The conditions that decided the hit, each with the fact value it saw. */
-  explanation: { held: ConditionTrace[]; tree: unknown };
+  explanation: { held: ConditionTrace[]; tree: unknown; ratesAsOf?: unknown };
 }
 
 export interface RuleFailure {

@@ -30,6 +30,8 @@ export interface Customer {
   phone: string;
   homeCountry: string;
   timezone: string | null;
+  /** Where they live, when the bank gave it: for `customer.distanceFromHomeKm`. */
+  home: { city: string | null; lat: number; lon: number } | null;
   language: string;
   optedOutAt: Date | null;
   lastAdvocateId: string | null;
@@ -49,6 +51,7 @@ const customerCols = (r: postgres.Row): Customer => ({
   phone: r.phone,
   homeCountry: r.home_country,
   timezone: r.timezone,
+  home: r.home_lat === null ? null : { city: r.home_city, lat: r.home_lat, lon: r.home_lon },
   language: r.language,
   optedOutAt: r.opted_out_at,
   lastAdvocateId: r.last_advocate_id,
@@ -62,14 +65,17 @@ export async function upsertCustomer(
     phone: string;
     homeCountry: string;
     timezone?: string | null;
+    home?: { city?: string | undefined; lat: number; lon: number } | null | undefined;
     language?: string;
   },
 ): Promise<{ customer: Customer; created: boolean }> {
   const [row] = await sql`
-    insert into customers (id, name, phone, home_country, timezone, language)
-    values (${c.id}, ${c.name}, ${c.phone}, ${c.homeCountry}, ${c.timezone ?? null}, ${c.language ?? "en"})
+    insert into customers (id, name, phone, home_country, timezone, home_city, home_lat, home_lon, language)
+    values (${c.id}, ${c.name}, ${c.phone}, ${c.homeCountry}, ${c.timezone ?? null}, ${c.home?.city ?? null},
+      ${c.home?.lat ?? null}, ${c.home?.lon ?? null}, ${c.language ?? "en"})
     on conflict (id) do update set name = excluded.name, phone = excluded.phone, home_country = excluded.home_country,
-      timezone = excluded.timezone, language = excluded.language, updated_at = now()
+      timezone = excluded.timezone, home_city = excluded.home_city, home_lat = excluded.home_lat,
+      home_lon = excluded.home_lon, language = excluded.language, updated_at = now()
     returning *, (xmax = 0) as created`;
   return { customer: customerCols(row!), created: row!.created };
 }
@@ -84,9 +90,18 @@ export async function customerProfiles(
   ids: readonly string[],
 ): Promise<Map<string, CustomerProfile>> {
   if (ids.length === 0) return new Map();
-  const rows = await sql`select id, home_country from customers where id = any(${ids as string[]})`;
+  const rows = await sql`
+    select id, home_country, timezone, home_lat, home_lon from customers where id = any(${ids as string[]})`;
   return new Map(
-    rows.map((r) => [r.id as string, { id: r.id as string, homeCountry: r.home_country as string }]),
+    rows.map((r) => [
+      r.id as string,
+      {
+        id: r.id as string,
+        homeCountry: r.home_country as string,
+        timezone: r.timezone as string | null,
+        home: r.home_lat === null ? null : { lat: r.home_lat as number, lon: r.home_lon as number },
+      },
+    ]),
   );
 }
 

@@ -77,6 +77,13 @@ export async function rulesetVersions(sql: Q, limit = 200) {
   });
 }
 
+/** The latest `limit` versions with their files, oldest first: a rule's history is read from these. */
+export async function rulesetHistory(sql: Q, limit = 200): Promise<StoredRuleset[]> {
+  const rows = await sql`
+    select version, rules, note, created_by, published_at from rulesets order by version desc limit ${limit}`;
+  return rows.map(stored).reverse();
+}
+
 export interface PublishResult {
   /** The new version, or the current one when nothing changed. */
   version: number;
