@@ -537,3 +537,62 @@ describe("amounts in the customer's home currency", () => {
     ]);
   });
 });
+
+describe("a publish under load", () => {
+  let t: TestTouchpoint;
+  beforeAll(async () => {
+    t = await startTestTouchpoint();
+  });
+  afterAll(() => t?.close());
+
+  it("reaches every worker within a second, and each batch is evaluated by one version", async () => {
+    const stream = generateStream({ seed: 5, customers: 400, impossibleShare: 0.05, prefix: "pub" });
+    const canary = {
+      rule: {
+        name: "every-payment",
+        mode: "shadow",
+        conditions: { all: [{ fact: "event.type", operator: "equal", value: "card.transaction" }] },
+        event: { type: "fraud.suspected", params: { severity: "low", title: "A payment" } },
+      },
+    };
+    const risk = t.as(await t.token("risk"));
+    const sentAt = new Map<string, number>();
+    let published: { version: number; at: number } | undefined;
+    const chunks: (typeof stream.events)[] = [];
+    for (let i = 0; i < stream.events.length; i += 60) chunks.push(stream.events.slice(i, i + 60));
+    for (const [n, chunk] of chunks.entries()) {
+      if (n === Math.floor(chunks.length / 3)) {
+        const r = await risk("PUT", "/v1/rules/every-payment", canary);
+        published = { version: r.body.version, at: Date.now() };
+      }
+      const at = Date.now();
+      for (const e of chunk) sentAt.set(e.id, at);
+      await t.api("POST", "/v1/events", chunk);
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    await t.drained();
+    const { version, at } = published!;
+    const events = (await t.tp.db.sql`
+      select e.id, e.evaluated_version,
+        exists (select 1 from decisions d where d.event_id = e.id and d.rule = 'every-payment') as canary
+      from events e where e.customer_id like 'pub-%'`) as unknown as Array<{
+      id: string;
+      evaluated_version: number;
+      canary: boolean;
+    }>;
+    expect(events).toHaveLength(stream.events.length);
+    // The canary fired on exactly the events its version evaluated: no event saw half a publish.
+    for (const e of events) expect(e.canary, e.id).toBe(e.evaluated_version >= version);
+    // Both versions were at work: the publish really landed mid-stream.
+    expect(events.some((e) => e.evaluated_version < version)).toBe(true);
+    // Everything sent a second after the publish was evaluated by it, on every worker.
+    const late = events.filter((e) => sentAt.get(e.id)! >= at + 1000);
+    expect(late.length).toBeGreaterThan(0);
+    expect(late.filter((e) => e.evaluated_version < version)).toEqual([]);
+    // Every decision carries the version that evaluated its event.
+    const [{ n }] = (await t.tp.db.sql`
+      select count(*)::int as n from decisions d join events e on e.id = d.event_id
+      where d.ruleset_version <> e.evaluated_version`) as unknown as [{ n: number }];
+    expect(n).toBe(0);
+  });
+});
