@@ -10,6 +10,7 @@
  * TOUCHPOINT_TOKEN); with neither, the touchpoint running on this machine's DATA_DIR is used.
  * Output is for people; `--json` prints what scripts want. Exit 1 on a failure, 2 on misuse.
  */
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { SingleBar } from "cli-progress";
 import { Command, Option } from "commander";
@@ -64,6 +65,38 @@ function loadFiles(paths: string[], out: Out): RuleFile[] {
   }
   if (read.length === 0) throw new CliError(`no rule files in ${paths.join(", ") || DEFAULT_PATHS[0]}`);
   return read.map((r) => r.parsed!);
+}
+
+/** An NDJSON file's objects, one a line; a bad line is named by its number. */
+function readNdjson(path: string): unknown[] {
+  const out: unknown[] = [];
+  for (const [i, line] of readText(path).split("\n").entries()) {
+    if (!line.trim()) continue;
+    try {
+      out.push(JSON.parse(line));
+    } catch (e) {
+      throw new CliError(`${path}: line ${i + 1} is not JSON: ${(e as Error).message}`);
+    }
+  }
+  return out;
+}
+
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(readText(path));
+  } catch (e) {
+    throw new CliError(`${path}: not JSON: ${(e as Error).message}`);
+  }
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    throw new CliError(
+      `${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
+    );
+  }
 }
 
 // ------------------------------------------------------------------ the server
@@ -336,21 +369,35 @@ export function program(): Command {
 
   withServer(rules.command("backtest").argument("[paths...]", "rule files or folders", DEFAULT_PATHS))
     .description("replay stored events of a window through these files and the published rules")
-    .requiredOption("--from <time>", "start of the window (ISO 8601)")
-    .requiredOption("--to <time>", "end of the window (ISO 8601)")
+    .option("--from <time>", "start of a stored window (ISO 8601)")
+    .option("--to <time>", "end of a stored window (ISO 8601)")
+    .option("--events <file>", "replay this NDJSON stream of events instead of a stored window")
+    .option("--labels <file>", 'with --events: JSON of known outcomes, { "cus-42": "confirmed_fraud" }')
     .option("--max-events <n>", "stop after this many events", (v) => Number(v))
     .action(
       async (
         paths: string[],
-        o: Out & { url?: string; token?: string; from: string; to: string; maxEvents?: number },
+        o: Out & {
+          url?: string;
+          token?: string;
+          from?: string;
+          to?: string;
+          events?: string;
+          labels?: string;
+          maxEvents?: number;
+        },
       ) => {
+        if (!o.events && !(o.from && o.to))
+          throw new CliError("give --from and --to, or --events <file.ndjson>");
         const files = loadFiles(paths, o);
         const s = server(o);
+        const source = o.events
+          ? { events: readNdjson(o.events), ...(o.labels ? { labels: readJson(o.labels) } : {}) }
+          : { from: o.from, to: o.to };
         const started = ok(
           await call(s, "POST", "/v1/backtests", {
             rules: files,
-            from: o.from,
-            to: o.to,
+            ...source,
             ...(o.maxEvents ? { maxEvents: o.maxEvents } : {}),
           }),
           o,
@@ -382,7 +429,9 @@ export function program(): Command {
 
 interface Score {
   rule: string;
+  mode: string;
   hits: number;
+  hitRate: number;
   customers: number;
   confirmed: number;
   falseAlarms: number;
@@ -398,14 +447,13 @@ function printBacktest(report: {
   neverHit: string[];
   newlyFlagged: string[];
   noLongerFlagged: string[];
-  hitRate: Record<string, number>;
 }): void {
   print(`${report.events} events replayed${report.truncated ? " (stopped at the limit)" : ""}`);
   const pct = (p: number | null) => (p === null ? "-" : `${Math.round(p * 100)}%`);
   const row = (s: Score) => [
-    s.rule,
+    s.mode === "shadow" ? `${s.rule} (shadow)` : s.rule,
     String(s.hits),
-    `${((report.hitRate[s.rule] ?? 0) * 100).toFixed(2)}%`,
+    `${(s.hitRate * 100).toFixed(2)}%`,
     String(s.customers),
     String(s.confirmed),
     String(s.falseAlarms),

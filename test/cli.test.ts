@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateStream } from "../fixtures/generator.ts";
 import { loadPeopleVia } from "../fixtures/stories.ts";
 import { RULES_DIR } from "../rules/index.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
@@ -154,12 +155,35 @@ describe("touchpoint rules, against a server", () => {
     expect(back.stdout).toContain("- big-atm-withdrawal (removed)");
   });
 
-  it("runs a backtest as a job and prints its report", async () => {
-    const r = await touchpoint(
+  it("runs a backtest as a job, on a stored window or an uploaded NDJSON stream, and prints its report", async () => {
+    const window = await touchpoint(
       ["rules", "backtest", "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-30T00:00:00Z", "--json"],
       env,
     );
-    expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ status: "done", report: { events: 0, truncated: false } });
+    expect(window.code, window.stdout + window.stderr).toBe(0);
+    expect(JSON.parse(window.stdout)).toMatchObject({
+      status: "done",
+      report: { events: 0, truncated: false },
+    });
+
+    const stream = generateStream({ seed: 3, customers: 30, impossibleShare: 0.3, prefix: "cli" });
+    const dir = mkdtempSync(join(tmpdir(), "touchpoint-bt-"));
+    writeFileSync(join(dir, "events.ndjson"), stream.events.map((e) => JSON.stringify(e)).join("\n"));
+    const labels = Object.fromEntries([...stream.impossible].map((c) => [c, "confirmed_fraud"]));
+    writeFileSync(join(dir, "labels.json"), JSON.stringify(labels));
+    const upload = await touchpoint(
+      ["rules", "backtest", "--events", join(dir, "events.ndjson"), "--labels", join(dir, "labels.json")],
+      env,
+    );
+    expect(upload.code, upload.stdout + upload.stderr).toBe(0);
+    expect(upload.stdout).toContain(`${stream.events.length} events replayed`);
+    expect(upload.stdout).toMatch(
+      new RegExp(
+        `impossible-location-spend\\s+\\d+\\s+[\\d.]+%\\s+${stream.impossible.size}\\s+${stream.impossible.size}\\s+0\\s+100%`,
+      ),
+    );
+    expect((await touchpoint(["rules", "backtest"], env)).stderr).toMatch(
+      /give --from and --to, or --events/,
+    );
   });
 });
