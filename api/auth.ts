@@ -6,8 +6,11 @@ import { type Principal, principalFor, type Role } from "../engine/store/postgre
 
 export type AuthEnv = { Variables: { principal: Principal } };
 
-/** Caches token look-ups briefly: a revoked token stops working within `ttlMs`. */
-export function authenticate(sql: Sql, ttlMs = 10_000): MiddlewareHandler<AuthEnv> {
+/**
+ * Caches token look-ups briefly: a revoked token stops working within `ttlMs`. Past `maxEntries`
+ * tokens (a scan of made-up tokens, say) the cache starts again empty, so it stays bounded.
+ */
+export function authenticate(sql: Sql, ttlMs = 10_000, maxEntries = 10_000): MiddlewareHandler<AuthEnv> {
   const cache = new Map<string, { principal: Principal | undefined; at: number }>();
   return async (c, next) => {
     const header = c.req.header("authorization");
@@ -18,7 +21,7 @@ export function authenticate(sql: Sql, ttlMs = 10_000): MiddlewareHandler<AuthEn
     let hit = cache.get(token);
     if (!hit || now - hit.at > ttlMs) {
       hit = { principal: await principalFor(sql, token), at: now };
-      if (cache.size > 10_000) cache.clear();
+      if (cache.size > maxEntries) cache.clear();
       cache.set(token, hit);
     }
     if (!hit.principal) throw new UnauthorizedError("unknown or revoked token");
