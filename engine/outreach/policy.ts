@@ -161,10 +161,21 @@ export function decideContact(input: ContactInput): ContactDecision {
       reason: `quiet hours: ${where}, but high severity is texted at any hour`,
     };
 
-  // Wait for the zone whose morning comes last, so it is morning in all of them.
-  const waits = quiet.map((q) => ({ q, morning: nextMorning(q.local, c.quietEndHour) }));
-  const last = waits.reduce((a, b) => (b.morning.toMillis() > a.morning.toMillis() ? b : a));
+  // Wait for the zone whose morning comes last; by then a zone that was awake may have gone
+  // quiet, so look again from there, until a time is quiet nowhere (a few steps; a country whose
+  // zones are never all awake at once keeps the last morning found, and is judged again then).
+  let waits = quiet.map((q) => ({ q, morning: nextMorning(q.local, c.quietEndHour) }));
+  let last = waits.reduce((a, b) => (b.morning.toMillis() > a.morning.toMillis() ? b : a));
   const governing = at(last.q);
+  for (let step = 0; step < 6; step++) {
+    const then = last.morning.toJSDate();
+    const still = locals
+      .map(({ zone }) => ({ zone, local: DateTime.fromJSDate(then, { zone }) }))
+      .filter(({ local }) => inQuietHours(local.hour, c));
+    if (still.length === 0) break;
+    waits = still.map((q) => ({ q, morning: nextMorning(q.local, c.quietEndHour) }));
+    last = waits.reduce((a, b) => (b.morning.toMillis() > a.morning.toMillis() ? b : a));
+  }
   return {
     timezone: governing.timezone,
     localTime: governing.localTime,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseReply, type ReplyKind } from "./replies.ts";
+import { normalizeReply, parseReply, type ReplyKind } from "./replies.ts";
 
 const table: Record<ReplyKind, string[]> = {
   yes: [
@@ -38,6 +38,53 @@ const table: Record<ReplyKind, string[]> = {
     "oui !",
     "OUI c'était moi",
     "C'est bien moi, merci",
+    "Yea",
+    "yeh",
+    "Yes, that was me",
+    "Yes it's me",
+    "yes it is me",
+    "Yes that is me",
+    "yes that's me",
+    "Yes I did",
+    "yes I made it",
+    "Yes, mine",
+    "Yes, that is mine",
+    "yes it's mine",
+    "Yes, it's fine",
+    "That's me",
+    "I did",
+    "I made it",
+    "Mine",
+    "That's mine!",
+    "It's mine",
+    "OK yes",
+    "Yes OK",
+    "Yes, correct",
+    "Correct",
+    "Confirmed",
+    "Yes confirmed",
+    "Yes, all good",
+    "Ouais",
+    "Oui c'est moi",
+    "C'est moi",
+    "C'était moi",
+    "Oui, c'est bien moi",
+    "Hello, yes",
+    "hey yes",
+    "Bonjour, oui",
+    "yes thx",
+    "Yes cheers",
+    "oui merci",
+    "oui svp",
+    "Oui, s'il vous plaît",
+    "Hello hi, yes",
+    "yes please thanks",
+    "yes thank you please",
+    "it`s mine",
+    "ｙｅｓ",
+    "✔",
+    "✔️ yes",
+    "👌",
   ],
   no: [
     "NO",
@@ -69,6 +116,36 @@ const table: Record<ReplyKind, string[]> = {
     "Non",
     "non, ce n'était pas moi",
     "pas moi",
+    "No it was not me",
+    "No, that wasn't me",
+    "No wasn't me",
+    "No not me",
+    "No that's not me",
+    "No, that is not me",
+    "No I didn't",
+    "No I did not",
+    "No, not mine",
+    "No it's not mine",
+    "No that's not mine",
+    "It was not me",
+    "That wasn't me",
+    "That was not me",
+    "That's not me",
+    "Wasn't me",
+    "I did not",
+    "It's not mine",
+    "That's not mine",
+    "No fraud",
+    "Fraud!",
+    "Non c'est pas moi",
+    "Non, ce n'est pas moi",
+    "Ce n'était pas moi",
+    "Ce n'est pas moi",
+    "C'est pas moi",
+    "Non pas moi",
+    "❎",
+    "🚫",
+    "no ❌",
   ],
   stop: [
     "STOP",
@@ -90,6 +167,17 @@ const table: Record<ReplyKind, string[]> = {
     "STOP texting me",
     "Arrêter",
     "ARRET",
+    "Stop texting",
+    "Stop messaging me",
+    "Stop sending me texts",
+    "Stop it!",
+    "Unsubscribe me",
+    "Désabonner",
+    "désinscrire",
+    "STOP?",
+    "stop svp",
+    "stop s'il vous plaît",
+    "Hi, stop",
   ],
   help: ["HELP", "help", "Help!", "help?", "Info", "INFO", "aide"],
   other: [
@@ -128,6 +216,15 @@ const table: Record<ReplyKind, string[]> = {
     "🤔",
     "4242",
     "yes it was my husband",
+    "please",
+    "hello",
+    "yes, the second one",
+    "✔ no",
+    "👌 nope",
+    "❎ yes",
+    "🚫👍",
+    "👍 thanks",
+    "thank you ✅",
   ],
 };
 
@@ -140,5 +237,24 @@ describe("parseReply", () => {
 
   it("reports the normalized text it judged: lower case, no accents, punctuation or emoji", () => {
     expect(parseReply("  👍 Oui, C'était MOI !! ").normalized).toBe("oui cetait moi");
+  });
+});
+
+describe("normalizeReply", () => {
+  it("keeps digits and letters of any script, drops everything else to single spaces", () => {
+    expect(normalizeReply("  Card ending 4242 -- NOT me!! ")).toBe("card ending 4242 not me");
+    expect(normalizeReply("Ça   va\tbien")).toBe("ca va bien");
+  });
+
+  it("drops apostrophes of every kind without leaving a gap", () => {
+    expect(normalizeReply("it's it’s it`s it´s")).toBe("its its its its");
+  });
+
+  it('reads an acute-accent apostrophe as one: "it´s mine" is a yes', () => {
+    expect(parseReply("it´s mine").kind).toBe("yes");
+  });
+
+  it("folds full-width letters to plain ones", () => {
+    expect(normalizeReply("ＹＥＳ")).toBe("yes");
   });
 });

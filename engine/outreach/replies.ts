@@ -134,14 +134,17 @@ const NO_EMOJI = /[\u{1F44E}\u{274C}\u{274E}\u{1F6AB}]/u; // 👎 ❌ ❎ 🚫
 
 /** Strips accents, apostrophes, punctuation and emoji; keeps letters, digits and single spaces. */
 export function normalizeReply(text: string): string {
-  return text
-    .normalize("NFKD")
-    .replace(/\p{M}+/gu, "")
-    .toLowerCase()
-    .replace(/['’`´]/g, "")
-    .replace(/[^\p{L}\p{N}]+/gu, " ")
-    .trim()
-    .replace(/\s+/g, " ");
+  return (
+    text
+      // Apostrophes go first: NFKD would split the acute accent (´) into a space and a mark.
+      .replace(/['’`´]/g, "")
+      .normalize("NFKD")
+      .replace(/\p{M}+/gu, "")
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}]+/gu, " ")
+      .trim()
+      .replace(/\s+/g, " ")
+  );
 }
 
 /** The answer without greetings, courtesies or repeats: "hi yes yes thanks" → "yes". */

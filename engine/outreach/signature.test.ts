@@ -1,5 +1,5 @@
 import { createHash, generateKeyPairSync } from "node:crypto";
-import { SignJWT } from "jose";
+import { decodeJwt, decodeProtectedHeader, type JWTPayload, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { UnauthorizedError } from "../errors.ts";
 import { signVonageWebhook, verifyVonageWebhook } from "./signature.ts";
@@ -120,5 +120,123 @@ describe("verifyVonageWebhook", () => {
     await expect(
       verifyVonageWebhook({ authorization, rawBody: `${body} `, secret, now }),
     ).rejects.toBeInstanceOf(UnauthorizedError);
+  });
+
+  it("says why it refused, for the log: no token, a bad signature, a missing claim", async () => {
+    await expect(
+      verifyVonageWebhook({ authorization: undefined, rawBody: body, secret, now }),
+    ).rejects.toThrow("webhook without a bearer token");
+    const forged = await signVonageWebhook({ rawBody: body, secret: "forged-secret-xxxxxxxxxxxx", now });
+    await expect(verifyVonageWebhook({ authorization: forged, rawBody: body, secret, now })).rejects.toThrow(
+      /^webhook signature refused: signature verification failed$/,
+    );
+    const withoutHash = `Bearer ${await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuedAt(nowS)
+      .sign(new TextEncoder().encode(secret))}`;
+    await expect(
+      verifyVonageWebhook({ authorization: withoutHash, rawBody: body, secret, now }),
+    ).rejects.toThrow(/^webhook signature refused: .*payload_hash/);
+    const withoutIat = `Bearer ${await new SignJWT({ payload_hash: hash })
+      .setProtectedHeader({ alg: "HS256" })
+      .sign(new TextEncoder().encode(secret))}`;
+    await expect(
+      verifyVonageWebhook({ authorization: withoutIat, rawBody: body, secret, now }),
+    ).rejects.toThrow(/^webhook signature refused: .*iat/);
+  });
+
+  it("takes the token from a header with extra spaces after the scheme, but nothing after the token", async () => {
+    const authorization = await signedAt(now);
+    const token = authorization.slice("Bearer ".length);
+    await expect(
+      verifyVonageWebhook({ authorization: `Bearer   ${token}`, rawBody: body, secret, now }),
+    ).resolves.toHaveProperty("payload_hash", hash);
+    for (const bad of [`${authorization} extra`, `Token ${authorization}`, `Bearer ${token}.x y`]) {
+      await expect(verifyVonageWebhook({ authorization: bad, rawBody: body, secret, now })).rejects.toThrow(
+        "webhook without a bearer token",
+      );
+    }
+  });
+
+  it("accepts a payload_hash written in upper-case hex", async () => {
+    const authorization = `Bearer ${await new SignJWT({ payload_hash: hash.toUpperCase() })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuedAt(nowS)
+      .sign(new TextEncoder().encode(secret))}`;
+    await expect(verifyVonageWebhook({ authorization, rawBody: body, secret, now })).resolves.toBeDefined();
+  });
+
+  it("refuses a payload_hash of the wrong length as a mismatch, not a crash", async () => {
+    for (const payload_hash of ["", hash.slice(0, 10), `${hash}00`]) {
+      const authorization = `Bearer ${await new SignJWT({ payload_hash })
+        .setProtectedHeader({ alg: "HS256" })
+        .setIssuedAt(nowS)
+        .sign(new TextEncoder().encode(secret))}`;
+      await expect(verifyVonageWebhook({ authorization, rawBody: body, secret, now })).rejects.toThrow(
+        "webhook body does not match its payload_hash",
+      );
+    }
+  });
+
+  it("refuses a token whose iat is not a number of seconds", async () => {
+    // A malformed claim on purpose: jose's types rule it out, a forger's token need not.
+    const authorization = `Bearer ${await new SignJWT({
+      payload_hash: hash,
+      iat: String(nowS),
+    } as unknown as JWTPayload)
+      .setProtectedHeader({ alg: "HS256" })
+      .sign(new TextEncoder().encode(secret))}`;
+    await expect(verifyVonageWebhook({ authorization, rawBody: body, secret, now })).rejects.toBeInstanceOf(
+      UnauthorizedError,
+    );
+  });
+
+  it("names the age limits in its refusals", async () => {
+    await expect(
+      verifyVonageWebhook({
+        authorization: await signedAt(secondsFromNow(-301)),
+        rawBody: body,
+        secret,
+        now,
+      }),
+    ).rejects.toThrow("webhook token too old");
+    await expect(
+      verifyVonageWebhook({ authorization: await signedAt(secondsFromNow(61)), rawBody: body, secret, now }),
+    ).rejects.toThrow("webhook token issued in the future");
+  });
+});
+
+describe("signVonageWebhook", () => {
+  it("signs an HS256 JWT with Vonage's claims and default key and application", async () => {
+    const authorization = await signVonageWebhook({ rawBody: body, secret, now });
+    expect(authorization).toMatch(/^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+    const token = authorization.slice("Bearer ".length);
+    expect(decodeProtectedHeader(token)).toEqual({ alg: "HS256", typ: "JWT" });
+    expect(decodeJwt(token)).toMatchObject({
+      iat: nowS,
+      iss: "Vonage",
+      api_key: "abcd1234",
+      application_id: "aaaaaaaa-bbbb-cccc-dddd-0123456789ab",
+      payload_hash: hash,
+    });
+  });
+
+  it("uses the API key and application it is given", async () => {
+    const authorization = await signVonageWebhook({
+      rawBody: body,
+      secret,
+      now,
+      apiKey: "key-2",
+      applicationId: "app-2",
+    });
+    expect(decodeJwt(authorization.slice("Bearer ".length))).toMatchObject({
+      api_key: "key-2",
+      application_id: "app-2",
+    });
+  });
+
+  it("gives each signature its own token id", async () => {
+    const jti = async () => decodeJwt((await signedAt(now)).slice("Bearer ".length)).jti;
+    expect(await jti()).not.toBe(await jti());
   });
 });

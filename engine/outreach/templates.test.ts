@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../errors.ts";
 import {
@@ -157,11 +158,132 @@ describe("cleanDescriptor", () => {
     ["Call +44 20 7946 0999", "Call"],
     ["Boulangerie   de la  Gare", "Boulangerie de la Gare"],
     ["7-Eleven 1234", "7-Eleven 1234"],
+    ["http://shop.fr/x", "shop"],
+    ["Shop.co.uk/offers", "Shop"],
+    ["ACME.COMPANY LTD", "ACME.COMPANY LTD"],
+    ["Shop 12345", "Shop"],
+    ["PAY.SHOP2.COM/x", "PAY"],
+    ["WWW.A1.B2.CO.UK/X Y", "A1 Y"],
   ])("cleans %j to %j", (raw, clean) => {
     expect(cleanDescriptor(raw)).toBe(clean);
   });
 
   it("keeps a merchant name to 40 characters", () => {
     expect(cleanDescriptor("A".repeat(80))).toHaveLength(40);
+  });
+});
+
+describe("renderMessage: what it checks and how it reports", () => {
+  const bare: TemplateVars = {
+    bankName: "Touchpoint Bank",
+    bankPhone: "+44 20 7946 0000",
+    advocateName: "Amara",
+  };
+  const failure = (attempt: () => unknown): ValidationError => {
+    try {
+      attempt();
+    } catch (err) {
+      if (err instanceof ValidationError) return err;
+      throw err;
+    }
+    throw new Error("expected a ValidationError");
+  };
+
+  it("has an English and a French file, and nothing else", () => {
+    expect(LANGUAGES).toEqual(["en", "fr"]);
+  });
+
+  it("renders a text that needs no payment from the bank's details alone", () => {
+    expect(renderMessage("help", "en", bare).text).toBe(
+      "Touchpoint Bank fraud alerts: we only ask YES or NO, never for codes or to move money. Call +44 20 7946 0000. Reply STOP to end texts.",
+    );
+    expect(renderMessage("help", "en", { ...bare, currency: "EUR" }).text).toContain("Touchpoint Bank");
+    expect(renderMessage("help", "en", { ...bare, amount: 10 }).text).toContain("Touchpoint Bank");
+    expect(renderMessage("help", "en", { ...bare, last4: "" }).text).toContain("Touchpoint Bank");
+  });
+
+  it("shows a payment of zero rather than calling the amount missing", () => {
+    expect(renderMessage("fraud_check", "en", { ...story, amount: 0 }).text).toContain(
+      "did you pay EUR 0.00 at",
+    );
+  });
+
+  it("refuses a negative amount, naming the field", () => {
+    const err = failure(() => renderMessage("fraud_check", "en", { ...story, amount: -1 }));
+    expect(err.message).toBe("amount: a finite, non-negative number");
+    expect(err.issues).toEqual([{ path: "amount", message: "a finite, non-negative number" }]);
+    expect(() => renderMessage("fraud_check", "en", { ...story, amount: Number.POSITIVE_INFINITY })).toThrow(
+      "amount: a finite, non-negative number",
+    );
+  });
+
+  it("refuses an unknown currency, naming the field", () => {
+    const err = failure(() => renderMessage("fraud_check", "en", { ...story, currency: "euros" }));
+    expect(err.message).toBe("currency: an ISO 4217 code such as EUR");
+    expect(err.issues).toEqual([{ path: "currency", message: "an ISO 4217 code such as EUR" }]);
+  });
+
+  it("refuses card digits that are not exactly four, wherever the extra characters are", () => {
+    for (const last4 of ["424", "42424", "x4242", "4242x", "42 42"]) {
+      const err = failure(() => renderMessage("fraud_check", "en", { ...story, last4 }));
+      expect(err.message).toBe("last4: exactly four digits");
+      expect(err.issues).toEqual([{ path: "last4", message: "exactly four digits" }]);
+    }
+  });
+
+  it("lists every missing variable, in the template's order, as one issue each", () => {
+    const err = failure(() => renderMessage("fraud_check", "en", { ...story, merchant: "", city: "  " }));
+    expect(err.message).toBe("template en/fraud_check needs merchant, city");
+    expect(err.issues).toEqual([
+      { path: "merchant", message: "required by the template" },
+      { path: "city", message: "required by the template" },
+    ]);
+  });
+
+  it("treats a city, card digits or behaviour left out as missing, not as blank", () => {
+    expect(() => renderMessage("fraud_check", "en", { ...story, city: undefined })).toThrow("needs city");
+    expect(() => renderMessage("fraud_check", "en", { ...story, last4: undefined })).toThrow("needs last4");
+    expect(() => renderMessage("behaviour_check", "en", { ...story, action: undefined })).toThrow(
+      "needs action",
+    );
+  });
+
+  it("collapses runs of whitespace and trims the ends of the text", () => {
+    const { text } = renderMessage("help", "en", { ...bare, bankName: "  Touchpoint \n Bank" });
+    expect(text).toMatch(/^Touchpoint Bank fraud alerts: /);
+  });
+});
+
+describe("cleanDescriptor: digits and length", () => {
+  it("keeps a run of four digits or fewer, even with separators, and drops a run of five or more", () => {
+    expect(cleanDescriptor("Unit 12-34 Mall")).toBe("Unit 12-34 Mall");
+    expect(cleanDescriptor("Unit 12-345 Mall")).toBe("Unit Mall");
+  });
+
+  it("counts the 40 characters from the first letter, not from leading spaces", () => {
+    expect(cleanDescriptor(`   ${"A".repeat(45)}`)).toBe("A".repeat(40));
+  });
+
+  it("does not leave a trailing space where it cut the name at 40 characters", () => {
+    expect(cleanDescriptor(`${"A".repeat(39)} BCD`)).toBe("A".repeat(39));
+  });
+
+  it("keeps a name that only looks like it has a dot in it", () => {
+    expect(cleanDescriptor("J.CREW STORE")).toBe("J.CREW STORE");
+  });
+});
+
+describe("templateVariables", () => {
+  it("names escaped and unescaped variables in order, but not sections or comments", () => {
+    expect(templateVariables("{{a}} {{{b}}} {{& c}} {{#d}}x{{/d}} {{! note}}")).toEqual(["a", "b", "c"]);
+  });
+});
+
+describe("the template files", () => {
+  it("give one template per kind, exactly as written in templates/<lang>.json", () => {
+    for (const lang of ["en", "fr"]) {
+      const file = JSON.parse(readFileSync(new URL(`./templates/${lang}.json`, import.meta.url), "utf8"));
+      for (const kind of MESSAGE_KINDS) expect(templateOf(kind, lang)).toBe(file[kind]);
+    }
   });
 });
