@@ -13,7 +13,7 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { SingleBar } from "cli-progress";
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { factCatalogue } from "./engine/rules/facts.ts";
 import { readRuleFiles } from "./engine/rules/files.ts";
 import type { RuleFile } from "./engine/rules/schema.ts";
@@ -24,6 +24,12 @@ const DEFAULT_PATHS = ["rules"];
 
 /** A failure the command reports in one line and exits 1 on; misuse (2) is commander's. */
 class CliError extends Error {}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("a positive whole number");
+  return n;
+}
 
 interface Out {
   json: boolean;
@@ -253,19 +259,21 @@ export function program(): Command {
       const query = o.since ? `?since=${encodeURIComponent(o.since)}` : "";
       const stats = ok(await call(s, "GET", `/v1/rulesets/stats${query}`), o).items as Array<{
         rule: string;
+        mode: string;
         hits: number;
         confirmed: number;
         falseAlarms: number;
         precision: number | null;
       }>;
       if (o.json) return printJson({ ...list, stats });
-      const of = new Map(stats.map((x) => [x.rule, x]));
+      // A rule moved from shadow to live has figures of both: show its current mode's.
+      const of = new Map(stats.map((x) => [`${x.mode}:${x.rule}`, x]));
       print(`version ${list.version}`);
       print(
         table(
           ["rule", "mode", "owner", "severity", "hits", "confirmed", "false alarms", "precision"],
           list.items.map((r: { name: string; mode: string; owner: string | null; severity: string }) => {
-            const st = of.get(r.name);
+            const st = of.get(`${r.mode}:${r.name}`);
             return [
               r.name,
               r.mode,
@@ -373,7 +381,8 @@ export function program(): Command {
     .option("--to <time>", "end of a stored window (ISO 8601)")
     .option("--events <file>", "replay this NDJSON stream of events instead of a stored window")
     .option("--labels <file>", 'with --events: JSON of known outcomes, { "cus-42": "confirmed_fraud" }')
-    .option("--max-events <n>", "stop after this many events", (v) => Number(v))
+    .option("--max-events <n>", "stop after this many events", positiveInt)
+    .option("--timeout <seconds>", "give up waiting after this long (the job runs on)", positiveInt, 3600)
     .action(
       async (
         paths: string[],
@@ -385,6 +394,7 @@ export function program(): Command {
           events?: string;
           labels?: string;
           maxEvents?: number;
+          timeout: number;
         },
       ) => {
         if (!o.events && !(o.from && o.to))
@@ -411,17 +421,24 @@ export function program(): Command {
                 stream: process.stderr,
               });
         let job = started;
+        const deadline = Date.now() + o.timeout * 1000;
         bar?.start(Math.max(1, job.progress?.total ?? 1), 0);
         while (job.status === "queued" || job.status === "running") {
+          if (Date.now() > deadline) {
+            bar?.stop();
+            throw new CliError(
+              `backtest ${started.id} still ${job.status} after ${o.timeout} s; GET /v1/backtests/${started.id} follows it`,
+            );
+          }
           await new Promise((r) => setTimeout(r, 500));
           job = ok(await call(s, "GET", `/v1/backtests/${encodeURIComponent(started.id)}`), o);
           bar?.setTotal(Math.max(1, job.progress?.total ?? 1));
           bar?.update(job.progress?.done ?? 0);
         }
         bar?.stop();
-        if (o.json) return printJson(job);
+        if (o.json) printJson(job);
         if (job.status !== "done") throw new CliError(`backtest ${job.id} ${job.status}: ${job.error ?? ""}`);
-        printBacktest(job.report);
+        if (!o.json) printBacktest(job.report);
       },
     );
   return root;

@@ -8,8 +8,8 @@
 import type { Redis } from "ioredis";
 import type { TouchpointEvent } from "./events.ts";
 import { CustomerState } from "./features/state.ts";
+import { CompiledRuleset } from "./rules/compile.ts";
 import { computeFacts, homeAmount } from "./rules/facts.ts";
-import { Evaluator } from "./rules/reference.ts";
 import type { RuleMode, Ruleset } from "./rules/schema.ts";
 import type { Sql } from "./store/database.ts";
 import { fxTable } from "./store/fx.ts";
@@ -140,7 +140,10 @@ export async function backtest(
   const sides = ["candidate", "published"] as const;
   type Side = (typeof sides)[number];
   const rulesets: Record<Side, Ruleset> = { candidate: input.candidate, published: input.published };
-  const evaluators = { candidate: new Evaluator(input.candidate), published: new Evaluator(input.published) };
+  const evaluators = {
+    candidate: new CompiledRuleset(input.candidate),
+    published: new CompiledRuleset(input.published),
+  };
   /** Per side, per rule: the events and customers it hit. */
   const hits: Record<Side, Map<string, Array<{ event: string; customer: string }>>> = {
     candidate: new Map(),
@@ -162,10 +165,10 @@ export async function backtest(
       for (const [j, e] of batch.entries()) {
         const facts = computeFacts(e, profiles.get(e.customerId), snaps[j]!, fx);
         for (const side of sides) {
-          for (const h of (await evaluators[side].evaluate(facts)).hits) {
-            const list = hits[side].get(h.rule) ?? [];
+          for (const rule of evaluators[side].firing(facts)) {
+            const list = hits[side].get(rule) ?? [];
             list.push({ event: e.id, customer: e.customerId });
-            hits[side].set(h.rule, list);
+            hits[side].set(rule, list);
             flaggedEvents[side].add(e.id);
           }
         }

@@ -14,8 +14,8 @@ import {
 } from "./features/state.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
+import { CompiledRuleset } from "./rules/compile.ts";
 import { computeFacts, homeAmount } from "./rules/facts.ts";
-import { Evaluator } from "./rules/reference.ts";
 import type { Sql } from "./store/database.ts";
 import { fxTable } from "./store/fx.ts";
 import {
@@ -39,7 +39,7 @@ export const rulesetChannel = (keyPrefix: string) => `${keyPrefix}:rulesets`;
  * from `get` and keeps it: no batch is evaluated by a mix.
  */
 export class RulesetCache {
-  private current?: StoredRuleset;
+  private current?: StoredRuleset & { compiled: CompiledRuleset };
   private readAt = 0;
   private stale = false;
 
@@ -53,13 +53,16 @@ export class RulesetCache {
     if (version === undefined || !this.current || version > this.current.version) this.stale = true;
   }
 
-  async get(now: number): Promise<StoredRuleset> {
+  /** The published version, compiled once. */
+  async get(now: number): Promise<StoredRuleset & { compiled: CompiledRuleset }> {
     if (!this.current || this.stale || now - this.readAt > this.pollMs) {
       // Cleared before the read: a message arriving during it marks the answer stale again.
       this.stale = false;
       const found = await publishedRuleset(this.sql);
       if (!found) throw new Error("no published ruleset");
-      if (!this.current || found.version >= this.current.version) this.current = found;
+      if (!this.current || found.version > this.current.version) {
+        this.current = { ...found, compiled: new CompiledRuleset(found.ruleset) };
+      }
       this.readAt = now;
     }
     return this.current;
@@ -131,7 +134,7 @@ export async function evaluateBatch(
   let events = [...batch].sort(
     (a, b) => Date.parse(a.occurredAt) - Date.parse(b.occurredAt) || a.id.localeCompare(b.id),
   );
-  const { version, ruleset } = await rulesets.get(Date.now());
+  const { version, compiled } = await rulesets.get(Date.now());
   // An event taken back by the API (its queue write looked failed but was not) is not ours to
   // evaluate: it has no row, and a decision about it could never be stored. One already evaluated
   // (the reconciler re-drove a batch that was slow, not lost) is not evaluated again: with its
@@ -174,7 +177,7 @@ export async function evaluateBatch(
   const snapshots = await state.observeSettled(events, amountOf);
 
   deps.fault?.("evaluate.after-state");
-  const evaluator = new Evaluator(ruleset);
+  const evaluator = compiled;
   const decisions: NewDecision[] = [];
   const failed: Array<{ id: string; error: string }> = [];
   for (const [i, event] of events.entries()) {
@@ -191,7 +194,7 @@ export async function evaluateBatch(
       log.error({ eventId: event.id, err: error }, "event could not be evaluated; marked with its error");
       continue;
     }
-    const { hits, failures } = await evaluator.evaluate(facts);
+    const { hits, failures } = evaluator.evaluate(facts);
     for (const f of failures) {
       metrics.ruleErrors.inc({ rule: f.rule });
       log.error(

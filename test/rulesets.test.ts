@@ -596,3 +596,51 @@ describe("a publish under load", () => {
     expect(n).toBe(0);
   });
 });
+
+describe("a version published before validation grew stricter", () => {
+  let t: TestTouchpoint;
+  beforeAll(async () => {
+    t = await startTestTouchpoint();
+    await loadPeopleVia(t.api);
+  });
+  afterAll(() => t?.close());
+
+  it("still runs, shows and takes changes beside it", async () => {
+    // An mcc compared as a number: refused today ("a number, but the fact is a string"), accepted once.
+    const legacy = {
+      name: "grocery-as-number",
+      conditions: { all: [{ fact: "merchant.mcc", operator: "equal", value: 5411 }] },
+      event: { type: "fraud.suspected", params: { severity: "low", title: "Groceries" } },
+    };
+    await t.tp.db.sql`
+      insert into rulesets (rules, note, created_by, published_at)
+      values (${t.tp.db.sql.json({ files: [...defaultRuleFiles(), { rule: legacy, tests: [] }] } as never)},
+        'before the upgrade', 'someone', now())`;
+    const risk = t.as(await t.token("risk"));
+    const rules = await risk("GET", "/v1/rules");
+    expect(rules.status).toBe(200);
+    expect(rules.body.items.find((r: { name: string }) => r.name === "grocery-as-number")).toMatchObject({
+      mode: "live",
+      priority: 1,
+    });
+    await t.api("POST", "/v1/events", [
+      {
+        id: "legacy-1",
+        type: "card.transaction",
+        occurredAt: "2026-11-22T10:00:00Z",
+        customerId: "cus-19",
+        card: { id: "card-19", last4: "1919" },
+        amount: { value: 12, currency: "EUR" },
+        merchant: { name: "Épicerie", mcc: "5411", city: "Lyon", country: "FR", lat: 45.76, lon: 4.83 },
+        channel: "card_present",
+      },
+    ]);
+    await t.drained();
+    const [row] = await t.tp.db.sql`select evaluated_at, error from events where id = 'legacy-1'`;
+    expect(row).toMatchObject({ error: null });
+    expect(row!.evaluated_at).not.toBeNull();
+    const put = await risk("PUT", "/v1/rules/big-atm-withdrawal", { rule: bigAtm });
+    expect(put.status).toBe(201);
+    expect(put.body.diff).toMatchObject({ added: ["big-atm-withdrawal"], removed: [] });
+  });
+});

@@ -17,7 +17,7 @@ const PROGRESS_EVERY_MS = 500;
 export function backtestProcessor(deps: WorkerDeps) {
   return async (job: Job<BacktestJob>) => {
     const { sql } = deps;
-    const b = await getBacktest(sql, job.data.id);
+    const b = await getBacktest(sql, job.data.id, { request: true });
     if (b.status === "done" || b.status === "failed") return { status: b.status };
     await startBacktest(sql, b.id, new Date());
     try {

@@ -8,6 +8,7 @@ import type { Logger } from "../engine/log.ts";
 import type { Metrics } from "../engine/metrics.ts";
 import type { ContactDeps } from "../engine/outreach/contact.ts";
 import type { ConversationDeps } from "../engine/outreach/conversation.ts";
+import { finishBacktest } from "../engine/store/backtests.ts";
 import type { Sql } from "../engine/store/database.ts";
 import type { CaseUpdate } from "../engine/store/postgres.ts";
 import { markOwedDone, markOwedFailed } from "../engine/store/work.ts";
@@ -169,6 +170,17 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
         markOwedFailed(deps.sql, job.id, new Date()).catch((e) =>
           deps.log.error({ jobId: job.id, err: String(e) }, "could not record a job out of attempts"),
         );
+        // A backtest whose worker kept dying must say so, or it reads "running" for ever.
+        if (name === QUEUES.backtests) {
+          finishBacktest(
+            deps.sql,
+            job.id,
+            { error: `gave up after ${job.attemptsMade} attempts: ${err.message}` },
+            new Date(),
+          ).catch((e) =>
+            deps.log.error({ backtest: job.id, err: String(e) }, "could not record a failed backtest"),
+          );
+        }
       }
       deps.log.warn(
         { queue: name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message },

@@ -34,9 +34,9 @@ interface RuleChange {
 }
 
 /** Each rule's changes, version by version, oldest first: read from the stored versions. */
-function histories(versions: StoredRuleset[]): Map<string, RuleChange[]> {
+function histories(base: StoredRuleset | undefined, versions: StoredRuleset[]): Map<string, RuleChange[]> {
   const out = new Map<string, RuleChange[]>();
-  let before: RuleFile[] = [];
+  let before: RuleFile[] = base?.files ?? [];
   for (const v of versions) {
     const d = diffRuleFiles(before, v.files);
     const at = { version: v.version, by: v.createdBy, note: v.note, at: v.publishedAt };
@@ -74,12 +74,14 @@ export function rulePages(sql: Sql) {
     const p = c.get("principal");
     const chosen = WINDOWS.find(([key]) => key === c.req.query("window")) ?? WINDOWS[1]!;
     const since = chosen[2] === null ? undefined : new Date(Date.now() - chosen[2] * 86_400_000);
-    const [versions, stats] = await Promise.all([rulesetHistory(sql), ruleStats(sql, since)]);
+    const [{ base, versions }, stats] = await Promise.all([rulesetHistory(sql), ruleStats(sql, since)]);
     const current = versions[versions.length - 1];
-    const changes = histories(versions);
-    const statOf = new Map(stats.map((s) => [s.rule, s]));
+    const changes = histories(base, versions);
+    // A rule moved from shadow to live has figures of both: each table shows its own mode's.
+    const statOf = new Map(stats.map((s) => [`${s.mode}:${s.rule}`, s]));
     const files = current?.files ?? [];
-    const lastChanged = (name: string) => changes.get(name)?.at(-1)?.version ?? "—";
+    const lastChanged = (name: string) =>
+      changes.get(name)?.at(-1)?.version ?? `${base?.version ?? 1} or before`;
     return c.html(
       <Layout title="Rules" who={whoIs(p)} role={p.role}>
         <h1>Rules</h1>
@@ -115,7 +117,7 @@ export function rulePages(sql: Sql) {
               {files
                 .filter((f) => f.rule.mode === "live")
                 .map(({ rule }) => {
-                  const s = statOf.get(rule.name);
+                  const s = statOf.get(`${rule.mode}:${rule.name}`);
                   return (
                     <tr>
                       <td>
@@ -155,7 +157,7 @@ export function rulePages(sql: Sql) {
                 {files
                   .filter((f) => f.rule.mode === "shadow")
                   .map(({ rule }) => {
-                    const s = statOf.get(rule.name);
+                    const s = statOf.get(`${rule.mode}:${rule.name}`);
                     return (
                       <tr>
                         <td>
@@ -185,10 +187,10 @@ export function rulePages(sql: Sql) {
   app.get("/:name", async (c) => {
     const p = c.get("principal");
     const name = c.req.param("name");
-    const versions = await rulesetHistory(sql);
+    const { base, versions } = await rulesetHistory(sql);
     const current = versions[versions.length - 1];
     const file = current?.files.find((f) => f.rule.name === name);
-    const history = histories(versions).get(name) ?? [];
+    const history = histories(base, versions).get(name) ?? [];
     if (!file && history.length === 0) {
       return c.html(
         <Layout title="Not found" who={whoIs(p)} role={p.role}>

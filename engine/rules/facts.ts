@@ -129,9 +129,9 @@ export const FACTS = {
   },
   "velocity.sum1h": {
     kind: "number",
-    unit: "currency units (major, not converted)",
+    unit: "the customer's home currency (major)",
     nullable: false,
-    doc: "The largest sum of amounts over any 1-hour window containing this payment (maximised on its own, so not always count1h's window; currencies not converted).",
+    doc: "The largest sum of amounts, in the customer's home currency (a payment in a currency with no rate counts as it is), over any 1-hour window containing this payment (maximised on its own, so not always count1h's window).",
   },
   "velocity.count24h": {
     kind: "number",
@@ -141,7 +141,7 @@ export const FACTS = {
   },
   "velocity.sum24h": {
     kind: "number",
-    unit: "currency units (major, not converted)",
+    unit: "the customer's home currency (major)",
     nullable: false,
     doc: "As sum1h, over 24 hours (maximised on its own).",
   },
@@ -254,10 +254,12 @@ export function computeFacts(
   // Where the event happened sets the clock; an online payment says nothing of that, so it (and
   // an event with no place at all) reads the customer's own clock.
   const online = tx?.channel === "ecommerce";
-  const zone =
-    (online ? undefined : zoneAt({ ...(loc ?? {}), country })) ??
-    customer?.timezone ??
-    (customer ? zoneAt({ country: customer.homeCountry }) : undefined);
+  const placed = !online && (loc !== undefined || country !== null);
+  // A payment in a shop of a country of several zones, with no coordinates, has no known clock:
+  // never the customer's home one, which could be half a day off.
+  const zone = placed
+    ? zoneAt({ ...(loc ?? {}), country })
+    : (customer?.timezone ?? (customer ? zoneAt({ country: customer.homeCountry }) : undefined));
   const clock = zone ? localClock(t, zone) : undefined;
   const home = tx ? homeAmount(tx, customer, fx) : undefined;
   const homePlace = customer ? (customer.home ?? countryCentroid(customer.homeCountry)) : undefined;

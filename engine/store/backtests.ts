@@ -61,8 +61,18 @@ export async function createBacktest(
   return id;
 }
 
-export async function getBacktest(sql: Q, id: string): Promise<BacktestRow> {
-  const [r] = await sql`select * from backtests where id = ${id}`;
+/** A backtest; with `request` only for its worker (an upload can be megabytes, and polls are frequent). */
+export async function getBacktest(
+  sql: Q,
+  id: string,
+  opts: { request?: boolean } = {},
+): Promise<BacktestRow> {
+  const [r] = opts.request
+    ? await sql`select * from backtests where id = ${id}`
+    : await sql`
+        select id, status, requested_by, '{}'::jsonb as request, published_version, done_events, total_events,
+          report, error, created_at, started_at, finished_at
+        from backtests where id = ${id}`;
   if (!r) throw new NotFoundError(`no backtest ${id}`);
   return row(r);
 }
@@ -103,11 +113,14 @@ export async function finishBacktest(
   now: Date,
 ): Promise<void> {
   if ("report" in outcome) {
+    // An uploaded stream (customers' events) is kept no longer than its replay needs it.
     await sql`
       update backtests set status = 'done', report = ${sql.json(outcome.report as unknown as postgres.JSONValue)},
-        done_events = ${outcome.report.events}, finished_at = ${now}
+        done_events = ${outcome.report.events}, finished_at = ${now}, request = request - 'events'
       where id = ${id}`;
   } else {
-    await sql`update backtests set status = 'failed', error = ${outcome.error}, finished_at = ${now} where id = ${id}`;
+    await sql`
+      update backtests set status = 'failed', error = ${outcome.error}, finished_at = ${now}, request = request - 'events'
+      where id = ${id} and status <> 'done'`;
   }
 }

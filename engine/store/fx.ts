@@ -24,7 +24,7 @@ export async function fxRates(sql: Q) {
     .sort((a, b) => a.currency.localeCompare(b.currency));
 }
 
-/** Sets the given currencies' rates (the others keep theirs). */
+/** Sets the given currencies' rates (the others keep theirs); a rate older than the one held is ignored. */
 export async function putFxRates(
   sql: Q,
   rates: Record<string, number>,
@@ -41,6 +41,7 @@ export async function putFxRates(
   await sql`
     insert into fx_rates ${sql(rows, "currency", "per_eur", "as_of", "updated_by")}
     on conflict (currency) do update set per_eur = excluded.per_eur, as_of = excluded.as_of,
-      updated_by = excluded.updated_by, updated_at = now()`;
+      updated_by = excluded.updated_by, updated_at = now()
+    where fx_rates.as_of <= excluded.as_of`;
   return rows.length;
 }

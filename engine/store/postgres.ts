@@ -404,8 +404,16 @@ export async function insertDecisions(
   }));
   const out = await sql`
     insert into decisions ${sql(rows as never, "event_id", "customer_id", "rule", "mode", "ruleset_version", "severity", "title", "team", "explanation", "decided_at")}
-    on conflict (event_id, rule) do nothing returning id, rule, customer_id`;
-  return out.map((r) => ({ id: String(r.id), rule: r.rule as string, customerId: r.customer_id as string }));
+    on conflict (event_id, rule) do update set mode = excluded.mode, ruleset_version = excluded.ruleset_version
+      where decisions.case_id is null
+        and (decisions.mode, decisions.ruleset_version) is distinct from (excluded.mode, excluded.ruleset_version)
+    returning id, rule, customer_id, (xmax = 0) as inserted`;
+  // A retry under a newer version whose rule changed mode takes that mode (a rule made live
+  // must reach a case; one made shadow must not), as long as no case has the decision yet; its
+  // first date stays. Only new rows count as new.
+  return out
+    .filter((r) => r.inserted)
+    .map((r) => ({ id: String(r.id), rule: r.rule as string, customerId: r.customer_id as string }));
 }
 
 /** The cards in a case's evidence, oldest first: what a NO blocks and what texts name by last four. */

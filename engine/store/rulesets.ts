@@ -6,7 +6,7 @@
 import type postgres from "postgres";
 import { NotFoundError } from "../errors.ts";
 import { diffRuleFiles, isUnchanged, type RulesetDiff } from "../rules/diff.ts";
-import { parseRuleFiles, type RuleFile, type Ruleset, rulesetOf } from "../rules/schema.ts";
+import { type RuleFile, type Ruleset, rulesetOf } from "../rules/schema.ts";
 import { audit, type Principal, type Q } from "./postgres.ts";
 
 export interface StoredRuleset {
@@ -33,9 +33,28 @@ export const publisherOf = (p: Pick<Principal, "tokenId" | "label">): Publisher 
 /** Serialises publishes: a per-rule change reads the current version and writes the next. */
 const PUBLISH_LOCK = 7_270_012;
 
+/**
+ * A stored rule file as the engine takes it: the defaults a field gained since it was stored
+ * filled in, and nothing validated again. It was valid when it was published; validation has
+ * grown stricter since (kinds, event types), and a rule published then must still run, roll back
+ * and show, or one stricter release would stop every worker.
+ */
+function storedFile(raw: unknown): RuleFile {
+  const f = raw as {
+    rule: Record<string, unknown> & { event: { params: Record<string, unknown> } };
+    tests?: unknown;
+  };
+  const rule = {
+    mode: "live",
+    priority: 1,
+    ...f.rule,
+    event: { ...f.rule.event, params: { team: "fraud", ...f.rule.event.params } },
+  };
+  return { rule, tests: Array.isArray(f.tests) ? f.tests : [] } as unknown as RuleFile;
+}
+
 function stored(row: postgres.Row): StoredRuleset {
-  // Parsed again on the way out: a version stored before a field had its default gets it here.
-  const files = parseRuleFiles((row.rules as { files: unknown[] }).files);
+  const files = ((row.rules as { files?: unknown[] }).files ?? []).map(storedFile);
   return {
     version: row.version as number,
     files,
@@ -77,11 +96,18 @@ export async function rulesetVersions(sql: Q, limit = 200) {
   });
 }
 
-/** The latest `limit` versions with their files, oldest first: a rule's history is read from these. */
-export async function rulesetHistory(sql: Q, limit = 200): Promise<StoredRuleset[]> {
+/**
+ * The latest `limit` versions with their files, oldest first, and the version before them (the
+ * base their changes are read against; none when they go back to the first).
+ */
+export async function rulesetHistory(
+  sql: Q,
+  limit = 200,
+): Promise<{ base: StoredRuleset | undefined; versions: StoredRuleset[] }> {
   const rows = await sql`
-    select version, rules, note, created_by, published_at from rulesets order by version desc limit ${limit}`;
-  return rows.map(stored).reverse();
+    select version, rules, note, created_by, published_at from rulesets order by version desc limit ${limit + 1}`;
+  const all = rows.map(stored).reverse();
+  return all.length > limit ? { base: all[0], versions: all.slice(1) } : { base: undefined, versions: all };
 }
 
 export interface PublishResult {
@@ -103,7 +129,8 @@ export async function publishRuleFiles(
   sql: Q,
   next: (current: StoredRuleset | undefined) => RuleFile[],
   who: Publisher,
-  note: string,
+  /** Why; or, from what changed, when the publisher said nothing. */
+  note: string | ((diff: RulesetDiff) => string),
 ): Promise<PublishResult> {
   const publish = async (tx: Q): Promise<PublishResult> => {
     await tx`select pg_advisory_xact_lock(${PUBLISH_LOCK})`;
@@ -112,13 +139,14 @@ export async function publishRuleFiles(
     const diff = diffRuleFiles(current?.files ?? [], files);
     if (current && isUnchanged(diff))
       return { version: current.version, unchanged: true, from: current.version, diff };
+    const why = typeof note === "string" ? note : note(diff);
     const [row] = await tx`
       insert into rulesets (rules, note, created_by, created_by_token, published_at)
-      values (${tx.json({ files } as unknown as postgres.JSONValue)}, ${note}, ${who.by}, ${who.tokenId}, now())
+      values (${tx.json({ files } as unknown as postgres.JSONValue)}, ${why}, ${who.by}, ${who.tokenId}, now())
       returning version`;
     const version = row!.version as number;
     await audit(tx, who.tokenId, "ruleset.publish", `ruleset:${version}`, {
-      note,
+      note: why,
       by: who.by,
       added: diff.added,
       changed: diff.changed.map((c) => c.rule),

@@ -1,0 +1,270 @@
+/**
+ * Rulesets compiled into plain functions, once per published version: the hot path's evaluator.
+ *
+ * The meaning is json-rules-engine's, exactly (engine/rules/reference.ts is the oracle, and a
+ * property test holds the two to the same hits, failures and explanations):
+ * - a fact is read from the facts object (a missing one is `undefined`); a `path` walks into it
+ *   only when the fact is an object, else the fact itself is the value;
+ * - a `value` of the form `{ fact, path? }` is that fact's value;
+ * - each operator is json-rules-engine's callback behind its validator (numbers for the
+ *   comparisons, arrays for contains), with touchpoint's null-safe `notEqual` and `notIn`;
+ * - `all` / `any` / `not` as json-rules-engine evaluates them. It evaluates every condition of a
+ *   group, so a condition that throws fails its rule even beside a false one: a rule that holds
+ *   a condition able to throw (`in` against a fact's value, which may not be an array) is
+ *   evaluated the same way (so is a numeric comparison that may meet an object); every other
+ *   rule short-circuits, which cannot change its result.
+ *
+ * Explanations are built for hits only, from the same compiled conditions, in the shape
+ * json-rules-engine gives (`conditions.toJSON(false)`: each leaf with factResult, valueResult and
+ * result; each boolean node with json-rules-engine's default priority, 1).
+ */
+import type { Facts } from "./facts.ts";
+import type { ConditionTrace, Evaluation, Hit } from "./reference.ts";
+import type { Condition, Leaf, Rule, Ruleset } from "./schema.ts";
+
+type Read = (facts: Facts) => unknown;
+
+/** touchpoint's path resolver (reference.ts): plain dot paths, undefined past a non-object. */
+function pathReader(path: string): (value: unknown) => unknown {
+  const keys = path
+    .replace(/^\$\.?/, "")
+    .split(".")
+    .filter((k) => k !== "");
+  return (value) => {
+    let cur = value;
+    for (const key of keys) {
+      if (cur === null || typeof cur !== "object") return undefined;
+      cur = (cur as Record<string, unknown>)[key];
+    }
+    return cur;
+  };
+}
+
+/** A fact's value as json-rules-engine's almanac gives it, path included. */
+function factReader(name: string, path: string | undefined): Read {
+  if (!path) return (facts) => (facts as Record<string, unknown>)[name];
+  const walk = pathReader(path);
+  return (facts) => {
+    const v = (facts as Record<string, unknown>)[name];
+    return v !== null && typeof v === "object" ? walk(v) : v;
+  };
+}
+
+function isFactRef(v: unknown): v is { fact: string; path?: string } {
+  return v !== null && typeof v === "object" && Object.hasOwn(v, "fact");
+}
+
+/** json-rules-engine's numberValidator, without its string round trip for plain numbers. */
+function numeric(v: unknown): boolean {
+  return typeof v === "number" ? !Number.isNaN(v) : Number.parseFloat(v as string).toString() !== "NaN";
+}
+
+const OPERATORS_NUMERIC = new Set(["lessThan", "lessThanInclusive", "greaterThan", "greaterThanInclusive"]);
+
+type Op = (a: unknown, b: unknown) => boolean;
+const OPS: Record<string, Op> = {
+  equal: (a, b) => a === b,
+  notEqual: (a, b) => a !== null && a !== undefined && a !== b,
+  in: (a, b) => (b as unknown[]).indexOf(a) > -1,
+  notIn: (a, b) => a !== null && a !== undefined && Array.isArray(b) && !b.includes(a),
+  contains: (a, b) => Array.isArray(a) && a.indexOf(b) > -1,
+  doesNotContain: (a, b) => Array.isArray(a) && a.indexOf(b) === -1,
+  lessThan: (a, b) => numeric(a) && (a as number) < (b as number),
+  lessThanInclusive: (a, b) => numeric(a) && (a as number) <= (b as number),
+  greaterThan: (a, b) => numeric(a) && (a as number) > (b as number),
+  greaterThanInclusive: (a, b) => numeric(a) && (a as number) >= (b as number),
+};
+
+interface CompiledLeaf {
+  leaf: Leaf;
+  fact: Read;
+  value: Read;
+  op: Op;
+}
+
+type Node =
+  | { kind: "leaf"; c: CompiledLeaf }
+  | { kind: "all" | "any"; children: Node[] }
+  | { kind: "not"; child: Node };
+
+function compileLeaf(leaf: Leaf): CompiledLeaf {
+  const op = OPS[leaf.operator];
+  if (!op) throw new Error(`no operator ${leaf.operator}`);
+  const v = leaf.value;
+  const value: Read = isFactRef(v) ? factReader(v.fact, v.path) : () => v;
+  return { leaf, fact: factReader(leaf.fact, leaf.path), value, op };
+}
+
+function compileNode(c: Condition): Node {
+  if ("all" in c) return { kind: "all", children: c.all.map(compileNode) };
+  if ("any" in c) return { kind: "any", children: c.any.map(compileNode) };
+  if ("not" in c) return { kind: "not", child: compileNode(c.not) };
+  return { kind: "leaf", c: compileLeaf(c) };
+}
+
+/**
+ * Whether a leaf can throw: `in` against a value that is not an array literal, or a numeric
+ * comparison that may meet an object (the event, or a fact's value) whose conversion to a
+ * number throws, as one without a prototype does.
+ */
+function mayThrow(n: Node): boolean {
+  if (n.kind === "leaf") {
+    const { operator, value, fact } = n.c.leaf;
+    if (operator === "in" && !Array.isArray(value)) return true;
+    if (isFactRef(value)) return OPERATORS_NUMERIC.has(operator);
+    return OPERATORS_NUMERIC.has(operator) && fact === "event";
+  }
+  if (n.kind === "not") return mayThrow(n.child);
+  return n.children.some(mayThrow);
+}
+
+/** The result, short-circuiting `all` and `any`. */
+function fast(n: Node, facts: Facts): boolean {
+  switch (n.kind) {
+    case "leaf":
+      return n.c.op(n.c.fact(facts), n.c.value(facts)) === true;
+    case "all":
+      for (const child of n.children) if (!fast(child, facts)) return false;
+      return true;
+    case "any":
+      for (const child of n.children) if (fast(child, facts)) return true;
+      return false;
+    case "not":
+      return !fast(n.child, facts);
+  }
+}
+
+/** The result, every condition evaluated (json-rules-engine's order of work, for rules that may throw). */
+function eager(n: Node, facts: Facts): boolean {
+  switch (n.kind) {
+    case "leaf":
+      return n.c.op(n.c.fact(facts), n.c.value(facts)) === true;
+    case "all": {
+      let ok = true;
+      for (const child of n.children) ok = eager(child, facts) && ok;
+      return ok;
+    }
+    case "any": {
+      let ok = false;
+      for (const child of n.children) ok = eager(child, facts) || ok;
+      return ok;
+    }
+    case "not":
+      return !eager(n.child, facts);
+  }
+}
+
+/** The condition tree as json-rules-engine's `toJSON(false)` gives it after a run, and its result. */
+function annotate(n: Node, facts: Facts): { json: Record<string, unknown>; result: boolean } {
+  switch (n.kind) {
+    case "leaf": {
+      const { leaf, fact, value, op } = n.c;
+      const factResult = fact(facts);
+      const valueResult = value(facts);
+      const raw = op(factResult, valueResult);
+      const json: Record<string, unknown> = {
+        ...(leaf.name ? { name: leaf.name } : {}),
+        operator: leaf.operator,
+        value: leaf.value,
+        fact: leaf.fact,
+        ...(factResult !== undefined ? { factResult } : {}),
+        ...(valueResult !== undefined ? { valueResult } : {}),
+        result: raw,
+        ...(leaf.params ? { params: leaf.params } : {}),
+        ...(leaf.path ? { path: leaf.path } : {}),
+      };
+      return { json, result: raw === true };
+    }
+    case "all":
+    case "any": {
+      const parts = n.children.map((c) => annotate(c, facts));
+      const result = n.kind === "all" ? parts.every((p) => p.result) : parts.some((p) => p.result);
+      return { json: { priority: 1, [n.kind]: parts.map((p) => p.json) }, result };
+    }
+    case "not": {
+      const part = annotate(n.child, facts);
+      return { json: { priority: 1, not: part.json }, result: !part.result };
+    }
+  }
+}
+
+/** The held leaves of an annotated tree, as reference.ts collects them. */
+function held(json: Record<string, unknown>, out: ConditionTrace[]): ConditionTrace[] {
+  for (const op of ["all", "any"] as const) {
+    if (Array.isArray(json[op])) for (const c of json[op] as Record<string, unknown>[]) held(c, out);
+  }
+  if (json.not) held(json.not as Record<string, unknown>, out);
+  if (typeof json.fact === "string" && json.result === true) {
+    out.push({
+      fact: json.fact,
+      ...(typeof json.path === "string" ? { path: json.path } : {}),
+      operator: json.operator as string,
+      value: json.value,
+      factValue: json.fact === "event" && !json.path ? "(event)" : json.factResult,
+      held: true,
+    });
+  }
+  return out;
+}
+
+interface CompiledRule {
+  rule: Rule;
+  root: Node;
+  test: (facts: Facts) => boolean;
+}
+
+/** One published version, compiled: evaluate it as often as you like, from any number of callers. */
+export class CompiledRuleset {
+  private readonly rules: CompiledRule[];
+
+  constructor(ruleset: Ruleset) {
+    // Highest priority first, as json-rules-engine runs them (the order of hits; not their set).
+    this.rules = [...ruleset.rules]
+      .sort((a, b) => b.priority - a.priority)
+      .map((rule) => {
+        const root = compileNode(rule.conditions);
+        const run = mayThrow(root) ? eager : fast;
+        return { rule, root, test: (facts: Facts) => run(root, facts) };
+      });
+  }
+
+  /** Every rule against one event's facts; a rule that throws is reported, the others still count. */
+  evaluate(facts: Facts): Evaluation {
+    const out: Evaluation = { hits: [], failures: [] };
+    for (const r of this.rules) {
+      try {
+        if (r.test(facts)) out.hits.push(this.hit(r, facts));
+      } catch (err) {
+        out.failures.push({ rule: r.rule.name, message: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    return out;
+  }
+
+  /** Only whether each rule fires: the benchmark's and the differential script's inner loop. */
+  firing(facts: Facts): string[] {
+    const names: string[] = [];
+    for (const r of this.rules) {
+      try {
+        if (r.test(facts)) names.push(r.rule.name);
+      } catch {
+        // counted by `evaluate`; here only the hits matter
+      }
+    }
+    return names;
+  }
+
+  private hit(r: CompiledRule, facts: Facts): Hit {
+    const tree = annotate(r.root, facts).json;
+    const { rule } = r;
+    return {
+      rule: rule.name,
+      mode: rule.mode,
+      severity: rule.event.params.severity,
+      title: rule.event.params.title,
+      team: rule.event.params.team,
+      eventType: rule.event.type,
+      explanation: { held: held(tree, []), tree },
+    };
+  }
+}
