@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: a seeded stream through the whole pipeline (HTTP ingest in-process, BullMQ,
- * Redis state, json-rules-engine, Postgres), printing throughput and latency.
+ * `npm run bench`: the rule stage alone (compiled and json-rules-engine), then a seeded stream
+ * through the whole pipeline (HTTP ingest in-process, BullMQ, Redis state, the compiled rules,
+ * Postgres), printing throughput and latency.
  *
  *   BENCH_CUSTOMERS=2000 BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench
  *   BENCH_DENSE=10000: one customer's payments 1 ms apart, with 200 others' traffic behind them (0 skips)
@@ -16,6 +17,7 @@ import { createLogger } from "../engine/log.ts";
 import { generateStream, shuffle } from "../fixtures/generator.ts";
 import { apiClient, eventually } from "../fixtures/stories.ts";
 import { start } from "../main.ts";
+import { ruleStage } from "./rules.ts";
 
 const customers = Number(process.env.BENCH_CUSTOMERS ?? 2000);
 const chunk = Number(process.env.BENCH_CHUNK ?? 1000);
@@ -25,6 +27,12 @@ const pct = (xs: number[], p: number) =>
   xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? Number.NaN;
 
 async function main() {
+  // The rule stage alone first, on this one core, before anything else competes for it.
+  const rules = await ruleStage();
+  console.log(
+    `rule stage (${rules.rules} shipped rules, one core): compiled ${rules.compiledEventsPerSec.toLocaleString("en")} events/s, ` +
+      `json-rules-engine ${rules.referenceEventsPerSec.toLocaleString("en")} events/s (${rules.ratio}×)`,
+  );
   const name = `tp_bench_${randomBytes(4).toString("hex")}`;
   const admin = postgres(baseUrl, { max: 1, onnotice: () => {} });
   await admin`create database ${admin(name)}`;

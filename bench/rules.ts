@@ -11,7 +11,7 @@ import { Evaluator } from "../engine/rules/reference.ts";
 import { generateStream } from "../fixtures/generator.ts";
 import { defaultRuleset } from "../rules/index.ts";
 
-/** Facts for a generated stream: every third payment with an impossible neighbour, some abroad. */
+/** Facts for a generated stream: one payment in forty with an impossible neighbour (a few per cent of events hit, as in a bank's stream). */
 export function sampleFacts(n = 20_000): Facts[] {
   const stream = generateStream({
     seed: 42,
@@ -22,14 +22,14 @@ export function sampleFacts(n = 20_000): Facts[] {
   const home = new Map(stream.customers.map((c) => [c.id, { id: c.id, homeCountry: c.homeCountry }]));
   return stream.events.slice(0, n).map((e, i) =>
     computeFacts(e, home.get(e.customerId), {
-      txCount1h: 1 + (i % 6),
-      txSum1h: 40 * (1 + (i % 6)),
+      txCount1h: i % 50 === 0 ? 6 : 1 + (i % 3),
+      txSum1h: 40 * (1 + (i % 3)),
       txCount24h: 2 + (i % 9),
       txSum24h: 90 * (2 + (i % 9)),
       devicesBeforeLatest: 0,
       notices: [],
       recent: [],
-      ...(i % 3 === 0
+      ...(i % 40 === 0
         ? {
             previousLocation: {
               id: "p",

@@ -9,10 +9,10 @@
  * - each operator is json-rules-engine's callback behind its validator (numbers for the
  *   comparisons, arrays for contains), with touchpoint's null-safe `notEqual` and `notIn`;
  * - `all` / `any` / `not` as json-rules-engine evaluates them. It evaluates every condition of a
- *   group, so a condition that throws fails its rule even beside a false one: a rule that holds
- *   a condition able to throw (`in` against a fact's value, which may not be an array) is
- *   evaluated the same way (so is a numeric comparison that may meet an object); every other
- *   rule short-circuits, which cannot change its result.
+ *   group, so a condition that throws fails its rule even beside a false one. A rule holding a
+ *   condition able to throw (`in` against anything but an array literal; a numeric comparison
+ *   that may meet an object) is walked the same way; every other rule becomes one generated
+ *   boolean expression that short-circuits, which cannot change its result.
  *
  * Explanations are built for hits only, from the same compiled conditions, in the shape
  * json-rules-engine gives (`conditions.toJSON(false)`: each leaf with factResult, valueResult and
@@ -118,22 +118,6 @@ function mayThrow(n: Node): boolean {
   return n.children.some(mayThrow);
 }
 
-/** The result, short-circuiting `all` and `any`. */
-function fast(n: Node, facts: Facts): boolean {
-  switch (n.kind) {
-    case "leaf":
-      return n.c.op(n.c.fact(facts), n.c.value(facts)) === true;
-    case "all":
-      for (const child of n.children) if (!fast(child, facts)) return false;
-      return true;
-    case "any":
-      for (const child of n.children) if (fast(child, facts)) return true;
-      return false;
-    case "not":
-      return !fast(n.child, facts);
-  }
-}
-
 /** The result, every condition evaluated (json-rules-engine's order of work, for rules that may throw). */
 function eager(n: Node, facts: Facts): boolean {
   switch (n.kind) {
@@ -207,6 +191,63 @@ function held(json: Record<string, unknown>, out: ConditionTrace[]): ConditionTr
   return out;
 }
 
+/**
+ * A rule's test as one generated function: the conditions inlined into a single boolean
+ * expression (short-circuiting). Rule values and path readers are passed in as
+ * constants (`K`), never spliced into the source; fact names enter it through JSON.stringify,
+ * and come from the catalogue anyway.
+ */
+function generate(root: Node): (facts: Facts) => boolean {
+  const K: unknown[] = [];
+  let temps = 0;
+  const constant = (v: unknown) => `K[${K.push(v) - 1}]`;
+  const read = (name: string, path: string | undefined) =>
+    path ? `${constant(factReader(name, path))}(f)` : `f[${JSON.stringify(name)}]`;
+  const leaf = (c: CompiledLeaf): string => {
+    const { leaf: l } = c;
+    const a = read(l.fact, l.path);
+    const b = isFactRef(l.value) ? read(l.value.fact, l.value.path) : constant(l.value);
+    const t = `t${temps++}`;
+    switch (l.operator) {
+      case "equal":
+        return `(${a} === ${b})`;
+      case "notEqual":
+        return `((${t} = ${a}) !== null && ${t} !== undefined && ${t} !== ${b})`;
+      case "in":
+        return `(${b}.indexOf(${a}) > -1)`;
+      case "notIn":
+        return `((${t} = ${a}) !== null && ${t} !== undefined && Array.isArray(${b}) && !${b}.includes(${t}))`;
+      case "contains":
+        return `(Array.isArray(${t} = ${a}) && ${t}.indexOf(${b}) > -1)`;
+      case "doesNotContain":
+        return `(Array.isArray(${t} = ${a}) && ${t}.indexOf(${b}) === -1)`;
+      default: {
+        const cmp = { lessThan: "<", lessThanInclusive: "<=", greaterThan: ">", greaterThanInclusive: ">=" }[
+          l.operator
+        ];
+        if (!cmp) throw new Error(`no operator ${l.operator}`);
+        return `((typeof (${t} = ${a}) === "number" ? ${t} === ${t} : num(${t})) && ${t} ${cmp} ${b})`;
+      }
+    }
+  };
+  const expr = (n: Node): string => {
+    switch (n.kind) {
+      case "leaf":
+        return leaf(n.c);
+      case "all":
+        return `(${n.children.map(expr).join(" && ")})`;
+      case "any":
+        return `(${n.children.map(expr).join(" || ")})`;
+      case "not":
+        return `!${expr(n.child)}`;
+    }
+  };
+  const body = expr(root);
+  const vars = Array.from({ length: temps }, (_, i) => `t${i}`);
+  const source = `return function rule(f) { ${vars.length ? `let ${vars.join(", ")};` : ""} return ${body}; };`;
+  return new Function("K", "num", source)(K, numeric) as (facts: Facts) => boolean;
+}
+
 interface CompiledRule {
   rule: Rule;
   root: Node;
@@ -223,8 +264,10 @@ export class CompiledRuleset {
       .sort((a, b) => b.priority - a.priority)
       .map((rule) => {
         const root = compileNode(rule.conditions);
-        const run = mayThrow(root) ? eager : fast;
-        return { rule, root, test: (facts: Facts) => run(root, facts) };
+        // A rule that may throw is walked in json-rules-engine's order of work; the rest run as
+        // one generated expression each.
+        const test = mayThrow(root) ? (facts: Facts) => eager(root, facts) : generate(root);
+        return { rule, root, test };
       });
   }
 
