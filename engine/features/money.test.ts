@@ -14,7 +14,11 @@ describe("convert", () => {
     expect(convert(10, "EUR", "USD", table)).toEqual({ value: 12.5, asOf: "2026-11-19" });
     expect(convert(1, "USD", "USD", table)).toEqual({ value: 1, asOf: null });
   });
-  it("says nothing when a rate is missing", () => {
+  it("dates the older rate whichever way the conversion goes", () => {
+    expect(convert(10, "GBP", "USD", table)?.asOf).toBe("2026-11-19");
+  });
+  it("says nothing when a rate is missing or not positive", () => {
+    expect(convert(1, "ZZZ", "EUR", new Map([["ZZZ", { perEur: 0, asOf: "2026-11-20" }]]))).toBeUndefined();
     expect(convert(1, "XAF", "EUR", table)).toBeUndefined();
     expect(convert(1, "EUR", "XAF", table)).toBeUndefined();
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../errors.ts";
 import { checkRuleFileText } from "./files.ts";
-import { didYouMean, parseRuleFiles, parseRuleset } from "./schema.ts";
+import { didYouMean, parseRuleFile, parseRuleFiles, parseRuleset } from "./schema.ts";
 
 const event = { type: "fraud.suspected", params: { severity: "high", title: "Large cash withdrawal" } };
 const rule = (conditions: unknown, extra: object = {}) => ({ name: "big-atm", conditions, event, ...extra });
@@ -14,7 +14,7 @@ function issuesOf(f: () => unknown) {
     if (e instanceof ValidationError) return e.issues;
     throw e;
   }
-  throw new Error("expected a ValidationError");
+  return undefined as never;
 }
 
 describe("a rule file with mistakes", () => {
@@ -215,5 +215,134 @@ describe("didYouMean", () => {
   it("says nothing when nothing is close", () => {
     expect(didYouMean("between", known)).toBeUndefined();
     expect(didYouMean("x", [])).toBeUndefined();
+  });
+});
+
+describe("the rule schema's edges", () => {
+  const one = (leafOrRule: object, asRule = false) =>
+    issuesOf(() => parseRuleFiles([asRule ? leafOrRule : rule({ all: [leafOrRule] })]));
+  const messages = (issues: Array<{ path: string; message: string }> | undefined) =>
+    (issues ?? []).map((i) => [i.path, i.message]);
+
+  it("names an unknown operator plainly when nothing is close, and an unknown fact with where to look", () => {
+    expect(messages(one({ fact: "amount.value", operator: "between", value: 1 }))).toEqual([
+      ["rules[0].conditions.all[0].operator", 'unknown operator "between"'],
+    ]);
+    expect(messages(one({ fact: "weather", operator: "equal", value: 1 }))).toEqual([
+      ["rules[0].conditions.all[0].fact", 'unknown fact "weather"; `touchpoint rules facts` lists them'],
+    ]);
+  });
+
+  it("reports two unknown keys of one object together, at the object", () => {
+    expect(messages(one({ ...atm, colour: 1, flavour: 2 }))).toEqual([
+      [
+        "rules[0].conditions.all[0]",
+        'unknown key "colour"; expected one of fact, operator, value, path, params, name; unknown key "flavour"; expected one of fact, operator, value, path, params, name',
+      ],
+    ]);
+  });
+
+  it("takes a plain object as a value, but not one json-rules-engine would read as a fact", () => {
+    expect(one({ fact: "event", path: "$.merchant", operator: "equal", value: { mcc: "5411" } })).toBe(
+      undefined,
+    );
+    expect(one({ fact: "event", operator: "equal", value: { fact: "weather" } }).length).toBeGreaterThan(0);
+  });
+
+  it("wants a plain path from the root", () => {
+    for (const path of ["x$.merchant.mcc", "$.merchant.mcc!", "$", "merchant.mcc"]) {
+      expect(messages(one({ fact: "event", path, operator: "equal", value: 1 }))).toEqual([
+        ["rules[0].conditions.all[0].path", "a plain path such as $.merchant.mcc"],
+      ]);
+    }
+  });
+
+  it("checks notIn, notEqual and in like their positive forms", () => {
+    expect(messages(one({ fact: "event.channel", operator: "notIn", value: "atm" }))).toEqual([
+      ["rules[0].conditions.all[0].value", "notIn needs an array value"],
+    ]);
+    expect(messages(one({ fact: "event.channel", operator: "notIn", value: ["atm", 3] }))).toEqual([
+      ["rules[0].conditions.all[0].value[1]", "3 is a number, but the fact is a string: it never matches"],
+    ]);
+    expect(messages(one({ fact: "customer.isAbroad", operator: "notEqual", value: "yes" }))).toEqual([
+      ["rules[0].conditions.all[0].value", '"yes" is a string, but the fact is a boolean: it never matches'],
+    ]);
+  });
+
+  it("checks kinds only against plain values: a path or another fact may be of any kind", () => {
+    expect(one({ fact: "amount.value", operator: "equal", value: { fact: "event.type" } })).toBe(undefined);
+    expect(one({ fact: "event", path: "$.amount.value", operator: "equal", value: "x" })).toBe(undefined);
+  });
+
+  it("names event types only for the event.type fact", () => {
+    expect(one({ fact: "event.channel", operator: "equal", value: "card.transation" })).toBe(undefined);
+    expect(messages(one({ fact: "event.type", operator: "in", value: ["login", "logon"] }))).toEqual([
+      ["rules[0].conditions.all[0].value[1]", 'unknown event type "logon"; did you mean "login"?'],
+    ]);
+  });
+
+  it("wants at least one condition in any group", () => {
+    expect(messages(one({ any: [] }))).toEqual([
+      ["rules[0].conditions.all[0].any", "Too small: expected array to have >=1 items"],
+    ]);
+  });
+
+  it("bounds a rule's name, description, priority, severity and team", () => {
+    const base = { name: "big-atm", conditions: { all: [atm] }, event };
+    const at = (r: object) => messages(one({ ...base, ...r }, true)).map(([p]) => p);
+    for (const name of ["Big-atm", "big atm", "-big", "big-", "big--atm", "x".repeat(101)])
+      expect(at({ name }), name).toEqual(["rules[0].name"]);
+    expect(at({ name: "x".repeat(100) })).toEqual([]);
+    expect(at({ description: "d".repeat(2001) })).toEqual(["rules[0].description"]);
+    expect(at({ description: "d".repeat(2000) })).toEqual([]);
+    expect(at({ priority: 0 })).toEqual(["rules[0].priority"]);
+    expect(at({ priority: 101 })).toEqual(["rules[0].priority"]);
+    expect(at({ priority: 100 })).toEqual([]);
+    const params = (p: object) => ({ event: { type: "fraud.suspected", params: { ...event.params, ...p } } });
+    expect(messages(one({ ...base, ...params({ severity: "hgih" }) }, true))).toEqual([
+      ["rules[0].event.params.severity", 'unknown severity "hgih"; did you mean "high"?'],
+    ]);
+    expect(at(params({ team: "" }))).toEqual(["rules[0].event.params.team"]);
+    expect(at(params({ team: "t".repeat(61) }))).toEqual(["rules[0].event.params.team"]);
+    expect(parseRuleFiles([base])[0]!.rule.event.params.team).toBe("fraud");
+  });
+
+  it("takes at most 500 rules in one publish", () => {
+    const many = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ name: `r-${i}`, conditions: { all: [atm] }, event }));
+    expect(parseRuleFiles(many(500))).toHaveLength(500);
+    expect(messages(issuesOf(() => parseRuleFiles(many(501))))).toEqual([
+      ["rules", "Too big: expected array to have <=500 items"],
+    ]);
+  });
+
+  it("checks an object fact in a test case, and says 'an object'", () => {
+    expect(
+      messages(
+        issuesOf(() =>
+          parseRuleFiles([
+            { rule: rule({ all: [atm] }), tests: [{ name: "t", facts: { event: "x" }, fires: true }] },
+          ]),
+        ),
+      ),
+    ).toEqual([["rules[0].tests[0].facts.event", "event is an object; got string"]]);
+  });
+
+  it("names no rule when an entry is not one, and names the input itself when it has no path", () => {
+    expect(issuesOf(() => parseRuleFiles([5]))).toEqual([
+      { path: "rules[0]", message: "Invalid input: expected object, received number" },
+    ]);
+    expect(issuesOf(() => parseRuleFiles([{ rule: 5 }]))[0]).not.toHaveProperty("rule");
+    expect(issuesOf(() => parseRuleFiles("rules"))).toEqual([
+      { path: "rules", message: "Invalid input: expected array, received string" },
+    ]);
+    let error: unknown;
+    try {
+      parseRuleFile(5);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ message: "invalid rule file", issues: [{ path: "(root)" }] });
+    expect(() => parseRuleset({ rules: [], extra: 1 })).toThrow("invalid ruleset");
   });
 });

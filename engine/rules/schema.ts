@@ -88,11 +88,11 @@ const factName = z.enum(factNames, {
   error: (i) => unknownName("fact", i.input, factNames, "; `touchpoint rules facts` lists them"),
 });
 
-const scalarKinds: Record<string, string> = { string: "string", number: "number", boolean: "boolean" };
+const scalarKinds = new Set(["string", "number", "boolean"]);
 
 /** What a plain value's type says about a fact of kind `kind`: a reason it can never match, or none. */
 function kindMismatch(kind: string, value: unknown): string | undefined {
-  if (value === null || !(kind in scalarKinds)) return undefined;
+  if (value === null || !scalarKinds.has(kind)) return undefined;
   return typeof value === kind ? undefined : `a ${typeof value}, but the fact is a ${kind}`;
 }
 
@@ -244,7 +244,7 @@ const testFacts = z.record(z.string(), z.unknown()).superRefine((facts, ctx) => 
       ctx.addIssue({
         code: "custom",
         path: [name],
-        message: `${name} is a ${doc.kind}${doc.nullable ? " or null" : ""}; got ${value === null ? "null" : typeof value}`,
+        message: `${name} is ${doc.kind === "object" ? "an" : "a"} ${doc.kind}${doc.nullable ? " or null" : ""}; got ${value === null ? "null" : typeof value}`,
       });
     }
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseRuleFile } from "./schema.ts";
+import { parseRuleFile, type RuleFile } from "./schema.ts";
 import { runRuleTests } from "./testing.ts";
 
 const file = (tests: unknown[]) =>
@@ -53,6 +53,37 @@ describe("a rule file's own test cases", () => {
       'event.channel was "atm"; wanted equal "atm"',
       "amount.value was 2000; wanted greaterThanInclusive 1000",
       "customer.hasTravelNotice was false; wanted not equal true",
+    ]);
+  });
+});
+
+describe("a rule file's case that cannot be run", () => {
+  it("says the rule threw, and a fact the condition found missing", async () => {
+    // Validation refuses `in` against a fact's value; a rule stored before that check still runs.
+    const throwing = {
+      rule: {
+        name: "in-a-number",
+        mode: "live",
+        priority: 1,
+        conditions: { all: [{ fact: "event.type", operator: "in", value: { fact: "amount.value" } }] },
+        event: { type: "t", params: { severity: "low", title: "t", team: "fraud" } },
+      },
+      tests: [{ name: "a number has no indexOf", facts: { "amount.value": 5 }, fires: true }],
+    } as RuleFile;
+    const [result] = await runRuleTests([throwing]);
+    expect(result).toMatchObject({ pass: false, fired: false, reasons: [] });
+    expect(result!.error).toMatch(/indexOf/);
+
+    const deep = parseRuleFile({
+      rule: {
+        name: "mcc",
+        conditions: { all: [{ fact: "event", path: "$.merchant.mcc", operator: "equal", value: "5411" }] },
+        event: { type: "t", params: { severity: "low", title: "t" } },
+      },
+      tests: [{ name: "no merchant", facts: { event: {} }, fires: true }],
+    });
+    expect((await runRuleTests([deep]))[0]!.reasons).toEqual([
+      'event $.merchant.mcc was missing; wanted equal "5411"',
     ]);
   });
 });
