@@ -19,7 +19,7 @@
  * result; each boolean node with json-rules-engine's default priority, 1).
  */
 import type { Facts } from "./facts.ts";
-import type { ConditionTrace, Evaluation, Hit } from "./reference.ts";
+import { type Evaluation, type Hit, hitFor } from "./reference.ts";
 import type { Condition, Leaf, Rule, Ruleset } from "./schema.ts";
 
 type Read = (facts: Facts) => unknown;
@@ -172,25 +172,6 @@ function annotate(n: Node, facts: Facts): { json: Record<string, unknown>; resul
   }
 }
 
-/** The held leaves of an annotated tree, as reference.ts collects them. */
-function held(json: Record<string, unknown>, out: ConditionTrace[]): ConditionTrace[] {
-  for (const op of ["all", "any"] as const) {
-    if (Array.isArray(json[op])) for (const c of json[op] as Record<string, unknown>[]) held(c, out);
-  }
-  if (json.not) held(json.not as Record<string, unknown>, out);
-  if (typeof json.fact === "string" && json.result === true) {
-    out.push({
-      fact: json.fact,
-      ...(typeof json.path === "string" ? { path: json.path } : {}),
-      operator: json.operator as string,
-      value: json.value,
-      factValue: json.fact === "event" && !json.path ? "(event)" : json.factResult,
-      held: true,
-    });
-  }
-  return out;
-}
-
 /**
  * A rule's test as one generated function: the conditions inlined into a single boolean
  * expression (short-circuiting). Rule values and path readers are passed in as
@@ -298,16 +279,6 @@ export class CompiledRuleset {
   }
 
   private hit(r: CompiledRule, facts: Facts): Hit {
-    const tree = annotate(r.root, facts).json;
-    const { rule } = r;
-    return {
-      rule: rule.name,
-      mode: rule.mode,
-      severity: rule.event.params.severity,
-      title: rule.event.params.title,
-      team: rule.event.params.team,
-      eventType: rule.event.type,
-      explanation: { held: held(tree, []), tree },
-    };
+    return hitFor(r.rule, annotate(r.root, facts).json);
   }
 }

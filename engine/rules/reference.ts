@@ -52,39 +52,11 @@ function pathResolver(value: unknown, path: string): unknown {
   return cur;
 }
 
-function collect(node: unknown, out: ConditionTrace[]): void {
-  if (!node || typeof node !== "object") return;
-  const n = node as Record<string, unknown>;
-  for (const op of ["all", "any"] as const) {
-    if (Array.isArray(n[op])) for (const c of n[op] as unknown[]) collect(c, out);
-  }
-  if (n.not) collect(n.not, out);
-  if (typeof n.fact === "string" && typeof n.operator === "string") {
-    out.push({
-      fact: n.fact,
-      ...(typeof n.path === "string" ? { path: n.path } : {}),
-      operator: n.operator,
-      value: n.value,
-      factValue: n.fact === "event" && !n.path ? "(event)" : n.factResult,
-      held: n.result === true,
-    });
-  }
-}
-
 function toHit(r: RuleResult, byName: Map<string, Rule>): Hit {
-  const rule = byName.get(r.name as string)!;
-  const tree = (r.conditions as unknown as { toJSON(s: boolean): unknown }).toJSON(false);
-  const traces: ConditionTrace[] = [];
-  collect(tree, traces);
-  return {
-    rule: rule.name,
-    mode: rule.mode,
-    severity: rule.event.params.severity,
-    title: rule.event.params.title,
-    team: rule.event.params.team,
-    eventType: rule.event.type,
-    explanation: { held: traces.filter((t) => t.held), tree },
-  };
+  return hitFor(
+    byName.get(r.name as string)!,
+    (r.conditions as unknown as { toJSON(s: boolean): unknown }).toJSON(false),
+  );
 }
 
 function engineFor(rules: readonly Rule[]): Engine {
@@ -114,13 +86,17 @@ export interface LeafOutcome extends ConditionTrace {
   negated: boolean;
 }
 
-function outcomes(node: unknown, negated: boolean, out: LeafOutcome[]): void {
-  if (!node || typeof node !== "object") return;
+/**
+ * Every leaf of an evaluated condition tree (json-rules-engine's `toJSON(false)` shape, which the
+ * compiled evaluator builds too), in order: what each saw and whether it held.
+ */
+export function leafOutcomes(node: unknown, negated = false, out: LeafOutcome[] = []): LeafOutcome[] {
+  if (!node || typeof node !== "object") return out;
   const n = node as Record<string, unknown>;
   for (const op of ["all", "any"] as const) {
-    if (Array.isArray(n[op])) for (const c of n[op] as unknown[]) outcomes(c, negated, out);
+    if (Array.isArray(n[op])) for (const c of n[op] as unknown[]) leafOutcomes(c, negated, out);
   }
-  if (n.not) outcomes(n.not, !negated, out);
+  if (n.not) leafOutcomes(n.not, !negated, out);
   if (typeof n.fact === "string" && typeof n.operator === "string") {
     out.push({
       fact: n.fact,
@@ -133,6 +109,23 @@ function outcomes(node: unknown, negated: boolean, out: LeafOutcome[]): void {
       negated,
     });
   }
+  return out;
+}
+
+/** A hit of `rule`, explained by its evaluated condition tree: the conditions that held, and the tree. */
+export function hitFor(rule: Rule, tree: unknown): Hit {
+  const held = leafOutcomes(tree)
+    .filter((l) => l.held)
+    .map(({ evaluated: _e, negated: _n, ...trace }): ConditionTrace => trace);
+  return {
+    rule: rule.name,
+    mode: rule.mode,
+    severity: rule.event.params.severity,
+    title: rule.event.params.title,
+    team: rule.event.params.team,
+    eventType: rule.event.type,
+    explanation: { held, tree },
+  };
 }
 
 /**
@@ -145,10 +138,10 @@ export async function explainRule(
 ): Promise<{ fired: boolean; leaves: LeafOutcome[] }> {
   const { results, failureResults } = await engineFor([rule]).run({ ...facts });
   const result = results[0] ?? failureResults[0];
-  const leaves: LeafOutcome[] = [];
-  if (result)
-    outcomes((result.conditions as unknown as { toJSON(s: boolean): unknown }).toJSON(false), false, leaves);
-  return { fired: results.length > 0, leaves };
+  const tree = result
+    ? (result.conditions as unknown as { toJSON(s: boolean): unknown }).toJSON(false)
+    : undefined;
+  return { fired: results.length > 0, leaves: leafOutcomes(tree) };
 }
 
 export class Evaluator {
