@@ -123,10 +123,10 @@ describe("routing", () => {
     expect(waiting).toMatchObject({ severity: "medium", advocateId: null });
     const step = waiting.timeline.find((s: { kind: string }) => s.kind === "case.unassigned");
     expect(step.detail.reason).toContain(`waiting up to 30 min for ${named.name} (away)`);
+    // The wait's end is queued just after the case commits: on a loaded machine, a moment later.
+    const rerouteId = `reroute-${waiting.id}-${Date.parse(waiting.timeline.find((s: { kind: string }) => s.kind === "case.unassigned").detail.waitUntil)}`;
     expect(
-      await t.tp.queues.cases.getJob(
-        `reroute-${waiting.id}-${Date.parse(waiting.timeline.find((s: { kind: string }) => s.kind === "case.unassigned").detail.waitUntil)}`,
-      ),
+      await eventually(async () => (await t.tp.queues.cases.getJob(rerouteId)) ?? undefined, 10_000),
     ).toBeDefined();
 
     await setStatus(named, "online");
@@ -151,10 +151,11 @@ describe("routing", () => {
       capacity: 8,
       status: "online",
     });
-    // Rather than wait 30 minutes, bring the reroute job forward.
-    await (await t.tp.queues.cases.getJob(
-      `reroute-${waiting.id}-${Date.parse(waiting.timeline.find((s: { kind: string }) => s.kind === "case.unassigned").detail.waitUntil)}`,
-    ))!.promote();
+    // Rather than wait 30 minutes, bring the reroute job forward (once it is queued).
+    const rerouteId = `reroute-${waiting.id}-${Date.parse(waiting.timeline.find((s: { kind: string }) => s.kind === "case.unassigned").detail.waitUntil)}`;
+    await (
+      await eventually(async () => (await t.tp.queues.cases.getJob(rerouteId)) ?? undefined, 10_000)
+    ).promote();
     const after = await eventually(async () => {
       const c = (await t.api("GET", `/v1/cases/${waiting.id}`)).body;
       return c.advocateId ? c : undefined;
