@@ -581,6 +581,22 @@ describe("the facts a risk team asked for first", () => {
     });
   });
 
+  it("reads the customer's own zone for an event with no place, else their home country's", () => {
+    const at = (customer: CustomerProfile) => computeFacts(login(), customer, snapshot())["event.timezone"];
+    expect(at({ ...french, timezone: "America/Martinique" })).toBe("America/Martinique");
+    expect(at({ id: "c", homeCountry: "FR" })).toBe("Europe/Paris");
+    // A shop in a country of several zones, with no coordinates: no clock, never the customer's.
+    const sydney = { name: "Shop", mcc: "5411", city: "Sydney", country: "AU" };
+    const facts = computeFacts(payment({ merchant: sydney }), { id: "c", homeCountry: "FR" }, snapshot());
+    expect(facts["event.localHour"]).toBeNull();
+    const paris = computeFacts(
+      payment({ merchant: { name: "Shop", mcc: "5411", city: "Paris", country: "FR" } }),
+      { id: "c", homeCountry: "GB", timezone: "Europe/London" },
+      snapshot(),
+    );
+    expect(paris["event.timezone"]).toBe("Europe/Paris");
+  });
+
   it("has no clock for an event with no place and no customer", () => {
     const facts = computeFacts(login(), undefined, snapshot());
     expect(facts["event.localHour"]).toBeNull();

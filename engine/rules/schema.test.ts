@@ -292,6 +292,9 @@ describe("the rule schema's edges", () => {
     const at = (r: object) => messages(one({ ...base, ...r }, true)).map(([p]) => p);
     for (const name of ["Big-atm", "big atm", "-big", "big-", "big--atm", "x".repeat(101)])
       expect(at({ name }), name).toEqual(["rules[0].name"]);
+    expect(messages(one({ ...base, name: "Big" }, true))).toEqual([
+      ["rules[0].name", "kebab-case, e.g. impossible-location-spend"],
+    ]);
     expect(at({ name: "x".repeat(100) })).toEqual([]);
     expect(at({ description: "d".repeat(2001) })).toEqual(["rules[0].description"]);
     expect(at({ description: "d".repeat(2000) })).toEqual([]);
@@ -299,9 +302,14 @@ describe("the rule schema's edges", () => {
     expect(at({ priority: 101 })).toEqual(["rules[0].priority"]);
     expect(at({ priority: 100 })).toEqual([]);
     const params = (p: object) => ({ event: { type: "fraud.suspected", params: { ...event.params, ...p } } });
-    expect(messages(one({ ...base, ...params({ severity: "hgih" }) }, true))).toEqual([
-      ["rules[0].event.params.severity", 'unknown severity "hgih"; did you mean "high"?'],
-    ]);
+    for (const [typo, meant] of [
+      ["hgih", "high"],
+      ["meduim", "medium"],
+      ["lwo", "low"],
+    ])
+      expect(messages(one({ ...base, ...params({ severity: typo }) }, true))).toEqual([
+        ["rules[0].event.params.severity", `unknown severity "${typo}"; did you mean "${meant}"?`],
+      ]);
     expect(at(params({ team: "" }))).toEqual(["rules[0].event.params.team"]);
     expect(at(params({ team: "t".repeat(61) }))).toEqual(["rules[0].event.params.team"]);
     expect(parseRuleFiles([base])[0]!.rule.event.params.team).toBe("fraud");
