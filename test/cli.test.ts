@@ -155,6 +155,41 @@ describe("touchpoint rules, against a server", () => {
     expect(back.stdout).toContain("- big-atm-withdrawal (removed)");
   });
 
+  it("lists a rule made live with its live figures, not those it gathered in shadow", async () => {
+    const risk = t.as(env.TOUCHPOINT_TOKEN!);
+    const atmAny = (mode: string) => ({
+      rule: {
+        name: "any-atm",
+        owner: "cash-team",
+        mode,
+        conditions: { all: [{ fact: "event.channel", operator: "equal", value: "atm" }] },
+        event: { type: "fraud.suspected", params: { severity: "low", title: "Cash" } },
+      },
+    });
+    expect((await risk("PUT", "/v1/rules/any-atm", atmAny("shadow"))).status).toBe(201);
+    await t.api("POST", "/v1/events", [
+      {
+        id: "cli-atm-1",
+        type: "card.transaction",
+        // Outside the window the backtest below replays.
+        occurredAt: "2026-10-20T10:00:00Z",
+        customerId: "cus-19",
+        card: { id: "card-19", last4: "1919" },
+        amount: { value: 60, currency: "EUR" },
+        merchant: { name: "BNP ATM", city: "Lyon", country: "FR", lat: 45.76, lon: 4.83 },
+        channel: "atm",
+      },
+    ]);
+    await t.drained();
+    const [seen] = await t.tp.db
+      .sql`select mode from decisions where event_id = 'cli-atm-1' and rule = 'any-atm'`;
+    expect(seen).toEqual({ mode: "shadow" });
+    expect((await risk("PUT", "/v1/rules/any-atm", atmAny("live"))).status).toBe(201);
+    const list = await touchpoint(["rules", "list"], env);
+    // One shadow hit so far, none live: the live row says 0.
+    expect(list.stdout).toMatch(/any-atm\s+live\s+cash-team\s+low\s+0\s+0\s+0\s+-/);
+  });
+
   it("runs a backtest as a job, on a stored window or an uploaded NDJSON stream, and prints its report", async () => {
     const window = await touchpoint(
       ["rules", "backtest", "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-30T00:00:00Z", "--json"],
