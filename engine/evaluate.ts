@@ -29,74 +29,99 @@ import {
 } from "./store/postgres.ts";
 import { publishedRuleset, type StoredRuleset } from "./store/rulesets.ts";
 
-/** The Redis channel on which a publish tells every worker its new version. */
-export const rulesetChannel = (keyPrefix: string) => `${keyPrefix}:rulesets`;
-
 /**
- * The published ruleset as a worker holds it: read once per version, made stale by the publish
- * message on `rulesetChannel` (so a publish reaches every worker in milliseconds), and re-read
- * every `pollMs` in case a message was lost while Redis was away. A batch takes one version
- * from `get` and keeps it: no batch is evaluated by a mix.
+ * A value a worker holds from Postgres: read again when a Redis message says it changed
+ * (`invalidate`), and every `pollMs` in case a message was lost while Redis was away. `keep`
+ * decides whether a fresh read replaces the held value.
  */
-export class RulesetCache {
-  private current?: StoredRuleset & { compiled: CompiledRuleset };
+class HeldRead<T> {
+  private value?: T;
   private readAt = 0;
   private stale = false;
 
   constructor(
-    private readonly sql: Sql,
-    private readonly pollMs = 5000,
-  ) {}
-
-  /** A version was published (or may have been, `undefined`): the next `get` reads it. */
-  invalidate(version?: number): void {
-    if (version === undefined || !this.current || version > this.current.version) this.stale = true;
-  }
-
-  /** The published version, compiled once. */
-  async get(now: number): Promise<StoredRuleset & { compiled: CompiledRuleset }> {
-    if (!this.current || this.stale || now - this.readAt > this.pollMs) {
-      // Cleared before the read: a message arriving during it marks the answer stale again.
-      this.stale = false;
-      const found = await publishedRuleset(this.sql);
-      if (!found) throw new Error("no published ruleset");
-      if (!this.current || found.version > this.current.version) {
-        this.current = { ...found, compiled: new CompiledRuleset(found.ruleset) };
-      }
-      this.readAt = now;
-    }
-    return this.current;
-  }
-}
-
-/** The Redis channel on which a rates update tells every worker to read them again. */
-export const fxChannel = (keyPrefix: string) => `${keyPrefix}:fx-rates`;
-
-/**
- * The exchange rates as a worker holds them: read again when an update's message on `fxChannel`
- * says so, and every `ttlMs` in case a message was lost.
- */
-export class FxCache {
-  private table?: FxTable;
-  private readAt = 0;
-  private stale = false;
-
-  constructor(
-    private readonly sql: Sql,
-    private readonly ttlMs = 60_000,
+    private readonly read: () => Promise<T>,
+    private readonly pollMs: number,
+    private readonly keep: (fresh: T, held: T) => boolean = () => true,
   ) {}
 
   invalidate(): void {
     this.stale = true;
   }
 
-  async get(now: number): Promise<FxTable> {
-    if (!this.table || this.stale || now - this.readAt > this.ttlMs) {
+  get held(): T | undefined {
+    return this.value;
+  }
+
+  async get(now: number): Promise<T> {
+    if (this.value === undefined || this.stale || now - this.readAt > this.pollMs) {
+      // Cleared before the read: a message arriving during it marks the answer stale again.
       this.stale = false;
-      this.table = await fxTable(this.sql);
+      const fresh = await this.read();
+      if (this.value === undefined || this.keep(fresh, this.value)) this.value = fresh;
       this.readAt = now;
     }
-    return this.table;
+    return this.value;
+  }
+}
+
+/** The Redis channel on which a publish tells every worker its new version. */
+export const rulesetChannel = (keyPrefix: string) => `${keyPrefix}:rulesets`;
+
+export type CompiledVersion = StoredRuleset & { compiled: CompiledRuleset };
+
+/**
+ * The published ruleset as a worker holds it, compiled once per version: made stale by the
+ * publish message on `rulesetChannel` (a publish reaches every worker in milliseconds) and re-read
+ * every 5 s. A batch takes one version from `get` and keeps it: no batch is evaluated by a mix.
+ */
+export class RulesetCache {
+  private readonly cache: HeldRead<CompiledVersion>;
+
+  constructor(sql: Sql, pollMs = 5000) {
+    this.cache = new HeldRead(
+      async () => {
+        const found = await publishedRuleset(sql);
+        if (!found) throw new Error("no published ruleset");
+        const held = this.cache.held;
+        // The same version again keeps its compiled functions.
+        return held && held.version === found.version
+          ? held
+          : { ...found, compiled: new CompiledRuleset(found.ruleset) };
+      },
+      pollMs,
+      (fresh, held) => fresh.version > held.version,
+    );
+  }
+
+  /** A version was published (or may have been, `undefined`): the next `get` reads it. */
+  invalidate(version?: number): void {
+    const held = this.cache.held;
+    if (version === undefined || !held || version > held.version) this.cache.invalidate();
+  }
+
+  get(now: number): Promise<CompiledVersion> {
+    return this.cache.get(now);
+  }
+}
+
+/** The Redis channel on which a rates update tells every worker to read them again. */
+export const fxChannel = (keyPrefix: string) => `${keyPrefix}:fx-rates`;
+
+/** The exchange rates as a worker holds them: re-read on an update's message, and every minute. */
+export class FxCache {
+  private readonly cache: HeldRead<FxTable>;
+
+  constructor(sql: Sql, pollMs = 60_000) {
+    this.cache = new HeldRead(() => fxTable(sql), pollMs);
+  }
+
+  invalidate(): void {
+    this.cache.invalidate();
+  }
+
+  get(now: number): Promise<FxTable> {
+    return this.cache.get(now);
   }
 }
 
@@ -157,8 +182,14 @@ export async function evaluateBatch(
     (deps.fx ?? new FxCache(sql)).get(Date.now()),
   ]);
   // Payments count in their customer's home currency in every sum (20,000 THB is not 20,000 EUR);
-  // a currency with no rate counts as it is.
-  const amountOf: AmountOf = (e) => homeAmount(e, profiles.get(e.customerId), fx)?.value ?? e.amount.value;
+  // a currency with no rate counts as it is. Converted once per payment: the facts read it too.
+  const homes = new Map<string, ReturnType<typeof homeAmount>>();
+  for (const e of events) {
+    if (e.type === "card.transaction") homes.set(e.id, homeAmount(e, profiles.get(e.customerId), fx));
+  }
+  const amountOf: AmountOf = (e) =>
+    (homes.has(e.id) ? homes.get(e.id) : homeAmount(e, profiles.get(e.customerId), fx))?.value ??
+    e.amount.value;
   // A customer this Redis has no full state for (new here, or Redis forgot) is rebuilt from
   // Postgres first, so features read a complete history and never a wrongly empty one.
   const unbuilt = await state.unbuilt(customerIds);
@@ -177,7 +208,6 @@ export async function evaluateBatch(
   const snapshots = await state.observeSettled(events, amountOf);
 
   deps.fault?.("evaluate.after-state");
-  const evaluator = compiled;
   const decisions: NewDecision[] = [];
   const failed: Array<{ id: string; error: string }> = [];
   for (const [i, event] of events.entries()) {
@@ -185,7 +215,7 @@ export async function evaluateBatch(
     let facts: ReturnType<typeof computeFacts>;
     try {
       if (!snapshot || snapshot instanceof Error) throw snapshot ?? new Error("no state for the event");
-      facts = computeFacts(event, profiles.get(event.customerId), snapshot, fx);
+      facts = computeFacts(event, profiles.get(event.customerId), snapshot, fx, homes.get(event.id));
     } catch (err) {
       // This event alone is set aside, with its reason; the rest of the batch goes on.
       const error = err instanceof Error ? err.message : String(err);
@@ -194,7 +224,7 @@ export async function evaluateBatch(
       log.error({ eventId: event.id, err: error }, "event could not be evaluated; marked with its error");
       continue;
     }
-    const { hits, failures } = evaluator.evaluate(facts);
+    const { hits, failures } = compiled.evaluate(facts);
     for (const f of failures) {
       metrics.ruleErrors.inc({ rule: f.rule });
       log.error(

@@ -12,6 +12,7 @@ import { generateStream } from "../fixtures/generator.ts";
 import { loadPeopleVia } from "../fixtures/stories.ts";
 import { RULES_DIR } from "../rules/index.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
+import { LYON, tx } from "./support/payments.ts";
 import { REPO } from "./support/processes.ts";
 
 const run = promisify(execFile);
@@ -167,19 +168,9 @@ describe("touchpoint rules, against a server", () => {
       },
     });
     expect((await risk("PUT", "/v1/rules/any-atm", atmAny("shadow"))).status).toBe(201);
-    await t.api("POST", "/v1/events", [
-      {
-        id: "cli-atm-1",
-        type: "card.transaction",
-        // Outside the window the backtest below replays.
-        occurredAt: "2026-10-20T10:00:00Z",
-        customerId: "cus-19",
-        card: { id: "card-19", last4: "1919" },
-        amount: { value: 60, currency: "EUR" },
-        merchant: { name: "BNP ATM", city: "Lyon", country: "FR", lat: 45.76, lon: 4.83 },
-        channel: "atm",
-      },
-    ]);
+    // Outside the window the backtest below replays.
+    const atm = { amount: { value: 60, currency: "EUR" }, channel: "atm" } as const;
+    await t.api("POST", "/v1/events", [tx("cli-atm-1", "cus-19", "2026-10-20T10:00:00Z", LYON, atm)]);
     await t.drained();
     const [seen] = await t.tp.db
       .sql`select mode from decisions where event_id = 'cli-atm-1' and rule = 'any-atm'`;

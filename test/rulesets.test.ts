@@ -3,6 +3,7 @@ import { generateStream } from "../fixtures/generator.ts";
 import { eventually, loadPeopleVia, loadStory, openCaseWith, playStory } from "../fixtures/stories.ts";
 import { defaultRuleFiles, defaultRuleset } from "../rules/index.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
+import { BANGKOK, LYON, tx } from "./support/payments.ts";
 
 const bigAtm = {
   name: "big-atm-withdrawal",
@@ -166,34 +167,13 @@ describe("the risk team's rulesets", () => {
   });
 
   it("publishes a version that the workers pick up", async () => {
-    await t.api("POST", "/v1/events", [
-      {
-        id: "atm-1",
-        type: "card.transaction",
-        occurredAt: "2026-11-22T10:00:00Z",
-        customerId: "cus-19",
-        card: { id: "card-19", last4: "1919" },
-        amount: { value: 1200, currency: "EUR" },
-        merchant: { name: "BNP ATM", city: "Lyon", country: "FR", lat: 45.76, lon: 4.83 },
-        channel: "atm",
-      },
-    ]);
+    const atm = { amount: { value: 1200, currency: "EUR" }, channel: "atm" } as const;
+    await t.api("POST", "/v1/events", [tx("atm-1", "cus-19", "2026-11-22T10:00:00Z", LYON, atm)]);
     // big-atm-withdrawal was removed above: this payment opens no case until it is back.
     await t.drained();
     expect((await t.api("GET", "/v1/cases?customerId=cus-19")).body.items).toEqual([]);
     const back = await risk("PUT", "/v1/rules/big-atm-withdrawal", { rule: bigAtm });
-    await t.api("POST", "/v1/events", [
-      {
-        id: "atm-2",
-        type: "card.transaction",
-        occurredAt: "2026-11-22T10:05:00Z",
-        customerId: "cus-19",
-        card: { id: "card-19", last4: "1919" },
-        amount: { value: 1500, currency: "EUR" },
-        merchant: { name: "BNP ATM", city: "Lyon", country: "FR", lat: 45.76, lon: 4.83 },
-        channel: "atm",
-      },
-    ]);
+    await t.api("POST", "/v1/events", [tx("atm-2", "cus-19", "2026-11-22T10:05:00Z", LYON, atm)]);
     const kase = await openCaseWith(t.api, "cus-19", ["big-atm-withdrawal"]);
     expect(kase.decisions[0]).toMatchObject({
       rule: "big-atm-withdrawal",
@@ -490,16 +470,8 @@ describe("amounts in the customer's home currency", () => {
   });
   afterAll(() => t?.close());
 
-  const bangkokAtm = (id: string, occurredAt: string, value: number) => ({
-    id,
-    type: "card.transaction",
-    occurredAt,
-    customerId: "cus-19",
-    card: { id: "card-19", last4: "1919" },
-    amount: { value, currency: "THB" },
-    merchant: { name: "Krungthai ATM", city: "Bangkok", country: "TH", lat: 13.7563, lon: 100.5018 },
-    channel: "atm",
-  });
+  const bangkokAtm = (id: string, occurredAt: string, value: number) =>
+    tx(id, "cus-19", occurredAt, BANGKOK, { amount: { value, currency: "THB" }, channel: "atm" });
   const decisionsOf = async (id: string) =>
     (await t.tp.db.sql`select rule, explanation from decisions where event_id = ${id}`) as unknown as Array<{
       rule: string;
@@ -623,18 +595,7 @@ describe("a version published before validation grew stricter", () => {
       mode: "live",
       priority: 1,
     });
-    await t.api("POST", "/v1/events", [
-      {
-        id: "legacy-1",
-        type: "card.transaction",
-        occurredAt: "2026-11-22T10:00:00Z",
-        customerId: "cus-19",
-        card: { id: "card-19", last4: "1919" },
-        amount: { value: 12, currency: "EUR" },
-        merchant: { name: "Épicerie", mcc: "5411", city: "Lyon", country: "FR", lat: 45.76, lon: 4.83 },
-        channel: "card_present",
-      },
-    ]);
+    await t.api("POST", "/v1/events", [tx("legacy-1", "cus-19", "2026-11-22T10:00:00Z", LYON)]);
     await t.drained();
     const [row] = await t.tp.db.sql`select evaluated_at, error from events where id = 'legacy-1'`;
     expect(row).toMatchObject({ error: null });

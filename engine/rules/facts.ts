@@ -240,6 +240,8 @@ export function computeFacts(
   customer: CustomerProfile | undefined,
   s: CustomerSnapshot,
   fx: FxTable = SHIPPED_FX,
+  /** The payment's home amount when the caller has converted it already. */
+  converted?: ReturnType<typeof homeAmount>,
 ): Facts {
   const t = Date.parse(e.occurredAt);
   const loc = eventLocation(e);
@@ -261,7 +263,7 @@ export function computeFacts(
     ? zoneAt({ ...(loc ?? {}), country })
     : (customer?.timezone ?? (customer ? zoneAt({ country: customer.homeCountry }) : undefined));
   const clock = zone ? localClock(t, zone) : undefined;
-  const home = tx ? homeAmount(tx, customer, fx) : undefined;
+  const home = tx ? (converted ?? homeAmount(tx, customer, fx)) : undefined;
   const homePlace = customer ? (customer.home ?? countryCentroid(customer.homeCountry)) : undefined;
   return {
     event: e,

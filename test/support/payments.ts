@@ -4,21 +4,25 @@ import { type Api, openCaseWith } from "../../fixtures/stories.ts";
 export const PARIS = { city: "Paris", country: "FR", lat: 48.8566, lon: 2.3522 };
 export const PHNOM_PENH = { city: "Phnom Penh", country: "KH", lat: 11.5564, lon: 104.9282 };
 
-/** A 25 EUR card-present payment by `customerId` at `place`. */
+export const LYON = { city: "Lyon", country: "FR", lat: 45.76, lon: 4.83 };
+export const BANGKOK = { city: "Bangkok", country: "TH", lat: 13.7563, lon: 100.5018 };
+
+/** A card payment by `customerId` at `place`: 25 EUR in a shop unless `over` says otherwise. */
 export const tx = (
   id: string,
   customerId: string,
   occurredAt: string,
   place: { city: string; country: string; lat: number; lon: number },
+  over: { amount?: { value: number; currency: string }; channel?: "card_present" | "atm" | "ecommerce" } = {},
 ) => ({
   id,
   type: "card.transaction",
   occurredAt,
   customerId,
   card: { id: `${customerId}-card`, last4: "4242" },
-  amount: { value: 25, currency: "EUR" },
+  amount: over.amount ?? { value: 25, currency: "EUR" },
   merchant: { name: "Shop", mcc: "5411", ...place },
-  channel: "card_present",
+  channel: over.channel ?? "card_present",
 });
 
 /** A first impossible journey for a new customer, its case handled and closed; returns its advocate. */
