@@ -62,7 +62,11 @@ export interface BacktestInput {
 }
 
 const BATCH = 500;
-/** Cases opened up to this long after the window still label it: outcomes come after the events. */
+/**
+ * A case labels the window when one of its decisions is about an event in it, or when it opened
+ * in the window or up to this long after (outcomes come after the events; a replayed or late
+ * stream opens its cases long after the events happened).
+ */
 const LABEL_GRACE_MS = 7 * 86_400_000;
 
 async function dropScratch(redis: Redis, scratch: string): Promise<void> {
@@ -97,8 +101,12 @@ async function* windowEvents(sql: Sql, from: Date, to: Date, max: number): Async
 async function windowLabels(sql: Sql, from: Date, to: Date): Promise<Map<string, Outcome>> {
   const labels = new Map<string, Outcome>();
   for (const r of await sql`
-    select customer_id, outcome from cases
-    where outcome is not null and opened_at >= ${from} and opened_at < ${new Date(to.getTime() + LABEL_GRACE_MS)}`) {
+    select c.customer_id, c.outcome from cases c
+    where c.outcome is not null and (
+      (c.opened_at >= ${from} and c.opened_at < ${new Date(to.getTime() + LABEL_GRACE_MS)})
+      or exists (
+        select 1 from decisions d join events e on e.id = d.event_id
+        where d.case_id = c.id and e.occurred_at >= ${from} and e.occurred_at < ${to}))`) {
     // A customer confirmed as defrauded once in the window counts as fraud.
     if (labels.get(r.customer_id) !== "confirmed_fraud") labels.set(r.customer_id, r.outcome);
   }
