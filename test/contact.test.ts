@@ -417,9 +417,13 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
         localTime: "02:30",
         notBefore: "2026-11-23T01:00:00.000Z",
       });
-      const delayed = await t.tp.queues.outreach.getDelayed();
-      const morning = delayed.find((j) => j.data.type === "check" && j.data.caseId === medium.id);
-      expect(morning?.opts.delay).toBeGreaterThan(0);
+      // The timeline entry is written before the morning check is queued: wait for the job.
+      const morning = await eventually(async () =>
+        (await t.tp.queues.outreach.getDelayed()).find(
+          (j) => j.data.type === "check" && j.data.caseId === medium.id,
+        ),
+      );
+      expect(morning.opts.delay).toBeGreaterThan(0);
       expect(textsTo("33612340005")).toEqual([]);
 
       // Paris then Phnom Penh: impossible, high, and the customer is now in Phnom Penh at night.
