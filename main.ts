@@ -20,6 +20,7 @@ import { createLogger, type Logger } from "./engine/log.ts";
 import { createMetrics, type Metrics } from "./engine/metrics.ts";
 import type { SmsTransport } from "./engine/outreach/contact.ts";
 import { createVonageSender } from "./engine/outreach/vonage.ts";
+import { profileOnSignal } from "./engine/profiling.ts";
 import { type Database, openDatabase } from "./engine/store/database.ts";
 import { DataDirBusyError, lockOwner } from "./engine/store/lock.ts";
 import { checkTokenRequest, createToken, ensureAdminToken, type Role } from "./engine/store/postgres.ts";
@@ -436,6 +437,7 @@ async function cli(): Promise<void> {
     }
     throw err;
   }
+  if (config.PROFILE_DIR) profileOnSignal(config.PROFILE_DIR, config.ROLE, tp.log);
   // A promise nobody awaited failed: log it loudly rather than let Node end the process. Its work
   // is recoverable (jobs retry, the sweeper re-drives what Postgres says is owed); an uncaught
   // exception is not, and still ends the process for its supervisor to restart.

@@ -1,140 +1,475 @@
 /**
- * `npm run bench`: the rule stage alone (compiled and json-rules-engine), then a seeded stream
- * through the whole pipeline (HTTP ingest in-process, BullMQ, Redis state, the compiled rules,
- * Postgres), printing throughput and latency.
+ * `npm run bench`: how fast touchpoint is on this machine, and where its time goes.
  *
- *   BENCH_CUSTOMERS=2000 BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench
- *   BENCH_DENSE=10000: one customer's payments 1 ms apart, with 200 others' traffic behind them (0 skips)
+ *   npm run bench                          full: 1,000,000 events of 100,000 customers (about 10 min)
+ *   npm run bench -- --quick --json b.json under two minutes; the figures also as JSON
+ *   npm run bench -- --workers 2           one API process and two worker processes
+ *
+ * In order: the rule stage alone (compiled and json-rules-engine, one core); the queue ceiling
+ * (BullMQ with a processor that does nothing, the same batches); then touchpoint itself as
+ * separate processes (ROLE=api and ROLE=workers) on a fresh database on the local Postgres and
+ * the local Redis, texting a fake Vonage through the real SDK:
+ *   - sustained: the whole stream posted as fast as the API takes it (requests of 1,000 events,
+ *     4 in flight), until every event is evaluated and every decision is on a case;
+ *   - latency at a fixed offered load (2,000 events/s by default): ingest → decision and
+ *     ingest → text handed to Vonage, from HDR histograms;
+ *   - one customer's flood with 200 others behind it.
+ * During the sustained run each process is CPU-profiled (SIGUSR2, engine/profiling.ts) and the
+ * samples are charged to pipeline stages (bench/stages.ts); Postgres's and Redis's own CPU comes
+ * from /proc and INFO. Memory: each process's RSS over the run, and Redis bytes per customer.
  */
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { once } from "node:events";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Command, Option } from "commander";
+import * as hdr from "hdr-histogram-js";
 import { Redis } from "ioredis";
 import postgres from "postgres";
-import { loadConfig } from "../engine/config.ts";
-import { createLogger } from "../engine/log.ts";
-import { generateStream, shuffle } from "../fixtures/generator.ts";
-import { apiClient, eventually } from "../fixtures/stories.ts";
-import { start } from "../main.ts";
+import { freePort } from "../engine/store/database.ts";
+import { type GeneratedStream, generateStream, shuffle } from "../fixtures/generator.ts";
+import { apiClient } from "../fixtures/stories.ts";
+import { startFakeVonage } from "../test/support/fake-vonage.ts";
+import { describeMachine, postgresCpuUs, processCpuUs, redisCpuUs, rssBytes } from "./machine.ts";
+import { queueCeiling } from "./queue.ts";
 import { ruleStage } from "./rules.ts";
+import { addStages, readProfile, STAGES, type Stage, type StageCpu, scaledTo, stagesOf } from "./stages.ts";
 
-const customers = Number(process.env.BENCH_CUSTOMERS ?? 2000);
-const chunk = Number(process.env.BENCH_CHUNK ?? 1000);
-const parallel = Number(process.env.BENCH_PARALLEL ?? 4);
-const baseUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const pct = (xs: number[], p: number) =>
-  xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? Number.NaN;
+const REPO = new URL("..", import.meta.url).pathname;
+
+const program = new Command("bench")
+  .option("--quick", "a run of under two minutes: 60,000 events of 10,000 customers")
+  .option("--json <file>", "also write the figures as JSON")
+  .addOption(new Option("--workers <n>", "worker processes beside the API process").default("1"))
+  .option("--events <n>", "events in the sustained run")
+  .option("--customers <n>", "customers in the sustained run")
+  .option("--rate <n>", "offered load for the latency run, events/s", "2000")
+  .option("--seconds <n>", "length of the latency run")
+  .option("--dense <n>", "payments of the one flooding customer")
+  .option("--chunk <n>", "events per request", "1000")
+  .option("--parallel <n>", "requests in flight in the sustained run", "4")
+  .option("--batch <n>", "events per evaluate job (INGEST_BATCH_SIZE)", "100")
+  .option("--concurrency <n>", "jobs at once per worker process (WORKER_CONCURRENCY)", "8")
+  .option("--keep-profiles <dir>", "keep the sustained run's CPU profiles (.cpuprofile) in this directory")
+  .option(
+    "--database-url <url>",
+    "a Postgres to create the bench database on",
+    "postgres://postgres@127.0.0.1:5432/postgres",
+  )
+  .option("--redis-url <url>", "the Redis to use", "redis://127.0.0.1:6379");
+program.parse();
+const o = program.opts();
+const quick = Boolean(o.quick);
+const num = (v: unknown, dflt: number) => (v === undefined ? dflt : Number(v));
+const settings = {
+  events: num(o.events, quick ? 60_000 : 1_000_000),
+  customers: num(o.customers, quick ? 10_000 : 100_000),
+  rate: num(o.rate, 2000),
+  seconds: num(o.seconds, quick ? 10 : 60),
+  dense: num(o.dense, quick ? 2_000 : 10_000),
+  chunk: num(o.chunk, 1000),
+  parallel: num(o.parallel, 4),
+  batch: num(o.batch, 100),
+  concurrency: num(o.concurrency, 8),
+  workers: num(o.workers, 1),
+};
+
+/** Polls `check` every `everyMs` until it answers, for at most `timeoutMs`. */
+async function poll<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string, everyMs = 250) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const fmt = (n: number) => Math.round(n).toLocaleString("en");
+const mib = (b: number) => Math.round(b / 2 ** 20);
+
+/** A latency histogram in µs, reported in ms. */
+function histogram() {
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+}
+function summary(h: hdr.Histogram) {
+  const ms = (us: number) => Math.round(us / 100) / 10;
+  return {
+    count: h.totalCount,
+    p50Ms: ms(h.getValueAtPercentile(50)),
+    p99Ms: ms(h.getValueAtPercentile(99)),
+    maxMs: ms(h.maxValue),
+  };
+}
+
+/** Customers split into slices generated one at a time, so a million events never sit in memory at once. */
+function* slices(opts: { customers: number; events: number; prefix: string; seed: number; per?: number }) {
+  const per = opts.per ?? 5000;
+  const each = Math.max(1, opts.events / opts.customers / 1.005);
+  const payments = [Math.max(1, Math.round(each) - 3), Math.round(each) + 3] as const;
+  for (let k = 0, done = 0; done < opts.customers; k++, done += per) {
+    const stream = generateStream({
+      seed: opts.seed + k,
+      customers: Math.min(per, opts.customers - done),
+      impossibleShare: 0.05,
+      prefix: `${opts.prefix}${k}`,
+      payments,
+    });
+    yield { stream, events: shuffle(stream.events, opts.seed + 1000 + k) };
+  }
+}
+
+/** Customers straight into the table: setting up 100,000 people is not what is measured. */
+async function seedCustomers(sql: postgres.Sql, customers: GeneratedStream["customers"]) {
+  for (let i = 0; i < customers.length; i += 5000) {
+    const rows = customers.slice(i, i + 5000).map((c) => ({
+      id: c.id,
+      name: c.name,
+      phone: c.phone,
+      home_country: c.homeCountry,
+      timezone: c.timezone ?? null,
+    }));
+    await sql`insert into customers ${sql(rows, "id", "name", "phone", "home_country", "timezone")} on conflict do nothing`;
+  }
+}
+
+interface Proc {
+  role: "api" | "workers";
+  child: ChildProcess;
+  rss: number[];
+}
 
 async function main() {
-  // The rule stage alone first, on this one core, before anything else competes for it.
-  const rules = await ruleStage();
-  console.log(
-    `rule stage (${rules.rules} shipped rules, one core): compiled ${rules.compiledEventsPerSec.toLocaleString("en")} events/s, ` +
-      `json-rules-engine ${rules.referenceEventsPerSec.toLocaleString("en")} events/s (${rules.ratio}×)`,
+  const runId = randomBytes(3).toString("hex");
+  const admin = postgres(o.databaseUrl, { max: 1, onnotice: () => {} });
+  const redis = new Redis(o.redisUrl);
+  const machine = await describeMachine(admin, redis);
+  say(
+    `touchpoint bench on ${machine.host}: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}, Postgres ${machine.postgres}, Redis ${machine.redis}`,
   );
-  const name = `tp_bench_${randomBytes(4).toString("hex")}`;
-  const admin = postgres(baseUrl, { max: 1, onnotice: () => {} });
-  await admin`create database ${admin(name)}`;
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
+  say(
+    `  ${quick ? "quick" : "full"} run: ${fmt(settings.events)} events of ${fmt(settings.customers)} customers; 1 API + ${settings.workers} worker process(es), concurrency ${settings.concurrency}, ${settings.batch} events a job`,
+  );
+
+  // 1. The rule stage alone, on this one core, before anything else competes for it.
+  const rules = await ruleStage(quick ? { compiledEvents: 500_000, referenceEvents: 5_000 } : {});
+  say(
+    `rule stage (${rules.rules} shipped rules, one core): compiled ${fmt(rules.compiledEventsPerSec)} events/s, json-rules-engine ${fmt(rules.referenceEventsPerSec)} events/s (${rules.ratio}×)`,
+  );
+
+  // 2. The queue ceiling, on requests shaped like the sustained run's.
+  const ceilingEvents = Math.min(settings.events, quick ? 50_000 : 200_000);
+  const requests: Array<GeneratedStream["events"]> = [];
+  for (const { events } of slices({
+    customers: Math.ceil(ceilingEvents / 10),
+    events: ceilingEvents,
+    prefix: "q",
+    seed: 7,
+  }))
+    for (let i = 0; i < events.length; i += settings.chunk)
+      requests.push(events.slice(i, i + settings.chunk));
+  const ceiling = await queueCeiling({
+    redisUrl: o.redisUrl,
+    requests,
+    batchSize: settings.batch,
+    concurrency: settings.concurrency * settings.workers,
+    parallel: settings.parallel,
+  });
+  requests.length = 0;
+  say(
+    `queue ceiling (BullMQ, no-op processor, ${fmt(ceiling.jobs)} jobs of ${settings.batch}): ${fmt(ceiling.eventsPerSec)} events/s`,
+  );
+
+  // 3. touchpoint as processes, on a database of its own.
+  const dbName = `tp_bench_${runId}`;
+  await admin`create database ${admin(dbName)}`;
+  const url = new URL(o.databaseUrl);
+  url.pathname = `/${dbName}`;
+  const sql = postgres(url.toString(), { max: 4, onnotice: () => {} });
   const dataDir = mkdtempSync(join(tmpdir(), "touchpoint-bench-"));
+  const profileDir = join(dataDir, "profiles");
+  mkdirSync(profileDir);
   const token = `bench-${randomBytes(12).toString("hex")}`;
-  const prefix = `b${randomBytes(3).toString("hex")}`;
-  const config = loadConfig({
-    ...process.env,
+  const prefix = `b${runId}`;
+  const vonage = await startFakeVonage();
+  const port = await freePort();
+  const env = {
+    PATH: process.env.PATH ?? "",
     DATABASE_URL: url.toString(),
+    REDIS_URL: o.redisUrl,
     REDIS_PREFIX: prefix,
     DATA_DIR: dataDir,
     ADMIN_TOKEN: token,
     SEED_FIXTURES: "0",
     LOG_LEVEL: "error",
     INGEST_MAX_BYTES: String(50 * 1024 * 1024),
-  });
-  const tp = await start(config, { listen: false, log: createLogger("error") });
-  const api = apiClient((p, init) => tp.app!.request(p, init), token);
-  try {
-    await api("PUT", "/v1/advocates/bench-a", {
-      name: "Bench A",
-      team: "fraud",
-      capacity: 100000,
-      status: "online",
+    INGEST_BATCH_SIZE: String(settings.batch),
+    WORKER_CONCURRENCY: String(settings.concurrency),
+    VONAGE_API_KEY: "bench",
+    VONAGE_API_SECRET: "bench-secret",
+    VONAGE_API_HOST: vonage.url,
+    VONAGE_REST_HOST: vonage.url,
+    // The fake takes any rate; Vonage's own limit is an account setting. 25/s would make the
+    // text latency a measure of the throttle.
+    VONAGE_RATE_PER_SECOND: "1000",
+    PROFILE_DIR: profileDir,
+  };
+  const procs: Proc[] = [];
+  const spawnRole = (role: Proc["role"], extra: Record<string, string> = {}) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "main.ts"], {
+      cwd: REPO,
+      env: { ...env, ROLE: role, ...extra },
+      stdio: ["ignore", "ignore", "inherit"],
     });
-    await api("PUT", "/v1/advocates/bench-b", {
-      name: "Bench B",
-      team: "fraud",
-      capacity: 100000,
-      status: "online",
-    });
-    const stream = generateStream({ seed: 1, customers, impossibleShare: 0.05, prefix: "bench" });
-    for (const { id, ...c } of stream.customers) await api("PUT", `/v1/customers/${id}`, c);
-    const events = shuffle(stream.events, 2);
-    const chunks: unknown[][] = [];
-    for (let i = 0; i < events.length; i += chunk) chunks.push(events.slice(i, i + chunk));
-
-    const t0 = performance.now();
-    for (let i = 0; i < chunks.length; i += parallel) {
-      await Promise.all(chunks.slice(i, i + parallel).map((c) => api("POST", "/v1/events", c)));
+    procs.push({ role, child, rss: [] });
+  };
+  spawnRole("api", { PORT: String(port), HOST: "127.0.0.1" });
+  const base = `http://127.0.0.1:${port}`;
+  await poll(
+    () =>
+      fetch(`${base}/healthz`).then(
+        (r) => (r.ok ? true : undefined),
+        () => undefined,
+      ),
+    120_000,
+    "the API to listen",
+  );
+  for (let i = 0; i < settings.workers; i++) spawnRole("workers");
+  const api = apiClient((p, init) => fetch(`${base}${p}`, init), token);
+  const rssTimer = setInterval(() => {
+    for (const p of procs) {
+      const b = p.child.pid ? rssBytes(p.child.pid) : undefined;
+      if (b !== undefined) p.rss.push(b);
     }
-    const tIngest = performance.now();
-    await eventually(
+  }, 1000);
+  const unevaluated = async () =>
+    (await sql`select count(*)::int as n from events where evaluated_at is null`)[0]!.n as number;
+  const untilEvaluated = (what: string) =>
+    poll(async () => ((await unevaluated()) === 0 ? true : undefined), 900_000, what, 250);
+
+  try {
+    for (const id of ["bench-a", "bench-b", "bench-c"])
+      await api("PUT", `/v1/advocates/${id}`, {
+        name: id,
+        team: "fraud",
+        capacity: 1_000_000,
+        status: "online",
+      });
+    // Warm-up: every process up, its code compiled, before the clock starts.
+    const warm = generateStream({ seed: 99, customers: 300, impossibleShare: 0.05, prefix: "warm" });
+    await seedCustomers(sql, warm.customers);
+    for (let i = 0; i < warm.events.length; i += 200)
+      await api("POST", "/v1/events", warm.events.slice(i, i + 200));
+    await untilEvaluated("the warm-up");
+
+    // 3a. Sustained.
+    for (const p of procs) p.rss.length = 0;
+    const signalAll = () => {
+      for (const p of procs) p.child.kill("SIGUSR2");
+    };
+    signalAll();
+    await new Promise((r) => setTimeout(r, 300));
+    const cpu0 = {
+      postgres: postgresCpuUs(),
+      redis: await redisCpuUs(redis),
+      procs: procs.map((p) => processCpuUs(p.child.pid!) ?? 0),
+      bench: process.cpuUsage(),
+    };
+    let posted = 0;
+    let customersSeen = 0;
+    const t0 = performance.now();
+    for (const { stream, events } of slices({
+      customers: settings.customers,
+      events: settings.events,
+      prefix: "s",
+      seed: 1,
+    })) {
+      await seedCustomers(sql, stream.customers);
+      customersSeen += stream.customers.length;
+      const chunks: Array<typeof events> = [];
+      for (let i = 0; i < events.length; i += settings.chunk)
+        chunks.push(events.slice(i, i + settings.chunk));
+      for (let i = 0; i < chunks.length; i += settings.parallel) {
+        const answers = await Promise.all(
+          chunks.slice(i, i + settings.parallel).map((c) => api("POST", "/v1/events", c)),
+        );
+        for (const a of answers) {
+          if (a.status !== 202)
+            throw new Error(`ingest answered ${a.status}: ${JSON.stringify(a.body).slice(0, 300)}`);
+          posted += a.body.accepted as number;
+        }
+      }
+    }
+    const tPosted = performance.now();
+    await untilEvaluated("the sustained run to be evaluated");
+    const tEvaluated = performance.now();
+    await poll(
       async () => {
-        const [r] = await tp.db.sql`select count(*)::int as n from events where evaluated_at is null`;
+        const [r] =
+          await sql`select count(*)::int as n from decisions where case_id is null and mode = 'live'`;
         return r?.n === 0 ? true : undefined;
       },
-      600_000,
-      "evaluation",
+      900_000,
+      "every decision on a case",
+      250,
     );
-    const tEval = performance.now();
-    await eventually(
-      async () => {
-        const [r] = await tp.db.sql`select count(*)::int as n from decisions where case_id is null`;
-        return r?.n === 0 ? true : undefined;
-      },
-      600_000,
-      "cases",
-    );
-    const tCases = performance.now();
-    const lat = (
-      await tp.db
-        .sql`select extract(epoch from evaluated_at - received_at) * 1000 as ms from events order by 1`
-    ).map((r) => Number(r.ms));
-    const [counts] = await tp.db.sql`
+    const tCased = performance.now();
+    const cpu1 = {
+      postgres: postgresCpuUs(),
+      redis: await redisCpuUs(redis),
+      procs: procs.map((p) => processCpuUs(p.child.pid!) ?? 0),
+      bench: process.cpuUsage(cpu0.bench),
+    };
+    signalAll();
+    const sustainedSeconds = (tEvaluated - t0) / 1000;
+    const [counts] = await sql`
       select (select count(*) from decisions)::int as decisions, (select count(*) from cases)::int as cases`;
-    const n = events.length;
-    const s = (ms: number) => (ms / 1000).toFixed(2);
-    console.log(
-      `touchpoint bench: ${n} events, ${customers} customers, chunks of ${chunk} x${parallel} in parallel`,
+    const sustained = {
+      events: posted,
+      customers: customersSeen,
+      seconds: Math.round(sustainedSeconds * 10) / 10,
+      ingestEventsPerSec: Math.round(posted / ((tPosted - t0) / 1000)),
+      eventsPerSec: Math.round(posted / sustainedSeconds),
+      casedSeconds: Math.round(((tCased - t0) / 1000) * 10) / 10,
+      decisions: counts!.decisions as number,
+      cases: counts!.cases as number,
+    };
+    say(
+      `sustained: ${fmt(posted)} events of ${fmt(customersSeen)} customers in ${sustained.seconds} s: ${fmt(sustained.eventsPerSec)} events/s end to end (ingest took them at ${fmt(sustained.ingestEventsPerSec)}/s); every decision on a case after ${sustained.casedSeconds} s: ${fmt(sustained.decisions)} decisions, ${fmt(sustained.cases)} cases`,
     );
-    console.log(
-      `  database ${tp.db.kind}, worker concurrency ${config.WORKER_CONCURRENCY}, batch ${config.INGEST_BATCH_SIZE}`,
+    const rss = procs.map((p) => ({
+      role: p.role,
+      pid: p.child.pid,
+      startMiB: mib(p.rss[0] ?? 0),
+      maxMiB: mib(Math.max(0, ...p.rss)),
+      endMiB: mib(p.rss[p.rss.length - 1] ?? 0),
+      /** End minus a quarter of the way in: growth once warm. */
+      growthMiB: mib((p.rss[p.rss.length - 1] ?? 0) - (p.rss[Math.floor(p.rss.length / 4)] ?? 0)),
+    }));
+
+    // Where the CPU went: the profiles each process wrote at the second signal.
+    const profiles = await poll(
+      async () => {
+        const files = readdirSync(profileDir).filter((f) => f.endsWith(".cpuprofile"));
+        return files.length >= procs.length ? files : undefined;
+      },
+      60_000,
+      "the CPU profiles",
     );
-    console.log(
-      `  ingest (HTTP→Postgres→queue):   ${s(tIngest - t0)} s  ${Math.round(n / ((tIngest - t0) / 1000))} events/s`,
+    // A sample's time delta is wall time: on two shared cores a process is often descheduled
+    // mid-sample. So each process's stage shares are scaled to its CPU time from /proc.
+    const procCpu = procs.map((p, i) => ({
+      role: p.role,
+      pid: p.child.pid,
+      us: (cpu1.procs[i] ?? 0) - (cpu0.procs[i] ?? 0),
+    }));
+    let total: StageCpu | undefined;
+    for (const f of profiles) {
+      const pid = Number(/-(\d+)-\d+\.cpuprofile$/.exec(f)?.[1]);
+      const cpu = procCpu.find((p) => p.pid === pid)?.us;
+      const s = scaledTo(
+        stagesOf(readProfile(join(profileDir, f)), f.startsWith("api-") ? "ingest" : undefined),
+        cpu,
+      );
+      total = total ? addStages(total, s) : s;
+    }
+    if (o.keepProfiles) {
+      mkdirSync(o.keepProfiles, { recursive: true });
+      for (const f of profiles) copyFileSync(join(profileDir, f), join(o.keepProfiles, f));
+      say(`CPU profiles kept in ${o.keepProfiles}`);
+    }
+    const perEvent = (us: number | undefined) =>
+      us === undefined ? null : Math.round((us / posted) * 10) / 10;
+    const stages: Record<string, number | null> = {};
+    for (const s of STAGES) stages[s] = perEvent(total!.us[s]);
+    const nodeUs = STAGES.reduce((n, s) => n + total!.us[s], 0);
+    stages.node = perEvent(nodeUs);
+    stages.postgres =
+      cpu0.postgres === undefined || cpu1.postgres === undefined
+        ? null
+        : perEvent(cpu1.postgres - cpu0.postgres);
+    stages.redis = perEvent(cpu1.redis - cpu0.redis);
+    stages.loadGenerator = perEvent(cpu1.bench.user + cpu1.bench.system);
+    const all =
+      (stages.node ?? 0) + (stages.postgres ?? 0) + (stages.redis ?? 0) + (stages.loadGenerator ?? 0);
+    stages.total = Math.round(all * 10) / 10;
+    say(
+      `CPU per event in the sustained run (µs; ${machine.cores} cores give ${fmt(machine.cores * 1e6)} µs a second):`,
     );
-    console.log(
-      `  evaluated (all decisions):      ${s(tEval - t0)} s  ${Math.round(n / ((tEval - t0) / 1000))} events/s end to end`,
-    );
-    console.log(
-      `  cases linked:                   ${s(tCases - t0)} s  ${counts?.decisions} decisions, ${counts?.cases} cases (${stream.impossible.size} impossible travellers)`,
-    );
-    console.log(
-      `  ingest→decision latency ms:     p50 ${pct(lat, 50).toFixed(0)}  p95 ${pct(lat, 95).toFixed(0)}  p99 ${pct(lat, 99).toFixed(0)}  max ${lat[lat.length - 1]?.toFixed(0)}`,
+    const row = (name: string, v: number | null, note = "") =>
+      say(`  ${name.padEnd(16)} ${v === null ? "      n/a" : v.toFixed(1).padStart(9)}  ${note}`);
+    const notes: Partial<Record<Stage, string>> = {
+      ingest: "API process: HTTP, JSON, validation, the events insert, the enqueue",
+      state: "customer state in Redis (the observe script, rebuilds)",
+      facts: "facts from state: geo, speed, money, local time",
+      rules: "the compiled ruleset and hit explanations",
+      evaluate: "batch glue in engine/evaluate.ts",
+      storage: "Postgres client and queries (decisions, evaluated marks, cases)",
+      cases: "case opening, routing",
+      outreach: "contact policy, templates, the Vonage SDK",
+      queue: "BullMQ and ioredis outside the state script",
+      gc: "garbage collection",
+      other: "Node internals, sockets, timers",
+    };
+    for (const s of STAGES) if ((stages[s] ?? 0) >= 0.05) row(s, stages[s] ?? null, notes[s] ?? "");
+    row("Node (sum)", stages.node, "every touchpoint process, from /proc, shared out by profile samples");
+    row("Postgres", stages.postgres, "all its processes, from /proc");
+    row("Redis", stages.redis, "INFO cpu");
+    row("load generator", stages.loadGenerator, "this process: generating and posting");
+    row(
+      "total",
+      stages.total,
+      `→ at most ${fmt((machine.cores * 1e6) / Math.max(1, all))} events/s on ${machine.cores} cores`,
     );
 
-    // Phase 2: a steady stream well under capacity, for latency without a backlog.
-    const rate = Number(process.env.BENCH_RATE ?? 1000);
-    const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+    // Redis bytes per customer: every key of the customers' state, sized by MEMORY USAGE.
+    let stateBytes = 0;
+    const stateCustomers = new Set<string>();
+    const scan = redis.scanStream({ match: `${prefix}:*:c:*`, count: 2000 });
+    for await (const keys of scan as AsyncIterable<string[]>) {
+      if (keys.length === 0) continue;
+      const pipe = redis.pipeline();
+      for (const k of keys) pipe.memory("USAGE", k);
+      for (const [, bytes] of (await pipe.exec()) ?? []) stateBytes += Number(bytes ?? 0);
+      for (const k of keys) stateCustomers.add(k.slice(k.indexOf("{") + 1, k.indexOf("}")));
+    }
+    const redisBytesPerCustomer = Math.round(stateBytes / Math.max(1, stateCustomers.size));
+    const usedMemory = Number(/used_memory:(\d+)/.exec(await redis.info("memory"))?.[1] ?? 0);
+    say(
+      `memory: Redis ${fmt(redisBytesPerCustomer)} bytes of state per customer (${fmt(stateCustomers.size)} customers; Redis uses ${mib(usedMemory)} MiB in all); RSS ${rss.map((r) => `${r.role} ${r.startMiB}→${r.maxMiB} max→${r.endMiB} MiB (+${r.growthMiB} once warm)`).join(", ")}`,
+    );
+
+    // 3b. Latency at a fixed offered load, after the sustained run's texts have gone out.
+    let lastTexts = -1;
+    await poll(
+      async () => {
+        const n = vonage.messages.length;
+        const stable = n === lastTexts;
+        lastTexts = n;
+        return stable ? true : undefined;
+      },
+      120_000,
+      "the sustained run's texts",
+      2000,
+    );
     const paced = generateStream({
       seed: 3,
-      customers: Math.ceil((rate * seconds) / 6),
+      customers: Math.ceil((settings.rate * settings.seconds) / 6),
       impossibleShare: 0.05,
       prefix: "paced",
     });
-    for (const { id, ...c } of paced.customers) await api("PUT", `/v1/customers/${id}`, c);
-    const pacedEvents = shuffle(paced.events, 4).slice(0, rate * seconds);
+    await seedCustomers(sql, paced.customers);
+    const pacedEvents = shuffle(paced.events, 4).slice(0, settings.rate * settings.seconds);
+    const textsBefore = vonage.messages.length;
     const tick = 50;
-    const perTick = Math.max(1, Math.round((rate * tick) / 1000));
+    const perTick = Math.max(1, Math.round((settings.rate * tick) / 1000));
     const p0 = performance.now();
     const posts: Promise<unknown>[] = [];
     for (let i = 0, k = 0; i < pacedEvents.length; i += perTick, k++) {
@@ -143,30 +478,52 @@ async function main() {
       posts.push(api("POST", "/v1/events", pacedEvents.slice(i, i + perTick)));
     }
     await Promise.all(posts);
-    await eventually(
-      async () => {
-        const [r] = await tp.db.sql`select count(*)::int as n from events where evaluated_at is null`;
-        return r?.n === 0 ? true : undefined;
-      },
-      600_000,
-      "paced evaluation",
-    );
+    const offered = Math.round(pacedEvents.length / ((performance.now() - p0) / 1000));
+    await untilEvaluated("the paced run to be evaluated");
     const ids = pacedEvents.map((e) => e.id);
-    const pl = (
-      await tp.db.sql`
-        select extract(epoch from evaluated_at - received_at) * 1000 as ms from events where id = any(${ids}) order by 1`
-    ).map((r) => Number(r.ms));
-    console.log(
-      `  steady ${rate} events/s for ${seconds} s, ingest→decision ms: p50 ${pct(pl, 50).toFixed(0)}  p95 ${pct(pl, 95).toFixed(0)}  p99 ${pct(pl, 99).toFixed(0)}  max ${pl[pl.length - 1]?.toFixed(0)}`,
+    const decision = histogram();
+    for (const r of await sql`
+      select (extract(epoch from evaluated_at - received_at) * 1e6)::bigint as us from events where id = any(${ids})`)
+      decision.recordValue(Math.max(1, Number(r.us)));
+    // A text's latency: from the API receiving the event that set it off (the customer's latest
+    // decided event received before the text: an earlier medium decision may have waited for
+    // quiet hours, and the impossible payment that made it urgent came later) to Vonage.
+    const phoneOf = new Map(paced.customers.map((c) => [c.phone.replace(/^\+/, ""), c.id]));
+    const decidedAt = new Map<string, number[]>();
+    for (const r of await sql`
+      select d.customer_id, e.received_at from decisions d join events e on e.id = d.event_id
+      where d.customer_id = any(${paced.customers.map((c) => c.id)}) and d.mode = 'live'`) {
+      const list = decidedAt.get(r.customer_id as string) ?? [];
+      list.push((r.received_at as Date).getTime());
+      decidedAt.set(r.customer_id as string, list);
+    }
+    const expectedTexts = paced.impossible.size;
+    await poll(
+      async () => (vonage.messages.length - textsBefore >= expectedTexts ? true : undefined),
+      60_000,
+      "the paced run's texts",
+    ).catch(() => undefined);
+    const text = histogram();
+    const texted = new Set<string>();
+    for (const m of vonage.messages.slice(textsBefore)) {
+      const customer = phoneOf.get(m.to.replace(/^\+/, ""));
+      const before = (customer ? (decidedAt.get(customer) ?? []) : []).filter((t) => t <= m.at);
+      const from = before.length > 0 ? Math.max(...before) : undefined;
+      if (!customer || from === undefined || texted.has(customer)) continue;
+      texted.add(customer);
+      text.recordValue(Math.max(1, (m.at - from) * 1000));
+    }
+    const latency = { offeredEventsPerSec: offered, decision: summary(decision), text: summary(text) };
+    say(
+      `latency at ${fmt(offered)} events/s offered for ${settings.seconds} s: ingest→decision p50 ${latency.decision.p50Ms} ms, p99 ${latency.decision.p99Ms} ms, max ${latency.decision.maxMs} ms; ingest→text handed to Vonage p50 ${latency.text.p50Ms} ms, p99 ${latency.text.p99Ms} ms, max ${latency.text.maxMs} ms (${latency.text.count} texts)`,
     );
 
-    // Phase 3: one customer sends BENCH_DENSE payments 1 ms apart, and others' traffic follows
-    // right behind it: their latency should stay near the steady figure (bounded work per event).
-    const dense = Number(process.env.BENCH_DENSE ?? 10_000);
-    if (dense > 0) {
+    // 3c. One customer's flood, others' traffic right behind it.
+    let dense: object | undefined;
+    if (settings.dense > 0) {
       await api("PUT", "/v1/customers/dense-1", { name: "Dense", phone: "+33600000001", homeCountry: "FR" });
       const d0 = Date.parse("2026-11-20T10:00:00Z");
-      const denseEvents = Array.from({ length: dense }, (_, i) => ({
+      const denseEvents = Array.from({ length: settings.dense }, (_, i) => ({
         id: `dense-${i}`,
         type: "card.transaction",
         occurredAt: new Date(d0 + i).toISOString(),
@@ -177,39 +534,74 @@ async function main() {
         channel: "card_present",
       }));
       const others = generateStream({ seed: 5, customers: 200, impossibleShare: 0.05, prefix: "beside" });
-      for (const { id, ...c } of others.customers) await api("PUT", `/v1/customers/${id}`, c);
+      await seedCustomers(sql, others.customers);
       const q0 = performance.now();
-      for (let i = 0; i < denseEvents.length; i += chunk)
-        await api("POST", "/v1/events", denseEvents.slice(i, i + chunk));
+      for (let i = 0; i < denseEvents.length; i += settings.chunk)
+        await api("POST", "/v1/events", denseEvents.slice(i, i + settings.chunk));
       for (let i = 0; i < others.events.length; i += 100)
         await api("POST", "/v1/events", others.events.slice(i, i + 100));
-      await eventually(
-        async () => {
-          const [r] = await tp.db.sql`select count(*)::int as n from events where evaluated_at is null`;
-          return r?.n === 0 ? true : undefined;
-        },
-        600_000,
-        "dense evaluation",
+      await untilEvaluated("the flood");
+      const h = histogram();
+      for (const r of await sql`
+        select (extract(epoch from evaluated_at - received_at) * 1e6)::bigint as us from events
+        where id = any(${others.events.map((e) => e.id)})`)
+        h.recordValue(Math.max(1, Number(r.us)));
+      dense = {
+        payments: settings.dense,
+        seconds: Math.round((performance.now() - q0) / 100) / 10,
+        others: summary(h),
+      };
+      const s = summary(h);
+      say(
+        `one customer's ${fmt(settings.dense)} payments 1 ms apart, done in ${(dense as { seconds: number }).seconds} s; the ${others.events.length} events of 200 others behind it: ingest→decision p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms, max ${s.maxMs} ms`,
       );
-      const ol = (
-        await tp.db.sql`
-          select extract(epoch from evaluated_at - received_at) * 1000 as ms from events
-          where id = any(${others.events.map((e) => e.id)}) order by 1`
-      ).map((r) => Number(r.ms));
-      console.log(
-        `  one customer with ${dense} payments 1 ms apart, all done in ${s(performance.now() - q0)} s; the ${others.events.length} events of 200 others posted behind it, ingest→decision ms: p50 ${pct(ol, 50).toFixed(0)}  p99 ${pct(ol, 99).toFixed(0)}  max ${ol[ol.length - 1]?.toFixed(0)}`,
-      );
+    }
+
+    const report = {
+      machine,
+      settings,
+      ruleStage: rules,
+      queueCeilingEventsPerSec: ceiling.eventsPerSec,
+      queueCeiling: ceiling,
+      endToEnd: {
+        ...sustained,
+        offeredEventsPerSec: latency.offeredEventsPerSec,
+        decisionP50Ms: latency.decision.p50Ms,
+        decisionP99Ms: latency.decision.p99Ms,
+        decisionMaxMs: latency.decision.maxMs,
+        textP50Ms: latency.text.p50Ms,
+        textP99Ms: latency.text.p99Ms,
+        textMaxMs: latency.text.maxMs,
+        texts: latency.text.count,
+      },
+      stages,
+      processCpuUs: procCpu,
+      redisBytesPerCustomer,
+      redisUsedMemoryBytes: usedMemory,
+      rss,
+      dense,
+    };
+    if (o.json) {
+      writeFileSync(o.json, `${JSON.stringify(report, null, 2)}\n`);
+      say(`figures written to ${o.json}`);
     }
   } finally {
-    await tp.close();
-    const redis = new Redis(config.REDIS_URL);
+    clearInterval(rssTimer);
+    for (const p of procs) if (p.child.exitCode === null) p.child.kill("SIGTERM");
+    await Promise.all(
+      procs.map((p) =>
+        p.child.exitCode === null && p.child.signalCode === null ? once(p.child, "exit") : undefined,
+      ),
+    );
+    await vonage.close();
+    await sql.end();
     for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
       const stream = redis.scanStream({ match: pattern, count: 1000 });
-      for await (const keys of stream)
-        if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
+      for await (const keys of stream as AsyncIterable<string[]>)
+        if (keys.length > 0) await redis.del(...keys);
     }
     await redis.quit();
-    await admin`drop database if exists ${admin(name)} with (force)`;
+    await admin`drop database if exists ${admin(dbName)} with (force)`;
     await admin.end();
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -89,6 +89,8 @@ export const configSchema = z.object({
     .enum(["0", "1", "true", "false", ""])
     .optional()
     .transform((v) => v === undefined || v === "" || v === "1" || v === "true"),
+  /** With a directory, SIGUSR2 starts a CPU profile and the next SIGUSR2 writes it there. */
+  PROFILE_DIR: optionalString,
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   BANK_NAME: z.string().min(1).default("Touchpoint Bank"),
   BANK_PHONE: z.string().min(3).default("+44 20 7946 0000"),

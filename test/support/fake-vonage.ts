@@ -16,6 +16,8 @@ export interface FakeMessage {
   channel: string;
   messageUuid: string;
   authorization: string;
+  /** When it arrived (Date.now()). */
+  at: number;
 }
 
 export interface FakeVonage {
@@ -97,6 +99,7 @@ export async function startFakeVonage(): Promise<FakeVonage> {
       channel: m.channel,
       messageUuid,
       authorization: auth,
+      at: Date.now(),
       ...(m.client_ref ? { clientRef: m.client_ref } : {}),
     });
     res

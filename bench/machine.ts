@@ -1,0 +1,108 @@
+/**
+ * The machine a bench ran on, and the counters it reads around a run: CPU time of the
+ * Postgres and Redis servers (from /proc and INFO, so their share of the two cores is counted),
+ * and a process's resident memory.
+ */
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { cpus, hostname, release, totalmem } from "node:os";
+import type { Redis } from "ioredis";
+import type postgres from "postgres";
+
+export interface Machine {
+  host: string;
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  kernel: string;
+  node: string;
+  postgres: string;
+  redis: string;
+}
+
+export async function describeMachine(sql: postgres.Sql, redis: Redis): Promise<Machine> {
+  const [v] = await sql`show server_version`;
+  const info = await redis.info("server");
+  return {
+    host: hostname(),
+    cpu: cpus()[0]?.model.trim() ?? "unknown",
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    node: process.version,
+    postgres: String(v?.server_version ?? "unknown"),
+    redis: /redis_version:(\S+)/.exec(info)?.[1] ?? "unknown",
+  };
+}
+
+let tick: number | undefined;
+function clockTick(): number {
+  if (tick === undefined) {
+    try {
+      tick = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+    } catch {
+      tick = 100;
+    }
+  }
+  return tick;
+}
+
+/** utime + stime (+ reaped children's, when asked) of one process, µs; undefined when it is gone. */
+export function processCpuUs(pid: number, withChildren = false): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(f[11]) + Number(f[12]) + (withChildren ? Number(f[13]) + Number(f[14]) : 0);
+    return (ticks / clockTick()) * 1e6;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU of every local Postgres process, µs, exited backends included (the postmaster reaps them
+ * into its children's time). Undefined when Postgres is not a local process we can read.
+ */
+export function postgresCpuUs(): number | undefined {
+  let sum = 0;
+  let found = false;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let comm: string;
+    try {
+      comm = readFileSync(`/proc/${entry}/comm`, "utf8").trim();
+    } catch {
+      continue;
+    }
+    if (comm !== "postgres") continue;
+    const us = processCpuUs(Number(entry), true);
+    if (us === undefined) continue;
+    found = true;
+    sum += us;
+  }
+  return found ? sum : undefined;
+}
+
+/** Redis's own CPU (main and I/O threads, and children), µs. */
+export async function redisCpuUs(redis: Redis): Promise<number> {
+  const info = await redis.info("cpu");
+  const field = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+  return (
+    (field("used_cpu_sys") +
+      field("used_cpu_user") +
+      field("used_cpu_sys_children") +
+      field("used_cpu_user_children")) *
+    1e6
+  );
+}
+
+/** Resident memory of a process, bytes; undefined when it is gone. */
+export function rssBytes(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
