@@ -1,4 +1,5 @@
 /** The worker pool: one BullMQ Worker per queue, sharing adapters; closes gracefully, draining active jobs. */
+import { hostname } from "node:os";
 import { type Processor, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { isServiceUnavailable, RetryableError } from "../engine/errors.ts";
@@ -40,6 +41,9 @@ export interface WorkerDeps {
   /** Texting: transport, policy, bank identity. */
   contact: Omit<ContactDeps, "sql" | "state" | "log" | "metrics" | "schedule" | "now">;
 }
+
+/** This process as the jobs it runs name it: host and pid. */
+const WORKER_NAME = `${hostname()}:${process.pid}`;
 
 /** How long a worker waits before trying again while Postgres or Redis is out of reach, ms. */
 export const OUTAGE_PAUSE_MS = 1000;
@@ -155,6 +159,8 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
       }
     };
     const worker: Worker = new Worker(name, guarded, {
+      // Each job records which process ran it (BullMQ's processedBy, shown on /admin/queues).
+      name: WORKER_NAME,
       connection: opts.connection,
       prefix: bullPrefix(opts.prefix),
       concurrency,
