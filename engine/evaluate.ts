@@ -16,6 +16,7 @@ import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { CompiledRuleset } from "./rules/compile.ts";
 import { computeFacts, homeAmount } from "./rules/facts.ts";
+import { storyOf, summarise } from "./rules/summary.ts";
 import type { Sql } from "./store/database.ts";
 import { fxTable } from "./store/fx.ts";
 import {
@@ -232,12 +233,22 @@ export async function evaluateBatch(
         "rule failed at run time; other rules still ran",
       );
     }
+    if (hits.length === 0) continue;
     const decidedAt = new Date();
-    // A decision on a payment says which rates its home-currency figures used.
+    // A decision on a payment says which rates its home-currency figures used; every decision
+    // carries its story (the places and their local times) and its sentence for the advocate.
     const ratesAsOf = facts["amount.ratesAsOf"];
+    const story = storyOf(event, snapshot);
     for (const hit of hits) {
-      const explained = ratesAsOf ? { ...hit, explanation: { ...hit.explanation, ratesAsOf } } : hit;
-      decisions.push({ event, hit: explained, rulesetVersion: version, decidedAt });
+      const rule = compiled.rule(hit.rule);
+      const summary = summarise(
+        { summary: rule?.summary, title: hit.title },
+        facts,
+        story,
+        hit.explanation.held,
+      );
+      const explanation = { ...hit.explanation, ...(ratesAsOf ? { ratesAsOf } : {}), story, summary };
+      decisions.push({ event, hit: { ...hit, explanation }, rulesetVersion: version, decidedAt });
     }
   }
 

@@ -252,6 +252,11 @@ export class CompiledRuleset {
       });
   }
 
+  /** A rule of the set by name. */
+  rule(name: string): Rule | undefined {
+    return this.rules.find((r) => r.rule.name === name)?.rule;
+  }
+
   /** Every rule against one event's facts; a rule that throws is reported, the others still count. */
   evaluate(facts: Facts): Evaluation {
     const out: Evaluation = { hits: [], failures: [] };

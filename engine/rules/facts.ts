@@ -216,7 +216,8 @@ const HOUR = 3_600_000;
 const hours = (ms: number) => Math.round((ms / HOUR) * 1000) / 1000;
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
-function travel(here: LocationMark, t: number, s: CustomerSnapshot) {
+/** Of the payments before and after this one (event time), the one that needs the greater speed. */
+export function travelNeighbour(here: LocationMark, t: number, s: CustomerSnapshot) {
   let best: { km: number; kmh: number; other: LocationMark } | undefined;
   for (const other of [s.previousLocation, s.nextLocation]) {
     if (!other) continue;
@@ -247,7 +248,7 @@ export function computeFacts(
   const loc = eventLocation(e);
   const country = e.type === "card.transaction" ? e.merchant.country : (e.geo?.country ?? null);
   const physical = e.type === "card.transaction" && e.channel !== "ecommerce" && loc;
-  const trip = physical ? travel({ id: e.id, ...loc, at: t }, t, s) : undefined;
+  const trip = physical ? travelNeighbour({ id: e.id, ...loc, at: t }, t, s) : undefined;
   const covered =
     country !== null && s.notices.some((n) => n.from <= t && t <= n.to && n.countries.includes(country));
   const newDevice =

@@ -27,7 +27,14 @@ export interface Hit {
   team: string;
   eventType: string;
   /** The conditions that decided the hit, each with the fact value it saw. */
-  explanation: { held: ConditionTrace[]; tree: unknown; ratesAsOf?: unknown };
+  explanation: {
+    held: ConditionTrace[];
+    tree: unknown;
+    ratesAsOf?: unknown;
+    /** Where and when (engine/rules/summary.ts), and the hit in plain words: set when stored. */
+    story?: unknown;
+    summary?: string;
+  };
 }
 
 export interface RuleFailure {

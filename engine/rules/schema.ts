@@ -9,6 +9,7 @@ import { z } from "zod";
 import { type FieldIssue, fieldIssues, ValidationError } from "../errors.ts";
 import { eventTypes } from "../events.ts";
 import { FACTS, type FactName } from "./facts.ts";
+import { SUMMARY_NAMES, summaryIssues } from "./summary.ts";
 
 /** json-rules-engine's built-in operators. */
 export const OPERATORS = {
@@ -199,6 +200,19 @@ export const ruleSchema = strict({
     .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, "kebab-case, e.g. impossible-location-spend")
     .max(100),
   description: z.string().max(2000).optional(),
+  /**
+   * The hit in plain words for the advocate: a Mustache template over facts and story words
+   * (engine/rules/summary.ts), e.g. `{{route}}: {{travel.distanceKm}} km in {{gap}}`.
+   */
+  summary: z
+    .string()
+    .min(1)
+    .max(500)
+    .superRefine((t, ctx) => {
+      for (const message of summaryIssues(t, (n) => didYouMean(n, SUMMARY_NAMES)))
+        ctx.addIssue({ code: "custom", message });
+    })
+    .optional(),
   /** Who answers for the rule: a team or a person, as the risk team names them. */
   owner: z.string().min(1).max(120).optional(),
   /** `live` opens cases and texts; `shadow` is evaluated and recorded only, to see what it would do. */
