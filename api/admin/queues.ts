@@ -12,7 +12,7 @@ import { getCookie } from "hono/cookie";
 import type { Sql } from "../../engine/store/database.ts";
 import { principalFor, principalForSession } from "../../engine/store/postgres.ts";
 import type { Queues } from "../../workers/queues.ts";
-import { DESK_COOKIE, sameOriginPosts } from "../desk/desk.tsx";
+import { DESK_COOKIE, sameOriginPosts } from "../desk/session.tsx";
 
 export const QUEUES_PATH = "/admin/queues";
 

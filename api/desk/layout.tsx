@@ -30,6 +30,16 @@ code { font-size:12px; background:#f0f2f5; padding:1px 4px; border-radius:4px; }
 pre { font-size:12px; background:#f0f2f5; padding:10px; border-radius:6px; overflow-x:auto; white-space:pre-wrap; }
 .diff-add { color:var(--ok); } .diff-del { color:var(--high); }
 .tabs a { margin-right:10px; } .tabs a.on { font-weight:700; color:var(--ink); text-decoration:none; }
+.why { margin-bottom:14px; } .why .story { font-size:15px; margin:6px 0; } .held { margin:4px 0; padding-left:18px; color:var(--muted); } .small { font-size:12px; }
+.their { color:var(--muted); } .activity { padding-left:18px; } .activity li { margin-bottom:4px; } .activity li.flagged { font-weight:600; } .flag { color:var(--high); }
+svg.map { width:100%; height:auto; display:block; border-radius:6px; } .map .sea { fill:#eef3f8; } .map .land { fill:#d5dbe4; stroke:#fff; stroke-width:.5; }
+.map .graticule { fill:none; stroke:#dde4ee; stroke-width:.5; } .map .route { fill:none; stroke:var(--high); stroke-width:2.5; stroke-dasharray:7 5; }
+.map .pt circle { fill:var(--muted); stroke:#fff; stroke-width:1.5; } .map .pt.flagged circle { fill:var(--medium); } .map .pt.here circle, .map .pt.there circle { fill:var(--high); }
+.map text { font-size:13px; font-weight:700; fill:var(--ink); paint-order:stroke; stroke:#fff; stroke-width:3px; }
+@media (max-width: 760px) {
+  .grid { grid-template-columns: 1fr; } main { padding:12px; } header.top { flex-wrap:wrap; padding:8px 12px; }
+  table { display:block; overflow-x:auto; } th, td { white-space:nowrap; }
+}
 `;
 
 /** The pages a role works in: the risk team its rules, advocates their cases, supervisors both. */
@@ -91,3 +101,10 @@ export const When: FC<{ at: string | Date | null }> = ({ at }) => {
   const d = typeof at === "string" ? new Date(at) : at;
   return <time datetime={d.toISOString()}>{d.toISOString().replace("T", " ").slice(0, 16)} UTC</time>;
 };
+
+/** A page in the frame: title, body, who is signed in, an optional refresh, and their role's links. */
+export const page = (title: string, body: Child, who?: string, refresh?: number, role?: string) => (
+  <Layout title={title} who={who} refresh={refresh} role={role}>
+    {body}
+  </Layout>
+);

@@ -846,10 +846,13 @@ function attentionSql(sql: Q) {
 }
 
 /** A case with everything an advocate needs: customer, advocate, decisions, events, messages, timeline. */
+/** Events of the customer's recent activity shown with a case. */
+const ACTIVITY_SHOWN = 25;
+
 export async function caseDetail(sql: Q, id: string) {
   const [c] = await sql`select c.*, ${attentionSql(sql)} as attention from cases c where c.id = ${id}`;
   if (!c) throw new NotFoundError(`case ${id} not found`);
-  const [customer, advocate, decisions, timeline, history, messages] = await Promise.all([
+  const [customer, advocate, decisions, timeline, history, messages, activity] = await Promise.all([
     getCustomer(sql, c.customer_id),
     c.advocate_id ? getAdvocate(sql, c.advocate_id) : Promise.resolve(undefined),
     sql`
@@ -864,6 +867,10 @@ export async function caseDetail(sql: Q, id: string) {
       from cases c left join advocates a on a.id = c.advocate_id
       where c.customer_id = ${c.customer_id} and c.id <> ${id} order by c.opened_at desc limit 20`,
     messagesOf(sql, id),
+    // The customer's latest events, those this case is about marked: the story around the hits.
+    sql`
+      select e.payload, exists (select 1 from decisions d where d.event_id = e.id and d.case_id = ${id}) as flagged
+      from events e where e.customer_id = ${c.customer_id} order by e.occurred_at desc limit ${ACTIVITY_SHOWN}`,
   ]);
   return {
     id: c.id as string,
@@ -903,6 +910,8 @@ export async function caseDetail(sql: Q, id: string) {
       event: d.payload as TouchpointEvent,
     })),
     messages,
+    /** The customer's latest events (newest first), `flagged` when a decision of this case is about it. */
+    activity: activity.map((a) => ({ event: a.payload as TouchpointEvent, flagged: a.flagged as boolean })),
     timeline: timeline.map((t) => ({
       id: String(t.id),
       at: (t.at as Date).toISOString(),

@@ -1,0 +1,58 @@
+/** The team's advocates: who is online and how full their hands are. */
+import { Hono } from "hono";
+import type { Sql } from "../../engine/store/database.ts";
+import { listAdvocates, listCases } from "../../engine/store/postgres.ts";
+import { page } from "./layout.tsx";
+import type { DeskEnv } from "./session.tsx";
+import { teamOf, whoOf } from "./words.tsx";
+
+export function advocateRoutes(sql: Sql) {
+  const app = new Hono<DeskEnv>();
+  app.get("/advocates", async (c) => {
+    const p = c.get("principal");
+    const team = teamOf(p);
+    const advocates = await listAdvocates(sql, team);
+    const waiting = await listCases(sql, { status: "open", limit: 500, ...(team ? { team } : {}) });
+    const unassigned = waiting.filter((w) => !w.advocateId).length;
+    return c.html(
+      page(
+        "Advocates",
+        <div>
+          <h1>Advocates{team ? ` of team ${team}` : ""}</h1>
+          <p class={unassigned > 0 ? "warn" : "muted"}>
+            {unassigned} open case{unassigned === 1 ? "" : "s"} waiting for an advocate
+          </p>
+          <div class="card">
+            <table>
+              <thead>
+                <tr>
+                  <th>Advocate</th>
+                  <th>Team</th>
+                  <th>Status</th>
+                  <th>Open cases</th>
+                </tr>
+              </thead>
+              <tbody>
+                {advocates.map((a) => (
+                  <tr>
+                    <td>{a.name}</td>
+                    <td>{a.team}</td>
+                    <td class={a.status === "online" ? "ok" : "muted"}>{a.status}</td>
+                    <td class={a.open >= a.capacity ? "warn" : ""}>
+                      {a.open} of {a.capacity}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </div>,
+        whoOf(p),
+        30,
+        p.role,
+      ),
+    );
+  });
+
+  return app;
+}

@@ -1,0 +1,320 @@
+/** The case page: who the customer is, why the case, the texts, the timeline, and what to do. */
+import { Hono } from "hono";
+import { NotFoundError } from "../../engine/errors.ts";
+import { eventLocation } from "../../engine/events.ts";
+import { cleanText } from "../../engine/input.ts";
+import { maskPhone } from "../../engine/log.ts";
+import type { Metrics } from "../../engine/metrics.ts";
+import { conditionInWords, type Held, type Story, type StoryPlace } from "../../engine/rules/summary.ts";
+import type { Sql } from "../../engine/store/database.ts";
+import { addTimeline, audit, type Principal, resolveCase } from "../../engine/store/postgres.ts";
+import { visibleCase } from "../routes/cases.ts";
+import { Layout, page, Severity, When } from "./layout.tsx";
+import { ActivityMap, type MapPoint } from "./map.tsx";
+import type { DeskEnv } from "./session.tsx";
+import { type Detail, describeEvent, STEP_LABEL, stepText, TheirTime, whoOf } from "./words.tsx";
+
+/** The customer's located events on a map, the case's journey drawn between its two places. */
+function JourneyCard({ c }: { c: Detail }) {
+  const points: MapPoint[] = [];
+  const story = c.decisions
+    .map((d) => (d.explanation as { story?: Story }).story)
+    .find((s) => s?.here && s.there);
+  const label = (p: StoryPlace) => `${p.city ?? p.country} ${p.localTime}`;
+  if (story?.here && story.there) {
+    points.push({ ...story.here, label: label(story.here), kind: "here" });
+    points.push({ ...story.there, label: label(story.there), kind: "there" });
+  }
+  for (const a of c.activity) {
+    const at = eventLocation(a.event);
+    if (at)
+      points.push({
+        lat: at.lat,
+        lon: at.lon,
+        label: describeEvent(a.event),
+        kind: a.flagged ? "flagged" : "seen",
+      });
+  }
+  if (points.length === 0) return null;
+  const title =
+    story?.here && story.there
+      ? `${label(story.there)} to ${label(story.here)}`
+      : "Where the customer's events happened";
+  return (
+    <div class="card">
+      <h2>Where</h2>
+      <ActivityMap points={points} title={title} />
+    </div>
+  );
+}
+
+function CasePage({
+  c,
+  principal,
+  revealPhone = false,
+}: {
+  c: Detail;
+  principal: Principal;
+  revealPhone?: boolean;
+}) {
+  const open = c.status === "open";
+  return (
+    <Layout title={c.title} who={whoOf(principal)} role={principal.role}>
+      <h1>
+        {c.title} <Severity value={c.severity} />
+      </h1>
+      {c.attention ? <p class="attention">Needs you: {c.attention}</p> : null}
+      <p class="muted">
+        {c.id} · opened <When at={c.openedAt} /> ·{" "}
+        {open ? (
+          <b>open{c.outcome ? `, ${c.outcome.replace("_", " ")} by the customer` : ""}</b>
+        ) : (
+          <b class="ok">resolved: {c.outcome}</b>
+        )}{" "}
+        · advocate <b>{c.advocate?.name ?? "waiting for an advocate"}</b>
+      </p>
+      <div class="grid">
+        <section>
+          <div class="card">
+            <h2>Customer</h2>
+            {c.customer ? (
+              <table>
+                <tbody>
+                  <tr>
+                    <th>Name</th>
+                    <td>{c.customer.name}</td>
+                  </tr>
+                  <tr>
+                    <th>Phone</th>
+                    <td>
+                      {revealPhone ? <b>{c.customer.phone}</b> : maskPhone(c.customer.phone)}{" "}
+                      {c.customer.optedOut ? <span class="warn">opted out of texts</span> : null}
+                      {revealPhone ? null : (
+                        <form class="inline" method="post" action={`/desk/cases/${c.id}/phone`}>
+                          <button
+                            type="submit"
+                            title="Shows the full number; the audit log records who asked"
+                          >
+                            Show number to call
+                          </button>
+                        </form>
+                      )}
+                    </td>
+                  </tr>
+                  <tr>
+                    <th>Home</th>
+                    <td>
+                      {c.customer.homeCountry} · {c.customer.timezone ?? "zone from country"} ·{" "}
+                      {c.customer.language}
+                    </td>
+                  </tr>
+                </tbody>
+              </table>
+            ) : (
+              <p class="warn">Unknown customer {c.customerId}</p>
+            )}
+          </div>
+          <div class="card">
+            <h2>Before this case</h2>
+            {c.previousCases.length === 0 ? (
+              <p class="muted">First case for this customer.</p>
+            ) : (
+              <ul>
+                {c.previousCases.map((p) => (
+                  <li>
+                    <a href={`/desk/cases/${p.id}`}>{p.title}</a> — <When at={p.openedAt} />,{" "}
+                    {p.outcome ?? p.status}
+                    {p.advocateName ? `, with ${p.advocateName}` : ""}
+                    {p.lastNote ? <div class="muted">“{p.lastNote}”</div> : null}
+                  </li>
+                ))}
+              </ul>
+            )}
+          </div>
+          <div class="card">
+            <h2>Texts</h2>
+            {c.messages.length === 0 ? <p class="muted">No texts yet.</p> : null}
+            {c.messages.map((m) => (
+              <div class={`msg ${m.direction === "inbound" ? "in" : "out"}`}>
+                <div class="muted">
+                  {m.direction === "inbound" ? "customer →" : "→ customer"} · <When at={m.createdAt} /> ·{" "}
+                  {m.status}{" "}
+                  {m.transport === "outbox" && m.direction === "outbound" ? (
+                    <span class="outbox">OUTBOX — NOT SENT</span>
+                  ) : null}
+                </div>
+                <div>{m.body}</div>
+              </div>
+            ))}
+          </div>
+          {open ? (
+            <div class="card">
+              <h2>Resolve</h2>
+              <form method="post" action={`/desk/cases/${c.id}/resolve`}>
+                <p>
+                  <textarea name="note" rows={2} placeholder="What the customer said (optional)" />
+                </p>
+                <button class="danger" name="outcome" value="confirmed_fraud" type="submit">
+                  Confirmed fraud
+                </button>{" "}
+                <button class="primary" name="outcome" value="false_alarm" type="submit">
+                  False alarm
+                </button>
+              </form>
+            </div>
+          ) : null}
+        </section>
+        <section>
+          <JourneyCard c={c} />
+          <div class="card">
+            <h2>Why this case</h2>
+            {c.decisions.map((d) => {
+              const x = d.explanation as { summary?: string; held?: Held[] };
+              return (
+                <div class="why">
+                  <div>
+                    <Severity value={d.severity} /> <b>{d.title}</b>
+                  </div>
+                  {x.summary ? <p class="story">{x.summary}</p> : null}
+                  <div class="muted">
+                    {describeEvent(d.event)} · <When at={d.event.occurredAt} />
+                    <TheirTime event={d.event} />
+                  </div>
+                  <ul class="held">
+                    {(x.held ?? [])
+                      .filter((h) => h.fact !== "event.type")
+                      .map((h) => (
+                        <li>{conditionInWords(h)}</li>
+                      ))}
+                  </ul>
+                  <div class="muted small">
+                    rule {d.rule}, version {d.rulesetVersion}
+                  </div>
+                </div>
+              );
+            })}
+          </div>
+          <div class="card">
+            <h2>Recent activity</h2>
+            {c.activity.length === 0 ? <p class="muted">No events stored for this customer.</p> : null}
+            <ol class="activity">
+              {c.activity.map((a) => (
+                <li class={a.flagged ? "flagged" : ""}>
+                  <span class="when">
+                    <When at={a.event.occurredAt} />
+                    <TheirTime event={a.event} />
+                  </span>{" "}
+                  {describeEvent(a.event)}
+                  {a.flagged ? <b class="flag"> on this case</b> : null}
+                </li>
+              ))}
+            </ol>
+          </div>
+          <div class="card">
+            <h2>Timeline</h2>
+            <ol class="timeline">
+              {c.timeline.map((s) => (
+                <li>
+                  <span class="when">
+                    <When at={s.at} />
+                  </span>
+                  <b>{STEP_LABEL[s.kind] ?? s.kind}</b>{" "}
+                  {stepText(s.kind, s.detail as Record<string, unknown>)}
+                  {s.actor !== "system" ? <span class="muted"> — {s.actor}</span> : null}
+                </li>
+              ))}
+            </ol>
+            <form method="post" action={`/desk/cases/${c.id}/notes`}>
+              <p>
+                <textarea
+                  name="text"
+                  rows={2}
+                  placeholder="Add a note for whoever helps this customer next"
+                  required
+                />
+              </p>
+              <button type="submit">Add note</button>
+            </form>
+          </div>
+        </section>
+      </div>
+    </Layout>
+  );
+}
+
+export function caseRoutes(sql: Sql, opts: { metrics?: Metrics }) {
+  const app = new Hono<DeskEnv>();
+  app.get("/cases/:id", async (c) => {
+    const p = c.get("principal");
+    try {
+      const detail = await visibleCase(sql, p, c.req.param("id"));
+      return c.html(<CasePage c={detail} principal={p} />);
+    } catch (err) {
+      if (err instanceof NotFoundError) return c.html(page("Not found", <p>No such case.</p>, whoOf(p)), 404);
+      throw err;
+    }
+  });
+
+  app.post("/cases/:id/resolve", async (c) => {
+    const p = c.get("principal");
+    const kase = await visibleCase(sql, p, c.req.param("id"));
+    const form = await c.req.parseBody();
+    const outcome =
+      form.outcome === "confirmed_fraud"
+        ? "confirmed_fraud"
+        : form.outcome === "false_alarm"
+          ? "false_alarm"
+          : null;
+    if (outcome) {
+      const note =
+        typeof form.note === "string" && form.note.trim() ? cleanText(form.note).trim().slice(0, 4000) : null;
+      const r = await resolveCase(sql, kase.id, outcome, p.advocateId ?? p.tokenId, `resolved:${kase.id}`, {
+        by: "advocate",
+        note,
+      });
+      if (r.resolved) opts.metrics?.timeToResolve.observe({ outcome, by: "advocate" }, r.secondsOpen);
+    }
+    return c.redirect(`/desk/cases/${kase.id}`, 303);
+  });
+
+  // Advocates call customers, so they may see the number; every look is in the audit log.
+  app.post("/cases/:id/phone", async (c) => {
+    const p = c.get("principal");
+    const detail = await visibleCase(sql, p, c.req.param("id"));
+    await audit(sql, p.advocateId ?? p.tokenId, "customer.phone_revealed", `customer:${detail.customerId}`, {
+      caseId: detail.id,
+    });
+    // On the timeline too: whoever looked up the number is about to call, so the case is in hand.
+    await addTimeline(
+      sql,
+      detail.id,
+      "phone.revealed",
+      `reveal:${detail.id}:${crypto.randomUUID()}`,
+      { reason: "number shown to call the customer" },
+      { actor: p.advocateId ?? p.tokenId },
+    );
+    c.header("Cache-Control", "no-store");
+    return c.html(<CasePage c={detail} principal={p} revealPhone />);
+  });
+
+  app.post("/cases/:id/notes", async (c) => {
+    const p = c.get("principal");
+    const kase = await visibleCase(sql, p, c.req.param("id"));
+    const form = await c.req.parseBody();
+    const text = typeof form.text === "string" ? cleanText(form.text).trim().slice(0, 4000) : "";
+    if (text) {
+      await addTimeline(
+        sql,
+        kase.id,
+        "note.added",
+        `note:${kase.id}:${crypto.randomUUID()}`,
+        { text },
+        { actor: p.advocateId ?? p.tokenId },
+      );
+      await audit(sql, p.tokenId, "case.note", `case:${kase.id}`);
+    }
+    return c.redirect(`/desk/cases/${kase.id}`, 303);
+  });
+
+  return app;
+}

@@ -1,0 +1,88 @@
+/** The desk's words: events, facts, timeline steps and people, as an advocate reads them. */
+import { eventLocation, type TouchpointEvent } from "../../engine/events.ts";
+import { localClock, zoneAt } from "../../engine/features/places.ts";
+import type { caseDetail, Principal } from "../../engine/store/postgres.ts";
+
+export type Detail = Awaited<ReturnType<typeof caseDetail>>;
+
+export const teamOf = (p: Principal) =>
+  p.role === "advocate" || (p.role === "supervisor" && p.team) ? (p.team ?? undefined) : undefined;
+export const whoOf = (p: Principal) =>
+  `${p.advocateId ?? p.tokenId} (${p.role}${p.team ? `, ${p.team}` : ""})`;
+
+const day = (iso: string) =>
+  new Date(iso).toLocaleDateString("en-GB", { day: "numeric", month: "short", timeZone: "UTC" });
+
+/** An event as an advocate would say it: "Login from Phnom Penh, KH", "Travel notice: KH, 14 Nov – 30 Nov". */
+export function describeEvent(e: TouchpointEvent): string {
+  if (e.type === "card.transaction") {
+    const where = [e.merchant.city, e.merchant.country].filter(Boolean).join(", ");
+    return `${e.amount.value.toLocaleString("en-GB")} ${e.amount.currency} at ${e.merchant.name} (${where}), card ••${e.card.last4}, ${e.channel.replace("_", " ")}`;
+  }
+  const from = e.geo ? ` from ${[e.geo.city, e.geo.country].filter(Boolean).join(", ")}` : "";
+  const device = e.device ? ` (device ${e.device.id})` : "";
+  switch (e.type) {
+    case "login":
+      return `Login${from}${device}`;
+    case "device.registered":
+      return `New device registered${from}${device}`;
+    case "password.reset":
+      return `Password reset${from}`;
+    case "payee.added":
+      return `New payee${e.payee ? ` ${e.payee.name}${e.payee.country ? ` (${e.payee.country})` : ""}` : ""}${from}`;
+    case "contact.changed":
+      return `${e.field ? `${e.field[0]!.toUpperCase()}${e.field.slice(1)}` : "Contact details"} changed${from}`;
+    case "travel.notice":
+      return `Travel notice: ${e.travel.countries.join(", ")}, ${day(e.travel.from)} – ${day(e.travel.to)}`;
+  }
+}
+
+export const STEP_LABEL: Record<string, string> = {
+  "case.opened": "Case opened",
+  "evidence.added": "Evidence",
+  "case.escalated": "Escalated",
+  "case.assigned": "Assigned",
+  "case.unassigned": "Waiting for an advocate",
+  "case.resolved": "Resolved",
+  "case.confirmed": "Customer confirmed fraud",
+  "note.added": "Note",
+  "phone.revealed": "Number shown to call",
+  "contact.decided": "Contact policy",
+  "message.sent": "Text",
+  "message.status": "Delivery",
+  "reply.received": "Customer replied",
+  "action.card_block": "Card block requested",
+  "action.account_lock": "Account lock requested",
+  "advocate.alerted": "Advocate alerted",
+  "task.call_customer": "Task: call the customer",
+};
+
+export function stepText(kind: string, d: Record<string, unknown>): string {
+  switch (kind) {
+    case "case.opened":
+      return `${d.title} (${d.severity})`;
+    case "evidence.added":
+      return `${d.title} — rule ${d.rule}, event ${d.eventId}`;
+    case "case.assigned":
+    case "case.unassigned":
+      return `${d.advocateName ?? "nobody"}: ${d.reason}`;
+    case "case.resolved":
+      return `${d.outcome}${d.note ? ` — ${d.note}` : ""}`;
+    case "note.added":
+      return String(d.text);
+    default:
+      return typeof d.reason === "string"
+        ? d.reason
+        : typeof d.text === "string"
+          ? d.text
+          : JSON.stringify(d);
+  }
+}
+
+/** " · their 23:10": the clock where the event happened, when its place says which zone that is. */
+export function TheirTime({ event }: { event: TouchpointEvent }) {
+  const place = eventLocation(event);
+  const zone = place ? zoneAt(place) : undefined;
+  if (!zone) return null;
+  return <span class="their"> · their {localClock(Date.parse(event.occurredAt), zone).time}</span>;
+}
