@@ -190,6 +190,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
       batchSize: config.INGEST_BATCH_SIZE,
       maxPendingAgeMs: config.READY_MAX_PENDING_AGE_MS,
       secureCookies: config.DESK_COOKIE_SECURE,
+      texting: { from: config.VONAGE_FROM, transport: hasVonageCredentials(config) ? "vonage" : "outbox" },
       ...(pool ? { workersHealthy: pool.healthy } : {}),
       mount: (root) => {
         if (!config.VONAGE_SIGNATURE_SECRET && config.VONAGE_WEBHOOK_INSECURE) {

@@ -4,9 +4,10 @@ import { bodyLimit } from "hono/body-limit";
 import type { Redis } from "ioredis";
 import type { Logger } from "../engine/log.ts";
 import type { Metrics } from "../engine/metrics.ts";
+import type { AdvocateTexting } from "../engine/outreach/advocate.ts";
 import type { Sql } from "../engine/store/database.ts";
 import { oldestPending } from "../engine/store/work.ts";
-import type { Queues } from "../workers/queues.ts";
+import { owe, type Queues } from "../workers/queues.ts";
 import { QUEUES_PATH, queueDashboard } from "./admin/queues.ts";
 import { type AuthEnv, authenticate } from "./auth.ts";
 import { deskRoutes } from "./desk/desk.tsx";
@@ -50,6 +51,8 @@ export interface AppDeps {
   keyPrefix: string;
   /** Desk cookies `Secure`: always, never, or when the request came over HTTPS (default). */
   secureCookies?: "auto" | boolean;
+  /** How this deployment texts: the sender and whether Vonage or the outbox carries it. */
+  texting: { from: string; transport: "vonage" | "outbox" };
   /** Extra routes mounted at the root (webhooks). */
   mount?: (app: Hono) => void;
 }
@@ -153,7 +156,7 @@ export function createApp(deps: AppDeps): Hono {
   v1.route("/events", eventRoutes(deps));
   v1.route("/customers", customerRoutes(deps.sql));
   v1.route("/advocates", advocateRoutes(deps.sql));
-  v1.route("/cases", caseRoutes(deps.sql, deps.metrics));
+  v1.route("/cases", caseRoutes(deps.sql, deps.metrics, advocateTexts(deps)));
   v1.route("/tokens", tokenRoutes(deps.sql));
   const told = { redis: deps.redis, keyPrefix: deps.keyPrefix, log: deps.log };
   v1.route("/rules", ruleRoutes(deps.sql, told));
@@ -172,10 +175,25 @@ export function createApp(deps: AppDeps): Hono {
   );
   app.route(
     "/desk",
-    deskRoutes(deps.sql, { secureCookie: deps.secureCookies ?? "auto", metrics: deps.metrics }),
+    deskRoutes(deps.sql, {
+      secureCookie: deps.secureCookies ?? "auto",
+      metrics: deps.metrics,
+      texting: advocateTexts(deps),
+    }),
   );
   app.route(QUEUES_PATH, queueDashboard(deps.sql, deps.queues));
   app.get("/", (c) => c.redirect("/desk", 302));
   deps.mount?.(app);
   return app;
+}
+
+/** What an advocate's text needs to be stored and queued, for the API and the desk alike. */
+export function advocateTexts(deps: Pick<AppDeps, "sql" | "queues" | "texting">): AdvocateTexting {
+  const outreach = deps.queues.outreach;
+  return {
+    sql: deps.sql,
+    outreach,
+    ...deps.texting,
+    owe: (job, jobId) => owe(deps.sql, outreach, job.type, job, { jobId }),
+  };
 }

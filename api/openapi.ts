@@ -139,7 +139,8 @@ export function openApiDocument(): object {
       },
       "/v1/cases/{id}": {
         get: {
-          summary: "A case with advocate, customer, decisions, messages, timeline and earlier cases",
+          summary:
+            "A case with advocate, customer, decisions (each with its story and summary sentence), messages with their authors, the customer's recent activity, timeline and earlier cases",
           security: bearer,
           responses: {
             "200": { description: "the case" },
@@ -152,6 +153,19 @@ export function openApiDocument(): object {
           summary: "Resolve as confirmed_fraud or false_alarm",
           security: bearer,
           responses: { "200": { description: "the case" }, ...errors },
+        },
+      },
+      "/v1/cases/{id}/messages": {
+        post: {
+          summary:
+            "The advocate's own text to the customer, `{ text }` (at most 612 characters; no links, no card numbers): stored as pending and sent through Vonage or the outbox. Role advocate (own team) or supervisor; 409 after the customer replied STOP. An `Idempotency-Key` header makes a retry the same text.",
+          security: bearer,
+          responses: {
+            "202": { description: "{ id, caseId, body, status, transport, createdAt }: queued" },
+            "200": { description: "the same text, already queued under this Idempotency-Key" },
+            "409": { description: "the customer replied STOP" },
+            ...errors,
+          },
         },
       },
       "/v1/cases/{id}/notes": {

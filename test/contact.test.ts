@@ -574,4 +574,70 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     expect(listed.attention).toBe(c.attention);
     expect(textsTo("33612340010")).toHaveLength(2);
   });
+
+  it("sends an advocate's own text through Vonage, once per Idempotency-Key, on the thread with who wrote it", async () => {
+    const kase = await textedCase("typed-1", "+33612340020");
+    const fraud = await t.tp.db.sql`select team from cases where id = ${kase.id}`;
+    await t.api("PUT", "/v1/advocates/adv-typed", {
+      name: "Tariq Typed",
+      team: fraud[0]!.team,
+      status: "online",
+    });
+    const tariq = t.as(await t.token("advocate", { advocateId: "adv-typed" }));
+    const text = "Hello, this is Tariq from Touchpoint Bank. Are you in Phnom Penh right now?";
+    const sent = await tariq("POST", `/v1/cases/${kase.id}/messages`, { text }, { "idempotency-key": "k-1" });
+    expect(sent.status).toBe(202);
+    expect(sent.body).toMatchObject({ caseId: kase.id, body: text, status: "pending", transport: "vonage" });
+    // The client's retry of the same request is the same text, not a second one.
+    const again = await tariq(
+      "POST",
+      `/v1/cases/${kase.id}/messages`,
+      { text },
+      { "idempotency-key": "k-1" },
+    );
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(sent.body.id);
+    await eventually(async () => (textsTo("33612340020").length === 2 ? true : undefined));
+    await t.drained();
+    expect(textsTo("33612340020").map((m) => m.text)).toEqual([
+      expect.stringMatching(/Reply YES or NO/),
+      text,
+    ]);
+    const c = await caseById(kase.id);
+    expect(c.messages.at(-1)).toMatchObject({
+      kind: "advocate",
+      body: text,
+      status: "submitted",
+      author: { id: "adv-typed", name: "Tariq Typed" },
+    });
+    expect(c.timeline.find((s: Json) => s.kind === "message.written")).toMatchObject({
+      actor: "adv-typed",
+      detail: { text },
+    });
+
+    // Links and card numbers never go out, and the reason says which field and why.
+    const link = await tariq("POST", `/v1/cases/${kase.id}/messages`, {
+      text: "Check https://touchpoint.example/x",
+    });
+    expect(link.status).toBe(400);
+    expect(link.body.error.issues).toEqual([
+      { path: "text", message: expect.stringMatching(/never carry links/) },
+    ]);
+    const card = await tariq("POST", `/v1/cases/${kase.id}/messages`, {
+      text: "Is 4242 4242 4242 4242 yours?",
+    });
+    expect(card.body.error.issues[0].message).toMatch(/card number/);
+    // Readers who do not work cases cannot write to customers.
+    const ingest = t.as(await t.token("ingest"));
+    expect((await ingest("POST", `/v1/cases/${kase.id}/messages`, { text: "hi" })).status).toBe(403);
+    // After STOP, an advocate's text is refused with the reason, and nothing is stored.
+    await webhook("inbound", inbound("33612340020", "STOP"));
+    await eventually(async () => ((await caseById(kase.id)).customer.optedOut ? true : undefined));
+    const stopped = await tariq("POST", `/v1/cases/${kase.id}/messages`, { text: "Are you there?" });
+    expect(stopped.status).toBe(409);
+    expect(stopped.body.error.message).toMatch(/replied STOP/);
+    const [n] = await t.tp.db
+      .sql`select count(*)::int as n from messages where case_id = ${kase.id} and kind = 'advocate'`;
+    expect(n!.n).toBe(1);
+  });
 });

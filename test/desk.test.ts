@@ -2,9 +2,11 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signVonageWebhook } from "../engine/outreach/signature.ts";
 import { createToken } from "../engine/store/postgres.ts";
-import { loadPeopleVia, loadStory, playStory } from "../fixtures/stories.ts";
+import { eventually, loadPeopleVia, loadStory, playStory } from "../fixtures/stories.ts";
 import { chromiumAvailable, launchBrowser } from "./support/browser.ts";
+import { type FakeVonage, startFakeVonage } from "./support/fake-vonage.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 import { REPO } from "./support/processes.ts";
 
@@ -177,6 +179,102 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
       await page.waitForURL(/failed=1/);
       expect((await page.context().cookies()).filter((c) => c.name === "tp_desk")).toEqual([]);
     }
+  });
+});
+
+describe.skipIf(!chromiumAvailable())("the conversation on the desk, texting through a fake Vonage", () => {
+  const secret = "desk-webhook-secret";
+  let t: TestTouchpoint;
+  let fake: FakeVonage;
+  let browser: Browser;
+  let base: string;
+  let caseId: string;
+
+  beforeAll(async () => {
+    fake = await startFakeVonage();
+    t = await startTestTouchpoint({
+      listen: true,
+      env: {
+        VONAGE_API_KEY: "desk-key",
+        VONAGE_API_SECRET: "desk-secret",
+        VONAGE_API_HOST: fake.url,
+        VONAGE_REST_HOST: fake.url,
+        VONAGE_SIGNATURE_SECRET: secret,
+        VONAGE_FROM: "TPBank",
+      },
+    });
+    base = `http://127.0.0.1:${t.tp.port}`;
+    await loadPeopleVia(t.api);
+    const [kase] = await playStory(t.api, loadStory("phnom-penh-paris"));
+    caseId = kase.id;
+    await t.drained();
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+    await fake?.close();
+  });
+
+  /** Sophie's reply, signed as Vonage signs it. */
+  async function sophieWrites(text: string) {
+    const raw = JSON.stringify({
+      channel: "sms",
+      message_uuid: crypto.randomUUID(),
+      to: "TPBank",
+      from: "447911123042",
+      timestamp: new Date().toISOString(),
+      text,
+      message_type: "text",
+    });
+    const authorization = await signVonageWebhook({ rawBody: raw, secret, now: new Date() });
+    const res = await fetch(`${base}/webhooks/vonage/inbound`, {
+      method: "POST",
+      headers: { authorization, "content-type": "application/json" },
+      body: raw,
+    });
+    expect(res.status).toBe(200);
+    await t.drained();
+  }
+
+  it("lets Amara answer Sophie's question from the case page, and Vonage gets her text", async () => {
+    await sophieWrites("Who is this? <script>alert('x')</script>");
+    const page = await browser.newPage();
+    await page.goto(`${base}/desk`);
+    await page.fill("input[name=token]", await t.token("advocate", { advocateId: "adv-amara" }));
+    await page.click("button[type=submit]");
+    await page.goto(`${base}/desk/cases/${caseId}`);
+    const thread = page.locator("#conversation ol.thread");
+    // Her message is shown as she wrote it, markup and all, as text.
+    await expect(thread.innerText()).resolves.toContain("Who is this? <script>alert('x')</script>");
+    await expect(page.locator("#conversation script").count()).resolves.toBe(0);
+
+    await expect(page.locator(".attention").innerText()).resolves.toMatch(
+      /Needs you: the customer wrote something other than YES or NO/,
+    );
+    const answer = "It's Amara from Touchpoint Bank: we saw a payment in Paris while you are in Phnom Penh.";
+    await page.fill("#reply-text", answer);
+    await page.click("#conversation button[type=submit]");
+    // Post/Redirect/Get: the browser lands on the case page, not on the form's address.
+    await page.waitForURL(`${base}/desk/cases/${caseId}#conversation`);
+    await eventually(async () => (fake.messages.some((m) => m.text === answer) ? true : undefined));
+    const toSophie = fake.messages.filter((m) => m.to === "447911123042").map((m) => m.text);
+    expect(toSophie.at(-1)).toBe(answer);
+    expect(toSophie.filter((m) => m === answer)).toHaveLength(1);
+    await page.reload();
+    // Her answer is what the alert asked for: the case no longer says it needs her.
+    await expect(page.locator(".attention").count()).resolves.toBe(0);
+    const text = await thread.innerText();
+    expect(text).toMatch(/Amara Okafor wrote · .* · sent\n+It's Amara from Touchpoint Bank/);
+
+    // A link is refused, saying why, and nothing is sent.
+    const before = fake.messages.length;
+    await page.fill("#reply-text", "Please log in at www.touchpoint-secure.com");
+    await page.click("#conversation button[type=submit]");
+    await page.waitForURL(`${base}/desk/cases/${caseId}?refused=link#conversation`);
+    expect(await page.locator("#conversation").innerText()).toContain("never carry links");
+    expect(fake.messages.length).toBe(before);
+    await page.screenshot({ path: artefact("conversation.png"), fullPage: true });
   });
 });
 

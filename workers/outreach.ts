@@ -1,5 +1,6 @@
 /** Processor for queue `outreach`: checks, reminders, answers and resends, through the contact policy. */
 import type { Job } from "bullmq";
+import { sendAdvocateText } from "../engine/outreach/advocate.ts";
 import {
   type ContactDeps,
   checkCase,
@@ -26,6 +27,8 @@ export function outreachProcessor(deps: ContactDeps) {
         return resend(deps, data, finalAttempt);
       case "reconcile":
         return reconcile(deps, data);
+      case "advocate":
+        return sendAdvocateText(deps, data, finalAttempt);
     }
   };
 }

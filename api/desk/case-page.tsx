@@ -1,10 +1,11 @@
 /** The case page: who the customer is, why the case, the texts, the timeline, and what to do. */
 import { Hono } from "hono";
-import { NotFoundError } from "../../engine/errors.ts";
+import { ConflictError, NotFoundError } from "../../engine/errors.ts";
 import { eventLocation } from "../../engine/events.ts";
 import { cleanText } from "../../engine/input.ts";
 import { maskPhone } from "../../engine/log.ts";
 import type { Metrics } from "../../engine/metrics.ts";
+import { type AdvocateTexting, advocateTextIssues, writeToCustomer } from "../../engine/outreach/advocate.ts";
 import { conditionInWords, type Held, type Story, type StoryPlace } from "../../engine/rules/summary.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { addTimeline, audit, type Principal, resolveCase } from "../../engine/store/postgres.ts";
@@ -12,7 +13,16 @@ import { visibleCase } from "../routes/cases.ts";
 import { Layout, page, Severity, When } from "./layout.tsx";
 import { ActivityMap, type MapPoint } from "./map.tsx";
 import type { DeskEnv } from "./session.tsx";
-import { type Detail, describeEvent, STEP_LABEL, stepText, TheirTime, whoOf } from "./words.tsx";
+import {
+  type Detail,
+  describeEvent,
+  KIND_WORDS,
+  STEP_LABEL,
+  statusInWords,
+  stepText,
+  TheirTime,
+  whoOf,
+} from "./words.tsx";
 
 /** The customer's located events on a map, the case's journey drawn between its two places. */
 function JourneyCard({ c }: { c: Detail }) {
@@ -48,14 +58,70 @@ function JourneyCard({ c }: { c: Detail }) {
   );
 }
 
+/** Why a text was refused, by code: the page never echoes text from its address. */
+const TEXT_REFUSED: Record<string, string> = {
+  empty: "Write something first.",
+  long: "Too long: at most four text messages (612 characters).",
+  link: "Not sent: the bank's texts never carry links. Say where to look instead.",
+  card: "Not sent: that looks like a card number. Use the last four digits only.",
+  stop: "Not sent: the customer replied STOP. Call them instead.",
+};
+
+/** The texts out and in as one thread, who wrote each, its delivery state, and the reply box. */
+function Conversation({ c, error }: { c: Detail; error?: string | undefined }) {
+  const optedOut = c.customer?.optedOut ?? false;
+  return (
+    <div class="card" id="conversation">
+      <h2>Conversation</h2>
+      {c.messages.length === 0 ? <p class="muted">No texts yet.</p> : null}
+      <ol class="thread">
+        {c.messages.map((m) => (
+          <li class={`msg ${m.direction === "inbound" ? "in" : "out"}`}>
+            <div class="muted">
+              {m.direction === "inbound"
+                ? `${c.customer?.name ?? "The customer"} wrote`
+                : m.author
+                  ? `${m.author.name} wrote`
+                  : `touchpoint sent (${KIND_WORDS[m.kind] ?? "text"})`}{" "}
+              · <When at={m.createdAt} /> · {statusInWords(m)}
+              {m.transport === "outbox" && m.direction === "outbound" ? (
+                <>
+                  {" "}
+                  <span class="outbox">OUTBOX — NOT SENT</span>
+                </>
+              ) : null}
+            </div>
+            <div class="body">{m.body}</div>
+          </li>
+        ))}
+      </ol>
+      {error && TEXT_REFUSED[error] ? <p class="warn">{TEXT_REFUSED[error]}</p> : null}
+      {optedOut ? (
+        <p class="warn">Texts are off: the customer replied STOP. Call them instead.</p>
+      ) : (
+        <form method="post" action={`/desk/cases/${c.id}/messages`}>
+          <label for="reply-text">Text {c.customer?.name ?? "the customer"}</label>
+          <textarea id="reply-text" name="text" rows={2} maxlength={612} required />
+          <p class="muted small">No links and no card numbers: customers know the bank never sends them.</p>
+          <button class="primary" type="submit">
+            Send text
+          </button>
+        </form>
+      )}
+    </div>
+  );
+}
+
 function CasePage({
   c,
   principal,
   revealPhone = false,
+  error,
 }: {
   c: Detail;
   principal: Principal;
   revealPhone?: boolean;
+  error?: string | undefined;
 }) {
   const open = c.status === "open";
   return (
@@ -131,22 +197,7 @@ function CasePage({
               </ul>
             )}
           </div>
-          <div class="card">
-            <h2>Texts</h2>
-            {c.messages.length === 0 ? <p class="muted">No texts yet.</p> : null}
-            {c.messages.map((m) => (
-              <div class={`msg ${m.direction === "inbound" ? "in" : "out"}`}>
-                <div class="muted">
-                  {m.direction === "inbound" ? "customer →" : "→ customer"} · <When at={m.createdAt} /> ·{" "}
-                  {m.status}{" "}
-                  {m.transport === "outbox" && m.direction === "outbound" ? (
-                    <span class="outbox">OUTBOX — NOT SENT</span>
-                  ) : null}
-                </div>
-                <div>{m.body}</div>
-              </div>
-            ))}
-          </div>
+          <Conversation c={c} error={error} />
           {open ? (
             <div class="card">
               <h2>Resolve</h2>
@@ -242,13 +293,20 @@ function CasePage({
   );
 }
 
-export function caseRoutes(sql: Sql, opts: { metrics?: Metrics }) {
+function refusalCode(issue: string): string {
+  if (issue === "empty") return "empty";
+  if (issue.includes("link")) return "link";
+  if (issue.includes("card number")) return "card";
+  return "long";
+}
+
+export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: AdvocateTexting }) {
   const app = new Hono<DeskEnv>();
   app.get("/cases/:id", async (c) => {
     const p = c.get("principal");
     try {
       const detail = await visibleCase(sql, p, c.req.param("id"));
-      return c.html(<CasePage c={detail} principal={p} />);
+      return c.html(<CasePage c={detail} principal={p} error={c.req.query("refused")} />);
     } catch (err) {
       if (err instanceof NotFoundError) return c.html(page("Not found", <p>No such case.</p>, whoOf(p)), 404);
       throw err;
@@ -295,6 +353,29 @@ export function caseRoutes(sql: Sql, opts: { metrics?: Metrics }) {
     );
     c.header("Cache-Control", "no-store");
     return c.html(<CasePage c={detail} principal={p} revealPhone />);
+  });
+
+  app.post("/cases/:id/messages", async (c) => {
+    const p = c.get("principal");
+    const kase = await visibleCase(sql, p, c.req.param("id"));
+    const form = await c.req.parseBody();
+    const text = typeof form.text === "string" ? form.text : "";
+    const issues = advocateTextIssues(cleanText(text));
+    const refused = issues.length === 0 ? undefined : refusalCode(issues[0]!);
+    if (refused) return c.redirect(`/desk/cases/${kase.id}?refused=${refused}#conversation`, 303);
+    try {
+      await writeToCustomer(opts.texting, {
+        caseId: kase.id,
+        customerId: kase.customerId,
+        text,
+        author: p.advocateId ?? p.tokenId,
+      });
+    } catch (err) {
+      if (err instanceof ConflictError)
+        return c.redirect(`/desk/cases/${kase.id}?refused=stop#conversation`, 303);
+      throw err;
+    }
+    return c.redirect(`/desk/cases/${kase.id}#conversation`, 303);
   });
 
   app.post("/cases/:id/notes", async (c) => {

@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import type { Metrics } from "../../engine/metrics.ts";
+import type { AdvocateTexting } from "../../engine/outreach/advocate.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { advocateRoutes } from "./advocates.tsx";
 import { caseRoutes } from "./case-page.tsx";
@@ -13,7 +14,10 @@ import { queueRoutes } from "./queue.tsx";
 import { rulePages } from "./rules.tsx";
 import { type DeskEnv, requireSession, sameOriginPosts, sessionRoutes } from "./session.tsx";
 
-export function deskRoutes(sql: Sql, opts: { secureCookie: "auto" | boolean; metrics?: Metrics }) {
+export function deskRoutes(
+  sql: Sql,
+  opts: { secureCookie: "auto" | boolean; metrics?: Metrics; texting: AdvocateTexting },
+) {
   const app = new Hono<DeskEnv>();
   // Pages run no scripts and are never framed; styles are the page's own.
   app.use(

@@ -20,6 +20,8 @@ th { color:var(--muted); font-weight:600; font-size:12px; text-transform:upperca
 .ok { color:var(--ok); } .muted { color:var(--muted); } .warn { color:var(--high); font-weight:600; }
 .timeline li { margin-bottom:6px; } .timeline .when { color:var(--muted); font-variant-numeric: tabular-nums; margin-right:6px; }
 .msg { border-left:3px solid var(--line); padding:4px 10px; margin:8px 0; } .msg.in { border-color:var(--accent); } .msg.out { border-color:var(--ok); }
+.thread { list-style:none; padding:0; margin:0 0 10px; } .thread .body { white-space:pre-wrap; overflow-wrap:anywhere; } .msg.in { background:#f3f6fc; }
+label { display:block; font-weight:600; margin:8px 0 4px; }
 .outbox { background:#fff4e5; border:1px dashed var(--medium); padding:2px 6px; border-radius:4px; color:var(--medium); font-weight:700; font-size:12px; }
 form.inline { display:inline; } button { font:inherit; padding:5px 12px; border-radius:6px; border:1px solid var(--line); background:#fff; cursor:pointer; }
 button.primary { background:var(--accent); color:#fff; border-color:var(--accent); } button.danger { background:var(--high); color:#fff; border-color:var(--high); }

@@ -48,7 +48,9 @@ export const STEP_LABEL: Record<string, string> = {
   "note.added": "Note",
   "phone.revealed": "Number shown to call",
   "contact.decided": "Contact policy",
+  "message.written": "Text written",
   "message.sent": "Text",
+  "message.failed": "Text failed",
   "message.status": "Delivery",
   "reply.received": "Customer replied",
   "action.card_block": "Card block requested",
@@ -85,4 +87,34 @@ export function TheirTime({ event }: { event: TouchpointEvent }) {
   const zone = place ? zoneAt(place) : undefined;
   if (!zone) return null;
   return <span class="their"> · their {localClock(Date.parse(event.occurredAt), zone).time}</span>;
+}
+
+/** What touchpoint's own texts are, by kind. */
+export const KIND_WORDS: Record<string, string> = {
+  fraud_check: "fraud check",
+  behaviour_check: "check",
+  reminder: "reminder",
+  behaviour_reminder: "reminder",
+  card_blocked: "card blocked",
+  account_secured: "account secured",
+  thanks_false_alarm: "thanks",
+  opt_out_confirmation: "STOP confirmed",
+  help: "help",
+};
+
+const STATUS_WORDS: Record<string, string> = {
+  pending: "waiting to send",
+  retrying: "trying again",
+  sending: "sending",
+  submitted: "sent",
+  delivered: "delivered",
+  not_sent: "not sent",
+  failed: "failed",
+  rejected: "rejected by the network",
+  undeliverable: "could not be delivered",
+  received: "received",
+};
+
+export function statusInWords(m: { status: string }): string {
+  return STATUS_WORDS[m.status] ?? m.status.replace(/_/g, " ");
 }

@@ -5,6 +5,7 @@ import { ForbiddenError, NotFoundError, ValidationError } from "../../engine/err
 import { text } from "../../engine/events.ts";
 import { maskPhone } from "../../engine/log.ts";
 import type { Metrics } from "../../engine/metrics.ts";
+import { type AdvocateTexting, writeToCustomer } from "../../engine/outreach/advocate.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import type { Principal } from "../../engine/store/postgres.ts";
 import { addTimeline, caseDetail, listCases, resolveCase } from "../../engine/store/postgres.ts";
@@ -51,7 +52,9 @@ export async function visibleCase(sql: Sql, p: Principal, id: string) {
   return detail;
 }
 
-export function caseRoutes(sql: Sql, metrics: Metrics) {
+const messageBody = z.strictObject({ text: z.string().max(2000) });
+
+export function caseRoutes(sql: Sql, metrics: Metrics, texting: AdvocateTexting) {
   const app = new Hono<AuthEnv>();
   const readers = requireRole("advocate", "supervisor", "risk");
   app.get("/", readers, async (c) => {
@@ -81,6 +84,36 @@ export function caseRoutes(sql: Sql, metrics: Metrics) {
     );
     if (resolved) metrics.timeToResolve.observe({ outcome: body.outcome, by: "advocate" }, secondsOpen);
     return c.json({ resolved, case: forRole(p, await caseDetail(sql, kase.id)) }, 200);
+  });
+  // The advocate's own text to the customer, through the outreach path (Vonage or the outbox).
+  // An Idempotency-Key header makes a retried request the same text, not a second one.
+  app.post("/:id/messages", requireRole("advocate", "supervisor"), async (c) => {
+    const p = c.get("principal");
+    const kase = await visibleCase(sql, p, c.req.param("id"));
+    const body = await jsonBody(c, messageBody);
+    const key = c.req.header("idempotency-key");
+    if (key !== undefined && !/^[A-Za-z0-9_-]{1,100}$/.test(key))
+      throw new ValidationError("bad Idempotency-Key", [
+        { path: "Idempotency-Key", message: "1 to 100 letters, digits, '-' or '_'" },
+      ]);
+    const { message, created } = await writeToCustomer(texting, {
+      caseId: kase.id,
+      customerId: kase.customerId,
+      text: body.text,
+      author: p.advocateId ?? p.tokenId,
+      ...(key ? { idempotencyKey: key } : {}),
+    });
+    return c.json(
+      {
+        id: message.id,
+        caseId: kase.id,
+        body: message.body,
+        status: message.status,
+        transport: message.transport,
+        createdAt: message.createdAt.toISOString(),
+      },
+      created ? 202 : 200,
+    );
   });
   app.post("/:id/notes", requireRole("advocate", "supervisor"), async (c) => {
     const p = c.get("principal");

@@ -29,6 +29,7 @@ export type TimelineKind =
   | "note.added"
   | "phone.revealed"
   | "contact.decided"
+  | "message.written"
   | "message.sent"
   | "message.status"
   | "message.failed"

@@ -46,7 +46,9 @@ export type OutreachJob =
   | { type: "no-reply"; caseId: string; askedAt: string; stage: 1 | 2 }
   | { type: "respond"; customerId: string; caseId: string | null; kind: ResponseKind; key: string }
   | { type: "resend"; key: string; attempt: number }
-  | { type: "reconcile"; key: string };
+  | { type: "reconcile"; key: string }
+  /** A text an advocate wrote on a case, stored as pending: send it (engine/outreach/advocate.ts). */
+  | { type: "advocate"; key: string };
 
 export type ResponseKind =
   | "card_blocked"

@@ -67,11 +67,13 @@ export async function claimOutbound(
     from: string;
     transport: "vonage" | "outbox";
     idemKey: string;
+    /** The advocate who wrote it; touchpoint's own texts have none. */
+    author?: string;
   },
 ): Promise<{ message: MessageRow; created: boolean }> {
   const inserted = await sql`
-    insert into messages (case_id, customer_id, direction, kind, body, to_number, from_number, transport, status, idem_key)
-    values (${m.caseId}, ${m.customerId}, 'outbound', ${m.kind}, ${m.body}, ${m.to}, ${m.from}, ${m.transport}, 'pending', ${m.idemKey})
+    insert into messages (case_id, customer_id, direction, kind, body, to_number, from_number, transport, status, idem_key, author)
+    values (${m.caseId}, ${m.customerId}, 'outbound', ${m.kind}, ${m.body}, ${m.to}, ${m.from}, ${m.transport}, 'pending', ${m.idemKey}, ${m.author ?? null})
     on conflict (idem_key) do nothing returning *`;
   if (inserted[0]) return { message: row(inserted[0]), created: true };
   const [existing] = await sql`select * from messages where idem_key = ${m.idemKey}`;

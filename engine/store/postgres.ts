@@ -841,14 +841,16 @@ function attentionSql(sql: Q) {
     select t.detail->>'reason' from case_timeline t
     where t.case_id = c.id and (c.status = 'open' or c.outcome = 'confirmed_fraud' or t.at > c.resolved_at)
       and t.kind in ('task.call_customer', 'advocate.alerted')
-      and not exists (select 1 from case_timeline n where n.case_id = c.id and n.kind = 'note.added' and n.id > t.id)
+      -- Answered by what an advocate did after it: a note, a text to the customer, or resolving the case.
+      and not exists (select 1 from case_timeline n where n.case_id = c.id
+        and n.kind in ('note.added', 'message.written', 'case.resolved') and n.id > t.id)
     order by t.id desc limit 1)`;
 }
 
-/** A case with everything an advocate needs: customer, advocate, decisions, events, messages, timeline. */
 /** Events of the customer's recent activity shown with a case. */
 const ACTIVITY_SHOWN = 25;
 
+/** A case with everything an advocate needs: customer, advocate, decisions, events, messages, timeline. */
 export async function caseDetail(sql: Q, id: string) {
   const [c] = await sql`select c.*, ${attentionSql(sql)} as attention from cases c where c.id = ${id}`;
   if (!c) throw new NotFoundError(`case ${id} not found`);
@@ -936,13 +938,20 @@ export async function caseDetail(sql: Q, id: string) {
 /** The texts of a case, oldest first. */
 export async function messagesOf(sql: Q, caseId: string) {
   const rows = await sql`
-    select id, direction, body, status, transport, created_at, updated_at from messages where case_id = ${caseId} order by created_at, id`;
+    select m.id, m.direction, m.kind, m.body, m.status, m.transport, m.author, a.name as author_name, m.created_at, m.updated_at
+    from messages m left join advocates a on a.id = m.author
+    where m.case_id = ${caseId} order by m.created_at, m.id`;
   return rows.map((m) => ({
     id: String(m.id),
     direction: m.direction as "outbound" | "inbound",
+    kind: m.kind as string,
     body: m.body as string,
     status: m.status as string,
     transport: m.transport as "vonage" | "outbox",
+    /** Who wrote it: an advocate (id and name), or null for touchpoint's own texts. */
+    author: m.author
+      ? { id: m.author as string, name: (m.author_name as string | null) ?? (m.author as string) }
+      : null,
     createdAt: (m.created_at as Date).toISOString(),
   }));
 }

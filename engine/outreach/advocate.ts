@@ -1,0 +1,121 @@
+/**
+ * An advocate writing to the customer on a case: the text is checked (a bank's text never
+ * carries a link or a card number), refused after STOP, stored at once as pending (so the thread
+ * shows it with its delivery state), and handed to the outreach queue as owed work; the worker
+ * sends it through the same path as touchpoint's own texts (Vonage or the outbox).
+ */
+import { randomUUID } from "node:crypto";
+import type { Queue } from "bullmq";
+import { ConflictError, ValidationError } from "../errors.ts";
+import { cleanText } from "../input.ts";
+import type { Sql } from "../store/database.ts";
+import { claimOutbound, getMessageByKey, type MessageRow, setOutboundStatus } from "../store/messages.ts";
+import { addTimeline, getCustomer } from "../store/postgres.ts";
+import { type ContactDeps, deliver, type OutreachJob } from "./contact.ts";
+
+/** Longest text an advocate may send: four SMS segments of GSM-7. */
+export const ADVOCATE_TEXT_MAX = 612;
+
+/** Why a text may not go as written; empty when it may. Pure. */
+export function advocateTextIssues(text: string): string[] {
+  const issues: string[] = [];
+  const t = text.trim();
+  if (t.length === 0) issues.push("empty");
+  if (t.length > ADVOCATE_TEXT_MAX)
+    issues.push(`${t.length} characters; at most ${ADVOCATE_TEXT_MAX} (four text messages)`);
+  // Customers are told the bank never sends links: one in a text teaches them to trust phishing.
+  if (/\b(?:https?:\/\/|www\.)|\b[a-z0-9-]+\.(?:com|net|org|io|co|uk|fr|de|info|biz|app|link|ly)\b/i.test(t))
+    issues.push("a link; the bank's texts never carry links (say where to look instead)");
+  // A card number (13 to 19 digits, spaces or dashes between groups allowed) never goes in a text.
+  if (/(?:\d[ -]?){13,19}/.test(t))
+    issues.push("what looks like a card number; use the last four digits only");
+  return issues;
+}
+
+/** Stores the advocate's text as pending and queues it; refused (409) when the customer said STOP. */
+export interface AdvocateTexting {
+  sql: Sql;
+  outreach: Queue;
+  from: string;
+  transport: "vonage" | "outbox";
+  /** Records the job as owed work and queues it. */
+  owe: (job: OutreachJob, jobId: string) => Promise<void>;
+}
+
+export async function writeToCustomer(
+  deps: AdvocateTexting,
+  m: { caseId: string; customerId: string; text: string; author: string; idempotencyKey?: string },
+): Promise<{ message: MessageRow; created: boolean }> {
+  const text = cleanText(m.text).trim();
+  const issues = advocateTextIssues(text);
+  if (issues.length > 0)
+    throw new ValidationError(
+      "this text cannot be sent",
+      issues.map((message) => ({ path: "text", message })),
+    );
+  const customer = await getCustomer(deps.sql, m.customerId);
+  if (!customer) throw new ConflictError(`customer ${m.customerId} is not on file`);
+  if (customer.optedOutAt)
+    throw new ConflictError(
+      `the customer replied STOP on ${customer.optedOutAt.toISOString().slice(0, 10)}: no texts until they send START; call them instead`,
+      { optedOutAt: customer.optedOutAt.toISOString() },
+    );
+  const key = `advocate:${m.caseId}:${m.idempotencyKey ?? randomUUID()}`;
+  const stored = await claimOutbound(deps.sql, {
+    caseId: m.caseId,
+    customerId: customer.id,
+    kind: "advocate",
+    body: text,
+    to: customer.phone,
+    from: deps.from,
+    transport: deps.transport,
+    idemKey: key,
+    author: m.author,
+  });
+  if (stored.created) {
+    await addTimeline(
+      deps.sql,
+      m.caseId,
+      "message.written",
+      `written:${key}`,
+      { messageId: stored.message.id, text },
+      { actor: m.author },
+    );
+  }
+  // Queued again on a repeat too: owed work is keyed, so a lost first queueing is made good.
+  await deps.owe({ type: "advocate", key }, `advocate-${stored.message.id}`);
+  return stored;
+}
+
+/** The outreach worker's half: sends a stored advocate text, unless STOP came in the meantime. */
+export async function sendAdvocateText(
+  deps: ContactDeps,
+  job: Extract<OutreachJob, { type: "advocate" }>,
+  finalAttempt: boolean,
+): Promise<string> {
+  const message = await getMessageByKey(deps.sql, job.key);
+  if (!message) return "no such text";
+  if (!["pending", "retrying"].includes(message.status)) return `already ${message.status}`;
+  const customer = message.customerId ? await getCustomer(deps.sql, message.customerId) : undefined;
+  if (!customer) return "customer not found";
+  if (customer.optedOutAt) {
+    await setOutboundStatus(deps.sql, message.id, "failed", {
+      error: { message: "the customer replied STOP before it was sent" },
+    });
+    if (message.caseId)
+      await addTimeline(deps.sql, message.caseId, "message.failed", `failed:${job.key}`, {
+        messageId: message.id,
+        reason: "not sent: the customer replied STOP before it went",
+      });
+    return "opted out";
+  }
+  await deliver(deps, {
+    caseId: message.caseId,
+    customer,
+    kind: "advocate",
+    body: message.body,
+    key: job.key,
+    finalAttempt,
+  });
+  return "sent";
+}
