@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Redis } from "ioredis";
+import type { CountryCode } from "libphonenumber-js";
 import type { Logger } from "../engine/log.ts";
 import type { Metrics } from "../engine/metrics.ts";
 import type { AdvocateTexting } from "../engine/outreach/advocate.ts";
@@ -51,6 +52,8 @@ export interface AppDeps {
   keyPrefix: string;
   /** Desk cookies `Secure`: always, never, or when the request came over HTTPS (default). */
   secureCookies?: "auto" | boolean;
+  /** The country whose numbering plan reads a national-format number in lookups (the bank's own). */
+  phoneCountry?: CountryCode | undefined;
   /** How this deployment texts: the sender and whether Vonage or the outbox carries it. */
   texting: { from: string; transport: "vonage" | "outbox" };
   /** Extra routes mounted at the root (webhooks). */
@@ -156,7 +159,7 @@ export function createApp(deps: AppDeps): Hono {
   v1.route("/events", eventRoutes(deps));
   v1.route("/customers", customerRoutes(deps.sql));
   v1.route("/advocates", advocateRoutes(deps.sql));
-  v1.route("/cases", caseRoutes(deps.sql, deps.metrics, advocateTexts(deps)));
+  v1.route("/cases", caseRoutes(deps.sql, deps.metrics, advocateTexts(deps), deps.phoneCountry));
   v1.route("/tokens", tokenRoutes(deps.sql));
   const told = { redis: deps.redis, keyPrefix: deps.keyPrefix, log: deps.log };
   v1.route("/rules", ruleRoutes(deps.sql, told));
@@ -179,6 +182,7 @@ export function createApp(deps: AppDeps): Hono {
       secureCookie: deps.secureCookies ?? "auto",
       metrics: deps.metrics,
       texting: advocateTexts(deps),
+      phoneCountry: deps.phoneCountry,
     }),
   );
   app.route(QUEUES_PATH, queueDashboard(deps.sql, deps.queues));

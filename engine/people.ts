@@ -55,3 +55,25 @@ export const advocateInput = z.strictObject({
 });
 
 export const personId = z.string().regex(/^[A-Za-z0-9._~@-]{1,128}$/, "letters, digits and . _ ~ @ - only");
+
+/**
+ * A phone number as a person or a telephony system gives it (`+44 7911 123042`, `07911 123042`,
+ * `00447911123042`, `447911123042`) as E.164, national formats read in `country`'s plan;
+ * undefined when it is not a valid number.
+ */
+export function lookupPhone(input: string, country: CountryCode | undefined): string | undefined {
+  const raw = input.trim();
+  const tries = [raw];
+  // Digits alone, long enough to carry a country code, are often E.164 without its "+".
+  if (/^[1-9]\d{9,14}$/.test(raw)) tries.push(`+${raw}`);
+  for (const t of tries) {
+    const parsed = parsePhoneNumberFromString(t, country);
+    if (parsed?.isValid()) return parsed.number;
+  }
+  return undefined;
+}
+
+/** The country of the bank's own number: how national formats are read in lookups. */
+export function countryOfNumber(phone: string): CountryCode | undefined {
+  return parsePhoneNumberFromString(phone)?.country;
+}

@@ -99,6 +99,31 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
     expect(api.body.timeline.at(-1)).toMatchObject({ kind: "case.resolved", actor: "adv-amara" });
   });
 
+  it("finds Sophie's case by phone in any format, by name, by card and by case id, and opens it from a call", async () => {
+    const page = await signIn(await t.token("advocate", { advocateId: "adv-amara" }));
+    for (const q of ["+44 7911 123042", "07911 123042", "00447911123042", "Sophie", "4242", caseId]) {
+      await page.fill("header input[name=q]", q);
+      await page.press("header input[name=q]", "Enter");
+      await page.waitForURL(/\/desk\/search\?q=/);
+      const text = await page.locator("main").innerText();
+      expect(text, q).toMatch(/1 case for/);
+      expect(text, q).toContain("Sophie Martin");
+      await expect(page.locator(`main a[href='/desk/cases/${caseId}']`).count(), q).resolves.toBe(1);
+    }
+    // The number searched for is shown masked, never in full.
+    await page.goto(`${base}/desk/search?q=${encodeURIComponent("+447911123042")}`);
+    expect(await page.locator("main").innerText()).not.toContain("7911123042");
+    // The screen pop: a telephony system opens /desk/lookup with the caller's number.
+    await page.goto(`${base}/desk/lookup?phone=${encodeURIComponent("+447911123042")}`);
+    expect(page.url()).toBe(`${base}/desk/cases/${caseId}`);
+    await page.goto(`${base}/desk/lookup?phone=${encodeURIComponent("+33612349999")}`);
+    expect(await page.locator("main").innerText()).toMatch(/No case found/);
+    await page.goto(`${base}/desk/search?q=${encodeURIComponent("+1 555")}`);
+    expect(await page.locator("main").innerText()).toMatch(
+      /not a name, phone number, case id or card's last four/,
+    );
+  });
+
   it("shows each advocate's load and how many cases wait for someone", async () => {
     const page = await signIn(await t.token("supervisor"));
     await page.click("text=Advocates");
@@ -114,6 +139,11 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
     expect(await page.locator("main").innerText()).not.toContain("Card used in two places");
     const res = await page.goto(`${base}/desk/cases/${caseId}`);
     expect(res?.status()).toBe(404);
+    // Nor by search, nor from a call.
+    await page.goto(`${base}/desk/search?q=Sophie`);
+    expect(await page.locator("main").innerText()).toMatch(/No case found/);
+    await page.goto(`${base}/desk/lookup?phone=${encodeURIComponent("+447911123042")}`);
+    expect(page.url()).not.toContain(caseId);
   });
 
   it("gives the risk team its Rules page: each rule's mode, owner, figures, file, cases and history", async () => {

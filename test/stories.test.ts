@@ -58,6 +58,39 @@ describe("the Phnom Penh → Paris story, on Postgres", () => {
     });
   });
 
+  it("finds Sophie's case from the number she calls from, written any common way, within the team", async () => {
+    const [open] = (await t.api("GET", "/v1/cases?customerId=cus-42&status=open")).body.items;
+    const amara = t.as(await t.token("advocate", { advocateId: "adv-amara" }));
+    for (const phone of [
+      "+447911123042",
+      "+44 7911 123042",
+      "07911 123042",
+      "00447911123042",
+      "447911123042",
+    ]) {
+      const r = await amara("GET", `/v1/cases?phone=${encodeURIComponent(phone)}`);
+      expect(r.status, phone).toBe(200);
+      expect(
+        r.body.items.map((i: { id: string }) => i.id),
+        phone,
+      ).toEqual([open.id]);
+      expect(r.body.items[0]).toMatchObject({ customerName: "Sophie Martin", status: "open" });
+    }
+    const bad = await amara("GET", "/v1/cases?phone=not-a-number");
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.issues).toEqual([
+      { path: "phone", message: expect.stringMatching(/not a phone number/) },
+    ]);
+    // Nobody of another team learns that the number belongs to a customer with a case.
+    await t.api("PUT", "/v1/advocates/adv-disputes", { name: "Dee", team: "disputes", status: "online" });
+    const other = t.as(await t.token("advocate", { advocateId: "adv-disputes" }));
+    const theirs = await other("GET", "/v1/cases?phone=%2B447911123042");
+    expect(theirs.status, JSON.stringify(theirs.body)).toBe(200);
+    expect(theirs.body.items).toEqual([]);
+    // A number nobody has: no case, not an error.
+    expect((await amara("GET", "/v1/cases?phone=%2B33612349999")).body.items).toEqual([]);
+  });
+
   it("changes nothing when the same events are posted again", async () => {
     const story = loadStory("phnom-penh-paris");
     await t.drained();

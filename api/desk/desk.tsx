@@ -5,6 +5,7 @@
  */
 import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
+import type { CountryCode } from "libphonenumber-js";
 import type { Metrics } from "../../engine/metrics.ts";
 import type { AdvocateTexting } from "../../engine/outreach/advocate.ts";
 import type { Sql } from "../../engine/store/database.ts";
@@ -12,11 +13,17 @@ import { advocateRoutes } from "./advocates.tsx";
 import { caseRoutes } from "./case-page.tsx";
 import { queueRoutes } from "./queue.tsx";
 import { rulePages } from "./rules.tsx";
+import { searchRoutes } from "./search.tsx";
 import { type DeskEnv, requireSession, sameOriginPosts, sessionRoutes } from "./session.tsx";
 
 export function deskRoutes(
   sql: Sql,
-  opts: { secureCookie: "auto" | boolean; metrics?: Metrics; texting: AdvocateTexting },
+  opts: {
+    secureCookie: "auto" | boolean;
+    metrics?: Metrics;
+    texting: AdvocateTexting;
+    phoneCountry?: CountryCode | undefined;
+  },
 ) {
   const app = new Hono<DeskEnv>();
   // Pages run no scripts and are never framed; styles are the page's own.
@@ -44,5 +51,6 @@ export function deskRoutes(
   app.route("/", queueRoutes(sql));
   app.route("/", advocateRoutes(sql));
   app.route("/", caseRoutes(sql, opts));
+  app.route("/", searchRoutes(sql, opts));
   return app;
 }

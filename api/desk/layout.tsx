@@ -31,6 +31,7 @@ textarea, input[type=text], input[type=password] { font:inherit; width:100%; pad
 code { font-size:12px; background:#f0f2f5; padding:1px 4px; border-radius:4px; }
 pre { font-size:12px; background:#f0f2f5; padding:10px; border-radius:6px; overflow-x:auto; white-space:pre-wrap; }
 .diff-add { color:var(--ok); } .diff-del { color:var(--high); }
+header.top search input { font:inherit; padding:5px 10px; border:1px solid var(--line); border-radius:6px; width:min(320px, 60vw); }
 .tabs a { margin-right:10px; } .tabs a.on { font-weight:700; color:var(--ink); text-decoration:none; }
 .why { margin-bottom:14px; } .why .story { font-size:15px; margin:6px 0; } .held { margin:4px 0; padding-left:18px; color:var(--muted); } .small { font-size:12px; }
 .their { color:var(--muted); } .activity { padding-left:18px; } .activity li { margin-bottom:4px; } .activity li.flagged { font-weight:600; } .flag { color:var(--high); }
@@ -60,8 +61,10 @@ export const Layout: FC<{
   who?: string;
   role?: string;
   refresh?: number;
+  /** What the search box holds. */
+  query?: string | undefined;
   children?: Child;
-}> = ({ title, who, role, refresh, children }) => (
+}> = ({ title, who, role, refresh, query, children }) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
@@ -79,6 +82,19 @@ export const Layout: FC<{
               <a href={href}>{label}</a>
             ))}
           </nav>
+        ) : null}
+        {who && role !== "risk" ? (
+          <search>
+            <form class="search" method="get" action="/desk/search">
+              <input
+                type="search"
+                name="q"
+                value={query ?? ""}
+                aria-label="Search cases"
+                placeholder="Name, phone, case id, card last four"
+              />
+            </form>
+          </search>
         ) : null}
         {who ? (
           <span class="who">
@@ -105,8 +121,15 @@ export const When: FC<{ at: string | Date | null }> = ({ at }) => {
 };
 
 /** A page in the frame: title, body, who is signed in, an optional refresh, and their role's links. */
-export const page = (title: string, body: Child, who?: string, refresh?: number, role?: string) => (
-  <Layout title={title} who={who} refresh={refresh} role={role}>
+export const page = (
+  title: string,
+  body: Child,
+  who?: string,
+  refresh?: number,
+  role?: string,
+  query?: string,
+) => (
+  <Layout title={title} who={who} refresh={refresh} role={role} query={query}>
     {body}
   </Layout>
 );

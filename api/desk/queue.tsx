@@ -1,13 +1,22 @@
 /** The queue: open (or resolved) cases, the advocate's own first, and closed ones the customer wrote to since. */
 import { Hono } from "hono";
-import type { Child } from "hono/jsx";
 import type { Sql } from "../../engine/store/database.ts";
 import { listCases } from "../../engine/store/postgres.ts";
 import { page, Severity, When } from "./layout.tsx";
 import type { DeskEnv } from "./session.tsx";
 import { teamOf, whoOf } from "./words.tsx";
 
-function CaseTable({ rows }: { rows: Child }) {
+type CaseRow = Awaited<ReturnType<typeof listCases>>[number];
+
+/** A case's state in words: "open", "resolved: confirmed fraud". */
+export function stateInWords(i: { status: string; outcome: string | null }): string {
+  const outcome = i.outcome?.replace(/_/g, " ");
+  if (i.status === "open") return outcome ? `open, ${outcome} by the customer` : "open";
+  return outcome ? `${i.status}: ${outcome}` : i.status;
+}
+
+/** Cases as a table: title (and what needs doing), severity, customer by name, advocate, opened, state. */
+export function CaseTable({ items }: { items: readonly CaseRow[] }) {
   return (
     <table>
       <thead>
@@ -20,7 +29,25 @@ function CaseTable({ rows }: { rows: Child }) {
           <th>State</th>
         </tr>
       </thead>
-      <tbody>{rows}</tbody>
+      <tbody>
+        {items.map((i) => (
+          <tr>
+            <td>
+              <a href={`/desk/cases/${i.id}`}>{i.title}</a>
+              {i.attention ? <div class="attention-small">{i.attention}</div> : null}
+            </td>
+            <td>
+              <Severity value={i.severity} />
+            </td>
+            <td>{i.customerName ?? i.customerId}</td>
+            <td>{i.advocate?.name ?? <span class="warn">waiting</span>}</td>
+            <td>
+              <When at={i.openedAt} />
+            </td>
+            <td>{stateInWords(i)}</td>
+          </tr>
+        ))}
+      </tbody>
     </table>
   );
 }
@@ -42,24 +69,6 @@ export function queueRoutes(sql: Sql) {
           )
         : [];
     const rest = items.filter((i) => !mine.includes(i));
-    const rows = (list: typeof items) =>
-      list.map((i) => (
-        <tr>
-          <td>
-            <a href={`/desk/cases/${i.id}`}>{i.title}</a>
-            {i.attention ? <div class="attention-small">{i.attention}</div> : null}
-          </td>
-          <td>
-            <Severity value={i.severity} />
-          </td>
-          <td>{i.customerId}</td>
-          <td>{i.advocate?.name ?? <span class="warn">waiting</span>}</td>
-          <td>
-            <When at={i.openedAt} />
-          </td>
-          <td>{i.outcome ?? i.status}</td>
-        </tr>
-      ));
     return c.html(
       page(
         "Cases",
@@ -73,18 +82,18 @@ export function queueRoutes(sql: Sql) {
           {reopened.length > 0 ? (
             <div class="card">
               <h2>Closed, but the customer wrote since</h2>
-              <CaseTable rows={rows(reopened)} />
+              <CaseTable items={reopened} />
             </div>
           ) : null}
           {mine.length > 0 ? (
             <div class="card">
               <h2>Yours</h2>
-              <CaseTable rows={rows(mine)} />
+              <CaseTable items={mine} />
             </div>
           ) : null}
           <div class="card">
             <h2>{team ? `Team ${team}` : "All teams"}</h2>
-            {rest.length === 0 ? <p class="muted">Nothing here.</p> : <CaseTable rows={rows(rest)} />}
+            {rest.length === 0 ? <p class="muted">Nothing here.</p> : <CaseTable items={rest} />}
           </div>
         </div>,
         whoOf(p),

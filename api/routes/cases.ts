@@ -1,12 +1,15 @@
 /** Cases: the list, one case with its full context, and an advocate's resolution or note. */
 import { Hono } from "hono";
+import type { CountryCode } from "libphonenumber-js";
 import { z } from "zod";
 import { ForbiddenError, NotFoundError, ValidationError } from "../../engine/errors.ts";
 import { text } from "../../engine/events.ts";
 import { maskPhone } from "../../engine/log.ts";
 import type { Metrics } from "../../engine/metrics.ts";
 import { type AdvocateTexting, writeToCustomer } from "../../engine/outreach/advocate.ts";
+import { lookupPhone } from "../../engine/people.ts";
 import type { Sql } from "../../engine/store/database.ts";
+import { casesForPhone } from "../../engine/store/lookup.ts";
 import type { Principal } from "../../engine/store/postgres.ts";
 import { addTimeline, caseDetail, listCases, resolveCase } from "../../engine/store/postgres.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
@@ -14,6 +17,8 @@ import { jsonBody, queryOf } from "../errors.ts";
 
 const listQuery = z.strictObject({
   customerId: z.string().max(128).optional(),
+  /** A caller's number in any common format: their open case, else their latest (a screen pop). */
+  phone: z.string().max(40).optional(),
   status: z.enum(["open", "resolved"]).optional(),
   advocateId: z.string().max(128).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
@@ -54,12 +59,27 @@ export async function visibleCase(sql: Sql, p: Principal, id: string) {
 
 const messageBody = z.strictObject({ text: z.string().max(2000) });
 
-export function caseRoutes(sql: Sql, metrics: Metrics, texting: AdvocateTexting) {
+export function caseRoutes(
+  sql: Sql,
+  metrics: Metrics,
+  texting: AdvocateTexting,
+  phoneCountry?: CountryCode | undefined,
+) {
   const app = new Hono<AuthEnv>();
   const readers = requireRole("advocate", "supervisor", "risk");
   app.get("/", readers, async (c) => {
-    const q = queryOf(c, listQuery);
+    const { phone, ...q } = queryOf(c, listQuery);
     const team = teamScope(c.get("principal"));
+    if (phone !== undefined) {
+      const e164 = lookupPhone(phone, phoneCountry);
+      if (!e164)
+        throw new ValidationError("bad phone", [
+          { path: "phone", message: "not a phone number; e.g. +447911123042 or 07911 123042" },
+        ]);
+      const ids = await casesForPhone(sql, e164, team);
+      const items = ids.length === 0 ? [] : await listCases(sql, { ...q, ids, ...(team ? { team } : {}) });
+      return c.json({ items }, 200);
+    }
     const items = await listCases(sql, { ...q, ...(team ? { team } : {}) });
     return c.json({ items }, 200);
   });

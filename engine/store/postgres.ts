@@ -797,6 +797,8 @@ export async function resolveCase(
 
 export interface CaseFilter {
   customerId?: string;
+  /** Only these cases (a lookup's answer). */
+  ids?: readonly string[];
   status?: "open" | "resolved";
   advocateId?: string;
   team?: string;
@@ -806,19 +808,22 @@ export interface CaseFilter {
 export async function listCases(sql: Q, f: CaseFilter) {
   const conds = [
     f.customerId ? sql`c.customer_id = ${f.customerId}` : null,
+    f.ids ? sql`c.id = any(${f.ids as string[]})` : null,
     f.status ? sql`c.status = ${f.status}` : null,
     f.advocateId ? sql`c.advocate_id = ${f.advocateId}` : null,
     f.team ? sql`c.team = ${f.team}` : null,
   ].filter((x) => x !== null);
   const where = conds.reduce((acc, c, i) => (i === 0 ? sql`where ${c}` : sql`${acc} and ${c}`), sql``);
   const rows = await sql`
-    select c.id, c.customer_id, c.status, c.outcome, c.severity, c.team, c.title, c.advocate_id, a.name as advocate_name,
-      c.opened_at, c.resolved_at, c.updated_at, ${attentionSql(sql)} as attention
-    from cases c left join advocates a on a.id = c.advocate_id
+    select c.id, c.customer_id, cu.name as customer_name, c.status, c.outcome, c.severity, c.team, c.title,
+      c.advocate_id, a.name as advocate_name, c.opened_at, c.resolved_at, c.updated_at, ${attentionSql(sql)} as attention
+    from cases c left join advocates a on a.id = c.advocate_id left join customers cu on cu.id = c.customer_id
     ${where} order by c.opened_at desc limit ${f.limit}`;
   return rows.map((r) => ({
     id: r.id as string,
     customerId: r.customer_id as string,
+    /** The customer's name, for lists people read (null if the customer is not on file). */
+    customerName: (r.customer_name as string | null) ?? null,
     status: r.status as string,
     outcome: (r.outcome as string | null) ?? null,
     severity: r.severity as Severity,
