@@ -20,6 +20,7 @@ import { createLogger, type Logger } from "./engine/log.ts";
 import { createMetrics, type Metrics } from "./engine/metrics.ts";
 import type { SmsTransport } from "./engine/outreach/contact.ts";
 import { createVonageSender } from "./engine/outreach/vonage.ts";
+import { countryOfNumber } from "./engine/people.ts";
 import { profileOnSignal } from "./engine/profiling.ts";
 import { type Database, openDatabase } from "./engine/store/database.ts";
 import { DataDirBusyError, lockOwner } from "./engine/store/lock.ts";
@@ -191,6 +192,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
       maxPendingAgeMs: config.READY_MAX_PENDING_AGE_MS,
       secureCookies: config.DESK_COOKIE_SECURE,
       texting: { from: config.VONAGE_FROM, transport: hasVonageCredentials(config) ? "vonage" : "outbox" },
+      phoneCountry: countryOfNumber(config.BANK_PHONE),
       ...(pool ? { workersHealthy: pool.healthy } : {}),
       mount: (root) => {
         if (!config.VONAGE_SIGNATURE_SECRET && config.VONAGE_WEBHOOK_INSECURE) {
