@@ -168,6 +168,38 @@ export function openApiDocument(): object {
           },
         },
       },
+      "/v1/cases/{id}/claim": {
+        post: {
+          summary:
+            "An advocate takes an unassigned case of their team for themselves (online, under capacity); 409 with the reason otherwise",
+          security: bearer,
+          responses: { "200": { description: "the case" }, "409": { description: "why not" }, ...errors },
+        },
+      },
+      "/v1/cases/{id}/handoff": {
+        post: {
+          summary:
+            "`{ to, note }`: the advocate holding the case (or a supervisor) hands it to a colleague of the team who is online with capacity; the note is what the colleague reads first (`handOff` on the case)",
+          security: bearer,
+          responses: { "200": { description: "the case" }, "409": { description: "why not" }, ...errors },
+        },
+      },
+      "/v1/cases/{id}/reassign": {
+        post: {
+          summary:
+            "`{ to, note? }`: a supervisor gives the case to an advocate of its team (online, with capacity)",
+          security: bearer,
+          responses: { "200": { description: "the case" }, "409": { description: "why not" }, ...errors },
+        },
+      },
+      "/v1/advocates/{id}/status": {
+        put: {
+          summary:
+            "`{ status: online | away | offline }`: an advocate sets their own, a supervisor their team's; back online, waiting cases are assigned",
+          security: bearer,
+          responses: { "200": { description: "the advocate" }, ...errors },
+        },
+      },
       "/v1/cases/{id}/notes": {
         post: {
           summary: "Add a note to the timeline",

@@ -8,7 +8,13 @@ import type { Metrics } from "../../engine/metrics.ts";
 import { type AdvocateTexting, advocateTextIssues, writeToCustomer } from "../../engine/outreach/advocate.ts";
 import { conditionInWords, type Held, type Story, type StoryPlace } from "../../engine/rules/summary.ts";
 import type { Sql } from "../../engine/store/database.ts";
-import { addTimeline, audit, type Principal, resolveCase } from "../../engine/store/postgres.ts";
+import {
+  addTimeline,
+  audit,
+  listAdvocates,
+  type Principal,
+  resolveCase,
+} from "../../engine/store/postgres.ts";
 import { visibleCase } from "../routes/cases.ts";
 import { Layout, page, Severity, When } from "./layout.tsx";
 import { ActivityMap, type MapPoint } from "./map.tsx";
@@ -23,6 +29,7 @@ import {
   TheirTime,
   whoOf,
 } from "./words.tsx";
+import { HandOffNote, WorkCard } from "./work.tsx";
 
 /** The customer's located events on a map, the case's journey drawn between its two places. */
 function JourneyCard({ c }: { c: Detail }) {
@@ -117,11 +124,15 @@ function CasePage({
   principal,
   revealPhone = false,
   error,
+  colleagues = [],
+  moved,
 }: {
   c: Detail;
   principal: Principal;
   revealPhone?: boolean;
   error?: string | undefined;
+  colleagues?: Awaited<ReturnType<typeof listAdvocates>>;
+  moved?: string | undefined;
 }) {
   const open = c.status === "open";
   return (
@@ -130,6 +141,7 @@ function CasePage({
         {c.title} <Severity value={c.severity} />
       </h1>
       {c.attention ? <p class="attention">Needs you: {c.attention}</p> : null}
+      <HandOffNote c={c} principal={principal} />
       <p class="muted">
         {c.id} · opened <When at={c.openedAt} /> ·{" "}
         {open ? (
@@ -197,6 +209,7 @@ function CasePage({
               </ul>
             )}
           </div>
+          <WorkCard c={c} principal={principal} colleagues={colleagues} refused={moved} />
           <Conversation c={c} error={error} />
           {open ? (
             <div class="card">
@@ -306,7 +319,16 @@ export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: Advocat
     const p = c.get("principal");
     try {
       const detail = await visibleCase(sql, p, c.req.param("id"));
-      return c.html(<CasePage c={detail} principal={p} error={c.req.query("refused")} />);
+      const colleagues = await listAdvocates(sql, detail.team);
+      return c.html(
+        <CasePage
+          c={detail}
+          principal={p}
+          error={c.req.query("refused")}
+          colleagues={colleagues}
+          moved={c.req.query("moved")}
+        />,
+      );
     } catch (err) {
       if (err instanceof NotFoundError) return c.html(page("Not found", <p>No such case.</p>, whoOf(p)), 404);
       throw err;

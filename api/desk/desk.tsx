@@ -15,6 +15,7 @@ import { queueRoutes } from "./queue.tsx";
 import { rulePages } from "./rules.tsx";
 import { searchRoutes } from "./search.tsx";
 import { type DeskEnv, requireSession, sameOriginPosts, sessionRoutes } from "./session.tsx";
+import { workRoutes } from "./work.tsx";
 
 export function deskRoutes(
   sql: Sql,
@@ -52,5 +53,6 @@ export function deskRoutes(
   app.route("/", advocateRoutes(sql));
   app.route("/", caseRoutes(sql, opts));
   app.route("/", searchRoutes(sql, opts));
+  app.route("/", workRoutes(sql));
   return app;
 }

@@ -32,6 +32,8 @@ code { font-size:12px; background:#f0f2f5; padding:1px 4px; border-radius:4px; }
 pre { font-size:12px; background:#f0f2f5; padding:10px; border-radius:6px; overflow-x:auto; white-space:pre-wrap; }
 .diff-add { color:var(--ok); } .diff-del { color:var(--high); }
 header.top search input { font:inherit; padding:5px 10px; border:1px solid var(--line); border-radius:6px; width:min(320px, 60vw); }
+.handoff { background:#eef4ff; border:1px solid var(--accent); padding:8px 12px; border-radius:6px; margin:8px 0; }
+form.status { margin:6px 0 14px; } form.status button { margin-left:4px; } select { font:inherit; padding:5px 8px; border:1px solid var(--line); border-radius:6px; max-width:100%; }
 .tabs a { margin-right:10px; } .tabs a.on { font-weight:700; color:var(--ink); text-decoration:none; }
 .why { margin-bottom:14px; } .why .story { font-size:15px; margin:6px 0; } .held { margin:4px 0; padding-left:18px; color:var(--muted); } .small { font-size:12px; }
 .their { color:var(--muted); } .activity { padding-left:18px; } .activity li { margin-bottom:4px; } .activity li.flagged { font-weight:600; } .flag { color:var(--high); }

@@ -1,10 +1,11 @@
 /** The queue: open (or resolved) cases, the advocate's own first, and closed ones the customer wrote to since. */
 import { Hono } from "hono";
 import type { Sql } from "../../engine/store/database.ts";
-import { listCases } from "../../engine/store/postgres.ts";
+import { getAdvocate, listCases } from "../../engine/store/postgres.ts";
 import { page, Severity, When } from "./layout.tsx";
 import type { DeskEnv } from "./session.tsx";
 import { teamOf, whoOf } from "./words.tsx";
+import { StatusForm } from "./work.tsx";
 
 type CaseRow = Awaited<ReturnType<typeof listCases>>[number];
 
@@ -69,11 +70,13 @@ export function queueRoutes(sql: Sql) {
           )
         : [];
     const rest = items.filter((i) => !mine.includes(i));
+    const me = p.advocateId ? await getAdvocate(sql, p.advocateId) : undefined;
     return c.html(
       page(
         "Cases",
         <div>
           <h1>{status === "open" ? "Open cases" : "Resolved cases"}</h1>
+          {me ? <StatusForm status={me.status} /> : null}
           <p>
             <a href={status === "open" ? "/desk?status=resolved" : "/desk"}>
               {status === "open" ? "Show resolved" : "Show open"}

@@ -1,13 +1,15 @@
 /** Cases: the list, one case with its full context, and an advocate's resolution or note. */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { CountryCode } from "libphonenumber-js";
 import { z } from "zod";
+import type { TransferKind } from "../../engine/cases/routing.ts";
 import { ForbiddenError, NotFoundError, ValidationError } from "../../engine/errors.ts";
 import { text } from "../../engine/events.ts";
 import { maskPhone } from "../../engine/log.ts";
 import type { Metrics } from "../../engine/metrics.ts";
 import { type AdvocateTexting, writeToCustomer } from "../../engine/outreach/advocate.ts";
 import { lookupPhone } from "../../engine/people.ts";
+import { transferCase } from "../../engine/store/assignments.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { casesForPhone } from "../../engine/store/lookup.ts";
 import type { Principal } from "../../engine/store/postgres.ts";
@@ -58,6 +60,12 @@ export async function visibleCase(sql: Sql, p: Principal, id: string) {
 }
 
 const messageBody = z.strictObject({ text: z.string().max(2000) });
+
+const transferBody = z.strictObject({
+  to: z.string().min(1).max(128),
+  /** What the colleague needs to know first: required for a hand-off. */
+  note: text(2000).optional(),
+});
 
 export function caseRoutes(
   sql: Sql,
@@ -135,6 +143,29 @@ export function caseRoutes(
       created ? 202 : 200,
     );
   });
+  // People moving work, under the routing rules (team, online, capacity); each move on the timeline.
+  const move = (kind: TransferKind) => async (c: Context<AuthEnv>) => {
+    const p = c.get("principal");
+    const kase = await visibleCase(sql, p, c.req.param("id") ?? "");
+    const body =
+      kind === "claim" ? { to: p.advocateId ?? "", note: undefined } : await jsonBody(c, transferBody);
+    if (kind === "handoff" && !body.note)
+      throw new ValidationError("a hand-off needs a note", [
+        { path: "note", message: "say what the colleague needs to know first" },
+      ]);
+    await transferCase(sql, {
+      caseId: kase.id,
+      toId: body.to,
+      kind,
+      by: { role: p.role, advocateId: p.advocateId ?? null, label: p.label || p.advocateId || p.tokenId },
+      note: body.note,
+      now: new Date(),
+    });
+    return c.json(forRole(p, await visibleCase(sql, p, kase.id)), 200);
+  };
+  app.post("/:id/claim", requireRole("advocate"), move("claim"));
+  app.post("/:id/handoff", requireRole("advocate", "supervisor"), move("handoff"));
+  app.post("/:id/reassign", requireRole("supervisor"), move("reassign"));
   app.post("/:id/notes", requireRole("advocate", "supervisor"), async (c) => {
     const p = c.get("principal");
     const kase = await visibleCase(sql, p, c.req.param("id"));

@@ -1,8 +1,10 @@
 /** Customers and advocates: `PUT` upserts (idempotent), `GET` reads. */
 import { Hono } from "hono";
+import { z } from "zod";
 import { ForbiddenError, NotFoundError, ValidationError } from "../../engine/errors.ts";
 import { maskPhone } from "../../engine/log.ts";
 import { advocateInput, customerInput, personId } from "../../engine/people.ts";
+import { setAdvocateStatus } from "../../engine/store/assignments.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import {
   assignWaitingCases,
@@ -59,6 +61,8 @@ export function customerRoutes(sql: Sql) {
   return app;
 }
 
+const statusBody = z.strictObject({ status: z.enum(["online", "away", "offline"]) });
+
 export function advocateRoutes(sql: Sql) {
   const app = new Hono<AuthEnv>();
   app.put("/:id", requireRole("supervisor"), async (c) => {
@@ -87,6 +91,19 @@ export function advocateRoutes(sql: Sql) {
       await assignWaitingCases(sql, advocate.team, now);
     }
     return c.json({ ...advocate, created }, 200);
+  });
+  // An advocate sets their own status (online, away, offline); a supervisor, their team's.
+  app.put("/:id/status", requireRole("advocate", "supervisor"), async (c) => {
+    const p = c.get("principal");
+    const id = idParam(c.req.param("id"));
+    const { status } = await jsonBody(c, statusBody);
+    if (p.role === "advocate" && p.advocateId !== id)
+      throw new ForbiddenError("an advocate sets only their own status");
+    const team = teamScope(p);
+    const existing = await getAdvocate(sql, id);
+    if (!existing || (team && existing.team !== team)) throw new NotFoundError(`advocate ${id} not found`);
+    const advocate = await setAdvocateStatus(sql, id, status, p.advocateId ?? p.tokenId, new Date());
+    return c.json(advocate, 200);
   });
   // A team-bound reader (an advocate, a team supervisor) sees their own team's advocates only.
   app.get("/", requireRole("supervisor", "advocate"), async (c) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type AdvocateLoad, chooseAdvocate } from "./routing.ts";
+import { type AdvocateLoad, chooseAdvocate, transferProblem } from "./routing.ts";
 
 const adv = (id: string, over: Partial<AdvocateLoad> = {}): AdvocateLoad => ({
   id,
@@ -188,5 +188,49 @@ describe("a previous advocate now in another team", () => {
       const same = [adv("b2", { open: 1 }), adv("b1", { open: 1 })];
       expect(chooseAdvocate({ previousId: null, team: same, teamName: "fraud" }).advocateId).toBe("b1");
     });
+  });
+});
+
+describe("a person moving a case", () => {
+  const open = { status: "open", team: "fraud", advocateId: "a1", advocateName: "Advocate a1" };
+  const holder = { role: "advocate", advocateId: "a1" };
+  const problem = (over: Partial<Parameters<typeof transferProblem>[0]>) =>
+    transferProblem({ kind: "handoff", case: open, to: adv("b1"), toId: "b1", by: holder, ...over });
+
+  it("lets the holder hand over to an online colleague of the team with room", () => {
+    expect(problem({})).toBeUndefined();
+    expect(problem({ to: adv("b1", { open: 4 }) })).toBeUndefined();
+  });
+
+  it("keeps to the routing rules: the case's team, online, under capacity", () => {
+    expect(problem({ to: adv("b1", { team: "disputes" }) })).toBe(
+      "Advocate b1 is in team disputes; the case is team fraud's",
+    );
+    expect(problem({ to: adv("b1", { status: "away" }) })).toBe("Advocate b1 is away");
+    expect(problem({ to: adv("b1", { status: "offline" }) })).toBe("Advocate b1 is offline");
+    expect(problem({ to: adv("b1", { open: 5 }) })).toBe("Advocate b1 has 5 open cases, their capacity");
+    expect(problem({ to: undefined, toId: "zz" })).toBe("no advocate zz");
+    expect(problem({ case: { ...open, status: "resolved" } })).toBe("the case is resolved");
+  });
+
+  it("lets only the holder or a supervisor hand over, and only a supervisor reassign", () => {
+    expect(problem({ by: { role: "advocate", advocateId: "c9" } })).toBe(
+      "only the advocate holding the case, or a supervisor, hands it over",
+    );
+    expect(problem({ by: { role: "supervisor" } })).toBeUndefined();
+    expect(problem({ kind: "reassign", by: holder })).toBe("only a supervisor reassigns a case");
+    expect(problem({ kind: "reassign", by: { role: "admin" } })).toBeUndefined();
+    expect(problem({ to: adv("a1"), toId: "a1" })).toBe("the case is already with Advocate a1");
+  });
+
+  it("lets an advocate claim a waiting case for themselves only", () => {
+    const waiting = { ...open, advocateId: null, advocateName: null };
+    const claim = (over: Partial<Parameters<typeof transferProblem>[0]>) =>
+      problem({ kind: "claim", case: waiting, by: { role: "advocate", advocateId: "b1" }, ...over });
+    expect(claim({})).toBeUndefined();
+    expect(claim({ toId: "c9", to: adv("c9") })).toBe("an advocate claims a case for themselves only");
+    expect(claim({ case: open })).toBe("the case is with Advocate a1; ask them or a supervisor");
+    expect(claim({ case: { ...open, advocateId: "b1" } })).toBe("the case is already yours");
+    expect(claim({ to: adv("b1", { status: "away" }) })).toBe("Advocate b1 is away");
   });
 });

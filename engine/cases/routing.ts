@@ -100,3 +100,39 @@ export function chooseAdvocate(input: {
     reason: `${who}; least-loaded online advocate of team ${teamName} (${pick.open} open of ${pick.capacity})`,
   };
 }
+
+/** How a case changes hands by a person: taken by an advocate, handed to a colleague, or moved by a supervisor. */
+export type TransferKind = "claim" | "handoff" | "reassign";
+
+/**
+ * Why a case may not go to `to` this way, in words for the person who asked; undefined when it
+ * may. The same routing rules as automatic assignment: the case's team, online, under capacity.
+ * Pure.
+ */
+export function transferProblem(input: {
+  kind: TransferKind;
+  case: { status: string; team: string; advocateId: string | null; advocateName?: string | null };
+  to: AdvocateLoad | undefined;
+  toId: string;
+  by: { role: string; advocateId?: string | null };
+}): string | undefined {
+  const { kind, to, by } = input;
+  const c = input.case;
+  if (c.status !== "open") return "the case is resolved";
+  if (kind === "claim") {
+    if (!by.advocateId || by.advocateId !== input.toId)
+      return "an advocate claims a case for themselves only";
+    if (c.advocateId === by.advocateId) return "the case is already yours";
+    if (c.advocateId) return `the case is with ${c.advocateName ?? c.advocateId}; ask them or a supervisor`;
+  }
+  if (kind === "handoff" && by.role === "advocate" && c.advocateId !== by.advocateId)
+    return "only the advocate holding the case, or a supervisor, hands it over";
+  if (kind === "reassign" && by.role !== "supervisor" && by.role !== "admin")
+    return "only a supervisor reassigns a case";
+  if (!to) return `no advocate ${input.toId}`;
+  if (kind !== "claim" && c.advocateId === to.id) return `the case is already with ${to.name}`;
+  if (to.team !== c.team) return `${to.name} is in team ${to.team}; the case is team ${c.team}'s`;
+  if (to.status !== "online") return `${to.name} is ${to.status}`;
+  if (to.open >= to.capacity) return `${to.name} has ${to.open} open cases, their capacity`;
+  return undefined;
+}

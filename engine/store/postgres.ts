@@ -459,7 +459,10 @@ export async function addTimeline(
  * subquery in the locking statement would count from the snapshot taken before the lock wait,
  * so two workers assigning at once would both see the advocate's old load and overfill them.
  */
-async function advocateLoads(sql: Q, where: postgres.PendingQuery<postgres.Row[]>): Promise<AdvocateLoad[]> {
+export async function advocateLoads(
+  sql: Q,
+  where: postgres.PendingQuery<postgres.Row[]>,
+): Promise<AdvocateLoad[]> {
   const locked = await sql`select a.id from advocates a where ${where} order by a.id for update of a`;
   if (locked.length === 0) return [];
   const rows = await sql`
@@ -859,7 +862,7 @@ const ACTIVITY_SHOWN = 25;
 export async function caseDetail(sql: Q, id: string) {
   const [c] = await sql`select c.*, ${attentionSql(sql)} as attention from cases c where c.id = ${id}`;
   if (!c) throw new NotFoundError(`case ${id} not found`);
-  const [customer, advocate, decisions, timeline, history, messages, activity] = await Promise.all([
+  const [customer, advocate, decisions, timeline, history, messages, activity, handOff] = await Promise.all([
     getCustomer(sql, c.customer_id),
     c.advocate_id ? getAdvocate(sql, c.advocate_id) : Promise.resolve(undefined),
     sql`
@@ -878,6 +881,12 @@ export async function caseDetail(sql: Q, id: string) {
     sql`
       select e.payload, exists (select 1 from decisions d where d.event_id = e.id and d.case_id = ${id}) as flagged
       from events e where e.customer_id = ${c.customer_id} order by e.occurred_at desc limit ${ACTIVITY_SHOWN}`,
+    // The note the case's advocate reads first: the latest hand-over (or reassignment) to them.
+    sql`
+      select t.detail, t.at, coalesce(a.name, t.actor) as by from case_timeline t left join advocates a on a.id = t.actor
+      where t.case_id = ${id} and t.kind = 'case.assigned' and t.detail->>'trigger' in ('handoff', 'reassign')
+        and t.detail->>'note' is not null and t.detail->>'advocateId' = ${c.advocate_id ?? ""}
+      order by t.id desc limit 1`,
   ]);
   return {
     id: c.id as string,
@@ -917,6 +926,15 @@ export async function caseDetail(sql: Q, id: string) {
       event: d.payload as TouchpointEvent,
     })),
     messages,
+    /** The hand-over note for the case's advocate, if the case came to them with one. */
+    handOff: handOff[0]
+      ? {
+          by: handOff[0].by as string,
+          from: (handOff[0].detail.fromAdvocateName as string | null) ?? null,
+          note: handOff[0].detail.note as string,
+          at: (handOff[0].at as Date).toISOString(),
+        }
+      : null,
     /** The customer's latest events (newest first), `flagged` when a decision of this case is about it. */
     activity: activity.map((a) => ({ event: a.payload as TouchpointEvent, flagged: a.flagged as boolean })),
     timeline: timeline.map((t) => ({
