@@ -8,6 +8,7 @@ import { eventually, loadPeopleVia, loadStory, playStory } from "../fixtures/sto
 import { chromiumAvailable, launchBrowser } from "./support/browser.ts";
 import { type FakeVonage, startFakeVonage } from "./support/fake-vonage.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
+import { PARIS, PHNOM_PENH, tx } from "./support/payments.ts";
 import { REPO } from "./support/processes.ts";
 
 /** Screenshots the run writes for people to look at (not committed). */
@@ -93,7 +94,7 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
     await page.fill("textarea[name=note]", "Sophie is in Phnom Penh; the Paris payment is not hers.");
     await page.click("button[value=confirmed_fraud]");
     await page.waitForURL(`${base}/desk/cases/${caseId}`);
-    expect(await page.locator("main").innerText()).toContain("resolved: confirmed_fraud");
+    expect(await page.locator("main").innerText()).toContain("resolved: confirmed fraud");
     const api = await t.api("GET", `/v1/cases/${caseId}`);
     expect(api.body).toMatchObject({ status: "resolved", outcome: "confirmed_fraud" });
     expect(api.body.timeline.at(-1)).toMatchObject({ kind: "case.resolved", actor: "adv-amara" });
@@ -305,6 +306,60 @@ describe.skipIf(!chromiumAvailable())("the conversation on the desk, texting thr
     expect(await page.locator("#conversation").innerText()).toContain("never carry links");
     expect(fake.messages.length).toBe(before);
     await page.screenshot({ path: artefact("conversation.png"), fullPage: true });
+  });
+
+  it("shows Sophie's next reply on the open case page without a reload", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/desk`);
+    await page.fill("input[name=token]", await t.token("advocate", { advocateId: "adv-amara" }));
+    await page.click("button[type=submit]");
+    await page.goto(`${base}/desk/cases/${caseId}`);
+    // Something typed in the reply box survives the update; a reload would lose it.
+    await page.fill("#reply-text", "half-written");
+    await page.evaluate(() => Object.assign(window, { stillHere: true }));
+    await sophieWrites("I am still in Phnom Penh, the Paris one is not me");
+    await page.waitForFunction(
+      () => document.querySelector("#thread")?.textContent?.includes("the Paris one is not me"),
+      undefined,
+      { timeout: 15_000 },
+    );
+    expect(await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
+    expect(await page.inputValue("#reply-text")).toBe("half-written");
+    // The header counts what needs her: this case, with a reply nobody has answered.
+    await page.waitForFunction(
+      () => document.querySelector("#needs-you")?.textContent === "needs you: 1",
+      undefined,
+      {
+        timeout: 15_000,
+      },
+    );
+  });
+
+  it("puts a case routed to Amara in her open queue without a reload", async () => {
+    await t.api("POST", `/v1/cases/${caseId}/resolve`, { outcome: "false_alarm" });
+    const page = await browser.newPage();
+    await page.goto(`${base}/desk`);
+    await page.fill("input[name=token]", await t.token("advocate", { advocateId: "adv-amara" }));
+    await page.click("button[type=submit]");
+    await page.waitForURL(`${base}/desk`);
+    await page.evaluate(() => Object.assign(window, { stillHere: true }));
+    expect(await page.locator("#queue").innerText()).not.toContain("Sophie Martin");
+    // Sophie's card again, in two places at once: a new case, for the advocate she knows.
+    await t.api("POST", "/v1/events", [
+      tx("live-1", "cus-42", "2026-11-29T09:10:00Z", PARIS),
+      tx("live-2", "cus-42", "2026-11-29T10:10:00Z", PHNOM_PENH),
+    ]);
+    await page.waitForFunction(
+      () => document.querySelector("#queue")?.textContent?.includes("Sophie Martin"),
+      undefined,
+      {
+        timeout: 15_000,
+      },
+    );
+    expect(await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
+    const yours = page.locator(".card", { has: page.locator("h2", { hasText: "Yours" }) });
+    expect(await yours.innerText()).toContain("Sophie Martin");
+    await page.screenshot({ path: artefact("queue.png"), fullPage: true });
   });
 });
 

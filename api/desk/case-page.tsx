@@ -18,6 +18,7 @@ import {
 import { visibleCase } from "../routes/cases.ts";
 import { Layout, page, Severity, When } from "./layout.tsx";
 import { ActivityMap, type MapPoint } from "./map.tsx";
+import { stateInWords } from "./queue.tsx";
 import type { DeskEnv } from "./session.tsx";
 import {
   type Detail,
@@ -81,7 +82,7 @@ function Conversation({ c, error }: { c: Detail; error?: string | undefined }) {
     <div class="card" id="conversation">
       <h2>Conversation</h2>
       {c.messages.length === 0 ? <p class="muted">No texts yet.</p> : null}
-      <ol class="thread">
+      <ol class="thread" id="thread" data-live>
         {c.messages.map((m) => (
           <li class={`msg ${m.direction === "inbound" ? "in" : "out"}`}>
             <div class="muted">
@@ -136,21 +137,18 @@ function CasePage({
 }) {
   const open = c.status === "open";
   return (
-    <Layout title={c.title} who={whoOf(principal)} role={principal.role}>
-      <h1>
-        {c.title} <Severity value={c.severity} />
-      </h1>
-      {c.attention ? <p class="attention">Needs you: {c.attention}</p> : null}
-      <HandOffNote c={c} principal={principal} />
-      <p class="muted">
-        {c.id} · opened <When at={c.openedAt} /> ·{" "}
-        {open ? (
-          <b>open{c.outcome ? `, ${c.outcome.replace("_", " ")} by the customer` : ""}</b>
-        ) : (
-          <b class="ok">resolved: {c.outcome}</b>
-        )}{" "}
-        · advocate <b>{c.advocate?.name ?? "waiting for an advocate"}</b>
-      </p>
+    <Layout title={c.title} who={whoOf(principal)} role={principal.role} caseId={c.id}>
+      <div id="case-head" data-live>
+        <h1>
+          {c.title} <Severity value={c.severity} />
+        </h1>
+        {c.attention ? <p class="attention">Needs you: {c.attention}</p> : null}
+        <HandOffNote c={c} principal={principal} />
+        <p class="muted">
+          {c.id} · opened <When at={c.openedAt} /> · <b class={open ? "" : "ok"}>{stateInWords(c)}</b> ·
+          advocate <b>{c.advocate?.name ?? "waiting for an advocate"}</b>
+        </p>
+      </div>
       <div class="grid">
         <section>
           <div class="card">
@@ -261,7 +259,7 @@ function CasePage({
           <div class="card">
             <h2>Recent activity</h2>
             {c.activity.length === 0 ? <p class="muted">No events stored for this customer.</p> : null}
-            <ol class="activity">
+            <ol class="activity" id="activity" data-live>
               {c.activity.map((a) => (
                 <li class={a.flagged ? "flagged" : ""}>
                   <span class="when">
@@ -276,7 +274,7 @@ function CasePage({
           </div>
           <div class="card">
             <h2>Timeline</h2>
-            <ol class="timeline">
+            <ol class="timeline" id="timeline" data-live>
               {c.timeline.map((s) => (
                 <li>
                   <span class="when">

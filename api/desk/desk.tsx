@@ -11,6 +11,7 @@ import type { AdvocateTexting } from "../../engine/outreach/advocate.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { advocateRoutes } from "./advocates.tsx";
 import { caseRoutes } from "./case-page.tsx";
+import { DeskFeed, liveRoutes } from "./live.ts";
 import { queueRoutes } from "./queue.tsx";
 import { rulePages } from "./rules.tsx";
 import { searchRoutes } from "./search.tsx";
@@ -27,13 +28,15 @@ export function deskRoutes(
   },
 ) {
   const app = new Hono<DeskEnv>();
-  // Pages run no scripts and are never framed; styles are the page's own.
+  const feed = new DeskFeed(sql);
+  // Pages run only our own script and are never framed; styles are the page's own.
   app.use(
     "*",
     secureHeaders({
       contentSecurityPolicy: {
         defaultSrc: ["'self'"],
-        scriptSrc: ["'none'"],
+        // One script of our own: the live updates (/desk/live.js); nothing inline, nothing foreign.
+        scriptSrc: ["'self'"],
         styleSrc: ["'self'", "'unsafe-inline'"],
         imgSrc: ["'self'", "data:"],
         formAction: ["'self'"],
@@ -48,6 +51,7 @@ export function deskRoutes(
   app.use("*", sameOriginPosts);
   app.route("/", sessionRoutes(sql, opts));
   app.use("*", requireSession(sql));
+  app.route("/", liveRoutes(sql, feed));
   app.route("/rules", rulePages(sql));
   app.route("/", queueRoutes(sql));
   app.route("/", advocateRoutes(sql));

@@ -34,6 +34,7 @@ pre { font-size:12px; background:#f0f2f5; padding:10px; border-radius:6px; overf
 header.top search input { font:inherit; padding:5px 10px; border:1px solid var(--line); border-radius:6px; width:min(320px, 60vw); }
 .handoff { background:#eef4ff; border:1px solid var(--accent); padding:8px 12px; border-radius:6px; margin:8px 0; }
 form.status { margin:6px 0 14px; } form.status button { margin-left:4px; } select { font:inherit; padding:5px 8px; border:1px solid var(--line); border-radius:6px; max-width:100%; }
+.needs { background:var(--high); color:#fff; border-radius:999px; padding:2px 10px; font-weight:700; text-decoration:none; font-size:12px; }
 .tabs a { margin-right:10px; } .tabs a.on { font-weight:700; color:var(--ink); text-decoration:none; }
 .why { margin-bottom:14px; } .why .story { font-size:15px; margin:6px 0; } .held { margin:4px 0; padding-left:18px; color:var(--muted); } .small { font-size:12px; }
 .their { color:var(--muted); } .activity { padding-left:18px; } .activity li { margin-bottom:4px; } .activity li.flagged { font-weight:600; } .flag { color:var(--high); }
@@ -65,8 +66,10 @@ export const Layout: FC<{
   refresh?: number;
   /** What the search box holds. */
   query?: string | undefined;
+  /** The case a case page shows: live updates about it refresh the page's live parts. */
+  caseId?: string | undefined;
   children?: Child;
-}> = ({ title, who, role, refresh, query, children }) => (
+}> = ({ title, who, role, refresh, query, caseId, children }) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
@@ -74,8 +77,9 @@ export const Layout: FC<{
       <title>{title} · touchpoint desk</title>
       {refresh ? <meta http-equiv="refresh" content={String(refresh)} /> : null}
       <style dangerouslySetInnerHTML={{ __html: css }} />
+      {who && role !== "risk" ? <script src="/desk/live.js" defer /> : null}
     </head>
-    <body>
+    <body data-case={caseId ?? ""}>
       <header class="top">
         <span class="brand">touchpoint desk</span>
         {who ? (
@@ -97,6 +101,11 @@ export const Layout: FC<{
               />
             </form>
           </search>
+        ) : null}
+        {who && role !== "risk" ? (
+          <a id="needs-you" class="needs" href="/desk" hidden aria-live="polite">
+            needs you
+          </a>
         ) : null}
         {who ? (
           <span class="who">

@@ -82,25 +82,28 @@ export function queueRoutes(sql: Sql) {
               {status === "open" ? "Show resolved" : "Show open"}
             </a>
           </p>
-          {reopened.length > 0 ? (
+          <div id="queue" data-live>
+            {reopened.length > 0 ? (
+              <div class="card">
+                <h2>Closed, but the customer wrote since</h2>
+                <CaseTable items={reopened} />
+              </div>
+            ) : null}
+            {mine.length > 0 ? (
+              <div class="card">
+                <h2>Yours</h2>
+                <CaseTable items={mine} />
+              </div>
+            ) : null}
             <div class="card">
-              <h2>Closed, but the customer wrote since</h2>
-              <CaseTable items={reopened} />
+              <h2>{team ? `Team ${team}` : "All teams"}</h2>
+              {rest.length === 0 ? <p class="muted">Nothing here.</p> : <CaseTable items={rest} />}
             </div>
-          ) : null}
-          {mine.length > 0 ? (
-            <div class="card">
-              <h2>Yours</h2>
-              <CaseTable items={mine} />
-            </div>
-          ) : null}
-          <div class="card">
-            <h2>{team ? `Team ${team}` : "All teams"}</h2>
-            {rest.length === 0 ? <p class="muted">Nothing here.</p> : <CaseTable items={rest} />}
           </div>
         </div>,
         whoOf(p),
-        20,
+        // The live feed keeps the queue current; a reload now and then is the fallback without scripts.
+        60,
         p.role,
       ),
     );

@@ -855,6 +855,13 @@ function attentionSql(sql: Q) {
     order by t.id desc limit 1)`;
 }
 
+/** How many of an advocate's cases need them now (a task or an alert nobody has answered). */
+export async function casesNeedingAdvocate(sql: Q, advocateId: string): Promise<number> {
+  const [r] = await sql`
+    select count(*)::int as n from cases c where c.advocate_id = ${advocateId} and ${attentionSql(sql)} is not null`;
+  return (r?.n as number) ?? 0;
+}
+
 /** Events of the customer's recent activity shown with a case. */
 const ACTIVITY_SHOWN = 25;
 

@@ -1,0 +1,194 @@
+/**
+ * The desk, live: server-sent events at `/desk/live` tell each open page what changed on the
+ * cases its viewer may see — a case routed to them, a customer's reply, a delivery failure, a
+ * status change — and how many cases need them. Every change to a case is a timeline entry, so
+ * one poller per process reads new entries (by id, once a second, only while someone listens)
+ * and fans them out by team; it works the same on Postgres and embedded PGlite and whichever
+ * process (API or worker) made the change. The page's script (`/desk/live.js`) refetches the
+ * page and swaps the parts marked `data-live`, leaving what the advocate is typing alone.
+ */
+import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { Sql } from "../../engine/store/database.ts";
+import { casesNeedingAdvocate } from "../../engine/store/postgres.ts";
+import type { DeskEnv } from "./session.tsx";
+import { teamOf } from "./words.tsx";
+
+export interface CaseChange {
+  id: string;
+  caseId: string;
+  kind: string;
+  team: string;
+  advocateId: string | null;
+}
+
+type Listener = (changes: readonly CaseChange[]) => void;
+
+/** One poller per process, running only while a desk page listens. */
+export class DeskFeed {
+  private readonly listeners = new Set<Listener>();
+  private last: bigint | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private busy = false;
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly everyMs = 1000,
+  ) {}
+
+  /** Listens from now on: changes after this resolves reach `l`; the page refetches once for the rest. */
+  async subscribe(l: Listener): Promise<() => void> {
+    if (this.last === undefined) {
+      const [r] = await this.sql`select coalesce(max(id), 0) as id from case_timeline`;
+      this.last ??= BigInt(r!.id as string | number);
+    }
+    this.listeners.add(l);
+    if (!this.timer) {
+      this.timer = setInterval(() => void this.tick(), this.everyMs);
+      this.timer.unref();
+    }
+    return () => {
+      this.listeners.delete(l);
+      if (this.listeners.size === 0 && this.timer) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+        this.last = undefined;
+      }
+    };
+  }
+
+  private async tick(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      if (this.last === undefined) return;
+      const rows = await this.sql`
+        select t.id, t.case_id, t.kind, c.team, c.advocate_id from case_timeline t join cases c on c.id = t.case_id
+        where t.id > ${String(this.last)} order by t.id limit 500`;
+      if (rows.length === 0) return;
+      this.last = BigInt(rows[rows.length - 1]!.id as string | number);
+      const changes = rows.map((r) => ({
+        id: String(r.id),
+        caseId: r.case_id as string,
+        kind: r.kind as string,
+        team: r.team as string,
+        advocateId: (r.advocate_id as string | null) ?? null,
+      }));
+      for (const l of this.listeners) l(changes);
+    } catch {
+      // Postgres away for a moment: the next tick tries again; pages keep what they show.
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.listeners.clear();
+  }
+}
+
+/** What the page's script does: listen, and refresh the live parts when something of ours changed. */
+const SCRIPT = `(() => {
+  const here = document.body.dataset.case || "";
+  const badge = document.getElementById("needs-you");
+  let pending = false;
+  async function refresh() {
+    if (pending) return;
+    pending = true;
+    try {
+      const res = await fetch(location.href, { headers: { "x-desk-live": "1" }, credentials: "same-origin" });
+      if (!res.ok) return;
+      const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+      for (const el of document.querySelectorAll("[data-live]")) {
+        const fresh = doc.getElementById(el.id);
+        if (fresh) el.replaceWith(fresh);
+      }
+    } finally {
+      pending = false;
+    }
+  }
+  const es = new EventSource("/desk/live");
+  es.addEventListener("counts", (e) => {
+    const { needsYou } = JSON.parse(e.data);
+    if (badge) {
+      badge.textContent = needsYou > 0 ? "needs you: " + needsYou : "";
+      badge.hidden = needsYou === 0;
+    }
+  });
+  es.addEventListener("hello", () => refresh());
+  es.addEventListener("case", (e) => {
+    const change = JSON.parse(e.data);
+    if (!here || change.caseId === here) refresh();
+  });
+})();
+`;
+
+export function liveRoutes(sql: Sql, feed: DeskFeed) {
+  const app = new Hono<DeskEnv>();
+  app.get("/live.js", (c) => {
+    c.header("Cache-Control", "no-cache");
+    return c.body(SCRIPT, 200, { "Content-Type": "text/javascript; charset=utf-8" });
+  });
+  app.get("/live", (c) => {
+    const p = c.get("principal");
+    const team = teamOf(p);
+    return streamSSE(c, async (stream) => {
+      let closed = false;
+      let queue: CaseChange[] = [];
+      let wake: (() => void) | undefined;
+      const unsubscribe = await feed.subscribe((changes) => {
+        // An advocate or team supervisor hears of their team's cases only.
+        const mine = team ? changes.filter((ch) => ch.team === team) : changes;
+        if (mine.length === 0) return;
+        queue.push(...mine);
+        wake?.();
+      });
+      stream.onAbort(() => {
+        closed = true;
+        unsubscribe();
+        wake?.();
+      });
+      // Listening now: the page refetches once for whatever changed since it was drawn.
+      await stream.writeSSE({ event: "hello", data: "{}" });
+      await stream.writeSSE({
+        event: "counts",
+        data: JSON.stringify({ needsYou: p.advocateId ? await casesNeedingAdvocate(sql, p.advocateId) : 0 }),
+      });
+      while (!closed) {
+        // Wait for changes, or 25 s for a comment that keeps proxies from closing an idle stream.
+        await new Promise<void>((ok) => {
+          wake = ok;
+          setTimeout(ok, 25_000);
+        });
+        wake = undefined;
+        if (closed) break;
+        const batch = queue;
+        queue = [];
+        if (batch.length === 0) {
+          await stream.write(": idle\n\n");
+          continue;
+        }
+        const seen = new Set<string>();
+        for (const ch of batch) {
+          if (seen.has(ch.caseId)) continue;
+          seen.add(ch.caseId);
+          await stream.writeSSE({
+            event: "case",
+            id: ch.id,
+            data: JSON.stringify({ caseId: ch.caseId, kind: ch.kind, advocateId: ch.advocateId }),
+          });
+        }
+        await stream.writeSSE({
+          event: "counts",
+          data: JSON.stringify({
+            needsYou: p.advocateId ? await casesNeedingAdvocate(sql, p.advocateId) : 0,
+          }),
+        });
+      }
+      unsubscribe();
+    });
+  });
+  return app;
+}
