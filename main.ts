@@ -191,7 +191,11 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
       batchSize: config.INGEST_BATCH_SIZE,
       maxPendingAgeMs: config.READY_MAX_PENDING_AGE_MS,
       secureCookies: config.DESK_COOKIE_SECURE,
-      texting: { from: config.VONAGE_FROM, transport: hasVonageCredentials(config) ? "vonage" : "outbox" },
+      texting: {
+        from: config.VONAGE_FROM,
+        transport: hasVonageCredentials(config) ? "vonage" : "outbox",
+        bank: { name: config.BANK_NAME, phone: config.BANK_PHONE },
+      },
       phoneCountry: countryOfNumber(config.BANK_PHONE),
       ...(pool ? { workersHealthy: pool.healthy } : {}),
       mount: (root) => {

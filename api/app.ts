@@ -5,7 +5,7 @@ import type { Redis } from "ioredis";
 import type { CountryCode } from "libphonenumber-js";
 import type { Logger } from "../engine/log.ts";
 import type { Metrics } from "../engine/metrics.ts";
-import type { AdvocateTexting } from "../engine/outreach/advocate.ts";
+import type { CaseActions } from "../engine/outreach/replace-card.ts";
 import type { Sql } from "../engine/store/database.ts";
 import { oldestPending } from "../engine/store/work.ts";
 import { owe, type Queues } from "../workers/queues.ts";
@@ -55,7 +55,7 @@ export interface AppDeps {
   /** The country whose numbering plan reads a national-format number in lookups (the bank's own). */
   phoneCountry?: CountryCode | undefined;
   /** How this deployment texts: the sender and whether Vonage or the outbox carries it. */
-  texting: { from: string; transport: "vonage" | "outbox" };
+  texting: { from: string; transport: "vonage" | "outbox"; bank: { name: string; phone: string } };
   /** Extra routes mounted at the root (webhooks). */
   mount?: (app: Hono) => void;
 }
@@ -191,13 +191,16 @@ export function createApp(deps: AppDeps): Hono {
   return app;
 }
 
-/** What an advocate's text needs to be stored and queued, for the API and the desk alike. */
-export function advocateTexts(deps: Pick<AppDeps, "sql" | "queues" | "texting">): AdvocateTexting {
-  const outreach = deps.queues.outreach;
+/** What a person's actions on a case need (texts, the actions queue), for the API and the desk alike. */
+export function advocateTexts(deps: Pick<AppDeps, "sql" | "queues" | "texting">): CaseActions {
+  const { outreach, actions } = deps.queues;
   return {
     sql: deps.sql,
     outreach,
-    ...deps.texting,
+    from: deps.texting.from,
+    transport: deps.texting.transport,
+    bank: deps.texting.bank,
     owe: (job, jobId) => owe(deps.sql, outreach, job.type, job, { jobId }),
+    publishAction: (action, jobId) => owe(deps.sql, actions, action.type, action, { jobId }),
   };
 }

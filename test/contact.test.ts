@@ -640,4 +640,67 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
       .sql`select count(*)::int as n from messages where case_id = ${kase.id} and kind = 'advocate'`;
     expect(n!.n).toBe(1);
   });
+
+  it("replaces a card after a NO: the card system gets the request, the customer a text naming only a town or branch", async () => {
+    const kase = await textedCase("repl-1", "+33612340030");
+    const early = await t.api("POST", `/v1/cases/${kase.id}/actions`, {
+      type: "card.replace",
+      deliverTo: { kind: "home" },
+    });
+    expect(early.status).toBe(409);
+    expect(early.body.error.message).toBe("a card is replaced on a confirmed-fraud case only");
+    await webhook("inbound", inbound("33612340030", "NO"));
+    await eventually(async () =>
+      (await caseById(kase.id)).outcome === "confirmed_fraud" ? true : undefined,
+    );
+    await t.drained();
+    const before = textsTo("33612340030").length;
+
+    const bad = await t.api("POST", `/v1/cases/${kase.id}/actions`, {
+      type: "card.replace",
+      deliverTo: { kind: "address", line1: "12 rue de la République", city: "Lyon", postcode: "69002" },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.issues).toEqual([expect.objectContaining({ path: "deliverTo.country" })]);
+    const done = await t.api("POST", `/v1/cases/${kase.id}/actions`, {
+      type: "card.replace",
+      deliverTo: {
+        kind: "address",
+        line1: "12 rue de la République",
+        city: "Lyon",
+        postcode: "69002",
+        country: "FR",
+      },
+    });
+    expect(done.status).toBe(202);
+    expect(done.body).toMatchObject({
+      texted: true,
+      action: { type: "card.replace", card: { id: "repl-1-card", last4: "5555" } },
+    });
+    // The card system gets the whole address; the answer and the text do not carry it.
+    const job = await t.tp.queues.actions.getJob(`replace-${kase.id}-repl-1-card`);
+    expect(job?.data).toMatchObject({
+      type: "card.replace",
+      caseId: kase.id,
+      deliverTo: { kind: "address", line1: "12 rue de la République", city: "Lyon", postcode: "69002" },
+    });
+    expect(JSON.stringify(done.body)).not.toContain("République");
+    await eventually(async () => (textsTo("33612340030").length === before + 1 ? true : undefined));
+    const text = textsTo("33612340030").at(-1)!.text;
+    expect(text).toMatch(
+      /^Touchpoint Bank: your new card, replacing the one ending 5555, is on its way to the address you gave us in Lyon and should be there by (Mon|Tue|Wed|Thu|Fri) \d{1,2} [A-Z][a-z]{2}\. /,
+    );
+    expect(text).not.toMatch(/République|69002/);
+    const c = await caseById(kase.id);
+    expect(c.timeline.find((s: Json) => s.kind === "action.card_replace")).toMatchObject({
+      detail: { card: { last4: "5555" }, deliverTo: "address" },
+    });
+    // Once per card per case: a second request is refused, and nothing more is sent.
+    const again = await t.api("POST", `/v1/cases/${kase.id}/actions`, {
+      type: "card.replace",
+      deliverTo: { kind: "branch", branch: "Lyon Part-Dieu" },
+    });
+    expect(again.status).toBe(409);
+    expect(again.body.error.message).toBe("card ending 5555 is already being replaced on this case");
+  });
 });

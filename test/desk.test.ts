@@ -100,6 +100,26 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
     expect(api.body.timeline.at(-1)).toMatchObject({ kind: "case.resolved", actor: "adv-amara" });
   });
 
+  it("lets Amara replace Sophie's card to a branch after the fraud is confirmed, and tells Sophie where", async () => {
+    const page = await signIn(await t.token("advocate", { advocateId: "adv-amara" }));
+    await page.goto(`${base}/desk/cases/${caseId}`);
+    await page.check("input[name=kind][value=branch]");
+    await page.fill("input[name=branch]", "Lyon Part-Dieu");
+    await page.click("#replace-card button[type=submit]");
+    await page.waitForURL(`${base}/desk/cases/${caseId}#replace-card`);
+    expect(await page.locator("#replace-card").innerText()).toMatch(
+      /Requested: new card to our Lyon Part-Dieu branch, due by \d{4}-\d\d-\d\d/,
+    );
+    const job = await t.tp.queues.actions.getJob(`replace-${caseId}-card-42a`);
+    expect(job?.data).toMatchObject({
+      type: "card.replace",
+      deliverTo: { kind: "branch", branch: "Lyon Part-Dieu" },
+    });
+    await t.drained();
+    const thread = await page.locator("#thread").innerText();
+    expect(thread).toMatch(/is on its way to our Lyon Part-Dieu branch and should be there by/);
+  });
+
   it("finds Sophie's case by phone in any format, by name, by card and by case id, and opens it from a call", async () => {
     const page = await signIn(await t.token("advocate", { advocateId: "adv-amara" }));
     for (const q of ["+44 7911 123042", "07911 123042", "00447911123042", "Sophie", "4242", caseId]) {

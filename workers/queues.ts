@@ -4,6 +4,7 @@ import type { Redis } from "ioredis";
 import type { TouchpointEvent } from "../engine/events.ts";
 import type { OutreachJob } from "../engine/outreach/contact.ts";
 import type { CardBlockAction, InboundText, Receipt } from "../engine/outreach/conversation.ts";
+import type { CardReplaceAction } from "../engine/outreach/replace-card.ts";
 import type { Sql } from "../engine/store/database.ts";
 import { recordOwed } from "../engine/store/work.ts";
 
@@ -120,7 +121,7 @@ export function createQueues(connection: Redis, prefix: string) {
     outreach: make<OutreachJob>(QUEUES.outreach),
     replies: make<RepliesJob>(QUEUES.replies),
     /** Read by the card system: touchpoint only publishes here. */
-    actions: make<CardBlockAction>(QUEUES.actions),
+    actions: make<CardBlockAction | CardReplaceAction>(QUEUES.actions),
     maintenance: make<Record<string, never>>(QUEUES.maintenance),
     backtests: make<BacktestJob>(QUEUES.backtests),
     async close() {

@@ -1,16 +1,18 @@
 /** The case page: who the customer is, why the case, the texts, the timeline, and what to do. */
 import { Hono } from "hono";
-import { ConflictError, NotFoundError } from "../../engine/errors.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../../engine/errors.ts";
 import { eventLocation } from "../../engine/events.ts";
 import { cleanText } from "../../engine/input.ts";
 import { maskPhone } from "../../engine/log.ts";
 import type { Metrics } from "../../engine/metrics.ts";
-import { type AdvocateTexting, advocateTextIssues, writeToCustomer } from "../../engine/outreach/advocate.ts";
+import { advocateTextIssues, writeToCustomer } from "../../engine/outreach/advocate.ts";
+import { type CaseActions, deliverToSchema, replaceCard } from "../../engine/outreach/replace-card.ts";
 import { conditionInWords, type Held, type Story, type StoryPlace } from "../../engine/rules/summary.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import {
   addTimeline,
   audit,
+  getCustomer,
   listAdvocates,
   type Principal,
   resolveCase,
@@ -74,6 +76,62 @@ const TEXT_REFUSED: Record<string, string> = {
   card: "Not sent: that looks like a card number. Use the last four digits only.",
   stop: "Not sent: the customer replied STOP. Call them instead.",
 };
+
+/** After confirmed fraud: a new card, to the address on file, another address, or a branch. */
+function ReplaceCard({ c, refused }: { c: Detail; refused?: string | undefined }) {
+  if (c.outcome !== "confirmed_fraud") return null;
+  const done = c.timeline.filter((s) => s.kind === "action.card_replace");
+  return (
+    <div class="card" id="replace-card">
+      <h2>Replace the card</h2>
+      {done.map((s) => (
+        <p class="ok">
+          Requested: {(s.detail as { reason?: string }).reason} — <When at={s.at} />
+        </p>
+      ))}
+      {refused === "replace" ? (
+        <p class="warn">
+          Not requested: say where it goes (for another address: street, town, postcode and country).
+        </p>
+      ) : null}
+      {refused === "replaced" ? <p class="warn">That card is already being replaced.</p> : null}
+      {done.length > 0 ? null : (
+        <form method="post" action={`/desk/cases/${c.id}/replace-card`}>
+          <fieldset>
+            <legend>Deliver the new card to</legend>
+            <label>
+              <input type="radio" name="kind" value="home" checked /> the address on file
+            </label>
+            <label>
+              <input type="radio" name="kind" value="address" /> another address the customer gives
+            </label>
+            <div class="fields">
+              <input
+                type="text"
+                name="line1"
+                placeholder="Street and number"
+                aria-label="Street and number"
+              />
+              <input type="text" name="city" placeholder="Town" aria-label="Town" />
+              <input type="text" name="postcode" placeholder="Postcode" aria-label="Postcode" />
+              <input type="text" name="country" placeholder="Country (FR, GB…)" aria-label="Country code" />
+            </div>
+            <label>
+              <input type="radio" name="kind" value="branch" /> a branch, to collect it
+            </label>
+            <div class="fields">
+              <input type="text" name="branch" placeholder="Branch name" aria-label="Branch name" />
+            </div>
+          </fieldset>
+          <p class="muted small">The customer gets a text naming only the town or the branch.</p>
+          <button class="primary" type="submit">
+            Replace card
+          </button>
+        </form>
+      )}
+    </div>
+  );
+}
 
 /** The texts out and in as one thread, who wrote each, its delivery state, and the reply box. */
 function Conversation({ c, error }: { c: Detail; error?: string | undefined }) {
@@ -208,6 +266,7 @@ function CasePage({
             )}
           </div>
           <WorkCard c={c} principal={principal} colleagues={colleagues} refused={moved} />
+          <ReplaceCard c={c} refused={error} />
           <Conversation c={c} error={error} />
           {open ? (
             <div class="card">
@@ -311,7 +370,7 @@ function refusalCode(issue: string): string {
   return "long";
 }
 
-export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: AdvocateTexting }) {
+export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: CaseActions }) {
   const app = new Hono<DeskEnv>();
   app.get("/cases/:id", async (c) => {
     const p = c.get("principal");
@@ -396,6 +455,41 @@ export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: Advocat
       throw err;
     }
     return c.redirect(`/desk/cases/${kase.id}#conversation`, 303);
+  });
+
+  app.post("/cases/:id/replace-card", async (c) => {
+    const p = c.get("principal");
+    const kase = await visibleCase(sql, p, c.req.param("id"));
+    const form = await c.req.parseBody();
+    const field = (k: string) => (typeof form[k] === "string" ? cleanText(form[k] as string).trim() : "");
+    const kind = field("kind");
+    const deliverTo = deliverToSchema.safeParse(
+      kind === "address"
+        ? {
+            kind,
+            line1: field("line1"),
+            city: field("city"),
+            postcode: field("postcode"),
+            country: field("country").toUpperCase(),
+          }
+        : kind === "branch"
+          ? { kind, branch: field("branch") }
+          : { kind: "home" },
+    );
+    const customer = await getCustomer(sql, kase.customerId);
+    if (!deliverTo.success || !customer)
+      return c.redirect(`/desk/cases/${kase.id}?refused=replace#replace-card`, 303);
+    try {
+      await replaceCard(
+        { ...opts.texting, now: new Date() },
+        { kase, customer, deliverTo: deliverTo.data, by: p.advocateId ?? p.tokenId },
+      );
+    } catch (err) {
+      if (err instanceof ConflictError || err instanceof ValidationError)
+        return c.redirect(`/desk/cases/${kase.id}?refused=replaced#replace-card`, 303);
+      throw err;
+    }
+    return c.redirect(`/desk/cases/${kase.id}#replace-card`, 303);
   });
 
   app.post("/cases/:id/notes", async (c) => {

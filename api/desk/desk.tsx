@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import type { CountryCode } from "libphonenumber-js";
 import type { Metrics } from "../../engine/metrics.ts";
-import type { AdvocateTexting } from "../../engine/outreach/advocate.ts";
+import type { CaseActions } from "../../engine/outreach/replace-card.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { advocateRoutes } from "./advocates.tsx";
 import { caseRoutes } from "./case-page.tsx";
@@ -23,7 +23,7 @@ export function deskRoutes(
   opts: {
     secureCookie: "auto" | boolean;
     metrics?: Metrics;
-    texting: AdvocateTexting;
+    texting: CaseActions;
     phoneCountry?: CountryCode | undefined;
   },
 ) {

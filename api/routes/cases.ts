@@ -3,17 +3,18 @@ import { type Context, Hono } from "hono";
 import type { CountryCode } from "libphonenumber-js";
 import { z } from "zod";
 import type { TransferKind } from "../../engine/cases/routing.ts";
-import { ForbiddenError, NotFoundError, ValidationError } from "../../engine/errors.ts";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../engine/errors.ts";
 import { text } from "../../engine/events.ts";
 import { maskPhone } from "../../engine/log.ts";
 import type { Metrics } from "../../engine/metrics.ts";
-import { type AdvocateTexting, writeToCustomer } from "../../engine/outreach/advocate.ts";
+import { writeToCustomer } from "../../engine/outreach/advocate.ts";
+import { type CaseActions, deliverToSchema, replaceCard } from "../../engine/outreach/replace-card.ts";
 import { lookupPhone } from "../../engine/people.ts";
 import { transferCase } from "../../engine/store/assignments.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { casesForPhone } from "../../engine/store/lookup.ts";
 import type { Principal } from "../../engine/store/postgres.ts";
-import { addTimeline, caseDetail, listCases, resolveCase } from "../../engine/store/postgres.ts";
+import { addTimeline, caseDetail, getCustomer, listCases, resolveCase } from "../../engine/store/postgres.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
 import { jsonBody, queryOf } from "../errors.ts";
 
@@ -61,6 +62,13 @@ export async function visibleCase(sql: Sql, p: Principal, id: string) {
 
 const messageBody = z.strictObject({ text: z.string().max(2000) });
 
+const actionBody = z.strictObject({
+  type: z.literal("card.replace"),
+  /** Which card, when the case is about more than one. */
+  cardId: z.string().max(128).optional(),
+  deliverTo: deliverToSchema,
+});
+
 const transferBody = z.strictObject({
   to: z.string().min(1).max(128),
   /** What the colleague needs to know first: required for a hand-off. */
@@ -70,7 +78,7 @@ const transferBody = z.strictObject({
 export function caseRoutes(
   sql: Sql,
   metrics: Metrics,
-  texting: AdvocateTexting,
+  texting: CaseActions,
   phoneCountry?: CountryCode | undefined,
 ) {
   const app = new Hono<AuthEnv>();
@@ -166,6 +174,19 @@ export function caseRoutes(
   app.post("/:id/claim", requireRole("advocate"), move("claim"));
   app.post("/:id/handoff", requireRole("advocate", "supervisor"), move("handoff"));
   app.post("/:id/reassign", requireRole("supervisor"), move("reassign"));
+  // Actions on a case for the bank's other systems; today: a replacement card after confirmed fraud.
+  app.post("/:id/actions", requireRole("advocate", "supervisor"), async (c) => {
+    const p = c.get("principal");
+    const kase = await visibleCase(sql, p, c.req.param("id"));
+    const body = await jsonBody(c, actionBody);
+    const customer = await getCustomer(sql, kase.customerId);
+    if (!customer) throw new ConflictError(`customer ${kase.customerId} is not on file`);
+    const { action, texted } = await replaceCard(
+      { ...texting, now: new Date() },
+      { kase, customer, cardId: body.cardId, deliverTo: body.deliverTo, by: p.advocateId ?? p.tokenId },
+    );
+    return c.json({ action: { ...action, deliverTo: { kind: action.deliverTo.kind } }, texted }, 202);
+  });
   app.post("/:id/notes", requireRole("advocate", "supervisor"), async (c) => {
     const p = c.get("principal");
     const kase = await visibleCase(sql, p, c.req.param("id"));

@@ -36,6 +36,7 @@ export type TimelineKind =
   | "contact.opted_out"
   | "reply.received"
   | "action.card_block"
+  | "action.card_replace"
   | "action.account_lock"
   | "advocate.alerted"
   | "task.call_customer";

@@ -87,7 +87,10 @@ export async function writeToCustomer(
   return stored;
 }
 
-/** The outreach worker's half: sends a stored advocate text, unless STOP came in the meantime. */
+/**
+ * The outreach worker's half: sends a text stored as pending by a person's action (an advocate's
+ * own words, a replacement card's notice), unless STOP came in the meantime.
+ */
 export async function sendAdvocateText(
   deps: ContactDeps,
   job: Extract<OutreachJob, { type: "advocate" }>,
@@ -112,7 +115,7 @@ export async function sendAdvocateText(
   await deliver(deps, {
     caseId: message.caseId,
     customer,
-    kind: "advocate",
+    kind: message.kind,
     body: message.body,
     key: job.key,
     finalAttempt,

@@ -21,6 +21,8 @@ const story: TemplateVars = {
   currency: "EUR",
   last4: "4242",
   action: "payee.added",
+  deliverTo: "our Lyon Part-Dieu branch",
+  arrivesBy: "Fri 4 Dec",
 };
 const PAN = "4000123412344242";
 
@@ -72,6 +74,8 @@ describe("renderMessage", () => {
       "amount",
       "last4",
       "action",
+      "deliverTo",
+      "arrivesBy",
     ];
     for (const lang of LANGUAGES)
       for (const kind of MESSAGE_KINDS)

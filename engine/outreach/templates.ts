@@ -21,6 +21,7 @@ export const MESSAGE_KINDS = [
   "thanks_false_alarm",
   "opt_out_confirmation",
   "help",
+  "card_replacement",
 ] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
@@ -54,6 +55,10 @@ export interface TemplateVars {
   last4?: string;
   /** Event type of a behaviour check, e.g. `payee.added`, put into words by the language's `actions`. */
   action?: string;
+  /** Where a replacement card goes, as a town or a branch name only: never a street address. */
+  deliverTo?: string;
+  /** When it should arrive, already in words for the language ("Fri 4 Dec"). */
+  arrivesBy?: string;
 }
 
 export interface Rendered {
@@ -139,6 +144,8 @@ export function renderMessage(kind: MessageKind, language: string, vars: Templat
     last4: vars.last4 ?? "",
     amount: vars.amount !== undefined && vars.currency ? formatAmount(vars.amount, vars.currency, lang) : "",
     action: vars.action ? (table.actions[vars.action] ?? "") : "",
+    deliverTo: cleanDescriptor(vars.deliverTo ?? ""),
+    arrivesBy: vars.arrivesBy ?? "",
   };
   const missing = templateVariables(template).filter((name) => !view[name]);
   if (missing.length > 0) {
