@@ -16,6 +16,7 @@ import { errorBody, handleError, refuseBadParams } from "./errors.ts";
 import { openApiDocument } from "./openapi.ts";
 import { tokenRoutes } from "./routes/admin.ts";
 import { backtestRoutes } from "./routes/backtests.ts";
+import { callRoutes } from "./routes/calls.ts";
 import { caseRoutes } from "./routes/cases.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { advocateRoutes, customerRoutes } from "./routes/people.ts";
@@ -160,6 +161,7 @@ export function createApp(deps: AppDeps): Hono {
   v1.route("/customers", customerRoutes(deps.sql));
   v1.route("/advocates", advocateRoutes(deps.sql));
   v1.route("/cases", caseRoutes(deps.sql, deps.metrics, advocateTexts(deps), deps.phoneCountry));
+  v1.route("/calls", callRoutes(deps.sql, deps.phoneCountry));
   v1.route("/tokens", tokenRoutes(deps.sql));
   const told = { redis: deps.redis, keyPrefix: deps.keyPrefix, log: deps.log };
   v1.route("/rules", ruleRoutes(deps.sql, told));

@@ -219,6 +219,17 @@ export function openApiDocument(): object {
           responses: { "200": { description: "the case" }, ...errors },
         },
       },
+      "/v1/calls": {
+        post: {
+          summary:
+            "`{ from, to?, callId? }` from the telephony system (role ingest or supervisor): records that the customer is calling on their open (or latest) case and pushes it to their advocate's desk, or to the team's when the advocate is not online. A repeated callId is recorded once.",
+          security: bearer,
+          responses: {
+            "200": { description: "{ caseId, pushedTo: advocate | team, advocate }, or caseId null" },
+            ...errors,
+          },
+        },
+      },
       "/v1/tokens": {
         post: {
           summary: "Make a bearer token for a role (admin only); shown once",

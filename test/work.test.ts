@@ -158,6 +158,50 @@ describe("moving work through the API", () => {
       /^Sam \(supervisor\) reassigned the case to .+ \(from /,
     );
   });
+
+  it("records a customer's call on their case and sends it to their advocate, or to the team when they are not online", async () => {
+    await t.api("PUT", "/v1/customers/call-1", {
+      name: "Cal Ling",
+      phone: "+447911123099",
+      homeCountry: "GB",
+    });
+    await t.api("POST", "/v1/events", [
+      tx("call-1-a", "call-1", "2026-11-27T09:10:00Z", PARIS),
+      tx("call-1-b", "call-1", "2026-11-27T10:10:00Z", PHNOM_PENH),
+    ]);
+    const kase = await openCaseWith(t.api, "call-1", ["impossible-location-spend"]);
+    const phoneSystem = t.as(await t.token("ingest", { label: "telephony" }));
+    const call = await phoneSystem("POST", "/v1/calls", {
+      from: "07911 123099",
+      to: "+44 20 7946 0000",
+      callId: "c-1",
+    });
+    expect(call.status, JSON.stringify(call.body)).toBe(200);
+    expect(call.body).toMatchObject({
+      caseId: kase.id,
+      pushedTo: "advocate",
+      advocate: { id: kase.advocateId },
+    });
+    // The same call told twice is one entry.
+    await phoneSystem("POST", "/v1/calls", { from: "+447911123099", callId: "c-1" });
+    let c = (await t.api("GET", `/v1/cases/${kase.id}`)).body;
+    expect(c.timeline.filter((s: Json) => s.kind === "call.received")).toHaveLength(1);
+    expect(c.timeline.find((s: Json) => s.kind === "call.received")).toMatchObject({ actor: "telephony" });
+    expect(c.attention).toMatch(/^the customer is calling \(\+44•+3099\); put through to /);
+    // Their advocate goes offline: the next call is for anyone of the team.
+    await t.api("PUT", `/v1/advocates/${kase.advocateId}/status`, { status: "offline" });
+    const second = await phoneSystem("POST", "/v1/calls", { from: "+447911123099", callId: "c-2" });
+    expect(second.body).toMatchObject({ pushedTo: "team" });
+    c = (await t.api("GET", `/v1/cases/${kase.id}`)).body;
+    expect(c.attention).toMatch(/is offline: anyone of team fraud$/);
+    await t.api("PUT", `/v1/advocates/${kase.advocateId}/status`, { status: "online" });
+    // A number with no case is not an error; an advocate's token may not report calls.
+    expect((await phoneSystem("POST", "/v1/calls", { from: "+33612349999" })).body).toMatchObject({
+      caseId: null,
+    });
+    expect((await phoneSystem("POST", "/v1/calls", { from: "nope" })).body.error.issues[0].path).toBe("from");
+    expect((await (await as("adv-bo"))("POST", "/v1/calls", { from: "+447911123099" })).status).toBe(403);
+  });
 });
 
 describe.skipIf(!chromiumAvailable())("moving work on the desk, in Chromium", () => {

@@ -69,6 +69,10 @@ export function queueRoutes(sql: Sql) {
             (i) => i.attention,
           )
         : [];
+    // A customer on the line: shown to the team when their advocate cannot take it (offline, away).
+    const calling = items.filter(
+      (i) => i.attention?.startsWith("the customer is calling") && !i.attention.includes("; put through to"),
+    );
     const rest = items.filter((i) => !mine.includes(i));
     const me = p.advocateId ? await getAdvocate(sql, p.advocateId) : undefined;
     return c.html(
@@ -83,6 +87,12 @@ export function queueRoutes(sql: Sql) {
             </a>
           </p>
           <div id="queue" data-live>
+            {calling.length > 0 ? (
+              <div class="card calling">
+                <h2>Calling now</h2>
+                <CaseTable items={calling} />
+              </div>
+            ) : null}
             {reopened.length > 0 ? (
               <div class="card">
                 <h2>Closed, but the customer wrote since</h2>

@@ -47,6 +47,7 @@ export const STEP_LABEL: Record<string, string> = {
   "case.confirmed": "Customer confirmed fraud",
   "note.added": "Note",
   "phone.revealed": "Number shown to call",
+  "call.received": "Customer calling",
   "contact.decided": "Contact policy",
   "message.written": "Text written",
   "message.sent": "Text",

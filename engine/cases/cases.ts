@@ -28,6 +28,7 @@ export type TimelineKind =
   | "case.confirmed"
   | "note.added"
   | "phone.revealed"
+  | "call.received"
   | "contact.decided"
   | "message.written"
   | "message.sent"

@@ -848,7 +848,9 @@ function attentionSql(sql: Q) {
   return sql`(
     select t.detail->>'reason' from case_timeline t
     where t.case_id = c.id and (c.status = 'open' or c.outcome = 'confirmed_fraud' or t.at > c.resolved_at)
-      and t.kind in ('task.call_customer', 'advocate.alerted')
+      and (t.kind in ('task.call_customer', 'advocate.alerted')
+        -- A call is answered or not within minutes: it needs someone only while it may still be ringing.
+        or (t.kind = 'call.received' and t.at > now() - interval '15 minutes'))
       -- Answered by what an advocate did after it: a note, a text to the customer, or resolving the case.
       and not exists (select 1 from case_timeline n where n.case_id = c.id
         and n.kind in ('note.added', 'message.written', 'case.resolved') and n.id > t.id)
