@@ -145,6 +145,39 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
     );
   });
 
+  it("fits a phone: at 390 px the case page and the queue stack, nothing cut off, times in the reader's own zone", async () => {
+    const context = await browser.newContext({
+      viewport: { width: 390, height: 844 },
+      timezoneId: "Asia/Tokyo",
+    });
+    const page = await context.newPage();
+    await page.goto(`${base}/desk`);
+    await page.fill("input[name=token]", await t.token("advocate", { advocateId: "adv-amara" }));
+    await page.click("button[type=submit]");
+    for (const path of ["/desk", `/desk/cases/${caseId}`]) {
+      await page.goto(`${base}${path}`);
+      const { scroll, columns } = await page.evaluate(() => ({
+        scroll: document.documentElement.scrollWidth,
+        columns: getComputedStyle(document.querySelector(".grid") ?? document.body).gridTemplateColumns,
+      }));
+      const wide = await page.evaluate(() =>
+        [...document.querySelectorAll("body *")]
+          .filter((e) => e.getBoundingClientRect().right > 392)
+          .slice(0, 8)
+          .map((e) => `${e.tagName}.${e.className}#${e.id} ${Math.round(e.getBoundingClientRect().right)}`),
+      );
+      expect(scroll, `${path} ${wide.join(", ")}`).toBeLessThanOrEqual(390);
+      if (path !== "/desk") expect(columns.split(" ")).toHaveLength(1);
+    }
+    // The Paris payment (11:05 UTC) read in Tokyo: 20:05 there, the zone named.
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll("time")].some((t) => /20:05/.test(t.textContent ?? "")),
+    );
+    expect(await page.locator("ol.activity time").first().getAttribute("title")).toBe("2026-11-22 11:05 UTC");
+    await page.screenshot({ path: artefact("case-page-390.png"), fullPage: true });
+    await context.close();
+  });
+
   it("shows each advocate's load and how many cases wait for someone", async () => {
     const page = await signIn(await t.token("supervisor"));
     await page.click("text=Advocates");
@@ -152,6 +185,7 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
     expect(text).toMatch(/Amara Okafor\s+fraud\s+online\s+\d+ of 8/);
     expect(text).toMatch(/Priya Shah\s+fraud\s+offline/);
     expect(text).toContain("0 open cases waiting for an advocate");
+    await page.screenshot({ path: artefact("advocates.png"), fullPage: true });
   });
 
   it("keeps another team's advocate out of the case", async () => {

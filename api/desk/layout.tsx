@@ -11,7 +11,7 @@ header.top nav a { margin-right:12px; color:var(--accent); text-decoration:none;
 header.top .who { margin-left:auto; color:var(--muted); }
 main { padding:20px; max-width:1200px; margin:0 auto; }
 h1 { font-size:20px; margin:0 0 4px; } h2 { font-size:15px; margin:0 0 8px; text-transform:uppercase; letter-spacing:.04em; color:var(--muted); }
-.grid { display:grid; grid-template-columns: 1fr 1.4fr; gap:16px; }
+.grid { display:grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1.4fr); gap:16px; } .grid > section { min-width:0; }
 .card { background:#fff; border:1px solid var(--line); border-radius:8px; padding:14px 16px; margin-bottom:16px; }
 table { width:100%; border-collapse:collapse; } th, td { text-align:left; padding:6px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
 th { color:var(--muted); font-weight:600; font-size:12px; text-transform:uppercase; }
@@ -44,7 +44,7 @@ svg.map { width:100%; height:auto; display:block; border-radius:6px; } .map .sea
 .map .pt circle { fill:var(--muted); stroke:#fff; stroke-width:1.5; } .map .pt.flagged circle { fill:var(--medium); } .map .pt.here circle, .map .pt.there circle { fill:var(--high); }
 .map text { font-size:13px; font-weight:700; fill:var(--ink); paint-order:stroke; stroke:#fff; stroke-width:3px; }
 @media (max-width: 760px) {
-  .grid { grid-template-columns: 1fr; } main { padding:12px; } header.top { flex-wrap:wrap; padding:8px 12px; }
+  .grid { grid-template-columns: minmax(0, 1fr); } main { padding:12px; } header.top { flex-wrap:wrap; padding:8px 12px; }
   table { display:block; overflow-x:auto; } th, td { white-space:nowrap; }
 }
 `;

@@ -91,6 +91,21 @@ export class DeskFeed {
 
 /** What the page's script does: listen, and refresh the live parts when something of ours changed. */
 const SCRIPT = `(() => {
+  // Times in the advocate's own zone: the page says UTC; the browser knows where its reader is.
+  // ISO-like (2026-11-22 20:05), never 12/02 that reads two ways; the zone named after it.
+  const fmt = new Intl.DateTimeFormat("sv-SE", {
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short",
+  });
+  function localTimes(root) {
+    for (const t of root.querySelectorAll("time[datetime]")) {
+      const d = new Date(t.getAttribute("datetime"));
+      if (!Number.isNaN(d.getTime())) {
+        t.title = t.textContent;
+        t.textContent = fmt.format(d);
+      }
+    }
+  }
+  localTimes(document);
   const here = document.body.dataset.case || "";
   const badge = document.getElementById("needs-you");
   let pending = false;
@@ -103,7 +118,10 @@ const SCRIPT = `(() => {
       const doc = new DOMParser().parseFromString(await res.text(), "text/html");
       for (const el of document.querySelectorAll("[data-live]")) {
         const fresh = doc.getElementById(el.id);
-        if (fresh) el.replaceWith(fresh);
+        if (fresh) {
+          localTimes(fresh);
+          el.replaceWith(fresh);
+        }
       }
     } finally {
       pending = false;

@@ -60,25 +60,33 @@ export const STEP_LABEL: Record<string, string> = {
   "task.call_customer": "Task: call the customer",
 };
 
+/** A timeline entry's detail in words; never raw JSON. */
 export function stepText(kind: string, d: Record<string, unknown>): string {
+  const words = (v: unknown) => String(v ?? "").replace(/_/g, " ");
   switch (kind) {
     case "case.opened":
       return `${d.title} (${d.severity})`;
     case "evidence.added":
       return `${d.title} — rule ${d.rule}, event ${d.eventId}`;
+    case "case.escalated":
+      return `from ${d.from} to ${d.to} severity`;
     case "case.assigned":
     case "case.unassigned":
-      return `${d.advocateName ?? "nobody"}: ${d.reason}`;
+      return `${d.advocateName ?? "nobody"}: ${d.reason}${d.note ? ` — “${d.note}”` : ""}`;
     case "case.resolved":
-      return `${d.outcome}${d.note ? ` — ${d.note}` : ""}`;
+      return `${words(d.outcome)}${d.note ? ` — ${d.note}` : ""}`;
     case "note.added":
+    case "message.written":
       return String(d.text);
+    case "message.status":
+      return `${words(d.status)}${typeof d.reason === "string" ? ` — ${d.reason}` : ""}`;
+    case "contact.opted_out":
+      return typeof d.reason === "string" ? d.reason : "the customer replied STOP: no more texts";
     default:
-      return typeof d.reason === "string"
-        ? d.reason
-        : typeof d.text === "string"
-          ? d.text
-          : JSON.stringify(d);
+      if (typeof d.reason === "string") return d.reason;
+      if (typeof d.text === "string") return d.text;
+      // Whatever else an entry carries is for the API, not for reading: the label says it.
+      return "";
   }
 }
 
