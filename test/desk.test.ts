@@ -82,7 +82,14 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
 
     // The number is there to call, on request, and the request is audited.
     await page.click("text=Show number to call");
+    // Post/Redirect/Get: the browser is on the case's own address, and a reload posts nothing.
+    await page.waitForURL(`${base}/desk/cases/${caseId}`);
     expect(await page.locator("main").innerText()).toContain("+447911123042");
+    await page.reload();
+    expect(await page.locator("main").innerText()).toContain("+447911123042");
+    const [reveals] = await t.tp.db
+      .sql`select count(*)::int as n from audit_log where action = 'customer.phone_revealed'`;
+    expect(reveals?.n).toBe(1);
     const [seen] = await t.tp.db
       .sql`select actor, action, target from audit_log where action = 'customer.phone_revealed'`;
     expect(seen).toEqual({

@@ -15,6 +15,7 @@ import {
   getCustomer,
   listAdvocates,
   type Principal,
+  phoneRevealedTo,
   resolveCase,
 } from "../../engine/store/postgres.ts";
 import { visibleCase } from "../routes/cases.ts";
@@ -370,6 +371,9 @@ function refusalCode(issue: string): string {
   return "long";
 }
 
+/** How long a shown number stays shown to whoever asked, ms: long enough to dial it. */
+const REVEAL_MS = 5 * 60_000;
+
 export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: CaseActions }) {
   const app = new Hono<DeskEnv>();
   app.get("/cases/:id", async (c) => {
@@ -377,6 +381,9 @@ export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: CaseAct
     try {
       const detail = await visibleCase(sql, p, c.req.param("id"));
       const colleagues = await listAdvocates(sql, detail.team);
+      // The number stays shown for a few minutes after this viewer asked for it (and was audited).
+      const revealPhone = await phoneRevealedTo(sql, p.advocateId ?? p.tokenId, detail.customerId, REVEAL_MS);
+      if (revealPhone) c.header("Cache-Control", "no-store");
       return c.html(
         <CasePage
           c={detail}
@@ -384,6 +391,7 @@ export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: CaseAct
           error={c.req.query("refused")}
           colleagues={colleagues}
           moved={c.req.query("moved")}
+          revealPhone={revealPhone}
         />,
       );
     } catch (err) {
@@ -430,8 +438,8 @@ export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: CaseAct
       { reason: "number shown to call the customer" },
       { actor: p.advocateId ?? p.tokenId },
     );
-    c.header("Cache-Control", "no-store");
-    return c.html(<CasePage c={detail} principal={p} revealPhone />);
+    // Post/Redirect/Get: the page that shows the number is a GET a reload cannot post again.
+    return c.redirect(`/desk/cases/${detail.id}`, 303);
   });
 
   app.post("/cases/:id/messages", async (c) => {

@@ -132,6 +132,19 @@ export async function listAdvocates(sql: Q, team?: string): Promise<Array<Advoca
   return rows as unknown as Array<Advocate & { open: number }>;
 }
 
+/** Whether `actor` asked (audited) to see this customer's number within the last `withinMs`. */
+export async function phoneRevealedTo(
+  sql: Q,
+  actor: string,
+  customerId: string,
+  withinMs: number,
+): Promise<boolean> {
+  const rows = await sql`
+    select 1 from audit_log where actor = ${actor} and action = 'customer.phone_revealed'
+      and target = ${`customer:${customerId}`} and at > ${new Date(Date.now() - withinMs)} limit 1`;
+  return rows.length > 0;
+}
+
 export async function audit(
   sql: Q,
   actor: string,
