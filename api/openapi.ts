@@ -171,7 +171,7 @@ export function openApiDocument(): object {
       "/v1/cases/{id}/actions": {
         post: {
           summary:
-            '`{ type: "card.replace", cardId?, deliverTo: { kind: "home" } | { kind: "address", line1, line2?, city, postcode, country } | { kind: "branch", branch } }` on a confirmed-fraud case: a card.replace job on queue `actions` for the card system, the request on the timeline, and a text to the customer naming only the town or branch and the date. Once per card per case (409 after).',
+            '`{ type: "card.replace", cardId?, deliverTo: { kind: "home" } | { kind: "address", line1, line2?, city, postcode, country } | { kind: "branch", branch } }` on a confirmed-fraud case: a card.replace job on queue `actions` for the card system, the request on the timeline, and a text to the customer naming only the town or branch and the date. Once per card per case (409 after). Or `{ type: "card.block", cardId?, reason }` on an open case: the same card.block request a NO by text makes, once per case.',
           security: bearer,
           responses: {
             "202": { description: "{ action, texted }" },

@@ -703,4 +703,35 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     expect(again.status).toBe(409);
     expect(again.body.error.message).toBe("card ending 5555 is already being replaced on this case");
   });
+
+  it("blocks a card at the advocate's word, once, whether the customer also answers NO by text", async () => {
+    const kase = await textedCase("blk-1", "+33612340031");
+    const block = await t.api("POST", `/v1/cases/${kase.id}/actions`, {
+      type: "card.block",
+      reason: "customer said on the phone the Phnom Penh payment was not hers",
+    });
+    expect(block.status).toBe(202);
+    expect(block.body.action).toMatchObject({
+      type: "card.block",
+      cards: [{ id: "blk-1-card", last4: "5555" }],
+    });
+    const job = await t.tp.queues.actions.getJob(`card-block-${kase.id}`);
+    expect(job?.data).toMatchObject({ type: "card.block", reason: expect.stringMatching(/on the phone/) });
+    const again = await t.api("POST", `/v1/cases/${kase.id}/actions`, {
+      type: "card.block",
+      reason: "again",
+    });
+    expect(again.status).toBe(409);
+    // Her NO by text afterwards confirms the fraud but asks the card system nothing twice.
+    await webhook("inbound", inbound("33612340031", "NO"));
+    await eventually(async () =>
+      (await caseById(kase.id)).outcome === "confirmed_fraud" ? true : undefined,
+    );
+    await t.drained();
+    const c = await caseById(kase.id);
+    expect(c.timeline.filter((s: Json) => s.kind === "action.card_block")).toHaveLength(1);
+    expect(c.timeline.find((s: Json) => s.kind === "action.card_block").actor).not.toBe("system");
+    const missing = await t.api("POST", `/v1/cases/${kase.id}/actions`, { type: "card.block" });
+    expect(missing.body.error.issues[0].path).toBe("reason");
+  });
 });

@@ -369,6 +369,26 @@ describe.skipIf(!chromiumAvailable())("the conversation on the desk, texting thr
     await page.screenshot({ path: artefact("conversation.png"), fullPage: true });
   });
 
+  it("works with the keyboard alone: Tab to the reply box, type, Tab to Send, Enter", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/desk`);
+    await page.fill("input[name=token]", await t.token("advocate", { advocateId: "adv-amara" }));
+    await page.keyboard.press("Enter");
+    await page.waitForURL(`${base}/desk`);
+    await page.goto(`${base}/desk/cases/${caseId}`);
+    const focused = () =>
+      page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName || "");
+    for (let i = 0; i < 80 && (await focused()) !== "reply-text"; i++) await page.keyboard.press("Tab");
+    expect(await focused()).toBe("reply-text");
+    const words = "Thank you, Sophie. Your card is blocked; a new one is on its way.";
+    await page.keyboard.type(words);
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe("Send text");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(`${base}/desk/cases/${caseId}#conversation`);
+    await eventually(async () => (fake.messages.some((m) => m.text === words) ? true : undefined));
+  });
+
   it("shows Sophie's next reply on the open case page without a reload", async () => {
     const page = await browser.newPage();
     await page.goto(`${base}/desk`);

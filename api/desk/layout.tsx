@@ -36,6 +36,7 @@ header.top search input { font:inherit; padding:5px 10px; border:1px solid var(-
 form.status { margin:6px 0 14px; } form.status button { margin-left:4px; } select { font:inherit; padding:5px 8px; border:1px solid var(--line); border-radius:6px; max-width:100%; }
 .needs { background:var(--high); color:#fff; border-radius:999px; padding:2px 10px; font-weight:700; text-decoration:none; font-size:12px; }
 fieldset { border:1px solid var(--line); border-radius:6px; } fieldset label { font-weight:400; } .fields { display:grid; gap:6px; margin:4px 0 8px 22px; }
+:focus-visible { outline:2px solid var(--accent); outline-offset:2px; }
 .tabs a { margin-right:10px; } .tabs a.on { font-weight:700; color:var(--ink); text-decoration:none; }
 .why { margin-bottom:14px; } .why .story { font-size:15px; margin:6px 0; } .held { margin:4px 0; padding-left:18px; color:var(--muted); } .small { font-size:12px; }
 .their { color:var(--muted); } .activity { padding-left:18px; } .activity li { margin-bottom:4px; } .activity li.flagged { font-weight:600; } .flag { color:var(--high); }

@@ -8,7 +8,12 @@ import { text } from "../../engine/events.ts";
 import { maskPhone } from "../../engine/log.ts";
 import type { Metrics } from "../../engine/metrics.ts";
 import { writeToCustomer } from "../../engine/outreach/advocate.ts";
-import { type CaseActions, deliverToSchema, replaceCard } from "../../engine/outreach/replace-card.ts";
+import {
+  blockCards,
+  type CaseActions,
+  deliverToSchema,
+  replaceCard,
+} from "../../engine/outreach/replace-card.ts";
 import { lookupPhone } from "../../engine/people.ts";
 import { transferCase } from "../../engine/store/assignments.ts";
 import type { Sql } from "../../engine/store/database.ts";
@@ -62,12 +67,21 @@ export async function visibleCase(sql: Sql, p: Principal, id: string) {
 
 const messageBody = z.strictObject({ text: z.string().max(2000) });
 
-const actionBody = z.strictObject({
-  type: z.literal("card.replace"),
-  /** Which card, when the case is about more than one. */
-  cardId: z.string().max(128).optional(),
-  deliverTo: deliverToSchema,
-});
+const actionBody = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("card.replace"),
+    /** Which card, when the case is about more than one. */
+    cardId: z.string().max(128).optional(),
+    deliverTo: deliverToSchema,
+  }),
+  z.strictObject({
+    type: z.literal("card.block"),
+    /** One card of the case; all of them when not given. */
+    cardId: z.string().max(128).optional(),
+    /** Why, for the card system and the timeline, e.g. "customer said on the phone it was not them". */
+    reason: text(500),
+  }),
+]);
 
 const transferBody = z.strictObject({
   to: z.string().min(1).max(128),
@@ -181,9 +195,17 @@ export function caseRoutes(
     const body = await jsonBody(c, actionBody);
     const customer = await getCustomer(sql, kase.customerId);
     if (!customer) throw new ConflictError(`customer ${kase.customerId} is not on file`);
+    const by = p.advocateId ?? p.tokenId;
+    if (body.type === "card.block") {
+      const action = await blockCards(
+        { ...texting, now: new Date() },
+        { kase, customerId: customer.id, cardId: body.cardId, reason: body.reason, by },
+      );
+      return c.json({ action }, 202);
+    }
     const { action, texted } = await replaceCard(
       { ...texting, now: new Date() },
-      { kase, customer, cardId: body.cardId, deliverTo: body.deliverTo, by: p.advocateId ?? p.tokenId },
+      { kase, customer, cardId: body.cardId, deliverTo: body.deliverTo, by },
     );
     return c.json({ action: { ...action, deliverTo: { kind: action.deliverTo.kind } }, texted }, 202);
   });

@@ -12,6 +12,7 @@ import { zoneAt } from "../features/places.ts";
 import { claimOutbound } from "../store/messages.ts";
 import { addTimeline, type Customer, caseCards } from "../store/postgres.ts";
 import type { AdvocateTexting } from "./advocate.ts";
+import type { CardBlockAction } from "./conversation.ts";
 import { renderMessage } from "./templates.ts";
 
 export const deliverToSchema = z.discriminatedUnion("kind", [
@@ -84,7 +85,54 @@ export function deliveryInWords(d: DeliverTo, homeCity: string | null, lang: str
 /** What a person's actions on a case need: texting, the bank's name and number, the actions queue. */
 export interface CaseActions extends AdvocateTexting {
   bank: { name: string; phone: string };
-  publishAction(action: CardReplaceAction, jobId: string): Promise<void>;
+  publishAction(action: CardReplaceAction | CardBlockAction, jobId: string): Promise<void>;
+}
+
+/**
+ * The advocate blocks the case's cards (the customer said on the phone it was not them). The
+ * same request, under the same keys, as a NO by text makes: whichever comes first blocks, the
+ * other is told it is done already (ConflictError).
+ */
+export async function blockCards(
+  deps: CaseActions & { now: Date },
+  b: {
+    kase: { id: string; status: string };
+    customerId: string;
+    cardId?: string | undefined;
+    reason: string;
+    by: string;
+  },
+): Promise<CardBlockAction> {
+  if (b.kase.status !== "open")
+    throw new ConflictError("the case is resolved: block the card from a new case");
+  const all = await caseCards(deps.sql, b.kase.id);
+  const cards = b.cardId ? all.filter((c) => c.id === b.cardId) : all;
+  if (cards.length === 0)
+    throw new ValidationError("which card", [
+      {
+        path: "cardId",
+        message:
+          all.length === 0 ? "this case is about no card" : `one of ${all.map((c) => c.id).join(", ")}`,
+      },
+    ]);
+  const action: CardBlockAction = {
+    type: "card.block",
+    caseId: b.kase.id,
+    customerId: b.customerId,
+    cards,
+    reason: b.reason,
+  };
+  const recorded = await addTimeline(
+    deps.sql,
+    b.kase.id,
+    "action.card_block",
+    `action:${b.kase.id}`,
+    { cards: cards.map((c) => `••${c.last4}`), reason: b.reason },
+    { actor: b.by, at: deps.now },
+  );
+  if (!recorded) throw new ConflictError("the case's cards are already being blocked");
+  await deps.publishAction(action, `card-block-${b.kase.id}`);
+  return action;
 }
 
 export async function replaceCard(
