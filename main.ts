@@ -174,10 +174,12 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
   }
 
   let app: Hono | undefined;
+  const closers: Array<() => void> = [];
   let server: ServerType | undefined;
   let port: number | undefined;
   if (config.ROLE !== "workers") {
     app = createApp({
+      closers,
       sql,
       redis,
       queues,
@@ -243,6 +245,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
   const close = () =>
     (closing ??= (async () => {
       log.info("shutting down: draining workers");
+      // Open desk pages hold a stream each: end them, or the server would wait on them for ever.
+      for (const end of closers) end();
       await new Promise<void>((ok) => (server ? server.close(() => ok()) : ok()));
       await seeded.catch(() => {});
       if (db.lock) await sql`update api_tokens set revoked_at = now() where id = 'local-cli'`.catch(() => {});

@@ -57,6 +57,8 @@ export interface AppDeps {
   phoneCountry?: CountryCode | undefined;
   /** How this deployment texts: the sender and whether Vonage or the outbox carries it. */
   texting: { from: string; transport: "vonage" | "outbox"; bank: { name: string; phone: string } };
+  /** Filled by the app: what to end before the HTTP server closes (the desk's live streams). */
+  closers?: Array<() => void>;
   /** Extra routes mounted at the root (webhooks). */
   mount?: (app: Hono) => void;
 }
@@ -154,6 +156,8 @@ export function createApp(deps: AppDeps): Hono {
     "/rulesets/*",
     "/rules/*",
     "/fx-rates/*",
+    "/calls",
+    "/calls/*",
   ]) {
     v1.use(path, small);
   }
@@ -185,6 +189,7 @@ export function createApp(deps: AppDeps): Hono {
       metrics: deps.metrics,
       texting: advocateTexts(deps),
       phoneCountry: deps.phoneCountry,
+      ...(deps.closers ? { closers: deps.closers } : {}),
     }),
   );
   app.route(QUEUES_PATH, queueDashboard(deps.sql, deps.queues));
@@ -194,15 +199,22 @@ export function createApp(deps: AppDeps): Hono {
 }
 
 /** What a person's actions on a case need (texts, the actions queue), for the API and the desk alike. */
-export function advocateTexts(deps: Pick<AppDeps, "sql" | "queues" | "texting">): CaseActions {
+export function advocateTexts(deps: Pick<AppDeps, "sql" | "queues" | "texting" | "log">): CaseActions {
   const { outreach, actions } = deps.queues;
+  // Recorded as owed first: with Redis out of reach the reconciler queues it once Redis answers,
+  // so the person's request still succeeds.
+  const later = (jobId: string) => (err: unknown) =>
+    deps.log.warn(
+      { jobId, err: String(err) },
+      "queued later: Redis out of reach, the work is recorded as owed",
+    );
   return {
     sql: deps.sql,
     outreach,
     from: deps.texting.from,
     transport: deps.texting.transport,
     bank: deps.texting.bank,
-    owe: (job, jobId) => owe(deps.sql, outreach, job.type, job, { jobId }),
-    publishAction: (action, jobId) => owe(deps.sql, actions, action.type, action, { jobId }),
+    owe: (job, jobId) => owe(deps.sql, outreach, job.type, job, { jobId }, later(jobId)),
+    publishAction: (action, jobId) => owe(deps.sql, actions, action.type, action, { jobId }, later(jobId)),
   };
 }

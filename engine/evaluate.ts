@@ -16,7 +16,7 @@ import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { CompiledRuleset } from "./rules/compile.ts";
 import { computeFacts, homeAmount } from "./rules/facts.ts";
-import { storyOf, summarise } from "./rules/summary.ts";
+import { type Story, storyOf, summarise } from "./rules/summary.ts";
 import type { Sql } from "./store/database.ts";
 import { fxTable } from "./store/fx.ts";
 import {
@@ -238,15 +238,21 @@ export async function evaluateBatch(
     // A decision on a payment says which rates its home-currency figures used; every decision
     // carries its story (the places and their local times) and its sentence for the advocate.
     const ratesAsOf = facts["amount.ratesAsOf"];
-    const story = storyOf(event, snapshot);
+    // Words for people: a place no zone can be found for must not cost the decision itself.
+    let story: Story = {};
+    try {
+      story = storyOf(event, snapshot);
+    } catch (err) {
+      log.warn({ eventId: event.id, err: String(err) }, "no story for this event's places");
+    }
     for (const hit of hits) {
       const rule = compiled.rule(hit.rule);
-      const summary = summarise(
-        { summary: rule?.summary, title: hit.title },
-        facts,
-        story,
-        hit.explanation.held,
-      );
+      let summary: string;
+      try {
+        summary = summarise({ summary: rule?.summary, title: hit.title }, facts, story, hit.explanation.held);
+      } catch {
+        summary = hit.title;
+      }
       const explanation = { ...hit.explanation, ...(ratesAsOf ? { ratesAsOf } : {}), story, summary };
       decisions.push({ event, hit: { ...hit, explanation }, rulesetVersion: version, decidedAt });
     }

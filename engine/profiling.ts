@@ -4,13 +4,16 @@
  * Chrome DevTools or speedscope). Nothing is sampled until asked, so it costs nothing otherwise;
  * `npm run bench` uses it to measure where each process spends its CPU per event.
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
 import { Session } from "node:inspector";
 import { join } from "node:path";
 import type { Logger } from "./log.ts";
 
 /** Sampling interval, µs: fine enough for µs-per-event figures over a run of seconds. */
 const INTERVAL_US = 500;
+/** A profile nobody stopped stops itself after this long (its samples grow in memory), ms. */
+const MAX_PROFILE_MS = 15 * 60_000;
 
 function post<T>(session: Session, method: string, params?: object): Promise<T> {
   return new Promise((ok, fail) =>
@@ -23,6 +26,8 @@ export function profileOnSignal(dir: string, role: string, log: Logger): () => v
   let session: Session | undefined;
   let taken = 0;
   let busy = false;
+  let limit: NodeJS.Timeout | undefined;
+  mkdirSync(dir, { recursive: true });
   const toggle = async () => {
     if (busy) return;
     busy = true;
@@ -34,12 +39,17 @@ export function profileOnSignal(dir: string, role: string, log: Logger): () => v
         await post(session, "Profiler.setSamplingInterval", { interval: INTERVAL_US });
         await post(session, "Profiler.start");
         log.info({ intervalUs: INTERVAL_US }, "CPU profile started");
+        limit = setTimeout(() => void toggle(), MAX_PROFILE_MS);
+        limit.unref();
       } else {
+        clearTimeout(limit);
         const { profile } = await post<{ profile: object }>(session, "Profiler.stop");
         session.disconnect();
         session = undefined;
+        // Written aside and renamed: whoever waits for the file never reads half of it.
         const file = join(dir, `${role}-${process.pid}-${++taken}.cpuprofile`);
-        writeFileSync(file, JSON.stringify(profile));
+        await writeFile(`${file}.part`, JSON.stringify(profile));
+        await rename(`${file}.part`, file);
         log.info({ file }, "CPU profile written");
       }
     } catch (err) {

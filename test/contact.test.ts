@@ -695,7 +695,22 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     expect(c.timeline.find((s: Json) => s.kind === "action.card_replace")).toMatchObject({
       detail: { card: { last4: "5555" }, deliverTo: "address" },
     });
-    // Once per card per case: a second request is refused, and nothing more is sent.
+    // The same request again (a client's retry) does nothing twice: one job, one text.
+    const retry = await t.api("POST", `/v1/cases/${kase.id}/actions`, {
+      type: "card.replace",
+      deliverTo: {
+        kind: "address",
+        line1: "12 rue de la République",
+        city: "Lyon",
+        postcode: "69002",
+        country: "FR",
+      },
+    });
+    expect(retry.status).toBe(200);
+    expect(retry.body.repeated).toBe(true);
+    await t.drained();
+    expect(textsTo("33612340030")).toHaveLength(before + 1);
+    // Once per card per case: a different request is refused, and nothing more is sent.
     const again = await t.api("POST", `/v1/cases/${kase.id}/actions`, {
       type: "card.replace",
       deliverTo: { kind: "branch", branch: "Lyon Part-Dieu" },
@@ -717,11 +732,13 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     });
     const job = await t.tp.queues.actions.getJob(`card-block-${kase.id}`);
     expect(job?.data).toMatchObject({ type: "card.block", reason: expect.stringMatching(/on the phone/) });
+    // Asked again (a retry): the same request under the same job, said to be a repeat.
     const again = await t.api("POST", `/v1/cases/${kase.id}/actions`, {
       type: "card.block",
       reason: "again",
     });
-    expect(again.status).toBe(409);
+    expect(again.status).toBe(200);
+    expect(again.body.repeated).toBe(true);
     // Her NO by text afterwards confirms the fraud but asks the card system nothing twice.
     await webhook("inbound", inbound("33612340031", "NO"));
     await eventually(async () =>

@@ -119,7 +119,7 @@ describe("moving work through the API", () => {
       { path: "note", message: expect.stringMatching(/what the colleague/) },
     ]);
     for (const [to, reason] of [
-      ["adv-dis", "Dee Dis is in team disputes; the case is team fraud's"],
+      ["adv-dis", "no advocate adv-dis in team fraud"],
       ["adv-gone", "Gus Gone is offline"],
       ["adv-full", "Fay Full has 0 open cases, their capacity"],
       ["adv-nobody", "no advocate adv-nobody"],

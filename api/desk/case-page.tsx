@@ -169,6 +169,8 @@ function Conversation({ c, error }: { c: Detail; error?: string | undefined }) {
         <form method="post" action={`/desk/cases/${c.id}/messages`}>
           <label for="reply-text">Text {c.customer?.name ?? "the customer"}</label>
           <textarea id="reply-text" name="text" rows={2} maxlength={612} required />
+          {/* One text per form drawn: a double click or a resubmit sends it once. */}
+          <input type="hidden" name="nonce" value={crypto.randomUUID()} />
           <p class="muted small">No links and no card numbers: customers know the bank never sends them.</p>
           <button class="primary" type="submit">
             Send text
@@ -451,11 +453,14 @@ export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: CaseAct
     const refused = issues.length === 0 ? undefined : refusalCode(issues[0]!);
     if (refused) return c.redirect(`/desk/cases/${kase.id}?refused=${refused}#conversation`, 303);
     try {
+      const nonce =
+        typeof form.nonce === "string" && /^[A-Za-z0-9-]{1,100}$/.test(form.nonce) ? form.nonce : undefined;
       await writeToCustomer(opts.texting, {
         caseId: kase.id,
         customerId: kase.customerId,
         text,
         author: p.advocateId ?? p.tokenId,
+        ...(nonce ? { idempotencyKey: nonce } : {}),
       });
     } catch (err) {
       if (err instanceof ConflictError)

@@ -25,10 +25,13 @@ export function deskRoutes(
     metrics?: Metrics;
     texting: CaseActions;
     phoneCountry?: CountryCode | undefined;
+    /** Where to leave what must end before the HTTP server can close. */
+    closers?: Array<() => void>;
   },
 ) {
   const app = new Hono<DeskEnv>();
   const feed = new DeskFeed(sql);
+  opts.closers?.push(() => feed.close());
   // Pages run only our own script and are never framed; styles are the page's own.
   app.use(
     "*",

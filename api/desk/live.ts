@@ -8,10 +8,11 @@
  * page and swaps the parts marked `data-live`, leaving what the advocate is typing alone.
  */
 import { Hono } from "hono";
+import { getCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
 import type { Sql } from "../../engine/store/database.ts";
-import { casesNeedingAdvocate } from "../../engine/store/postgres.ts";
-import type { DeskEnv } from "./session.tsx";
+import { casesNeedingAdvocate, principalForSession } from "../../engine/store/postgres.ts";
+import { DESK_COOKIE, type DeskEnv } from "./session.tsx";
 import { teamOf } from "./words.tsx";
 
 export interface CaseChange {
@@ -24,25 +25,37 @@ export interface CaseChange {
 
 type Listener = (changes: readonly CaseChange[]) => void;
 
+/**
+ * Timeline ids are handed out at insert and seen at commit, so a long transaction can commit an
+ * id below one already read: each tick looks this far back again, skipping ids it has sent.
+ */
+const LOOKBACK = 500;
+
 /** One poller per process, running only while a desk page listens. */
 export class DeskFeed {
-  private readonly listeners = new Set<Listener>();
+  private readonly listeners = new Map<Listener, () => void>();
   private last: bigint | undefined;
+  private readonly sent = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
+  private closed = false;
 
   constructor(
     private readonly sql: Sql,
     private readonly everyMs = 1000,
   ) {}
 
-  /** Listens from now on: changes after this resolves reach `l`; the page refetches once for the rest. */
-  async subscribe(l: Listener): Promise<() => void> {
+  /**
+   * Listens from now on: changes after this resolves reach `l`; the page refetches once for the
+   * rest. `end` is called when the process shuts down, so the stream can finish.
+   */
+  async subscribe(l: Listener, end: () => void): Promise<() => void> {
+    if (this.closed) throw new Error("shutting down");
     if (this.last === undefined) {
       const [r] = await this.sql`select coalesce(max(id), 0) as id from case_timeline`;
       this.last ??= BigInt(r!.id as string | number);
     }
-    this.listeners.add(l);
+    this.listeners.set(l, end);
     if (!this.timer) {
       this.timer = setInterval(() => void this.tick(), this.everyMs);
       this.timer.unref();
@@ -53,28 +66,37 @@ export class DeskFeed {
         clearInterval(this.timer);
         this.timer = undefined;
         this.last = undefined;
+        this.sent.clear();
       }
     };
   }
 
   private async tick(): Promise<void> {
-    if (this.busy) return;
+    if (this.busy || this.last === undefined) return;
     this.busy = true;
     try {
-      if (this.last === undefined) return;
+      const from = this.last > BigInt(LOOKBACK) ? this.last - BigInt(LOOKBACK) : 0n;
       const rows = await this.sql`
         select t.id, t.case_id, t.kind, c.team, c.advocate_id from case_timeline t join cases c on c.id = t.case_id
-        where t.id > ${String(this.last)} order by t.id limit 500`;
-      if (rows.length === 0) return;
-      this.last = BigInt(rows[rows.length - 1]!.id as string | number);
-      const changes = rows.map((r) => ({
+        where t.id > ${String(from)} order by t.id limit 1000`;
+      const fresh = rows.filter((r) => !this.sent.has(String(r.id)));
+      if (rows.length > 0) {
+        const top = BigInt(rows[rows.length - 1]!.id as string | number);
+        if (top > this.last) this.last = top;
+      }
+      if (fresh.length === 0) return;
+      for (const r of fresh) this.sent.add(String(r.id));
+      // Ids below the window can no longer come back: forget them.
+      const floor = this.last - BigInt(LOOKBACK);
+      for (const id of this.sent) if (BigInt(id) <= floor) this.sent.delete(id);
+      const changes = fresh.map((r) => ({
         id: String(r.id),
         caseId: r.case_id as string,
         kind: r.kind as string,
         team: r.team as string,
         advocateId: (r.advocate_id as string | null) ?? null,
       }));
-      for (const l of this.listeners) l(changes);
+      for (const l of this.listeners.keys()) l(changes);
     } catch {
       // Postgres away for a moment: the next tick tries again; pages keep what they show.
     } finally {
@@ -82,9 +104,12 @@ export class DeskFeed {
     }
   }
 
+  /** At shutdown: every open stream ends, so the HTTP server can close without waiting on them. */
   close(): void {
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    for (const end of this.listeners.values()) end();
     this.listeners.clear();
   }
 }
@@ -109,8 +134,14 @@ const SCRIPT = `(() => {
   const here = document.body.dataset.case || "";
   const badge = document.getElementById("needs-you");
   let pending = false;
+  let again = false;
   async function refresh() {
-    if (pending) return;
+    // A page with nothing live (search, advocates) has nothing to refresh.
+    if (!document.querySelector("[data-live]")) return;
+    if (pending) {
+      again = true;
+      return;
+    }
     pending = true;
     try {
       const res = await fetch(location.href, { headers: { "x-desk-live": "1" }, credentials: "same-origin" });
@@ -125,6 +156,11 @@ const SCRIPT = `(() => {
       }
     } finally {
       pending = false;
+      // A change that came in while this refresh was under way gets one more.
+      if (again) {
+        again = false;
+        refresh();
+      }
     }
   }
   const es = new EventSource("/desk/live");
@@ -152,60 +188,71 @@ export function liveRoutes(sql: Sql, feed: DeskFeed) {
   app.get("/live", (c) => {
     const p = c.get("principal");
     const team = teamOf(p);
+    const session = getCookie(c, DESK_COOKIE) ?? "";
     return streamSSE(c, async (stream) => {
       let closed = false;
       let queue: CaseChange[] = [];
       let wake: (() => void) | undefined;
-      const unsubscribe = await feed.subscribe((changes) => {
-        // An advocate or team supervisor hears of their team's cases only.
-        const mine = team ? changes.filter((ch) => ch.team === team) : changes;
-        if (mine.length === 0) return;
-        queue.push(...mine);
+      let unsubscribe = () => {};
+      const stop = () => {
+        closed = true;
         wake?.();
-      });
-      stream.onAbort(() => {
+      };
+      // Registered before anything is awaited: a tab closed meanwhile still ends the stream.
+      stream.onAbort(stop);
+      try {
+        unsubscribe = await feed.subscribe((changes) => {
+          // An advocate or team supervisor hears of their team's cases only.
+          const mine = team ? changes.filter((ch) => ch.team === team) : changes;
+          if (mine.length === 0) return;
+          queue.push(...mine);
+          wake?.();
+        }, stop);
+        if (closed || stream.aborted) return;
+        const counts = async () =>
+          stream.writeSSE({
+            event: "counts",
+            data: JSON.stringify({
+              needsYou: p.advocateId ? await casesNeedingAdvocate(sql, p.advocateId) : 0,
+            }),
+          });
+        // Listening now: the page refetches once for whatever changed since it was drawn.
+        await stream.writeSSE({ event: "hello", data: "{}" });
+        await counts();
+        while (!closed) {
+          // Wait for changes, or 25 s for a comment that keeps proxies from closing an idle stream.
+          let timer: NodeJS.Timeout | undefined;
+          await new Promise<void>((ok) => {
+            wake = ok;
+            timer = setTimeout(ok, 25_000);
+          });
+          clearTimeout(timer);
+          wake = undefined;
+          if (closed) break;
+          const batch = queue;
+          queue = [];
+          if (batch.length === 0) {
+            // Signed out, expired or revoked since the page opened: the stream ends with the session.
+            if (!(await principalForSession(sql, session, new Date()))) break;
+            await stream.write(": idle\n\n");
+            continue;
+          }
+          const seen = new Set<string>();
+          for (const ch of batch) {
+            if (seen.has(ch.caseId)) continue;
+            seen.add(ch.caseId);
+            await stream.writeSSE({
+              event: "case",
+              id: ch.id,
+              data: JSON.stringify({ caseId: ch.caseId, kind: ch.kind, advocateId: ch.advocateId }),
+            });
+          }
+          await counts();
+        }
+      } finally {
         closed = true;
         unsubscribe();
-        wake?.();
-      });
-      // Listening now: the page refetches once for whatever changed since it was drawn.
-      await stream.writeSSE({ event: "hello", data: "{}" });
-      await stream.writeSSE({
-        event: "counts",
-        data: JSON.stringify({ needsYou: p.advocateId ? await casesNeedingAdvocate(sql, p.advocateId) : 0 }),
-      });
-      while (!closed) {
-        // Wait for changes, or 25 s for a comment that keeps proxies from closing an idle stream.
-        await new Promise<void>((ok) => {
-          wake = ok;
-          setTimeout(ok, 25_000);
-        });
-        wake = undefined;
-        if (closed) break;
-        const batch = queue;
-        queue = [];
-        if (batch.length === 0) {
-          await stream.write(": idle\n\n");
-          continue;
-        }
-        const seen = new Set<string>();
-        for (const ch of batch) {
-          if (seen.has(ch.caseId)) continue;
-          seen.add(ch.caseId);
-          await stream.writeSSE({
-            event: "case",
-            id: ch.id,
-            data: JSON.stringify({ caseId: ch.caseId, kind: ch.kind, advocateId: ch.advocateId }),
-          });
-        }
-        await stream.writeSSE({
-          event: "counts",
-          data: JSON.stringify({
-            needsYou: p.advocateId ? await casesNeedingAdvocate(sql, p.advocateId) : 0,
-          }),
-        });
       }
-      unsubscribe();
     });
   });
   return app;

@@ -3,7 +3,7 @@
  * card's last four digits) and `/desk/lookup?phone=`, the address a telephony system opens on an
  * incoming call: straight to the caller's open (or latest) case.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { CountryCode } from "libphonenumber-js";
 import { maskPhone } from "../../engine/log.ts";
 import { lookupPhone } from "../../engine/people.ts";
@@ -33,10 +33,9 @@ export function readQuery(
 export function searchRoutes(sql: Sql, opts: { phoneCountry?: CountryCode | undefined }) {
   const app = new Hono<DeskEnv>();
 
-  app.get("/search", async (c) => {
+  const results = async (c: Context<DeskEnv>, raw: string) => {
     const p = c.get("principal");
     const team = teamOf(p);
-    const raw = c.req.query("q") ?? "";
     const q = readQuery(raw, opts.phoneCountry);
     const ids = q ? await searchCases(sql, q, team) : [];
     const items = ids.length === 0 ? [] : await listCases(sql, { ids, limit: 50 });
@@ -70,10 +69,13 @@ export function searchRoutes(sql: Sql, opts: { phoneCountry?: CountryCode | unde
         whoOf(p),
         undefined,
         p.role,
-        raw,
+        // A number searched for stays masked in the box too.
+        q && "phone" in q ? said : raw,
       ),
     );
-  });
+  };
+
+  app.get("/search", (c) => results(c, c.req.query("q") ?? ""));
 
   // The screen pop: a telephony system opens this on an incoming call.
   app.get("/lookup", async (c) => {
@@ -82,7 +84,8 @@ export function searchRoutes(sql: Sql, opts: { phoneCountry?: CountryCode | unde
     const phone = lookupPhone(raw, opts.phoneCountry);
     const ids = phone ? await casesForPhone(sql, phone, teamOf(p)) : [];
     if (ids.length === 1) return c.redirect(`/desk/cases/${ids[0]}`, 303);
-    return c.redirect(`/desk/search?q=${encodeURIComponent(raw)}`, 303);
+    // Not one case: the results here, rather than the number carried on into another address.
+    return results(c, raw);
   });
 
   return app;

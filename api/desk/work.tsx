@@ -30,7 +30,7 @@ export const MOVE_REFUSED: Record<string, string> = {
 function refusalCode(reason: string): string {
   if (reason.includes("capacity")) return "capacity";
   if (/ is (away|offline)$/.test(reason)) return "status";
-  if (reason.includes(" team ")) return "team";
+  if (reason.startsWith("no advocate")) return "team";
   if (reason.startsWith("the case is with")) return "taken";
   return "move";
 }

@@ -14,6 +14,7 @@ import { casesForPhone } from "../../engine/store/lookup.ts";
 import { addTimeline, getAdvocate } from "../../engine/store/postgres.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
 import { jsonBody } from "../errors.ts";
+import { teamScope } from "./cases.ts";
 
 const callBody = z.strictObject({
   /** The caller's number, in any common format. */
@@ -33,7 +34,8 @@ export function callRoutes(sql: Sql, phoneCountry?: CountryCode | undefined) {
       throw new ValidationError("bad phone", [
         { path: "from", message: "not a phone number; e.g. +447911123042 or 07911 123042" },
       ]);
-    const [caseId] = await casesForPhone(sql, from);
+    // A team's supervisor reports calls for their team's customers only.
+    const [caseId] = await casesForPhone(sql, from, teamScope(c.get("principal")));
     if (!caseId) return c.json({ caseId: null, pushedTo: null, reason: "no case for this number" }, 200);
     const [kase] = await sql`select advocate_id, team from cases where id = ${caseId}`;
     const advocate = kase?.advocate_id ? await getAdvocate(sql, kase.advocate_id as string) : undefined;

@@ -76,8 +76,6 @@ const actionBody = z.discriminatedUnion("type", [
   }),
   z.strictObject({
     type: z.literal("card.block"),
-    /** One card of the case; all of them when not given. */
-    cardId: z.string().max(128).optional(),
     /** Why, for the card system and the timeline, e.g. "customer said on the phone it was not them". */
     reason: text(500),
   }),
@@ -197,17 +195,19 @@ export function caseRoutes(
     if (!customer) throw new ConflictError(`customer ${kase.customerId} is not on file`);
     const by = p.advocateId ?? p.tokenId;
     if (body.type === "card.block") {
-      const action = await blockCards(
+      const { action, repeated } = await blockCards(
         { ...texting, now: new Date() },
-        { kase, customerId: customer.id, cardId: body.cardId, reason: body.reason, by },
+        { kase, customerId: customer.id, reason: body.reason, by },
       );
-      return c.json({ action }, 202);
+      return c.json({ action, repeated }, repeated ? 200 : 202);
     }
-    const { action, texted } = await replaceCard(
+    const { action, texted, repeated } = await replaceCard(
       { ...texting, now: new Date() },
       { kase, customer, cardId: body.cardId, deliverTo: body.deliverTo, by },
     );
-    return c.json({ action: { ...action, deliverTo: { kind: action.deliverTo.kind } }, texted }, 202);
+    // The card system gets the whole address; the answer does not repeat it.
+    const answer = { ...action, deliverTo: { kind: action.deliverTo.kind } };
+    return c.json({ action: answer, texted, repeated }, repeated ? 200 : 202);
   });
   app.post("/:id/notes", requireRole("advocate", "supervisor"), async (c) => {
     const p = c.get("principal");

@@ -203,9 +203,7 @@ describe("a person moving a case", () => {
   });
 
   it("keeps to the routing rules: the case's team, online, under capacity", () => {
-    expect(problem({ to: adv("b1", { team: "disputes" }) })).toBe(
-      "Advocate b1 is in team disputes; the case is team fraud's",
-    );
+    expect(problem({ to: adv("b1", { team: "disputes" }) })).toBe("no advocate b1 in team fraud");
     expect(problem({ to: adv("b1", { status: "away" }) })).toBe("Advocate b1 is away");
     expect(problem({ to: adv("b1", { status: "offline" }) })).toBe("Advocate b1 is offline");
     expect(problem({ to: adv("b1", { open: 5 }) })).toBe("Advocate b1 has 5 open cases, their capacity");

@@ -131,7 +131,8 @@ export function transferProblem(input: {
     return "only a supervisor reassigns a case";
   if (!to) return `no advocate ${input.toId}`;
   if (kind !== "claim" && c.advocateId === to.id) return `the case is already with ${to.name}`;
-  if (to.team !== c.team) return `${to.name} is in team ${to.team}; the case is team ${c.team}'s`;
+  // Another team's advocate is named by nothing here: their existence is not the caller's to learn.
+  if (to.team !== c.team) return `no advocate ${input.toId} in team ${c.team}`;
   if (to.status !== "online") return `${to.name} is ${to.status}`;
   if (to.open >= to.capacity) return `${to.name} has ${to.open} open cases, their capacity`;
   return undefined;

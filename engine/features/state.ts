@@ -156,7 +156,7 @@ return { prev, prevT, nxt, nxtT, tostring(n1), tostring(s1), tostring(n24), tost
 `;
 
 export interface LocationMark {
-  /** A 12-character digest of the event's id (the id itself in marks stored before that form). */
+  /** A 12-character digest of the event's id. */
   id: string;
   lat: number;
   lon: number;
@@ -195,16 +195,30 @@ export interface CustomerSnapshot {
   recent: Array<{ type: string; id: string; at: number }>;
 }
 
+/**
+ * Key names of the compact member format (v2): a state written in the old one (JSON marks, ids)
+ * is not read, and its customers are rebuilt from Postgres in the new one — replaying old events
+ * into old-format sets would count each payment twice. The old keys expire with their TTL.
+ */
+const STATE_VERSION = "2";
+
 function keysFor(prefix: string, customerId: string): string[] {
   // The hash tag keeps one customer's keys in one Redis Cluster slot, so the script may touch them all.
   const p = `${prefix}:c:{${customerId}}:`;
-  return ["phys", "seen", "tx", "dev", "newdev", "notice", ...BEHAVIOURS.map((b) => `beh:${b}`)].map(
-    (k) => p + k,
-  );
+  const v = STATE_VERSION;
+  return [
+    `phys${v}`,
+    `seen${v}`,
+    `tx${v}`,
+    "dev",
+    "newdev",
+    "notice",
+    ...BEHAVIOURS.map((b) => `beh:${b}`),
+  ].map((k) => p + k);
 }
 
 function builtKey(prefix: string, customerId: string): string {
-  return `${prefix}:c:{${customerId}}:built`;
+  return `${prefix}:c:{${customerId}}:built${STATE_VERSION}`;
 }
 
 /** How far back, before the earliest event at hand, a rebuilt state reaches: what the script keeps. ms. */
@@ -281,8 +295,6 @@ function encodeMark(
 
 function parseMark(member: string, at: string): LocationMark | undefined {
   if (!member) return undefined;
-  // Marks written before the compact form were JSON; they age out within the 30 days kept.
-  if (member.startsWith("{")) return { ...(JSON.parse(member) as Omit<LocationMark, "at">), at: Number(at) };
   const [lat, lon, country, id] = member.split("|", 4) as [string, string, string, string];
   const city = member.slice(lat.length + lon.length + country.length + id.length + 4);
   return {

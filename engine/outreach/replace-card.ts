@@ -4,6 +4,7 @@
  * `actions` for the card system, the request goes on the case's timeline, and the customer gets a
  * text saying when and where — a town or a branch name, never a street address.
  */
+import { createHash } from "node:crypto";
 import { DateTime } from "luxon";
 import { z } from "zod";
 import { ConflictError, ValidationError } from "../errors.ts";
@@ -11,7 +12,7 @@ import { text } from "../events.ts";
 import { zoneAt } from "../features/places.ts";
 import { claimOutbound } from "../store/messages.ts";
 import { addTimeline, type Customer, caseCards } from "../store/postgres.ts";
-import type { AdvocateTexting } from "./advocate.ts";
+import { type AdvocateTexting, advocateTextIssues } from "./advocate.ts";
 import type { CardBlockAction } from "./conversation.ts";
 import { renderMessage } from "./templates.ts";
 
@@ -89,32 +90,20 @@ export interface CaseActions extends AdvocateTexting {
 }
 
 /**
- * The advocate blocks the case's cards (the customer said on the phone it was not them). The
- * same request, under the same keys, as a NO by text makes: whichever comes first blocks, the
- * other is told it is done already (ConflictError).
+ * The advocate blocks the case's cards (the customer said on the phone it was not them): every
+ * card of the case, the same request under the same keys a NO by text makes, so the card system
+ * is asked once whichever comes first. A repeat (a retry, or after the NO) asks again under the
+ * same job id, which changes nothing, and says so (`repeated`).
  */
 export async function blockCards(
   deps: CaseActions & { now: Date },
-  b: {
-    kase: { id: string; status: string };
-    customerId: string;
-    cardId?: string | undefined;
-    reason: string;
-    by: string;
-  },
-): Promise<CardBlockAction> {
+  b: { kase: { id: string; status: string }; customerId: string; reason: string; by: string },
+): Promise<{ action: CardBlockAction; repeated: boolean }> {
   if (b.kase.status !== "open")
     throw new ConflictError("the case is resolved: block the card from a new case");
-  const all = await caseCards(deps.sql, b.kase.id);
-  const cards = b.cardId ? all.filter((c) => c.id === b.cardId) : all;
+  const cards = await caseCards(deps.sql, b.kase.id);
   if (cards.length === 0)
-    throw new ValidationError("which card", [
-      {
-        path: "cardId",
-        message:
-          all.length === 0 ? "this case is about no card" : `one of ${all.map((c) => c.id).join(", ")}`,
-      },
-    ]);
+    throw new ValidationError("no card", [{ path: "type", message: "this case is about no card" }]);
   const action: CardBlockAction = {
     type: "card.block",
     caseId: b.kase.id,
@@ -130,9 +119,8 @@ export async function blockCards(
     { cards: cards.map((c) => `••${c.last4}`), reason: b.reason },
     { actor: b.by, at: deps.now },
   );
-  if (!recorded) throw new ConflictError("the case's cards are already being blocked");
   await deps.publishAction(action, `card-block-${b.kase.id}`);
-  return action;
+  return { action, repeated: !recorded };
 }
 
 export async function replaceCard(
@@ -144,7 +132,7 @@ export async function replaceCard(
     deliverTo: DeliverTo;
     by: string;
   },
-): Promise<{ action: CardReplaceAction; texted: boolean }> {
+): Promise<{ action: CardReplaceAction; texted: boolean; repeated: boolean }> {
   const { sql } = deps;
   if (r.kase.outcome !== "confirmed_fraud")
     throw new ConflictError("a card is replaced on a confirmed-fraud case only");
@@ -173,21 +161,33 @@ export async function replaceCard(
     arrivesBy: due.toISODate() ?? "",
   };
   const where = deliveryInWords(r.deliverTo, r.customer.home?.city ?? null, lang);
+  // Nothing a thief could use goes in a text: a town or branch name with a link in it is refused.
+  const wordsIssue = advocateTextIssues(where).find((i) => i !== "empty");
+  if (wordsIssue) throw new ValidationError("where", [{ path: "deliverTo", message: wordsIssue }]);
+  // The same request again (a retry after a failure half-way) finishes what the first began;
+  // a different one for a card already being replaced is refused.
+  const request = createHash("sha256").update(JSON.stringify(r.deliverTo)).digest("hex").slice(0, 16);
+  const key = `replace:${r.kase.id}:${card.id}`;
   const recorded = await addTimeline(
     sql,
     r.kase.id,
     "action.card_replace",
-    `replace:${r.kase.id}:${card.id}`,
+    key,
     {
       card: { id: card.id, last4: card.last4 },
       deliverTo: r.deliverTo.kind,
+      request,
       reason: `new card to ${where}, due by ${action.arrivesBy}`,
     },
     { actor: r.by, at: deps.now },
   );
-  if (!recorded) throw new ConflictError(`card ending ${card.last4} is already being replaced on this case`);
+  if (!recorded) {
+    const [first] = await sql`select detail from case_timeline where idem_key = ${key}`;
+    if ((first?.detail as { request?: string } | undefined)?.request !== request)
+      throw new ConflictError(`card ending ${card.last4} is already being replaced on this case`);
+  }
   await deps.publishAction(action, `replace-${r.kase.id}-${card.id}`);
-  if (r.customer.optedOutAt) return { action, texted: false };
+  if (r.customer.optedOutAt) return { action, texted: false, repeated: !recorded };
   const { text: body } = renderMessage("card_replacement", lang, {
     bankName: deps.bank.name,
     bankPhone: deps.bank.phone,
@@ -196,7 +196,6 @@ export async function replaceCard(
     deliverTo: where,
     arrivesBy: due.setLocale(lang === "fr" ? "fr" : "en-GB").toFormat("ccc d LLL"),
   });
-  const key = `replace:${r.kase.id}:${card.id}`;
   const stored = await claimOutbound(sql, {
     caseId: r.kase.id,
     customerId: r.customer.id,
@@ -209,5 +208,5 @@ export async function replaceCard(
     author: r.by,
   });
   await deps.owe({ type: "advocate", key }, `advocate-${stored.message.id}`);
-  return { action, texted: true };
+  return { action, texted: true, repeated: !recorded };
 }

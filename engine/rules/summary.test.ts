@@ -40,7 +40,7 @@ describe("the story of a hit", () => {
     const facts = computeFacts(paris, sophie, beforeIt);
     const text = summarise(impossible, facts, storyOf(paris, beforeIt), []);
     expect(text).toBe(
-      "Phnom Penh 09:10 → Paris 04:05: 9,952 km in 55 min, 10,856 km/h — faster than any flight.",
+      "Phnom Penh 09:10 → Paris 04:05: 9,951.7 km in 55 min, 10,856.4 km/h — faster than any flight.",
     );
   });
 
@@ -54,7 +54,7 @@ describe("the story of a hit", () => {
       [],
     );
     expect(text).toBe(
-      "Phnom Penh 09:10 → Paris 05:05: 9,952 km in 1 h 55 min, 5,192 km/h — faster than any flight.",
+      "Phnom Penh 09:10 → Paris 05:05: 9,951.7 km in 1 h 55 min, 5,192.2 km/h — faster than any flight.",
     );
   });
 
@@ -66,7 +66,7 @@ describe("the story of a hit", () => {
       { fact: "event.channel", operator: "in", value: ["card_present", "atm"], factValue: "card_present" },
     ]);
     expect(text).toBe(
-      "Phnom Penh 09:10 → Paris 04:05: travel.speedKmh 10,920 (over 900); event.channel card_present (one of card_present, atm)",
+      "Phnom Penh 09:10 → Paris 04:05: travel.speedKmh 10,920.4 (over 900); event.channel card_present (one of card_present, atm)",
     );
   });
 
@@ -83,6 +83,41 @@ describe("the story of a hit", () => {
   });
 });
 
+describe("the shipped rules' sentences", () => {
+  it("render every name they use: a grouped fact is never hidden by a story word", () => {
+    const bangkok = tx(
+      "v1",
+      "c1",
+      "2026-11-22T03:05:00Z",
+      { city: "Bangkok", country: "TH", lat: 13.75, lon: 100.5 },
+      {
+        amount: { value: 99.99, currency: "THB" },
+      },
+    ) as TouchpointEvent;
+    const s = snapshot({ txCount1h: 6, txSum24h: 5400.5 });
+    const facts = computeFacts(bangkok, { id: "c1", homeCountry: "FR" }, s);
+    const velocity = defaultRuleFiles().find((f) => f.rule.name === "card-velocity-burst")!.rule;
+    const text = summarise({ summary: velocity.summary, title: "x" }, facts, storyOf(bangkok, s), []);
+    expect(text).toMatch(
+      /^6 card payments within an hour and 5,400\.5 EUR within a day; this one 99\.99 THB at Shop\.$/,
+    );
+  });
+
+  it("leave out the local time when the payment has no place", () => {
+    const noPlace = {
+      ...(tx("v2", "c1", "2026-11-22T03:05:00Z", PARIS) as TouchpointEvent & { merchant: object }),
+      merchant: { name: "Kiosk", country: "TH" },
+    } as TouchpointEvent;
+    const foreign = defaultRuleFiles().find(
+      (f) => f.rule.name === "foreign-spend-without-travel-notice",
+    )!.rule;
+    const facts = computeFacts(noPlace, { id: "c1", homeCountry: "FR" }, snapshot());
+    expect(summarise({ summary: foreign.summary, title: "x" }, facts, storyOf(noPlace, snapshot()), [])).toBe(
+      "25 EUR at Kiosk in TH, away from home (FR) with no travel notice covering it.",
+    );
+  });
+});
+
 describe("checking a summary", () => {
   const guess = (n: string) => (n === "travel.speedkmh" ? "travel.speedKmh" : undefined);
 
@@ -95,7 +130,7 @@ describe("checking a summary", () => {
   it("names an unknown name, with a guess when there is one", () => {
     expect(summaryIssues("{{travel.speedkmh}} and {{nonsense}}", guess)).toEqual([
       'unknown name "travel.speedkmh" in the summary; did you mean "travel.speedKmh"?',
-      'unknown name "nonsense" in the summary; use a fact or one of here, there, route, gap, amount, merchant, title',
+      'unknown name "nonsense" in the summary; use a fact or one of here, there, route, gap, payment, shop, title',
     ]);
   });
 

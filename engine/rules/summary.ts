@@ -36,8 +36,8 @@ export const STORY_WORDS = {
   there: "The other card-present payment of `travel.*`, the same way: `Phnom Penh 09:10`.",
   route: "The two, earlier first: `Phnom Penh 09:10 → Paris 11:05`.",
   gap: "The time between them: `1 h 55 min`.",
-  amount: "This payment's amount with its currency: `2,300 EUR`.",
-  merchant: "This payment's merchant.",
+  payment: "This payment's amount with its currency: `2,300 EUR`, `99.99 GBP`.",
+  shop: "This payment's merchant, by name.",
   title: "The rule's title.",
 } as const;
 
@@ -72,8 +72,8 @@ export function storyOf(e: TouchpointEvent, s: CustomerSnapshot): Story {
   return other ? { here, there: placeOf(other, other.at) } : { here };
 }
 
-const number = (n: number) =>
-  n.toLocaleString("en-GB", { maximumFractionDigits: Math.abs(n) >= 100 ? 0 : 1 });
+/** A number as people write it: grouped, at most two decimals (money, hours and km alike). */
+const number = (n: number) => n.toLocaleString("en-GB", { maximumFractionDigits: 2 });
 
 function gapText(ms: number): string {
   const minutes = Math.round(Math.abs(ms) / 60_000);
@@ -101,8 +101,8 @@ function viewOf(facts: Facts, story: Story, title: string): Record<string, unkno
   }
   const e = facts.event as TouchpointEvent | undefined;
   if (e?.type === "card.transaction") {
-    view.amount = `${number(e.amount.value)} ${e.amount.currency}`;
-    view.merchant = e.merchant.name;
+    view.payment = `${number(e.amount.value)} ${e.amount.currency}`;
+    view.shop = e.merchant.name;
   }
   const { here, there } = story;
   if (here) view.here = placeText(here);
@@ -132,7 +132,7 @@ export function summaryIssues(template: string, didYouMean: (s: string) => strin
         if (!known.has(name)) {
           const guess = didYouMean(name);
           issues.push(
-            `unknown name "${name}" in the summary${guess ? `; did you mean "${guess}"?` : "; use a fact or one of here, there, route, gap, amount, merchant, title"}`,
+            `unknown name "${name}" in the summary${guess ? `; did you mean "${guess}"?` : "; use a fact or one of here, there, route, gap, payment, shop, title"}`,
           );
         }
       } else if (type === ">") issues.push(`partials ("{{> ${name}}}") are not available in a summary`);

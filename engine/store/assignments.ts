@@ -80,7 +80,9 @@ export async function transferCase(
       select count(*)::int as n from case_timeline where case_id = ${c.id} and kind in ('case.assigned', 'case.unassigned')`) as unknown as [
       { n: number },
     ];
-    await tx`update cases set advocate_id = ${to.id}, wait_until = null, updated_at = now() where id = ${c.id}`;
+    // Chosen by a person: the case stays with them, even when the customer's earlier advocate
+    // comes back online (returnCasesToPreferred moves only what routing chose).
+    await tx`update cases set advocate_id = ${to.id}, preferred_advocate_id = ${to.id}, wait_until = null, updated_at = now() where id = ${c.id}`;
     // Whoever has the case now is the advocate the customer will know next time.
     await tx`update customers set last_advocate_id = ${to.id} where id = ${c.customer_id}`;
     const from = (c.advocate_name as string | null) ?? null;
