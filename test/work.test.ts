@@ -283,4 +283,48 @@ describe.skipIf(!chromiumAvailable())("moving work on the desk, in Chromium", ()
     );
     expect(order.slice(0, 2)).toEqual(["h1", "handoff"]);
   });
+
+  it("blocks every card of a case from the desk, and replaces them one at a time after confirmed fraud", async () => {
+    await t.api("PUT", "/v1/customers/dk-3", { name: "Two Cards", phone: "+33612345803", homeCountry: "FR" });
+    const pay = (id: string, at: string, place: typeof PARIS, card: string, last4: string) => ({
+      ...tx(id, "dk-3", at, place),
+      card: { id: card, last4 },
+    });
+    const BANGKOK = { city: "Bangkok", country: "TH", lat: 13.7563, lon: 100.5018 };
+    await t.api("POST", "/v1/events", [
+      pay("dk-3-a", "2026-11-27T09:10:00Z", PARIS, "dk-3-visa", "1111"),
+      pay("dk-3-b", "2026-11-27T10:10:00Z", PHNOM_PENH, "dk-3-amex", "2222"),
+      pay("dk-3-c", "2026-11-27T14:10:00Z", BANGKOK, "dk-3-visa", "1111"),
+    ]);
+    const kase = await openCaseWith(t.api, "dk-3", [
+      "impossible-location-spend",
+      "foreign-spend-without-travel-notice",
+    ]);
+    const page = await signIn(kase.advocateId);
+    await page.goto(`${base}/desk/cases/${kase.id}`);
+    await page.fill("#block-reason", "she says on the phone neither card left her bag");
+    await page.click("#block-card button[type=submit]");
+    await page.waitForURL(`${base}/desk/cases/${kase.id}#block-card`);
+    expect(await page.locator("#block-card").innerText()).toContain(
+      "Blocking requested: she says on the phone",
+    );
+    const block = await t.tp.queues.actions.getJob(`card-block-${kase.id}`);
+    expect(block).toBeDefined();
+    const blocked = (block!.data as { cards: Array<{ last4: string }> }).cards.map((c) => c.last4);
+    expect(blocked.sort()).toEqual(["1111", "2222"]);
+
+    await t.api("POST", `/v1/cases/${kase.id}/resolve`, { outcome: "confirmed_fraud" });
+    await page.goto(`${base}/desk/cases/${kase.id}`);
+    await page.selectOption("#replace-which", "dk-3-amex");
+    await page.check("input[name=kind][value=branch]");
+    await page.fill("input[name=branch]", "Lyon Part-Dieu");
+    await page.click("#replace-card button[type=submit]");
+    await page.waitForURL(`${base}/desk/cases/${kase.id}#replace-card`);
+    expect(await t.tp.queues.actions.getJob(`replace-${kase.id}-dk-3-amex`)).toBeDefined();
+    // The other card is still offered, alone now.
+    const form = page.locator("#replace-card form");
+    await expect(form.locator("input[type=hidden][name=cardId]").getAttribute("value")).resolves.toBe(
+      "dk-3-visa",
+    );
+  });
 });

@@ -6,7 +6,12 @@ import { cleanText } from "../../engine/input.ts";
 import { maskPhone } from "../../engine/log.ts";
 import type { Metrics } from "../../engine/metrics.ts";
 import { advocateTextIssues, writeToCustomer } from "../../engine/outreach/advocate.ts";
-import { type CaseActions, deliverToSchema, replaceCard } from "../../engine/outreach/replace-card.ts";
+import {
+  blockCards,
+  type CaseActions,
+  deliverToSchema,
+  replaceCard,
+} from "../../engine/outreach/replace-card.ts";
 import { conditionInWords, type Held, type Story, type StoryPlace } from "../../engine/rules/summary.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import {
@@ -79,9 +84,20 @@ const TEXT_REFUSED: Record<string, string> = {
 };
 
 /** After confirmed fraud: a new card, to the address on file, another address, or a branch. */
+/** The cards a case is about, from its decisions' payments. */
+function casePaymentCards(c: Detail): Array<{ id: string; last4: string }> {
+  const cards = new Map<string, string>();
+  for (const d of c.decisions)
+    if (d.event.type === "card.transaction") cards.set(d.event.card.id, d.event.card.last4);
+  return [...cards].map(([id, last4]) => ({ id, last4 }));
+}
+
 function ReplaceCard({ c, refused }: { c: Detail; refused?: string | undefined }) {
   if (c.outcome !== "confirmed_fraud") return null;
   const done = c.timeline.filter((s) => s.kind === "action.card_replace");
+  const cards = casePaymentCards(c);
+  const replaced = new Set(done.map((s) => (s.detail as { card?: { id?: string } }).card?.id));
+  const left = cards.filter((k) => !replaced.has(k.id));
   return (
     <div class="card" id="replace-card">
       <h2>Replace the card</h2>
@@ -96,8 +112,21 @@ function ReplaceCard({ c, refused }: { c: Detail; refused?: string | undefined }
         </p>
       ) : null}
       {refused === "replaced" ? <p class="warn">That card is already being replaced.</p> : null}
-      {done.length > 0 ? null : (
+      {refused === "card" ? <p class="warn">Not requested: choose which card.</p> : null}
+      {left.length === 0 && done.length > 0 ? null : (
         <form method="post" action={`/desk/cases/${c.id}/replace-card`}>
+          {left.length > 1 ? (
+            <>
+              <label for="replace-which">Which card</label>
+              <select id="replace-which" name="cardId" required>
+                {left.map((k) => (
+                  <option value={k.id}>card ending {k.last4}</option>
+                ))}
+              </select>
+            </>
+          ) : left[0] ? (
+            <input type="hidden" name="cardId" value={left[0].id} />
+          ) : null}
           <fieldset>
             <legend>Deliver the new card to</legend>
             <label>
@@ -127,6 +156,30 @@ function ReplaceCard({ c, refused }: { c: Detail; refused?: string | undefined }
           <p class="muted small">The customer gets a text naming only the town or the branch.</p>
           <button class="primary" type="submit">
             Replace card
+          </button>
+        </form>
+      )}
+    </div>
+  );
+}
+
+/** On an open case: block its cards at once (the customer said on the phone it was not them). */
+function BlockCard({ c }: { c: Detail }) {
+  if (c.status !== "open" || casePaymentCards(c).length === 0) return null;
+  const blocked = c.timeline.find((s) => s.kind === "action.card_block");
+  return (
+    <div class="card" id="block-card">
+      <h2>Block the card</h2>
+      {blocked ? (
+        <p class="ok">
+          Blocking requested: {(blocked.detail as { reason?: string }).reason} — <When at={blocked.at} />
+        </p>
+      ) : (
+        <form method="post" action={`/desk/cases/${c.id}/block-card`}>
+          <label for="block-reason">Why (for the card system and the timeline)</label>
+          <textarea id="block-reason" name="reason" rows={2} maxlength={500} required />
+          <button class="danger" type="submit">
+            Block every card of this case
           </button>
         </form>
       )}
@@ -269,6 +322,7 @@ function CasePage({
             )}
           </div>
           <WorkCard c={c} principal={principal} colleagues={colleagues} refused={moved} />
+          <BlockCard c={c} />
           <ReplaceCard c={c} refused={error} />
           <Conversation c={c} error={error} />
           {open ? (
@@ -495,14 +549,45 @@ export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: CaseAct
     try {
       await replaceCard(
         { ...opts.texting, now: new Date() },
-        { kase, customer, deliverTo: deliverTo.data, by: p.advocateId ?? p.tokenId },
+        {
+          kase,
+          customer,
+          cardId: field("cardId") || undefined,
+          deliverTo: deliverTo.data,
+          by: p.advocateId ?? p.tokenId,
+        },
       );
     } catch (err) {
-      if (err instanceof ConflictError || err instanceof ValidationError)
-        return c.redirect(`/desk/cases/${kase.id}?refused=replaced#replace-card`, 303);
+      const code =
+        err instanceof ConflictError
+          ? "replaced"
+          : err instanceof ValidationError
+            ? err.issues[0]?.path === "cardId"
+              ? "card"
+              : "replace"
+            : undefined;
+      if (code) return c.redirect(`/desk/cases/${kase.id}?refused=${code}#replace-card`, 303);
       throw err;
     }
     return c.redirect(`/desk/cases/${kase.id}#replace-card`, 303);
+  });
+
+  app.post("/cases/:id/block-card", async (c) => {
+    const p = c.get("principal");
+    const kase = await visibleCase(sql, p, c.req.param("id"));
+    const form = await c.req.parseBody();
+    const reason = typeof form.reason === "string" ? cleanText(form.reason).trim().slice(0, 500) : "";
+    if (reason) {
+      try {
+        await blockCards(
+          { ...opts.texting, now: new Date() },
+          { kase, customerId: kase.customerId, reason, by: p.advocateId ?? p.tokenId },
+        );
+      } catch (err) {
+        if (!(err instanceof ConflictError || err instanceof ValidationError)) throw err;
+      }
+    }
+    return c.redirect(`/desk/cases/${kase.id}#block-card`, 303);
   });
 
   app.post("/cases/:id/notes", async (c) => {
