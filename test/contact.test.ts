@@ -662,7 +662,7 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     });
     expect(bad.status).toBe(400);
     expect(bad.body.error.issues).toEqual([expect.objectContaining({ path: "deliverTo.country" })]);
-    const done = await t.api("POST", `/v1/cases/${kase.id}/actions`, {
+    const toLyon = {
       type: "card.replace",
       deliverTo: {
         kind: "address",
@@ -671,7 +671,8 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
         postcode: "69002",
         country: "FR",
       },
-    });
+    };
+    const done = await t.api("POST", `/v1/cases/${kase.id}/actions`, toLyon);
     expect(done.status).toBe(202);
     expect(done.body).toMatchObject({
       texted: true,
@@ -696,16 +697,7 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
       detail: { card: { last4: "5555" }, deliverTo: "address" },
     });
     // The same request again (a client's retry) does nothing twice: one job, one text.
-    const retry = await t.api("POST", `/v1/cases/${kase.id}/actions`, {
-      type: "card.replace",
-      deliverTo: {
-        kind: "address",
-        line1: "12 rue de la République",
-        city: "Lyon",
-        postcode: "69002",
-        country: "FR",
-      },
-    });
+    const retry = await t.api("POST", `/v1/cases/${kase.id}/actions`, toLyon);
     expect(retry.status).toBe(200);
     expect(retry.body.repeated).toBe(true);
     await t.drained();
