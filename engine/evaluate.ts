@@ -203,6 +203,7 @@ export async function evaluateBatch(
       since,
       REBUILD_MAX_EVENTS,
       events.map((e) => e.id),
+      new Date(receivedAt),
     );
     await state.rebuild(unbuilt, history, amountOf);
   }

@@ -338,12 +338,12 @@ export async function markFailed(sql: Q, id: string, error: string, at: Date): P
  * What a customer's Redis state is rebuilt from: their stored events from `since` on (at most
  * `perCustomer` of each one's latest), plus, however old, the travel notices still running at
  * `since` and the first sighting of each device (state keeps those by end date and for as long as
- * the customer is active). Only evaluated events: the rest are observed by their own batches
- * (replaying them too doubled the state work of every first-seen customer: 2.8k events/s end to
- * end instead of 3.6k in the bench). Events of the batch at hand (`exclude`) are left to it, and
- * events set aside with an error stay out. Known gap: a batch whose state write is lost in a
- * flush and that commits after another batch rebuilt the customer leaves its events out of the
- * rebuilt state until the next rebuild.
+ * the customer is active). Evaluated events, and those not yet evaluated that reached the API
+ * no later than the batch at hand (`receivedBy`): a batch still in flight may have written its
+ * state into a Redis that then forgot it, and the customer's rebuilt state must hold those events,
+ * or neither batch sees the other (an impossible journey missed). Later events are left to their
+ * own batches (replaying every unevaluated event doubled the state work of first-seen customers).
+ * Events of the batch at hand (`exclude`) are left to it, and events set aside with an error stay out.
  */
 export async function customerHistory(
   sql: Q,
@@ -351,6 +351,7 @@ export async function customerHistory(
   since: Date,
   perCustomer: number,
   exclude: readonly string[],
+  receivedBy: Date,
 ): Promise<TouchpointEvent[]> {
   if (customerIds.length === 0) return [];
   const ids = customerIds as string[];
@@ -359,7 +360,8 @@ export async function customerHistory(
     select e.payload from unnest(${ids}::text[]) as c(id)
     cross join lateral (
       select payload from events
-      where customer_id = c.id and occurred_at >= ${since} and evaluated_at is not null and error is null and id <> all(${skip})
+      where customer_id = c.id and occurred_at >= ${since} and error is null and id <> all(${skip})
+        and (evaluated_at is not null or received_at <= ${receivedBy})
       order by occurred_at desc limit ${perCustomer}
     ) e
     union all
