@@ -5,7 +5,7 @@ import type { Redis } from "ioredis";
 import type { CountryCode } from "libphonenumber-js";
 import type { Logger } from "../engine/log.ts";
 import type { Metrics } from "../engine/metrics.ts";
-import type { CaseActions } from "../engine/outreach/replace-card.ts";
+import type { CaseActions } from "../engine/outreach/card-actions.ts";
 import type { Sql } from "../engine/store/database.ts";
 import { oldestPending } from "../engine/store/work.ts";
 import { owe, type Queues } from "../workers/queues.ts";

@@ -18,6 +18,20 @@ function artefact(name: string): string {
   return join(dir, name);
 }
 
+/** A desk on a touchpoint of its own, with Sophie's Phnom Penh → Paris case played, and a browser. */
+async function sophiesDesk(env: Record<string, string> = {}) {
+  const t = await startTestTouchpoint({ listen: true, env });
+  await loadPeopleVia(t.api);
+  const [kase] = await playStory(t.api, loadStory("phnom-penh-paris"));
+  await t.drained();
+  return {
+    t,
+    base: `http://127.0.0.1:${t.tp.port}`,
+    caseId: kase.id as string,
+    browser: await launchBrowser(),
+  };
+}
+
 describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
   let t: TestTouchpoint;
   let browser: Browser;
@@ -25,13 +39,7 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
   let caseId: string;
 
   beforeAll(async () => {
-    t = await startTestTouchpoint({ listen: true });
-    base = `http://127.0.0.1:${t.tp.port}`;
-    await loadPeopleVia(t.api);
-    const [kase] = await playStory(t.api, loadStory("phnom-penh-paris"));
-    caseId = kase.id;
-    await t.drained();
-    browser = await launchBrowser();
+    ({ t, base, caseId, browser } = await sophiesDesk());
   });
   afterAll(async () => {
     await browser?.close();
@@ -284,23 +292,14 @@ describe.skipIf(!chromiumAvailable())("the conversation on the desk, texting thr
 
   beforeAll(async () => {
     fake = await startFakeVonage();
-    t = await startTestTouchpoint({
-      listen: true,
-      env: {
-        VONAGE_API_KEY: "desk-key",
-        VONAGE_API_SECRET: "desk-secret",
-        VONAGE_API_HOST: fake.url,
-        VONAGE_REST_HOST: fake.url,
-        VONAGE_SIGNATURE_SECRET: secret,
-        VONAGE_FROM: "TPBank",
-      },
-    });
-    base = `http://127.0.0.1:${t.tp.port}`;
-    await loadPeopleVia(t.api);
-    const [kase] = await playStory(t.api, loadStory("phnom-penh-paris"));
-    caseId = kase.id;
-    await t.drained();
-    browser = await launchBrowser();
+    ({ t, base, caseId, browser } = await sophiesDesk({
+      VONAGE_API_KEY: "desk-key",
+      VONAGE_API_SECRET: "desk-secret",
+      VONAGE_API_HOST: fake.url,
+      VONAGE_REST_HOST: fake.url,
+      VONAGE_SIGNATURE_SECRET: secret,
+      VONAGE_FROM: "TPBank",
+    }));
   });
   afterAll(async () => {
     await browser?.close();

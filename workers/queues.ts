@@ -2,9 +2,9 @@
 import { type JobsOptions, Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { TouchpointEvent } from "../engine/events.ts";
+import type { CardReplaceAction } from "../engine/outreach/card-actions.ts";
 import type { OutreachJob } from "../engine/outreach/contact.ts";
 import type { CardBlockAction, InboundText, Receipt } from "../engine/outreach/conversation.ts";
-import type { CardReplaceAction } from "../engine/outreach/replace-card.ts";
 import type { Sql } from "../engine/store/database.ts";
 import { recordOwed } from "../engine/store/work.ts";
 

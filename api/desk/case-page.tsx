@@ -11,7 +11,7 @@ import {
   type CaseActions,
   deliverToSchema,
   replaceCard,
-} from "../../engine/outreach/replace-card.ts";
+} from "../../engine/outreach/card-actions.ts";
 import { conditionInWords, type Held, type Story, type StoryPlace } from "../../engine/rules/summary.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import {
@@ -26,13 +26,13 @@ import {
 import { visibleCase } from "../routes/cases.ts";
 import { Layout, page, Severity, When } from "./layout.tsx";
 import { ActivityMap, type MapPoint } from "./map.tsx";
-import { stateInWords } from "./queue.tsx";
 import type { DeskEnv } from "./session.tsx";
 import {
   type Detail,
   describeEvent,
   KIND_WORDS,
   STEP_LABEL,
+  stateInWords,
   statusInWords,
   stepText,
   TheirTime,

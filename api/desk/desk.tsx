@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import type { CountryCode } from "libphonenumber-js";
 import type { Metrics } from "../../engine/metrics.ts";
-import type { CaseActions } from "../../engine/outreach/replace-card.ts";
+import type { CaseActions } from "../../engine/outreach/card-actions.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { advocateRoutes } from "./advocates.tsx";
 import { caseRoutes } from "./case-page.tsx";

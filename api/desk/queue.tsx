@@ -4,17 +4,10 @@ import type { Sql } from "../../engine/store/database.ts";
 import { getAdvocate, listCases } from "../../engine/store/postgres.ts";
 import { page, Severity, When } from "./layout.tsx";
 import type { DeskEnv } from "./session.tsx";
-import { teamOf, whoOf } from "./words.tsx";
+import { stateInWords, teamOf, whoOf } from "./words.tsx";
 import { StatusForm } from "./work.tsx";
 
 type CaseRow = Awaited<ReturnType<typeof listCases>>[number];
-
-/** A case's state in words: "open", "resolved: confirmed fraud". */
-export function stateInWords(i: { status: string; outcome: string | null }): string {
-  const outcome = i.outcome?.replace(/_/g, " ");
-  if (i.status === "open") return outcome ? `open, ${outcome} by the customer` : "open";
-  return outcome ? `${i.status}: ${outcome}` : i.status;
-}
 
 /** Cases as a table: title (and what needs doing), severity, customer by name, advocate, opened, state. */
 export function CaseTable({ items }: { items: readonly CaseRow[] }) {

@@ -127,3 +127,10 @@ const STATUS_WORDS: Record<string, string> = {
 export function statusInWords(m: { status: string }): string {
   return STATUS_WORDS[m.status] ?? m.status.replace(/_/g, " ");
 }
+
+/** A case's state in words: "open", "resolved: confirmed fraud". */
+export function stateInWords(i: { status: string; outcome: string | null }): string {
+  const outcome = i.outcome?.replace(/_/g, " ");
+  if (i.status === "open") return outcome ? `open, ${outcome} by the customer` : "open";
+  return outcome ? `${i.status}: ${outcome}` : i.status;
+}

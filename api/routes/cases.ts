@@ -13,7 +13,7 @@ import {
   type CaseActions,
   deliverToSchema,
   replaceCard,
-} from "../../engine/outreach/replace-card.ts";
+} from "../../engine/outreach/card-actions.ts";
 import { lookupPhone } from "../../engine/people.ts";
 import { transferCase } from "../../engine/store/assignments.ts";
 import type { Sql } from "../../engine/store/database.ts";

@@ -1,6 +1,6 @@
 /** Replacement cards: when, in working days and the customer's own zone, and where, in words a text may carry. */
 import { describe, expect, it } from "vitest";
-import { addWorkingDays, deliveryInWords, workingDaysFor } from "./replace-card.ts";
+import { addWorkingDays, deliveryInWords, workingDaysFor } from "./card-actions.ts";
 
 describe("a replacement card", () => {
   it("arrives in working days, counted in the customer's zone, weekends skipped", () => {

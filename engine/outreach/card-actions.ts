@@ -1,8 +1,9 @@
 /**
- * Replacing a card after confirmed fraud: the advocate says where it goes (the address on file,
- * another address the customer gives, or a branch); a `card.replace` action goes on queue
- * `actions` for the card system, the request goes on the case's timeline, and the customer gets a
- * text saying when and where — a town or a branch name, never a street address.
+ * Card actions a person asks for on a case. Replacing a card after confirmed fraud: the advocate
+ * says where it goes (the address on file, another address the customer gives, or a branch); a
+ * `card.replace` action goes on queue `actions` for the card system, the request goes on the
+ * case's timeline, and the customer gets a text saying when and where — a town or a branch name,
+ * never a street address. Blocking: the same request a NO by text makes.
  */
 import { createHash } from "node:crypto";
 import { DateTime } from "luxon";
