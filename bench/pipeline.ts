@@ -257,7 +257,7 @@ async function main() {
       }
     }, 1000);
     const unevaluated = async () =>
-      (await sql`select count(*)::int as n from events where evaluated_at is null`)[0]!.n as number;
+      (await sql`select count(*)::int as n from event_batches where evaluated_at is null`)[0]!.n as number;
     const untilEvaluated = (what: string) =>
       // Once a second: the count is a query on Postgres, whose CPU the bench is measuring.
       poll(async () => ((await unevaluated()) === 0 ? true : undefined), 900_000, what, 1000);
@@ -315,7 +315,7 @@ async function main() {
     const tPosted = performance.now();
     await untilEvaluated("the sustained run to be evaluated");
     // The end is when the last event was evaluated, as Postgres recorded it, not when the poll saw it.
-    const [last] = await sql`select max(evaluated_at) as at from events`;
+    const [last] = await sql`select max(evaluated_at) as at from event_batches`;
     const tEvaluated = t0 + ((last!.at as Date).getTime() - t0Epoch);
     await poll(
       async () => {
@@ -490,7 +490,7 @@ async function main() {
     const ids = pacedEvents.map((e) => e.id);
     const decision = histogram();
     for (const r of await sql`
-      select (extract(epoch from evaluated_at - received_at) * 1e6)::bigint as us from events where id = any(${ids})`)
+      select (extract(epoch from evaluated_at - received_at) * 1e6)::bigint as us from event_status where id = any(${ids})`)
       decision.recordValue(Math.max(1, Number(r.us)));
     // A text's latency: from the API receiving the event that set it off (the customer's latest
     // high-severity decision's event received before the text: high is texted at once, while an
@@ -550,7 +550,7 @@ async function main() {
       await untilEvaluated("the flood");
       const h = histogram();
       for (const r of await sql`
-        select (extract(epoch from evaluated_at - received_at) * 1e6)::bigint as us from events
+        select (extract(epoch from evaluated_at - received_at) * 1e6)::bigint as us from event_status
         where id = any(${others.events.map((e) => e.id)})`)
         h.recordValue(Math.max(1, Number(r.us)));
       dense = {

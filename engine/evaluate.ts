@@ -20,6 +20,7 @@ import { type Story, storyOf, summarise } from "./rules/summary.ts";
 import type { Sql } from "./store/database.ts";
 import { fxTable } from "./store/fx.ts";
 import {
+  batchStatus,
   customerHistory,
   customerProfiles,
   customersWithUnlinkedDecisions,
@@ -152,31 +153,31 @@ export async function evaluateBatch(
     fx?: FxCache;
     fault?: FaultPoint;
   },
-  batch: readonly TouchpointEvent[],
-  receivedAt: number,
+  job: { batch: string; events: readonly TouchpointEvent[]; receivedAt: number },
 ): Promise<BatchResult> {
   const { sql, state, rulesets, metrics, log } = deps;
-  // Event-time order within the batch; the state script handles order across batches.
-  let events = [...batch].sort(
-    (a, b) => Date.parse(a.occurredAt) - Date.parse(b.occurredAt) || a.id.localeCompare(b.id),
-  );
-  const { version, compiled } = await rulesets.get(Date.now());
-  // An event taken back by the API (its queue write looked failed but was not) is not ours to
-  // evaluate: it has no row, and a decision about it could never be stored. One already evaluated
-  // (the reconciler re-drove a batch that was slow, not lost) is not evaluated again: with its
-  // later neighbours now in the state, a second look could decide differently.
-  const rows = await sql`select id, evaluated_at from events where id = any(${events.map((e) => e.id)})`;
-  const stored = new Set(rows.map((r) => r.id as string));
-  const done = new Set(rows.filter((r) => r.evaluated_at !== null).map((r) => r.id as string));
-  if (stored.size < events.length) {
+  const { receivedAt } = job;
+  // A batch taken back by the API (its queue write looked failed but was not) is not ours to
+  // evaluate: its events have no rows, and a decision about them could never be stored. One
+  // already evaluated (the reconciler re-drove a batch that was slow, not lost) is not evaluated
+  // again: with its later neighbours now in the state, a second look could decide differently.
+  const status = await batchStatus(sql, job.batch);
+  if (!status.stored) {
     log.warn(
-      { missing: events.length - stored.size },
-      "skipping events no longer stored (taken back at ingest)",
+      { batch: job.batch, events: job.events.length },
+      "skipping a batch no longer stored (taken back at ingest)",
     );
+    return { evaluated: 0, newDecisions: 0, customersToCase: [] };
   }
   // Every customer of the batch is handed on below, the already evaluated included (see there).
-  const batchCustomers = [...new Set(events.filter((e) => stored.has(e.id)).map((e) => e.customerId))];
-  events = events.filter((e) => stored.has(e.id) && !done.has(e.id));
+  const batchCustomers = [...new Set(job.events.map((e) => e.customerId))];
+  // Event-time order within the batch; the state script handles order across batches.
+  const events = status.evaluatedAt
+    ? []
+    : [...job.events].sort(
+        (a, b) => Date.parse(a.occurredAt) - Date.parse(b.occurredAt) || a.id.localeCompare(b.id),
+      );
+  const { version, compiled } = await rulesets.get(Date.now());
   const customerIds = [...new Set(events.map((e) => e.customerId))];
   const [profiles, fx] = await Promise.all([
     customerProfiles(sql, customerIds),
@@ -259,16 +260,10 @@ export async function evaluateBatch(
     }
   }
 
-  const failedIds = new Set(failed.map((f) => f.id));
   const inserted = await insertDecisions(sql, decisions);
   deps.fault?.("evaluate.after-decisions");
-  await markEvaluated(
-    sql,
-    events.filter((e) => !failedIds.has(e.id)).map((e) => e.id),
-    new Date(),
-    version,
-  );
-  for (const f of failed) await markFailed(sql, f.id, f.error, new Date());
+  for (const f of failed) await markFailed(sql, f.id, f.error);
+  if (!status.evaluatedAt) await markEvaluated(sql, job.batch, new Date(), version);
   for (const d of inserted) metrics.ruleHits.inc({ rule: d.rule });
   metrics.eventsEvaluated.inc(events.length - failed.length);
   const seconds = (Date.now() - receivedAt) / 1000;

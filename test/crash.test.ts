@@ -83,7 +83,8 @@ describe("a worker killed mid-batch", () => {
     );
 
     const sql = t.tp.db.sql;
-    const [events] = await sql`select count(*)::int as n, count(evaluated_at)::int as evaluated from events`;
+    const [events] =
+      await sql`select count(*)::int as n, count(evaluated_at)::int as evaluated from event_status`;
     expect(events).toEqual({ n: stream.events.length, evaluated: stream.events.length });
     const cases = await sql`select customer_id, count(*)::int as n from cases group by customer_id`;
     expect(new Set(cases.map((c) => c.customer_id))).toEqual(stream.impossible);
@@ -269,7 +270,8 @@ describe("Redis forgetting its queues", () => {
       });
       const kase = await openCaseWith(api.api, "cus-42", ["impossible-location-spend"]);
       expect(kase.advocate.name).toBe("Amara Okafor");
-      const [left] = await api.tp.db.sql`select count(*)::int as n from events where evaluated_at is null`;
+      const [left] = await api.tp.db
+        .sql`select count(*)::int as n from event_status where evaluated_at is null`;
       expect(left?.n).toBe(0);
     } finally {
       await workers?.close();

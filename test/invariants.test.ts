@@ -43,9 +43,12 @@ describe("invariants", () => {
       metrics: t.tp.metrics,
       log: t.tp.log,
     };
-    // Its worker died after storing the decisions and before marking the events evaluated.
-    await t.tp.db.sql`update events set evaluated_at = null where id = any(${events.map((e) => e.id)})`;
-    await evaluateBatch(deps, events, Date.now());
+    // Its worker died after storing the decisions and before marking the batch evaluated.
+    const [{ batch_id: batch }] = (await t.tp.db.sql`
+      update event_batches set evaluated_at = null
+      where id in (select batch_id from events where id = any(${events.map((e) => e.id)}))
+      returning id as batch_id`) as unknown as [{ batch_id: string }];
+    await evaluateBatch(deps, { batch, events, receivedAt: Date.now() });
     const after = await t.tp.db.sql`select event_id, rule, decided_at from decisions order by event_id, rule`;
     // Every first decision is still there, once, with its first date. (A retry may add a decision
     // for the other payment of a pair, which now sees its neighbour: another event, same case.)
@@ -67,7 +70,11 @@ describe("invariants", () => {
       log: t.tp.log,
     };
     // The reconciler's copy of a batch whose first run finished meanwhile.
-    const again = await evaluateBatch(deps, events, Date.now());
+    const [{ batch_id: batch }] = (await t.tp.db.sql`
+      select distinct batch_id from events where id = any(${events.map((e) => e.id)})`) as unknown as [
+      { batch_id: string },
+    ];
+    const again = await evaluateBatch(deps, { batch, events, receivedAt: Date.now() });
     expect(again.evaluated).toBe(0);
     expect(await t.tp.db.sql`select event_id, rule from decisions order by event_id, rule`).toEqual(before);
   });

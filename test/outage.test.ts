@@ -119,7 +119,7 @@ describe("a Postgres restart mid-stream", () => {
       await eventually(
         async () => {
           const [r] = await sql`
-            select (select count(*) from events where evaluated_at is null)::int as pending,
+            select (select count(*) from event_status where evaluated_at is null)::int as pending,
                    (select count(*) from decisions where case_id is null)::int as unlinked,
                    (select count(*) from cases c where not exists (
                       select 1 from messages m where m.case_id = c.id and m.kind = 'fraud_check'
@@ -138,7 +138,7 @@ describe("a Postgres restart mid-stream", () => {
         throw new Error(`${err.message}: ${JSON.stringify({ stuck, owed })}\n${stderr().slice(-3000)}`);
       });
       const [counts] =
-        await sql`select count(*)::int as n, count(evaluated_at)::int as evaluated from events`;
+        await sql`select count(*)::int as n, count(evaluated_at)::int as evaluated from event_status`;
       expect(counts).toEqual({ n: events.length, evaluated: events.length });
       const cases = await sql`select customer_id, count(*)::int as n from cases group by customer_id`;
       expect(new Set(cases.map((c) => c.customer_id))).toEqual(stream.impossible);

@@ -341,7 +341,7 @@ describe("bad input", () => {
     expect(r.body.accepted).toBe(2);
     await t.drained();
     const rows = await t.tp.db.sql`
-      select id, evaluated_at is not null as evaluated, error from events where id in ('poison-a', 'healthy-a') order by id`;
+      select id, evaluated_at is not null as evaluated, error from event_status where id in ('poison-a', 'healthy-a') order by id`;
     expect(rows).toEqual([
       { id: "healthy-a", evaluated: true, error: null },
       { id: "poison-a", evaluated: true, error: expect.stringMatching(/WRONGTYPE/) },

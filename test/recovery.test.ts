@@ -42,7 +42,8 @@ describe("when Redis forgets everything", () => {
       30_000,
       "the check text",
     );
-    const [evaluated] = await t.tp.db.sql`select count(*)::int as n from events where evaluated_at is null`;
+    const [evaluated] = await t.tp.db
+      .sql`select count(*)::int as n from event_status where evaluated_at is null`;
     expect(evaluated?.n).toBe(0);
   });
 

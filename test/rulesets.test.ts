@@ -547,7 +547,7 @@ describe("a publish under load", () => {
     const events = (await t.tp.db.sql`
       select e.id, e.evaluated_version,
         exists (select 1 from decisions d where d.event_id = e.id and d.rule = 'every-payment') as canary
-      from events e where e.customer_id like 'pub-%'`) as unknown as Array<{
+      from event_status e where e.customer_id like 'pub-%'`) as unknown as Array<{
       id: string;
       evaluated_version: number;
       canary: boolean;
@@ -563,7 +563,7 @@ describe("a publish under load", () => {
     expect(late.filter((e) => e.evaluated_version < version)).toEqual([]);
     // Every decision carries the version that evaluated its event.
     const [{ n }] = (await t.tp.db.sql`
-      select count(*)::int as n from decisions d join events e on e.id = d.event_id
+      select count(*)::int as n from decisions d join event_status e on e.id = d.event_id
       where d.ruleset_version <> e.evaluated_version`) as unknown as [{ n: number }];
     expect(n).toBe(0);
   });
@@ -597,7 +597,7 @@ describe("a version published before validation grew stricter", () => {
     });
     await t.api("POST", "/v1/events", [tx("legacy-1", "cus-19", "2026-11-22T10:00:00Z", LYON)]);
     await t.drained();
-    const [row] = await t.tp.db.sql`select evaluated_at, error from events where id = 'legacy-1'`;
+    const [row] = await t.tp.db.sql`select evaluated_at, error from event_status where id = 'legacy-1'`;
     expect(row).toMatchObject({ error: null });
     expect(row!.evaluated_at).not.toBeNull();
     const put = await risk("PUT", "/v1/rules/big-atm-withdrawal", { rule: bigAtm });

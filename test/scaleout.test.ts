@@ -29,7 +29,7 @@ async function run(t: TestTouchpoint) {
   await eventually(
     async () => {
       const [r] = await sql`
-        select (select count(*) from events where evaluated_at is null)::int as unevaluated,
+        select (select count(*) from event_status where evaluated_at is null)::int as unevaluated,
                (select count(*) from decisions where case_id is null and mode = 'live')::int as unlinked,
                (select count(*) from cases c where not exists (
                   select 1 from messages m where m.case_id = c.id and m.direction = 'outbound'))::int as untexted`;

@@ -21,6 +21,8 @@ export const QUEUES = {
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
 export interface EvaluateJob {
+  /** The stored batch (`event_batches`) these events are; absent in jobs queued before batches were. */
+  batch?: string;
   events: TouchpointEvent[];
   /** When the API accepted them, ms since epoch, for the ingest-to-decision histogram. */
   receivedAt: number;

@@ -19,7 +19,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "../engine/log.ts";
 import type { Metrics } from "../engine/metrics.ts";
 import type { Sql } from "../engine/store/database.ts";
-import { unevaluatedEvents } from "../engine/store/postgres.ts";
+import { unevaluatedBatches } from "../engine/store/postgres.ts";
 import { dueOwed, markOwedDone, markOwedFailed, oldestPending, pruneOwed } from "../engine/store/work.ts";
 import { type CasesJob, type EvaluateJob, jobId, QUEUES, type Queues, queueJobOptions } from "./queues.ts";
 
@@ -102,22 +102,20 @@ export function startReconciler(o: ReconcilerOptions) {
   async function requeueEvents(now: Date, all: boolean): Promise<number> {
     if (!all && !(await idle(o.queues.evaluate))) return 0;
     const olderThan = all ? now : new Date(now.getTime() - o.sweepAfterMs);
-    const lost = await unevaluatedEvents(o.sql, olderThan, MAX_PER_RUN);
+    const lost = await unevaluatedBatches(
+      o.sql,
+      olderThan,
+      Math.max(1, Math.floor(MAX_PER_RUN / o.batchSize)),
+    );
     const stamp = String(now.getTime());
-    const jobs = [];
-    for (let i = 0; i < lost.length; i += o.batchSize) {
-      const batch = lost.slice(i, i + o.batchSize);
-      jobs.push({
-        name: "batch",
-        data: {
-          events: batch.map((b) => b.payload),
-          receivedAt: batch[0]!.receivedAt.getTime(),
-        } satisfies EvaluateJob,
-        opts: { jobId: jobId("sweep", batch[0]!.payload.id, stamp) },
-      });
-    }
+    // Each batch as the API queued it: its row records its evaluation.
+    const jobs = lost.map((b) => ({
+      name: "batch",
+      data: { batch: b.id, events: b.events, receivedAt: b.receivedAt.getTime() } satisfies EvaluateJob,
+      opts: { jobId: jobId("sweep", b.id, stamp) },
+    }));
     if (jobs.length > 0) await o.queues.evaluate.addBulk(jobs);
-    return lost.length;
+    return lost.reduce((n, b) => n + b.events.length, 0);
   }
 
   async function requeueUnlinked(now: Date, all: boolean): Promise<number> {

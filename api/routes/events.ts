@@ -1,4 +1,5 @@
 /** `POST /v1/events`: validate, drop duplicates by id, store, and enqueue batches for evaluation. */
+import { randomBytes } from "node:crypto";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Redis } from "ioredis";
@@ -8,7 +9,7 @@ import { countByCustomer, parseIngestBody, splitHeavy } from "../../engine/inges
 import type { Logger } from "../../engine/log.ts";
 import type { Metrics } from "../../engine/metrics.ts";
 import type { Sql } from "../../engine/store/database.ts";
-import { insertNewEvents } from "../../engine/store/postgres.ts";
+import { type EventBatch, insertBatches, takeBackBatches } from "../../engine/store/postgres.ts";
 import { type EvaluateJob, jobId, type Queues } from "../../workers/queues.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
 import { errorBody } from "../errors.ts";
@@ -54,66 +55,88 @@ export function eventRoutes(deps: IngestDeps) {
       );
       const receivedAt = new Date();
       const events = parsed.valid.map((v) => v.event);
-      const fresh =
-        events.length > 0 ? await insertNewEvents(deps.sql, events, receivedAt) : new Set<string>();
-      const accepted = events.filter((e) => fresh.has(e.id));
-
-      const jobs = [];
-      try {
-        // A customer over INGEST_HEAVY_PER_MINUTE is evaluated after everyone else (a BullMQ
-        // priority: jobs without one go first), so their flood cannot hold up other customers.
-        const { normal, heavy } =
-          accepted.length > 0
-            ? splitHeavy(
-                accepted,
-                await countThisMinute(deps.redis, deps.redisPrefix, countByCustomer(accepted), receivedAt),
-                deps.heavyPerMinute,
-              )
-            : { normal: [], heavy: [] };
+      // Each batch is stored with its events in one statement, so batches are made first: a
+      // customer over INGEST_HEAVY_PER_MINUTE is evaluated after everyone else (a BullMQ priority:
+      // jobs without one go first), so their flood cannot hold up other customers.
+      const priorities = new Map<string, number>();
+      const batches: EventBatch[] = [];
+      if (events.length > 0) {
+        const perCustomer = countByCustomer(events);
+        let thisMinute: Map<string, number>;
+        try {
+          thisMinute = await countThisMinute(deps.redis, deps.redisPrefix, perCustomer, receivedAt);
+        } catch (err) {
+          throw new RetryableError("queue unavailable, nothing was accepted; retry", undefined, {
+            cause: err,
+          });
+        }
+        const { normal, heavy } = splitHeavy(events, thisMinute, deps.heavyPerMinute);
         for (const [list, priority] of [
           [normal, undefined],
           [heavy, HEAVY_PRIORITY],
         ] as const) {
           for (let i = 0; i < list.length; i += deps.batchSize) {
-            const batch = list.slice(i, i + deps.batchSize);
-            jobs.push({
-              name: "batch",
-              data: { events: batch, receivedAt: receivedAt.getTime() } satisfies EvaluateJob,
-              opts: {
-                jobId: jobId("ingest", batch[0]!.id, String(batch.length), String(receivedAt.getTime())),
-                ...(priority ? { priority } : {}),
-              },
-            });
+            const id = `${receivedAt.getTime().toString(36)}-${randomBytes(8).toString("hex")}`;
+            batches.push({ id, events: list.slice(i, i + deps.batchSize) });
+            if (priority) priorities.set(id, priority);
           }
         }
-        if (heavy.length > 0) deps.metrics.eventsDeprioritised.inc(heavy.length);
-        if (jobs.length > 0) await deps.queues.evaluate.addBulk(jobs);
+      }
+      const stored = batches.length > 0 ? await insertBatches(deps.sql, batches, receivedAt) : [];
+      const accepted = stored.reduce((n, b) => n + b.events.length, 0);
+      if (accepted < events.length) {
+        // Counted before the insert said which were new: a resent event is not this minute's traffic.
+        const fresh = new Set(stored.flatMap((b) => b.events.map((e) => e.id)));
+        const resent = countByCustomer(events.filter((e) => !fresh.has(e.id)));
+        for (const [id, n] of resent) resent.set(id, -n);
+        await countThisMinute(deps.redis, deps.redisPrefix, resent, receivedAt).catch(() => {});
+      }
+
+      try {
+        const heavy = stored.filter((b) => priorities.has(b.id)).reduce((n, b) => n + b.events.length, 0);
+        if (heavy > 0) deps.metrics.eventsDeprioritised.inc(heavy);
+        if (stored.length > 0)
+          await deps.queues.evaluate.addBulk(
+            stored.map((b) => {
+              const priority = priorities.get(b.id);
+              return {
+                name: "batch",
+                data: {
+                  batch: b.id,
+                  events: b.events,
+                  receivedAt: receivedAt.getTime(),
+                } satisfies EvaluateJob,
+                opts: { jobId: jobId("ingest", b.id), ...(priority ? { priority } : {}) },
+              };
+            }),
+          );
       } catch (err) {
         // Stored but not queued: take the events back so the client's retry is not a "duplicate".
-        await deps.sql`delete from events where id = any(${accepted.map((e) => e.id)}) and evaluated_at is null`.catch(
-          () => {
-            deps.log.error(
-              { count: accepted.length },
-              "could not take back unqueued events; the sweeper will evaluate them",
-            );
-          },
-        );
+        await takeBackBatches(
+          deps.sql,
+          stored.map((b) => b.id),
+        ).catch(() => {
+          deps.log.error(
+            { count: accepted },
+            "could not take back unqueued events; the sweeper will evaluate them",
+          );
+        });
         throw new RetryableError("queue unavailable, nothing was accepted; retry", undefined, { cause: err });
       }
 
-      const duplicates = events.length - accepted.length + parsed.repeated.length;
-      deps.metrics.eventsIngested.inc(accepted.length);
+      const duplicates = events.length - accepted + parsed.repeated.length;
+      deps.metrics.eventsIngested.inc(accepted);
       deps.metrics.eventsDuplicate.inc(duplicates);
       deps.metrics.eventsRejected.inc(parsed.rejected.length);
       return c.json(
         {
-          accepted: accepted.length,
+          accepted,
           duplicates,
           rejected: parsed.rejected.length,
           // The first MAX_ERRORS_LISTED rejected events; `rejected` counts them all.
           errors: parsed.rejected.slice(0, MAX_ERRORS_LISTED),
           ...(parsed.rejected.length > MAX_ERRORS_LISTED ? { errorsTruncated: true } : {}),
-          batches: jobs.length,
+          batches: stored.length,
         },
         202,
       );

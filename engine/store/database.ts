@@ -26,10 +26,13 @@ export interface Database {
 
 const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), "migrations");
 
-/** Applies every migration not yet recorded, each in its own transaction, under an advisory lock. */
-export async function migrate(sql: Sql, log?: Logger): Promise<string[]> {
+/**
+ * Applies every migration not yet recorded, each in its own transaction, under an advisory lock.
+ * `through` stops after the named file (a test of a migration builds the schema it starts from).
+ */
+export async function migrate(sql: Sql, log?: Logger, through?: string): Promise<string[]> {
   const files = readdirSync(migrationsDir)
-    .filter((f) => f.endsWith(".sql"))
+    .filter((f) => f.endsWith(".sql") && (through === undefined || f <= through))
     .sort();
   const applied: string[] = [];
   await sql`create table if not exists schema_migrations (version text primary key, applied_at timestamptz not null default now())`;

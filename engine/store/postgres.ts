@@ -292,46 +292,112 @@ export async function ensureAdminToken(sql: Q, configured: string | undefined): 
 
 // ---------------------------------------------------------------- events
 
-/** Inserts events not seen before; returns the ids that were new. Duplicates (by id) are skipped. */
-export async function insertNewEvents(
+/** Events the API queues as one `evaluate` job, under an id of their own. */
+export interface EventBatch {
+  id: string;
+  events: TouchpointEvent[];
+}
+
+/** Events stored in a batch: more would be one statement too large for comfort, fewer many more. */
+const EVENTS_PER_STATEMENT = 2000;
+
+/**
+ * Stores events not seen before, each with its batch, and a row per batch that kept any: one
+ * statement per few thousand events (one array per column, not a parameter per value).
+ * Duplicates (by id) are skipped. Returns the batches as stored: only their new events, and only
+ * batches left with one.
+ */
+export async function insertBatches(
   sql: Q,
-  events: readonly TouchpointEvent[],
+  batches: readonly EventBatch[],
   receivedAt: Date,
-): Promise<Set<string>> {
+): Promise<EventBatch[]> {
   const fresh = new Set<string>();
-  // 5 parameters a row: stay far below the protocol's 65,534 per statement.
-  for (let i = 0; i < events.length; i += 2000) {
-    const rows = events.slice(i, i + 2000).map((e) => ({
-      id: e.id,
-      customer_id: e.customerId,
-      type: e.type,
-      occurred_at: new Date(e.occurredAt),
-      received_at: receivedAt,
-      payload: e,
-    }));
+  for (let i = 0; i < batches.length; ) {
+    const chunk: EventBatch[] = [];
+    let size = 0;
+    // Whole batches per statement: a batch's row is written with all of its events.
+    while (
+      i < batches.length &&
+      (chunk.length === 0 || size + batches[i]!.events.length <= EVENTS_PER_STATEMENT)
+    ) {
+      size += batches[i]!.events.length;
+      chunk.push(batches[i++]!);
+    }
+    const ids: string[] = [];
+    const customers: string[] = [];
+    const types: string[] = [];
+    const occurred: string[] = [];
+    const payloads: string[] = [];
+    const batchIds: string[] = [];
+    for (const b of chunk) {
+      for (const e of b.events) {
+        ids.push(e.id);
+        customers.push(e.customerId);
+        types.push(e.type);
+        occurred.push(e.occurredAt);
+        // As text, cast in SQL: the client's jsonb[] serialiser would store a string as a JSON
+        // string, and reads an object with a `type` field (every event) as a typed parameter.
+        payloads.push(JSON.stringify(e));
+        batchIds.push(b.id);
+      }
+    }
     const inserted = await sql`
-      insert into events ${sql(rows as never, "id", "customer_id", "type", "occurred_at", "received_at", "payload")}
-      on conflict (id) do nothing returning id`;
+      with stored as (
+        insert into events (id, customer_id, type, occurred_at, received_at, payload, batch_id)
+        select u.id, u.customer_id, u.type, u.occurred_at, ${receivedAt}, u.payload::jsonb, u.batch_id
+        from unnest(${ids}::text[], ${customers}::text[], ${types}::text[], ${occurred}::timestamptz[],
+          ${payloads}::text[], ${batchIds}::text[]) as u(id, customer_id, type, occurred_at, payload, batch_id)
+        on conflict (id) do nothing
+        returning id, batch_id
+      ), made as (
+        insert into event_batches (id, received_at, event_ids)
+        select batch_id, ${receivedAt}, array_agg(id) from stored group by batch_id
+      )
+      select id from stored`;
     for (const r of inserted) fresh.add(r.id as string);
   }
-  return fresh;
+  return batches
+    .map((b) => ({ id: b.id, events: b.events.filter((e) => fresh.has(e.id)) }))
+    .filter((b) => b.events.length > 0);
 }
 
-/** Marks events evaluated, with the ruleset version that evaluated them (one per batch). */
-export async function markEvaluated(
-  sql: Q,
-  ids: readonly string[],
-  at: Date,
-  version: number,
-): Promise<void> {
-  if (ids.length > 0)
-    await sql`
-      update events set evaluated_at = ${at}, evaluated_version = ${version}
-      where id = any(${ids as string[]}) and evaluated_at is null`;
+/**
+ * Takes back stored batches not yet evaluated, with their events (their jobs could not be
+ * queued), in one statement. Returns how many events were taken back.
+ */
+export async function takeBackBatches(sql: Q, batchIds: readonly string[]): Promise<number> {
+  if (batchIds.length === 0) return 0;
+  const gone = await sql`
+    with taken as (
+      delete from event_batches where id = any(${batchIds as string[]}) and evaluated_at is null
+      returning event_ids
+    )
+    delete from events where id in (select unnest(event_ids) from taken) returning id`;
+  return gone.length;
 }
 
-export async function markFailed(sql: Q, id: string, error: string, at: Date): Promise<void> {
-  await sql`update events set evaluated_at = ${at}, error = ${error.slice(0, 2000)} where id = ${id} and evaluated_at is null`;
+/** Whether a batch is stored (its events were not taken back), and when it was evaluated. */
+export async function batchStatus(sql: Q, batchId: string): Promise<{ stored: boolean; evaluatedAt?: Date }> {
+  const [row] = await sql`select evaluated_at from event_batches where id = ${batchId}`;
+  if (!row) return { stored: false };
+  return row.evaluated_at ? { stored: true, evaluatedAt: row.evaluated_at as Date } : { stored: true };
+}
+
+/**
+ * Marks a batch evaluated, with the ruleset version that evaluated it: one row, however many
+ * events. False when it was already marked (a slow first run finished meanwhile).
+ */
+export async function markEvaluated(sql: Q, batchId: string, at: Date, version: number): Promise<boolean> {
+  const rows = await sql`
+    update event_batches set evaluated_at = ${at}, evaluated_version = ${version}
+    where id = ${batchId} and evaluated_at is null returning id`;
+  return rows.length > 0;
+}
+
+/** Sets an event aside with the reason it could not be evaluated; its batch is marked as usual. */
+export async function markFailed(sql: Q, id: string, error: string): Promise<void> {
+  await sql`update events set error = ${error.slice(0, 2000)} where id = ${id} and error is null`;
 }
 
 /**
@@ -356,38 +422,52 @@ export async function customerHistory(
   if (customerIds.length === 0) return [];
   const ids = customerIds as string[];
   const skip = exclude as string[];
+  const evaluated = sql`exists (
+    select 1 from event_batches b where b.id = events.batch_id and b.evaluated_at is not null)`;
   const rows = await sql`
     select e.payload from unnest(${ids}::text[]) as c(id)
     cross join lateral (
       select payload from events
       where customer_id = c.id and occurred_at >= ${since} and error is null and id <> all(${skip})
-        and (evaluated_at is not null or received_at <= ${receivedBy})
+        and (received_at <= ${receivedBy} or ${evaluated})
       order by occurred_at desc limit ${perCustomer}
     ) e
     union all
     select payload from events
     where customer_id = any(${ids}) and type = 'travel.notice' and occurred_at < ${since}
-      and (payload->'travel'->>'to')::timestamptz >= ${since} and evaluated_at is not null and error is null and id <> all(${skip})
+      and (payload->'travel'->>'to')::timestamptz >= ${since} and ${evaluated} and error is null and id <> all(${skip})
     union all
     select payload from (
       select distinct on (customer_id, payload->'device'->>'id') payload from events
       where customer_id = any(${ids}) and occurred_at < ${since} and payload ? 'device'
-        and evaluated_at is not null and error is null and id <> all(${skip})
+        and ${evaluated} and error is null and id <> all(${skip})
       order by customer_id, payload->'device'->>'id', occurred_at
     ) d`;
   return rows.map((r) => r.payload as TouchpointEvent);
 }
 
-/** Events accepted but never evaluated (their job lost with a Redis that kept nothing), oldest first. */
-export async function unevaluatedEvents(
+/**
+ * Batches accepted but never evaluated (their job lost with a Redis that kept nothing), oldest
+ * first, with their events (those not taken back) in the order they were queued.
+ */
+export async function unevaluatedBatches(
   sql: Q,
   olderThan: Date,
   limit: number,
-): Promise<Array<{ payload: TouchpointEvent; receivedAt: Date }>> {
-  const rows = await sql`
-    select payload, received_at from events where evaluated_at is null and received_at < ${olderThan}
-    order by received_at limit ${limit}`;
-  return rows.map((r) => ({ payload: r.payload as TouchpointEvent, receivedAt: r.received_at as Date }));
+): Promise<Array<{ id: string; events: TouchpointEvent[]; receivedAt: Date }>> {
+  const batches = await sql`
+    select id, received_at, event_ids from event_batches
+    where evaluated_at is null and received_at < ${olderThan}
+    order by received_at, id limit ${limit}`;
+  if (batches.length === 0) return [];
+  const ids = batches.flatMap((b) => b.event_ids as string[]);
+  const rows = await sql`select id, payload from events where id = any(${ids})`;
+  const payloads = new Map(rows.map((r) => [r.id as string, r.payload as TouchpointEvent]));
+  return batches.map((b) => ({
+    id: b.id as string,
+    receivedAt: b.received_at as Date,
+    events: (b.event_ids as string[]).flatMap((id) => payloads.get(id) ?? []),
+  }));
 }
 
 // ---------------------------------------------------------------- decisions

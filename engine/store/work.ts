@@ -73,7 +73,7 @@ export async function oldestPending(
 ): Promise<{ events: number; decisions: number; jobs: number }> {
   const [r] = await sql`
     select
-      (select min(received_at) from events where evaluated_at is null) as events,
+      (select min(received_at) from event_batches where evaluated_at is null) as events,
       (select min(decided_at) from decisions where case_id is null and mode = 'live') as decisions,
       (select min(due_at) from owed_work where done_at is null and failed_at is null
          and queue not in ('actions', 'backtests')) as jobs`;

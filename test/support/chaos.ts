@@ -283,7 +283,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         try {
           for (const deadline = Date.now() + (o.recoveryTimeoutMs ?? 180_000); Date.now() < deadline; ) {
             const [r] = await sql`
-              select (select count(*) from events where evaluated_at is null and received_at <= ${since})::int
+              select (select count(*) from event_status where evaluated_at is null and received_at <= ${since})::int
                    + (select count(*) from decisions d join events e on e.id = d.event_id
                       where d.case_id is null and e.received_at <= ${since})::int as left`.catch(() => [
               undefined,
@@ -325,7 +325,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         const [r] = await sql`
           select
             (select count(*) from events)::int as stored,
-            (select count(*) from events where evaluated_at is null)::int as not_evaluated,
+            (select count(*) from event_status where evaluated_at is null)::int as not_evaluated,
             (select count(*) from decisions where case_id is null)::int as unlinked,
             (select count(*) from owed_work where done_at is null and failed_at is null
                and due_at < now() - interval '30 seconds')::int as owed_past_due,

@@ -111,7 +111,8 @@ export async function startTestTouchpoint(
     async drained(timeoutMs = 60_000) {
       await eventually(
         async () => {
-          const [row] = await tp.db.sql`select count(*)::int as n from events where evaluated_at is null`;
+          const [row] = await tp.db
+            .sql`select count(*)::int as n from event_status where evaluated_at is null`;
           if ((row?.n as number) > 0) return undefined;
           for (const q of [tp.queues.evaluate]) {
             const counts = await q.getJobCounts(

@@ -1,0 +1,94 @@
+/**
+ * Migrations run on databases that hold data: each is tested from the schema before it, with rows
+ * an earlier version wrote, to the schema after it, with nothing lost.
+ */
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migrate } from "../engine/store/database.ts";
+import { customerHistory, unevaluatedBatches } from "../engine/store/postgres.ts";
+import { createDatabase } from "./support/harness.ts";
+
+const event = (id: string, at: string) => ({
+  id,
+  occurredAt: at,
+  customerId: "cus-1",
+  type: "card.transaction",
+  card: { id: "card-1", last4: "4242" },
+  amount: { value: 10, currency: "EUR" },
+  merchant: { name: "Shop", mcc: "5411", city: "Lyon", country: "FR", lat: 45.76, lon: 4.84 },
+  channel: "card_present",
+});
+
+describe("011: evaluation recorded per batch", () => {
+  let db: Awaited<ReturnType<typeof createDatabase>>;
+  let sql: postgres.Sql;
+  beforeAll(async () => {
+    db = await createDatabase();
+    sql = postgres(db.url, { max: 1, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await sql?.end();
+    await db?.drop();
+  });
+
+  it("keeps when and by which version each event was evaluated, and leaves the waiting ones to the reconciler", async () => {
+    await migrate(sql, undefined, "010_message_authors.sql");
+    const rows: Array<[string, string, string | null, number | null, string | null]> = [
+      // [id, received_at, evaluated_at, evaluated_version, error]: two batches, one failed event, two waiting.
+      ["a1", "2026-11-01T10:00:00Z", "2026-11-01T10:00:01Z", 3, null],
+      ["a2", "2026-11-01T10:00:00Z", "2026-11-01T10:00:01Z", 3, null],
+      ["b1", "2026-11-01T11:00:00Z", "2026-11-01T11:00:02Z", 4, null],
+      ["f1", "2026-11-01T11:00:00Z", "2026-11-01T11:00:03Z", null, "no zone for the place"],
+      ["w1", "2026-11-02T09:00:00Z", null, null, null],
+      ["w2", "2026-11-02T09:00:00Z", null, null, null],
+    ];
+    for (const [id, received, evaluated, version, error] of rows)
+      await sql`
+        insert into events (id, customer_id, type, occurred_at, received_at, payload, evaluated_at, evaluated_version, error)
+        values (${id}, 'cus-1', 'card.transaction', ${received}, ${received},
+          ${sql.json(event(id, received) as never)}, ${evaluated}, ${version}, ${error})`;
+
+    expect(await migrate(sql)).toContain("011_event_batches.sql");
+
+    const status = await sql`
+      select id, evaluated_at, evaluated_version, error from event_status order by id`;
+    expect(
+      status.map((r) => [
+        r.id,
+        (r.evaluated_at as Date | null)?.toISOString() ?? null,
+        r.evaluated_version,
+        r.error,
+      ]),
+    ).toEqual(
+      rows.map(([id, , evaluated, version, error]) => [
+        id,
+        evaluated ? new Date(evaluated).toISOString() : null,
+        version,
+        error,
+      ]),
+    );
+    // Events evaluated together are one batch, as they were one job.
+    const [{ n }] =
+      (await sql`select count(distinct batch_id)::int as n from events where id in ('a1', 'a2')`) as unknown as [
+        { n: number },
+      ];
+    expect(n).toBe(1);
+
+    // The waiting events are one batch, found by the reconciler with their payloads.
+    const waiting = await unevaluatedBatches(sql as never, new Date("2026-11-03T00:00:00Z"), 10);
+    expect(waiting).toHaveLength(1);
+    expect(waiting[0]!.events.map((e) => e.id)).toEqual(["w1", "w2"]);
+    expect(waiting[0]!.receivedAt.toISOString()).toBe("2026-11-02T09:00:00.000Z");
+
+    // A rebuild still reads the evaluated events received after the batch at hand, not the waiting ones.
+    const history = await customerHistory(
+      sql as never,
+      ["cus-1"],
+      new Date("2026-10-01T00:00:00Z"),
+      100,
+      [],
+      new Date("2026-11-01T10:30:00Z"),
+    );
+    expect(history.map((e) => e.id).sort()).toEqual(["a1", "a2", "b1"]);
+  });
+});
