@@ -82,19 +82,25 @@ function invalid(path: string, message: string): ValidationError {
   return new ValidationError(`${path}: ${message}`, [{ path, message }]);
 }
 
+/** Formatters by locale and currency: building one costs far more than using it. */
+const amountFormats = new Map<string, Intl.NumberFormat>();
+
 function formatAmount(value: number, currency: string, lang: string): string {
   if (!Number.isFinite(value) || value < 0) throw invalid("amount", "a finite, non-negative number");
-  let s: string;
-  try {
-    // The code, not the symbol: symbols such as ₫ or ₹ are not GSM-7 and would force UCS-2 (70 a segment).
-    s = new Intl.NumberFormat(lang === "fr" ? "fr-FR" : "en-GB", {
-      style: "currency",
-      currency,
-      currencyDisplay: "code",
-    }).format(value);
-  } catch {
-    throw invalid("currency", "an ISO 4217 code such as EUR");
+  const locale = lang === "fr" ? "fr-FR" : "en-GB";
+  const key = `${locale}:${currency}`;
+  let format = amountFormats.get(key);
+  if (!format) {
+    try {
+      // The code, not the symbol: symbols such as ₫ or ₹ are not GSM-7 and would force UCS-2 (70 a segment).
+      format = new Intl.NumberFormat(locale, { style: "currency", currency, currencyDisplay: "code" });
+    } catch {
+      throw invalid("currency", "an ISO 4217 code such as EUR");
+    }
+    // Intl refuses anything but three letters: at most two locales × 26³ codes, far fewer in practice.
+    amountFormats.set(key, format);
   }
+  const s = format.format(value);
   // French grouping uses narrow no-break spaces, which are not GSM-7 either.
   return s.replace(/[\u00a0\u202f]/g, " ");
 }

@@ -73,7 +73,9 @@ export function storyOf(e: TouchpointEvent, s: CustomerSnapshot): Story {
 }
 
 /** A number as people write it: grouped, at most two decimals (money, hours and km alike). */
-const number = (n: number) => n.toLocaleString("en-GB", { maximumFractionDigits: 2 });
+/** One formatter for every figure: `toLocaleString` with options builds a new one per call. */
+const figures = new Intl.NumberFormat("en-GB", { maximumFractionDigits: 2 });
+const number = (n: number) => figures.format(n);
 
 function gapText(ms: number): string {
   const minutes = Math.round(Math.abs(ms) / 60_000);
