@@ -161,7 +161,17 @@ export async function evaluateBatch(
   // evaluate: its events have no rows, and a decision about them could never be stored. One
   // already evaluated (the reconciler re-drove a batch that was slow, not lost) is not evaluated
   // again: with its later neighbours now in the state, a second look could decide differently.
-  const status = await batchStatus(sql, job.batch);
+  // Every customer of the batch is handed on below, the already evaluated included (see there).
+  const batchCustomers = [...new Set(job.events.map((e) => e.customerId))];
+  // Read side by side, not one after another: a batch already evaluated or taken back wastes
+  // these reads, which is rare; every other batch saves their round trips (bench latency).
+  const [status, { version, compiled }, profiles, fx, unbuilt] = await Promise.all([
+    batchStatus(sql, job.batch),
+    rulesets.get(Date.now()),
+    customerProfiles(sql, batchCustomers),
+    (deps.fx ?? new FxCache(sql)).get(Date.now()),
+    state.unbuilt(batchCustomers),
+  ]);
   if (!status.stored) {
     log.warn(
       { batch: job.batch, events: job.events.length },
@@ -169,20 +179,12 @@ export async function evaluateBatch(
     );
     return { evaluated: 0, newDecisions: 0, customersToCase: [] };
   }
-  // Every customer of the batch is handed on below, the already evaluated included (see there).
-  const batchCustomers = [...new Set(job.events.map((e) => e.customerId))];
   // Event-time order within the batch; the state script handles order across batches.
   const events = status.evaluatedAt
     ? []
     : [...job.events].sort(
         (a, b) => Date.parse(a.occurredAt) - Date.parse(b.occurredAt) || a.id.localeCompare(b.id),
       );
-  const { version, compiled } = await rulesets.get(Date.now());
-  const customerIds = [...new Set(events.map((e) => e.customerId))];
-  const [profiles, fx] = await Promise.all([
-    customerProfiles(sql, customerIds),
-    (deps.fx ?? new FxCache(sql)).get(Date.now()),
-  ]);
   // Payments count in their customer's home currency in every sum (20,000 THB is not 20,000 EUR);
   // a currency with no rate counts as it is. Converted once per payment: the facts read it too.
   const homes = new Map<string, ReturnType<typeof homeAmount>>();
@@ -194,8 +196,7 @@ export async function evaluateBatch(
     e.amount.value;
   // A customer this Redis has no full state for (new here, or Redis forgot) is rebuilt from
   // Postgres first, so features read a complete history and never a wrongly empty one.
-  const unbuilt = await state.unbuilt(customerIds);
-  if (unbuilt.length > 0) {
+  if (unbuilt.length > 0 && events.length > 0) {
     const earliest = Math.min(...events.map((e) => Date.parse(e.occurredAt)));
     const since = new Date(Math.min(earliest, Date.now()) - REBUILD_WINDOW_MS);
     const history = await customerHistory(
@@ -263,15 +264,18 @@ export async function evaluateBatch(
   const inserted = await insertDecisions(sql, decisions);
   deps.fault?.("evaluate.after-decisions");
   for (const f of failed) await markFailed(sql, f.id, f.error);
-  if (!status.evaluatedAt) await markEvaluated(sql, job.batch, new Date(), version);
+  // Every customer of the batch, not only this run's hits: an earlier attempt may have stored a
+  // decision and died before handing it on, and by the retry other events may have arrived so
+  // that the same event no longer hits. Its stored decision must still reach a case. Asked while
+  // the batch is marked: both only follow the decisions, stored above.
+  const [customersToCase] = await Promise.all([
+    customersWithUnlinkedDecisions(sql, batchCustomers),
+    status.evaluatedAt ? undefined : markEvaluated(sql, job.batch, new Date(), version),
+  ]);
   for (const d of inserted) metrics.ruleHits.inc({ rule: d.rule });
   metrics.eventsEvaluated.inc(events.length - failed.length);
   const seconds = (Date.now() - receivedAt) / 1000;
   for (let i = 0; i < events.length; i++) metrics.ingestToDecision.observe(seconds);
 
-  // Every customer of the batch, not only this run's hits: an earlier attempt may have stored a
-  // decision and died before handing it on, and by the retry other events may have arrived so
-  // that the same event no longer hits. Its stored decision must still reach a case.
-  const customersToCase = await customersWithUnlinkedDecisions(sql, batchCustomers);
   return { evaluated: events.length, newDecisions: inserted.length, customersToCase };
 }
