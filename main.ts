@@ -167,7 +167,6 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
         ratePerSecond: config.VONAGE_RATE_PER_SECOND,
         sweepAfterMs: config.SWEEP_AFTER_MS,
         reconcileEveryMs: config.SWEEP_EVERY_MS,
-        batchSize: config.INGEST_BATCH_SIZE,
       },
     );
     log.info({ concurrency: config.WORKER_CONCURRENCY }, "workers started");

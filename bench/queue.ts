@@ -51,10 +51,12 @@ export async function queueCeiling(opts: {
           const bulk = [];
           for (let k = 0; k < events.length; k += opts.batchSize) {
             const batch = events.slice(k, k + opts.batchSize);
+            // As the API makes them (api/routes/events.ts): a batch id, its events, when received.
+            const id = `${receivedAt.toString(36)}-${batch[0]!.id}-${k}`;
             bulk.push({
               name: "batch",
-              data: { events: batch, receivedAt },
-              opts: { jobId: `ingest-${batch[0]!.id}-${batch.length}-${receivedAt}` },
+              data: { batch: id, events: batch, receivedAt },
+              opts: { jobId: `ingest-${id}` },
             });
           }
           jobs += bulk.length;

@@ -20,13 +20,13 @@ import { type Story, storyOf, summarise } from "./rules/summary.ts";
 import type { Sql } from "./store/database.ts";
 import { fxTable } from "./store/fx.ts";
 import {
+  batchesOf,
   batchStatus,
   customerHistory,
   customerProfiles,
   customersWithUnlinkedDecisions,
   insertDecisions,
   markEvaluated,
-  markFailed,
   type NewDecision,
 } from "./store/postgres.ts";
 import { publishedRuleset, type StoredRuleset } from "./store/rulesets.ts";
@@ -263,14 +263,13 @@ export async function evaluateBatch(
 
   const inserted = await insertDecisions(sql, decisions);
   deps.fault?.("evaluate.after-decisions");
-  for (const f of failed) await markFailed(sql, f.id, f.error);
   // Every customer of the batch, not only this run's hits: an earlier attempt may have stored a
   // decision and died before handing it on, and by the retry other events may have arrived so
   // that the same event no longer hits. Its stored decision must still reach a case. Asked while
   // the batch is marked: both only follow the decisions, stored above.
   const [customersToCase] = await Promise.all([
     customersWithUnlinkedDecisions(sql, batchCustomers),
-    status.evaluatedAt ? undefined : markEvaluated(sql, job.batch, new Date(), version),
+    status.evaluatedAt ? undefined : markEvaluated(sql, job.batch, new Date(), version, failed),
   ]);
   for (const d of inserted) metrics.ruleHits.inc({ rule: d.rule });
   metrics.eventsEvaluated.inc(events.length - failed.length);
@@ -278,4 +277,32 @@ export async function evaluateBatch(
   for (let i = 0; i < events.length; i++) metrics.ingestToDecision.observe(seconds);
 
   return { evaluated: events.length, newDecisions: inserted.length, customersToCase };
+}
+
+/**
+ * A job from before evaluation was recorded per batch names no batch: migration 011 put its
+ * events in stored batches, which may hold events of other such jobs. Each of those batches is
+ * evaluated whole, so none is marked with events of it unseen.
+ */
+export async function evaluateUnnamedBatch(
+  deps: Parameters<typeof evaluateBatch>[0],
+  events: readonly TouchpointEvent[],
+): Promise<BatchResult> {
+  const result: BatchResult = { evaluated: 0, newDecisions: 0, customersToCase: [] };
+  const customers = new Set<string>();
+  for (const b of await batchesOf(
+    deps.sql,
+    events.map((e) => e.id),
+  )) {
+    const r = await evaluateBatch(deps, {
+      batch: b.id,
+      events: b.events,
+      receivedAt: b.receivedAt.getTime(),
+    });
+    result.evaluated += r.evaluated;
+    result.newDecisions += r.newDecisions;
+    for (const c of r.customersToCase) customers.add(c);
+  }
+  result.customersToCase = [...customers];
+  return result;
 }

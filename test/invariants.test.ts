@@ -3,7 +3,7 @@
  * the production code that every other test let through (see the mutation-testing issue).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { evaluateBatch, RulesetCache } from "../engine/evaluate.ts";
+import { evaluateBatch, evaluateUnnamedBatch, RulesetCache } from "../engine/evaluate.ts";
 import type { TouchpointEvent } from "../engine/events.ts";
 import { CustomerState } from "../engine/features/state.ts";
 import { loadPeopleVia, loadStory, openCaseWith } from "../fixtures/stories.ts";
@@ -77,6 +77,38 @@ describe("invariants", () => {
     const again = await evaluateBatch(deps, { batch, events, receivedAt: Date.now() });
     expect(again.evaluated).toBe(0);
     expect(await t.tp.db.sql`select event_id, rule from decisions order by event_id, rule`).toEqual(before);
+  });
+
+  it("evaluates a job queued before batches whole: every event of the stored batch holding its events", async () => {
+    const events = loadStory("phnom-penh-paris").steps[0]!.events as TouchpointEvent[];
+    await openCaseWith(t.api, "cus-42", ["impossible-location-spend"]);
+    await t.drained();
+    const ids = events.map((e) => e.id);
+    // As migration 011 leaves it: the batch waiting, its job from before naming no batch and
+    // holding only some of its events.
+    const [{ id: batch }] = (await t.tp.db.sql`
+      update event_batches set evaluated_at = null, evaluated_version = null
+      where id in (select batch_id from events where id = any(${ids})) returning id`) as unknown as [
+      { id: string },
+    ];
+    const deps = {
+      sql: t.tp.db.sql,
+      state: new CustomerState(t.tp.redis, t.tp.keyPrefix),
+      rulesets: new RulesetCache(t.tp.db.sql),
+      metrics: t.tp.metrics,
+      log: t.tp.log,
+    };
+    const result = await evaluateUnnamedBatch(deps, events.slice(0, 2));
+    expect(result.evaluated).toBe(events.length);
+    const [row] = await t.tp.db
+      .sql`select evaluated_at, evaluated_version from event_batches where id = ${batch}`;
+    expect(row!.evaluated_at).not.toBeNull();
+    expect(row!.evaluated_version).toBeGreaterThan(0);
+    const [{ n }] = (await t.tp.db.sql`
+      select count(*)::int as n from event_status where id = any(${ids}) and evaluated_at is null`) as unknown as [
+      { n: number },
+    ];
+    expect(n).toBe(0);
   });
 
   it("measures the Phnom Penh to Paris journey as the map does: distance, and distance over time", async () => {

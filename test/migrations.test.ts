@@ -5,7 +5,7 @@
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../engine/store/database.ts";
-import { customerHistory, unevaluatedBatches } from "../engine/store/postgres.ts";
+import { customerHistory, insertBatches, unevaluatedBatches } from "../engine/store/postgres.ts";
 import { createDatabase } from "./support/harness.ts";
 
 const event = (id: string, at: string) => ({
@@ -90,5 +90,36 @@ describe("011: evaluation recorded per batch", () => {
       new Date("2026-11-01T10:30:00Z"),
     );
     expect(history.map((e) => e.id).sort()).toEqual(["a1", "a2", "b1"]);
+  });
+
+  it("hands the reconciler whole batches, oldest first, as many as hold its share of events", async () => {
+    const at = new Date("2026-11-05T08:00:00Z");
+    const stored = await insertBatches(
+      sql as never,
+      [
+        { id: "b1", events: [event("r1", "2026-11-05T07:00:00Z")] },
+        { id: "b2", events: [event("r2", "2026-11-05T07:01:00Z")] },
+        { id: "b3", events: ["r3", "r4", "r5"].map((id) => event(id, "2026-11-05T07:02:00Z")) },
+      ] as never,
+      at,
+    );
+    expect(stored.map((b) => [b.id, b.events.length])).toEqual([
+      ["b1", 1],
+      ["b2", 1],
+      ["b3", 3],
+    ]);
+    const pending = (max: number) =>
+      unevaluatedBatches(sql as never, new Date("2026-11-06T00:00:00Z"), max).then((bs) =>
+        bs
+          .filter((b) => b.receivedAt.getTime() === at.getTime())
+          .map((b) => b.id)
+          .sort(),
+      );
+    // The migrated waiting batch (received earlier) comes first and holds two events.
+    expect(await pending(3)).toEqual(["b1"]);
+    expect(await pending(4)).toEqual(["b1", "b2"]);
+    expect(await pending(5)).toEqual(["b1", "b2", "b3"]);
+    // A batch larger than the share still goes, alone, rather than never.
+    expect((await unevaluatedBatches(sql as never, new Date("2026-11-06T00:00:00Z"), 1)).length).toBe(1);
   });
 });

@@ -64,7 +64,6 @@ export interface PoolOptions {
   sweepAfterMs: number;
   /** How often the reconciler looks for work Redis forgot, ms. */
   reconcileEveryMs: number;
-  batchSize: number;
 }
 
 export interface Pool {
@@ -213,7 +212,6 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
     keyPrefix: deps.keyPrefix,
     everyMs: opts.reconcileEveryMs,
     sweepAfterMs: opts.sweepAfterMs,
-    batchSize: opts.batchSize,
   });
   // Earlier versions swept from a BullMQ job scheduler, which Redis forgets along with the rest.
   deps.queues.maintenance.removeJobScheduler("sweep-unevaluated").catch(() => {});

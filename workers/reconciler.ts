@@ -35,7 +35,6 @@ export interface ReconcilerOptions {
   everyMs: number;
   /** Unevaluated events older than this are re-queued (when `evaluate` is idle), ms. */
   sweepAfterMs: number;
-  batchSize: number;
 }
 
 export interface ReconcileReport {
@@ -102,11 +101,7 @@ export function startReconciler(o: ReconcilerOptions) {
   async function requeueEvents(now: Date, all: boolean): Promise<number> {
     if (!all && !(await idle(o.queues.evaluate))) return 0;
     const olderThan = all ? now : new Date(now.getTime() - o.sweepAfterMs);
-    const lost = await unevaluatedBatches(
-      o.sql,
-      olderThan,
-      Math.max(1, Math.floor(MAX_PER_RUN / o.batchSize)),
-    );
+    const lost = await unevaluatedBatches(o.sql, olderThan, MAX_PER_RUN);
     const stamp = String(now.getTime());
     // Each batch as the API queued it: its row records its evaluation.
     const jobs = lost.map((b) => ({

@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Redis } from "ioredis";
 import { RetryableError } from "../../engine/errors.ts";
-import { countThisMinute } from "../../engine/features/rates.ts";
+import { countThisMinute, peekThisMinute } from "../../engine/features/rates.ts";
 import { countByCustomer, parseIngestBody, splitHeavy } from "../../engine/ingest.ts";
 import type { Logger } from "../../engine/log.ts";
 import type { Metrics } from "../../engine/metrics.ts";
@@ -61,10 +61,13 @@ export function eventRoutes(deps: IngestDeps) {
       const priorities = new Map<string, number>();
       const batches: EventBatch[] = [];
       if (events.length > 0) {
+        // Read, not counted, until the events are queued: a request refused, taken back or resent
+        // adds nothing to anyone's minute. This request's own events count in the split.
         const perCustomer = countByCustomer(events);
-        let thisMinute: Map<string, number>;
+        const thisMinute = new Map<string, number>();
         try {
-          thisMinute = await countThisMinute(deps.redis, deps.redisPrefix, perCustomer, receivedAt);
+          const before = await peekThisMinute(deps.redis, deps.redisPrefix, perCustomer.keys(), receivedAt);
+          for (const [id, n] of perCustomer) thisMinute.set(id, (before.get(id) ?? 0) + n);
         } catch (err) {
           throw new RetryableError("queue unavailable, nothing was accepted; retry", undefined, {
             cause: err,
@@ -84,17 +87,7 @@ export function eventRoutes(deps: IngestDeps) {
       }
       const stored = batches.length > 0 ? await insertBatches(deps.sql, batches, receivedAt) : [];
       const accepted = stored.reduce((n, b) => n + b.events.length, 0);
-      if (accepted < events.length) {
-        // Counted before the insert said which were new: a resent event is not this minute's traffic.
-        const fresh = new Set(stored.flatMap((b) => b.events.map((e) => e.id)));
-        const resent = countByCustomer(events.filter((e) => !fresh.has(e.id)));
-        for (const [id, n] of resent) resent.set(id, -n);
-        await countThisMinute(deps.redis, deps.redisPrefix, resent, receivedAt).catch(() => {});
-      }
-
       try {
-        const heavy = stored.filter((b) => priorities.has(b.id)).reduce((n, b) => n + b.events.length, 0);
-        if (heavy > 0) deps.metrics.eventsDeprioritised.inc(heavy);
         if (stored.length > 0)
           await deps.queues.evaluate.addBulk(
             stored.map((b) => {
@@ -123,6 +116,18 @@ export function eventRoutes(deps: IngestDeps) {
         });
         throw new RetryableError("queue unavailable, nothing was accepted; retry", undefined, { cause: err });
       }
+      const heavy = stored.filter((b) => priorities.has(b.id)).reduce((n, b) => n + b.events.length, 0);
+      if (heavy > 0) deps.metrics.eventsDeprioritised.inc(heavy);
+      if (accepted > 0)
+        await countThisMinute(
+          deps.redis,
+          deps.redisPrefix,
+          countByCustomer(stored.flatMap((b) => b.events)),
+          receivedAt,
+        ).catch((err) =>
+          // The events are stored and queued: a count missed only makes a flood look smaller.
+          deps.log.warn({ err: String(err) }, "could not count this request's events per customer"),
+        );
 
       const duplicates = events.length - accepted + parsed.repeated.length;
       deps.metrics.eventsIngested.inc(accepted);

@@ -298,12 +298,9 @@ export interface EventBatch {
   events: TouchpointEvent[];
 }
 
-/** Events stored in a batch: more would be one statement too large for comfort, fewer many more. */
-const EVENTS_PER_STATEMENT = 2000;
-
 /**
- * Stores events not seen before, each with its batch, and a row per batch that kept any: one
- * statement per few thousand events (one array per column, not a parameter per value).
+ * Stores a request's events not seen before, each with its batch, and a row per batch that kept
+ * any, in one statement: all or nothing, so a failed request leaves nothing half stored.
  * Duplicates (by id) are skipped. Returns the batches as stored: only their new events, and only
  * batches left with one.
  */
@@ -312,45 +309,34 @@ export async function insertBatches(
   batches: readonly EventBatch[],
   receivedAt: Date,
 ): Promise<EventBatch[]> {
-  const fresh = new Set<string>();
-  for (let i = 0; i < batches.length; ) {
-    const chunk: EventBatch[] = [];
-    let size = 0;
-    // Whole batches per statement: a batch's row is written with all of its events.
-    while (
-      i < batches.length &&
-      (chunk.length === 0 || size + batches[i]!.events.length <= EVENTS_PER_STATEMENT)
-    ) {
-      size += batches[i]!.events.length;
-      chunk.push(batches[i++]!);
+  const events: TouchpointEvent[] = [];
+  const batchIds: string[] = [];
+  for (const b of batches) {
+    for (const e of b.events) {
+      events.push(e);
+      batchIds.push(b.id);
     }
-    const events: TouchpointEvent[] = [];
-    const batchIds: string[] = [];
-    for (const b of chunk) {
-      for (const e of b.events) {
-        events.push(e);
-        batchIds.push(b.id);
-      }
-    }
-    // The events as one JSON text, cast in SQL and taken apart there: one JSON.stringify for the
-    // chunk, where a parameter per value (or a jsonb[] of escaped texts) cost several times the
-    // Node CPU (bench profile). Text, not jsonb: the client would encode a string as a JSON string.
-    const inserted = await sql`
-      with stored as (
-        insert into events (id, customer_id, type, occurred_at, received_at, payload, batch_id)
-        select e.payload->>'id', e.payload->>'customerId', e.payload->>'type',
-          (e.payload->>'occurredAt')::timestamptz, ${receivedAt}, e.payload, b.id
-        from jsonb_array_elements(${JSON.stringify(events)}::text::jsonb) with ordinality as e(payload, n)
-        join unnest(${batchIds}::text[]) with ordinality as b(id, n) using (n)
-        on conflict (id) do nothing
-        returning id, batch_id
-      ), made as (
-        insert into event_batches (id, received_at, event_ids)
-        select batch_id, ${receivedAt}, array_agg(id) from stored group by batch_id
-      )
-      select id from stored`;
-    for (const r of inserted) fresh.add(r.id as string);
   }
+  if (events.length === 0) return [];
+  // The events as one JSON text, cast in SQL and taken apart there: one JSON.stringify for the
+  // request, where a parameter per value (or a jsonb[] of escaped texts) cost several times the
+  // Node CPU (bench profile). Text, not jsonb: the client would encode a string as a JSON string.
+  // Three parameters however many events: no protocol limit to chunk for.
+  const inserted = await sql`
+    with stored as (
+      insert into events (id, customer_id, type, occurred_at, received_at, payload, batch_id)
+      select e.payload->>'id', e.payload->>'customerId', e.payload->>'type',
+        (e.payload->>'occurredAt')::timestamptz, ${receivedAt}, e.payload, b.id
+      from jsonb_array_elements(${JSON.stringify(events)}::text::jsonb) with ordinality as e(payload, n)
+      join unnest(${batchIds}::text[]) with ordinality as b(id, n) using (n)
+      on conflict (id) do nothing
+      returning id, batch_id
+    ), made as (
+      insert into event_batches (id, received_at, event_ids)
+      select batch_id, ${receivedAt}, array_agg(id) from stored group by batch_id
+    )
+    select id from stored`;
+  const fresh = new Set(inserted.map((r) => r.id as string));
   return batches
     .map((b) => ({ id: b.id, events: b.events.filter((e) => fresh.has(e.id)) }))
     .filter((b) => b.events.length > 0);
@@ -379,19 +365,59 @@ export async function batchStatus(sql: Q, batchId: string): Promise<{ stored: bo
 }
 
 /**
- * Marks a batch evaluated, with the ruleset version that evaluated it: one row, however many
- * events. False when it was already marked (a slow first run finished meanwhile).
+ * Marks a batch evaluated, with the ruleset version that evaluated it (one row, however many
+ * events), and sets aside with their reasons the events that could not be evaluated, in one
+ * statement: a crash leaves both undone, and the retry evaluates the batch afresh. False when
+ * the batch was already marked (a slow first run finished meanwhile) or is no longer stored.
  */
-export async function markEvaluated(sql: Q, batchId: string, at: Date, version: number): Promise<boolean> {
+export async function markEvaluated(
+  sql: Q,
+  batchId: string,
+  at: Date,
+  version: number,
+  failed: ReadonlyArray<{ id: string; error: string }> = [],
+): Promise<boolean> {
   const rows = await sql`
-    update event_batches set evaluated_at = ${at}, evaluated_version = ${version}
-    where id = ${batchId} and evaluated_at is null returning id`;
+    with marked as (
+      update event_batches set evaluated_at = ${at}, evaluated_version = ${version}
+      where id = ${batchId} and evaluated_at is null returning id
+    ), failed as (
+      update events set error = f.error
+      from unnest(${failed.map((f) => f.id)}::text[], ${failed.map((f) => f.error.slice(0, 2000))}::text[]) as f(id, error)
+      where events.id = f.id and exists (select 1 from marked)
+    )
+    select id from marked`;
   return rows.length > 0;
 }
 
-/** Sets an event aside with the reason it could not be evaluated; its batch is marked as usual. */
-export async function markFailed(sql: Q, id: string, error: string): Promise<void> {
-  await sql`update events set error = ${error.slice(0, 2000)} where id = ${id} and error is null`;
+/**
+ * The stored batches holding these events, whole (events may share a batch with others not
+ * named), with when they were received and whether they were evaluated.
+ */
+export async function batchesOf(
+  sql: Q,
+  eventIds: readonly string[],
+): Promise<Array<{ id: string; events: TouchpointEvent[]; receivedAt: Date; evaluated: boolean }>> {
+  const batches = await sql`
+    select b.id, b.received_at, b.event_ids, b.evaluated_at from event_batches b
+    where b.id in (select batch_id from events where id = any(${eventIds as string[]}))
+    order by b.received_at, b.id`;
+  const payloads = await eventPayloads(
+    sql,
+    batches.flatMap((b) => b.event_ids as string[]),
+  );
+  return batches.map((b) => ({
+    id: b.id as string,
+    receivedAt: b.received_at as Date,
+    evaluated: b.evaluated_at !== null,
+    events: (b.event_ids as string[]).flatMap((id) => payloads.get(id) ?? []),
+  }));
+}
+
+async function eventPayloads(sql: Q, ids: string[]): Promise<Map<string, TouchpointEvent>> {
+  if (ids.length === 0) return new Map();
+  const rows = await sql`select id, payload from events where id = any(${ids})`;
+  return new Map(rows.map((r) => [r.id as string, r.payload as TouchpointEvent]));
 }
 
 /**
@@ -442,21 +468,25 @@ export async function customerHistory(
 
 /**
  * Batches accepted but never evaluated (their job lost with a Redis that kept nothing), oldest
- * first, with their events (those not taken back) in the order they were queued.
+ * first, as many as hold `maxEvents` events (at least one batch), with their events.
  */
 export async function unevaluatedBatches(
   sql: Q,
   olderThan: Date,
-  limit: number,
+  maxEvents: number,
 ): Promise<Array<{ id: string; events: TouchpointEvent[]; receivedAt: Date }>> {
   const batches = await sql`
-    select id, received_at, event_ids from event_batches
-    where evaluated_at is null and received_at < ${olderThan}
-    order by received_at, id limit ${limit}`;
-  if (batches.length === 0) return [];
-  const ids = batches.flatMap((b) => b.event_ids as string[]);
-  const rows = await sql`select id, payload from events where id = any(${ids})`;
-  const payloads = new Map(rows.map((r) => [r.id as string, r.payload as TouchpointEvent]));
+    select id, received_at, event_ids from (
+      select id, received_at, event_ids,
+        sum(cardinality(event_ids)) over (order by received_at, id) - cardinality(event_ids) as before
+      from event_batches where evaluated_at is null and received_at < ${olderThan}
+    ) b
+    where before < ${maxEvents}
+    order by received_at, id`;
+  const payloads = await eventPayloads(
+    sql,
+    batches.flatMap((b) => b.event_ids as string[]),
+  );
   return batches.map((b) => ({
     id: b.id as string,
     receivedAt: b.received_at as Date,

@@ -15,18 +15,20 @@ create index event_batches_pending on event_batches (received_at) where evaluate
 
 alter table events add column batch_id text;
 
--- Events evaluated before this migration: one batch per evaluation (each batch was marked with one
--- time and one version), so evaluation times and versions are kept.
+-- Events evaluated before this migration: one batch per (time, version) of evaluation, which is one
+-- per evaluated job (each job marked its events with one time and one version; an event set aside
+-- with an error was marked alone), so evaluation times and versions are kept.
 insert into event_batches (id, received_at, event_ids, evaluated_at, evaluated_version)
-  select 'before-011:' || md5(evaluated_at::text || ':' || coalesce(evaluated_version, 0)::text),
+  select 'before-011:' || md5(evaluated_at::text || ':' || coalesce(evaluated_version::text, 'none')),
     min(received_at), array_agg(id order by id), evaluated_at, min(evaluated_version)
   from events where evaluated_at is not null
   group by evaluated_at, evaluated_version;
-update events set batch_id = 'before-011:' || md5(evaluated_at::text || ':' || coalesce(evaluated_version, 0)::text)
+update events set batch_id = 'before-011:' || md5(evaluated_at::text || ':' || coalesce(evaluated_version::text, 'none'))
   where evaluated_at is not null;
 
--- Events still waiting: batches of at most 100 of those received together, left for the
--- reconciler (their jobs, queued before the upgrade, name no batch and are dropped).
+-- Events still waiting: batches of at most 100 of those received together. Their jobs, queued
+-- before the upgrade, name no batch: a worker evaluates each batch holding their events, whole
+-- (engine/evaluate.ts evaluateUnnamedBatch); the reconciler re-queues any whose job was lost.
 with waiting as (
   select id, received_at,
     'before-011:' || md5(received_at::text) || ':' || ((row_number() over (partition by received_at order by id) - 1) / 100)::text as batch
