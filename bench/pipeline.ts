@@ -21,7 +21,15 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, Option } from "commander";
@@ -39,6 +47,14 @@ import { addStages, readProfile, STAGES, type Stage, type StageCpu, scaledTo, st
 
 const REPO = new URL("..", import.meta.url).pathname;
 
+/** Node's flags as `npm start` passes them (package.json), so the bench runs what production runs. */
+const START_FLAGS = (
+  JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { scripts: { start: string } }
+).scripts.start
+  .split(/\s+/)
+  .filter((w) => w.startsWith("--"))
+  .join(" ");
+
 const program = new Command("bench")
   .option("--quick", "a run of under two minutes: 60,000 events of 10,000 customers")
   .option("--json <file>", "also write the figures as JSON")
@@ -52,6 +68,11 @@ const program = new Command("bench")
   .option("--parallel <n>", "requests in flight in the sustained run", "4")
   .option("--batch <n>", "events per evaluate job (INGEST_BATCH_SIZE)", "100")
   .option("--concurrency <n>", "jobs at once per worker process (WORKER_CONCURRENCY)", "8")
+  .option(
+    "--node-flags <flags>",
+    "Node flags of the touchpoint processes (default: npm start's)",
+    START_FLAGS,
+  )
   .option("--keep-profiles <dir>", "keep the sustained run's CPU profiles (.cpuprofile) in this directory")
   .option(
     "--database-url <url>",
@@ -75,6 +96,9 @@ const settings = {
   concurrency: num(o.concurrency, 8),
   workers: num(o.workers, 1),
 };
+const nodeFlags = String(o.nodeFlags ?? "")
+  .split(/\s+/)
+  .filter(Boolean);
 
 /** Polls `check` every `everyMs` until it answers, for at most `timeoutMs`. */
 async function poll<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string, everyMs = 250) {
@@ -155,7 +179,7 @@ async function main() {
     `touchpoint bench on ${machine.host}: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}, Postgres ${machine.postgres}, Redis ${machine.redis}`,
   );
   say(
-    `  ${quick ? "quick" : "full"} run: ${fmt(settings.events)} events of ${fmt(settings.customers)} customers; 1 API + ${settings.workers} worker process(es), concurrency ${settings.concurrency}, ${settings.batch} events a job`,
+    `  ${quick ? "quick" : "full"} run: ${fmt(settings.events)} events of ${fmt(settings.customers)} customers; 1 API + ${settings.workers} worker process(es), concurrency ${settings.concurrency}, ${settings.batch} events a job; node ${nodeFlags.join(" ") || "(no flags)"}`,
   );
 
   // 1. The rule stage alone, on this one core, before anything else competes for it.
@@ -230,7 +254,7 @@ async function main() {
   });
   try {
     const spawnRole = (role: Proc["role"], extra: Record<string, string> = {}) => {
-      const child = spawn(process.execPath, ["--import", "tsx", "main.ts"], {
+      const child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", "main.ts"], {
         cwd: REPO,
         env: { ...env, ROLE: role, ...extra },
         stdio: ["ignore", "ignore", "inherit"],
@@ -566,7 +590,7 @@ async function main() {
 
     const report = {
       machine,
-      settings,
+      settings: { ...settings, nodeFlags },
       ruleStage: rules,
       queueCeilingEventsPerSec: ceiling.eventsPerSec,
       queueCeiling: ceiling,
