@@ -20,7 +20,6 @@ import { type Story, storyOf, summarise } from "./rules/summary.ts";
 import type { Sql } from "./store/database.ts";
 import { fxTable } from "./store/fx.ts";
 import {
-  batchesOf,
   batchStatus,
   customerHistory,
   customerProfiles,
@@ -277,32 +276,4 @@ export async function evaluateBatch(
   for (let i = 0; i < events.length; i++) metrics.ingestToDecision.observe(seconds);
 
   return { evaluated: events.length, newDecisions: inserted.length, customersToCase };
-}
-
-/**
- * A job from before evaluation was recorded per batch names no batch: migration 011 put its
- * events in stored batches, which may hold events of other such jobs. Each of those batches is
- * evaluated whole, so none is marked with events of it unseen.
- */
-export async function evaluateUnnamedBatch(
-  deps: Parameters<typeof evaluateBatch>[0],
-  events: readonly TouchpointEvent[],
-): Promise<BatchResult> {
-  const result: BatchResult = { evaluated: 0, newDecisions: 0, customersToCase: [] };
-  const customers = new Set<string>();
-  for (const b of await batchesOf(
-    deps.sql,
-    events.map((e) => e.id),
-  )) {
-    const r = await evaluateBatch(deps, {
-      batch: b.id,
-      events: b.events,
-      receivedAt: b.receivedAt.getTime(),
-    });
-    result.evaluated += r.evaluated;
-    result.newDecisions += r.newDecisions;
-    for (const c of r.customersToCase) customers.add(c);
-  }
-  result.customersToCase = [...customers];
-  return result;
 }

@@ -166,6 +166,29 @@ describe("hostile input", () => {
     await t.drained();
   });
 
+  it("counts a customer's resent events once in their minute, so a client's retries do not make a flood", async () => {
+    const sent = Array.from({ length: 400 }, (_, i) => ({
+      ...event(i),
+      id: `retried-${i}`,
+      customerId: "retrier",
+      occurredAt: new Date(Date.parse("2026-11-22T09:00:00Z") + i).toISOString(),
+    }));
+    const minute = () => Math.floor(Date.now() / 60_000);
+    const m0 = minute();
+    const first = await t.api("POST", "/v1/events", sent);
+    expect(first.body.accepted).toBe(400);
+    // The same request again (a timeout on the client's side), and once more: all duplicates.
+    for (let i = 0; i < 2; i++) expect((await t.api("POST", "/v1/events", sent)).body.duplicates).toBe(400);
+    const counted = Number((await t.tp.redis.get(`${t.prefix}:rate:{retrier}:${m0}`)) ?? 0);
+    // Across a minute boundary the posts count in two minutes; within one, exactly once.
+    if (minute() === m0) expect(counted).toBe(400);
+    else expect(counted).toBeLessThanOrEqual(400);
+    // Still under INGEST_HEAVY_PER_MINUTE (600): a fresh event of theirs is queued with everyone's.
+    const fresh = await t.api("POST", "/v1/events", [{ ...sent[0]!, id: "retried-new" }]);
+    expect(fresh.body.accepted).toBe(1);
+    await t.drained();
+  });
+
   it("refuses tokens for unknown teams, and an advocate token for another team than its advocate's", async () => {
     for (const team of ["", "FRAUD", "nobody-here"]) {
       const r = await t.api("POST", "/v1/tokens", { role: "supervisor", team });

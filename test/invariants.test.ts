@@ -3,7 +3,7 @@
  * the production code that every other test let through (see the mutation-testing issue).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { evaluateBatch, evaluateUnnamedBatch, RulesetCache } from "../engine/evaluate.ts";
+import { evaluateBatch, RulesetCache } from "../engine/evaluate.ts";
 import type { TouchpointEvent } from "../engine/events.ts";
 import { CustomerState } from "../engine/features/state.ts";
 import { loadPeopleVia, loadStory, openCaseWith } from "../fixtures/stories.ts";
@@ -79,36 +79,39 @@ describe("invariants", () => {
     expect(await t.tp.db.sql`select event_id, rule from decisions order by event_id, rule`).toEqual(before);
   });
 
-  it("evaluates a job queued before batches whole: every event of the stored batch holding its events", async () => {
+  it("evaluates jobs queued before batches as the stored batch holding their events, whole and once", async () => {
     const events = loadStory("phnom-penh-paris").steps[0]!.events as TouchpointEvent[];
     await openCaseWith(t.api, "cus-42", ["impossible-location-spend"]);
     await t.drained();
     const ids = events.map((e) => e.id);
-    // As migration 011 leaves it: the batch waiting, its job from before naming no batch and
-    // holding only some of its events.
-    const [{ id: batch }] = (await t.tp.db.sql`
-      update event_batches set evaluated_at = null, evaluated_version = null
-      where id in (select batch_id from events where id = any(${ids})) returning id`) as unknown as [
-      { id: string },
-    ];
-    const deps = {
-      sql: t.tp.db.sql,
-      state: new CustomerState(t.tp.redis, t.tp.keyPrefix),
-      rulesets: new RulesetCache(t.tp.db.sql),
-      metrics: t.tp.metrics,
-      log: t.tp.log,
-    };
-    const result = await evaluateUnnamedBatch(deps, events.slice(0, 2));
-    expect(result.evaluated).toBe(events.length);
+    const decided = await t.tp.db
+      .sql`select event_id, rule, decided_at from decisions order by event_id, rule`;
+    // As migration 011 leaves it: the batch waiting, and two jobs from before that name no batch,
+    // each holding some of its events.
+    const batch = "before-011:test";
+    await t.tp.db.sql`
+      with made as (
+        insert into event_batches (id, received_at, event_ids) values (${batch}, now(), ${ids}) returning id
+      )
+      update events set batch_id = (select id from made) where id = any(${ids})`;
+    const receivedAt = Date.now();
+    await t.tp.queues.evaluate.addBulk([
+      { name: "batch", data: { events: events.slice(0, 2), receivedAt }, opts: { jobId: "before-011-a" } },
+      { name: "batch", data: { events: events.slice(2), receivedAt }, opts: { jobId: "before-011-b" } },
+    ]);
+    await t.drained();
     const [row] = await t.tp.db
       .sql`select evaluated_at, evaluated_version from event_batches where id = ${batch}`;
     expect(row!.evaluated_at).not.toBeNull();
     expect(row!.evaluated_version).toBeGreaterThan(0);
-    const [{ n }] = (await t.tp.db.sql`
-      select count(*)::int as n from event_status where id = any(${ids}) and evaluated_at is null`) as unknown as [
-      { n: number },
-    ];
-    expect(n).toBe(0);
+    // Queued once, whole: the two old jobs each asked for the same job, which BullMQ keeps one of.
+    const jobs = (await t.tp.queues.evaluate.getJobs(["completed"])).filter((j) => j.data.batch === batch);
+    expect(jobs.map((j) => j.returnvalue?.evaluated)).toEqual([events.length]);
+    // Every decision once, each with its first date.
+    const after = await t.tp.db.sql`select event_id, rule, decided_at from decisions order by event_id, rule`;
+    const key = (d: { event_id?: unknown; rule?: unknown }) => `${String(d.event_id)}/${String(d.rule)}`;
+    expect(new Set(after.map(key)).size).toBe(after.length);
+    for (const d of decided) expect(after.find((a) => key(a) === key(d))?.decided_at).toEqual(d.decided_at);
   });
 
   it("measures the Phnom Penh to Paris journey as the map does: distance, and distance over time", async () => {

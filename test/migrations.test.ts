@@ -31,7 +31,7 @@ describe("011: evaluation recorded per batch", () => {
     await db?.drop();
   });
 
-  it("keeps when and by which version each event was evaluated, and leaves the waiting ones to the reconciler", async () => {
+  it("keeps when and by which version each event was evaluated, and batches the waiting ones for the reconciler", async () => {
     await migrate(sql, undefined, "010_message_authors.sql");
     const rows: Array<[string, string, string | null, number | null, string | null]> = [
       // [id, received_at, evaluated_at, evaluated_version, error]: two batches, one failed event, two waiting.

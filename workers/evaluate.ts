@@ -1,6 +1,8 @@
 /** Processor for queue `evaluate`: a batch of events through the rules, hits handed to `cases`. */
 import type { Job } from "bullmq";
-import { evaluateBatch, evaluateUnnamedBatch } from "../engine/evaluate.ts";
+import { evaluateBatch } from "../engine/evaluate.ts";
+import type { TouchpointEvent } from "../engine/events.ts";
+import { batchesOf } from "../engine/store/postgres.ts";
 import type { WorkerDeps } from "./pool.ts";
 import type { CasesJob, EvaluateJob } from "./queues.ts";
 import { jobId } from "./queues.ts";
@@ -8,10 +10,8 @@ import { jobId } from "./queues.ts";
 export function evaluateProcessor(deps: WorkerDeps) {
   return async (job: Job<EvaluateJob>) => {
     const { batch, events, receivedAt } = job.data;
-    const result =
-      batch === undefined
-        ? await evaluateUnnamedBatch(deps, events)
-        : await evaluateBatch(deps, { batch, events, receivedAt });
+    if (batch === undefined) return { requeued: await requeueAsBatches(deps, events) };
+    const result = await evaluateBatch(deps, { batch, events, receivedAt });
     if (result.customersToCase.length > 0) {
       await deps.queues.cases.addBulk(
         result.customersToCase.map((customerId) => ({
@@ -27,4 +27,28 @@ export function evaluateProcessor(deps: WorkerDeps) {
       customers: result.customersToCase.length,
     };
   };
+}
+
+/**
+ * A job from before evaluation was recorded per batch names no batch: migration 011 put its
+ * events in stored batches, which may hold events of other such jobs. Each of those batches not
+ * yet evaluated is queued whole, under the id the API gives a batch's job, so jobs sharing a
+ * batch queue it once (BullMQ keeps one job per id) and none is evaluated twice at once.
+ */
+async function requeueAsBatches(deps: WorkerDeps, events: readonly TouchpointEvent[]): Promise<number> {
+  const batches = (
+    await batchesOf(
+      deps.sql,
+      events.map((e) => e.id),
+    )
+  ).filter((b) => !b.evaluated);
+  if (batches.length > 0)
+    await deps.queues.evaluate.addBulk(
+      batches.map((b) => ({
+        name: "batch",
+        data: { batch: b.id, events: b.events, receivedAt: b.receivedAt.getTime() } satisfies EvaluateJob,
+        opts: { jobId: jobId("ingest", b.id) },
+      })),
+    );
+  return batches.length;
 }

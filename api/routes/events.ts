@@ -4,7 +4,8 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Redis } from "ioredis";
 import { RetryableError } from "../../engine/errors.ts";
-import { countThisMinute, peekThisMinute } from "../../engine/features/rates.ts";
+import type { TouchpointEvent } from "../../engine/events.ts";
+import { countThisMinute } from "../../engine/features/rates.ts";
 import { countByCustomer, parseIngestBody, splitHeavy } from "../../engine/ingest.ts";
 import type { Logger } from "../../engine/log.ts";
 import type { Metrics } from "../../engine/metrics.ts";
@@ -55,19 +56,22 @@ export function eventRoutes(deps: IngestDeps) {
       );
       const receivedAt = new Date();
       const events = parsed.valid.map((v) => v.event);
-      // Each batch is stored with its events in one statement, so batches are made first: a
+      // Batches are stored with the request's events in one statement, so they are made first: a
       // customer over INGEST_HEAVY_PER_MINUTE is evaluated after everyone else (a BullMQ priority:
       // jobs without one go first), so their flood cannot hold up other customers.
       const priorities = new Map<string, number>();
       const batches: EventBatch[] = [];
       if (events.length > 0) {
-        // Read, not counted, until the events are queued: a request refused, taken back or resent
-        // adds nothing to anyone's minute. This request's own events count in the split.
-        const perCustomer = countByCustomer(events);
-        const thisMinute = new Map<string, number>();
+        // Counted up front, atomically, so requests of one customer in flight at once see each
+        // other's events; taken off again below for whatever is not queued (refused, resent).
+        let thisMinute: Map<string, number>;
         try {
-          const before = await peekThisMinute(deps.redis, deps.redisPrefix, perCustomer.keys(), receivedAt);
-          for (const [id, n] of perCustomer) thisMinute.set(id, (before.get(id) ?? 0) + n);
+          thisMinute = await countThisMinute(
+            deps.redis,
+            deps.redisPrefix,
+            countByCustomer(events),
+            receivedAt,
+          );
         } catch (err) {
           throw new RetryableError("queue unavailable, nothing was accepted; retry", undefined, {
             cause: err,
@@ -85,7 +89,27 @@ export function eventRoutes(deps: IngestDeps) {
           }
         }
       }
-      const stored = batches.length > 0 ? await insertBatches(deps.sql, batches, receivedAt) : [];
+      // Takes this request's events that were not queued off their customers' minute.
+      const uncount = (queued: readonly TouchpointEvent[]) => {
+        if (queued.length === events.length) return Promise.resolve();
+        const ids = new Set(queued.map((e) => e.id));
+        const back = countByCustomer(events.filter((e) => !ids.has(e.id)));
+        if (back.size === 0) return Promise.resolve();
+        for (const [id, n] of back) back.set(id, -n);
+        return countThisMinute(deps.redis, deps.redisPrefix, back, receivedAt).then(
+          () => {},
+          (err) =>
+            // Only a flood's size is at stake: a count left too high expires with its minute.
+            deps.log.warn({ err: String(err) }, "could not take events back off their customers' minute"),
+        );
+      };
+      let stored: EventBatch[];
+      try {
+        stored = batches.length > 0 ? await insertBatches(deps.sql, batches, receivedAt) : [];
+      } catch (err) {
+        await uncount([]);
+        throw err;
+      }
       const accepted = stored.reduce((n, b) => n + b.events.length, 0);
       try {
         if (stored.length > 0)
@@ -114,20 +138,12 @@ export function eventRoutes(deps: IngestDeps) {
             "could not take back unqueued events; the sweeper will evaluate them",
           );
         });
+        await uncount([]);
         throw new RetryableError("queue unavailable, nothing was accepted; retry", undefined, { cause: err });
       }
       const heavy = stored.filter((b) => priorities.has(b.id)).reduce((n, b) => n + b.events.length, 0);
       if (heavy > 0) deps.metrics.eventsDeprioritised.inc(heavy);
-      if (accepted > 0)
-        await countThisMinute(
-          deps.redis,
-          deps.redisPrefix,
-          countByCustomer(stored.flatMap((b) => b.events)),
-          receivedAt,
-        ).catch((err) =>
-          // The events are stored and queued: a count missed only makes a flood look smaller.
-          deps.log.warn({ err: String(err) }, "could not count this request's events per customer"),
-        );
+      await uncount(stored.flatMap((b) => b.events));
 
       const duplicates = events.length - accepted + parsed.repeated.length;
       deps.metrics.eventsIngested.inc(accepted);

@@ -6,30 +6,9 @@
 import type { Redis } from "ioredis";
 
 /**
- * Reads each customer's count for the current minute without changing it (one pipelined GET a
- * customer: their keys live in different cluster slots).
+ * Adds events per customer to their count for the current minute (or, with negative counts,
+ * takes them off); returns the totals.
  */
-export async function peekThisMinute(
-  redis: Redis,
-  prefix: string,
-  customerIds: Iterable<string>,
-  now: Date,
-): Promise<Map<string, number>> {
-  const minute = Math.floor(now.getTime() / 60_000);
-  const ids = [...customerIds];
-  const pipeline = redis.pipeline();
-  for (const id of ids) pipeline.get(`${prefix}:rate:{${id}}:${minute}`);
-  const replies = (await pipeline.exec()) ?? [];
-  const counts = new Map<string, number>();
-  ids.forEach((id, i) => {
-    const [err, n] = replies[i] ?? [];
-    if (err) throw err;
-    counts.set(id, Number(n ?? 0));
-  });
-  return counts;
-}
-
-/** Adds events per customer to their count for the current minute; returns the totals. */
 export async function countThisMinute(
   redis: Redis,
   prefix: string,

@@ -329,6 +329,8 @@ export async function insertBatches(
         (e.payload->>'occurredAt')::timestamptz, ${receivedAt}, e.payload, b.id
       from jsonb_array_elements(${JSON.stringify(events)}::text::jsonb) with ordinality as e(payload, n)
       join unnest(${batchIds}::text[]) with ordinality as b(id, n) using (n)
+      -- In id order: two requests sharing events take their locks in the same order (no deadlock).
+      order by e.payload->>'id'
       on conflict (id) do nothing
       returning id, batch_id
     ), made as (
@@ -479,7 +481,12 @@ export async function unevaluatedBatches(
     select id, received_at, event_ids from (
       select id, received_at, event_ids,
         sum(cardinality(event_ids)) over (order by received_at, id) - cardinality(event_ids) as before
-      from event_batches where evaluated_at is null and received_at < ${olderThan}
+      from (
+        -- Every batch holds an event: no more than maxEvents batches can be wanted.
+        select id, received_at, event_ids from event_batches
+        where evaluated_at is null and received_at < ${olderThan}
+        order by received_at, id limit ${maxEvents}
+      ) pending
     ) b
     where before < ${maxEvents}
     order by received_at, id`;
