@@ -151,6 +151,11 @@ export async function evaluateBatch(
     /** The exchange rates; without it, read from Postgres for this batch. */
     fx?: FxCache;
     fault?: FaultPoint;
+    /**
+     * Claims the batch for this run; false when another run (another job for the same batch) is
+     * evaluating it now. Without it, nothing stops two runs that start together.
+     */
+    claim?: (batch: string) => Promise<boolean>;
   },
   job: { batch: string; events: readonly TouchpointEvent[]; receivedAt: number },
 ): Promise<BatchResult> {
@@ -164,13 +169,19 @@ export async function evaluateBatch(
   const batchCustomers = [...new Set(job.events.map((e) => e.customerId))];
   // Read side by side, not one after another: a batch already evaluated or taken back wastes
   // these reads, which is rare; every other batch saves their round trips (bench latency).
-  const [status, { version, compiled }, profiles, fx, unbuilt] = await Promise.all([
+  const [claimed, status, { version, compiled }, profiles, fx, unbuilt] = await Promise.all([
+    deps.claim ? deps.claim(job.batch) : true,
     batchStatus(sql, job.batch),
     rulesets.get(Date.now()),
     customerProfiles(sql, batchCustomers),
     (deps.fx ?? new FxCache(sql)).get(Date.now()),
     state.unbuilt(batchCustomers),
   ]);
+  if (!claimed) {
+    // Its run hands on what it decides; should it die, its own job's retry takes the claim back.
+    log.info({ batch: job.batch }, "batch already being evaluated by another job; leaving it to that one");
+    return { evaluated: 0, newDecisions: 0, customersToCase: [] };
+  }
   if (!status.stored) {
     log.warn(
       { batch: job.batch, events: job.events.length },

@@ -7,11 +7,27 @@ import type { WorkerDeps } from "./pool.ts";
 import type { CasesJob, EvaluateJob } from "./queues.ts";
 import { jobId } from "./queues.ts";
 
+/** How long a run's claim on its batch lasts should the run die: a lost job is re-driven after it. ms. */
+const CLAIM_MS = 5 * 60_000;
+
 export function evaluateProcessor(deps: WorkerDeps) {
   return async (job: Job<EvaluateJob>) => {
     const { batch, events, receivedAt } = job.data;
     if (batch === undefined) return { requeued: await requeueAsBatches(deps, events) };
-    const result = await evaluateBatch(deps, { batch, events, receivedAt });
+    // One run per batch at a time: a copy of the job (the reconciler's, an old job's) that starts
+    // while it runs leaves it be. The claim is this job's, so its own retry after a crash takes it.
+    const key = `${deps.keyPrefix}:evaluating:${batch}`;
+    const me = job.id ?? `${process.pid}:${batch}`;
+    let held = false;
+    const claim = async () => {
+      held =
+        (await deps.redis.set(key, me, "PX", CLAIM_MS, "NX")) === "OK" || (await deps.redis.get(key)) === me;
+      return held;
+    };
+    const result = await evaluateBatch({ ...deps, claim }, { batch, events, receivedAt });
+    // Done and marked: a later copy finds the batch evaluated. A run that threw keeps its claim
+    // for its own retry.
+    if (held) await deps.redis.del(key).catch(() => {});
     if (result.customersToCase.length > 0) {
       await deps.queues.cases.addBulk(
         result.customersToCase.map((customerId) => ({
