@@ -16,18 +16,21 @@ export function evaluateProcessor(deps: WorkerDeps) {
     if (batch === undefined) return { requeued: await requeueAsBatches(deps, events) };
     // One run per batch at a time: a copy of the job (the reconciler's, an old job's) that starts
     // while it runs leaves it be. The claim is this job's, so its own retry after a crash takes it.
-    const key = `${deps.keyPrefix}:evaluating:${batch}`;
     const me = job.id ?? `${process.pid}:${batch}`;
     let held = false;
     const claim = async () => {
-      held =
-        (await deps.redis.set(key, me, "PX", CLAIM_MS, "NX")) === "OK" || (await deps.redis.get(key)) === me;
+      held = await deps.state.claim(`evaluate:${batch}`, me, CLAIM_MS);
       return held;
     };
-    const result = await evaluateBatch({ ...deps, claim }, { batch, events, receivedAt });
-    // Done and marked: a later copy finds the batch evaluated. A run that threw keeps its claim
-    // for its own retry.
-    if (held) await deps.redis.del(key).catch(() => {});
+    let result: Awaited<ReturnType<typeof evaluateBatch>>;
+    try {
+      result = await evaluateBatch({ ...deps, claim }, { batch, events, receivedAt });
+    } finally {
+      // Given up once the run ends, done or not: a copy of the job may then take the batch over
+      // without waiting for this job's retry (with its back-off: 12 s slower recovery in the
+      // chaos run). Only a process that died keeps it, until the job's own retry or CLAIM_MS.
+      if (held) await deps.state.release(`evaluate:${batch}`, me).catch(() => {});
+    }
     if (result.customersToCase.length > 0) {
       await deps.queues.cases.addBulk(
         result.customersToCase.map((customerId) => ({

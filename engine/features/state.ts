@@ -349,6 +349,8 @@ function decode(raw: RawSnapshot): CustomerSnapshot {
 }
 
 /** The Redis adapter for per-customer state. */
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
 export class CustomerState {
   constructor(
     private readonly redis: Redis,
@@ -357,6 +359,23 @@ export class CustomerState {
     if (!(redis as unknown as { touchpointObserve?: unknown }).touchpointObserve) {
       redis.defineCommand("touchpointObserve", { numberOfKeys: 12, lua: SCRIPT });
     }
+  }
+
+  /**
+   * Claims `name` for `owner` for `ms` (or confirms the owner already holds it): true when the
+   * owner holds it now. On this state's connection, which waits through a Redis restart as the
+   * state script does, so a claim never fails where the evaluation itself would have waited.
+   */
+  async claim(name: string, owner: string, ms: number): Promise<boolean> {
+    const key = `${this.prefix}:claim:${name}`;
+    return (
+      (await this.redis.set(key, owner, "PX", ms, "NX")) === "OK" || (await this.redis.get(key)) === owner
+    );
+  }
+
+  /** Gives a claim up, if `owner` still holds it. */
+  async release(name: string, owner: string): Promise<void> {
+    await this.redis.eval(RELEASE, 1, `${this.prefix}:claim:${name}`, owner);
   }
 
   /**
