@@ -404,22 +404,23 @@ export async function batchesOf(
     select b.id, b.received_at, b.event_ids, b.evaluated_at from event_batches b
     where b.id in (select batch_id from events where id = any(${eventIds as string[]}))
     order by b.received_at, b.id`;
-  const payloads = await eventPayloads(
-    sql,
-    batches.flatMap((b) => b.event_ids as string[]),
-  );
+  return withEvents(sql, batches);
+}
+
+/** Batch rows (`event_batches`) with their stored events, in each batch's order. */
+async function withEvents(
+  sql: Q,
+  batches: readonly Record<string, unknown>[],
+): Promise<Array<{ id: string; events: TouchpointEvent[]; receivedAt: Date; evaluated: boolean }>> {
+  const ids = batches.flatMap((b) => b.event_ids as string[]);
+  const rows = ids.length > 0 ? await sql`select id, payload from events where id = any(${ids})` : [];
+  const payloads = new Map(rows.map((r) => [r.id as string, r.payload as TouchpointEvent]));
   return batches.map((b) => ({
     id: b.id as string,
     receivedAt: b.received_at as Date,
-    evaluated: b.evaluated_at !== null,
+    evaluated: b.evaluated_at != null,
     events: (b.event_ids as string[]).flatMap((id) => payloads.get(id) ?? []),
   }));
-}
-
-async function eventPayloads(sql: Q, ids: string[]): Promise<Map<string, TouchpointEvent>> {
-  if (ids.length === 0) return new Map();
-  const rows = await sql`select id, payload from events where id = any(${ids})`;
-  return new Map(rows.map((r) => [r.id as string, r.payload as TouchpointEvent]));
 }
 
 /**
@@ -490,15 +491,7 @@ export async function unevaluatedBatches(
     ) b
     where before < ${maxEvents}
     order by received_at, id`;
-  const payloads = await eventPayloads(
-    sql,
-    batches.flatMap((b) => b.event_ids as string[]),
-  );
-  return batches.map((b) => ({
-    id: b.id as string,
-    receivedAt: b.received_at as Date,
-    events: (b.event_ids as string[]).flatMap((id) => payloads.get(id) ?? []),
-  }));
+  return withEvents(sql, batches);
 }
 
 // ---------------------------------------------------------------- decisions
