@@ -27,34 +27,49 @@ describe("invariants", () => {
   });
   afterAll(() => t?.close());
 
+  /** What a worker hands evaluateBatch, built here so a test can run a batch by hand. */
+  const evaluateDeps = () => ({
+    sql: t.tp.db.sql,
+    state: new CustomerState(t.tp.redis, t.tp.keyPrefix),
+    rulesets: new RulesetCache(t.tp.db.sql),
+    metrics: t.tp.metrics,
+    log: t.tp.log,
+  });
+  const decisions = () =>
+    t.tp.db.sql`select event_id, rule, decided_at from decisions order by event_id, rule`;
+  /**
+   * Every decision of `before` is still there, once, with its first date. (A second run may add a
+   * decision for the other payment of a pair, which now sees its neighbour: same case.)
+   */
+  const expectFirstDecisionsKept = async (before: readonly Record<string, unknown>[]) => {
+    const after = await decisions();
+    const key = (d: { event_id?: unknown; rule?: unknown }) => `${String(d.event_id)}/${String(d.rule)}`;
+    expect(new Set(after.map(key)).size).toBe(after.length);
+    for (const d of before) expect(after.find((a) => key(a) === key(d))?.decided_at).toEqual(d.decided_at);
+  };
+  /** Puts stored events in a waiting batch of their own, as migration 011 leaves an old job's. */
+  const asWaitingBatch = (batch: string, ids: string[]) => t.tp.db.sql`
+    with made as (
+      insert into event_batches (id, received_at, event_ids) values (${batch}, now(), ${ids}) returning id
+    )
+    update events set batch_id = (select id from made) where id = any(${ids})`;
+
   it("stores no decision twice when a batch is retried, and keeps each decision's first date", async () => {
     const events = loadStory("phnom-penh-paris").steps[0]!.events as TouchpointEvent[];
     await t.api("POST", "/v1/events", events);
     await openCaseWith(t.api, "cus-42", ["impossible-location-spend"]);
     await t.drained();
-    const before = await t.tp.db
-      .sql`select event_id, rule, decided_at from decisions order by event_id, rule`;
+    const before = await decisions();
     expect(before.length).toBeGreaterThan(0);
     // The same batch again, as BullMQ retries a job whose worker died after storing its decisions.
-    const deps = {
-      sql: t.tp.db.sql,
-      state: new CustomerState(t.tp.redis, t.tp.keyPrefix),
-      rulesets: new RulesetCache(t.tp.db.sql),
-      metrics: t.tp.metrics,
-      log: t.tp.log,
-    };
+    const deps = evaluateDeps();
     // Its worker died after storing the decisions and before marking the batch evaluated.
     const [{ batch_id: batch }] = (await t.tp.db.sql`
       update event_batches set evaluated_at = null
       where id in (select batch_id from events where id = any(${events.map((e) => e.id)}))
       returning id as batch_id`) as unknown as [{ batch_id: string }];
     await evaluateBatch(deps, { batch, events, receivedAt: Date.now() });
-    const after = await t.tp.db.sql`select event_id, rule, decided_at from decisions order by event_id, rule`;
-    // Every first decision is still there, once, with its first date. (A retry may add a decision
-    // for the other payment of a pair, which now sees its neighbour: another event, same case.)
-    const key = (d: { event_id?: unknown; rule?: unknown }) => `${String(d.event_id)}/${String(d.rule)}`;
-    expect(new Set(after.map(key)).size).toBe(after.length);
-    for (const d of before) expect(after.find((a) => key(a) === key(d))?.decided_at).toEqual(d.decided_at);
+    await expectFirstDecisionsKept(before);
   });
 
   it("does not evaluate again a batch that was slow rather than lost, so its decisions do not depend on timing", async () => {
@@ -62,13 +77,7 @@ describe("invariants", () => {
     await openCaseWith(t.api, "cus-42", ["impossible-location-spend"]);
     await t.drained();
     const before = await t.tp.db.sql`select event_id, rule from decisions order by event_id, rule`;
-    const deps = {
-      sql: t.tp.db.sql,
-      state: new CustomerState(t.tp.redis, t.tp.keyPrefix),
-      rulesets: new RulesetCache(t.tp.db.sql),
-      metrics: t.tp.metrics,
-      log: t.tp.log,
-    };
+    const deps = evaluateDeps();
     // The reconciler's copy of a batch whose first run finished meanwhile.
     const [{ batch_id: batch }] = (await t.tp.db.sql`
       select distinct batch_id from events where id = any(${events.map((e) => e.id)})`) as unknown as [
@@ -85,16 +94,11 @@ describe("invariants", () => {
     await openCaseWith(t.api, "cus-42", ["impossible-location-spend"]);
     await t.drained();
     const ids = events.map((e) => e.id);
-    const decided = await t.tp.db
-      .sql`select event_id, rule, decided_at from decisions order by event_id, rule`;
+    const decided = await decisions();
     // As migration 011 leaves it: the batch waiting, and two jobs from before that name no batch,
     // each holding some of its events.
     const batch = "before-011:test";
-    await t.tp.db.sql`
-      with made as (
-        insert into event_batches (id, received_at, event_ids) values (${batch}, now(), ${ids}) returning id
-      )
-      update events set batch_id = (select id from made) where id = any(${ids})`;
+    await asWaitingBatch(batch, ids);
     const receivedAt = Date.now();
     await t.tp.queues.evaluate.addBulk([
       { name: "batch", data: { events: events.slice(0, 2), receivedAt }, opts: { jobId: "before-011-a" } },
@@ -109,11 +113,7 @@ describe("invariants", () => {
     const jobs = (await t.tp.queues.evaluate.getJobs(["completed"])).filter((j) => j.data.batch === batch);
     // (The reconciler's first run may re-drive it too: a copy that evaluates nothing.)
     expect(jobs.map((j) => j.returnvalue?.evaluated).filter((n) => n > 0)).toEqual([events.length]);
-    // Every decision once, each with its first date.
-    const after = await t.tp.db.sql`select event_id, rule, decided_at from decisions order by event_id, rule`;
-    const key = (d: { event_id?: unknown; rule?: unknown }) => `${String(d.event_id)}/${String(d.rule)}`;
-    expect(new Set(after.map(key)).size).toBe(after.length);
-    for (const d of decided) expect(after.find((a) => key(a) === key(d))?.decided_at).toEqual(d.decided_at);
+    await expectFirstDecisionsKept(decided);
   });
 
   it("lets one of two copies of a batch's job that start together evaluate it, the other leaving it be", async () => {
@@ -128,11 +128,7 @@ describe("invariants", () => {
     await t.drained();
     const ids = events.map((e) => e.id);
     const batch = "copies-test";
-    await t.tp.db.sql`
-      with made as (
-        insert into event_batches (id, received_at, event_ids) values (${batch}, now(), ${ids}) returning id
-      )
-      update events set batch_id = (select id from made) where id = any(${ids})`;
+    await asWaitingBatch(batch, ids);
     const evaluate = t.tp.pool!.workers.find((w) => w.name === "evaluate")!;
     await evaluate.pause();
     const data = { batch, events, receivedAt: Date.now() };

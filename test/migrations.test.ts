@@ -7,17 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../engine/store/database.ts";
 import { customerHistory, insertBatches, unevaluatedBatches } from "../engine/store/postgres.ts";
 import { createDatabase } from "./support/harness.ts";
+import { LYON, tx } from "./support/payments.ts";
 
-const event = (id: string, at: string) => ({
-  id,
-  occurredAt: at,
-  customerId: "cus-1",
-  type: "card.transaction",
-  card: { id: "card-1", last4: "4242" },
-  amount: { value: 10, currency: "EUR" },
-  merchant: { name: "Shop", mcc: "5411", city: "Lyon", country: "FR", lat: 45.76, lon: 4.84 },
-  channel: "card_present",
-});
+/** A payment of cus-1 in Lyon. */
+const event = (id: string, at: string) => tx(id, "cus-1", at, LYON);
 
 describe("011: evaluation recorded per batch", () => {
   let db: Awaited<ReturnType<typeof createDatabase>>;
