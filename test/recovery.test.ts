@@ -112,6 +112,33 @@ describe("when Redis forgets everything", () => {
     expect(open?.n).toBe(0);
   });
 
+  it("texts a case whose opening job died right after the case committed, and was never run again", async () => {
+    let crashed = false;
+    t = await startTestTouchpoint({
+      fault: (at) => {
+        if (at !== "cases.after-commit" || crashed) return;
+        crashed = true;
+        // Gone for good, as a job Redis forgot between the commit and its retry.
+        throw new UnrecoverableError("crashed after the case committed");
+      },
+    });
+    await loadPeopleVia(t.api);
+    await t.api("POST", "/v1/events", story.steps[0]!.events);
+    const kase = await openCaseWith(t.api, "cus-42", ["impossible-location-spend"]);
+    await eventually(async () => (crashed ? true : undefined), 30_000, "the crash");
+    // Nothing in Redis remembers the check: only Postgres, which committed it with the case.
+    await t.tp.pool!.reconciler.runOnce(new Date(Date.now() + 60_000));
+    await eventually(
+      async () => {
+        const [m] = await t!.tp.db.sql`
+        select count(*)::int as n from messages where case_id = ${kase.id} and kind = 'fraud_check'`;
+        return m?.n === 1 ? true : undefined;
+      },
+      30_000,
+      "the check text",
+    );
+  });
+
   it("rebuilds a customer's state from stored events, so a journey split by the loss is still caught", async () => {
     t = await startTestTouchpoint({ env: { SWEEP_EVERY_MS: "300" } });
     await loadPeopleVia(t.api);

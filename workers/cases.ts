@@ -1,56 +1,70 @@
 /** Processor for queue `cases`: a customer's new decisions onto their open case (opening and routing one if needed). */
 import type { Job } from "bullmq";
-import { caseFollowUps, openOrJoinCase, rerouteCase } from "../engine/store/postgres.ts";
+import { type CaseUpdate, caseFollowUps, openOrJoinCase, rerouteCase } from "../engine/store/postgres.ts";
+import { recordOwed } from "../engine/store/work.ts";
 import type { WorkerDeps } from "./pool.ts";
-import { type CasesJob, jobId, owe } from "./queues.ts";
+import { type CasesJob, enqueueOwed, jobId, type Owed, owed } from "./queues.ts";
 
 export function casesProcessor(deps: WorkerDeps) {
+  const check = (caseId: string, severity: string, why: "opened" | "escalated", now: number) =>
+    owed(
+      deps.queues.outreach,
+      "check",
+      { type: "check", caseId, why },
+      { jobId: jobId("check", caseId, severity) },
+      now,
+    );
+  const reroute = (customerId: string, caseId: string, until: Date, now: number) =>
+    owed(
+      deps.queues.cases,
+      "reroute",
+      { customerId, reroute: caseId } satisfies CasesJob,
+      { jobId: jobId("reroute", caseId, String(until.getTime())), delay: until.getTime() - now },
+      now,
+    );
+
   return async (job: Job<CasesJob>) => {
     if (job.data.reroute) {
       const r = await rerouteCase(deps.sql, job.data.reroute, new Date());
       return { rerouted: job.data.reroute, advocateId: r?.advocateId ?? null };
     }
-    const update = await openOrJoinCase(deps.sql, job.data.customerId, new Date());
+    const { customerId } = job.data;
+    const now = new Date();
+    // What the update makes owed (the check text, the end of a wait) is recorded in its own
+    // transaction, so a case is never committed without it, and queued once it commits.
+    const owing = (u: CaseUpdate): Owed[] => [
+      ...(u.created || u.escalated
+        ? [check(u.caseId, u.severity, u.escalated ? "escalated" : "opened", now.getTime())]
+        : []),
+      ...(u.waitUntil ? [reroute(customerId, u.caseId, u.waitUntil, now.getTime())] : []),
+    ];
+    const update = await openOrJoinCase(deps.sql, customerId, now, owing);
     deps.fault?.("cases.after-commit");
-    if (update?.created) {
-      deps.metrics.casesOpened.inc();
-      deps.log.info(
-        {
-          caseId: update.caseId,
-          customerId: job.data.customerId,
-          advocateId: update.advocateId,
-          severity: update.severity,
-        },
-        "case opened",
-      );
-    } else if (update) {
-      deps.metrics.casesJoined.inc(update.linked);
+    let due: Owed[];
+    if (update) {
+      due = owing(update);
+      if (update.created) {
+        deps.metrics.casesOpened.inc();
+        deps.log.info(
+          { caseId: update.caseId, customerId, advocateId: update.advocateId, severity: update.severity },
+          "case opened",
+        );
+      } else {
+        deps.metrics.casesJoined.inc(update.linked);
+      }
+    } else {
+      // Nothing left to link: perhaps a retry after a crash between the commit and the queueing.
+      // What the open case still needs is read from the database, recorded (a no-op when the
+      // commit did) and queued again. Job ids make repeats harmless; the message key makes a
+      // second text impossible.
+      const follow = await caseFollowUps(deps.sql, customerId);
+      due = [
+        ...(follow?.needsCheck ? [check(follow.caseId, follow.severity, "opened", now.getTime())] : []),
+        ...(follow?.waitUntil ? [reroute(customerId, follow.caseId, follow.waitUntil, now.getTime())] : []),
+      ];
+      for (const o of due) await recordOwed(deps.sql, o);
     }
-    // Queue what the open case needs from the database's point of view, so a retry after a crash
-    // between commit and here still does it. Job ids make repeats harmless; the message key makes
-    // a second text impossible.
-    const follow = await caseFollowUps(deps.sql, job.data.customerId);
-    if (follow && (follow.needsCheck || update?.escalated)) {
-      await owe(
-        deps.sql,
-        deps.queues.outreach,
-        "check",
-        { type: "check", caseId: follow.caseId, why: update?.escalated ? "escalated" : "opened" },
-        { jobId: jobId("check", follow.caseId, follow.severity) },
-      );
-    }
-    if (follow?.waitUntil) {
-      await owe(
-        deps.sql,
-        deps.queues.cases,
-        "reroute",
-        { customerId: job.data.customerId, reroute: follow.caseId },
-        {
-          jobId: jobId("reroute", follow.caseId, String(follow.waitUntil.getTime())),
-          delay: follow.waitUntil.getTime() - Date.now(),
-        },
-      );
-    }
+    for (const o of due) await enqueueOwed(deps.queues, o);
     if (!update) return { linked: 0 };
     await deps.onCaseUpdate?.(update);
     return update;

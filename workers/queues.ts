@@ -6,7 +6,7 @@ import type { CardReplaceAction } from "../engine/outreach/card-actions.ts";
 import type { OutreachJob } from "../engine/outreach/contact.ts";
 import type { CardBlockAction, InboundText, Receipt } from "../engine/outreach/conversation.ts";
 import type { Sql } from "../engine/store/database.ts";
-import { recordOwed } from "../engine/store/work.ts";
+import { type OwedJob, recordOwed } from "../engine/store/work.ts";
 
 export const QUEUES = {
   evaluate: "evaluate",
@@ -82,6 +82,28 @@ export function queueJobOptions(queue: string): JobsOptions {
   return queue === QUEUES.actions ? { removeOnComplete: false } : {};
 }
 
+/** A job someone is owed, as recorded in Postgres and queued under its record's key. */
+export type Owed = OwedJob & { delay: number };
+
+/** The record of a job someone is owed: queued `delay` ms from now (0 by default). */
+export function owed<T>(
+  queue: Queue<T>,
+  name: string,
+  data: T,
+  opts: { jobId: string; delay?: number },
+  now = Date.now(),
+): Owed {
+  const delay = Math.max(0, Math.round(opts.delay ?? 0));
+  return { key: opts.jobId, queue: queue.name, name, data, dueAt: new Date(now + delay), delay };
+}
+
+/** Queues an owed job (already recorded) on its queue, under its key: queueing it twice is harmless. */
+export async function enqueueOwed(queues: Queues, job: Owed): Promise<void> {
+  const queue = Object.values(queues).find((q): q is Queue => q instanceof Queue && q.name === job.queue);
+  if (!queue) throw new Error(`no queue named ${job.queue}`);
+  await queue.add(job.name, job.data, { ...queueJobOptions(queue.name), jobId: job.key, delay: job.delay });
+}
+
 /**
  * Queues a job that someone is owed (a text, a reminder, a wait's end, a card block, a webhook
  * to apply), recording it in Postgres first: if Redis forgets it, the reconciler queues it again.
@@ -95,17 +117,15 @@ export async function owe<T>(
   opts: { jobId: string; delay?: number },
   onQueueError?: (err: unknown) => void,
 ): Promise<void> {
-  const delay = Math.max(0, Math.round(opts.delay ?? 0));
-  await recordOwed(sql, {
-    key: opts.jobId,
-    queue: queue.name,
-    name,
-    data,
-    dueAt: new Date(Date.now() + delay),
-  });
+  const job = owed(queue, name, data, opts);
+  await recordOwed(sql, job);
   try {
     // biome-ignore lint/suspicious/noExplicitAny: BullMQ's generic job name and data types do not narrow here.
-    await (queue as Queue<any>).add(name, data, { ...queueJobOptions(queue.name), jobId: opts.jobId, delay });
+    await (queue as Queue<any>).add(name, data, {
+      ...queueJobOptions(queue.name),
+      jobId: job.key,
+      delay: job.delay,
+    });
   } catch (err) {
     // Recorded, so not lost: with Redis out of reach the reconciler queues it once Redis answers.
     // (A webhook still gets its 200, a worker's job still completes.)

@@ -18,6 +18,7 @@ import type { CustomerProfile } from "../rules/facts.ts";
 import type { Hit } from "../rules/reference.ts";
 import type { Severity } from "../rules/schema.ts";
 import type { Sql } from "./database.ts";
+import { type OwedJob, recordOwed } from "./work.ts";
 
 /** A connection or a transaction: both take tagged-template queries. */
 export type Q = Sql | postgres.TransactionSql<Record<string, never>>;
@@ -607,11 +608,16 @@ export interface CaseUpdate {
  * Puts a customer's unlinked decisions on their open case, opening (and routing) one if there is
  * none. Safe to run twice and concurrently: the partial unique index allows one open case per
  * customer, and every timeline step has its idempotency key.
+ *
+ * `owing` names the work the update makes owed (the check text, the end of a wait); it is
+ * recorded in the same transaction, so a case is never committed without it: should the job
+ * that opened it then be lost with Redis, the reconciler still finds its text owed.
  */
 export async function openOrJoinCase(
   sql: Sql,
   customerId: string,
   now: Date,
+  owing: (update: CaseUpdate) => readonly OwedJob[] = () => [],
 ): Promise<CaseUpdate | undefined> {
   return sql.begin(async (tx) => {
     const decisions = await tx`
@@ -682,7 +688,7 @@ export async function openOrJoinCase(
       advocateId = assigned?.advocateId ?? null;
       waitUntil = assigned?.waitUntil ?? null;
     }
-    return {
+    const update: CaseUpdate = {
       caseId,
       created,
       escalated,
@@ -691,6 +697,8 @@ export async function openOrJoinCase(
       advocateId,
       severity: maxSeverity(kase!.severity, severity),
     };
+    for (const job of owing(update)) await recordOwed(tx, job);
+    return update;
   });
 }
 

@@ -46,7 +46,10 @@ export interface ChaosReport {
   postgresRestarts: number;
   /** From the last disruption (or the stream's end) until every check below held, seconds. */
   recoverySeconds: number;
-  /** For each restart: from its end until everything accepted before then was evaluated and on a case, seconds. */
+  /**
+   * For each restart: from its end until everything accepted before then was evaluated and on a
+   * case, seconds. The next disruption waits for this, so each is timed on its own (the kills go on).
+   */
   recoveries: Record<string, number>;
   /** Checks: each must be 0. */
   lost: {
@@ -300,6 +303,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       })();
     for (const m of milestones) {
       while (posted < Math.floor(chunks.length * m.at)) await sleep(50);
+      // One disruption at a time: each recovery is timed on its own, not through the next one
+      // (a short stream otherwise puts all three within seconds and times them together).
+      await watchers.at(-1);
       say(`${m.name} (after ${posted} of ${chunks.length} posts)`);
       await m.what();
       watchers.push(watch(m.name, new Date()));

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import postgres from "postgres";
 import { loadConfig } from "../../engine/config.ts";
+import type { FaultPoint } from "../../engine/evaluate.ts";
 import { createLogger } from "../../engine/log.ts";
 import { type Api, apiClient, eventually } from "../../fixtures/stories.ts";
 import { start, type Touchpoint } from "../../main.ts";
@@ -73,6 +74,8 @@ export async function startTestTouchpoint(
     listen?: boolean;
     /** A fixed clock for contact decisions. */
     now?: () => Date;
+    /** Called at each fault point the workers pass (see FaultPoint): a test's crash. */
+    fault?: FaultPoint;
   } = {},
 ): Promise<TestTouchpoint> {
   const prefix = opts.prefix ?? `t${randomBytes(4).toString("hex")}`;
@@ -93,6 +96,7 @@ export async function startTestTouchpoint(
   const tp = await start(opts.listen ? { ...config, PORT: 0 } : config, {
     listen: opts.listen ?? false,
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.fault ? { fault: opts.fault } : {}),
     log: createLogger(config.LOG_LEVEL),
   });
   const request = (path: string, init: RequestInit) => tp.app!.request(path, init);
