@@ -463,18 +463,35 @@ async function main() {
     // Redis bytes per customer: every key of the customers' state, sized by MEMORY USAGE.
     let stateBytes = 0;
     const stateCustomers = new Set<string>();
+    /** Bytes by kind of key (what follows the customer's hash tag): where the memory goes. */
+    const byKind = new Map<string, number>();
     const scan = redis.scanStream({ match: `${prefix}:*:c:*`, count: 2000 });
     for await (const keys of scan as AsyncIterable<string[]>) {
       if (keys.length === 0) continue;
       const pipe = redis.pipeline();
       for (const k of keys) pipe.memory("USAGE", k);
-      for (const [, bytes] of (await pipe.exec()) ?? []) stateBytes += Number(bytes ?? 0);
-      for (const k of keys) stateCustomers.add(k.slice(k.indexOf("{") + 1, k.indexOf("}")));
+      const sizes = (await pipe.exec()) ?? [];
+      keys.forEach((k, i) => {
+        const bytes = Number(sizes[i]?.[1] ?? 0);
+        const kind = k.slice(k.indexOf("}:") + 2);
+        stateBytes += bytes;
+        byKind.set(kind, (byKind.get(kind) ?? 0) + bytes);
+        stateCustomers.add(k.slice(k.indexOf("{") + 1, k.indexOf("}")));
+      });
     }
     const redisBytesPerCustomer = Math.round(stateBytes / Math.max(1, stateCustomers.size));
+    const redisBytesByKind = Object.fromEntries(
+      [...byKind].map(([kind, bytes]) => [kind, Math.round(bytes / Math.max(1, stateCustomers.size))]),
+    );
     const usedMemory = Number(/used_memory:(\d+)/.exec(await redis.info("memory"))?.[1] ?? 0);
     say(
-      `memory: Redis ${fmt(redisBytesPerCustomer)} bytes of state per customer (${fmt(stateCustomers.size)} customers; Redis uses ${mib(usedMemory)} MiB in all); RSS ${rss.map((r) => `${r.role} ${r.startMiB} MiB at the start, ${r.maxMiB} at most, ${r.endMiB} at the end (${r.growthMiB >= 0 ? "+" : ""}${r.growthMiB} from a quarter in)`).join("; ")}`,
+      `memory: Redis ${fmt(redisBytesPerCustomer)} bytes of state per customer (${Object.entries(
+        redisBytesByKind,
+      )
+        .map(([k, b]) => `${k} ${fmt(b)}`)
+        .join(
+          ", ",
+        )}; ${fmt(stateCustomers.size)} customers; Redis uses ${mib(usedMemory)} MiB in all); RSS ${rss.map((r) => `${r.role} ${r.startMiB} MiB at the start, ${r.maxMiB} at most, ${r.endMiB} at the end (${r.growthMiB >= 0 ? "+" : ""}${r.growthMiB} from a quarter in)`).join("; ")}`,
     );
 
     // 3b. Latency at a fixed offered load, after the sustained run's texts have gone out.
@@ -608,6 +625,7 @@ async function main() {
       stages,
       processCpuUs: procCpu,
       redisBytesPerCustomer,
+      redisBytesByKind,
       redisUsedMemoryBytes: usedMemory,
       rss,
       dense,

@@ -333,7 +333,7 @@ describe("bad input", () => {
 
   it("sets aside an event whose state cannot be read, with its reason, and evaluates the rest of its batch", async () => {
     // Corrupt one customer's state the way a bad migration or a stray write could.
-    await t.tp.redis.set(`${t.tp.keyPrefix}:c:{poison-1}:phys2`, "not a sorted set");
+    await t.tp.redis.set(`${t.tp.keyPrefix}:c:{poison-1}:pay3`, "not a sorted set");
     const r = await t.api("POST", "/v1/events", [
       tx("poison-a", "poison-1", "2026-11-22T10:00:00Z", PARIS),
       tx("healthy-a", "cus-19", "2026-11-22T10:02:00Z", PARIS),

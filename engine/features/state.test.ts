@@ -147,6 +147,51 @@ describe("CustomerState, on a real Redis", () => {
     expect(await state.latestLocation(c)).toMatchObject({ city: "Paris" });
   });
 
+  it("finds the card-present payment before and after, past any number of online ones in between", async () => {
+    const c = `c${++n}`;
+    const online = Array.from(
+      { length: 40 },
+      (_, i) =>
+        ({
+          ...pay(
+            `o${i}`,
+            new Date(Date.parse("2026-11-22T10:01:00Z") + i * 60_000).toISOString(),
+            "Web",
+            0,
+            0,
+          ),
+          channel: "ecommerce",
+        }) as TouchpointEvent,
+    );
+    await state.observe([
+      forCustomer(pay("paris", "2026-11-22T10:00:00Z", "Paris", 48.85, 2.35), c),
+      ...online.map((e) => forCustomer(e, c)),
+      forCustomer(pay("lyon", "2026-11-22T13:00:00Z", "Lyon", 45.76, 4.84), c),
+    ]);
+    const [mid] = await state.observe([
+      forCustomer(pay("pp", "2026-11-22T11:30:00Z", "Phnom Penh", 11.55, 104.92), c),
+    ]);
+    expect(mid?.previousLocation).toMatchObject({ city: "Paris", lat: 48.85, lon: 2.35, country: "FR" });
+    expect(mid?.nextLocation).toMatchObject({ city: "Lyon", lat: 45.76, lon: 4.84, country: "FR" });
+    // The online payments still count in the day's velocity: 40 of them, and the three in person.
+    expect(mid?.txCount24h).toBe(43);
+  });
+
+  it("rebuilds a customer whose state is in the old layout, and frees its old keys", async () => {
+    const c = `c${++n}`;
+    const old = ["phys2", "seen2", "tx2", "dev", "newdev", "built2"].map((k) => `${prefix}:c:{${c}}:${k}`);
+    await redis.set(old[5]!, "1");
+    await redis.zadd(old[2]!, Date.parse("2026-11-22T09:00:00Z"), "abcdefghijkl|10");
+    expect(await state.unbuilt([c])).toEqual([c]);
+    await state.rebuild([c], [forCustomer(pay("a", "2026-11-22T09:00:00Z", "Paris", 48.85, 2.35), c)]);
+    expect(await state.unbuilt([c])).toEqual([]);
+    expect(await redis.exists(...old)).toBe(0);
+    const [next] = await state.observe([
+      forCustomer(pay("b", "2026-11-22T09:30:00Z", "Paris", 48.85, 2.35), c),
+    ]);
+    expect(next?.txCount1h).toBe(2);
+  });
+
   describe("against what a careless or hostile stream can do", () => {
     const at = (c: string, e: TouchpointEvent) => forCustomer(e, c);
 
@@ -240,7 +285,7 @@ describe("CustomerState, on a real Redis", () => {
       const [middle] = await state.observe([events[7500]!]);
       expect(middle!.txCount1h).toBe(2 * VELOCITY_SIDE + 1);
       expect(middle!.txCount24h).toBe(2 * VELOCITY_SIDE + 1);
-      expect(await redis.zcard(`${prefix}:c:{${c}}:tx2`)).toBe(MAX_KEPT);
+      expect(await redis.zcard(`${prefix}:c:{${c}}:pay3`)).toBe(MAX_KEPT);
     });
   });
 });

@@ -16,7 +16,7 @@ const HOUR = 3_600_000;
 /** Keep 30 days of history per customer; keys of silent customers expire after 90 days. */
 const KEEP_MS = 30 * 24 * HOUR;
 
-/** Behaviour event types, each kept in its own sorted set (keys 7 to 12 of the script). */
+/** Behaviour event types, each kept in its own sorted set (keys 5 to 10 of the script). */
 const BEHAVIOURS = [
   "login",
   "device.registered",
@@ -41,32 +41,53 @@ local keep = tonumber(ARGV[10])
 local ttl = tonumber(ARGV[11])
 -- Trim relative to the server's clock as well: one event dated years ahead must not wipe the past.
 local trimAt = math.min(t, tonumber(ARGV[13])) - keep
-if ARGV[3] ~= '' then redis.call('ZADD', KEYS[1], t, ARGV[3]) end
-if ARGV[4] ~= '' then redis.call('ZADD', KEYS[2], t, ARGV[4]) end
-if ARGV[5] ~= '' then redis.call('ZADD', KEYS[3], t, ARGV[5]) end
+-- This event's payment (amount, and its place when the card was present), or ''.
+local me = ARGV[3]
+if me ~= '' then redis.call('ZADD', KEYS[1], t, me) end
+-- Of every located event, only the latest is ever read (the customer's clock): the hash keeps it,
+-- the greater of (time, mark) winning, so the order events arrive in does not matter.
+if ARGV[5] ~= '' then
+  local cur = redis.call('HMGET', KEYS[2], 'st', 's')
+  local curT = tonumber(cur[1])
+  if (not curT) or t > curT or (t == curT and ARGV[5] > cur[2]) then
+    redis.call('HSET', KEYS[2], 'st', ARGV[2], 's', ARGV[5])
+  end
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
+-- Devices by their first sighting in event time.
 local devFirst = ''
 if ARGV[6] ~= '' then
-  local cur = redis.call('HGET', KEYS[4], ARGV[6])
+  local cur = redis.call('ZSCORE', KEYS[3], ARGV[6])
   if (not cur) or tonumber(cur) > t then
-    redis.call('HSET', KEYS[4], ARGV[6], ARGV[2])
-    redis.call('ZADD', KEYS[5], t, ARGV[6])
+    redis.call('ZADD', KEYS[3], t, ARGV[6])
     cur = ARGV[2]
   end
   devFirst = cur
 end
-if ARGV[7] ~= '' then redis.call('ZADD', KEYS[6], tonumber(ARGV[8]), ARGV[7]) end
-if ARGV[9] ~= '' then redis.call('ZADD', KEYS[6 + tonumber(ARGV[12])], t, ARGV[9]) end
+if ARGV[7] ~= '' then redis.call('ZADD', KEYS[4], tonumber(ARGV[8]), ARGV[7]) end
+if ARGV[9] ~= '' then redis.call('ZADD', KEYS[4 + tonumber(ARGV[12])], t, ARGV[9]) end
 
+-- The nearest card-present payment on each side in event time (not this one): members with a
+-- place have a second '|'. Read a page at a time, so online payments in between are skipped.
+local function placed(m)
+  local a = string.find(m, '|', 1, true)
+  return a and string.find(m, '|', a + 1, true)
+end
+local function nearest(cmd, from, to)
+  local offset = 0
+  while true do
+    local r = redis.call(cmd, KEYS[1], from, to, 'WITHSCORES', 'LIMIT', offset, 16)
+    for i = 1, #r, 2 do
+      if r[i] ~= me and placed(r[i]) then return r[i], r[i + 1] end
+    end
+    if #r < 32 then return '', '' end
+    offset = offset + 16
+  end
+end
 local prev, prevT, nxt, nxtT = '', '', '', ''
-if ARGV[3] ~= '' then
-  local before = redis.call('ZREVRANGEBYSCORE', KEYS[1], t, '-inf', 'WITHSCORES', 'LIMIT', 0, 4)
-  for i = 1, #before, 2 do
-    if before[i] ~= ARGV[3] then prev = before[i]; prevT = before[i + 1]; break end
-  end
-  local after = redis.call('ZRANGEBYSCORE', KEYS[1], t, '+inf', 'WITHSCORES', 'LIMIT', 0, 4)
-  for i = 1, #after, 2 do
-    if after[i] ~= ARGV[3] then nxt = after[i]; nxtT = after[i + 1]; break end
-  end
+if ARGV[4] ~= '' then
+  prev, prevT = nearest('ZREVRANGEBYSCORE', t, '-inf')
+  nxt, nxtT = nearest('ZRANGEBYSCORE', t, '+inf')
 end
 
 -- The busiest window of length w that contains t: order-independent once all events are in.
@@ -78,13 +99,14 @@ local side = tonumber(ARGV[14])
 -- those within a day, so the 1 h window is the same rows filtered (two Redis calls fewer).
 local DAY = 86400000
 local S, A = {}, {}
-if ARGV[5] ~= '' then
-  local before = redis.call('ZREVRANGEBYSCORE', KEYS[3], t, t - DAY, 'WITHSCORES', 'LIMIT', 0, side + 1)
-  local after = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. t, t + DAY, 'WITHSCORES', 'LIMIT', 0, side)
+if me ~= '' then
+  local before = redis.call('ZREVRANGEBYSCORE', KEYS[1], t, t - DAY, 'WITHSCORES', 'LIMIT', 0, side + 1)
+  local after = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. t, t + DAY, 'WITHSCORES', 'LIMIT', 0, side)
   local function add(member, score)
-    local sep = string.find(member, '|', 1, true)
+    local a = string.find(member, '|', 1, true)
+    local b = string.find(member, '|', a + 1, true)
     S[#S + 1] = tonumber(score)
-    A[#A + 1] = tonumber(string.sub(member, sep + 1)) or 0
+    A[#A + 1] = tonumber(string.sub(member, a + 1, b and (b - 1) or -1)) or 0
   end
   for i = #before - 1, 1, -2 do add(before[i], before[i + 1]) end
   for i = 1, #after, 2 do add(after[i], after[i + 1]) end
@@ -108,30 +130,30 @@ local function busiest(w)
   return bestN, bestSum
 end
 local n1, s1, n24, s24 = 0, 0, 0, 0
-if ARGV[5] ~= '' then
+if me ~= '' then
   n1, s1 = busiest(3600000)
   n24, s24 = busiest(DAY)
 end
 
-local latestDev = redis.call('ZREVRANGEBYSCORE', KEYS[5], t, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+local latestDev = redis.call('ZREVRANGEBYSCORE', KEYS[3], t, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
 local latestDevT, devsBefore = '', 0
 if #latestDev > 0 then
   latestDevT = latestDev[2]
-  devsBefore = redis.call('ZCOUNT', KEYS[5], '-inf', '(' .. latestDevT)
+  devsBefore = redis.call('ZCOUNT', KEYS[3], '-inf', '(' .. latestDevT)
 end
-local notices = redis.call('ZRANGEBYSCORE', KEYS[6], t, '+inf', 'LIMIT', 0, 20)
+local notices = redis.call('ZRANGEBYSCORE', KEYS[4], t, '+inf', 'LIMIT', 0, 20)
 -- One sorted set per behaviour type, so a burst of one kind (logins) cannot push another (a
 -- password reset) out of view: the two latest of each type at or before t (one may be this event).
 local recent = {}
-for k = 7, 12 do
+for k = 5, 10 do
   local r = redis.call('ZREVRANGEBYSCORE', KEYS[k], t, t - 7 * 86400000, 'WITHSCORES', 'LIMIT', 0, 2)
   for i = 1, #r do recent[#recent + 1] = r[i] end
 end
 
--- Only what this event wrote is trimmed and its expiry pushed back (32 Redis calls an event before,
--- 14 for a payment now): a kind not written since keeps nothing a read could still want once
--- \`ttl\` has passed. Devices (4, 5) and travel notices (6, scored by their end) are kept for
--- as long as the customer is active: "known" must not expire after a month, nor a long trip.
+-- Only what this event wrote is trimmed and its expiry pushed back: a kind not written since
+-- keeps nothing a read could still want once \`ttl\` has passed. Devices (3) and travel notices
+-- (4, scored by their end) are kept for as long as the customer is active: "known" must not
+-- expire after a month, nor a long trip.
 local maxKept = tonumber(ARGV[15])
 local function trim(i)
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', trimAt)
@@ -139,17 +161,10 @@ local function trim(i)
   redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -maxKept - 1)
   redis.call('EXPIRE', KEYS[i], ttl)
 end
-if ARGV[3] ~= '' then trim(1) end
--- Of every located event (2), only the latest is ever read (the customer's clock): keep just it.
-if ARGV[4] ~= '' then
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -2)
-  redis.call('EXPIRE', KEYS[2], ttl)
-end
-if ARGV[5] ~= '' then trim(3) end
-if ARGV[9] ~= '' then trim(6 + tonumber(ARGV[12])) end
-trim(6)
-redis.call('EXPIRE', KEYS[4], ttl)
-redis.call('EXPIRE', KEYS[5], ttl)
+if me ~= '' then trim(1) end
+if ARGV[9] ~= '' then trim(4 + tonumber(ARGV[12])) end
+trim(4)
+redis.call('EXPIRE', KEYS[3], ttl)
 
 return { prev, prevT, nxt, nxtT, tostring(n1), tostring(s1), tostring(n24), tostring(s24),
   devFirst, latestDevT, tostring(devsBefore), notices, recent }
@@ -196,29 +211,29 @@ export interface CustomerSnapshot {
 }
 
 /**
- * Key names of the compact member format (v2): a state written in the old one (JSON marks, ids)
- * is not read, and its customers are rebuilt from Postgres in the new one — replaying old events
- * into old-format sets would count each payment twice. The old keys expire with their TTL.
+ * Key names of the state's layout (v3: payments and their places in one sorted set; the latest
+ * place and the built mark in one hash; devices in one sorted set). A state written in an older
+ * layout is not read: its customers are rebuilt from Postgres in this one (replaying old events
+ * into old sets would count each payment twice). The old keys expire with their TTL.
+ *
+ * Fewer keys, because each costs Redis about 80 bytes before it holds anything: v2 kept four
+ * for a customer who only pays by card (1,296 bytes measured with MEMORY USAGE), v3 two.
  */
-const STATE_VERSION = "2";
+const STATE_VERSION = "3";
 
+/** The script's keys, in its order: payments, latest place and built mark, devices, notices, behaviours. */
 function keysFor(prefix: string, customerId: string): string[] {
   // The hash tag keeps one customer's keys in one Redis Cluster slot, so the script may touch them all.
   const p = `${prefix}:c:{${customerId}}:`;
   const v = STATE_VERSION;
-  return [
-    `phys${v}`,
-    `seen${v}`,
-    `tx${v}`,
-    "dev",
-    "newdev",
-    "notice",
-    ...BEHAVIOURS.map((b) => `beh:${b}`),
-  ].map((k) => p + k);
+  return [`pay${v}`, `h${v}`, `dev${v}`, `notice`, ...BEHAVIOURS.map((b) => `beh:${b}`)].map((k) => p + k);
 }
 
-function builtKey(prefix: string, customerId: string): string {
-  return `${prefix}:c:{${customerId}}:built${STATE_VERSION}`;
+/** Keys of the v2 layout that v3 does not share (notices and behaviours are unchanged). */
+const LEGACY_KEYS = ["phys2", "seen2", "tx2", "dev", "newdev", "built2"];
+
+function hashKey(prefix: string, customerId: string): string {
+  return `${prefix}:c:{${customerId}}:h${STATE_VERSION}`;
 }
 
 /** How far back, before the earliest event at hand, a rebuilt state reaches: what the script keeps. ms. */
@@ -236,10 +251,12 @@ const asIs: AmountOf = (e) => e.amount.value;
 function argsFor(e: TouchpointEvent, now: number, amountOf: AmountOf): string[] {
   const t = Date.parse(e.occurredAt);
   const loc = eventLocation(e);
-  const mark = loc ? encodeMark(e.id, loc) : "";
-  const physical = e.type === "card.transaction" && e.channel !== "ecommerce" ? mark : "";
-  // Payments by digest too: the member only has to be one per event, and short.
-  const tx = e.type === "card.transaction" ? `${digestOf(e.id)}|${amountOf(e)}` : "";
+  const digest = digestOf(e.id);
+  const placed = e.type === "card.transaction" && e.channel !== "ecommerce" && loc !== undefined;
+  // A payment: `digest|amount`, and `|lat|lon|country|city` when the card was present. One
+  // member per event (replays change nothing), short enough to keep the set a compact listpack.
+  const pay =
+    e.type === "card.transaction" ? `${digest}|${amountOf(e)}${placed ? `|${encodePlace(loc)}` : ""}` : "";
   const device = "device" in e && e.device ? e.device.id : "";
   const notice =
     e.type === "travel.notice"
@@ -257,9 +274,9 @@ function argsFor(e: TouchpointEvent, now: number, amountOf: AmountOf): string[] 
   return [
     e.id,
     String(t),
-    physical,
-    mark,
-    tx,
+    pay,
+    placed ? "1" : "",
+    loc ? `${digest}|${encodePlace(loc)}` : "",
     device,
     notice,
     noticeTo,
@@ -273,32 +290,30 @@ function argsFor(e: TouchpointEvent, now: number, amountOf: AmountOf): string[] 
   ];
 }
 
-/** 72 bits of an event id's SHA-1, base64url: no '|', and one member per event. */
+/** 60 bits of an event id's SHA-1, base64url: no '|', and one member per event. */
 function digestOf(eventId: string): string {
-  return createHash("sha1").update(eventId).digest("base64url").slice(0, 12);
+  return createHash("sha1").update(eventId).digest("base64url").slice(0, 10);
 }
 
 /**
- * A location as a sorted-set member: `lat|lon|country|id|city`, where id is a 12-character
- * digest of the event id (one event, one member: replays change nothing) and the coordinates
- * are rounded to 4 decimals (11 m). Short enough (under Redis's 64-byte listpack limit) that a
- * customer's locations stay a compact listpack rather than a skiplist: about a third of the
- * bytes, measured with MEMORY USAGE (2,684 bytes for ten JSON marks; see bench/pipeline.ts).
+ * A place as part of a member: `lat|lon|country|city`, coordinates rounded to 4 decimals (11 m).
+ * A payment's member stays under Redis's 64-byte listpack limit for cities of up to about 20
+ * bytes, so a customer's payments stay a compact listpack rather than a skiplist (about a third
+ * of the bytes); a longer name costs that customer memory, never correctness.
  */
-function encodeMark(
-  eventId: string,
-  loc: { lat: number; lon: number; country: string; city?: string },
-): string {
+function encodePlace(loc: { lat: number; lon: number; country: string; city?: string }): string {
   const round = (n: number) => Math.round(n * 1e4) / 1e4;
-  return `${round(loc.lat)}|${round(loc.lon)}|${loc.country}|${digestOf(eventId)}|${loc.city ?? ""}`;
+  return `${round(loc.lat)}|${round(loc.lon)}|${loc.country}|${loc.city ?? ""}`;
 }
 
-function parseMark(member: string, at: string): LocationMark | undefined {
+/** `id|lat|lon|country|city` (the latest place), or a payment's `id|amount|lat|lon|country|city`. */
+function parseMark(member: string, at: string, skip = 0): LocationMark | undefined {
   if (!member) return undefined;
-  const [lat, lon, country, id] = member.split("|", 4) as [string, string, string, string];
-  const city = member.slice(lat.length + lon.length + country.length + id.length + 4);
+  const parts = member.split("|");
+  const [lat, lon, country] = parts.slice(1 + skip, 4 + skip) as [string, string, string];
+  const city = parts.slice(4 + skip).join("|");
   return {
-    id,
+    id: parts[0]!,
     lat: Number(lat),
     lon: Number(lon),
     country,
@@ -331,8 +346,8 @@ function decode(raw: RawSnapshot): CustomerSnapshot {
     const sep = member.indexOf("|");
     rec.push({ type: member.slice(0, sep), id: member.slice(sep + 1), at: Number(recent[i + 1]) });
   }
-  const previousLocation = parseMark(prev, prevT);
-  const nextLocation = parseMark(next, nextT);
+  const previousLocation = parseMark(prev, prevT, 1);
+  const nextLocation = parseMark(next, nextT, 1);
   return {
     ...(previousLocation ? { previousLocation } : {}),
     ...(nextLocation ? { nextLocation } : {}),
@@ -356,8 +371,8 @@ export class CustomerState {
     private readonly redis: Redis,
     private readonly prefix = "tp",
   ) {
-    if (!(redis as unknown as { touchpointObserve?: unknown }).touchpointObserve) {
-      redis.defineCommand("touchpointObserve", { numberOfKeys: 12, lua: SCRIPT });
+    if (!(redis as unknown as { touchpointObserve3?: unknown }).touchpointObserve3) {
+      redis.defineCommand("touchpointObserve3", { numberOfKeys: 10, lua: SCRIPT });
     }
   }
 
@@ -402,7 +417,7 @@ export class CustomerState {
     const observe = pipeline as unknown as Record<string, (...args: string[]) => unknown>;
     const now = Date.now(); // one clock reading for the batch
     for (const e of events)
-      observe.touchpointObserve!(...keysFor(this.prefix, e.customerId), ...argsFor(e, now, amountOf));
+      observe.touchpointObserve3!(...keysFor(this.prefix, e.customerId), ...argsFor(e, now, amountOf));
     const replies = (await pipeline.exec()) ?? [];
     return replies.map(([err, raw]) => {
       // Redis refusing for a while (out of memory, a replica during failover, loading, busy) is
@@ -424,8 +439,17 @@ export class CustomerState {
    */
   async unbuilt(customerIds: readonly string[]): Promise<string[]> {
     if (customerIds.length === 0) return [];
-    const marks = await this.redis.mget(...customerIds.map((id) => builtKey(this.prefix, id)));
-    return customerIds.filter((_, i) => marks[i] === null);
+    const pipeline = this.redis.pipeline();
+    for (const id of customerIds) pipeline.hget(hashKey(this.prefix, id), "b");
+    const marks = (await pipeline.exec()) ?? [];
+    const now = Date.now();
+    return customerIds.filter((_, i) => {
+      // Built until then: a rebuilt state is rebuilt again after TTL_SECONDS, as a key would expire.
+      // A key that cannot be read (WRONGTYPE) counts as unbuilt: the script then sets the
+      // customer's events aside with that error, one by one, instead of failing the batch.
+      const [err, until] = marks[i] ?? [null, null];
+      return err !== null || until === null || Number(until) <= now;
+    });
   }
 
   /**
@@ -442,13 +466,20 @@ export class CustomerState {
       await this.observeSettled(history.slice(i, i + 500), amountOf);
     if (customerIds.length === 0) return;
     const pipeline = this.redis.pipeline();
-    for (const id of customerIds) pipeline.set(builtKey(this.prefix, id), "1", "EX", TTL_SECONDS);
+    const until = String(Date.now() + TTL_SECONDS * 1000);
+    for (const id of customerIds) {
+      const key = hashKey(this.prefix, id);
+      pipeline.hset(key, "b", until);
+      pipeline.expire(key, TTL_SECONDS);
+      // The customer's keys of the v2 layout, no longer read: freed now rather than at their expiry.
+      pipeline.unlink(...LEGACY_KEYS.map((k) => `${this.prefix}:c:{${id}}:${k}`));
+    }
     await pipeline.exec();
   }
 
   /** The customer's latest located event (any kind), for their current time zone. */
   async latestLocation(customerId: string): Promise<LocationMark | undefined> {
-    const [member, at] = await this.redis.zrevrange(keysFor(this.prefix, customerId)[1]!, 0, 0, "WITHSCORES");
+    const [at, member] = await this.redis.hmget(hashKey(this.prefix, customerId), "st", "s");
     return member && at ? parseMark(member, at) : undefined;
   }
 }
