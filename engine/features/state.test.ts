@@ -182,6 +182,9 @@ describe("CustomerState, on a real Redis", () => {
     const old = ["phys2", "seen2", "tx2", "dev", "newdev", "built2"].map((k) => `${prefix}:c:{${c}}:${k}`);
     await redis.set(old[5]!, "1");
     await redis.zadd(old[2]!, Date.parse("2026-11-22T09:00:00Z"), "abcdefghijkl|10");
+    // A laptop first seen two months ago: beyond what a rebuild replays, known only to `newdev`.
+    const laptopSeen = Date.parse("2026-09-20T09:00:00Z");
+    await redis.zadd(old[4]!, laptopSeen, "laptop");
     expect(await state.unbuilt([c])).toEqual([c]);
     await state.rebuild([c], [forCustomer(pay("a", "2026-11-22T09:00:00Z", "Paris", 48.85, 2.35), c)]);
     expect(await state.unbuilt([c])).toEqual([]);
@@ -190,6 +193,28 @@ describe("CustomerState, on a real Redis", () => {
       forCustomer(pay("b", "2026-11-22T09:30:00Z", "Paris", 48.85, 2.35), c),
     ]);
     expect(next?.txCount1h).toBe(2);
+    const login: TouchpointEvent = {
+      id: "l",
+      type: "login",
+      occurredAt: "2026-11-22T10:00:00Z",
+      customerId: c,
+      device: { id: "laptop" },
+    };
+    const [known] = await state.observe([forCustomer(login, c)]);
+    expect(known?.deviceFirstSeenAt).toBe(laptopSeen);
+  });
+
+  it("keeps one member per payment when a retry records it with another amount (new rates)", async () => {
+    const c = `c${++n}`;
+    const paris = forCustomer(pay("a", "2026-11-22T10:00:00Z", "Paris", 48.85, 2.35, 10), c);
+    const phnomPenh = forCustomer(pay("b", "2026-11-22T10:40:00Z", "Phnom Penh", 11.55, 104.92, 5), c);
+    await state.observe([paris, phnomPenh]);
+    const [again] = await state.observe([paris], (e) => (e.id === paris.id ? 25 : e.amount.value));
+    // Not its own neighbour (which would read as 0 km), and counted once, at its new amount.
+    expect(again?.previousLocation).toBeUndefined();
+    expect(again?.nextLocation).toMatchObject({ city: "Phnom Penh" });
+    expect(again).toMatchObject({ txCount1h: 2, txSum1h: 30 });
+    expect(await redis.zcard(`${prefix}:c:{${c}}:pay3`)).toBe(2);
   });
 
   describe("against what a careless or hostile stream can do", () => {

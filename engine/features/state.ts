@@ -43,7 +43,16 @@ local ttl = tonumber(ARGV[11])
 local trimAt = math.min(t, tonumber(ARGV[13])) - keep
 -- This event's payment (amount, and its place when the card was present), or ''.
 local me = ARGV[3]
-if me ~= '' then redis.call('ZADD', KEYS[1], t, me) end
+if me ~= '' then
+  -- One member per event: a copy written with another amount (rates or the customer's home
+  -- changed before a retry) goes, or the event would count twice and be its own neighbour.
+  local mine = string.sub(me, 1, string.find(me, '|', 1, true))
+  local same = redis.call('ZRANGEBYSCORE', KEYS[1], t, t, 'LIMIT', 0, 100)
+  for i = 1, #same do
+    if same[i] ~= me and string.sub(same[i], 1, #mine) == mine then redis.call('ZREM', KEYS[1], same[i]) end
+  end
+  redis.call('ZADD', KEYS[1], t, me)
+end
 -- Of every located event, only the latest is ever read (the customer's clock): the hash keeps it,
 -- the greater of (time, mark) winning, so the order events arrive in does not matter.
 if ARGV[5] ~= '' then
@@ -74,14 +83,16 @@ local function placed(m)
   return a and string.find(m, '|', a + 1, true)
 end
 local function nearest(cmd, from, to)
-  local offset = 0
+  -- Pages double in size, so a long run of online payments costs reads in proportion to it.
+  local offset, count = 0, 8
   while true do
-    local r = redis.call(cmd, KEYS[1], from, to, 'WITHSCORES', 'LIMIT', offset, 16)
+    local r = redis.call(cmd, KEYS[1], from, to, 'WITHSCORES', 'LIMIT', offset, count)
     for i = 1, #r, 2 do
       if r[i] ~= me and placed(r[i]) then return r[i], r[i + 1] end
     end
-    if #r < 32 then return '', '' end
-    offset = offset + 16
+    if #r < 2 * count then return '', '' end
+    offset = offset + count
+    count = count * 2
   end
 end
 local prev, prevT, nxt, nxtT = '', '', '', ''
@@ -171,7 +182,7 @@ return { prev, prevT, nxt, nxtT, tostring(n1), tostring(s1), tostring(n24), tost
 `;
 
 export interface LocationMark {
-  /** A 12-character digest of the event's id. */
+  /** A 10-character digest of the event's id. */
   id: string;
   lat: number;
   lon: number;
@@ -471,6 +482,11 @@ export class CustomerState {
       const key = hashKey(this.prefix, id);
       pipeline.hset(key, "b", until);
       pipeline.expire(key, TTL_SECONDS);
+      // Devices first seen more than the rebuild's window ago are known only to the v2 layout's
+      // `newdev` (same format): carried over, or every customer's old laptop would be new again.
+      const devices = `${this.prefix}:c:{${id}}:dev${STATE_VERSION}`;
+      pipeline.zunionstore(devices, 2, devices, `${this.prefix}:c:{${id}}:newdev`, "AGGREGATE", "MIN");
+      pipeline.expire(devices, TTL_SECONDS);
       // The customer's keys of the v2 layout, no longer read: freed now rather than at their expiry.
       pipeline.unlink(...LEGACY_KEYS.map((k) => `${this.prefix}:c:{${id}}:${k}`));
     }
