@@ -91,18 +91,20 @@ interface CaseContext {
 }
 
 async function caseContext(sql: Sql, caseId: string): Promise<CaseContext | undefined> {
-  const [c] = await sql`
-    select c.id, c.status, c.severity, c.title, c.customer_id, c.opened_at, a.name as advocate_name
-    from cases c left join advocates a on a.id = c.advocate_id where c.id = ${caseId}`;
-  if (!c) return undefined;
+  // Side by side, not one after another: each round trip is on the path to the customer's text.
+  const [[c], [d], [card]] = await Promise.all([
+    sql`
+      select c.id, c.status, c.severity, c.title, c.customer_id, c.opened_at, a.name as advocate_name
+      from cases c left join advocates a on a.id = c.advocate_id where c.id = ${caseId}`,
+    // The text describes the most severe evidence, the earliest of equals.
+    sql`
+      select e.payload from decisions d join events e on e.id = d.event_id where d.case_id = ${caseId}
+      order by case d.severity when 'high' then 0 when 'medium' then 1 else 2 end, e.occurred_at limit 1`,
+    caseCards(sql, caseId),
+  ]);
+  if (!c || !d) return undefined;
   const customer = await getCustomer(sql, c.customer_id);
   if (!customer) return undefined;
-  // The text describes the most severe evidence, the earliest of equals.
-  const [d] = await sql`
-    select e.payload from decisions d join events e on e.id = d.event_id where d.case_id = ${caseId}
-    order by case d.severity when 'high' then 0 when 'medium' then 1 else 2 end, e.occurred_at limit 1`;
-  if (!d) return undefined;
-  const [card] = await caseCards(sql, caseId);
   return {
     cardLast4: card?.last4 ?? null,
     openedAt: c.opened_at as Date,
@@ -208,16 +210,19 @@ export async function deliver(
   try {
     const { messageUuid } = await transport.send({ to: m.customer.phone, text: m.body, clientRef: m.key });
     deps.fault?.("outreach.after-send");
-    await setOutboundStatus(sql, message.id, "submitted", { providerId: messageUuid });
+    // Both recorded before the job completes; neither needs the other (each is idempotent by key).
+    await Promise.all([
+      setOutboundStatus(sql, message.id, "submitted", { providerId: messageUuid }),
+      m.caseId
+        ? addTimeline(sql, m.caseId, "message.sent", `sent:${m.key}`, {
+            messageId: message.id,
+            kind: m.kind,
+            transport: "vonage",
+            reason: `sent to ${maskPhone(m.customer.phone)}`,
+          })
+        : undefined,
+    ]);
     metrics.messagesSent.inc({ transport: "vonage", result: "submitted" });
-    if (m.caseId) {
-      await addTimeline(sql, m.caseId, "message.sent", `sent:${m.key}`, {
-        messageId: message.id,
-        kind: m.kind,
-        transport: "vonage",
-        reason: `sent to ${maskPhone(m.customer.phone)}`,
-      });
-    }
     return { ...message, status: "submitted", providerId: messageUuid };
   } catch (err) {
     if (err instanceof RetryableError && !m.finalAttempt) {
@@ -276,8 +281,10 @@ async function callTask(deps: ContactDeps, caseId: string, reason: string, key: 
 /** Asks the contact policy about one proactive text and records its decision on the timeline. */
 async function decide(deps: ContactDeps, ctx: CaseContext, idemKey: string, now: Date, messageKey: string) {
   // A retry of a send that failed for a passing reason must not be capped by its own row.
-  const counts = await contactCounts(deps.sql, ctx.customer.id, ctx.id, now, messageKey);
-  const location = await deps.state.latestLocation(ctx.customer.id);
+  const [counts, location] = await Promise.all([
+    contactCounts(deps.sql, ctx.customer.id, ctx.id, now, messageKey),
+    deps.state.latestLocation(ctx.customer.id),
+  ]);
   const decision = decideContact({
     now,
     severity: ctx.severity,
@@ -313,10 +320,10 @@ export async function checkCase(
 ): Promise<string> {
   const { sql } = deps;
   const key = `${job.caseId}:check`;
-  const existing = await getMessageByKey(sql, key);
+  // Read together: a case already contacted (a retry) wastes the context, which is rare.
+  const [existing, ctx] = await Promise.all([getMessageByKey(sql, key), caseContext(sql, job.caseId)]);
   // `sending` goes on to deliver(), which knows not to resend it and arranges its reconciliation.
   if (existing && !["pending", "retrying", "sending"].includes(existing.status)) return "already contacted";
-  const ctx = await caseContext(sql, job.caseId);
   if (!ctx) {
     const [c] = await sql`select customer_id from cases where id = ${job.caseId}`;
     if (!c) return "case not found";
