@@ -43,6 +43,35 @@ describe("hostile input", () => {
     expect(stored?.n).toBe(999);
   });
 
+  it("stores an event's text as sent, whatever quotes, backslashes, braces or scripts it holds", async () => {
+    const pay = (i: number, name: string, city: string) => ({
+      id: `hostile-${i}`,
+      type: "card.transaction",
+      occurredAt: "2026-11-22T08:40:00Z",
+      customerId: "cus-42",
+      card: { id: "card-42", last4: "4242" },
+      amount: { value: 12.5, currency: "EUR" },
+      merchant: { name, country: "FR", city },
+      channel: "ecommerce",
+    });
+    const sent = [
+      pay(2000, 'Café "Le {Petit}", 5\\2 ☕ \\"x\\" — 東京 🙂 \t{}', "NULL"),
+      pay(2001, "{1,2}", '""'),
+      pay(2002, "\\", "Zürich, {\\}"),
+    ];
+    const r = await t.api("POST", "/v1/events", sent);
+    expect(r.body, JSON.stringify(r.body)).toMatchObject({ accepted: 3 });
+    const rows = await t.tp.db.sql`
+      select id, customer_id, type, occurred_at, payload from events where id like 'hostile-200_' order by id`;
+    expect(rows.map((x) => x.payload)).toEqual(sent);
+    expect(rows[0]).toMatchObject({
+      id: "hostile-2000",
+      customer_id: "cus-42",
+      type: "card.transaction",
+      occurred_at: new Date("2026-11-22T08:40:00Z"),
+    });
+  });
+
   it("refuses a NUL or an unpaired surrogate anywhere in a JSON body with a 400 naming the field", async () => {
     const name = await t.api("PUT", "/v1/customers/cus-bad", {
       name: "Eve\ud800",

@@ -310,28 +310,36 @@ export async function insertBatches(
   batches: readonly EventBatch[],
   receivedAt: Date,
 ): Promise<EventBatch[]> {
-  const events: TouchpointEvent[] = [];
+  // Column by column, each payload its own JSON text: Postgres parses each into jsonb and reads
+  // the columns as given. Measured (reports of 60,000 events in requests of 1,000): 24 µs of
+  // Postgres CPU an event, where one JSON array taken apart in SQL (jsonb_array_elements and
+  // ->> per column) cost 38, for 4 µs more of Node CPU; text, not jsonb[], as the client would
+  // encode each string as a JSON string. Six parameters however many events.
+  const ids: string[] = [];
+  const customers: string[] = [];
+  const types: string[] = [];
+  const occurred: string[] = [];
+  const payloads: string[] = [];
   const batchIds: string[] = [];
   for (const b of batches) {
     for (const e of b.events) {
-      events.push(e);
+      ids.push(e.id);
+      customers.push(e.customerId);
+      types.push(e.type);
+      occurred.push(e.occurredAt);
+      payloads.push(JSON.stringify(e));
       batchIds.push(b.id);
     }
   }
-  if (events.length === 0) return [];
-  // The events as one JSON text, cast in SQL and taken apart there: one JSON.stringify for the
-  // request, where a parameter per value (or a jsonb[] of escaped texts) cost several times the
-  // Node CPU (bench profile). Text, not jsonb: the client would encode a string as a JSON string.
-  // Three parameters however many events: no protocol limit to chunk for.
+  if (ids.length === 0) return [];
   const inserted = await sql`
     with stored as (
       insert into events (id, customer_id, type, occurred_at, received_at, payload, batch_id)
-      select e.payload->>'id', e.payload->>'customerId', e.payload->>'type',
-        (e.payload->>'occurredAt')::timestamptz, ${receivedAt}, e.payload, b.id
-      from jsonb_array_elements(${JSON.stringify(events)}::text::jsonb) with ordinality as e(payload, n)
-      join unnest(${batchIds}::text[]) with ordinality as b(id, n) using (n)
+      select id, customer_id, type, occurred_at, ${receivedAt}, payload::jsonb, batch_id
+      from unnest(${ids}::text[], ${customers}::text[], ${types}::text[], ${occurred}::timestamptz[],
+        ${payloads}::text[], ${batchIds}::text[]) as u(id, customer_id, type, occurred_at, payload, batch_id)
       -- In id order: two requests sharing events take their locks in the same order (no deadlock).
-      order by e.payload->>'id'
+      order by id
       on conflict (id) do nothing
       returning id, batch_id
     ), made as (
