@@ -251,6 +251,53 @@ describe("a worker killed between Vonage accepting a text and recording it", () 
   });
 });
 
+describe("recording a text Vonage accepted fails", () => {
+  it("leaves it in flight, never failed nor resent, when Postgres fails right after Vonage took it", async () => {
+    const fake = await startFakeVonage();
+    let failed = false;
+    const t = await startTestTouchpoint({
+      env: {
+        VONAGE_API_KEY: "k",
+        VONAGE_API_SECRET: "s",
+        VONAGE_API_HOST: fake.url,
+        VONAGE_REST_HOST: fake.url,
+      },
+      fault: (at) => {
+        if (at !== "outreach.after-send" || failed) return;
+        failed = true;
+        throw new Error("Connection terminated unexpectedly");
+      },
+    });
+    try {
+      await loadPeopleVia(t.api);
+      await t.api("POST", "/v1/events", loadStory("phnom-penh-paris").steps[0]!.events);
+      const kase = await openCaseWith(t.api, "cus-42", ["impossible-location-spend"]);
+      await eventually(
+        async () => {
+          const [r] = await t.tp.db.sql`
+            select count(*)::int as n from case_timeline
+            where case_id = ${kase.id} and kind = 'message.status' and detail->>'status' = 'unknown'`;
+          return r?.n === 1 ? true : undefined;
+        },
+        30_000,
+        "the retry to find the text in flight",
+      );
+      await t.drained();
+      expect(failed).toBe(true);
+      expect(fake.messages.filter((m) => m.text.includes("Reply YES or NO"))).toHaveLength(1);
+      const [row] = await t.tp.db
+        .sql`select status from messages where case_id = ${kase.id} and kind = 'fraud_check'`;
+      expect(row?.status).toBe("sending");
+      const [tasks] = await t.tp.db.sql`
+        select count(*)::int as n from case_timeline where case_id = ${kase.id} and kind in ('message.failed', 'task.call_customer')`;
+      expect(tasks?.n).toBe(0);
+    } finally {
+      await t.close();
+      await fake.close();
+    }
+  });
+});
+
 describe("Redis forgetting its queues", () => {
   it("re-queues accepted events that were never evaluated, once the evaluate queue is idle", async () => {
     const database = await createDatabase();

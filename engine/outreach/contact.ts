@@ -207,23 +207,9 @@ export async function deliver(
     // Another worker claimed this send decision a moment ago: it sends, we do not.
     return (await getMessageByKey(sql, m.key)) ?? message;
   }
+  let messageUuid: string;
   try {
-    const { messageUuid } = await transport.send({ to: m.customer.phone, text: m.body, clientRef: m.key });
-    deps.fault?.("outreach.after-send");
-    // Both recorded before the job completes; neither needs the other (each is idempotent by key).
-    await Promise.all([
-      setOutboundStatus(sql, message.id, "submitted", { providerId: messageUuid }),
-      m.caseId
-        ? addTimeline(sql, m.caseId, "message.sent", `sent:${m.key}`, {
-            messageId: message.id,
-            kind: m.kind,
-            transport: "vonage",
-            reason: `sent to ${maskPhone(m.customer.phone)}`,
-          })
-        : undefined,
-    ]);
-    metrics.messagesSent.inc({ transport: "vonage", result: "submitted" });
-    return { ...message, status: "submitted", providerId: messageUuid };
+    ({ messageUuid } = await transport.send({ to: m.customer.phone, text: m.body, clientRef: m.key }));
   } catch (err) {
     if (err instanceof RetryableError && !m.finalAttempt) {
       await setOutboundStatus(sql, message.id, "retrying", { error: { message: err.message } });
@@ -245,6 +231,22 @@ export async function deliver(
     }
     return { ...message, status: "failed" };
   }
+  // Vonage has it. Recording that can fail (Postgres away) or be cut short (the process dies):
+  // then the job's retry finds the message still `sending`, never resends it, and waits for
+  // Vonage's receipt; it is never marked failed. The status first, so the desk never shows a
+  // text as sent whose message says otherwise.
+  deps.fault?.("outreach.after-send");
+  await setOutboundStatus(sql, message.id, "submitted", { providerId: messageUuid });
+  metrics.messagesSent.inc({ transport: "vonage", result: "submitted" });
+  if (m.caseId) {
+    await addTimeline(sql, m.caseId, "message.sent", `sent:${m.key}`, {
+      messageId: message.id,
+      kind: m.kind,
+      transport: "vonage",
+      reason: `sent to ${maskPhone(m.customer.phone)}`,
+    });
+  }
+  return { ...message, status: "submitted", providerId: messageUuid };
 }
 
 /**
