@@ -17,6 +17,19 @@ async function redisForgets(t: TestTouchpoint) {
   await deleteKeys(t.prefix);
 }
 
+/** Resolves once the case's check text is recorded, once. */
+async function checkTextSent(t: TestTouchpoint, caseId: string) {
+  await eventually(
+    async () => {
+      const [m] = await t.tp.db.sql`
+        select count(*)::int as n from messages where case_id = ${caseId} and kind = 'fraud_check'`;
+      return m?.n === 1 ? true : undefined;
+    },
+    30_000,
+    "the check text",
+  );
+}
+
 describe("when Redis forgets everything", () => {
   let t: TestTouchpoint | undefined;
   afterEach(async () => {
@@ -33,15 +46,7 @@ describe("when Redis forgets everything", () => {
     for (const w of t.tp.pool!.workers) w.resume();
 
     const kase = await openCaseWith(t.api, "cus-42", ["impossible-location-spend"]);
-    await eventually(
-      async () => {
-        const [m] = await t!.tp.db.sql`
-        select count(*)::int as n from messages where case_id = ${kase.id} and kind = 'fraud_check'`;
-        return m?.n === 1 ? true : undefined;
-      },
-      30_000,
-      "the check text",
-    );
+    await checkTextSent(t, kase.id);
     const [evaluated] = await t.tp.db
       .sql`select count(*)::int as n from event_status where evaluated_at is null`;
     expect(evaluated?.n).toBe(0);
@@ -128,15 +133,7 @@ describe("when Redis forgets everything", () => {
     await eventually(async () => (crashed ? true : undefined), 30_000, "the crash");
     // Nothing in Redis remembers the check: only Postgres, which committed it with the case.
     await t.tp.pool!.reconciler.runOnce(new Date(Date.now() + 60_000));
-    await eventually(
-      async () => {
-        const [m] = await t!.tp.db.sql`
-        select count(*)::int as n from messages where case_id = ${kase.id} and kind = 'fraud_check'`;
-        return m?.n === 1 ? true : undefined;
-      },
-      30_000,
-      "the check text",
-    );
+    await checkTextSent(t, kase.id);
   });
 
   it("rebuilds a customer's state from stored events, so a journey split by the loss is still caught", async () => {
