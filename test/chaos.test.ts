@@ -37,6 +37,12 @@ describe("chaos: kills and restarts while a stream is posted", () => {
     });
     expect(report.redisRestarts).toEqual({ keep: 1, empty: 1 });
     expect(report.postgresRestarts).toBe(1);
+    // Each disruption was recovered from (its watcher saw everything accepted before it done).
+    expect(Object.keys(report.recoveries).sort()).toEqual([
+      "Postgres stops for 3000 ms",
+      "Redis restarts empty",
+      "Redis restarts keeping its data",
+    ]);
     expect(report.cases).toBeGreaterThan(0);
     // A text can be uncertain only where a worker was killed in the middle of sending it.
     expect(report.textsUncertain).toBeLessThanOrEqual(report.kills);

@@ -204,6 +204,35 @@ describe("CustomerState, on a real Redis", () => {
     expect(known?.deviceFirstSeenAt).toBe(laptopSeen);
   });
 
+  it("carries the old layout's devices (earliest sighting kept) and latest place over a rebuild", async () => {
+    const c = `c${++n}`;
+    const k = (x: string) => `${prefix}:c:{${c}}:${x}`;
+    const seenAt = Date.parse("2026-09-01T12:00:00Z");
+    await redis.zadd(k("seen2"), seenAt, "11.5564|104.9282|KH|abcdefghijkl|Phnom Penh");
+    const laptopSeen = Date.parse("2026-09-20T09:00:00Z");
+    await redis.zadd(k("newdev"), laptopSeen, "laptop");
+    const login = (id: string, at: string): TouchpointEvent => ({
+      id,
+      type: "login",
+      occurredAt: at,
+      customerId: c,
+      device: { id: "laptop" },
+    });
+    // The replay sees the laptop again within the window; the old set knows it from before.
+    await state.rebuild([c], [login(`${c}-l1`, "2026-11-20T08:00:00Z")]);
+    expect(await state.latestLocation(c)).toEqual({
+      id: "abcdefghijkl",
+      lat: 11.5564,
+      lon: 104.9282,
+      country: "KH",
+      city: "Phnom Penh",
+      at: seenAt,
+    });
+    const [next] = await state.observe([login(`${c}-l2`, "2026-11-22T08:00:00Z")]);
+    expect(next?.deviceFirstSeenAt).toBe(laptopSeen);
+    expect(await redis.exists(k("seen2"), k("newdev"))).toBe(0);
+  });
+
   it("keeps one member per payment when a retry records it with another amount (new rates)", async () => {
     const c = `c${++n}`;
     const paris = forCustomer(pay("a", "2026-11-22T10:00:00Z", "Paris", 48.85, 2.35, 10), c);

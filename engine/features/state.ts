@@ -225,7 +225,8 @@ export interface CustomerSnapshot {
  * Key names of the state's layout (v3: payments and their places in one sorted set; the latest
  * place and the built mark in one hash; devices in one sorted set). A state written in an older
  * layout is not read: its customers are rebuilt from Postgres in this one (replaying old events
- * into old sets would count each payment twice). The old keys expire with their TTL.
+ * into old sets would count each payment twice). A rebuild carries over what the replay cannot
+ * (old devices, the latest place) and deletes the customer's old keys (see BUILT).
  *
  * Fewer keys, because each costs Redis about 80 bytes before it holds anything: v2 kept four
  * for a customer who only pays by card (1,296 bytes measured with MEMORY USAGE), v3 two.
@@ -240,8 +241,39 @@ function keysFor(prefix: string, customerId: string): string[] {
   return [`pay${v}`, `h${v}`, `dev${v}`, `notice`, ...BEHAVIOURS.map((b) => `beh:${b}`)].map((k) => p + k);
 }
 
-/** Keys of the v2 layout that v3 does not share (notices and behaviours are unchanged). */
-const LEGACY_KEYS = ["phys2", "seen2", "tx2", "dev", "newdev", "built2"];
+/** Keys of the v2 layout that v3 does not share (notices and behaviours are unchanged), as BUILT takes them. */
+const LEGACY_KEYS = ["newdev", "seen2", "phys2", "tx2", "dev", "built2"];
+
+/**
+ * Marks a rebuilt customer built, after carrying over from the v2 layout what a rebuild's replay
+ * may not reach: devices first seen long ago (`newdev`, the same format as `dev3`; earliest kept)
+ * and the latest place (`seen2`, whose mark put the id fourth). Then the v2 keys go. One script,
+ * copies first: a write Redis refuses (out of memory) fails it before anything is deleted, and
+ * the batch retries.
+ */
+const BUILT = `
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('ZUNIONSTORE', KEYS[2], 2, KEYS[2], KEYS[3], 'AGGREGATE', 'MIN')
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
+local old = redis.call('ZREVRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+if #old == 2 then
+  local lat, lon, country, id, city = string.match(old[1], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+  if id then
+    local mark = id .. '|' .. lat .. '|' .. lon .. '|' .. country .. '|' .. city
+    local t = tonumber(old[2])
+    local cur = redis.call('HMGET', KEYS[1], 'st', 's')
+    local curT = tonumber(cur[1])
+    if (not curT) or t > curT or (t == curT and mark > cur[2]) then
+      redis.call('HSET', KEYS[1], 'st', old[2], 's', mark)
+    end
+  end
+end
+redis.call('HSET', KEYS[1], 'b', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('UNLINK', KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
+return 1
+`;
 
 function hashKey(prefix: string, customerId: string): string {
   return `${prefix}:c:{${customerId}}:h${STATE_VERSION}`;
@@ -384,6 +416,7 @@ export class CustomerState {
   ) {
     if (!(redis as unknown as { touchpointObserve3?: unknown }).touchpointObserve3) {
       redis.defineCommand("touchpointObserve3", { numberOfKeys: 10, lua: SCRIPT });
+      redis.defineCommand("touchpointBuilt3", { numberOfKeys: 8, lua: BUILT });
     }
   }
 
@@ -477,20 +510,19 @@ export class CustomerState {
       await this.observeSettled(history.slice(i, i + 500), amountOf);
     if (customerIds.length === 0) return;
     const pipeline = this.redis.pipeline();
+    const built = pipeline as unknown as Record<string, (...args: string[]) => unknown>;
     const until = String(Date.now() + TTL_SECONDS * 1000);
     for (const id of customerIds) {
-      const key = hashKey(this.prefix, id);
-      pipeline.hset(key, "b", until);
-      pipeline.expire(key, TTL_SECONDS);
-      // Devices first seen more than the rebuild's window ago are known only to the v2 layout's
-      // `newdev` (same format): carried over, or every customer's old laptop would be new again.
-      const devices = `${this.prefix}:c:{${id}}:dev${STATE_VERSION}`;
-      pipeline.zunionstore(devices, 2, devices, `${this.prefix}:c:{${id}}:newdev`, "AGGREGATE", "MIN");
-      pipeline.expire(devices, TTL_SECONDS);
-      // The customer's keys of the v2 layout, no longer read: freed now rather than at their expiry.
-      pipeline.unlink(...LEGACY_KEYS.map((k) => `${this.prefix}:c:{${id}}:${k}`));
+      const p = `${this.prefix}:c:{${id}}:`;
+      built.touchpointBuilt3!(
+        hashKey(this.prefix, id),
+        `${p}dev${STATE_VERSION}`,
+        ...LEGACY_KEYS.map((k) => p + k),
+        until,
+        String(TTL_SECONDS),
+      );
     }
-    await pipeline.exec();
+    for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
   }
 
   /** The customer's latest located event (any kind), for their current time zone. */
