@@ -17,13 +17,13 @@ async function redisForgets(t: TestTouchpoint) {
   await deleteKeys(t.prefix);
 }
 
-/** Resolves once the case's check text is recorded, once. */
+/** Resolves once the case's check text is out (to the outbox, these tests having no Vonage), once. */
 async function checkTextSent(t: TestTouchpoint, caseId: string) {
   await eventually(
     async () => {
-      const [m] = await t.tp.db.sql`
-        select count(*)::int as n from messages where case_id = ${caseId} and kind = 'fraud_check'`;
-      return m?.n === 1 ? true : undefined;
+      const rows = await t.tp.db.sql`
+        select status from messages where case_id = ${caseId} and kind = 'fraud_check'`;
+      return rows.length === 1 && rows[0]!.status === "not_sent" ? true : undefined;
     },
     30_000,
     "the check text",
