@@ -1002,8 +1002,16 @@ export async function casesNeedingAdvocate(sql: Q, advocateId: string): Promise<
 /** Events of the customer's recent activity shown with a case. */
 const ACTIVITY_SHOWN = 25;
 
-/** A case with everything an advocate needs: customer, advocate, decisions, events, messages, timeline. */
-export async function caseDetail(sql: Q, id: string) {
+/**
+ * A case with everything an advocate needs: customer, advocate, decisions, events, messages,
+ * timeline. Read in one snapshot: its parts are separate queries, and a call task written between
+ * two of them would otherwise show on the timeline while `attention` says nothing is needed.
+ */
+export async function caseDetail(sql: Sql, id: string) {
+  return sql.begin("isolation level repeatable read read only", (tx) => caseDetailIn(tx, id));
+}
+
+async function caseDetailIn(sql: Q, id: string) {
   const [c] = await sql`select c.*, ${attentionSql(sql)} as attention from cases c where c.id = ${id}`;
   if (!c) throw new NotFoundError(`case ${id} not found`);
   const [customer, advocate, decisions, timeline, history, messages, activity, handOff] = await Promise.all([
