@@ -44,6 +44,7 @@ import { describeMachine, postgresCpuUs, processCpuUs, redisCpuUs, rssBytes } fr
 import { queueCeiling } from "./queue.ts";
 import { ruleStage } from "./rules.ts";
 import { addStages, readProfile, STAGES, type Stage, type StageCpu, scaledTo, stagesOf } from "./stages.ts";
+import { stateStage } from "./state.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 
@@ -209,6 +210,12 @@ async function main() {
   requests.length = 0;
   say(
     `queue ceiling (BullMQ, no-op processor, ${fmt(ceiling.jobs)} jobs of ${settings.batch}): ${fmt(ceiling.eventsPerSec)} events/s`,
+  );
+
+  // 2b. The customer-state stage alone: the Lua script's cost without the pipeline around it.
+  const stateAlone = await stateStage({ redisUrl: o.redisUrl, customers: quick ? 2_000 : 10_000 });
+  say(
+    `state stage alone (${fmt(stateAlone.events)} events of ${fmt(stateAlone.customers)} customers, batches of 100): Redis ${stateAlone.redisUsPerEvent} µs and Node ${stateAlone.nodeUsPerEvent} µs of CPU an event; ${fmt(stateAlone.bytesPerCustomer)} bytes a customer`,
   );
 
   // 3. touchpoint as processes, on a database of its own.
@@ -609,6 +616,7 @@ async function main() {
       machine,
       settings: { ...settings, nodeFlags },
       ruleStage: rules,
+      stateStage: stateAlone,
       queueCeilingEventsPerSec: ceiling.eventsPerSec,
       queueCeiling: ceiling,
       endToEnd: {

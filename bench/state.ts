@@ -1,0 +1,74 @@
+/**
+ * The customer-state stage alone: the bench's mix of events recorded through `CustomerState` in
+ * batches of 100 against the bench's Redis, nothing else running. Its Redis CPU an event (from
+ * INFO cpu) is the Lua script's cost without the pipeline's noise around it; bytes a customer
+ * from MEMORY USAGE. Its keys are deleted afterwards.
+ */
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import { CustomerState } from "../engine/features/state.ts";
+import { generateStream, shuffle } from "../fixtures/generator.ts";
+
+export interface StateStage {
+  events: number;
+  customers: number;
+  redisUsPerEvent: number;
+  nodeUsPerEvent: number;
+  bytesPerCustomer: number;
+}
+
+export async function stateStage(o: {
+  redisUrl: string;
+  customers: number;
+  seed?: number;
+}): Promise<StateStage> {
+  const redis = new Redis(o.redisUrl);
+  const prefix = `bstate${randomBytes(3).toString("hex")}`;
+  try {
+    const state = new CustomerState(redis, prefix);
+    const stream = generateStream({
+      seed: o.seed ?? 7,
+      customers: o.customers,
+      impossibleShare: 0.05,
+      prefix: "st",
+      payments: [7, 13],
+    });
+    const events = shuffle(stream.events, (o.seed ?? 7) + 1);
+    await state.rebuild(
+      stream.customers.map((c) => c.id),
+      [],
+    );
+    const redisCpu = async () => {
+      const info = await redis.info("cpu");
+      const n = (k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? 0);
+      return (n("used_cpu_sys") + n("used_cpu_user")) * 1e6;
+    };
+    const r0 = await redisCpu();
+    const n0 = process.cpuUsage();
+    for (let i = 0; i < events.length; i += 100) await state.observe(events.slice(i, i + 100));
+    const node = process.cpuUsage(n0);
+    const redisUs = (await redisCpu()) - r0;
+    let bytes = 0;
+    for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 2000 }) as AsyncIterable<
+      string[]
+    >) {
+      if (keys.length === 0) continue;
+      const pipe = redis.pipeline();
+      for (const k of keys) pipe.memory("USAGE", k);
+      for (const [, b] of (await pipe.exec()) ?? []) bytes += Number(b ?? 0);
+    }
+    return {
+      events: events.length,
+      customers: o.customers,
+      redisUsPerEvent: Math.round((redisUs / events.length) * 10) / 10,
+      nodeUsPerEvent: Math.round(((node.user + node.system) / events.length) * 10) / 10,
+      bytesPerCustomer: Math.round(bytes / o.customers),
+    };
+  } finally {
+    for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 5000 }) as AsyncIterable<
+      string[]
+    >)
+      if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  }
+}
