@@ -32,17 +32,19 @@ export function casesProcessor(deps: WorkerDeps) {
     const now = new Date();
     // What the update makes owed (the check text, the end of a wait) is recorded in its own
     // transaction, so a case is never committed without it, and queued once it commits.
-    const owing = (u: CaseUpdate): Owed[] => [
-      ...(u.created || u.escalated
-        ? [check(u.caseId, u.severity, u.escalated ? "escalated" : "opened", now.getTime())]
-        : []),
-      ...(u.waitUntil ? [reroute(customerId, u.caseId, u.waitUntil, now.getTime())] : []),
-    ];
+    let due: Owed[] = [];
+    const owing = (u: CaseUpdate): Owed[] => {
+      due = [
+        ...(u.created || u.escalated
+          ? [check(u.caseId, u.severity, u.escalated ? "escalated" : "opened", now.getTime())]
+          : []),
+        ...(u.waitUntil ? [reroute(customerId, u.caseId, u.waitUntil, now.getTime())] : []),
+      ];
+      return due;
+    };
     const update = await openOrJoinCase(deps.sql, customerId, now, owing);
     deps.fault?.("cases.after-commit");
-    let due: Owed[];
     if (update) {
-      due = owing(update);
       if (update.created) {
         deps.metrics.casesOpened.inc();
         deps.log.info(

@@ -101,7 +101,12 @@ export function owed<T>(
 export async function enqueueOwed(queues: Queues, job: Owed): Promise<void> {
   const queue = Object.values(queues).find((q): q is Queue => q instanceof Queue && q.name === job.queue);
   if (!queue) throw new Error(`no queue named ${job.queue}`);
-  await queue.add(job.name, job.data, { ...queueJobOptions(queue.name), jobId: job.key, delay: job.delay });
+  await addOwed(queue, job);
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: BullMQ's generic job name and data types do not narrow here.
+function addOwed(queue: Queue<any>, job: Owed) {
+  return queue.add(job.name, job.data, { ...queueJobOptions(queue.name), jobId: job.key, delay: job.delay });
 }
 
 /**
@@ -120,12 +125,7 @@ export async function owe<T>(
   const job = owed(queue, name, data, opts);
   await recordOwed(sql, job);
   try {
-    // biome-ignore lint/suspicious/noExplicitAny: BullMQ's generic job name and data types do not narrow here.
-    await (queue as Queue<any>).add(name, data, {
-      ...queueJobOptions(queue.name),
-      jobId: job.key,
-      delay: job.delay,
-    });
+    await addOwed(queue, job);
   } catch (err) {
     // Recorded, so not lost: with Redis out of reach the reconciler queues it once Redis answers.
     // (A webhook still gets its 200, a worker's job still completes.)

@@ -43,16 +43,7 @@ local ttl = tonumber(ARGV[11])
 local trimAt = math.min(t, tonumber(ARGV[13])) - keep
 -- This event's payment (amount, and its place when the card was present), or ''.
 local me = ARGV[3]
-if me ~= '' then
-  -- One member per event: a copy written with another amount (rates or the customer's home
-  -- changed before a retry) goes, or the event would count twice and be its own neighbour.
-  local mine = string.sub(me, 1, string.find(me, '|', 1, true))
-  local same = redis.call('ZRANGEBYSCORE', KEYS[1], t, t, 'LIMIT', 0, 100)
-  for i = 1, #same do
-    if same[i] ~= me and string.sub(same[i], 1, #mine) == mine then redis.call('ZREM', KEYS[1], same[i]) end
-  end
-  redis.call('ZADD', KEYS[1], t, me)
-end
+if me ~= '' then redis.call('ZADD', KEYS[1], t, me) end
 -- Of every located event, only the latest is ever read (the customer's clock): the hash keeps it,
 -- the greater of (time, mark) winning, so the order events arrive in does not matter.
 if ARGV[5] ~= '' then
@@ -75,6 +66,35 @@ if ARGV[6] ~= '' then
 end
 if ARGV[7] ~= '' then redis.call('ZADD', KEYS[4], tonumber(ARGV[8]), ARGV[7]) end
 if ARGV[9] ~= '' then redis.call('ZADD', KEYS[4 + tonumber(ARGV[12])], t, ARGV[9]) end
+
+local side = tonumber(ARGV[14])
+-- Read once, for the widest window (24 h): the nearest payments within an hour are the first of
+-- those within a day, so the 1 h window is the same rows filtered (two Redis calls fewer).
+local DAY = 86400000
+local S, A = {}, {}
+if me ~= '' then
+  local before = redis.call('ZREVRANGEBYSCORE', KEYS[1], t, t - DAY, 'WITHSCORES', 'LIMIT', 0, side + 1)
+  local after = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. t, t + DAY, 'WITHSCORES', 'LIMIT', 0, side)
+  local function add(member, score)
+    local a = string.find(member, '|', 1, true)
+    local b = string.find(member, '|', a + 1, true)
+    S[#S + 1] = tonumber(score)
+    A[#A + 1] = tonumber(string.sub(member, a + 1, b and (b - 1) or -1)) or 0
+  end
+  -- One member per event: a copy written at this time with another amount (rates or the
+  -- customer's home changed before a retry) goes, or the event would count twice and be its own
+  -- neighbour. It is among the first rows read here (same score), so no read of its own.
+  local mine = string.sub(me, 1, string.find(me, '|', 1, true))
+  for i = #before - 1, 1, -2 do
+    local m = before[i]
+    if m ~= me and tonumber(before[i + 1]) == t and string.sub(m, 1, #mine) == mine then
+      redis.call('ZREM', KEYS[1], m)
+    else
+      add(m, before[i + 1])
+    end
+  end
+  for i = 1, #after, 2 do add(after[i], after[i + 1]) end
+end
 
 -- The nearest card-present payment on each side in event time (not this one): members with a
 -- place have a second '|'. Read a page at a time, so online payments in between are skipped.
@@ -105,23 +125,6 @@ end
 -- Only the nearest \`side\` payments before and after t are read, so one event's work is bounded
 -- whatever the customer's history: counts and sums are exact while a window holds at most
 -- \`side\` payments on each side of t, and saturate (at least \`side\` + 1) beyond.
-local side = tonumber(ARGV[14])
--- Read once, for the widest window (24 h): the nearest payments within an hour are the first of
--- those within a day, so the 1 h window is the same rows filtered (two Redis calls fewer).
-local DAY = 86400000
-local S, A = {}, {}
-if me ~= '' then
-  local before = redis.call('ZREVRANGEBYSCORE', KEYS[1], t, t - DAY, 'WITHSCORES', 'LIMIT', 0, side + 1)
-  local after = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. t, t + DAY, 'WITHSCORES', 'LIMIT', 0, side)
-  local function add(member, score)
-    local a = string.find(member, '|', 1, true)
-    local b = string.find(member, '|', a + 1, true)
-    S[#S + 1] = tonumber(score)
-    A[#A + 1] = tonumber(string.sub(member, a + 1, b and (b - 1) or -1)) or 0
-  end
-  for i = #before - 1, 1, -2 do add(before[i], before[i + 1]) end
-  for i = 1, #after, 2 do add(after[i], after[i + 1]) end
-end
 local function busiest(w)
   local s, a = {}, {}
   for i = 1, #S do
