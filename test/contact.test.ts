@@ -522,8 +522,11 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
         timezone: "Europe/London",
         notBefore: "2026-11-23T08:00:00.000Z",
       });
+      // The decision is on the timeline a moment before the deferred reminder is queued.
       expect(
-        await t.tp.queues.outreach.getJob(`noreply-${kase.id}-1-at-${Date.parse("2026-11-23T08:00:00Z")}`),
+        await eventually(async () =>
+          t.tp.queues.outreach.getJob(`noreply-${kase.id}-1-at-${Date.parse("2026-11-23T08:00:00Z")}`),
+        ),
       ).toBeDefined();
       expect(textsTo("33612340016")).toHaveLength(1);
     } finally {
