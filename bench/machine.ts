@@ -97,6 +97,23 @@ export async function redisCpuUs(redis: Redis): Promise<number> {
   );
 }
 
+/**
+ * The whole machine's CPU time from /proc/stat, µs: busy (everything but idle and I/O wait) and
+ * all. Two readings give how busy the cores were between them, whoever kept them busy.
+ */
+export function machineCpuUs(): { busy: number; all: number } | undefined {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n")[0]!;
+    // cpu user nice system idle iowait irq softirq steal (guest time is already in user)
+    const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    const all = f.reduce((a, b) => a + b, 0);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    return { busy: ((all - idle) / clockTick()) * 1e6, all: (all / clockTick()) * 1e6 };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Resident memory of a process, bytes; undefined when it is gone. */
 export function rssBytes(pid: number): number | undefined {
   try {

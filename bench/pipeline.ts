@@ -40,7 +40,14 @@ import { freePort } from "../engine/store/database.ts";
 import { type GeneratedStream, generateStream, shuffle } from "../fixtures/generator.ts";
 import { apiClient } from "../fixtures/stories.ts";
 import { startFakeVonage } from "../test/support/fake-vonage.ts";
-import { describeMachine, postgresCpuUs, processCpuUs, redisCpuUs, rssBytes } from "./machine.ts";
+import {
+  describeMachine,
+  machineCpuUs,
+  postgresCpuUs,
+  processCpuUs,
+  redisCpuUs,
+  rssBytes,
+} from "./machine.ts";
 import { queueCeiling } from "./queue.ts";
 import { ruleStage } from "./rules.ts";
 import { addStages, readProfile, STAGES, type Stage, type StageCpu, scaledTo, stagesOf } from "./stages.ts";
@@ -525,6 +532,24 @@ async function main() {
     const textsBefore = vonage.messages.length;
     const tick = 50;
     const perTick = Math.max(1, Math.round((settings.rate * tick) / 1000));
+    // What else the cores did meanwhile: a latency figure means little without how busy they were,
+    // and Postgres's own upkeep (autovacuum after a million inserts, a checkpoint) shares them.
+    const upkeep = async () => {
+      const tables = new Map<string, number>();
+      for (const r of await sql`
+        select relname, (autovacuum_count + autoanalyze_count)::int as n from pg_stat_user_tables`)
+        tables.set(r.relname as string, r.n as number);
+      const [c] = await sql`select (checkpoints_timed + checkpoints_req)::int as n from pg_stat_bgwriter`;
+      return { tables, checkpoints: c!.n as number };
+    };
+    const around0 = {
+      machine: machineCpuUs(),
+      postgres: postgresCpuUs(),
+      redis: await redisCpuUs(redis),
+      procs: procs.map((p) => processCpuUs(p.child.pid!) ?? 0),
+      bench: process.cpuUsage(),
+      upkeep: await upkeep(),
+    };
     const p0 = performance.now();
     const posts: Promise<unknown>[] = [];
     for (let i = 0, k = 0; i < pacedEvents.length; i += perTick, k++) {
@@ -535,6 +560,57 @@ async function main() {
     await Promise.all(posts);
     const offered = Math.round(pacedEvents.length / ((performance.now() - p0) / 1000));
     await untilEvaluated("the paced run to be evaluated");
+    const pacedUs = (performance.now() - p0) * 1000;
+    const around1 = {
+      machine: machineCpuUs(),
+      postgres: postgresCpuUs(),
+      redis: await redisCpuUs(redis),
+      procs: procs.map((p) => processCpuUs(p.child.pid!) ?? 0),
+      bench: process.cpuUsage(around0.bench),
+      upkeep: await upkeep(),
+    };
+    // Cores' worth of CPU each took while the paced events were posted and evaluated.
+    const cores = (us: number | undefined) =>
+      us === undefined ? undefined : Math.round((us / pacedUs) * 100) / 100;
+    const during = {
+      seconds: Math.round(pacedUs / 1e5) / 10,
+      machineBusyShare:
+        around0.machine && around1.machine
+          ? Math.round(
+              ((around1.machine.busy - around0.machine.busy) / (around1.machine.all - around0.machine.all)) *
+                100,
+            ) / 100
+          : undefined,
+      coresUsed: {
+        api: cores(
+          procs.reduce(
+            (n, p, i) => n + (p.role === "api" ? (around1.procs[i] ?? 0) - (around0.procs[i] ?? 0) : 0),
+            0,
+          ),
+        ),
+        workers: cores(
+          procs.reduce(
+            (n, p, i) => n + (p.role === "workers" ? (around1.procs[i] ?? 0) - (around0.procs[i] ?? 0) : 0),
+            0,
+          ),
+        ),
+        postgres: cores(
+          around0.postgres !== undefined && around1.postgres !== undefined
+            ? around1.postgres - around0.postgres
+            : undefined,
+        ),
+        redis: cores(around1.redis - around0.redis),
+        generator: cores(around1.bench.user + around1.bench.system),
+      },
+      postgresUpkeep: {
+        // Tables autovacuum vacuumed or analysed while it ran (pg_stat_user_tables's counts moved).
+        autovacuumed: [...around1.upkeep.tables]
+          .filter(([t, n]) => n > (around0.upkeep.tables.get(t) ?? 0))
+          .map(([t]) => t)
+          .sort(),
+        checkpoints: around1.upkeep.checkpoints - around0.upkeep.checkpoints,
+      },
+    };
     const ids = pacedEvents.map((e) => e.id);
     const decision = histogram();
     for (const r of await sql`
@@ -568,9 +644,21 @@ async function main() {
       texted.add(customer);
       text.recordValue(Math.max(1, (m.at - from) * 1000));
     }
-    const latency = { offeredEventsPerSec: offered, decision: summary(decision), text: summary(text) };
+    const latency = {
+      offeredEventsPerSec: offered,
+      decision: summary(decision),
+      text: summary(text),
+      during,
+    };
     say(
       `latency at ${fmt(offered)} events/s offered for ${settings.seconds} s: ingest→decision p50 ${latency.decision.p50Ms} ms, p99 ${latency.decision.p99Ms} ms, max ${latency.decision.maxMs} ms; ingest→text handed to Vonage p50 ${latency.text.p50Ms} ms, p99 ${latency.text.p99Ms} ms, max ${latency.text.maxMs} ms (${latency.text.count} texts)`,
+    );
+    const used = Object.entries(during.coresUsed)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ");
+    say(
+      `  meanwhile (${during.seconds} s): the machine's cores ${during.machineBusyShare === undefined ? "?" : `${Math.round(during.machineBusyShare * 100)}%`} busy; cores used: ${used}; Postgres upkeep: autovacuum on ${during.postgresUpkeep.autovacuumed.join(", ") || "no table"}, ${during.postgresUpkeep.checkpoints} checkpoint(s)`,
     );
 
     // 3c. One customer's flood, others' traffic right behind it.
@@ -629,6 +717,7 @@ async function main() {
         textP99Ms: latency.text.p99Ms,
         textMaxMs: latency.text.maxMs,
         texts: latency.text.count,
+        latencyRun: during,
       },
       stages,
       processCpuUs: procCpu,
