@@ -138,6 +138,50 @@ describe("CustomerState, on a real Redis", () => {
     expect(after?.notices).toEqual([]);
   });
 
+  it("answers with every field intact whatever text the events hold (separators, control characters, emoji)", async () => {
+    const c = `c${++n}`;
+    // The script answers one NUL-separated string; NUL is the one character ingest refuses.
+    const odd = "Saint|Denis \u0001\u001e\u001f\n\t🙂 ''\\";
+    const notice: TouchpointEvent = {
+      id: `${c}-n|\u0001🙂`,
+      type: "travel.notice",
+      occurredAt: "2026-11-14T10:00:00Z",
+      customerId: c,
+      travel: { countries: ["KH", "TH"], from: "2026-11-15T00:00:00Z", to: "2026-11-30T00:00:00Z" },
+    };
+    const login: TouchpointEvent = {
+      id: `${c}-login|\u001f|x`,
+      type: "login",
+      occurredAt: "2026-11-20T09:00:00Z",
+      customerId: c,
+      device: { id: "dev|\u0001" },
+    };
+    await state.observe([
+      notice,
+      login,
+      forCustomer(pay("a", "2026-11-20T08:00:00Z", odd, 48.93, 2.35, 12.5), c),
+      forCustomer(pay("b", "2026-11-20T10:00:00Z", `${odd}2`, 48.94, 2.36, 3), c),
+    ]);
+    const [between] = await state.observe([
+      forCustomer(pay("m", "2026-11-20T09:30:00Z", "Paris", 48.85, 2.35, 7), c),
+    ]);
+    expect(between).toMatchObject({
+      previousLocation: { city: odd, country: "FR", lat: 48.93, lon: 2.35 },
+      nextLocation: { city: `${odd}2`, lat: 48.94, lon: 2.36 },
+      txCount1h: 2,
+      txSum1h: 10,
+      txCount24h: 3,
+      txSum24h: 22.5,
+      latestNewDeviceAt: Date.parse("2026-11-20T09:00:00Z"),
+      devicesBeforeLatest: 0,
+      notices: [{ id: notice.id, countries: ["KH", "TH"] }],
+      recent: [
+        { type: "login", id: login.id, at: Date.parse("2026-11-20T09:00:00Z") },
+        { type: "travel.notice", id: notice.id, at: Date.parse("2026-11-14T10:00:00Z") },
+      ],
+    });
+  });
+
   it("keeps the latest located event for the customer's current time zone", async () => {
     const c = `c${++n}`;
     await state.observe([

@@ -35,39 +35,47 @@ export const VELOCITY_SIDE = 100;
 /** Entries kept per customer and kind (payments, locations, each behaviour), newest first. */
 export const MAX_KEPT = 5000;
 
+/**
+ * The state script. Its arguments are only what differs between events (see `argsFor`); the
+ * constants are written into its text, and its answer is one string of NUL-separated fields (see
+ * `decode`): at a hundred events a batch, every argument and every reply element is work for the
+ * client and for Redis (and garbage for Node's collector) many thousand times a second. NUL is
+ * the one character no stored text holds: ingest refuses it (`badText`), Postgres cannot store
+ * it, and JSON escapes it.
+ */
 const SCRIPT = `
-local t = tonumber(ARGV[2])
-local keep = tonumber(ARGV[10])
-local ttl = tonumber(ARGV[11])
+local t = tonumber(ARGV[1])
+local keep = ${KEEP_MS}
+local ttl = ${TTL_SECONDS}
 -- Trim relative to the server's clock as well: one event dated years ahead must not wipe the past.
-local trimAt = math.min(t, tonumber(ARGV[13])) - keep
+local trimAt = math.min(t, tonumber(ARGV[10])) - keep
 -- This event's payment (amount, and its place when the card was present), or ''.
-local me = ARGV[3]
+local me = ARGV[2]
 if me ~= '' then redis.call('ZADD', KEYS[1], t, me) end
 -- Of every located event, only the latest is ever read (the customer's clock): the hash keeps it,
 -- the greater of (time, mark) winning, so the order events arrive in does not matter.
-if ARGV[5] ~= '' then
+if ARGV[4] ~= '' then
   local cur = redis.call('HMGET', KEYS[2], 'st', 's')
   local curT = tonumber(cur[1])
-  if (not curT) or t > curT or (t == curT and ARGV[5] > cur[2]) then
-    redis.call('HSET', KEYS[2], 'st', ARGV[2], 's', ARGV[5])
+  if (not curT) or t > curT or (t == curT and ARGV[4] > cur[2]) then
+    redis.call('HSET', KEYS[2], 'st', ARGV[1], 's', ARGV[4])
   end
   redis.call('EXPIRE', KEYS[2], ttl)
 end
 -- Devices by their first sighting in event time.
 local devFirst = ''
-if ARGV[6] ~= '' then
-  local cur = redis.call('ZSCORE', KEYS[3], ARGV[6])
+if ARGV[5] ~= '' then
+  local cur = redis.call('ZSCORE', KEYS[3], ARGV[5])
   if (not cur) or tonumber(cur) > t then
-    redis.call('ZADD', KEYS[3], t, ARGV[6])
-    cur = ARGV[2]
+    redis.call('ZADD', KEYS[3], t, ARGV[5])
+    cur = ARGV[1]
   end
   devFirst = cur
 end
-if ARGV[7] ~= '' then redis.call('ZADD', KEYS[4], tonumber(ARGV[8]), ARGV[7]) end
-if ARGV[9] ~= '' then redis.call('ZADD', KEYS[4 + tonumber(ARGV[12])], t, ARGV[9]) end
+if ARGV[6] ~= '' then redis.call('ZADD', KEYS[4], tonumber(ARGV[7]), ARGV[6]) end
+if ARGV[8] ~= '' then redis.call('ZADD', KEYS[4 + tonumber(ARGV[9])], t, ARGV[8]) end
 
-local side = tonumber(ARGV[14])
+local side = ${VELOCITY_SIDE}
 -- Read once, for the widest window (24 h): the nearest payments within an hour are the first of
 -- those within a day, so the 1 h window is the same rows filtered (two Redis calls fewer).
 local DAY = 86400000
@@ -116,7 +124,7 @@ local function nearest(cmd, from, to)
   end
 end
 local prev, prevT, nxt, nxtT = '', '', '', ''
-if ARGV[4] ~= '' then
+if ARGV[3] ~= '' then
   prev, prevT = nearest('ZREVRANGEBYSCORE', t, '-inf')
   nxt, nxtT = nearest('ZRANGEBYSCORE', t, '+inf')
 end
@@ -168,7 +176,7 @@ end
 -- keeps nothing a read could still want once \`ttl\` has passed. Devices (3) and travel notices
 -- (4, scored by their end) are kept for as long as the customer is active: "known" must not
 -- expire after a month, nor a long trip.
-local maxKept = tonumber(ARGV[15])
+local maxKept = ${MAX_KEPT}
 local function trim(i)
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', trimAt)
   -- And at most maxKept entries of each kind: the oldest go first.
@@ -176,12 +184,15 @@ local function trim(i)
   redis.call('EXPIRE', KEYS[i], ttl)
 end
 if me ~= '' then trim(1) end
-if ARGV[9] ~= '' then trim(4 + tonumber(ARGV[12])) end
+if ARGV[8] ~= '' then trim(4 + tonumber(ARGV[9])) end
 trim(4)
 redis.call('EXPIRE', KEYS[3], ttl)
 
-return { prev, prevT, nxt, nxtT, tostring(n1), tostring(s1), tostring(n24), tostring(s24),
-  devFirst, latestDevT, tostring(devsBefore), notices, recent }
+local out = { prev, prevT, nxt, nxtT, tostring(n1), tostring(s1), tostring(n24), tostring(s24),
+  devFirst, latestDevT, tostring(devsBefore), tostring(#notices) }
+for i = 1, #notices do out[#out + 1] = notices[i] end
+for i = 1, #recent do out[#out + 1] = recent[i] end
+return table.concat(out, '\\0')
 `;
 
 export interface LocationMark {
@@ -294,7 +305,7 @@ export const REBUILD_MAX_EVENTS = 500;
 export type AmountOf = (e: Extract<TouchpointEvent, { type: "card.transaction" }>) => number;
 const asIs: AmountOf = (e) => e.amount.value;
 
-function argsFor(e: TouchpointEvent, now: number, amountOf: AmountOf): string[] {
+function argsFor(e: TouchpointEvent, now: string, amountOf: AmountOf): string[] {
   const t = Date.parse(e.occurredAt);
   const loc = eventLocation(e);
   const digest = digestOf(e.id);
@@ -318,7 +329,6 @@ function argsFor(e: TouchpointEvent, now: number, amountOf: AmountOf): string[] 
   const behIndex = BEHAVIOURS.indexOf(e.type as (typeof BEHAVIOURS)[number]) + 1;
   const beh = behIndex > 0 ? `${e.type}|${e.id}` : "";
   return [
-    e.id,
     String(t),
     pay,
     placed ? "1" : "",
@@ -327,12 +337,8 @@ function argsFor(e: TouchpointEvent, now: number, amountOf: AmountOf): string[] 
     notice,
     noticeTo,
     beh,
-    String(KEEP_MS),
-    String(TTL_SECONDS),
     String(behIndex),
-    String(now),
-    String(VELOCITY_SIDE),
-    String(MAX_KEPT),
+    now,
   ];
 }
 
@@ -368,29 +374,33 @@ function parseMark(member: string, at: string, skip = 0): LocationMark | undefin
   };
 }
 
-type RawSnapshot = [
-  string,
-  string,
-  string,
-  string,
-  string,
-  string,
-  string,
-  string,
-  string,
-  string,
-  string,
-  string[],
-  string[],
-];
-
-function decode(raw: RawSnapshot): CustomerSnapshot {
-  const [prev, prevT, next, nextT, n1, s1, n24, s24, devFirst, latestDevT, devsBefore, notices, recent] = raw;
+/**
+ * The script's answer: eleven fields, the number of notices, the notices, then the recent
+ * behaviours as member and time pairs, all separated by NUL.
+ */
+function decode(raw: string): CustomerSnapshot {
+  const f = raw.split("\0");
+  if (f.length < 12) throw new Error(`state script answered ${f.length} fields, not at least 12`);
+  const [prev, prevT, next, nextT, n1, s1, n24, s24, devFirst, latestDevT, devsBefore] = f as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  const noticeCount = Number(f[11]);
+  const notices = f.slice(12, 12 + noticeCount);
   const rec: CustomerSnapshot["recent"] = [];
-  for (let i = 0; i + 1 < recent.length; i += 2) {
-    const member = recent[i]!;
+  for (let i = 12 + noticeCount; i + 1 < f.length; i += 2) {
+    const member = f[i]!;
     const sep = member.indexOf("|");
-    rec.push({ type: member.slice(0, sep), id: member.slice(sep + 1), at: Number(recent[i + 1]) });
+    rec.push({ type: member.slice(0, sep), id: member.slice(sep + 1), at: Number(f[i + 1]) });
   }
   const previousLocation = parseMark(prev, prevT, 1);
   const nextLocation = parseMark(next, nextT, 1);
@@ -462,7 +472,7 @@ export class CustomerState {
   ): Promise<Array<CustomerSnapshot | Error>> {
     const pipeline = this.redis.pipeline();
     const observe = pipeline as unknown as Record<string, (...args: string[]) => unknown>;
-    const now = Date.now(); // one clock reading for the batch
+    const now = String(Date.now()); // one clock reading for the batch
     for (const e of events)
       observe.touchpointObserve3!(...keysFor(this.prefix, e.customerId), ...argsFor(e, now, amountOf));
     const replies = (await pipeline.exec()) ?? [];
@@ -473,7 +483,7 @@ export class CustomerState {
         throw err;
       if (err) return err;
       try {
-        return decode(raw as RawSnapshot);
+        return decode(raw as string);
       } catch (e) {
         return e instanceof Error ? e : new Error(String(e));
       }
