@@ -1,0 +1,270 @@
+/**
+ * The state script against a model: a plain in-memory account of the same customer, written from
+ * what each field means rather than how the script gets it. Whatever kinds of events arrive
+ * (payments present and online, logins, devices, resets, payees, travel notices), in whatever
+ * order, in whatever batches, replayed or not, and with Redis forgetting the customer now and
+ * then (rebuilt from what had arrived), every snapshot must be the model's.
+ */
+import { randomBytes } from "node:crypto";
+import fc from "fast-check";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TouchpointEvent } from "../events.ts";
+import { type CustomerSnapshot, CustomerState } from "./state.ts";
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const BASE = Date.parse("2026-11-15T00:00:00Z");
+const BEHAVIOURS = [
+  "login",
+  "device.registered",
+  "password.reset",
+  "payee.added",
+  "contact.changed",
+  "travel.notice",
+] as const;
+const PLACES = [
+  { city: "Paris", country: "FR", lat: 48.8566, lon: 2.3522 },
+  { city: "Phnom Penh", country: "KH", lat: 11.5564, lon: 104.9282 },
+  { city: "Saint|Denis", country: "FR", lat: 48.9362, lon: 2.3574 },
+  { country: "GB", lat: 51.5072, lon: -0.1276 },
+];
+
+const at = (e: TouchpointEvent) => Date.parse(e.occurredAt);
+const deviceOf = (e: TouchpointEvent) => ("device" in e && e.device ? e.device.id : undefined);
+const placeOf = (e: TouchpointEvent) =>
+  e.type === "card.transaction"
+    ? e.channel === "ecommerce" || e.merchant.lat === undefined
+      ? undefined
+      : e.merchant
+    : e.geo;
+
+/** The busiest window of length w that contains t, by brute force. */
+function busiest(payments: Array<{ at: number; amount: number }>, t: number, w: number) {
+  let n = 0;
+  let sum = 0;
+  for (const start of payments.map((p) => p.at).filter((a) => a <= t && a + w >= t)) {
+    const inside = payments.filter((p) => p.at >= start && p.at <= start + w);
+    n = Math.max(n, inside.length);
+    sum = Math.max(
+      sum,
+      inside.reduce((a, p) => a + p.amount, 0),
+    );
+  }
+  return { n, sum };
+}
+
+/** What the state should say about `e`, given every event of the customer that has arrived (e among them). */
+function model(arrived: readonly TouchpointEvent[], e: TouchpointEvent) {
+  const t = at(e);
+  const payments = arrived.filter((x) => x.type === "card.transaction");
+  const placed = payments
+    .filter((x) => x.id !== e.id && placeOf(x))
+    .map((x) => ({ at: at(x), place: placeOf(x)! }));
+  const near = (list: typeof placed) =>
+    list[0] && {
+      lat: list[0].place.lat,
+      lon: list[0].place.lon,
+      country: list[0].place.country,
+      city: "city" in list[0].place ? list[0].place.city : undefined,
+      at: list[0].at,
+    };
+  const isPayment = e.type === "card.transaction";
+  const amounts = payments.map((x) => ({ at: at(x), amount: x.amount.value }));
+  const h1 = isPayment ? busiest(amounts, t, HOUR) : { n: 0, sum: 0 };
+  const h24 = isPayment ? busiest(amounts, t, DAY) : { n: 0, sum: 0 };
+
+  const firstSeen = new Map<string, number>();
+  for (const x of arrived) {
+    const d = deviceOf(x);
+    if (d) firstSeen.set(d, Math.min(firstSeen.get(d) ?? Number.POSITIVE_INFINITY, at(x)));
+  }
+  const sightings = [...firstSeen.values()].filter((s) => s <= t);
+  const latest = sightings.length > 0 ? Math.max(...sightings) : undefined;
+  const device = deviceOf(e);
+
+  const notices = arrived
+    .flatMap((x) => (x.type === "travel.notice" ? [x] : []))
+    .map((x) => ({
+      id: x.id,
+      countries: x.travel.countries,
+      from: Date.parse(x.travel.from),
+      to: Date.parse(x.travel.to),
+    }))
+    .filter((n) => n.to >= t)
+    .sort((a, b) => a.to - b.to);
+  const recent = BEHAVIOURS.flatMap((type) =>
+    arrived
+      .filter((x) => x.type === type && at(x) <= t && at(x) >= t - 7 * DAY)
+      .sort((a, b) => at(b) - at(a))
+      .slice(0, 2)
+      .map((x) => ({ type, id: x.id, at: at(x) })),
+  );
+  // Neighbours are looked for around a payment where the card was present, and only then.
+  const present = isPayment && placeOf(e) !== undefined;
+  return {
+    previousLocation: present ? near(placed.filter((p) => p.at <= t).sort((a, b) => b.at - a.at)) : undefined,
+    nextLocation: present ? near(placed.filter((p) => p.at >= t).sort((a, b) => a.at - b.at)) : undefined,
+    txCount1h: h1.n,
+    txSum1h: h1.sum,
+    txCount24h: h24.n,
+    txSum24h: h24.sum,
+    deviceFirstSeenAt: device ? firstSeen.get(device) : undefined,
+    latestNewDeviceAt: latest,
+    devicesBeforeLatest: latest === undefined ? 0 : sightings.filter((s) => s < latest).length,
+    notices,
+    recent,
+  };
+}
+
+/** A snapshot in the model's terms (the place's digest id is the script's own business). */
+function comparable(s: CustomerSnapshot) {
+  const place = (p: CustomerSnapshot["previousLocation"]) =>
+    p && { lat: p.lat, lon: p.lon, country: p.country, city: p.city, at: p.at };
+  return {
+    previousLocation: place(s.previousLocation),
+    nextLocation: place(s.nextLocation),
+    txCount1h: s.txCount1h,
+    txSum1h: s.txSum1h,
+    txCount24h: s.txCount24h,
+    txSum24h: s.txSum24h,
+    deviceFirstSeenAt: s.deviceFirstSeenAt,
+    latestNewDeviceAt: s.latestNewDeviceAt,
+    devicesBeforeLatest: s.devicesBeforeLatest,
+    notices: s.notices,
+    recent: s.recent,
+  };
+}
+
+type Spec = {
+  kind: "present" | "atm" | "online" | (typeof BEHAVIOURS)[number];
+  minute: number;
+  place: number;
+  geo: boolean;
+  device: number;
+  amount: number;
+  noticeDays: number;
+};
+
+const spec: fc.Arbitrary<Spec> = fc.record({
+  kind: fc.constantFrom(
+    "present",
+    "present",
+    "present",
+    "atm",
+    "online",
+    "online",
+    ...BEHAVIOURS,
+  ) as fc.Arbitrary<Spec["kind"]>,
+  // Five days, so every event is within the velocity windows and the kept month of some others.
+  minute: fc.integer({ min: 0, max: 5 * 24 * 60 }),
+  place: fc.integer({ min: 0, max: PLACES.length - 1 }),
+  geo: fc.boolean(),
+  // 0: no device.
+  device: fc.integer({ min: 0, max: 3 }),
+  amount: fc.integer({ min: 1, max: 500 }),
+  noticeDays: fc.integer({ min: -2, max: 6 }),
+});
+
+function eventOf(customerId: string, s: Spec, i: number): TouchpointEvent {
+  // A millisecond apart at least, so "before" and "after" never hang on a tie.
+  const occurred = BASE + s.minute * 60_000 + i;
+  const base = { id: `${customerId}-e${i}`, occurredAt: new Date(occurred).toISOString(), customerId };
+  const device = s.device > 0 ? { device: { id: `dev-${s.device}` } } : {};
+  const place = PLACES[s.place]!;
+  if (s.kind === "present" || s.kind === "atm" || s.kind === "online")
+    return {
+      ...base,
+      type: "card.transaction",
+      card: { id: "card", last4: "4242" },
+      amount: { value: s.amount, currency: "EUR" },
+      merchant: { name: "Shop", ...place },
+      channel: s.kind === "present" ? "card_present" : s.kind === "atm" ? "atm" : "ecommerce",
+      ...device,
+    };
+  const geo = s.geo ? { geo: place } : {};
+  if (s.kind === "travel.notice") {
+    const from = occurred + s.noticeDays * DAY;
+    return {
+      ...base,
+      type: "travel.notice",
+      travel: {
+        countries: [place.country],
+        from: new Date(from).toISOString(),
+        // Ends apart from every other notice's end, so their order is the model's.
+        to: new Date(from + 3 * DAY + i).toISOString(),
+      },
+      ...device,
+      ...geo,
+    };
+  }
+  return { ...base, type: s.kind, ...device, ...geo } as TouchpointEvent;
+}
+
+describe("the state script against a model of what each snapshot means (fast-check, real Redis)", () => {
+  let redis: Redis;
+  let state: CustomerState;
+  const prefix = `sm${randomBytes(4).toString("hex")}`;
+  let run = 0;
+  beforeAll(() => {
+    redis = new Redis(process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379");
+    state = new CustomerState(redis, prefix);
+  });
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}:*`);
+    for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+    await redis.quit();
+  });
+
+  it("gives the model's snapshot for every event, in any arrival order and batching, replayed or rebuilt", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(spec, { minLength: 1, maxLength: 24 }),
+        // Arrival order, batch sizes, replays and forgetting, each from its own stream.
+        fc.func(fc.integer()),
+        fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 24, maxLength: 24 }),
+        fc.array(fc.constantFrom("none", "none", "none", "replay", "forget"), {
+          minLength: 24,
+          maxLength: 24,
+        }),
+        async (specs, order, sizes, twists) => {
+          const customerId = `m${++run}`;
+          const events = specs.map((s, i) => eventOf(customerId, s, i));
+          const arrival = events
+            .map((e, i) => ({ e, k: order(i) }))
+            .sort((a, b) => a.k - b.k)
+            .map((x) => x.e);
+          const arrived: TouchpointEvent[] = [];
+          for (let i = 0, b = 0; i < arrival.length; b++) {
+            const batch = arrival.slice(i, i + sizes[b % sizes.length]!);
+            i += batch.length;
+            const twist = twists[b % twists.length];
+            if (twist === "forget" && arrived.length > 0) {
+              // Redis forgot the customer: rebuilt from what Postgres holds, as a worker would.
+              const keys = await redis.keys(`${prefix}:c:{${customerId}}:*`);
+              if (keys.length > 0) await redis.del(...keys);
+              await state.rebuild([customerId], arrived);
+            }
+            // A replayed event (a retried job) goes again with the batch: it must change nothing.
+            const replay = twist === "replay" && arrived.length > 0 ? [arrived[b % arrived.length]!] : [];
+            const snaps = await state.observe([...replay, ...batch]);
+            replay.forEach((e, k) => {
+              expect(comparable(snaps[k]!), `replay of ${e.id}`).toEqual(model(arrived, e));
+            });
+            batch.forEach((e, k) => {
+              arrived.push(e);
+              expect(comparable(snaps[replay.length + k]!), `${e.type} ${e.id}`).toEqual(model(arrived, e));
+            });
+          }
+          // And the customer's clock: the latest located event of any kind.
+          const located = events.filter((e) => placeOf(e)).sort((a, b) => at(b) - at(a))[0];
+          const latest = await state.latestLocation(customerId);
+          expect(latest && { city: latest.city, country: latest.country, at: latest.at }).toEqual(
+            located && { city: placeOf(located)!.city, country: placeOf(located)!.country, at: at(located) },
+          );
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
