@@ -5,24 +5,15 @@
  * order, in whatever batches, replayed or not, and with Redis forgetting the customer now and
  * then (rebuilt from what had arrived), every snapshot must be the model's.
  */
-import { randomBytes } from "node:crypto";
 import fc from "fast-check";
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { TouchpointEvent } from "../events.ts";
-import { type CustomerSnapshot, CustomerState } from "./state.ts";
+import { busiest, stateOnRedis } from "./state.testkit.ts";
+import { BEHAVIOURS, type CustomerSnapshot } from "./state.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const BASE = Date.parse("2026-11-15T00:00:00Z");
-const BEHAVIOURS = [
-  "login",
-  "device.registered",
-  "password.reset",
-  "payee.added",
-  "contact.changed",
-  "travel.notice",
-] as const;
 const PLACES = [
   { city: "Paris", country: "FR", lat: 48.8566, lon: 2.3522 },
   { city: "Phnom Penh", country: "KH", lat: 11.5564, lon: 104.9282 },
@@ -38,21 +29,6 @@ const placeOf = (e: TouchpointEvent) =>
       ? undefined
       : e.merchant
     : e.geo;
-
-/** The busiest window of length w that contains t, by brute force. */
-function busiest(payments: Array<{ at: number; amount: number }>, t: number, w: number) {
-  let n = 0;
-  let sum = 0;
-  for (const start of payments.map((p) => p.at).filter((a) => a <= t && a + w >= t)) {
-    const inside = payments.filter((p) => p.at >= start && p.at <= start + w);
-    n = Math.max(n, inside.length);
-    sum = Math.max(
-      sum,
-      inside.reduce((a, p) => a + p.amount, 0),
-    );
-  }
-  return { n, sum };
-}
 
 /** What the state should say about `e`, given every event of the customer that has arrived (e among them). */
 function model(arrived: readonly TouchpointEvent[], e: TouchpointEvent) {
@@ -202,19 +178,8 @@ function eventOf(customerId: string, s: Spec, i: number): TouchpointEvent {
 }
 
 describe("the state script against a model of what each snapshot means (fast-check, real Redis)", () => {
-  let redis: Redis;
-  let state: CustomerState;
-  const prefix = `sm${randomBytes(4).toString("hex")}`;
+  const on = stateOnRedis("sm");
   let run = 0;
-  beforeAll(() => {
-    redis = new Redis(process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379");
-    state = new CustomerState(redis, prefix);
-  });
-  afterAll(async () => {
-    const keys = await redis.keys(`${prefix}:*`);
-    for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
-    await redis.quit();
-  });
 
   it("gives the model's snapshot for every event, in any arrival order and batching, replayed or rebuilt", async () => {
     await fc.assert(
@@ -241,13 +206,13 @@ describe("the state script against a model of what each snapshot means (fast-che
             const twist = twists[b % twists.length];
             if (twist === "forget" && arrived.length > 0) {
               // Redis forgot the customer: rebuilt from what Postgres holds, as a worker would.
-              const keys = await redis.keys(`${prefix}:c:{${customerId}}:*`);
-              if (keys.length > 0) await redis.del(...keys);
-              await state.rebuild([customerId], arrived);
+              const keys = await on.redis.keys(`${on.prefix}:c:{${customerId}}:*`);
+              if (keys.length > 0) await on.redis.del(...keys);
+              await on.state.rebuild([customerId], arrived);
             }
             // A replayed event (a retried job) goes again with the batch: it must change nothing.
             const replay = twist === "replay" && arrived.length > 0 ? [arrived[b % arrived.length]!] : [];
-            const snaps = await state.observe([...replay, ...batch]);
+            const snaps = await on.state.observe([...replay, ...batch]);
             replay.forEach((e, k) => {
               expect(comparable(snaps[k]!), `replay of ${e.id}`).toEqual(model(arrived, e));
             });
@@ -258,7 +223,7 @@ describe("the state script against a model of what each snapshot means (fast-che
           }
           // And the customer's clock: the latest located event of any kind.
           const located = events.filter((e) => placeOf(e)).sort((a, b) => at(b) - at(a))[0];
-          const latest = await state.latestLocation(customerId);
+          const latest = await on.state.latestLocation(customerId);
           expect(latest && { city: latest.city, country: latest.country, at: latest.at }).toEqual(
             located && { city: placeOf(located)!.city, country: placeOf(located)!.country, at: at(located) },
           );

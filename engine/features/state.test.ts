@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TouchpointEvent } from "../events.ts";
+import { busiest } from "./state.testkit.ts";
 import { CustomerState, MAX_KEPT, VELOCITY_SIDE } from "./state.ts";
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -323,21 +324,6 @@ describe("CustomerState, on a real Redis", () => {
 
   describe("bounded work per event, whatever the customer's history", () => {
     const HOUR = 3_600_000;
-    /** The busiest window of length w containing t, by brute force: the reference. */
-    const busiest = (payments: Array<{ at: number; amount: number }>, t: number, w: number) => {
-      let n = 0;
-      let sum = 0;
-      for (const start of payments.map((p) => p.at).filter((a) => a <= t && a + w >= t)) {
-        const inside = payments.filter((p) => p.at >= start && p.at <= start + w);
-        n = Math.max(n, inside.length);
-        sum = Math.max(
-          sum,
-          inside.reduce((a, p) => a + p.amount, 0),
-        );
-      }
-      return { n, sum };
-    };
-
     it("counts velocity exactly while a window holds fewer than the cap (fast-check against brute force)", async () => {
       await fc.assert(
         fc.asyncProperty(

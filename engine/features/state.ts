@@ -17,7 +17,7 @@ const HOUR = 3_600_000;
 const KEEP_MS = 30 * 24 * HOUR;
 
 /** Behaviour event types, each kept in its own sorted set (keys 5 to 10 of the script). */
-const BEHAVIOURS = [
+export const BEHAVIOURS = [
   "login",
   "device.registered",
   "password.reset",

@@ -3,14 +3,12 @@
  * neighbours in event time is compared at least once, so an impossible journey between
  * neighbours is always caught. The reference is a plain sort by time over all the payments.
  */
-import { randomBytes } from "node:crypto";
 import fc from "fast-check";
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { TouchpointEvent } from "../events.ts";
 import { computeFacts } from "../rules/facts.ts";
 import { distanceKm, speedKmh } from "./geo.ts";
-import { CustomerState } from "./state.ts";
+import { stateOnRedis } from "./state.testkit.ts";
 
 const CITIES = [
   { city: "Paris", country: "FR", lat: 48.8566, lon: 2.3522 },
@@ -23,19 +21,8 @@ const CITIES = [
 const impossible = (km: number, kmh: number) => km > 500 && kmh > 900;
 
 describe("impossible travel is caught in any arrival order (fast-check, real Redis)", () => {
-  let redis: Redis;
-  let state: CustomerState;
-  const prefix = `pt${randomBytes(4).toString("hex")}`;
+  const on = stateOnRedis("pt");
   let run = 0;
-  beforeAll(() => {
-    redis = new Redis(process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379");
-    state = new CustomerState(redis, prefix);
-  });
-  afterAll(async () => {
-    const keys = await redis.keys(`${prefix}:*`);
-    for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
-    await redis.quit();
-  });
 
   it("flags at least one payment whenever two neighbours in time are an impossible journey, and none when no journey is", async () => {
     const payment = fc.record({
@@ -76,7 +63,7 @@ describe("impossible travel is caught in any arrival order (fast-check, real Red
             .map((x) => x.e);
           let flagged = false;
           for (const e of arrival) {
-            const [snap] = await state.observe([e]);
+            const [snap] = await on.state.observe([e]);
             const f = computeFacts(e, { id: customerId, homeCountry: "FR" }, snap!);
             const km = f["travel.distanceKm"] as number | null;
             const kmh = f["travel.speedKmh"] as number | null;
