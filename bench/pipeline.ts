@@ -296,6 +296,20 @@ async function main() {
     }, 1000);
     const unevaluated = async () =>
       (await sql`select count(*)::int as n from event_batches where evaluated_at is null`)[0]!.n as number;
+    /**
+     * Every process's CPU so far, µs: the machine's, Postgres's, Redis's, each touchpoint process's,
+     * and this one's (since `from`'s reading, when given, as `process.cpuUsage` counts).
+     */
+    const cpuNow = async (from?: { bench: NodeJS.CpuUsage }) => ({
+      machine: machineCpuUs(),
+      postgres: postgresCpuUs(),
+      redis: await redisCpuUs(redis),
+      procs: procs.map((p) => processCpuUs(p.child.pid!) ?? 0),
+      bench: process.cpuUsage(from?.bench),
+    });
+    /** CPU the processes of one role took between two readings, µs. */
+    const roleUs = (role: Proc["role"], a: { procs: number[] }, b: { procs: number[] }) =>
+      procs.reduce((n, p, i) => n + (p.role === role ? (b.procs[i] ?? 0) - (a.procs[i] ?? 0) : 0), 0);
     const untilEvaluated = (what: string) =>
       // Once a second: the count is a query on Postgres, whose CPU the bench is measuring.
       poll(async () => ((await unevaluated()) === 0 ? true : undefined), 900_000, what, 1000);
@@ -324,12 +338,7 @@ async function main() {
     };
     signalAll();
     await new Promise((r) => setTimeout(r, 300));
-    const cpu0 = {
-      postgres: postgresCpuUs(),
-      redis: await redisCpuUs(redis),
-      procs: procs.map((p) => processCpuUs(p.child.pid!) ?? 0),
-      bench: process.cpuUsage(),
-    };
+    const cpu0 = await cpuNow();
     let posted = 0;
     let customersSeen = 0;
     const t0 = performance.now();
@@ -366,12 +375,7 @@ async function main() {
       250,
     );
     const tCased = performance.now();
-    const cpu1 = {
-      postgres: postgresCpuUs(),
-      redis: await redisCpuUs(redis),
-      procs: procs.map((p) => processCpuUs(p.child.pid!) ?? 0),
-      bench: process.cpuUsage(cpu0.bench),
-    };
+    const cpu1 = await cpuNow(cpu0);
     signalAll();
     const sustainedSeconds = (tEvaluated - t0) / 1000;
     const [counts] = await sql`
@@ -542,14 +546,7 @@ async function main() {
       const [c] = await sql`select (checkpoints_timed + checkpoints_req)::int as n from pg_stat_bgwriter`;
       return { tables, checkpoints: c!.n as number };
     };
-    const around0 = {
-      machine: machineCpuUs(),
-      postgres: postgresCpuUs(),
-      redis: await redisCpuUs(redis),
-      procs: procs.map((p) => processCpuUs(p.child.pid!) ?? 0),
-      bench: process.cpuUsage(),
-      upkeep: await upkeep(),
-    };
+    const around0 = { ...(await cpuNow()), upkeep: await upkeep() };
     // A vacuum still running when the window ends is in no count: its progress is sampled instead.
     const vacuuming = new Set<string>();
     const watchVacuum = setInterval(() => {
@@ -572,14 +569,7 @@ async function main() {
     await untilEvaluated("the paced run to be evaluated");
     const pacedUs = (performance.now() - p0) * 1000;
     clearInterval(watchVacuum);
-    const around1 = {
-      machine: machineCpuUs(),
-      postgres: postgresCpuUs(),
-      redis: await redisCpuUs(redis),
-      procs: procs.map((p) => processCpuUs(p.child.pid!) ?? 0),
-      bench: process.cpuUsage(around0.bench),
-      upkeep: await upkeep(),
-    };
+    const around1 = { ...(await cpuNow(around0)), upkeep: await upkeep() };
     // Cores' worth of CPU each took while the paced events were posted and evaluated.
     const cores = (us: number | undefined) =>
       us === undefined ? undefined : Math.round((us / pacedUs) * 100) / 100;
@@ -593,18 +583,8 @@ async function main() {
             ) / 100
           : undefined,
       coresUsed: {
-        api: cores(
-          procs.reduce(
-            (n, p, i) => n + (p.role === "api" ? (around1.procs[i] ?? 0) - (around0.procs[i] ?? 0) : 0),
-            0,
-          ),
-        ),
-        workers: cores(
-          procs.reduce(
-            (n, p, i) => n + (p.role === "workers" ? (around1.procs[i] ?? 0) - (around0.procs[i] ?? 0) : 0),
-            0,
-          ),
-        ),
+        api: cores(roleUs("api", around0, around1)),
+        workers: cores(roleUs("workers", around0, around1)),
         postgres: cores(
           around0.postgres !== undefined && around1.postgres !== undefined
             ? around1.postgres - around0.postgres
