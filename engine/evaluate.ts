@@ -20,13 +20,13 @@ import { type Story, storyOf, summarise } from "./rules/summary.ts";
 import type { Sql } from "./store/database.ts";
 import { fxTable } from "./store/fx.ts";
 import {
-  batchStatus,
   customerHistory,
   customerProfiles,
   customersWithUnlinkedDecisions,
   insertDecisions,
   markEvaluated,
   type NewDecision,
+  observeBatch,
 } from "./store/postgres.ts";
 import { publishedRuleset, type StoredRuleset } from "./store/rulesets.ts";
 
@@ -131,8 +131,15 @@ export class FxCache {
  * retry after a crash at that point loses nothing and repeats nothing. A no-op in production.
  */
 export type FaultPoint = (
-  point: "evaluate.after-state" | "evaluate.after-decisions" | "cases.after-commit" | "outreach.after-send",
-) => void;
+  point:
+    | "evaluate.before-state"
+    | "evaluate.after-state"
+    | "evaluate.after-decisions"
+    | "cases.after-commit"
+    | "outreach.after-send",
+  /** The batch at an `evaluate.*` point. */
+  batch?: { batch: string; events: readonly TouchpointEvent[] },
+) => void | Promise<void>;
 
 export interface BatchResult {
   evaluated: number;
@@ -169,13 +176,14 @@ export async function evaluateBatch(
   const batchCustomers = [...new Set(job.events.map((e) => e.customerId))];
   // Read side by side, not one after another: a batch already evaluated or taken back wastes
   // these reads, which is rare; every other batch saves their round trips (bench latency).
-  const [claimed, status, { version, compiled }, profiles, fx, unbuilt] = await Promise.all([
+  const [claimed, status, { version, compiled }, profiles, fx, marks] = await Promise.all([
     deps.claim ? deps.claim(job.batch) : true,
-    batchStatus(sql, job.batch),
+    // Marks the batch observed before any of its events reaches the customers' state (see observeBatch).
+    observeBatch(sql, job.batch),
     rulesets.get(Date.now()),
     customerProfiles(sql, batchCustomers),
     (deps.fx ?? new FxCache(sql)).get(Date.now()),
-    state.unbuilt(batchCustomers),
+    state.marks(batchCustomers),
   ]);
   if (!claimed) {
     // Its run hands on what it decides; should it die, its own job's retry takes the claim back.
@@ -204,24 +212,24 @@ export async function evaluateBatch(
   const amountOf: AmountOf = (e) =>
     (homes.has(e.id) ? homes.get(e.id) : homeAmount(e, profiles.get(e.customerId), fx))?.value ??
     e.amount.value;
-  // A customer this Redis has no full state for (new here, or Redis forgot) is rebuilt from
-  // Postgres first, so features read a complete history and never a wrongly empty one.
-  if (unbuilt.length > 0 && events.length > 0) {
-    const earliest = Math.min(...events.map((e) => Date.parse(e.occurredAt)));
-    const since = new Date(Math.min(earliest, Date.now()) - REBUILD_WINDOW_MS);
-    const history = await customerHistory(
-      sql,
-      unbuilt,
-      since,
-      REBUILD_MAX_EVENTS,
-      events.map((e) => e.id),
-      new Date(receivedAt),
-    );
-    await state.rebuild(unbuilt, history, amountOf);
-  }
-  const snapshots = await state.observeSettled(events, amountOf);
+  // A customer this Redis has no full state for (new here, or Redis forgot, also while this batch
+  // runs) is rebuilt from Postgres first, so features read a complete history, never a wrongly empty one.
+  const earliest = Math.min(Date.now(), ...events.map((e) => Date.parse(e.occurredAt)));
+  const snapshots = await state.observeBuilt(events, {
+    amountOf,
+    marks,
+    history: (customers) =>
+      customerHistory(
+        sql,
+        customers,
+        new Date(earliest - REBUILD_WINDOW_MS),
+        REBUILD_MAX_EVENTS,
+        events.map((e) => e.id),
+      ),
+    ...(deps.fault ? { beforeObserve: () => deps.fault?.("evaluate.before-state", job) } : {}),
+  });
 
-  deps.fault?.("evaluate.after-state");
+  await deps.fault?.("evaluate.after-state", job);
   const decisions: NewDecision[] = [];
   const failed: Array<{ id: string; error: string }> = [];
   for (const [i, event] of events.entries()) {

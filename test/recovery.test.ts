@@ -8,6 +8,7 @@ import { oldestPending } from "../engine/store/work.ts";
 import { eventually, loadPeopleVia, loadStory, openCaseWith } from "../fixtures/stories.ts";
 import { bullPrefix, owe } from "../workers/queues.ts";
 import { createDatabase, deleteKeys, startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
+import { PARIS, PHNOM_PENH, tx } from "./support/payments.ts";
 
 const story = loadStory("phnom-penh-paris");
 const [notice, phnomPenh1, login, phnomPenh2, paris] = story.steps[0]!.events as Array<{ id: string }>;
@@ -146,6 +147,84 @@ describe("when Redis forgets everything", () => {
     const kase = await openCaseWith(t.api, "cus-42", ["impossible-location-spend"]);
     const hit = kase.decisions.find((d: { rule: string }) => d.rule === "impossible-location-spend");
     expect(hit.event.id).toBe("pp-005");
+  });
+});
+
+describe("when Redis forgets a customer in the middle of a batch (issue 22)", () => {
+  let t: TestTouchpoint | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  /** Redis forgets every customer's state (their keys alone: the queues' loss is the suite above's). */
+  async function stateForgotten(t: TestTouchpoint) {
+    const keys = await t.tp.redis.keys(`${t.tp.keyPrefix}:c:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    await t.tp.redis.del(...keys);
+  }
+  const holds = (batch: { events: readonly { id: string }[] } | undefined, id: string) =>
+    batch?.events.some((e) => e.id === id) ?? false;
+  const travelHits = (t: TestTouchpoint, customerId: string) =>
+    t.tp.db.sql`select event_id from decisions
+      where customer_id = ${customerId} and rule = 'impossible-location-spend'`;
+
+  it("catches a journey whose second half finds the customer built and Redis empty by the time it is observed", async () => {
+    // The later payment (Phnom Penh) is in before the wipe; the earlier one (Paris) arrives after
+    // it, finds the customer built, and Redis restarts empty before its state script runs.
+    let wiped = false;
+    t = await startTestTouchpoint({
+      fault: async (at, batch) => {
+        if (at !== "evaluate.before-state" || wiped || !holds(batch, "fw-paris") || !t) return;
+        wiped = true;
+        await stateForgotten(t);
+      },
+    });
+    await loadPeopleVia(t.api);
+    await t.api("POST", "/v1/events", [tx("fw-pp", "cus-19", "2026-11-22T14:00:00Z", PHNOM_PENH)]);
+    await t.drained();
+    await t.api("POST", "/v1/events", [tx("fw-paris", "cus-19", "2026-11-22T12:00:00Z", PARIS)]);
+    await t.drained();
+    expect(wiped).toBe(true);
+    expect(await travelHits(t, "cus-19")).toEqual([{ event_id: "fw-paris" }]);
+  });
+
+  it("catches a journey whose later-arriving half was observed just before Redis forgot, and not yet evaluated", async () => {
+    // Paris arrives first and waits after its customer was found built; Phnom Penh arrives, is
+    // observed (no Paris in the state yet), and Redis forgets before Phnom Penh's batch is marked
+    // evaluated. Paris then finds the customer gone and rebuilds: the rebuild must hold Phnom Penh,
+    // or neither payment ever sees the other.
+    let release: () => void = () => {};
+    const parisMayGo = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let parisDone: () => void = () => {};
+    const parisEvaluated = new Promise<void>((resolve) => {
+      parisDone = resolve;
+    });
+    let wiped = false;
+    t = await startTestTouchpoint({
+      fault: async (at, batch) => {
+        if (!t) return;
+        if (at === "evaluate.before-state" && holds(batch, "fo-paris") && !wiped) await parisMayGo;
+        if (at === "evaluate.after-state" && holds(batch, "fo-paris")) parisDone();
+        if (at === "evaluate.after-state" && holds(batch, "fo-pp") && !wiped) {
+          wiped = true;
+          await stateForgotten(t);
+          release();
+          await parisEvaluated;
+        }
+      },
+    });
+    await loadPeopleVia(t.api);
+    // A payment at home a week before: the customer is built before either half arrives.
+    await t.api("POST", "/v1/events", [tx("fo-home", "cus-19", "2026-11-15T12:00:00Z", PARIS)]);
+    await t.drained();
+    await t.api("POST", "/v1/events", [tx("fo-paris", "cus-19", "2026-11-22T12:00:00Z", PARIS)]);
+    await t.api("POST", "/v1/events", [tx("fo-pp", "cus-19", "2026-11-22T14:00:00Z", PHNOM_PENH)]);
+    await t.drained();
+    expect(wiped).toBe(true);
+    expect(await travelHits(t, "cus-19")).toEqual([{ event_id: "fo-paris" }]);
   });
 });
 

@@ -3,7 +3,8 @@
  * what each field means rather than how the script gets it. Whatever kinds of events arrive
  * (payments present and online, logins, devices, resets, payees, travel notices), in whatever
  * order, in whatever batches, replayed or not, and with Redis forgetting the customer now and
- * then (rebuilt from what had arrived), every snapshot must be the model's.
+ * then (rebuilt from what had arrived), also after the customer was found built and before the
+ * script ran, or in the middle of their rebuild, every snapshot must be the model's.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -188,10 +189,10 @@ describe("the state script against a model of what each snapshot means (fast-che
         // Arrival order, batch sizes, replays and forgetting, each from its own stream.
         fc.func(fc.integer()),
         fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 24, maxLength: 24 }),
-        fc.array(fc.constantFrom("none", "none", "none", "replay", "forget"), {
-          minLength: 24,
-          maxLength: 24,
-        }),
+        fc.array(
+          fc.constantFrom("none", "none", "none", "replay", "forget", "forget-checked", "forget-replayed"),
+          { minLength: 24, maxLength: 24 },
+        ),
         async (specs, order, sizes, twists) => {
           const customerId = `m${++run}`;
           const events = specs.map((s, i) => eventOf(customerId, s, i));
@@ -200,19 +201,38 @@ describe("the state script against a model of what each snapshot means (fast-che
             .sort((a, b) => a.k - b.k)
             .map((x) => x.e);
           const arrived: TouchpointEvent[] = [];
+          // Redis forgets the customer (a restart, a flush): every key of theirs goes.
+          const forget = async () => {
+            const keys = await on.redis.keys(`${on.prefix}:c:{${customerId}}:*`);
+            if (keys.length > 0) await on.redis.del(...keys);
+          };
+          const once = (f: () => Promise<void>) => {
+            let done = false;
+            return async () => {
+              if (!done) await f();
+              done = true;
+            };
+          };
           for (let i = 0, b = 0; i < arrival.length; b++) {
             const batch = arrival.slice(i, i + sizes[b % sizes.length]!);
             i += batch.length;
             const twist = twists[b % twists.length];
-            if (twist === "forget" && arrived.length > 0) {
-              // Redis forgot the customer: rebuilt from what Postgres holds, as a worker would.
-              const keys = await on.redis.keys(`${on.prefix}:c:{${customerId}}:*`);
-              if (keys.length > 0) await on.redis.del(...keys);
-              await on.state.rebuild([customerId], arrived);
-            }
+            // Before the batch; or after the customer was found built and before the script runs;
+            // or in the middle of their rebuild, between its replay and the built mark.
+            if (twist === "forget" || twist === "forget-replayed") await forget();
             // A replayed event (a retried job) goes again with the batch: it must change nothing.
             const replay = twist === "replay" && arrived.length > 0 ? [arrived[b % arrived.length]!] : [];
-            const snaps = await on.state.observe([...replay, ...batch]);
+            const snaps = (
+              await on.state.observeBuilt([...replay, ...batch], {
+                // What Postgres holds of the customer: every event of the earlier batches.
+                history: async () => [...arrived],
+                ...(twist === "forget-checked" ? { beforeObserve: once(forget) } : {}),
+                ...(twist === "forget-replayed" ? { afterReplay: once(forget) } : {}),
+              })
+            ).map((s) => {
+              if (s instanceof Error) throw s;
+              return s;
+            });
             replay.forEach((e, k) => {
               expect(comparable(snaps[k]!), `replay of ${e.id}`).toEqual(model(arrived, e));
             });

@@ -230,9 +230,13 @@ describe("CustomerState, on a real Redis", () => {
     // A laptop first seen two months ago: beyond what a rebuild replays, known only to `newdev`.
     const laptopSeen = Date.parse("2026-09-20T09:00:00Z");
     await redis.zadd(old[4]!, laptopSeen, "laptop");
-    expect(await state.unbuilt([c])).toEqual([c]);
-    await state.rebuild([c], [forCustomer(pay("a", "2026-11-22T09:00:00Z", "Paris", 48.85, 2.35), c)]);
-    expect(await state.unbuilt([c])).toEqual([]);
+    expect((await state.marks([c])).get(c)).toBeUndefined();
+    const built = await state.rebuild(
+      [c],
+      [forCustomer(pay("a", "2026-11-22T09:00:00Z", "Paris", 48.85, 2.35), c)],
+    );
+    expect(built.get(c)).toMatch(/^\d+:/);
+    expect((await state.marks([c])).get(c)).toBe(built.get(c));
     expect(await redis.exists(...old)).toBe(0);
     const [next] = await state.observe([
       forCustomer(pay("b", "2026-11-22T09:30:00Z", "Paris", 48.85, 2.35), c),

@@ -7,7 +7,7 @@
  * before and after it, so a late or concurrent arrival is still caught by whichever of the pair
  * is processed second.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import { eventLocation, type TouchpointEvent } from "../events.ts";
 
@@ -44,6 +44,11 @@ export const MAX_KEPT = 5000;
  * it, and JSON escapes it.
  */
 const SCRIPT = `
+-- The guard: an event is observed only into the state its caller found built (ARGV[11], the
+-- customer's built mark as read). A Redis that forgot the customer since (restarted empty,
+-- flushed) answers -1 and writes nothing, so no event is compared with a wrongly empty past.
+-- A replay into a state being rebuilt passes '' (see BEGIN and BUILT for its own guard).
+if ARGV[11] ~= '' and redis.call('HGET', KEYS[2], 'b') ~= ARGV[11] then return -1 end
 local t = tonumber(ARGV[1])
 local keep = ${KEEP_MS}
 local ttl = ${TTL_SECONDS}
@@ -275,6 +280,10 @@ const LEGACY_KEYS = ["newdev", "seen2", "phys2", "tx2", "dev", "built2"];
  * the batch retries.
  */
 const BUILT = `
+-- Only the rebuild that began this state (BEGIN's token, ARGV[3]) may mark it built: a Redis that
+-- forgot the customer during the replay has no token, and a state built on half a replay would
+-- read as complete. The caller then rebuilds again.
+if redis.call('HGET', KEYS[1], 'bt') ~= ARGV[3] then return 0 end
 if redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('ZUNIONSTORE', KEYS[2], 2, KEYS[2], KEYS[3], 'AGGREGATE', 'MIN')
   redis.call('EXPIRE', KEYS[2], ARGV[2])
@@ -292,10 +301,22 @@ if #old == 2 then
     end
   end
 end
+redis.call('HDEL', KEYS[1], 'bt')
 redis.call('HSET', KEYS[1], 'b', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('UNLINK', KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
 return 1
+`;
+
+/**
+ * Begins a rebuild: the customer's hash takes a token (kept if a concurrent rebuild set one, so
+ * both may finish), which BUILT requires. KEYS[1] the hash; ARGV[1] a fresh token, ARGV[2] the
+ * TTL in seconds (a rebuild that dies leaves no key without one). Answers the token in force.
+ */
+const BEGIN = `
+redis.call('HSETNX', KEYS[1], 'bt', ARGV[1])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return redis.call('HGET', KEYS[1], 'bt')
 `;
 
 function hashKey(prefix: string, customerId: string): string {
@@ -314,7 +335,7 @@ export const REBUILD_MAX_EVENTS = 500;
 export type AmountOf = (e: Extract<TouchpointEvent, { type: "card.transaction" }>) => number;
 const asIs: AmountOf = (e) => e.amount.value;
 
-function argsFor(e: TouchpointEvent, now: string, amountOf: AmountOf): string[] {
+function argsFor(e: TouchpointEvent, now: string, amountOf: AmountOf, expected: string): string[] {
   const t = Date.parse(e.occurredAt);
   const loc = eventLocation(e);
   const digest = digestOf(e.id);
@@ -348,6 +369,7 @@ function argsFor(e: TouchpointEvent, now: string, amountOf: AmountOf): string[] 
     beh,
     String(behIndex),
     now,
+    expected,
   ];
 }
 
@@ -428,9 +450,43 @@ function decode(raw: string): CustomerSnapshot {
   };
 }
 
-/** The Redis adapter for per-customer state. */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
+/**
+ * The state script refused an event: the customer's built mark is no longer the one its caller
+ * read (Redis forgot the customer in between). `observeBuilt` rebuilds them and observes again.
+ */
+export class UnbuiltError extends Error {
+  constructor(readonly customerId: string) {
+    super(`customer ${customerId}'s state was forgotten after it was read as built`);
+    this.name = "UnbuiltError";
+  }
+}
+
+/** The mark of a customer whose hash cannot be read (not a hash): never rebuilt; the script's error sets their events aside. */
+const UNREADABLE = "!";
+
+/** Redis refusing for a while (out of memory, failover, loading, busy): the batch's problem, retried later. */
+function transient(err: Error): boolean {
+  return /^(OOM|READONLY|LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|MOVED|ASK)\b/.test(err.message);
+}
+
+/** A batch rebuilds customers that Redis forgets under it at most this many times, then is retried whole. */
+const MAX_BUILD_ATTEMPTS = 5;
+
+export interface ObserveBuiltOptions {
+  amountOf?: AmountOf;
+  /** The customers' built marks, read beforehand with `marks` (a round trip saved). */
+  marks?: ReadonlyMap<string, string | undefined>;
+  /** What Postgres holds of these customers, to rebuild them from (see `customerHistory`). */
+  history(customerIds: string[]): Promise<readonly TouchpointEvent[]>;
+  /** Fault point for tests: after the customers are found (or made) built, before their events are observed. */
+  beforeObserve?: () => void | Promise<void>;
+  /** Fault point for tests: after a rebuild's replay, before the customer is marked built. */
+  afterReplay?: () => void | Promise<void>;
+}
+
+/** The Redis adapter for per-customer state. */
 export class CustomerState {
   constructor(
     private readonly redis: Redis,
@@ -438,6 +494,7 @@ export class CustomerState {
   ) {
     if (!(redis as unknown as { touchpointObserve3?: unknown }).touchpointObserve3) {
       redis.defineCommand("touchpointObserve3", { numberOfKeys: 10, lua: SCRIPT });
+      redis.defineCommand("touchpointBegin3", { numberOfKeys: 1, lua: BEGIN });
       redis.defineCommand("touchpointBuilt3", { numberOfKeys: 8, lua: BUILT });
     }
   }
@@ -460,8 +517,9 @@ export class CustomerState {
   }
 
   /**
-   * Records each event in its customer's state and returns what the state said around it,
-   * one atomic script per event, all pipelined in one round trip. Idempotent per event id.
+   * Records each event in its customer's state and returns what the state said around it, one
+   * atomic script per event, all pipelined in one round trip. Idempotent per event id. Reads
+   * the state as it is, built or not: the pipeline observes through `observeBuilt`.
    */
   async observe(events: readonly TouchpointEvent[], amountOf: AmountOf = asIs): Promise<CustomerSnapshot[]> {
     return (await this.observeSettled(events, amountOf)).map((r, i) => {
@@ -474,23 +532,29 @@ export class CustomerState {
   /**
    * As `observe`, but an event whose script fails comes back as its Error instead of failing the
    * whole batch: one poisoned event must not hold up (or endlessly retry) a hundred good ones.
+   * With `expected` (each event's customer's built mark), an event whose customer's mark is not
+   * that one any more is not observed: it comes back as an UnbuiltError.
    */
   async observeSettled(
     events: readonly TouchpointEvent[],
     amountOf: AmountOf = asIs,
+    expected?: readonly string[],
   ): Promise<Array<CustomerSnapshot | Error>> {
     const pipeline = this.redis.pipeline();
     const observe = pipeline as unknown as Record<string, (...args: string[]) => unknown>;
     const now = String(Date.now()); // one clock reading for the batch
-    for (const e of events)
-      observe.touchpointObserve3!(...keysFor(this.prefix, e.customerId), ...argsFor(e, now, amountOf));
+    for (const [i, e] of events.entries())
+      observe.touchpointObserve3!(
+        ...keysFor(this.prefix, e.customerId),
+        ...argsFor(e, now, amountOf, expected?.[i] ?? ""),
+      );
     const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([err, raw]) => {
-      // Redis refusing for a while (out of memory, a replica during failover, loading, busy) is
-      // the batch's problem, retried later; only an error about this event's own data sets it aside.
-      if (err && /^(OOM|READONLY|LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|MOVED|ASK)\b/.test(err.message))
-        throw err;
+    return replies.map(([err, raw], i) => {
+      // Redis refusing for a while is the batch's problem, retried later; only an error about
+      // this event's own data sets it aside.
+      if (err && transient(err)) throw err;
       if (err) return err;
+      if (raw === -1) return new UnbuiltError(events[i]!.customerId);
       try {
         return decode(raw as string);
       } catch (e) {
@@ -500,51 +564,134 @@ export class CustomerState {
   }
 
   /**
-   * Customers whose state this Redis may not hold in full: never built here, or forgotten with
-   * the rest of Redis. Their state is rebuilt from their stored events before it is read.
+   * Each customer's built mark, or undefined where this Redis may not hold their state in full:
+   * never built here, forgotten with the rest of Redis, or built longer ago than a key lives (a
+   * rebuilt state is rebuilt again after TTL_SECONDS, as a key would expire). A mark is read
+   * once and checked again by the state script for every event (see `observeBuilt`).
    */
-  async unbuilt(customerIds: readonly string[]): Promise<string[]> {
-    if (customerIds.length === 0) return [];
+  async marks(customerIds: readonly string[]): Promise<Map<string, string | undefined>> {
+    const out = new Map<string, string | undefined>();
+    if (customerIds.length === 0) return out;
     const pipeline = this.redis.pipeline();
     for (const id of customerIds) pipeline.hget(hashKey(this.prefix, id), "b");
-    const marks = (await pipeline.exec()) ?? [];
+    const replies = (await pipeline.exec()) ?? [];
     const now = Date.now();
-    return customerIds.filter((_, i) => {
-      // Built until then: a rebuilt state is rebuilt again after TTL_SECONDS, as a key would expire.
-      // A key that cannot be read (WRONGTYPE) counts as unbuilt: the script then sets the
+    customerIds.forEach((id, i) => {
+      const [err, mark] = replies[i] ?? [null, null];
+      if (err && transient(err)) throw err;
+      // A hash that cannot be read (WRONGTYPE) is not rebuilt: the script then sets the
       // customer's events aside with that error, one by one, instead of failing the batch.
-      const [err, until] = marks[i] ?? [null, null];
-      return err !== null || until === null || Number(until) <= now;
+      if (err) out.set(id, UNREADABLE);
+      // `until:token` (a plain `until` before the token was added).
+      else out.set(id, typeof mark === "string" && Number(mark.split(":")[0]) > now ? mark : undefined);
     });
+    return out;
+  }
+
+  /**
+   * Records the events, each compared with its customer's whole state: customers this Redis
+   * does not hold in full (see `marks`) are rebuilt from `history` first, and a customer that
+   * Redis forgets between that check and the script (a restart, a flush) is refused by the
+   * script, rebuilt, and observed again, all of their events: what the forgotten state took in
+   * was lost with it. A detection never depends on when Redis restarted.
+   */
+  async observeBuilt(
+    events: readonly TouchpointEvent[],
+    opts: ObserveBuiltOptions,
+  ): Promise<Array<CustomerSnapshot | Error>> {
+    const amountOf = opts.amountOf ?? asIs;
+    const out: Array<CustomerSnapshot | Error> = new Array(events.length);
+    let pending = [...new Set(events.map((e) => e.customerId))];
+    let marks = new Map(opts.marks ?? (await this.marks(pending)));
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      if (attempt > MAX_BUILD_ATTEMPTS)
+        throw new Error(
+          `customer state was forgotten ${MAX_BUILD_ATTEMPTS} times under one batch (${pending.length} customers); the batch is retried`,
+        );
+      const unbuilt = pending.filter((c) => marks.get(c) === undefined);
+      if (unbuilt.length > 0) {
+        const built = await this.rebuild(unbuilt, await opts.history(unbuilt), amountOf, opts.afterReplay);
+        for (const [c, mark] of built) marks.set(c, mark);
+      }
+      await opts.beforeObserve?.();
+      // A customer whose rebuild was not marked built (forgotten during it) waits for the next round.
+      const forgotten = new Set(pending.filter((c) => marks.get(c) === undefined));
+      const at = events.flatMap((e, i) =>
+        pending.includes(e.customerId) && !forgotten.has(e.customerId) ? [i] : [],
+      );
+      const replies = await this.observeSettled(
+        at.map((i) => events[i]!),
+        amountOf,
+        at.map((i) => marks.get(events[i]!.customerId)!),
+      );
+      for (const r of replies) if (r instanceof UnbuiltError) forgotten.add(r.customerId);
+      replies.forEach((r, k) => {
+        const i = at[k]!;
+        if (!forgotten.has(events[i]!.customerId)) out[i] = r;
+      });
+      pending = [...forgotten];
+      if (pending.length > 0) marks = await this.marks(pending);
+    }
+    return out;
   }
 
   /**
    * Replays a customer's stored history into their state (idempotent by event id, in any order)
    * and marks them built. `history` is what Postgres holds for them; see `customerHistory`.
+   * Answers each customer's new mark, or undefined where Redis forgot them during the replay (or a
+   * concurrent rebuild of theirs finished first): read the marks again.
    */
   async rebuild(
     customerIds: readonly string[],
     history: readonly TouchpointEvent[],
     amountOf: AmountOf = asIs,
-  ): Promise<void> {
+    afterReplay?: () => void | Promise<void>,
+  ): Promise<Map<string, string | undefined>> {
+    const out = new Map<string, string | undefined>();
+    const tokens = new Map<string, string>();
+    if (customerIds.length > 0) {
+      const pipeline = this.redis.pipeline();
+      const begin = pipeline as unknown as Record<string, (...args: string[]) => unknown>;
+      for (const id of customerIds)
+        begin.touchpointBegin3!(
+          hashKey(this.prefix, id),
+          randomBytes(6).toString("base64url"),
+          String(TTL_SECONDS),
+        );
+      const replies = (await pipeline.exec()) ?? [];
+      customerIds.forEach((id, i) => {
+        const [err, token] = replies[i] ?? [null, null];
+        if (err && transient(err)) throw err;
+        if (err) out.set(id, UNREADABLE);
+        else tokens.set(id, String(token));
+      });
+    }
     // An event the script cannot take was set aside when it was evaluated: settled, not thrown.
     for (let i = 0; i < history.length; i += 500)
       await this.observeSettled(history.slice(i, i + 500), amountOf);
-    if (customerIds.length === 0) return;
+    await afterReplay?.();
+    if (tokens.size === 0) return out;
     const pipeline = this.redis.pipeline();
     const built = pipeline as unknown as Record<string, (...args: string[]) => unknown>;
     const until = String(Date.now() + TTL_SECONDS * 1000);
-    for (const id of customerIds) {
+    for (const [id, token] of tokens) {
       const p = `${this.prefix}:c:{${id}}:`;
       built.touchpointBuilt3!(
         hashKey(this.prefix, id),
         `${p}dev${STATE_VERSION}`,
         ...LEGACY_KEYS.map((k) => p + k),
-        until,
+        `${until}:${token}`,
         String(TTL_SECONDS),
+        token,
       );
     }
-    for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+    const replies = (await pipeline.exec()) ?? [];
+    [...tokens].forEach(([id, token], i) => {
+      const [err, done] = replies[i] ?? [null, null];
+      if (err) throw err;
+      out.set(id, done === 1 ? `${until}:${token}` : undefined);
+    });
+    return out;
   }
 
   /** The customer's latest located event (any kind), for their current time zone. */
