@@ -111,7 +111,9 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
   const redis = producerConnection(config.REDIS_URL);
   redis.on("error", (e) => log.warn({ err: e.message }, "redis connection error"));
   await ready(redis);
-  const queues = createQueues(redis, config.REDIS_PREFIX);
+  const queues = createQueues(redis, config.REDIS_PREFIX, (queue, err) =>
+    log.debug({ queue, err: err.message }, "queue connection error"),
+  );
 
   let pool: Pool | undefined;
   let workerRedis: Redis | undefined;

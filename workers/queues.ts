@@ -134,9 +134,24 @@ export async function owe<T>(
   }
 }
 
-export function createQueues(connection: Redis, prefix: string) {
-  const make = <T>(name: QueueName) =>
-    new Queue<T>(name, { connection, prefix: bullPrefix(prefix), defaultJobOptions: jobDefaults });
+/**
+ * The queues, on one connection. `onError` hears their connection's errors (Redis away): a queue
+ * with no listener prints each one raw to stderr, past the JSON log, many a second while Redis restarts.
+ */
+export function createQueues(
+  connection: Redis,
+  prefix: string,
+  onError: (queue: string, err: Error) => void,
+) {
+  const make = <T>(name: QueueName) => {
+    const queue = new Queue<T>(name, {
+      connection,
+      prefix: bullPrefix(prefix),
+      defaultJobOptions: jobDefaults,
+    });
+    queue.on("error", (err) => onError(name, err));
+    return queue;
+  };
   return {
     evaluate: make<EvaluateJob>(QUEUES.evaluate),
     cases: make<CasesJob>(QUEUES.cases),

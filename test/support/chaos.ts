@@ -91,7 +91,7 @@ export const ONCE_PER_CASE = [
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A redis-server of the run's own (append-only, so a restart can keep its data). */
-async function startRedis(dir: string) {
+export async function startRedis(dir: string) {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const url = `redis://127.0.0.1:${port}`;
