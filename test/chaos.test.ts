@@ -26,6 +26,7 @@ describe("chaos: kills and restarts while a stream is posted", () => {
       eventsNotEvaluated: 0,
       decisionsNotOnACase: 0,
       casesMissing: 0,
+      travellersMissed: 0,
       casesWithoutText: 0,
       owedJobsPastDue: 0,
     });

@@ -57,6 +57,8 @@ export interface ChaosReport {
     eventsNotEvaluated: number;
     decisionsNotOnACase: number;
     casesMissing: number;
+    /** Impossible travellers the impossible-travel rule itself never decided on (a case may open by another rule). */
+    travellersMissed: number;
     casesWithoutText: number;
     owedJobsPastDue: number;
   };
@@ -341,6 +343,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
                where kind = any(${ONCE_PER_CASE})
                group by case_id, kind, detail having count(*) > 1) d)::int as timeline_dupes`;
         const cases = await sql`select id, customer_id from cases`;
+        const travelled = new Set(
+          (
+            await sql`select distinct customer_id from decisions where rule = 'impossible-location-spend'`
+          ).map((x) => x.customer_id as string),
+        );
         const perCustomer = new Map<string, number>();
         for (const c of cases) perCustomer.set(c.customer_id, (perCustomer.get(c.customer_id) ?? 0) + 1);
         const texted = new Map<string, number>();
@@ -366,6 +373,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           timelineDupes: r!.timeline_dupes as number,
           cases: cases.length,
           casesMissing: [...stream.impossible].filter((id) => !perCustomer.has(id)).length,
+          travellersMissed: [...stream.impossible].filter((id) => !travelled.has(id)).length,
           unexpectedCases: [...perCustomer.keys()].filter((id) => !stream.impossible.has(id)).length,
           beyondOne: [...perCustomer.values()].reduce((n, k) => n + Math.max(0, k - 1), 0),
           withoutText: [...stream.impossible].filter((id) => !texted.has(id) && !inFlight.has(id)).length,
@@ -381,6 +389,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         last.notEvaluated > 0 ||
         last.unlinked > 0 ||
         last.casesMissing > 0 ||
+        last.travellersMissed > 0 ||
         last.withoutText > 0
       ) {
         if (Date.now() > deadline) {
@@ -430,6 +439,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           eventsNotEvaluated: last.notEvaluated,
           decisionsNotOnACase: last.unlinked,
           casesMissing: last.casesMissing,
+          travellersMissed: last.travellersMissed,
           casesWithoutText: last.withoutText,
           owedJobsPastDue: last.owedPastDue,
         },
