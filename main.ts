@@ -192,6 +192,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
       batchSize: config.INGEST_BATCH_SIZE,
       maxPendingAgeMs: config.READY_MAX_PENDING_AGE_MS,
       secureCookies: config.DESK_COOKIE_SECURE,
+      deskPublicUrl: config.DESK_PUBLIC_URL,
       texting: {
         from: config.VONAGE_FROM,
         transport: hasVonageCredentials(config) ? "vonage" : "outbox",

@@ -53,6 +53,8 @@ export interface AppDeps {
   keyPrefix: string;
   /** Desk cookies `Secure`: always, never, or when the request came over HTTPS (default). */
   secureCookies?: "auto" | boolean;
+  /** The desk's address as browsers see it (DESK_PUBLIC_URL): a POST's Origin must match it. */
+  deskPublicUrl?: string | undefined;
   /** The country whose numbering plan reads a national-format number in lookups (the bank's own). */
   phoneCountry?: CountryCode | undefined;
   /** How this deployment texts: the sender and whether Vonage or the outbox carries it. */
@@ -186,13 +188,14 @@ export function createApp(deps: AppDeps): Hono {
     "/desk",
     deskRoutes(deps.sql, {
       secureCookie: deps.secureCookies ?? "auto",
+      publicUrl: deps.deskPublicUrl,
       metrics: deps.metrics,
       texting: advocateTexts(deps),
       phoneCountry: deps.phoneCountry,
       ...(deps.closers ? { closers: deps.closers } : {}),
     }),
   );
-  app.route(QUEUES_PATH, queueDashboard(deps.sql, deps.queues));
+  app.route(QUEUES_PATH, queueDashboard(deps.sql, deps.queues, deps.deskPublicUrl));
   app.get("/", (c) => c.redirect("/desk", 302));
   deps.mount?.(app);
   return app;

@@ -548,6 +548,13 @@ describe("desk sessions", () => {
     for (const headers of <Array<Record<string, string>>>[
       { cookie, "content-type": "application/json", "sec-fetch-site": "cross-site" },
       { cookie, "content-type": "application/json", origin: "https://evil.example" },
+      // X-Forwarded-Host is the client's to choose: it says nothing of where the page came from.
+      {
+        cookie,
+        "content-type": "application/json",
+        origin: "https://evil.example",
+        "x-forwarded-host": "evil.example",
+      },
       { cookie, "content-type": "application/json" },
     ]) {
       const res = await desk(`/desk/cases/${caseId}/phone`, { method: "POST", headers, body: "{}" });
@@ -556,6 +563,46 @@ describe("desk sessions", () => {
     const [revealed] = await t.tp.db
       .sql`select count(*)::int as n from audit_log where action = 'customer.phone_revealed'`;
     expect(revealed?.n).toBe(0);
+  });
+
+  it("takes an Origin naming the request's own Host, or DESK_PUBLIC_URL when one is set, and no other", async () => {
+    const cookie = await signIn(await t.token("advocate", { advocateId: "adv-amara" }));
+    const note = (headers: Record<string, string>) =>
+      desk(`/desk/cases/${caseId}/notes`, {
+        method: "POST",
+        headers: { cookie, "content-type": "application/x-www-form-urlencoded", ...headers },
+        body: new URLSearchParams({ text: "origin check" }).toString(),
+      });
+    // app.request sends no Host of its own: the header is set as a server would receive it.
+    expect((await note({ host: "desk.test", origin: "http://desk.test" })).status).toBe(303);
+    expect(
+      (await note({ host: "desk.test", origin: "https://evil.example", "x-forwarded-host": "evil.example" }))
+        .status,
+    ).toBe(403);
+    const behindProxy = await startTestTouchpoint({ env: { DESK_PUBLIC_URL: "https://desk.example.com" } });
+    try {
+      const app = behindProxy.tp.app!;
+      const login = await app.request("http://10.0.0.5:3000/desk/login", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin" },
+        body: new URLSearchParams({ token: await behindProxy.token("supervisor") }).toString(),
+      });
+      const session = login.headers
+        .getSetCookie()
+        .find((c) => /^tp_desk=[^;]+;/.test(c))!
+        .split(";")[0]!;
+      const logout = (origin: string) =>
+        app.request("http://10.0.0.5:3000/desk/logout", {
+          method: "POST",
+          headers: { cookie: session, origin },
+        });
+      // The proxy rewrote Host: only the configured origin counts, not the Host the request arrived with.
+      expect((await logout("http://10.0.0.5:3000")).status).toBe(403);
+      expect((await logout("https://evil.example")).status).toBe(403);
+      expect((await logout("https://desk.example.com")).status).toBe(303);
+    } finally {
+      await behindProxy.close();
+    }
   });
 
   it("shows admins, and only admins, the queue dashboard with every queue's jobs", async () => {

@@ -22,6 +22,8 @@ export function deskRoutes(
   sql: Sql,
   opts: {
     secureCookie: "auto" | boolean;
+    /** DESK_PUBLIC_URL: the origin a browser's POST must come from; the request's Host when unset. */
+    publicUrl?: string | undefined;
     metrics?: Metrics;
     texting: CaseActions;
     phoneCountry?: CountryCode | undefined;
@@ -51,7 +53,7 @@ export function deskRoutes(
       referrerPolicy: "no-referrer",
     }),
   );
-  app.use("*", sameOriginPosts);
+  app.use("*", sameOriginPosts(opts.publicUrl));
   app.route("/", sessionRoutes(sql, opts));
   app.use("*", requireSession(sql));
   app.route("/", liveRoutes(sql, feed));

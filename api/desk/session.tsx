@@ -29,25 +29,31 @@ export type DeskEnv = { Variables: { principal: Principal } };
 /**
  * Every POST must come from a page of the desk itself, whatever its content type (a JSON body
  * from another site passed Hono's form-only check): the browser's Sec-Fetch-Site says so, or,
- * failing that, its Origin names this host. A POST with neither is refused.
+ * failing that, its Origin names this desk — `publicUrl`'s origin (DESK_PUBLIC_URL) when set, else
+ * the request's own Host. Never X-Forwarded-Host: whoever sends the request chooses it. A POST
+ * with neither header is refused.
  */
-export const sameOriginPosts: MiddlewareHandler = async (c, next) => {
-  if (c.req.method !== "GET" && c.req.method !== "HEAD") {
-    const site = c.req.header("sec-fetch-site");
-    const origin = c.req.header("origin");
-    let ok = false;
-    if (site) ok = site === "same-origin";
-    else if (origin) {
-      try {
-        ok = new URL(origin).host === (c.req.header("x-forwarded-host") ?? c.req.header("host") ?? "");
-      } catch {
-        ok = false;
+export function sameOriginPosts(publicUrl?: string): MiddlewareHandler {
+  const ours = publicUrl ? new URL(publicUrl).origin : undefined;
+  return async (c, next) => {
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") {
+      const site = c.req.header("sec-fetch-site");
+      const origin = c.req.header("origin");
+      let ok = false;
+      if (site) ok = site === "same-origin";
+      else if (origin) {
+        try {
+          const from = new URL(origin);
+          ok = ours ? from.origin === ours : from.host === (c.req.header("host") ?? "");
+        } catch {
+          ok = false;
+        }
       }
+      if (!ok) return c.text("cross-site request refused", 403);
     }
-    if (!ok) return c.text("cross-site request refused", 403);
-  }
-  await next();
-};
+    await next();
+  };
+}
 
 /** `Secure` cookies: always, never, or (auto) when the request came over HTTPS, directly or via a proxy. */
 function secureCookie(c: Context, mode: "auto" | boolean): boolean {
