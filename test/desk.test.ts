@@ -153,7 +153,7 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
     await page.goto(`${base}/desk/lookup?phone=${encodeURIComponent("+447911123042")}`);
     expect(page.url()).toBe(`${base}/desk/cases/${caseId}`);
     await page.goto(`${base}/desk/lookup?phone=${encodeURIComponent("+33612349999")}`);
-    expect(await page.locator("main").innerText()).toMatch(/No case found/);
+    expect(await page.locator("main").innerText()).toMatch(/No case for this number, \+33•+9999\./);
     await page.goto(`${base}/desk/search?q=${encodeURIComponent("+1 555")}`);
     expect(await page.locator("main").innerText()).toMatch(
       /not a name, phone number, case id or card's last four/,
@@ -602,6 +602,34 @@ describe("desk sessions", () => {
       expect((await logout("https://desk.example.com")).status).toBe(303);
     } finally {
       await behindProxy.close();
+    }
+  });
+
+  it("answers a number no case has with 'no case for this number', and never repeats a number in full", async () => {
+    const cookie = await signIn(await t.token("advocate", { advocateId: "adv-amara" }));
+    const main = async (path: string) => {
+      const html = await (await desk(path, { headers: { cookie } })).text();
+      return html.slice(html.indexOf("<main>"));
+    };
+    // Well-formed numbers nobody has: the documentation's own example (a range kept for drama),
+    // a national number written with its area code in brackets, and the same from a telephony system.
+    for (const [path, digits] of [
+      [`/desk/search?q=${encodeURIComponent("+447700900123")}`, "7700900123"],
+      [`/desk/search?q=${encodeURIComponent("+44 7700 900123")}`, "7700900123"],
+      [`/desk/search?q=${encodeURIComponent("(020) 7946 0000")}`, "79460000"],
+      [`/desk/lookup?phone=${encodeURIComponent("+447700900123")}`, "7700900123"],
+      [`/desk/lookup?phone=${encodeURIComponent("+33612349999")}`, "612349999"],
+    ] as const) {
+      const text = await main(path);
+      expect(text, path).toContain("No case for this number");
+      expect(text, path).not.toContain("is not a name");
+      expect(text.replace(/[\s()-]/g, ""), path).not.toContain(digits);
+    }
+    // What is not read as a number is said so, its digits masked all the same.
+    for (const q of ["+1 555", "call 07700 900123 please"]) {
+      const text = await main(`/desk/search?q=${encodeURIComponent(q)}`);
+      if (q === "+1 555") expect(text).toContain("is not a name, phone number");
+      expect(text.replace(/\s/g, ""), q).not.toContain("07700900123");
     }
   });
 
