@@ -1,7 +1,8 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { STREAMS_PER_SESSION } from "../api/desk/streams.ts";
 import { signVonageWebhook } from "../engine/outreach/signature.ts";
 import { createToken } from "../engine/store/postgres.ts";
 import { eventually, loadPeopleVia, loadStory, playStory } from "../fixtures/stories.ts";
@@ -10,6 +11,7 @@ import { type FakeVonage, startFakeVonage } from "./support/fake-vonage.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 import { PARIS, PHNOM_PENH, tx } from "./support/payments.ts";
 import { REPO } from "./support/processes.ts";
+import { readSse, type SseReader } from "./support/sse.ts";
 
 /** Screenshots the run writes for people to look at (not committed). */
 function artefact(name: string): string {
@@ -469,6 +471,78 @@ describe("desk sessions", () => {
     expect(cookie).toMatch(/SameSite=Strict/);
     return cookie.split(";")[0]!;
   }
+
+  /** A desk page's live stream, as the page's EventSource opens it; read past its greeting. */
+  async function liveStream(cookie: string, app = t.tp.app!): Promise<SseReader> {
+    const res = await app.request("http://desk.test/desk/live", { headers: { cookie } });
+    expect(res.status).toBe(200);
+    const stream = readSse(res);
+    // Listening by then: `hello`, and the header's count right after it.
+    await stream.until("hello");
+    await stream.until("counts");
+    return stream;
+  }
+  const signOut = async (cookie: string) =>
+    expect(
+      (await desk("/desk/logout", { method: "POST", headers: { cookie, "sec-fetch-site": "same-origin" } }))
+        .status,
+    ).toBe(303);
+  /** A change on Sophie's case (team fraud), which every fraud stream still open hears of. */
+  const changeTheCase = async () =>
+    expect((await t.api("POST", `/v1/cases/${caseId}/notes`, { text: "a change" })).status).toBe(200);
+
+  it("ends a session's live stream at sign-out: it says goodbye and hears of no later change", async () => {
+    const cookie = await signIn(await t.token("advocate", { advocateId: "adv-amara" }));
+    const stream = await liveStream(cookie);
+    await signOut(cookie);
+    await changeTheCase();
+    const after = await stream.rest();
+    expect(after).toEqual([{ event: "bye", data: JSON.stringify({ reason: "signed-out" }) }]);
+  });
+
+  it("ends a session's live streams when its token is revoked, and the session with them", async () => {
+    const made = await t.api("POST", "/v1/tokens", { role: "supervisor", label: "leaves today" });
+    const cookie = await signIn(made.body.token as string);
+    const stream = await liveStream(cookie);
+    expect((await t.api("DELETE", `/v1/tokens/${made.body.id}`)).status).toBe(204);
+    await changeTheCase();
+    expect(await stream.rest()).toEqual([{ event: "bye", data: JSON.stringify({ reason: "signed-out" }) }]);
+    expect((await desk("/desk", { headers: { cookie } })).status).toBe(303);
+    expect((await t.api("DELETE", `/v1/tokens/${made.body.id}`)).status).toBe(404);
+  });
+
+  it("ends a stream held by another API process when the session signs out here", async () => {
+    // A second process on the same Postgres and Redis, serving the API only, as behind a balancer.
+    const other = await startTestTouchpoint({
+      database: { url: t.databaseUrl!, drop: async () => {} },
+      prefix: t.prefix,
+      env: { ROLE: "api", ADMIN_TOKEN: t.tp.config.ADMIN_TOKEN! },
+    });
+    try {
+      const cookie = await signIn(await t.token("advocate", { advocateId: "adv-amara" }));
+      const there = await liveStream(cookie, other.tp.app!);
+      await signOut(cookie);
+      await changeTheCase();
+      expect(await there.rest()).toEqual([{ event: "bye", data: JSON.stringify({ reason: "signed-out" }) }]);
+    } finally {
+      // Not other.close(): it would delete the keys both processes share.
+      await other.tp.close();
+      rmSync(other.tp.config.DATA_DIR, { recursive: true, force: true });
+    }
+  });
+
+  it(`lets a session hold ${STREAMS_PER_SESSION} live streams: one more ends the oldest, which is told not to come back`, async () => {
+    const cookie = await signIn(await t.token("advocate", { advocateId: "adv-amara" }));
+    const open: SseReader[] = [];
+    for (let i = 0; i < STREAMS_PER_SESSION; i++) open.push(await liveStream(cookie));
+    const newest = await liveStream(cookie);
+    const [oldest, ...kept] = open;
+    expect(await oldest!.rest()).toEqual([{ event: "bye", data: JSON.stringify({ reason: "superseded" }) }]);
+    // The others are still live: each hears of the next change.
+    await changeTheCase();
+    for (const s of [...kept, newest]) expect((await s.until("case")).data).toContain(caseId);
+    for (const s of [...kept, newest]) await s.cancel();
+  });
 
   it("keeps a session id in the cookie, never the token, and ends it at logout even if the cookie is replayed", async () => {
     const token = await t.token("advocate", { advocateId: "adv-amara" });

@@ -16,6 +16,7 @@ import { queueRoutes } from "./queue.tsx";
 import { rulePages } from "./rules.tsx";
 import { searchRoutes } from "./search.tsx";
 import { type DeskEnv, requireSession, sameOriginPosts, sessionRoutes } from "./session.tsx";
+import type { DeskStreams, SessionsEnded } from "./streams.ts";
 import { workRoutes } from "./work.tsx";
 
 export function deskRoutes(
@@ -27,6 +28,9 @@ export function deskRoutes(
     metrics?: Metrics;
     texting: CaseActions;
     phoneCountry?: CountryCode | undefined;
+    /** Open live streams by session, and how a sign-out ends them in every process. */
+    streams: DeskStreams;
+    endSessions: (ended: SessionsEnded) => Promise<void>;
     /** Where to leave what must end before the HTTP server can close. */
     closers?: Array<() => void>;
   },
@@ -56,7 +60,7 @@ export function deskRoutes(
   app.use("*", sameOriginPosts(opts.publicUrl));
   app.route("/", sessionRoutes(sql, opts));
   app.use("*", requireSession(sql));
-  app.route("/", liveRoutes(sql, feed));
+  app.route("/", liveRoutes(sql, feed, opts.streams));
   app.route("/rules", rulePages(sql));
   app.route("/", queueRoutes(sql));
   app.route("/", advocateRoutes(sql));

@@ -109,6 +109,7 @@ export const Layout: FC<{
             needs you
           </a>
         ) : null}
+        {who && role !== "risk" ? <span id="live-note" class="warn" role="status" hidden /> : null}
         {who ? (
           <span class="who">
             {who} ·{" "}

@@ -11,8 +11,9 @@ import { Hono } from "hono";
 import { getCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
 import type { Sql } from "../../engine/store/database.ts";
-import { casesNeedingAdvocate, principalForSession } from "../../engine/store/postgres.ts";
+import { casesNeedingAdvocate, hashToken, principalForSession } from "../../engine/store/postgres.ts";
 import { DESK_COOKIE, type DeskEnv } from "./session.tsx";
+import type { DeskStreams, StreamEnd } from "./streams.ts";
 import { teamOf } from "./words.tsx";
 
 export interface CaseChange {
@@ -172,6 +173,19 @@ const SCRIPT = `(() => {
     }
   });
   es.addEventListener("hello", () => refresh());
+  // The server ended this stream for good (signed out, or newer tabs of this session took its
+  // place): no reconnecting, and the page says updates stopped.
+  es.addEventListener("bye", (e) => {
+    es.close();
+    const { reason } = JSON.parse(e.data);
+    const note = document.getElementById("live-note");
+    if (note) {
+      note.textContent = reason === "superseded"
+        ? "Live updates stopped: this desk is open in newer tabs. Reload to resume."
+        : "Signed out: live updates stopped.";
+      note.hidden = false;
+    }
+  });
   es.addEventListener("case", (e) => {
     const change = JSON.parse(e.data);
     if (!here || change.caseId === here) refresh();
@@ -179,7 +193,10 @@ const SCRIPT = `(() => {
 })();
 `;
 
-export function liveRoutes(sql: Sql, feed: DeskFeed) {
+/** A stream re-reads its session this often (ms) in case its end was not announced (Redis away). */
+const RECHECK_MS = 25_000;
+
+export function liveRoutes(sql: Sql, feed: DeskFeed, streams: DeskStreams) {
   const app = new Hono<DeskEnv>();
   app.get("/live.js", (c) => {
     c.header("Cache-Control", "no-cache");
@@ -191,6 +208,7 @@ export function liveRoutes(sql: Sql, feed: DeskFeed) {
     const session = getCookie(c, DESK_COOKIE) ?? "";
     return streamSSE(c, async (stream) => {
       let closed = false;
+      let ended: StreamEnd | undefined;
       let queue: CaseChange[] = [];
       let wake: (() => void) | undefined;
       let unsubscribe = () => {};
@@ -198,8 +216,21 @@ export function liveRoutes(sql: Sql, feed: DeskFeed) {
         closed = true;
         wake?.();
       };
-      // Registered before anything is awaited: a tab closed meanwhile still ends the stream.
+      // Registered before anything is awaited: a tab closed, a sign-out or a newer tab meanwhile
+      // still ends the stream.
       stream.onAbort(stop);
+      const release = streams.open(hashToken(session), p.tokenId, (why) => {
+        ended = why;
+        // Nothing more is queued for a stream whose session is over, even while a write is stuck.
+        unsubscribe();
+        stop();
+      });
+      // A page told why its stream ended does not reconnect: it would only be refused, or push
+      // out a newer tab of its own session.
+      const farewell = async () => {
+        if (ended && !stream.aborted)
+          await stream.writeSSE({ event: "bye", data: JSON.stringify({ reason: ended }) });
+      };
       try {
         unsubscribe = await feed.subscribe((changes) => {
           // An advocate or team supervisor hears of their team's cases only.
@@ -208,7 +239,11 @@ export function liveRoutes(sql: Sql, feed: DeskFeed) {
           queue.push(...mine);
           wake?.();
         }, stop);
-        if (closed || stream.aborted) return;
+        if (closed) unsubscribe();
+        // Signed out between the session check and the registration above: no announcement will come.
+        let checkedAt = Date.now();
+        if (!closed && !(await principalForSession(sql, session, new Date()))) ended = "signed-out";
+        if (ended || closed || stream.aborted) return await farewell();
         const counts = async () =>
           stream.writeSSE({
             event: "counts",
@@ -220,20 +255,28 @@ export function liveRoutes(sql: Sql, feed: DeskFeed) {
         await stream.writeSSE({ event: "hello", data: "{}" });
         await counts();
         while (!closed) {
-          // Wait for changes, or 25 s for a comment that keeps proxies from closing an idle stream.
+          // Wait for changes, or until the session is due a look: then a comment keeps proxies
+          // from closing an idle stream.
           let timer: NodeJS.Timeout | undefined;
           await new Promise<void>((ok) => {
             wake = ok;
-            timer = setTimeout(ok, 25_000);
+            timer = setTimeout(ok, Math.max(0, checkedAt + RECHECK_MS - Date.now()));
           });
           clearTimeout(timer);
           wake = undefined;
           if (closed) break;
+          if (Date.now() - checkedAt >= RECHECK_MS) {
+            // Signed out, expired or revoked without a word reaching this process: the stream
+            // ends with the session all the same, if later.
+            if (!(await principalForSession(sql, session, new Date()))) {
+              ended = "signed-out";
+              break;
+            }
+            checkedAt = Date.now();
+          }
           const batch = queue;
           queue = [];
           if (batch.length === 0) {
-            // Signed out, expired or revoked since the page opened: the stream ends with the session.
-            if (!(await principalForSession(sql, session, new Date()))) break;
             await stream.write(": idle\n\n");
             continue;
           }
@@ -249,9 +292,11 @@ export function liveRoutes(sql: Sql, feed: DeskFeed) {
           }
           await counts();
         }
+        await farewell();
       } finally {
         closed = true;
         unsubscribe();
+        release();
       }
     });
   });

@@ -8,12 +8,14 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Sql } from "../../engine/store/database.ts";
 import {
   createDeskSession,
+  hashToken,
   type Principal,
   principalFor,
   principalForSession,
   revokeDeskSession,
 } from "../../engine/store/postgres.ts";
 import { Layout } from "./layout.tsx";
+import type { SessionsEnded } from "./streams.ts";
 
 /** Who may sign in to the desk: advocates and supervisors for cases, the risk team for its rules. */
 const DESK_ROLES: readonly string[] = ["advocate", "supervisor", "admin", "risk"];
@@ -62,7 +64,10 @@ function secureCookie(c: Context, mode: "auto" | boolean): boolean {
 }
 
 /** `/login` and `/logout`: open to anyone (the sign-in form), mounted before `requireSession`. */
-export function sessionRoutes(sql: Sql, opts: { secureCookie: "auto" | boolean }) {
+export function sessionRoutes(
+  sql: Sql,
+  opts: { secureCookie: "auto" | boolean; endSessions: (ended: SessionsEnded) => Promise<void> },
+) {
   const app = new Hono<DeskEnv>();
   app.get("/login", (c) =>
     c.html(
@@ -104,7 +109,11 @@ export function sessionRoutes(sql: Sql, opts: { secureCookie: "auto" | boolean }
   });
   app.post("/logout", async (c) => {
     const session = getCookie(c, COOKIE);
-    if (session) await revokeDeskSession(sql, session, new Date());
+    if (session) {
+      await revokeDeskSession(sql, session, new Date());
+      // Its open pages stop hearing of cases now, in whichever process holds their streams.
+      await opts.endSessions({ session: hashToken(session) });
+    }
     deleteCookie(c, COOKIE, { path: "/" });
     deleteCookie(c, COOKIE, { path: "/desk" });
     return c.redirect("/desk/login", 303);
