@@ -6,6 +6,7 @@ import { STREAMS_PER_SESSION } from "../api/desk/streams.ts";
 import { signVonageWebhook } from "../engine/outreach/signature.ts";
 import { createToken } from "../engine/store/postgres.ts";
 import { eventually, loadPeopleVia, loadStory, playStory } from "../fixtures/stories.ts";
+import { describeViolations, seriousViolations } from "./support/axe.ts";
 import { chromiumAvailable, launchBrowser } from "./support/browser.ts";
 import { type FakeVonage, startFakeVonage } from "./support/fake-vonage.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
@@ -205,6 +206,25 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
     await page.screenshot({ path: artefact("advocates.png"), fullPage: true });
   });
 
+  it("keeps the advocates page current without reloading it: a new advocate, then their status", async () => {
+    const page = await signIn(await t.token("supervisor"));
+    await page.goto(`${base}/desk/advocates`);
+    await page.evaluate(() => Object.assign(window, { stillHere: true }));
+    const shows = (line: string) =>
+      page.waitForFunction(
+        (re) => new RegExp(re).test(document.querySelector("#advocates")?.textContent ?? ""),
+        line,
+        { timeout: 15_000 },
+      );
+    // Neither is online: no case moves to them, the rest of the suite is unchanged.
+    await t.api("PUT", "/v1/advocates/adv-nia", { name: "Nia Newcomb", team: "fraud", status: "offline" });
+    await shows("Nia Newcomb\\s*fraud\\s*offline");
+    await t.api("PUT", "/v1/advocates/adv-nia/status", { status: "away" });
+    await shows("Nia Newcomb\\s*fraud\\s*away");
+    expect(await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
+    expect(await page.locator("meta[http-equiv=refresh]").count()).toBe(0);
+  });
+
   it("keeps another team's advocate out of the case", async () => {
     await t.api("PUT", "/v1/advocates/adv-other", { name: "Olu Other", team: "disputes", status: "online" });
     const page = await signIn(await t.token("advocate", { advocateId: "adv-other" }));
@@ -281,6 +301,52 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
       await page.waitForURL(/failed=1/);
       expect((await page.context().cookies()).filter((c) => c.name === "tp_desk")).toEqual([]);
     }
+  });
+
+  it("has no critical or serious accessibility violation (axe-core) on any page of the desk, for any role", async () => {
+    // An open case as well as Sophie's resolved one: the case page's forms differ between them.
+    await t.api("POST", "/v1/events", [
+      tx("axe-1", "cus-42", "2026-11-30T09:10:00Z", PARIS),
+      tx("axe-2", "cus-42", "2026-11-30T10:10:00Z", PHNOM_PENH),
+    ]);
+    await t.drained();
+    const open = await t.api("GET", "/v1/cases?customerId=cus-42&status=open");
+    const openId = open.body.items[0].id as string;
+    const found: string[] = [];
+    const check = async (page: Page, paths: readonly string[]) => {
+      for (const path of paths) {
+        await page.goto(`${base}${path}`);
+        const violations = await seriousViolations(page);
+        if (violations.length > 0) found.push(describeViolations(path, violations));
+      }
+    };
+    await check(await browser.newPage(), ["/desk/login", "/desk/login?failed=1"]);
+    await check(await signIn(await t.token("advocate", { advocateId: "adv-amara" })), [
+      "/desk",
+      "/desk?status=resolved",
+      `/desk/cases/${openId}`,
+      `/desk/cases/${caseId}`,
+      "/desk/cases/case-no-such-case",
+      "/desk/advocates",
+      "/desk/search",
+      "/desk/search?q=Sophie",
+      "/desk/search?q=Nobody",
+      `/desk/search?q=${encodeURIComponent("+1 555")}`,
+      `/desk/lookup?phone=${encodeURIComponent("+33612349999")}`,
+      "/desk/rules",
+    ]);
+    await check(await signIn(await t.token("supervisor")), [
+      "/desk",
+      `/desk/cases/${openId}`,
+      "/desk/advocates",
+      "/desk/rules",
+      "/desk/rules?window=all",
+      "/desk/rules/impossible-location-spend",
+      "/desk/rules/night-atm",
+      "/desk/rules/no-such-rule",
+    ]);
+    await check(await signIn(await t.token("risk", { label: "Priya" }), "/desk/rules"), ["/desk/rules"]);
+    expect(found.join("\n")).toBe("");
   });
 });
 

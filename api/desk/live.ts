@@ -1,9 +1,10 @@
 /**
  * The desk, live: server-sent events at `/desk/live` tell each open page what changed on the
  * cases its viewer may see — a case routed to them, a customer's reply, a delivery failure, a
- * status change — and how many cases need them. Every change to a case is a timeline entry, so
- * one poller per process reads new entries (by id, once a second, only while someone listens)
- * and fans them out by team; it works the same on Postgres and embedded PGlite and whichever
+ * status change — how many cases need them, and when an advocate of their team changed (status,
+ * capacity). Every change to a case is a timeline entry and every advocate carries `updated_at`,
+ * so one poller per process reads new ones (once a second, only while someone listens) and fans
+ * them out by team; it works the same on Postgres and embedded PGlite and whichever
  * process (API or worker) made the change. The page's script (`/desk/live.js`) refetches the
  * page and swaps the parts marked `data-live`, leaving what the advocate is typing alone.
  */
@@ -24,7 +25,13 @@ export interface CaseChange {
   advocateId: string | null;
 }
 
-type Listener = (changes: readonly CaseChange[]) => void;
+/** An advocate added or changed (status, capacity, team): the advocates page shows it. */
+export interface AdvocateChange {
+  advocateId: string;
+  team: string;
+}
+
+type Listener = (changes: { cases: readonly CaseChange[]; advocates: readonly AdvocateChange[] }) => void;
 
 /**
  * Timeline ids are handed out at insert and seen at commit, so a long transaction can commit an
@@ -32,11 +39,17 @@ type Listener = (changes: readonly CaseChange[]) => void;
  */
 const LOOKBACK = 500;
 
+/** Advocates' `updated_at` is a transaction's start: each tick looks this far back again, ms. */
+const ADVOCATE_LOOKBACK_MS = 60_000;
+
 /** One poller per process, running only while a desk page listens. */
 export class DeskFeed {
   private readonly listeners = new Map<Listener, () => void>();
   private last: bigint | undefined;
   private readonly sent = new Set<string>();
+  /** Advocates' changes read so far: the newest `updated_at`, and each advocate's last one sent. */
+  private advocatesAt: Date | undefined;
+  private readonly advocatesSent = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
   private closed = false;
@@ -53,8 +66,16 @@ export class DeskFeed {
   async subscribe(l: Listener, end: () => void): Promise<() => void> {
     if (this.closed) throw new Error("shutting down");
     if (this.last === undefined) {
-      const [r] = await this.sql`select coalesce(max(id), 0) as id from case_timeline`;
-      this.last ??= BigInt(r!.id as string | number);
+      const [r] = await this.sql`select coalesce(max(id), 0) as id, now() as at from case_timeline`;
+      const at = r!.at as Date;
+      // Changes already in the window are not news to a page drawn after them.
+      const recent = await this.sql`
+        select id, updated_at from advocates where updated_at > ${new Date(at.getTime() - ADVOCATE_LOOKBACK_MS)}`;
+      if (this.last === undefined) {
+        for (const a of recent) this.advocatesSent.set(a.id as string, (a.updated_at as Date).getTime());
+        this.advocatesAt = at;
+        this.last = BigInt(r!.id as string | number);
+      }
     }
     this.listeners.set(l, end);
     if (!this.timer) {
@@ -68,24 +89,40 @@ export class DeskFeed {
         this.timer = undefined;
         this.last = undefined;
         this.sent.clear();
+        this.advocatesAt = undefined;
+        this.advocatesSent.clear();
       }
     };
   }
 
   private async tick(): Promise<void> {
-    if (this.busy || this.last === undefined) return;
+    if (this.busy || this.last === undefined || this.advocatesAt === undefined) return;
     this.busy = true;
     try {
       const from = this.last > BigInt(LOOKBACK) ? this.last - BigInt(LOOKBACK) : 0n;
-      const rows = await this.sql`
-        select t.id, t.case_id, t.kind, c.team, c.advocate_id from case_timeline t join cases c on c.id = t.case_id
-        where t.id > ${String(from)} order by t.id limit 1000`;
+      const since = new Date(this.advocatesAt.getTime() - ADVOCATE_LOOKBACK_MS);
+      const [rows, people] = await Promise.all([
+        this.sql`
+          select t.id, t.case_id, t.kind, c.team, c.advocate_id from case_timeline t join cases c on c.id = t.case_id
+          where t.id > ${String(from)} order by t.id limit 1000`,
+        this.sql`select id, team, updated_at from advocates where updated_at > ${since}`,
+      ]);
+      if (this.last === undefined || this.advocatesAt === undefined) return;
+      const moved = people.filter(
+        (a) => this.advocatesSent.get(a.id as string) !== (a.updated_at as Date).getTime(),
+      );
+      for (const a of moved) {
+        this.advocatesSent.set(a.id as string, (a.updated_at as Date).getTime());
+        if ((a.updated_at as Date) > this.advocatesAt) this.advocatesAt = a.updated_at as Date;
+      }
+      for (const [id, at] of this.advocatesSent) if (at <= since.getTime()) this.advocatesSent.delete(id);
+      const advocates = moved.map((a) => ({ advocateId: a.id as string, team: a.team as string }));
       const fresh = rows.filter((r) => !this.sent.has(String(r.id)));
       if (rows.length > 0) {
         const top = BigInt(rows[rows.length - 1]!.id as string | number);
         if (top > this.last) this.last = top;
       }
-      if (fresh.length === 0) return;
+      if (fresh.length === 0 && advocates.length === 0) return;
       for (const r of fresh) this.sent.add(String(r.id));
       // Ids below the window can no longer come back: forget them.
       const floor = this.last - BigInt(LOOKBACK);
@@ -97,7 +134,7 @@ export class DeskFeed {
         team: r.team as string,
         advocateId: (r.advocate_id as string | null) ?? null,
       }));
-      for (const l of this.listeners.keys()) l(changes);
+      for (const l of this.listeners.keys()) l({ cases: changes, advocates });
     } catch {
       // Postgres away for a moment: the next tick tries again; pages keep what they show.
     } finally {
@@ -137,7 +174,7 @@ const SCRIPT = `(() => {
   let pending = false;
   let again = false;
   async function refresh() {
-    // A page with nothing live (search, advocates) has nothing to refresh.
+    // A page with nothing live (search, rules) has nothing to refresh.
     if (!document.querySelector("[data-live]")) return;
     if (pending) {
       again = true;
@@ -186,6 +223,10 @@ const SCRIPT = `(() => {
       note.hidden = false;
     }
   });
+  // Who is online and how full their hands are: the pages of lists (queue, advocates) show it.
+  es.addEventListener("advocates", () => {
+    if (!here) refresh();
+  });
   es.addEventListener("case", (e) => {
     const change = JSON.parse(e.data);
     if (!here || change.caseId === here) refresh();
@@ -210,6 +251,7 @@ export function liveRoutes(sql: Sql, feed: DeskFeed, streams: DeskStreams) {
       let closed = false;
       let ended: StreamEnd | undefined;
       let queue: CaseChange[] = [];
+      let advocatesChanged = false;
       let wake: (() => void) | undefined;
       let unsubscribe = () => {};
       const stop = () => {
@@ -232,11 +274,13 @@ export function liveRoutes(sql: Sql, feed: DeskFeed, streams: DeskStreams) {
           await stream.writeSSE({ event: "bye", data: JSON.stringify({ reason: ended }) });
       };
       try {
-        unsubscribe = await feed.subscribe((changes) => {
-          // An advocate or team supervisor hears of their team's cases only.
-          const mine = team ? changes.filter((ch) => ch.team === team) : changes;
-          if (mine.length === 0) return;
+        unsubscribe = await feed.subscribe(({ cases, advocates }) => {
+          // An advocate or team supervisor hears of their team's cases and advocates only.
+          const mine = team ? cases.filter((ch) => ch.team === team) : cases;
+          const people = team ? advocates.filter((a) => a.team === team) : advocates;
+          if (mine.length === 0 && people.length === 0) return;
           queue.push(...mine);
+          advocatesChanged ||= people.length > 0;
           wake?.();
         }, stop);
         if (closed) unsubscribe();
@@ -276,8 +320,11 @@ export function liveRoutes(sql: Sql, feed: DeskFeed, streams: DeskStreams) {
           }
           const batch = queue;
           queue = [];
+          const people = advocatesChanged;
+          advocatesChanged = false;
+          if (people) await stream.writeSSE({ event: "advocates", data: "{}" });
           if (batch.length === 0) {
-            await stream.write(": idle\n\n");
+            if (!people) await stream.write(": idle\n\n");
             continue;
           }
           const seen = new Set<string>();

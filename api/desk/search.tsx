@@ -79,7 +79,6 @@ export function searchRoutes(sql: Sql, opts: { phoneCountry?: CountryCode | unde
           </div>
         </div>,
         whoOf(p),
-        undefined,
         p.role,
         // A number searched for stays masked in the box too.
         said,

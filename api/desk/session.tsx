@@ -74,10 +74,20 @@ export function sessionRoutes(
       <Layout title="Sign in">
         <div class="card" style="max-width:420px">
           <h1>Sign in</h1>
-          <p class="muted">Paste your advocate, supervisor or risk token.</p>
           <form method="post" action="/desk/login">
+            <label for="token">Token</label>
+            <p class="muted" id="token-hint">
+              Paste your advocate, supervisor or risk token.
+            </p>
             <p>
-              <input type="password" name="token" autocomplete="off" required />
+              <input
+                type="password"
+                id="token"
+                name="token"
+                autocomplete="off"
+                aria-describedby="token-hint"
+                required
+              />
             </p>
             <button class="primary" type="submit">
               Sign in
