@@ -225,6 +225,26 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
     expect(await page.locator("meta[http-equiv=refresh]").count()).toBe(0);
   });
 
+  it("stops the live updates of every tab of a session signed out in one of them, and says so", async () => {
+    const context = await browser.newContext();
+    const first = await context.newPage();
+    await first.goto(`${base}/desk`);
+    await first.fill("input[name=token]", await t.token("advocate", { advocateId: "adv-amara" }));
+    await first.click("button[type=submit]");
+    await first.waitForURL(`${base}/desk`);
+    const second = await context.newPage();
+    await second.goto(`${base}/desk`);
+    await second.click("text=Sign out");
+    await second.waitForURL(`${base}/desk/login`);
+    await first.waitForFunction(
+      () => document.querySelector("#live-note")?.textContent === "Signed out: live updates stopped.",
+      undefined,
+      { timeout: 15_000 },
+    );
+    expect(await first.locator("#live-note").isVisible()).toBe(true);
+    await context.close();
+  });
+
   it("keeps another team's advocate out of the case", async () => {
     await t.api("PUT", "/v1/advocates/adv-other", { name: "Olu Other", team: "disputes", status: "online" });
     const page = await signIn(await t.token("advocate", { advocateId: "adv-other" }));
