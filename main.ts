@@ -11,6 +11,7 @@ import { type ServerType, serve } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { Redis } from "ioredis";
 import { createApp } from "./api/app.ts";
+import { DeskStreams, deskSessionsChannel, readSessionsEnded } from "./api/desk/streams.ts";
 import { vonageWebhooks } from "./api/webhooks/vonage.ts";
 import { type Config, ConfigError, hasVonageCredentials, loadConfig } from "./engine/config.ts";
 import { ValidationError } from "./engine/errors.ts";
@@ -117,18 +118,28 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
 
   let pool: Pool | undefined;
   let workerRedis: Redis | undefined;
-  let subscriber: Redis | undefined;
+  // Messages between processes: a publish or new rates for the workers, a sign-out for the API.
+  const subscriber = workerConnection(config.REDIS_URL);
+  subscriber.on("error", (e) => log.warn({ err: e.message }, "redis subscriber error"));
+  // Open desk streams by session: a sign-out handled by any process ends them here too.
+  const deskStreams = new DeskStreams();
+  if (config.ROLE !== "workers") {
+    subscriber.on("message", (channel, message) => {
+      if (channel !== deskSessionsChannel(keyPrefix)) return;
+      const ended = readSessionsEnded(message);
+      if (ended) deskStreams.end(ended);
+    });
+    await subscriber.subscribe(deskSessionsChannel(keyPrefix));
+  }
   if (config.ROLE !== "api") {
     workerRedis = workerConnection(config.REDIS_URL);
     const state = new CustomerState(workerRedis, keyPrefix);
     const rulesets = new RulesetCache(sql);
     // A publish reaches this process's workers by message; after a reconnect, by reading again.
-    subscriber = workerConnection(config.REDIS_URL);
-    subscriber.on("error", (e) => log.warn({ err: e.message }, "redis subscriber error"));
     const fx = new FxCache(sql);
     subscriber.on("message", (channel, message) => {
       if (channel === fxChannel(keyPrefix)) fx.invalidate();
-      else rulesets.invalidate(Number(message));
+      else if (channel === rulesetChannel(keyPrefix)) rulesets.invalidate(Number(message));
     });
     subscriber.on("ready", () => {
       rulesets.invalidate();
@@ -181,6 +192,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
   if (config.ROLE !== "workers") {
     app = createApp({
       closers,
+      deskStreams,
       sql,
       redis,
       queues,
@@ -194,6 +206,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
       batchSize: config.INGEST_BATCH_SIZE,
       maxPendingAgeMs: config.READY_MAX_PENDING_AGE_MS,
       secureCookies: config.DESK_COOKIE_SECURE,
+      deskPublicUrl: config.DESK_PUBLIC_URL,
       texting: {
         from: config.VONAGE_FROM,
         transport: hasVonageCredentials(config) ? "vonage" : "outbox",
@@ -253,7 +266,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
       if (db.lock) await sql`update api_tokens set revoked_at = now() where id = 'local-cli'`.catch(() => {});
       await pool?.close();
       await queues.close();
-      await subscriber?.quit().catch(() => {});
+      await subscriber.quit().catch(() => {});
       await workerRedis?.quit().catch(() => {});
       await redis.quit().catch(() => {});
       await db.close();

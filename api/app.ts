@@ -12,6 +12,7 @@ import { owe, type Queues } from "../workers/queues.ts";
 import { QUEUES_PATH, queueDashboard } from "./admin/queues.ts";
 import { type AuthEnv, authenticate } from "./auth.ts";
 import { deskRoutes } from "./desk/desk.tsx";
+import { DeskStreams, deskSessionsChannel, type SessionsEnded } from "./desk/streams.ts";
 import { errorBody, handleError, refuseBadParams } from "./errors.ts";
 import { openApiDocument } from "./openapi.ts";
 import { tokenRoutes } from "./routes/admin.ts";
@@ -53,10 +54,14 @@ export interface AppDeps {
   keyPrefix: string;
   /** Desk cookies `Secure`: always, never, or when the request came over HTTPS (default). */
   secureCookies?: "auto" | boolean;
+  /** The desk's address as browsers see it (DESK_PUBLIC_URL): a POST's Origin must match it. */
+  deskPublicUrl?: string | undefined;
   /** The country whose numbering plan reads a national-format number in lookups (the bank's own). */
   phoneCountry?: CountryCode | undefined;
   /** How this deployment texts: the sender and whether Vonage or the outbox carries it. */
   texting: { from: string; transport: "vonage" | "outbox"; bank: { name: string; phone: string } };
+  /** The desk's open live streams, which a sign-out in another process ends by message (main.ts). */
+  deskStreams?: DeskStreams;
   /** Filled by the app: what to end before the HTTP server closes (the desk's live streams). */
   closers?: Array<() => void>;
   /** Extra routes mounted at the root (webhooks). */
@@ -65,6 +70,17 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
+  const deskStreams = deps.deskStreams ?? new DeskStreams();
+  // A sign-out or a revoked token ends the session's live streams here at once, and in every other
+  // API process by message; with Redis away they notice at their next look at the session.
+  const endDeskSessions = async (ended: SessionsEnded) => {
+    deskStreams.end(ended);
+    await deps.redis
+      .publish(deskSessionsChannel(deps.keyPrefix), JSON.stringify(ended))
+      .catch((err: Error) => {
+        deps.log.warn({ err: err.message }, "ended desk session not announced to other processes");
+      });
+  };
   app.onError((err, c) => handleError(err, c, deps.log));
   app.notFound((c) => c.json(errorBody("not_found", `no route ${c.req.method} ${c.req.path}`), 404));
 
@@ -166,7 +182,7 @@ export function createApp(deps: AppDeps): Hono {
   v1.route("/advocates", advocateRoutes(deps.sql));
   v1.route("/cases", caseRoutes(deps.sql, deps.metrics, advocateTexts(deps), deps.phoneCountry));
   v1.route("/calls", callRoutes(deps.sql, deps.phoneCountry));
-  v1.route("/tokens", tokenRoutes(deps.sql));
+  v1.route("/tokens", tokenRoutes(deps.sql, endDeskSessions));
   const told = { redis: deps.redis, keyPrefix: deps.keyPrefix, log: deps.log };
   v1.route("/rules", ruleRoutes(deps.sql, told));
   v1.route("/facts", factRoutes());
@@ -186,13 +202,16 @@ export function createApp(deps: AppDeps): Hono {
     "/desk",
     deskRoutes(deps.sql, {
       secureCookie: deps.secureCookies ?? "auto",
+      publicUrl: deps.deskPublicUrl,
+      streams: deskStreams,
+      endSessions: endDeskSessions,
       metrics: deps.metrics,
       texting: advocateTexts(deps),
       phoneCountry: deps.phoneCountry,
       ...(deps.closers ? { closers: deps.closers } : {}),
     }),
   );
-  app.route(QUEUES_PATH, queueDashboard(deps.sql, deps.queues));
+  app.route(QUEUES_PATH, queueDashboard(deps.sql, deps.queues, deps.deskPublicUrl));
   app.get("/", (c) => c.redirect("/desk", 302));
   deps.mount?.(app);
   return app;

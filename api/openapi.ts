@@ -237,6 +237,17 @@ export function openApiDocument(): object {
           responses: { "201": { description: "{ id, token, role }" }, ...errors },
         },
       },
+      "/v1/tokens/{id}": {
+        delete: {
+          summary: "Revoke a token (admin only): its desk sessions end, and their open pages stop at once",
+          security: bearer,
+          responses: {
+            "204": { description: "revoked" },
+            "404": { description: "no live token by that id" },
+            ...errors,
+          },
+        },
+      },
       "/v1/rules": {
         get: {
           summary: "The published rules: name, mode (live or shadow), owner, severity, team, test count",

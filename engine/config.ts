@@ -82,6 +82,11 @@ export const configSchema = z.object({
     .enum(["auto", "1", "0", "true", "false"])
     .default("auto")
     .transform((v) => (v === "auto" ? ("auto" as const) : v === "1" || v === "true")),
+  /**
+   * The desk's address as browsers reach it (https://desk.example.com), for a proxy that rewrites
+   * Host: a desk POST without Sec-Fetch-Site must carry this Origin. Unset: the request's Host.
+   */
+  DESK_PUBLIC_URL: optionalString.pipe(z.url("must be a URL").optional()),
   /** Which parts this process runs: api, workers, or both. */
   ROLE: z.enum(["all", "api", "workers"]).default("all"),
   /** Load fixtures into an empty database at start. */

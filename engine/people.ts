@@ -73,6 +73,16 @@ export function lookupPhone(input: string, country: CountryCode | undefined): st
   return undefined;
 }
 
+/**
+ * A number with a phone number's shape and length for its country but not in use (`+44 7700
+ * 900123`, a range kept for drama), as E.164: no customer can have it, so a search for it finds
+ * no case rather than failing to read it.
+ */
+export function possiblePhone(input: string, country: CountryCode | undefined): string | undefined {
+  const parsed = parsePhoneNumberFromString(input.trim(), country);
+  return parsed?.isPossible() ? parsed.number : undefined;
+}
+
 /** The country of the bank's own number: how national formats are read in lookups. */
 export function countryOfNumber(phone: string): CountryCode | undefined {
   return parsePhoneNumberFromString(phone)?.country;

@@ -1,15 +1,18 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { STREAMS_PER_SESSION } from "../api/desk/streams.ts";
 import { signVonageWebhook } from "../engine/outreach/signature.ts";
 import { createToken } from "../engine/store/postgres.ts";
 import { eventually, loadPeopleVia, loadStory, playStory } from "../fixtures/stories.ts";
+import { describeViolations, seriousViolations } from "./support/axe.ts";
 import { chromiumAvailable, launchBrowser } from "./support/browser.ts";
 import { type FakeVonage, startFakeVonage } from "./support/fake-vonage.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 import { PARIS, PHNOM_PENH, tx } from "./support/payments.ts";
 import { REPO } from "./support/processes.ts";
+import { readSse, type SseReader } from "./support/sse.ts";
 
 /** Screenshots the run writes for people to look at (not committed). */
 function artefact(name: string): string {
@@ -153,7 +156,7 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
     await page.goto(`${base}/desk/lookup?phone=${encodeURIComponent("+447911123042")}`);
     expect(page.url()).toBe(`${base}/desk/cases/${caseId}`);
     await page.goto(`${base}/desk/lookup?phone=${encodeURIComponent("+33612349999")}`);
-    expect(await page.locator("main").innerText()).toMatch(/No case found/);
+    expect(await page.locator("main").innerText()).toMatch(/No case for this number, \+33•+9999\./);
     await page.goto(`${base}/desk/search?q=${encodeURIComponent("+1 555")}`);
     expect(await page.locator("main").innerText()).toMatch(
       /not a name, phone number, case id or card's last four/,
@@ -201,6 +204,45 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
     expect(text).toMatch(/Priya Shah\s+fraud\s+offline/);
     expect(text).toContain("0 open cases waiting for an advocate");
     await page.screenshot({ path: artefact("advocates.png"), fullPage: true });
+  });
+
+  it("keeps the advocates page current without reloading it: a new advocate, then their status", async () => {
+    const page = await signIn(await t.token("supervisor"));
+    await page.goto(`${base}/desk/advocates`);
+    await page.evaluate(() => Object.assign(window, { stillHere: true }));
+    const shows = (line: string) =>
+      page.waitForFunction(
+        (re) => new RegExp(re).test(document.querySelector("#advocates")?.textContent ?? ""),
+        line,
+        { timeout: 15_000 },
+      );
+    // Neither is online: no case moves to them, the rest of the suite is unchanged.
+    await t.api("PUT", "/v1/advocates/adv-nia", { name: "Nia Newcomb", team: "fraud", status: "offline" });
+    await shows("Nia Newcomb\\s*fraud\\s*offline");
+    await t.api("PUT", "/v1/advocates/adv-nia/status", { status: "away" });
+    await shows("Nia Newcomb\\s*fraud\\s*away");
+    expect(await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
+    expect(await page.locator("meta[http-equiv=refresh]").count()).toBe(0);
+  });
+
+  it("stops the live updates of every tab of a session signed out in one of them, and says so", async () => {
+    const context = await browser.newContext();
+    const first = await context.newPage();
+    await first.goto(`${base}/desk`);
+    await first.fill("input[name=token]", await t.token("advocate", { advocateId: "adv-amara" }));
+    await first.click("button[type=submit]");
+    await first.waitForURL(`${base}/desk`);
+    const second = await context.newPage();
+    await second.goto(`${base}/desk`);
+    await second.click("text=Sign out");
+    await second.waitForURL(`${base}/desk/login`);
+    await first.waitForFunction(
+      () => document.querySelector("#live-note")?.textContent === "Signed out: live updates stopped.",
+      undefined,
+      { timeout: 15_000 },
+    );
+    expect(await first.locator("#live-note").isVisible()).toBe(true);
+    await context.close();
   });
 
   it("keeps another team's advocate out of the case", async () => {
@@ -279,6 +321,52 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
       await page.waitForURL(/failed=1/);
       expect((await page.context().cookies()).filter((c) => c.name === "tp_desk")).toEqual([]);
     }
+  });
+
+  it("has no critical or serious accessibility violation (axe-core) on any page of the desk, for any role", async () => {
+    // An open case as well as Sophie's resolved one: the case page's forms differ between them.
+    await t.api("POST", "/v1/events", [
+      tx("axe-1", "cus-42", "2026-11-30T09:10:00Z", PARIS),
+      tx("axe-2", "cus-42", "2026-11-30T10:10:00Z", PHNOM_PENH),
+    ]);
+    await t.drained();
+    const open = await t.api("GET", "/v1/cases?customerId=cus-42&status=open");
+    const openId = open.body.items[0].id as string;
+    const found: string[] = [];
+    const check = async (page: Page, paths: readonly string[]) => {
+      for (const path of paths) {
+        await page.goto(`${base}${path}`);
+        const violations = await seriousViolations(page);
+        if (violations.length > 0) found.push(describeViolations(path, violations));
+      }
+    };
+    await check(await browser.newPage(), ["/desk/login", "/desk/login?failed=1"]);
+    await check(await signIn(await t.token("advocate", { advocateId: "adv-amara" })), [
+      "/desk",
+      "/desk?status=resolved",
+      `/desk/cases/${openId}`,
+      `/desk/cases/${caseId}`,
+      "/desk/cases/case-no-such-case",
+      "/desk/advocates",
+      "/desk/search",
+      "/desk/search?q=Sophie",
+      "/desk/search?q=Nobody",
+      `/desk/search?q=${encodeURIComponent("+1 555")}`,
+      `/desk/lookup?phone=${encodeURIComponent("+33612349999")}`,
+      "/desk/rules",
+    ]);
+    await check(await signIn(await t.token("supervisor")), [
+      "/desk",
+      `/desk/cases/${openId}`,
+      "/desk/advocates",
+      "/desk/rules",
+      "/desk/rules?window=all",
+      "/desk/rules/impossible-location-spend",
+      "/desk/rules/night-atm",
+      "/desk/rules/no-such-rule",
+    ]);
+    await check(await signIn(await t.token("risk", { label: "Priya" }), "/desk/rules"), ["/desk/rules"]);
+    expect(found.join("\n")).toBe("");
   });
 });
 
@@ -470,6 +558,78 @@ describe("desk sessions", () => {
     return cookie.split(";")[0]!;
   }
 
+  /** A desk page's live stream, as the page's EventSource opens it; read past its greeting. */
+  async function liveStream(cookie: string, app = t.tp.app!): Promise<SseReader> {
+    const res = await app.request("http://desk.test/desk/live", { headers: { cookie } });
+    expect(res.status).toBe(200);
+    const stream = readSse(res);
+    // Listening by then: `hello`, and the header's count right after it.
+    await stream.until("hello");
+    await stream.until("counts");
+    return stream;
+  }
+  const signOut = async (cookie: string) =>
+    expect(
+      (await desk("/desk/logout", { method: "POST", headers: { cookie, "sec-fetch-site": "same-origin" } }))
+        .status,
+    ).toBe(303);
+  /** A change on Sophie's case (team fraud), which every fraud stream still open hears of. */
+  const changeTheCase = async () =>
+    expect((await t.api("POST", `/v1/cases/${caseId}/notes`, { text: "a change" })).status).toBe(200);
+
+  it("ends a session's live stream at sign-out: it says goodbye and hears of no later change", async () => {
+    const cookie = await signIn(await t.token("advocate", { advocateId: "adv-amara" }));
+    const stream = await liveStream(cookie);
+    await signOut(cookie);
+    await changeTheCase();
+    const after = await stream.rest();
+    expect(after).toEqual([{ event: "bye", data: JSON.stringify({ reason: "signed-out" }) }]);
+  });
+
+  it("ends a session's live streams when its token is revoked, and the session with them", async () => {
+    const made = await t.api("POST", "/v1/tokens", { role: "supervisor", label: "leaves today" });
+    const cookie = await signIn(made.body.token as string);
+    const stream = await liveStream(cookie);
+    expect((await t.api("DELETE", `/v1/tokens/${made.body.id}`)).status).toBe(204);
+    await changeTheCase();
+    expect(await stream.rest()).toEqual([{ event: "bye", data: JSON.stringify({ reason: "signed-out" }) }]);
+    expect((await desk("/desk", { headers: { cookie } })).status).toBe(303);
+    expect((await t.api("DELETE", `/v1/tokens/${made.body.id}`)).status).toBe(404);
+  });
+
+  it("ends a stream held by another API process when the session signs out here", async () => {
+    // A second process on the same Postgres and Redis, serving the API only, as behind a balancer.
+    const other = await startTestTouchpoint({
+      database: { url: t.databaseUrl!, drop: async () => {} },
+      prefix: t.prefix,
+      env: { ROLE: "api", ADMIN_TOKEN: t.tp.config.ADMIN_TOKEN! },
+    });
+    try {
+      const cookie = await signIn(await t.token("advocate", { advocateId: "adv-amara" }));
+      const there = await liveStream(cookie, other.tp.app!);
+      await signOut(cookie);
+      await changeTheCase();
+      expect(await there.rest()).toEqual([{ event: "bye", data: JSON.stringify({ reason: "signed-out" }) }]);
+    } finally {
+      // Not other.close(): it would delete the keys both processes share.
+      await other.tp.close();
+      rmSync(other.tp.config.DATA_DIR, { recursive: true, force: true });
+    }
+  });
+
+  it(`lets a session hold ${STREAMS_PER_SESSION} live streams: one more ends the oldest, which is told not to come back`, async () => {
+    const cookie = await signIn(await t.token("advocate", { advocateId: "adv-amara" }));
+    const open: SseReader[] = [];
+    for (let i = 0; i < STREAMS_PER_SESSION; i++) open.push(await liveStream(cookie));
+    const newest = await liveStream(cookie);
+    const [oldest, ...kept] = open;
+    expect(await oldest!.rest()).toEqual([{ event: "bye", data: JSON.stringify({ reason: "superseded" }) }]);
+    // The others are still live: each hears of the next change.
+    await changeTheCase();
+    for (const s of [...kept, newest]) expect((await s.until("case")).data).toContain(caseId);
+    for (const s of [...kept, newest]) await s.cancel();
+  });
+
   it("keeps a session id in the cookie, never the token, and ends it at logout even if the cookie is replayed", async () => {
     const token = await t.token("advocate", { advocateId: "adv-amara" });
     const cookie = await signIn(token);
@@ -548,6 +708,13 @@ describe("desk sessions", () => {
     for (const headers of <Array<Record<string, string>>>[
       { cookie, "content-type": "application/json", "sec-fetch-site": "cross-site" },
       { cookie, "content-type": "application/json", origin: "https://evil.example" },
+      // X-Forwarded-Host is the client's to choose: it says nothing of where the page came from.
+      {
+        cookie,
+        "content-type": "application/json",
+        origin: "https://evil.example",
+        "x-forwarded-host": "evil.example",
+      },
       { cookie, "content-type": "application/json" },
     ]) {
       const res = await desk(`/desk/cases/${caseId}/phone`, { method: "POST", headers, body: "{}" });
@@ -556,6 +723,74 @@ describe("desk sessions", () => {
     const [revealed] = await t.tp.db
       .sql`select count(*)::int as n from audit_log where action = 'customer.phone_revealed'`;
     expect(revealed?.n).toBe(0);
+  });
+
+  it("takes an Origin naming the request's own Host, or DESK_PUBLIC_URL when one is set, and no other", async () => {
+    const cookie = await signIn(await t.token("advocate", { advocateId: "adv-amara" }));
+    const note = (headers: Record<string, string>) =>
+      desk(`/desk/cases/${caseId}/notes`, {
+        method: "POST",
+        headers: { cookie, "content-type": "application/x-www-form-urlencoded", ...headers },
+        body: new URLSearchParams({ text: "origin check" }).toString(),
+      });
+    // app.request sends no Host of its own: the header is set as a server would receive it.
+    expect((await note({ host: "desk.test", origin: "http://desk.test" })).status).toBe(303);
+    expect(
+      (await note({ host: "desk.test", origin: "https://evil.example", "x-forwarded-host": "evil.example" }))
+        .status,
+    ).toBe(403);
+    const behindProxy = await startTestTouchpoint({ env: { DESK_PUBLIC_URL: "https://desk.example.com" } });
+    try {
+      const app = behindProxy.tp.app!;
+      const login = await app.request("http://10.0.0.5:3000/desk/login", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin" },
+        body: new URLSearchParams({ token: await behindProxy.token("supervisor") }).toString(),
+      });
+      const session = login.headers
+        .getSetCookie()
+        .find((c) => /^tp_desk=[^;]+;/.test(c))!
+        .split(";")[0]!;
+      const logout = (origin: string) =>
+        app.request("http://10.0.0.5:3000/desk/logout", {
+          method: "POST",
+          headers: { cookie: session, origin },
+        });
+      // The proxy rewrote Host: only the configured origin counts, not the Host the request arrived with.
+      expect((await logout("http://10.0.0.5:3000")).status).toBe(403);
+      expect((await logout("https://evil.example")).status).toBe(403);
+      expect((await logout("https://desk.example.com")).status).toBe(303);
+    } finally {
+      await behindProxy.close();
+    }
+  });
+
+  it("answers a number no case has with 'no case for this number', and never repeats a number in full", async () => {
+    const cookie = await signIn(await t.token("advocate", { advocateId: "adv-amara" }));
+    const main = async (path: string) => {
+      const html = await (await desk(path, { headers: { cookie } })).text();
+      return html.slice(html.indexOf("<main>"));
+    };
+    // Well-formed numbers nobody has: the documentation's own example (a range kept for drama),
+    // a national number written with its area code in brackets, and the same from a telephony system.
+    for (const [path, digits] of [
+      [`/desk/search?q=${encodeURIComponent("+447700900123")}`, "7700900123"],
+      [`/desk/search?q=${encodeURIComponent("+44 7700 900123")}`, "7700900123"],
+      [`/desk/search?q=${encodeURIComponent("(020) 7946 0000")}`, "79460000"],
+      [`/desk/lookup?phone=${encodeURIComponent("+447700900123")}`, "7700900123"],
+      [`/desk/lookup?phone=${encodeURIComponent("+33612349999")}`, "612349999"],
+    ] as const) {
+      const text = await main(path);
+      expect(text, path).toContain("No case for this number");
+      expect(text, path).not.toContain("is not a name");
+      expect(text.replace(/[\s()-]/g, ""), path).not.toContain(digits);
+    }
+    // What is not read as a number is said so, its digits masked all the same.
+    for (const q of ["+1 555", "call 07700 900123 please"]) {
+      const text = await main(`/desk/search?q=${encodeURIComponent(q)}`);
+      if (q === "+1 555") expect(text).toContain("is not a name, phone number");
+      expect(text.replace(/\s/g, ""), q).not.toContain("07700900123");
+    }
   });
 
   it("shows admins, and only admins, the queue dashboard with every queue's jobs", async () => {

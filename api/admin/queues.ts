@@ -16,7 +16,7 @@ import { DESK_COOKIE, sameOriginPosts } from "../desk/session.tsx";
 
 export const QUEUES_PATH = "/admin/queues";
 
-export function queueDashboard(sql: Sql, queues: Queues): Hono {
+export function queueDashboard(sql: Sql, queues: Queues, publicUrl?: string): Hono {
   const app = new Hono();
   app.use("*", async (c, next) => {
     const bearer = c.req.header("authorization")?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
@@ -36,7 +36,7 @@ export function queueDashboard(sql: Sql, queues: Queues): Hono {
     await next();
   });
   // Retry, promote and clean are POSTs from the dashboard's own page.
-  app.use("*", sameOriginPosts);
+  app.use("*", sameOriginPosts(publicUrl));
   const board = new HonoAdapter(serveStatic);
   createBullBoard({
     queues: [queues.evaluate, queues.cases, queues.outreach, queues.replies, queues.actions].map(

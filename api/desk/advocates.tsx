@@ -19,36 +19,38 @@ export function advocateRoutes(sql: Sql) {
         "Advocates",
         <div>
           <h1>Advocates{team ? ` of team ${team}` : ""}</h1>
-          <p class={unassigned > 0 ? "warn" : "muted"}>
-            {unassigned} open case{unassigned === 1 ? "" : "s"} waiting for an advocate
-          </p>
-          <div class="card">
-            <table>
-              <thead>
-                <tr>
-                  <th>Advocate</th>
-                  <th>Team</th>
-                  <th>Status</th>
-                  <th>Open cases</th>
-                </tr>
-              </thead>
-              <tbody>
-                {advocates.map((a) => (
+          {/* Live: a status or a case routed, resolved or moved redraws this part (live.js). */}
+          <div id="advocates" data-live>
+            <p class={unassigned > 0 ? "warn" : "muted"}>
+              {unassigned} open case{unassigned === 1 ? "" : "s"} waiting for an advocate
+            </p>
+            <div class="card">
+              <table>
+                <thead>
                   <tr>
-                    <td>{a.name}</td>
-                    <td>{a.team}</td>
-                    <td class={a.status === "online" ? "ok" : "muted"}>{a.status}</td>
-                    <td class={a.open >= a.capacity ? "warn" : ""}>
-                      {a.open} of {a.capacity}
-                    </td>
+                    <th>Advocate</th>
+                    <th>Team</th>
+                    <th>Status</th>
+                    <th>Open cases</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {advocates.map((a) => (
+                    <tr>
+                      <td>{a.name}</td>
+                      <td>{a.team}</td>
+                      <td class={a.status === "online" ? "ok" : "muted"}>{a.status}</td>
+                      <td class={a.open >= a.capacity ? "warn" : ""}>
+                        {a.open} of {a.capacity}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
           </div>
         </div>,
         whoOf(p),
-        30,
         p.role,
       ),
     );

@@ -16,15 +16,21 @@ import { queueRoutes } from "./queue.tsx";
 import { rulePages } from "./rules.tsx";
 import { searchRoutes } from "./search.tsx";
 import { type DeskEnv, requireSession, sameOriginPosts, sessionRoutes } from "./session.tsx";
+import type { DeskStreams, SessionsEnded } from "./streams.ts";
 import { workRoutes } from "./work.tsx";
 
 export function deskRoutes(
   sql: Sql,
   opts: {
     secureCookie: "auto" | boolean;
+    /** DESK_PUBLIC_URL: the origin a browser's POST must come from; the request's Host when unset. */
+    publicUrl?: string | undefined;
     metrics?: Metrics;
     texting: CaseActions;
     phoneCountry?: CountryCode | undefined;
+    /** Open live streams by session, and how a sign-out ends them in every process. */
+    streams: DeskStreams;
+    endSessions: (ended: SessionsEnded) => Promise<void>;
     /** Where to leave what must end before the HTTP server can close. */
     closers?: Array<() => void>;
   },
@@ -51,10 +57,10 @@ export function deskRoutes(
       referrerPolicy: "no-referrer",
     }),
   );
-  app.use("*", sameOriginPosts);
+  app.use("*", sameOriginPosts(opts.publicUrl));
   app.route("/", sessionRoutes(sql, opts));
   app.use("*", requireSession(sql));
-  app.route("/", liveRoutes(sql, feed));
+  app.route("/", liveRoutes(sql, feed, opts.streams));
   app.route("/rules", rulePages(sql));
   app.route("/", queueRoutes(sql));
   app.route("/", advocateRoutes(sql));

@@ -60,24 +60,25 @@ function links(role: string | undefined): Array<[string, string]> {
   return role === "supervisor" || role === "admin" ? [...cases, ["/desk/rules", "Rules"]] : cases;
 }
 
-/** `refresh`: reload every so many seconds, so a list of cases stays current without scripts. */
+/**
+ * The frame of every desk page. No `meta refresh`: a page that reloads itself under its reader
+ * fails WCAG 2.2.1 (axe: critical); the live script updates the lists instead.
+ */
 export const Layout: FC<{
   title: string;
   who?: string;
   role?: string;
-  refresh?: number;
   /** What the search box holds. */
   query?: string | undefined;
   /** The case a case page shows: live updates about it refresh the page's live parts. */
   caseId?: string | undefined;
   children?: Child;
-}> = ({ title, who, role, refresh, query, caseId, children }) => (
+}> = ({ title, who, role, query, caseId, children }) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
       <meta name="viewport" content="width=device-width, initial-scale=1" />
       <title>{title} · touchpoint desk</title>
-      {refresh ? <meta http-equiv="refresh" content={String(refresh)} /> : null}
       <style dangerouslySetInnerHTML={{ __html: css }} />
       {who && role !== "risk" ? <script src="/desk/live.js" defer /> : null}
     </head>
@@ -109,6 +110,7 @@ export const Layout: FC<{
             needs you
           </a>
         ) : null}
+        {who && role !== "risk" ? <span id="live-note" class="warn" role="status" hidden /> : null}
         {who ? (
           <span class="who">
             {who} ·{" "}
@@ -133,16 +135,9 @@ export const When: FC<{ at: string | Date | null }> = ({ at }) => {
   return <time datetime={d.toISOString()}>{d.toISOString().replace("T", " ").slice(0, 16)} UTC</time>;
 };
 
-/** A page in the frame: title, body, who is signed in, an optional refresh, and their role's links. */
-export const page = (
-  title: string,
-  body: Child,
-  who?: string,
-  refresh?: number,
-  role?: string,
-  query?: string,
-) => (
-  <Layout title={title} who={who} refresh={refresh} role={role} query={query}>
+/** A page in the frame: title, body, who is signed in, and their role's links. */
+export const page = (title: string, body: Child, who?: string, role?: string, query?: string) => (
+  <Layout title={title} who={who} role={role} query={query}>
     {body}
   </Layout>
 );

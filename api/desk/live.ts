@@ -1,9 +1,10 @@
 /**
  * The desk, live: server-sent events at `/desk/live` tell each open page what changed on the
  * cases its viewer may see — a case routed to them, a customer's reply, a delivery failure, a
- * status change — and how many cases need them. Every change to a case is a timeline entry, so
- * one poller per process reads new entries (by id, once a second, only while someone listens)
- * and fans them out by team; it works the same on Postgres and embedded PGlite and whichever
+ * status change — how many cases need them, and when an advocate of their team changed (status,
+ * capacity). Every change to a case is a timeline entry and every advocate carries `updated_at`,
+ * so one poller per process reads new ones (once a second, only while someone listens) and fans
+ * them out by team; it works the same on Postgres and embedded PGlite and whichever
  * process (API or worker) made the change. The page's script (`/desk/live.js`) refetches the
  * page and swaps the parts marked `data-live`, leaving what the advocate is typing alone.
  */
@@ -11,8 +12,9 @@ import { Hono } from "hono";
 import { getCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
 import type { Sql } from "../../engine/store/database.ts";
-import { casesNeedingAdvocate, principalForSession } from "../../engine/store/postgres.ts";
+import { casesNeedingAdvocate, hashToken, principalForSession } from "../../engine/store/postgres.ts";
 import { DESK_COOKIE, type DeskEnv } from "./session.tsx";
+import type { DeskStreams, StreamEnd } from "./streams.ts";
 import { teamOf } from "./words.tsx";
 
 export interface CaseChange {
@@ -23,7 +25,13 @@ export interface CaseChange {
   advocateId: string | null;
 }
 
-type Listener = (changes: readonly CaseChange[]) => void;
+/** An advocate added or changed (status, capacity, team): the advocates page shows it. */
+export interface AdvocateChange {
+  advocateId: string;
+  team: string;
+}
+
+type Listener = (changes: { cases: readonly CaseChange[]; advocates: readonly AdvocateChange[] }) => void;
 
 /**
  * Timeline ids are handed out at insert and seen at commit, so a long transaction can commit an
@@ -31,11 +39,17 @@ type Listener = (changes: readonly CaseChange[]) => void;
  */
 const LOOKBACK = 500;
 
+/** Advocates' `updated_at` is a transaction's start: each tick looks this far back again, ms. */
+const ADVOCATE_LOOKBACK_MS = 60_000;
+
 /** One poller per process, running only while a desk page listens. */
 export class DeskFeed {
   private readonly listeners = new Map<Listener, () => void>();
   private last: bigint | undefined;
   private readonly sent = new Set<string>();
+  /** Advocates' changes read so far: the newest `updated_at`, and each advocate's last one sent. */
+  private advocatesAt: Date | undefined;
+  private readonly advocatesSent = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
   private closed = false;
@@ -52,8 +66,16 @@ export class DeskFeed {
   async subscribe(l: Listener, end: () => void): Promise<() => void> {
     if (this.closed) throw new Error("shutting down");
     if (this.last === undefined) {
-      const [r] = await this.sql`select coalesce(max(id), 0) as id from case_timeline`;
-      this.last ??= BigInt(r!.id as string | number);
+      const [r] = await this.sql`select coalesce(max(id), 0) as id, now() as at from case_timeline`;
+      const at = r!.at as Date;
+      // Changes already in the window are not news to a page drawn after them.
+      const recent = await this.sql`
+        select id, updated_at from advocates where updated_at > ${new Date(at.getTime() - ADVOCATE_LOOKBACK_MS)}`;
+      if (this.last === undefined) {
+        for (const a of recent) this.advocatesSent.set(a.id as string, (a.updated_at as Date).getTime());
+        this.advocatesAt = at;
+        this.last = BigInt(r!.id as string | number);
+      }
     }
     this.listeners.set(l, end);
     if (!this.timer) {
@@ -67,24 +89,40 @@ export class DeskFeed {
         this.timer = undefined;
         this.last = undefined;
         this.sent.clear();
+        this.advocatesAt = undefined;
+        this.advocatesSent.clear();
       }
     };
   }
 
   private async tick(): Promise<void> {
-    if (this.busy || this.last === undefined) return;
+    if (this.busy || this.last === undefined || this.advocatesAt === undefined) return;
     this.busy = true;
     try {
       const from = this.last > BigInt(LOOKBACK) ? this.last - BigInt(LOOKBACK) : 0n;
-      const rows = await this.sql`
-        select t.id, t.case_id, t.kind, c.team, c.advocate_id from case_timeline t join cases c on c.id = t.case_id
-        where t.id > ${String(from)} order by t.id limit 1000`;
+      const since = new Date(this.advocatesAt.getTime() - ADVOCATE_LOOKBACK_MS);
+      const [rows, people] = await Promise.all([
+        this.sql`
+          select t.id, t.case_id, t.kind, c.team, c.advocate_id from case_timeline t join cases c on c.id = t.case_id
+          where t.id > ${String(from)} order by t.id limit 1000`,
+        this.sql`select id, team, updated_at from advocates where updated_at > ${since}`,
+      ]);
+      if (this.last === undefined || this.advocatesAt === undefined) return;
+      const moved = people.filter(
+        (a) => this.advocatesSent.get(a.id as string) !== (a.updated_at as Date).getTime(),
+      );
+      for (const a of moved) {
+        this.advocatesSent.set(a.id as string, (a.updated_at as Date).getTime());
+        if ((a.updated_at as Date) > this.advocatesAt) this.advocatesAt = a.updated_at as Date;
+      }
+      for (const [id, at] of this.advocatesSent) if (at <= since.getTime()) this.advocatesSent.delete(id);
+      const advocates = moved.map((a) => ({ advocateId: a.id as string, team: a.team as string }));
       const fresh = rows.filter((r) => !this.sent.has(String(r.id)));
       if (rows.length > 0) {
         const top = BigInt(rows[rows.length - 1]!.id as string | number);
         if (top > this.last) this.last = top;
       }
-      if (fresh.length === 0) return;
+      if (fresh.length === 0 && advocates.length === 0) return;
       for (const r of fresh) this.sent.add(String(r.id));
       // Ids below the window can no longer come back: forget them.
       const floor = this.last - BigInt(LOOKBACK);
@@ -96,7 +134,7 @@ export class DeskFeed {
         team: r.team as string,
         advocateId: (r.advocate_id as string | null) ?? null,
       }));
-      for (const l of this.listeners.keys()) l(changes);
+      for (const l of this.listeners.keys()) l({ cases: changes, advocates });
     } catch {
       // Postgres away for a moment: the next tick tries again; pages keep what they show.
     } finally {
@@ -136,7 +174,7 @@ const SCRIPT = `(() => {
   let pending = false;
   let again = false;
   async function refresh() {
-    // A page with nothing live (search, advocates) has nothing to refresh.
+    // A page with nothing live (search, rules) has nothing to refresh.
     if (!document.querySelector("[data-live]")) return;
     if (pending) {
       again = true;
@@ -172,6 +210,23 @@ const SCRIPT = `(() => {
     }
   });
   es.addEventListener("hello", () => refresh());
+  // The server ended this stream for good (signed out, or newer tabs of this session took its
+  // place): no reconnecting, and the page says updates stopped.
+  es.addEventListener("bye", (e) => {
+    es.close();
+    const { reason } = JSON.parse(e.data);
+    const note = document.getElementById("live-note");
+    if (note) {
+      note.textContent = reason === "superseded"
+        ? "Live updates stopped: this desk is open in newer tabs. Reload to resume."
+        : "Signed out: live updates stopped.";
+      note.hidden = false;
+    }
+  });
+  // Who is online and how full their hands are: the pages of lists (queue, advocates) show it.
+  es.addEventListener("advocates", () => {
+    if (!here) refresh();
+  });
   es.addEventListener("case", (e) => {
     const change = JSON.parse(e.data);
     if (!here || change.caseId === here) refresh();
@@ -179,7 +234,10 @@ const SCRIPT = `(() => {
 })();
 `;
 
-export function liveRoutes(sql: Sql, feed: DeskFeed) {
+/** A stream re-reads its session this often (ms) in case its end was not announced (Redis away). */
+const RECHECK_MS = 25_000;
+
+export function liveRoutes(sql: Sql, feed: DeskFeed, streams: DeskStreams) {
   const app = new Hono<DeskEnv>();
   app.get("/live.js", (c) => {
     c.header("Cache-Control", "no-cache");
@@ -191,24 +249,45 @@ export function liveRoutes(sql: Sql, feed: DeskFeed) {
     const session = getCookie(c, DESK_COOKIE) ?? "";
     return streamSSE(c, async (stream) => {
       let closed = false;
+      let ended: StreamEnd | undefined;
       let queue: CaseChange[] = [];
+      let advocatesChanged = false;
       let wake: (() => void) | undefined;
       let unsubscribe = () => {};
       const stop = () => {
         closed = true;
         wake?.();
       };
-      // Registered before anything is awaited: a tab closed meanwhile still ends the stream.
+      // Registered before anything is awaited: a tab closed, a sign-out or a newer tab meanwhile
+      // still ends the stream.
       stream.onAbort(stop);
+      const release = streams.open(hashToken(session), p.tokenId, (why) => {
+        ended = why;
+        // Nothing more is queued for a stream whose session is over, even while a write is stuck.
+        unsubscribe();
+        stop();
+      });
+      // A page told why its stream ended does not reconnect: it would only be refused, or push
+      // out a newer tab of its own session.
+      const farewell = async () => {
+        if (ended && !stream.aborted)
+          await stream.writeSSE({ event: "bye", data: JSON.stringify({ reason: ended }) });
+      };
       try {
-        unsubscribe = await feed.subscribe((changes) => {
-          // An advocate or team supervisor hears of their team's cases only.
-          const mine = team ? changes.filter((ch) => ch.team === team) : changes;
-          if (mine.length === 0) return;
+        unsubscribe = await feed.subscribe(({ cases, advocates }) => {
+          // An advocate or team supervisor hears of their team's cases and advocates only.
+          const mine = team ? cases.filter((ch) => ch.team === team) : cases;
+          const people = team ? advocates.filter((a) => a.team === team) : advocates;
+          if (mine.length === 0 && people.length === 0) return;
           queue.push(...mine);
+          advocatesChanged ||= people.length > 0;
           wake?.();
         }, stop);
-        if (closed || stream.aborted) return;
+        if (closed) unsubscribe();
+        // Signed out between the session check and the registration above: no announcement will come.
+        let checkedAt = Date.now();
+        if (!closed && !(await principalForSession(sql, session, new Date()))) ended = "signed-out";
+        if (ended || closed || stream.aborted) return await farewell();
         const counts = async () =>
           stream.writeSSE({
             event: "counts",
@@ -220,21 +299,32 @@ export function liveRoutes(sql: Sql, feed: DeskFeed) {
         await stream.writeSSE({ event: "hello", data: "{}" });
         await counts();
         while (!closed) {
-          // Wait for changes, or 25 s for a comment that keeps proxies from closing an idle stream.
+          // Wait for changes, or until the session is due a look: then a comment keeps proxies
+          // from closing an idle stream.
           let timer: NodeJS.Timeout | undefined;
           await new Promise<void>((ok) => {
             wake = ok;
-            timer = setTimeout(ok, 25_000);
+            timer = setTimeout(ok, Math.max(0, checkedAt + RECHECK_MS - Date.now()));
           });
           clearTimeout(timer);
           wake = undefined;
           if (closed) break;
+          if (Date.now() - checkedAt >= RECHECK_MS) {
+            // Signed out, expired or revoked without a word reaching this process: the stream
+            // ends with the session all the same, if later.
+            if (!(await principalForSession(sql, session, new Date()))) {
+              ended = "signed-out";
+              break;
+            }
+            checkedAt = Date.now();
+          }
           const batch = queue;
           queue = [];
+          const people = advocatesChanged;
+          advocatesChanged = false;
+          if (people) await stream.writeSSE({ event: "advocates", data: "{}" });
           if (batch.length === 0) {
-            // Signed out, expired or revoked since the page opened: the stream ends with the session.
-            if (!(await principalForSession(sql, session, new Date()))) break;
-            await stream.write(": idle\n\n");
+            if (!people) await stream.write(": idle\n\n");
             continue;
           }
           const seen = new Set<string>();
@@ -249,9 +339,11 @@ export function liveRoutes(sql: Sql, feed: DeskFeed) {
           }
           await counts();
         }
+        await farewell();
       } finally {
         closed = true;
         unsubscribe();
+        release();
       }
     });
   });

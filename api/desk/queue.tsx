@@ -105,8 +105,6 @@ export function queueRoutes(sql: Sql) {
           </div>
         </div>,
         whoOf(p),
-        // The live feed keeps the queue current; a reload now and then is the fallback without scripts.
-        60,
         p.role,
       ),
     );

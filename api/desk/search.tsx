@@ -6,7 +6,7 @@
 import { type Context, Hono } from "hono";
 import type { CountryCode } from "libphonenumber-js";
 import { maskPhone } from "../../engine/log.ts";
-import { lookupPhone } from "../../engine/people.ts";
+import { lookupPhone, possiblePhone } from "../../engine/people.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { casesForPhone, searchCases } from "../../engine/store/lookup.ts";
 import { listCases } from "../../engine/store/postgres.ts";
@@ -14,6 +14,18 @@ import { page } from "./layout.tsx";
 import { CaseTable } from "./queue.tsx";
 import type { DeskEnv } from "./session.tsx";
 import { teamOf, whoOf } from "./words.tsx";
+
+/**
+ * A query as the page repeats it: with seven digits or more it may be a phone number the box
+ * could not read, so all but its last four digits are masked, as numbers are everywhere else.
+ */
+export function echoQuery(raw: string): string {
+  const q = raw.trim().slice(0, 100);
+  const digits = q.replace(/\D/g, "").length;
+  if (digits < 7) return q;
+  let seen = 0;
+  return q.replace(/\d/g, (d) => (++seen > digits - 4 ? d : "•"));
+}
 
 /** What a search box query is: a case id, a phone number, a card's last four, or a name. */
 export function readQuery(
@@ -23,8 +35,8 @@ export function readQuery(
   const q = raw.trim();
   if (/^case-[a-z0-9-]{3,60}$/i.test(q)) return { caseId: q.toLowerCase() };
   if (/^\d{4}$/.test(q)) return { last4: q };
-  if (/^[+\d][\d\s().-]{5,}$/.test(q)) {
-    const phone = lookupPhone(q, country);
+  if (/^[+(\d][\d\s().-]{5,}$/.test(q)) {
+    const phone = lookupPhone(q, country) ?? possiblePhone(q, country);
     return phone ? { phone } : undefined;
   }
   return q.length >= 2 ? { name: q.slice(0, 100) } : undefined;
@@ -39,7 +51,7 @@ export function searchRoutes(sql: Sql, opts: { phoneCountry?: CountryCode | unde
     const q = readQuery(raw, opts.phoneCountry);
     const ids = q ? await searchCases(sql, q, team) : [];
     const items = ids.length === 0 ? [] : await listCases(sql, { ids, limit: 50 });
-    const said = q && "phone" in q ? maskPhone(q.phone) : raw.trim();
+    const said = q && "phone" in q ? maskPhone(q.phone) : echoQuery(raw);
     return c.html(
       page(
         "Search",
@@ -51,11 +63,11 @@ export function searchRoutes(sql: Sql, opts: { phoneCountry?: CountryCode | unde
                 Search by name, phone number (any format), case id, or a card's last four digits.
               </p>
             ) : !q ? (
-              <p class="warn">
-                “{raw.trim().slice(0, 100)}” is not a name, phone number, case id or card's last four digits.
-              </p>
+              <p class="warn">“{said}” is not a name, phone number, case id or card's last four digits.</p>
             ) : items.length === 0 ? (
-              <p class="muted">No case found for “{said}”.</p>
+              <p class="muted">
+                {"phone" in q ? `No case for this number, ${said}.` : `No case found for “${said}”.`}
+              </p>
             ) : (
               <>
                 <p class="muted">
@@ -67,10 +79,9 @@ export function searchRoutes(sql: Sql, opts: { phoneCountry?: CountryCode | unde
           </div>
         </div>,
         whoOf(p),
-        undefined,
         p.role,
         // A number searched for stays masked in the box too.
-        q && "phone" in q ? said : raw,
+        said,
       ),
     );
   };

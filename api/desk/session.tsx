@@ -8,12 +8,14 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Sql } from "../../engine/store/database.ts";
 import {
   createDeskSession,
+  hashToken,
   type Principal,
   principalFor,
   principalForSession,
   revokeDeskSession,
 } from "../../engine/store/postgres.ts";
 import { Layout } from "./layout.tsx";
+import type { SessionsEnded } from "./streams.ts";
 
 /** Who may sign in to the desk: advocates and supervisors for cases, the risk team for its rules. */
 const DESK_ROLES: readonly string[] = ["advocate", "supervisor", "admin", "risk"];
@@ -29,25 +31,31 @@ export type DeskEnv = { Variables: { principal: Principal } };
 /**
  * Every POST must come from a page of the desk itself, whatever its content type (a JSON body
  * from another site passed Hono's form-only check): the browser's Sec-Fetch-Site says so, or,
- * failing that, its Origin names this host. A POST with neither is refused.
+ * failing that, its Origin names this desk — `publicUrl`'s origin (DESK_PUBLIC_URL) when set, else
+ * the request's own Host. Never X-Forwarded-Host: whoever sends the request chooses it. A POST
+ * with neither header is refused.
  */
-export const sameOriginPosts: MiddlewareHandler = async (c, next) => {
-  if (c.req.method !== "GET" && c.req.method !== "HEAD") {
-    const site = c.req.header("sec-fetch-site");
-    const origin = c.req.header("origin");
-    let ok = false;
-    if (site) ok = site === "same-origin";
-    else if (origin) {
-      try {
-        ok = new URL(origin).host === (c.req.header("x-forwarded-host") ?? c.req.header("host") ?? "");
-      } catch {
-        ok = false;
+export function sameOriginPosts(publicUrl?: string): MiddlewareHandler {
+  const ours = publicUrl ? new URL(publicUrl).origin : undefined;
+  return async (c, next) => {
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") {
+      const site = c.req.header("sec-fetch-site");
+      const origin = c.req.header("origin");
+      let ok = false;
+      if (site) ok = site === "same-origin";
+      else if (origin) {
+        try {
+          const from = new URL(origin);
+          ok = ours ? from.origin === ours : from.host === (c.req.header("host") ?? "");
+        } catch {
+          ok = false;
+        }
       }
+      if (!ok) return c.text("cross-site request refused", 403);
     }
-    if (!ok) return c.text("cross-site request refused", 403);
-  }
-  await next();
-};
+    await next();
+  };
+}
 
 /** `Secure` cookies: always, never, or (auto) when the request came over HTTPS, directly or via a proxy. */
 function secureCookie(c: Context, mode: "auto" | boolean): boolean {
@@ -56,17 +64,30 @@ function secureCookie(c: Context, mode: "auto" | boolean): boolean {
 }
 
 /** `/login` and `/logout`: open to anyone (the sign-in form), mounted before `requireSession`. */
-export function sessionRoutes(sql: Sql, opts: { secureCookie: "auto" | boolean }) {
+export function sessionRoutes(
+  sql: Sql,
+  opts: { secureCookie: "auto" | boolean; endSessions: (ended: SessionsEnded) => Promise<void> },
+) {
   const app = new Hono<DeskEnv>();
   app.get("/login", (c) =>
     c.html(
       <Layout title="Sign in">
         <div class="card" style="max-width:420px">
           <h1>Sign in</h1>
-          <p class="muted">Paste your advocate, supervisor or risk token.</p>
           <form method="post" action="/desk/login">
+            <label for="token">Token</label>
+            <p class="muted" id="token-hint">
+              Paste your advocate, supervisor or risk token.
+            </p>
             <p>
-              <input type="password" name="token" autocomplete="off" required />
+              <input
+                type="password"
+                id="token"
+                name="token"
+                autocomplete="off"
+                aria-describedby="token-hint"
+                required
+              />
             </p>
             <button class="primary" type="submit">
               Sign in
@@ -98,7 +119,11 @@ export function sessionRoutes(sql: Sql, opts: { secureCookie: "auto" | boolean }
   });
   app.post("/logout", async (c) => {
     const session = getCookie(c, COOKIE);
-    if (session) await revokeDeskSession(sql, session, new Date());
+    if (session) {
+      await revokeDeskSession(sql, session, new Date());
+      // Its open pages stop hearing of cases now, in whichever process holds their streams.
+      await opts.endSessions({ session: hashToken(session) });
+    }
     deleteCookie(c, COOKIE, { path: "/" });
     deleteCookie(c, COOKIE, { path: "/desk" });
     return c.redirect("/desk/login", 303);

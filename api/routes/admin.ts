@@ -1,10 +1,12 @@
 /** Tokens: what admins hand out. */
 import { Hono } from "hono";
 import { z } from "zod";
+import { NotFoundError } from "../../engine/errors.ts";
 import { teamName } from "../../engine/people.ts";
 import type { Sql } from "../../engine/store/database.ts";
-import { audit, checkTokenRequest, createToken } from "../../engine/store/postgres.ts";
+import { audit, checkTokenRequest, createToken, revokeToken } from "../../engine/store/postgres.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
+import type { SessionsEnded } from "../desk/streams.ts";
 import { jsonBody } from "../errors.ts";
 
 const tokenBody = z
@@ -19,7 +21,8 @@ const tokenBody = z
     path: ["advocateId"],
   });
 
-export function tokenRoutes(sql: Sql) {
+/** `endSessions`: the token's desk sessions end, and their open pages stop at once, in every process. */
+export function tokenRoutes(sql: Sql, endSessions: (ended: SessionsEnded) => Promise<void>) {
   const app = new Hono<AuthEnv>();
   app.post("/", requireRole(), async (c) => {
     const body = await jsonBody(c, tokenBody);
@@ -27,6 +30,13 @@ export function tokenRoutes(sql: Sql) {
     const made = await createToken(sql, body);
     await audit(sql, c.get("principal").tokenId, "token.create", `token:${made.id}`, { role: body.role });
     return c.json({ ...made, role: body.role }, 201);
+  });
+  app.delete("/:id", requireRole(), async (c) => {
+    const id = c.req.param("id");
+    if (!(await revokeToken(sql, id, new Date()))) throw new NotFoundError(`no live token ${id}`);
+    await audit(sql, c.get("principal").tokenId, "token.revoke", `token:${id}`, {});
+    await endSessions({ token: id });
+    return c.body(null, 204);
   });
   return app;
 }

@@ -197,6 +197,17 @@ export async function createToken(
   return { id, token };
 }
 
+/**
+ * Revokes a token and the desk sessions opened with it (the sessions die with the token anyway;
+ * marking them says when). False when no live token has that id.
+ */
+export async function revokeToken(sql: Q, id: string, now: Date): Promise<boolean> {
+  const rows =
+    await sql`update api_tokens set revoked_at = ${now} where id = ${id} and revoked_at is null returning id`;
+  await sql`update desk_sessions set revoked_at = ${now} where token_id = ${id} and revoked_at is null`;
+  return rows.length > 0;
+}
+
 export async function principalFor(sql: Q, token: string): Promise<Principal | undefined> {
   const [row] = await sql`
     select t.id, t.label, t.role, t.advocate_id, case when t.advocate_id is null then t.team else a.team end as team
