@@ -37,7 +37,7 @@ export const customerInput = z
       ctx.addIssue({
         code: "custom",
         path: ["phone"],
-        message: "not a valid phone number; use E.164, e.g. +447700900123",
+        message: "not a valid phone number; use E.164, e.g. +447911123456",
       });
       return z.NEVER;
     }

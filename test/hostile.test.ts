@@ -320,6 +320,25 @@ describe("hostile input", () => {
     expect(JSON.stringify(owner.body.error)).toMatch(/owner.*must not be blank/);
   });
 
+  it("gives, in its refusal of a phone number, an example it takes", async () => {
+    const bad = await t.api("PUT", "/v1/customers/cus-example", {
+      name: "Ex Ample",
+      phone: "12345",
+      homeCountry: "GB",
+    });
+    expect(bad.status).toBe(400);
+    const [issue] = bad.body.error.issues;
+    expect(issue.path).toBe("phone");
+    const example = /e\.g\. (\+\d+)/.exec(issue.message)?.[1];
+    expect(example, issue.message).toBeDefined();
+    const good = await t.api("PUT", "/v1/customers/cus-example", {
+      name: "Ex Ample",
+      phone: example,
+      homeCountry: "GB",
+    });
+    expect(good.status, JSON.stringify(good.body)).toBe(200);
+  });
+
   it("refuses a home country that is not a country", async () => {
     const r = await t.api("PUT", "/v1/customers/cus-xx", {
       name: "X",
