@@ -644,7 +644,7 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     expect(n!.n).toBe(1);
   });
 
-  it("refuses an advocate's text giving a number other than the bank's, storing nothing", async () => {
+  it("refuses an advocate's text giving a number other than the bank's, and a key reused for another text, storing nothing", async () => {
     const kase = await textedCase("typed-2", "+33612340021");
     const fraud = await t.tp.db.sql`select team from cases where id = ${kase.id}`;
     await t.api("PUT", "/v1/advocates/adv-typed-2", {
@@ -677,6 +677,16 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     }
     expect(await stored()).toEqual([bank]);
 
+    // The same key again: the same text is the first answer; another text is refused.
+    const again = await ty("POST", messages, { text: bank }, { "idempotency-key": "k-bank" });
+    expect(again.status).toBe(200);
+    const other = await ty("POST", messages, { text: "Are you there?" }, { "idempotency-key": "k-bank" });
+    expect(other.status).toBe(422);
+    expect(other.body.error).toMatchObject({
+      code: "unprocessable",
+      issues: [{ path: "Idempotency-Key", message: expect.stringMatching(/different text/) }],
+    });
+    expect(await stored()).toEqual([bank]);
     const c = await caseById(kase.id);
     expect(c.timeline.filter((s: Json) => s.kind === "message.written")).toHaveLength(1);
   });

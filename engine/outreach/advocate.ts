@@ -84,6 +84,15 @@ export async function writeToCustomer(
     idemKey: key,
     author: m.author,
   });
+  // As Stripe does: a key names one request, so the same key with another text is refused, not
+  // answered with the first text as if this one had been sent.
+  if (!stored.created && stored.message.body !== text)
+    throw new UnprocessableError("this Idempotency-Key was used for another text", [
+      {
+        path: "Idempotency-Key",
+        message: "already used on this case for a different text; send a new text with a new key",
+      },
+    ]);
   if (stored.created) {
     await addTimeline(
       deps.sql,
