@@ -292,7 +292,7 @@ function smsTransport(config: Config, log: Logger): SmsTransport {
     });
   }
   log.warn(
-    "no Vonage credentials: texts go to the OUTBOX and are NOT SENT (see README, 'Connecting Vonage')",
+    "no Vonage credentials: texts go to the OUTBOX and are NOT SENT (see README, 'Connecting a real Vonage account')",
   );
   return {
     kind: "outbox",
