@@ -37,6 +37,7 @@ import { apiClient, loadPeopleVia, loadStory, playStory } from "./fixtures/stori
 import { defaultRuleFiles } from "./rules/index.ts";
 import { type Pool, startPool } from "./workers/pool.ts";
 import { createQueues, type Queues } from "./workers/queues.ts";
+import { markEpochIfIdle } from "./workers/reconciler.ts";
 
 export interface Touchpoint {
   config: Config;
@@ -111,6 +112,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
   const redis = producerConnection(config.REDIS_URL);
   redis.on("error", (e) => log.warn({ err: e.message }, "redis connection error"));
   await ready(redis);
+  await markEpochIfIdle(sql, redis, keyPrefix, new Date());
   const queues = createQueues(redis, config.REDIS_PREFIX);
 
   let pool: Pool | undefined;

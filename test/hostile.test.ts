@@ -162,8 +162,8 @@ describe("hostile input", () => {
   });
 
   it("evaluates a customer flooding ingest after everyone else, so the others are not held up", async () => {
-    // The reconciler's first run after start re-drives every pending event at once (it cannot
-    // tell a new Redis from one that forgot): let it pass before the queue is looked at.
+    // A reconciler run that finds no epoch key re-drives every pending event at once: make sure
+    // the key is there (set at start) before the queue is looked at.
     await eventually(async () =>
       (await t.tp.redis.exists(`${t.tp.keyPrefix}:epoch`)) === 1 ? true : undefined,
     );
