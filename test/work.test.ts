@@ -193,6 +193,33 @@ describe("moving work through the API", () => {
     expect(after).toMatchObject({ status: "open", advocateId: kase.advocateId });
   });
 
+  it("keeps one note per Idempotency-Key, and refuses another note under a key already used", async () => {
+    await t.api("PUT", "/v1/customers/note-1", {
+      name: "Nora Note",
+      phone: "+447911123097",
+      homeCountry: "GB",
+    });
+    await t.api("POST", "/v1/events", [
+      tx("note-1-a", "note-1", "2026-11-27T09:10:00Z", PARIS),
+      tx("note-1-b", "note-1", "2026-11-27T10:10:00Z", PHNOM_PENH),
+    ]);
+    const kase = await openCaseWith(t.api, "note-1", ["impossible-location-spend"]);
+    const holder = await as(kase.advocateId);
+    const notes = `/v1/cases/${kase.id}/notes`;
+    const text = "She called back: the Paris payment is hers.";
+    expect((await holder("POST", notes, { text }, { "idempotency-key": "n-1" })).status).toBe(200);
+    expect((await holder("POST", notes, { text }, { "idempotency-key": "n-1" })).status).toBe(200);
+    const other = await holder("POST", notes, { text: "Not hers after all." }, { "idempotency-key": "n-1" });
+    expect(other.status).toBe(422);
+    expect(other.body.error.issues).toEqual([
+      { path: "Idempotency-Key", message: expect.stringMatching(/different note/) },
+    ]);
+    const c = (await t.api("GET", `/v1/cases/${kase.id}`)).body;
+    expect(c.timeline.filter((s: Json) => s.kind === "note.added").map((s: Json) => s.detail.text)).toEqual([
+      text,
+    ]);
+  });
+
   it("records a customer's call on their case and sends it to their advocate, or to the team when they are not online", async () => {
     await t.api("PUT", "/v1/customers/call-1", {
       name: "Cal Ling",
