@@ -101,7 +101,9 @@ export async function ensureRedis(url: string, dataDir: string, log: Logger): Pr
       "yes",
     ],
     // Its stdin is the watchdog's tie to this process; NODE_OPTIONS could load tsx into it for nothing.
-    { stdio: ["pipe", "ignore", "inherit"], env: { ...process.env, NODE_OPTIONS: "" } },
+    // Detached (a process group of its own): a Ctrl-C in the terminal reaches touchpoint alone,
+    // whose shutdown drains the workers against a Redis still up, then closes the pipe.
+    { stdio: ["pipe", "ignore", "inherit"], env: { ...process.env, NODE_OPTIONS: "" }, detached: true },
   );
   for (let i = 0; i < 50; i++) {
     if (await redisAnswers(url)) {
