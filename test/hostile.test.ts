@@ -244,7 +244,7 @@ describe("hostile input", () => {
     expect((await amara("GET", "/v1/advocates/adv-dis")).status).toBe(404);
   });
 
-  it("refuses names, cities and merchants that are blank, naming the field, and stores nothing", async () => {
+  it("refuses names, cities, merchants and token labels that are blank, naming the field, and stores nothing", async () => {
     const blanks = ["   ", "\t\n", "\u00a0\u3000", "\u200b"];
     for (const blank of blanks) {
       const label = JSON.stringify(blank);
@@ -274,6 +274,12 @@ describe("hostile input", () => {
       expect(advocate.status, label).toBe(400);
       expect(advocate.body.error.issues[0].path, label).toBe("name");
     }
+    // A token's label names who acted, on every timeline entry the token makes.
+    const token = await t.api("POST", "/v1/tokens", { role: "ingest", label: " \t " });
+    expect(token.status).toBe(400);
+    expect(token.body.error.issues).toEqual([
+      { path: "label", message: "must not be blank (white space only)" },
+    ]);
     expect((await t.api("GET", "/v1/customers/cus-blank")).status).toBe(404);
     expect((await t.api("GET", "/v1/advocates/adv-blank")).status).toBe(404);
 
