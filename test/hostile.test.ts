@@ -310,7 +310,7 @@ describe("hostile input", () => {
     expect(stored?.n).toBe(0);
   });
 
-  it("refuses a rule whose title or owner is blank: advocates and the risk team read them", async () => {
+  it("refuses a rule whose title, owner or description is blank, and a blank reason to publish: people read them", async () => {
     const rule = (params: Record<string, unknown>, owner?: string) => ({
       name: "blank-words",
       ...(owner === undefined ? {} : { owner }),
@@ -324,6 +324,23 @@ describe("hostile input", () => {
     const owner = await t.api("POST", "/v1/rulesets/validate", { rules: [rule({}, "\u3000")] });
     expect(owner.status).toBe(400);
     expect(JSON.stringify(owner.body.error)).toMatch(/owner.*must not be blank/);
+    const described = await t.api("POST", "/v1/rulesets/validate", {
+      rules: [{ ...rule({}), description: "\n" }],
+    });
+    expect(JSON.stringify(described.body.error)).toMatch(/description.*must not be blank/);
+    // Why a version was published is read in its history: a blank reason is none.
+    const current = (await t.api("GET", "/v1/rulesets/current")).body.version;
+    const put = await t.api("PUT", "/v1/rules/blank-words", { rule: rule({}), tests: [], note: "  " });
+    expect(put.status).toBe(400);
+    expect(put.body.error.issues).toEqual([
+      { path: "note", message: "must not be blank (white space only)" },
+    ]);
+    const del = await t.api("DELETE", "/v1/rules/impossible-location-spend?note=%20%20");
+    expect(del.status).toBe(400);
+    expect(del.body.error.issues).toEqual([
+      { path: "query.note", message: "must not be blank (white space only)" },
+    ]);
+    expect((await t.api("GET", "/v1/rulesets/current")).body.version).toBe(current);
   });
 
   it("gives, in its refusal of a phone number, an example it takes", async () => {

@@ -199,7 +199,7 @@ export const ruleSchema = strict({
     .string()
     .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, "kebab-case, e.g. impossible-location-spend")
     .max(100),
-  description: z.string().max(2000).optional(),
+  description: text(2000).optional(),
   /**
    * The hit in plain words for the advocate: a Mustache template over facts and story words
    * (engine/rules/summary.ts), e.g. `{{route}}: {{travel.distanceKm}} km in {{gap}}`.
