@@ -1,4 +1,7 @@
-/** What an advocate may text a customer: no links, no card numbers, no number but the bank's, at most four messages. */
+/**
+ * What an advocate may text a customer: no links, no card numbers, no phone number but the
+ * bank's, at most four messages.
+ */
 import { describe, expect, it } from "vitest";
 import { ADVOCATE_TEXT_MAX, advocateTextIssues } from "./advocate.ts";
 
@@ -48,14 +51,15 @@ describe("an advocate's text", () => {
   it("gives no phone number but the bank's own, however it is written", () => {
     for (const t of ["Call us on 020 7946 0000", "Call +44 (0)20 7946 0000"])
       expect(advocateTextIssues(t, BANK), t).toEqual([]);
-    for (const [t, n] of <Array<[string, string]>>[
+    const others: Array<[string, string]> = [
       ["Call me on 07911 123456", "+447911123456"],
       ["Call +33 6 12 34 56 78 now", "+33612345678"],
       // Not in libphonenumber's ranges (Ofcom's drama numbers), but dialable: refused all the same.
       ["Call us on +44 7700 900999.", "+447700900999"],
       ["or 07700 900999", "+447700900999"],
       ["Bank: +44 20 7946 0000, or me: +44 20 7946 0999", "+442079460999"],
-    ])
+    ];
+    for (const [t, n] of others)
       expect(advocateTextIssues(t, BANK), t).toEqual([
         `a phone number (${n}) other than the bank's; give only the bank's own, ${BANK}`,
       ]);
