@@ -38,6 +38,7 @@ import { apiClient, loadPeopleVia, loadStory, playStory } from "./fixtures/stori
 import { defaultRuleFiles } from "./rules/index.ts";
 import { type Pool, startPool } from "./workers/pool.ts";
 import { createQueues, type Queues } from "./workers/queues.ts";
+import { markEpochIfIdle } from "./workers/reconciler.ts";
 
 export interface Touchpoint {
   config: Config;
@@ -112,6 +113,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
   const redis = producerConnection(config.REDIS_URL);
   redis.on("error", (e) => log.warn({ err: e.message }, "redis connection error"));
   await ready(redis);
+  await markEpochIfIdle(sql, redis, keyPrefix, new Date());
   const queues = createQueues(redis, config.REDIS_PREFIX, (queue, err) =>
     log.debug({ queue, err: err.message }, "queue connection error"),
   );
@@ -307,7 +309,7 @@ function smsTransport(config: Config, log: Logger): SmsTransport {
     });
   }
   log.warn(
-    "no Vonage credentials: texts go to the OUTBOX and are NOT SENT (see README, 'Connecting Vonage')",
+    "no Vonage credentials: texts go to the OUTBOX and are NOT SENT (see README, 'Connecting a real Vonage account')",
   );
   return {
     kind: "outbox",

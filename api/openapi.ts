@@ -158,12 +158,17 @@ export function openApiDocument(): object {
       "/v1/cases/{id}/messages": {
         post: {
           summary:
-            "The advocate's own text to the customer, `{ text }` (at most 612 characters; no links, no card numbers): stored as pending and sent through Vonage or the outbox. Role advocate (own team) or supervisor; 409 after the customer replied STOP. An `Idempotency-Key` header makes a retry the same text.",
+            "The advocate's own text to the customer, `{ text }` (at most 612 characters; no links, no card numbers, no phone number but the bank's own): stored as pending and sent through Vonage or the outbox. Role advocate (own team) or supervisor; 409 after the customer replied STOP. An `Idempotency-Key` header makes a retry the same text.",
           security: bearer,
           responses: {
             "202": { description: "{ id, caseId, body, status, transport, createdAt }: queued" },
             "200": { description: "the same text, already queued under this Idempotency-Key" },
             "409": { description: "the customer replied STOP" },
+            "422": {
+              description:
+                "the text may not go (issues at `text` say why), or the Idempotency-Key was used for another text",
+              ...json("Error"),
+            },
             ...errors,
           },
         },
@@ -214,9 +219,13 @@ export function openApiDocument(): object {
       },
       "/v1/cases/{id}/notes": {
         post: {
-          summary: "Add a note to the timeline",
+          summary: "`{ text }` onto the timeline. An `Idempotency-Key` header makes a retry the same note.",
           security: bearer,
-          responses: { "200": { description: "the case" }, ...errors },
+          responses: {
+            "200": { description: "the case" },
+            "422": { description: "the Idempotency-Key was used for another note", ...json("Error") },
+            ...errors,
+          },
         },
       },
       "/v1/calls": {

@@ -32,15 +32,23 @@ export function fieldIssues(
   return error.issues.map((i) => ({ path: jsonPath(i.path, opts.prefix) || opts.whole, message: i.message }));
 }
 
-/** Input that does not satisfy a schema: 400/422, never retried. */
+/** Input that does not satisfy a schema: 400, never retried. */
 export class ValidationError extends Error {
-  override readonly name = "ValidationError";
+  override readonly name: string = "ValidationError";
   constructor(
     message: string,
     readonly issues: FieldIssue[] = [],
   ) {
     super(message);
   }
+}
+
+/**
+ * Input that satisfies the schema but that touchpoint will not act on as asked (a text that may not
+ * go to a customer, an idempotency key reused for another request): 422, never retried.
+ */
+export class UnprocessableError extends ValidationError {
+  override readonly name: string = "UnprocessableError";
 }
 
 /** A request bigger than the service takes (bytes, or items in it): 413, never retried as is. */

@@ -17,13 +17,18 @@ export const timestamp = z.iso
     return t >= Date.UTC(1970, 0, 1) && t < Date.UTC(2200, 0, 1);
   }, "between 1970 and 2200");
 
-/** Free text as Postgres can store it: no NUL characters. */
+// A character a reader sees: not white space, not a control or format character (zero-width space).
+const VISIBLE = /[^\s\p{Cc}\p{Cf}]/u;
+const BLANK = "must not be blank (white space only)";
+
+/** Text a person wrote for people to read, as Postgres can store it: no NUL, and not blank. */
 export const text = (max: number) =>
   z
     .string()
-    .min(1)
+    .min(1, { error: BLANK, abort: true })
     .max(max)
-    .refine((s) => !s.includes("\u0000"), "must not contain NUL characters");
+    .refine((s) => !s.includes("\u0000"), "must not contain NUL characters")
+    .refine((s) => VISIBLE.test(s), BLANK);
 
 export const geoSchema = z.object({
   country,

@@ -1,6 +1,6 @@
 /** Request schemas for customers and advocates, and the phone-number rule: stored as E.164. */
 import { getCountry } from "countries-and-timezones";
-import { type CountryCode, parsePhoneNumberFromString } from "libphonenumber-js";
+import { type CountryCode, findPhoneNumbersInText, parsePhoneNumberFromString } from "libphonenumber-js";
 import { IANAZone } from "luxon";
 import { z } from "zod";
 import { text } from "./events.ts";
@@ -37,7 +37,7 @@ export const customerInput = z
       ctx.addIssue({
         code: "custom",
         path: ["phone"],
-        message: "not a valid phone number; use E.164, e.g. +447700900123",
+        message: "not a valid phone number; use E.164, e.g. +447911123456",
       });
       return z.NEVER;
     }
@@ -86,4 +86,24 @@ export function possiblePhone(input: string, country: CountryCode | undefined): 
 /** The country of the bank's own number: how national formats are read in lookups. */
 export function countryOfNumber(phone: string): CountryCode | undefined {
   return parsePhoneNumberFromString(phone)?.country;
+}
+
+// Written as a number is dialled, with the usual separators: internationally (+ or 00), or
+// nationally from a trunk prefix 0 with at least eight digits (so amounts and dates are not).
+const DIALLED = /(?:\+|\b0)\d(?:[ ().-]{0,2}\d){6,16}/g;
+
+/**
+ * The phone numbers written in `text`, as E.164: every valid one in any format (national ones
+ * read in `country`'s plan), and every one written as dialled that could be dialled, valid or not
+ * (a scammer's number need not be in libphonenumber's ranges). Pure.
+ */
+export function phoneNumbersIn(text: string, country: CountryCode | undefined): string[] {
+  const found = new Set(
+    findPhoneNumbersInText(text, { defaultCountry: country }).map((f) => f.number.number),
+  );
+  for (const [written] of text.matchAll(DIALLED)) {
+    const parsed = parsePhoneNumberFromString(written.replace(/^00/, "+"), country);
+    if (parsed?.isPossible()) found.add(parsed.number);
+  }
+  return [...found];
 }

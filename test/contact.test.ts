@@ -622,7 +622,7 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     const link = await tariq("POST", `/v1/cases/${kase.id}/messages`, {
       text: "Check https://touchpoint.example/x",
     });
-    expect(link.status).toBe(400);
+    expect(link.status).toBe(422);
     expect(link.body.error.issues).toEqual([
       { path: "text", message: expect.stringMatching(/never carry links/) },
     ]);
@@ -642,6 +642,53 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     const [n] = await t.tp.db
       .sql`select count(*)::int as n from messages where case_id = ${kase.id} and kind = 'advocate'`;
     expect(n!.n).toBe(1);
+  });
+
+  it("refuses an advocate's text giving a number other than the bank's, and a key reused for another text, storing nothing", async () => {
+    const kase = await textedCase("typed-2", "+33612340021");
+    const fraud = await t.tp.db.sql`select team from cases where id = ${kase.id}`;
+    await t.api("PUT", "/v1/advocates/adv-typed-2", {
+      name: "Ty Ped",
+      team: fraud[0]!.team,
+      status: "online",
+    });
+    const ty = t.as(await t.token("advocate", { advocateId: "adv-typed-2" }));
+    const messages = `/v1/cases/${kase.id}/messages`;
+    const stored = async () =>
+      (await t.tp.db.sql`select body from messages where case_id = ${kase.id} and kind = 'advocate'`).map(
+        (r) => r.body as string,
+      );
+
+    // The bank's own number, in any format, may go; any other may not.
+    const bank = "Call us on 020 7946 0000 if you are unsure.";
+    expect((await ty("POST", messages, { text: bank }, { "idempotency-key": "k-bank" })).status).toBe(202);
+    for (const [text, n] of [
+      ["Call me on my direct line, +44 7911 123456.", "+447911123456"],
+      ["Ring 07700 900999 to sort it out", "+447700900999"],
+    ]) {
+      const r = await ty("POST", messages, { text });
+      expect(r.status, text).toBe(422);
+      expect(r.body.error.issues, text).toEqual([
+        {
+          path: "text",
+          message: `a phone number (${n}) other than the bank's; give only the bank's own, +44 20 7946 0000`,
+        },
+      ]);
+    }
+    expect(await stored()).toEqual([bank]);
+
+    // The same key again: the same text is the first answer; another text is refused.
+    const again = await ty("POST", messages, { text: bank }, { "idempotency-key": "k-bank" });
+    expect(again.status).toBe(200);
+    const other = await ty("POST", messages, { text: "Are you there?" }, { "idempotency-key": "k-bank" });
+    expect(other.status).toBe(422);
+    expect(other.body.error).toMatchObject({
+      code: "unprocessable",
+      issues: [{ path: "Idempotency-Key", message: expect.stringMatching(/different text/) }],
+    });
+    expect(await stored()).toEqual([bank]);
+    const c = await caseById(kase.id);
+    expect(c.timeline.filter((s: Json) => s.kind === "message.written")).toHaveLength(1);
   });
 
   it("replaces a card after a NO: the card system gets the request, the customer a text naming only a town or branch", async () => {

@@ -452,6 +452,11 @@ describe.skipIf(!chromiumAvailable())("the conversation on the desk, texting thr
     await page.click("#conversation button[type=submit]");
     await page.waitForURL(`${base}/desk/cases/${caseId}?refused=link#conversation`);
     expect(await page.locator("#conversation").innerText()).toContain("never carry links");
+    // So is a phone number other than the bank's own.
+    await page.fill("#reply-text", "Call me back on 07911 555123");
+    await page.click("#conversation button[type=submit]");
+    await page.waitForURL(`${base}/desk/cases/${caseId}?refused=phone#conversation`);
+    expect(await page.locator("#conversation").textContent()).toContain("the bank's own");
     expect(fake.messages.length).toBe(before);
     await page.screenshot({ path: artefact("conversation.png"), fullPage: true });
   });

@@ -162,8 +162,8 @@ describe("hostile input", () => {
   });
 
   it("evaluates a customer flooding ingest after everyone else, so the others are not held up", async () => {
-    // The reconciler's first run after start re-drives every pending event at once (it cannot
-    // tell a new Redis from one that forgot): let it pass before the queue is looked at.
+    // A reconciler run that finds no epoch key re-drives every pending event at once: make sure
+    // the key is there (set at start) before the queue is looked at.
     await eventually(async () =>
       (await t.tp.redis.exists(`${t.tp.keyPrefix}:epoch`)) === 1 ? true : undefined,
     );
@@ -242,6 +242,124 @@ describe("hostile input", () => {
     expect(new Set(list.body.items.map((a: { team: string }) => a.team))).toEqual(new Set(["fraud"]));
     expect((await amara("GET", "/v1/advocates?team=disputes")).body.items).toEqual([]);
     expect((await amara("GET", "/v1/advocates/adv-dis")).status).toBe(404);
+  });
+
+  it("refuses names, cities, merchants and token labels that are blank, naming the field, and stores nothing", async () => {
+    const blanks = ["   ", "\t\n", "\u00a0\u3000", "\u200b"];
+    for (const blank of blanks) {
+      const label = JSON.stringify(blank);
+      const customer = await t.api("PUT", "/v1/customers/cus-blank", {
+        name: blank,
+        phone: "+447911123042",
+        homeCountry: "GB",
+      });
+      expect(customer.status, label).toBe(400);
+      expect(customer.body.error.issues, label).toEqual([
+        { path: "name", message: "must not be blank (white space only)" },
+      ]);
+      const home = await t.api("PUT", "/v1/customers/cus-blank", {
+        name: "Blanche",
+        phone: "+447911123042",
+        homeCountry: "GB",
+        home: { city: blank, lat: 51.5, lon: -0.12 },
+      });
+      expect(home.body.error.issues, label).toEqual([
+        { path: "home.city", message: "must not be blank (white space only)" },
+      ]);
+      const advocate = await t.api("PUT", "/v1/advocates/adv-blank", {
+        name: blank,
+        team: "fraud",
+        status: "online",
+      });
+      expect(advocate.status, label).toBe(400);
+      expect(advocate.body.error.issues[0].path, label).toBe("name");
+    }
+    // A token's label names who acted, on every timeline entry the token makes.
+    const token = await t.api("POST", "/v1/tokens", { role: "ingest", label: " \t " });
+    expect(token.status).toBe(400);
+    expect(token.body.error.issues).toEqual([
+      { path: "label", message: "must not be blank (white space only)" },
+    ]);
+    expect((await t.api("GET", "/v1/customers/cus-blank")).status).toBe(404);
+    expect((await t.api("GET", "/v1/advocates/adv-blank")).status).toBe(404);
+
+    const pay = (id: string, merchant: Record<string, unknown>) => ({
+      id,
+      type: "card.transaction",
+      occurredAt: "2026-11-22T08:40:00Z",
+      customerId: "cus-42",
+      card: { id: "card-42", last4: "4242" },
+      amount: { value: 12.5, currency: "EUR" },
+      merchant: { name: "Café", country: "FR", ...merchant },
+      channel: "ecommerce",
+    });
+    const r = await t.api("POST", "/v1/events", [
+      pay("blank-city", { city: "  " }),
+      pay("blank-name", { name: "\t" }),
+      event(3000, { geo: { country: "FR", city: " ", lat: 48.85, lon: 2.35 } }),
+    ]);
+    expect(r.status).toBe(202);
+    expect(r.body).toMatchObject({ accepted: 0, rejected: 3 });
+    expect(r.body.errors.map((e: { errors: Array<{ path: string }> }) => e.errors[0]!.path)).toEqual([
+      "merchant.city",
+      "merchant.name",
+      "geo.city",
+    ]);
+    const [stored] = await t.tp.db
+      .sql`select count(*)::int as n from events where id in ('blank-city', 'blank-name', 'hostile-3000')`;
+    expect(stored?.n).toBe(0);
+  });
+
+  it("refuses a rule whose title, owner or description is blank, and a blank reason to publish: people read them", async () => {
+    const rule = (params: Record<string, unknown>, owner?: string) => ({
+      name: "blank-words",
+      ...(owner === undefined ? {} : { owner }),
+      conditions: { all: [{ fact: "event.type", operator: "equal", value: "login" }] },
+      event: { type: "fraud.suspected", params: { severity: "low", title: "A login", ...params } },
+    });
+    expect((await t.api("POST", "/v1/rulesets/validate", { rules: [rule({})] })).status).toBe(200);
+    const title = await t.api("POST", "/v1/rulesets/validate", { rules: [rule({ title: "  " })] });
+    expect(title.status).toBe(400);
+    expect(JSON.stringify(title.body.error)).toMatch(/event\.params\.title.*must not be blank/);
+    const owner = await t.api("POST", "/v1/rulesets/validate", { rules: [rule({}, "\u3000")] });
+    expect(owner.status).toBe(400);
+    expect(JSON.stringify(owner.body.error)).toMatch(/owner.*must not be blank/);
+    const described = await t.api("POST", "/v1/rulesets/validate", {
+      rules: [{ ...rule({}), description: "\n" }],
+    });
+    expect(JSON.stringify(described.body.error)).toMatch(/description.*must not be blank/);
+    // Why a version was published is read in its history: a blank reason is none.
+    const current = (await t.api("GET", "/v1/rulesets/current")).body.version;
+    const put = await t.api("PUT", "/v1/rules/blank-words", { rule: rule({}), tests: [], note: "  " });
+    expect(put.status).toBe(400);
+    expect(put.body.error.issues).toEqual([
+      { path: "note", message: "must not be blank (white space only)" },
+    ]);
+    const del = await t.api("DELETE", "/v1/rules/impossible-location-spend?note=%20%20");
+    expect(del.status).toBe(400);
+    expect(del.body.error.issues).toEqual([
+      { path: "query.note", message: "must not be blank (white space only)" },
+    ]);
+    expect((await t.api("GET", "/v1/rulesets/current")).body.version).toBe(current);
+  });
+
+  it("gives, in its refusal of a phone number, an example it takes", async () => {
+    const bad = await t.api("PUT", "/v1/customers/cus-example", {
+      name: "Ex Ample",
+      phone: "12345",
+      homeCountry: "GB",
+    });
+    expect(bad.status).toBe(400);
+    const [issue] = bad.body.error.issues;
+    expect(issue.path).toBe("phone");
+    const example = /e\.g\. (\+\d+)/.exec(issue.message)?.[1];
+    expect(example, issue.message).toBeDefined();
+    const good = await t.api("PUT", "/v1/customers/cus-example", {
+      name: "Ex Ample",
+      phone: example,
+      homeCountry: "GB",
+    });
+    expect(good.status, JSON.stringify(good.body)).toBe(200);
   });
 
   it("refuses a home country that is not a country", async () => {

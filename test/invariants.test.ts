@@ -118,8 +118,8 @@ describe("invariants", () => {
 
   it("lets one of two copies of a batch's job that start together evaluate it, the other leaving it be", async () => {
     const events = loadStory("phnom-penh-paris").steps[0]!.events as TouchpointEvent[];
-    // The reconciler's first run re-drives whatever is pending at once: let it pass, so the two
-    // copies here are the only ones.
+    // A reconciler run that finds no epoch key re-drives whatever is pending at once: make sure
+    // the key is there, so the two copies here are the only ones.
     await eventually(async () =>
       (await t.tp.redis.exists(`${t.tp.keyPrefix}:epoch`)) === 1 ? true : undefined,
     );

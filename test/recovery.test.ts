@@ -4,6 +4,7 @@
  */
 import { UnrecoverableError, Worker } from "bullmq";
 import { afterEach, describe, expect, it } from "vitest";
+import { createLogger } from "../engine/log.ts";
 import { oldestPending } from "../engine/store/work.ts";
 import { eventually, loadPeopleVia, loadStory, openCaseWith } from "../fixtures/stories.ts";
 import { bullPrefix, owe } from "../workers/queues.ts";
@@ -324,6 +325,49 @@ describe("owed work finished where this process cannot see it", () => {
     await t.drained();
     const rules = await t.tp.db.sql`select event_id, rule from decisions where customer_id = 'cus-42'`;
     expect(rules.filter((r) => r.rule === "foreign-spend-without-travel-notice")).toEqual([]);
+  });
+});
+
+describe("a new deployment", () => {
+  let t: TestTouchpoint | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  /** A touchpoint on a new database and key prefix whose warnings the test reads, workers paused. */
+  async function startWatched() {
+    const warnings: string[] = [];
+    const log = createLogger("warn", {
+      write: (line: string) => {
+        warnings.push((JSON.parse(line) as { msg: string }).msg);
+      },
+    });
+    t = await startTestTouchpoint({ log });
+    for (const w of t.tp.pool!.workers) await w.pause();
+    await loadPeopleVia(t.api);
+    // Pending work, which a worker would take before the reconciler's first run.
+    expect((await t.api("POST", "/v1/events", [phnomPenh1, login])).body.accepted).toBe(2);
+    return { t, warnings };
+  }
+  /** The reconciler's next whole run (after any run already under way). */
+  const nextRun = (t: TestTouchpoint) => eventually(() => t.tp.pool!.reconciler.runOnce());
+
+  it("does not take its new Redis for one that forgot: nothing is re-queued and nothing is said", async () => {
+    const { t, warnings } = await startWatched();
+    const report = await nextRun(t);
+    expect(report).toMatchObject({ redisForgot: false, events: 0, customers: 0, jobs: 0 });
+    expect(warnings.filter((m) => /Redis|re-queued/.test(m))).toEqual([]);
+  });
+
+  it("says how much it re-queued when Redis does forget", async () => {
+    const { t, warnings } = await startWatched();
+    await t.tp.redis.del(`${t.tp.keyPrefix}:epoch`);
+    // Whichever run saw the key gone says so (the timer's, or this one after it).
+    await nextRun(t);
+    expect(warnings).toContainEqual(
+      expect.stringMatching(/^Redis had lost this deployment's queues .*: re-queued 2 events, /),
+    );
   });
 });
 

@@ -159,6 +159,67 @@ describe("moving work through the API", () => {
     );
   });
 
+  it("refuses blank notes, hand-over notes, reasons and call ids, naming the field, and changes nothing", async () => {
+    await t.api("PUT", "/v1/customers/blank-1", {
+      name: "Bea Lank",
+      phone: "+447911123098",
+      homeCountry: "GB",
+    });
+    await t.api("POST", "/v1/events", [
+      tx("blank-1-a", "blank-1", "2026-11-27T09:10:00Z", PARIS),
+      tx("blank-1-b", "blank-1", "2026-11-27T10:10:00Z", PHNOM_PENH),
+    ]);
+    const kase = await openCaseWith(t.api, "blank-1", ["impossible-location-spend"]);
+    const holder = await as(kase.advocateId);
+    const to = kase.advocateId === "adv-cy" ? "adv-bo" : "adv-cy";
+    const before = (await t.api("GET", `/v1/cases/${kase.id}`)).body;
+    const phoneSystem = t.as(await t.token("ingest", { label: "telephony" }));
+    const refusals: Array<[string, Promise<{ status: number; body: Json }>]> = [
+      ["text", holder("POST", `/v1/cases/${kase.id}/notes`, { text: "  \n " })],
+      ["note", holder("POST", `/v1/cases/${kase.id}/handoff`, { to, note: "\t" })],
+      ["note", holder("POST", `/v1/cases/${kase.id}/resolve`, { outcome: "false_alarm", note: "   " })],
+      ["reason", holder("POST", `/v1/cases/${kase.id}/actions`, { type: "card.block", reason: " " })],
+      ["to", phoneSystem("POST", "/v1/calls", { from: "+447911123098", to: "" })],
+      ["callId", phoneSystem("POST", "/v1/calls", { from: "+447911123098", callId: "" })],
+      ["callId", phoneSystem("POST", "/v1/calls", { from: "+447911123098", callId: "   " })],
+    ];
+    for (const [field, answer] of refusals) {
+      const r = await answer;
+      expect(r.status, field).toBe(400);
+      expect(r.body.error.issues, field).toEqual([{ path: field, message: expect.stringMatching(/blank/) }]);
+    }
+    const after = (await t.api("GET", `/v1/cases/${kase.id}`)).body;
+    expect(after.timeline).toEqual(before.timeline);
+    expect(after).toMatchObject({ status: "open", advocateId: kase.advocateId });
+  });
+
+  it("keeps one note per Idempotency-Key, and refuses another note under a key already used", async () => {
+    await t.api("PUT", "/v1/customers/note-1", {
+      name: "Nora Note",
+      phone: "+447911123097",
+      homeCountry: "GB",
+    });
+    await t.api("POST", "/v1/events", [
+      tx("note-1-a", "note-1", "2026-11-27T09:10:00Z", PARIS),
+      tx("note-1-b", "note-1", "2026-11-27T10:10:00Z", PHNOM_PENH),
+    ]);
+    const kase = await openCaseWith(t.api, "note-1", ["impossible-location-spend"]);
+    const holder = await as(kase.advocateId);
+    const notes = `/v1/cases/${kase.id}/notes`;
+    const text = "She called back: the Paris payment is hers.";
+    expect((await holder("POST", notes, { text }, { "idempotency-key": "n-1" })).status).toBe(200);
+    expect((await holder("POST", notes, { text }, { "idempotency-key": "n-1" })).status).toBe(200);
+    const other = await holder("POST", notes, { text: "Not hers after all." }, { "idempotency-key": "n-1" });
+    expect(other.status).toBe(422);
+    expect(other.body.error.issues).toEqual([
+      { path: "Idempotency-Key", message: expect.stringMatching(/different note/) },
+    ]);
+    const c = (await t.api("GET", `/v1/cases/${kase.id}`)).body;
+    expect(c.timeline.filter((s: Json) => s.kind === "note.added").map((s: Json) => s.detail.text)).toEqual([
+      text,
+    ]);
+  });
+
   it("records a customer's call on their case and sends it to their advocate, or to the team when they are not online", async () => {
     await t.api("PUT", "/v1/customers/call-1", {
       name: "Cal Ling",

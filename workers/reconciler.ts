@@ -6,7 +6,8 @@
  *
  * Each run:
  * - notices when Redis has forgotten everything (its epoch key is gone) and then re-queues all
- *   pending work at once instead of waiting for it to age;
+ *   pending work at once instead of waiting for it to age (a process starting with nothing
+ *   pending sets the key, `markEpochIfIdle`, so a new deployment is not taken for a loss);
  * - re-queues events accepted but not evaluated (older than `sweepAfterMs`, when `evaluate` is
  *   idle, so a backlog is never mistaken for loss), and customers with decisions not on a case;
  * - re-queues owed jobs (texts, reminders, call tasks, deferred texts, waits, card blocks,
@@ -20,7 +21,14 @@ import type { Logger } from "../engine/log.ts";
 import type { Metrics } from "../engine/metrics.ts";
 import type { Sql } from "../engine/store/database.ts";
 import { unevaluatedBatches } from "../engine/store/postgres.ts";
-import { dueOwed, markOwedDone, markOwedFailed, oldestPending, pruneOwed } from "../engine/store/work.ts";
+import {
+  anythingPending,
+  dueOwed,
+  markOwedDone,
+  markOwedFailed,
+  oldestPending,
+  pruneOwed,
+} from "../engine/store/work.ts";
 import { type CasesJob, type EvaluateJob, jobId, QUEUES, type Queues, queueJobOptions } from "./queues.ts";
 
 export interface ReconcilerOptions {
@@ -55,11 +63,23 @@ const MAX_OWED_PER_RUN = 1000;
 /** Done owed work is kept this long (for an audit of what was re-driven), then pruned. ms. */
 const OWED_KEPT_MS = 30 * 24 * 3_600_000;
 
+/** Set while this Redis holds every job of the deployment that Postgres says is pending. */
+const epochKey = (keyPrefix: string) => `${keyPrefix}:epoch`;
+
+/**
+ * At start, when Postgres holds nothing pending: marks this Redis as knowing the deployment. A
+ * Redis that had forgotten it would have nothing to re-queue, and a new deployment (whose Redis
+ * never knew it) is otherwise taken for a loss on its first run, once work is pending.
+ */
+export async function markEpochIfIdle(sql: Sql, redis: Redis, keyPrefix: string, now: Date): Promise<void> {
+  if (await anythingPending(sql)) return;
+  await redis.set(epochKey(keyPrefix), now.toISOString(), "NX");
+}
+
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 export function startReconciler(o: ReconcilerOptions) {
   const lockKey = `${o.keyPrefix}:reconcile:lock`;
-  const epochKey = `${o.keyPrefix}:epoch`;
   const me = randomBytes(8).toString("hex");
   let running: Promise<unknown> = Promise.resolve();
   let stopped = false;
@@ -69,24 +89,26 @@ export function startReconciler(o: ReconcilerOptions) {
     if (got !== "OK") return undefined;
     try {
       // No epoch key: this Redis never saw this deployment, or has forgotten everything it held.
-      const redisForgot = (await o.redis.exists(epochKey)) === 0;
+      const redisForgot = (await o.redis.exists(epochKey(o.keyPrefix))) === 0;
       const report: ReconcileReport = {
         redisForgot,
         events: await requeueEvents(now, redisForgot),
         customers: await requeueUnlinked(now, redisForgot),
         jobs: await requeueOwed(now, redisForgot),
       };
-      if (redisForgot) await o.redis.set(epochKey, now.toISOString());
+      if (redisForgot) await o.redis.set(epochKey(o.keyPrefix), now.toISOString());
       await pruneOwed(o.sql, new Date(now.getTime() - OWED_KEPT_MS), 1000);
       const ages = await oldestPending(o.sql, now);
       for (const [kind, seconds] of Object.entries(ages)) o.metrics.oldestPending.set({ kind }, seconds);
-      if (report.events + report.customers + report.jobs > 0)
+      if (report.events + report.customers + report.jobs > 0) {
+        const what = `${report.events} events, the decisions of ${report.customers} customers and ${report.jobs} jobs`;
         o.log.warn(
           report,
           redisForgot
-            ? "Redis had no record of this deployment's queues: re-queued all pending work from Postgres"
-            : "reconciler re-queued work Redis no longer had",
+            ? `Redis had lost this deployment's queues (restarted without its data, or emptied): re-queued ${what} from Postgres; nothing is lost`
+            : `re-queued ${what} that Redis no longer had, from Postgres`,
         );
+      }
       return report;
     } finally {
       await o.redis.eval(RELEASE, 1, lockKey, me).catch(() => {});

@@ -80,6 +80,7 @@ const TEXT_REFUSED: Record<string, string> = {
   long: "Too long: at most four text messages (612 characters).",
   link: "Not sent: the bank's texts never carry links. Say where to look instead.",
   card: "Not sent: that looks like a card number. Use the last four digits only.",
+  phone: "Not sent: the only phone number a text may give is the bank's own.",
   stop: "Not sent: the customer replied STOP. Call them instead.",
 };
 
@@ -424,6 +425,7 @@ function refusalCode(issue: string): string {
   if (issue === "empty") return "empty";
   if (issue.includes("link")) return "link";
   if (issue.includes("card number")) return "card";
+  if (issue.includes("phone number")) return "phone";
   return "long";
 }
 
@@ -503,7 +505,7 @@ export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: CaseAct
     const kase = await visibleCase(sql, p, c.req.param("id"));
     const form = await c.req.parseBody();
     const text = typeof form.text === "string" ? form.text : "";
-    const issues = advocateTextIssues(cleanText(text));
+    const issues = advocateTextIssues(cleanText(text), opts.texting.bank.phone);
     const refused = issues.length === 0 ? undefined : refusalCode(issues[0]!);
     if (refused) return c.redirect(`/desk/cases/${kase.id}?refused=${refused}#conversation`, 303);
     try {

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { NotFoundError } from "../../engine/errors.ts";
+import { text } from "../../engine/events.ts";
 import { teamName } from "../../engine/people.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { audit, checkTokenRequest, createToken, revokeToken } from "../../engine/store/postgres.ts";
@@ -14,7 +15,8 @@ const tokenBody = z
     role: z.enum(["ingest", "risk", "advocate", "supervisor", "admin"]),
     advocateId: z.string().max(128).optional(),
     team: teamName.optional(),
-    label: z.string().max(200).default(""),
+    /** Who the token's actions are by, on timelines and audits: none, or words. */
+    label: text(200).default(""),
   })
   .refine((t) => t.role !== "advocate" || t.advocateId, {
     message: "an advocate token names its advocate",

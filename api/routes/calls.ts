@@ -7,6 +7,7 @@ import { Hono } from "hono";
 import type { CountryCode } from "libphonenumber-js";
 import { z } from "zod";
 import { ValidationError } from "../../engine/errors.ts";
+import { text } from "../../engine/events.ts";
 import { maskPhone } from "../../engine/log.ts";
 import { lookupPhone } from "../../engine/people.ts";
 import type { Sql } from "../../engine/store/database.ts";
@@ -20,9 +21,9 @@ const callBody = z.strictObject({
   /** The caller's number, in any common format. */
   from: z.string().min(3).max(40),
   /** The bank's number they dialled, when the telephony system says. */
-  to: z.string().max(40).optional(),
-  /** The telephony system's id for the call: a retry of the same call is recorded once. */
-  callId: z.string().max(100).optional(),
+  to: text(40).optional(),
+  /** The telephony system's id for the call: a retry of the same call is recorded once (so never blank). */
+  callId: text(100).optional(),
 });
 
 export function callRoutes(sql: Sql, phoneCountry?: CountryCode | undefined) {

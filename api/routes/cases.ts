@@ -3,7 +3,13 @@ import { type Context, Hono } from "hono";
 import type { CountryCode } from "libphonenumber-js";
 import { z } from "zod";
 import type { TransferKind } from "../../engine/cases/routing.ts";
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../engine/errors.ts";
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  UnprocessableError,
+  ValidationError,
+} from "../../engine/errors.ts";
 import { text } from "../../engine/events.ts";
 import { maskPhone } from "../../engine/log.ts";
 import type { Metrics } from "../../engine/metrics.ts";
@@ -19,7 +25,14 @@ import { transferCase } from "../../engine/store/assignments.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { casesForPhone } from "../../engine/store/lookup.ts";
 import type { Principal } from "../../engine/store/postgres.ts";
-import { addTimeline, caseDetail, getCustomer, listCases, resolveCase } from "../../engine/store/postgres.ts";
+import {
+  addTimeline,
+  caseDetail,
+  getCustomer,
+  listCases,
+  resolveCase,
+  timelineDetailByKey,
+} from "../../engine/store/postgres.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
 import { jsonBody, queryOf } from "../errors.ts";
 
@@ -220,14 +233,23 @@ export function caseRoutes(
       ]);
     }
     const key = given ?? `note:${kase.id}:${crypto.randomUUID()}`;
-    await addTimeline(
+    const idemKey = `note:${kase.id}:${key}`;
+    const added = await addTimeline(
       sql,
       kase.id,
       "note.added",
-      `note:${kase.id}:${key}`,
+      idemKey,
       { text: body.text },
       { actor: p.advocateId ?? p.tokenId },
     );
+    // The same key is the same note: another text under it is refused, not silently dropped.
+    if (!added && (await timelineDetailByKey(sql, idemKey))?.text !== body.text)
+      throw new UnprocessableError("this Idempotency-Key was used for another note", [
+        {
+          path: "Idempotency-Key",
+          message: "already used on this case for a different note; send a new note with a new key",
+        },
+      ]);
     return c.json(forRole(p, await caseDetail(sql, kase.id)), 200);
   });
   return app;

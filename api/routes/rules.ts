@@ -9,7 +9,7 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import { ConflictError, NotFoundError, TooLargeError, ValidationError } from "../../engine/errors.ts";
 import { fxChannel, rulesetChannel } from "../../engine/evaluate.ts";
-import { timestamp } from "../../engine/events.ts";
+import { text, timestamp } from "../../engine/events.ts";
 import type { Logger } from "../../engine/log.ts";
 import { CompiledRuleset } from "../../engine/rules/compile.ts";
 import { diffRuleFiles, type RulesetDiff } from "../../engine/rules/diff.ts";
@@ -36,9 +36,10 @@ import {
   type StoredRuleset,
 } from "../../engine/store/rulesets.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
-import { jsonBody } from "../errors.ts";
+import { jsonBody, toIssues } from "../errors.ts";
 
-const note = z.string().max(2000).optional();
+/** Why, recorded with the version; without one, the version says what changed. */
+const note = text(2000).optional();
 const MAX_TEST_CASES = 2000;
 const ruleName = z.string().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, "a rule name, kebab-case");
 
@@ -182,12 +183,9 @@ export function ruleRoutes(sql: Sql, told: Told) {
   });
   app.delete("/:name", requireRole("risk"), async (c) => {
     const name = c.req.param("name");
-    const why = c.req.query("note");
-    if (why !== undefined && why.length > 2000) {
-      throw new ValidationError("note too long", [
-        { path: "query.note", message: "at most 2,000 characters" },
-      ]);
-    }
+    const checked = note.safeParse(c.req.query("note"));
+    if (!checked.success) throw new ValidationError("invalid note", toIssues(checked.error, "query.note"));
+    const why = checked.data;
     const r = await publishRuleFiles(
       sql,
       (cur) => {

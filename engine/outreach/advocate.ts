@@ -1,13 +1,15 @@
 /**
  * An advocate writing to the customer on a case: the text is checked (a bank's text never
- * carries a link or a card number), refused after STOP, stored at once as pending (so the thread
- * shows it with its delivery state), and handed to the outreach queue as owed work; the worker
- * sends it through the same path as touchpoint's own texts (Vonage or the outbox).
+ * carries a link, a card number or a phone number but the bank's), refused after STOP, stored at
+ * once as pending (so the thread shows it with its delivery state), and handed to the outreach
+ * queue as owed work; the worker sends it through the same path as touchpoint's own texts.
  */
 import { randomUUID } from "node:crypto";
 import type { Queue } from "bullmq";
-import { ConflictError, ValidationError } from "../errors.ts";
+import { parsePhoneNumberFromString } from "libphonenumber-js";
+import { ConflictError, UnprocessableError } from "../errors.ts";
 import { cleanText } from "../input.ts";
+import { phoneNumbersIn } from "../people.ts";
 import type { Sql } from "../store/database.ts";
 import { claimOutbound, getMessageByKey, type MessageRow, setOutboundStatus } from "../store/messages.ts";
 import { addTimeline, getCustomer } from "../store/postgres.ts";
@@ -16,8 +18,11 @@ import { type ContactDeps, deliver, type OutreachJob } from "./contact.ts";
 /** Longest text an advocate may send: four SMS segments of GSM-7. */
 export const ADVOCATE_TEXT_MAX = 612;
 
-/** Why a text may not go as written; empty when it may. Pure. */
-export function advocateTextIssues(text: string): string[] {
+/**
+ * Why a text may not go as written; empty when it may. `bankPhone` is the bank's own number, the
+ * only one a text may give (national formats in it are read in that number's country). Pure.
+ */
+export function advocateTextIssues(text: string, bankPhone: string): string[] {
   const issues: string[] = [];
   const t = text.trim();
   if (t.length === 0) issues.push("empty");
@@ -29,12 +34,19 @@ export function advocateTextIssues(text: string): string[] {
   // A card number (13 to 19 digits, spaces or dashes between groups allowed) never goes in a text.
   if (/(?:\d[ -]?){13,19}/.test(t))
     issues.push("what looks like a card number; use the last four digits only");
+  // Customers are told to call the bank on its own number only: another one is how a thief gets called.
+  const bank = parsePhoneNumberFromString(bankPhone);
+  for (const n of phoneNumbersIn(t, bank?.country))
+    if (n !== bank?.number)
+      issues.push(`a phone number (${n}) other than the bank's; give only the bank's own, ${bankPhone}`);
   return issues;
 }
 
 /** Stores the advocate's text as pending and queues it; refused (409) when the customer said STOP. */
 export interface AdvocateTexting {
   sql: Sql;
+  /** The bank's name and its own number, the only number a text may give. */
+  bank: { name: string; phone: string };
   outreach: Queue;
   from: string;
   transport: "vonage" | "outbox";
@@ -47,9 +59,9 @@ export async function writeToCustomer(
   m: { caseId: string; customerId: string; text: string; author: string; idempotencyKey?: string },
 ): Promise<{ message: MessageRow; created: boolean }> {
   const text = cleanText(m.text).trim();
-  const issues = advocateTextIssues(text);
+  const issues = advocateTextIssues(text, deps.bank.phone);
   if (issues.length > 0)
-    throw new ValidationError(
+    throw new UnprocessableError(
       "this text cannot be sent",
       issues.map((message) => ({ path: "text", message })),
     );
@@ -72,6 +84,15 @@ export async function writeToCustomer(
     idemKey: key,
     author: m.author,
   });
+  // As Stripe does: a key names one request, so the same key with another text is refused, not
+  // answered with the first text as if this one had been sent.
+  if (!stored.created && stored.message.body !== text)
+    throw new UnprocessableError("this Idempotency-Key was used for another text", [
+      {
+        path: "Idempotency-Key",
+        message: "already used on this case for a different text; send a new text with a new key",
+      },
+    ]);
   if (stored.created) {
     await addTimeline(
       deps.sql,

@@ -86,7 +86,6 @@ export function deliveryInWords(d: DeliverTo, homeCity: string | null, lang: str
  */
 /** What a person's actions on a case need: texting, the bank's name and number, the actions queue. */
 export interface CaseActions extends AdvocateTexting {
-  bank: { name: string; phone: string };
   publishAction(action: CardReplaceAction | CardBlockAction, jobId: string): Promise<void>;
 }
 
@@ -163,7 +162,7 @@ export async function replaceCard(
   };
   const where = deliveryInWords(r.deliverTo, r.customer.home?.city ?? null, lang);
   // Nothing a thief could use goes in a text: a town or branch name with a link in it is refused.
-  const wordsIssue = advocateTextIssues(where).find((i) => i !== "empty");
+  const wordsIssue = advocateTextIssues(where, deps.bank.phone).find((i) => i !== "empty");
   if (wordsIssue) throw new ValidationError("where", [{ path: "deliverTo", message: wordsIssue }]);
   // The same request again (a retry after a failure half-way) finishes what the first began;
   // a different one for a card already being replaced is refused.

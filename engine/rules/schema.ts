@@ -7,7 +7,7 @@
 import { closest, distance } from "fastest-levenshtein";
 import { z } from "zod";
 import { type FieldIssue, fieldIssues, ValidationError } from "../errors.ts";
-import { eventTypes } from "../events.ts";
+import { eventTypes, text } from "../events.ts";
 import { FACTS, type FactName } from "./facts.ts";
 import { SUMMARY_NAMES, summaryIssues } from "./summary.ts";
 
@@ -199,7 +199,7 @@ export const ruleSchema = strict({
     .string()
     .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, "kebab-case, e.g. impossible-location-spend")
     .max(100),
-  description: z.string().max(2000).optional(),
+  description: text(2000).optional(),
   /**
    * The hit in plain words for the advocate: a Mustache template over facts and story words
    * (engine/rules/summary.ts), e.g. `{{route}}: {{travel.distanceKm}} km in {{gap}}`.
@@ -214,7 +214,7 @@ export const ruleSchema = strict({
     })
     .optional(),
   /** Who answers for the rule: a team or a person, as the risk team names them. */
-  owner: z.string().min(1).max(120).optional(),
+  owner: text(120).optional(),
   /** `live` opens cases and texts; `shadow` is evaluated and recorded only, to see what it would do. */
   mode: z.enum(ruleModes, { error: (i) => unknownName("mode", i.input, ruleModes) }).default("live"),
   priority: z.number().int().min(1).max(100).default(1),
@@ -228,7 +228,7 @@ export const ruleSchema = strict({
         error: (i) => unknownName("severity", i.input, ["low", "medium", "high"]),
       }),
       /** What the advocate reads first. */
-      title: z.string().min(1).max(200),
+      title: text(200),
       /** The team whose advocates take the case. */
       team: z.string().min(1).max(60).default("fraud"),
     }),

@@ -606,6 +606,15 @@ export async function addTimeline(
   return rows.length > 0;
 }
 
+/** The detail of the timeline entry recorded under `idemKey`, if any. */
+export async function timelineDetailByKey(
+  sql: Q,
+  idemKey: string,
+): Promise<Record<string, unknown> | undefined> {
+  const [row] = await sql`select detail from case_timeline where idem_key = ${idemKey}`;
+  return row?.detail as Record<string, unknown> | undefined;
+}
+
 /**
  * The candidates with their load, locked for this transaction. Lock first, count after: a
  * subquery in the locking statement would count from the snapshot taken before the lock wait,

@@ -32,9 +32,32 @@ export async function redisAnswers(url: string): Promise<boolean> {
   }
 }
 
+/**
+ * Runs redis-server (its arguments after `--`) and stops it (SIGTERM, SIGKILL 10 s later) when
+ * its stdin closes: the parent holds the other end, and the kernel closes it however the parent
+ * ends, SIGKILL included, so the child Redis never outlives touchpoint. Exits as redis-server does.
+ */
+const WATCHDOG = `
+const { spawn } = require("node:child_process");
+const redis = spawn("redis-server", process.argv.slice(1), { stdio: ["ignore", "ignore", "inherit"] });
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  redis.kill("SIGTERM");
+  setTimeout(() => redis.kill("SIGKILL"), 10000);
+};
+process.stdin.on("end", stop);
+process.stdin.on("error", stop);
+process.stdin.resume();
+for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"]) process.on(signal, stop);
+redis.on("error", (err) => { process.stderr.write("redis-server: " + err.message + "\\n"); process.exit(127); });
+redis.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+`;
+
 export interface RedisHandle {
   url: string;
-  /** The child redis-server, when we started one. */
+  /** The watchdog of the child redis-server (see WATCHDOG), when we started one. */
   child?: ChildProcess;
   stop(): Promise<void>;
 }
@@ -57,8 +80,11 @@ export async function ensureRedis(url: string, dataDir: string, log: Logger): Pr
   mkdirSync(dir, { recursive: true });
   const port = u.port || "6379";
   const child = spawn(
-    "redis-server",
+    process.execPath,
     [
+      "-e",
+      WATCHDOG,
+      "--",
       "--port",
       port,
       "--bind",
@@ -74,7 +100,10 @@ export async function ensureRedis(url: string, dataDir: string, log: Logger): Pr
       "--protected-mode",
       "yes",
     ],
-    { stdio: ["ignore", "ignore", "inherit"] },
+    // Its stdin is the watchdog's tie to this process; NODE_OPTIONS could load tsx into it for nothing.
+    // Detached (a process group of its own): a Ctrl-C in the terminal reaches touchpoint alone,
+    // whose shutdown drains the workers against a Redis still up, then closes the pipe.
+    { stdio: ["pipe", "ignore", "inherit"], env: { ...process.env, NODE_OPTIONS: "" }, detached: true },
   );
   for (let i = 0; i < 50; i++) {
     if (await redisAnswers(url)) {
@@ -86,14 +115,15 @@ export async function ensureRedis(url: string, dataDir: string, log: Logger): Pr
           new Promise<void>((done) => {
             if (child.exitCode !== null) return done();
             child.once("exit", () => done());
-            child.kill("SIGTERM");
+            child.stdin?.end();
           }),
       };
     }
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  child.kill("SIGKILL");
+  // The watchdog stops its redis-server when the pipe closes.
+  child.stdin?.end();
   throw new RedisUnavailableError(
     `started redis-server on port ${port} but it did not answer; see its output above`,
   );

@@ -62,6 +62,18 @@ export async function deploymentId(sql: Q): Promise<string> {
 }
 
 /**
+ * True when Postgres holds work not done: events not evaluated, live decisions not on a case, or
+ * owed jobs (the reconciler's three kinds).
+ */
+export async function anythingPending(sql: Q): Promise<boolean> {
+  const [r] = await sql`
+    select exists (select 1 from event_batches where evaluated_at is null)
+      or exists (select 1 from decisions where case_id is null and mode = 'live')
+      or exists (select 1 from owed_work where done_at is null and failed_at is null) as pending`;
+  return r?.pending === true;
+}
+
+/**
  * How old the oldest pending work is, seconds, by kind: events accepted and not evaluated,
  * decisions not on a case, owed jobs past due. 0 when nothing waits. `actions` waits on the card
  * system, not on us: it is re-driven but does not count here, or a slow card system would take

@@ -10,7 +10,7 @@ import { Redis } from "ioredis";
 import postgres from "postgres";
 import { loadConfig } from "../../engine/config.ts";
 import type { FaultPoint } from "../../engine/evaluate.ts";
-import { createLogger } from "../../engine/log.ts";
+import { createLogger, type Logger } from "../../engine/log.ts";
 import { type Api, apiClient, eventually } from "../../fixtures/stories.ts";
 import { start, type Touchpoint } from "../../main.ts";
 
@@ -76,6 +76,8 @@ export async function startTestTouchpoint(
     now?: () => Date;
     /** Called at each fault point the workers pass (see FaultPoint): a test's crash. */
     fault?: FaultPoint;
+    /** Where the logs go (default: TEST_LOG_LEVEL, on stdout). */
+    log?: Logger;
   } = {},
 ): Promise<TestTouchpoint> {
   const prefix = opts.prefix ?? `t${randomBytes(4).toString("hex")}`;
@@ -97,7 +99,7 @@ export async function startTestTouchpoint(
     listen: opts.listen ?? false,
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.fault ? { fault: opts.fault } : {}),
-    log: createLogger(config.LOG_LEVEL),
+    log: opts.log ?? createLogger(config.LOG_LEVEL),
   });
   const request = (path: string, init: RequestInit) => tp.app!.request(path, init);
   const api = apiClient(request, adminToken);
