@@ -605,3 +605,78 @@ describe("a version published before validation grew stricter", () => {
     expect(put.body.diff).toMatchObject({ added: ["big-atm-withdrawal"], removed: [] });
   });
 });
+
+describe("what a rule file must be before it is published (issue 22)", () => {
+  let t: TestTouchpoint;
+  let risk: ReturnType<TestTouchpoint["as"]>;
+  const current = async () => (await risk("GET", "/v1/rulesets/current")).body.version as number;
+  beforeAll(async () => {
+    t = await startTestTouchpoint();
+    await loadPeopleVia(t.api);
+    risk = t.as(await t.token("risk"));
+  });
+  afterAll(() => t?.close());
+
+  it("refuses a condition path into __proto__, constructor or prototype, and nesting past 32 levels", async () => {
+    const before = await current();
+    for (const key of ["__proto__", "constructor", "prototype"]) {
+      const leaf = { fact: "event", path: `$.merchant.${key}.polluted`, operator: "equal", value: true };
+      const r = await risk("PUT", "/v1/rules/big-atm-withdrawal", {
+        rule: { ...bigAtm, conditions: { all: [bigAtm.conditions.all[0], leaf] } },
+      });
+      expect(r.status, key).toBe(400);
+      expect(r.body.error.issues).toEqual([
+        {
+          path: "rule.conditions.all[1].path",
+          rule: "big-atm-withdrawal",
+          message: `${key} is not a field of any fact; a path names fields only`,
+        },
+      ]);
+    }
+    let deep: object = bigAtm.conditions.all[0]!;
+    for (let i = 0; i < 40; i++) deep = { not: deep };
+    const tooDeep = await risk("POST", "/v1/rulesets/validate", {
+      rules: [{ ...bigAtm, conditions: { all: [deep] } }],
+    });
+    expect(tooDeep.status).toBe(400);
+    expect(tooDeep.body.error.issues).toEqual([
+      {
+        path: `rules[0].conditions.all[0]${".not".repeat(31)}`,
+        rule: "big-atm-withdrawal",
+        message: "conditions nest deeper than 32 levels of all, any and not",
+      },
+    ]);
+    expect(await current()).toBe(before);
+  });
+
+  it("bounds test names, blank or huge, in rule files and in whole-ruleset cases", async () => {
+    for (const name of ["", "   ", "x".repeat(200_000)]) {
+      const cases = await risk("POST", "/v1/rulesets/test", {
+        cases: [{ name, facts: {}, fires: [] }],
+      });
+      expect(cases.status, name.slice(0, 10)).toBe(400);
+      expect(cases.body.error.issues[0].path).toBe("cases[0].name");
+      const file = await risk("POST", "/v1/rulesets/test", {
+        rules: [{ rule: bigAtm, tests: [{ name, facts: {}, fires: false }] }],
+      });
+      expect(file.status).toBe(400);
+      expect(file.body.error.issues[0]).toMatchObject({ path: "rules[0].tests[0].name" });
+    }
+  });
+
+  it("refuses a test fact of 1e309 rather than storing it as null", async () => {
+    const before = await current();
+    const text = `{"rule": ${JSON.stringify(bigAtm)}, "tests": [
+      {"name": "huge", "facts": {"event.channel": "atm", "amount.value": 1e309}, "fires": true}]}`;
+    const r = await risk("PUT", "/v1/rules/big-atm-withdrawal", text);
+    expect(r.status).toBe(400);
+    expect(r.body.error.issues).toEqual([
+      {
+        path: 'tests[0].facts["amount.value"]',
+        rule: "big-atm-withdrawal",
+        message: "a number too large to store (it would become null); use a finite number",
+      },
+    ]);
+    expect(await current()).toBe(before);
+  });
+});

@@ -20,6 +20,7 @@ import {
   type RuleFile,
   type RuleIssue,
   rulesetOf,
+  testName,
 } from "../../engine/rules/schema.ts";
 import { runRuleTests } from "../../engine/rules/testing.ts";
 import type { Sql } from "../../engine/store/database.ts";
@@ -49,7 +50,7 @@ const publishBody = z.strictObject({
   note,
 });
 const legacyCase = z.strictObject({
-  name: z.string(),
+  name: testName,
   facts: z.record(z.string(), z.unknown()),
   fires: z.array(z.string()),
 });

@@ -97,14 +97,40 @@ function kindMismatch(kind: string, value: unknown): string | undefined {
   return typeof value === kind ? undefined : `a ${typeof value}, but the fact is a ${kind}`;
 }
 
+/** Path segments that reach an object's prototype machinery rather than a field of a fact. */
+const PROTOTYPE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+/** A plain path into an object fact, from its root: `$.merchant.mcc`. */
+const factPath = z
+  .string()
+  .regex(/^\$(\.[A-Za-z_][A-Za-z0-9_]*)+$/, "a plain path such as $.merchant.mcc")
+  .superRefine((path, ctx) => {
+    for (const key of path.split(".").filter((k) => PROTOTYPE_KEYS.has(k)))
+      ctx.addIssue({
+        code: "custom",
+        message: `${key} is not a field of any fact; a path names fields only`,
+      });
+  });
+
+const factRef = strict({ fact: factName, path: factPath.optional() });
+
+/**
+ * A leaf's value: plain JSON, or `{ fact, path? }` for another fact's value. Chosen by the `fact`
+ * key rather than tried in a union, so a bad reference says what is wrong with it.
+ */
+const leafValue = z.unknown().transform((v, ctx) => {
+  const r = (isFactRef(v) ? factRef : json).safeParse(v);
+  if (r.success) return r.data;
+  for (const issue of r.error.issues)
+    ctx.addIssue({ code: "custom", message: issue.message, path: issuePath(issue) });
+  return z.NEVER;
+});
+
 export const leafSchema = strict({
   fact: factName,
   operator: z.enum(operatorNames, { error: (i) => unknownName("operator", i.input, operatorNames) }),
-  value: z.union([json, strict({ fact: factName, path: z.string().optional() })]),
-  path: z
-    .string()
-    .regex(/^\$(\.[A-Za-z_][A-Za-z0-9_]*)+$/, "a plain path such as $.merchant.mcc")
-    .optional(),
+  value: leafValue,
+  path: factPath.optional(),
   params: z.record(z.string(), json).optional(),
   name: z.string().optional(),
 }).superRefine((leaf, ctx) => {
@@ -188,6 +214,43 @@ export const conditionSchema: z.ZodType<Condition> = z.lazy(() =>
   byKeys({ all: allSchema, any: anySchema, not: notSchema, leaf: leafSchema }),
 );
 
+/** How deep `all`, `any` and `not` may nest: far beyond what a person writes, far below the stack's limit. */
+export const MAX_CONDITION_DEPTH = 32;
+
+/**
+ * The path of the first condition nested deeper than MAX_CONDITION_DEPTH, or undefined. Iterative,
+ * so a hostile depth is reported rather than overflowing the stack the schema recurses on.
+ */
+function tooDeep(conditions: unknown): PropertyKey[] | undefined {
+  const stack: Array<{ v: unknown; path: PropertyKey[]; depth: number }> = [
+    { v: conditions, path: [], depth: 1 },
+  ];
+  while (stack.length > 0) {
+    const { v, path, depth } = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > MAX_CONDITION_DEPTH) return path;
+    const o = v as Record<string, unknown>;
+    if ("not" in o) stack.push({ v: o.not, path: [...path, "not"], depth: depth + 1 });
+    for (const group of ["all", "any"] as const) {
+      const list = o[group];
+      if (Array.isArray(list))
+        for (const [i, c] of list.entries())
+          stack.push({ v: c, path: [...path, group, i], depth: depth + 1 });
+    }
+  }
+  return undefined;
+}
+
+const boundedConditions = z.unknown().superRefine((v, ctx) => {
+  const path = tooDeep(v);
+  if (path)
+    ctx.addIssue({
+      code: "custom",
+      path,
+      message: `conditions nest deeper than ${MAX_CONDITION_DEPTH} levels of all, any and not`,
+    });
+});
+
 export const severitySchema = z.enum(["low", "medium", "high"]);
 export type Severity = z.infer<typeof severitySchema>;
 
@@ -218,7 +281,7 @@ export const ruleSchema = strict({
   /** `live` opens cases and texts; `shadow` is evaluated and recorded only, to see what it would do. */
   mode: z.enum(ruleModes, { error: (i) => unknownName("mode", i.input, ruleModes) }).default("live"),
   priority: z.number().int().min(1).max(100).default(1),
-  conditions: byKeys({ all: allSchema, any: anySchema, not: notSchema }) as z.ZodType<
+  conditions: boundedConditions.pipe(byKeys({ all: allSchema, any: anySchema, not: notSchema })) as z.ZodType<
     { all: Condition[] } | { any: Condition[] } | { not: Condition }
   >,
   event: strict({
@@ -242,11 +305,34 @@ export const rulesetSchema = strict({
 });
 export type Ruleset = z.output<typeof rulesetSchema>;
 
+/**
+ * Where a value holds a number JSON cannot carry (1e309 parses as Infinity, which JSON.stringify
+ * stores as null: the test would silently become another test), or undefined. Iterative.
+ */
+function nonFinite(value: unknown): PropertyKey[] | undefined {
+  const stack: Array<{ v: unknown; path: PropertyKey[] }> = [{ v: value, path: [] }];
+  while (stack.length > 0) {
+    const { v, path } = stack.pop()!;
+    if (typeof v === "number" && !Number.isFinite(v)) return path;
+    if (typeof v === "object" && v !== null)
+      for (const [k, child] of Object.entries(v))
+        stack.push({ v: child, path: [...path, Array.isArray(v) ? Number(k) : k] });
+  }
+  return undefined;
+}
+
 /** The facts a test case sets: catalogued names, each with a value of the fact's kind. */
 const testFacts = z.record(z.string(), z.unknown()).superRefine((facts, ctx) => {
   for (const [name, value] of Object.entries(facts)) {
     const doc = (FACTS as Record<string, { kind: string; nullable: boolean }>)[name];
-    if (!doc) {
+    const infinite = nonFinite(value);
+    if (infinite) {
+      ctx.addIssue({
+        code: "custom",
+        path: [name, ...infinite],
+        message: "a number too large to store (it would become null); use a finite number",
+      });
+    } else if (!doc) {
       ctx.addIssue({ code: "custom", path: [name], message: unknownName("fact", name, factNames) });
     } else if (
       value === null
@@ -264,8 +350,14 @@ const testFacts = z.record(z.string(), z.unknown()).superRefine((facts, ctx) => 
   }
 });
 
+/** A test case's name: what a failure is reported by, so something to read. */
+export const testName = z
+  .string()
+  .max(200, "at most 200 characters")
+  .refine((n) => n.trim().length > 0, "a name, not blank");
+
 export const ruleTestSchema = strict({
-  name: z.string().min(1).max(200),
+  name: testName,
   facts: testFacts,
   /** Whether the rule under test fires on these facts (other rules do not matter). */
   fires: z.boolean(),
