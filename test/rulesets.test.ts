@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateStream } from "../fixtures/generator.ts";
-import { eventually, loadPeopleVia, loadStory, openCaseWith, playStory } from "../fixtures/stories.ts";
+import {
+  eventually,
+  loadPeople,
+  loadPeopleVia,
+  loadStory,
+  openCaseWith,
+  playStory,
+} from "../fixtures/stories.ts";
 import { defaultRuleFiles, defaultRuleset } from "../rules/index.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 import { BANGKOK, LYON, tx } from "./support/payments.ts";
@@ -616,6 +623,69 @@ describe("what a rule file must be before it is published (issue 22)", () => {
     risk = t.as(await t.token("risk"));
   });
   afterAll(() => t?.close());
+
+  it("refuses a rule routing to a team no advocate is in, wherever it is checked, with a did-you-mean", async () => {
+    const before = await current();
+    const ghost = (team: string) => ({
+      rule: {
+        ...bigAtm,
+        name: "ghost",
+        event: { ...bigAtm.event, params: { ...bigAtm.event.params, team } },
+      },
+    });
+    const near = (team: string) => `no advocate is in team ${JSON.stringify(team)}; did you mean "fraud"?`;
+    const far = (team: string) =>
+      `no advocate is in team ${JSON.stringify(team)}; teams are named by their advocates (fraud)`;
+    for (const [team, message] of [
+      ["Fraud", near("Fraud")],
+      ["FRAUD", near("FRAUD")],
+      ["fraudd", near("fraudd")],
+      ["ghost-team", far("ghost-team")],
+      ["<b>x</b> y", far("<b>x</b> y")],
+    ] as const) {
+      const put = await risk("PUT", "/v1/rules/ghost", ghost(team));
+      expect(put.status, team).toBe(400);
+      expect(put.body.error.issues).toEqual([{ path: "rule.event.params.team", rule: "ghost", message }]);
+      const issue = { path: "rules[5].rule.event.params.team", rule: "ghost", message };
+      const rules = [...defaultRuleFiles(), ghost(team)];
+      for (const path of [
+        "/v1/rulesets",
+        "/v1/rulesets/validate",
+        "/v1/rulesets/test",
+        "/v1/rulesets/diff",
+      ]) {
+        const r = await risk("POST", path, { rules });
+        expect(r.status, `${path} ${team}`).toBe(400);
+        expect(r.body.error.issues, path).toEqual([issue]);
+      }
+    }
+    // A bare rule that names no team goes to the default one, which must have someone in it too.
+    await t.api("PUT", "/v1/advocates/adv-disputes", { name: "Dee", team: "disputes", status: "online" });
+    const bare = { ...bigAtm, name: "to-disputes" };
+    const disputes = {
+      ...bare,
+      event: { ...bare.event, params: { ...bare.event.params, team: "disputes" } },
+    };
+    expect((await risk("POST", "/v1/rulesets/validate", { rules: [disputes] })).status).toBe(200);
+    await t.api("PUT", "/v1/advocates/adv-amara", { name: "Amara", team: "disputes", status: "online" });
+    for (const id of ["adv-lucas", "adv-priya"])
+      await t.api("PUT", `/v1/advocates/${id}`, { name: id, team: "disputes", status: "offline" });
+    const nobody = await risk("POST", "/v1/rulesets/validate", { rules: [bare] });
+    expect(nobody.body.error.issues).toEqual([
+      {
+        path: "rules[0].event.params.team",
+        rule: "to-disputes",
+        message: 'no advocate is in team "fraud"; teams are named by their advocates (disputes)',
+      },
+    ]);
+    // Tokens are held to the same teams, with the same did-you-mean.
+    const token = await t.api("POST", "/v1/tokens", { role: "supervisor", team: "dispute" });
+    expect(token.body.error.issues).toEqual([
+      { path: "team", message: 'no advocate is in team "dispute"; did you mean "disputes"?' },
+    ]);
+    for (const { id, ...a } of loadPeople().advocates) await t.api("PUT", `/v1/advocates/${id}`, a);
+    expect(await current()).toBe(before);
+  });
 
   it("refuses a condition path into __proto__, constructor or prototype, and nesting past 32 levels", async () => {
     const before = await current();

@@ -17,6 +17,7 @@ import { blankFacts, factCatalogue } from "../../engine/rules/facts.ts";
 import {
   parseRuleFile,
   parseRuleFiles,
+  type RuleContext,
   type RuleFile,
   type RuleIssue,
   rulesetOf,
@@ -25,7 +26,7 @@ import {
 import { runRuleTests } from "../../engine/rules/testing.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { fxRates, putFxRates } from "../../engine/store/fx.ts";
-import { audit } from "../../engine/store/postgres.ts";
+import { advocateTeams, audit } from "../../engine/store/postgres.ts";
 import {
   type PublishResult,
   publishedRuleset,
@@ -126,6 +127,11 @@ function published(r: PublishResult, status: 200 | 201 = r.unchanged ? 200 : 201
   return [{ version: r.version, unchanged: r.unchanged, from: r.from, diff: r.diff }, status] as const;
 }
 
+/** What a rule is checked against beyond its file: the teams advocates are in. */
+async function known(sql: Sql): Promise<RuleContext> {
+  return { teams: await advocateTeams(sql) };
+}
+
 async function current(sql: Sql): Promise<StoredRuleset> {
   const found = await publishedRuleset(sql);
   if (!found) throw new NotFoundError("no ruleset published yet");
@@ -163,7 +169,7 @@ export function ruleRoutes(sql: Sql, told: Told) {
     const name = c.req.param("name");
     const body = await jsonBody(c, z.looseObject({ note }));
     const { note: why, ...raw } = body;
-    const file = parseRuleFile(raw);
+    const file = parseRuleFile(raw, await known(sql));
     if (file.rule.name !== name) {
       const issue: RuleIssue = {
         path: "rule.name",
@@ -276,12 +282,12 @@ export function rulesetRoutes(sql: Sql, opts: Told) {
   });
   app.post("/validate", requireRole("risk"), async (c) => {
     const body = await jsonBody(c, z.strictObject({ rules: z.array(z.unknown()) }));
-    const files = parseRuleFiles(body.rules);
+    const files = parseRuleFiles(body.rules, "rules", await known(sql));
     return c.json({ valid: true, rules: files.map((f) => f.rule.name) }, 200);
   });
   app.post("/diff", requireRole("risk"), async (c) => {
     const body = await jsonBody(c, publishBody);
-    const files = parseRuleFiles(body.rules);
+    const files = parseRuleFiles(body.rules, "rules", await known(sql));
     const cur = await publishedRuleset(sql);
     const diff = diffRuleFiles(cur?.files ?? [], files);
     const wouldDrop = diff.removed.filter((n) => !body.remove.includes(n));
@@ -292,7 +298,9 @@ export function rulesetRoutes(sql: Sql, opts: Told) {
   });
   app.post("/test", requireRole("risk"), async (c) => {
     const body = await jsonBody(c, testBody);
-    const files = body.rules ? parseRuleFiles(body.rules) : (await current(sql)).files;
+    const files = body.rules
+      ? parseRuleFiles(body.rules, "rules", await known(sql))
+      : (await current(sql)).files;
     // Each case runs json-rules-engine on this process: bounded, so one request cannot hold it.
     const cases = files.reduce((n, f) => n + f.tests.length, 0) + (body.cases?.length ?? 0);
     if (cases > MAX_TEST_CASES) {
@@ -348,7 +356,7 @@ export function rulesetRoutes(sql: Sql, opts: Told) {
   });
   app.post("/", requireRole("risk"), async (c) => {
     const body = await jsonBody(c, publishBody);
-    const files = parseRuleFiles(body.rules);
+    const files = parseRuleFiles(body.rules, "rules", await known(sql));
     // Without a note, the version says what changed: worked out under the publish lock.
     const r = await publishRuleFiles(
       sql,

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { didYouMean } from "../did-you-mean.ts";
 import { ValidationError } from "../errors.ts";
 import { checkRuleFileText } from "./files.ts";
-import { didYouMean, MAX_CONDITION_DEPTH, parseRuleFile, parseRuleFiles, parseRuleset } from "./schema.ts";
+import { MAX_CONDITION_DEPTH, parseRuleFile, parseRuleFiles, parseRuleset } from "./schema.ts";
 
 const event = { type: "fraud.suspected", params: { severity: "high", title: "Large cash withdrawal" } };
 const rule = (conditions: unknown, extra: object = {}) => ({ name: "big-atm", conditions, event, ...extra });
@@ -375,6 +376,27 @@ describe("the rule schema's edges", () => {
     expect(at(params({ team: "" }))).toEqual(["rules[0].event.params.team"]);
     expect(at(params({ team: "t".repeat(61) }))).toEqual(["rules[0].event.params.team"]);
     expect(parseRuleFiles([base])[0]!.rule.event.params.team).toBe("fraud");
+    // Offline, a team is held to the shape every advocate's team has; which teams exist is the database's.
+    for (const team of ["Fraud", "<b>x</b> y"])
+      expect(messages(one({ ...base, ...params({ team }) }, true))).toEqual([
+        ["rules[0].event.params.team", "lower-case team name, e.g. fraud"],
+      ]);
+    expect(at(params({ team: "ghost-team" }))).toEqual([]);
+    expect(
+      messages(
+        issuesOf(() =>
+          parseRuleFiles([{ rule: { ...base, ...params({ team: "Fraud" }) } }], "rules", {
+            teams: ["fraud"],
+          }),
+        ),
+      ),
+    ).toEqual([["rules[0].rule.event.params.team", 'no advocate is in team "Fraud"; did you mean "fraud"?']]);
+    expect(messages(issuesOf(() => parseRuleFile({ rule: base }, { teams: [] })))).toEqual([
+      [
+        "rule.event.params.team",
+        'no advocate is in team "fraud"; teams are named by their advocates, and there are none yet',
+      ],
+    ]);
   });
 
   it("takes at most 500 rules in one publish", () => {

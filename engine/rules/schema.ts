@@ -4,10 +4,11 @@
  * "did you mean" for every unknown name. A rule file (`rules/<name>.json`, `{ rule, tests }`) is the
  * unit the CLI, the API and a stored version all carry.
  */
-import { closest, distance } from "fastest-levenshtein";
 import { z } from "zod";
-import { type FieldIssue, fieldIssues, ValidationError } from "../errors.ts";
+import { didYouMean } from "../did-you-mean.ts";
+import { type FieldIssue, fieldIssues, jsonPath, ValidationError } from "../errors.ts";
 import { eventTypes } from "../events.ts";
+import { teamName, unknownTeam } from "../people.ts";
 import { FACTS, type FactName } from "./facts.ts";
 import { SUMMARY_NAMES, summaryIssues } from "./summary.ts";
 
@@ -31,18 +32,6 @@ export const OPERATORS = {
 export type OperatorName = keyof typeof OPERATORS;
 const operatorNames = Object.keys(OPERATORS) as [OperatorName, ...OperatorName[]];
 const factNames = Object.keys(FACTS) as [FactName, ...FactName[]];
-
-/**
- * The closest known name to a misspelt one, when it is close enough to be what was meant: the same
- * name in another case, or within a third of its length in edits (at least 2).
- */
-export function didYouMean(input: string, known: readonly string[]): string | undefined {
-  if (known.length === 0) return undefined;
-  const folded = known.find((k) => k.toLowerCase() === input.toLowerCase());
-  if (folded) return folded;
-  const best = closest(input, known as string[]);
-  return distance(input, best) <= Math.max(2, Math.floor(input.length / 3)) ? best : undefined;
-}
 
 function unknownName(kind: string, input: unknown, known: readonly string[], hint = ""): string {
   const said = `unknown ${kind} ${JSON.stringify(input)}`;
@@ -251,6 +240,9 @@ const boundedConditions = z.unknown().superRefine((v, ctx) => {
     });
 });
 
+/** The team a rule's cases go to when it names none. */
+export const DEFAULT_TEAM = "fraud";
+
 export const severitySchema = z.enum(["low", "medium", "high"]);
 export type Severity = z.infer<typeof severitySchema>;
 
@@ -292,8 +284,8 @@ export const ruleSchema = strict({
       }),
       /** What the advocate reads first. */
       title: z.string().min(1).max(200),
-      /** The team whose advocates take the case. */
-      team: z.string().min(1).max(60).default("fraud"),
+      /** The team whose advocates take the case: one an advocate is in (checked where they are known). */
+      team: teamName.default(DEFAULT_TEAM),
     }),
   }),
 });
@@ -388,29 +380,76 @@ function rawName(entry: unknown): string | undefined {
   return typeof rule.name === "string" ? rule.name : undefined;
 }
 
+interface Problem {
+  path: PropertyKey[];
+  message: string;
+}
+
+const problems = (error: z.ZodError): Problem[] =>
+  error.issues.map((i) => ({ path: issuePath(i), message: i.message }));
+
 function located(
-  error: z.ZodError,
+  issues: Problem[],
   prefix: string,
   nameAt: (path: readonly PropertyKey[]) => string | undefined,
 ): RuleIssue[] {
-  const issues = error.issues.map((i) => ({ ...i, path: issuePath(i) }));
   return fieldIssues({ issues }, { prefix, whole: prefix || "(root)" }).map((issue, n) => {
     const rule = nameAt(issues[n]!.path);
     return rule ? { ...issue, rule } : issue;
   });
 }
 
+/** What a parse can know beyond the file itself, when a database was asked. */
+export interface RuleContext {
+  /** The teams advocates are in: a rule naming any other would open cases no one sees. */
+  teams?: readonly string[];
+}
+
+const field = (o: unknown, key: string): unknown =>
+  typeof o === "object" && o !== null && !Array.isArray(o) ? (o as Record<string, unknown>)[key] : undefined;
+
+/**
+ * `problems` with a problem for each entry whose team no advocate is in (the default team too,
+ * when it names none), replacing the schema's own at that place: "did you mean fraud" says more
+ * than "lower-case". Read from the raw entries, so it comes with every other problem at once.
+ */
+function withTeams(
+  found: Problem[],
+  entries: ReadonlyArray<{ entry: unknown; at: PropertyKey[] }>,
+  teams: readonly string[] | undefined,
+): Problem[] {
+  if (!teams) return found;
+  let out = found;
+  for (const { entry, at } of entries) {
+    const inFile = field(entry, "rule") !== undefined;
+    const params = field(field(inFile ? field(entry, "rule") : entry, "event"), "params");
+    if (typeof params !== "object" || params === null || Array.isArray(params)) continue;
+    const team = field(params, "team") ?? DEFAULT_TEAM;
+    const why = typeof team === "string" ? unknownTeam(team, teams) : undefined;
+    if (!why) continue;
+    const path = [...at, ...(inFile ? ["rule"] : []), "event", "params", "team"];
+    const here = jsonPath(path);
+    out = [...out.filter((p) => jsonPath(p.path) !== here), { path, message: why }];
+  }
+  return out;
+}
+
 /**
  * Validates one rule file; throws ValidationError listing every problem at once, each with its
  * JSON path from the file's root (`rule.conditions.all[3].operator`) and the rule's name.
  */
-export function parseRuleFile(input: unknown): RuleFile {
+export function parseRuleFile(input: unknown, context: RuleContext = {}): RuleFile {
   const result = ruleFileSchema.safeParse(input);
-  if (result.success) return result.data;
+  const found = withTeams(
+    result.success ? [] : problems(result.error),
+    [{ entry: input, at: [] }],
+    context.teams,
+  );
+  if (result.success && found.length === 0) return result.data;
   const name = rawName(input);
   throw new ValidationError(
     "invalid rule file",
-    located(result.error, "", () => name),
+    located(found, "", () => name),
   );
 }
 
@@ -443,13 +482,18 @@ const ruleEntries = z
  * (`{ rule, tests }`) or, as before rule files, a bare rule. Every problem at once, each with its
  * path from `at` (`rules[2].rule.conditions.all[0].fact`) and its rule's name.
  */
-export function parseRuleFiles(entries: unknown, at = "rules"): RuleFile[] {
+export function parseRuleFiles(entries: unknown, at = "rules", context: RuleContext = {}): RuleFile[] {
   const result = ruleEntries.safeParse(entries);
-  if (result.success) return result.data;
-  const raw = Array.isArray(entries) ? entries : [];
+  const raw: unknown[] = Array.isArray(entries) ? entries : [];
+  const found = withTeams(
+    result.success ? [] : problems(result.error),
+    raw.map((entry, i) => ({ entry, at: [i] })),
+    context.teams,
+  );
+  if (result.success && found.length === 0) return result.data;
   throw new ValidationError(
     "invalid ruleset",
-    located(result.error, at, (path) => (typeof path[0] === "number" ? rawName(raw[path[0]]) : undefined)),
+    located(found, at, (path) => (typeof path[0] === "number" ? rawName(raw[path[0]]) : undefined)),
   );
 }
 
@@ -464,7 +508,7 @@ export function parseRuleset(input: unknown): Ruleset {
   if (!body.success)
     throw new ValidationError(
       "invalid ruleset",
-      located(body.error, "", () => undefined),
+      located(problems(body.error), "", () => undefined),
     );
   return rulesetOf(parseRuleFiles(body.data.rules));
 }
