@@ -13,6 +13,7 @@ import {
   RetryableError,
   TooLargeError,
   UnauthorizedError,
+  UnprocessableError,
   ValidationError,
 } from "../engine/errors.ts";
 import { badText, inputIssues } from "../engine/input.ts";
@@ -29,6 +30,7 @@ export function toIssues(error: z.ZodError, prefix = ""): FieldIssue[] {
 export function handleError(err: Error, c: Context, log: Logger): Response {
   const answer = (status: ContentfulStatusCode, code: string, issues?: FieldIssue[]) =>
     c.json(errorBody(code, err.message, issues), status);
+  if (err instanceof UnprocessableError) return answer(422, "unprocessable", err.issues);
   if (err instanceof ValidationError) return answer(400, "invalid", err.issues);
   if (err instanceof NotFoundError) return answer(404, "not_found");
   if (err instanceof TooLargeError) return answer(413, "too_large");

@@ -34,13 +34,21 @@ export function fieldIssues(
 
 /** Input that does not satisfy a schema: 400/422, never retried. */
 export class ValidationError extends Error {
-  override readonly name = "ValidationError";
+  override readonly name: string = "ValidationError";
   constructor(
     message: string,
     readonly issues: FieldIssue[] = [],
   ) {
     super(message);
   }
+}
+
+/**
+ * Input that satisfies its schema but is refused for what it does, e.g. a rule file whose own tests
+ * fail: 422, never retried. A ValidationError, so every layer that handles one handles this.
+ */
+export class UnprocessableError extends ValidationError {
+  override readonly name = "UnprocessableError";
 }
 
 /** A request bigger than the service takes (bytes, or items in it): 413, never retried as is. */

@@ -687,6 +687,51 @@ describe("what a rule file must be before it is published (issue 22)", () => {
     expect(await current()).toBe(before);
   });
 
+  it("refuses to publish a rule file whose own tests fail, naming each failing case and why (422)", async () => {
+    const before = await current();
+    const failing = {
+      rule: bigAtm,
+      tests: [
+        { name: "1,500 at an ATM", facts: { "event.channel": "atm", "amount.value": 1500 }, fires: true },
+        { name: "900 at an ATM", facts: { "event.channel": "atm", "amount.value": 900 }, fires: true },
+        { name: "online", facts: { "event.channel": "ecommerce", "amount.value": 5000 }, fires: false },
+      ],
+    };
+    const tested = await risk("POST", "/v1/rulesets/test", { rules: [failing] });
+    expect(tested.body).toMatchObject({ passed: 2, failed: 1 });
+    const put = await risk("PUT", "/v1/rules/big-atm-withdrawal", failing);
+    expect(put.status).toBe(422);
+    expect(put.body.error).toEqual({
+      code: "unprocessable",
+      message: "1 test case(s) of the rule file(s) fail; nothing was published",
+      issues: [
+        {
+          path: "tests[1]",
+          rule: "big-atm-withdrawal",
+          message:
+            '"900 at an ATM" expected it to fire; it did not: amount.value was 900; wanted greaterThanInclusive 1000',
+        },
+      ],
+    });
+    const quiet = {
+      ...failing,
+      tests: [{ ...failing.tests[2]!, facts: { "event.channel": "atm", "amount.value": 5000 } }],
+    };
+    const whole = await risk("POST", "/v1/rulesets", { rules: [...defaultRuleFiles(), quiet] });
+    expect(whole.status).toBe(422);
+    expect(whole.body.error.issues).toEqual([
+      {
+        path: "rules[5].tests[0]",
+        rule: "big-atm-withdrawal",
+        message:
+          '"online" expected it to stay quiet; it fired: event.channel was "atm"; wanted equal "atm"; amount.value was 5000; wanted greaterThanInclusive 1000',
+      },
+    ]);
+    expect(await current()).toBe(before);
+    const passing = { ...failing, tests: [failing.tests[0], failing.tests[2]] };
+    expect((await risk("PUT", "/v1/rules/big-atm-withdrawal", passing)).status).toBe(201);
+  });
+
   it("refuses a condition path into __proto__, constructor or prototype, and nesting past 32 levels", async () => {
     const before = await current();
     for (const key of ["__proto__", "constructor", "prototype"]) {

@@ -23,7 +23,7 @@ import {
   rulesetOf,
   testName,
 } from "../../engine/rules/schema.ts";
-import { runRuleTests } from "../../engine/rules/testing.ts";
+import { requirePassingTests, runRuleTests } from "../../engine/rules/testing.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { fxRates, putFxRates } from "../../engine/store/fx.ts";
 import { advocateTeams, audit } from "../../engine/store/postgres.ts";
@@ -132,6 +132,19 @@ async function known(sql: Sql): Promise<RuleContext> {
   return { teams: await advocateTeams(sql) };
 }
 
+/**
+ * Refuses a whole-ruleset publish whose new or changed files fail their own tests. A file equal to
+ * the published one is not run again: it was tested when it was published (or before this check
+ * existed, and then it is already live either way), and a large ruleset costs one run per case.
+ */
+async function requireChangedTestsPass(sql: Sql, files: RuleFile[]): Promise<void> {
+  const diff = diffRuleFiles((await publishedRuleset(sql))?.files ?? [], files);
+  const touched = new Set([...diff.added, ...diff.changed.map((c) => c.rule)]);
+  await requirePassingTests(
+    files.flatMap((file, i) => (touched.has(file.rule.name) ? [{ file, at: `rules[${i}]` }] : [])),
+  );
+}
+
 async function current(sql: Sql): Promise<StoredRuleset> {
   const found = await publishedRuleset(sql);
   if (!found) throw new NotFoundError("no ruleset published yet");
@@ -178,6 +191,7 @@ export function ruleRoutes(sql: Sql, told: Told) {
       };
       throw new ValidationError("the rule's name is its address", [issue]);
     }
+    await requirePassingTests([{ file, at: "" }]);
     const r = await publishRuleFiles(
       sql,
       (cur) => [...(cur?.files ?? []).filter((f) => f.rule.name !== name), file],
@@ -357,6 +371,7 @@ export function rulesetRoutes(sql: Sql, opts: Told) {
   app.post("/", requireRole("risk"), async (c) => {
     const body = await jsonBody(c, publishBody);
     const files = parseRuleFiles(body.rules, "rules", await known(sql));
+    await requireChangedTestsPass(sql, files);
     // Without a note, the version says what changed: worked out under the publish lock.
     const r = await publishRuleFiles(
       sql,
