@@ -447,12 +447,15 @@ export function program(): Command {
     });
 
   withServer(rules.command("backtest").argument("[paths...]", "rule files or folders", DEFAULT_PATHS))
-    .description("replay stored events of a window through these files and the published rules")
+    .description(
+      "replay stored events of a window through the published rules with these files added or replacing theirs, beside the published rules alone",
+    )
     .option("--from <time>", "start of a stored window (ISO 8601)")
     .option("--to <time>", "end of a stored window (ISO 8601)")
     .option("--events <file>", "replay this NDJSON stream of events instead of a stored window")
     .option("--labels <file>", 'with --events: JSON of known outcomes, { "cus-42": "confirmed_fraud" }')
     .option("--max-events <n>", "stop after this many events", positiveInt)
+    .option("--remove <names...>", "published rules to leave out of the replay", [])
     .option("--timeout <seconds>", "give up waiting after this long (the job runs on)", positiveInt, 3600)
     .action(
       async (
@@ -465,6 +468,7 @@ export function program(): Command {
           events?: string;
           labels?: string;
           maxEvents?: number;
+          remove: string[];
           timeout: number;
         },
       ) => {
@@ -478,6 +482,7 @@ export function program(): Command {
         const started = ok(
           await call(s, "POST", "/v1/backtests", {
             rules: files,
+            ...(o.remove.length > 0 ? { remove: o.remove } : {}),
             ...source,
             ...(o.maxEvents ? { maxEvents: o.maxEvents } : {}),
           }),
@@ -548,7 +553,7 @@ function printBacktest(report: {
     pct(s.precision),
   ];
   const head = ["rule", "hits", "hit rate", "customers", "confirmed", "false alarms", "precision"];
-  print("\nthese files:");
+  print("\nthe published rules with these files:");
   print(table(head, report.candidate.map(row)));
   if (report.neverHit.length > 0) print(`never hit: ${report.neverHit.join(", ")}`);
   print(`\npublished version ${report.publishedVersion}:`);

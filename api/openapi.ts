@@ -381,7 +381,7 @@ export function openApiDocument(): object {
           summary:
             "Queue a backtest: a stored window (`from`, `to`) or an uploaded stream (`events`, `labels`)",
           description:
-            "`{ rules?: [rule files], from, to, maxEvents? }` or `{ rules?, events: [events], labels?: { customerId: confirmed_fraud | false_alarm } }`. Runs on queue `backtests` in scratch state; never touches cases, texts or live state.",
+            "`{ rules?: [rule files], remove?: [names], from, to, maxEvents? }` or `{ rules?, remove?, events: [events], labels?: { customerId: confirmed_fraud | false_alarm } }`. The candidate is the published version with `rules` added or replacing its rules of the same name and `remove` left out. Runs on queue `backtests` in scratch state; never touches cases, texts or live state.",
           security: bearer,
           responses: {
             "202": { description: "{ id, status, progress }; Location: /v1/backtests/{id}" },

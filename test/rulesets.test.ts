@@ -275,6 +275,34 @@ describe("backtests and rollbacks", () => {
     expect(empty.body.error.issues).toEqual([{ path: "to", message: "must be after from" }]);
   });
 
+  it("tries one file as a change to the published rules, not as the whole ruleset, and leaves out only what remove names", async () => {
+    const window = { from: "2026-11-14T00:00:00Z", to: "2026-11-23T00:00:00Z" };
+    const shipped = defaultRuleFiles().map((f) => f.rule.name);
+    const { job } = await runBacktest({ rules: [{ rule: bigAtm }], ...window });
+    expect(job.status).toBe("done");
+    expect(job.report.candidate.map((s: { rule: string }) => s.rule)).toEqual(
+      [...shipped, "big-atm-withdrawal"].sort(),
+    );
+    // The published rules still flag the story's customer: nobody is "no longer flagged".
+    expect(job.report.noLongerFlagged).toEqual([]);
+    expect(job.report.neverHit).toContain("big-atm-withdrawal");
+
+    const hitting = job.report.published
+      .filter((s: { hits: number }) => s.hits > 0)
+      .map((s: { rule: string }) => s.rule);
+    expect(hitting).toContain("impossible-location-spend");
+    const without = await runBacktest({ remove: hitting, ...window });
+    expect(without.job.report.candidate.map((s: { rule: string }) => s.rule)).toEqual(
+      shipped.filter((n) => !hitting.includes(n)),
+    );
+    expect(without.job.report.noLongerFlagged).toEqual(["cus-42"]);
+    const unknown = await risk("POST", "/v1/backtests", { remove: ["no-such-rule"], ...window });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error.issues).toEqual([
+      { path: "remove[0]", message: "no rule no-such-rule in version 1" },
+    ]);
+  });
+
   it("scores an uploaded, labelled stream with the counts the stream itself gives, reporting progress, touching nothing live", async () => {
     const stream = generateStream({ seed: 11, customers: 800, impossibleShare: 0.15, prefix: "bt" });
     // Every other impossible traveller was confirmed fraud, the rest false alarms; some ordinary
@@ -521,6 +549,8 @@ describe("a publish under load", () => {
   let t: TestTouchpoint;
   beforeAll(async () => {
     t = await startTestTouchpoint();
+    // A rule's team must have an advocate in it before the rule is published.
+    await loadPeopleVia(t.api);
   });
   afterAll(() => t?.close());
 
