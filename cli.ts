@@ -1,13 +1,16 @@
 /**
  * The `touchpoint` command: what a risk analyst runs beside their rule files.
  *
- *   touchpoint rules validate [paths…]   offline: every problem of every file at once
- *   touchpoint rules test [paths…]       offline: each file's own cases, and why a failing one failed
+ *   touchpoint rules validate [paths…]   every problem of every file at once
+ *   touchpoint rules test [paths…]       each file's own cases, and why a failing one failed
  *   touchpoint rules facts               offline: the facts a rule can use
  *   touchpoint rules list | diff | publish | remove | rollback | backtest   against a server
  *
- * Paths default to `rules/`. Server commands take `--url` and `--token` (or TOUCHPOINT_URL and
- * TOUCHPOINT_TOKEN); with neither, the touchpoint running on this machine's DATA_DIR is used.
+ * Paths default to `rules/`; each file is read on its own terms (engine/rules/files.ts), and
+ * validate and test report a bad one and go on. Those two work offline, where a rule's team can
+ * only be checked for its shape; given `--url` and `--token` they ask the server about teams too.
+ * Server commands take `--url` and `--token` (or TOUCHPOINT_URL and TOUCHPOINT_TOKEN); with
+ * neither, the touchpoint running on this machine's DATA_DIR is used.
  * Output is for people; `--json` prints what scripts want. Exit 1 on a failure, 2 on misuse.
  */
 import { readFileSync } from "node:fs";
