@@ -391,6 +391,11 @@ describe("the rule schema's edges", () => {
         ),
       ),
     ).toEqual([["rules[0].rule.event.params.team", 'no advocate is in team "Fraud"; did you mean "fraud"?']]);
+    expect(
+      messages(
+        issuesOf(() => parseRuleFile({ rule: { ...base, ...params({ team: null }) } }, { teams: [] })),
+      ),
+    ).toEqual([["rule.event.params.team", "Invalid input: expected string, received null"]]);
     expect(messages(issuesOf(() => parseRuleFile({ rule: base }, { teams: [] })))).toEqual([
       [
         "rule.event.params.team",

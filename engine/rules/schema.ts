@@ -424,7 +424,8 @@ function withTeams(
     const inFile = field(entry, "rule") !== undefined;
     const params = field(field(inFile ? field(entry, "rule") : entry, "event"), "params");
     if (typeof params !== "object" || params === null || Array.isArray(params)) continue;
-    const team = field(params, "team") ?? DEFAULT_TEAM;
+    // Absent is the default team; null or another kind is the schema's to refuse.
+    const team = field(params, "team") === undefined ? DEFAULT_TEAM : field(params, "team");
     const why = typeof team === "string" ? unknownTeam(team, teams) : undefined;
     if (!why) continue;
     const path = [...at, ...(inFile ? ["rule"] : []), "event", "params", "team"];
