@@ -1,13 +1,16 @@
 /**
  * The `touchpoint` command: what a risk analyst runs beside their rule files.
  *
- *   touchpoint rules validate [paths…]   offline: every problem of every file at once
- *   touchpoint rules test [paths…]       offline: each file's own cases, and why a failing one failed
+ *   touchpoint rules validate [paths…]   every problem of every file at once
+ *   touchpoint rules test [paths…]       each file's own cases, and why a failing one failed
  *   touchpoint rules facts               offline: the facts a rule can use
  *   touchpoint rules list | diff | publish | remove | rollback | backtest   against a server
  *
- * Paths default to `rules/`. Server commands take `--url` and `--token` (or TOUCHPOINT_URL and
- * TOUCHPOINT_TOKEN); with neither, the touchpoint running on this machine's DATA_DIR is used.
+ * Paths default to `rules/`; each file is read on its own terms (engine/rules/files.ts), and
+ * validate and test report a bad one and go on. Those two work offline, where a rule's team can
+ * only be checked for its shape; given `--url` and `--token` they ask the server about teams too.
+ * Server commands take `--url` and `--token` (or TOUCHPOINT_URL and TOUCHPOINT_TOKEN); with
+ * neither, the touchpoint running on this machine's DATA_DIR is used.
  * Output is for people; `--json` prints what scripts want. Exit 1 on a failure, 2 on misuse.
  */
 import { readFileSync } from "node:fs";
@@ -15,7 +18,7 @@ import { join, resolve } from "node:path";
 import { SingleBar } from "cli-progress";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { factCatalogue } from "./engine/rules/facts.ts";
-import { readRuleFiles } from "./engine/rules/files.ts";
+import { type FileIssue, readRuleFiles } from "./engine/rules/files.ts";
 import type { RuleFile } from "./engine/rules/schema.ts";
 import { runRuleTests } from "./engine/rules/testing.ts";
 import { lockOwner } from "./engine/store/lock.ts";
@@ -54,23 +57,63 @@ export function table(head: string[], rows: string[][]): string {
   return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
-/** Reads and checks rule files; prints every problem and throws when there is one. */
-function loadFiles(paths: string[], out: Out): RuleFile[] {
+function printIssues(issues: FileIssue[]): void {
+  for (const i of issues) {
+    const where = [i.file, i.rule].filter(Boolean).join(" · ");
+    print(`${where}: ${i.path.replace(/^rule\./, "")}: ${i.message}`);
+  }
+  print(`\n${issues.length} problem(s) in ${new Set(issues.map((i) => i.file)).size} file(s)`);
+}
+
+/** Reads and checks rule files, each on its own: the good ones, and every problem of the others. */
+function readFiles(paths: string[]): {
+  files: Array<{ file: string; parsed: RuleFile }>;
+  issues: FileIssue[];
+} {
   const read = readRuleFiles(paths.length > 0 ? paths : DEFAULT_PATHS);
-  const issues = read.flatMap((r) => r.issues);
+  if (read.length === 0) throw new CliError(`no rule files in ${paths.join(", ") || DEFAULT_PATHS[0]}`);
+  return {
+    files: read.flatMap((r) => (r.parsed ? [{ file: r.file, parsed: r.parsed }] : [])),
+    issues: read.flatMap((r) => r.issues),
+  };
+}
+
+/** Reads and checks rule files for a server: every one must be good, or nothing is sent. */
+function loadFiles(paths: string[], out: Out): RuleFile[] {
+  const { files, issues } = readFiles(paths);
   if (issues.length > 0) {
     if (out.json) printJson({ valid: false, issues });
-    else {
-      for (const i of issues) {
-        const where = [i.file, i.rule].filter(Boolean).join(" · ");
-        print(`${where}: ${i.path.replace(/^rule\./, "")}: ${i.message}`);
-      }
-      print(`\n${issues.length} problem(s) in ${new Set(issues.map((i) => i.file)).size} file(s)`);
-    }
+    else printIssues(issues);
     throw new CliError("");
   }
-  if (read.length === 0) throw new CliError(`no rule files in ${paths.join(", ") || DEFAULT_PATHS[0]}`);
-  return read.map((r) => r.parsed!);
+  return files.map((f) => f.parsed);
+}
+
+/**
+ * What only the server knows of these files (which teams advocates are in), asked when a server is
+ * named; offline, says on stderr what was not checked. Each problem names its file.
+ */
+async function serverIssues(
+  files: ReadonlyArray<{ file: string; parsed: RuleFile }>,
+  o: Out & { url?: string; token?: string },
+): Promise<FileIssue[]> {
+  if (!(o.url && o.token)) {
+    process.stderr.write(
+      "teams not checked against the advocates (offline): give --url and --token to check them; a publish checks them\n",
+    );
+    return [];
+  }
+  if (files.length === 0) return [];
+  const r = await call(server(o), "POST", "/v1/rulesets/validate", { rules: files.map((f) => f.parsed) });
+  if (r.status !== 400) {
+    ok(r, o);
+    return [];
+  }
+  return (r.body?.error?.issues ?? []).map((i: { path: string; rule?: string; message: string }) => {
+    const at = /^rules\[(\d+)\]\.?(.*)$/.exec(i.path);
+    const file = at ? files[Number(at[1])]?.file : undefined;
+    return { ...i, file: file ?? "(server)", path: at ? at[2] || "(file)" : i.path };
+  });
 }
 
 /** An NDJSON file's objects, one a line; a bad line is named by its number. */
@@ -197,20 +240,42 @@ export function program(): Command {
       .addOption(new Option("--url <url>", "touchpoint's address").env("TOUCHPOINT_URL"))
       .addOption(new Option("--token <token>", "a risk token").env("TOUCHPOINT_TOKEN"));
 
-  withJson(rules.command("validate").argument("[paths...]", "rule files or folders", DEFAULT_PATHS))
-    .description("check rule files: every problem of every file at once, with a did-you-mean")
-    .action((paths: string[], o: Out) => {
-      const files = loadFiles(paths, o);
-      if (o.json) printJson({ valid: true, rules: files.map((f) => f.rule.name) });
-      else print(`${files.length} rule file(s) valid: ${files.map((f) => f.rule.name).join(", ")}`);
+  withServer(rules.command("validate").argument("[paths...]", "rule files or folders", DEFAULT_PATHS))
+    .description(
+      "check rule files: every problem of every file at once, with a did-you-mean; with a server, its teams too",
+    )
+    .action(async (paths: string[], o: Out & { url?: string; token?: string }) => {
+      const read = readFiles(paths);
+      const issues = [...read.issues, ...(await serverIssues(read.files, o))];
+      const bad = new Set(issues.map((i) => i.file));
+      const good = read.files.filter((f) => !bad.has(f.file)).map((f) => f.parsed.rule.name);
+      if (o.json)
+        printJson({ valid: issues.length === 0, rules: good, ...(issues.length ? { issues } : {}) });
+      else {
+        if (issues.length > 0) printIssues(issues);
+        if (good.length > 0 || issues.length === 0)
+          print(`${issues.length > 0 ? "\n" : ""}${good.length} rule file(s) valid: ${good.join(", ")}`);
+      }
+      if (issues.length > 0) throw new CliError("");
     });
 
-  withJson(rules.command("test").argument("[paths...]", "rule files or folders", DEFAULT_PATHS))
-    .description("run each rule file's own test cases, offline")
-    .action(async (paths: string[], o: Out) => {
-      const results = await runRuleTests(loadFiles(paths, o));
+  withServer(rules.command("test").argument("[paths...]", "rule files or folders", DEFAULT_PATHS))
+    .description("run each rule file's own test cases, offline; a file with none fails unless allowed")
+    .option("--allow-untested", "pass a rule file that has no test cases", false)
+    .action(async (paths: string[], o: Out & { url?: string; token?: string; allowUntested: boolean }) => {
+      const read = readFiles(paths);
+      const issues = [...read.issues, ...(await serverIssues(read.files, o))];
+      const results = await runRuleTests(read.files.map((f) => f.parsed));
       const failed = results.filter((r) => !r.pass);
-      if (o.json) printJson({ passed: results.length - failed.length, failed: failed.length, results });
+      const untested = read.files.filter((f) => f.parsed.tests.length === 0);
+      if (o.json)
+        printJson({
+          passed: results.length - failed.length,
+          failed: failed.length,
+          results,
+          untested: untested.map((f) => f.parsed.rule.name),
+          ...(issues.length ? { issues } : {}),
+        });
       else {
         const yesNo = (b: boolean) => (b ? "fires" : "quiet");
         print(
@@ -231,9 +296,18 @@ export function program(): Command {
           print(r.expected ? "  it did not fire, because:" : "  it fired, because every condition held:");
           for (const why of r.reasons) print(`    ${why}`);
         }
+        for (const f of untested)
+          print(
+            `\n${o.allowUntested ? "untested" : "NO TESTS"} ${f.parsed.rule.name} (${f.file}): it has no test cases${o.allowUntested ? "" : "; add some, or pass --allow-untested"}`,
+          );
+        if (issues.length > 0) {
+          print("");
+          printIssues(issues);
+        }
         print(`\n${results.length - failed.length} passed, ${failed.length} failed`);
       }
-      if (failed.length > 0) throw new CliError("");
+      if (failed.length > 0 || issues.length > 0 || (untested.length > 0 && !o.allowUntested))
+        throw new CliError("");
     });
 
   withJson(rules.command("facts"))
@@ -376,12 +450,15 @@ export function program(): Command {
     });
 
   withServer(rules.command("backtest").argument("[paths...]", "rule files or folders", DEFAULT_PATHS))
-    .description("replay stored events of a window through these files and the published rules")
+    .description(
+      "replay stored events of a window through the published rules with these files added or replacing theirs, beside the published rules alone",
+    )
     .option("--from <time>", "start of a stored window (ISO 8601)")
     .option("--to <time>", "end of a stored window (ISO 8601)")
     .option("--events <file>", "replay this NDJSON stream of events instead of a stored window")
     .option("--labels <file>", 'with --events: JSON of known outcomes, { "cus-42": "confirmed_fraud" }')
     .option("--max-events <n>", "stop after this many events", positiveInt)
+    .option("--remove <names...>", "published rules to leave out of the replay", [])
     .option("--timeout <seconds>", "give up waiting after this long (the job runs on)", positiveInt, 3600)
     .action(
       async (
@@ -394,6 +471,7 @@ export function program(): Command {
           events?: string;
           labels?: string;
           maxEvents?: number;
+          remove: string[];
           timeout: number;
         },
       ) => {
@@ -407,6 +485,7 @@ export function program(): Command {
         const started = ok(
           await call(s, "POST", "/v1/backtests", {
             rules: files,
+            ...(o.remove.length > 0 ? { remove: o.remove } : {}),
             ...source,
             ...(o.maxEvents ? { maxEvents: o.maxEvents } : {}),
           }),
@@ -477,7 +556,7 @@ function printBacktest(report: {
     pct(s.precision),
   ];
   const head = ["rule", "hits", "hit rate", "customers", "confirmed", "false alarms", "precision"];
-  print("\nthese files:");
+  print("\nthe published rules with these files:");
   print(table(head, report.candidate.map(row)));
   if (report.neverHit.length > 0) print(`never hit: ${report.neverHit.join(", ")}`);
   print(`\npublished version ${report.publishedVersion}:`);

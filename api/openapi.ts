@@ -276,12 +276,16 @@ export function openApiDocument(): object {
         put: {
           summary: "Add or replace one rule file; publishes a version with every other rule unchanged",
           description:
-            "Body: a rule file `{ rule, tests }`, with an optional `note` (why; recorded on the version). The rule's name must be the address's. The same file again makes no version (200, `unchanged: true`).",
+            "Body: a rule file `{ rule, tests }`, with an optional `note` (why; recorded on the version). The rule's name must be the address's. Its `team` must be one some advocate is in (400, with a did-you-mean), and its own tests must pass (422 naming each failing case). The same file again makes no version (200, `unchanged: true`).",
           security: bearer,
           requestBody: json("RuleFile"),
           responses: {
             "201": { description: "{ version, unchanged: false, from, diff }" },
             "200": { description: "{ version, unchanged: true } — nothing changed" },
+            "422": {
+              description: "the file's own tests fail: each failing case in `error.issues`",
+              ...json("Error"),
+            },
             ...errors,
           },
         },
@@ -313,13 +317,14 @@ export function openApiDocument(): object {
         post: {
           summary: "Publish a whole ruleset: `{ rules: [rule files], remove?: [names], note? }`",
           description:
-            "Each entry of `rules` is a rule file `{ rule, tests }` (a bare rule is taken too). A publish that would drop rules of the current version is refused with 409 naming them (`error.rules`) unless they are listed in `remove`. An identical ruleset makes no version (200, `unchanged: true`). Without a note, the version records what changed.",
+            "Each entry of `rules` is a rule file `{ rule, tests }` (a bare rule is taken too). A publish that would drop rules of the current version is refused with 409 naming them (`error.rules`) unless they are listed in `remove`; one whose new or changed files fail their own tests with 422; a team no advocate is in with 400. An identical ruleset makes no version (200, `unchanged: true`). Without a note, the version records what changed.",
           security: bearer,
           requestBody: json("Ruleset"),
           responses: {
             "201": { description: "{ version, unchanged: false, from, diff, rules }" },
             "200": { description: "{ version, unchanged: true }" },
             "409": { description: "would drop rules not listed in remove", ...json("Error") },
+            "422": { description: "a new or changed file's own tests fail", ...json("Error") },
             ...errors,
           },
         },
@@ -401,7 +406,7 @@ export function openApiDocument(): object {
           summary:
             "Queue a backtest: a stored window (`from`, `to`) or an uploaded stream (`events`, `labels`)",
           description:
-            "`{ rules?: [rule files], from, to, maxEvents? }` or `{ rules?, events: [events], labels?: { customerId: confirmed_fraud | false_alarm } }`. Runs on queue `backtests` in scratch state; never touches cases, texts or live state.",
+            "`{ rules?: [rule files], remove?: [names], from, to, maxEvents? }` or `{ rules?, remove?, events: [events], labels?: { customerId: confirmed_fraud | false_alarm } }`. The candidate is the published version with `rules` added or replacing its rules of the same name and `remove` left out. Runs on queue `backtests` in scratch state; never touches cases, texts or live state.",
           security: bearer,
           responses: {
             "202": { description: "{ id, status, progress }; Location: /v1/backtests/{id}" },

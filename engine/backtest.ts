@@ -10,7 +10,7 @@ import type { TouchpointEvent } from "./events.ts";
 import { CustomerState } from "./features/state.ts";
 import { CompiledRuleset } from "./rules/compile.ts";
 import { computeFacts, homeAmount } from "./rules/facts.ts";
-import type { RuleMode, Ruleset } from "./rules/schema.ts";
+import type { RuleFile, RuleMode, Ruleset } from "./rules/schema.ts";
 import type { Sql } from "./store/database.ts";
 import { fxTable } from "./store/fx.ts";
 import { customerProfiles } from "./store/postgres.ts";
@@ -59,6 +59,20 @@ export interface BacktestInput {
   /** Redis prefix of the scratch state: removed before (a retried run's leftovers) and after. */
   scratch: string;
   onProgress?: (done: number, total: number) => Promise<void> | void;
+}
+
+/**
+ * The ruleset a backtest tries: the published files with `files` added or replacing theirs of the
+ * same name, and `remove` left out. A file tried alone is a change to the published set, not the
+ * whole set: the rules it does not name are still there, and still flag who they flag.
+ */
+export function candidateFiles(
+  published: readonly RuleFile[],
+  files: readonly RuleFile[],
+  remove: readonly string[] = [],
+): RuleFile[] {
+  const named = new Set([...files.map((f) => f.rule.name), ...remove]);
+  return [...published.filter((f) => !named.has(f.rule.name)), ...files];
 }
 
 const BATCH = 500;

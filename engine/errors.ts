@@ -44,8 +44,9 @@ export class ValidationError extends Error {
 }
 
 /**
- * Input that satisfies the schema but that touchpoint will not act on as asked (a text that may not
- * go to a customer, an idempotency key reused for another request): 422, never retried.
+ * Input that satisfies its schema but that touchpoint will not act on as asked (a text that may
+ * not go to a customer, an idempotency key reused for another request, a rule file whose own tests
+ * fail): 422, never retried. A ValidationError, so every layer that handles one handles this.
  */
 export class UnprocessableError extends ValidationError {
   override readonly name: string = "UnprocessableError";

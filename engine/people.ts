@@ -3,6 +3,7 @@ import { getCountry } from "countries-and-timezones";
 import { type CountryCode, findPhoneNumbersInText, parsePhoneNumberFromString } from "libphonenumber-js";
 import { IANAZone } from "luxon";
 import { z } from "zod";
+import { didYouMean } from "./did-you-mean.ts";
 import { text } from "./events.ts";
 
 export const customerInput = z
@@ -44,8 +45,22 @@ export const customerInput = z
     return { ...c, phone: parsed.number as string };
   });
 
-/** A team's name: what advocates, tokens and cases share. */
+/** A team's name: what advocates, tokens, rules and cases share. */
 export const teamName = z.string().regex(/^[a-z0-9-]{1,60}$/, "lower-case team name, e.g. fraud");
+
+/**
+ * Why naming `team` would reach no one, or undefined when it reaches someone: a team exists while
+ * an advocate is in it (`known`, the advocates' teams), so anything else would hold cases or read
+ * for nobody. Says the closest known team, or which there are.
+ */
+export function unknownTeam(team: string, known: readonly string[]): string | undefined {
+  if (known.includes(team)) return undefined;
+  const said = `no advocate is in team ${JSON.stringify(team)}`;
+  const guess = didYouMean(team, known);
+  if (guess) return `${said}; did you mean ${JSON.stringify(guess)}?`;
+  const some = known.length > 10 ? `${known.slice(0, 10).join(", ")}, …` : known.join(", ");
+  return `${said}; teams are named by their advocates${known.length > 0 ? ` (${some})` : ", and there are none yet"}`;
+}
 
 export const advocateInput = z.strictObject({
   name: text(200),

@@ -3,7 +3,7 @@
  * process, offline on rule files, and against a running touchpoint for the server commands.
  */
 import { execFile } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -99,6 +99,76 @@ describe("touchpoint rules, offline", () => {
     expect(json).toMatchObject({ passed: 1, failed: 1 });
   });
 
+  it("reads only regular files, never repeats what is not JSON, and reports each bad file beside the good ones", async () => {
+    const dir = rulesCopy();
+    const secret = "root:$6$s3cr3t-hash:19000:0:99999:7:::";
+    writeFileSync(join(dir, "secret.json"), `${secret}\n`);
+    symlinkSync("/etc/shadow", join(dir, "shadow.json"));
+    const outside = join(mkdtempSync(join(tmpdir(), "touchpoint-outside-")), "leak.json");
+    writeFileSync(outside, secret);
+    symlinkSync(outside, join(dir, "leak.json"));
+    await run("mkfifo", [join(dir, "fifo.json")]);
+    const leaf = JSON.stringify({ fact: "event.channel", operator: "equal", value: "atm" });
+    const deep = `${'{"not":'.repeat(5000)}${leaf}${"}".repeat(5000)}`;
+    const rule = (name: string, conditions: string) =>
+      `{"rule":{"name":"${name}","conditions":{"all":[${conditions}]},"event":{"type":"fraud.suspected","params":{"severity":"low","title":"t"}}},"tests":[]}`;
+    writeFileSync(join(dir, "deep.json"), rule("deep", deep));
+    writeFileSync(join(dir, "huge.json"), rule("huge", `${leaf},`.repeat(40_000) + leaf));
+
+    const tested = await touchpoint(["rules", "test", dir]);
+    expect(tested.code, tested.stderr).toBe(1);
+    const shipped = (await touchpoint(["rules", "test"])).stdout.match(/(\d+) passed, 0 failed/)![1];
+    expect(tested.stdout).toContain(`${shipped} passed, 0 failed`);
+    for (const [file, message] of [
+      ["secret.json", "(file): malformed JSON: not JSON"],
+      ["shadow.json", "(file): a symbolic link: rule files are read only as regular files"],
+      ["leak.json", "(file): a symbolic link: rule files are read only as regular files"],
+      ["fifo.json", "(file): a FIFO, not a regular file"],
+    ])
+      expect(tested.stdout).toContain(`${join(dir, file!)}: ${message}`);
+    expect(tested.stdout).toMatch(
+      /huge\.json: \(file\): 2,\d{3},\d{3} bytes; a rule file is at most 1,000,000 bytes/,
+    );
+    expect(tested.stdout).toMatch(/deep\.json: conditions\.all\[0\](\.not)+: nested deeper than 64 levels/);
+    expect(tested.stdout).toContain("6 problem(s) in 6 file(s)");
+    expect(tested.stdout + tested.stderr).not.toMatch(/s3cr3t|root:/);
+    expect(tested.stderr).not.toMatch(/RangeError|at .*\.ts:\d+/);
+
+    const validated = await touchpoint(["rules", "validate", dir, "--json"]);
+    expect(validated.code).toBe(1);
+    const json = JSON.parse(validated.stdout);
+    expect(json).toMatchObject({
+      valid: false,
+      rules: expect.arrayContaining(["impossible-location-spend"]),
+    });
+    expect(json.issues).toHaveLength(6);
+  });
+
+  it("fails a rule file with no test cases unless --allow-untested, and refuses a team no advocate's team could be", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "touchpoint-rules-"));
+    writeFileSync(join(dir, "big-atm-withdrawal.json"), JSON.stringify({ rule: bigAtm().rule }));
+    const untested = await touchpoint(["rules", "test", dir]);
+    expect(untested.code).toBe(1);
+    expect(untested.stdout).toContain(
+      `NO TESTS big-atm-withdrawal (${join(dir, "big-atm-withdrawal.json")}): it has no test cases; add some, or pass --allow-untested`,
+    );
+    expect(JSON.parse((await touchpoint(["rules", "test", dir, "--json"])).stdout)).toMatchObject({
+      untested: ["big-atm-withdrawal"],
+    });
+    const allowed = await touchpoint(["rules", "test", dir, "--allow-untested"]);
+    expect(allowed.code, allowed.stdout).toBe(0);
+    // Offline there are no advocates to ask: the team is held to the shape every team has, and it says so.
+    const file = bigAtm();
+    file.rule.event.params = { ...file.rule.event.params, team: "Fraud" } as typeof file.rule.event.params;
+    writeFileSync(join(dir, "big-atm-withdrawal.json"), JSON.stringify(file));
+    const offline = await touchpoint(["rules", "validate", dir]);
+    expect(offline.code).toBe(1);
+    expect(offline.stdout).toContain(
+      "big-atm-withdrawal: event.params.team: lower-case team name, e.g. fraud",
+    );
+    expect(offline.stderr).toContain("teams not checked against the advocates (offline)");
+  });
+
   it("lists the facts from the catalogue", async () => {
     const r = await touchpoint(["rules", "facts", "--json"]);
     expect(r.code).toBe(0);
@@ -179,6 +249,36 @@ describe("touchpoint rules, against a server", () => {
     const list = await touchpoint(["rules", "list"], env);
     // One shadow hit so far, none live: the live row says 0.
     expect(list.stdout).toMatch(/any-atm\s+live\s+cash-team\s+low\s+0\s+0\s+0\s+-/);
+  });
+
+  it("checks teams against the server's advocates, and refuses to publish a file whose tests fail", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "touchpoint-rules-"));
+    const file = bigAtm();
+    file.rule.event.params = { ...file.rule.event.params, team: "fraudd" } as typeof file.rule.event.params;
+    writeFileSync(join(dir, "big-atm-withdrawal.json"), JSON.stringify(file));
+    for (const command of ["validate", "test", "publish"]) {
+      const r = await touchpoint(
+        ["rules", command, "--one", dir].filter((a) => command === "publish" || a !== "--one"),
+        env,
+      );
+      expect(r.code, command).toBe(1);
+      expect(r.stdout, command).toMatch(
+        /big-atm-withdrawal( ·|:) (rule\.)?event\.params\.team: no advocate is in team "fraudd"; did you mean "fraud"\?/,
+      );
+    }
+    const failing = bigAtm();
+    failing.tests[1]!.fires = true;
+    writeFileSync(join(dir, "big-atm-withdrawal.json"), JSON.stringify(failing));
+    const before = (await t.api("GET", "/v1/rulesets/current")).body.version;
+    for (const args of [["--one"], []]) {
+      const r = await touchpoint(["rules", "publish", ...args, dir], env);
+      expect(r.code, args.join()).toBe(1);
+      expect(r.stdout).toContain("error 422: 1 test case(s) of the rule file(s) fail; nothing was published");
+      expect(r.stdout).toMatch(
+        /big-atm-withdrawal · (rules\[0\]\.)?tests\[1\]: "900 at an ATM" expected it to fire; it did not: amount\.value was 900; wanted greaterThanInclusive 1000/,
+      );
+    }
+    expect((await t.api("GET", "/v1/rulesets/current")).body.version).toBe(before);
   });
 
   it("runs a backtest as a job, on a stored window or an uploaded NDJSON stream, and prints its report", async () => {

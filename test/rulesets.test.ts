@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateStream } from "../fixtures/generator.ts";
-import { eventually, loadPeopleVia, loadStory, openCaseWith, playStory } from "../fixtures/stories.ts";
+import {
+  eventually,
+  loadPeople,
+  loadPeopleVia,
+  loadStory,
+  openCaseWith,
+  playStory,
+} from "../fixtures/stories.ts";
 import { defaultRuleFiles, defaultRuleset } from "../rules/index.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 import { BANGKOK, LYON, tx } from "./support/payments.ts";
@@ -268,6 +275,34 @@ describe("backtests and rollbacks", () => {
     expect(empty.body.error.issues).toEqual([{ path: "to", message: "must be after from" }]);
   });
 
+  it("tries one file as a change to the published rules, not as the whole ruleset, and leaves out only what remove names", async () => {
+    const window = { from: "2026-11-14T00:00:00Z", to: "2026-11-23T00:00:00Z" };
+    const shipped = defaultRuleFiles().map((f) => f.rule.name);
+    const { job } = await runBacktest({ rules: [{ rule: bigAtm }], ...window });
+    expect(job.status).toBe("done");
+    expect(job.report.candidate.map((s: { rule: string }) => s.rule)).toEqual(
+      [...shipped, "big-atm-withdrawal"].sort(),
+    );
+    // The published rules still flag the story's customer: nobody is "no longer flagged".
+    expect(job.report.noLongerFlagged).toEqual([]);
+    expect(job.report.neverHit).toContain("big-atm-withdrawal");
+
+    const hitting = job.report.published
+      .filter((s: { hits: number }) => s.hits > 0)
+      .map((s: { rule: string }) => s.rule);
+    expect(hitting).toContain("impossible-location-spend");
+    const without = await runBacktest({ remove: hitting, ...window });
+    expect(without.job.report.candidate.map((s: { rule: string }) => s.rule)).toEqual(
+      shipped.filter((n) => !hitting.includes(n)),
+    );
+    expect(without.job.report.noLongerFlagged).toEqual(["cus-42"]);
+    const unknown = await risk("POST", "/v1/backtests", { remove: ["no-such-rule"], ...window });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error.issues).toEqual([
+      { path: "remove[0]", message: "no rule no-such-rule in version 1" },
+    ]);
+  });
+
   it("scores an uploaded, labelled stream with the counts the stream itself gives, reporting progress, touching nothing live", async () => {
     const stream = generateStream({ seed: 11, customers: 800, impossibleShare: 0.15, prefix: "bt" });
     // Every other impossible traveller was confirmed fraud, the rest false alarms; some ordinary
@@ -514,6 +549,8 @@ describe("a publish under load", () => {
   let t: TestTouchpoint;
   beforeAll(async () => {
     t = await startTestTouchpoint();
+    // A rule's team must have an advocate in it before the rule is published.
+    await loadPeopleVia(t.api);
   });
   afterAll(() => t?.close());
 
@@ -603,5 +640,188 @@ describe("a version published before validation grew stricter", () => {
     const put = await risk("PUT", "/v1/rules/big-atm-withdrawal", { rule: bigAtm });
     expect(put.status).toBe(201);
     expect(put.body.diff).toMatchObject({ added: ["big-atm-withdrawal"], removed: [] });
+  });
+});
+
+describe("what a rule file must be before it is published (issue 22)", () => {
+  let t: TestTouchpoint;
+  let risk: ReturnType<TestTouchpoint["as"]>;
+  const current = async () => (await risk("GET", "/v1/rulesets/current")).body.version as number;
+  beforeAll(async () => {
+    t = await startTestTouchpoint();
+    await loadPeopleVia(t.api);
+    risk = t.as(await t.token("risk"));
+  });
+  afterAll(() => t?.close());
+
+  it("refuses a rule routing to a team no advocate is in, wherever it is checked, with a did-you-mean", async () => {
+    const before = await current();
+    const ghost = (team: string) => ({
+      rule: {
+        ...bigAtm,
+        name: "ghost",
+        event: { ...bigAtm.event, params: { ...bigAtm.event.params, team } },
+      },
+    });
+    const near = (team: string) => `no advocate is in team ${JSON.stringify(team)}; did you mean "fraud"?`;
+    const far = (team: string) =>
+      `no advocate is in team ${JSON.stringify(team)}; teams are named by their advocates (fraud)`;
+    for (const [team, message] of [
+      ["Fraud", near("Fraud")],
+      ["FRAUD", near("FRAUD")],
+      ["fraudd", near("fraudd")],
+      ["ghost-team", far("ghost-team")],
+      ["<b>x</b> y", far("<b>x</b> y")],
+    ] as const) {
+      const put = await risk("PUT", "/v1/rules/ghost", ghost(team));
+      expect(put.status, team).toBe(400);
+      expect(put.body.error.issues).toEqual([{ path: "rule.event.params.team", rule: "ghost", message }]);
+      const issue = { path: "rules[5].rule.event.params.team", rule: "ghost", message };
+      const rules = [...defaultRuleFiles(), ghost(team)];
+      for (const path of [
+        "/v1/rulesets",
+        "/v1/rulesets/validate",
+        "/v1/rulesets/test",
+        "/v1/rulesets/diff",
+      ]) {
+        const r = await risk("POST", path, { rules });
+        expect(r.status, `${path} ${team}`).toBe(400);
+        expect(r.body.error.issues, path).toEqual([issue]);
+      }
+    }
+    // A bare rule that names no team goes to the default one, which must have someone in it too.
+    await t.api("PUT", "/v1/advocates/adv-disputes", { name: "Dee", team: "disputes", status: "online" });
+    const bare = { ...bigAtm, name: "to-disputes" };
+    const disputes = {
+      ...bare,
+      event: { ...bare.event, params: { ...bare.event.params, team: "disputes" } },
+    };
+    expect((await risk("POST", "/v1/rulesets/validate", { rules: [disputes] })).status).toBe(200);
+    await t.api("PUT", "/v1/advocates/adv-amara", { name: "Amara", team: "disputes", status: "online" });
+    for (const id of ["adv-lucas", "adv-priya"])
+      await t.api("PUT", `/v1/advocates/${id}`, { name: id, team: "disputes", status: "offline" });
+    const nobody = await risk("POST", "/v1/rulesets/validate", { rules: [bare] });
+    expect(nobody.body.error.issues).toEqual([
+      {
+        path: "rules[0].event.params.team",
+        rule: "to-disputes",
+        message: 'no advocate is in team "fraud"; teams are named by their advocates (disputes)',
+      },
+    ]);
+    // Tokens are held to the same teams, with the same did-you-mean.
+    const token = await t.api("POST", "/v1/tokens", { role: "supervisor", team: "dispute" });
+    expect(token.body.error.issues).toEqual([
+      { path: "team", message: 'no advocate is in team "dispute"; did you mean "disputes"?' },
+    ]);
+    for (const { id, ...a } of loadPeople().advocates) await t.api("PUT", `/v1/advocates/${id}`, a);
+    expect(await current()).toBe(before);
+  });
+
+  it("refuses to publish a rule file whose own tests fail, naming each failing case and why (422)", async () => {
+    const before = await current();
+    const failing = {
+      rule: bigAtm,
+      tests: [
+        { name: "1,500 at an ATM", facts: { "event.channel": "atm", "amount.value": 1500 }, fires: true },
+        { name: "900 at an ATM", facts: { "event.channel": "atm", "amount.value": 900 }, fires: true },
+        { name: "online", facts: { "event.channel": "ecommerce", "amount.value": 5000 }, fires: false },
+      ],
+    };
+    const tested = await risk("POST", "/v1/rulesets/test", { rules: [failing] });
+    expect(tested.body).toMatchObject({ passed: 2, failed: 1 });
+    const put = await risk("PUT", "/v1/rules/big-atm-withdrawal", failing);
+    expect(put.status).toBe(422);
+    expect(put.body.error).toEqual({
+      code: "unprocessable",
+      message: "1 test case(s) of the rule file(s) fail; nothing was published",
+      issues: [
+        {
+          path: "tests[1]",
+          rule: "big-atm-withdrawal",
+          message:
+            '"900 at an ATM" expected it to fire; it did not: amount.value was 900; wanted greaterThanInclusive 1000',
+        },
+      ],
+    });
+    const quiet = {
+      ...failing,
+      tests: [{ ...failing.tests[2]!, facts: { "event.channel": "atm", "amount.value": 5000 } }],
+    };
+    const whole = await risk("POST", "/v1/rulesets", { rules: [...defaultRuleFiles(), quiet] });
+    expect(whole.status).toBe(422);
+    expect(whole.body.error.issues).toEqual([
+      {
+        path: "rules[5].tests[0]",
+        rule: "big-atm-withdrawal",
+        message:
+          '"online" expected it to stay quiet; it fired: event.channel was "atm"; wanted equal "atm"; amount.value was 5000; wanted greaterThanInclusive 1000',
+      },
+    ]);
+    expect(await current()).toBe(before);
+    const passing = { ...failing, tests: [failing.tests[0], failing.tests[2]] };
+    expect((await risk("PUT", "/v1/rules/big-atm-withdrawal", passing)).status).toBe(201);
+  });
+
+  it("refuses a condition path into __proto__, constructor or prototype, and nesting past 32 levels", async () => {
+    const before = await current();
+    for (const key of ["__proto__", "constructor", "prototype"]) {
+      const leaf = { fact: "event", path: `$.merchant.${key}.polluted`, operator: "equal", value: true };
+      const r = await risk("PUT", "/v1/rules/big-atm-withdrawal", {
+        rule: { ...bigAtm, conditions: { all: [bigAtm.conditions.all[0], leaf] } },
+      });
+      expect(r.status, key).toBe(400);
+      expect(r.body.error.issues).toEqual([
+        {
+          path: "rule.conditions.all[1].path",
+          rule: "big-atm-withdrawal",
+          message: `${key} is not a field of any fact; a path names fields only`,
+        },
+      ]);
+    }
+    let deep: object = bigAtm.conditions.all[0]!;
+    for (let i = 0; i < 40; i++) deep = { not: deep };
+    const tooDeep = await risk("POST", "/v1/rulesets/validate", {
+      rules: [{ ...bigAtm, conditions: { all: [deep] } }],
+    });
+    expect(tooDeep.status).toBe(400);
+    expect(tooDeep.body.error.issues).toEqual([
+      {
+        path: `rules[0].conditions.all[0]${".not".repeat(31)}`,
+        rule: "big-atm-withdrawal",
+        message: "conditions nest deeper than 32 levels of all, any and not",
+      },
+    ]);
+    expect(await current()).toBe(before);
+  });
+
+  it("bounds test names, blank or huge, in rule files and in whole-ruleset cases", async () => {
+    for (const name of ["", "   ", "x".repeat(200_000)]) {
+      const cases = await risk("POST", "/v1/rulesets/test", {
+        cases: [{ name, facts: {}, fires: [] }],
+      });
+      expect(cases.status, name.slice(0, 10)).toBe(400);
+      expect(cases.body.error.issues[0].path).toBe("cases[0].name");
+      const file = await risk("POST", "/v1/rulesets/test", {
+        rules: [{ rule: bigAtm, tests: [{ name, facts: {}, fires: false }] }],
+      });
+      expect(file.status).toBe(400);
+      expect(file.body.error.issues[0]).toMatchObject({ path: "rules[0].tests[0].name" });
+    }
+  });
+
+  it("refuses a test fact of 1e309 rather than storing it as null", async () => {
+    const before = await current();
+    const text = `{"rule": ${JSON.stringify(bigAtm)}, "tests": [
+      {"name": "huge", "facts": {"event.channel": "atm", "amount.value": 1e309}, "fires": true}]}`;
+    const r = await risk("PUT", "/v1/rules/big-atm-withdrawal", text);
+    expect(r.status).toBe(400);
+    expect(r.body.error.issues).toEqual([
+      {
+        path: 'tests[0].facts["amount.value"]',
+        rule: "big-atm-withdrawal",
+        message: "a number too large to store (it would become null); use a finite number",
+      },
+    ]);
+    expect(await current()).toBe(before);
   });
 });

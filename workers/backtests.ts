@@ -4,7 +4,7 @@
  * job to BullMQ's retry, which starts over in a clean scratch state.
  */
 import type { Job } from "bullmq";
-import { type BacktestSource, backtest } from "../engine/backtest.ts";
+import { type BacktestSource, backtest, candidateFiles } from "../engine/backtest.ts";
 import { isServiceUnavailable } from "../engine/errors.ts";
 import { parseRuleFiles, rulesetOf } from "../engine/rules/schema.ts";
 import { backtestProgress, finishBacktest, getBacktest, startBacktest } from "../engine/store/backtests.ts";
@@ -22,7 +22,8 @@ export function backtestProcessor(deps: WorkerDeps) {
     await startBacktest(sql, b.id, new Date());
     try {
       const published = await rulesetVersion(sql, b.publishedVersion);
-      const candidate = b.request.files ? rulesetOf(parseRuleFiles(b.request.files)) : published.ruleset;
+      const files = b.request.files ? parseRuleFiles(b.request.files) : [];
+      const candidate = rulesetOf(candidateFiles(published.files, files, b.request.remove));
       const source: BacktestSource = b.request.events
         ? { kind: "upload", events: b.request.events, labels: b.request.labels ?? {} }
         : { kind: "window", from: new Date(b.request.from!), to: new Date(b.request.to!) };

@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
+import { candidateFiles } from "../../engine/backtest.ts";
 import { ValidationError } from "../../engine/errors.ts";
 import { eventSchema, timestamp } from "../../engine/events.ts";
 import { parseRuleFiles } from "../../engine/rules/schema.ts";
@@ -26,8 +27,13 @@ const MAX_UPLOAD_EVENTS = 200_000;
 
 const body = z
   .strictObject({
-    /** Candidate rule files (or bare rules); none replays the published version against itself. */
+    /**
+     * Rule files (or bare rules) tried against the published version: each added, or replacing the
+     * published rule of its name. None replays the published version against itself.
+     */
     rules: z.array(z.unknown()).optional(),
+    /** Published rules the candidate leaves out. */
+    remove: z.array(z.string().max(100)).max(500).default([]),
     from: timestamp.optional(),
     to: timestamp.optional(),
     /** An uploaded stream instead of a stored window. */
@@ -87,11 +93,24 @@ export function backtestRoutes(sql: Sql, queues: Queues, maxBytes: number) {
           { path: "rules", message: "publish first" },
         ]);
       }
+      const names = new Set(published.files.map((f) => f.rule.name));
+      const given = new Set(files?.map((f) => f.rule.name));
+      const removeIssues = b.remove.flatMap((name, i) =>
+        !names.has(name)
+          ? [{ path: `remove[${i}]`, message: `no rule ${name} in version ${published.version}` }]
+          : given.has(name)
+            ? [{ path: `remove[${i}]`, message: `${name} is also in rules` }]
+            : [],
+      );
+      if (removeIssues.length > 0) throw new ValidationError("invalid remove", removeIssues);
+      if (candidateFiles(published.files, files ?? [], b.remove).length === 0)
+        throw new ValidationError("nothing left to replay", [{ path: "remove", message: "leaves no rule" }]);
       const id = await createBacktest(sql, {
         requestedBy: publisherOf(c.get("principal")).by,
         publishedVersion: published.version,
         request: {
           ...(files ? { files } : {}),
+          ...(b.remove.length > 0 ? { remove: b.remove } : {}),
           ...(b.events ? { events: b.events, labels: b.labels ?? {} } : { from: b.from!, to: b.to! }),
           maxEvents: b.maxEvents,
         },

@@ -17,14 +17,16 @@ import { blankFacts, factCatalogue } from "../../engine/rules/facts.ts";
 import {
   parseRuleFile,
   parseRuleFiles,
+  type RuleContext,
   type RuleFile,
   type RuleIssue,
   rulesetOf,
+  testName,
 } from "../../engine/rules/schema.ts";
-import { runRuleTests } from "../../engine/rules/testing.ts";
+import { requirePassingTests, runRuleTests } from "../../engine/rules/testing.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { fxRates, putFxRates } from "../../engine/store/fx.ts";
-import { audit } from "../../engine/store/postgres.ts";
+import { advocateTeams, audit } from "../../engine/store/postgres.ts";
 import {
   type PublishResult,
   publishedRuleset,
@@ -50,7 +52,7 @@ const publishBody = z.strictObject({
   note,
 });
 const legacyCase = z.strictObject({
-  name: z.string(),
+  name: testName,
   facts: z.record(z.string(), z.unknown()),
   fires: z.array(z.string()),
 });
@@ -126,6 +128,24 @@ function published(r: PublishResult, status: 200 | 201 = r.unchanged ? 200 : 201
   return [{ version: r.version, unchanged: r.unchanged, from: r.from, diff: r.diff }, status] as const;
 }
 
+/** What a rule is checked against beyond its file: the teams advocates are in. */
+async function known(sql: Sql): Promise<RuleContext> {
+  return { teams: await advocateTeams(sql) };
+}
+
+/**
+ * Refuses a whole-ruleset publish whose new or changed files fail their own tests. A file equal to
+ * the published one is not run again: it was tested when it was published (or before this check
+ * existed, and then it is already live either way), and a large ruleset costs one run per case.
+ */
+async function requireChangedTestsPass(sql: Sql, files: RuleFile[]): Promise<void> {
+  const diff = diffRuleFiles((await publishedRuleset(sql))?.files ?? [], files);
+  const touched = new Set([...diff.added, ...diff.changed.map((c) => c.rule)]);
+  await requirePassingTests(
+    files.flatMap((file, i) => (touched.has(file.rule.name) ? [{ file, at: `rules[${i}]` }] : [])),
+  );
+}
+
 async function current(sql: Sql): Promise<StoredRuleset> {
   const found = await publishedRuleset(sql);
   if (!found) throw new NotFoundError("no ruleset published yet");
@@ -163,7 +183,7 @@ export function ruleRoutes(sql: Sql, told: Told) {
     const name = c.req.param("name");
     const body = await jsonBody(c, z.looseObject({ note }));
     const { note: why, ...raw } = body;
-    const file = parseRuleFile(raw);
+    const file = parseRuleFile(raw, await known(sql));
     if (file.rule.name !== name) {
       const issue: RuleIssue = {
         path: "rule.name",
@@ -172,6 +192,7 @@ export function ruleRoutes(sql: Sql, told: Told) {
       };
       throw new ValidationError("the rule's name is its address", [issue]);
     }
+    await requirePassingTests([{ file, at: "" }]);
     const r = await publishRuleFiles(
       sql,
       (cur) => [...(cur?.files ?? []).filter((f) => f.rule.name !== name), file],
@@ -273,12 +294,12 @@ export function rulesetRoutes(sql: Sql, opts: Told) {
   });
   app.post("/validate", requireRole("risk"), async (c) => {
     const body = await jsonBody(c, z.strictObject({ rules: z.array(z.unknown()) }));
-    const files = parseRuleFiles(body.rules);
+    const files = parseRuleFiles(body.rules, "rules", await known(sql));
     return c.json({ valid: true, rules: files.map((f) => f.rule.name) }, 200);
   });
   app.post("/diff", requireRole("risk"), async (c) => {
     const body = await jsonBody(c, publishBody);
-    const files = parseRuleFiles(body.rules);
+    const files = parseRuleFiles(body.rules, "rules", await known(sql));
     const cur = await publishedRuleset(sql);
     const diff = diffRuleFiles(cur?.files ?? [], files);
     const wouldDrop = diff.removed.filter((n) => !body.remove.includes(n));
@@ -289,7 +310,9 @@ export function rulesetRoutes(sql: Sql, opts: Told) {
   });
   app.post("/test", requireRole("risk"), async (c) => {
     const body = await jsonBody(c, testBody);
-    const files = body.rules ? parseRuleFiles(body.rules) : (await current(sql)).files;
+    const files = body.rules
+      ? parseRuleFiles(body.rules, "rules", await known(sql))
+      : (await current(sql)).files;
     // Each case runs json-rules-engine on this process: bounded, so one request cannot hold it.
     const cases = files.reduce((n, f) => n + f.tests.length, 0) + (body.cases?.length ?? 0);
     if (cases > MAX_TEST_CASES) {
@@ -345,7 +368,8 @@ export function rulesetRoutes(sql: Sql, opts: Told) {
   });
   app.post("/", requireRole("risk"), async (c) => {
     const body = await jsonBody(c, publishBody);
-    const files = parseRuleFiles(body.rules);
+    const files = parseRuleFiles(body.rules, "rules", await known(sql));
+    await requireChangedTestsPass(sql, files);
     // Without a note, the version says what changed: worked out under the publish lock.
     const r = await publishRuleFiles(
       sql,

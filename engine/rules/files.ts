@@ -1,11 +1,27 @@
 /**
  * Rule files on disk (`rules/<name>.json`, `{ rule, tests }`): read, parsed and checked, with every
  * problem naming the file, the rule and the JSON path, so a risk analyst can fix them all at once.
+ * A file is not trusted: only regular files are read (no symbolic link, FIFO or device), up to a
+ * size, with the same depth and text limits as a request body, and text that is not JSON is never
+ * repeated back.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readSync,
+  type Stats,
+} from "node:fs";
 import { basename, join } from "node:path";
 import { ValidationError } from "../errors.ts";
+import { inputIssues } from "../input.ts";
 import { parseRuleFile, type RuleFile, type RuleIssue } from "./schema.ts";
+
+/** The largest rule file read, bytes: 200 test cases of generous facts fit many times over. */
+export const MAX_RULE_FILE_BYTES = 1_000_000;
 
 export interface FileIssue extends RuleIssue {
   file: string;
@@ -28,17 +44,36 @@ function where(text: string, message: string): string {
   return ` at line ${line} column ${column}`;
 }
 
+/**
+ * What is wrong with text that is not JSON, in the parser's own fixed words and never the text's:
+ * V8 quotes the start of the text in some messages ("Unexpected token 'r', "root:$6$…" is not valid
+ * JSON"), and a file named by mistake may hold a secret.
+ */
+function notJson(message: string): string {
+  const fixed = /^([^"]*?) in JSON at position \d+/.exec(message);
+  if (fixed) return fixed[1]!;
+  if (message.startsWith("Unexpected end of JSON input")) return "the text ends before the JSON does";
+  return "not JSON";
+}
+
 /** Parses a rule file's text; `file` names it in every problem. */
 export function checkRuleFileText(file: string, text: string): ReadRuleFile {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    const message = e instanceof Error ? e.message.replace(/ in JSON at position \d+.*$/, "") : String(e);
+    const message = e instanceof Error ? e.message : "";
     return {
       file,
-      issues: [{ file, path: "(file)", message: `malformed JSON${where(text, String(e))}: ${message}` }],
+      issues: [
+        { file, path: "(file)", message: `malformed JSON${where(text, message)}: ${notJson(message)}` },
+      ],
     };
+  }
+  // What a request body is held to (depth, NUL, lone surrogates): the schema recurses on depth.
+  const bad = inputIssues(raw, { prefix: "" });
+  if (bad.length > 0) {
+    return { file, issues: bad.map((i) => ({ file, ...i, path: i.path === "(body)" ? "(file)" : i.path })) };
   }
   try {
     const parsed = parseRuleFile(raw);
@@ -63,28 +98,70 @@ export function checkRuleFileText(file: string, text: string): ReadRuleFile {
   }
 }
 
-export function readRuleFile(path: string): ReadRuleFile {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return {
-      file: path,
-      issues: [
-        { file: path, path: "(file)", message: code === "ENOENT" ? "no such file" : `cannot read: ${code}` },
-      ],
-    };
+/** Why a file is not read as a rule file, from its own stat (not its link's target), or undefined. */
+function unreadable(st: Stats): string | undefined {
+  if (st.isSymbolicLink()) return "a symbolic link: rule files are read only as regular files";
+  if (!st.isFile()) {
+    const kind = st.isDirectory()
+      ? "a directory"
+      : st.isFIFO()
+        ? "a FIFO"
+        : st.isSocket()
+          ? "a socket"
+          : "a device";
+    return `${kind}, not a regular file`;
   }
-  return checkRuleFileText(path, text);
+  if (st.size > MAX_RULE_FILE_BYTES)
+    return `${st.size.toLocaleString("en")} bytes; a rule file is at most ${MAX_RULE_FILE_BYTES.toLocaleString("en")} bytes`;
+  return undefined;
 }
 
-/** The `.json` files of a directory (sorted), or the paths given, each read and checked. */
+/**
+ * A regular file's text, or why not. lstat refuses a link or a FIFO before opening; the open itself
+ * follows no link and does not wait on a FIFO (O_NOFOLLOW, O_NONBLOCK), and the opened file is
+ * checked again, so a file swapped in between is refused too. Reads at most the limit.
+ */
+function readRegular(path: string): { text: string } | { problem: string } {
+  let fd: number | undefined;
+  try {
+    const before = unreadable(lstatSync(path));
+    if (before) return { problem: before };
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const after = unreadable(fstatSync(fd));
+    if (after) return { problem: after };
+    const buf = Buffer.alloc(MAX_RULE_FILE_BYTES + 1);
+    let n = 0;
+    for (let got = -1; got !== 0 && n < buf.length; n += got)
+      got = readSync(fd, buf, n, buf.length - n, null);
+    if (n > MAX_RULE_FILE_BYTES) return { problem: `over ${MAX_RULE_FILE_BYTES.toLocaleString("en")} bytes` };
+    return { text: buf.toString("utf8", 0, n) };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { problem: "no such file" };
+    if (code === "ELOOP") return { problem: "a symbolic link: rule files are read only as regular files" };
+    return { problem: `cannot read: ${code ?? "unknown error"}` };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+export function readRuleFile(path: string): ReadRuleFile {
+  const read = readRegular(path);
+  if ("problem" in read)
+    return { file: path, issues: [{ file: path, path: "(file)", message: read.problem }] };
+  return checkRuleFileText(path, read.text);
+}
+
+/**
+ * The `.json` files of a directory (sorted), or the paths given, each read and checked on its own:
+ * one bad file is reported beside the others, never in their place. A link is not followed, to a
+ * directory or a file.
+ */
 export function readRuleFiles(paths: readonly string[]): ReadRuleFile[] {
   const files = paths.flatMap((p) => {
     let dir = false;
     try {
-      dir = statSync(p).isDirectory();
+      dir = lstatSync(p).isDirectory();
     } catch {}
     return dir
       ? readdirSync(p)

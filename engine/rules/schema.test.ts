@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { didYouMean } from "../did-you-mean.ts";
 import { ValidationError } from "../errors.ts";
 import { checkRuleFileText } from "./files.ts";
-import { didYouMean, parseRuleFile, parseRuleFiles, parseRuleset } from "./schema.ts";
+import { MAX_CONDITION_DEPTH, parseRuleFile, parseRuleFiles, parseRuleset } from "./schema.ts";
 
 const event = { type: "fraud.suspected", params: { severity: "high", title: "Large cash withdrawal" } };
 const rule = (conditions: unknown, extra: object = {}) => ({ name: "big-atm", conditions, event, ...extra });
@@ -257,6 +258,68 @@ describe("the rule schema's edges", () => {
     }
   });
 
+  it("refuses a path that walks into __proto__, constructor or prototype, at the condition that holds it", () => {
+    for (const key of ["__proto__", "constructor", "prototype"]) {
+      expect(
+        messages(one({ fact: "event", path: `$.merchant.${key}`, operator: "equal", value: 1 })),
+      ).toEqual([
+        ["rules[0].conditions.all[0].path", `${key} is not a field of any fact; a path names fields only`],
+      ]);
+      const ref = { fact: "event", path: `$.${key}.x` };
+      expect(messages(one({ fact: "event.channel", operator: "equal", value: ref }))).toEqual([
+        [
+          "rules[0].conditions.all[0].value.path",
+          `${key} is not a field of any fact; a path names fields only`,
+        ],
+      ]);
+    }
+    expect(one({ fact: "event", path: "$.merchant.constructorName", operator: "equal", value: 1 })).toBe(
+      undefined,
+    );
+  });
+
+  it("bounds how deep conditions nest, naming the first one too deep, without overflowing the stack", () => {
+    const nested = (depth: number) => {
+      let c: object = atm;
+      for (let i = 1; i < depth; i++) c = i % 2 ? { not: c } : { all: [c] };
+      return c;
+    };
+    expect(one(nested(31))).toBe(undefined);
+    const deep = messages(one(nested(40)));
+    expect(deep).toHaveLength(1);
+    // The 33rd level: the group's `all` is level 1, its first entry level 2, and so on.
+    expect(deep[0]![0]).toMatch(/^rules\[0\]\.conditions\.all\[0\](\.not\.all\[0\])+\.not$/);
+    expect(deep[0]![0]!.match(/\.not|all\[0\]/g)).toHaveLength(MAX_CONDITION_DEPTH);
+    expect(deep[0]![1]).toBe("conditions nest deeper than 32 levels of all, any and not");
+    expect(messages(one(nested(5000)))).toHaveLength(1);
+  });
+
+  it("wants a test case's name to be something to read: not blank, at most 200 characters", () => {
+    const named = (name: string) =>
+      issuesOf(() =>
+        parseRuleFiles([{ rule: rule({ all: [atm] }), tests: [{ name, facts: {}, fires: false }] }]),
+      );
+    expect(messages(named(""))).toEqual([["rules[0].tests[0].name", "a name, not blank"]]);
+    expect(messages(named(" \t "))).toEqual([["rules[0].tests[0].name", "a name, not blank"]]);
+    expect(messages(named("x".repeat(201)))).toEqual([["rules[0].tests[0].name", "at most 200 characters"]]);
+    expect(named("x".repeat(200))).toBe(undefined);
+  });
+
+  it("refuses a number in a test's facts that would be stored as null (1e309 is Infinity)", () => {
+    const text = `{"rule": ${JSON.stringify(rule({ all: [atm] }))}, "tests": [
+      {"name": "huge", "facts": {"amount.value": 1e309, "event": {"amount": {"value": -1e309}}}, "fires": false}]}`;
+    expect(messages(issuesOf(() => parseRuleFile(JSON.parse(text))))).toEqual([
+      [
+        'tests[0].facts["amount.value"]',
+        "a number too large to store (it would become null); use a finite number",
+      ],
+      [
+        "tests[0].facts.event.amount.value",
+        "a number too large to store (it would become null); use a finite number",
+      ],
+    ]);
+  });
+
   it("checks notIn, notEqual and in like their positive forms", () => {
     expect(messages(one({ fact: "event.channel", operator: "notIn", value: "atm" }))).toEqual([
       ["rules[0].conditions.all[0].value", "notIn needs an array value"],
@@ -313,6 +376,32 @@ describe("the rule schema's edges", () => {
     expect(at(params({ team: "" }))).toEqual(["rules[0].event.params.team"]);
     expect(at(params({ team: "t".repeat(61) }))).toEqual(["rules[0].event.params.team"]);
     expect(parseRuleFiles([base])[0]!.rule.event.params.team).toBe("fraud");
+    // Offline, a team is held to the shape every advocate's team has; which teams exist is the database's.
+    for (const team of ["Fraud", "<b>x</b> y"])
+      expect(messages(one({ ...base, ...params({ team }) }, true))).toEqual([
+        ["rules[0].event.params.team", "lower-case team name, e.g. fraud"],
+      ]);
+    expect(at(params({ team: "ghost-team" }))).toEqual([]);
+    expect(
+      messages(
+        issuesOf(() =>
+          parseRuleFiles([{ rule: { ...base, ...params({ team: "Fraud" }) } }], "rules", {
+            teams: ["fraud"],
+          }),
+        ),
+      ),
+    ).toEqual([["rules[0].rule.event.params.team", 'no advocate is in team "Fraud"; did you mean "fraud"?']]);
+    expect(
+      messages(
+        issuesOf(() => parseRuleFile({ rule: { ...base, ...params({ team: null }) } }, { teams: [] })),
+      ),
+    ).toEqual([["rule.event.params.team", "Invalid input: expected string, received null"]]);
+    expect(messages(issuesOf(() => parseRuleFile({ rule: base }, { teams: [] })))).toEqual([
+      [
+        "rule.event.params.team",
+        'no advocate is in team "fraud"; teams are named by their advocates, and there are none yet',
+      ],
+    ]);
   });
 
   it("takes at most 500 rules in one publish", () => {

@@ -4,10 +4,11 @@
  * "did you mean" for every unknown name. A rule file (`rules/<name>.json`, `{ rule, tests }`) is the
  * unit the CLI, the API and a stored version all carry.
  */
-import { closest, distance } from "fastest-levenshtein";
 import { z } from "zod";
-import { type FieldIssue, fieldIssues, ValidationError } from "../errors.ts";
+import { didYouMean } from "../did-you-mean.ts";
+import { type FieldIssue, fieldIssues, jsonPath, ValidationError } from "../errors.ts";
 import { eventTypes, text } from "../events.ts";
+import { teamName, unknownTeam } from "../people.ts";
 import { FACTS, type FactName } from "./facts.ts";
 import { SUMMARY_NAMES, summaryIssues } from "./summary.ts";
 
@@ -31,18 +32,6 @@ export const OPERATORS = {
 export type OperatorName = keyof typeof OPERATORS;
 const operatorNames = Object.keys(OPERATORS) as [OperatorName, ...OperatorName[]];
 const factNames = Object.keys(FACTS) as [FactName, ...FactName[]];
-
-/**
- * The closest known name to a misspelt one, when it is close enough to be what was meant: the same
- * name in another case, or within a third of its length in edits (at least 2).
- */
-export function didYouMean(input: string, known: readonly string[]): string | undefined {
-  if (known.length === 0) return undefined;
-  const folded = known.find((k) => k.toLowerCase() === input.toLowerCase());
-  if (folded) return folded;
-  const best = closest(input, known as string[]);
-  return distance(input, best) <= Math.max(2, Math.floor(input.length / 3)) ? best : undefined;
-}
 
 function unknownName(kind: string, input: unknown, known: readonly string[], hint = ""): string {
   const said = `unknown ${kind} ${JSON.stringify(input)}`;
@@ -97,14 +86,40 @@ function kindMismatch(kind: string, value: unknown): string | undefined {
   return typeof value === kind ? undefined : `a ${typeof value}, but the fact is a ${kind}`;
 }
 
+/** Path segments that reach an object's prototype machinery rather than a field of a fact. */
+const PROTOTYPE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+/** A plain path into an object fact, from its root: `$.merchant.mcc`. */
+const factPath = z
+  .string()
+  .regex(/^\$(\.[A-Za-z_][A-Za-z0-9_]*)+$/, "a plain path such as $.merchant.mcc")
+  .superRefine((path, ctx) => {
+    for (const key of path.split(".").filter((k) => PROTOTYPE_KEYS.has(k)))
+      ctx.addIssue({
+        code: "custom",
+        message: `${key} is not a field of any fact; a path names fields only`,
+      });
+  });
+
+const factRef = strict({ fact: factName, path: factPath.optional() });
+
+/**
+ * A leaf's value: plain JSON, or `{ fact, path? }` for another fact's value. Chosen by the `fact`
+ * key rather than tried in a union, so a bad reference says what is wrong with it.
+ */
+const leafValue = z.unknown().transform((v, ctx) => {
+  const r = (isFactRef(v) ? factRef : json).safeParse(v);
+  if (r.success) return r.data;
+  for (const issue of r.error.issues)
+    ctx.addIssue({ code: "custom", message: issue.message, path: issuePath(issue) });
+  return z.NEVER;
+});
+
 export const leafSchema = strict({
   fact: factName,
   operator: z.enum(operatorNames, { error: (i) => unknownName("operator", i.input, operatorNames) }),
-  value: z.union([json, strict({ fact: factName, path: z.string().optional() })]),
-  path: z
-    .string()
-    .regex(/^\$(\.[A-Za-z_][A-Za-z0-9_]*)+$/, "a plain path such as $.merchant.mcc")
-    .optional(),
+  value: leafValue,
+  path: factPath.optional(),
   params: z.record(z.string(), json).optional(),
   name: z.string().optional(),
 }).superRefine((leaf, ctx) => {
@@ -188,6 +203,46 @@ export const conditionSchema: z.ZodType<Condition> = z.lazy(() =>
   byKeys({ all: allSchema, any: anySchema, not: notSchema, leaf: leafSchema }),
 );
 
+/** How deep `all`, `any` and `not` may nest: far beyond what a person writes, far below the stack's limit. */
+export const MAX_CONDITION_DEPTH = 32;
+
+/**
+ * The path of the first condition nested deeper than MAX_CONDITION_DEPTH, or undefined. Iterative,
+ * so a hostile depth is reported rather than overflowing the stack the schema recurses on.
+ */
+function tooDeep(conditions: unknown): PropertyKey[] | undefined {
+  const stack: Array<{ v: unknown; path: PropertyKey[]; depth: number }> = [
+    { v: conditions, path: [], depth: 1 },
+  ];
+  while (stack.length > 0) {
+    const { v, path, depth } = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > MAX_CONDITION_DEPTH) return path;
+    const o = v as Record<string, unknown>;
+    if ("not" in o) stack.push({ v: o.not, path: [...path, "not"], depth: depth + 1 });
+    for (const group of ["all", "any"] as const) {
+      const list = o[group];
+      if (Array.isArray(list))
+        for (const [i, c] of list.entries())
+          stack.push({ v: c, path: [...path, group, i], depth: depth + 1 });
+    }
+  }
+  return undefined;
+}
+
+const boundedConditions = z.unknown().superRefine((v, ctx) => {
+  const path = tooDeep(v);
+  if (path)
+    ctx.addIssue({
+      code: "custom",
+      path,
+      message: `conditions nest deeper than ${MAX_CONDITION_DEPTH} levels of all, any and not`,
+    });
+});
+
+/** The team a rule's cases go to when it names none. */
+export const DEFAULT_TEAM = "fraud";
+
 export const severitySchema = z.enum(["low", "medium", "high"]);
 export type Severity = z.infer<typeof severitySchema>;
 
@@ -218,7 +273,7 @@ export const ruleSchema = strict({
   /** `live` opens cases and texts; `shadow` is evaluated and recorded only, to see what it would do. */
   mode: z.enum(ruleModes, { error: (i) => unknownName("mode", i.input, ruleModes) }).default("live"),
   priority: z.number().int().min(1).max(100).default(1),
-  conditions: byKeys({ all: allSchema, any: anySchema, not: notSchema }) as z.ZodType<
+  conditions: boundedConditions.pipe(byKeys({ all: allSchema, any: anySchema, not: notSchema })) as z.ZodType<
     { all: Condition[] } | { any: Condition[] } | { not: Condition }
   >,
   event: strict({
@@ -229,8 +284,8 @@ export const ruleSchema = strict({
       }),
       /** What the advocate reads first. */
       title: text(200),
-      /** The team whose advocates take the case. */
-      team: z.string().min(1).max(60).default("fraud"),
+      /** The team whose advocates take the case: one an advocate is in (checked where they are known). */
+      team: teamName.default(DEFAULT_TEAM),
     }),
   }),
 });
@@ -242,11 +297,34 @@ export const rulesetSchema = strict({
 });
 export type Ruleset = z.output<typeof rulesetSchema>;
 
+/**
+ * Where a value holds a number JSON cannot carry (1e309 parses as Infinity, which JSON.stringify
+ * stores as null: the test would silently become another test), or undefined. Iterative.
+ */
+function nonFinite(value: unknown): PropertyKey[] | undefined {
+  const stack: Array<{ v: unknown; path: PropertyKey[] }> = [{ v: value, path: [] }];
+  while (stack.length > 0) {
+    const { v, path } = stack.pop()!;
+    if (typeof v === "number" && !Number.isFinite(v)) return path;
+    if (typeof v === "object" && v !== null)
+      for (const [k, child] of Object.entries(v))
+        stack.push({ v: child, path: [...path, Array.isArray(v) ? Number(k) : k] });
+  }
+  return undefined;
+}
+
 /** The facts a test case sets: catalogued names, each with a value of the fact's kind. */
 const testFacts = z.record(z.string(), z.unknown()).superRefine((facts, ctx) => {
   for (const [name, value] of Object.entries(facts)) {
     const doc = (FACTS as Record<string, { kind: string; nullable: boolean }>)[name];
-    if (!doc) {
+    const infinite = nonFinite(value);
+    if (infinite) {
+      ctx.addIssue({
+        code: "custom",
+        path: [name, ...infinite],
+        message: "a number too large to store (it would become null); use a finite number",
+      });
+    } else if (!doc) {
       ctx.addIssue({ code: "custom", path: [name], message: unknownName("fact", name, factNames) });
     } else if (
       value === null
@@ -264,8 +342,14 @@ const testFacts = z.record(z.string(), z.unknown()).superRefine((facts, ctx) => 
   }
 });
 
+/** A test case's name: what a failure is reported by, so something to read. */
+export const testName = z
+  .string()
+  .max(200, "at most 200 characters")
+  .refine((n) => n.trim().length > 0, "a name, not blank");
+
 export const ruleTestSchema = strict({
-  name: z.string().min(1).max(200),
+  name: testName,
   facts: testFacts,
   /** Whether the rule under test fires on these facts (other rules do not matter). */
   fires: z.boolean(),
@@ -296,29 +380,77 @@ function rawName(entry: unknown): string | undefined {
   return typeof rule.name === "string" ? rule.name : undefined;
 }
 
+interface Problem {
+  path: PropertyKey[];
+  message: string;
+}
+
+const problems = (error: z.ZodError): Problem[] =>
+  error.issues.map((i) => ({ path: issuePath(i), message: i.message }));
+
 function located(
-  error: z.ZodError,
+  issues: Problem[],
   prefix: string,
   nameAt: (path: readonly PropertyKey[]) => string | undefined,
 ): RuleIssue[] {
-  const issues = error.issues.map((i) => ({ ...i, path: issuePath(i) }));
   return fieldIssues({ issues }, { prefix, whole: prefix || "(root)" }).map((issue, n) => {
     const rule = nameAt(issues[n]!.path);
     return rule ? { ...issue, rule } : issue;
   });
 }
 
+/** What a parse can know beyond the file itself, when a database was asked. */
+export interface RuleContext {
+  /** The teams advocates are in: a rule naming any other would open cases no one sees. */
+  teams?: readonly string[];
+}
+
+const field = (o: unknown, key: string): unknown =>
+  typeof o === "object" && o !== null && !Array.isArray(o) ? (o as Record<string, unknown>)[key] : undefined;
+
+/**
+ * `problems` with a problem for each entry whose team no advocate is in (the default team too,
+ * when it names none), replacing the schema's own at that place: "did you mean fraud" says more
+ * than "lower-case". Read from the raw entries, so it comes with every other problem at once.
+ */
+function withTeams(
+  found: Problem[],
+  entries: ReadonlyArray<{ entry: unknown; at: PropertyKey[] }>,
+  teams: readonly string[] | undefined,
+): Problem[] {
+  if (!teams) return found;
+  let out = found;
+  for (const { entry, at } of entries) {
+    const inFile = field(entry, "rule") !== undefined;
+    const params = field(field(inFile ? field(entry, "rule") : entry, "event"), "params");
+    if (typeof params !== "object" || params === null || Array.isArray(params)) continue;
+    // Absent is the default team; null or another kind is the schema's to refuse.
+    const team = field(params, "team") === undefined ? DEFAULT_TEAM : field(params, "team");
+    const why = typeof team === "string" ? unknownTeam(team, teams) : undefined;
+    if (!why) continue;
+    const path = [...at, ...(inFile ? ["rule"] : []), "event", "params", "team"];
+    const here = jsonPath(path);
+    out = [...out.filter((p) => jsonPath(p.path) !== here), { path, message: why }];
+  }
+  return out;
+}
+
 /**
  * Validates one rule file; throws ValidationError listing every problem at once, each with its
  * JSON path from the file's root (`rule.conditions.all[3].operator`) and the rule's name.
  */
-export function parseRuleFile(input: unknown): RuleFile {
+export function parseRuleFile(input: unknown, context: RuleContext = {}): RuleFile {
   const result = ruleFileSchema.safeParse(input);
-  if (result.success) return result.data;
+  const found = withTeams(
+    result.success ? [] : problems(result.error),
+    [{ entry: input, at: [] }],
+    context.teams,
+  );
+  if (result.success && found.length === 0) return result.data;
   const name = rawName(input);
   throw new ValidationError(
     "invalid rule file",
-    located(result.error, "", () => name),
+    located(found, "", () => name),
   );
 }
 
@@ -351,13 +483,18 @@ const ruleEntries = z
  * (`{ rule, tests }`) or, as before rule files, a bare rule. Every problem at once, each with its
  * path from `at` (`rules[2].rule.conditions.all[0].fact`) and its rule's name.
  */
-export function parseRuleFiles(entries: unknown, at = "rules"): RuleFile[] {
+export function parseRuleFiles(entries: unknown, at = "rules", context: RuleContext = {}): RuleFile[] {
   const result = ruleEntries.safeParse(entries);
-  if (result.success) return result.data;
-  const raw = Array.isArray(entries) ? entries : [];
+  const raw: unknown[] = Array.isArray(entries) ? entries : [];
+  const found = withTeams(
+    result.success ? [] : problems(result.error),
+    raw.map((entry, i) => ({ entry, at: [i] })),
+    context.teams,
+  );
+  if (result.success && found.length === 0) return result.data;
   throw new ValidationError(
     "invalid ruleset",
-    located(result.error, at, (path) => (typeof path[0] === "number" ? rawName(raw[path[0]]) : undefined)),
+    located(found, at, (path) => (typeof path[0] === "number" ? rawName(raw[path[0]]) : undefined)),
   );
 }
 
@@ -372,7 +509,7 @@ export function parseRuleset(input: unknown): Ruleset {
   if (!body.success)
     throw new ValidationError(
       "invalid ruleset",
-      located(body.error, "", () => undefined),
+      located(problems(body.error), "", () => undefined),
     );
   return rulesetOf(parseRuleFiles(body.data.rules));
 }

@@ -3,9 +3,10 @@
  * whether the rule under test fires. Other rules do not matter. A failing case says which
  * conditions went the wrong way, with the fact's value and what the condition wanted.
  */
+import { jsonPath, UnprocessableError } from "../errors.ts";
 import { blankFacts } from "./facts.ts";
 import { explainRule, type LeafOutcome } from "./reference.ts";
-import type { RuleFile } from "./schema.ts";
+import type { RuleFile, RuleIssue } from "./schema.ts";
 
 export interface RuleTestResult {
   rule: string;
@@ -50,4 +51,35 @@ export async function runRuleTests(files: readonly RuleFile[]): Promise<RuleTest
     }
   }
   return out;
+}
+
+/** A failed case in one line: `"900 at an ATM" expected it to fire; it did not: amount.value was 900; …`. */
+export function describeFailure(r: RuleTestResult): string {
+  const said = `${JSON.stringify(r.test)} expected it to ${r.expected ? "fire" : "stay quiet"}`;
+  if (r.error) return `${said}; the rule threw: ${r.error}`;
+  const why = r.reasons.length > 0 ? `: ${r.reasons.join("; ")}` : "";
+  return `${said}; it ${r.fired ? "fired" : "did not"}${why}`;
+}
+
+/**
+ * Runs each file's own cases and refuses (UnprocessableError, 422) when any fails, naming every
+ * failing case at its path (`tests[j]` under the file's `at`), its rule and why. A file without
+ * cases passes: whether that is allowed is the caller's to say.
+ */
+export async function requirePassingTests(
+  files: ReadonlyArray<{ file: RuleFile; at: string }>,
+): Promise<void> {
+  const issues: RuleIssue[] = [];
+  for (const { file, at } of files) {
+    for (const [j, r] of (await runRuleTests([file])).entries()) {
+      if (!r.pass)
+        issues.push({ path: jsonPath(["tests", j], at), rule: r.rule, message: describeFailure(r) });
+    }
+  }
+  if (issues.length > 0) {
+    throw new UnprocessableError(
+      `${issues.length} test case(s) of the rule file(s) fail; nothing was published`,
+      issues,
+    );
+  }
 }

@@ -8,8 +8,10 @@ import type { RuleFile } from "../rules/schema.ts";
 import type { Q } from "./postgres.ts";
 
 export interface BacktestRequest {
-  /** The candidate's rule files; none means the published version's. */
+  /** Rule files added to the published version or replacing its rules of the same name. */
   files?: RuleFile[];
+  /** Rules of the published version the candidate leaves out. */
+  remove?: string[];
   from?: string;
   to?: string;
   /** An uploaded stream instead of a stored window, with the outcomes known for its customers. */

@@ -14,6 +14,7 @@ import {
 import { type AdvocateLoad, chooseAdvocate } from "../cases/routing.ts";
 import { NotFoundError, ValidationError } from "../errors.ts";
 import type { TouchpointEvent } from "../events.ts";
+import { unknownTeam } from "../people.ts";
 import type { CustomerProfile } from "../rules/facts.ts";
 import type { Hit } from "../rules/reference.ts";
 import type { Severity } from "../rules/schema.ts";
@@ -244,14 +245,14 @@ export async function checkTokenRequest(
       { path: "team", message: `advocate ${advocate.id} is in team ${advocate.team}, not ${t.team}` },
     ]);
   }
-  if (t.team && !advocate) {
-    const [known] = await sql`select 1 from advocates where team = ${t.team} limit 1`;
-    if (!known) {
-      throw new ValidationError("unknown team", [
-        { path: "team", message: `no advocate is in team ${t.team}; teams are named by their advocates` },
-      ]);
-    }
-  }
+  const unknown = t.team && !advocate ? unknownTeam(t.team, await advocateTeams(sql)) : undefined;
+  if (unknown) throw new ValidationError("unknown team", [{ path: "team", message: unknown }]);
+}
+
+/** The teams advocates are in, sorted: the only teams a token or a rule can name (see unknownTeam). */
+export async function advocateTeams(sql: Q): Promise<string[]> {
+  const rows = await sql`select distinct team from advocates order by team`;
+  return rows.map((r) => r.team as string);
 }
 
 /** Opens a desk session for a token; the returned id goes in the cookie and is never stored. */

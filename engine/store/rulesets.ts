@@ -6,7 +6,7 @@
 import type postgres from "postgres";
 import { NotFoundError } from "../errors.ts";
 import { diffRuleFiles, isUnchanged, type RulesetDiff } from "../rules/diff.ts";
-import { type RuleFile, type Ruleset, rulesetOf } from "../rules/schema.ts";
+import { DEFAULT_TEAM, type RuleFile, type Ruleset, rulesetOf } from "../rules/schema.ts";
 import { audit, type Principal, type Q } from "./postgres.ts";
 
 export interface StoredRuleset {
@@ -48,7 +48,7 @@ function storedFile(raw: unknown): RuleFile {
     mode: "live",
     priority: 1,
     ...f.rule,
-    event: { ...f.rule.event, params: { team: "fraud", ...f.rule.event.params } },
+    event: { ...f.rule.event, params: { team: DEFAULT_TEAM, ...f.rule.event.params } },
   };
   return { rule, tests: Array.isArray(f.tests) ? f.tests : [] } as unknown as RuleFile;
 }
