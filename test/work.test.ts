@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Json, loadPeopleVia, openCaseWith } from "../fixtures/stories.ts";
 import { chromiumAvailable, launchBrowser } from "./support/browser.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
-import { firstCaseHandled, PARIS, PHNOM_PENH, tx } from "./support/payments.ts";
+import { firstCaseHandled, openTravelCase, PARIS, PHNOM_PENH, tx } from "./support/payments.ts";
 
 const LONDON = { city: "London", country: "GB", lat: 51.5072, lon: -0.1276 };
 
@@ -160,16 +160,11 @@ describe("moving work through the API", () => {
   });
 
   it("refuses blank notes, hand-over notes, reasons and call ids, naming the field, and changes nothing", async () => {
-    await t.api("PUT", "/v1/customers/blank-1", {
+    const kase = await openTravelCase(t.api, "blank-1", "+447911123098", {
       name: "Bea Lank",
-      phone: "+447911123098",
       homeCountry: "GB",
+      day: "2026-11-27",
     });
-    await t.api("POST", "/v1/events", [
-      tx("blank-1-a", "blank-1", "2026-11-27T09:10:00Z", PARIS),
-      tx("blank-1-b", "blank-1", "2026-11-27T10:10:00Z", PHNOM_PENH),
-    ]);
-    const kase = await openCaseWith(t.api, "blank-1", ["impossible-location-spend"]);
     const holder = await as(kase.advocateId);
     const to = kase.advocateId === "adv-cy" ? "adv-bo" : "adv-cy";
     const before = (await t.api("GET", `/v1/cases/${kase.id}`)).body;
@@ -194,16 +189,11 @@ describe("moving work through the API", () => {
   });
 
   it("keeps one note per Idempotency-Key, and refuses another note under a key already used", async () => {
-    await t.api("PUT", "/v1/customers/note-1", {
+    const kase = await openTravelCase(t.api, "note-1", "+447911123097", {
       name: "Nora Note",
-      phone: "+447911123097",
       homeCountry: "GB",
+      day: "2026-11-27",
     });
-    await t.api("POST", "/v1/events", [
-      tx("note-1-a", "note-1", "2026-11-27T09:10:00Z", PARIS),
-      tx("note-1-b", "note-1", "2026-11-27T10:10:00Z", PHNOM_PENH),
-    ]);
-    const kase = await openCaseWith(t.api, "note-1", ["impossible-location-spend"]);
     const holder = await as(kase.advocateId);
     const notes = `/v1/cases/${kase.id}/notes`;
     const text = "She called back: the Paris payment is hers.";

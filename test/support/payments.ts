@@ -25,18 +25,32 @@ export const tx = (
   channel: over.channel ?? "card_present",
 });
 
+/**
+ * A new customer (`person` gives their name and home) who pays in Paris and, an hour later, in
+ * Phnom Penh on `day`: resolves with the case the journey opened.
+ */
+export async function openTravelCase(
+  api: Api,
+  customerId: string,
+  phone: string,
+  person: { name?: string; homeCountry?: string; day?: string } = {},
+) {
+  await api("PUT", `/v1/customers/${customerId}`, {
+    name: person.name ?? `Customer ${customerId}`,
+    phone,
+    homeCountry: person.homeCountry ?? "FR",
+  });
+  const day = person.day ?? "2026-11-20";
+  await api("POST", "/v1/events", [
+    tx(`${customerId}-a1`, customerId, `${day}T09:10:00Z`, PARIS),
+    tx(`${customerId}-a2`, customerId, `${day}T10:10:00Z`, PHNOM_PENH),
+  ]);
+  return openCaseWith(api, customerId, ["impossible-location-spend"]);
+}
+
 /** A first impossible journey for a new customer, its case handled and closed; returns its advocate. */
 export async function firstCaseHandled(api: Api, customerId: string, phone: string) {
-  await api("PUT", `/v1/customers/${customerId}`, {
-    name: `Customer ${customerId}`,
-    phone,
-    homeCountry: "FR",
-  });
-  await api("POST", "/v1/events", [
-    tx(`${customerId}-a1`, customerId, "2026-11-20T09:10:00Z", PARIS),
-    tx(`${customerId}-a2`, customerId, "2026-11-20T10:10:00Z", PHNOM_PENH),
-  ]);
-  const first = await openCaseWith(api, customerId, ["impossible-location-spend"]);
+  const first = await openTravelCase(api, customerId, phone);
   await api("POST", `/v1/cases/${first.id}/resolve`, { outcome: "false_alarm" });
   return first.advocate as { id: string; name: string };
 }
