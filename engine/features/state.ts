@@ -616,9 +616,8 @@ export class CustomerState {
       await opts.beforeObserve?.();
       // A customer whose rebuild was not marked built (forgotten during it) waits for the next round.
       const forgotten = new Set(pending.filter((c) => marks.get(c) === undefined));
-      const at = events.flatMap((e, i) =>
-        pending.includes(e.customerId) && !forgotten.has(e.customerId) ? [i] : [],
-      );
+      const observing = new Set(pending.filter((c) => !forgotten.has(c)));
+      const at = events.flatMap((e, i) => (observing.has(e.customerId) ? [i] : []));
       const replies = await this.observeSettled(
         at.map((i) => events[i]!),
         amountOf,
