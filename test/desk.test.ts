@@ -7,7 +7,7 @@ import { signVonageWebhook } from "../engine/outreach/signature.ts";
 import { createToken } from "../engine/store/postgres.ts";
 import { eventually, loadPeopleVia, loadStory, playStory } from "../fixtures/stories.ts";
 import { describeViolations, seriousViolations } from "./support/axe.ts";
-import { chromiumAvailable, launchBrowser } from "./support/browser.ts";
+import { launchBrowser } from "./support/browser.ts";
 import { type FakeVonage, startFakeVonage } from "./support/fake-vonage.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 import { PARIS, PHNOM_PENH, tx } from "./support/payments.ts";
@@ -23,6 +23,7 @@ function artefact(name: string): string {
 
 /** A desk on a touchpoint of its own, with Sophie's Phnom Penh → Paris case played, and a browser. */
 async function sophiesDesk(env: Record<string, string> = {}) {
+  const browser = await launchBrowser();
   const t = await startTestTouchpoint({ listen: true, env });
   await loadPeopleVia(t.api);
   const [kase] = await playStory(t.api, loadStory("phnom-penh-paris"));
@@ -31,11 +32,11 @@ async function sophiesDesk(env: Record<string, string> = {}) {
     t,
     base: `http://127.0.0.1:${t.tp.port}`,
     caseId: kase.id as string,
-    browser: await launchBrowser(),
+    browser,
   };
 }
 
-describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
+describe("the advocate desk, in Chromium", () => {
   let t: TestTouchpoint;
   let browser: Browser;
   let base: string;
@@ -370,7 +371,7 @@ describe.skipIf(!chromiumAvailable())("the advocate desk, in Chromium", () => {
   });
 });
 
-describe.skipIf(!chromiumAvailable())("the conversation on the desk, texting through a fake Vonage", () => {
+describe("the conversation on the desk, texting through a fake Vonage", () => {
   const secret = "desk-webhook-secret";
   let t: TestTouchpoint;
   let fake: FakeVonage;

@@ -5,7 +5,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Json, loadPeopleVia, openCaseWith } from "../fixtures/stories.ts";
-import { chromiumAvailable, launchBrowser } from "./support/browser.ts";
+import { launchBrowser } from "./support/browser.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 import { firstCaseHandled, openTravelCase, PARIS, PHNOM_PENH, tx } from "./support/payments.ts";
 
@@ -255,7 +255,7 @@ describe("moving work through the API", () => {
   });
 });
 
-describe.skipIf(!chromiumAvailable())("moving work on the desk, in Chromium", () => {
+describe("moving work on the desk, in Chromium", () => {
   let t: TestTouchpoint;
   let browser: Browser;
   let base: string;

