@@ -20,6 +20,7 @@ import { backtestRoutes } from "./routes/backtests.ts";
 import { callRoutes } from "./routes/calls.ts";
 import { caseRoutes } from "./routes/cases.ts";
 import { eventRoutes } from "./routes/events.ts";
+import { experienceRoutes } from "./routes/experience.ts";
 import { advocateRoutes, customerRoutes } from "./routes/people.ts";
 import { factRoutes, fxRoutes, ruleRoutes, rulesetRoutes } from "./routes/rules.ts";
 
@@ -189,6 +190,7 @@ export function createApp(deps: AppDeps): Hono {
   v1.route("/fx-rates", fxRoutes(deps.sql, told));
   v1.route("/backtests", backtestRoutes(deps.sql, deps.queues, deps.maxBytes));
   v1.route("/rulesets", rulesetRoutes(deps.sql, told));
+  v1.route("/experience", experienceRoutes(deps.sql));
   app.route("/v1", v1);
   // Desk forms are a token, an outcome, a note of at most 4,000 characters.
   app.use(

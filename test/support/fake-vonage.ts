@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { signVonageWebhook } from "../../engine/outreach/signature.ts";
 
 export interface FakeMessage {
   to: string;
@@ -127,4 +128,32 @@ export async function startFakeVonage(): Promise<FakeVonage> {
         server.close(() => ok());
       }),
   };
+}
+
+/**
+ * The customer texts `text` from `from` (E.164 without the +, as Vonage sends numbers): an inbound
+ * Messages API webhook, signed as Vonage signs it, posted to the app in-process.
+ */
+export async function customerTexts(
+  app: { request(path: string, init: RequestInit): Response | Promise<Response> },
+  secret: string,
+  from: string,
+  text: string,
+): Promise<Response> {
+  const raw = JSON.stringify({
+    channel: "sms",
+    message_uuid: `in-${randomUUID()}`,
+    to: "TPBank",
+    from,
+    timestamp: new Date().toISOString(),
+    text,
+    message_type: "text",
+    sms: { num_messages: "1" },
+  });
+  const authorization = await signVonageWebhook({ rawBody: raw, secret, now: new Date() });
+  return app.request("/webhooks/vonage/inbound", {
+    method: "POST",
+    headers: { authorization, "content-type": "application/json" },
+    body: raw,
+  });
 }
