@@ -3,8 +3,9 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Redis } from "ioredis";
 import type { CountryCode } from "libphonenumber-js";
+import { experienceReport } from "../engine/experience/queries.ts";
 import type { Logger } from "../engine/log.ts";
-import type { Metrics } from "../engine/metrics.ts";
+import { type Metrics, recordExperience } from "../engine/metrics.ts";
 import type { CaseActions } from "../engine/outreach/card-actions.ts";
 import type { Sql } from "../engine/store/database.ts";
 import { oldestPending } from "../engine/store/work.ts";
@@ -153,7 +154,16 @@ export function createApp(deps: AppDeps): Hono {
   });
   const openapi = openApiDocument();
   app.get("/openapi.json", (c) => c.json(openapi, 200));
+  // The experience gauges: the last 24 hours, computed at most once a minute, when scraped.
+  let experienceAt = 0;
   app.get("/metrics", async (c) => {
+    const now = new Date();
+    if (now.getTime() - experienceAt > 60_000) {
+      experienceAt = now.getTime();
+      await experienceReport(deps.sql, { since: new Date(now.getTime() - 86_400_000), until: now }, now)
+        .then((r) => recordExperience(deps.metrics, r))
+        .catch((err: Error) => deps.log.warn({ err: err.message }, "experience gauges not refreshed"));
+    }
     c.header("Content-Type", deps.metrics.registry.contentType);
     return c.body(await deps.metrics.registry.metrics(), 200);
   });

@@ -299,6 +299,20 @@ export function openApiDocument(): object {
           },
         },
       },
+      "/v1/experience": {
+        get: {
+          summary: "The experience figures of a window, for a team or all (supervisor, risk)",
+          description:
+            "Query `since`, `until` (ISO 8601; the 7 days to now unless given; at most a year) and `team` (one an advocate is in). Answers the report of engine/experience/report.ts: `cases`, `timeToFirstContact` and `timeToFirstAnswer` (seconds from the suspicious event's arrival: count, p50, p90, p99; deferrals by quiet hours), `resolvedByCustomer`, `contactsPerCase`, `customersWithEvents`, `perRule` (customers contacted for a false alarm, per 1,000 customers with events, beside precision), `sameAdvocate`, `timeToResolution`, `waitingOnBank`, `optOutsAfterContact`, `feedback` (by team, advocate and rule) and `days`.",
+          security: bearer,
+          parameters: [
+            { name: "since", in: "query", schema: { type: "string", format: "date-time" } },
+            { name: "until", in: "query", schema: { type: "string", format: "date-time" } },
+            { name: "team", in: "query", schema: { type: "string" } },
+          ],
+          responses: { "200": { description: "the ExperienceReport" }, ...errors },
+        },
+      },
       "/v1/facts": {
         get: {
           summary: "Every fact a rule can use: name, kind, unit, nullability, meaning",

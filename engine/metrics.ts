@@ -1,5 +1,6 @@
 /** Prometheus metrics, one registry per running touchpoint (tests start several in one process). */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { ExperienceReport } from "./experience/report.ts";
 
 export function createMetrics(opts: { defaults?: boolean } = {}) {
   const registry = new Registry();
@@ -112,8 +113,62 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       help: "BullMQ workers running in this process.",
       registers: [registry],
     }),
+    // The experience figures of the last 24 hours (see engine/experience), refreshed at most once a
+    // minute when /metrics is scraped; README "Measuring the experience" says what each counts.
+    experienceFirstContact: new Gauge({
+      name: "touchpoint_experience_first_contact_seconds",
+      help: "From a suspicious event's arrival to its case's first contact, last 24 h, by quantile.",
+      labelNames: ["quantile"] as const,
+      registers: [registry],
+    }),
+    experienceResolvedByCustomer: new Gauge({
+      name: "touchpoint_experience_resolved_by_customer_ratio",
+      help: "Share of the cases resolved in the last 24 h that the customer settled alone.",
+      registers: [registry],
+    }),
+    experienceContactsPerCase: new Gauge({
+      name: "touchpoint_experience_contacts_per_case",
+      help: "Outbound messages and calls per case opened in the last 24 h.",
+      registers: [registry],
+    }),
+    experienceSameAdvocate: new Gauge({
+      name: "touchpoint_experience_same_advocate_ratio",
+      help: "Share of returning customers' cases (opened in the last 24 h) routed to the advocate they had before.",
+      registers: [registry],
+    }),
+    experienceFeedback: new Gauge({
+      name: "touchpoint_experience_feedback_score",
+      help: "Mean answer (1 poor to 5 great) to the question asked after resolution, last 24 h.",
+      registers: [registry],
+    }),
+    experienceFalseAlarmContacts: new Gauge({
+      name: "touchpoint_experience_false_alarm_contacts_per_1000",
+      help: "Customers a rule contacted for a false alarm (cases resolved in the last 24 h), per 1,000 customers with events.",
+      labelNames: ["rule"] as const,
+      registers: [registry],
+    }),
   };
   return m;
+}
+
+/** Sets the experience gauges from a report; a figure with nothing measured is left out, not zero. */
+export function recordExperience(m: Metrics, r: ExperienceReport): void {
+  const set = (g: Gauge, v: number | null) => (v === null ? g.reset() : g.set(v));
+  m.experienceFirstContact.reset();
+  for (const [q, v] of [
+    ["0.5", r.timeToFirstContact.p50],
+    ["0.9", r.timeToFirstContact.p90],
+    ["0.99", r.timeToFirstContact.p99],
+  ] as const)
+    if (v !== null) m.experienceFirstContact.set({ quantile: q }, v);
+  set(m.experienceResolvedByCustomer, r.resolvedByCustomer.share);
+  set(m.experienceContactsPerCase, r.contactsPerCase.mean);
+  set(m.experienceSameAdvocate, r.sameAdvocate.share);
+  set(m.experienceFeedback, r.feedback.mean);
+  m.experienceFalseAlarmContacts.reset();
+  for (const rule of r.perRule)
+    if (rule.per1000Customers !== null)
+      m.experienceFalseAlarmContacts.set({ rule: rule.rule }, rule.per1000Customers);
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

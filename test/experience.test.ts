@@ -145,6 +145,16 @@ describe("GET /v1/experience, after a known stream", () => {
     expect(report.contactsPerCase.max).toBeGreaterThanOrEqual(2);
   });
 
+  it("gives Prometheus the last 24 hours' figures", async () => {
+    const text = await (await t.tp.app!.request("/metrics")).text();
+    expect(text).toMatch(/^touchpoint_experience_resolved_by_customer_ratio 0\.5$/m);
+    expect(text).toMatch(/^touchpoint_experience_same_advocate_ratio 1$/m);
+    expect(text).toMatch(
+      /^touchpoint_experience_false_alarm_contacts_per_1000\{rule="impossible-location-spend"\} 333\.3/m,
+    );
+    expect(text).toMatch(/^touchpoint_experience_first_contact_seconds\{quantile="0\.5"\} \d/m);
+  });
+
   it("is for supervisors and risk only, and refuses a team no one is in or a backwards window", async () => {
     const advocate = t.as(await t.token("advocate", { advocateId: "adv-amara" }));
     expect((await advocate("GET", "/v1/experience")).status).toBe(403);
