@@ -468,7 +468,9 @@ const UNREADABLE = "!";
 
 /** Redis refusing for a while (out of memory, failover, loading, busy): the batch's problem, retried later. */
 function transient(err: Error): boolean {
-  return /^(OOM|READONLY|LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|MOVED|ASK|MISCONF|NOREPLICAS)\b/.test(err.message);
+  return /^(OOM|READONLY|LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|MOVED|ASK|MISCONF|NOREPLICAS)\b/.test(
+    err.message,
+  );
 }
 
 /** A batch rebuilds customers that Redis forgets under it at most this many times, then is retried whole. */
