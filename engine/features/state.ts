@@ -468,7 +468,9 @@ const UNREADABLE = "!";
 
 /** Redis refusing for a while (out of memory, failover, loading, busy): the batch's problem, retried later. */
 function transient(err: Error): boolean {
-  return /^(OOM|READONLY|LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|MOVED|ASK)\b/.test(err.message);
+  return /^(OOM|READONLY|LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|MOVED|ASK|MISCONF|NOREPLICAS)\b/.test(
+    err.message,
+  );
 }
 
 /** A batch rebuilds customers that Redis forgets under it at most this many times, then is retried whole. */
@@ -610,7 +612,8 @@ export class CustomerState {
         );
       const unbuilt = pending.filter((c) => marks.get(c) === undefined);
       if (unbuilt.length > 0) {
-        const built = await this.rebuild(unbuilt, await opts.history(unbuilt), amountOf, opts.afterReplay);
+        // History is read after BEGIN: a Redis that forgets the customer after that read loses BEGIN's token too.
+        const built = await this.rebuild(unbuilt, () => opts.history(unbuilt), amountOf, opts.afterReplay);
         for (const [c, mark] of built) marks.set(c, mark);
       }
       await opts.beforeObserve?.();
@@ -642,7 +645,7 @@ export class CustomerState {
    */
   async rebuild(
     customerIds: readonly string[],
-    history: readonly TouchpointEvent[],
+    historyOrRead: readonly TouchpointEvent[] | (() => Promise<readonly TouchpointEvent[]>),
     amountOf: AmountOf = asIs,
     afterReplay?: () => void | Promise<void>,
   ): Promise<Map<string, string | undefined>> {
@@ -665,6 +668,7 @@ export class CustomerState {
         else tokens.set(id, String(token));
       });
     }
+    const history = typeof historyOrRead === "function" ? await historyOrRead() : historyOrRead;
     // An event the script cannot take was set aside when it was evaluated: settled, not thrown.
     for (let i = 0; i < history.length; i += 500)
       await this.observeSettled(history.slice(i, i + 500), amountOf);
