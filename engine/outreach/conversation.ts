@@ -10,6 +10,7 @@ import type { Sql } from "../store/database.ts";
 import { applyReceipt, recordInbound } from "../store/messages.ts";
 import { addTimeline, audit, caseCards, confirmFraud, resolveCase } from "../store/postgres.ts";
 import type { OutreachJob } from "./contact.ts";
+import { FEEDBACK_KIND, oweFeedback } from "./feedback.ts";
 import { classifyReceipt } from "./receipts.ts";
 import { parseReply } from "./replies.ts";
 
@@ -46,6 +47,8 @@ export interface ConversationDeps {
   now(): Date;
   /** Minutes without a reply before the reminder (see ContactPolicyConfig). */
   replyTimeoutMinutes: number;
+  /** FEEDBACK_AFTER_RESOLUTION: a YES that resolves a case owes the customer the feedback question. */
+  feedbackAfterResolution?: boolean;
 }
 
 /** Vonage sends numbers without '+'. */
@@ -145,7 +148,7 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
       kind: reply.kind,
       note: "arrived after the case was closed",
     });
-    const [closed] = await sql`select outcome, resolved_at from cases where id = ${last}`;
+    const [closed] = await sql`select outcome, resolved_at, advocate_id, team from cases where id = ${last}`;
     const recentYes =
       reply.kind === "yes" &&
       closed?.outcome === "false_alarm" &&
@@ -164,6 +167,12 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
         },
         `respond-thanks-${last}`,
       );
+      await oweFeedback(deps.feedbackAfterResolution, deps.outreach, last, {
+        status: "resolved",
+        advocateId: closed.advocate_id,
+        team: closed.team,
+        resolvedAt: closed.resolved_at,
+      });
       return "no open case";
     }
     if (reply.kind !== "yes") {
@@ -237,6 +246,7 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
     if (r.resolved)
       deps.metrics.timeToResolve.observe({ outcome: "false_alarm", by: "customer" }, r.secondsOpen);
     if (r.outcome !== "false_alarm") return changedAnswer(deps, caseId, uuid, "YES", r.outcome);
+    await oweFeedback(deps.feedbackAfterResolution, deps.outreach, caseId, r);
     await deps.outreach(
       {
         type: "respond",
@@ -309,6 +319,8 @@ export async function handleReceipt(deps: ConversationDeps, r: Receipt): Promise
       Math.max(0, m.createdAt.getTime() + deps.replyTimeoutMinutes * 60_000 - deps.now().getTime()),
     );
   }
+  // The feedback question is a courtesy: not delivered, it is neither sent again nor a call.
+  if (m.kind === FEEDBACK_KIND) return status;
   if (verdict.next === "retry") {
     // Resend at most twice, spaced out, each as a new text with its own key.
     const base = m.idemKey.replace(/~\d+$/, "");
