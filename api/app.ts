@@ -61,7 +61,13 @@ export interface AppDeps {
   /** The country whose numbering plan reads a national-format number in lookups (the bank's own). */
   phoneCountry?: CountryCode | undefined;
   /** How this deployment texts: the sender and whether Vonage or the outbox carries it. */
-  texting: { from: string; transport: "vonage" | "outbox"; bank: { name: string; phone: string } };
+  texting: {
+    from: string;
+    transport: "vonage" | "outbox";
+    bank: { name: string; phone: string };
+    /** FEEDBACK_AFTER_RESOLUTION: a resolution owes the customer one feedback question. */
+    feedbackAfterResolution?: boolean;
+  };
   /** The desk's open live streams, which a sign-out in another process ends by message (main.ts). */
   deskStreams?: DeskStreams;
   /** Filled by the app: what to end before the HTTP server closes (the desk's live streams). */
@@ -245,7 +251,8 @@ export function advocateTexts(deps: Pick<AppDeps, "sql" | "queues" | "texting" |
     from: deps.texting.from,
     transport: deps.texting.transport,
     bank: deps.texting.bank,
-    owe: (job, jobId) => owe(deps.sql, outreach, job.type, job, { jobId }, later(jobId)),
+    owe: (job, jobId, delay = 0) => owe(deps.sql, outreach, job.type, job, { jobId, delay }, later(jobId)),
+    ...(deps.texting.feedbackAfterResolution ? { feedbackAfterResolution: true } : {}),
     publishAction: (action, jobId) => owe(deps.sql, actions, action.type, action, { jobId }, later(jobId)),
   };
 }

@@ -55,6 +55,10 @@ export const configSchema = z.object({
   /** Quiet hours in the customer's local time: lower severities wait from START until END. */
   QUIET_HOURS_START: intIn(0, 23, 21),
   QUIET_HOURS_END: intIn(0, 23, 8),
+  /** After a case resolves, ask its customer one 1-5 question (off unless the bank turns it on). */
+  FEEDBACK_AFTER_RESOLUTION: flag,
+  /** A customer is asked that question at most once in this many days, whatever the cases. */
+  FEEDBACK_PERIOD_DAYS: intIn(1, 3650, 30),
   ADMIN_TOKEN: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
   /** Largest accepted request body, bytes. */
   INGEST_MAX_BYTES: intIn(1024, 100 * 1024 * 1024, 5 * 1024 * 1024),

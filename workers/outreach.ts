@@ -1,4 +1,4 @@
-/** Processor for queue `outreach`: checks, reminders, answers and resends, through the contact policy. */
+/** Processor for queue `outreach`: checks, reminders, answers, resends and the feedback question, through the contact policy. */
 import type { Job } from "bullmq";
 import { sendAdvocateText } from "../engine/outreach/advocate.ts";
 import {
@@ -10,6 +10,7 @@ import {
   resend,
   respond,
 } from "../engine/outreach/contact.ts";
+import { askFeedback } from "../engine/outreach/feedback.ts";
 
 export function outreachProcessor(deps: ContactDeps) {
   return async (job: Job<OutreachJob>) => {
@@ -29,6 +30,8 @@ export function outreachProcessor(deps: ContactDeps) {
         return reconcile(deps, data);
       case "advocate":
         return sendAdvocateText(deps, data, finalAttempt);
+      case "feedback":
+        return askFeedback(deps, data, job.id ?? job.name, finalAttempt);
     }
   };
 }

@@ -90,6 +90,7 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
   };
   const conversation: ConversationDeps = {
     replyTimeoutMinutes: deps.contact.policy.replyTimeoutMinutes,
+    ...(deps.contact.feedback?.enabled ? { feedbackAfterResolution: true } : {}),
     sql: deps.sql,
     log: deps.log,
     metrics: deps.metrics,

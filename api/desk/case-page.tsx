@@ -12,6 +12,7 @@ import {
   deliverToSchema,
   replaceCard,
 } from "../../engine/outreach/card-actions.ts";
+import { oweFeedback } from "../../engine/outreach/feedback.ts";
 import { conditionInWords, type Held, type Story, type StoryPlace } from "../../engine/rules/summary.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import {
@@ -476,6 +477,7 @@ export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: CaseAct
         note,
       });
       if (r.resolved) opts.metrics?.timeToResolve.observe({ outcome, by: "advocate" }, r.secondsOpen);
+      await oweFeedback(opts.texting.feedbackAfterResolution, opts.texting.owe, kase.id, r);
     }
     return c.redirect(`/desk/cases/${kase.id}`, 303);
   });

@@ -58,6 +58,9 @@ export const STEP_LABEL: Record<string, string> = {
   "action.account_lock": "Account lock requested",
   "advocate.alerted": "Advocate alerted",
   "task.call_customer": "Task: call the customer",
+  "feedback.asked": "Feedback asked",
+  "feedback.skipped": "Feedback not asked",
+  "feedback.received": "Customer's feedback",
 };
 
 /** A timeline entry's detail in words; never raw JSON. */
@@ -109,6 +112,7 @@ export const KIND_WORDS: Record<string, string> = {
   thanks_false_alarm: "thanks",
   opt_out_confirmation: "STOP confirmed",
   help: "help",
+  feedback_question: "feedback question",
 };
 
 const STATUS_WORDS: Record<string, string> = {

@@ -20,6 +20,7 @@ import {
   deliverToSchema,
   replaceCard,
 } from "../../engine/outreach/card-actions.ts";
+import { oweFeedback } from "../../engine/outreach/feedback.ts";
 import { lookupPhone } from "../../engine/people.ts";
 import { transferCase } from "../../engine/store/assignments.ts";
 import type { Sql } from "../../engine/store/database.ts";
@@ -132,7 +133,7 @@ export function caseRoutes(
     const p = c.get("principal");
     const kase = await visibleCase(sql, p, c.req.param("id"));
     const body = await jsonBody(c, resolveBody);
-    const { resolved, secondsOpen } = await resolveCase(
+    const r = await resolveCase(
       sql,
       kase.id,
       body.outcome,
@@ -143,7 +144,9 @@ export function caseRoutes(
         note: body.note ?? null,
       },
     );
+    const { resolved, secondsOpen } = r;
     if (resolved) metrics.timeToResolve.observe({ outcome: body.outcome, by: "advocate" }, secondsOpen);
+    await oweFeedback(texting.feedbackAfterResolution, texting.owe, kase.id, r);
     return c.json({ resolved, case: forRole(p, await caseDetail(sql, kase.id)) }, 200);
   });
   // The advocate's own text to the customer, through the outreach path (Vonage or the outbox).

@@ -40,7 +40,10 @@ export type TimelineKind =
   | "action.card_replace"
   | "action.account_lock"
   | "advocate.alerted"
-  | "task.call_customer";
+  | "task.call_customer"
+  | "feedback.asked"
+  | "feedback.skipped"
+  | "feedback.received";
 
 /** New case ids: sortable by time, unguessable enough for a URL. */
 export function newCaseId(now: Date, random: () => number = Math.random): string {

@@ -50,8 +50,10 @@ export interface AdvocateTexting {
   outreach: Queue;
   from: string;
   transport: "vonage" | "outbox";
-  /** Records the job as owed work and queues it. */
-  owe: (job: OutreachJob, jobId: string) => Promise<void>;
+  /** Records the job as owed work and queues it, `delayMs` from now (default 0). */
+  owe: (job: OutreachJob, jobId: string, delayMs?: number) => Promise<void>;
+  /** FEEDBACK_AFTER_RESOLUTION: a person's resolution also owes the customer's feedback question. */
+  feedbackAfterResolution?: boolean;
 }
 
 export async function writeToCustomer(

@@ -48,7 +48,9 @@ export type OutreachJob =
   | { type: "resend"; key: string; attempt: number }
   | { type: "reconcile"; key: string }
   /** A text an advocate wrote on a case, stored as pending: send it (engine/outreach/advocate.ts). */
-  | { type: "advocate"; key: string };
+  | { type: "advocate"; key: string }
+  /** A case resolved: ask its customer the one feedback question (engine/outreach/feedback.ts). */
+  | { type: "feedback"; caseId: string; advocateId: string | null; team: string; resolvedAt: string };
 
 export type ResponseKind =
   | "card_blocked"
@@ -64,6 +66,8 @@ export interface ContactDeps {
   from: string;
   bank: { name: string; phone: string };
   policy: ContactPolicyConfig;
+  /** The question after resolution (FEEDBACK_AFTER_RESOLUTION, FEEDBACK_PERIOD_DAYS); absent: off. */
+  feedback?: { enabled: boolean; periodDays: number };
   log: Logger;
   metrics: Metrics;
   /** Puts a job on the outreach queue, `delayMs` from now, deduplicated by `jobId`. */
@@ -77,7 +81,7 @@ const MINUTE = 60_000;
 /** How long a text stuck in `sending` (its worker died mid-call) waits for Vonage's receipt. */
 const RECONCILE_AFTER_MS = 15 * MINUTE;
 
-interface CaseContext {
+export interface CaseContext {
   id: string;
   status: string;
   severity: Severity;
@@ -90,7 +94,7 @@ interface CaseContext {
   openedAt: Date;
 }
 
-async function caseContext(sql: Sql, caseId: string): Promise<CaseContext | undefined> {
+export async function caseContext(sql: Sql, caseId: string): Promise<CaseContext | undefined> {
   // Side by side, not one after another: each round trip is on the path to the customer's text.
   const [[c], [d], [card]] = await Promise.all([
     sql`
@@ -159,6 +163,8 @@ export async function deliver(
     body: string;
     key: string;
     finalAttempt: boolean;
+    /** A text that fails for good makes a call task (default); a courtesy (the feedback question) does not. */
+    callOnFailure?: boolean;
   },
 ): Promise<MessageRow> {
   const { sql, transport, log, metrics } = deps;
@@ -227,7 +233,8 @@ export async function deliver(
         messageId: message.id,
         reason,
       });
-      await callTask(deps, m.caseId, `text could not be sent (${reason})`, `call:${m.key}`);
+      if (m.callOnFailure !== false)
+        await callTask(deps, m.caseId, `text could not be sent (${reason})`, `call:${m.key}`);
     }
     return { ...message, status: "failed" };
   }
@@ -253,7 +260,7 @@ export async function deliver(
  * Renders a text; a template that cannot be filled (a variable missing for this case) is a
  * problem no retry fixes, so it becomes a call task rather than a job failing eight times.
  */
-async function render(
+export async function render(
   deps: ContactDeps,
   caseId: string | null,
   kind: MessageKind,
@@ -280,8 +287,18 @@ async function callTask(deps: ContactDeps, caseId: string, reason: string, key: 
   await addTimeline(deps.sql, caseId, "task.call_customer", key, { reason: `call the customer: ${reason}` });
 }
 
-/** Asks the contact policy about one proactive text and records its decision on the timeline. */
-async function decide(deps: ContactDeps, ctx: CaseContext, idemKey: string, now: Date, messageKey: string) {
+/**
+ * Asks the contact policy about one proactive text and records its decision on the timeline;
+ * `severity` is the case's unless given (the feedback question waits like a low one).
+ */
+export async function decide(
+  deps: ContactDeps,
+  ctx: CaseContext,
+  idemKey: string,
+  now: Date,
+  messageKey: string,
+  severity: Severity = ctx.severity,
+) {
   // A retry of a send that failed for a passing reason must not be capped by its own row.
   const [counts, location] = await Promise.all([
     contactCounts(deps.sql, ctx.customer.id, ctx.id, now, messageKey),
@@ -289,7 +306,7 @@ async function decide(deps: ContactDeps, ctx: CaseContext, idemKey: string, now:
   ]);
   const decision = decideContact({
     now,
-    severity: ctx.severity,
+    severity,
     customer: {
       ...(ctx.customer.timezone ? { homeTimezone: ctx.customer.timezone } : {}),
       homeCountry: ctx.customer.homeCountry,

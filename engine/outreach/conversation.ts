@@ -7,11 +7,13 @@ import type { Logger } from "../log.ts";
 import { maskPhone } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Sql } from "../store/database.ts";
+import { recordFeedbackReply } from "../store/feedback.ts";
 import { applyReceipt, recordInbound } from "../store/messages.ts";
 import { addTimeline, audit, caseCards, confirmFraud, resolveCase } from "../store/postgres.ts";
 import type { OutreachJob } from "./contact.ts";
+import { FEEDBACK_KIND, openQuestion, oweFeedback } from "./feedback.ts";
 import { classifyReceipt } from "./receipts.ts";
-import { parseReply } from "./replies.ts";
+import { parseReply, parseScore } from "./replies.ts";
 
 export interface InboundText {
   messageUuid: string;
@@ -46,6 +48,8 @@ export interface ConversationDeps {
   now(): Date;
   /** Minutes without a reply before the reminder (see ContactPolicyConfig). */
   replyTimeoutMinutes: number;
+  /** FEEDBACK_AFTER_RESOLUTION: a YES that resolves a case owes the customer the feedback question. */
+  feedbackAfterResolution?: boolean;
 }
 
 /** Vonage sends numbers without '+'. */
@@ -73,15 +77,20 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
   metrics.repliesReceived.inc({ kind: reply.kind });
   const customer = await customerByPhone(sql, m.from);
   const caseId = customer?.open_case ?? null;
+  // A question asked after a resolution takes answers for a while: a digit 1-5 is its score, even
+  // with a new case open (a digit answers no check); YES, NO, STOP and HELP are never a score.
+  const question =
+    customer && reply.kind === "other" ? await openQuestion(sql, customer.id, deps.now()) : undefined;
+  const score = question ? parseScore(m.text) : undefined;
   const { created } = await recordInbound(sql, {
     providerId: m.messageUuid,
     // A reply after the case closed still belongs with it, where the advocate will read it.
-    caseId: caseId ?? customer?.last_case ?? null,
+    caseId: question && score !== undefined ? question.caseId : (caseId ?? customer?.last_case ?? null),
     customerId: customer?.id ?? null,
     body: m.text,
     from: m.from,
     to: m.to,
-    kind: `reply.${reply.kind}`,
+    kind: score !== undefined ? "reply.feedback" : `reply.${reply.kind}`,
   });
   if (!customer) {
     log.info(
@@ -96,6 +105,16 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
       "inbound text seen before: re-applying its effects idempotently",
     );
   const uuid = m.messageUuid;
+  if (question && score !== undefined) {
+    const as = await recordFeedbackReply(sql, {
+      caseId: question.caseId,
+      key: `feedback:${uuid}`,
+      text: m.text,
+      score,
+      at: deps.now(),
+    });
+    return as === "score" ? "feedback score" : "feedback";
+  }
 
   if (reply.kind === "stop") {
     // Opt-out is per customer, so it holds for every sender id and every later case.
@@ -145,7 +164,11 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
       kind: reply.kind,
       note: "arrived after the case was closed",
     });
-    const [closed] = await sql`select outcome, resolved_at from cases where id = ${last}`;
+    // Words after the question (with or instead of a score) are kept with it too; the advocate is
+    // still alerted below, as for any late text: "it was not me after all" must not wait.
+    if (question?.caseId === last)
+      await recordFeedbackReply(sql, { caseId: last, key: `feedback:${uuid}`, text: m.text, at: deps.now() });
+    const [closed] = await sql`select outcome, resolved_at, advocate_id, team from cases where id = ${last}`;
     const recentYes =
       reply.kind === "yes" &&
       closed?.outcome === "false_alarm" &&
@@ -164,6 +187,12 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
         },
         `respond-thanks-${last}`,
       );
+      await oweFeedback(deps.feedbackAfterResolution, deps.outreach, last, {
+        status: "resolved",
+        advocateId: closed.advocate_id,
+        team: closed.team,
+        resolvedAt: closed.resolved_at,
+      });
       return "no open case";
     }
     if (reply.kind !== "yes") {
@@ -237,6 +266,7 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
     if (r.resolved)
       deps.metrics.timeToResolve.observe({ outcome: "false_alarm", by: "customer" }, r.secondsOpen);
     if (r.outcome !== "false_alarm") return changedAnswer(deps, caseId, uuid, "YES", r.outcome);
+    await oweFeedback(deps.feedbackAfterResolution, deps.outreach, caseId, r);
     await deps.outreach(
       {
         type: "respond",
@@ -309,6 +339,8 @@ export async function handleReceipt(deps: ConversationDeps, r: Receipt): Promise
       Math.max(0, m.createdAt.getTime() + deps.replyTimeoutMinutes * 60_000 - deps.now().getTime()),
     );
   }
+  // The feedback question is a courtesy: not delivered, it is neither sent again nor a call.
+  if (m.kind === FEEDBACK_KIND) return status;
   if (verdict.next === "retry") {
     // Resend at most twice, spaced out, each as a new text with its own key.
     const base = m.idemKey.replace(/~\d+$/, "");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { normalizeReply, parseReply, type ReplyKind } from "./replies.ts";
+import { normalizeReply, parseReply, parseScore, type ReplyKind } from "./replies.ts";
 
 const table: Record<ReplyKind, string[]> = {
   yes: [
@@ -256,5 +256,27 @@ describe("normalizeReply", () => {
 
   it("folds full-width letters to plain ones", () => {
     expect(normalizeReply("ＹＥＳ")).toBe("yes");
+  });
+});
+
+describe("a score for the feedback question", () => {
+  it.each([
+    ["5", 5],
+    [" 4 ", 4],
+    ["5!", 5],
+    ["1.", 1],
+    ["5/5", 5],
+    ["3, thanks", 3],
+    ["Hi 2", 2],
+  ])("reads %j as %i", (text, score) => {
+    expect(parseScore(text)).toBe(score);
+  });
+
+  it.each(["0", "6", "10", "45", "4 or 5", "five", "yes", "4 stars", ""])("reads %j as no score", (text) => {
+    expect(parseScore(text)).toBeUndefined();
+  });
+
+  it("leaves a digit out of YES, NO, STOP and HELP", () => {
+    for (const d of ["1", "2", "3", "4", "5"]) expect(parseReply(d).kind).toBe("other");
   });
 });

@@ -191,3 +191,14 @@ export function parseReply(text: string): ParsedReply {
   if (word === undefined) return { kind: "other", normalized };
   return { kind: emoji === undefined || emoji === word ? word : "other", normalized };
 }
+
+/**
+ * A 1-5 score, answering the feedback question ("Reply 1 (poor) to 5 (great)"): one digit alone,
+ * courtesies aside ("5", "5!", "4 thanks", "5/5"); anything else is not a score. Pure.
+ */
+export function parseScore(text: string): 1 | 2 | 3 | 4 | 5 | undefined {
+  const answer = core(normalizeReply(text));
+  // "5 5" is "5/5" after normalization, which core() already folds to "5".
+  const n = /^[1-5]$/.test(answer) ? Number(answer) : undefined;
+  return n as 1 | 2 | 3 | 4 | 5 | undefined;
+}

@@ -22,6 +22,7 @@ export const MESSAGE_KINDS = [
   "opt_out_confirmation",
   "help",
   "card_replacement",
+  "feedback_question",
 ] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 

@@ -947,21 +947,38 @@ export async function resolveCase(
   detail: object = {},
   now = new Date(),
   opts: { keepOutcome?: boolean } = {},
-): Promise<{ resolved: boolean; secondsOpen: number; outcome: CaseOutcome }> {
+): Promise<{
+  resolved: boolean;
+  secondsOpen: number;
+  outcome: CaseOutcome;
+  /** Whether the case is resolved now (by this call or an earlier one), and who had it then. */
+  status: "open" | "resolved";
+  advocateId: string | null;
+  team: string;
+  resolvedAt: Date | null;
+}> {
   return sql.begin(async (tx) => {
-    const [c] = await tx`select id, status, outcome, opened_at from cases where id = ${caseId} for update`;
+    const [c] =
+      await tx`select id, status, outcome, opened_at, resolved_at, advocate_id, team from cases where id = ${caseId} for update`;
     if (!c) throw new NotFoundError(`case ${caseId} not found`);
     const secondsOpen = Math.max(0, (now.getTime() - (c.opened_at as Date).getTime()) / 1000);
+    const as = {
+      status: c.status as "open" | "resolved",
+      advocateId: (c.advocate_id as string | null) ?? null,
+      team: c.team as string,
+      resolvedAt: (c.resolved_at as Date | null) ?? null,
+    };
     // Already resolved: report the outcome it has, which may differ from the one asked for.
-    if (c.status === "resolved") return { resolved: false, secondsOpen, outcome: c.outcome as CaseOutcome };
+    if (c.status === "resolved")
+      return { ...as, resolved: false, secondsOpen, outcome: c.outcome as CaseOutcome };
     // A customer's YES must not overturn their own earlier NO: only an advocate may.
     if (opts.keepOutcome && c.outcome && c.outcome !== outcome) {
-      return { resolved: false, secondsOpen, outcome: c.outcome as CaseOutcome };
+      return { ...as, resolved: false, secondsOpen, outcome: c.outcome as CaseOutcome };
     }
     assertResolvable(c as { id: string; status: "open" });
     await tx`update cases set status = 'resolved', outcome = ${outcome}, resolved_at = ${now}, updated_at = now() where id = ${caseId}`;
     await addTimeline(tx, caseId, "case.resolved", idemKey, { outcome, ...detail }, { actor, at: now });
-    return { resolved: true, secondsOpen, outcome };
+    return { ...as, status: "resolved" as const, resolvedAt: now, resolved: true, secondsOpen, outcome };
   });
 }
 
