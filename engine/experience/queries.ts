@@ -3,6 +3,7 @@
  * in a window (and those open now), with their contacts, answers, rules and routing; the customers
  * with events; opt-outs after a fraud text; the feedback asked. See figures.ts for the figures.
  */
+import { FEEDBACK_KIND } from "../outreach/feedback.ts";
 import type { Sql } from "../store/database.ts";
 import {
   type CaseRow,
@@ -15,6 +16,13 @@ import type { ExperienceReport } from "./report.ts";
 
 /** Outbound kinds that ask the customer about a payment: an opt-out after one counts against the contact. */
 const FRAUD_CONTACTS = ["fraud_check", "reminder"];
+/**
+ * The question asked after resolution and its score are the experience's measure, not its contacts:
+ * left out of contacts per case, first contact and first answer (and its policy decisions out of
+ * deferrals and caps; their keys are `policy:<case>:feedback:<job>`, engine/outreach/feedback.ts).
+ */
+const NOT_CONTACTS = [FEEDBACK_KIND, "reply.feedback"];
+const FEEDBACK_POLICY = "policy:%:feedback:%";
 
 export async function experienceRows(sql: Sql, w: ExperienceWindow): Promise<ExperienceRows> {
   const team = w.team ?? null;
@@ -25,9 +33,10 @@ export async function experienceRows(sql: Sql, w: ExperienceWindow): Promise<Exp
         array(select distinct d.rule from decisions d where d.case_id = c.id order by 1) as rules,
         m.outbound, m.first_out, m.last_out, m.first_in, m.last_in,
         exists (select 1 from case_timeline t where t.case_id = c.id and t.kind = 'contact.decided'
-                and t.detail->>'action' = 'defer') as deferred,
+                and t.idem_key not like ${FEEDBACK_POLICY} and t.detail->>'action' = 'defer') as deferred,
         exists (select 1 from case_timeline t where t.case_id = c.id and t.kind = 'contact.decided'
-                and t.detail->>'action' = 'suppress' and t.detail->>'reason' like '%cap reached%') as at_cap,
+                and t.idem_key not like ${FEEDBACK_POLICY} and t.detail->>'action' = 'suppress'
+                and t.detail->>'reason' like '%cap reached%') as at_cap,
         (select t.actor from case_timeline t where t.case_id = c.id and t.kind = 'case.resolved' order by t.id limit 1) as resolved_by,
         exists (select 1 from case_timeline t where t.case_id = c.id
                 and t.actor <> 'system' and t.actor not like 'customer:%') as bank_acted,
@@ -41,7 +50,7 @@ export async function experienceRows(sql: Sql, w: ExperienceWindow): Promise<Exp
           max(created_at) filter (where direction = 'outbound') as last_out,
           min(created_at) filter (where direction = 'inbound') as first_in,
           max(created_at) filter (where direction = 'inbound') as last_in
-        from messages where case_id = c.id
+        from messages where case_id = c.id and kind <> all(${NOT_CONTACTS})
       ) m on true
       left join lateral (
         select id, advocate_id from cases p where p.customer_id = c.customer_id and p.opened_at < c.opened_at
