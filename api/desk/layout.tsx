@@ -79,6 +79,8 @@ export const Layout: FC<{
       <meta charset="utf-8" />
       <meta name="viewport" content="width=device-width, initial-scale=1" />
       <title>{title} · touchpoint desk</title>
+      {/* No icon: without this line the browser asks for /favicon.ico and logs its 404 as an error. */}
+      <link rel="icon" href="data:," />
       <style dangerouslySetInnerHTML={{ __html: css }} />
       {who && role !== "risk" ? <script src="/desk/live.js" defer /> : null}
     </head>
