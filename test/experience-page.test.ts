@@ -424,4 +424,23 @@ describe("the experience page, in Chromium", () => {
     expect(refused?.status()).toBe(403);
     expect(await advocate.page.locator("svg").count()).toBe(0);
   });
+
+  it("puts each rule's customers contacted for nothing beside its precision on the Rules page, 0 when it cost none", async () => {
+    const { page } = await signIn(await t.token("risk"));
+    await page.goto(`${base}/desk/rules`);
+    const live = page.locator("table").first();
+    const headers = await live.locator("th").allTextContents();
+    expect(headers.slice(-2)).toEqual(["Precision", "Contacted for nothing"]);
+    const rows = await live
+      .locator("tbody tr")
+      .evaluateAll((trs) =>
+        trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent ?? "")),
+      );
+    const costly = rows.find((r) => r[0] === "impossible-location-spend");
+    expect(costly?.at(-1)).toBe("3 (2.4 per 1,000)");
+    // A shipped live rule the report does not name cost no one.
+    const others = rows.filter((r) => r[0] !== "impossible-location-spend");
+    expect(others.length).toBeGreaterThan(0);
+    for (const row of others) expect(row.at(-1), row[0]).toBe("0");
+  });
 });

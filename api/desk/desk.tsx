@@ -64,7 +64,7 @@ export function deskRoutes(
   app.route("/", sessionRoutes(sql, opts));
   app.use("*", requireSession(sql));
   app.route("/", liveRoutes(sql, feed, opts.streams));
-  app.route("/rules", rulePages(sql));
+  app.route("/rules", rulePages(sql, { report: opts.experience }));
   app.route("/experience", experiencePage(sql, { report: opts.experience }));
   app.route("/", queueRoutes(sql));
   app.route("/", advocateRoutes(sql));
