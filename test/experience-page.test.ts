@@ -176,6 +176,7 @@ describe("the experience page, drawn from a report", () => {
     expect(text).toContain("Mean score (1–5) of 2 advocates over 18 answers, 1–7 Dec");
     expect(text).toContain("10 customers contacted for nothing by 2 rules, 1–7 Dec");
     expect(text).toMatch(/new-device-payee 7 5\.6 30% 3 7/); // its row of numbers
+    expect(text).toMatch(/new-device-payee · precision 30% 7 \(5\.6 per 1,000\)/); // its bar
     // The headline.
     expect(text).toMatch(/Cases 37 opened/);
     expect(text).toMatch(
@@ -415,6 +416,8 @@ describe("the experience page, in Chromium", () => {
     expect(res?.status()).toBe(200);
     expect(risk.page.url()).toBe(`${base}/desk/experience`);
     expect(await risk.page.locator("main a[href^='/desk/cases/']").count()).toBe(0);
+    const violations = await seriousViolations(risk.page);
+    expect(violations, describeViolations("/desk/experience (risk)", violations)).toEqual([]);
     expect(risk.errors).toEqual([]);
 
     await t.api("PUT", "/v1/advocates/adv-amara", { name: "Amara Okafor", team: "fraud", status: "offline" });

@@ -198,8 +198,10 @@ function Figure({
 }) {
   return (
     <figure class="card fig">
-      <h2>{title}</h2>
-      <figcaption>{sentence}</figcaption>
+      <figcaption>
+        <h2>{title}</h2>
+        <p>{sentence}</p>
+      </figcaption>
       {plot ?? <p class="muted empty">{empty}</p>}
       {plot && table.rows.length > 0 ? (
         <details>
@@ -328,7 +330,10 @@ function Figures({ r }: { r: ExperienceReport }) {
           rows: costly.map((c) => ({
             name: c.rule,
             value: c.customersContactedForNothing,
-            figure: String(c.customersContactedForNothing),
+            figure:
+              c.per1000Customers === null
+                ? String(c.customersContactedForNothing)
+                : `${c.customersContactedForNothing} (${c.per1000Customers.toFixed(1)} per 1,000)`,
             note: `precision ${percent(c.precision)}`,
           })),
           label: `Customers contacted for nothing, per rule, beside its precision: ${costSentence}`,

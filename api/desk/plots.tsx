@@ -160,8 +160,9 @@ export function RowBars({
   const ROW = 40;
   const H = rows.length * ROW + 6;
   const end = max ?? (Math.max(...rows.map((r) => r.value)) || 1);
-  // The figure sits right of its bar: the scale leaves it room.
-  const x = scaleLinear([0, end], [0, W - 60]).clamp(true);
+  // The figure sits right of its bar: the scale leaves room for the longest (~7.5 units a character).
+  const room = 12 + 7.5 * Math.max(...rows.map((r) => r.figure.length));
+  const x = scaleLinear([0, end], [0, Math.max(W / 2, W - room)]).clamp(true);
   return (
     <svg class="plot" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={label}>
       <title>{label}</title>
