@@ -184,7 +184,8 @@ describe("the experience page, drawn from a report", () => {
     );
     expect(text).toMatch(/Resolved by the customer 63% 20 of 32 resolved cases/);
     expect(text).toMatch(/Contacts per case 2\.4 mean; at most 5, 1 case at the cap/);
-    expect(text).toMatch(/Same advocate as before 90% 9 of 10/);
+    expect(text).toMatch(/Same advocate as before 90% 9 of 10 returning customers' cases/);
+    expect(text).toMatch(/Satisfaction 4\.2 \/ 5 18 answers of 30 asked/);
     expect(text).toMatch(/Time to resolution 1 h 30 min p50 over 32 cases; p90 1 d 1 h/);
     expect(text).toMatch(/Opt-outs after contact 2/);
     expect(text).toMatch(/case-w1 — customer cus-7, with adv-amara, waiting 4 h/);
@@ -258,6 +259,26 @@ describe("the experience page, drawn from a report", () => {
     expect(words(perRule)).toContain("quiet-rule · precision — 0");
     expect(words(html)).toContain("10 customers contacted for nothing by 2 rules, 1–7 Dec");
     expect(words(html)).toMatch(/Time to resolution — p50 over 0 cases; p90 —/);
+  });
+
+  it("labels a month's days sparingly, every plot whole", () => {
+    const month = { since: new Date("2026-11-08T00:00:00Z"), until: new Date("2026-12-08T00:00:00Z") };
+    const r = weekReport(month);
+    r.days = Array.from({ length: 30 }, (_, i) => ({
+      day: new Date(month.since.getTime() + i * 86_400_000).toISOString().slice(0, 10),
+      casesOpened: i % 4,
+      casesResolved: i % 3,
+      resolvedByCustomer: i % 2,
+      firstContactP50: i % 5 === 0 ? null : 3_600 + i * 600,
+    }));
+    const html = render(r);
+    expect(html).not.toMatch(/NaN|undefined|Infinity/);
+    const [firstContact, resolved] = svgs(html) as [string, string];
+    expect(count(firstContact, /<circle /)).toBe(24);
+    expect(count(firstContact, /text-anchor="middle">\d+ \w{3}</)).toBeLessThanOrEqual(6);
+    expect(firstContact).toMatch(/>\d+ h</); // an axis in hours for hours of waiting
+    expect(count(resolved, /class="bar total"/)).toBe(30);
+    expect(words(html)).toContain("8 Nov – 7 Dec");
   });
 
   it("draws one day alone (today) without a broken line", () => {
@@ -426,6 +447,15 @@ describe("the experience page, in Chromium", () => {
     const refused = await advocate.page.goto(`${base}/desk/experience`);
     expect(refused?.status()).toBe(403);
     expect(await advocate.page.locator("svg").count()).toBe(0);
+  });
+
+  it("shows a supervisor bound to a team that team's figures only, with no team to choose", async () => {
+    const { page, errors } = await signIn(await t.token("supervisor", { team: "fraud" }));
+    await page.goto(`${base}/desk/experience?team=disputes`);
+    expect(asked.at(-1)?.team).toBe("fraud");
+    expect(await page.locator("h1").textContent()).toBe("Customer experience, team fraud");
+    expect(await page.locator("select#team").count()).toBe(0);
+    expect(errors).toEqual([]);
   });
 
   it("puts each rule's customers contacted for nothing beside its precision on the Rules page, 0 when it cost none", async () => {

@@ -116,8 +116,10 @@ function timeUnit(most: number): { seconds: number; word: string } {
   return { seconds: 86_400, word: "d" };
 }
 
-const percent = (share: number | null) => (share === null ? "—" : `${Math.round(share * 100)}%`);
-const mean1 = (n: number | null) => (n === null ? "—" : n.toFixed(1));
+// A figure the report could not measure reads "—", never "NaN".
+const percent = (share: number | null) =>
+  share === null || !Number.isFinite(share) ? "—" : `${Math.round(share * 100)}%`;
+const mean1 = (n: number | null) => (n === null || !Number.isFinite(n) ? "—" : n.toFixed(1));
 const plural = (n: number, one: string, many = `${one}s`) =>
   `${n.toLocaleString("en-GB")} ${n === 1 ? one : many}`;
 
@@ -154,13 +156,13 @@ function Headline({ r }: { r: ExperienceReport }) {
       />
       <Stat
         label="Contacts per case"
-        value={r.contactsPerCase.mean === null ? "—" : r.contactsPerCase.mean.toFixed(1)}
+        value={mean1(r.contactsPerCase.mean)}
         detail={`mean; at most ${r.contactsPerCase.max}, ${plural(r.contactsPerCase.casesAtCap, "case")} at the cap`}
       />
       <Stat
         label="Same advocate as before"
         value={percent(r.sameAdvocate.share)}
-        detail={`${r.sameAdvocate.count} of ${plural(r.sameAdvocate.of, "returning customer")}`}
+        detail={`${r.sameAdvocate.count} of ${r.sameAdvocate.of} returning customers' cases`}
       />
       <Stat
         label="Time to resolution"
@@ -175,7 +177,7 @@ function Headline({ r }: { r: ExperienceReport }) {
       <Stat
         label="Satisfaction"
         value={r.feedback.mean === null ? "—" : `${mean1(r.feedback.mean)} / 5`}
-        detail={`${r.feedback.answered} of ${plural(r.feedback.asked, "customer")} asked answered`}
+        detail={`${plural(r.feedback.answered, "answer")} of ${r.feedback.asked} asked`}
       />
     </dl>
   );
