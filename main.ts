@@ -11,6 +11,7 @@ import { type ServerType, serve } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { Redis } from "ioredis";
 import { createApp } from "./api/app.ts";
+import type { ExperienceSource } from "./api/desk/experience.tsx";
 import { DeskStreams, deskSessionsChannel, readSessionsEnded } from "./api/desk/streams.ts";
 import { vonageWebhooks } from "./api/webhooks/vonage.ts";
 import { type Config, ConfigError, hasVonageCredentials, loadConfig } from "./engine/config.ts";
@@ -68,6 +69,8 @@ export interface StartOptions {
   fault?: FaultPoint;
   /** The clock for contact decisions (quiet hours); tests fix it. */
   now?: () => Date;
+  /** The desk's experience report, in place of the store's (tests). */
+  experienceReport?: ExperienceSource;
 }
 
 async function ready(redis: Redis): Promise<void> {
@@ -217,6 +220,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
         feedbackAfterResolution: config.FEEDBACK_AFTER_RESOLUTION,
       },
       phoneCountry: countryOfNumber(config.BANK_PHONE),
+      ...(opts.experienceReport ? { experienceReport: opts.experienceReport } : {}),
       ...(pool ? { workersHealthy: pool.healthy } : {}),
       mount: (root) => {
         if (!config.VONAGE_SIGNATURE_SECRET && config.VONAGE_WEBHOOK_INSECURE) {

@@ -1,6 +1,6 @@
 /**
  * The advocate desk: server-rendered pages over the same store the API reads, one file per page
- * (queue, case, advocates, rules) and the sign-in (session.tsx). An advocate sees only their
+ * (queue, case, advocates, rules, experience) and the sign-in (session.tsx). An advocate sees only their
  * team's cases, as on the API; the risk team sees its rules.
  */
 import { Hono } from "hono";
@@ -11,6 +11,7 @@ import type { CaseActions } from "../../engine/outreach/card-actions.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { advocateRoutes } from "./advocates.tsx";
 import { caseRoutes } from "./case-page.tsx";
+import { type ExperienceSource, experiencePage } from "./experience.tsx";
 import { DeskFeed, liveRoutes } from "./live.ts";
 import { queueRoutes } from "./queue.tsx";
 import { rulePages } from "./rules.tsx";
@@ -31,6 +32,8 @@ export function deskRoutes(
     /** Open live streams by session, and how a sign-out ends them in every process. */
     streams: DeskStreams;
     endSessions: (ended: SessionsEnded) => Promise<void>;
+    /** The experience report, for its page and the Rules page's cost to customers. */
+    experience: ExperienceSource;
     /** Where to leave what must end before the HTTP server can close. */
     closers?: Array<() => void>;
   },
@@ -61,7 +64,8 @@ export function deskRoutes(
   app.route("/", sessionRoutes(sql, opts));
   app.use("*", requireSession(sql));
   app.route("/", liveRoutes(sql, feed, opts.streams));
-  app.route("/rules", rulePages(sql));
+  app.route("/rules", rulePages(sql, { report: opts.experience }));
+  app.route("/experience", experiencePage(sql, { report: opts.experience }));
   app.route("/", queueRoutes(sql));
   app.route("/", advocateRoutes(sql));
   app.route("/", caseRoutes(sql, opts));

@@ -44,20 +44,32 @@ svg.map { width:100%; height:auto; display:block; border-radius:6px; } .map .sea
 .map .graticule { fill:none; stroke:#dde4ee; stroke-width:.5; } .map .route { fill:none; stroke:var(--high); stroke-width:2.5; stroke-dasharray:7 5; }
 .map .pt circle { fill:var(--muted); stroke:#fff; stroke-width:1.5; } .map .pt.flagged circle { fill:var(--medium); } .map .pt.here circle, .map .pt.there circle { fill:var(--high); }
 .map text { font-size:13px; font-weight:700; fill:var(--ink); paint-order:stroke; stroke:#fff; stroke-width:3px; }
+.stats { display:grid; grid-template-columns:repeat(auto-fill, minmax(230px, 1fr)); gap:12px 16px; margin:0; } .stat dt { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.03em; }
+.stat dd { margin:2px 0 0; } .stat .big { font-size:22px; font-weight:700; font-variant-numeric:tabular-nums; }
+.figs { display:grid; grid-template-columns:repeat(auto-fit, minmax(min(100%, 420px), 1fr)); gap:0 16px; } .fig { margin:0 0 16px; min-width:0; } .fig figcaption p { margin:0 0 8px; }
+svg.plot { width:100%; height:auto; display:block; font-size:13px; } .plot .grid { stroke:var(--line); } .plot .axis text, .plot .note, .plot .figure { fill:var(--muted); } .plot .figure { font-weight:600; }
+.plot .name { fill:var(--ink); font-weight:600; } .plot .line { fill:none; stroke:var(--accent); stroke-width:2; } .plot .dot { fill:var(--accent); }
+.plot .bar.total { fill:#d5dbe4; } .plot .bar.part { fill:var(--accent); } .fig details { margin-top:8px; } .picker { margin:8px 0; } .picker label { display:inline; margin-right:6px; }
+.empty-window { font-size:16px; font-weight:600; } .waiting li { margin-bottom:4px; overflow-wrap:anywhere; }
 @media (max-width: 760px) {
   .grid { grid-template-columns: minmax(0, 1fr); } main { padding:12px; } header.top { flex-wrap:wrap; padding:8px 12px; }
   table { display:block; overflow-x:auto; } th, td { white-space:nowrap; }
+  .stats { grid-template-columns:repeat(2, minmax(0, 1fr)); }
 }
 `;
 
-/** The pages a role works in: the risk team its rules, advocates their cases, supervisors both. */
+/**
+ * The pages a role works in: the risk team its rules, advocates their cases, supervisors both;
+ * supervisors and the risk team the customers' experience.
+ */
 function links(role: string | undefined): Array<[string, string]> {
-  if (role === "risk") return [["/desk/rules", "Rules"]];
+  const experience: [string, string] = ["/desk/experience", "Experience"];
+  if (role === "risk") return [["/desk/rules", "Rules"], experience];
   const cases: Array<[string, string]> = [
     ["/desk", "Cases"],
     ["/desk/advocates", "Advocates"],
   ];
-  return role === "supervisor" || role === "admin" ? [...cases, ["/desk/rules", "Rules"]] : cases;
+  return role === "supervisor" || role === "admin" ? [...cases, ["/desk/rules", "Rules"], experience] : cases;
 }
 
 /**
@@ -79,6 +91,8 @@ export const Layout: FC<{
       <meta charset="utf-8" />
       <meta name="viewport" content="width=device-width, initial-scale=1" />
       <title>{title} · touchpoint desk</title>
+      {/* No icon: without this line the browser asks for /favicon.ico and logs its 404 as an error. */}
+      <link rel="icon" href="data:," />
       <style dangerouslySetInnerHTML={{ __html: css }} />
       {who && role !== "risk" ? <script src="/desk/live.js" defer /> : null}
     </head>

@@ -2,16 +2,19 @@
  * The risk team's pages on the desk: every published rule with its mode, owner, the version it
  * last changed in, and what it caught over a chosen window (hits, confirmed, false alarms,
  * precision; a shadow rule's "would have" figures); and each rule's JSON, test cases and history,
- * version by version with what changed. Read only: rules are edited as files and published with
+ * version by version with what changed, and the customers each contacted for nothing beside its
+ * precision (from the experience report, `ExperienceSource`). Read only: rules are edited as files and published with
  * the CLI, reviewed in git. Risk, supervisors and admins read these; advocates do not.
  */
 import { Hono } from "hono";
+import type { RuleCost } from "../../engine/experience/report.ts";
 import type { FieldChange } from "../../engine/rules/diff.ts";
 import { diffRuleFiles } from "../../engine/rules/diff.ts";
 import type { RuleFile } from "../../engine/rules/schema.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import type { Principal } from "../../engine/store/postgres.ts";
 import { ruleStats, rulesetHistory, type StoredRuleset } from "../../engine/store/rulesets.ts";
+import type { ExperienceSource } from "./experience.tsx";
 import { Layout, Severity, When } from "./layout.tsx";
 
 type Env = { Variables: { principal: Principal } };
@@ -55,7 +58,13 @@ const whoIs = (p: Principal) => `${p.label || p.advocateId || p.tokenId} (${p.ro
 const show = (v: unknown) => (v === undefined ? "(none)" : JSON.stringify(v));
 const pct = (p: number | null) => (p === null ? "—" : `${Math.round(p * 100)}%`);
 
-export function rulePages(sql: Sql) {
+/** A rule's cost to customers in words: "3 (1.2 per 1,000)", or 0 for a rule that cost none. */
+const nothing = (c: RuleCost | undefined) =>
+  !c || c.customersContactedForNothing === 0
+    ? "0"
+    : `${c.customersContactedForNothing}${c.per1000Customers === null ? "" : ` (${c.per1000Customers.toFixed(1)} per 1,000)`}`;
+
+export function rulePages(sql: Sql, deps: { report: ExperienceSource }) {
   const app = new Hono<Env>();
   app.use("*", async (c, next) => {
     const p = c.get("principal");
@@ -73,8 +82,13 @@ export function rulePages(sql: Sql) {
   app.get("/", async (c) => {
     const p = c.get("principal");
     const chosen = WINDOWS.find(([key]) => key === c.req.query("window")) ?? WINDOWS[1]!;
-    const since = chosen[2] === null ? undefined : new Date(Date.now() - chosen[2] * 86_400_000);
+    const now = new Date();
+    const since = chosen[2] === null ? undefined : new Date(now.getTime() - chosen[2] * 86_400_000);
     const [{ base, versions }, stats] = await Promise.all([rulesetHistory(sql), ruleStats(sql, since)]);
+    // "All time" for the report starts with the first published ruleset: no rule contacted anyone before.
+    const first = base?.publishedAt ?? versions[0]?.publishedAt ?? new Date(now.getTime() - 365 * 86_400_000);
+    const { perRule } = await deps.report({ since: since ?? first, until: now });
+    const costOf = new Map(perRule.map((c) => [c.rule, c]));
     const current = versions[versions.length - 1];
     const changes = histories(base, versions);
     // A rule moved from shadow to live has figures of both: each table shows its own mode's.
@@ -111,6 +125,7 @@ export function rulePages(sql: Sql) {
                 <th>Confirmed</th>
                 <th>False alarms</th>
                 <th>Precision</th>
+                <th>Contacted for nothing</th>
               </tr>
             </thead>
             <tbody>
@@ -132,6 +147,7 @@ export function rulePages(sql: Sql) {
                       <td>{s?.confirmed ?? 0}</td>
                       <td>{s?.falseAlarms ?? 0}</td>
                       <td>{pct(s?.precision ?? null)}</td>
+                      <td>{nothing(costOf.get(rule.name))}</td>
                     </tr>
                   );
                 })}

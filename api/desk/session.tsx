@@ -20,6 +20,9 @@ import type { SessionsEnded } from "./streams.ts";
 /** Who may sign in to the desk: advocates and supervisors for cases, the risk team for its rules. */
 const DESK_ROLES: readonly string[] = ["advocate", "supervisor", "admin", "risk"];
 
+/** The desk pages a risk token may open. */
+const RISK_PAGES: readonly string[] = ["/desk/rules", "/desk/experience"];
+
 /** The desk session cookie (path `/`: the admin queue dashboard reads it too). */
 export const DESK_COOKIE = "tp_desk";
 const COOKIE = DESK_COOKIE;
@@ -140,8 +143,9 @@ export function requireSession(sql: Sql): MiddlewareHandler<DeskEnv> {
     if (!p || !DESK_ROLES.includes(p.role)) return c.redirect("/desk/login", 303);
     // An advocate token that names no advocate (so no team) sees nothing rather than everything.
     if (p.role === "advocate" && !p.team) return c.redirect("/desk/login?failed=1", 303);
-    // The risk team's desk is its rules; cases are the advocates'.
-    if (p.role === "risk" && !c.req.path.startsWith("/desk/rules")) return c.redirect("/desk/rules", 303);
+    // The risk team's desk is its rules and what they cost customers; cases are the advocates'.
+    if (p.role === "risk" && !RISK_PAGES.some((page) => c.req.path.startsWith(page)))
+      return c.redirect("/desk/rules", 303);
     c.set("principal", p);
     await next();
   };

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import postgres from "postgres";
+import type { ExperienceSource } from "../../api/desk/experience.tsx";
 import { loadConfig } from "../../engine/config.ts";
 import type { FaultPoint } from "../../engine/evaluate.ts";
 import { createLogger, type Logger } from "../../engine/log.ts";
@@ -78,6 +79,8 @@ export async function startTestTouchpoint(
     fault?: FaultPoint;
     /** Where the logs go (default: TEST_LOG_LEVEL, on stdout). */
     log?: Logger;
+    /** The desk's experience report, made up by the test. */
+    experienceReport?: ExperienceSource;
   } = {},
 ): Promise<TestTouchpoint> {
   const prefix = opts.prefix ?? `t${randomBytes(4).toString("hex")}`;
@@ -99,6 +102,7 @@ export async function startTestTouchpoint(
     listen: opts.listen ?? false,
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.fault ? { fault: opts.fault } : {}),
+    ...(opts.experienceReport ? { experienceReport: opts.experienceReport } : {}),
     log: opts.log ?? createLogger(config.LOG_LEVEL),
   });
   const request = (path: string, init: RequestInit) => tp.app!.request(path, init);
