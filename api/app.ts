@@ -229,7 +229,7 @@ export function createApp(deps: AppDeps): Hono {
       metrics: deps.metrics,
       texting: advocateTexts(deps),
       phoneCountry: deps.phoneCountry,
-      experience: deps.experienceReport ?? noFiguresYet,
+      experience: deps.experienceReport ?? ((w) => experienceReport(deps.sql, w, new Date())),
       ...(deps.closers ? { closers: deps.closers } : {}),
     }),
   );
@@ -238,27 +238,6 @@ export function createApp(deps: AppDeps): Hono {
   deps.mount?.(app);
   return app;
 }
-
-/**
- * Until engine/experience/figures.ts lands: an empty report for the window asked. At the merge this
- * becomes `(w) => experienceReport(deps.sql, w, new Date())`.
- */
-const noFiguresYet: ExperienceSource = async (w) => ({
-  window: { since: w.since.toISOString(), until: w.until.toISOString(), team: w.team ?? null },
-  cases: 0,
-  timeToFirstContact: { count: 0, p50: null, p90: null, p99: null, deferredByQuietHours: 0 },
-  timeToFirstAnswer: { count: 0, p50: null, p90: null, p99: null },
-  resolvedByCustomer: { count: 0, of: 0, share: null },
-  contactsPerCase: { mean: null, max: 0, casesAtCap: 0 },
-  customersWithEvents: 0,
-  perRule: [],
-  sameAdvocate: { count: 0, of: 0, share: null },
-  timeToResolution: { count: 0, p50: null, p90: null, p99: null },
-  waitingOnBank: [],
-  optOutsAfterContact: 0,
-  feedback: { asked: 0, answered: 0, mean: null, byTeam: [], byAdvocate: [], byRule: [] },
-  days: [],
-});
 
 /** What a person's actions on a case need (texts, the actions queue), for the API and the desk alike. */
 export function advocateTexts(deps: Pick<AppDeps, "sql" | "queues" | "texting" | "log">): CaseActions {

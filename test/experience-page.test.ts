@@ -2,13 +2,8 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  duration,
-  ExperienceBody,
-  type ExperienceWindow,
-  windowOf,
-  windowWords,
-} from "../api/desk/experience.tsx";
+import { duration, ExperienceBody, windowOf, windowWords } from "../api/desk/experience.tsx";
+import type { ExperienceWindow } from "../engine/experience/figures.ts";
 import type { ExperienceReport } from "../engine/experience/report.ts";
 import { describeViolations, seriousViolations } from "./support/axe.ts";
 import { launchBrowser } from "./support/browser.ts";

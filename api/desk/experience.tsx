@@ -6,6 +6,7 @@
  */
 import { Hono } from "hono";
 import type { Child } from "hono/jsx";
+import type { ExperienceWindow } from "../../engine/experience/figures.ts";
 import type { ExperienceReport, FeedbackGroup, Percentiles } from "../../engine/experience/report.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { advocateTeams, type Principal } from "../../engine/store/postgres.ts";
@@ -13,13 +14,6 @@ import { Layout, When } from "./layout.tsx";
 import { DayBars, DayLine, dayWords, RowBars } from "./plots.tsx";
 import type { DeskEnv } from "./session.tsx";
 import { teamOf, whoOf } from "./words.tsx";
-
-/** What the page asks for: [since, until) and, optionally, one team. */
-export interface ExperienceWindow {
-  since: Date;
-  until: Date;
-  team?: string;
-}
 
 /** Where the report comes from: `experienceReport(sql, window, now)` in the running product. */
 export type ExperienceSource = (window: ExperienceWindow) => Promise<ExperienceReport>;
