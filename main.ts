@@ -28,6 +28,7 @@ import { type Database, openDatabase } from "./engine/store/database.ts";
 import { DataDirBusyError, lockOwner } from "./engine/store/lock.ts";
 import { checkTokenRequest, createToken, ensureAdminToken, type Role } from "./engine/store/postgres.ts";
 import {
+  checkEvictionPolicy,
   ensureRedis,
   producerConnection,
   RedisUnavailableError,
@@ -116,6 +117,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
   const redis = producerConnection(config.REDIS_URL);
   redis.on("error", (e) => log.warn({ err: e.message }, "redis connection error"));
   await ready(redis);
+  await checkEvictionPolicy(redis, log);
   await markEpochIfIdle(sql, redis, keyPrefix, new Date());
   const queues = createQueues(redis, config.REDIS_PREFIX, (queue, err) =>
     log.debug({ queue, err: err.message }, "queue connection error"),

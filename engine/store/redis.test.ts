@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { eventually } from "../../fixtures/stories.ts";
-import { createLogger } from "../log.ts";
+import { createLogger, type Logger } from "../log.ts";
 import { freePort } from "./database.ts";
-import { ensureRedis, redisAnswers } from "./redis.ts";
+import { checkEvictionPolicy, ensureRedis, redisAnswers } from "./redis.ts";
 
 /** True while `pid` runs (a zombie waiting for its parent to reap it counts as gone). */
 function alive(pid: number): boolean {
@@ -82,5 +82,33 @@ describe("the child redis-server", () => {
     await handle.stop();
     await eventually(async () => (!alive(pid) ? true : undefined), 10_000, "redis-server to stop");
     expect(await redisAnswers(url)).toBe(false);
+  });
+});
+
+describe("the eviction policy", () => {
+  it("says nothing for noeviction, and logs an error naming any other policy", async () => {
+    const lines: Array<{ msg: string; policy?: string }> = [];
+    const log = {
+      error: (o: { policy?: string }, msg: string) => lines.push({ msg, ...o }),
+    } as unknown as Logger;
+    const answer = (policy: string) =>
+      ({ config: async () => ["maxmemory-policy", policy] }) as unknown as Redis;
+    expect(await checkEvictionPolicy(answer("noeviction"), log)).toBe("noeviction");
+    expect(lines).toEqual([]);
+    await checkEvictionPolicy(answer("volatile-lru"), log);
+    expect(lines).toEqual([{ policy: "volatile-lru", msg: expect.stringMatching(/noeviction/) }]);
+    // A Redis that refuses CONFIG (some managed services) is taken on trust.
+    const refusing = { config: async () => Promise.reject(new Error("ERR unknown command 'CONFIG'")) };
+    expect(await checkEvictionPolicy(refusing as unknown as Redis, log)).toBeUndefined();
+    expect(lines).toHaveLength(1);
+  });
+
+  it("reads the real Redis's policy", async () => {
+    const redis = new Redis(process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379");
+    try {
+      expect(await checkEvictionPolicy(redis, createLogger("silent"))).toEqual(expect.any(String));
+    } finally {
+      redis.disconnect();
+    }
   });
 });

@@ -13,6 +13,25 @@ export class RedisUnavailableError extends Error {
 }
 
 /** True when a Redis at `url` answers PING within 1.5 s. */
+/**
+ * Says loudly when Redis may evict keys (any `maxmemory-policy` but `noeviction`): an evicted job
+ * is re-driven from Postgres, but a customer's evicted newer state under a built mark that stayed
+ * is a detection missed. Managed Redis services often default to `volatile-lru`, and every state
+ * key has a TTL. A Redis that refuses CONFIG (some managed ones) is taken on trust.
+ */
+export async function checkEvictionPolicy(redis: Redis, log: Logger): Promise<string | undefined> {
+  const policy = await redis
+    .config("GET", "maxmemory-policy")
+    .then((r) => (r as string[])[1])
+    .catch(() => undefined);
+  if (policy !== undefined && policy !== "noeviction")
+    log.error(
+      { policy },
+      "Redis may evict keys (maxmemory-policy is not noeviction): queued work is re-driven from Postgres, but customer state may be lost and detections missed; set maxmemory-policy noeviction",
+    );
+  return policy;
+}
+
 export async function redisAnswers(url: string): Promise<boolean> {
   const probe = new Redis(url, {
     lazyConnect: true,
@@ -113,7 +132,8 @@ export async function ensureRedis(url: string, dataDir: string, log: Logger): Pr
         child,
         stop: () =>
           new Promise<void>((done) => {
-            if (child.exitCode !== null) return done();
+            // Gone already, by its own exit or a signal (exitCode stays null after a signal).
+            if (child.exitCode !== null || child.signalCode !== null) return done();
             child.once("exit", () => done());
             child.stdin?.end();
           }),

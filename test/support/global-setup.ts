@@ -114,7 +114,9 @@ async function redis(
     await handle.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  if (handle.child?.pid) guard().guard({ pid: handle.child.pid, signal: "SIGKILL", dir });
+  // The child is touchpoint's redis watchdog: SIGTERM, which it passes on to its redis-server (a
+  // SIGKILL would end the watchdog alone and leave redis-server running).
+  if (handle.child?.pid) guard().guard({ pid: handle.child.pid, signal: "SIGTERM", dir });
   o.say(
     `${o.ownRedis ? "TOUCHPOINT_TEST_CHILD_REDIS is set" : `no Redis answers at ${o.defaultRedisUrl}`}: ` +
       `the tests use a child redis-server at ${url}`,

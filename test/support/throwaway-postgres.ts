@@ -6,7 +6,16 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -104,6 +113,18 @@ function postgresUser(): { runAs: RunAs; name?: string } {
  * `bin`, or a copy of it under the temporary directory when `user` may not run it there (as root
  * with the checkout under /root, mode 700): the copy is made once and kept for later runs.
  */
+/** Owned by this process's user, and neither it nor its bin directory writable by group or others. */
+function ownedAndClosed(dir: string): boolean {
+  try {
+    return [dir, join(dir, "bin")].every((d) => {
+      const st = lstatSync(d);
+      return st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o022) === 0;
+    });
+  } catch {
+    return false;
+  }
+}
+
 function runnableBy(bin: string, user: { runAs: RunAs; name?: string }): string {
   const runs = (dir: string) =>
     spawnSync(join(dir, "postgres"), ["--version"], { stdio: "ignore", ...user.runAs }).status === 0;
@@ -111,7 +132,9 @@ function runnableBy(bin: string, user: { runAs: RunAs; name?: string }): string 
   const native = dirname(bin);
   const version = spawnSync(join(bin, "postgres"), ["--version"], { encoding: "utf8" }).stdout.trim();
   const copy = join(tmpdir(), `touchpoint-pg-bin-${version.replace(/\W+/g, "-")}`);
-  if (!runs(join(copy, "bin"))) {
+  // Reused only if this process's user made it and no one else may write to it: a copy another
+  // user planted in the shared temporary directory would otherwise be run by the tests.
+  if (!runs(join(copy, "bin")) || !ownedAndClosed(copy)) {
     const partial = mkdtempSync(`${copy}-`);
     cpSync(native, partial, { recursive: true, verbatimSymlinks: true });
     chmodSync(partial, 0o755);
