@@ -190,6 +190,16 @@ describe("the feedback question, with FEEDBACK_AFTER_RESOLUTION=1", () => {
     ]);
     // The digit alerted nobody; the words reach the advocate as any late text does.
     expect(h.steps(kase, "advocate.alerted")).toHaveLength(1);
+
+    // And it shows in the experience figures, for that advocate, team and rule.
+    const day = `since=2026-11-22T00:00:00Z&until=2026-11-23T00:00:00Z`;
+    const figures = (await t.api("GET", `/v1/experience?${day}&team=${c!.team}`)).body.feedback;
+    expect(figures).toMatchObject({ answered: 1, mean: 5 });
+    expect(figures.byAdvocate).toEqual([
+      expect.objectContaining({ key: c!.advocate_id, answered: 1, mean: 5 }),
+    ]);
+    expect(figures.byTeam).toEqual([{ key: c!.team, answered: 1, mean: 5 }]);
+    expect(figures.byRule).toContainEqual({ key: "impossible-location-spend", answered: 1, mean: 5 });
   });
 
   it("asks nothing after a second case resolved within FEEDBACK_PERIOD_DAYS, and a YES still closes that case", async () => {
