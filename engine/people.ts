@@ -148,8 +148,7 @@ function writtenNumber(written: string): WrittenNumber {
  * beside it ("020 7946 0000 24/7") is two numbers.
  */
 export function splitsOf(n: WrittenNumber): Array<[WrittenNumber, WrittenNumber]> {
-  const cuts = [...n.written.matchAll(new RegExp(`${SEP}+`, "g"))].filter((m) => m.index > 1);
-  return cuts.map((m) => [
+  return [...n.written.matchAll(new RegExp(`${SEP}+`, "g"))].map((m) => [
     writtenNumber(n.written.slice(0, m.index)),
     writtenNumber(n.written.slice(m.index + m[0].length)),
   ]);
