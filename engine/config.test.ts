@@ -29,6 +29,17 @@ describe("loadConfig", () => {
     );
   });
 
+  it("takes BANK_PHONE only as a valid international number, in any spacing", () => {
+    expect(loadConfig({}).BANK_PHONE).toBe("+44 20 7946 0000");
+    expect(loadConfig({ BANK_PHONE: "+448001234567" }).BANK_PHONE).toBe("+448001234567");
+    expect(loadConfig({ BANK_PHONE: "+1 (212) 736-5000" }).BANK_PHONE).toBe("+1 (212) 736-5000");
+    // National format reads differently in each country; a number out of range is no one's.
+    for (const BANK_PHONE of ["0800 123 4567", "448001234567", "+44 7700 900123", "+44 12", "call us", ""])
+      expect(() => loadConfig({ BANK_PHONE }), BANK_PHONE).toThrow(
+        /^invalid configuration: BANK_PHONE: must be a valid phone number in international format, e\.g\. \+44 20 7946 0000$/,
+      );
+  });
+
   it("treats blank variables as unset", () => {
     expect(loadConfig({ DATABASE_URL: "", VONAGE_API_KEY: " " }).DATABASE_URL).toBeUndefined();
   });

@@ -1,4 +1,5 @@
 /** Configuration: environment variables validated once at start, frozen, passed down. */
+import { parsePhoneNumberFromString } from "libphonenumber-js";
 import { z } from "zod";
 
 const optionalString = z
@@ -102,7 +103,17 @@ export const configSchema = z.object({
   PROFILE_DIR: optionalString,
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   BANK_NAME: z.string().min(1).default("Touchpoint Bank"),
-  BANK_PHONE: z.string().min(3).default("+44 20 7946 0000"),
+  /**
+   * The bank's own number, the only one a text may give: international (+ and country code) so
+   * it is read the same everywhere, and valid, or no text could be checked against it.
+   */
+  BANK_PHONE: z
+    .string()
+    .default("+44 20 7946 0000")
+    .refine(
+      (v) => v.trim().startsWith("+") && parsePhoneNumberFromString(v)?.isValid() === true,
+      "must be a valid phone number in international format, e.g. +44 20 7946 0000",
+    ),
 });
 
 export type Config = Readonly<z.output<typeof configSchema>>;

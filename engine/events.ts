@@ -17,8 +17,10 @@ export const timestamp = z.iso
     return t >= Date.UTC(1970, 0, 1) && t < Date.UTC(2200, 0, 1);
   }, "between 1970 and 2200");
 
-// A character a reader sees: not white space, not a control or format character (zero-width space).
-const VISIBLE = /[^\s\p{Cc}\p{Cf}]/u;
+// A character a reader sees: not white space, a control or format character (zero-width space),
+// a combining mark standing alone, or a filler drawn as nothing (Hangul fillers U+3164, U+115F,
+// U+FFA0, the grapheme joiner U+034F: default-ignorable code points; braille blank U+2800).
+const VISIBLE = /[^\s\p{Cc}\p{Cf}\p{M}\p{Default_Ignorable_Code_Point}\u2800]/u;
 const BLANK = "must not be blank (white space only)";
 
 /** Text a person wrote for people to read, as Postgres can store it: no NUL, and not blank. */
@@ -30,9 +32,21 @@ export const text = (max: number) =>
     .refine((s) => !s.includes("\u0000"), "must not contain NUL characters")
     .refine((s) => VISIBLE.test(s), BLANK);
 
+/**
+ * Optional text a machine sent (a card feed pads fields with spaces): blank reads as absent, so
+ * the event is stored and evaluated without it rather than lost. People's text uses `text`.
+ */
+const fedText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((s) => !s.includes("\u0000"), "must not contain NUL characters")
+    .transform((s) => (VISIBLE.test(s) ? s : undefined))
+    .optional();
+
 export const geoSchema = z.object({
   country,
-  city: text(120).optional(),
+  city: fedText(120),
   lat: z.number().min(-90).max(90),
   lon: z.number().min(-180).max(180),
 });
@@ -53,12 +67,14 @@ export const cardTransactionSchema = z.object({
     currency: z.string().regex(/^[A-Z]{3}$/, "ISO 4217 currency code"),
   }),
   merchant: z.object({
+    // Required, blank refused: the customer's text asks "did you pay at <merchant>?", and a card
+    // scheme always names the merchant, so a blank one is a broken record the feed must see.
     name: text(200),
     mcc: z
       .string()
       .regex(/^\d{4}$/, "four-digit merchant category code")
       .optional(),
-    city: text(120).optional(),
+    city: fedText(120),
     country,
     lat: z.number().min(-90).max(90).optional(),
     lon: z.number().min(-180).max(180).optional(),
@@ -80,7 +96,7 @@ export const loginSchema = behaviour("login");
 export const deviceRegisteredSchema = behaviour("device.registered");
 export const passwordResetSchema = behaviour("password.reset");
 export const payeeAddedSchema = behaviour("payee.added").extend({
-  payee: z.object({ name: text(200), country: country.optional() }).optional(),
+  payee: z.object({ name: fedText(200), country: country.optional() }).optional(),
 });
 export const contactChangedSchema = behaviour("contact.changed").extend({
   field: z.enum(["phone", "email", "address"]).optional(),

@@ -1,6 +1,6 @@
 /** Request schemas for customers and advocates, and the phone-number rule: stored as E.164. */
 import { getCountry } from "countries-and-timezones";
-import { type CountryCode, findPhoneNumbersInText, parsePhoneNumberFromString } from "libphonenumber-js";
+import { type CountryCode, parsePhoneNumberFromString } from "libphonenumber-js";
 import { IANAZone } from "luxon";
 import { z } from "zod";
 import { didYouMean } from "./did-you-mean.ts";
@@ -103,22 +103,64 @@ export function countryOfNumber(phone: string): CountryCode | undefined {
   return parsePhoneNumberFromString(phone)?.country;
 }
 
-// Written as a number is dialled, with the usual separators: internationally (+ or 00), or
-// nationally from a trunk prefix 0 with at least eight digits (so amounts and dates are not).
-const DIALLED = /(?:\+|\b0)\d(?:[ ().-]{0,2}\d){6,16}/g;
+// What people put between a number's digit groups: spaces, / . _ - and brackets.
+const SEP = String.raw`[\s/._()\[\]{}-]`;
+// Runs of digits joined by separators, with a leading + or 00 when written internationally.
+const RUN = new RegExp(String.raw`(?:\+${SEP}*)?\d(?:${SEP}*\d)*`, "g");
+// A date (22/11/2026, 22.11.26, 2026-11-22), a time (11:05), or an amount with two decimals
+// (12345.67): read as what they are only when standing alone, so a number cannot hide behind one
+// (+44/07/11/2026 is a run of digits, not a date).
+const DD = String.raw`(?:0?[1-9]|[12]\d|3[01])`;
+const DAY_MONTH = ["/", "\\.", "-"].map((s) => `${DD}${s}${DD}${s}(?:\\d{4}|\\d{2})`).join("|");
+const DATE = String.raw`(?:${DAY_MONTH}|\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01]))`;
+const TIME = String.raw`(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?`;
+const NOT_NUMBER = new RegExp(
+  String.raw`(?<![\d+]${SEP}*)(?:${DATE}(?:,?\s+${TIME})?|${TIME}(?:,?\s+${DATE})?|\d+\.\d{2})(?!${SEP}*\d)`,
+  "g",
+);
+
+/** A number written in text: as written, its digits, and whether it began with + or 00. */
+export interface WrittenNumber {
+  written: string;
+  digits: string;
+  international: boolean;
+}
 
 /**
- * The phone numbers written in `text`, as E.164: every valid one in any format (national ones
- * read in `country`'s plan), and every one written as dialled that could be dialled, valid or not
- * (a scammer's number need not be in libphonenumber's ranges). Pure.
+ * Every run of digits in `text` that could be a number to call or a card's, however its groups
+ * are separated (full-width digits read as digits), leaving out dates, times and amounts with
+ * decimals standing alone. Pure.
  */
-export function phoneNumbersIn(text: string, country: CountryCode | undefined): string[] {
-  const found = new Set(
-    findPhoneNumbersInText(text, { defaultCountry: country }).map((f) => f.number.number),
-  );
-  for (const [written] of text.matchAll(DIALLED)) {
-    const parsed = parsePhoneNumberFromString(written.replace(/^00/, "+"), country);
-    if (parsed?.isPossible()) found.add(parsed.number);
-  }
-  return [...found];
+export function numbersWrittenIn(text: string): WrittenNumber[] {
+  const plain = text.normalize("NFKC").replace(NOT_NUMBER, (m) => "#".repeat(m.length));
+  return [...plain.matchAll(RUN)].map(([written]) => writtenNumber(written));
+}
+
+function writtenNumber(written: string): WrittenNumber {
+  const all = written.replace(/\D/g, "");
+  const international = written.startsWith("+") || all.startsWith("00");
+  const digits = written.startsWith("+") ? all : international ? all.slice(2) : all;
+  return { written, digits, international };
+}
+
+/**
+ * `n` cut between two of its digit groups, every way: the bank's number run into a short one
+ * beside it ("020 7946 0000 24/7") is two numbers.
+ */
+export function splitsOf(n: WrittenNumber): Array<[WrittenNumber, WrittenNumber]> {
+  return [...n.written.matchAll(new RegExp(`${SEP}+`, "g"))].map((m) => [
+    writtenNumber(n.written.slice(0, m.index)),
+    writtenNumber(n.written.slice(m.index + m[0].length)),
+  ]);
+}
+
+/** True when `n` is `phone` (E.164) in any format: compared by country code and national number. */
+export function isNumber(n: WrittenNumber, phone: string): boolean {
+  const own = parsePhoneNumberFromString(phone);
+  if (!own) return false;
+  const tries = n.international ? [`+${n.digits}`] : [n.digits, `+${n.digits}`];
+  return tries.some((t) => {
+    const p = parsePhoneNumberFromString(t, own.country);
+    return p?.countryCallingCode === own.countryCallingCode && p.nationalNumber === own.nationalNumber;
+  });
 }

@@ -663,8 +663,11 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     const bank = "Call us on 020 7946 0000 if you are unsure.";
     expect((await ty("POST", messages, { text: bank }, { "idempotency-key": "k-bank" })).status).toBe(202);
     for (const [text, n] of [
-      ["Call me on my direct line, +44 7911 123456.", "+447911123456"],
-      ["Ring 07700 900999 to sort it out", "+447700900999"],
+      // Named as written, so the advocate finds it in the text.
+      ["Call me on my direct line, +44 7911 123456.", "+44 7911 123456"],
+      ["Ring 07700 900999 to sort it out", "07700 900999"],
+      ["Ring ０７７００ ９００９９９", "07700 900999"],
+      ["Ring 212-736-5000", "212-736-5000"],
     ]) {
       const r = await ty("POST", messages, { text });
       expect(r.status, text).toBe(422);

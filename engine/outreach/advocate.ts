@@ -6,10 +6,9 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Queue } from "bullmq";
-import { parsePhoneNumberFromString } from "libphonenumber-js";
 import { ConflictError, UnprocessableError } from "../errors.ts";
 import { cleanText } from "../input.ts";
-import { phoneNumbersIn } from "../people.ts";
+import { isNumber, numbersWrittenIn, splitsOf, type WrittenNumber } from "../people.ts";
 import type { Sql } from "../store/database.ts";
 import { claimOutbound, getMessageByKey, type MessageRow, setOutboundStatus } from "../store/messages.ts";
 import { addTimeline, getCustomer } from "../store/postgres.ts";
@@ -18,9 +17,16 @@ import { type ContactDeps, deliver, type OutreachJob } from "./contact.ts";
 /** Longest text an advocate may send: four SMS segments of GSM-7. */
 export const ADVOCATE_TEXT_MAX = 612;
 
+// The shortest run of digits read as a phone number (a national number without its area code
+// has seven); runs of this many or more are card numbers unless written with + or 00.
+const PHONE_DIGITS_MIN = 7;
+const CARD_DIGITS_MIN = 13;
+
 /**
- * Why a text may not go as written; empty when it may. `bankPhone` is the bank's own number, the
- * only one a text may give (national formats in it are read in that number's country). Pure.
+ * Why a text may not go as written; empty when it may. `bankPhone` is the bank's own number
+ * (E.164), the only one a text may give, in any format (national ones read in its country). Any
+ * other run of 7 or more digits is refused, however separated: a reference, an amount without
+ * decimals or a date written run together must be written otherwise. Pure.
  */
 export function advocateTextIssues(text: string, bankPhone: string): string[] {
   const issues: string[] = [];
@@ -29,16 +35,30 @@ export function advocateTextIssues(text: string, bankPhone: string): string[] {
   if (t.length > ADVOCATE_TEXT_MAX)
     issues.push(`${t.length} characters; at most ${ADVOCATE_TEXT_MAX} (four text messages)`);
   // Customers are told the bank never sends links: one in a text teaches them to trust phishing.
-  if (/\b(?:https?:\/\/|www\.)|\b[a-z0-9-]+\.(?:com|net|org|io|co|uk|fr|de|info|biz|app|link|ly)\b/i.test(t))
+  if (
+    /\b(?:https?:\/\/|www\.)|\b[a-z0-9-]+\.(?:com|net|org|io|co|uk|fr|de|info|biz|app|link|ly)\b/i.test(
+      t.normalize("NFKC"),
+    )
+  )
     issues.push("a link; the bank's texts never carry links (say where to look instead)");
-  // A card number (13 to 19 digits, spaces or dashes between groups allowed) never goes in a text.
-  if (/(?:\d[ -]?){13,19}/.test(t))
-    issues.push("what looks like a card number; use the last four digits only");
-  // Customers are told to call the bank on its own number only: another one is how a thief gets called.
-  const bank = parsePhoneNumberFromString(bankPhone);
-  for (const n of phoneNumbersIn(t, bank?.country))
-    if (n !== bank?.number)
-      issues.push(`a phone number (${n}) other than the bank's; give only the bank's own, ${bankPhone}`);
+  const others = new Set<string>();
+  let card = false;
+  for (const n of numbersWrittenIn(t)) {
+    if (n.digits.length < PHONE_DIGITS_MIN || isNumber(n, bankPhone)) continue;
+    const short = (m: WrittenNumber) => m.digits.length < PHONE_DIGITS_MIN;
+    const bankBeside = splitsOf(n).some(
+      ([a, b]) => (isNumber(a, bankPhone) && short(b)) || (short(a) && isNumber(b, bankPhone)),
+    );
+    if (bankBeside) continue;
+    // A card number (13 to 19 digits, however grouped) never goes in a text; a phone number
+    // is written with + or 00 when it is that long.
+    if (!n.international && n.digits.length >= CARD_DIGITS_MIN) card = true;
+    // Customers are told to call the bank on its own number only: another is how a thief gets called.
+    else others.add(n.written);
+  }
+  if (card) issues.push("what looks like a card number; use the last four digits only");
+  for (const n of others)
+    issues.push(`a phone number (${n}) other than the bank's; give only the bank's own, ${bankPhone}`);
   return issues;
 }
 
