@@ -10,7 +10,7 @@ import {
   openCaseWith,
   playStory,
 } from "../fixtures/stories.ts";
-import { type FakeVonage, startFakeVonage } from "./support/fake-vonage.ts";
+import { type FakeVonage, startFakeVonage, vonageEnv } from "./support/fake-vonage.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 
 const SECRET = "test-signature-secret-0123456789";
@@ -38,12 +38,7 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     fake = await startFakeVonage();
     t = await startTestTouchpoint({
       env: {
-        VONAGE_API_KEY: "test-key",
-        VONAGE_API_SECRET: "test-secret",
-        VONAGE_API_HOST: fake.url,
-        VONAGE_REST_HOST: fake.url,
-        VONAGE_SIGNATURE_SECRET: SECRET,
-        VONAGE_FROM: "TPBank",
+        ...vonageEnv(fake, SECRET),
       },
       now: () => clock,
     });

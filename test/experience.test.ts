@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, type Json, loadPeopleVia, openCaseWith } from "../fixtures/stories.ts";
-import { customerTexts, type FakeVonage, startFakeVonage } from "./support/fake-vonage.ts";
+import { customerTexts, type FakeVonage, startFakeVonage, vonageEnv } from "./support/fake-vonage.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
-import { PARIS, PHNOM_PENH, tx } from "./support/payments.ts";
+import { openTravelCase, PARIS, PHNOM_PENH, tx } from "./support/payments.ts";
 
 const SECRET = "experience-webhook-secret";
 
@@ -34,12 +34,7 @@ describe("GET /v1/experience, after a known stream", () => {
     fake = await startFakeVonage();
     t = await startTestTouchpoint({
       env: {
-        VONAGE_API_KEY: "test-key",
-        VONAGE_API_SECRET: "test-secret",
-        VONAGE_API_HOST: fake.url,
-        VONAGE_REST_HOST: fake.url,
-        VONAGE_SIGNATURE_SECRET: SECRET,
-        VONAGE_FROM: "TPBank",
+        ...vonageEnv(fake, SECRET),
         QUIET_HOURS_START: String(hourThere),
         QUIET_HOURS_END: String((hourThere + 2) % 24),
       },
@@ -47,31 +42,20 @@ describe("GET /v1/experience, after a known stream", () => {
     await loadPeopleVia(t.api);
     const app = t.tp.app!;
 
+    /** An impossible journey's case, texted, and the customer's answer to it, once the case shows it. */
+    const answered = async (id: string, phone: string, reply: string, shows: (c: Json) => boolean) => {
+      const kase = await openTravelCase(t.api, id, phone);
+      await texted(phone, 1);
+      await customerTexts(app, SECRET, phone.replace("+", ""), reply);
+      await eventually(async () =>
+        shows((await t.api("GET", `/v1/cases/${kase.id}`)).body) ? true : undefined,
+      );
+      return kase;
+    };
     // A false alarm: texted at once (high), answered YES.
-    await customer("ex-yes", "+33612347001");
-    await t.api("POST", "/v1/events", [
-      tx("ex-yes-1", "ex-yes", "2026-11-22T20:00:00Z", PARIS),
-      tx("ex-yes-2", "ex-yes", "2026-11-22T21:00:00Z", PHNOM_PENH),
-    ]);
-    const first = await openCaseWith(t.api, "ex-yes", ["impossible-location-spend"]);
-    await texted("+33612347001", 1);
-    await customerTexts(app, SECRET, "33612347001", "YES");
-    await eventually(async () =>
-      (await t.api("GET", `/v1/cases/${first.id}`)).body.status === "resolved" ? true : undefined,
-    );
-
+    await answered("ex-yes", "+33612347001", "YES", (c) => c.status === "resolved");
     // Confirmed fraud: NO, then the advocate resolves it after the call; then STOP.
-    await customer("ex-no", "+33612347002");
-    await t.api("POST", "/v1/events", [
-      tx("ex-no-1", "ex-no", "2026-11-22T20:00:00Z", PARIS),
-      tx("ex-no-2", "ex-no", "2026-11-22T21:00:00Z", PHNOM_PENH),
-    ]);
-    const fraud = await openCaseWith(t.api, "ex-no", ["impossible-location-spend"]);
-    await texted("+33612347002", 1);
-    await customerTexts(app, SECRET, "33612347002", "NO");
-    await eventually(async () =>
-      (await t.api("GET", `/v1/cases/${fraud.id}`)).body.outcome === "confirmed_fraud" ? true : undefined,
-    );
+    const fraud = await answered("ex-no", "+33612347002", "NO", (c) => c.outcome === "confirmed_fraud");
     await t.drained();
     await t.api("POST", `/v1/cases/${fraud.id}/resolve`, { outcome: "confirmed_fraud", note: "called her" });
     await customerTexts(app, SECRET, "33612347002", "STOP");

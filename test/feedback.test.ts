@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../engine/config.ts";
 import { signVonageWebhook } from "../engine/outreach/signature.ts";
 import { eventually, type Json, loadPeopleVia, openCaseWith } from "../fixtures/stories.ts";
-import { startFakeVonage } from "./support/fake-vonage.ts";
+import { startFakeVonage, vonageEnv } from "./support/fake-vonage.ts";
 import { startTestTouchpoint } from "./support/harness.ts";
 
 const SECRET = "test-signature-secret-0123456789";
@@ -28,12 +28,7 @@ async function texting(env: Record<string, string>) {
   const clock = { now: NOON };
   const t = await startTestTouchpoint({
     env: {
-      VONAGE_API_KEY: "test-key",
-      VONAGE_API_SECRET: "test-secret",
-      VONAGE_API_HOST: fake.url,
-      VONAGE_REST_HOST: fake.url,
-      VONAGE_SIGNATURE_SECRET: SECRET,
-      VONAGE_FROM: "TPBank",
+      ...vonageEnv(fake, SECRET),
       ...env,
     },
     now: () => clock.now,

@@ -157,3 +157,15 @@ export async function customerTexts(
     body: raw,
   });
 }
+
+/** The configuration that points touchpoint's real Vonage SDK at `fake`, its webhooks signed with `secret`. */
+export function vonageEnv(fake: FakeVonage, secret: string): Record<string, string> {
+  return {
+    VONAGE_API_KEY: "test-key",
+    VONAGE_API_SECRET: "test-secret",
+    VONAGE_API_HOST: fake.url,
+    VONAGE_REST_HOST: fake.url,
+    VONAGE_SIGNATURE_SECRET: secret,
+    VONAGE_FROM: "TPBank",
+  };
+}
