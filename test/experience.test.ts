@@ -4,7 +4,7 @@
  * medium case deferred by quiet hours, and a STOP after a fraud text.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, type Json, loadPeopleVia, openCaseWith } from "../fixtures/stories.ts";
+import { eventually, type Json, loadPeopleVia } from "../fixtures/stories.ts";
 import { customerTexts, type FakeVonage, startFakeVonage, vonageEnv } from "./support/fake-vonage.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 import { openTravelCase, PARIS, PHNOM_PENH, tx } from "./support/payments.ts";
