@@ -298,8 +298,10 @@ describe("the experience page's words", () => {
   });
 
   it("says a duration in the unit that reads best", () => {
-    expect([null, 45, 240, 4_800, 7_200, 90_000, 172_800].map(duration)).toEqual([
+    expect([null, 0, 0.381, 45, 240, 4_800, 7_200, 90_000, 172_800].map(duration)).toEqual([
       "—",
+      "0 s",
+      "under 1 s",
       "45 s",
       "4 min",
       "1 h 20 min",

@@ -92,6 +92,8 @@ export function windowWords(since: string | Date, until: string | Date): string 
 /** Seconds as people say them: "45 s", "4 min", "1 h 20 min", "2 d 3 h"; "—" for nothing measured. */
 export function duration(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds)) return "—";
+  // Under a second reads as such: "0 s" beside a plot at 0.4 s says nothing happened.
+  if (seconds > 0 && seconds < 0.5) return "under 1 s";
   const s = Math.max(0, Math.round(seconds));
   if (s < 60) return `${s} s`;
   const m = Math.round(s / 60);
