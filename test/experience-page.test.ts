@@ -1,12 +1,12 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { duration, ExperienceBody, windowOf, windowWords } from "../api/desk/experience.tsx";
 import type { ExperienceWindow } from "../engine/experience/figures.ts";
 import type { ExperienceReport } from "../engine/experience/report.ts";
 import { describeViolations, seriousViolations } from "./support/axe.ts";
-import { launchBrowser } from "./support/browser.ts";
+import { launchBrowser, signInWatching } from "./support/browser.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 import { REPO } from "./support/processes.ts";
 
@@ -359,23 +359,7 @@ describe("the experience page, in Chromium", () => {
     await t?.close();
   });
 
-  async function signIn(token: string, width = 1280): Promise<{ page: Page; errors: string[] }> {
-    const context = await browser.newContext({ viewport: { width, height: 844 } });
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on("console", (m) => {
-      if (m.type() === "error") errors.push(`${m.text()} at ${m.location().url}`);
-    });
-    page.on("pageerror", (e) => errors.push(e.message));
-    page.on("response", (r) => {
-      if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`);
-    });
-    await page.goto(`${base}/desk/login`);
-    await page.fill("input[name=token]", token);
-    await page.click("button[type=submit]");
-    await page.waitForURL(/\/desk(\/rules)?$/);
-    return { page, errors };
-  }
+  const signIn = (token: string, width = 1280) => signInWatching(browser, base, token, width);
 
   it("shows a supervisor the plots, with no console error and no serious axe violation, and filters by team", async () => {
     const { page, errors } = await signIn(await t.token("supervisor"));

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, type Json, loadPeopleVia } from "../fixtures/stories.ts";
+import { launchBrowser, signInWatching } from "./support/browser.ts";
 import { customerTexts, type FakeVonage, startFakeVonage, vonageEnv } from "./support/fake-vonage.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 import { openTravelCase, PARIS, PHNOM_PENH, tx } from "./support/payments.ts";
@@ -38,6 +39,7 @@ describe("GET /v1/experience, after a known stream", () => {
         QUIET_HOURS_START: String(hourThere),
         QUIET_HOURS_END: String((hourThere + 2) % 24),
       },
+      listen: true,
     });
     await loadPeopleVia(t.api);
     const app = t.tp.app!;
@@ -137,6 +139,22 @@ describe("GET /v1/experience, after a known stream", () => {
       /^touchpoint_experience_false_alarm_contacts_per_1000\{rule="impossible-location-spend"\} 333\.3/m,
     );
     expect(text).toMatch(/^touchpoint_experience_first_contact_seconds\{quantile="0\.5"\} \d/m);
+  });
+
+  it("draws these figures on /desk/experience in Chromium, with no console error", async () => {
+    const browser = await launchBrowser();
+    try {
+      const base = `http://127.0.0.1:${t.tp.port}`;
+      const { page, errors } = await signInWatching(browser, base, await t.token("supervisor"));
+      await page.goto(`${base}/desk/experience`);
+      const text = await page.locator("main").textContent();
+      expect(text).toMatch(/4\s*opened/);
+      expect(text).toContain("impossible-location-spend");
+      expect(await page.locator("svg.plot[role=img]").count()).toBeGreaterThanOrEqual(3);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it("is for supervisors and risk only, and refuses a team no one is in or a backwards window", async () => {

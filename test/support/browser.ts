@@ -1,6 +1,6 @@
 /** Headless Chromium (the system's) driven by playwright-core, for the desk tests. */
 import { existsSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 
 /** CHROMIUM_PATH, else where Debian, Ubuntu and Fedora put it. */
 const CANDIDATES = process.env.CHROMIUM_PATH
@@ -32,4 +32,31 @@ export function launchBrowser(): Promise<Browser> {
       "--disable-sync",
     ],
   });
+}
+
+/**
+ * Signs in to the desk at `base` with `token` in a new context `width` px wide, collecting what
+ * went wrong on the page from then on: console errors, uncaught exceptions, answers of 400 and up.
+ */
+export async function signInWatching(
+  browser: Browser,
+  base: string,
+  token: string,
+  width = 1280,
+): Promise<{ page: Page; errors: string[] }> {
+  const context = await browser.newContext({ viewport: { width, height: 844 } });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(`${m.text()} at ${m.location().url}`);
+  });
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("response", (r) => {
+    if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`);
+  });
+  await page.goto(`${base}/desk/login`);
+  await page.fill("input[name=token]", token);
+  await page.click("button[type=submit]");
+  await page.waitForURL(/\/desk(\/rules)?$/);
+  return { page, errors };
 }
