@@ -9,6 +9,20 @@ import { StatusForm } from "./work.tsx";
 
 type CaseRow = Awaited<ReturnType<typeof listCases>>[number];
 
+const SEVERITY_RANK: Record<string, number> = { high: 0, medium: 1, low: 2 };
+
+/**
+ * The order an advocate works in: what needs them now (a call, a task, an alert nobody has
+ * answered: `attention`), then severity, high first, then age, oldest first.
+ */
+export function byNeed(a: CaseRow, b: CaseRow): number {
+  return (
+    Number(b.attention !== null) - Number(a.attention !== null) ||
+    (SEVERITY_RANK[a.severity] ?? 3) - (SEVERITY_RANK[b.severity] ?? 3) ||
+    a.openedAt.localeCompare(b.openedAt)
+  );
+}
+
 /** Cases as a table: title (and what needs doing), severity, customer by name, advocate, opened, state. */
 export function CaseTable({ items }: { items: readonly CaseRow[] }) {
   return (
@@ -52,15 +66,15 @@ export function queueRoutes(sql: Sql) {
     const p = c.get("principal");
     const team = teamOf(p);
     const status = c.req.query("status") === "resolved" ? "resolved" : "open";
-    const items = await listCases(sql, { status, limit: 200, ...(team ? { team } : {}) });
+    const items = (await listCases(sql, { status, limit: 200, ...(team ? { team } : {}) })).sort(byNeed);
     // An advocate's own cases come first: the customers who already know them.
     const mine = p.advocateId ? items.filter((i) => i.advocateId === p.advocateId) : [];
     // Closed cases the customer wrote to afterwards still need someone.
     const reopened =
       status === "open"
-        ? (await listCases(sql, { status: "resolved", limit: 200, ...(team ? { team } : {}) })).filter(
-            (i) => i.attention,
-          )
+        ? (await listCases(sql, { status: "resolved", limit: 200, ...(team ? { team } : {}) }))
+            .filter((i) => i.attention)
+            .sort(byNeed)
         : [];
     // A customer on the line: shown to the team when their advocate cannot take it (offline, away).
     const calling = items.filter(

@@ -1,0 +1,104 @@
+/**
+ * The queue as an advocate works it all day, in Chromium: its order, its filters, at a phone's
+ * width, the header and the tab's title. Cases are written straight into the store, in a team
+ * of their own, so nothing else routes or touches them.
+ */
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addTimeline } from "../engine/store/postgres.ts";
+import { describeViolations, seriousViolations } from "./support/axe.ts";
+import { launchBrowser } from "./support/browser.ts";
+import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
+
+describe("the queue, in Chromium", () => {
+  let t: TestTouchpoint;
+  let browser: Browser;
+  let base: string;
+  let n = 0;
+  beforeAll(async () => {
+    t = await startTestTouchpoint({ listen: true });
+    base = `http://127.0.0.1:${t.tp.port}`;
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  /** An advocate of a team of their own, online. */
+  async function advocate(id: string, name: string, team: string) {
+    const r = await t.api("PUT", `/v1/advocates/${id}`, { name, team, capacity: 8, status: "online" });
+    expect(r.status).toBeLessThan(300);
+  }
+
+  /** An open case, written straight into the store. */
+  async function openCase(c: {
+    team: string;
+    title: string;
+    severity: "low" | "medium" | "high";
+    openedAt: string;
+    advocateId?: string;
+  }): Promise<string> {
+    n += 1;
+    const id = `case-q-${n}`;
+    await t.tp.db.sql`
+      insert into cases (id, customer_id, severity, team, title, advocate_id, opened_at)
+      values (${id}, ${`cust-q-${n}`}, ${c.severity}, ${c.team}, ${c.title}, ${c.advocateId ?? null}, ${c.openedAt})`;
+    return id;
+  }
+
+  /** A call task nobody has answered: the case needs its advocate. */
+  const needsCall = (caseId: string) =>
+    addTimeline(t.tp.db.sql, caseId, "task.call_customer", `task:${caseId}`, { reason: "call the customer" });
+
+  async function signIn(advocateId: string, width = 1280): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width, height: 800 } });
+    await page.goto(`${base}/desk`);
+    await page.fill("input[name=token]", await t.token("advocate", { advocateId }));
+    await page.click("button[type=submit]");
+    await page.waitForURL(`${base}/desk`);
+    return page;
+  }
+
+  const titles = (page: Page, where = "#queue") => page.locator(`${where} td a`).allInnerTexts();
+
+  it("lists what needs the advocate first, then high before medium before low, then the oldest first", async () => {
+    await advocate("adv-order", "Olu Order", "order");
+    await openCase({
+      team: "order",
+      title: "Medium, old",
+      severity: "medium",
+      openedAt: "2026-11-01T09:00:00Z",
+    });
+    await openCase({
+      team: "order",
+      title: "High, newer",
+      severity: "high",
+      openedAt: "2026-11-02T09:00:00Z",
+    });
+    await openCase({
+      team: "order",
+      title: "High, older",
+      severity: "high",
+      openedAt: "2026-11-01T10:00:00Z",
+    });
+    await openCase({ team: "order", title: "Low", severity: "low", openedAt: "2026-10-01T09:00:00Z" });
+    const call = await openCase({
+      team: "order",
+      title: "Low, needs a call",
+      severity: "low",
+      openedAt: "2026-11-03T09:00:00Z",
+    });
+    await needsCall(call);
+    const page = await signIn("adv-order");
+    expect(await titles(page)).toEqual([
+      "Low, needs a call",
+      "High, older",
+      "High, newer",
+      "Medium, old",
+      "Low",
+    ]);
+    expect(describeViolations("queue", await seriousViolations(page))).toBe("");
+    await page.close();
+  });
+});
