@@ -101,4 +101,89 @@ describe("the queue, in Chromium", () => {
     expect(describeViolations("queue", await seriousViolations(page))).toBe("");
     await page.close();
   });
+
+  it("filters to what needs me, what waits on the customer, mine and my team; a filtered list stays live", async () => {
+    await advocate("adv-me", "Mia Me", "filters");
+    await advocate("adv-col", "Col League", "filters");
+    const at = "2026-11-10T09:00:00Z";
+    const call = await openCase({
+      team: "filters",
+      title: "Mine, call them",
+      severity: "high",
+      openedAt: at,
+      advocateId: "adv-me",
+    });
+    await needsCall(call);
+    const texted = await openCase({
+      team: "filters",
+      title: "Mine, texted",
+      severity: "high",
+      openedAt: at,
+      advocateId: "adv-me",
+    });
+    await addTimeline(t.tp.db.sql, texted, "message.sent", `sent:${texted}`, { kind: "fraud_check" });
+    const answered = await openCase({
+      team: "filters",
+      title: "Mine, answered",
+      severity: "medium",
+      openedAt: at,
+      advocateId: "adv-me",
+    });
+    await addTimeline(t.tp.db.sql, answered, "message.sent", `sent:${answered}`, { kind: "fraud_check" });
+    await addTimeline(t.tp.db.sql, answered, "reply.received", `reply:${answered}`, {
+      text: "YES",
+      kind: "yes",
+    });
+    const theirs = await openCase({
+      team: "filters",
+      title: "Theirs, call them",
+      severity: "high",
+      openedAt: at,
+      advocateId: "adv-col",
+    });
+    await needsCall(theirs);
+    const theirsTexted = await openCase({
+      team: "filters",
+      title: "Theirs, texted",
+      severity: "low",
+      openedAt: at,
+      advocateId: "adv-col",
+    });
+    await addTimeline(t.tp.db.sql, theirsTexted, "message.sent", `sent:${theirsTexted}`, {
+      kind: "fraud_check",
+    });
+    await openCase({ team: "filters", title: "Nobody's", severity: "low", openedAt: at });
+
+    const page = await signIn("adv-me");
+    const shown = async (label: string) => {
+      const link = page.locator("nav.filters a", { hasText: label });
+      const href = await link.getAttribute("href");
+      await link.click();
+      await page.waitForURL(`${base}${href}`);
+      expect(await page.locator("nav.filters a[aria-current=page]").textContent()).toBe(label);
+      return (await titles(page)).sort();
+    };
+    expect(await shown("Needs me")).toEqual(["Mine, call them"]);
+    expect(describeViolations("needs me", await seriousViolations(page))).toBe("");
+    expect(await shown("Waiting on the customer")).toEqual(["Mine, texted", "Theirs, texted"]);
+    expect(await shown("Mine")).toEqual(["Mine, answered", "Mine, call them", "Mine, texted"]);
+    expect(await shown("My team")).toEqual([
+      "Mine, answered",
+      "Mine, call them",
+      "Mine, texted",
+      "Nobody's",
+      "Theirs, call them",
+      "Theirs, texted",
+    ]);
+
+    // Live: a call task on one of mine joins "Needs me" without a reload.
+    await shown("Needs me");
+    expect(page.url()).toBe(`${base}/desk?show=needs-me`);
+    await needsCall(answered);
+    await page.waitForFunction(() => document.querySelectorAll("#queue td a").length === 2, null, {
+      timeout: 15_000,
+    });
+    expect((await titles(page)).sort()).toEqual(["Mine, answered", "Mine, call them"]);
+    await page.close();
+  });
 });

@@ -1,7 +1,7 @@
 /** The queue: open (or resolved) cases, the advocate's own first, and closed ones the customer wrote to since. */
 import { Hono } from "hono";
 import type { Sql } from "../../engine/store/database.ts";
-import { getAdvocate, listCases } from "../../engine/store/postgres.ts";
+import { casesAwaitingReply, getAdvocate, listCases, type Principal } from "../../engine/store/postgres.ts";
 import { page, Severity, When } from "./layout.tsx";
 import type { DeskEnv } from "./session.tsx";
 import { stateInWords, teamOf, whoOf } from "./words.tsx";
@@ -60,6 +60,36 @@ export function CaseTable({ items }: { items: readonly CaseRow[] }) {
   );
 }
 
+/** The queue's filters, by the `show` in its address; each a link, so the server draws the list. */
+const FILTERS = {
+  "needs-me": "Needs me",
+  waiting: "Waiting on the customer",
+  mine: "Mine",
+  team: "My team",
+} as const;
+type Filter = keyof typeof FILTERS;
+
+/** The filters this viewer has: "mine" needs an advocate, "my team" a team. */
+function filtersFor(p: Principal, team: string | undefined): Filter[] {
+  return (Object.keys(FILTERS) as Filter[]).filter(
+    (f) => (f !== "mine" || p.advocateId !== null) && (f !== "team" || team !== undefined),
+  );
+}
+
+function FilterLinks({ offered, on }: { offered: readonly Filter[]; on: Filter | undefined }) {
+  const link = (href: string, label: string, current: boolean) => (
+    <a href={href} class={current ? "on" : undefined} aria-current={current ? "page" : undefined}>
+      {label}
+    </a>
+  );
+  return (
+    <nav class="tabs filters" aria-label="Filter the queue">
+      {link("/desk", "All", on === undefined)}
+      {offered.map((f) => link(`/desk?show=${f}`, FILTERS[f], on === f))}
+    </nav>
+  );
+}
+
 export function queueRoutes(sql: Sql) {
   const app = new Hono<DeskEnv>();
   app.get("/", async (c) => {
@@ -82,6 +112,25 @@ export function queueRoutes(sql: Sql) {
     );
     const rest = items.filter((i) => !mine.includes(i));
     const me = p.advocateId ? await getAdvocate(sql, p.advocateId) : undefined;
+    const offered = filtersFor(p, team);
+    const show = offered.find((f) => f === c.req.query("show") && status === "open");
+    // What needs an advocate is their own cases' (the header's count); a supervisor's, every case's.
+    const needsMe = (i: CaseRow) => i.attention !== null && (!p.advocateId || i.advocateId === p.advocateId);
+    const awaiting =
+      show === "waiting"
+        ? await casesAwaitingReply(
+            sql,
+            items.map((i) => i.id),
+          )
+        : new Set();
+    const shown =
+      show === "needs-me"
+        ? [...items, ...reopened].filter(needsMe).sort(byNeed)
+        : show === "waiting"
+          ? items.filter((i) => i.attention === null && awaiting.has(i.id))
+          : show === "mine"
+            ? mine
+            : items;
     return c.html(
       page(
         "Cases",
@@ -93,29 +142,38 @@ export function queueRoutes(sql: Sql) {
               {status === "open" ? "Show resolved" : "Show open"}
             </a>
           </p>
+          {status === "open" ? <FilterLinks offered={offered} on={show} /> : null}
           <div id="queue" data-live>
-            {calling.length > 0 ? (
+            {show ? (
+              <div class="card">
+                <h2>{FILTERS[show]}</h2>
+                {shown.length === 0 ? <p class="muted">Nothing here.</p> : <CaseTable items={shown} />}
+              </div>
+            ) : null}
+            {!show && calling.length > 0 ? (
               <div class="card calling">
                 <h2>Calling now</h2>
                 <CaseTable items={calling} />
               </div>
             ) : null}
-            {reopened.length > 0 ? (
+            {!show && reopened.length > 0 ? (
               <div class="card">
                 <h2>Closed, but the customer wrote since</h2>
                 <CaseTable items={reopened} />
               </div>
             ) : null}
-            {mine.length > 0 ? (
+            {!show && mine.length > 0 ? (
               <div class="card">
                 <h2>Yours</h2>
                 <CaseTable items={mine} />
               </div>
             ) : null}
-            <div class="card">
-              <h2>{team ? `Team ${team}` : "All teams"}</h2>
-              {rest.length === 0 ? <p class="muted">Nothing here.</p> : <CaseTable items={rest} />}
-            </div>
+            {show ? null : (
+              <div class="card">
+                <h2>{team ? `Team ${team}` : "All teams"}</h2>
+                {rest.length === 0 ? <p class="muted">Nothing here.</p> : <CaseTable items={rest} />}
+              </div>
+            )}
           </div>
         </div>,
         whoOf(p),

@@ -1043,6 +1043,16 @@ function attentionSql(sql: Q) {
     order by t.id desc limit 1)`;
 }
 
+/** Of these cases, those where touchpoint or an advocate wrote to the customer and no reply came since. */
+export async function casesAwaitingReply(sql: Q, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await sql`
+    select distinct m.case_id from case_timeline m
+    where m.case_id = any(${ids as string[]}) and m.kind in ('message.sent', 'message.written')
+      and not exists (select 1 from case_timeline r where r.case_id = m.case_id and r.kind = 'reply.received' and r.id > m.id)`;
+  return new Set(rows.map((r) => r.case_id as string));
+}
+
 /** How many of an advocate's cases need them now (a task or an alert nobody has answered). */
 export async function casesNeedingAdvocate(sql: Q, advocateId: string): Promise<number> {
   const [r] = await sql`
