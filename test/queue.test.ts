@@ -186,4 +186,37 @@ describe("the queue, in Chromium", () => {
     expect((await titles(page)).sort()).toEqual(["Mine, answered", "Mine, call them"]);
     await page.close();
   });
+
+  it("shows the queue as cards on a 390 px phone, nothing wider than the screen", async () => {
+    await advocate("adv-phone", "Pia Phone", "phone");
+    const long = await openCase({
+      team: "phone",
+      title: "Card used in Phnom Penh an hour after a login from Paris, then again at a fuel station",
+      severity: "high",
+      openedAt: "2026-11-10T09:00:00Z",
+      advocateId: "adv-phone",
+    });
+    await needsCall(long);
+    await openCase({
+      team: "phone",
+      title: "Nobody's yet",
+      severity: "low",
+      openedAt: "2026-11-10T10:00:00Z",
+    });
+    const page = await signIn("adv-phone", 390);
+    for (const at of ["/desk", "/desk?show=needs-me"]) {
+      await page.goto(`${base}${at}`);
+      const widths = await page.evaluate(() => ({
+        page: document.documentElement.scrollWidth,
+        tables: [...document.querySelectorAll("#queue table")].map((t) => t.scrollWidth - t.clientWidth),
+      }));
+      expect(widths.page, at).toBeLessThanOrEqual(390);
+      expect(
+        widths.tables.every((over) => over <= 0),
+        at,
+      ).toBe(true);
+      expect(describeViolations(at, await seriousViolations(page))).toBe("");
+    }
+    await page.close();
+  });
 });

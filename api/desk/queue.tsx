@@ -26,7 +26,7 @@ export function byNeed(a: CaseRow, b: CaseRow): number {
 /** Cases as a table: title (and what needs doing), severity, customer by name, advocate, opened, state. */
 export function CaseTable({ items }: { items: readonly CaseRow[] }) {
   return (
-    <table>
+    <table class="cases">
       <thead>
         <tr>
           <th>Case</th>
@@ -40,19 +40,19 @@ export function CaseTable({ items }: { items: readonly CaseRow[] }) {
       <tbody>
         {items.map((i) => (
           <tr>
-            <td>
+            <td data-label="Case">
               <a href={`/desk/cases/${i.id}`}>{i.title}</a>
               {i.attention ? <div class="attention-small">{i.attention}</div> : null}
             </td>
-            <td>
+            <td data-label="Severity">
               <Severity value={i.severity} />
             </td>
-            <td>{i.customerName ?? i.customerId}</td>
-            <td>{i.advocate?.name ?? <span class="warn">waiting</span>}</td>
-            <td>
+            <td data-label="Customer">{i.customerName ?? i.customerId}</td>
+            <td data-label="Advocate">{i.advocate?.name ?? <span class="warn">waiting</span>}</td>
+            <td data-label="Opened">
               <When at={i.openedAt} />
             </td>
-            <td>{stateInWords(i)}</td>
+            <td data-label="State">{stateInWords(i)}</td>
           </tr>
         ))}
       </tbody>
