@@ -219,4 +219,19 @@ describe("the queue, in Chromium", () => {
     }
     await page.close();
   });
+
+  it("names the signed-in advocate in the header; anyone else by their token and role, as before", async () => {
+    await advocate("adv-named", "Amara Okafor", "named");
+    const page = await signIn("adv-named");
+    expect(await page.locator("header.top .who").textContent()).toMatch(/^Amara Okafor \(advocate, named\)/);
+    await page.close();
+    const admin = await browser.newPage();
+    await admin.goto(`${base}/desk`);
+    const token = await t.token("supervisor", { team: "named", label: "night shift" });
+    await admin.fill("input[name=token]", token);
+    await admin.click("button[type=submit]");
+    await admin.waitForURL(`${base}/desk`);
+    expect(await admin.locator("header.top .who").textContent()).toMatch(/^tok-\S+ \(supervisor, named\)/);
+    await admin.close();
+  });
 });

@@ -168,6 +168,8 @@ export interface Principal {
   role: Role;
   advocateId: string | null;
   team: string | null;
+  /** The advocate's name, for the desk's header; read with a desk session only. */
+  advocateName?: string | null;
 }
 
 export const hashToken = (token: string) => createHash("sha256").update(token).digest("hex");
@@ -271,12 +273,20 @@ export async function principalForSession(
   now: Date,
 ): Promise<Principal | undefined> {
   const [row] = await sql`
-    select t.id, t.label, t.role, t.advocate_id, case when t.advocate_id is null then t.team else a.team end as team
+    select t.id, t.label, t.role, t.advocate_id, a.name as advocate_name,
+      case when t.advocate_id is null then t.team else a.team end as team
     from desk_sessions s join api_tokens t on t.id = s.token_id left join advocates a on a.id = t.advocate_id
     where s.id_hash = ${hashToken(sessionId)} and s.revoked_at is null and s.expires_at > ${now}
       and t.revoked_at is null`;
   return row
-    ? { tokenId: row.id, label: row.label, role: row.role, advocateId: row.advocate_id, team: row.team }
+    ? {
+        tokenId: row.id,
+        label: row.label,
+        role: row.role,
+        advocateId: row.advocate_id,
+        team: row.team,
+        advocateName: row.advocate_name ?? null,
+      }
     : undefined;
 }
 
