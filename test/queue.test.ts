@@ -234,4 +234,51 @@ describe("the queue, in Chromium", () => {
     expect(await admin.locator("header.top .who").textContent()).toMatch(/^tok-\S+ \(supervisor, named\)/);
     await admin.close();
   });
+
+  it("opens every desk page with a skip link as the first Tab stop, shown when focused, landing in the main content", async () => {
+    await advocate("adv-keys", "Kai Keys", "keys");
+    const kase = await openCase({
+      team: "keys",
+      title: "By keyboard",
+      severity: "low",
+      openedAt: "2026-11-10T09:00:00Z",
+      advocateId: "adv-keys",
+    });
+    const page = await signIn("adv-keys");
+    for (const at of ["/desk", `/desk/cases/${kase}`, "/desk/advocates"]) {
+      await page.goto(`${base}${at}`);
+      await page.keyboard.press("Tab");
+      const first = await page.evaluate(() => {
+        const el = document.activeElement as HTMLElement;
+        const box = el.getBoundingClientRect();
+        return { text: el.textContent, href: el.getAttribute("href"), top: box.top, width: box.width };
+      });
+      expect(first, at).toMatchObject({ text: "Skip to main content", href: "#main" });
+      expect(first.top, at).toBeGreaterThanOrEqual(0);
+      expect(first.width, at).toBeGreaterThan(50);
+      expect(describeViolations(at, await seriousViolations(page))).toBe("");
+      await page.keyboard.press("Enter");
+      expect(await page.evaluate(() => document.activeElement?.id), at).toBe("main");
+    }
+    await page.close();
+  });
+
+  it("leads the tab's title with how many cases need the advocate, and keeps it current without a reload", async () => {
+    await advocate("adv-tab", "Tia Tab", "tab");
+    const mine = {
+      team: "tab",
+      severity: "low",
+      openedAt: "2026-11-10T09:00:00Z",
+      advocateId: "adv-tab",
+    } as const;
+    await needsCall(await openCase({ ...mine, title: "One" }));
+    const second = await openCase({ ...mine, title: "Two" });
+    const page = await signIn("adv-tab");
+    expect(await page.title()).toBe("(1) Cases · touchpoint desk");
+    await needsCall(second);
+    await page.waitForFunction(() => document.title === "(2) Cases · touchpoint desk", null, {
+      timeout: 15_000,
+    });
+    await page.close();
+  });
 });

@@ -1,7 +1,13 @@
 /** The queue: open (or resolved) cases, the advocate's own first, and closed ones the customer wrote to since. */
 import { Hono } from "hono";
 import type { Sql } from "../../engine/store/database.ts";
-import { casesAwaitingReply, getAdvocate, listCases, type Principal } from "../../engine/store/postgres.ts";
+import {
+  casesAwaitingReply,
+  casesNeedingAdvocate,
+  getAdvocate,
+  listCases,
+  type Principal,
+} from "../../engine/store/postgres.ts";
 import { page, Severity, When } from "./layout.tsx";
 import type { DeskEnv } from "./session.tsx";
 import { stateInWords, teamOf, whoOf } from "./words.tsx";
@@ -112,6 +118,7 @@ export function queueRoutes(sql: Sql) {
     );
     const rest = items.filter((i) => !mine.includes(i));
     const me = p.advocateId ? await getAdvocate(sql, p.advocateId) : undefined;
+    const needsYou = p.advocateId ? await casesNeedingAdvocate(sql, p.advocateId) : 0;
     const offered = filtersFor(p, team);
     const show = offered.find((f) => f === c.req.query("show") && status === "open");
     // What needs an advocate is their own cases' (the header's count); a supervisor's, every case's.
@@ -178,6 +185,8 @@ export function queueRoutes(sql: Sql) {
         </div>,
         whoOf(p),
         p.role,
+        undefined,
+        needsYou,
       ),
     );
   });
