@@ -37,6 +37,8 @@ form.status { margin:6px 0 14px; } form.status button { margin-left:4px; } selec
 .needs { background:var(--high); color:#fff; border-radius:999px; padding:2px 10px; font-weight:700; text-decoration:none; font-size:12px; }
 fieldset { border:1px solid var(--line); border-radius:6px; } fieldset label { font-weight:400; } .fields { display:grid; gap:6px; margin:4px 0 8px 22px; }
 :focus-visible { outline:2px solid var(--accent); outline-offset:2px; }
+a.skip { position:absolute; left:8px; top:-100px; z-index:10; background:#fff; color:var(--accent); padding:6px 12px; border:2px solid var(--accent); border-radius:6px; font-weight:600; }
+a.skip:focus { top:8px; } main:focus { outline:none; }
 .tabs a { margin-right:10px; } .tabs a.on { font-weight:700; color:var(--ink); text-decoration:none; }
 .why { margin-bottom:14px; } .why .story { font-size:15px; margin:6px 0; } .held { margin:4px 0; padding-left:18px; color:var(--muted); } .small { font-size:12px; }
 .their { color:var(--muted); } .activity { padding-left:18px; } .activity li { margin-bottom:4px; } .activity li.flagged { font-weight:600; } .flag { color:var(--high); }
@@ -54,6 +56,11 @@ svg.plot { width:100%; height:auto; display:block; font-size:13px; } .plot .grid
 @media (max-width: 760px) {
   .grid { grid-template-columns: minmax(0, 1fr); } main { padding:12px; } header.top { flex-wrap:wrap; padding:8px 12px; }
   table { display:block; overflow-x:auto; } th, td { white-space:nowrap; }
+  /* The queue as cards: one case a card, each cell labelled by its column, nothing scrolls sideways. */
+  table.cases { display:block; overflow:visible; } table.cases thead { position:absolute; width:1px; height:1px; overflow:hidden; clip-path:inset(50%); }
+  table.cases tbody, table.cases tr, table.cases td { display:block; } table.cases tr { border:1px solid var(--line); border-radius:6px; padding:6px 8px; margin-bottom:8px; }
+  table.cases td { white-space:normal; overflow-wrap:anywhere; border:0; padding:2px 0; } table.cases td[data-label]:not(:first-child)::before { content:attr(data-label) ": "; color:var(--muted); font-size:12px; }
+  nav.filters { display:flex; flex-wrap:wrap; gap:4px 10px; }
   .stats { grid-template-columns:repeat(2, minmax(0, 1fr)); }
 }
 `;
@@ -84,19 +91,25 @@ export const Layout: FC<{
   query?: string | undefined;
   /** The case a case page shows: live updates about it refresh the page's live parts. */
   caseId?: string | undefined;
+  /** How many cases need the viewer, when the page knows: the tab's title leads with it. */
+  needsYou?: number | undefined;
   children?: Child;
-}> = ({ title, who, role, query, caseId, children }) => (
+}> = ({ title, who, role, query, caseId, needsYou, children }) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
       <meta name="viewport" content="width=device-width, initial-scale=1" />
-      <title>{title} · touchpoint desk</title>
+      {/* The live script keeps the count current, on every page, from the stream's counts. */}
+      <title>{`${needsYou ? `(${needsYou}) ` : ""}${title} · touchpoint desk`}</title>
       {/* No icon: without this line the browser asks for /favicon.ico and logs its 404 as an error. */}
       <link rel="icon" href="data:," />
       <style dangerouslySetInnerHTML={{ __html: css }} />
       {who && role !== "risk" ? <script src="/desk/live.js" defer /> : null}
     </head>
     <body data-case={caseId ?? ""}>
+      <a class="skip" href="#main">
+        Skip to main content
+      </a>
       <header class="top">
         <span class="brand">touchpoint desk</span>
         {who ? (
@@ -134,7 +147,9 @@ export const Layout: FC<{
           </span>
         ) : null}
       </header>
-      <main>{children}</main>
+      <main id="main" tabindex={-1}>
+        {children}
+      </main>
     </body>
   </html>
 );
@@ -150,8 +165,15 @@ export const When: FC<{ at: string | Date | null }> = ({ at }) => {
 };
 
 /** A page in the frame: title, body, who is signed in, and their role's links. */
-export const page = (title: string, body: Child, who?: string, role?: string, query?: string) => (
-  <Layout title={title} who={who} role={role} query={query}>
+export const page = (
+  title: string,
+  body: Child,
+  who?: string,
+  role?: string,
+  query?: string,
+  needsYou?: number,
+) => (
+  <Layout title={title} who={who} role={role} query={query} needsYou={needsYou}>
     {body}
   </Layout>
 );

@@ -208,6 +208,8 @@ const SCRIPT = `(() => {
       badge.textContent = needsYou > 0 ? "needs you: " + needsYou : "";
       badge.hidden = needsYou === 0;
     }
+    // The tab's title leads with the count, so a desk in a background tab still says it.
+    document.title = (needsYou > 0 ? "(" + needsYou + ") " : "") + document.title.replace(/^\\(\\d+\\) /, "");
   });
   es.addEventListener("hello", () => refresh());
   // The server ended this stream for good (signed out, or newer tabs of this session took its

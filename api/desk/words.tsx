@@ -7,8 +7,9 @@ export type Detail = Awaited<ReturnType<typeof caseDetail>>;
 
 export const teamOf = (p: Principal) =>
   p.role === "advocate" || (p.role === "supervisor" && p.team) ? (p.team ?? undefined) : undefined;
+/** Who is signed in, for the header: an advocate by name, anyone else by their token and role. */
 export const whoOf = (p: Principal) =>
-  `${p.advocateId ?? p.tokenId} (${p.role}${p.team ? `, ${p.team}` : ""})`;
+  `${p.advocateName ?? p.advocateId ?? p.tokenId} (${p.role}${p.team ? `, ${p.team}` : ""})`;
 
 const day = (iso: string) =>
   new Date(iso).toLocaleDateString("en-GB", { day: "numeric", month: "short", timeZone: "UTC" });

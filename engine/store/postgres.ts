@@ -168,6 +168,8 @@ export interface Principal {
   role: Role;
   advocateId: string | null;
   team: string | null;
+  /** The advocate's name, for the desk's header; read with a desk session only. */
+  advocateName?: string | null;
 }
 
 export const hashToken = (token: string) => createHash("sha256").update(token).digest("hex");
@@ -271,12 +273,20 @@ export async function principalForSession(
   now: Date,
 ): Promise<Principal | undefined> {
   const [row] = await sql`
-    select t.id, t.label, t.role, t.advocate_id, case when t.advocate_id is null then t.team else a.team end as team
+    select t.id, t.label, t.role, t.advocate_id, a.name as advocate_name,
+      case when t.advocate_id is null then t.team else a.team end as team
     from desk_sessions s join api_tokens t on t.id = s.token_id left join advocates a on a.id = t.advocate_id
     where s.id_hash = ${hashToken(sessionId)} and s.revoked_at is null and s.expires_at > ${now}
       and t.revoked_at is null`;
   return row
-    ? { tokenId: row.id, label: row.label, role: row.role, advocateId: row.advocate_id, team: row.team }
+    ? {
+        tokenId: row.id,
+        label: row.label,
+        role: row.role,
+        advocateId: row.advocate_id,
+        team: row.team,
+        advocateName: row.advocate_name ?? null,
+      }
     : undefined;
 }
 
@@ -1041,6 +1051,16 @@ function attentionSql(sql: Q) {
       and not exists (select 1 from case_timeline n where n.case_id = c.id
         and n.kind in ('note.added', 'message.written', 'case.resolved') and n.id > t.id)
     order by t.id desc limit 1)`;
+}
+
+/** Of these cases, those where touchpoint or an advocate wrote to the customer and no reply came since. */
+export async function casesAwaitingReply(sql: Q, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await sql`
+    select distinct m.case_id from case_timeline m
+    where m.case_id = any(${ids as string[]}) and m.kind in ('message.sent', 'message.written')
+      and not exists (select 1 from case_timeline r where r.case_id = m.case_id and r.kind = 'reply.received' and r.id > m.id)`;
+  return new Set(rows.map((r) => r.case_id as string));
 }
 
 /** How many of an advocate's cases need them now (a task or an alert nobody has answered). */
