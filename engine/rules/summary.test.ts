@@ -169,6 +169,16 @@ describe("the shipped rules' sentences", () => {
     );
   });
 
+  it("give a payment abroad its local time with the offset", () => {
+    const foreign = defaultRuleFiles().find(
+      (f) => f.rule.name === "foreign-spend-without-travel-notice",
+    )!.rule;
+    const facts = computeFacts(paris, { id: "c1", homeCountry: "GB" }, snapshot());
+    expect(summarise({ summary: foreign.summary, title: "x" }, facts, storyOf(paris, snapshot()), [])).toBe(
+      "25 EUR at Shop in FR, Paris 04:05 (UTC+1), away from home (GB) with no travel notice covering it.",
+    );
+  });
+
   it("leave out the local time when the payment has no place", () => {
     const noPlace = {
       ...(tx("v2", "c1", "2026-11-22T03:05:00Z", PARIS) as TouchpointEvent & { merchant: object }),
