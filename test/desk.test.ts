@@ -71,20 +71,31 @@ describe("the advocate desk, in Chromium", () => {
     expect(text).not.toContain("+447911123042");
     expect(text).toContain("2,300 EUR at Galerie Lumière (Paris, FR), card ••4242");
     expect(text).toMatch(/travel\.speedKmh\s+was\s+5,1\d\d/);
-    // The story in words: both places with their own local times, the distance, the gap, the speed.
+    // The story in words: both places with their own local times and offsets, how long after, the
+    // distance and the speed.
     expect(text).toMatch(
-      /Phnom Penh (\d\d:\d\d) → Paris (\d\d:\d\d): 9,9\d\d(\.\d)? km in 1 h 55 min, 5,1\d\d(\.\d)? km\/h — faster than any flight\./,
+      /Phnom Penh \d\d:\d\d \(UTC\+7\) → Paris \d\d:\d\d \(UTC\+1\), 1 h 55 min later: 9,9\d\d(\.\d)? km, 5,1\d\d(\.\d)? km\/h — faster than any flight\./,
     );
     // The map draws the two places, joined, and the customer's other located events.
     const map = page.locator("svg.map");
     await expect(map.locator("path.land").count()).resolves.toBe(1);
     await expect(map.locator("path.route").count()).resolves.toBe(1);
-    await expect(map.locator("g.pt.here text").textContent()).resolves.toMatch(/^Paris \d\d:\d\d$/);
-    await expect(map.locator("g.pt.there text").textContent()).resolves.toMatch(/^Phnom Penh \d\d:\d\d$/);
+    await expect(map.locator("g.pt.here text").textContent()).resolves.toMatch(
+      /^Paris \d\d:\d\d \(UTC\+1\)$/,
+    );
+    await expect(map.locator("g.pt.there text").textContent()).resolves.toMatch(
+      /^Phnom Penh \d\d:\d\d \(UTC\+7\)$/,
+    );
+    await expect(map.getAttribute("aria-label")).resolves.toMatch(
+      /^Phnom Penh \d\d:\d\d \(UTC\+7\) → Paris \d\d:\d\d \(UTC\+1\), 1 h 55 min later$/,
+    );
     // Her recent activity: the travel notice and the login from Cambodia, the flagged payment marked.
     const activity = await page.locator("ol.activity").innerText();
     expect(activity).toContain("Travel notice: KH, TH, 15 Nov – 30 Nov");
     expect(activity).toMatch(/Login from Phnom Penh, KH/);
+    // Each local clock with its offset: Paris's reads earlier than Phnom Penh's though it came after.
+    expect(activity).toMatch(/their \d\d:\d\d \(UTC\+1\)/);
+    expect(activity).toMatch(/their \d\d:\d\d \(UTC\+7\)/);
     expect(await page.locator("ol.activity li.flagged").count()).toBeGreaterThan(0);
     await page.screenshot({ path: artefact("case-page.png"), fullPage: true });
     expect(text).toContain("no previous advocate");

@@ -13,7 +13,7 @@ import {
   replaceCard,
 } from "../../engine/outreach/card-actions.ts";
 import { oweFeedback } from "../../engine/outreach/feedback.ts";
-import { conditionInWords, type Held, type Story, type StoryPlace } from "../../engine/rules/summary.ts";
+import { conditionInWords, type Held, placeText, routeText, type Story } from "../../engine/rules/summary.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import {
   addTimeline,
@@ -47,10 +47,10 @@ function JourneyCard({ c }: { c: Detail }) {
   const story = c.decisions
     .map((d) => (d.explanation as { story?: Story }).story)
     .find((s) => s?.here && s.there);
-  const label = (p: StoryPlace) => `${p.city ?? p.country} ${p.localTime}`;
+  // Each label carries its offset: read apart on the map, two bare clocks can seem backwards.
   if (story?.here && story.there) {
-    points.push({ ...story.here, label: label(story.here), kind: "here" });
-    points.push({ ...story.there, label: label(story.there), kind: "there" });
+    points.push({ ...story.here, label: placeText(story.here), kind: "here" });
+    points.push({ ...story.there, label: placeText(story.there), kind: "there" });
   }
   for (const a of c.activity) {
     const at = eventLocation(a.event);
@@ -63,10 +63,7 @@ function JourneyCard({ c }: { c: Detail }) {
       });
   }
   if (points.length === 0) return null;
-  const title =
-    story?.here && story.there
-      ? `${label(story.there)} to ${label(story.here)}`
-      : "Where the customer's events happened";
+  const title = (story && routeText(story)) ?? "Where the customer's events happened";
   return (
     <div class="card">
       <h2>Where</h2>

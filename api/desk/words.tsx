@@ -1,6 +1,6 @@
 /** The desk's words: events, facts, timeline steps and people, as an advocate reads them. */
 import { eventLocation, type TouchpointEvent } from "../../engine/events.ts";
-import { localClock, zoneAt } from "../../engine/features/places.ts";
+import { localClock, utcOffset, zoneAt } from "../../engine/features/places.ts";
 import type { caseDetail, Principal } from "../../engine/store/postgres.ts";
 
 export type Detail = Awaited<ReturnType<typeof caseDetail>>;
@@ -94,12 +94,13 @@ export function stepText(kind: string, d: Record<string, unknown>): string {
   }
 }
 
-/** " · their 23:10": the clock where the event happened, when its place says which zone that is. */
+/** " · their 23:10 (UTC+7)": the clock where the event happened, with its offset so two read in order. */
 export function TheirTime({ event }: { event: TouchpointEvent }) {
   const place = eventLocation(event);
   const zone = place ? zoneAt(place) : undefined;
   if (!zone) return null;
-  return <span class="their"> · their {localClock(Date.parse(event.occurredAt), zone).time}</span>;
+  const at = Date.parse(event.occurredAt);
+  return <span class="their">{` · their ${localClock(at, zone).time} (${utcOffset(at, zone)})`}</span>;
 }
 
 /** What touchpoint's own texts are, by kind. */

@@ -1,10 +1,11 @@
 /**
  * Where and when, for facts: the time zone at a place (tz-lookup on coordinates, else the
- * country's one zone), the local hour and weekday there, a country's centroid and currency
- * (world-countries). Pure; the zone formatters are built once per zone.
+ * country's one zone), the local hour and weekday there and its offset from UTC, a country's
+ * centroid and currency (world-countries). Pure; the zone formatters are built once per zone.
  */
 import { createRequire } from "node:module";
 import { getCountry } from "countries-and-timezones";
+import { DateTime } from "luxon";
 import tzlookup from "tz-lookup";
 import type { Country } from "world-countries";
 
@@ -49,6 +50,19 @@ export function localClock(ms: number, zone: string): { hour: number; weekday: n
     weekday: WEEKDAY[parts.weekday!] ?? 0,
     time: `${parts.hour}:${parts.minute}`,
   };
+}
+
+/**
+ * The zone's offset from UTC at instant `ms`, as people read it: "UTC+7", "UTC+5:30", "UTC-3",
+ * "UTC". An offset, not an abbreviation: "CST" names three zones, and most zones have none.
+ * Taken at the instant, so daylight saving is counted (Paris is UTC+2 in July, UTC+1 in November).
+ */
+export function utcOffset(ms: number, zone: string): string {
+  const minutes = DateTime.fromMillis(ms, { zone }).offset;
+  if (!Number.isFinite(minutes) || minutes === 0) return "UTC";
+  const abs = Math.abs(minutes);
+  const m = abs % 60;
+  return `UTC${minutes < 0 ? "-" : "+"}${Math.floor(abs / 60)}${m ? `:${String(m).padStart(2, "0")}` : ""}`;
 }
 
 /** A country's centroid (world-countries), for distances when a customer's home address is not known. */

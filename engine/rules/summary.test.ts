@@ -20,7 +20,7 @@ const snapshot = (over: Partial<CustomerSnapshot> = {}): CustomerSnapshot => ({
   ...over,
 });
 
-// 09:10 in Phnom Penh (UTC+7), then 1 h 55 min later in Paris: 04:05 there (UTC+1 in November).
+// 09:10 in Phnom Penh (UTC+7), then 55 min later in Paris: 04:05 there (UTC+1 in November).
 const paris = tx("e2", "c1", "2026-11-22T03:05:00Z", PARIS) as TouchpointEvent;
 const beforeIt = snapshot({
   previousLocation: { id: "x", ...PHNOM_PENH, at: Date.parse("2026-11-22T02:10:00Z") },
@@ -30,17 +30,27 @@ const shipped = defaultRuleFiles().find((f) => f.rule.name === "impossible-locat
 const impossible = { summary: shipped.summary, title: shipped.event.params.title };
 
 describe("the story of a hit", () => {
-  it("names both places with their own local times", () => {
+  it("names both places with their own local times and offsets", () => {
     const story = storyOf(paris, beforeIt);
-    expect(story.here).toMatchObject({ city: "Paris", zone: "Europe/Paris", localTime: "04:05" });
-    expect(story.there).toMatchObject({ city: "Phnom Penh", zone: "Asia/Phnom_Penh", localTime: "09:10" });
+    expect(story.here).toMatchObject({
+      city: "Paris",
+      zone: "Europe/Paris",
+      localTime: "04:05",
+      offset: "UTC+1",
+    });
+    expect(story.there).toMatchObject({
+      city: "Phnom Penh",
+      zone: "Asia/Phnom_Penh",
+      localTime: "09:10",
+      offset: "UTC+7",
+    });
   });
 
   it("tells the impossible journey in the rule's own words, earlier place first", () => {
     const facts = computeFacts(paris, sophie, beforeIt);
     const text = summarise(impossible, facts, storyOf(paris, beforeIt), []);
     expect(text).toBe(
-      "Phnom Penh 09:10 → Paris 04:05: 9,951.7 km in 55 min, 10,856.4 km/h — faster than any flight.",
+      "Phnom Penh 09:10 (UTC+7) → Paris 04:05 (UTC+1), 55 min later: 9,951.7 km, 10,856.4 km/h — faster than any flight.",
     );
   });
 
@@ -54,8 +64,64 @@ describe("the story of a hit", () => {
       [],
     );
     expect(text).toBe(
-      "Phnom Penh 09:10 → Paris 05:05: 9,951.7 km in 1 h 55 min, 5,192.2 km/h — faster than any flight.",
+      "Phnom Penh 09:10 (UTC+7) → Paris 05:05 (UTC+1), 1 h 55 min later: 9,951.7 km, 5,192.2 km/h — faster than any flight.",
     );
+  });
+
+  it("gives each place its offset and how long after the second was, when the local clocks read backwards", () => {
+    // Paris at 12:05 was 1 h 55 min after Phnom Penh at 16:10: the bare clocks say the opposite.
+    const at1205 = tx("e3", "c1", "2026-11-22T11:05:00Z", PARIS) as TouchpointEvent;
+    const at1610 = snapshot({
+      previousLocation: { id: "x", ...PHNOM_PENH, at: Date.parse("2026-11-22T09:10:00Z") },
+    });
+    const text = summarise(
+      { summary: "{{route}}", title: "x" },
+      computeFacts(at1205, sophie, at1610),
+      storyOf(at1205, at1610),
+      [],
+    );
+    expect(text).toBe("Phnom Penh 16:10 (UTC+7) → Paris 12:05 (UTC+1), 1 h 55 min later");
+  });
+
+  it("counts daylight saving: a clock put back an hour between the two shows the offset it read", () => {
+    // Paris and Lyon share Europe/Paris, which went from UTC+2 to UTC+1 at 01:00Z on 25 October 2026.
+    const lyon = { city: "Lyon", country: "FR", lat: 45.764, lon: 4.8357 };
+    const after = tx("d2", "c1", "2026-10-25T01:20:00Z", PARIS) as TouchpointEvent;
+    const before = snapshot({
+      previousLocation: { id: "d1", ...lyon, at: Date.parse("2026-10-25T00:40:00Z") },
+    });
+    const text = summarise(
+      { summary: "{{route}}", title: "x" },
+      computeFacts(after, sophie, before),
+      storyOf(after, before),
+      [],
+    );
+    expect(text).toBe("Lyon 02:40 (UTC+2) → Paris 02:20 (UTC+1), 40 min later");
+  });
+
+  it("leaves the offset out when both places read the same one, and still says how long after", () => {
+    const lyon = { city: "Lyon", country: "FR", lat: 45.764, lon: 4.8357 };
+    const after = tx("s2", "c1", "2026-11-22T10:05:00Z", PARIS) as TouchpointEvent;
+    const before = snapshot({
+      previousLocation: { id: "s1", ...lyon, at: Date.parse("2026-11-22T08:10:00Z") },
+    });
+    const text = summarise(
+      { summary: "{{route}}", title: "x" },
+      computeFacts(after, sophie, before),
+      storyOf(after, before),
+      [],
+    );
+    expect(text).toBe("Lyon 09:10 → Paris 11:05, 1 h 55 min later");
+  });
+
+  it("gives a story stored before offsets were kept its offsets, from its zone and instant", () => {
+    const { here, there } = storyOf(paris, beforeIt);
+    const { offset: _h, ...oldHere } = here!;
+    const { offset: _t, ...oldThere } = there!;
+    const facts = computeFacts(paris, sophie, beforeIt);
+    expect(
+      summarise({ summary: "{{route}}", title: "x" }, facts, { here: oldHere, there: oldThere }, []),
+    ).toBe("Phnom Penh 09:10 (UTC+7) → Paris 04:05 (UTC+1), 55 min later");
   });
 
   it("without a summary, says which conditions held, in words", () => {
@@ -66,7 +132,7 @@ describe("the story of a hit", () => {
       { fact: "event.channel", operator: "in", value: ["card_present", "atm"], factValue: "card_present" },
     ]);
     expect(text).toBe(
-      "Phnom Penh 09:10 → Paris 04:05: travel.speedKmh 10,920.4 (over 900); event.channel card_present (one of card_present, atm)",
+      "Phnom Penh 09:10 (UTC+7) → Paris 04:05 (UTC+1), 55 min later: travel.speedKmh 10,920.4 (over 900); event.channel card_present (one of card_present, atm)",
     );
   });
 
@@ -100,6 +166,16 @@ describe("the shipped rules' sentences", () => {
     const text = summarise({ summary: velocity.summary, title: "x" }, facts, storyOf(bangkok, s), []);
     expect(text).toMatch(
       /^6 card payments within an hour and 5,400\.5 EUR within a day; this one 99\.99 THB at Shop\.$/,
+    );
+  });
+
+  it("give a payment abroad its local time with the offset", () => {
+    const foreign = defaultRuleFiles().find(
+      (f) => f.rule.name === "foreign-spend-without-travel-notice",
+    )!.rule;
+    const facts = computeFacts(paris, { id: "c1", homeCountry: "GB" }, snapshot());
+    expect(summarise({ summary: foreign.summary, title: "x" }, facts, storyOf(paris, snapshot()), [])).toBe(
+      "25 EUR at Shop in FR, Paris 04:05 (UTC+1), away from home (GB) with no travel notice covering it.",
     );
   });
 

@@ -7,7 +7,7 @@
  */
 import Mustache from "mustache";
 import { eventLocation, type TouchpointEvent } from "../events.ts";
-import { localClock, zoneAt } from "../features/places.ts";
+import { localClock, utcOffset, zoneAt } from "../features/places.ts";
 import type { CustomerSnapshot, LocationMark } from "../features/state.ts";
 import { FACTS, type Facts, travelNeighbour } from "./facts.ts";
 
@@ -22,6 +22,8 @@ export interface StoryPlace {
   zone: string | null;
   /** "HH:mm" in `zone` (UTC when the zone is unknown). */
   localTime: string;
+  /** `zone`'s offset at `at`: "UTC+7". Absent from stories stored before it was kept (derived then). */
+  offset?: string;
 }
 
 /** What a hit's story is made of besides its facts: the event's place and its travel neighbour's. */
@@ -32,9 +34,10 @@ export interface Story {
 
 /** The words a summary may use besides facts, with what they say (listed for the risk team). */
 export const STORY_WORDS = {
-  here: "Where and when this event happened, in local time: `Paris 11:05`.",
-  there: "The other card-present payment of `travel.*`, the same way: `Phnom Penh 09:10`.",
-  route: "The two, earlier first: `Phnom Penh 09:10 → Paris 11:05`.",
+  here: "Where and when this event happened, in local time with its offset: `Paris 04:05 (UTC+1)`.",
+  there: "The other card-present payment of `travel.*`, the same way: `Phnom Penh 09:10 (UTC+7)`.",
+  route:
+    "The two, earlier first, and how long after: `Phnom Penh 09:10 (UTC+7) → Paris 04:05 (UTC+1), 55 min later` (one offset: none shown).",
   gap: "The time between them: `1 h 55 min`.",
   payment: "This payment's amount with its currency: `2,300 EUR`, `99.99 GBP`.",
   shop: "This payment's merchant, by name.",
@@ -56,6 +59,7 @@ function placeOf(
     at: new Date(at).toISOString(),
     zone,
     localTime: localClock(at, zone ?? "UTC").time,
+    offset: utcOffset(at, zone ?? "UTC"),
   };
 }
 
@@ -86,7 +90,27 @@ function gapText(ms: number): string {
   return m === 0 ? `${h} h` : `${h} h ${m} min`;
 }
 
-const placeText = (p: StoryPlace) => `${p.city ?? p.country} ${p.localTime}`;
+const offsetOf = (p: StoryPlace) => p.offset ?? utcOffset(Date.parse(p.at), p.zone ?? "UTC");
+
+/** A place of the story as the advocate reads it: `Paris 04:05 (UTC+1)`; without the offset on request. */
+export function placeText(p: StoryPlace, withOffset = true): string {
+  const where = `${p.city ?? p.country} ${p.localTime}`;
+  return withOffset ? `${where} (${offsetOf(p)})` : where;
+}
+
+/**
+ * The journey, earlier place first, and how long after the first the second was, from the two
+ * instants: local clocks alone can read backwards (Phnom Penh 09:10, then Paris 04:05), so each
+ * carries its offset. Two places on one offset cannot, so theirs is left out. Undefined without both.
+ */
+export function routeText(story: Story): string | undefined {
+  const { here, there } = story;
+  if (!here || !there) return undefined;
+  const [first, second] = Date.parse(there.at) <= Date.parse(here.at) ? [there, here] : [here, there];
+  const offsets = offsetOf(first) !== offsetOf(second);
+  const gap = gapText(Date.parse(second.at) - Date.parse(first.at));
+  return `${placeText(first, offsets)} → ${placeText(second, offsets)}, ${gap} later`;
+}
 
 /** The template's view: facts (numbers in words), nested by their dots, and the story words. */
 function viewOf(facts: Facts, story: Story, title: string): Record<string, unknown> {
@@ -110,8 +134,7 @@ function viewOf(facts: Facts, story: Story, title: string): Record<string, unkno
   if (here) view.here = placeText(here);
   if (there) view.there = placeText(there);
   if (here && there) {
-    const [first, second] = Date.parse(there.at) <= Date.parse(here.at) ? [there, here] : [here, there];
-    view.route = `${placeText(first)} → ${placeText(second)}`;
+    view.route = routeText(story);
     view.gap = gapText(Date.parse(here.at) - Date.parse(there.at));
   }
   view.title = title;
