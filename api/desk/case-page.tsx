@@ -447,7 +447,8 @@ function LogCall({ c }: { c: Detail }) {
         </fieldset>
         <p>
           <label for="call-note">Note (optional)</label>
-          <textarea id="call-note" name="note" rows={2} maxlength={4000} />
+          {/* Not "note": the resolve form below has one, and a page's fields are found by name. */}
+          <textarea id="call-note" name="callNote" rows={2} maxlength={4000} />
         </p>
         {/* One call per form drawn: a double click or a resubmit logs it once. */}
         <input type="hidden" name="nonce" value={crypto.randomUUID()} />
@@ -633,7 +634,7 @@ export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: CaseAct
     const p = c.get("principal");
     const kase = await visibleCase(sql, p, c.req.param("id"));
     const form = await c.req.parseBody();
-    const note = typeof form.note === "string" ? cleanText(form.note).trim().slice(0, 4000) : "";
+    const note = typeof form.callNote === "string" ? cleanText(form.callNote).trim().slice(0, 4000) : "";
     const call = callBody.safeParse({ outcome: form.outcome, ...(note ? { note } : {}) });
     // The form offers only the known outcomes; anything else is not a call to log.
     if (!call.success) return c.redirect(`/desk/cases/${kase.id}#log-call`, 303);
