@@ -233,7 +233,7 @@ export function openApiDocument(): object {
       "/v1/cases/{id}/calls": {
         post: {
           summary:
-            "`{ outcome: reached | no_answer | left_message, note? }`: a call the advocate made, onto the timeline as `call.logged`; it answers the call task before it, so the case no longer needs them until a new task. An `Idempotency-Key` header makes a retry the same call.",
+            "`{ outcome: reached | no_answer | left_message, note? }`: a call the advocate made, onto the timeline as `call.logged`; `reached` and `left_message` answer the call task before it, so the case no longer needs them until a new task; `no_answer` leaves it needing them. An `Idempotency-Key` header makes a retry the same call.",
           security: bearer,
           requestBody: json("CallLog"),
           responses: {

@@ -1,7 +1,8 @@
 /**
  * Logging a call (issue 25): over the API and through the case page in Chromium. A logged call
- * shows on the timeline and answers the call task raised before it; a later task needs the
- * advocate again. Cases are written straight into the store, in a team of their own.
+ * shows on the timeline; one that reached the customer or left a message answers the call task
+ * raised before it (a later task needs the advocate again), one nobody answered does not. Cases
+ * are written straight into the store, in a team of their own.
  */
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -72,13 +73,24 @@ describe("logging a call", () => {
     expect((await api("GET", `/v1/cases/${id}`)).body.attention).toMatch(/call the customer/);
   });
 
-  it("an unanswered attempt is on the timeline and answers the task too", async () => {
+  it("a call nobody answered is on the timeline and the case still needs the advocate", async () => {
     const api = await asAdvocate();
     const id = await caseNeedingACall();
     const r = await api("POST", `/v1/cases/${id}/calls`, { outcome: "no_answer" });
     expect(r.status).toBe(201);
-    expect(r.body.attention).toBeNull();
+    expect(r.body.attention).toMatch(/call the customer/);
     expect((await calls(id)).map((s: Json) => s.detail)).toEqual([{ outcome: "no_answer" }]);
+  });
+
+  it("a message left answers the task, as a text would", async () => {
+    const api = await asAdvocate();
+    const id = await caseNeedingACall();
+    const r = await api("POST", `/v1/cases/${id}/calls`, {
+      outcome: "left_message",
+      note: "asked her to call back",
+    });
+    expect(r.status).toBe(201);
+    expect(r.body.attention).toBeNull();
   });
 
   it("refuses a bad call with the field and why, and changes nothing", async () => {

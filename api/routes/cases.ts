@@ -250,8 +250,7 @@ export function caseRoutes(
       ]);
     return c.json(forRole(p, await caseDetail(sql, kase.id)), 200);
   });
-  // A call the advocate made, logged. Any outcome answers the call task before it: the advocate did
-  // what was asked; if the customer still has to be reached, the outreach path raises a new task.
+  // A call the advocate made, logged; whether it answers the call task is `attentionSql`'s to say.
   app.post("/:id/calls", requireRole("advocate", "supervisor"), async (c) => {
     const p = c.get("principal");
     const kase = await visibleCase(sql, p, c.req.param("id"));

@@ -5,7 +5,10 @@ import { UnprocessableError } from "../errors.ts";
 import { text } from "../events.ts";
 import { addTimeline, type Q, timelineDetailByKey } from "../store/postgres.ts";
 
-/** How a call went. Any of them answers the call task raised before it (see `attentionSql`). */
+/**
+ * How a call went. `reached` and `left_message` answer the call task before it (the customer was told,
+ * as by a text); `no_answer` does not: nothing reached them, so the case still needs a call.
+ */
 export const CALL_OUTCOMES = ["reached", "no_answer", "left_message"] as const;
 export type CallOutcome = (typeof CALL_OUTCOMES)[number];
 
