@@ -642,7 +642,8 @@ export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: CaseAct
       typeof form.nonce === "string" && /^[A-Za-z0-9-]{1,100}$/.test(form.nonce)
         ? form.nonce
         : crypto.randomUUID();
-    await logCall(sql, { ...call.data, caseId: kase.id, by: p.advocateId ?? p.tokenId, key });
+    if (await logCall(sql, { ...call.data, caseId: kase.id, by: p.advocateId ?? p.tokenId, key }))
+      await audit(sql, p.tokenId, "case.call", `case:${kase.id}`);
     return c.redirect(`/desk/cases/${kase.id}#timeline`, 303);
   });
 
