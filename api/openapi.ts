@@ -1,5 +1,6 @@
 /** The OpenAPI 3.1 document, generated from the same zod schemas that validate requests. */
 import { z } from "zod";
+import { callBody } from "../engine/cases/call-log.ts";
 import { eventSchema } from "../engine/events.ts";
 import { advocateInput, customerInput } from "../engine/people.ts";
 import { ruleFileSchema, rulesetSchema } from "../engine/rules/schema.ts";
@@ -55,6 +56,7 @@ export function openApiDocument(): object {
         Event: schema(eventSchema),
         CustomerInput: schema(customerInput),
         AdvocateInput: schema(advocateInput),
+        CallLog: schema(callBody),
         Ruleset: schema(rulesetSchema),
         RuleFile: schema(ruleFileSchema),
         VonageInbound: schema(inboundSchema),
@@ -224,6 +226,20 @@ export function openApiDocument(): object {
           responses: {
             "200": { description: "the case" },
             "422": { description: "the Idempotency-Key was used for another note", ...json("Error") },
+            ...errors,
+          },
+        },
+      },
+      "/v1/cases/{id}/calls": {
+        post: {
+          summary:
+            "`{ outcome: reached | no_answer | left_message, note? }`: a call the advocate made, onto the timeline as `call.logged`; `reached` and `left_message` answer the call task before it, so the case no longer needs them until a new task; `no_answer` leaves it needing them. An `Idempotency-Key` header makes a retry the same call.",
+          security: bearer,
+          requestBody: json("CallLog"),
+          responses: {
+            "201": { description: "the case, with the call logged" },
+            "200": { description: "the case; this Idempotency-Key had logged this call already" },
+            "422": { description: "the Idempotency-Key was used for another call", ...json("Error") },
             ...errors,
           },
         },

@@ -1,5 +1,6 @@
 /** The case page: who the customer is, why the case, the texts, the timeline, and what to do. */
 import { Hono } from "hono";
+import { CALL_OUTCOMES, callBody, logCall } from "../../engine/cases/call-log.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../engine/errors.ts";
 import { eventLocation } from "../../engine/events.ts";
 import { cleanText } from "../../engine/input.ts";
@@ -303,6 +304,7 @@ function CasePage({
               <p class="warn">Unknown customer {c.customerId}</p>
             )}
           </div>
+          {open || c.attention ? <LogCall c={c} /> : null}
           <div class="card">
             <h2>Before this case</h2>
             {c.previousCases.length === 0 ? (
@@ -416,6 +418,40 @@ function CasePage({
         </section>
       </div>
     </Layout>
+  );
+}
+
+/** The outcomes as the form offers them, in the order an advocate meets them. */
+const CALL_OUTCOME_LABEL: Record<(typeof CALL_OUTCOMES)[number], string> = {
+  reached: "Reached the customer",
+  no_answer: "No answer",
+  left_message: "Left a message",
+};
+
+/** Logging a call answers the call task above it: the form sits beside the number to call. */
+function LogCall({ c }: { c: Detail }) {
+  return (
+    <div class="card" id="log-call">
+      <h2>Log a call</h2>
+      <form method="post" action={`/desk/cases/${c.id}/calls`}>
+        <fieldset>
+          <legend>How did the call go?</legend>
+          {CALL_OUTCOMES.map((o, i) => (
+            <label>
+              <input type="radio" name="outcome" value={o} checked={i === 0} /> {CALL_OUTCOME_LABEL[o]}
+            </label>
+          ))}
+        </fieldset>
+        <p>
+          <label for="call-note">Note (optional)</label>
+          {/* Not "note": the resolve form below has one, and a page's fields are found by name. */}
+          <textarea id="call-note" name="callNote" rows={2} maxlength={4000} />
+        </p>
+        {/* One call per form drawn: a double click or a resubmit logs it once. */}
+        <input type="hidden" name="nonce" value={crypto.randomUUID()} />
+        <button type="submit">Log call</button>
+      </form>
+    </div>
   );
 }
 
@@ -589,6 +625,23 @@ export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: CaseAct
       }
     }
     return c.redirect(`/desk/cases/${kase.id}#block-card`, 303);
+  });
+
+  app.post("/cases/:id/calls", async (c) => {
+    const p = c.get("principal");
+    const kase = await visibleCase(sql, p, c.req.param("id"));
+    const form = await c.req.parseBody();
+    const note = typeof form.callNote === "string" ? cleanText(form.callNote).trim().slice(0, 4000) : "";
+    const call = callBody.safeParse({ outcome: form.outcome, ...(note ? { note } : {}) });
+    // The form offers only the known outcomes; anything else is not a call to log.
+    if (!call.success) return c.redirect(`/desk/cases/${kase.id}#log-call`, 303);
+    const key =
+      typeof form.nonce === "string" && /^[A-Za-z0-9-]{1,100}$/.test(form.nonce)
+        ? form.nonce
+        : crypto.randomUUID();
+    if (await logCall(sql, { ...call.data, caseId: kase.id, by: p.advocateId ?? p.tokenId, key }))
+      await audit(sql, p.tokenId, "case.call", `case:${kase.id}`);
+    return c.redirect(`/desk/cases/${kase.id}#timeline`, 303);
   });
 
   app.post("/cases/:id/notes", async (c) => {

@@ -59,6 +59,7 @@ export const STEP_LABEL: Record<string, string> = {
   "action.account_lock": "Account lock requested",
   "advocate.alerted": "Advocate alerted",
   "task.call_customer": "Task: call the customer",
+  "call.logged": "Call:",
   "feedback.asked": "Feedback asked",
   "feedback.skipped": "Feedback not asked",
   "feedback.received": "Customer's feedback",
@@ -78,6 +79,8 @@ export function stepText(kind: string, d: Record<string, unknown>): string {
     case "case.unassigned":
       return `${d.advocateName ?? "nobody"}: ${d.reason}${d.note ? ` — “${d.note}”` : ""}`;
     case "case.resolved":
+      return `${words(d.outcome)}${d.note ? ` — ${d.note}` : ""}`;
+    case "call.logged":
       return `${words(d.outcome)}${d.note ? ` — ${d.note}` : ""}`;
     case "note.added":
     case "message.written":

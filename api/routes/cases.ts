@@ -2,6 +2,7 @@
 import { type Context, Hono } from "hono";
 import type { CountryCode } from "libphonenumber-js";
 import { z } from "zod";
+import { callBody, logCall } from "../../engine/cases/call-log.ts";
 import type { TransferKind } from "../../engine/cases/routing.ts";
 import {
   ConflictError,
@@ -229,13 +230,7 @@ export function caseRoutes(
     const p = c.get("principal");
     const kase = await visibleCase(sql, p, c.req.param("id"));
     const body = await jsonBody(c, noteBody);
-    const given = c.req.header("idempotency-key");
-    if (given !== undefined && !/^[\x21-\x7e]{1,200}$/.test(given)) {
-      throw new ValidationError("invalid Idempotency-Key", [
-        { path: "Idempotency-Key", message: "1-200 printable ASCII characters" },
-      ]);
-    }
-    const key = given ?? `note:${kase.id}:${crypto.randomUUID()}`;
+    const key = idempotencyKeyOf(c) ?? `note:${kase.id}:${crypto.randomUUID()}`;
     const idemKey = `note:${kase.id}:${key}`;
     const added = await addTimeline(
       sql,
@@ -255,5 +250,29 @@ export function caseRoutes(
       ]);
     return c.json(forRole(p, await caseDetail(sql, kase.id)), 200);
   });
+  // A call the advocate made, logged; whether it answers the call task is `attentionSql`'s to say.
+  app.post("/:id/calls", requireRole("advocate", "supervisor"), async (c) => {
+    const p = c.get("principal");
+    const kase = await visibleCase(sql, p, c.req.param("id"));
+    const body = await jsonBody(c, callBody);
+    const added = await logCall(sql, {
+      ...body,
+      caseId: kase.id,
+      by: p.advocateId ?? p.tokenId,
+      key: idempotencyKeyOf(c) ?? crypto.randomUUID(),
+    });
+    return c.json(forRole(p, await caseDetail(sql, kase.id)), added ? 201 : 200);
+  });
   return app;
+}
+
+/** The request's Idempotency-Key, checked as notes and calls accept it; undefined if none was sent. */
+function idempotencyKeyOf(c: Context<AuthEnv>): string | undefined {
+  const given = c.req.header("idempotency-key");
+  if (given !== undefined && !/^[\x21-\x7e]{1,200}$/.test(given)) {
+    throw new ValidationError("invalid Idempotency-Key", [
+      { path: "Idempotency-Key", message: "1-200 printable ASCII characters" },
+    ]);
+  }
+  return given;
 }

@@ -41,6 +41,7 @@ export type TimelineKind =
   | "action.account_lock"
   | "advocate.alerted"
   | "task.call_customer"
+  | "call.logged"
   | "feedback.asked"
   | "feedback.skipped"
   | "feedback.received";
