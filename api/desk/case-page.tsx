@@ -250,21 +250,29 @@ function CasePage({
   moved?: string | undefined;
 }) {
   const open = c.status === "open";
+  // The story sentence of the case's first explained decision leads the page; the card below
+  // keeps the rest of each decision (issue 25: at 390 px it used to sit 2,500 px down).
+  const lead = c.decisions.map((d) => (d.explanation as { summary?: string }).summary).find(Boolean);
   return (
     <Layout title={c.title} who={whoOf(principal)} role={principal.role} caseId={c.id}>
       <div id="case-head" data-live>
         <h1>
           {c.title} <Severity value={c.severity} />
         </h1>
-        {c.attention ? <p class="attention">Needs you: {c.attention}</p> : null}
+        {/* A colleague's hand-over note is read before anything else, then why, then what to do. */}
         <HandOffNote c={c} principal={principal} />
+        {lead ? <p class="story lead">{lead}</p> : null}
+        {c.attention ? <p class="attention">Needs you: {c.attention}</p> : null}
         <p class="muted">
           {c.id} · opened <When at={c.openedAt} /> · <b class={open ? "" : "ok"}>{stateInWords(c)}</b> ·
           advocate <b>{c.advocate?.name ?? "waiting for an advocate"}</b>
         </p>
       </div>
+      {/* Markup order is the reading and tab order: the conversation and the call come before the
+          rarer forms (hand over, block, replace, resolve) and the long record on the right. */}
       <div class="grid">
         <section>
+          <Conversation c={c} error={error} />
           <div class="card">
             <h2>Customer</h2>
             {c.customer ? (
@@ -305,6 +313,25 @@ function CasePage({
             )}
           </div>
           {open || c.attention ? <LogCall c={c} /> : null}
+          <WorkCard c={c} principal={principal} colleagues={colleagues} refused={moved} />
+          <BlockCard c={c} />
+          <ReplaceCard c={c} refused={error} />
+          {open ? (
+            <div class="card">
+              <h2>Resolve</h2>
+              <form method="post" action={`/desk/cases/${c.id}/resolve`}>
+                <p>
+                  <textarea name="note" rows={2} placeholder="What the customer said (optional)" />
+                </p>
+                <button class="danger" name="outcome" value="confirmed_fraud" type="submit">
+                  Confirmed fraud
+                </button>{" "}
+                <button class="primary" name="outcome" value="false_alarm" type="submit">
+                  False alarm
+                </button>
+              </form>
+            </div>
+          ) : null}
           <div class="card">
             <h2>Before this case</h2>
             {c.previousCases.length === 0 ? (
@@ -322,29 +349,8 @@ function CasePage({
               </ul>
             )}
           </div>
-          <WorkCard c={c} principal={principal} colleagues={colleagues} refused={moved} />
-          <BlockCard c={c} />
-          <ReplaceCard c={c} refused={error} />
-          <Conversation c={c} error={error} />
-          {open ? (
-            <div class="card">
-              <h2>Resolve</h2>
-              <form method="post" action={`/desk/cases/${c.id}/resolve`}>
-                <p>
-                  <textarea name="note" rows={2} placeholder="What the customer said (optional)" />
-                </p>
-                <button class="danger" name="outcome" value="confirmed_fraud" type="submit">
-                  Confirmed fraud
-                </button>{" "}
-                <button class="primary" name="outcome" value="false_alarm" type="submit">
-                  False alarm
-                </button>
-              </form>
-            </div>
-          ) : null}
         </section>
         <section>
-          <JourneyCard c={c} />
           <div class="card">
             <h2>Why this case</h2>
             {c.decisions.map((d) => {
@@ -354,7 +360,7 @@ function CasePage({
                   <div>
                     <Severity value={d.severity} /> <b>{d.title}</b>
                   </div>
-                  {x.summary ? <p class="story">{x.summary}</p> : null}
+                  {x.summary && x.summary !== lead ? <p class="story">{x.summary}</p> : null}
                   <div class="muted">
                     {describeEvent(d.event)} · <When at={d.event.occurredAt} />
                     <TheirTime event={d.event} />
@@ -373,6 +379,7 @@ function CasePage({
               );
             })}
           </div>
+          <JourneyCard c={c} />
           <div class="card">
             <h2>Recent activity</h2>
             {c.activity.length === 0 ? <p class="muted">No events stored for this customer.</p> : null}

@@ -40,7 +40,7 @@ fieldset { border:1px solid var(--line); border-radius:6px; } fieldset label { f
 a.skip { position:absolute; left:8px; top:-100px; z-index:10; background:#fff; color:var(--accent); padding:6px 12px; border:2px solid var(--accent); border-radius:6px; font-weight:600; }
 a.skip:focus { top:8px; } main:focus { outline:none; }
 .tabs a { margin-right:10px; } .tabs a.on { font-weight:700; color:var(--ink); text-decoration:none; }
-.why { margin-bottom:14px; } .why .story { font-size:15px; margin:6px 0; } .held { margin:4px 0; padding-left:18px; color:var(--muted); } .small { font-size:12px; }
+.why { margin-bottom:14px; } .why .story { font-size:15px; margin:6px 0; } .story.lead { font-size:15px; margin:4px 0 8px; overflow-wrap:anywhere; } .held { margin:4px 0; padding-left:18px; color:var(--muted); } .small { font-size:12px; }
 .their { color:var(--muted); } .activity { padding-left:18px; } .activity li { margin-bottom:4px; } .activity li.flagged { font-weight:600; } .flag { color:var(--high); }
 svg.map { width:100%; height:auto; display:block; border-radius:6px; } .map .sea { fill:#eef3f8; } .map .land { fill:#d5dbe4; stroke:#fff; stroke-width:.5; }
 .map .graticule { fill:none; stroke:#dde4ee; stroke-width:.5; } .map .route { fill:none; stroke:var(--high); stroke-width:2.5; stroke-dasharray:7 5; }
