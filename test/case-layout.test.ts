@@ -46,14 +46,18 @@ describe("the case page puts what to do next first", () => {
     return page;
   }
 
-  /** The bottom edge of the first element matching `selector`, px from the top of the page. */
+  /**
+   * The bottom edge of the first element matching `selector`, px from the top of the page. Read in
+   * one step inside the page: the live script swaps the case head, so a handle can go stale.
+   */
   async function bottomOf(page: Page, selector: string): Promise<number> {
-    const el = page.locator(selector).first();
-    // The head is swapped live when the case changes: wait for it to be drawn, then measure.
-    await el.waitFor({ state: "visible" });
-    const box = await el.boundingBox();
-    expect(box, `${selector} is drawn`).not.toBeNull();
-    return box ? box.y + box.height : Number.POSITIVE_INFINITY;
+    await page.locator(selector).first().waitFor({ state: "visible" });
+    const bottom = await page.evaluate((s) => {
+      const el = document.querySelector(s);
+      return el ? el.getBoundingClientRect().bottom + window.scrollY : null;
+    }, selector);
+    expect(bottom, `${selector} is drawn`).not.toBeNull();
+    return bottom ?? Number.POSITIVE_INFINITY;
   }
 
   it("at 1280 × 800 the next step and the reply box are on the first screen", async () => {
