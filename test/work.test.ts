@@ -167,6 +167,8 @@ describe("moving work through the API", () => {
     });
     const holder = await as(kase.advocateId);
     const to = kase.advocateId === "adv-cy" ? "adv-bo" : "adv-cy";
+    // The case's own check text lands on its timeline after it opens: let it, before comparing.
+    await t.drained();
     const before = (await t.api("GET", `/v1/cases/${kase.id}`)).body;
     const phoneSystem = t.as(await t.token("ingest", { label: "telephony" }));
     const refusals: Array<[string, Promise<{ status: number; body: Json }>]> = [
