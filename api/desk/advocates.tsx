@@ -25,7 +25,8 @@ export function advocateRoutes(sql: Sql) {
               {unassigned} open case{unassigned === 1 ? "" : "s"} waiting for an advocate
             </p>
             <div class="card">
-              <table>
+              {/* The queue's table: a list of cards on a phone, so nothing scrolls sideways. */}
+              <table class="cases">
                 <thead>
                   <tr>
                     <th>Advocate</th>
@@ -38,9 +39,11 @@ export function advocateRoutes(sql: Sql) {
                   {advocates.map((a) => (
                     <tr>
                       <td>{a.name}</td>
-                      <td>{a.team}</td>
-                      <td class={a.status === "online" ? "ok" : "muted"}>{a.status}</td>
-                      <td class={a.open >= a.capacity ? "warn" : ""}>
+                      <td data-label="Team">{a.team}</td>
+                      <td data-label="Status" class={a.status === "online" ? "ok" : "muted"}>
+                        {a.status}
+                      </td>
+                      <td data-label="Open cases" class={a.open >= a.capacity ? "warn" : ""}>
                         {a.open} of {a.capacity}
                       </td>
                     </tr>
