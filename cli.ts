@@ -523,15 +523,81 @@ export function program(): Command {
   return root;
 }
 
+interface Listed {
+  id: string;
+  customerId: string;
+  occurredAt: string;
+  amount: { value: number; currency: string } | null;
+  home: { value: number; currency: string } | null;
+  merchant: string | null;
+  place: { city: string | null; country: string } | null;
+  outcome: string;
+}
+
+interface Matches {
+  count: number;
+  listed: Listed[];
+  money: Array<{
+    currency: string;
+    total: number;
+    confirmedFraud: number;
+    falseAlarms: number;
+    open: number;
+  }>;
+  unconverted: number;
+}
+
 interface Score {
   rule: string;
   mode: string;
+  change?: string;
   hits: number;
   hitRate: number;
   customers: number;
   confirmed: number;
   falseAlarms: number;
   precision: number | null;
+  matched?: Matches;
+}
+
+const money = (v: number, currency: string) =>
+  `${v.toLocaleString("en-GB", { minimumFractionDigits: 2, maximumFractionDigits: 2 })} ${currency}`;
+
+/** "1,900.00 EUR (confirmed fraud 1,900.00 EUR, false alarms 0.00 EUR)", one per home currency. */
+function moneyLine(m: Matches): string {
+  const sums = m.money.map(
+    (x) =>
+      `${money(x.total, x.currency)} (confirmed fraud ${money(x.confirmedFraud, x.currency)}, false alarms ${money(x.falseAlarms, x.currency)}, open ${money(x.open, x.currency)})`,
+  );
+  if (m.unconverted > 0) sums.push(`${m.unconverted} payment(s) with no home amount`);
+  return sums.join("; ") || "no payments";
+}
+
+/** The events a list holds, one a line, and how many it left out. */
+function printMatches(m: Matches): void {
+  if (m.listed.length === 0) return;
+  const outcome: Record<string, string> = {
+    confirmed_fraud: "confirmed fraud",
+    false_alarm: "false alarm",
+    open: "open",
+    none: "-",
+  };
+  print(
+    table(
+      ["event", "customer", "time", "amount", "home", "merchant", "place", "outcome"],
+      m.listed.map((e) => [
+        e.id,
+        e.customerId,
+        e.occurredAt,
+        e.amount ? money(e.amount.value, e.amount.currency) : "-",
+        e.home ? money(e.home.value, e.home.currency) : "-",
+        e.merchant ?? "-",
+        e.place ? [e.place.city, e.place.country].filter(Boolean).join(", ") : "-",
+        outcome[e.outcome] ?? e.outcome,
+      ]),
+    ),
+  );
+  if (m.count > m.listed.length) print(`(the first ${m.listed.length} of ${m.count}; --json has the report)`);
 }
 
 function printBacktest(report: {
@@ -543,6 +609,7 @@ function printBacktest(report: {
   neverHit: string[];
   newlyFlagged: string[];
   noLongerFlagged: string[];
+  changes?: { newlyFlagged: Matches; noLongerFlagged: Matches };
 }): void {
   print(`${report.events} events replayed${report.truncated ? " (stopped at the limit)" : ""}`);
   const pct = (p: number | null) => (p === null ? "-" : `${Math.round(p * 100)}%`);
@@ -554,13 +621,29 @@ function printBacktest(report: {
     String(s.confirmed),
     String(s.falseAlarms),
     pct(s.precision),
+    s.change && s.change !== "unchanged" ? s.change : "",
   ];
-  const head = ["rule", "hits", "hit rate", "customers", "confirmed", "false alarms", "precision"];
+  const head = ["rule", "hits", "hit rate", "customers", "confirmed", "false alarms", "precision", "change"];
   print("\nthe published rules with these files:");
   print(table(head, report.candidate.map(row)));
   if (report.neverHit.length > 0) print(`never hit: ${report.neverHit.join(", ")}`);
   print(`\npublished version ${report.publishedVersion}:`);
   print(table(head, report.published.map(row)));
+  // The payments of what these files change: an unchanged rule matches the same on both sides.
+  for (const s of report.candidate.filter((x) => x.change === "added" || x.change === "changed")) {
+    if (!s.matched) continue;
+    print(`\n${s.rule} (${s.change}) matched ${s.matched.count} event(s): ${moneyLine(s.matched)}`);
+    printMatches(s.matched);
+  }
+  if (report.changes) {
+    for (const [title, m] of [
+      ["newly flagged", report.changes.newlyFlagged],
+      ["no longer flagged", report.changes.noLongerFlagged],
+    ] as const) {
+      print(`\n${title}: ${m.count} event(s)${m.count > 0 ? `: ${moneyLine(m)}` : ""}`);
+      printMatches(m);
+    }
+  }
   print(
     `\nnewly flagged customers: ${report.newlyFlagged.length}; no longer flagged: ${report.noLongerFlagged.length}`,
   );

@@ -436,7 +436,7 @@ export function openApiDocument(): object {
           summary:
             "Queue a backtest: a stored window (`from`, `to`) or an uploaded stream (`events`, `labels`)",
           description:
-            "`{ rules?: [rule files], remove?: [names], from, to, maxEvents? }` or `{ rules?, remove?, events: [events], labels?: { customerId: confirmed_fraud | false_alarm } }`. The candidate is the published version with `rules` added or replacing its rules of the same name and `remove` left out. Runs on queue `backtests` in scratch state; never touches cases, texts or live state.",
+            "`{ rules?: [rule files], remove?: [names], from, to, maxEvents?, listed? }` or `{ rules?, remove?, events: [events], labels?: { customerId: confirmed_fraud | false_alarm }, listed? }`; `listed` (default 50, at most 500) is how many matched events the report lists per rule and per change. The candidate is the published version with `rules` added or replacing its rules of the same name and `remove` left out. Runs on queue `backtests` in scratch state; never touches cases, texts or live state.",
           security: bearer,
           responses: {
             "202": { description: "{ id, status, progress }; Location: /v1/backtests/{id}" },
@@ -448,7 +448,7 @@ export function openApiDocument(): object {
         get: {
           summary: "A backtest's progress (done, total, ETA) and, once done, its report",
           description:
-            "Report: per rule of each side `{ rule, mode, hits, hitRate, customers, confirmed, falseAlarms, precision, overlap }`, `neverHit`, `newlyFlagged`, `noLongerFlagged`, `labelledCustomers`.",
+            "Report: per rule of each side `{ rule, mode, change (added | changed | unchanged | removed), hits, hitRate, customers, confirmed, falseAlarms, precision, overlap, matched }`, where `matched` is `{ count, listed: [{ id, type, customerId, occurredAt, amount { value, currency } | null, home { value, currency } | null (the customer's home currency), merchant, place { city, country }, outcome (confirmed_fraud | false_alarm | open | none), caseId }], money: [{ currency, payments, total, confirmedFraud, falseAlarms, open }] (one per home currency), unconverted }` (the first `listedPerRule` events in event time; counts and sums over all; on the published side an unchanged rule lists none, its candidate twin lists them); `changes.newlyFlagged` / `changes.noLongerFlagged`: the events the candidate's live rules flag and the published ones do not (and the reverse), as `matched` plus `rules: { eventId: [rule] }`; `neverHit`, `newlyFlagged`, `noLongerFlagged` (customers), `labelledCustomers`, `listedPerRule`.",
           security: bearer,
           responses: {
             "200": { description: "{ id, status, progress, report?, error? }" },

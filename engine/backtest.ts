@@ -9,6 +9,7 @@ import type { Redis } from "ioredis";
 import type { TouchpointEvent } from "./events.ts";
 import { CustomerState } from "./features/state.ts";
 import { CompiledRuleset } from "./rules/compile.ts";
+import { diffRuleFiles } from "./rules/diff.ts";
 import { computeFacts, homeAmount } from "./rules/facts.ts";
 import type { RuleFile, RuleMode, Ruleset } from "./rules/schema.ts";
 import type { Sql } from "./store/database.ts";
@@ -16,10 +17,60 @@ import { fxTable } from "./store/fx.ts";
 import { customerProfiles } from "./store/postgres.ts";
 
 export type Outcome = "confirmed_fraud" | "false_alarm";
+/** What became of a matched event: its case's outcome, still open, or no case known. */
+export type KnownOutcome = Outcome | "open" | "none";
+
+/** How many matched events a report lists per rule and per change (the first, in event time); totals count them all. */
+export const LISTED_EVENTS = 50;
+
+/** One event a rule matched, as the risk team reads it: who, when, how much, where, and what came of it. */
+export interface MatchedEvent {
+  id: string;
+  type: string;
+  customerId: string;
+  occurredAt: string;
+  /** The payment's own amount; null for an event that is not a payment. */
+  amount: { value: number; currency: string } | null;
+  /** The amount in the customer's home currency, at the rates table's rates; null when unknown. */
+  home: { value: number; currency: string } | null;
+  merchant: string | null;
+  place: { city: string | null; country: string } | null;
+  /**
+   * The outcome of the event's own case (a decision on it joined one); for an event no case
+   * holds, its customer's known outcome in the window (the label precision counts by); else none.
+   */
+  outcome: KnownOutcome;
+  caseId: string | null;
+}
+
+/** Money of matched payments in one home currency (major units): all, and by known outcome. */
+export interface Money {
+  currency: string;
+  payments: number;
+  total: number;
+  confirmedFraud: number;
+  falseAlarms: number;
+  open: number;
+}
+
+/** Events a rule (or a side) matched: how many, the first LISTED_EVENTS, and their money. */
+export interface Matches {
+  count: number;
+  listed: MatchedEvent[];
+  /** One entry per home currency (sums across currencies would mean nothing). */
+  money: Money[];
+  /** Payments whose home amount is unknown (no customer profile, or no rate): in no sum. */
+  unconverted: number;
+}
+
+/** How a rule of the candidate stands against the published version. */
+export type RuleChange = "added" | "changed" | "unchanged" | "removed";
 
 export interface RuleScore {
   rule: string;
   mode: RuleMode;
+  /** Candidate side: added, changed or unchanged; published side: unchanged, changed or removed. */
+  change: RuleChange;
   hits: number;
   /** hits / events replayed. */
   hitRate: number;
@@ -31,11 +82,18 @@ export interface RuleScore {
   precision: number | null;
   /** Of its hits, how many were on an event the other side also flagged. */
   overlap: number;
+  /**
+   * The events it matched. On the published side, listed only for a rule the candidate changes or
+   * removes: an unchanged rule matches the same events on both sides (its count and money stay).
+   */
+  matched: Matches;
 }
 
 export interface BacktestReport {
   events: number;
   truncated: boolean;
+  /** How many matched events each list holds at most. */
+  listedPerRule: number;
   candidate: RuleScore[];
   published: RuleScore[];
   /** Rules of the candidate that hit nothing in the replay. */
@@ -43,6 +101,15 @@ export interface BacktestReport {
   /** Customers the candidate would flag that the published ruleset does not, and the reverse. */
   newlyFlagged: string[];
   noLongerFlagged: string[];
+  /**
+   * The real differences, event by event: events the candidate's live rules flag that the
+   * published live rules do not (and the reverse), with the rules that flag them. Unchanged rules
+   * flag the same events on both sides, so only what the candidate adds, changes or removes shows.
+   */
+  changes: {
+    newlyFlagged: Matches & { rules: Record<string, string[]> };
+    noLongerFlagged: Matches & { rules: Record<string, string[]> };
+  };
   /** Customers whose outcome was known: the denominator behind every precision. */
   labelledCustomers: number;
 }
@@ -58,6 +125,8 @@ export interface BacktestInput {
   maxEvents: number;
   /** Redis prefix of the scratch state: removed before (a retried run's leftovers) and after. */
   scratch: string;
+  /** How many matched events each list holds at most (LISTED_EVENTS unless said). */
+  listed?: number;
   onProgress?: (done: number, total: number) => Promise<void> | void;
 }
 
@@ -127,12 +196,130 @@ async function windowLabels(sql: Sql, from: Date, to: Date): Promise<Map<string,
   return labels;
 }
 
+/** The event as a report lists it; `home` is its amount in the customer's home currency, if known. */
+export function matchedEvent(
+  e: TouchpointEvent,
+  home: { value: number; currency: string } | undefined,
+  known: { outcome: KnownOutcome; caseId: string | null },
+): MatchedEvent {
+  const tx = e.type === "card.transaction" ? e : undefined;
+  const where = tx ? tx.merchant : "geo" in e ? e.geo : undefined;
+  return {
+    id: e.id,
+    type: e.type,
+    customerId: e.customerId,
+    occurredAt: e.occurredAt,
+    amount: tx ? { value: tx.amount.value, currency: tx.amount.currency } : null,
+    home: home ? { value: home.value, currency: home.currency } : null,
+    merchant: tx?.merchant.name ?? null,
+    place: where ? { city: where.city ?? null, country: where.country } : null,
+    outcome: known.outcome,
+    caseId: known.caseId,
+  };
+}
+
+/** Sums in cents, so that adding many payments gives the figure a person adding them would. */
+class Tally {
+  count = 0;
+  listed: MatchedEvent[] = [];
+  unconverted = 0;
+  private cents = new Map<
+    string,
+    { payments: number; total: number; fraud: number; alarms: number; open: number }
+  >();
+
+  constructor(private readonly limit: number) {}
+
+  add(m: MatchedEvent, list = true): void {
+    this.count++;
+    if (list && this.listed.length < this.limit) this.listed.push(m);
+    if (!m.amount) return;
+    if (!m.home) {
+      this.unconverted++;
+      return;
+    }
+    const c = this.cents.get(m.home.currency) ?? { payments: 0, total: 0, fraud: 0, alarms: 0, open: 0 };
+    const v = Math.round(m.home.value * 100);
+    c.payments++;
+    c.total += v;
+    if (m.outcome === "confirmed_fraud") c.fraud += v;
+    if (m.outcome === "false_alarm") c.alarms += v;
+    if (m.outcome === "open") c.open += v;
+    this.cents.set(m.home.currency, c);
+  }
+
+  matches(): Matches {
+    return {
+      count: this.count,
+      listed: this.listed,
+      money: [...this.cents.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([currency, c]) => ({
+          currency,
+          payments: c.payments,
+          total: c.total / 100,
+          confirmedFraud: c.fraud / 100,
+          falseAlarms: c.alarms / 100,
+          open: c.open / 100,
+        })),
+      unconverted: this.unconverted,
+    };
+  }
+}
+
+/** Each rule of `after` against `before` by its rule alone (its test cases change no match). */
+function ruleChanges(
+  before: Ruleset,
+  after: Ruleset,
+): { after: Map<string, RuleChange>; before: Map<string, RuleChange> } {
+  const d = diffRuleFiles(
+    before.rules.map((rule) => ({ rule, tests: [] })),
+    after.rules.map((rule) => ({ rule, tests: [] })),
+  );
+  const changed = new Set(d.changed.map((c) => c.rule));
+  return {
+    after: new Map(
+      after.rules.map((r) => [
+        r.name,
+        d.added.includes(r.name) ? "added" : changed.has(r.name) ? "changed" : "unchanged",
+      ]),
+    ),
+    before: new Map(
+      before.rules.map((r) => [
+        r.name,
+        d.removed.includes(r.name) ? "removed" : changed.has(r.name) ? "changed" : "unchanged",
+      ]),
+    ),
+  };
+}
+
+/** The case each event's decisions joined, if any: its id, and its outcome or "open". */
+async function eventCases(
+  sql: Sql,
+  ids: string[],
+): Promise<Map<string, { caseId: string; outcome: KnownOutcome }>> {
+  const out = new Map<string, { caseId: string; outcome: KnownOutcome }>();
+  if (ids.length === 0) return out;
+  for (const r of await sql`
+    select distinct on (d.event_id) d.event_id, c.id, c.outcome
+    from decisions d join cases c on c.id = d.case_id
+    where d.event_id = any(${ids})
+    order by d.event_id, (c.outcome is null), c.opened_at`) {
+    out.set(r.event_id as string, {
+      caseId: r.id as string,
+      outcome: (r.outcome as Outcome | null) ?? "open",
+    });
+  }
+  return out;
+}
+
 export async function backtest(
   deps: { sql: Sql; redis: Redis },
   input: BacktestInput,
 ): Promise<BacktestReport> {
   const { sql, redis } = deps;
   const { source } = input;
+  const limit = input.listed ?? LISTED_EVENTS;
   let total: number;
   let truncated: boolean;
   let labels: Map<string, Outcome>;
@@ -166,11 +353,28 @@ export async function backtest(
     candidate: new CompiledRuleset(input.candidate),
     published: new CompiledRuleset(input.published),
   };
-  /** Per side, per rule: the events and customers it hit. */
+  const changeOf = ruleChanges(input.published, input.candidate);
+  const changes: Record<Side, Map<string, RuleChange>> = {
+    candidate: changeOf.after,
+    published: changeOf.before,
+  };
+  const live: Record<Side, Set<string>> = {
+    candidate: new Set(input.candidate.rules.filter((r) => r.mode === "live").map((r) => r.name)),
+    published: new Set(input.published.rules.filter((r) => r.mode === "live").map((r) => r.name)),
+  };
+  /** Per side, per rule: the events and customers it hit, and its matches as the report lists them. */
   const hits: Record<Side, Map<string, Array<{ event: string; customer: string }>>> = {
     candidate: new Map(),
     published: new Map(),
   };
+  const tallies: Record<Side, Map<string, Tally>> = {
+    candidate: new Map(input.candidate.rules.map((r) => [r.name, new Tally(limit)])),
+    published: new Map(input.published.rules.map((r) => [r.name, new Tally(limit)])),
+  };
+  const newly = new Tally(limit);
+  const noLonger = new Tally(limit);
+  const newlyRules: Record<string, string[]> = {};
+  const noLongerRules: Record<string, string[]> = {};
   const flaggedEvents: Record<Side, Set<string>> = { candidate: new Set(), published: new Set() };
   const state = new CustomerState(redis, input.scratch);
   const fx = await fxTable(sql);
@@ -180,19 +384,53 @@ export async function backtest(
     await input.onProgress?.(0, total);
     for await (const batch of pages) {
       const profiles = await customerProfiles(sql, [...new Set(batch.map((e) => e.customerId))]);
-      const snaps = await state.observe(
-        batch,
-        (e) => homeAmount(e, profiles.get(e.customerId), fx)?.value ?? e.amount.value,
+      const cases =
+        source.kind === "window"
+          ? await eventCases(
+              sql,
+              batch.map((e) => e.id),
+            )
+          : new Map();
+      const homes = batch.map((e) =>
+        e.type === "card.transaction" ? homeAmount(e, profiles.get(e.customerId), fx) : undefined,
       );
+      const homeOf = new Map(batch.map((e, i) => [e, homes[i]]));
+      const snaps = await state.observe(batch, (e) => homeOf.get(e)?.value ?? e.amount.value);
       for (const [j, e] of batch.entries()) {
-        const facts = computeFacts(e, profiles.get(e.customerId), snaps[j]!, fx);
+        const facts = computeFacts(e, profiles.get(e.customerId), snaps[j]!, fx, homes[j]);
+        const fired = {
+          candidate: evaluators.candidate.firing(facts),
+          published: evaluators.published.firing(facts),
+        };
+        if (fired.candidate.length === 0 && fired.published.length === 0) continue;
+        const own = cases.get(e.id);
+        const label = labels.get(e.customerId);
+        const m = matchedEvent(e, homes[j], {
+          outcome: own?.outcome ?? label ?? "none",
+          caseId: own?.caseId ?? null,
+        });
         for (const side of sides) {
-          for (const rule of evaluators[side].firing(facts)) {
+          for (const rule of fired[side]) {
             const list = hits[side].get(rule) ?? [];
             list.push({ event: e.id, customer: e.customerId });
             hits[side].set(rule, list);
             flaggedEvents[side].add(e.id);
+            // An unchanged published rule lists what its candidate twin lists: counted, not listed twice.
+            tallies[side]
+              .get(rule)
+              ?.add(m, side === "candidate" || changes.published.get(rule) !== "unchanged");
           }
+        }
+        const by = {
+          candidate: fired.candidate.filter((r) => live.candidate.has(r)),
+          published: fired.published.filter((r) => live.published.has(r)),
+        };
+        if (by.candidate.length > 0 && by.published.length === 0) {
+          newly.add(m);
+          if (newly.listed.at(-1) === m) newlyRules[e.id] = by.candidate;
+        } else if (by.published.length > 0 && by.candidate.length === 0) {
+          noLonger.add(m);
+          if (noLonger.listed.at(-1) === m) noLongerRules[e.id] = by.published;
         }
       }
       done += batch.length;
@@ -213,6 +451,7 @@ export async function backtest(
         return {
           rule: rule.name,
           mode: rule.mode,
+          change: changes[side].get(rule.name) ?? "unchanged",
           hits: list.length,
           hitRate: done > 0 ? Math.round((list.length / done) * 1e6) / 1e6 : 0,
           customers: customers.length,
@@ -223,30 +462,34 @@ export async function backtest(
               ? Math.round((confirmed / (confirmed + falseAlarms)) * 1000) / 1000
               : null,
           overlap: list.filter((h) => other.has(h.event)).length,
+          matched: (tallies[side].get(rule.name) ?? new Tally(0)).matches(),
         };
       })
       .sort((a, b) => a.rule.localeCompare(b.rule));
   };
   // Who each side would contact: its live rules' hits (a shadow rule flags nobody).
-  const flagged = (side: Side) => {
-    const live = new Set(rulesets[side].rules.filter((r) => r.mode === "live").map((r) => r.name));
-    return new Set(
+  const flagged = (side: Side) =>
+    new Set(
       [...hits[side].entries()]
-        .filter(([rule]) => live.has(rule))
+        .filter(([rule]) => live[side].has(rule))
         .flatMap(([, l]) => l.map((h) => h.customer)),
     );
-  };
   const c = flagged("candidate");
   const p = flagged("published");
   const candidate = score("candidate");
   return {
     events: done,
     truncated,
+    listedPerRule: limit,
     candidate,
     published: score("published"),
     neverHit: candidate.filter((s) => s.hits === 0).map((s) => s.rule),
     newlyFlagged: [...c].filter((x) => !p.has(x)).sort(),
     noLongerFlagged: [...p].filter((x) => !c.has(x)).sort(),
+    changes: {
+      newlyFlagged: { ...newly.matches(), rules: newlyRules },
+      noLongerFlagged: { ...noLonger.matches(), rules: noLongerRules },
+    },
     labelledCustomers: labels.size,
   };
 }

@@ -308,6 +308,9 @@ describe("touchpoint rules, against a server", () => {
         `impossible-location-spend\\s+\\d+\\s+[\\d.]+%\\s+${stream.impossible.size}\\s+${stream.impossible.size}\\s+0\\s+100%`,
       ),
     );
+    // rules/ is what is published: the replay shows no difference, event by event.
+    expect(upload.stdout).toContain("newly flagged: 0 event(s)");
+    expect(upload.stdout).toContain("no longer flagged: 0 event(s)");
     expect((await touchpoint(["rules", "backtest"], env)).stderr).toMatch(
       /give --from and --to, or --events/,
     );

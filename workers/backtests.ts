@@ -35,6 +35,7 @@ export function backtestProcessor(deps: WorkerDeps) {
           published: published.ruleset,
           source,
           maxEvents: b.request.maxEvents,
+          ...(b.request.listed !== undefined ? { listed: b.request.listed } : {}),
           scratch: `${deps.keyPrefix}:bt:${b.id}`,
           onProgress: async (done, total) => {
             if (done < total && done > 0 && Date.now() - last < PROGRESS_EVERY_MS) return;

@@ -57,9 +57,12 @@ svg.plot { width:100%; height:auto; display:block; font-size:13px; } .plot .grid
   .grid { grid-template-columns: minmax(0, 1fr); } main { padding:12px; } header.top { flex-wrap:wrap; padding:8px 12px; }
   table { display:block; overflow-x:auto; } th, td { white-space:nowrap; }
   /* The queue as cards: one case a card, each cell labelled by its column, nothing scrolls sideways. */
-  table.cases { display:block; overflow:visible; } table.cases thead { position:absolute; width:1px; height:1px; overflow:hidden; clip-path:inset(50%); }
-  table.cases tbody, table.cases tr, table.cases td { display:block; } table.cases tr { border:1px solid var(--line); border-radius:6px; padding:6px 8px; margin-bottom:8px; }
-  table.cases td { white-space:normal; overflow-wrap:anywhere; border:0; padding:2px 0; } table.cases td[data-label]:not(:first-child)::before { content:attr(data-label) ": "; color:var(--muted); font-size:12px; }
+  /* The same for any table of class cards (a backtest's matched payments, the rules). */
+  table.cases, table.cards { display:block; overflow:visible; } table.cases thead, table.cards thead { position:absolute; width:1px; height:1px; overflow:hidden; clip-path:inset(50%); }
+  table.cases tbody, table.cases tr, table.cases td, table.cards tbody, table.cards tr, table.cards td { display:block; }
+  table.cases tr, table.cards tr { border:1px solid var(--line); border-radius:6px; padding:6px 8px; margin-bottom:8px; }
+  table.cases td, table.cards td { white-space:normal; overflow-wrap:anywhere; border:0; padding:2px 0; }
+  table.cases td[data-label]:not(:first-child)::before, table.cards td[data-label]:not(:first-child)::before { content:attr(data-label) ": "; color:var(--muted); font-size:12px; }
   nav.filters { display:flex; flex-wrap:wrap; gap:4px 10px; }
   .stats { grid-template-columns:repeat(2, minmax(0, 1fr)); }
 }

@@ -7,13 +7,16 @@
  * the CLI, reviewed in git. Risk, supervisors and admins read these; advocates do not.
  */
 import { Hono } from "hono";
+import { NotFoundError } from "../../engine/errors.ts";
 import type { RuleCost } from "../../engine/experience/report.ts";
 import type { FieldChange } from "../../engine/rules/diff.ts";
 import { diffRuleFiles } from "../../engine/rules/diff.ts";
 import type { RuleFile } from "../../engine/rules/schema.ts";
+import { getBacktest, recentBacktests } from "../../engine/store/backtests.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import type { Principal } from "../../engine/store/postgres.ts";
 import { ruleStats, rulesetHistory, type StoredRuleset } from "../../engine/store/rulesets.ts";
+import { BacktestView } from "./backtests.tsx";
 import type { ExperienceSource } from "./experience.tsx";
 import { Layout, Severity, When } from "./layout.tsx";
 
@@ -84,7 +87,11 @@ export function rulePages(sql: Sql, deps: { report: ExperienceSource }) {
     const chosen = WINDOWS.find(([key]) => key === c.req.query("window")) ?? WINDOWS[1]!;
     const now = new Date();
     const since = chosen[2] === null ? undefined : new Date(now.getTime() - chosen[2] * 86_400_000);
-    const [{ base, versions }, stats] = await Promise.all([rulesetHistory(sql), ruleStats(sql, since)]);
+    const [{ base, versions }, stats, backtests] = await Promise.all([
+      rulesetHistory(sql),
+      ruleStats(sql, since),
+      recentBacktests(sql, 10),
+    ]);
     // "All time" for the report starts with the first published ruleset: no rule contacted anyone before.
     const first = base?.publishedAt ?? versions[0]?.publishedAt ?? new Date(now.getTime() - 365 * 86_400_000);
     const { perRule } = await deps.report({ since: since ?? first, until: now });
@@ -196,6 +203,46 @@ export function rulePages(sql: Sql, deps: { report: ExperienceSource }) {
             </p>
           )}
         </div>
+        <div class="card">
+          <h2>Backtests</h2>
+          {backtests.length > 0 ? (
+            <ul>
+              {backtests.map((b) => (
+                <li>
+                  <a href={`/desk/rules/backtests/${b.id}`}>{b.id}</a> · {b.status} · against v
+                  {b.publishedVersion} · by {b.requestedBy} · <When at={b.createdAt} />
+                </li>
+              ))}
+            </ul>
+          ) : (
+            <p class="muted">No backtest yet.</p>
+          )}
+        </div>
+      </Layout>,
+    );
+  });
+
+  app.get("/backtests/:id", async (c) => {
+    const p = c.get("principal");
+    const b = await getBacktest(sql, c.req.param("id")).catch((err) => {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    });
+    if (!b) {
+      return c.html(
+        <Layout title="Not found" who={whoIs(p)} role={p.role}>
+          <p>No backtest {c.req.param("id")}.</p>
+        </Layout>,
+        404,
+      );
+    }
+    return c.html(
+      <Layout title={`Backtest ${b.id}`} who={whoIs(p)} role={p.role}>
+        <p>
+          <a href="/desk/rules">← Rules</a>
+        </p>
+        <h1>Backtest {b.id}</h1>
+        <BacktestView b={b} />
       </Layout>,
     );
   });

@@ -7,7 +7,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
-import { candidateFiles } from "../../engine/backtest.ts";
+import { candidateFiles, LISTED_EVENTS } from "../../engine/backtest.ts";
 import { ValidationError } from "../../engine/errors.ts";
 import { eventSchema, timestamp } from "../../engine/events.ts";
 import { parseRuleFiles } from "../../engine/rules/schema.ts";
@@ -24,6 +24,8 @@ import { type AuthEnv, requireRole } from "../auth.ts";
 import { errorBody, jsonBody } from "../errors.ts";
 
 const MAX_UPLOAD_EVENTS = 200_000;
+/** A report lists at most this many events per list: it is polled, stored and shown whole. */
+const MAX_LISTED = 500;
 
 const body = z
   .strictObject({
@@ -41,6 +43,8 @@ const body = z
     /** What is known of the upload's customers: `{ "cus-42": "confirmed_fraud" }`. */
     labels: z.record(z.string().max(128), z.enum(["confirmed_fraud", "false_alarm"])).optional(),
     maxEvents: z.number().int().min(1).max(MAX_UPLOAD_EVENTS).default(50_000),
+    /** How many matched events the report lists per rule and per change (the first, in event time). */
+    listed: z.number().int().min(0).max(MAX_LISTED).default(LISTED_EVENTS),
   })
   .superRefine((b, ctx) => {
     if (b.events) {
@@ -113,6 +117,7 @@ export function backtestRoutes(sql: Sql, queues: Queues, maxBytes: number) {
           ...(b.remove.length > 0 ? { remove: b.remove } : {}),
           ...(b.events ? { events: b.events, labels: b.labels ?? {} } : { from: b.from!, to: b.to! }),
           maxEvents: b.maxEvents,
+          listed: b.listed,
         },
       });
       await owe(sql, queues.backtests, "backtest", { id }, { jobId: id });

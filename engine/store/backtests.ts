@@ -18,6 +18,8 @@ export interface BacktestRequest {
   events?: TouchpointEvent[];
   labels?: Record<string, Outcome>;
   maxEvents: number;
+  /** How many matched events each list of the report holds (LISTED_EVENTS when absent: older requests). */
+  listed?: number;
 }
 
 export type BacktestStatus = "queued" | "running" | "done" | "failed";
