@@ -280,6 +280,24 @@ export function openApiDocument(): object {
           responses: { "200": { description: "{ version, items }" } },
         },
       },
+      "/v1/rules/{name}/figures": {
+        get: {
+          summary: "A rule's figures per rule version and mode, published now or not",
+          description:
+            "`{ rule, items: [{ ruleVersion, mode, hits, customers, confirmed, falseAlarms, precision, overlapWithLive, firstHitAt, lastHitAt }] }`, oldest first. A rule version is the ruleset version its file took that form in (a move from shadow to live starts one), so a shadow rule's would-have figures stay after it goes live. Live hits are labelled by their case's outcome (per case), shadow hits by the customer's case opened within a day (per customer).",
+          security: bearer,
+          responses: { "200": { description: "{ rule, items }" } },
+        },
+      },
+      "/v1/rules/{name}/hits": {
+        get: {
+          summary: "A rule's individual hits, newest first: a shadow rule's would-have hits by default",
+          description:
+            "`?mode=shadow|live` (default shadow), `?limit=` (1–500, default 50). Each `{ eventId, customerId, mode, rulesetVersion, decidedAt, occurredAt, amount, merchant, place, summary, alsoLive, caseId, outcome (confirmed_fraud | false_alarm | open | none) }`.",
+          security: bearer,
+          responses: { "200": { description: "{ rule, mode, items }" }, ...errors },
+        },
+      },
       "/v1/rules/{name}": {
         get: {
           summary: "One published rule file",

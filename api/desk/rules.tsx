@@ -15,6 +15,13 @@ import type { RuleFile } from "../../engine/rules/schema.ts";
 import { getBacktest, recentBacktests } from "../../engine/store/backtests.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import type { Principal } from "../../engine/store/postgres.ts";
+import {
+  type RuleHit,
+  type RuleVersionFigures,
+  ruleFiguresByVersion,
+  ruleHits,
+  ruleVersionStarts,
+} from "../../engine/store/rule-figures.ts";
 import { ruleStats, rulesetHistory, type StoredRuleset } from "../../engine/store/rulesets.ts";
 import { BacktestView } from "./backtests.tsx";
 import type { ExperienceSource } from "./experience.tsx";
@@ -66,6 +73,98 @@ const nothing = (c: RuleCost | undefined) =>
   !c || c.customersContactedForNothing === 0
     ? "0"
     : `${c.customersContactedForNothing}${c.per1000Customers === null ? "" : ` (${c.per1000Customers.toFixed(1)} per 1,000)`}`;
+
+/** How many of a shadow rule's would-have hits its page lists (the newest); the API pages on. */
+const SHADOW_HITS_LISTED = 50;
+
+const OUTCOME: Record<RuleHit["outcome"], string> = {
+  confirmed_fraud: "confirmed fraud",
+  false_alarm: "false alarm",
+  open: "case open",
+  none: "no case",
+};
+
+/** A rule's figures, one row per rule version and mode, oldest first. */
+const Figures = ({ items }: { items: RuleVersionFigures[] }) =>
+  items.length === 0 ? (
+    <p class="muted">No hits yet.</p>
+  ) : (
+    <table class="cards">
+      <thead>
+        <tr>
+          <th>Version</th>
+          <th>Mode</th>
+          <th>Hits</th>
+          <th>Customers</th>
+          <th>Confirmed</th>
+          <th>False alarms</th>
+          <th>Precision</th>
+          <th>Also hit by a live rule</th>
+        </tr>
+      </thead>
+      <tbody>
+        {items.map((f) => (
+          <tr>
+            <td data-label="Version">v{f.ruleVersion}</td>
+            <td data-label="Mode">{f.mode}</td>
+            <td data-label={f.mode === "shadow" ? "Would have hit" : "Hits"}>{f.hits}</td>
+            <td data-label="Customers">{f.customers}</td>
+            <td data-label="Confirmed">{f.confirmed}</td>
+            <td data-label="False alarms">{f.falseAlarms}</td>
+            <td data-label="Precision">{pct(f.precision)}</td>
+            <td data-label="Also hit by a live rule">{f.overlapWithLive ?? "—"}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+
+/** A shadow rule's individual would-have hits, newest first. */
+const WouldHave = ({ items }: { items: RuleHit[] }) => (
+  <>
+    <table class="cards">
+      <thead>
+        <tr>
+          <th>Event</th>
+          <th>Customer</th>
+          <th>When</th>
+          <th>Amount</th>
+          <th>Merchant</th>
+          <th>Place</th>
+          <th>Also live</th>
+          <th>Known outcome</th>
+        </tr>
+      </thead>
+      <tbody>
+        {items.map((h) => (
+          <tr>
+            <td data-label="Event">
+              <code>{h.eventId}</code> <span class="muted">v{h.rulesetVersion}</span>
+            </td>
+            <td data-label="Customer">{h.customerId}</td>
+            <td data-label="When">
+              <When at={h.occurredAt ?? h.decidedAt} />
+            </td>
+            <td data-label="Amount">{h.amount ? `${h.amount.value} ${h.amount.currency}` : "—"}</td>
+            <td data-label="Merchant">{h.merchant ?? "—"}</td>
+            <td data-label="Place">
+              {h.place ? [h.place.city, h.place.country].filter(Boolean).join(", ") : "—"}
+            </td>
+            <td data-label="Also live">{h.alsoLive ? "yes" : "no"}</td>
+            <td data-label="Known outcome">
+              {h.caseId ? `${OUTCOME[h.outcome]} (${h.caseId})` : OUTCOME[h.outcome]}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+    {items.length === SHADOW_HITS_LISTED ? (
+      <p class="muted">
+        The latest {SHADOW_HITS_LISTED}; GET /v1/rules/:name/hits?mode=shadow&amp;limit=500 lists more.
+      </p>
+    ) : null}
+  </>
+);
 
 export function rulePages(sql: Sql, deps: { report: ExperienceSource }) {
   const app = new Hono<Env>();
@@ -140,10 +239,18 @@ export function rulePages(sql: Sql, deps: { report: ExperienceSource }) {
                 .filter((f) => f.rule.mode === "live")
                 .map(({ rule }) => {
                   const s = statOf.get(`${rule.mode}:${rule.name}`);
+                  // Its shadow days stay in its record: a rule made live keeps what it would have done.
+                  const before = statOf.get(`shadow:${rule.name}`);
                   return (
                     <tr>
                       <td>
                         <a href={`/desk/rules/${rule.name}`}>{rule.name}</a>
+                        {before ? (
+                          <div class="small muted">
+                            in shadow before: {before.hits} would-have hit(s), precision{" "}
+                            {pct(before.precision)}
+                          </div>
+                        ) : null}
                       </td>
                       <td>{rule.owner ?? <span class="muted">nobody named</span>}</td>
                       <td>
@@ -254,7 +361,11 @@ export function rulePages(sql: Sql, deps: { report: ExperienceSource }) {
     const current = versions[versions.length - 1];
     const file = current?.files.find((f) => f.rule.name === name);
     const history = histories(base, versions).get(name) ?? [];
-    if (!file && history.length === 0) {
+    const [figures, wouldHave] = await Promise.all([
+      ruleFiguresByVersion(sql, name, ruleVersionStarts(base, versions, name)),
+      ruleHits(sql, name, "shadow", { limit: SHADOW_HITS_LISTED }),
+    ]);
+    if (!file && history.length === 0 && figures.length === 0) {
       return c.html(
         <Layout title="Not found" who={whoIs(p)} role={p.role}>
           <p>No rule {name}.</p>
@@ -291,6 +402,16 @@ export function rulePages(sql: Sql, deps: { report: ExperienceSource }) {
                 <p class="warn">No test cases.</p>
               )}
             </div>
+            <div class="card">
+              <h2>Figures by version and mode</h2>
+              <Figures items={figures} />
+            </div>
+            {wouldHave.length > 0 ? (
+              <div class="card">
+                <h2>Would-have hits (shadow)</h2>
+                <WouldHave items={wouldHave} />
+              </div>
+            ) : null}
             <div class="card">
               <h2>History</h2>
               <ol class="timeline">

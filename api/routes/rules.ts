@@ -20,6 +20,7 @@ import {
   type RuleContext,
   type RuleFile,
   type RuleIssue,
+  ruleModes,
   rulesetOf,
   testName,
 } from "../../engine/rules/schema.ts";
@@ -27,6 +28,7 @@ import { requirePassingTests, runRuleTests } from "../../engine/rules/testing.ts
 import type { Sql } from "../../engine/store/database.ts";
 import { fxRates, putFxRates } from "../../engine/store/fx.ts";
 import { advocateTeams, audit } from "../../engine/store/postgres.ts";
+import { ruleFigures, ruleHits } from "../../engine/store/rule-figures.ts";
 import {
   type PublishResult,
   publishedRuleset,
@@ -60,6 +62,11 @@ const testBody = z.strictObject({
   rules: z.array(z.unknown()).optional(),
   /** Cases over the whole ruleset: `fires` lists every rule expected to fire. */
   cases: z.array(legacyCase).min(1).max(1000).optional(),
+});
+/** A rule's hits: a shadow rule's would-have hits unless `mode=live`; the newest first. */
+const hitsQuery = z.object({
+  mode: z.enum(ruleModes).default("shadow"),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 function versionParam(raw: string | undefined, path = "version"): number {
   const version = Number(raw);
@@ -178,6 +185,24 @@ export function ruleRoutes(sql: Sql, told: Told) {
     const file = files.find((f) => f.rule.name === c.req.param("name"));
     if (!file) throw new NotFoundError(`no rule ${c.req.param("name")} in version ${version}`);
     return c.json({ version, ...file }, 200);
+  });
+  // A rule's record outlives its versions: asked by name, published now or not.
+  app.get("/:name/figures", requireRole("risk", "supervisor"), async (c) => {
+    const name = c.req.param("name");
+    return c.json({ rule: name, items: await ruleFigures(sql, name) }, 200);
+  });
+  app.get("/:name/hits", requireRole("risk", "supervisor"), async (c) => {
+    const q = hitsQuery.safeParse(c.req.query());
+    if (!q.success) throw new ValidationError("invalid query", toIssues(q.error, "query"));
+    const name = c.req.param("name");
+    return c.json(
+      {
+        rule: name,
+        mode: q.data.mode,
+        items: await ruleHits(sql, name, q.data.mode, { limit: q.data.limit }),
+      },
+      200,
+    );
   });
   app.put("/:name", requireRole("risk"), async (c) => {
     const name = c.req.param("name");
