@@ -230,6 +230,8 @@ export function createApp(deps: AppDeps): Hono {
       texting: advocateTexts(deps),
       phoneCountry: deps.phoneCountry,
       experience: deps.experienceReport ?? ((w) => experienceReport(deps.sql, w, new Date())),
+      queues: deps.queues,
+      told,
       ...(deps.closers ? { closers: deps.closers } : {}),
     }),
   );

@@ -9,6 +9,8 @@ import type { CountryCode } from "libphonenumber-js";
 import type { Metrics } from "../../engine/metrics.ts";
 import type { CaseActions } from "../../engine/outreach/card-actions.ts";
 import type { Sql } from "../../engine/store/database.ts";
+import type { Queues } from "../../workers/queues.ts";
+import type { Told } from "../routes/rules.ts";
 import { advocateRoutes } from "./advocates.tsx";
 import { caseRoutes } from "./case-page.tsx";
 import { type ExperienceSource, experiencePage } from "./experience.tsx";
@@ -34,6 +36,10 @@ export function deskRoutes(
     endSessions: (ended: SessionsEnded) => Promise<void>;
     /** The experience report, for its page and the Rules page's cost to customers. */
     experience: ExperienceSource;
+    /** Where a backtest started from the Rules page goes. */
+    queues: Pick<Queues, "backtests">;
+    /** How a rule published from the Rules page is told to the workers. */
+    told: Told;
     /** Where to leave what must end before the HTTP server can close. */
     closers?: Array<() => void>;
   },
@@ -64,7 +70,7 @@ export function deskRoutes(
   app.route("/", sessionRoutes(sql, opts));
   app.use("*", requireSession(sql));
   app.route("/", liveRoutes(sql, feed, opts.streams));
-  app.route("/rules", rulePages(sql, { report: opts.experience }));
+  app.route("/rules", rulePages(sql, { report: opts.experience, queues: opts.queues, told: opts.told }));
   app.route("/experience", experiencePage(sql, { report: opts.experience }));
   app.route("/", queueRoutes(sql));
   app.route("/", advocateRoutes(sql));

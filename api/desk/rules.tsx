@@ -3,10 +3,12 @@
  * last changed in, and what it caught over a chosen window (hits, confirmed, false alarms,
  * precision; a shadow rule's "would have" figures); and each rule's JSON, test cases and history,
  * version by version with what changed, and the customers each contacted for nothing beside its
- * precision (from the experience report, `ExperienceSource`). Read only: rules are edited as files and published with
- * the CLI, reviewed in git. Risk, supervisors and admins read these; advocates do not.
+ * precision (from the experience report, `ExperienceSource`); each rule's figures per version and
+ * mode and a shadow rule's would-have hits; backtest reports. The risk team (and admins) can also
+ * paste or upload a rule file to validate, test, backtest and publish it (rule-form.tsx), with the
+ * API's own checks. Risk, supervisors and admins read these; advocates do not.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { NotFoundError } from "../../engine/errors.ts";
 import type { RuleCost } from "../../engine/experience/report.ts";
 import type { FieldChange } from "../../engine/rules/diff.ts";
@@ -23,9 +25,12 @@ import {
   ruleVersionStarts,
 } from "../../engine/store/rule-figures.ts";
 import { ruleStats, rulesetHistory, type StoredRuleset } from "../../engine/store/rulesets.ts";
+import type { Queues } from "../../workers/queues.ts";
+import type { Told } from "../routes/rules.ts";
 import { BacktestView } from "./backtests.tsx";
 import type { ExperienceSource } from "./experience.tsx";
 import { Layout, Severity, When } from "./layout.tsx";
+import { blankForm, type FormState, mayEditRules, RuleForm, runRuleForm } from "./rule-form.tsx";
 
 type Env = { Variables: { principal: Principal } };
 
@@ -166,7 +171,10 @@ const WouldHave = ({ items }: { items: RuleHit[] }) => (
   </>
 );
 
-export function rulePages(sql: Sql, deps: { report: ExperienceSource }) {
+export function rulePages(
+  sql: Sql,
+  deps: { report: ExperienceSource; queues: Pick<Queues, "backtests">; told: Told },
+) {
   const app = new Hono<Env>();
   app.use("*", async (c, next) => {
     const p = c.get("principal");
@@ -181,7 +189,8 @@ export function rulePages(sql: Sql, deps: { report: ExperienceSource }) {
     await next();
   });
 
-  app.get("/", async (c) => {
+  /** The Rules page; with the form's state after one of its actions (and its status). */
+  const rulesPage = async (c: Context<Env>, form: FormState | undefined, status: 200 | 400 | 422 = 200) => {
     const p = c.get("principal");
     const chosen = WINDOWS.find(([key]) => key === c.req.query("window")) ?? WINDOWS[1]!;
     const now = new Date();
@@ -310,6 +319,7 @@ export function rulePages(sql: Sql, deps: { report: ExperienceSource }) {
             </p>
           )}
         </div>
+        {mayEditRules(p) ? <RuleForm s={form ?? blankForm(now)} /> : null}
         <div class="card">
           <h2>Backtests</h2>
           {backtests.length > 0 ? (
@@ -326,7 +336,15 @@ export function rulePages(sql: Sql, deps: { report: ExperienceSource }) {
           )}
         </div>
       </Layout>,
+      status,
     );
+  };
+  app.get("/", (c) => rulesPage(c, undefined));
+  app.post("/", async (c) => {
+    if (!mayEditRules(c.get("principal"))) return c.text("only the risk team changes rules", 403);
+    const out = await runRuleForm(c, { sql, queues: deps.queues, told: deps.told });
+    if ("redirect" in out) return c.redirect(out.redirect, 303);
+    return rulesPage(c, out.form, out.form.issues && out.form.issues.length > 0 ? 400 : 200);
   });
 
   app.get("/backtests/:id", async (c) => {
@@ -381,6 +399,15 @@ export function rulePages(sql: Sql, deps: { report: ExperienceSource }) {
         <h1>
           {name} {file ? <span class="pill">{file.rule.mode}</span> : <span class="warn">removed</span>}
         </h1>
+        {c.req.query("published") ? (
+          <p class="ok" role="status">
+            Published as version {c.req.query("published")}.
+          </p>
+        ) : c.req.query("unchanged") ? (
+          <p class="muted" role="status">
+            No change: version {c.req.query("unchanged")} already holds this file.
+          </p>
+        ) : null}
         {file?.rule.description ? <p>{file.rule.description}</p> : null}
         <p class="muted">
           Owner: {file?.rule.owner ?? "nobody named"} · version {current?.version}

@@ -18,6 +18,7 @@ import {
   recentBacktests,
 } from "../../engine/store/backtests.ts";
 import type { Sql } from "../../engine/store/database.ts";
+import type { Principal } from "../../engine/store/postgres.ts";
 import { publishedRuleset, publisherOf } from "../../engine/store/rulesets.ts";
 import { owe, type Queues } from "../../workers/queues.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
@@ -27,7 +28,7 @@ const MAX_UPLOAD_EVENTS = 200_000;
 /** A report lists at most this many events per list: it is polled, stored and shown whole. */
 const MAX_LISTED = 500;
 
-const body = z
+export const backtestBody = z
   .strictObject({
     /**
      * Rule files (or bare rules) tried against the published version: each added, or replacing the
@@ -59,6 +60,53 @@ const body = z
     if (b.labels) ctx.addIssue({ code: "custom", path: ["labels"], message: "labels come with events" });
   });
 
+export type BacktestBody = z.output<typeof backtestBody>;
+
+/**
+ * Checks a backtest request against the published version and queues it (as `POST /v1/backtests`
+ * does, and the desk's form): the rule files parsed with the API's own errors, `remove` naming
+ * published rules only. Answers the backtest's id.
+ */
+export async function queueBacktest(
+  sql: Sql,
+  queues: Pick<Queues, "backtests">,
+  who: Pick<Principal, "tokenId" | "label">,
+  b: BacktestBody,
+): Promise<string> {
+  const files = b.rules ? parseRuleFiles(b.rules) : undefined;
+  const published = await publishedRuleset(sql);
+  if (!published) {
+    throw new ValidationError("nothing published to compare with", [
+      { path: "rules", message: "publish first" },
+    ]);
+  }
+  const names = new Set(published.files.map((f) => f.rule.name));
+  const given = new Set(files?.map((f) => f.rule.name));
+  const removeIssues = b.remove.flatMap((name, i) =>
+    !names.has(name)
+      ? [{ path: `remove[${i}]`, message: `no rule ${name} in version ${published.version}` }]
+      : given.has(name)
+        ? [{ path: `remove[${i}]`, message: `${name} is also in rules` }]
+        : [],
+  );
+  if (removeIssues.length > 0) throw new ValidationError("invalid remove", removeIssues);
+  if (candidateFiles(published.files, files ?? [], b.remove).length === 0)
+    throw new ValidationError("nothing left to replay", [{ path: "remove", message: "leaves no rule" }]);
+  const id = await createBacktest(sql, {
+    requestedBy: publisherOf(who).by,
+    publishedVersion: published.version,
+    request: {
+      ...(files ? { files } : {}),
+      ...(b.remove.length > 0 ? { remove: b.remove } : {}),
+      ...(b.events ? { events: b.events, labels: b.labels ?? {} } : { from: b.from!, to: b.to! }),
+      maxEvents: b.maxEvents,
+      listed: b.listed,
+    },
+  });
+  await owe(sql, queues.backtests, "backtest", { id }, { jobId: id });
+  return id;
+}
+
 /** What a client polls: progress with an ETA while it runs, the report once done. */
 function view(b: BacktestRow, now: number) {
   const elapsed = b.startedAt ? (now - b.startedAt.getTime()) / 1000 : 0;
@@ -89,38 +137,7 @@ export function backtestRoutes(sql: Sql, queues: Queues, maxBytes: number) {
       onError: (c) => c.json(errorBody("too_large", `body over ${maxBytes} bytes`), 413),
     }),
     async (c) => {
-      const b = await jsonBody(c, body);
-      const files = b.rules ? parseRuleFiles(b.rules) : undefined;
-      const published = await publishedRuleset(sql);
-      if (!published) {
-        throw new ValidationError("nothing published to compare with", [
-          { path: "rules", message: "publish first" },
-        ]);
-      }
-      const names = new Set(published.files.map((f) => f.rule.name));
-      const given = new Set(files?.map((f) => f.rule.name));
-      const removeIssues = b.remove.flatMap((name, i) =>
-        !names.has(name)
-          ? [{ path: `remove[${i}]`, message: `no rule ${name} in version ${published.version}` }]
-          : given.has(name)
-            ? [{ path: `remove[${i}]`, message: `${name} is also in rules` }]
-            : [],
-      );
-      if (removeIssues.length > 0) throw new ValidationError("invalid remove", removeIssues);
-      if (candidateFiles(published.files, files ?? [], b.remove).length === 0)
-        throw new ValidationError("nothing left to replay", [{ path: "remove", message: "leaves no rule" }]);
-      const id = await createBacktest(sql, {
-        requestedBy: publisherOf(c.get("principal")).by,
-        publishedVersion: published.version,
-        request: {
-          ...(files ? { files } : {}),
-          ...(b.remove.length > 0 ? { remove: b.remove } : {}),
-          ...(b.events ? { events: b.events, labels: b.labels ?? {} } : { from: b.from!, to: b.to! }),
-          maxEvents: b.maxEvents,
-          listed: b.listed,
-        },
-      });
-      await owe(sql, queues.backtests, "backtest", { id }, { jobId: id });
+      const id = await queueBacktest(sql, queues, c.get("principal"), await jsonBody(c, backtestBody));
       c.header("Location", `/v1/backtests/${id}`);
       return c.json(view(await getBacktest(sql, id), Date.now()), 202);
     },

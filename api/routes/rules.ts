@@ -27,7 +27,7 @@ import {
 import { requirePassingTests, runRuleTests } from "../../engine/rules/testing.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { fxRates, putFxRates } from "../../engine/store/fx.ts";
-import { advocateTeams, audit } from "../../engine/store/postgres.ts";
+import { advocateTeams, audit, type Principal } from "../../engine/store/postgres.ts";
 import { ruleFigures, ruleHits } from "../../engine/store/rule-figures.ts";
 import {
   type PublishResult,
@@ -111,7 +111,7 @@ function replacing(files: RuleFile[], remove: string[]) {
   };
 }
 
-interface Told {
+export interface Told {
   redis: Redis;
   keyPrefix: string;
   log: Logger;
@@ -136,7 +136,7 @@ function published(r: PublishResult, status: 200 | 201 = r.unchanged ? 200 : 201
 }
 
 /** What a rule is checked against beyond its file: the teams advocates are in. */
-async function known(sql: Sql): Promise<RuleContext> {
+export async function known(sql: Sql): Promise<RuleContext> {
   return { teams: await advocateTeams(sql) };
 }
 
@@ -151,6 +151,30 @@ async function requireChangedTestsPass(sql: Sql, files: RuleFile[]): Promise<voi
   await requirePassingTests(
     files.flatMap((file, i) => (touched.has(file.rule.name) ? [{ file, at: `rules[${i}]` }] : [])),
   );
+}
+
+/**
+ * One checked rule file in, as `PUT /v1/rules/:name` puts it (and the desk's form): its own cases
+ * must pass (422 naming each failing one), then a version with every other rule unchanged, told
+ * to the workers. The same file again makes no version.
+ */
+export async function putRuleFile(
+  sql: Sql,
+  told: Told,
+  file: RuleFile,
+  who: Pick<Principal, "tokenId" | "label">,
+  why: string | undefined,
+): Promise<PublishResult> {
+  const name = file.rule.name;
+  await requirePassingTests([{ file, at: "" }]);
+  const r = await publishRuleFiles(
+    sql,
+    (cur) => [...(cur?.files ?? []).filter((f) => f.rule.name !== name), file],
+    publisherOf(who),
+    why ?? `put ${name}`,
+  );
+  await announce(told, r);
+  return r;
 }
 
 async function current(sql: Sql): Promise<StoredRuleset> {
@@ -217,15 +241,7 @@ export function ruleRoutes(sql: Sql, told: Told) {
       };
       throw new ValidationError("the rule's name is its address", [issue]);
     }
-    await requirePassingTests([{ file, at: "" }]);
-    const r = await publishRuleFiles(
-      sql,
-      (cur) => [...(cur?.files ?? []).filter((f) => f.rule.name !== name), file],
-      publisherOf(c.get("principal")),
-      why ?? `put ${name}`,
-    );
-    await announce(told, r);
-    return c.json(...published(r));
+    return c.json(...published(await putRuleFile(sql, told, file, c.get("principal"), why)));
   });
   app.delete("/:name", requireRole("risk"), async (c) => {
     const name = c.req.param("name");

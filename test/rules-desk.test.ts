@@ -1,0 +1,177 @@
+/**
+ * The risk analyst's Rules pages in Chromium: a rule file pasted or uploaded on the desk is
+ * validated, tested, backtested and published from there, with the API's own errors; and the
+ * pages fit a phone's screen.
+ */
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, loadPeopleVia } from "../fixtures/stories.ts";
+import { describeViolations, seriousViolations } from "./support/axe.ts";
+import { launchBrowser } from "./support/browser.ts";
+import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
+
+const bigAtm = {
+  rule: {
+    name: "big-atm-withdrawal",
+    description: "A cash withdrawal of 1,000 or more.",
+    conditions: {
+      all: [
+        { fact: "event.channel", operator: "equal", value: "atm" },
+        { fact: "amount.value", operator: "greaterThanInclusive", value: 1000 },
+      ],
+    },
+    event: { type: "fraud.suspected", params: { severity: "high", title: "Large cash withdrawal" } },
+  },
+  tests: [
+    { name: "1,500 at an ATM", facts: { "event.channel": "atm", "amount.value": 1500 }, fires: true },
+    { name: "900 at an ATM", facts: { "event.channel": "atm", "amount.value": 900 }, fires: false },
+  ],
+};
+
+describe("the Rules pages, in Chromium", () => {
+  let t: TestTouchpoint;
+  let browser: Browser;
+  let base: string;
+  let riskToken: string;
+  beforeAll(async () => {
+    t = await startTestTouchpoint({ listen: true });
+    base = `http://127.0.0.1:${t.tp.port}`;
+    await loadPeopleVia(t.api);
+    riskToken = await t.token("risk", { label: "Priya" });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  async function signIn(width = 1280, height = 800): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width, height } });
+    await page.goto(`${base}/desk/login`);
+    await page.fill("input[name=token]", riskToken);
+    await page.click("button[type=submit]");
+    await page.waitForURL(`${base}/desk/rules`);
+    return page;
+  }
+
+  it("shows an invalid file's problems with their JSON paths, as the API words them, and publishes nothing", async () => {
+    const page = await signIn();
+    const broken = {
+      ...bigAtm,
+      rule: {
+        ...bigAtm.rule,
+        conditions: { all: [{ fact: "event.chanel", operator: "equal", value: "atm" }] },
+      },
+    };
+    await page.fill("#rule-file", JSON.stringify(broken, null, 2));
+    await page.click("button[value=validate]");
+    await page.waitForSelector("#rule-issues");
+    const shown = await page.locator("#rule-issues li").allInnerTexts();
+    // The API's answer to the same file, word for word.
+    const api = await t.as(riskToken)("PUT", "/v1/rules/big-atm-withdrawal", broken);
+    expect(api.status).toBe(400);
+    expect(api.body.error.issues).toEqual([
+      {
+        path: "rule.conditions.all[0].fact",
+        rule: "big-atm-withdrawal",
+        message: 'unknown fact "event.chanel"; did you mean "event.channel"?',
+      },
+    ]);
+    expect(shown).toEqual([
+      'rule.conditions.all[0].fact (big-atm-withdrawal): unknown fact "event.chanel"; did you mean "event.channel"?',
+    ]);
+    // The pasted text stays in the box to be fixed.
+    expect(JSON.parse(await page.inputValue("#rule-file"))).toEqual(broken);
+    expect(describeViolations("rules form with errors", await seriousViolations(page))).toBe("");
+
+    // Not JSON at all: the line and column, as the CLI says it.
+    await page.fill("#rule-file", '{\n  "rule": {,\n}');
+    await page.click("button[value=publish]");
+    await page.waitForSelector("#rule-issues");
+    expect(await page.locator("#rule-issues li").allInnerTexts()).toEqual([
+      expect.stringMatching(/^\(file\): malformed JSON at line 2 column \d+/),
+    ]);
+    // A failing case of its own refuses the publish, naming the case.
+    const failing = { ...bigAtm, tests: [{ ...bigAtm.tests[1]!, fires: true }] };
+    await page.fill("#rule-file", JSON.stringify(failing));
+    await page.click("button[value=publish]");
+    await page.waitForSelector("#rule-issues");
+    expect(await page.locator("#rule-issues li").allInnerTexts()).toEqual([
+      expect.stringMatching(
+        /^tests\[0\] \(big-atm-withdrawal\): "900 at an ATM" expected it to fire; it did not/,
+      ),
+    ]);
+    expect((await t.api("GET", "/v1/rulesets/current")).body.version).toBe(1);
+    await page.close();
+  });
+
+  it("validates, tests, backtests and publishes a valid file from the page", async () => {
+    const page = await signIn();
+    await page.fill("#rule-file", JSON.stringify(bigAtm, null, 2));
+    await page.click("button[value=validate]");
+    await page.waitForSelector("#rule-ok");
+    expect(await page.textContent("#rule-ok")).toBe("Valid: big-atm-withdrawal (live).");
+
+    await page.click("button[value=test]");
+    await page.waitForSelector("#rule-tests");
+    expect(await page.locator("#rule-tests li").allInnerTexts()).toEqual([
+      "PASS 1,500 at an ATM",
+      "PASS 900 at an ATM",
+    ]);
+
+    await page.fill("#bt-from", "2026-11-01");
+    await page.fill("#bt-to", "2026-11-30");
+    await page.click("button[value=backtest]");
+    await page.waitForURL(/\/desk\/rules\/backtests\/bt-[0-9a-f]+#main$/);
+    const id = new URL(page.url()).pathname.split("/").at(-1)!;
+    const done = await eventually(
+      async () => {
+        const r = await t.as(riskToken)("GET", `/v1/backtests/${id}`);
+        return r.body.status === "done" ? r.body : undefined;
+      },
+      60_000,
+      "the desk's backtest to finish",
+    );
+    // The backtest tried the file as a change to the published rules: it adds one rule.
+    expect(
+      done.report.candidate
+        .filter((s: { change: string }) => s.change !== "unchanged")
+        .map((s: { rule: string }) => s.rule),
+    ).toEqual(["big-atm-withdrawal"]);
+    await page.reload();
+    await page.waitForSelector("text=What changes against the published rules");
+
+    // Publish, from the upload this time.
+    await page.goto(`${base}/desk/rules`);
+    await page.setInputFiles("#rule-upload", {
+      name: "big-atm-withdrawal.json",
+      mimeType: "application/json",
+      buffer: Buffer.from(JSON.stringify(bigAtm)),
+    });
+    await page.fill("#publish-note", "cash-out ring, Lyon");
+    await page.click("button[value=publish]");
+    await page.waitForURL(`${base}/desk/rules/big-atm-withdrawal?published=2#main`);
+    expect(await page.textContent("[role=status]")).toBe("Published as version 2.");
+    const [latest] = (await t.api("GET", "/v1/rulesets")).body.items;
+    expect(latest).toMatchObject({ version: 2, createdBy: "Priya", note: "cash-out ring, Lyon" });
+    expect((await t.api("GET", "/v1/rules/big-atm-withdrawal")).body.rule.name).toBe("big-atm-withdrawal");
+    await page.close();
+  });
+
+  it("keeps the form from supervisors, who read the rules but do not change them", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/desk/login`);
+    await page.fill("input[name=token]", await t.token("supervisor", { label: "Sam" }));
+    await page.click("button[type=submit]");
+    await page.goto(`${base}/desk/rules`);
+    expect(await page.locator("#rule-file").count()).toBe(0);
+    const refused = await page.evaluate(async () => {
+      const form = new FormData();
+      form.set("file", "{}");
+      form.set("do", "publish");
+      return (await fetch("/desk/rules", { method: "POST", body: form })).status;
+    });
+    expect(refused).toBe(403);
+    await page.close();
+  });
+});
