@@ -158,6 +158,132 @@ describe("the Rules pages, in Chromium", () => {
     await page.close();
   });
 
+  it("fits a phone's screen, 390 px wide, on the Rules page, a rule's page and a backtest's report, and passes axe", async () => {
+    const risk = t.as(riskToken);
+    // A shadow rule with hits and a long test case, so its page has every part a rule page has.
+    const night = {
+      rule: {
+        ...bigAtm.rule,
+        name: "night-atm-withdrawal-with-a-long-name",
+        mode: "shadow",
+        conditions: { all: [{ fact: "event.channel", operator: "equal", value: "atm" }] },
+      },
+      tests: [
+        {
+          name: "a withdrawal at an ATM at night in a country the customer has never been to before",
+          facts: {
+            "event.channel": "atm",
+            "amount.value": 1500,
+            "event.country": "KH",
+            "event.localHour": 3,
+          },
+          fires: true,
+        },
+      ],
+    };
+    expect((await risk("PUT", `/v1/rules/${night.rule.name}`, night)).status).toBe(201);
+    await t.api("PUT", "/v1/customers/rd-nadia", { name: "Nadia", phone: "+33612349001", homeCountry: "FR" });
+    await t.api("POST", "/v1/events", [
+      {
+        id: "rd-atm-with-a-long-event-identifier-0001",
+        type: "card.transaction",
+        occurredAt: "2026-11-20T03:00:00Z",
+        customerId: "rd-nadia",
+        card: { id: "rd-card", last4: "4242" },
+        amount: { value: 300, currency: "EUR" },
+        merchant: {
+          name: "Distributeur automatique de billets, Gare de Lyon",
+          mcc: "6011",
+          city: "Paris",
+          country: "FR",
+          lat: 48.84,
+          lon: 2.37,
+        },
+        channel: "atm",
+      },
+    ]);
+    await t.drained();
+    const started = await risk("POST", "/v1/backtests", {
+      rules: [{ ...night, rule: { ...night.rule, mode: "live" } }],
+      from: "2026-11-19T00:00:00Z",
+      to: "2026-11-21T00:00:00Z",
+    });
+    await eventually(
+      async () =>
+        (await risk("GET", `/v1/backtests/${started.body.id}`)).body.status === "done" ? true : undefined,
+      60_000,
+      "the backtest",
+    );
+    const page = await signIn(390, 844);
+    for (const path of [
+      "/desk/rules",
+      `/desk/rules/${night.rule.name}`,
+      "/desk/rules/big-atm-withdrawal",
+      `/desk/rules/backtests/${started.body.id}`,
+    ]) {
+      await page.goto(`${base}${path}`);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      expect(width, `${path} is ${width} px wide at 390`).toBeLessThanOrEqual(390);
+      expect(describeViolations(path, await seriousViolations(page))).toBe("");
+    }
+    await page.close();
+  });
+
+  it("shows a rule file in its author's key order, as published by the API, the CLI's files or the desk", async () => {
+    // Written with the name last and the event before the conditions: jsonb would sort them.
+    const text = `{
+  "tests": [],
+  "rule": {
+    "event": { "type": "fraud.suspected", "params": { "title": "Ordered", "severity": "low" } },
+    "conditions": { "any": [{ "value": 5000, "operator": "greaterThan", "fact": "amount.value" }] },
+    "description": "Keys as the author wrote them.",
+    "name": "author-order"
+  }
+}`;
+    expect((await t.as(riskToken)("PUT", "/v1/rules/author-order", JSON.parse(text))).status).toBe(201);
+    const page = await signIn();
+    await page.goto(`${base}/desk/rules/author-order`);
+    const shown = JSON.parse((await page.textContent("pre.rule-file")) ?? "");
+    expect(Object.keys(shown)).toEqual(["tests", "rule"]);
+    expect(Object.keys(shown.rule)).toEqual([
+      "event",
+      "conditions",
+      "description",
+      "name",
+      "mode",
+      "priority",
+    ]);
+    expect(Object.keys(shown.rule.event.params)).toEqual(["title", "severity", "team"]);
+    expect(Object.keys(shown.rule.conditions.any[0])).toEqual(["value", "operator", "fact"]);
+    // And the API gives it back in the same order.
+    const api = await t.as(riskToken)("GET", "/v1/rules/author-order");
+    expect(Object.keys(api.body.rule)).toEqual([
+      "event",
+      "conditions",
+      "description",
+      "name",
+      "mode",
+      "priority",
+    ]);
+
+    // Pasted on the desk and published from there: its order too.
+    await page.goto(`${base}/desk/rules`);
+    await page.fill("#rule-file", text.replace("Keys as the author wrote them.", "Changed on the desk."));
+    await page.click("button[value=publish]");
+    await page.waitForURL(/\/desk\/rules\/author-order\?published=\d+#main$/);
+    const again = JSON.parse((await page.textContent("pre.rule-file")) ?? "");
+    expect(Object.keys(again.rule)).toEqual([
+      "event",
+      "conditions",
+      "description",
+      "name",
+      "mode",
+      "priority",
+    ]);
+    expect(again.rule.description).toBe("Changed on the desk.");
+    await page.close();
+  });
+
   it("keeps the form from supervisors, who read the rules but do not change them", async () => {
     const page = await browser.newPage();
     await page.goto(`${base}/desk/login`);

@@ -9,6 +9,7 @@ import type { Context } from "hono";
 import type { FC } from "hono/jsx";
 import { ConflictError, jsonPath, ValidationError } from "../../engine/errors.ts";
 import { checkRuleFileText } from "../../engine/rules/files.ts";
+import { inAuthorsOrder } from "../../engine/rules/key-order.ts";
 import { parseRuleFile, type RuleFile } from "../../engine/rules/schema.ts";
 import { describeFailure, type RuleTestResult, runRuleTests } from "../../engine/rules/testing.ts";
 import type { Sql } from "../../engine/store/database.ts";
@@ -149,7 +150,8 @@ export async function runRuleForm(
   if (!read.parsed) return failed("The file has problems; nothing was done", read.issues);
   let file: RuleFile;
   try {
-    file = parseRuleFile(JSON.parse(s.text), await known(deps.sql));
+    const raw: unknown = JSON.parse(s.text);
+    file = inAuthorsOrder(parseRuleFile(raw, await known(deps.sql)), raw);
   } catch (err) {
     if (err instanceof ValidationError) return failed("The file has problems; nothing was done", err.issues);
     throw err;

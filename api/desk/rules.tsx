@@ -229,7 +229,7 @@ export function rulePages(
         </p>
         <div class="card">
           <h2>Live</h2>
-          <table>
+          <table class="cards">
             <thead>
               <tr>
                 <th>Rule</th>
@@ -252,7 +252,7 @@ export function rulePages(
                   const before = statOf.get(`shadow:${rule.name}`);
                   return (
                     <tr>
-                      <td>
+                      <td data-label="Rule">
                         <a href={`/desk/rules/${rule.name}`}>{rule.name}</a>
                         {before ? (
                           <div class="small muted">
@@ -261,16 +261,16 @@ export function rulePages(
                           </div>
                         ) : null}
                       </td>
-                      <td>{rule.owner ?? <span class="muted">nobody named</span>}</td>
-                      <td>
+                      <td data-label="Owner">{rule.owner ?? <span class="muted">nobody named</span>}</td>
+                      <td data-label="Severity">
                         <Severity value={rule.event.params.severity} />
                       </td>
-                      <td>v{lastChanged(rule.name)}</td>
-                      <td>{s?.hits ?? 0}</td>
-                      <td>{s?.confirmed ?? 0}</td>
-                      <td>{s?.falseAlarms ?? 0}</td>
-                      <td>{pct(s?.precision ?? null)}</td>
-                      <td>{nothing(costOf.get(rule.name))}</td>
+                      <td data-label="Changed in">v{lastChanged(rule.name)}</td>
+                      <td data-label="Hits">{s?.hits ?? 0}</td>
+                      <td data-label="Confirmed">{s?.confirmed ?? 0}</td>
+                      <td data-label="False alarms">{s?.falseAlarms ?? 0}</td>
+                      <td data-label="Precision">{pct(s?.precision ?? null)}</td>
+                      <td data-label="Contacted for nothing">{nothing(costOf.get(rule.name))}</td>
                     </tr>
                   );
                 })}
@@ -280,7 +280,7 @@ export function rulePages(
         <div class="card">
           <h2>Shadow: what they would have done</h2>
           {files.some((f) => f.rule.mode === "shadow") ? (
-            <table>
+            <table class="cards">
               <thead>
                 <tr>
                   <th>Rule</th>
@@ -299,15 +299,17 @@ export function rulePages(
                     const s = statOf.get(`${rule.mode}:${rule.name}`);
                     return (
                       <tr>
-                        <td>
+                        <td data-label="Rule">
                           <a href={`/desk/rules/${rule.name}`}>{rule.name}</a>
                         </td>
-                        <td>{rule.owner ?? <span class="muted">nobody named</span>}</td>
-                        <td>v{lastChanged(rule.name)}</td>
-                        <td>{s?.hits ?? 0}</td>
-                        <td>{s?.customers ?? 0}</td>
-                        <td>{s && "overlapWithLive" in s ? s.overlapWithLive : 0}</td>
-                        <td>{pct(s?.precision ?? null)}</td>
+                        <td data-label="Owner">{rule.owner ?? <span class="muted">nobody named</span>}</td>
+                        <td data-label="Changed in">v{lastChanged(rule.name)}</td>
+                        <td data-label="Would have hit">{s?.hits ?? 0}</td>
+                        <td data-label="Customers">{s?.customers ?? 0}</td>
+                        <td data-label="Also hit by a live rule">
+                          {s && "overlapWithLive" in s ? s.overlapWithLive : 0}
+                        </td>
+                        <td data-label="Precision (live cases' outcomes)">{pct(s?.precision ?? null)}</td>
                       </tr>
                     );
                   })}
@@ -466,7 +468,7 @@ export function rulePages(
           </div>
           <div class="card">
             <h2>The rule file</h2>
-            <pre>{file ? JSON.stringify(file, null, 2) : "(removed)"}</pre>
+            <pre class="rule-file">{file ? JSON.stringify(file, null, 2) : "(removed)"}</pre>
           </div>
         </div>
       </Layout>,

@@ -14,6 +14,7 @@ import type { Logger } from "../../engine/log.ts";
 import { CompiledRuleset } from "../../engine/rules/compile.ts";
 import { diffRuleFiles, type RulesetDiff } from "../../engine/rules/diff.ts";
 import { blankFacts, factCatalogue } from "../../engine/rules/facts.ts";
+import { asFileShape, inAuthorsOrder } from "../../engine/rules/key-order.ts";
 import {
   parseRuleFile,
   parseRuleFiles,
@@ -232,7 +233,7 @@ export function ruleRoutes(sql: Sql, told: Told) {
     const name = c.req.param("name");
     const body = await jsonBody(c, z.looseObject({ note }));
     const { note: why, ...raw } = body;
-    const file = parseRuleFile(raw, await known(sql));
+    const file = inAuthorsOrder(parseRuleFile(raw, await known(sql)), raw);
     if (file.rule.name !== name) {
       const issue: RuleIssue = {
         path: "rule.name",
@@ -409,7 +410,10 @@ export function rulesetRoutes(sql: Sql, opts: Told) {
   });
   app.post("/", requireRole("risk"), async (c) => {
     const body = await jsonBody(c, publishBody);
-    const files = parseRuleFiles(body.rules, "rules", await known(sql));
+    // Stored as their authors wrote them: the desk shows a file back in its own key order.
+    const files = parseRuleFiles(body.rules, "rules", await known(sql)).map((f, i) =>
+      inAuthorsOrder(f, asFileShape(body.rules[i])),
+    );
     await requireChangedTestsPass(sql, files);
     // Without a note, the version says what changed: worked out under the publish lock.
     const r = await publishRuleFiles(

@@ -18,6 +18,7 @@ import {
 import { basename, join } from "node:path";
 import { ValidationError } from "../errors.ts";
 import { inputIssues } from "../input.ts";
+import { inAuthorsOrder } from "./key-order.ts";
 import { parseRuleFile, type RuleFile, type RuleIssue } from "./schema.ts";
 
 /** The largest rule file read, bytes: 200 test cases of generous facts fit many times over. */
@@ -76,7 +77,7 @@ export function checkRuleFileText(file: string, text: string): ReadRuleFile {
     return { file, issues: bad.map((i) => ({ file, ...i, path: i.path === "(body)" ? "(file)" : i.path })) };
   }
   try {
-    const parsed = parseRuleFile(raw);
+    const parsed = inAuthorsOrder(parseRuleFile(raw), raw);
     const expected = `${parsed.rule.name}.json`;
     if (file.endsWith(".json") && basename(file) !== expected) {
       return {

@@ -6,6 +6,7 @@
 import type postgres from "postgres";
 import { NotFoundError } from "../errors.ts";
 import { diffRuleFiles, isUnchanged, type RulesetDiff } from "../rules/diff.ts";
+import { inAuthorsOrder } from "../rules/key-order.ts";
 import { DEFAULT_TEAM, type RuleFile, type Ruleset, rulesetOf } from "../rules/schema.ts";
 import { audit, type Principal, type Q } from "./postgres.ts";
 
@@ -30,6 +31,12 @@ export const publisherOf = (p: Pick<Principal, "tokenId" | "label">): Publisher 
   tokenId: p.tokenId,
 });
 
+/**
+ * Postgres' json type: a version is stored as the text it was sent as, its keys in the authors'
+ * order (jsonb, sql.json's type, sorts them); the client still parses it on the way out.
+ */
+const JSON_OID = 114;
+
 /** Serialises publishes: a per-rule change reads the current version and writes the next. */
 const PUBLISH_LOCK = 7_270_012;
 
@@ -44,13 +51,17 @@ function storedFile(raw: unknown): RuleFile {
     rule: Record<string, unknown> & { event: { params: Record<string, unknown> } };
     tests?: unknown;
   };
+  // Defaults after the author's keys: the file reads back in the order it was written.
   const rule = {
-    mode: "live",
-    priority: 1,
     ...f.rule,
-    event: { ...f.rule.event, params: { team: DEFAULT_TEAM, ...f.rule.event.params } },
+    mode: f.rule.mode ?? "live",
+    priority: f.rule.priority ?? 1,
+    event: {
+      ...f.rule.event,
+      params: { ...f.rule.event.params, team: f.rule.event.params.team ?? DEFAULT_TEAM },
+    },
   };
-  return { rule, tests: Array.isArray(f.tests) ? f.tests : [] } as unknown as RuleFile;
+  return inAuthorsOrder({ rule, tests: Array.isArray(f.tests) ? f.tests : [] }, f) as unknown as RuleFile;
 }
 
 function stored(row: postgres.Row): StoredRuleset {
@@ -142,7 +153,7 @@ export async function publishRuleFiles(
     const why = typeof note === "string" ? note : note(diff);
     const [row] = await tx`
       insert into rulesets (rules, note, created_by, created_by_token, published_at)
-      values (${tx.json({ files } as unknown as postgres.JSONValue)}, ${why}, ${who.by}, ${who.tokenId}, now())
+      values (${tx.typed({ files } as unknown as postgres.SerializableParameter, JSON_OID)}, ${why}, ${who.by}, ${who.tokenId}, now())
       returning version`;
     const version = row!.version as number;
     await audit(tx, who.tokenId, "ruleset.publish", `ruleset:${version}`, {
