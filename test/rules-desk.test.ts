@@ -3,12 +3,22 @@
  * validated, tested, backtested and published from there, with the API's own errors; and the
  * pages fit a phone's screen.
  */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, loadPeopleVia } from "../fixtures/stories.ts";
 import { describeViolations, seriousViolations } from "./support/axe.ts";
 import { launchBrowser } from "./support/browser.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
+import { REPO } from "./support/processes.ts";
+
+/** Screenshots the run writes for people to look at (not committed). */
+function artefact(name: string): string {
+  const dir = join(REPO, "test-artifacts");
+  mkdirSync(dir, { recursive: true });
+  return join(dir, name);
+}
 
 const bigAtm = {
   rule: {
@@ -215,6 +225,7 @@ describe("the Rules pages, in Chromium", () => {
       "the backtest",
     );
     const page = await signIn(390, 844);
+    let shots = 0;
     for (const path of [
       "/desk/rules",
       `/desk/rules/${night.rule.name}`,
@@ -225,6 +236,7 @@ describe("the Rules pages, in Chromium", () => {
       const width = await page.evaluate(() => document.documentElement.scrollWidth);
       expect(width, `${path} is ${width} px wide at 390`).toBeLessThanOrEqual(390);
       expect(describeViolations(path, await seriousViolations(page))).toBe("");
+      await page.screenshot({ path: artefact(`rules-390-${shots++}.png`), fullPage: true });
     }
     await page.close();
   });
