@@ -68,6 +68,8 @@ export interface AppDeps {
     bank: { name: string; phone: string };
     /** FEEDBACK_AFTER_RESOLUTION: a resolution owes the customer one feedback question. */
     feedbackAfterResolution?: boolean;
+    /** REPLY_TIMEOUT_MINUTES: the desk says when the reminder and the call task will come. */
+    replyTimeoutMinutes: number;
   };
   /** The desk's open live streams, which a sign-out in another process ends by message (main.ts). */
   deskStreams?: DeskStreams;
@@ -228,6 +230,7 @@ export function createApp(deps: AppDeps): Hono {
       endSessions: endDeskSessions,
       metrics: deps.metrics,
       texting: advocateTexts(deps),
+      replyTimeoutMinutes: deps.texting.replyTimeoutMinutes,
       phoneCountry: deps.phoneCountry,
       experience: deps.experienceReport ?? ((w) => experienceReport(deps.sql, w, new Date())),
       ...(deps.closers ? { closers: deps.closers } : {}),

@@ -28,6 +28,7 @@ import {
 import { visibleCase } from "../routes/cases.ts";
 import { Layout, page, Severity, When } from "./layout.tsx";
 import { ActivityMap, type MapPoint } from "./map.tsx";
+import { NextStep } from "./next-step.tsx";
 import type { DeskEnv } from "./session.tsx";
 import {
   type Detail,
@@ -241,9 +242,11 @@ function CasePage({
   error,
   colleagues = [],
   moved,
+  replyTimeoutMinutes,
 }: {
   c: Detail;
   principal: Principal;
+  replyTimeoutMinutes: number;
   revealPhone?: boolean;
   error?: string | undefined;
   colleagues?: Awaited<ReturnType<typeof listAdvocates>>;
@@ -262,7 +265,7 @@ function CasePage({
         {/* A colleague's hand-over note is read before anything else, then why, then what to do. */}
         <HandOffNote c={c} principal={principal} />
         {lead ? <p class="story lead">{lead}</p> : null}
-        {c.attention ? <p class="attention">Needs you: {c.attention}</p> : null}
+        <NextStep c={c} replyTimeoutMinutes={replyTimeoutMinutes} />
         <p class="muted">
           {c.id} · opened <When at={c.openedAt} /> · <b class={open ? "" : "ok"}>{stateInWords(c)}</b> ·
           advocate <b>{c.advocate?.name ?? "waiting for an advocate"}</b>
@@ -314,8 +317,13 @@ function CasePage({
           </div>
           {open || c.attention ? <LogCall c={c} /> : null}
           <WorkCard c={c} principal={principal} colleagues={colleagues} refused={moved} />
-          <BlockCard c={c} />
-          <ReplaceCard c={c} refused={error} />
+          {/* Live: a NO blocks the card and opens "Replace the card" on a page already open. */}
+          <div id="block-slot" data-live>
+            <BlockCard c={c} />
+          </div>
+          <div id="replace-slot" data-live>
+            <ReplaceCard c={c} refused={error} />
+          </div>
           {open ? (
             <div class="card">
               <h2>Resolve</h2>
@@ -473,7 +481,10 @@ function refusalCode(issue: string): string {
 /** How long a shown number stays shown to whoever asked, ms: long enough to dial it. */
 const REVEAL_MS = 5 * 60_000;
 
-export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: CaseActions }) {
+export function caseRoutes(
+  sql: Sql,
+  opts: { metrics?: Metrics; texting: CaseActions; replyTimeoutMinutes: number },
+) {
   const app = new Hono<DeskEnv>();
   app.get("/cases/:id", async (c) => {
     const p = c.get("principal");
@@ -491,6 +502,7 @@ export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: CaseAct
           colleagues={colleagues}
           moved={c.req.query("moved")}
           revealPhone={revealPhone}
+          replyTimeoutMinutes={opts.replyTimeoutMinutes}
         />,
       );
     } catch (err) {

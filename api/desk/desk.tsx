@@ -28,6 +28,8 @@ export function deskRoutes(
     publicUrl?: string | undefined;
     metrics?: Metrics;
     texting: CaseActions;
+    /** REPLY_TIMEOUT_MINUTES: when the case page says the reminder and the call task will come. */
+    replyTimeoutMinutes: number;
     phoneCountry?: CountryCode | undefined;
     /** Open live streams by session, and how a sign-out ends them in every process. */
     streams: DeskStreams;

@@ -27,6 +27,7 @@ form.inline { display:inline; } button { font:inherit; padding:5px 12px; border-
 button.primary { background:var(--accent); color:#fff; border-color:var(--accent); } button.danger { background:var(--high); color:#fff; border-color:var(--high); }
 textarea, input[type=text], input[type=password] { font:inherit; width:100%; padding:6px 8px; border:1px solid var(--line); border-radius:6px; }
 .attention { background:#fef3f2; border:1px solid var(--high); color:var(--high); padding:8px 12px; border-radius:6px; font-weight:600; }
+.waiting-on { background:#eef4ff; border:1px solid var(--accent); padding:8px 12px; border-radius:6px; }
 .attention-small { color:var(--high); font-size:12px; font-weight:600; }
 code { font-size:12px; background:#f0f2f5; padding:1px 4px; border-radius:4px; }
 pre { font-size:12px; background:#f0f2f5; padding:10px; border-radius:6px; overflow-x:auto; white-space:pre-wrap; }

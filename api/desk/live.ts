@@ -169,6 +169,19 @@ const SCRIPT = `(() => {
     }
   }
   localTimes(document);
+  function edited(root) {
+    for (const f of root.querySelectorAll("input, textarea, select")) {
+      if (f === document.activeElement) return true;
+      if (f.type === "radio" || f.type === "checkbox") {
+        if (f.checked !== f.defaultChecked) return true;
+      } else if (f.tagName === "SELECT") {
+        // With no option marked, the first is shown selected without anyone choosing it.
+        const d = [...f.options].findIndex((o) => o.defaultSelected);
+        if (f.selectedIndex !== (d < 0 ? 0 : d)) return true;
+      } else if (f.type !== "hidden" && f.value !== f.defaultValue) return true;
+    }
+    return false;
+  }
   const here = document.body.dataset.case || "";
   const badge = document.getElementById("needs-you");
   let pending = false;
@@ -187,7 +200,8 @@ const SCRIPT = `(() => {
       const doc = new DOMParser().parseFromString(await res.text(), "text/html");
       for (const el of document.querySelectorAll("[data-live]")) {
         const fresh = doc.getElementById(el.id);
-        if (fresh) {
+        // A form the advocate has started filling in keeps what they wrote; it updates once sent.
+        if (fresh && !edited(el)) {
           localTimes(fresh);
           el.replaceWith(fresh);
         }

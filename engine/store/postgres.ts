@@ -1048,9 +1048,10 @@ function attentionSql(sql: Q) {
         -- A call is answered or not within minutes: it needs someone only while it may still be ringing.
         or (t.kind = 'call.received' and t.at > now() - interval '15 minutes'))
       -- Answered by what an advocate did after it: a note, a text, a call that reached the customer or
-      -- left them a message, or resolving the case. A call nobody answered leaves the task open.
+      -- left them a message, a new card on its way (after a NO: the customer was dealt with), or
+      -- resolving the case. A call nobody answered leaves the task open.
       and not exists (select 1 from case_timeline n where n.case_id = c.id and n.id > t.id
-        and (n.kind in ('note.added', 'message.written', 'case.resolved')
+        and (n.kind in ('note.added', 'message.written', 'action.card_replace', 'case.resolved')
           or (n.kind = 'call.logged' and n.detail->>'outcome' <> 'no_answer')))
     order by t.id desc limit 1)`;
 }
