@@ -20,6 +20,7 @@ import { openApiDocument } from "./openapi.ts";
 import { tokenRoutes } from "./routes/admin.ts";
 import { backtestRoutes } from "./routes/backtests.ts";
 import { callRoutes } from "./routes/calls.ts";
+import { cannedReplyRoutes } from "./routes/canned-replies.ts";
 import { caseRoutes } from "./routes/cases.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { experienceRoutes } from "./routes/experience.ts";
@@ -204,6 +205,7 @@ export function createApp(deps: AppDeps): Hono {
   v1.route("/advocates", advocateRoutes(deps.sql));
   v1.route("/cases", caseRoutes(deps.sql, deps.metrics, advocateTexts(deps), deps.phoneCountry));
   v1.route("/calls", callRoutes(deps.sql, deps.phoneCountry));
+  v1.route("/canned-replies", cannedReplyRoutes(deps.sql, deps.texting.bank.phone));
   v1.route("/tokens", tokenRoutes(deps.sql, endDeskSessions));
   const told = { redis: deps.redis, keyPrefix: deps.keyPrefix, log: deps.log };
   v1.route("/rules", ruleRoutes(deps.sql, told));

@@ -15,6 +15,7 @@ import {
 } from "../../engine/outreach/card-actions.ts";
 import { oweFeedback } from "../../engine/outreach/feedback.ts";
 import { conditionInWords, type Held, placeText, routeText, type Story } from "../../engine/rules/summary.ts";
+import { type CannedReply, listCannedReplies } from "../../engine/store/canned-replies.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import {
   addTimeline,
@@ -26,6 +27,7 @@ import {
   resolveCase,
 } from "../../engine/store/postgres.ts";
 import { visibleCase } from "../routes/cases.ts";
+import { CannedButtons } from "./canned-replies.tsx";
 import { Layout, page, Severity, When } from "./layout.tsx";
 import { ActivityMap, type MapPoint } from "./map.tsx";
 import { NextStep } from "./next-step.tsx";
@@ -189,7 +191,18 @@ function BlockCard({ c }: { c: Detail }) {
 }
 
 /** The texts out and in as one thread, who wrote each, its delivery state, and the reply box. */
-function Conversation({ c, error }: { c: Detail; error?: string | undefined }) {
+function Conversation({
+  c,
+  error,
+  canned = [],
+  draft,
+}: {
+  c: Detail;
+  error?: string | undefined;
+  /** The canned replies in the customer's language, and the one chosen without a script. */
+  canned?: readonly CannedReply[];
+  draft?: string | undefined;
+}) {
   const optedOut = c.customer?.optedOut ?? false;
   return (
     <div class="card" id="conversation">
@@ -222,7 +235,9 @@ function Conversation({ c, error }: { c: Detail; error?: string | undefined }) {
       ) : (
         <form method="post" action={`/desk/cases/${c.id}/messages`}>
           <label for="reply-text">Text {c.customer?.name ?? "the customer"}</label>
-          <textarea id="reply-text" name="text" rows={2} maxlength={612} required />
+          <textarea id="reply-text" name="text" rows={2} maxlength={612} required>
+            {draft ?? ""}
+          </textarea>
           {/* One text per form drawn: a double click or a resubmit sends it once. */}
           <input type="hidden" name="nonce" value={crypto.randomUUID()} />
           <p class="muted small">No links and no card numbers: customers know the bank never sends them.</p>
@@ -230,6 +245,9 @@ function Conversation({ c, error }: { c: Detail; error?: string | undefined }) {
             Send text
           </button>
         </form>
+      )}
+      {optedOut ? null : (
+        <CannedButtons caseId={c.id} language={c.customer?.language ?? "en"} replies={canned} />
       )}
     </div>
   );
@@ -243,7 +261,11 @@ function CasePage({
   colleagues = [],
   moved,
   replyTimeoutMinutes,
+  canned,
+  draft,
 }: {
+  canned?: readonly CannedReply[];
+  draft?: string | undefined;
   c: Detail;
   principal: Principal;
   replyTimeoutMinutes: number;
@@ -275,7 +297,7 @@ function CasePage({
           rarer forms (hand over, block, replace, resolve) and the long record on the right. */}
       <div class="grid">
         <section>
-          <Conversation c={c} error={error} />
+          <Conversation c={c} error={error} canned={canned} draft={draft} />
           <div class="card">
             <h2>Customer</h2>
             {c.customer ? (
@@ -494,6 +516,9 @@ export function caseRoutes(
       // The number stays shown for a few minutes after this viewer asked for it (and was audited).
       const revealPhone = await phoneRevealedTo(sql, p.advocateId ?? p.tokenId, detail.customerId, REVEAL_MS);
       if (revealPhone) c.header("Cache-Control", "no-store");
+      // The customer's language's canned replies; one chosen without a script comes back in the box.
+      const canned = detail.customer ? await listCannedReplies(sql, detail.customer.language) : [];
+      const draft = canned.find((r) => r.id === c.req.query("canned"))?.text;
       return c.html(
         <CasePage
           c={detail}
@@ -503,6 +528,8 @@ export function caseRoutes(
           moved={c.req.query("moved")}
           revealPhone={revealPhone}
           replyTimeoutMinutes={opts.replyTimeoutMinutes}
+          canned={canned}
+          draft={draft}
         />,
       );
     } catch (err) {

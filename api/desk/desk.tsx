@@ -10,6 +10,7 @@ import type { Metrics } from "../../engine/metrics.ts";
 import type { CaseActions } from "../../engine/outreach/card-actions.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { advocateRoutes } from "./advocates.tsx";
+import { cannedReplyPages } from "./canned-replies.tsx";
 import { caseRoutes } from "./case-page.tsx";
 import { type ExperienceSource, experiencePage } from "./experience.tsx";
 import { DeskFeed, liveRoutes } from "./live.ts";
@@ -70,6 +71,7 @@ export function deskRoutes(
   app.route("/experience", experiencePage(sql, { report: opts.experience }));
   app.route("/", queueRoutes(sql));
   app.route("/", advocateRoutes(sql));
+  app.route("/canned-replies", cannedReplyPages(sql, opts.texting.bank.phone));
   app.route("/", caseRoutes(sql, opts));
   app.route("/", searchRoutes(sql, opts));
   app.route("/", workRoutes(sql));

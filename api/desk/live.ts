@@ -182,6 +182,17 @@ const SCRIPT = `(() => {
     }
     return false;
   }
+  // A canned reply's button puts its text in the reply box where the caret is (replacing a
+  // selection), instead of reloading the page with it (what the button does without this script).
+  document.addEventListener("click", (e) => {
+    const b = e.target instanceof Element ? e.target.closest("form.canned button[data-text]") : null;
+    const box = document.getElementById("reply-text");
+    if (!b || !box) return;
+    e.preventDefault();
+    if (box.value.trim() === "") box.value = b.dataset.text;
+    else box.setRangeText(b.dataset.text, box.selectionStart, box.selectionEnd, "end");
+    box.focus();
+  });
   const here = document.body.dataset.case || "";
   const badge = document.getElementById("needs-you");
   let pending = false;
