@@ -143,6 +143,12 @@ export const Layout: FC<{
           </a>
         ) : null}
         {who && role !== "risk" ? <span id="live-note" class="warn" role="status" hidden /> : null}
+        {/* Shown by the live script only where the browser can notify and has not been asked yet. */}
+        {who && role !== "risk" ? (
+          <button id="notify-optin" type="button" hidden>
+            Turn on notifications
+          </button>
+        ) : null}
         {who ? (
           <span class="who">
             {who} ·{" "}
