@@ -1040,7 +1040,7 @@ export async function listCases(sql: Q, f: CaseFilter) {
  * What the advocate must do now, if anything: the latest call task or alert that no note has
  * answered since, on an open case or one the customer confirmed as fraud (they need a call).
  */
-function attentionSql(sql: Q) {
+export function attentionSql(sql: Q) {
   return sql`(
     select t.detail->>'reason' from case_timeline t
     where t.case_id = c.id and (c.status = 'open' or c.outcome = 'confirmed_fraud' or t.at > c.resolved_at)

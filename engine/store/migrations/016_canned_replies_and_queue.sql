@@ -10,3 +10,9 @@ create table canned_replies (
   updated_at timestamptz not null default now()
 );
 create index canned_replies_language on canned_replies (language, title);
+
+-- The queue orders and filters every case that needs someone in SQL (engine/store/queue.ts); a
+-- closed case needs someone only through one of these entries, so they are found without reading
+-- every closed case's timeline.
+create index case_timeline_needs on case_timeline (case_id)
+  where kind in ('task.call_customer', 'advocate.alerted', 'call.received');
