@@ -6,15 +6,11 @@
  */
 import { type AdvocateStatus, type TransferKind, transferProblem } from "../cases/routing.ts";
 import { ConflictError, NotFoundError } from "../errors.ts";
+import { audit } from "./audit.ts";
+import { assignWaitingCases, returnCasesToPreferred } from "./cases.ts";
 import type { Sql } from "./database.ts";
-import {
-  type Advocate,
-  addTimeline,
-  advocateLoads,
-  assignWaitingCases,
-  audit,
-  returnCasesToPreferred,
-} from "./postgres.ts";
+import { type Advocate, advocateLoads } from "./people.ts";
+import { addTimeline } from "./timeline.ts";
 
 /** An advocate's own status; back online, they get their customers' cases back and whatever waits. */
 export async function setAdvocateStatus(
