@@ -2,12 +2,14 @@
  * People moving work: an advocate sets their own status, claims an unassigned case, hands a case
  * to a colleague with a note; a supervisor reassigns. The same rules as automatic routing (the
  * case's team, online, under capacity) are checked under the same row locks, and every move goes
- * on the case's timeline with who did it and why.
+ * on the case's timeline with who did it and why. (Use cases more than store: their place is
+ * engine/cases/, beside assign.ts; issue 26's next step.)
  */
+import { assignWaitingCases } from "../cases/assign.ts";
 import { type AdvocateStatus, type TransferKind, transferProblem } from "../cases/routing.ts";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import { audit } from "./audit.ts";
-import { assignWaitingCases, returnCasesToPreferred } from "./cases.ts";
+import { returnCasesToPreferred } from "./cases.ts";
 import type { Sql } from "./database.ts";
 import { type Advocate, advocateLoads } from "./people.ts";
 import { addTimeline } from "./timeline.ts";

@@ -1,6 +1,7 @@
 /** Decisions: one per (event, rule) that fired, with its explanation, until a case takes it. */
 import type { TouchpointEvent } from "../events.ts";
 import type { Hit } from "../rules/reference.ts";
+import type { Severity } from "../rules/schema.ts";
 import type { Q } from "./database.ts";
 
 export interface NewDecision {
@@ -61,4 +62,42 @@ export async function customersWithUnlinkedDecisions(
   const rows =
     await sql`select distinct customer_id from decisions where case_id is null and mode = 'live' and customer_id = any(${customerIds as string[]})`;
   return rows.map((r) => r.customer_id as string);
+}
+
+/** A live decision no case has yet, as a case takes it. */
+export interface UnlinkedDecision {
+  id: string;
+  eventId: string;
+  rule: string;
+  severity: Severity;
+  title: string;
+  team: string;
+  decidedAt: Date;
+  occurredAt: Date;
+}
+
+/**
+ * The customer's live decisions no case has yet, oldest event first, locked for this transaction:
+ * two workers for one customer take them one after the other.
+ */
+export async function lockUnlinkedDecisions(tx: Q, customerId: string): Promise<UnlinkedDecision[]> {
+  const decisions = await tx`
+      select d.id, d.event_id, d.rule, d.severity, d.title, d.team, d.decided_at, e.occurred_at
+      from decisions d join events e on e.id = d.event_id
+      where d.customer_id = ${customerId} and d.case_id is null and d.mode = 'live' order by e.occurred_at, d.id for update of d`;
+  return decisions.map((d) => ({
+    id: d.id as string,
+    eventId: d.event_id as string,
+    rule: d.rule as string,
+    severity: d.severity as Severity,
+    title: d.title as string,
+    team: d.team as string,
+    decidedAt: d.decided_at as Date,
+    occurredAt: d.occurred_at as Date,
+  }));
+}
+
+/** Puts the decisions on the case. */
+export async function linkDecisions(tx: Q, caseId: string, ids: readonly string[]): Promise<void> {
+  await tx`update decisions set case_id = ${caseId} where id = any(${ids as string[]})`;
 }

@@ -138,3 +138,12 @@ export async function advocateLoads(
     from advocates a where a.id = any(${locked.map((r) => r.id as string)}) order by a.id`;
   return rows as unknown as AdvocateLoad[];
 }
+
+/** Who can route a case: its team's advocates and the customer's previous one, locked, with their load. */
+export async function routingCandidates(
+  tx: Q,
+  team: string,
+  previousId: string | null,
+): Promise<AdvocateLoad[]> {
+  return advocateLoads(tx, tx`a.team = ${team} or a.id = ${previousId}`);
+}

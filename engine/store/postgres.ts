@@ -4,6 +4,9 @@
  * remove this file once they have landed and their imports name the modules themselves.
  */
 
+// The routing that the store used to do is the engine's now; re-exported for the same callers.
+export * from "../cases/assign.ts";
+export * from "../cases/intake.ts";
 export * from "./audit.ts";
 export * from "./case-views.ts";
 export * from "./cases.ts";
