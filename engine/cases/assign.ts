@@ -6,14 +6,16 @@
 import {
   assignCaseTo,
   assignmentSteps,
+  casesFallenBack,
   lockCaseForRouting,
+  returnCaseTo,
   setCaseWait,
   waitingCaseIds,
 } from "../store/cases.ts";
 import type { Q, Sql } from "../store/database.ts";
-import { routingCandidates } from "../store/people.ts";
+import { advocateName, lockAdvocateLoad, routingCandidates } from "../store/people.ts";
 import { addTimeline } from "../store/timeline.ts";
-import { chooseAdvocate } from "./routing.ts";
+import { canTake, chooseAdvocate } from "./routing.ts";
 
 /**
  * Assigns an open, unassigned case: to the customer's previous advocate if they can take it; else,
@@ -122,4 +124,41 @@ export async function assignWaitingCases(sql: Sql, team: string, now: Date): Pro
     if (r?.advocateId) assigned++;
   }
   return assigned;
+}
+
+/**
+ * The customer's previous advocate is back: open cases that fell back to someone else, who has
+ * not yet acted on them (no note, no call), go back to the advocate the customer knows.
+ */
+export async function returnCasesToPreferred(sql: Sql, advocateId: string, now: Date): Promise<number> {
+  const candidates = await casesFallenBack(sql, advocateId);
+  let moved = 0;
+  for (const id of candidates) {
+    const ok = await sql.begin(async (tx) => {
+      const c = await lockCaseForRouting(tx, id);
+      if (!c || c.status !== "open" || !c.advocateId || c.advocateId === advocateId) return false;
+      const me = await lockAdvocateLoad(tx, advocateId);
+      if (!me || !canTake(me)) return false;
+      const n = await assignmentSteps(tx, c.id);
+      const from = await advocateName(tx, c.advocateId);
+      await returnCaseTo(tx, c.id, c.customerId, advocateId);
+      await addTimeline(
+        tx,
+        c.id,
+        "case.assigned",
+        `assigned:${c.id}:${n}`,
+        {
+          advocateId,
+          advocateName: me.name,
+          reason: `${me.name}, who helped this customer before, is back; ${from ?? c.advocateId} had not started on it`,
+          trigger: "previous advocate back",
+          previousAdvocateId: advocateId,
+        },
+        { at: now },
+      );
+      return true;
+    });
+    if (ok) moved++;
+  }
+  return moved;
 }

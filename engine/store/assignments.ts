@@ -5,11 +5,10 @@
  * on the case's timeline with who did it and why. (Use cases more than store: their place is
  * engine/cases/, beside assign.ts; issue 26's next step.)
  */
-import { assignWaitingCases } from "../cases/assign.ts";
+import { assignWaitingCases, returnCasesToPreferred } from "../cases/assign.ts";
 import { type AdvocateStatus, type TransferKind, transferProblem } from "../cases/routing.ts";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import { audit } from "./audit.ts";
-import { returnCasesToPreferred } from "./cases.ts";
 import type { Sql } from "./database.ts";
 import { type Advocate, advocateLoads } from "./people.ts";
 import { addTimeline } from "./timeline.ts";

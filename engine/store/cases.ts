@@ -7,7 +7,6 @@ import { assertResolvable, type CaseOutcome } from "../cases/cases.ts";
 import { NotFoundError } from "../errors.ts";
 import type { Severity } from "../rules/schema.ts";
 import type { Q, Sql } from "./database.ts";
-import { advocateLoads } from "./people.ts";
 import { addTimeline } from "./timeline.ts";
 
 /**
@@ -124,49 +123,27 @@ export async function waitingCaseIds(sql: Q, team: string): Promise<string[]> {
 }
 
 /**
- * The customer's previous advocate is back: open cases that fell back to someone else, who has
- * not yet acted on them (no note, no call), go back to the advocate the customer knows.
+ * Open cases kept for this advocate (their customer's previous one) that fell back to someone
+ * else who has not yet acted on them (no note, no call), oldest first.
  */
-export async function returnCasesToPreferred(sql: Sql, advocateId: string, now: Date): Promise<number> {
+export async function casesFallenBack(sql: Q, advocateId: string): Promise<string[]> {
   const candidates = await sql`
     select c.id from cases c
     where c.status = 'open' and c.preferred_advocate_id = ${advocateId} and c.advocate_id is not null and c.advocate_id <> ${advocateId}
       and not exists (select 1 from case_timeline t where t.case_id = c.id and t.actor = c.advocate_id)
     order by c.opened_at`;
-  let moved = 0;
-  for (const cand of candidates) {
-    const ok = await sql.begin(async (tx) => {
-      const [c] =
-        await tx`select id, customer_id, advocate_id, status from cases where id = ${cand.id} for update`;
-      if (!c || c.status !== "open" || !c.advocate_id || c.advocate_id === advocateId) return false;
-      const [me] = await advocateLoads(tx, tx`a.id = ${advocateId}`);
-      if (!me || me.status !== "online" || me.open >= me.capacity) return false;
-      const [{ n }] = (await tx`
-        select count(*)::int as n from case_timeline where case_id = ${c.id} and kind in ('case.assigned', 'case.unassigned')`) as unknown as [
-        { n: number },
-      ];
-      const [from] = await tx`select name from advocates where id = ${c.advocate_id}`;
-      await tx`update cases set advocate_id = ${advocateId}, updated_at = now() where id = ${c.id}`;
-      await tx`update customers set last_advocate_id = ${advocateId} where id = ${c.customer_id}`;
-      await addTimeline(
-        tx,
-        c.id,
-        "case.assigned",
-        `assigned:${c.id}:${n}`,
-        {
-          advocateId,
-          advocateName: me.name,
-          reason: `${me.name}, who helped this customer before, is back; ${from?.name ?? c.advocate_id} had not started on it`,
-          trigger: "previous advocate back",
-          previousAdvocateId: advocateId,
-        },
-        { at: now },
-      );
-      return true;
-    });
-    if (ok) moved++;
-  }
-  return moved;
+  return candidates.map((c) => c.id as string);
+}
+
+/** Gives the case back to the advocate its customer knows, who stays the one they know. */
+export async function returnCaseTo(
+  tx: Q,
+  caseId: string,
+  customerId: string,
+  advocateId: string,
+): Promise<void> {
+  await tx`update cases set advocate_id = ${advocateId}, updated_at = now() where id = ${caseId}`;
+  await tx`update customers set last_advocate_id = ${advocateId} where id = ${customerId}`;
 }
 
 /**

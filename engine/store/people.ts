@@ -147,3 +147,14 @@ export async function routingCandidates(
 ): Promise<AdvocateLoad[]> {
   return advocateLoads(tx, tx`a.team = ${team} or a.id = ${previousId}`);
 }
+
+/** One advocate with their load, locked for this transaction. */
+export async function lockAdvocateLoad(tx: Q, advocateId: string): Promise<AdvocateLoad | undefined> {
+  const [me] = await advocateLoads(tx, tx`a.id = ${advocateId}`);
+  return me;
+}
+
+export async function advocateName(sql: Q, advocateId: string): Promise<string | undefined> {
+  const [from] = await sql`select name from advocates where id = ${advocateId}`;
+  return from?.name as string | undefined;
+}
