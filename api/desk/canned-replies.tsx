@@ -11,6 +11,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { type FieldIssue, ValidationError } from "../../engine/errors.ts";
 import { cannedReplyBody, cannedReplyId, checkedCannedReply } from "../../engine/outreach/canned-replies.ts";
+import { audit } from "../../engine/store/audit.ts";
 import {
   type CannedReply,
   deleteCannedReply,
@@ -19,7 +20,7 @@ import {
   putCannedReply,
 } from "../../engine/store/canned-replies.ts";
 import type { Sql } from "../../engine/store/database.ts";
-import { audit, type Principal } from "../../engine/store/postgres.ts";
+import type { Principal } from "../../engine/store/tokens.ts";
 import { toIssues } from "../errors.ts";
 import { page, When } from "./layout.tsx";
 import type { DeskEnv } from "./session.tsx";

@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { NotFoundError, ValidationError } from "../../engine/errors.ts";
 import { cannedReplyBody, cannedReplyId, checkedCannedReply } from "../../engine/outreach/canned-replies.ts";
+import { audit } from "../../engine/store/audit.ts";
 import {
   deleteCannedReply,
   getCannedReply,
@@ -13,7 +14,6 @@ import {
   putCannedReply,
 } from "../../engine/store/canned-replies.ts";
 import type { Sql } from "../../engine/store/database.ts";
-import { audit } from "../../engine/store/postgres.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
 import { jsonBody, toIssues } from "../errors.ts";
 

@@ -1,6 +1,6 @@
 /** The canned replies supervisors keep (engine/outreach/canned-replies.ts): read, saved, removed. */
 import type { CannedReplyInput } from "../outreach/canned-replies.ts";
-import type { Q } from "./postgres.ts";
+import type { Q } from "./database.ts";
 
 export interface CannedReply extends CannedReplyInput {
   id: string;

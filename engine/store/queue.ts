@@ -2,7 +2,8 @@
  * The desk's queue, ordered and filtered in Postgres over every case, not over the newest few in
  * memory: what needs someone first (`attention`), then severity, high first, then age, oldest first.
  */
-import { attentionSql, type Q } from "./postgres.ts";
+import { attentionSql } from "./case-views.ts";
+import type { Q } from "./database.ts";
 
 /** Which part of the queue: each section and filter of the queue page is one. */
 export type QueuePart =
