@@ -22,8 +22,8 @@ export function NextStep({ c, replyTimeoutMinutes }: { c: Detail; replyTimeoutMi
     );
   return (
     <p class="waiting-on" id="waiting">
-      Waiting for {who}'s answer to {w.by === "advocate" ? "the advocate's text" : "the text"} sent{" "}
-      <When at={w.askedAt} />
+      Waiting for {who}'s answer to {w.by === "advocate" ? "the advocate's text" : "the text"}{" "}
+      {w.outbox ? "stored in the outbox (not sent: no Vonage credentials)" : "sent"} <When at={w.askedAt} />
       {w.reminderAt ? (
         <>
           ; a reminder goes at <When at={w.reminderAt} />

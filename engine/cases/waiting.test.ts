@@ -17,6 +17,7 @@ describe("what a case waits for", () => {
       reminderAt: new Date(at("14:32")),
       reminderHeldUntil: null,
       callTaskAt: new Date(at("15:02")),
+      outbox: false,
     });
   });
 
@@ -37,6 +38,11 @@ describe("what a case waits for", () => {
       reminderAt: null,
       callTaskAt: new Date(at("14:32")),
     });
+  });
+
+  it("says when the check only went to the outbox (no Vonage credentials): stored, never sent", () => {
+    const stored = step("14:02", "message.sent", { kind: "fraud_check", transport: "outbox" });
+    expect(waitingFor(open([opened, stored]), 30)).toMatchObject({ outbox: true });
   });
 
   it("a first text held for the morning is what the case waits for", () => {
@@ -61,6 +67,7 @@ describe("what a case waits for", () => {
       reminderAt: null,
       reminderHeldUntil: null,
       callTaskAt: null,
+      outbox: false,
     });
   });
 

@@ -27,12 +27,15 @@ export type Waiting =
       reminderAt: Date | null;
       reminderHeldUntil: Date | null;
       callTaskAt: Date | null;
+      /** The text went to the outbox (no Vonage credentials): stored, never sent. */
+      outbox: boolean;
     };
 
 const CHECKS = new Set(["fraud_check", "behaviour_check"]);
 const REMINDERS = new Set(["reminder", "behaviour_reminder"]);
 
 const kindOf = (s: Step) => (s.detail as { kind?: unknown } | null)?.kind;
+const inOutbox = (s: Step) => (s.detail as { transport?: unknown } | null)?.transport === "outbox";
 const notBefore = (s: Step) => {
   const d = s.detail as { action?: unknown; notBefore?: unknown } | null;
   return d?.action === "defer" && typeof d.notBefore === "string" ? new Date(d.notBefore) : undefined;
@@ -71,6 +74,7 @@ export function waitingFor(
       kind: "answer" as const,
       by: written > check ? ("advocate" as const) : ("touchpoint" as const),
       askedAt: written > check ? new Date(t[written]!.at) : checkAt,
+      outbox: written > check ? false : inOutbox(t[check]!),
     };
     if (reminder >= 0)
       return {
@@ -96,6 +100,7 @@ export function waitingFor(
       reminderAt: null,
       reminderHeldUntil: null,
       callTaskAt: null,
+      outbox: false,
     };
   // No text out yet: the policy may be holding the first one for the morning.
   const held = lastIndex((s) => s.kind === "contact.decided", from);
