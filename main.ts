@@ -220,6 +220,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
         transport: hasVonageCredentials(config) ? "vonage" : "outbox",
         bank: { name: config.BANK_NAME, phone: config.BANK_PHONE },
         feedbackAfterResolution: config.FEEDBACK_AFTER_RESOLUTION,
+        replyTimeoutMinutes: config.REPLY_TIMEOUT_MINUTES,
       },
       phoneCountry: countryOfNumber(config.BANK_PHONE),
       ...(opts.experienceReport ? { experienceReport: opts.experienceReport } : {}),

@@ -20,6 +20,7 @@ import { openApiDocument } from "./openapi.ts";
 import { tokenRoutes } from "./routes/admin.ts";
 import { backtestRoutes } from "./routes/backtests.ts";
 import { callRoutes } from "./routes/calls.ts";
+import { cannedReplyRoutes } from "./routes/canned-replies.ts";
 import { caseRoutes } from "./routes/cases.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { experienceRoutes } from "./routes/experience.ts";
@@ -68,6 +69,8 @@ export interface AppDeps {
     bank: { name: string; phone: string };
     /** FEEDBACK_AFTER_RESOLUTION: a resolution owes the customer one feedback question. */
     feedbackAfterResolution?: boolean;
+    /** REPLY_TIMEOUT_MINUTES: the desk says when the reminder and the call task will come. */
+    replyTimeoutMinutes: number;
   };
   /** The desk's open live streams, which a sign-out in another process ends by message (main.ts). */
   deskStreams?: DeskStreams;
@@ -202,6 +205,7 @@ export function createApp(deps: AppDeps): Hono {
   v1.route("/advocates", advocateRoutes(deps.sql));
   v1.route("/cases", caseRoutes(deps.sql, deps.metrics, advocateTexts(deps), deps.phoneCountry));
   v1.route("/calls", callRoutes(deps.sql, deps.phoneCountry));
+  v1.route("/canned-replies", cannedReplyRoutes(deps.sql, deps.texting.bank.phone));
   v1.route("/tokens", tokenRoutes(deps.sql, endDeskSessions));
   const told = { redis: deps.redis, keyPrefix: deps.keyPrefix, log: deps.log };
   v1.route("/rules", ruleRoutes(deps.sql, told));
@@ -228,6 +232,7 @@ export function createApp(deps: AppDeps): Hono {
       endSessions: endDeskSessions,
       metrics: deps.metrics,
       texting: advocateTexts(deps),
+      replyTimeoutMinutes: deps.texting.replyTimeoutMinutes,
       phoneCountry: deps.phoneCountry,
       experience: deps.experienceReport ?? ((w) => experienceReport(deps.sql, w, new Date())),
       queues: deps.queues,

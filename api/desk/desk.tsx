@@ -12,6 +12,7 @@ import type { Sql } from "../../engine/store/database.ts";
 import type { Queues } from "../../workers/queues.ts";
 import type { Told } from "../routes/rules.ts";
 import { advocateRoutes } from "./advocates.tsx";
+import { cannedReplyPages } from "./canned-replies.tsx";
 import { caseRoutes } from "./case-page.tsx";
 import { type ExperienceSource, experiencePage } from "./experience.tsx";
 import { DeskFeed, liveRoutes } from "./live.ts";
@@ -30,6 +31,8 @@ export function deskRoutes(
     publicUrl?: string | undefined;
     metrics?: Metrics;
     texting: CaseActions;
+    /** REPLY_TIMEOUT_MINUTES: when the case page says the reminder and the call task will come. */
+    replyTimeoutMinutes: number;
     phoneCountry?: CountryCode | undefined;
     /** Open live streams by session, and how a sign-out ends them in every process. */
     streams: DeskStreams;
@@ -74,6 +77,7 @@ export function deskRoutes(
   app.route("/experience", experiencePage(sql, { report: opts.experience }));
   app.route("/", queueRoutes(sql));
   app.route("/", advocateRoutes(sql));
+  app.route("/canned-replies", cannedReplyPages(sql, opts.texting.bank.phone));
   app.route("/", caseRoutes(sql, opts));
   app.route("/", searchRoutes(sql, opts));
   app.route("/", workRoutes(sql));

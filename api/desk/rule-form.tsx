@@ -13,7 +13,7 @@ import { inAuthorsOrder } from "../../engine/rules/key-order.ts";
 import { parseRuleFile, type RuleFile } from "../../engine/rules/schema.ts";
 import { describeFailure, type RuleTestResult, runRuleTests } from "../../engine/rules/testing.ts";
 import type { Sql } from "../../engine/store/database.ts";
-import type { Principal } from "../../engine/store/postgres.ts";
+import type { Principal } from "../../engine/store/tokens.ts";
 import type { Queues } from "../../workers/queues.ts";
 import { backtestBody, queueBacktest } from "../routes/backtests.ts";
 import { known, putRuleFile, type Told } from "../routes/rules.ts";

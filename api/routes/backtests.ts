@@ -18,8 +18,8 @@ import {
   recentBacktests,
 } from "../../engine/store/backtests.ts";
 import type { Sql } from "../../engine/store/database.ts";
-import type { Principal } from "../../engine/store/postgres.ts";
 import { publishedRuleset, publisherOf } from "../../engine/store/rulesets.ts";
+import type { Principal } from "../../engine/store/tokens.ts";
 import { owe, type Queues } from "../../workers/queues.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
 import { errorBody, jsonBody } from "../errors.ts";

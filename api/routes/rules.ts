@@ -28,7 +28,7 @@ import {
 import { requirePassingTests, runRuleTests } from "../../engine/rules/testing.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { fxRates, putFxRates } from "../../engine/store/fx.ts";
-import { advocateTeams, audit, type Principal } from "../../engine/store/postgres.ts";
+import { advocateTeams, audit } from "../../engine/store/postgres.ts";
 import { ruleFigures, ruleHits } from "../../engine/store/rule-figures.ts";
 import {
   type PublishResult,
@@ -40,6 +40,7 @@ import {
   rulesetVersions,
   type StoredRuleset,
 } from "../../engine/store/rulesets.ts";
+import type { Principal } from "../../engine/store/tokens.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
 import { jsonBody, toIssues } from "../errors.ts";
 

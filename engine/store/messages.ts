@@ -7,7 +7,7 @@
  * is written before the HTTP call, so a retry that finds it knows a text may already be out.
  */
 import type postgres from "postgres";
-import type { Q } from "./postgres.ts";
+import type { Q } from "./database.ts";
 
 export type OutboundStatus =
   | "pending"

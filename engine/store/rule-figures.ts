@@ -7,7 +7,7 @@
 import type { TouchpointEvent } from "../events.ts";
 import { diffRuleFiles } from "../rules/diff.ts";
 import type { RuleMode } from "../rules/schema.ts";
-import type { Q } from "./postgres.ts";
+import type { Q } from "./database.ts";
 import { rulesetHistory, type StoredRuleset } from "./rulesets.ts";
 
 /**
