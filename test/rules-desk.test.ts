@@ -101,8 +101,15 @@ describe("the Rules pages, in Chromium", () => {
     expect(await page.locator("#rule-issues li").allInnerTexts()).toEqual([
       expect.stringMatching(/^\(file\): malformed JSON at line 2 column \d+/),
     ]);
-    // A failing case of its own refuses the publish, naming the case.
+    // A failing case of its own: the test run says why, and the publish is refused, naming it.
     const failing = { ...bigAtm, tests: [{ ...bigAtm.tests[1]!, fires: true }] };
+    await page.fill("#rule-file", JSON.stringify(failing));
+    await page.click("button[value=test]");
+    await page.waitForSelector("#rule-tests-failed");
+    expect(await page.textContent("#rule-tests-failed")).toBe("1 of 1 failed");
+    expect(await page.locator("#rule-tests li").allInnerTexts()).toEqual([
+      'FAIL 900 at an ATM — "900 at an ATM" expected it to fire; it did not: amount.value was 900; wanted greaterThanInclusive 1000',
+    ]);
     await page.fill("#rule-file", JSON.stringify(failing));
     await page.click("button[value=publish]");
     await page.waitForSelector("#rule-issues");

@@ -35,6 +35,8 @@ export interface FormState {
   issues?: Array<{ path: string; message: string; rule?: string | undefined }>;
   heading?: string;
   tests?: RuleTestResult[];
+  /** "1 of 2 failed", when some of its own cases fail. */
+  testsFailed?: string;
   ok?: string;
 }
 
@@ -64,6 +66,11 @@ export const RuleForm: FC<{ s: FormState }> = ({ s }) => (
     {s.ok ? (
       <p class="ok" role="status" id="rule-ok">
         {s.ok}
+      </p>
+    ) : null}
+    {s.testsFailed ? (
+      <p class="warn" role="alert" id="rule-tests-failed">
+        {s.testsFailed}
       </p>
     ) : null}
     {s.tests && s.tests.length > 0 ? (
@@ -172,7 +179,7 @@ export async function runRuleForm(
               ? { ok: `${file.rule.name} has no test cases.` }
               : failing === 0
                 ? { ok: `${tests.length} passed.` }
-                : { heading: `${failing} of ${tests.length} failed`, issues: [] }),
+                : { testsFailed: `${failing} of ${tests.length} failed` }),
           },
         };
       }
