@@ -297,6 +297,34 @@ describe("a backtest's report", () => {
     expect(text).toContain("1,900.00 EUR over 2 payment(s): confirmed fraud 1,900.00 EUR");
   });
 
+  it("still shows a report stored before reports listed events", async () => {
+    const old = {
+      events: 3,
+      truncated: false,
+      candidate: [],
+      published: [],
+      neverHit: [],
+      newlyFlagged: [],
+      noLongerFlagged: [],
+      labelledCustomers: 0,
+    };
+    await t.tp.db.sql`
+      insert into backtests (id, status, requested_by, request, published_version, report, finished_at)
+      values ('bt-before', 'done', 'Priya', ${t.tp.db.sql.json({ maxEvents: 10 })}, 1, ${t.tp.db.sql.json(old)}, now())`;
+    const desk = (path: string, init: RequestInit = {}) => t.tp.app!.request(`http://desk.test${path}`, init);
+    const signedIn = await desk("/desk/login", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin" },
+      body: new URLSearchParams({ token: await t.token("risk") }).toString(),
+    });
+    const cookie = (signedIn.headers.getSetCookie().find((c) => /^tp_desk=[^;]+;/.test(c)) ?? "").split(
+      ";",
+    )[0]!;
+    const page = await desk("/desk/rules/backtests/bt-before", { headers: { cookie } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("before backtests listed the events they matched");
+  });
+
   it("lists only the first N matches it was asked for, and still counts and sums them all", async () => {
     const job = await run({ rules: [bigSpend(600, ["card_present", "atm"])], ...window, listed: 2 });
     const draft = job.report.candidate.find((s: { rule: string }) => s.rule === "big-spend");

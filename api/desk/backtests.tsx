@@ -109,7 +109,7 @@ const RuleSection: FC<{ s: RuleScore; was?: RuleScore | undefined }> = ({ s, was
 
 /** The whole report of a finished backtest; its progress while it runs. */
 export const BacktestView: FC<{ b: BacktestRow }> = ({ b }) => {
-  const r: BacktestReport | null = b.report;
+  const r = b.report as (Omit<BacktestReport, "changes"> & Partial<Pick<BacktestReport, "changes">>) | null;
   if (!r) {
     return (
       <div class="card">
@@ -121,6 +121,18 @@ export const BacktestView: FC<{ b: BacktestRow }> = ({ b }) => {
         {b.status === "queued" || b.status === "running" ? (
           <p class="muted">Reload the page to see how far it has gone.</p>
         ) : null}
+      </div>
+    );
+  }
+  // A report stored before reports listed events has neither lists nor changes: its counts show.
+  if (!r.changes) {
+    return (
+      <div class="card">
+        <p>
+          {r.events} events replayed against published version {b.publishedVersion}. This report was made
+          before backtests listed the events they matched; its counts are in{" "}
+          <code>GET /v1/backtests/{b.id}</code>.
+        </p>
       </div>
     );
   }
