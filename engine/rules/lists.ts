@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { ValidationError } from "../errors.ts";
+import { badText } from "../input.ts";
 import type { Condition, Rule } from "./schema.ts";
 
 /** Items of every list by name, as both evaluators take them: a lookup, never a round trip. */
@@ -48,7 +49,9 @@ export function normaliseItems(raw: readonly unknown[], path = "items"): string[
       continue;
     }
     const item = v.trim();
-    if (item.length > MAX_ITEM_LENGTH)
+    const bad = badText(item);
+    if (bad) issues.push({ path: `${path}[${i}]`, message: bad });
+    else if (item.length > MAX_ITEM_LENGTH)
       issues.push({
         path: `${path}[${i}]`,
         message: `at most ${MAX_ITEM_LENGTH} characters; got ${item.length}`,
