@@ -3,9 +3,12 @@
  * a list, the list changed through the API, and the very next payment evaluated with the change,
  * with no new ruleset version. And the API's answers to bad names, too many items, unknown lists.
  */
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_LIST_ITEMS } from "../engine/rules/lists.ts";
 import { type Api, eventually, loadPeopleVia, openCaseWith } from "../fixtures/stories.ts";
+import { describeViolations, seriousViolations } from "./support/axe.ts";
+import { launchBrowser, signInWatching } from "./support/browser.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 import { LYON, PARIS, tx } from "./support/payments.ts";
 
@@ -39,7 +42,7 @@ describe("a named list used by a live rule", () => {
     );
 
   beforeAll(async () => {
-    t = await startTestTouchpoint();
+    t = await startTestTouchpoint({ listen: true });
     await loadPeopleVia(t.api);
     risk = t.as(await t.token("risk", { label: "Priya (fraud strategy)" }));
     supervisor = t.as(await t.token("supervisor", { label: "Sam" }));
@@ -227,5 +230,57 @@ describe("a named list used by a live rule", () => {
     }, 30_000);
     const score = done.report.published.find((s: { rule: string }) => s.rule === "blocked-merchant");
     expect(score).toMatchObject({ hits: 2, customers: 2 });
+  });
+
+  describe("on the desk", () => {
+    let browser: Browser;
+    beforeAll(async () => {
+      browser = await launchBrowser();
+    });
+    afterAll(() => browser?.close());
+
+    it("shows each list with its size, version and last change, and links a rule to the lists it uses", async () => {
+      const base = `http://127.0.0.1:${t.tp.port}`;
+      for (const width of [1280, 390]) {
+        const { page, errors } = await signInWatching(browser, base, await t.token("supervisor"), width);
+        await page.click("header nav a[href='/desk/lists']");
+        await page.waitForURL(`${base}/desk/lists`);
+        const text = await page.locator("main").innerText();
+        expect(text).toMatch(/blocked-merchants\s+2\s+v4\s+.*by Priya \(fraud strategy\)\s+blocked-merchant/);
+        expect(text).toMatch(/csv-merchants\s+2\s+v5/);
+        const found = describeViolations("/desk/lists", await seriousViolations(page));
+
+        await page.goto(`${base}/desk/rules/blocked-merchant`);
+        await page.click("main a[href='/desk/lists/blocked-merchants']");
+        await page.waitForURL(`${base}/desk/lists/blocked-merchants`);
+        const list = await page.locator("main").innerText();
+        expect(list).toContain("2 item(s) · version 4");
+        expect(list).toMatch(/Used by: blocked-merchant/);
+        expect(list).toMatch(/Casino Royale Online\s+Shop X/);
+        expect(list).toMatch(
+          /v4 · .*changed by Priya \(fraud strategy\) — added Shop X \(2 item\(s\) after\)/,
+        );
+        expect(list).toMatch(/v1 · .*replaced by Priya \(fraud strategy\) — added Casino Royale Online/);
+        const more = describeViolations("/desk/lists/blocked-merchants", await seriousViolations(page));
+        expect([found, more].filter(Boolean).join("\n")).toBe("");
+        // Nothing wider than the screen: no sideways scrolling on a phone.
+        expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+        expect(errors).toEqual([]);
+        await page.context().close();
+      }
+    });
+
+    it("keeps advocates off the Lists page", async () => {
+      const base = `http://127.0.0.1:${t.tp.port}`;
+      const { page } = await signInWatching(
+        browser,
+        base,
+        await t.token("advocate", { advocateId: "adv-amara" }),
+      );
+      expect(await page.locator("header nav").innerText()).not.toContain("Lists");
+      const res = await page.goto(`${base}/desk/lists`);
+      expect(res?.status()).toBe(403);
+      await page.context().close();
+    });
   });
 });
