@@ -16,15 +16,15 @@ import { jsonBody } from "../errors.ts";
 
 export const putListBody = z.strictObject({
   /** Every item of the list: trimmed, blank ones dropped, duplicates collapsed. */
-  items: z.array(z.unknown()),
+  items: z.array(z.string()),
 });
 
 export const patchListBody = z
   .strictObject({
     /** Items to add (already there: nothing happens). */
-    add: z.array(z.unknown()).default([]),
+    add: z.array(z.string()).default([]),
     /** Items to remove (not there: nothing happens). */
-    remove: z.array(z.unknown()).default([]),
+    remove: z.array(z.string()).default([]),
   })
   .refine((b) => b.add.length + b.remove.length > 0, "add or remove at least one item");
 
