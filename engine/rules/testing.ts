@@ -5,7 +5,7 @@
  */
 import { jsonPath, UnprocessableError } from "../errors.ts";
 import { blankFacts } from "./facts.ts";
-import { type Lists, listsFrom, NO_LISTS } from "./lists.ts";
+import { type Lists, listsFrom, listsOf, NO_LISTS } from "./lists.ts";
 import { explainRule, type LeafOutcome } from "./reference.ts";
 import type { RuleFile, RuleIssue } from "./schema.ts";
 
@@ -50,8 +50,16 @@ export async function runRuleTests(
   for (const { rule, tests } of files) {
     for (const tc of tests) {
       const base = { rule: rule.name, test: tc.name, expected: tc.fires };
+      const seen = caseLists(lists, tc.lists);
+      const unset = listsOf(rule).filter((name) => !seen.has(name));
+      if (unset.length > 0) {
+        // Said before running: the rule would only throw "no list", and not say how to fix it.
+        const error = `no list ${unset.join(", ")}: set it in the case's "lists", or make it on the server (PUT /v1/lists/:name)`;
+        out.push({ ...base, fired: false, pass: false, reasons: [], error });
+        continue;
+      }
       try {
-        const { fired, leaves } = await explainRule(rule, blankFacts(tc.facts), caseLists(lists, tc.lists));
+        const { fired, leaves } = await explainRule(rule, blankFacts(tc.facts), seen);
         const pass = fired === tc.fires;
         out.push({ ...base, fired, pass, reasons: pass ? [] : reasonsFor(leaves, fired) });
       } catch (err) {
