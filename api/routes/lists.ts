@@ -38,9 +38,9 @@ async function putItems(c: { req: { header(n: string): string | undefined; text(
   const media = type.split(";")[0]!.trim();
   if (media === "text/csv") {
     const header = /;\s*header\s*=\s*"?present"?/.test(type);
-    return normaliseItems(csvFirstColumn(await c.req.text(), header), "(body)");
+    return normaliseItems(csvFirstColumn(await c.req.text(), header));
   }
-  if (media === "text/plain") return normaliseItems((await c.req.text()).split(/\r?\n/), "(body)");
+  if (media === "text/plain") return normaliseItems((await c.req.text()).split(/\r?\n/));
   return normaliseItems((await jsonBody(c as never, putListBody)).items);
 }
 
