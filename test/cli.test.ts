@@ -303,6 +303,34 @@ describe("touchpoint rules, against a server", () => {
     const missing = await touchpoint(["lists", "add", "no-such-list", "x"], env);
     expect(missing.code).toBe(1);
     expect(missing.stdout).toContain("error 404: no list no-such-list; PUT /v1/lists/no-such-list makes it");
+
+    // A rule naming a list the server lacks: refused with a did-you-mean, against its file.
+    const rules = mkdtempSync(join(tmpdir(), "touchpoint-rules-"));
+    writeFileSync(
+      join(rules, "blocked.json"),
+      JSON.stringify({
+        rule: {
+          name: "blocked",
+          conditions: {
+            all: [{ fact: "event", path: "$.merchant.name", operator: "inList", value: "cli-merchant" }],
+          },
+          event: { type: "fraud.suspected", params: { severity: "high", title: "Blocked merchant" } },
+        },
+        tests: [
+          {
+            name: "listed",
+            facts: { event: { merchant: { name: "x" } } },
+            lists: { "cli-merchant": ["x"] },
+            fires: true,
+          },
+        ],
+      }),
+    );
+    const validate = await touchpoint(["rules", "validate", rules], env);
+    expect(validate.code).toBe(1);
+    expect(validate.stdout).toMatch(
+      /blocked\.json · blocked: conditions\.all\[0\]\.value: unknown list "cli-merchant"; did you mean "cli-merchants"\?/,
+    );
   });
 
   it("runs a backtest as a job, on a stored window or an uploaded NDJSON stream, and prints its report", async () => {

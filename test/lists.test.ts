@@ -137,6 +137,21 @@ describe("a named list used by a live rule", () => {
     expect(same.body).toMatchObject({ version: 3, unchanged: true });
   });
 
+  it("lands every one of many changes made at once, each its own version", async () => {
+    await risk("PUT", "/v1/lists/busy", { items: ["start"] });
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => risk("PATCH", "/v1/lists/busy", { add: [`item-${i}`] })),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
+    expect(answers.map((a) => a.body.version as number).sort((a, b) => a - b)).toEqual([
+      2, 3, 4, 5, 6, 7, 8, 9,
+    ]);
+    const list = await risk("GET", "/v1/lists/busy");
+    expect(list.body).toMatchObject({ version: 9, size: 9 });
+    expect(list.body.items).toHaveLength(9);
+    expect((await risk("DELETE", "/v1/lists/busy")).status).toBe(200);
+  });
+
   it("takes a CSV's first column, its header skipped when the media type says so", async () => {
     const csv = 'merchant,reason\r\n"Shop, Z",chargebacks\nShop W,"card testing, twice"\nShop W,again\n';
     const r = await risk("PUT", "/v1/lists/csv-merchants", csv, {
