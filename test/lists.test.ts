@@ -185,6 +185,11 @@ describe("a named list used by a live rule", () => {
     expect(missing.body.error.message).toBe("no list no-such-list; PUT /v1/lists/no-such-list makes it");
     expect((await risk("PATCH", "/v1/lists/blocked-merchants", {})).status).toBe(400);
     // No name is no list: there is nothing at that address to change.
+    const none = await risk("PATCH", "/v1/lists", { add: ["x"] });
+    expect(none.status).toBe(404);
+    expect(none.body.error.message).toBe(
+      "no list named: a list's name is its address, e.g. PATCH /v1/lists/blocked-merchants",
+    );
     expect((await risk("PATCH", "/v1/lists/", { add: ["x"] })).status).toBe(404);
     expect((await risk("GET", "/v1/lists/cards")).status).toBe(404);
   });

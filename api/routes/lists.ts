@@ -6,7 +6,7 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { ValidationError } from "../../engine/errors.ts";
+import { NotFoundError, ValidationError } from "../../engine/errors.ts";
 import { csvFirstColumn, listsOf, normaliseItems, parseListName } from "../../engine/rules/lists.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { deleteList, getList, listSummaries, patchList, putList } from "../../engine/store/lists.ts";
@@ -66,6 +66,12 @@ export function listRoutes(sql: Sql) {
           .map((f) => f.rule.name),
       },
       200,
+    );
+  });
+  // No name is no list: the name is the address, so there is nothing there to change (404).
+  app.on(["PUT", "PATCH", "DELETE"], "/", requireRole("risk"), () => {
+    throw new NotFoundError(
+      "no list named: a list's name is its address, e.g. PATCH /v1/lists/blocked-merchants",
     );
   });
   app.put("/:name", requireRole("risk"), async (c) => {
