@@ -16,7 +16,7 @@ import type { Sql } from "../../engine/store/database.ts";
 import type { Principal } from "../../engine/store/tokens.ts";
 import type { Queues } from "../../workers/queues.ts";
 import { backtestBody, queueBacktest } from "../routes/backtests.ts";
-import { known, putRuleFile, type Told } from "../routes/rules.ts";
+import { known, listsFor, putRuleFile, type Told } from "../routes/rules.ts";
 
 /** Who may change rules from the desk: as on the API, the risk team (and admins). */
 export const mayEditRules = (p: Principal) => p.role === "risk" || p.role === "admin";
@@ -169,7 +169,8 @@ export async function runRuleForm(
       case "validate":
         return { form: { ...s, ok: `Valid: ${file.rule.name} (${file.rule.mode}).` } };
       case "test": {
-        const tests = await runRuleTests([file]);
+        // Its cases see the server's lists, as POST /v1/rulesets/test runs them.
+        const tests = await runRuleTests([file], await listsFor(deps.sql, [file]));
         const failing = tests.filter((t) => !t.pass).length;
         return {
           form: {

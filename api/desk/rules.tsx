@@ -13,6 +13,7 @@ import { NotFoundError } from "../../engine/errors.ts";
 import type { RuleCost } from "../../engine/experience/report.ts";
 import type { FieldChange } from "../../engine/rules/diff.ts";
 import { diffRuleFiles } from "../../engine/rules/diff.ts";
+import { listsOf } from "../../engine/rules/lists.ts";
 import type { RuleFile } from "../../engine/rules/schema.ts";
 import { getBacktest, recentBacktests } from "../../engine/store/backtests.ts";
 import type { Sql } from "../../engine/store/database.ts";
@@ -414,6 +415,17 @@ export function rulePages(
         <p class="muted">
           Owner: {file?.rule.owner ?? "nobody named"} · version {current?.version}
         </p>
+        {file && listsOf(file.rule).length > 0 ? (
+          <p>
+            Lists it looks up:{" "}
+            {listsOf(file.rule).map((l, i) => (
+              <>
+                {i > 0 ? ", " : ""}
+                <a href={`/desk/lists/${l}`}>{l}</a>
+              </>
+            ))}
+          </p>
+        ) : null}
         <div class="grid">
           <div>
             <div class="card">

@@ -18,6 +18,7 @@ import {
   recentBacktests,
 } from "../../engine/store/backtests.ts";
 import type { Sql } from "../../engine/store/database.ts";
+import { listNames } from "../../engine/store/lists.ts";
 import { publishedRuleset, publisherOf } from "../../engine/store/rulesets.ts";
 import type { Principal } from "../../engine/store/tokens.ts";
 import { owe, type Queues } from "../../workers/queues.ts";
@@ -73,7 +74,7 @@ export async function queueBacktest(
   who: Pick<Principal, "tokenId" | "label">,
   b: BacktestBody,
 ): Promise<string> {
-  const files = b.rules ? parseRuleFiles(b.rules) : undefined;
+  const files = b.rules ? parseRuleFiles(b.rules, "rules", { lists: await listNames(sql) }) : undefined;
   const published = await publishedRuleset(sql);
   if (!published) {
     throw new ValidationError("nothing published to compare with", [
