@@ -6,6 +6,7 @@
  *   tsx main.ts token --role advocate --advocate adv-amara [--label text]
  */
 
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type ServerType, serve } from "@hono/node-server";
 import type { Hono } from "hono";
@@ -20,7 +21,9 @@ import { type FaultPoint, FxCache, fxChannel, RulesetCache, rulesetChannel } fro
 import { CustomerState } from "./engine/features/state.ts";
 import { createLogger, type Logger } from "./engine/log.ts";
 import { createMetrics, type Metrics } from "./engine/metrics.ts";
-import type { SmsTransport } from "./engine/outreach/contact.ts";
+import { type AppTransport, createAppTransport } from "./engine/outreach/channels/app.ts";
+import type { MessageTransport } from "./engine/outreach/contact.ts";
+import { defaultStrategy, parseStrategy, type Strategy } from "./engine/outreach/strategy.ts";
 import { createVonageSender } from "./engine/outreach/vonage.ts";
 import { countryOfNumber } from "./engine/people.ts";
 import { profileOnSignal } from "./engine/profiling.ts";
@@ -85,6 +88,7 @@ async function ready(redis: Redis): Promise<void> {
 /** Starts touchpoint as the configuration says; `close()` drains the workers and stops everything. */
 export async function start(config: Config, opts: StartOptions = {}): Promise<Touchpoint> {
   const log = opts.log ?? createLogger(config.LOG_LEVEL);
+  const strategy = loadStrategy(config);
   const redisHandle = await ensureRedis(config.REDIS_URL, config.DATA_DIR, log);
   const db = await openDatabase({
     url: config.DATABASE_URL,
@@ -166,6 +170,12 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
         queues,
         contact: {
           transport: smsTransport(config, log),
+          strategy,
+          whatsappTemplates: {
+            payment: config.WHATSAPP_TEMPLATE,
+            behaviour: config.WHATSAPP_BEHAVIOUR_TEMPLATE,
+          },
+          ...(appTransport(config) ? { app: appTransport(config) } : {}),
           from: config.VONAGE_FROM,
           bank: { name: config.BANK_NAME, phone: config.BANK_PHONE },
           policy: {
@@ -302,8 +312,41 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
   } as Touchpoint;
 }
 
+/** The contact strategy: the bank's file when CONTACT_STRATEGY_FILE names one, else the shipped default. */
+export function loadStrategy(config: Config): Strategy {
+  const shipped = defaultStrategy({
+    voiceAfterMinutes: config.VOICE_AFTER_MINUTES,
+    replyTimeoutMinutes: config.REPLY_TIMEOUT_MINUTES,
+  });
+  if (!config.CONTACT_STRATEGY_FILE) return shipped;
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(config.CONTACT_STRATEGY_FILE, "utf8"));
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: CONTACT_STRATEGY_FILE: ${(err as Error).message}`);
+  }
+  try {
+    return parseStrategy(json);
+  } catch (err) {
+    const issues = err instanceof ValidationError ? err.issues.map((i) => `${i.path}: ${i.message}`) : [];
+    throw new ConfigError(
+      `invalid configuration: CONTACT_STRATEGY_FILE: ${issues.join("; ") || String(err)}`,
+    );
+  }
+}
+
+/** The bank's app as a channel, when APP_WEBHOOK_URL is set. */
+function appTransport(config: Config): AppTransport | undefined {
+  if (!config.APP_WEBHOOK_URL || !config.APP_WEBHOOK_SECRET) return undefined;
+  return createAppTransport({
+    url: config.APP_WEBHOOK_URL,
+    secret: config.APP_WEBHOOK_SECRET,
+    timeoutMs: config.VONAGE_TIMEOUT_MS,
+  });
+}
+
 /** Vonage when credentials are configured; otherwise the outbox, which stores texts and sends none. */
-function smsTransport(config: Config, log: Logger): SmsTransport {
+function smsTransport(config: Config, log: Logger): MessageTransport {
   if (hasVonageCredentials(config)) {
     return createVonageSender({
       apiKey: config.VONAGE_API_KEY,
@@ -313,6 +356,7 @@ function smsTransport(config: Config, log: Logger): SmsTransport {
       apiHost: config.VONAGE_API_HOST,
       restHost: config.VONAGE_REST_HOST,
       from: config.VONAGE_FROM,
+      ...(config.WHATSAPP_FROM ? { whatsappFrom: config.WHATSAPP_FROM } : {}),
       timeoutMs: config.VONAGE_TIMEOUT_MS,
     });
   }
@@ -321,6 +365,8 @@ function smsTransport(config: Config, log: Logger): SmsTransport {
   );
   return {
     kind: "outbox",
+    // The outbox keeps WhatsApp messages too when a WhatsApp number is configured.
+    channels: new Set(config.WHATSAPP_FROM ? ["sms", "whatsapp"] : ["sms"]),
     send: async () => {
       throw new Error("the outbox never sends");
     },
@@ -450,6 +496,7 @@ async function cli(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig(process.env);
+    loadStrategy(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

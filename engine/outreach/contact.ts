@@ -16,21 +16,44 @@ import {
   claimOutbound,
   claimSending,
   contactCounts,
+  contactHistory,
   getMessageByKey,
+  lastInbound,
   type MessageRow,
   repliedSince,
   setOutboundStatus,
 } from "../store/messages.ts";
 import { addTimeline, type Customer, caseCards, getCustomer } from "../store/postgres.ts";
+import type { AppTransport } from "./channels/app.ts";
 import { decideContact } from "./policy.ts";
-import { type MessageKind, renderMessage, type TemplateVars } from "./templates.ts";
+import { type Capabilities, type Channel, type MessageChannel, planStep, type Strategy } from "./strategy.ts";
+import { type MessageKind, renderMessage, type TemplateVars, whatsappParameters } from "./templates.ts";
 
-/** Where texts go: Vonage, or the outbox when no credentials are configured. */
-export interface SmsTransport {
-  kind: "vonage" | "outbox";
-  /** Vonage accepts the text (returns its message_uuid) or throws RetryableError / PermanentError. */
-  send(m: { to: string; text: string; clientRef: string }): Promise<{ messageUuid: string }>;
+/** A WhatsApp template message: an approved template's name, its `{{n}}` values and its locale. */
+export interface WhatsAppTemplateRef {
+  name: string;
+  parameters: string[];
+  /** WhatsApp's locale code, e.g. `en_GB`, `fr`. */
+  locale: string;
 }
+
+/** Where written messages go: Vonage's Messages API (SMS, WhatsApp), or the outbox when no credentials are configured. */
+export interface MessageTransport {
+  kind: "vonage" | "outbox";
+  /** The Messages API channels it is configured for ("sms", and "whatsapp" with WHATSAPP_FROM). */
+  channels: ReadonlySet<string>;
+  /** Vonage accepts the message (returns its message_uuid) or throws RetryableError / PermanentError. */
+  send(m: {
+    channel?: "sms" | "whatsapp";
+    to: string;
+    text: string;
+    clientRef: string;
+    /** WhatsApp outside the customer's 24-hour window: the approved template instead of `text`. */
+    template?: WhatsAppTemplateRef;
+  }): Promise<{ messageUuid: string }>;
+}
+/** The SMS-only name it had before WhatsApp. */
+export type SmsTransport = MessageTransport;
 
 export interface ContactPolicyConfig {
   quietStartHour: number;
@@ -43,7 +66,8 @@ export interface ContactPolicyConfig {
 
 export type OutreachJob =
   | { type: "check"; caseId: string; why: "opened" | "escalated" | "deferred" }
-  | { type: "no-reply"; caseId: string; askedAt: string; stage: 1 | 2 }
+  /** No answer since `askedAt`: step `stage` (1, 2, …) of the case's contact strategy. */
+  | { type: "no-reply"; caseId: string; askedAt: string; stage: number }
   | { type: "respond"; customerId: string; caseId: string | null; kind: ResponseKind; key: string }
   | { type: "resend"; key: string; attempt: number }
   | { type: "reconcile"; key: string }
@@ -59,10 +83,41 @@ export type ResponseKind =
   | "opt_out_confirmation"
   | "help";
 
+// WIRING: replaced by channels/voice.ts's own type when it lands.
+interface VoiceTransport {
+  call(c: {
+    to: string;
+    from: string;
+    ncco: unknown[];
+    eventUrl: string;
+    machineDetection?: boolean;
+  }): Promise<{
+    uuid: string;
+  }>;
+  transfer(uuid: string, ncco: unknown[]): Promise<void>;
+}
+
+/** The Voice API, for the strategy's automated calls (engine/outreach/channels/voice.ts). */
+export interface VoiceDeps {
+  transport: VoiceTransport;
+  /** The bank's number calls come from (E.164). */
+  from: string;
+  /** PUBLIC_URL: where Vonage reaches this service's voice webhooks. */
+  publicUrl: string;
+}
+
 export interface ContactDeps {
   sql: Sql;
   state: CustomerState;
-  transport: SmsTransport;
+  transport: MessageTransport;
+  /** The contact strategy per severity (CONTACT_STRATEGY_FILE, or the shipped default). */
+  strategy: Strategy;
+  /** WhatsApp's approved templates, for a business-started message outside the 24-hour window. */
+  whatsappTemplates?: { payment: string; behaviour: string };
+  /** Automated calls; absent when the Voice API is not configured (the strategy skips them). */
+  voice?: VoiceDeps;
+  /** The bank's app (APP_WEBHOOK_URL); absent: no in-app questions. */
+  app?: AppTransport;
   from: string;
   bank: { name: string; phone: string };
   policy: ContactPolicyConfig;
@@ -84,6 +139,8 @@ const RECONCILE_AFTER_MS = 15 * MINUTE;
 export interface CaseContext {
   id: string;
   status: string;
+  /** Set by the customer's answer (a NO keeps the case open for the advocate). */
+  outcome: string | null;
   severity: Severity;
   advocateName: string | null;
   customer: Customer;
@@ -98,7 +155,7 @@ export async function caseContext(sql: Sql, caseId: string): Promise<CaseContext
   // Side by side, not one after another: each round trip is on the path to the customer's text.
   const [[c], [d], [card]] = await Promise.all([
     sql`
-      select c.id, c.status, c.severity, c.title, c.customer_id, c.opened_at, a.name as advocate_name
+      select c.id, c.status, c.outcome, c.severity, c.title, c.customer_id, c.opened_at, a.name as advocate_name
       from cases c left join advocates a on a.id = c.advocate_id where c.id = ${caseId}`,
     // The text describes the most severe evidence, the earliest of equals.
     sql`
@@ -114,6 +171,7 @@ export async function caseContext(sql: Sql, caseId: string): Promise<CaseContext
     openedAt: c.opened_at as Date,
     id: c.id,
     status: c.status,
+    outcome: c.outcome,
     severity: c.severity,
     title: c.title,
     advocateName: c.advocate_name,
@@ -165,18 +223,29 @@ export async function deliver(
     finalAttempt: boolean;
     /** A text that fails for good makes a call task (default); a courtesy (the feedback question) does not. */
     callOnFailure?: boolean;
+    /** Default: where the customer last wrote to us, else SMS (see `answerChannel`). */
+    channel?: MessageChannel;
+    /** A check or reminder on WhatsApp: what its approved template needs outside the 24-hour window. */
+    whatsapp?: {
+      subject: "payment" | "behaviour";
+      vars: TemplateVars & { firstName: string };
+      language: string;
+    };
   },
 ): Promise<MessageRow> {
   const { sql, transport, log, metrics } = deps;
+  const route = await routeMessage(deps, m);
+  const viaApp = route.channel === "app";
   const { message } = await claimOutbound(sql, {
     caseId: m.caseId,
     customerId: m.customer.id,
     kind: m.kind,
     body: m.body,
-    to: m.customer.phone,
+    to: viaApp ? `app:${m.customer.id}` : m.customer.phone,
     from: deps.from,
-    transport: transport.kind,
+    transport: viaApp ? "app" : transport.kind,
     idemKey: m.key,
+    channel: route.channel,
   });
   if (message.status === "sending") {
     await deps.schedule({ type: "reconcile", key: m.key }, RECONCILE_AFTER_MS, `reconcile-${message.id}`);
@@ -191,7 +260,7 @@ export async function deliver(
   }
   if (message.status !== "pending" && message.status !== "retrying") return message;
 
-  if (transport.kind === "outbox") {
+  if (transport.kind === "outbox" && !viaApp) {
     await setOutboundStatus(sql, message.id, "not_sent");
     log.warn(
       { messageId: message.id, kind: m.kind, to: maskPhone(m.customer.phone) },
@@ -215,7 +284,27 @@ export async function deliver(
   }
   let messageUuid: string;
   try {
-    ({ messageUuid } = await transport.send({ to: m.customer.phone, text: m.body, clientRef: m.key }));
+    if (viaApp) {
+      if (!deps.app)
+        throw new PermanentError("the app channel is not configured (APP_WEBHOOK_URL)", "no_app");
+      ({ messageUuid } = await deps.app.send({
+        key: m.key,
+        caseId: m.caseId,
+        customerId: m.customer.id,
+        kind: m.kind,
+        text: m.body,
+        // Only a check or a reminder asks; every other message informs.
+        answers: route.asks ? ["yes", "no"] : [],
+      }));
+    } else {
+      ({ messageUuid } = await transport.send({
+        channel: route.channel === "whatsapp" ? "whatsapp" : "sms",
+        to: m.customer.phone,
+        text: m.body,
+        clientRef: m.key,
+        ...(route.template ? { template: route.template } : {}),
+      }));
+    }
   } catch (err) {
     if (err instanceof RetryableError && !m.finalAttempt) {
       await setOutboundStatus(sql, message.id, "retrying", { error: { message: err.message } });
@@ -250,10 +339,58 @@ export async function deliver(
       messageId: message.id,
       kind: m.kind,
       transport: "vonage",
-      reason: `sent to ${maskPhone(m.customer.phone)}`,
+      channel: route.channel,
+      reason: viaApp
+        ? "sent to the customer's app"
+        : `sent to ${maskPhone(m.customer.phone)} by ${route.channel}${route.template ? ` (template ${route.template.name}: outside WhatsApp's 24-hour window)` : ""}${route.note ? `; ${route.note}` : ""}`,
     });
   }
   return { ...message, status: "submitted", providerId: messageUuid };
+}
+
+const WHATSAPP_WINDOW_MS = 24 * 3600_000;
+/** WhatsApp's locale codes for touchpoint's languages. */
+const WHATSAPP_LOCALES: Record<string, string> = { en: "en_GB", fr: "fr" };
+const ASKING = new Set(["fraud_check", "behaviour_check", "reminder", "behaviour_reminder"]);
+
+/**
+ * Which channel a message goes on, and how. WhatsApp lets a business write freely only within 24
+ * hours of the customer's last message; outside it a question goes as the approved template, and
+ * anything else (an answer, an advocate's words) goes by SMS instead, saying so.
+ */
+export async function routeMessage(
+  deps: ContactDeps,
+  m: Parameters<typeof deliver>[1],
+): Promise<{ channel: MessageChannel; template?: WhatsAppTemplateRef; asks: boolean; note?: string }> {
+  const asks = ASKING.has(m.kind);
+  const last = m.channel ? undefined : await lastInbound(deps.sql, m.customer.id);
+  // The confirmation of a STOP goes where the STOP came from, and nothing else does.
+  const usable = (c: MessageChannel) =>
+    (c === "sms" || capabilities(deps)[c]) &&
+    (m.kind === "opt_out_confirmation" || !optedOutChannels(m.customer).has(c));
+  const wanted: MessageChannel =
+    m.channel ?? (last && last.channel !== "voice" && usable(last.channel) ? last.channel : "sms");
+  if (wanted !== "whatsapp") return { channel: wanted, asks };
+  const recent = m.channel ? (await lastInbound(deps.sql, m.customer.id))?.whatsappAt : last?.whatsappAt;
+  if (recent && deps.now().getTime() - recent.getTime() < WHATSAPP_WINDOW_MS)
+    return { channel: "whatsapp", asks };
+  if (m.whatsapp && deps.whatsappTemplates) {
+    const { subject, vars, language } = m.whatsapp;
+    return {
+      channel: "whatsapp",
+      asks,
+      template: {
+        name: deps.whatsappTemplates[subject],
+        parameters: whatsappParameters(subject, language, vars),
+        locale: WHATSAPP_LOCALES[language.slice(0, 2)] ?? "en_GB",
+      },
+    };
+  }
+  return {
+    channel: "sms",
+    asks,
+    note: "by SMS: WhatsApp's 24-hour window is closed and this is no templated question",
+  };
 }
 
 /**
@@ -298,6 +435,8 @@ export async function decide(
   now: Date,
   messageKey: string,
   severity: Severity = ctx.severity,
+  /** Whether the channel at hand is one the customer opted out of (default: SMS's STOP). */
+  opts: { optedOut?: boolean } = {},
 ) {
   // A retry of a send that failed for a passing reason must not be capped by its own row.
   const [counts, location] = await Promise.all([
@@ -310,7 +449,7 @@ export async function decide(
     customer: {
       ...(ctx.customer.timezone ? { homeTimezone: ctx.customer.timezone } : {}),
       homeCountry: ctx.customer.homeCountry,
-      optedOut: ctx.customer.optedOutAt !== null,
+      optedOut: opts.optedOut ?? ctx.customer.optedOutAt !== null,
     },
     ...(location
       ? { currentLocation: { lat: location.lat, lon: location.lon, at: new Date(location.at) } }
@@ -330,7 +469,194 @@ export async function decide(
   return decision;
 }
 
-/** The proactive check of a case ("did you make this payment?"), through the contact policy. */
+/** What this deployment can use besides SMS (the strategy skips what it cannot, saying why). */
+export function capabilities(deps: ContactDeps): Capabilities {
+  return {
+    whatsapp: deps.transport.channels.has("whatsapp"),
+    voice: Boolean(deps.voice),
+    app: Boolean(deps.app),
+  };
+}
+
+/** The channels a customer opted out of: STOP on SMS stops texts, STOP on WhatsApp stops WhatsApp. */
+export function optedOutChannels(customer: Customer): Set<Channel> {
+  const out = new Set<Channel>();
+  if (customer.optedOutAt) out.add("sms");
+  if (customer.whatsappOptedOutAt) out.add("whatsapp");
+  return out;
+}
+
+/** The message key of step `index`: the first ask and the reminder keep the keys they always had. */
+function stepKey(caseId: string, index: number, kind: "message" | "reminder"): string {
+  if (index === 0) return `${caseId}:check`;
+  return kind === "reminder" ? `${caseId}:reminder` : `${caseId}:ask${index}`;
+}
+
+/** The job of step `index` (≥ 1): its id is the one the no-reply jobs always had, so never queued twice. */
+async function scheduleStep(
+  deps: ContactDeps,
+  ctx: CaseContext,
+  index: number,
+  askedAt: Date,
+  delayMs?: number,
+  suffix = "",
+): Promise<void> {
+  const step = deps.strategy[ctx.severity][index];
+  if (!step) return;
+  await deps.schedule(
+    { type: "no-reply", caseId: ctx.id, askedAt: askedAt.toISOString(), stage: index },
+    delayMs ?? step.afterMinutes * MINUTE,
+    `noreply-${ctx.id}-${index}${suffix}`,
+  );
+}
+
+/** A step that did nothing records why and hands over to the next one at once. */
+async function skipStep(
+  deps: ContactDeps,
+  ctx: CaseContext,
+  index: number,
+  askedAt: Date,
+  reason: string,
+): Promise<string> {
+  const step = deps.strategy[ctx.severity][index];
+  await addTimeline(deps.sql, ctx.id, "contact.step", `step:${ctx.id}:${index}:skip`, {
+    step: index + 1,
+    do: step?.do,
+    action: "skip",
+    reason,
+  });
+  await scheduleStep(deps, ctx, index + 1, askedAt, 0, "-now");
+  return reason;
+}
+
+/**
+ * One step of the case's contact strategy (engine/outreach/strategy.ts): ask on the customer's
+ * channel, remind, call, or hand a call task to the advocate, through the contact policy (quiet
+ * hours, caps), each step and each skip on the timeline with its reason. Every effect has its own
+ * key, so a retried or doubled job changes nothing the second time.
+ */
+async function runStep(
+  deps: ContactDeps,
+  ctx: CaseContext,
+  index: number,
+  askedAt: Date,
+  jobId: string,
+  finalAttempt: boolean,
+  reschedule: (at: Date) => Promise<void>,
+): Promise<string> {
+  const { sql } = deps;
+  const step = deps.strategy[ctx.severity][index];
+  if (!step) return "strategy done";
+  const history = await contactHistory(sql, ctx.id);
+  const plan = planStep({
+    step,
+    channels: ctx.customer.channels,
+    optedOut: optedOutChannels(ctx.customer),
+    capabilities: capabilities(deps),
+    history,
+  });
+  if (plan.act === "skip") return skipStep(deps, ctx, index, askedAt, plan.reason);
+  if (plan.act === "task") {
+    const waited = Math.round((deps.now().getTime() - askedAt.getTime()) / MINUTE);
+    await callTask(
+      deps,
+      ctx.id,
+      `no answer within ${waited} minutes of the first contact`,
+      `call:noreply:${ctx.id}`,
+    );
+    return "call task";
+  }
+
+  const now = deps.now();
+  if (plan.act === "voice") {
+    // No automated call in the customer's quiet hours, whatever the severity: it is judged as a
+    // medium contact would be (a call at 3 a.m. is worse than a text), and the caps count it.
+    const decision = await decide(
+      deps,
+      ctx,
+      `policy:${ctx.id}:call:${jobId}`,
+      now,
+      `${ctx.id}:call`,
+      "medium",
+      {
+        optedOut: false,
+      },
+    );
+    if (decision.action !== "send")
+      return skipStep(deps, ctx, index, askedAt, `no automated call: ${decision.reason}`);
+    await addTimeline(sql, ctx.id, "contact.step", `step:${ctx.id}:${index}`, {
+      step: index + 1,
+      do: step.do,
+      action: "voice",
+      reason: plan.reason,
+    });
+    const placed = await placeCheckCall(deps, ctx, finalAttempt);
+    if (placed === "placed") await scheduleStep(deps, ctx, index + 1, askedAt);
+    else await scheduleStep(deps, ctx, index + 1, askedAt, 0, "-now");
+    return placed;
+  }
+
+  // A written question: the contact policy judges quiet hours and caps on its channel.
+  const kind = step.do === "reminder" ? "reminder" : "message";
+  const key = stepKey(ctx.id, index, kind);
+  const decision = await decide(deps, ctx, `policy:${key}:${jobId}`, now, key, ctx.severity, {
+    optedOut: optedOutChannels(ctx.customer).has(plan.channel),
+  });
+  if (decision.action === "suppress") return skipStep(deps, ctx, index, askedAt, decision.reason);
+  if (decision.action === "defer") {
+    await reschedule(decision.notBefore ?? new Date(now.getTime() + 60 * MINUTE));
+    return decision.reason;
+  }
+  await addTimeline(sql, ctx.id, "contact.step", `step:${ctx.id}:${index}`, {
+    step: index + 1,
+    do: step.do,
+    action: plan.channel,
+    reason: plan.reason,
+  });
+  const payment = ctx.event.type === "card.transaction";
+  const textKind: MessageKind =
+    kind === "reminder"
+      ? payment
+        ? "reminder"
+        : "behaviour_reminder"
+      : payment
+        ? "fraud_check"
+        : "behaviour_check";
+  const vars = templateVars(ctx, deps.bank);
+  const text = await render(deps, ctx.id, textKind, ctx.customer.language, vars);
+  if (text === undefined) return "could not write the text";
+  const sent = await deliver(deps, {
+    caseId: ctx.id,
+    customer: ctx.customer,
+    kind: textKind,
+    body: text,
+    key,
+    finalAttempt,
+    channel: plan.channel,
+    ...(plan.channel === "app" ? { app: { question: text, caseId: ctx.id } } : {}),
+    ...(plan.channel === "whatsapp"
+      ? { whatsapp: { subject: payment ? "payment" : "behaviour", vars, language: ctx.customer.language } }
+      : {}),
+  });
+  if (sent.status === "failed")
+    return skipStep(deps, ctx, index, askedAt, `the ${plan.channel} message failed`);
+  if (sent.status === "submitted" || sent.status === "not_sent") {
+    if (index === 0)
+      deps.metrics.timeToContact.observe(Math.max(0, (now.getTime() - ctx.openedAt.getTime()) / 1000));
+    await scheduleStep(deps, ctx, index + 1, index === 0 ? now : askedAt);
+  }
+  return decision.reason;
+}
+
+async function placeCheckCall(
+  _deps: ContactDeps,
+  _ctx: CaseContext,
+  _finalAttempt: boolean,
+): Promise<string> {
+  throw new Error("WIRING: automated calls land with channels/voice.ts");
+}
+
+/** The proactive check of a case ("did you make this payment?"): the first step of its strategy. */
 export async function checkCase(
   deps: ContactDeps,
   job: Extract<OutreachJob, { type: "check" }>,
@@ -341,8 +667,6 @@ export async function checkCase(
   const key = `${job.caseId}:check`;
   // Read together: a case already contacted (a retry) wastes the context, which is rare.
   const [existing, ctx] = await Promise.all([getMessageByKey(sql, key), caseContext(sql, job.caseId)]);
-  // `sending` goes on to deliver(), which knows not to resend it and arranges its reconciliation.
-  if (existing && !["pending", "retrying", "sending"].includes(existing.status)) return "already contacted";
   if (!ctx) {
     const [c] = await sql`select customer_id from cases where id = ${job.caseId}`;
     if (!c) return "case not found";
@@ -355,48 +679,36 @@ export async function checkCase(
     );
     return "no customer profile";
   }
-  if (ctx.status !== "open") return "case no longer open";
-
-  const now = deps.now();
-  const decision = await decide(deps, ctx, `policy:${key}:${jobId}`, now, key);
-  if (decision.action === "suppress") {
-    if (ctx.customer.optedOutAt)
-      await callTask(deps, ctx.id, "the customer has opted out of texts", `call:optout:${ctx.id}`);
-    return decision.reason;
+  if (ctx.status !== "open" || ctx.outcome) return "case no longer open";
+  // `sending` goes on to deliver(), which knows not to resend it and arranges its reconciliation.
+  if (existing && !["pending", "retrying", "sending"].includes(existing.status)) {
+    // Escalated after the first ask: the next step is the new severity's, timed from that ask
+    // (a case that became high is called VOICE_AFTER_MINUTES after its first text, not later).
+    if (job.why === "escalated") {
+      const next = deps.strategy[ctx.severity][1];
+      if (next)
+        await scheduleStep(
+          deps,
+          ctx,
+          1,
+          existing.createdAt,
+          Math.max(0, existing.createdAt.getTime() + next.afterMinutes * MINUTE - deps.now().getTime()),
+          `-${ctx.severity}`,
+        );
+    }
+    return "already contacted";
   }
-  if (decision.action === "defer") {
-    const at = decision.notBefore ?? new Date(now.getTime() + 60 * MINUTE);
+  const now = deps.now();
+  return runStep(deps, ctx, 0, now, jobId, finalAttempt, async (at) => {
     await deps.schedule(
       { type: "check", caseId: ctx.id, why: "deferred" },
       Math.max(0, at.getTime() - now.getTime()),
       `check-${ctx.id}-at-${at.getTime()}`,
     );
-    return decision.reason;
-  }
-
-  const kind = ctx.event.type === "card.transaction" ? "fraud_check" : "behaviour_check";
-  const text = await render(deps, ctx.id, kind, ctx.customer.language, templateVars(ctx, deps.bank));
-  if (text === undefined) return "could not write the text";
-  const sent = await deliver(deps, {
-    caseId: ctx.id,
-    customer: ctx.customer,
-    kind,
-    body: text,
-    key,
-    finalAttempt,
   });
-  if (sent.status === "submitted" || sent.status === "not_sent") {
-    deps.metrics.timeToContact.observe(Math.max(0, (now.getTime() - ctx.openedAt.getTime()) / 1000));
-    await deps.schedule(
-      { type: "no-reply", caseId: ctx.id, askedAt: now.toISOString(), stage: 1 },
-      deps.policy.replyTimeoutMinutes * MINUTE,
-      `noreply-${ctx.id}-1`,
-    );
-  }
-  return decision.reason;
 }
 
-/** No answer to the check: one reminder (through the policy's caps), then a call task. */
+/** No answer yet: the strategy's next step (a reminder, a call, the advocate's call task). */
 export async function noReply(
   deps: ContactDeps,
   job: Extract<OutreachJob, { type: "no-reply" }>,
@@ -406,54 +718,17 @@ export async function noReply(
   const { sql } = deps;
   const ctx = await caseContext(sql, job.caseId);
   if (!ctx || ctx.status !== "open") return "case closed";
+  // A NO keeps the case open for the advocate: the customer answered, nothing more to chase.
+  if (ctx.outcome) return "customer answered";
   if (await repliedSince(sql, ctx.id, new Date(job.askedAt))) return "customer replied";
-  if (job.stage === 2 || ctx.customer.optedOutAt) {
-    await callTask(
-      deps,
-      ctx.id,
-      `no reply to the text within ${deps.policy.replyTimeoutMinutes * job.stage} minutes`,
-      `call:noreply:${ctx.id}`,
-    );
-    return "call task";
-  }
-  // A reminder is a proactive text like the first: same quiet hours, same caps, same record.
   const now = deps.now();
-  const decision = await decide(deps, ctx, `policy:${ctx.id}:reminder:${jobId}`, now, `${ctx.id}:reminder`);
-  if (decision.action === "suppress") {
-    await callTask(
-      deps,
-      ctx.id,
-      `no reply, and no reminder may be sent (${decision.reason})`,
-      `call:noreply:${ctx.id}`,
-    );
-    return decision.reason;
-  }
-  if (decision.action === "defer") {
-    const at = decision.notBefore ?? new Date(now.getTime() + 60 * MINUTE);
+  return runStep(deps, ctx, job.stage, new Date(job.askedAt), jobId, finalAttempt, async (at) => {
     await deps.schedule(
       job,
       Math.max(0, at.getTime() - now.getTime()),
-      `noreply-${ctx.id}-1-at-${at.getTime()}`,
+      `noreply-${ctx.id}-${job.stage}-at-${at.getTime()}`,
     );
-    return decision.reason;
-  }
-  const kind = ctx.event.type === "card.transaction" ? "reminder" : "behaviour_reminder";
-  const text = await render(deps, ctx.id, kind, ctx.customer.language, templateVars(ctx, deps.bank));
-  if (text === undefined) return "could not write the text";
-  await deliver(deps, {
-    caseId: ctx.id,
-    customer: ctx.customer,
-    kind,
-    body: text,
-    key: `${ctx.id}:reminder`,
-    finalAttempt,
   });
-  await deps.schedule(
-    { type: "no-reply", caseId: ctx.id, askedAt: job.askedAt, stage: 2 },
-    deps.policy.replyTimeoutMinutes * MINUTE,
-    `noreply-${ctx.id}-2`,
-  );
-  return "reminded";
 }
 
 /** A text answering the customer (card blocked, thanks, help, opt-out confirmation): no quiet hours. */
@@ -465,8 +740,18 @@ export async function respond(
   const { sql } = deps;
   const customer = await getCustomer(sql, job.customerId);
   if (!customer) return "customer not found";
-  // After STOP only the one confirmation goes out.
-  if (customer.optedOutAt && job.kind !== "opt_out_confirmation") return "opted out";
+  // After STOP only the one confirmation goes out, on the channel the STOP came from.
+  if (job.kind !== "opt_out_confirmation" && optedOutChannels(customer).size > 0) {
+    const { channel } = await routeMessage(deps, {
+      caseId: job.caseId,
+      customer,
+      kind: job.kind,
+      body: "",
+      key: job.key,
+      finalAttempt,
+    });
+    if (optedOutChannels(customer).has(channel)) return "opted out";
+  }
   const ctx = job.caseId ? await caseContext(sql, job.caseId) : undefined;
   const vars = templateVars(ctx ?? { customer, advocateName: null }, deps.bank);
   const text = await render(deps, job.caseId, job.kind, customer.language, vars);
