@@ -419,6 +419,12 @@ describe("parseCallEvent", () => {
     });
   });
 
+  it("drops a direction it does not know rather than refuse the event", () => {
+    const e = parseCallEvent({ ...ids, status: "ringing", direction: "sideways" });
+    expect(e).toMatchObject({ known: true, status: "ringing" });
+    expect(e).not.toHaveProperty("direction");
+  });
+
   it("keeps why a call failed", () => {
     expect(parseCallEvent({ ...ids, status: "failed", detail: "invalid_number" })).toMatchObject({
       status: "failed",

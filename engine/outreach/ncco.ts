@@ -374,9 +374,11 @@ const eventSchema = z.looseObject({
   uuid: text(100).min(1).optional(),
   call_uuid: text(100).min(1).optional(),
   conversation_uuid: text(100).optional(),
-  direction: z.enum(["inbound", "outbound"]).optional(),
-  from: text(64).optional(),
-  to: text(64).optional(),
+  // A direction Vonage may add one day is dropped, not a reason to refuse the event.
+  direction: z.enum(["inbound", "outbound"]).optional().catch(undefined),
+  // A SIP leg's from/to is a URI, longer than a number.
+  from: text(256).optional(),
+  to: text(256).optional(),
   timestamp: text(64).optional(),
   duration: seconds.optional(),
   detail: text(200).optional(),
