@@ -26,8 +26,14 @@ export const MESSAGE_KINDS = [
 ] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
-/** One language's file: a template per kind, and the words for each behaviour event type. */
-type Table = Record<MessageKind, string> & { actions: Record<string, string> };
+/**
+ * One language's file: a template per kind, the words for each behaviour event type, and the
+ * words of an automated call (`voice`, rendered by ncco.ts).
+ */
+type Table = Record<MessageKind, string> & {
+  actions: Record<string, string>;
+  voice: Record<string, string | undefined>;
+};
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), "templates");
 const tables = new Map<string, Table>();
@@ -134,6 +140,15 @@ export function templateVariables(template: string): string[] {
 /** The raw template of one kind in one language (after fallback), for inspection and tests. */
 export function templateOf(kind: MessageKind, language: string): string {
   return pickLanguage(language).table[kind];
+}
+
+/**
+ * The words of an automated call of one kind (`voice.<kind>` in the language file), after the same
+ * fallback as texts; undefined when the file has no such kind.
+ */
+export function voiceTemplateOf(kind: string, language: string): { lang: string; template?: string } {
+  const { lang, table } = pickLanguage(language);
+  return { lang, template: table.voice?.[kind] };
 }
 
 /** The template variables as a language writes them (amount formatted, descriptors cleaned, actions in words). */

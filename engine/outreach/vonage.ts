@@ -38,12 +38,13 @@ const MAX_CLIENT_REF = 100;
 /** How long to wait for the body of an error answer, ms: the SDK's timeout no longer covers it. */
 const ERROR_BODY_WAIT_MS = 2_000;
 
-function pem(key: string): string {
+/** A private key as PEM text: given inline (literal `\n` accepted, as env files carry it) or as a path to a PEM file. */
+export function pem(key: string): string {
   return key.includes("-----BEGIN") ? key.replace(/\\n/g, "\n") : readFileSync(key, "utf8");
 }
 
 /** Vonage error details may echo a number back; nothing we store or log carries more than 4 digits of it. */
-function maskDigits(s: string): string {
+export function maskDigits(s: string): string {
   return s.replace(/\+?\d{5,}/g, (run) => `…${run.slice(-4)}`);
 }
 
@@ -104,10 +105,11 @@ function isNetworkFailure(err: unknown): boolean {
 }
 
 /**
- * Sorts a failure of `messages.send`. The SDK's error is not kept as `cause`: its `config` holds
- * our credentials and the full number, and would follow the error into logs.
+ * Sorts a failure of a Vonage SDK call (messages, voice: they share server-client's `VetchError`).
+ * The SDK's error is not kept as `cause`: its `config` holds our credentials and the full number,
+ * and would follow the error into logs.
  */
-async function classify(err: unknown, now: () => Date): Promise<Error> {
+export async function classify(err: unknown, now: () => Date): Promise<Error> {
   const res = httpFailure(err);
   if (res) {
     const p = await problem(res);
