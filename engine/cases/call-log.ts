@@ -3,7 +3,8 @@ import { z } from "zod";
 import { didYouMean } from "../did-you-mean.ts";
 import { UnprocessableError } from "../errors.ts";
 import { text } from "../events.ts";
-import { addTimeline, type Q, timelineDetailByKey } from "../store/postgres.ts";
+import type { Q } from "../store/database.ts";
+import { addTimeline, timelineDetailByKey } from "../store/timeline.ts";
 
 /**
  * How a call went. `reached` and `left_message` answer the call task before it (the customer was told,

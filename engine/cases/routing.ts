@@ -39,7 +39,8 @@ export interface RoutingChoice {
  */
 export const WAIT_FOR_PREVIOUS: Record<Severity, number> = { high: 0, medium: 30, low: 240 };
 
-const canTake = (a: AdvocateLoad) => a.status === "online" && a.open < a.capacity;
+/** Whether an advocate can take one more case now: online and under capacity. */
+export const canTake = (a: AdvocateLoad) => a.status === "online" && a.open < a.capacity;
 
 /**
  * Chooses who takes a case. `previousId` is the advocate who last helped the customer; `team` is

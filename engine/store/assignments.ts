@@ -2,19 +2,16 @@
  * People moving work: an advocate sets their own status, claims an unassigned case, hands a case
  * to a colleague with a note; a supervisor reassigns. The same rules as automatic routing (the
  * case's team, online, under capacity) are checked under the same row locks, and every move goes
- * on the case's timeline with who did it and why.
+ * on the case's timeline with who did it and why. (Use cases more than store: their place is
+ * engine/cases/, beside assign.ts; issue 26's next step.)
  */
+import { assignWaitingCases, returnCasesToPreferred } from "../cases/assign.ts";
 import { type AdvocateStatus, type TransferKind, transferProblem } from "../cases/routing.ts";
 import { ConflictError, NotFoundError } from "../errors.ts";
+import { audit } from "./audit.ts";
 import type { Sql } from "./database.ts";
-import {
-  type Advocate,
-  addTimeline,
-  advocateLoads,
-  assignWaitingCases,
-  audit,
-  returnCasesToPreferred,
-} from "./postgres.ts";
+import { type Advocate, advocateLoads } from "./people.ts";
+import { addTimeline } from "./timeline.ts";
 
 /** An advocate's own status; back online, they get their customers' cases back and whatever waits. */
 export async function setAdvocateStatus(

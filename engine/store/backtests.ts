@@ -5,7 +5,7 @@ import type { BacktestReport, Outcome } from "../backtest.ts";
 import { NotFoundError } from "../errors.ts";
 import type { TouchpointEvent } from "../events.ts";
 import type { RuleFile } from "../rules/schema.ts";
-import type { Q } from "./postgres.ts";
+import type { Q } from "./database.ts";
 
 export interface BacktestRequest {
   /** Rule files added to the published version or replacing its rules of the same name. */

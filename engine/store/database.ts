@@ -15,6 +15,9 @@ import { takeLock } from "./lock.ts";
 
 export type Sql = postgres.Sql<Record<string, never>>;
 
+/** A connection or a transaction: both take tagged-template queries. */
+export type Q = Sql | postgres.TransactionSql<Record<string, never>>;
+
 export interface Database {
   sql: Sql;
   /** "postgres" or "pglite", for /readyz and the logs. */

@@ -2,8 +2,8 @@
  * The feedback question in Postgres (`feedback`, migration 013): one row per case asked, claimed
  * before the text goes, with the customer's 1-5 score and any words they added.
  */
-import type { Sql } from "./database.ts";
-import { addTimeline, type Q } from "./postgres.ts";
+import type { Q, Sql } from "./database.ts";
+import { addTimeline } from "./timeline.ts";
 
 export interface FeedbackRow {
   caseId: string;

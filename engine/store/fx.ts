@@ -1,6 +1,6 @@
 /** The bank's exchange rates (PUT /v1/fx-rates), over the shipped default for currencies it did not send. */
 import { defaultFxTable, type FxRate, type FxTable } from "../features/money.ts";
-import type { Q } from "./postgres.ts";
+import type { Q } from "./database.ts";
 
 /** The table in force: the bank's rates, and the shipped default's for any currency it has not sent. */
 export async function fxTable(sql: Q): Promise<FxTable> {

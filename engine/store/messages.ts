@@ -8,7 +8,7 @@
  */
 import type postgres from "postgres";
 import type { Channel } from "../outreach/strategy.ts";
-import type { Q } from "./postgres.ts";
+import type { Q } from "./database.ts";
 
 export type OutboundStatus =
   | "pending"

@@ -7,7 +7,9 @@ import type postgres from "postgres";
 import { NotFoundError } from "../errors.ts";
 import { diffRuleFiles, isUnchanged, type RulesetDiff } from "../rules/diff.ts";
 import { DEFAULT_TEAM, type RuleFile, type Ruleset, rulesetOf } from "../rules/schema.ts";
-import { audit, type Principal, type Q } from "./postgres.ts";
+import { audit } from "./audit.ts";
+import type { Q } from "./database.ts";
+import type { Principal } from "./tokens.ts";
 
 export interface StoredRuleset {
   version: number;

@@ -3,7 +3,7 @@
  * is queued and marked done by the worker that did it, so the reconciler can queue again what
  * Redis lost. Queue-agnostic: rows carry the queue name, job name and data as given.
  */
-import type { Q } from "./postgres.ts";
+import type { Q } from "./database.ts";
 
 export interface OwedJob {
   key: string;

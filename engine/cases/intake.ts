@@ -1,0 +1,126 @@
+/**
+ * A customer's new decisions onto their one open case: opened (and routed) when there is none,
+ * escalated when the new evidence is more severe. The engine decides here; the store reads and
+ * writes, all in one transaction.
+ */
+
+import type { Severity } from "../rules/schema.ts";
+import { insertOpenCase, lockOpenCase, preferLastAdvocate, setCaseSeverity } from "../store/cases.ts";
+import type { Sql } from "../store/database.ts";
+import { linkDecisions, lockUnlinkedDecisions } from "../store/decisions.ts";
+import { addTimeline } from "../store/timeline.ts";
+import { type OwedJob, recordOwed } from "../store/work.ts";
+import { assignCase } from "./assign.ts";
+import { maxSeverity, newCaseId } from "./cases.ts";
+
+export interface CaseUpdate {
+  caseId: string;
+  created: boolean;
+  linked: number;
+  advocateId: string | null;
+  severity: Severity;
+  /** The case became more severe with this update (a reason to contact the customer sooner). */
+  escalated: boolean;
+  /** The case waits for the customer's previous advocate until then; reroute it at that time. */
+  waitUntil: Date | null;
+}
+
+/**
+ * Puts a customer's unlinked decisions on their open case, opening (and routing) one if there is
+ * none. Safe to run twice and concurrently: the partial unique index allows one open case per
+ * customer, and every timeline step has its idempotency key.
+ *
+ * `owing` names the work the update makes owed (the check text, the end of a wait); it is
+ * recorded in the same transaction, so a case is never committed without it: should the job
+ * that opened it then be lost with Redis, the reconciler still finds its text owed.
+ */
+export async function openOrJoinCase(
+  sql: Sql,
+  customerId: string,
+  now: Date,
+  owing: (update: CaseUpdate) => readonly OwedJob[] = () => [],
+): Promise<CaseUpdate | undefined> {
+  return sql.begin(async (tx) => {
+    const decisions = await lockUnlinkedDecisions(tx, customerId);
+    if (decisions.length === 0) return undefined;
+    const first = decisions[0]!;
+    const severity = decisions.reduce<Severity>((s, d) => maxSeverity(s, d.severity), "low");
+    const top = decisions.find((d) => d.severity === severity) ?? first;
+
+    const created = await insertOpenCase(tx, {
+      id: newCaseId(now),
+      customerId,
+      severity,
+      team: top.team,
+      title: top.title,
+      openedAt: now,
+      firstDecisionAt: first.decidedAt,
+    });
+    const kase = (await lockOpenCase(tx, customerId))!;
+    const caseId = kase.id;
+
+    if (created) {
+      await addTimeline(
+        tx,
+        caseId,
+        "case.opened",
+        `opened:${caseId}`,
+        { severity, title: top.title, team: top.team },
+        { at: now },
+      );
+    }
+    const escalated = !created && maxSeverity(kase.severity, severity) !== kase.severity;
+    if (escalated) {
+      await setCaseSeverity(tx, caseId, severity);
+      await addTimeline(
+        tx,
+        caseId,
+        "case.escalated",
+        `escalated:${caseId}:${severity}`,
+        { from: kase.severity, to: severity },
+        { at: now },
+      );
+    }
+    await linkDecisions(
+      tx,
+      caseId,
+      decisions.map((d) => d.id),
+    );
+    for (const d of decisions) {
+      await addTimeline(
+        tx,
+        caseId,
+        "evidence.added",
+        `decision:${d.id}`,
+        { decisionId: String(d.id), eventId: d.eventId, rule: d.rule, severity: d.severity, title: d.title },
+        { at: now },
+      );
+    }
+
+    let advocateId = kase.advocateId;
+    let waitUntil: Date | null = null;
+    if (escalated && !advocateId) {
+      // More urgent now: a high case stops waiting for the customer's advocate; others wait less.
+      const assigned = await assignCase(tx, caseId, now, "case escalated");
+      advocateId = assigned?.advocateId ?? null;
+      waitUntil = assigned?.waitUntil ?? null;
+    }
+    if (created) {
+      await preferLastAdvocate(tx, caseId, customerId);
+      const assigned = await assignCase(tx, caseId, now, "case opened");
+      advocateId = assigned?.advocateId ?? null;
+      waitUntil = assigned?.waitUntil ?? null;
+    }
+    const update: CaseUpdate = {
+      caseId,
+      created,
+      escalated,
+      waitUntil,
+      linked: decisions.length,
+      advocateId,
+      severity: maxSeverity(kase.severity, severity),
+    };
+    for (const job of owing(update)) await recordOwed(tx, job);
+    return update;
+  });
+}

@@ -1,0 +1,103 @@
+/** Decisions: one per (event, rule) that fired, with its explanation, until a case takes it. */
+import type { TouchpointEvent } from "../events.ts";
+import type { Hit } from "../rules/reference.ts";
+import type { Severity } from "../rules/schema.ts";
+import type { Q } from "./database.ts";
+
+export interface NewDecision {
+  event: TouchpointEvent;
+  hit: Hit;
+  rulesetVersion: number;
+  decidedAt: Date;
+}
+
+/** Stores decisions once per (event, rule); returns those that were new. */
+export async function insertDecisions(
+  sql: Q,
+  decisions: readonly NewDecision[],
+): Promise<Array<{ id: string; rule: string; customerId: string }>> {
+  if (decisions.length === 0) return [];
+  const rows = decisions.map((d) => ({
+    event_id: d.event.id,
+    customer_id: d.event.customerId,
+    rule: d.hit.rule,
+    mode: d.hit.mode,
+    ruleset_version: d.rulesetVersion,
+    severity: d.hit.severity,
+    title: d.hit.title,
+    team: d.hit.team,
+    explanation: d.hit.explanation,
+    decided_at: d.decidedAt,
+  }));
+  const out = await sql`
+    insert into decisions ${sql(rows as never, "event_id", "customer_id", "rule", "mode", "ruleset_version", "severity", "title", "team", "explanation", "decided_at")}
+    on conflict (event_id, rule) do update set mode = excluded.mode, ruleset_version = excluded.ruleset_version
+      where decisions.case_id is null
+        and (decisions.mode, decisions.ruleset_version) is distinct from (excluded.mode, excluded.ruleset_version)
+    returning id, rule, customer_id, (xmax = 0) as inserted`;
+  // A retry under a newer version whose rule changed mode takes that mode (a rule made live
+  // must reach a case; one made shadow must not), as long as no case has the decision yet; its
+  // first date stays. Only new rows count as new.
+  return out
+    .filter((r) => r.inserted)
+    .map((r) => ({ id: String(r.id), rule: r.rule as string, customerId: r.customer_id as string }));
+}
+
+/** The cards in a case's evidence, oldest first: what a NO blocks and what texts name by last four. */
+export async function caseCards(sql: Q, caseId: string): Promise<Array<{ id: string; last4: string }>> {
+  const rows = await sql`
+    select e.payload->'card'->>'id' as id, e.payload->'card'->>'last4' as last4, min(e.occurred_at) as first
+    from decisions d join events e on e.id = d.event_id
+    where d.case_id = ${caseId} and e.payload->'card' is not null
+    group by 1, 2 order by first`;
+  return rows.map((r) => ({ id: r.id as string, last4: r.last4 as string }));
+}
+
+/** Customers with decisions not yet on a case. */
+export async function customersWithUnlinkedDecisions(
+  sql: Q,
+  customerIds: readonly string[],
+): Promise<string[]> {
+  if (customerIds.length === 0) return [];
+  const rows =
+    await sql`select distinct customer_id from decisions where case_id is null and mode = 'live' and customer_id = any(${customerIds as string[]})`;
+  return rows.map((r) => r.customer_id as string);
+}
+
+/** A live decision no case has yet, as a case takes it. */
+export interface UnlinkedDecision {
+  id: string;
+  eventId: string;
+  rule: string;
+  severity: Severity;
+  title: string;
+  team: string;
+  decidedAt: Date;
+  occurredAt: Date;
+}
+
+/**
+ * The customer's live decisions no case has yet, oldest event first, locked for this transaction:
+ * two workers for one customer take them one after the other.
+ */
+export async function lockUnlinkedDecisions(tx: Q, customerId: string): Promise<UnlinkedDecision[]> {
+  const decisions = await tx`
+      select d.id, d.event_id, d.rule, d.severity, d.title, d.team, d.decided_at, e.occurred_at
+      from decisions d join events e on e.id = d.event_id
+      where d.customer_id = ${customerId} and d.case_id is null and d.mode = 'live' order by e.occurred_at, d.id for update of d`;
+  return decisions.map((d) => ({
+    id: d.id as string,
+    eventId: d.event_id as string,
+    rule: d.rule as string,
+    severity: d.severity as Severity,
+    title: d.title as string,
+    team: d.team as string,
+    decidedAt: d.decided_at as Date,
+    occurredAt: d.occurred_at as Date,
+  }));
+}
+
+/** Puts the decisions on the case. */
+export async function linkDecisions(tx: Q, caseId: string, ids: readonly string[]): Promise<void> {
+  await tx`update decisions set case_id = ${caseId} where id = any(${ids as string[]})`;
+}
