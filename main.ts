@@ -15,17 +15,25 @@ import { createApp } from "./api/app.ts";
 import type { ExperienceSource } from "./api/desk/experience.tsx";
 import { DeskStreams, deskSessionsChannel, readSessionsEnded } from "./api/desk/streams.ts";
 import { vonageWebhooks } from "./api/webhooks/vonage.ts";
-import { type Config, ConfigError, hasVonageCredentials, loadConfig } from "./engine/config.ts";
+import {
+  type Config,
+  ConfigError,
+  hasVonageCredentials,
+  loadConfig,
+  parseTeamLines,
+} from "./engine/config.ts";
 import { ValidationError } from "./engine/errors.ts";
 import { type FaultPoint, FxCache, fxChannel, RulesetCache, rulesetChannel } from "./engine/evaluate.ts";
 import { CustomerState } from "./engine/features/state.ts";
 import { createLogger, type Logger } from "./engine/log.ts";
 import { createMetrics, type Metrics } from "./engine/metrics.ts";
+import type { VoiceSetup } from "./engine/outreach/calls.ts";
 import { type AppTransport, createAppTransport } from "./engine/outreach/channels/app.ts";
-import type { MessageTransport } from "./engine/outreach/contact.ts";
+import { createVonageVoice } from "./engine/outreach/channels/voice.ts";
+import type { MessageTransport, VoiceDeps } from "./engine/outreach/contact.ts";
 import { defaultStrategy, parseStrategy, type Strategy } from "./engine/outreach/strategy.ts";
 import { createVonageSender } from "./engine/outreach/vonage.ts";
-import { countryOfNumber } from "./engine/people.ts";
+import { countryOfNumber, lookupPhone } from "./engine/people.ts";
 import { profileOnSignal } from "./engine/profiling.ts";
 import { type Database, openDatabase } from "./engine/store/database.ts";
 import { DataDirBusyError, lockOwner } from "./engine/store/lock.ts";
@@ -176,6 +184,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
             behaviour: config.WHATSAPP_BEHAVIOUR_TEMPLATE,
           },
           ...(appTransport(config) ? { app: appTransport(config) } : {}),
+          ...(voiceDeps(config, log) ? { voice: voiceDeps(config, log) } : {}),
           from: config.VONAGE_FROM,
           bank: { name: config.BANK_NAME, phone: config.BANK_PHONE },
           policy: {
@@ -248,6 +257,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
             log,
             secret: config.VONAGE_SIGNATURE_SECRET,
             insecure: config.VONAGE_WEBHOOK_INSECURE,
+            voice: voiceSetup(config),
           }),
         );
       },
@@ -333,6 +343,48 @@ export function loadStrategy(config: Config): Strategy {
       `invalid configuration: CONTACT_STRATEGY_FILE: ${issues.join("; ") || String(err)}`,
     );
   }
+}
+
+/** What the voice webhooks need: the bank, the calls' number, PUBLIC_URL, the team lines. */
+function voiceSetup(config: Config): VoiceSetup {
+  return {
+    bank: { name: config.BANK_NAME, phone: config.BANK_PHONE },
+    from: voiceFrom(config),
+    publicUrl: config.PUBLIC_URL ?? "",
+    teamLines: config.TEAM_LINES ? parseTeamLines(config.TEAM_LINES) : new Map(),
+  };
+}
+
+function voiceFrom(config: Config): string {
+  return (lookupPhone(config.VONAGE_VOICE_FROM ?? config.BANK_PHONE, undefined) ?? config.BANK_PHONE).replace(
+    /\s/g,
+    "",
+  );
+}
+
+const voiceWarned = new WeakSet<Config>();
+/**
+ * Automated calls need the Voice API (an application id and its private key: key and secret are
+ * not enough) and PUBLIC_URL (where Vonage posts the call's events and keypad answers).
+ */
+function voiceDeps(config: Config, log: Logger): VoiceDeps | undefined {
+  if (!config.VONAGE_APPLICATION_ID || !config.VONAGE_PRIVATE_KEY || !config.PUBLIC_URL) {
+    if (!voiceWarned.has(config) && (config.VONAGE_APPLICATION_ID || config.PUBLIC_URL)) {
+      voiceWarned.add(config);
+      log.warn("automated calls are off: they need VONAGE_APPLICATION_ID, VONAGE_PRIVATE_KEY and PUBLIC_URL");
+    }
+    return undefined;
+  }
+  return {
+    transport: createVonageVoice({
+      applicationId: config.VONAGE_APPLICATION_ID,
+      privateKey: config.VONAGE_PRIVATE_KEY,
+      ...(config.VONAGE_API_HOST ? { apiHost: config.VONAGE_API_HOST } : {}),
+      timeoutMs: config.VONAGE_TIMEOUT_MS,
+    }),
+    from: voiceFrom(config),
+    publicUrl: config.PUBLIC_URL,
+  };
 }
 
 /** The bank's app as a channel, when APP_WEBHOOK_URL is set. */

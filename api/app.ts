@@ -18,6 +18,7 @@ import { DeskStreams, deskSessionsChannel, type SessionsEnded } from "./desk/str
 import { errorBody, handleError, refuseBadParams } from "./errors.ts";
 import { openApiDocument } from "./openapi.ts";
 import { tokenRoutes } from "./routes/admin.ts";
+import { answerRoutes } from "./routes/answers.ts";
 import { backtestRoutes } from "./routes/backtests.ts";
 import { callRoutes } from "./routes/calls.ts";
 import { caseRoutes } from "./routes/cases.ts";
@@ -200,6 +201,7 @@ export function createApp(deps: AppDeps): Hono {
   v1.route("/events", eventRoutes(deps));
   v1.route("/customers", customerRoutes(deps.sql));
   v1.route("/advocates", advocateRoutes(deps.sql));
+  v1.route("/cases", answerRoutes(deps.sql, deps.queues, deps.log));
   v1.route("/cases", caseRoutes(deps.sql, deps.metrics, advocateTexts(deps), deps.phoneCountry));
   v1.route("/calls", callRoutes(deps.sql, deps.phoneCountry));
   v1.route("/tokens", tokenRoutes(deps.sql, endDeskSessions));

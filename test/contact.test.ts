@@ -557,7 +557,11 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
   });
 
   it("sends one reminder on a medium case when nobody answers, then asks the advocate to call", async () => {
-    await t.api("PUT", "/v1/customers/quiet-1", { name: "Quiet One", phone: "+33612340010", homeCountry: "FR" });
+    await t.api("PUT", "/v1/customers/quiet-1", {
+      name: "Quiet One",
+      phone: "+33612340010",
+      homeCountry: "FR",
+    });
     const london = { city: "London", country: "GB", lat: 51.5072, lon: -0.1276 };
     await t.api("POST", "/v1/events", [tx("quiet-1-a", "quiet-1", "2026-11-22T11:50:00Z", london)]);
     const kase = await openCaseWith(t.api, "quiet-1", ["foreign-spend-without-travel-notice"]);

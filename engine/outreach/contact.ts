@@ -25,6 +25,8 @@ import {
 } from "../store/messages.ts";
 import { addTimeline, type Customer, caseCards, getCustomer } from "../store/postgres.ts";
 import type { AppTransport } from "./channels/app.ts";
+import type { VoiceTransport } from "./channels/voice.ts";
+import { checkCallNcco, voiceText } from "./ncco.ts";
 import { decideContact } from "./policy.ts";
 import { type Capabilities, type Channel, type MessageChannel, planStep, type Strategy } from "./strategy.ts";
 import { type MessageKind, renderMessage, type TemplateVars, whatsappParameters } from "./templates.ts";
@@ -82,20 +84,6 @@ export type ResponseKind =
   | "thanks_false_alarm"
   | "opt_out_confirmation"
   | "help";
-
-// WIRING: replaced by channels/voice.ts's own type when it lands.
-interface VoiceTransport {
-  call(c: {
-    to: string;
-    from: string;
-    ncco: unknown[];
-    eventUrl: string;
-    machineDetection?: boolean;
-  }): Promise<{
-    uuid: string;
-  }>;
-  transfer(uuid: string, ncco: unknown[]): Promise<void>;
-}
 
 /** The Voice API, for the strategy's automated calls (engine/outreach/channels/voice.ts). */
 export interface VoiceDeps {
@@ -569,6 +557,14 @@ async function runStep(
 
   const now = deps.now();
   if (plan.act === "voice") {
+    if (ctx.event.type !== "card.transaction")
+      return skipStep(
+        deps,
+        ctx,
+        index,
+        askedAt,
+        "no automated call: its questions are about a payment, and this case is not",
+      );
     // No automated call in the customer's quiet hours, whatever the severity: it is judged as a
     // medium contact would be (a call at 3 a.m. is worse than a text), and the caps count it.
     const decision = await decide(
@@ -590,7 +586,8 @@ async function runStep(
       action: "voice",
       reason: plan.reason,
     });
-    const placed = await placeCheckCall(deps, ctx, finalAttempt);
+    const placed = await placeCheckCall(deps, ctx, finalAttempt, { stage: index + 1, askedAt });
+    // Placed: the next step waits its time, or comes at once when the call goes unanswered.
     if (placed === "placed") await scheduleStep(deps, ctx, index + 1, askedAt);
     else await scheduleStep(deps, ctx, index + 1, askedAt, 0, "-now");
     return placed;
@@ -648,12 +645,80 @@ async function runStep(
   return decision.reason;
 }
 
+/** Where Vonage posts a keypad answer: the case and the attempt ride in the query (the body carries only the call's ids). */
+export function keypadUrl(publicUrl: string, caseId: string, attempt: 1 | 2): string {
+  return `${publicUrl}/webhooks/vonage/voice/input?case=${encodeURIComponent(caseId)}&attempt=${attempt}`;
+}
+
+/**
+ * The strategy's automated call: once per case (its key is the row's unique key), through the
+ * same claim-then-call discipline as a text, so a retry never places a second call. The call's
+ * states and its keypad answer come back through the voice webhooks. `stage` and `askedAt` ride
+ * on the row, so a call that goes unanswered can hand over to the next step at once.
+ */
 async function placeCheckCall(
-  _deps: ContactDeps,
-  _ctx: CaseContext,
-  _finalAttempt: boolean,
-): Promise<string> {
-  throw new Error("WIRING: automated calls land with channels/voice.ts");
+  deps: ContactDeps,
+  ctx: CaseContext,
+  finalAttempt: boolean,
+  next: { stage: number; askedAt: Date },
+): Promise<"placed" | "failed" | "already called"> {
+  const voice = deps.voice;
+  if (!voice) return "failed";
+  const { sql, log } = deps;
+  const key = `${ctx.id}:call`;
+  const vars = templateVars(ctx, deps.bank);
+  const language = ctx.customer.language;
+  const ncco = checkCallNcco({ language, vars, inputUrl: keypadUrl(voice.publicUrl, ctx.id, 1), attempt: 1 });
+  const { message } = await claimOutbound(sql, {
+    caseId: ctx.id,
+    customerId: ctx.customer.id,
+    kind: "check_call",
+    // What the call says, as the desk shows it.
+    body: `${voiceText("check", language, vars)} ${voiceText("menu", language, vars)}`,
+    to: ctx.customer.phone,
+    from: voice.from,
+    transport: "vonage",
+    idemKey: key,
+    channel: "voice",
+  });
+  if (message.status !== "pending" && message.status !== "retrying") return "already called";
+  if (!(await claimSending(sql, message.id))) return "already called";
+  try {
+    const { uuid } = await voice.transport.call({
+      to: ctx.customer.phone,
+      from: voice.from,
+      ncco,
+      eventUrl: `${voice.publicUrl}/webhooks/vonage/voice/event`,
+      machineDetection: true,
+    });
+    deps.fault?.("outreach.after-send");
+    await setOutboundStatus(sql, message.id, "submitted", { providerId: uuid });
+    await sql`update messages set details = ${sql.json({ stage: next.stage, askedAt: next.askedAt.toISOString() })} where id = ${message.id}`;
+    deps.metrics.messagesSent.inc({ transport: "voice", result: "submitted" });
+    await addTimeline(sql, ctx.id, "call.placed", `called:${key}`, {
+      messageId: message.id,
+      channel: "voice",
+      reason: `automated call to ${maskPhone(ctx.customer.phone)}: 1 it was me, 2 it was not me, 0 someone`,
+    });
+    return "placed";
+  } catch (err) {
+    if (err instanceof RetryableError && !finalAttempt) {
+      await setOutboundStatus(sql, message.id, "retrying", { error: { message: err.message } });
+      throw err;
+    }
+    const reason = err instanceof Error ? err.message : String(err);
+    await setOutboundStatus(sql, message.id, "failed", {
+      error: { message: reason, ...(err instanceof PermanentError && err.code ? { code: err.code } : {}) },
+    });
+    deps.metrics.messagesSent.inc({ transport: "voice", result: "failed" });
+    log.warn({ messageId: message.id, err: reason }, "automated call failed");
+    await addTimeline(sql, ctx.id, "message.failed", `failed:${key}`, {
+      messageId: message.id,
+      channel: "voice",
+      reason: `the automated call could not be placed (${reason})`,
+    });
+    return "failed";
+  }
 }
 
 /** The proactive check of a case ("did you make this payment?"): the first step of its strategy. */

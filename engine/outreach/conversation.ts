@@ -144,11 +144,11 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
           : "customer replied STOP: no more texts",
       });
     // One confirmation per opt-out, however often STOP is repeated.
-    const [{ since }] = (
-      whatsapp
-        ? await sql`select whatsapp_opted_out_at as since from customers where id = ${customer.id}`
-        : await sql`select opted_out_at as since from customers where id = ${customer.id}`
-    ) as unknown as [{ since: Date }];
+    const [{ since }] = (whatsapp
+      ? await sql`select whatsapp_opted_out_at as since from customers where id = ${customer.id}`
+      : await sql`select opted_out_at as since from customers where id = ${customer.id}`) as unknown as [
+      { since: Date },
+    ];
     const tag = `${whatsapp ? "wa-" : ""}${since.getTime()}`;
     await deps.outreach(
       {
@@ -264,7 +264,8 @@ export async function applyAnswer(
       caseId,
       `customer:${a.customerId}`,
       {
-        by: `customer ${a.via === "keypad" ? "keypad answer" : "reply"}`, via: a.via,
+        by: `customer ${a.via === "keypad" ? "keypad answer" : "reply"}`,
+        via: a.via,
         text: a.text,
         reason: "the customer answered NO; the case stays open for the advocate's call",
       },
@@ -333,6 +334,48 @@ export async function applyAnswer(
     return "false alarm";
   }
   return "ignored";
+}
+
+/** A YES or NO the customer gave in the bank's app, as its backend reported it. */
+export interface AppAnswer {
+  caseId: string;
+  answer: "yes" | "no";
+  /** The app's id for this answer (or the request's Idempotency-Key): the same answer is applied once. */
+  answerId: string;
+}
+
+/** An answer from the app: on the conversation, then acted on exactly as a YES / NO text is. */
+export async function handleAppAnswer(deps: ConversationDeps, a: AppAnswer): Promise<string> {
+  const { sql } = deps;
+  const [c] = await sql`select customer_id, status from cases where id = ${a.caseId}`;
+  if (!c) return "case not found";
+  const customerId = c.customer_id as string;
+  const ref = `app:${a.answerId}`;
+  const text = a.answer.toUpperCase();
+  await recordInbound(sql, {
+    providerId: ref,
+    caseId: a.caseId,
+    customerId,
+    body: text,
+    from: "app",
+    to: "touchpoint",
+    kind: `reply.${a.answer}`,
+    channel: "app",
+    transport: "app",
+  });
+  await addTimeline(sql, a.caseId, "reply.received", `reply:${ref}`, {
+    text,
+    kind: a.answer,
+    channel: "app",
+  });
+  if (c.status !== "open") {
+    if (a.answer === "no")
+      await addTimeline(sql, a.caseId, "advocate.alerted", `alert:${ref}:late`, {
+        reason: "the customer answered NO in the app after the case was closed: read it, call them",
+      });
+    return "case closed";
+  }
+  return applyAnswer(deps, { caseId: a.caseId, customerId, answer: a.answer, ref, text, via: "the app" });
 }
 
 /**

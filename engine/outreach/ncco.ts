@@ -59,6 +59,7 @@ export const VOICE_KINDS = [
   "connect_agent",
   "connect_team",
   "connect_caller",
+  "callback",
 ] as const;
 export type VoiceKind = (typeof VOICE_KINDS)[number];
 

@@ -39,6 +39,8 @@ export interface MessageRow {
   providerId: string | null;
   attempts: number;
   createdAt: Date;
+  /** A call's duration and keypad, a keypad answer's digits; null for texts. */
+  details: Record<string, unknown> | null;
 }
 
 const row = (r: postgres.Row): MessageRow => ({
@@ -57,6 +59,7 @@ const row = (r: postgres.Row): MessageRow => ({
   providerId: r.provider_id,
   attempts: r.attempts,
   createdAt: r.created_at,
+  details: r.details ?? null,
 });
 
 /** Creates the row of a send decision, or returns the existing one: the key makes it once-only. */
