@@ -239,6 +239,10 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
         transport: hasVonageCredentials(config) ? "vonage" : "outbox",
         bank: { name: config.BANK_NAME, phone: config.BANK_PHONE },
         feedbackAfterResolution: config.FEEDBACK_AFTER_RESOLUTION,
+        channels: new Set([
+          ...(config.WHATSAPP_FROM ? ["whatsapp"] : []),
+          ...(config.APP_WEBHOOK_URL ? ["app"] : []),
+        ]),
       },
       phoneCountry: countryOfNumber(config.BANK_PHONE),
       ...(opts.experienceReport ? { experienceReport: opts.experienceReport } : {}),

@@ -69,6 +69,8 @@ export interface AppDeps {
     bank: { name: string; phone: string };
     /** FEEDBACK_AFTER_RESOLUTION: a resolution owes the customer one feedback question. */
     feedbackAfterResolution?: boolean;
+    /** Channels configured besides SMS ("whatsapp", "app"): an advocate's text answers where the customer wrote. */
+    channels?: ReadonlySet<string>;
   };
   /** The desk's open live streams, which a sign-out in another process ends by message (main.ts). */
   deskStreams?: DeskStreams;
@@ -256,6 +258,7 @@ export function advocateTexts(deps: Pick<AppDeps, "sql" | "queues" | "texting" |
     outreach,
     from: deps.texting.from,
     transport: deps.texting.transport,
+    ...(deps.texting.channels ? { channels: deps.texting.channels } : {}),
     bank: deps.texting.bank,
     owe: (job, jobId, delay = 0) => owe(deps.sql, outreach, job.type, job, { jobId, delay }, later(jobId)),
     ...(deps.texting.feedbackAfterResolution ? { feedbackAfterResolution: true } : {}),

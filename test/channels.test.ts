@@ -136,10 +136,19 @@ describe("the channels customers answer on", () => {
 
   it("asks a customer who prefers WhatsApp there, as the approved template, and a WhatsApp NO blocks the card", async () => {
     const kase = await travellerCase("wa-1", "+33612341001", ["whatsapp", "sms", "voice"]);
-    const [asked] = await eventually(async () => (to("33612341001").length > 0 ? to("33612341001") : undefined));
+    const [asked] = await eventually(async () =>
+      to("33612341001").length > 0 ? to("33612341001") : undefined,
+    );
     expect(asked).toMatchObject({ channel: "whatsapp", messageType: "template", from: "447700900000" });
     expect(asked!.template).toMatchObject({ name: "touchpoint_payment_check", locale: "en_GB" });
-    expect(asked!.template!.parameters).toEqual(["Sam", "EUR 640.00", "Maison Test", "Phnom Penh", "4821", expect.any(String)]);
+    expect(asked!.template!.parameters).toEqual([
+      "Sam",
+      "EUR 640.00",
+      "Maison Test",
+      "Phnom Penh",
+      "4821",
+      expect.any(String),
+    ]);
 
     const res = await customerWhatsApps(t.tp.app!, SECRET, "33612341001", "NO");
     expect(res.status).toBe(200);
@@ -147,10 +156,23 @@ describe("the channels customers answer on", () => {
       const x = await caseById(kase.id);
       return x.outcome === "confirmed_fraud" && kinds(x).includes("action.card_block") ? x : undefined;
     });
-    expect(c.messages.find((m: Json) => m.direction === "inbound")).toMatchObject({ channel: "whatsapp", body: "NO" });
+    expect(c.messages.find((m: Json) => m.direction === "inbound")).toMatchObject({
+      channel: "whatsapp",
+      body: "NO",
+    });
     // The answer goes back where they wrote, as free text: the 24-hour window is open.
     const blocked = await eventually(async () => to("33612341001").find((m) => /blocked/.test(m.text)));
     expect(blocked).toMatchObject({ channel: "whatsapp", messageType: "text" });
+    // The advocate's own words go there too, from the reply box.
+    const advocate = t.as(await t.token("advocate", { advocateId: c.advocate.id }));
+    const typed = await advocate("POST", `/v1/cases/${kase.id}/messages`, {
+      text: "I have blocked it. I will call you in a minute.",
+    });
+    expect(typed.status).toBe(202);
+    const reply = await eventually(async () =>
+      to("33612341001").find((m) => /call you in a minute/.test(m.text)),
+    );
+    expect(reply).toMatchObject({ channel: "whatsapp", messageType: "text" });
     // No SMS ever went to them, and no call: they answered before the voice step.
     expect(to("33612341001").every((m) => m.channel === "whatsapp")).toBe(true);
     await t.drained();
@@ -160,7 +182,10 @@ describe("the channels customers answer on", () => {
   it("calls after VOICE_AFTER_MINUTES without an answer; keypad 2 confirms fraud and puts the customer through to their advocate", async () => {
     const kase = await travellerCase("call-2", "+33612341002");
     await eventually(async () => (to("33612341002").length === 1 ? true : undefined));
-    const [call] = await eventually(async () => (callsTo("33612341002").length > 0 ? callsTo("33612341002") : undefined), 20_000);
+    const [call] = await eventually(
+      async () => (callsTo("33612341002").length > 0 ? callsTo("33612341002") : undefined),
+      20_000,
+    );
     expect(call!.eventUrl).toEqual([`${PUBLIC_URL}/webhooks/vonage/voice/event`]);
     const ncco = call!.ncco as Json[];
     const input = ncco.find((a) => a.action === "input");
@@ -169,7 +194,10 @@ describe("the channels customers answer on", () => {
       dtmf: { maxDigits: 1 },
       eventUrl: [`${PUBLIC_URL}/webhooks/vonage/voice/input?case=${kase.id}&attempt=1`],
     });
-    const said = ncco.filter((a) => a.action === "talk").map((a) => a.text).join(" ");
+    const said = ncco
+      .filter((a) => a.action === "talk")
+      .map((a) => a.text)
+      .join(" ");
     expect(said).toMatch(/Maison Test/);
     expect(said).toMatch(/4 8 2 1/);
     expect(said).toMatch(/Press 1 .* Press 2 .* Press 0/);
@@ -186,15 +214,22 @@ describe("the channels customers answer on", () => {
     expect(reply.status).toBe(200);
     const next = (await reply.json()) as Json[];
     const advocatePhone = await advocatePhoneOf(kase.id);
-    expect(next.at(-1)).toMatchObject({ action: "connect", endpoint: [{ type: "phone", number: advocatePhone.slice(1) }] });
+    expect(next.at(-1)).toMatchObject({
+      action: "connect",
+      endpoint: [{ type: "phone", number: advocatePhone.slice(1) }],
+    });
     expect(next[0].text).toMatch(/blocked your card ending 4 8 2 1/);
 
     const c = await eventually(async () => {
       const x = await caseById(kase.id);
       return x.outcome === "confirmed_fraud" && kinds(x).includes("call.connected") ? x : undefined;
     });
-    expect(kinds(c)).toEqual(expect.arrayContaining(["call.placed", "call.status", "call.keypad", "action.card_block"]));
-    expect(c.messages.filter((m: Json) => m.channel === "voice").map((m: Json) => [m.direction, m.kind])).toEqual([
+    expect(kinds(c)).toEqual(
+      expect.arrayContaining(["call.placed", "call.status", "call.keypad", "action.card_block"]),
+    );
+    expect(
+      c.messages.filter((m: Json) => m.channel === "voice").map((m: Json) => [m.direction, m.kind]),
+    ).toEqual([
       ["outbound", "check_call"],
       ["inbound", "reply.no"],
     ]);
@@ -208,7 +243,10 @@ describe("the channels customers answer on", () => {
 
   it("keypad 1 resolves the case as a false alarm", async () => {
     const kase = await travellerCase("call-1", "+33612341003");
-    const [call] = await eventually(async () => (callsTo("33612341003").length > 0 ? callsTo("33612341003") : undefined), 20_000);
+    const [call] = await eventually(
+      async () => (callsTo("33612341003").length > 0 ? callsTo("33612341003") : undefined),
+      20_000,
+    );
     const reply = await press(kase.id, call!.uuid, "1");
     expect(((await reply.json()) as Json[])[0].text).toMatch(/nothing more to do/i);
     const c = await eventually(async () => {
@@ -220,10 +258,15 @@ describe("the channels customers answer on", () => {
 
   it("asks once more after silence, then counts it as no answer and moves the strategy on", async () => {
     const kase = await travellerCase("call-0", "+33612341004");
-    const [call] = await eventually(async () => (callsTo("33612341004").length > 0 ? callsTo("33612341004") : undefined), 20_000);
+    const [call] = await eventually(
+      async () => (callsTo("33612341004").length > 0 ? callsTo("33612341004") : undefined),
+      20_000,
+    );
     const first = (await (await press(kase.id, call!.uuid, "")).json()) as Json[];
     expect(first[0].text).toMatch(/did not hear a key/);
-    expect(first.at(-1).eventUrl).toEqual([`${PUBLIC_URL}/webhooks/vonage/voice/input?case=${kase.id}&attempt=2`]);
+    expect(first.at(-1).eventUrl).toEqual([
+      `${PUBLIC_URL}/webhooks/vonage/voice/input?case=${kase.id}&attempt=2`,
+    ]);
     const second = (await (await press(kase.id, call!.uuid, "", 2)).json()) as Json[];
     expect(second.some((a) => a.action === "input")).toBe(false);
     const c = await eventually(async () => {
@@ -235,7 +278,10 @@ describe("the channels customers answer on", () => {
 
   it("leaves an answering machine the bank's number and nothing about the payment", async () => {
     const kase = await travellerCase("call-m", "+33612341005");
-    const [call] = await eventually(async () => (callsTo("33612341005").length > 0 ? callsTo("33612341005") : undefined), 20_000);
+    const [call] = await eventually(
+      async () => (callsTo("33612341005").length > 0 ? callsTo("33612341005") : undefined),
+      20_000,
+    );
     await signedPost(t.tp.app!, SECRET, "/webhooks/vonage/voice/event", {
       status: "machine",
       sub_state: "beep_start",
@@ -247,7 +293,9 @@ describe("the channels customers answer on", () => {
     const words = JSON.stringify(transfer.ncco);
     expect(words).toMatch(/7 9 4 6|7946/);
     expect(words).not.toMatch(/Maison|640|4 8 2 1/);
-    await eventually(async () => (kinds(await caseById(kase.id)).includes("task.call_customer") ? true : undefined));
+    await eventually(async () =>
+      kinds(await caseById(kase.id)).includes("task.call_customer") ? true : undefined,
+    );
   });
 
   it("never places an automated call in the customer's quiet hours, whatever the severity", async () => {
@@ -278,27 +326,45 @@ describe("the channels customers answer on", () => {
     );
     expect(res.status).toBe(200);
     const ncco = (await res.json()) as Json[];
-    expect(ncco.at(-1)).toMatchObject({ action: "connect", endpoint: [{ type: "phone", number: advocatePhone.slice(1) }] });
+    expect(ncco.at(-1)).toMatchObject({
+      action: "connect",
+      endpoint: [{ type: "phone", number: advocatePhone.slice(1) }],
+    });
     // Nothing about the case is said before a person has them.
     expect(JSON.stringify(ncco)).not.toMatch(/Maison|640|4821|Phnom/);
     const c = await eventually(async () => {
       const x = await caseById(kase.id);
       return kinds(x).includes("call.received") ? x : undefined;
     });
-    expect(c.timeline.find((s: Json) => s.kind === "call.received").detail).toMatchObject({ pushedTo: "advocate" });
+    expect(c.timeline.find((s: Json) => s.kind === "call.received").detail).toMatchObject({
+      pushedTo: "advocate",
+    });
 
     // A caller with no case reaches the team's line; a forged request reaches nobody.
     const stranger = (await (
-      await signedGet(t.tp.app!, SECRET, "/webhooks/vonage/voice/answer?from=33699999999&to=442079460000&uuid=in-call-2")
+      await signedGet(
+        t.tp.app!,
+        SECRET,
+        "/webhooks/vonage/voice/answer?from=33699999999&to=442079460000&uuid=in-call-2",
+      )
     ).json()) as Json[];
-    expect(stranger.at(-1)).toMatchObject({ action: "connect", endpoint: [{ type: "phone", number: TEAM_LINE.slice(1) }] });
-    const forged = await signedGet(t.tp.app!, "not-the-secret-0123456789", "/webhooks/vonage/voice/answer?from=33612341007&to=4420&uuid=x");
+    expect(stranger.at(-1)).toMatchObject({
+      action: "connect",
+      endpoint: [{ type: "phone", number: TEAM_LINE.slice(1) }],
+    });
+    const forged = await signedGet(
+      t.tp.app!,
+      "not-the-secret-0123456789",
+      "/webhooks/vonage/voice/answer?from=33612341007&to=4420&uuid=x",
+    );
     expect(forged.status).toBe(401);
   });
 
   it("asks in the bank's app with a signed request, and the app's NO moves the case as a text does", async () => {
     const kase = await travellerCase("app-1", "+33612341008", ["app", "sms"]);
-    const asked = await eventually(async () => appRequests.find((r) => JSON.parse(r.body).caseId === kase.id));
+    const asked = await eventually(async () =>
+      appRequests.find((r) => JSON.parse(r.body).caseId === kase.id),
+    );
     expect(
       verifyAppSignature({
         secret: APP_SECRET,
@@ -308,8 +374,19 @@ describe("the channels customers answer on", () => {
         now: new Date(),
       }),
     ).toBe(true);
-    expect(verifyAppSignature({ secret: APP_SECRET, timestamp: asked.headers["x-touchpoint-timestamp"] as string, signature: asked.headers["x-touchpoint-signature"] as string, body: asked.body.replace("Maison", "Maisom"), now: new Date() })).toBe(false);
-    expect(JSON.parse(asked.body)).toMatchObject({ answers: ["yes", "no"], answerTo: `/v1/cases/${kase.id}/answers` });
+    expect(
+      verifyAppSignature({
+        secret: APP_SECRET,
+        timestamp: asked.headers["x-touchpoint-timestamp"] as string,
+        signature: asked.headers["x-touchpoint-signature"] as string,
+        body: asked.body.replace("Maison", "Maisom"),
+        now: new Date(),
+      }),
+    ).toBe(false);
+    expect(JSON.parse(asked.body)).toMatchObject({
+      answers: ["yes", "no"],
+      answerTo: `/v1/cases/${kase.id}/answers`,
+    });
     expect(to("33612341008")).toEqual([]);
 
     const app = t.as(await t.token("ingest"));
@@ -325,10 +402,19 @@ describe("the channels customers answer on", () => {
       return x.outcome === "confirmed_fraud" ? x : undefined;
     });
     await t.drained();
-    expect((await caseById(kase.id)).timeline.filter((s: Json) => s.kind === "action.card_block")).toHaveLength(1);
-    expect(c.messages.find((m: Json) => m.direction === "inbound")).toMatchObject({ channel: "app", body: "NO" });
+    expect(
+      (await caseById(kase.id)).timeline.filter((s: Json) => s.kind === "action.card_block"),
+    ).toHaveLength(1);
+    expect(c.messages.find((m: Json) => m.direction === "inbound")).toMatchObject({
+      channel: "app",
+      body: "NO",
+    });
     // The card-blocked answer went to the app, where they answered.
-    expect(appRequests.some((r) => JSON.parse(r.body).kind === "card_blocked" && JSON.parse(r.body).caseId === kase.id)).toBe(true);
+    expect(
+      appRequests.some(
+        (r) => JSON.parse(r.body).kind === "card_blocked" && JSON.parse(r.body).caseId === kase.id,
+      ),
+    ).toBe(true);
   });
 
   it("STOP on WhatsApp stops WhatsApp only: the next case asks by SMS", async () => {

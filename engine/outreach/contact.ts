@@ -28,7 +28,15 @@ import type { AppTransport } from "./channels/app.ts";
 import type { VoiceTransport } from "./channels/voice.ts";
 import { checkCallNcco, voiceText } from "./ncco.ts";
 import { decideContact } from "./policy.ts";
-import { type Capabilities, type Channel, type MessageChannel, planStep, type Strategy } from "./strategy.ts";
+import {
+  type Capabilities,
+  type Channel,
+  type MessageChannel,
+  planStep,
+  replyChannel,
+  type Strategy,
+  WHATSAPP_WINDOW_MS,
+} from "./strategy.ts";
 import { type MessageKind, renderMessage, type TemplateVars, whatsappParameters } from "./templates.ts";
 
 /** A WhatsApp template message: an approved template's name, its `{{n}}` values and its locale. */
@@ -336,7 +344,6 @@ export async function deliver(
   return { ...message, status: "submitted", providerId: messageUuid };
 }
 
-const WHATSAPP_WINDOW_MS = 24 * 3600_000;
 /** WhatsApp's locale codes for touchpoint's languages. */
 const WHATSAPP_LOCALES: Record<string, string> = { en: "en_GB", fr: "fr" };
 const ASKING = new Set(["fraud_check", "behaviour_check", "reminder", "behaviour_reminder"]);
@@ -351,17 +358,15 @@ export async function routeMessage(
   m: Parameters<typeof deliver>[1],
 ): Promise<{ channel: MessageChannel; template?: WhatsAppTemplateRef; asks: boolean; note?: string }> {
   const asks = ASKING.has(m.kind);
-  const last = m.channel ? undefined : await lastInbound(deps.sql, m.customer.id);
+  const last = await lastInbound(deps.sql, m.customer.id);
+  const now = deps.now();
   // The confirmation of a STOP goes where the STOP came from, and nothing else does.
-  const usable = (c: MessageChannel) =>
-    (c === "sms" || capabilities(deps)[c]) &&
-    (m.kind === "opt_out_confirmation" || !optedOutChannels(m.customer).has(c));
+  const optedOut = m.kind === "opt_out_confirmation" ? new Set<Channel>() : optedOutChannels(m.customer);
   const wanted: MessageChannel =
-    m.channel ?? (last && last.channel !== "voice" && usable(last.channel) ? last.channel : "sms");
+    m.channel ?? replyChannel({ last, optedOut, capabilities: capabilities(deps), now });
   if (wanted !== "whatsapp") return { channel: wanted, asks };
-  const recent = m.channel ? (await lastInbound(deps.sql, m.customer.id))?.whatsappAt : last?.whatsappAt;
-  if (recent && deps.now().getTime() - recent.getTime() < WHATSAPP_WINDOW_MS)
-    return { channel: "whatsapp", asks };
+  const recent = last?.whatsappAt;
+  if (recent && now.getTime() - recent.getTime() < WHATSAPP_WINDOW_MS) return { channel: "whatsapp", asks };
   if (m.whatsapp && deps.whatsappTemplates) {
     const { subject, vars, language } = m.whatsapp;
     return {
@@ -841,7 +846,7 @@ export async function resend(
   const original = await getMessageByKey(deps.sql, job.key);
   if (!original?.customerId) return "original not found";
   const customer = await getCustomer(deps.sql, original.customerId);
-  if (!customer || customer.optedOutAt) return "opted out";
+  if (!customer) return "customer not found";
   if (
     original.caseId &&
     (original.kind === "fraud_check" ||
@@ -852,6 +857,8 @@ export async function resend(
     const [c] = await deps.sql`select status, outcome from cases where id = ${original.caseId}`;
     if (!c || c.status !== "open" || c.outcome) return "case settled";
   }
+  if (original.channel === "voice") return "a call is not resent";
+  if (optedOutChannels(customer).has(original.channel)) return "opted out";
   await deliver(deps, {
     caseId: original.caseId,
     customer,
@@ -859,6 +866,7 @@ export async function resend(
     body: original.body,
     key: `${job.key}~${job.attempt}`,
     finalAttempt,
+    channel: original.channel,
   });
   return "resent";
 }

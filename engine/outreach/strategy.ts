@@ -199,3 +199,27 @@ export const channelsInput = z
   .min(1, "at least one channel")
   .max(CHANNELS.length)
   .refine((a) => new Set(a).size === a.length, "each channel once");
+
+/** WhatsApp lets a business write freely only this long after the customer's last message. */
+export const WHATSAPP_WINDOW_MS = 24 * 3600_000;
+
+/**
+ * Where an answer to the customer goes (a reply to their words, an advocate's text): the channel
+ * they last wrote on, when we can still write there; else SMS. WhatsApp's free-text window closes
+ * 24 hours after their last WhatsApp message.
+ */
+export function replyChannel(o: {
+  last?: { channel: Channel; whatsappAt: Date | null } | undefined;
+  optedOut: ReadonlySet<Channel>;
+  capabilities: Capabilities;
+  now: Date;
+}): MessageChannel {
+  const c = o.last?.channel;
+  if (!c || c === "voice" || c === "sms" || o.optedOut.has(c) || !o.capabilities[c]) return "sms";
+  if (
+    c === "whatsapp" &&
+    !(o.last?.whatsappAt && o.now.getTime() - o.last.whatsappAt.getTime() < WHATSAPP_WINDOW_MS)
+  )
+    return "sms";
+  return c;
+}
