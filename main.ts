@@ -243,6 +243,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
           ...(config.WHATSAPP_FROM ? ["whatsapp"] : []),
           ...(config.APP_WEBHOOK_URL ? ["app"] : []),
         ]),
+        replyTimeoutMinutes: config.REPLY_TIMEOUT_MINUTES,
       },
       phoneCountry: countryOfNumber(config.BANK_PHONE),
       ...(opts.experienceReport ? { experienceReport: opts.experienceReport } : {}),

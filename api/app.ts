@@ -21,6 +21,7 @@ import { tokenRoutes } from "./routes/admin.ts";
 import { answerRoutes } from "./routes/answers.ts";
 import { backtestRoutes } from "./routes/backtests.ts";
 import { callRoutes } from "./routes/calls.ts";
+import { cannedReplyRoutes } from "./routes/canned-replies.ts";
 import { caseRoutes } from "./routes/cases.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { experienceRoutes } from "./routes/experience.ts";
@@ -71,6 +72,8 @@ export interface AppDeps {
     feedbackAfterResolution?: boolean;
     /** Channels configured besides SMS ("whatsapp", "app"): an advocate's text answers where the customer wrote. */
     channels?: ReadonlySet<string>;
+    /** REPLY_TIMEOUT_MINUTES: the desk says when the reminder and the call task will come. */
+    replyTimeoutMinutes: number;
   };
   /** The desk's open live streams, which a sign-out in another process ends by message (main.ts). */
   deskStreams?: DeskStreams;
@@ -206,6 +209,7 @@ export function createApp(deps: AppDeps): Hono {
   v1.route("/cases", answerRoutes(deps.sql, deps.queues, deps.log));
   v1.route("/cases", caseRoutes(deps.sql, deps.metrics, advocateTexts(deps), deps.phoneCountry));
   v1.route("/calls", callRoutes(deps.sql, deps.phoneCountry));
+  v1.route("/canned-replies", cannedReplyRoutes(deps.sql, deps.texting.bank.phone));
   v1.route("/tokens", tokenRoutes(deps.sql, endDeskSessions));
   const told = { redis: deps.redis, keyPrefix: deps.keyPrefix, log: deps.log };
   v1.route("/rules", ruleRoutes(deps.sql, told));
@@ -232,6 +236,7 @@ export function createApp(deps: AppDeps): Hono {
       endSessions: endDeskSessions,
       metrics: deps.metrics,
       texting: advocateTexts(deps),
+      replyTimeoutMinutes: deps.texting.replyTimeoutMinutes,
       phoneCountry: deps.phoneCountry,
       experience: deps.experienceReport ?? ((w) => experienceReport(deps.sql, w, new Date())),
       ...(deps.closers ? { closers: deps.closers } : {}),

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { callBody } from "../engine/cases/call-log.ts";
 import { eventSchema } from "../engine/events.ts";
+import { cannedReplyBody } from "../engine/outreach/canned-replies.ts";
 import { advocateInput, customerInput } from "../engine/people.ts";
 import { ruleFileSchema, rulesetSchema } from "../engine/rules/schema.ts";
 import { inboundSchema, statusSchema } from "./webhooks/vonage.ts";
@@ -57,6 +58,7 @@ export function openApiDocument(): object {
         CustomerInput: schema(customerInput),
         AdvocateInput: schema(advocateInput),
         CallLog: schema(callBody),
+        CannedReply: schema(cannedReplyBody),
         Ruleset: schema(rulesetSchema),
         RuleFile: schema(ruleFileSchema),
         VonageInbound: schema(inboundSchema),
@@ -240,6 +242,50 @@ export function openApiDocument(): object {
             "201": { description: "the case, with the call logged" },
             "200": { description: "the case; this Idempotency-Key had logged this call already" },
             "422": { description: "the Idempotency-Key was used for another call", ...json("Error") },
+            ...errors,
+          },
+        },
+      },
+      "/v1/canned-replies": {
+        get: {
+          summary:
+            "The bank's canned replies (advocate, supervisor), by language then title; `?language=en` for one language's",
+          security: bearer,
+          parameters: [{ name: "language", in: "query", schema: { type: "string", pattern: "^[a-z]{2}$" } }],
+          responses: {
+            "200": { description: "{ items: [{ id, title, language, text, updatedBy, updatedAt }] }" },
+            ...errors,
+          },
+        },
+      },
+      "/v1/canned-replies/{id}": {
+        get: {
+          summary: "One canned reply (advocate, supervisor)",
+          security: bearer,
+          responses: {
+            "200": { description: "the reply" },
+            "404": { description: "no such reply", ...json("Error") },
+            ...errors,
+          },
+        },
+        put: {
+          summary:
+            "A canned reply in, new or changed (supervisor). Its text is checked as an advocate's text is: blank or invisible only, over 612 characters, a link, a card number or a phone number but the bank's own is a 422 naming `text`.",
+          security: bearer,
+          requestBody: json("CannedReply"),
+          responses: {
+            "201": { description: "the reply, new" },
+            "200": { description: "the reply, changed" },
+            "422": { description: "the text could never be sent to a customer", ...json("Error") },
+            ...errors,
+          },
+        },
+        delete: {
+          summary: "A canned reply out (supervisor)",
+          security: bearer,
+          responses: {
+            "204": { description: "removed" },
+            "404": { description: "no such reply", ...json("Error") },
             ...errors,
           },
         },

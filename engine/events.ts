@@ -23,6 +23,9 @@ export const timestamp = z.iso
 const VISIBLE = /[^\s\p{Cc}\p{Cf}\p{M}\p{Default_Ignorable_Code_Point}\u2800]/u;
 const BLANK = "must not be blank (white space only)";
 
+/** True when `s` has no character a reader sees (only spaces, zero-width or filler characters). */
+export const isBlank = (s: string) => !VISIBLE.test(s);
+
 /** Text a person wrote for people to read, as Postgres can store it: no NUL, and not blank. */
 export const text = (max: number) =>
   z

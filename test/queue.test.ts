@@ -102,6 +102,40 @@ describe("the queue, in Chromium", () => {
     await page.close();
   });
 
+  it("orders every open case, not only the newest 200: older cases that need someone or are high come first", async () => {
+    await advocate("adv-many", "Max Many", "many");
+    const call = await openCase({
+      team: "many",
+      title: "Low, needs a call, oldest",
+      severity: "low",
+      openedAt: "2025-12-01T09:00:00Z",
+      advocateId: "adv-many",
+    });
+    await needsCall(call);
+    await openCase({ team: "many", title: "High, old", severity: "high", openedAt: "2026-01-01T09:00:00Z" });
+    // 250 medium cases, every one newer than both.
+    const rows = Array.from({ length: 250 }, (_, i) => ({
+      id: `case-many-${i}`,
+      customer_id: `cust-many-${i}`,
+      severity: "medium",
+      team: "many",
+      title: `Medium ${i}`,
+      opened_at: new Date(Date.UTC(2026, 10, 1, 0, i)),
+    }));
+    const sql = t.tp.db.sql;
+    await sql`insert into cases ${sql(rows, "id", "customer_id", "severity", "team", "title", "opened_at")}`;
+    const page = await signIn("adv-many");
+    // Hers first, then the team's: the high one, then the mediums oldest first, 200 at most.
+    const shown = await titles(page);
+    expect(shown.slice(0, 4)).toEqual(["Low, needs a call, oldest", "High, old", "Medium 0", "Medium 1"]);
+    expect(shown).toHaveLength(1 + 200);
+    await page.goto(`${base}/desk?show=needs-me`);
+    expect(await titles(page)).toEqual(["Low, needs a call, oldest"]);
+    await page.goto(`${base}/desk?show=team`);
+    expect((await titles(page)).slice(0, 3)).toEqual(["Low, needs a call, oldest", "High, old", "Medium 0"]);
+    await page.close();
+  });
+
   it("filters to what needs me, what waits on the customer, mine and my team; a filtered list stays live", async () => {
     await advocate("adv-me", "Mia Me", "filters");
     await advocate("adv-col", "Col League", "filters");

@@ -15,6 +15,7 @@ import {
 } from "../../engine/outreach/card-actions.ts";
 import { oweFeedback } from "../../engine/outreach/feedback.ts";
 import { conditionInWords, type Held, placeText, routeText, type Story } from "../../engine/rules/summary.ts";
+import { type CannedReply, listCannedReplies } from "../../engine/store/canned-replies.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import {
   addTimeline,
@@ -26,8 +27,10 @@ import {
   resolveCase,
 } from "../../engine/store/postgres.ts";
 import { visibleCase } from "../routes/cases.ts";
+import { CannedButtons } from "./canned-replies.tsx";
 import { Layout, page, Severity, When } from "./layout.tsx";
 import { ActivityMap, type MapPoint } from "./map.tsx";
+import { NextStep } from "./next-step.tsx";
 import type { DeskEnv } from "./session.tsx";
 import {
   type Detail,
@@ -188,7 +191,18 @@ function BlockCard({ c }: { c: Detail }) {
 }
 
 /** The texts out and in as one thread, who wrote each, its delivery state, and the reply box. */
-function Conversation({ c, error }: { c: Detail; error?: string | undefined }) {
+function Conversation({
+  c,
+  error,
+  canned = [],
+  draft,
+}: {
+  c: Detail;
+  error?: string | undefined;
+  /** The canned replies in the customer's language, and the one chosen without a script. */
+  canned?: readonly CannedReply[];
+  draft?: string | undefined;
+}) {
   const optedOut = c.customer?.optedOut ?? false;
   return (
     <div class="card" id="conversation">
@@ -221,7 +235,9 @@ function Conversation({ c, error }: { c: Detail; error?: string | undefined }) {
       ) : (
         <form method="post" action={`/desk/cases/${c.id}/messages`}>
           <label for="reply-text">Text {c.customer?.name ?? "the customer"}</label>
-          <textarea id="reply-text" name="text" rows={2} maxlength={612} required />
+          <textarea id="reply-text" name="text" rows={2} maxlength={612} required>
+            {draft ?? ""}
+          </textarea>
           {/* One text per form drawn: a double click or a resubmit sends it once. */}
           <input type="hidden" name="nonce" value={crypto.randomUUID()} />
           <p class="muted small">No links and no card numbers: customers know the bank never sends them.</p>
@@ -229,6 +245,9 @@ function Conversation({ c, error }: { c: Detail; error?: string | undefined }) {
             Send text
           </button>
         </form>
+      )}
+      {optedOut ? null : (
+        <CannedButtons caseId={c.id} language={c.customer?.language ?? "en"} replies={canned} />
       )}
     </div>
   );
@@ -241,9 +260,15 @@ function CasePage({
   error,
   colleagues = [],
   moved,
+  replyTimeoutMinutes,
+  canned,
+  draft,
 }: {
+  canned?: readonly CannedReply[];
+  draft?: string | undefined;
   c: Detail;
   principal: Principal;
+  replyTimeoutMinutes: number;
   revealPhone?: boolean;
   error?: string | undefined;
   colleagues?: Awaited<ReturnType<typeof listAdvocates>>;
@@ -262,7 +287,7 @@ function CasePage({
         {/* A colleague's hand-over note is read before anything else, then why, then what to do. */}
         <HandOffNote c={c} principal={principal} />
         {lead ? <p class="story lead">{lead}</p> : null}
-        {c.attention ? <p class="attention">Needs you: {c.attention}</p> : null}
+        <NextStep c={c} replyTimeoutMinutes={replyTimeoutMinutes} />
         <p class="muted">
           {c.id} · opened <When at={c.openedAt} /> · <b class={open ? "" : "ok"}>{stateInWords(c)}</b> ·
           advocate <b>{c.advocate?.name ?? "waiting for an advocate"}</b>
@@ -272,7 +297,7 @@ function CasePage({
           rarer forms (hand over, block, replace, resolve) and the long record on the right. */}
       <div class="grid">
         <section>
-          <Conversation c={c} error={error} />
+          <Conversation c={c} error={error} canned={canned} draft={draft} />
           <div class="card">
             <h2>Customer</h2>
             {c.customer ? (
@@ -314,8 +339,13 @@ function CasePage({
           </div>
           {open || c.attention ? <LogCall c={c} /> : null}
           <WorkCard c={c} principal={principal} colleagues={colleagues} refused={moved} />
-          <BlockCard c={c} />
-          <ReplaceCard c={c} refused={error} />
+          {/* Live: a NO blocks the card and opens "Replace the card" on a page already open. */}
+          <div id="block-slot" data-live>
+            <BlockCard c={c} />
+          </div>
+          <div id="replace-slot" data-live>
+            <ReplaceCard c={c} refused={error} />
+          </div>
           {open ? (
             <div class="card">
               <h2>Resolve</h2>
@@ -473,7 +503,10 @@ function refusalCode(issue: string): string {
 /** How long a shown number stays shown to whoever asked, ms: long enough to dial it. */
 const REVEAL_MS = 5 * 60_000;
 
-export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: CaseActions }) {
+export function caseRoutes(
+  sql: Sql,
+  opts: { metrics?: Metrics; texting: CaseActions; replyTimeoutMinutes: number },
+) {
   const app = new Hono<DeskEnv>();
   app.get("/cases/:id", async (c) => {
     const p = c.get("principal");
@@ -483,6 +516,9 @@ export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: CaseAct
       // The number stays shown for a few minutes after this viewer asked for it (and was audited).
       const revealPhone = await phoneRevealedTo(sql, p.advocateId ?? p.tokenId, detail.customerId, REVEAL_MS);
       if (revealPhone) c.header("Cache-Control", "no-store");
+      // The customer's language's canned replies; one chosen without a script comes back in the box.
+      const canned = detail.customer ? await listCannedReplies(sql, detail.customer.language) : [];
+      const draft = canned.find((r) => r.id === c.req.query("canned"))?.text;
       return c.html(
         <CasePage
           c={detail}
@@ -491,6 +527,9 @@ export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: CaseAct
           colleagues={colleagues}
           moved={c.req.query("moved")}
           revealPhone={revealPhone}
+          replyTimeoutMinutes={opts.replyTimeoutMinutes}
+          canned={canned}
+          draft={draft}
         />,
       );
     } catch (err) {

@@ -10,6 +10,7 @@ import type { Metrics } from "../../engine/metrics.ts";
 import type { CaseActions } from "../../engine/outreach/card-actions.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { advocateRoutes } from "./advocates.tsx";
+import { cannedReplyPages } from "./canned-replies.tsx";
 import { caseRoutes } from "./case-page.tsx";
 import { type ExperienceSource, experiencePage } from "./experience.tsx";
 import { DeskFeed, liveRoutes } from "./live.ts";
@@ -28,6 +29,8 @@ export function deskRoutes(
     publicUrl?: string | undefined;
     metrics?: Metrics;
     texting: CaseActions;
+    /** REPLY_TIMEOUT_MINUTES: when the case page says the reminder and the call task will come. */
+    replyTimeoutMinutes: number;
     phoneCountry?: CountryCode | undefined;
     /** Open live streams by session, and how a sign-out ends them in every process. */
     streams: DeskStreams;
@@ -68,6 +71,7 @@ export function deskRoutes(
   app.route("/experience", experiencePage(sql, { report: opts.experience }));
   app.route("/", queueRoutes(sql));
   app.route("/", advocateRoutes(sql));
+  app.route("/canned-replies", cannedReplyPages(sql, opts.texting.bank.phone));
   app.route("/", caseRoutes(sql, opts));
   app.route("/", searchRoutes(sql, opts));
   app.route("/", workRoutes(sql));

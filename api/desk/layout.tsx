@@ -27,6 +27,9 @@ form.inline { display:inline; } button { font:inherit; padding:5px 12px; border-
 button.primary { background:var(--accent); color:#fff; border-color:var(--accent); } button.danger { background:var(--high); color:#fff; border-color:var(--high); }
 textarea, input[type=text], input[type=password] { font:inherit; width:100%; padding:6px 8px; border:1px solid var(--line); border-radius:6px; }
 .attention { background:#fef3f2; border:1px solid var(--high); color:var(--high); padding:8px 12px; border-radius:6px; font-weight:600; }
+.waiting-on { background:#eef4ff; border:1px solid var(--accent); padding:8px 12px; border-radius:6px; }
+form.canned { margin-top:10px; display:flex; flex-wrap:wrap; gap:6px; align-items:center; } form.canned p { flex-basis:100%; margin:0; }
+.canned-list { list-style:none; padding:0; margin:0; } .canned-list li { border-bottom:1px solid var(--line); padding:8px 0; } .canned-list .body { white-space:pre-wrap; overflow-wrap:anywhere; margin:4px 0; }
 .attention-small { color:var(--high); font-size:12px; font-weight:600; }
 code { font-size:12px; background:#f0f2f5; padding:1px 4px; border-radius:4px; }
 pre { font-size:12px; background:#f0f2f5; padding:10px; border-radius:6px; overflow-x:auto; white-space:pre-wrap; }
@@ -76,7 +79,9 @@ function links(role: string | undefined): Array<[string, string]> {
     ["/desk", "Cases"],
     ["/desk/advocates", "Advocates"],
   ];
-  return role === "supervisor" || role === "admin" ? [...cases, ["/desk/rules", "Rules"], experience] : cases;
+  return role === "supervisor" || role === "admin"
+    ? [...cases, ["/desk/canned-replies", "Canned replies"], ["/desk/rules", "Rules"], experience]
+    : cases;
 }
 
 /**
@@ -138,6 +143,12 @@ export const Layout: FC<{
           </a>
         ) : null}
         {who && role !== "risk" ? <span id="live-note" class="warn" role="status" hidden /> : null}
+        {/* Shown by the live script only where the browser can notify and has not been asked yet. */}
+        {who && role !== "risk" ? (
+          <button id="notify-optin" type="button" hidden>
+            Turn on notifications
+          </button>
+        ) : null}
         {who ? (
           <span class="who">
             {who} ·{" "}

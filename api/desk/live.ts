@@ -13,6 +13,7 @@ import { getCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
 import type { Sql } from "../../engine/store/database.ts";
 import { casesNeedingAdvocate, hashToken, principalForSession } from "../../engine/store/postgres.ts";
+import { noticesFor } from "./notices.ts";
 import { DESK_COOKIE, type DeskEnv } from "./session.tsx";
 import type { DeskStreams, StreamEnd } from "./streams.ts";
 import { teamOf } from "./words.tsx";
@@ -71,7 +72,14 @@ export class DeskFeed {
       // Changes already in the window are not news to a page drawn after them.
       const recent = await this.sql`
         select id, updated_at from advocates where updated_at > ${new Date(at.getTime() - ADVOCATE_LOOKBACK_MS)}`;
+      // Nor are the entries already in the window each tick looks back over: without this, the first
+      // tick announced up to LOOKBACK old entries as new (an old assignment notified again).
+      const top = BigInt(r!.id as string | number);
+      const known = await this.sql`
+        select id from case_timeline
+        where id > ${String(top > BigInt(LOOKBACK) ? top - BigInt(LOOKBACK) : 0n)} and id <= ${String(top)}`;
       if (this.last === undefined) {
+        for (const k of known) this.sent.add(String(k.id));
         for (const a of recent) this.advocatesSent.set(a.id as string, (a.updated_at as Date).getTime());
         this.advocatesAt = at;
         this.last = BigInt(r!.id as string | number);
@@ -169,6 +177,30 @@ const SCRIPT = `(() => {
     }
   }
   localTimes(document);
+  function edited(root) {
+    for (const f of root.querySelectorAll("input, textarea, select")) {
+      if (f === document.activeElement) return true;
+      if (f.type === "radio" || f.type === "checkbox") {
+        if (f.checked !== f.defaultChecked) return true;
+      } else if (f.tagName === "SELECT") {
+        // With no option marked, the first is shown selected without anyone choosing it.
+        const d = [...f.options].findIndex((o) => o.defaultSelected);
+        if (f.selectedIndex !== (d < 0 ? 0 : d)) return true;
+      } else if (f.type !== "hidden" && f.value !== f.defaultValue) return true;
+    }
+    return false;
+  }
+  // A canned reply's button puts its text in the reply box where the caret is (replacing a
+  // selection), instead of reloading the page with it (what the button does without this script).
+  document.addEventListener("click", (e) => {
+    const b = e.target instanceof Element ? e.target.closest("form.canned button[data-text]") : null;
+    const box = document.getElementById("reply-text");
+    if (!b || !box) return;
+    e.preventDefault();
+    if (box.value.trim() === "") box.value = b.dataset.text;
+    else box.setRangeText(b.dataset.text, box.selectionStart, box.selectionEnd, "end");
+    box.focus();
+  });
   const here = document.body.dataset.case || "";
   const badge = document.getElementById("needs-you");
   let pending = false;
@@ -187,7 +219,8 @@ const SCRIPT = `(() => {
       const doc = new DOMParser().parseFromString(await res.text(), "text/html");
       for (const el of document.querySelectorAll("[data-live]")) {
         const fresh = doc.getElementById(el.id);
-        if (fresh) {
+        // A form the advocate has started filling in keeps what they wrote; it updates once sent.
+        if (fresh && !edited(el)) {
           localTimes(fresh);
           el.replaceWith(fresh);
         }
@@ -211,7 +244,29 @@ const SCRIPT = `(() => {
     // The tab's title leads with the count, so a desk in a background tab still says it.
     document.title = (needsYou > 0 ? "(" + needsYou + ") " : "") + document.title.replace(/^\\(\\d+\\) /, "");
   });
-  es.addEventListener("hello", () => refresh());
+  es.addEventListener("hello", () => {
+    document.body.dataset.live = "on";
+    refresh();
+  });
+  // Browser notifications, once the advocate opted in with the header's button (the browser asks).
+  const optIn = document.getElementById("notify-optin");
+  const canNotify = "Notification" in window;
+  if (optIn && canNotify && Notification.permission === "default") {
+    optIn.hidden = false;
+    optIn.addEventListener("click", async () => {
+      const answer = await Notification.requestPermission();
+      optIn.hidden = answer === "default";
+    });
+  }
+  es.addEventListener("notify", (e) => {
+    if (!canNotify || Notification.permission !== "granted") return;
+    const n = JSON.parse(e.data);
+    const note = new Notification(n.title, { body: n.body, tag: n.tag });
+    note.onclick = () => {
+      window.focus();
+      location.href = "/desk/cases/" + encodeURIComponent(n.caseId);
+    };
+  });
   // The server ended this stream for good (signed out, or newer tabs of this session took its
   // place): no reconnecting, and the page says updates stopped.
   es.addEventListener("bye", (e) => {
@@ -339,6 +394,10 @@ export function liveRoutes(sql: Sql, feed: DeskFeed, streams: DeskStreams) {
               data: JSON.stringify({ caseId: ch.caseId, kind: ch.kind, advocateId: ch.advocateId }),
             });
           }
+          // Outside the page too, for those who opted in: assigned to them, needing them, calling.
+          if (p.advocateId)
+            for (const n of await noticesFor(sql, p.advocateId, batch))
+              await stream.writeSSE({ event: "notify", data: JSON.stringify(n) });
           await counts();
         }
         await farewell();

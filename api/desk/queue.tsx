@@ -2,32 +2,18 @@
 import { Hono } from "hono";
 import type { Sql } from "../../engine/store/database.ts";
 import {
-  casesAwaitingReply,
   casesNeedingAdvocate,
   getAdvocate,
-  listCases,
+  type listCases,
   type Principal,
 } from "../../engine/store/postgres.ts";
+import { type QueuePart, queueCases } from "../../engine/store/queue.ts";
 import { page, Severity, When } from "./layout.tsx";
 import type { DeskEnv } from "./session.tsx";
 import { stateInWords, teamOf, whoOf } from "./words.tsx";
 import { StatusForm } from "./work.tsx";
 
 type CaseRow = Awaited<ReturnType<typeof listCases>>[number];
-
-const SEVERITY_RANK: Record<string, number> = { high: 0, medium: 1, low: 2 };
-
-/**
- * The order an advocate works in: what needs them now (a call, a task, an alert nobody has
- * answered: `attention`), then severity, high first, then age, oldest first.
- */
-export function byNeed(a: CaseRow, b: CaseRow): number {
-  return (
-    Number(b.attention !== null) - Number(a.attention !== null) ||
-    (SEVERITY_RANK[a.severity] ?? 3) - (SEVERITY_RANK[b.severity] ?? 3) ||
-    a.openedAt.localeCompare(b.openedAt)
-  );
-}
 
 /** Cases as a table: title (and what needs doing), severity, customer by name, advocate, opened, state. */
 export function CaseTable({ items }: { items: readonly CaseRow[] }) {
@@ -66,6 +52,9 @@ export function CaseTable({ items }: { items: readonly CaseRow[] }) {
   );
 }
 
+/** How many cases each list of the queue shows at most. */
+const SHOWN = 200;
+
 /** The queue's filters, by the `show` in its address; each a link, so the server draws the list. */
 const FILTERS = {
   "needs-me": "Needs me",
@@ -102,42 +91,27 @@ export function queueRoutes(sql: Sql) {
     const p = c.get("principal");
     const team = teamOf(p);
     const status = c.req.query("status") === "resolved" ? "resolved" : "open";
-    const items = (await listCases(sql, { status, limit: 200, ...(team ? { team } : {}) })).sort(byNeed);
-    // An advocate's own cases come first: the customers who already know them.
-    const mine = p.advocateId ? items.filter((i) => i.advocateId === p.advocateId) : [];
-    // Closed cases the customer wrote to afterwards still need someone.
-    const reopened =
-      status === "open"
-        ? (await listCases(sql, { status: "resolved", limit: 200, ...(team ? { team } : {}) }))
-            .filter((i) => i.attention)
-            .sort(byNeed)
-        : [];
-    // A customer on the line: shown to the team when their advocate cannot take it (offline, away).
-    const calling = items.filter(
-      (i) => i.attention?.startsWith("the customer is calling") && !i.attention.includes("; put through to"),
-    );
-    const rest = items.filter((i) => !mine.includes(i));
-    const me = p.advocateId ? await getAdvocate(sql, p.advocateId) : undefined;
-    const needsYou = p.advocateId ? await casesNeedingAdvocate(sql, p.advocateId) : 0;
     const offered = filtersFor(p, team);
     const show = offered.find((f) => f === c.req.query("show") && status === "open");
-    // What needs an advocate is their own cases' (the header's count); a supervisor's, every case's.
-    const needsMe = (i: CaseRow) => i.attention !== null && (!p.advocateId || i.advocateId === p.advocateId);
-    const awaiting =
-      show === "waiting"
-        ? await casesAwaitingReply(
-            sql,
-            items.map((i) => i.id),
-          )
-        : new Set();
-    const shown =
-      show === "needs-me"
-        ? [...items, ...reopened].filter(needsMe).sort(byNeed)
-        : show === "waiting"
-          ? items.filter((i) => i.attention === null && awaiting.has(i.id))
-          : show === "mine"
-            ? mine
-            : items;
+    // Ordered and filtered in Postgres over every case (engine/store/queue.ts), so a high case
+    // older than the newest few hundred still comes first.
+    const part = (part: QueuePart) => queueCases(sql, { part, team, advocateId: p.advocateId, limit: SHOWN });
+    const me = p.advocateId ? await getAdvocate(sql, p.advocateId) : undefined;
+    const needsYou = p.advocateId ? await casesNeedingAdvocate(sql, p.advocateId) : 0;
+    // A filter is one list; the whole queue is its sections: a customer on the line (shown to the
+    // team when their advocate cannot take it), closed cases the customer wrote to since, the
+    // advocate's own (the customers who already know them), then the rest.
+    const [shown, calling, reopened, mine, rest] = show
+      ? [await part(show === "team" ? "open" : show), [], [], [], []]
+      : status === "resolved"
+        ? [[], [], [], [], await part("resolved")]
+        : await Promise.all([
+            Promise.resolve([]),
+            part("calling"),
+            part("reopened"),
+            p.advocateId ? part("mine") : Promise.resolve([]),
+            part("others"),
+          ]);
     return c.html(
       page(
         "Cases",

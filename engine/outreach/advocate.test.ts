@@ -50,6 +50,9 @@ describe("an advocate's text", () => {
 
   it("is neither empty nor longer than four text messages", () => {
     expect(advocateTextIssues("   ", BANK)).toEqual(["empty"]);
+    // Invisible characters alone are no text either: the customer would get a blank message.
+    for (const blank of ["\u200b", "\u3164 \u200b", "\u2800\u034f"])
+      expect(advocateTextIssues(blank, BANK)).toEqual(["empty"]);
     expect(advocateTextIssues("a".repeat(ADVOCATE_TEXT_MAX), BANK)).toEqual([]);
     expect(advocateTextIssues("a".repeat(ADVOCATE_TEXT_MAX + 1), BANK)).toEqual([
       `${ADVOCATE_TEXT_MAX + 1} characters; at most ${ADVOCATE_TEXT_MAX} (four text messages)`,

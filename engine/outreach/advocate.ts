@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { Queue } from "bullmq";
 import { ConflictError, UnprocessableError } from "../errors.ts";
+import { isBlank } from "../events.ts";
 import { cleanText } from "../input.ts";
 import { isNumber, numbersWrittenIn, splitsOf, type WrittenNumber } from "../people.ts";
 import type { Sql } from "../store/database.ts";
@@ -38,7 +39,8 @@ const CARD_DIGITS_MIN = 13;
 export function advocateTextIssues(text: string, bankPhone: string): string[] {
   const issues: string[] = [];
   const t = text.trim();
-  if (t.length === 0) issues.push("empty");
+  // Zero-width and filler characters survive trim(): a text of only those would arrive empty.
+  if (isBlank(t)) issues.push("empty");
   if (t.length > ADVOCATE_TEXT_MAX)
     issues.push(`${t.length} characters; at most ${ADVOCATE_TEXT_MAX} (four text messages)`);
   // Customers are told the bank never sends links: one in a text teaches them to trust phishing.

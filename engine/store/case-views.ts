@@ -55,7 +55,7 @@ export async function listCases(sql: Q, f: CaseFilter) {
  * What the advocate must do now, if anything: the latest call task or alert that no note has
  * answered since, on an open case or one the customer confirmed as fraud (they need a call).
  */
-function attentionSql(sql: Q) {
+export function attentionSql(sql: Q) {
   return sql`(
     select t.detail->>'reason' from case_timeline t
     where t.case_id = c.id and (c.status = 'open' or c.outcome = 'confirmed_fraud' or t.at > c.resolved_at)
@@ -63,9 +63,10 @@ function attentionSql(sql: Q) {
         -- A call is answered or not within minutes: it needs someone only while it may still be ringing.
         or (t.kind = 'call.received' and t.at > now() - interval '15 minutes'))
       -- Answered by what an advocate did after it: a note, a text, a call that reached the customer or
-      -- left them a message, or resolving the case. A call nobody answered leaves the task open.
+      -- left them a message, a new card on its way (after a NO: the customer was dealt with), or
+      -- resolving the case. A call nobody answered leaves the task open.
       and not exists (select 1 from case_timeline n where n.case_id = c.id and n.id > t.id
-        and (n.kind in ('note.added', 'message.written', 'case.resolved')
+        and (n.kind in ('note.added', 'message.written', 'action.card_replace', 'case.resolved')
           or (n.kind = 'call.logged' and n.detail->>'outcome' <> 'no_answer')))
     order by t.id desc limit 1)`;
 }
