@@ -242,8 +242,9 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
         channels: new Set([
           ...(config.WHATSAPP_FROM ? ["whatsapp"] : []),
           ...(config.APP_WEBHOOK_URL ? ["app"] : []),
+          ...(voiceDeps(config, log) ? ["voice"] : []),
         ]),
-        replyTimeoutMinutes: config.REPLY_TIMEOUT_MINUTES,
+        strategy,
       },
       phoneCountry: countryOfNumber(config.BANK_PHONE),
       ...(opts.experienceReport ? { experienceReport: opts.experienceReport } : {}),

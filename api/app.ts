@@ -1,4 +1,5 @@
 /** The Hono app: `/v1` (bearer tokens with roles), operations endpoints, webhooks and the desk. */
+
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Redis } from "ioredis";
@@ -7,6 +8,7 @@ import { experienceReport } from "../engine/experience/queries.ts";
 import type { Logger } from "../engine/log.ts";
 import { type Metrics, recordExperience } from "../engine/metrics.ts";
 import type { CaseActions } from "../engine/outreach/card-actions.ts";
+import type { Strategy } from "../engine/outreach/strategy.ts";
 import type { Sql } from "../engine/store/database.ts";
 import { oldestPending } from "../engine/store/work.ts";
 import { owe, type Queues } from "../workers/queues.ts";
@@ -72,8 +74,8 @@ export interface AppDeps {
     feedbackAfterResolution?: boolean;
     /** Channels configured besides SMS ("whatsapp", "app"): an advocate's text answers where the customer wrote. */
     channels?: ReadonlySet<string>;
-    /** REPLY_TIMEOUT_MINUTES: the desk says when the reminder and the call task will come. */
-    replyTimeoutMinutes: number;
+    /** The contact strategy: the desk says what comes next on a case, and when. */
+    strategy: Strategy;
   };
   /** The desk's open live streams, which a sign-out in another process ends by message (main.ts). */
   deskStreams?: DeskStreams;
@@ -236,7 +238,7 @@ export function createApp(deps: AppDeps): Hono {
       endSessions: endDeskSessions,
       metrics: deps.metrics,
       texting: advocateTexts(deps),
-      replyTimeoutMinutes: deps.texting.replyTimeoutMinutes,
+      strategy: deps.texting.strategy,
       phoneCountry: deps.phoneCountry,
       experience: deps.experienceReport ?? ((w) => experienceReport(deps.sql, w, new Date())),
       ...(deps.closers ? { closers: deps.closers } : {}),

@@ -302,14 +302,18 @@ describe("the channels customers answer on", () => {
     clock = new Date("2026-11-22T20:30:00Z"); // 03:30 in Phnom Penh, where the last payment was
     try {
       const kase = await travellerCase("call-q", "+33612341006");
-      // The high case is still texted at once, then handed to a person instead of a call.
+      // The high case is still texted at once; when the call's turn comes it is skipped, and the
+      // advocate's call task keeps its time after it.
       await eventually(async () => (to("33612341006").length === 1 ? true : undefined));
       const c = await eventually(async () => {
         const x = await caseById(kase.id);
-        return kinds(x).includes("task.call_customer") ? x : undefined;
+        return x.timeline.some((s: Json) => s.kind === "contact.step" && s.detail.action === "skip") ? x : undefined;
       }, 20_000);
       const skip = c.timeline.find((s: Json) => s.kind === "contact.step" && s.detail.action === "skip");
       expect(skip.detail.reason).toMatch(/no automated call: quiet hours/);
+      const task = await eventually(async () => t.tp.queues.outreach.getJob(`noreply-${kase.id}-2`));
+      expect(task.data).toMatchObject({ type: "no-reply", stage: 2 });
+      await t.drained();
       expect(callsTo("33612341006")).toEqual([]);
     } finally {
       clock = new Date("2026-11-22T12:00:00Z");

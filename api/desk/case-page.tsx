@@ -1,4 +1,5 @@
 /** The case page: who the customer is, why the case, the texts, the timeline, and what to do. */
+
 import { Hono } from "hono";
 import { CALL_OUTCOMES, callBody, logCall } from "../../engine/cases/call-log.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../engine/errors.ts";
@@ -14,6 +15,7 @@ import {
   replaceCard,
 } from "../../engine/outreach/card-actions.ts";
 import { oweFeedback } from "../../engine/outreach/feedback.ts";
+import type { Strategy } from "../../engine/outreach/strategy.ts";
 import { conditionInWords, type Held, placeText, routeText, type Story } from "../../engine/rules/summary.ts";
 import { type CannedReply, listCannedReplies } from "../../engine/store/canned-replies.ts";
 import type { Sql } from "../../engine/store/database.ts";
@@ -260,7 +262,8 @@ function CasePage({
   error,
   colleagues = [],
   moved,
-  replyTimeoutMinutes,
+  strategy,
+  voice = false,
   canned,
   draft,
 }: {
@@ -268,7 +271,9 @@ function CasePage({
   draft?: string | undefined;
   c: Detail;
   principal: Principal;
-  replyTimeoutMinutes: number;
+  strategy: Strategy;
+  /** Automated calls are configured (the next step may be one). */
+  voice?: boolean;
   revealPhone?: boolean;
   error?: string | undefined;
   colleagues?: Awaited<ReturnType<typeof listAdvocates>>;
@@ -287,7 +292,7 @@ function CasePage({
         {/* A colleague's hand-over note is read before anything else, then why, then what to do. */}
         <HandOffNote c={c} principal={principal} />
         {lead ? <p class="story lead">{lead}</p> : null}
-        <NextStep c={c} replyTimeoutMinutes={replyTimeoutMinutes} />
+        <NextStep c={c} strategy={strategy} voice={voice} />
         <p class="muted">
           {c.id} · opened <When at={c.openedAt} /> · <b class={open ? "" : "ok"}>{stateInWords(c)}</b> ·
           advocate <b>{c.advocate?.name ?? "waiting for an advocate"}</b>
@@ -503,10 +508,7 @@ function refusalCode(issue: string): string {
 /** How long a shown number stays shown to whoever asked, ms: long enough to dial it. */
 const REVEAL_MS = 5 * 60_000;
 
-export function caseRoutes(
-  sql: Sql,
-  opts: { metrics?: Metrics; texting: CaseActions; replyTimeoutMinutes: number },
-) {
+export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: CaseActions; strategy: Strategy }) {
   const app = new Hono<DeskEnv>();
   app.get("/cases/:id", async (c) => {
     const p = c.get("principal");
@@ -527,7 +529,8 @@ export function caseRoutes(
           colleagues={colleagues}
           moved={c.req.query("moved")}
           revealPhone={revealPhone}
-          replyTimeoutMinutes={opts.replyTimeoutMinutes}
+          strategy={opts.strategy}
+          voice={opts.texting.channels?.has("voice") ?? false}
           canned={canned}
           draft={draft}
         />,

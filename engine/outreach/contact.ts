@@ -268,6 +268,7 @@ export async function deliver(
         messageId: message.id,
         kind: m.kind,
         transport: "outbox",
+        channel: route.channel,
         reason: "outbox: stored, not sent (no Vonage credentials configured)",
       });
     }
@@ -503,13 +504,18 @@ async function scheduleStep(
   );
 }
 
-/** A step that did nothing records why and hands over to the next one at once. */
+/**
+ * A step that did nothing records why and hands over to the next one: at once when nothing has
+ * reached the customer yet (waiting would serve no one), else after the next step's own wait,
+ * which gives the message already sent its time.
+ */
 async function skipStep(
   deps: ContactDeps,
   ctx: CaseContext,
   index: number,
   askedAt: Date,
   reason: string,
+  atOnce: boolean,
 ): Promise<string> {
   const step = deps.strategy[ctx.severity][index];
   await addTimeline(deps.sql, ctx.id, "contact.step", `step:${ctx.id}:${index}:skip`, {
@@ -518,7 +524,8 @@ async function skipStep(
     action: "skip",
     reason,
   });
-  await scheduleStep(deps, ctx, index + 1, askedAt, 0, "-now");
+  if (atOnce) await scheduleStep(deps, ctx, index + 1, askedAt, 0, "-now");
+  else await scheduleStep(deps, ctx, index + 1, askedAt);
   return reason;
 }
 
@@ -548,7 +555,8 @@ async function runStep(
     capabilities: capabilities(deps),
     history,
   });
-  if (plan.act === "skip") return skipStep(deps, ctx, index, askedAt, plan.reason);
+  const nothingAsked = !history.askedOn && !history.called;
+  if (plan.act === "skip") return skipStep(deps, ctx, index, askedAt, plan.reason, nothingAsked);
   if (plan.act === "task") {
     const waited = Math.round((deps.now().getTime() - askedAt.getTime()) / MINUTE);
     await callTask(
@@ -569,6 +577,7 @@ async function runStep(
         index,
         askedAt,
         "no automated call: its questions are about a payment, and this case is not",
+        nothingAsked,
       );
     // No automated call in the customer's quiet hours, whatever the severity: it is judged as a
     // medium contact would be (a call at 3 a.m. is worse than a text), and the caps count it.
@@ -584,7 +593,7 @@ async function runStep(
       },
     );
     if (decision.action !== "send")
-      return skipStep(deps, ctx, index, askedAt, `no automated call: ${decision.reason}`);
+      return skipStep(deps, ctx, index, askedAt, `no automated call: ${decision.reason}`, nothingAsked);
     await addTimeline(sql, ctx.id, "contact.step", `step:${ctx.id}:${index}`, {
       step: index + 1,
       do: step.do,
@@ -604,7 +613,8 @@ async function runStep(
   const decision = await decide(deps, ctx, `policy:${key}:${jobId}`, now, key, ctx.severity, {
     optedOut: optedOutChannels(ctx.customer).has(plan.channel),
   });
-  if (decision.action === "suppress") return skipStep(deps, ctx, index, askedAt, decision.reason);
+  if (decision.action === "suppress")
+    return skipStep(deps, ctx, index, askedAt, decision.reason, nothingAsked);
   if (decision.action === "defer") {
     await reschedule(decision.notBefore ?? new Date(now.getTime() + 60 * MINUTE));
     return decision.reason;
@@ -635,13 +645,12 @@ async function runStep(
     key,
     finalAttempt,
     channel: plan.channel,
-    ...(plan.channel === "app" ? { app: { question: text, caseId: ctx.id } } : {}),
     ...(plan.channel === "whatsapp"
       ? { whatsapp: { subject: payment ? "payment" : "behaviour", vars, language: ctx.customer.language } }
       : {}),
   });
-  if (sent.status === "failed")
-    return skipStep(deps, ctx, index, askedAt, `the ${plan.channel} message failed`);
+  // deliver() made the failure a call task for the advocate: a person takes it from here.
+  if (sent.status === "failed") return `the ${plan.channel} message failed: a call task`;
   if (sent.status === "submitted" || sent.status === "not_sent") {
     if (index === 0)
       deps.metrics.timeToContact.observe(Math.max(0, (now.getTime() - ctx.openedAt.getTime()) / 1000));

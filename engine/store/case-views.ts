@@ -154,6 +154,13 @@ async function caseDetailIn(sql: Q, id: string) {
           timezone: customer.timezone,
           language: customer.language,
           optedOut: customer.optedOutAt !== null,
+          /** Opted out per channel: `sms` (STOP by text), `whatsapp` (STOP on WhatsApp). */
+          optedOutOf: [
+            ...(customer.optedOutAt ? ["sms"] : []),
+            ...(customer.whatsappOptedOutAt ? ["whatsapp"] : []),
+          ],
+          /** Their ordered channel preference. */
+          channels: customer.channels,
         }
       : null,
     decisions: decisions.map((d) => ({
