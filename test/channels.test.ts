@@ -307,7 +307,9 @@ describe("the channels customers answer on", () => {
       await eventually(async () => (to("33612341006").length === 1 ? true : undefined));
       const c = await eventually(async () => {
         const x = await caseById(kase.id);
-        return x.timeline.some((s: Json) => s.kind === "contact.step" && s.detail.action === "skip") ? x : undefined;
+        return x.timeline.some((s: Json) => s.kind === "contact.step" && s.detail.action === "skip")
+          ? x
+          : undefined;
       }, 20_000);
       const skip = c.timeline.find((s: Json) => s.kind === "contact.step" && s.detail.action === "skip");
       expect(skip.detail.reason).toMatch(/no automated call: quiet hours/);
