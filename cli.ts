@@ -5,6 +5,7 @@
  *   touchpoint rules test [paths…]       each file's own cases, and why a failing one failed
  *   touchpoint rules facts               offline: the facts a rule can use
  *   touchpoint rules list | diff | publish | remove | rollback | backtest   against a server
+ *   touchpoint lists put <name> <file.csv|.txt> | add | remove | show | list   the named lists
  *
  * Paths default to `rules/`; each file is read on its own terms (engine/rules/files.ts), and
  * validate and test report a bad one and go on. Those two work offline, where a rule's team can
@@ -99,13 +100,14 @@ async function serverIssues(
 ): Promise<FileIssue[]> {
   if (!(o.url && o.token)) {
     process.stderr.write(
-      "teams not checked against the advocates (offline): give --url and --token to check them; a publish checks them\n",
+      "teams not checked against the advocates (offline), nor the lists rules name: give --url and --token to check them; a publish checks them\n",
     );
     return [];
   }
   if (files.length === 0) return [];
   const r = await call(server(o), "POST", "/v1/rulesets/validate", { rules: files.map((f) => f.parsed) });
-  if (r.status !== 400) {
+  // 400: a mistake in a file; 422: a file that is well formed but names a list the server lacks.
+  if (r.status !== 400 && r.status !== 422) {
     ok(r, o);
     return [];
   }
@@ -171,16 +173,17 @@ function server(opts: { url?: string; token?: string }): Server {
   );
 }
 
-async function call(s: Server, method: string, path: string, body?: unknown) {
+/** Calls the server; a body is sent as JSON, or as it is with `contentType` (a CSV file, say). */
+async function call(s: Server, method: string, path: string, body?: unknown, contentType?: string) {
   let res: Response;
   try {
     res = await fetch(`${s.url}${path}`, {
       method,
       headers: {
         authorization: `Bearer ${s.token}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...(body === undefined ? {} : { "content-type": contentType ?? "application/json" }),
       },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(body === undefined ? {} : { body: contentType ? String(body) : JSON.stringify(body) }),
       signal: AbortSignal.timeout(60_000),
     });
   } catch (err) {
@@ -520,7 +523,88 @@ export function program(): Command {
         if (!o.json) printBacktest(job.report);
       },
     );
+  listCommands(root.command("lists").description("the named lists rules look items up in"), withServer);
   return root;
+}
+
+type ServerOpts = Out & { url?: string; token?: string };
+
+/** `lists put | add | remove | show | list`: the named lists, against a server. */
+function listCommands(lists: Command, withServer: (c: Command) => Command): void {
+  const at = (name: string) => `/v1/lists/${encodeURIComponent(name)}`;
+  const changed = (r: Json) =>
+    r.unchanged
+      ? `no change: ${r.name} is already so (version ${r.version}, ${r.size} item(s))`
+      : `${r.name}: version ${r.version}, ${r.size} item(s) (+${r.added} −${r.removed})`;
+
+  withServer(
+    lists
+      .command("put")
+      .argument("<name>", "the list")
+      .argument("<file>", "a .csv (first column) or .txt (one a line)"),
+  )
+    .description("replace a list (making it if new) with the items of a file")
+    .option("--header", "the CSV's first line is a header", false)
+    .action(async (name: string, file: string, o: ServerOpts & { header: boolean }) => {
+      const csv = file.toLowerCase().endsWith(".csv");
+      const type = csv ? `text/csv${o.header ? "; header=present" : ""}` : "text/plain";
+      const r = ok(await call(server(o), "PUT", at(name), readText(file), type), o);
+      if (o.json) printJson(r);
+      else print(changed(r));
+    });
+
+  for (const [verb, key] of [
+    ["add", "add"],
+    ["remove", "remove"],
+  ] as const) {
+    withServer(lists.command(verb).argument("<name>", "the list").argument("<items...>", "items"))
+      .description(`${verb} items ${verb === "add" ? "to" : "from"} a list that exists`)
+      .action(async (name: string, items: string[], o: ServerOpts) => {
+        const r = ok(await call(server(o), "PATCH", at(name), { [key]: items }), o);
+        if (o.json) printJson(r);
+        else print(changed(r));
+      });
+  }
+
+  withServer(lists.command("show").argument("<name>", "the list"))
+    .description("a list's items, version, the rules that use it and its latest changes")
+    .action(async (name: string, o: ServerOpts) => {
+      const r = ok(await call(server(o), "GET", at(name)), o);
+      if (o.json) return printJson(r);
+      print(`${r.name}: version ${r.version}, ${r.size} item(s), changed ${r.updatedAt} by ${r.updatedBy}`);
+      print(`used by: ${r.usedBy.length > 0 ? r.usedBy.join(", ") : "no published rule"}`);
+      print("");
+      for (const item of r.items) print(item);
+      print("");
+      const some = (items: string[], n: number) =>
+        items.length < n ? `${items.join(", ")} and ${n - items.length} more` : items.join(", ");
+      print(
+        table(
+          ["version", "change", "when", "by", "added", "removed"],
+          r.history.map((h: Json) => [
+            String(h.version),
+            h.kind,
+            h.at,
+            h.by,
+            some(h.added, h.addedCount),
+            some(h.removed, h.removedCount),
+          ]),
+        ),
+      );
+    });
+
+  withServer(lists.command("list"))
+    .description("every list with its size and version")
+    .action(async (o: ServerOpts) => {
+      const r = ok(await call(server(o), "GET", "/v1/lists"), o);
+      if (o.json) return printJson(r);
+      print(
+        table(
+          ["list", "items", "version", "changed", "by"],
+          r.items.map((l: Json) => [l.name, String(l.size), String(l.version), l.updatedAt, l.updatedBy]),
+        ),
+      );
+    });
 }
 
 interface Score {

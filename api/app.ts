@@ -27,6 +27,7 @@ import { cannedReplyRoutes } from "./routes/canned-replies.ts";
 import { caseRoutes } from "./routes/cases.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { experienceRoutes } from "./routes/experience.ts";
+import { listRoutes } from "./routes/lists.ts";
 import { advocateRoutes, customerRoutes } from "./routes/people.ts";
 import { factRoutes, fxRoutes, ruleRoutes, rulesetRoutes } from "./routes/rules.ts";
 
@@ -37,6 +38,8 @@ class NotReady extends Error {
 
 /** The largest body of any /v1 request but POST /v1/events (which has INGEST_MAX_BYTES). */
 const MAX_BODY_BYTES = 1024 * 1024;
+/** A list's body: room for its most items (engine/rules/lists.ts) at a card number's length or so. */
+const MAX_LIST_BODY_BYTES = 8 * 1024 * 1024;
 
 /** How long /readyz waits for Postgres or Redis before calling it down, ms. */
 const READY_TIMEOUT_MS = 2000;
@@ -220,6 +223,15 @@ export function createApp(deps: AppDeps): Hono {
   v1.route("/backtests", backtestRoutes(deps.sql, deps.queues, deps.maxBytes));
   v1.route("/rulesets", rulesetRoutes(deps.sql, told));
   v1.route("/experience", experienceRoutes(deps.sql));
+  // A list may be a large import (a CSV of compromised cards): its own, larger, bound.
+  v1.use(
+    "/lists/*",
+    bodyLimit({
+      maxSize: MAX_LIST_BODY_BYTES,
+      onError: (c) => c.json(errorBody("too_large", `body over ${MAX_LIST_BODY_BYTES} bytes`), 413),
+    }),
+  );
+  v1.route("/lists", listRoutes(deps.sql));
   app.route("/v1", v1);
   // Desk forms are a token, an outcome, a note of at most 4,000 characters.
   app.use(

@@ -5,6 +5,7 @@ import { eventSchema } from "../engine/events.ts";
 import { cannedReplyBody } from "../engine/outreach/canned-replies.ts";
 import { advocateInput, customerInput } from "../engine/people.ts";
 import { ruleFileSchema, rulesetSchema } from "../engine/rules/schema.ts";
+import { patchListBody, putListBody } from "./routes/lists.ts";
 import { inboundSchema, statusSchema } from "./webhooks/vonage.ts";
 
 const schema = (s: z.ZodType) =>
@@ -61,6 +62,8 @@ export function openApiDocument(): object {
         CannedReply: schema(cannedReplyBody),
         Ruleset: schema(rulesetSchema),
         RuleFile: schema(ruleFileSchema),
+        ListPut: schema(putListBody),
+        ListPatch: schema(patchListBody),
         VonageInbound: schema(inboundSchema),
         VonageStatus: schema(statusSchema),
       },
@@ -345,7 +348,8 @@ export function openApiDocument(): object {
             "201": { description: "{ version, unchanged: false, from, diff }" },
             "200": { description: "{ version, unchanged: true } — nothing changed" },
             "422": {
-              description: "the file's own tests fail: each failing case in `error.issues`",
+              description:
+                "the file's own tests fail, or it names a list (`inList` / `notInList`) that does not exist (with a did-you-mean): each in `error.issues`",
               ...json("Error"),
             },
             ...errors,
@@ -358,6 +362,74 @@ export function openApiDocument(): object {
             "201": { description: "{ version, from, diff }" },
             "404": { description: "no such rule" },
             "409": { description: "it is the only rule" },
+          },
+        },
+      },
+      "/v1/lists": {
+        get: {
+          summary: "Every named list: name, size, version, updatedBy, updatedAt (risk, supervisor)",
+          security: bearer,
+          responses: {
+            "200": { description: "{ items: [{ name, size, version, updatedBy, updatedAt }] }" },
+            ...errors,
+          },
+        },
+      },
+      "/v1/lists/{name}": {
+        get: {
+          summary:
+            "A list: its items (sorted), version, the published rules that use it, its latest 50 changes",
+          description:
+            "`history`: newest first, each `{ version, kind: put | patch | delete, added, removed (the first 1,000 of each), addedCount, removedCount, size, at, by }`.",
+          security: bearer,
+          responses: {
+            "200": { description: "{ name, size, version, updatedBy, updatedAt, items, usedBy, history }" },
+            "404": { description: "no such list", ...json("Error") },
+            ...errors,
+          },
+        },
+        put: {
+          summary: "Replace a list's items, making the list if it is new (risk)",
+          description:
+            "The name: lower-case letters, digits and single dashes, at most 64 characters. Items are trimmed, blank ones dropped, duplicates collapsed; at most 100,000 items of at most 200 characters. The body is JSON `{ items }`, or `text/csv` (the first column of every record, RFC 4180 quoting; `text/csv; header=present` skips a header record), or `text/plain` (one item a line); at most 8 MiB. Each change is a new version of the list and an audit entry, never a ruleset version; workers use it from the next batch they evaluate. The same items again make no version (`unchanged: true`).",
+          security: bearer,
+          requestBody: {
+            content: {
+              "application/json": { schema: { $ref: "#/components/schemas/ListPut" } },
+              "text/csv": { schema: { type: "string" } },
+              "text/plain": { schema: { type: "string" } },
+            },
+          },
+          responses: {
+            "201": { description: "made: { name, version, size, unchanged, created: true, added, removed }" },
+            "200": {
+              description:
+                "replaced (or unchanged): { name, version, size, unchanged, created, added, removed }",
+            },
+            "413": { description: "body over 8 MiB", ...json("Error") },
+            ...errors,
+          },
+        },
+        patch: {
+          summary: "Add and remove items of a list that exists (risk)",
+          description:
+            "`{ add?, remove? }`, at least one item; items normalised as for PUT; an item in both is refused. A list that does not exist is a 404 (PATCH changes a list; PUT makes one), as is a name no list has.",
+          security: bearer,
+          requestBody: json("ListPatch"),
+          responses: {
+            "200": { description: "{ name, version, size, unchanged, created: false, added, removed }" },
+            "404": { description: "no such list: PUT makes it", ...json("Error") },
+            ...errors,
+          },
+        },
+        delete: {
+          summary: "Delete a list no published rule uses (risk)",
+          security: bearer,
+          responses: {
+            "200": { description: "{ name, version, deleted: true }" },
+            "404": { description: "no such list", ...json("Error") },
+            "409": { description: "published rules use it: `error.rules` names them", ...json("Error") },
+            ...errors,
           },
         },
       },
@@ -452,7 +524,14 @@ export function openApiDocument(): object {
             "Validate without publishing: every problem at once, with its rule, JSON path and a did-you-mean",
           security: bearer,
           requestBody: json("Ruleset"),
-          responses: { "200": { description: "valid" }, ...errors },
+          responses: {
+            "200": { description: "valid" },
+            "422": {
+              description: "well formed, but names lists that do not exist (each with a did-you-mean)",
+              ...json("Error"),
+            },
+            ...errors,
+          },
         },
       },
       "/v1/rulesets/test": {

@@ -11,7 +11,7 @@ import { CompiledRuleset } from "../engine/rules/compile.ts";
 import { type Evaluation, Evaluator } from "../engine/rules/reference.ts";
 import type { Ruleset } from "../engine/rules/schema.ts";
 import { defaultRuleset } from "../rules/index.ts";
-import { facts, ruleset } from "../test/support/rule-arbitraries.ts";
+import { facts, lists, ruleset } from "../test/support/rule-arbitraries.ts";
 
 const total = Number(process.env.DIFF_EVENTS ?? 1_000_000);
 const seed = Number(process.env.DIFF_SEED ?? 1);
@@ -30,8 +30,10 @@ const started = Date.now();
 for (let round = 0; done < total; round++) {
   const rs: Ruleset =
     round % 5 === 0 ? defaultRuleset() : fc.sample(ruleset, { numRuns: 1, seed: seed + round })[0]!;
-  const compiled = new CompiledRuleset(rs);
-  const reference = new Evaluator(rs);
+  // The named lists of inList / notInList, generated with each ruleset (some lists never held).
+  const ls = fc.sample(lists, { numRuns: 1, seed: seed + round })[0]!;
+  const compiled = new CompiledRuleset(rs, ls);
+  const reference = new Evaluator(rs, ls);
   for (const f of fc.sample(facts, {
     numRuns: Math.min(perRuleset, total - done),
     seed: seed * 7919 + round,

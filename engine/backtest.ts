@@ -3,16 +3,19 @@
  * in event time through a scratch copy of the customer state (its own Redis prefix, deleted
  * afterwards), evaluated by the candidate and by the published ruleset side by side, and scored
  * against known outcomes: the cases those customers had, or the labels that came with the upload.
- * It never touches cases, texts or the live state.
+ * Rules that name lists see the lists as they are when the backtest starts (lists keep no
+ * history of items a replay could go back to). It never touches cases, texts or the live state.
  */
 import type { Redis } from "ioredis";
 import type { TouchpointEvent } from "./events.ts";
 import { CustomerState } from "./features/state.ts";
 import { CompiledRuleset } from "./rules/compile.ts";
 import { computeFacts, homeAmount } from "./rules/facts.ts";
+import { type Lists, listsOf } from "./rules/lists.ts";
 import type { RuleFile, RuleMode, Ruleset } from "./rules/schema.ts";
 import type { Sql } from "./store/database.ts";
 import { fxTable } from "./store/fx.ts";
+import { listContents } from "./store/lists.ts";
 import { customerProfiles } from "./store/postgres.ts";
 
 export type Outcome = "confirmed_fraud" | "false_alarm";
@@ -162,9 +165,13 @@ export async function backtest(
   const sides = ["candidate", "published"] as const;
   type Side = (typeof sides)[number];
   const rulesets: Record<Side, Ruleset> = { candidate: input.candidate, published: input.published };
+  const named = [...new Set([...input.candidate.rules, ...input.published.rules].flatMap(listsOf))];
+  const lists: Lists = new Map(
+    [...(await listContents(sql, named))].map(([name, l]) => [name, new Set(l.items)] as const),
+  );
   const evaluators = {
-    candidate: new CompiledRuleset(input.candidate),
-    published: new CompiledRuleset(input.published),
+    candidate: new CompiledRuleset(input.candidate, lists),
+    published: new CompiledRuleset(input.published, lists),
   };
   /** Per side, per rule: the events and customers it hit. */
   const hits: Record<Side, Map<string, Array<{ event: string; customer: string }>>> = {

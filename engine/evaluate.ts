@@ -16,9 +16,11 @@ import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { CompiledRuleset } from "./rules/compile.ts";
 import { computeFacts, homeAmount } from "./rules/facts.ts";
+import { listsOf } from "./rules/lists.ts";
 import { type Story, storyOf, summarise } from "./rules/summary.ts";
 import type { Sql } from "./store/database.ts";
 import { fxTable } from "./store/fx.ts";
+import { listContents, listVersions } from "./store/lists.ts";
 import {
   customerHistory,
   customerProfiles,
@@ -71,24 +73,52 @@ export const rulesetChannel = (keyPrefix: string) => `${keyPrefix}:rulesets`;
 
 export type CompiledVersion = StoredRuleset & { compiled: CompiledRuleset };
 
+type HeldVersion = CompiledVersion & {
+  /** The lists its rules name; with none, it is compiled once and never looked at again. */
+  lists: string[];
+  /** The version of each list it was compiled with (a list that does not exist is absent). */
+  listVersions: ReadonlyMap<string, number>;
+  /** Those lists' items, kept so that a change to one list reads that list only. */
+  items: ReadonlyMap<string, ReadonlySet<string>>;
+};
+
+const sameVersions = (a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>) =>
+  a.size === b.size && [...a].every(([name, v]) => b.get(name) === v);
+
 /**
- * The published ruleset as a worker holds it, compiled once per version: made stale by the
- * publish message on `rulesetChannel` (a publish reaches every worker in milliseconds) and re-read
- * every 5 s. A batch takes one version from `get` and keeps it: no batch is evaluated by a mix.
+ * The published ruleset as a worker holds it, compiled once per version and per state of the
+ * lists it names: made stale by the publish message on `rulesetChannel` (a publish reaches every
+ * worker in milliseconds) and re-read every 5 s. A batch takes one compiled version from `get` and
+ * keeps it: no batch is evaluated by a mix.
+ *
+ * Lists change without a version, and a change must hold for the next event evaluated once the API
+ * has acknowledged it; a message would race the event's own job. So a ruleset that names lists asks
+ * Postgres for their versions once per batch (one small query, beside the batch's other reads), and
+ * reads and compiles again only when one changed.
  */
 export class RulesetCache {
-  private readonly cache: HeldRead<CompiledVersion>;
+  private readonly cache: HeldRead<HeldVersion>;
+  private current?: HeldVersion;
 
-  constructor(sql: Sql, pollMs = 5000) {
+  constructor(
+    private readonly sql: Sql,
+    pollMs = 5000,
+  ) {
     this.cache = new HeldRead(
       async () => {
         const found = await publishedRuleset(sql);
         if (!found) throw new Error("no published ruleset");
         const held = this.cache.held;
         // The same version again keeps its compiled functions.
-        return held && held.version === found.version
-          ? held
-          : { ...found, compiled: new CompiledRuleset(found.ruleset) };
+        if (held && held.version === found.version) return held;
+        const lists = [...new Set(found.ruleset.rules.flatMap(listsOf))].sort();
+        return {
+          ...found,
+          compiled: new CompiledRuleset(found.ruleset),
+          lists,
+          listVersions: new Map(),
+          items: new Map(),
+        };
       },
       pollMs,
       (fresh, held) => fresh.version > held.version,
@@ -101,8 +131,38 @@ export class RulesetCache {
     if (version === undefined || !held || version > held.version) this.cache.invalidate();
   }
 
-  get(now: number): Promise<CompiledVersion> {
-    return this.cache.get(now);
+  async get(now: number): Promise<CompiledVersion> {
+    const base = await this.cache.get(now);
+    if (base.lists.length === 0) return base;
+    const held = this.current?.version === base.version ? this.current : undefined;
+    const versions = await listVersions(this.sql, base.lists);
+    if (held && sameVersions(held.listVersions, versions)) return held;
+    const stale = [...versions]
+      .filter(([name, v]) => held?.listVersions.get(name) !== v)
+      .map(([name]) => name);
+    const fresh = await listContents(this.sql, stale);
+    const items = new Map<string, ReadonlySet<string>>();
+    const listVersionsNow = new Map<string, number>();
+    for (const name of base.lists) {
+      const read = fresh.get(name);
+      const kept = held?.items.get(name);
+      if (read) {
+        items.set(name, new Set(read.items));
+        listVersionsNow.set(name, read.version);
+      } else if (kept && versions.has(name) && !stale.includes(name)) {
+        items.set(name, kept);
+        listVersionsNow.set(name, versions.get(name)!);
+      }
+      // Otherwise the list is gone (deleted since it was checked): the rule reports it at run time.
+    }
+    const next: HeldVersion = {
+      ...base,
+      compiled: new CompiledRuleset(base.ruleset, items),
+      listVersions: listVersionsNow,
+      items,
+    };
+    this.current = next;
+    return next;
   }
 }
 

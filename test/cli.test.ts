@@ -281,6 +281,58 @@ describe("touchpoint rules, against a server", () => {
     expect((await t.api("GET", "/v1/rulesets/current")).body.version).toBe(before);
   });
 
+  it("puts a list from a CSV, adds and removes items, and shows it with its history", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "touchpoint-lists-"));
+    writeFileSync(join(dir, "merchants.csv"), 'merchant,why\n"Shop, Z",chargebacks\nShop W,card testing\n');
+    const put = await touchpoint(
+      ["lists", "put", "cli-merchants", join(dir, "merchants.csv"), "--header"],
+      env,
+    );
+    expect(put.code, put.stderr).toBe(0);
+    expect(put.stdout).toContain("cli-merchants: version 1, 2 item(s) (+2 −0)");
+    const add = await touchpoint(["lists", "add", "cli-merchants", "Shop X", "Shop W"], env);
+    expect(add.stdout).toContain("cli-merchants: version 2, 3 item(s) (+1 −0)");
+    const remove = await touchpoint(["lists", "remove", "cli-merchants", "Shop W"], env);
+    expect(remove.stdout).toContain("cli-merchants: version 3, 2 item(s) (+0 −1)");
+    const show = await touchpoint(["lists", "show", "cli-merchants"], env);
+    expect(show.stdout).toContain("cli-merchants: version 3, 2 item(s)");
+    expect(show.stdout).toContain("\nShop X\nShop, Z\n");
+    expect(show.stdout).toMatch(/3\s+patch\s+\S+\s+Priya\s+Shop W/);
+    const list = await touchpoint(["lists", "list"], env);
+    expect(list.stdout).toMatch(/cli-merchants\s+2\s+3/);
+    const missing = await touchpoint(["lists", "add", "no-such-list", "x"], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toContain("error 404: no list no-such-list; PUT /v1/lists/no-such-list makes it");
+
+    // A rule naming a list the server lacks: refused with a did-you-mean, against its file.
+    const rules = mkdtempSync(join(tmpdir(), "touchpoint-rules-"));
+    writeFileSync(
+      join(rules, "blocked.json"),
+      JSON.stringify({
+        rule: {
+          name: "blocked",
+          conditions: {
+            all: [{ fact: "event", path: "$.merchant.name", operator: "inList", value: "cli-merchant" }],
+          },
+          event: { type: "fraud.suspected", params: { severity: "high", title: "Blocked merchant" } },
+        },
+        tests: [
+          {
+            name: "listed",
+            facts: { event: { merchant: { name: "x" } } },
+            lists: { "cli-merchant": ["x"] },
+            fires: true,
+          },
+        ],
+      }),
+    );
+    const validate = await touchpoint(["rules", "validate", rules], env);
+    expect(validate.code).toBe(1);
+    expect(validate.stdout).toMatch(
+      /blocked\.json · blocked: conditions\.all\[0\]\.value: unknown list "cli-merchant"; did you mean "cli-merchants"\?/,
+    );
+  });
+
   it("runs a backtest as a job, on a stored window or an uploaded NDJSON stream, and prints its report", async () => {
     const window = await touchpoint(
       ["rules", "backtest", "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-30T00:00:00Z", "--json"],

@@ -1,6 +1,6 @@
 /**
  * The advocate desk: server-rendered pages over the same store the API reads, one file per page
- * (queue, case, advocates, rules, experience) and the sign-in (session.tsx). An advocate sees only their
+ * (queue, case, advocates, rules, lists, experience) and the sign-in (session.tsx). An advocate sees only their
  * team's cases, as on the API; the risk team sees its rules.
  */
 
@@ -15,6 +15,7 @@ import { advocateRoutes } from "./advocates.tsx";
 import { cannedReplyPages } from "./canned-replies.tsx";
 import { caseRoutes } from "./case-page.tsx";
 import { type ExperienceSource, experiencePage } from "./experience.tsx";
+import { listPages } from "./lists.tsx";
 import { DeskFeed, liveRoutes } from "./live.ts";
 import { queueRoutes } from "./queue.tsx";
 import { rulePages } from "./rules.tsx";
@@ -70,6 +71,7 @@ export function deskRoutes(
   app.use("*", requireSession(sql));
   app.route("/", liveRoutes(sql, feed, opts.streams));
   app.route("/rules", rulePages(sql, { report: opts.experience }));
+  app.route("/lists", listPages(sql));
   app.route("/experience", experiencePage(sql, { report: opts.experience }));
   app.route("/", queueRoutes(sql));
   app.route("/", advocateRoutes(sql));

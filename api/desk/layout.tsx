@@ -69,18 +69,22 @@ svg.plot { width:100%; height:auto; display:block; font-size:13px; } .plot .grid
 `;
 
 /**
- * The pages a role works in: the risk team its rules, advocates their cases, supervisors both;
+ * The pages a role works in: the risk team its rules and lists, advocates their cases, supervisors both;
  * supervisors and the risk team the customers' experience.
  */
 function links(role: string | undefined): Array<[string, string]> {
   const experience: [string, string] = ["/desk/experience", "Experience"];
-  if (role === "risk") return [["/desk/rules", "Rules"], experience];
+  const rules: Array<[string, string]> = [
+    ["/desk/rules", "Rules"],
+    ["/desk/lists", "Lists"],
+  ];
+  if (role === "risk") return [...rules, experience];
   const cases: Array<[string, string]> = [
     ["/desk", "Cases"],
     ["/desk/advocates", "Advocates"],
   ];
   return role === "supervisor" || role === "admin"
-    ? [...cases, ["/desk/canned-replies", "Canned replies"], ["/desk/rules", "Rules"], experience]
+    ? [...cases, ["/desk/canned-replies", "Canned replies"], ...rules, experience]
     : cases;
 }
 

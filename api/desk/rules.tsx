@@ -10,6 +10,7 @@ import { Hono } from "hono";
 import type { RuleCost } from "../../engine/experience/report.ts";
 import type { FieldChange } from "../../engine/rules/diff.ts";
 import { diffRuleFiles } from "../../engine/rules/diff.ts";
+import { listsOf } from "../../engine/rules/lists.ts";
 import type { RuleFile } from "../../engine/rules/schema.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import type { Principal } from "../../engine/store/postgres.ts";
@@ -227,6 +228,17 @@ export function rulePages(sql: Sql, deps: { report: ExperienceSource }) {
         <p class="muted">
           Owner: {file?.rule.owner ?? "nobody named"} · version {current?.version}
         </p>
+        {file && listsOf(file.rule).length > 0 ? (
+          <p>
+            Lists it looks up:{" "}
+            {listsOf(file.rule).map((l, i) => (
+              <>
+                {i > 0 ? ", " : ""}
+                <a href={`/desk/lists/${l}`}>{l}</a>
+              </>
+            ))}
+          </p>
+        ) : null}
         <div class="grid">
           <div>
             <div class="card">

@@ -18,6 +18,7 @@ import {
   recentBacktests,
 } from "../../engine/store/backtests.ts";
 import type { Sql } from "../../engine/store/database.ts";
+import { listNames } from "../../engine/store/lists.ts";
 import { publishedRuleset, publisherOf } from "../../engine/store/rulesets.ts";
 import { owe, type Queues } from "../../workers/queues.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
@@ -86,7 +87,7 @@ export function backtestRoutes(sql: Sql, queues: Queues, maxBytes: number) {
     }),
     async (c) => {
       const b = await jsonBody(c, body);
-      const files = b.rules ? parseRuleFiles(b.rules) : undefined;
+      const files = b.rules ? parseRuleFiles(b.rules, "rules", { lists: await listNames(sql) }) : undefined;
       const published = await publishedRuleset(sql);
       if (!published) {
         throw new ValidationError("nothing published to compare with", [

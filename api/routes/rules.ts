@@ -14,6 +14,7 @@ import type { Logger } from "../../engine/log.ts";
 import { CompiledRuleset } from "../../engine/rules/compile.ts";
 import { diffRuleFiles, type RulesetDiff } from "../../engine/rules/diff.ts";
 import { blankFacts, factCatalogue } from "../../engine/rules/facts.ts";
+import { type Lists, listsOf } from "../../engine/rules/lists.ts";
 import {
   parseRuleFile,
   parseRuleFiles,
@@ -26,6 +27,7 @@ import {
 import { requirePassingTests, runRuleTests } from "../../engine/rules/testing.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { fxRates, putFxRates } from "../../engine/store/fx.ts";
+import { listContents, listNames } from "../../engine/store/lists.ts";
 import { advocateTeams, audit } from "../../engine/store/postgres.ts";
 import {
   type PublishResult,
@@ -128,9 +130,17 @@ function published(r: PublishResult, status: 200 | 201 = r.unchanged ? 200 : 201
   return [{ version: r.version, unchanged: r.unchanged, from: r.from, diff: r.diff }, status] as const;
 }
 
-/** What a rule is checked against beyond its file: the teams advocates are in. */
+/** What a rule is checked against beyond its file: the teams advocates are in, the lists there are. */
 async function known(sql: Sql): Promise<RuleContext> {
-  return { teams: await advocateTeams(sql) };
+  const [teams, lists] = await Promise.all([advocateTeams(sql), listNames(sql)]);
+  return { teams, lists };
+}
+
+/** The server's lists that `files` name, as their test cases see them (where a case sets none). */
+async function listsFor(sql: Sql, files: readonly RuleFile[]): Promise<Lists> {
+  const names = [...new Set(files.flatMap((f) => listsOf(f.rule)))];
+  const found = await listContents(sql, names);
+  return new Map([...found].map(([name, l]) => [name, new Set(l.items)]));
 }
 
 /**
@@ -143,6 +153,7 @@ async function requireChangedTestsPass(sql: Sql, files: RuleFile[]): Promise<voi
   const touched = new Set([...diff.added, ...diff.changed.map((c) => c.rule)]);
   await requirePassingTests(
     files.flatMap((file, i) => (touched.has(file.rule.name) ? [{ file, at: `rules[${i}]` }] : [])),
+    await listsFor(sql, files),
   );
 }
 
@@ -192,7 +203,7 @@ export function ruleRoutes(sql: Sql, told: Told) {
       };
       throw new ValidationError("the rule's name is its address", [issue]);
     }
-    await requirePassingTests([{ file, at: "" }]);
+    await requirePassingTests([{ file, at: "" }], await listsFor(sql, [file]));
     const r = await publishRuleFiles(
       sql,
       (cur) => [...(cur?.files ?? []).filter((f) => f.rule.name !== name), file],
@@ -318,9 +329,10 @@ export function rulesetRoutes(sql: Sql, opts: Told) {
     if (cases > MAX_TEST_CASES) {
       throw new TooLargeError(`${cases} test cases in one request; at most ${MAX_TEST_CASES}`);
     }
-    const results: Array<{ pass: boolean }> = await runRuleTests(files);
+    const lists = await listsFor(sql, files);
+    const results: Array<{ pass: boolean }> = await runRuleTests(files, lists);
     if (body.cases) {
-      const evaluator = new CompiledRuleset(rulesetOf(files));
+      const evaluator = new CompiledRuleset(rulesetOf(files), lists);
       for (const tc of body.cases) {
         const { hits, failures } = evaluator.evaluate(blankFacts(tc.facts));
         const fired = hits.map((h) => h.rule).sort();

@@ -6,7 +6,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { defaultRuleset } from "../../rules/index.ts";
-import { facts, ruleset } from "../../test/support/rule-arbitraries.ts";
+import { facts, lists, ruleset } from "../../test/support/rule-arbitraries.ts";
 import { CompiledRuleset } from "./compile.ts";
 import { blankFacts } from "./facts.ts";
 import { type Evaluation, Evaluator } from "./reference.ts";
@@ -21,17 +21,22 @@ function comparable(e: Evaluation) {
 }
 
 describe("the compiled evaluator", () => {
-  it("gives json-rules-engine's hits, failures and explanations on generated rulesets and facts", async () => {
+  it("gives json-rules-engine's hits, failures and explanations on generated rulesets, lists and facts", async () => {
     await fc.assert(
-      fc.asyncProperty(ruleset, fc.array(facts, { minLength: 1, maxLength: 5 }), async (rs, events) => {
-        const compiled = new CompiledRuleset(rs);
-        const reference = new Evaluator(rs);
-        for (const f of events) {
-          const expected = comparable(await reference.evaluate(f));
-          expect(comparable(compiled.evaluate(f))).toEqual(expected);
-          expect([...compiled.firing(f)].sort()).toEqual(expected.hits.map((h) => h.rule));
-        }
-      }),
+      fc.asyncProperty(
+        ruleset,
+        lists,
+        fc.array(facts, { minLength: 1, maxLength: 5 }),
+        async (rs, ls, events) => {
+          const compiled = new CompiledRuleset(rs, ls);
+          const reference = new Evaluator(rs, ls);
+          for (const f of events) {
+            const expected = comparable(await reference.evaluate(f));
+            expect(comparable(compiled.evaluate(f))).toEqual(expected);
+            expect([...compiled.firing(f)].sort()).toEqual(expected.hits.map((h) => h.rule));
+          }
+        },
+      ),
       { numRuns: Number(process.env.FC_RUNS ?? 400) },
     );
   });
@@ -71,5 +76,43 @@ describe("the compiled evaluator", () => {
     const out = new CompiledRuleset(rs).evaluate(blankFacts({ "amount.value": 5 }));
     expect(out.hits.map((h) => h.rule)).toEqual(["always"]);
     expect(out.failures.map((f) => f.rule)).toEqual(["in-a-number"]);
+  });
+
+  it("looks the fact up in the named list: a hit only for an item, a failure for a list not held", async () => {
+    const rule = (
+      name: string,
+      operator: "inList" | "notInList",
+      list: string,
+    ): Ruleset["rules"][number] => ({
+      name,
+      mode: "live",
+      priority: 1,
+      conditions: { all: [{ fact: "event", path: "$.merchant.name", operator, value: list }] },
+      event: { type: "t", params: { severity: "low", title: "t", team: "fraud" } },
+    });
+    const rs: Ruleset = {
+      rules: [
+        rule("blocked", "inList", "blocked-merchants"),
+        rule("not-blocked", "notInList", "blocked-merchants"),
+        rule("gone", "inList", "deleted-list"),
+      ],
+    };
+    const ls = new Map([["blocked-merchants", new Set(["Shop X"])]]);
+    const at = (name: unknown) => blankFacts({ event: { merchant: { name } } });
+    for (const [merchant, fired] of [
+      ["Shop X", ["blocked"]],
+      ["Shop Y", ["not-blocked"]],
+      ["shop x", ["not-blocked"]],
+      [42, []],
+      [undefined, []],
+    ] as const) {
+      const out = new CompiledRuleset(rs, ls).evaluate(at(merchant));
+      expect(out.hits.map((h) => h.rule)).toEqual(fired);
+      expect(out.failures.map((f) => f.rule)).toEqual(["gone"]);
+      expect(comparable(out)).toEqual(comparable(await new Evaluator(rs, ls).evaluate(at(merchant))));
+    }
+    // Compiled with the list changed, the same ruleset sees the new items.
+    const after = new CompiledRuleset(rs, new Map([["blocked-merchants", new Set(["Shop Y"])]]));
+    expect(after.firing(at("Shop Y"))).toEqual(["blocked"]);
   });
 });

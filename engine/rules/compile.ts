@@ -7,7 +7,9 @@
  *   only when the fact is an object, else the fact itself is the value;
  * - a `value` of the form `{ fact, path? }` is that fact's value;
  * - each operator is json-rules-engine's callback behind its validator (numbers for the
- *   comparisons, arrays for contains), with touchpoint's null-safe `notEqual` and `notIn`;
+ *   comparisons, arrays for contains), with touchpoint's null-safe `notEqual` and `notIn`, and its
+ *   own `inList` / `notInList`: the value names a list, whose items are bound in at compile time
+ *   as a Set (a list change compiles the ruleset again: evaluate.ts); a list not there throws;
  * - `all` / `any` / `not` as json-rules-engine evaluates them. It evaluates every condition of a
  *   group, so a condition that throws fails its rule even beside a false one. A rule holding a
  *   condition able to throw (`in` against anything but an array literal; a numeric comparison
@@ -19,6 +21,7 @@
  * result; each boolean node with json-rules-engine's default priority, 1).
  */
 import type { Facts } from "./facts.ts";
+import { type Lists, NO_LISTS } from "./lists.ts";
 import { type Evaluation, type Hit, hitFor } from "./reference.ts";
 import type { Condition, Leaf, Rule, Ruleset } from "./schema.ts";
 
@@ -75,8 +78,22 @@ const OPS: Record<string, Op> = {
   greaterThanInclusive: (a, b) => numeric(a) && (a as number) >= (b as number),
 };
 
+/**
+ * `inList` / `notInList` against the lists held: the value must name a list there (else it throws,
+ * as the reference does); a fact that is not a string is in no list and makes both false.
+ */
+function listOp(negated: boolean, lists: Lists): Op {
+  return (a, b) => {
+    const items = typeof b === "string" ? lists.get(b) : undefined;
+    if (!items) throw new Error(`no list named ${JSON.stringify(b)}`);
+    return typeof a === "string" && items.has(a) !== negated;
+  };
+}
+
 interface CompiledLeaf {
   leaf: Leaf;
+  /** The list's items, when the leaf looks up a list the ruleset was compiled with. */
+  list?: ReadonlySet<string>;
   fact: Read;
   value: Read;
   op: Op;
@@ -87,29 +104,32 @@ type Node =
   | { kind: "all" | "any"; children: Node[] }
   | { kind: "not"; child: Node };
 
-function compileLeaf(leaf: Leaf): CompiledLeaf {
-  const op = OPS[leaf.operator];
+function compileLeaf(leaf: Leaf, lists: Lists): CompiledLeaf {
+  const isList = leaf.operator === "inList" || leaf.operator === "notInList";
+  const op = isList ? listOp(leaf.operator === "notInList", lists) : OPS[leaf.operator];
   if (!op) throw new Error(`no operator ${leaf.operator}`);
   const v = leaf.value;
   const value: Read = isFactRef(v) ? factReader(v.fact, v.path) : () => v;
-  return { leaf, fact: factReader(leaf.fact, leaf.path), value, op };
+  const list = isList && typeof v === "string" ? lists.get(v) : undefined;
+  return { leaf, fact: factReader(leaf.fact, leaf.path), value, op, ...(list ? { list } : {}) };
 }
 
-function compileNode(c: Condition): Node {
-  if ("all" in c) return { kind: "all", children: c.all.map(compileNode) };
-  if ("any" in c) return { kind: "any", children: c.any.map(compileNode) };
-  if ("not" in c) return { kind: "not", child: compileNode(c.not) };
-  return { kind: "leaf", c: compileLeaf(c) };
+function compileNode(c: Condition, lists: Lists): Node {
+  if ("all" in c) return { kind: "all", children: c.all.map((x) => compileNode(x, lists)) };
+  if ("any" in c) return { kind: "any", children: c.any.map((x) => compileNode(x, lists)) };
+  if ("not" in c) return { kind: "not", child: compileNode(c.not, lists) };
+  return { kind: "leaf", c: compileLeaf(c, lists) };
 }
 
 /**
- * Whether a leaf can throw: `in` against a value that is not an array literal, or a numeric
+ * Whether a leaf can throw: `in` against a value that is not an array literal, a numeric
  * comparison that may meet an object (the event, or a fact's value) whose conversion to a
- * number throws, as one without a prototype does.
+ * number throws, as one without a prototype does, or a list lookup of a list not held.
  */
 function mayThrow(n: Node): boolean {
   if (n.kind === "leaf") {
     const { operator, value, fact } = n.c.leaf;
+    if (operator === "inList" || operator === "notInList") return !n.c.list;
     if (operator === "in" && !Array.isArray(value)) return true;
     if (isFactRef(value)) return OPERATORS_NUMERIC.has(operator);
     return OPERATORS_NUMERIC.has(operator) && fact === "event";
@@ -202,10 +222,20 @@ function generate(root: Node): (facts: Facts) => boolean {
         return `(Array.isArray(${t} = ${a}) && ${t}.indexOf(${b}) > -1)`;
       case "doesNotContain":
         return `(Array.isArray(${t} = ${a}) && ${t}.indexOf(${b}) === -1)`;
+      case "inList":
+      case "notInList": {
+        // Only a list held reaches here (mayThrow walks the others): one Set lookup.
+        if (!c.list) throw new Error(`no list named ${JSON.stringify(l.value)}`);
+        const has = `${constant(c.list)}.has(${t})`;
+        return `(typeof (${t} = ${a}) === "string" && ${l.operator === "inList" ? has : `!${has}`})`;
+      }
       default: {
-        const cmp = { lessThan: "<", lessThanInclusive: "<=", greaterThan: ">", greaterThanInclusive: ">=" }[
-          l.operator
-        ];
+        const cmp = (
+          { lessThan: "<", lessThanInclusive: "<=", greaterThan: ">", greaterThanInclusive: ">=" } as Record<
+            string,
+            string
+          >
+        )[l.operator];
         if (!cmp) throw new Error(`no operator ${l.operator}`);
         return `((typeof (${t} = ${a}) === "number" ? ${t} === ${t} : num(${t})) && ${t} ${cmp} ${b})`;
       }
@@ -235,16 +265,19 @@ interface CompiledRule {
   test: (facts: Facts) => boolean;
 }
 
-/** One published version, compiled: evaluate it as often as you like, from any number of callers. */
+/**
+ * One published version, compiled with the lists as they are now: evaluate it as often as you like,
+ * from any number of callers. Lists change without a new version: compile again with the new ones.
+ */
 export class CompiledRuleset {
   private readonly rules: CompiledRule[];
 
-  constructor(ruleset: Ruleset) {
+  constructor(ruleset: Ruleset, lists: Lists = NO_LISTS) {
     // Highest priority first, as json-rules-engine runs them (the order of hits; not their set).
     this.rules = [...ruleset.rules]
       .sort((a, b) => b.priority - a.priority)
       .map((rule) => {
-        const root = compileNode(rule.conditions);
+        const root = compileNode(rule.conditions, lists);
         // A rule that may throw is walked in json-rules-engine's order of work; the rest run as
         // one generated expression each.
         const test = mayThrow(root) ? (facts: Facts) => eager(root, facts) : generate(root);

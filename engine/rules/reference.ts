@@ -6,6 +6,7 @@
  */
 import { Engine, type RuleResult } from "json-rules-engine";
 import type { Facts } from "./facts.ts";
+import { type Lists, NO_LISTS } from "./lists.ts";
 import type { Rule, RuleMode, Ruleset, Severity } from "./schema.ts";
 
 /** One condition of a rule as evaluated: what the fact was and whether the condition held. */
@@ -66,7 +67,7 @@ function toHit(r: RuleResult, byName: Map<string, Rule>): Hit {
   );
 }
 
-function engineFor(rules: readonly Rule[]): Engine {
+function engineFor(rules: readonly Rule[], lists: Lists): Engine {
   const engine = new Engine([], { allowUndefinedFacts: true, pathResolver });
   // The catalogue promises comparisons with a missing (null) fact are false; json-rules-engine's
   // notEqual and notIn would hold for null ("country notEqual FR" on every login without geo).
@@ -75,6 +76,21 @@ function engineFor(rules: readonly Rule[]): Engine {
     "notIn",
     (a: unknown, b: unknown) => a !== null && a !== undefined && Array.isArray(b) && !b.includes(a),
   );
+  // touchpoint's list operators: the value names a list (a list not held is an error, as a rule
+  // can only be published naming lists that exist); only a string fact can be an item.
+  const listed = (name: unknown): ReadonlySet<string> => {
+    const items = typeof name === "string" ? lists.get(name) : undefined;
+    if (items === undefined) throw new Error(`no list named ${JSON.stringify(name)}`);
+    return items;
+  };
+  engine.addOperator("inList", (a: unknown, b: unknown) => {
+    const items = listed(b);
+    return typeof a === "string" && items.has(a);
+  });
+  engine.addOperator("notInList", (a: unknown, b: unknown) => {
+    const items = listed(b);
+    return typeof a === "string" && !items.has(a);
+  });
   for (const rule of rules) {
     engine.addRule({
       name: rule.name,
@@ -142,8 +158,9 @@ export function hitFor(rule: Rule, tree: unknown): Hit {
 export async function explainRule(
   rule: Rule,
   facts: Facts,
+  lists: Lists = NO_LISTS,
 ): Promise<{ fired: boolean; leaves: LeafOutcome[] }> {
-  const { results, failureResults } = await engineFor([rule]).run({ ...facts });
+  const { results, failureResults } = await engineFor([rule], lists).run({ ...facts });
   const result = results[0] ?? failureResults[0];
   const tree = result
     ? (result.conditions as unknown as { toJSON(s: boolean): unknown }).toJSON(false)
@@ -156,8 +173,11 @@ export class Evaluator {
   private readonly byName: Map<string, Rule>;
   private busy = false;
 
-  constructor(private readonly ruleset: Ruleset) {
-    this.engine = engineFor(ruleset.rules);
+  constructor(
+    private readonly ruleset: Ruleset,
+    private readonly lists: Lists = NO_LISTS,
+  ) {
+    this.engine = engineFor(ruleset.rules, lists);
     this.byName = new Map(ruleset.rules.map((r) => [r.name, r]));
   }
 
@@ -180,7 +200,7 @@ export class Evaluator {
     const out: Evaluation = { hits: [], failures: [] };
     for (const rule of this.ruleset.rules) {
       try {
-        const { results } = await engineFor([rule]).run({ ...facts });
+        const { results } = await engineFor([rule], this.lists).run({ ...facts });
         for (const r of results) out.hits.push(toHit(r, this.byName));
       } catch (err) {
         out.failures.push({ rule: rule.name, message: err instanceof Error ? err.message : String(err) });

@@ -443,3 +443,80 @@ describe("the rule schema's edges", () => {
     expect(() => parseRuleset({ rules: [], extra: 1 })).toThrow("invalid ruleset");
   });
 });
+
+describe("a rule that looks facts up in a list", () => {
+  const merchant = (value: unknown, operator = "inList") => ({
+    fact: "event",
+    path: "$.merchant.name",
+    operator,
+    value,
+  });
+  const errorOf = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      return e as ValidationError;
+    }
+    throw new Error("no error");
+  };
+
+  it("takes a list's name as the value, and only on a fact that can be a string", () => {
+    expect(parseRuleFile({ rule: rule({ all: [merchant("blocked-merchants")] }) }).rule.conditions).toEqual({
+      all: [merchant("blocked-merchants")],
+    });
+    const e = errorOf(() =>
+      parseRuleFile({
+        rule: rule({
+          all: [
+            merchant(["Shop X"]),
+            merchant("Blocked Merchants", "notInList"),
+            { fact: "amount.value", operator: "inList", value: "amounts" },
+          ],
+        }),
+      }),
+    );
+    expect(e.constructor.name).toBe("ValidationError");
+    expect(e.issues.map((i) => [i.path, i.message])).toEqual([
+      [
+        "rule.conditions.all[0].value",
+        'inList takes a list\'s name, e.g. "blocked-merchants": Invalid input: expected string, received array',
+      ],
+      [
+        "rule.conditions.all[1].value",
+        'notInList takes a list\'s name, e.g. "blocked-merchants": lower-case letters, digits and single dashes, e.g. blocked-merchants',
+      ],
+      ["rule.conditions.all[2].operator", "inList looks up strings; amount.value is a number"],
+    ]);
+  });
+
+  it("refuses, with 422 and a did-you-mean, a list that does not exist when the server says which do", () => {
+    const file = { rule: rule({ any: [atm, { not: merchant("blocked-merchant") }] }) };
+    expect(parseRuleFile(file).rule.name).toBe("big-atm"); // offline: the name's shape only
+    const e = errorOf(() => parseRuleFile(file, { lists: ["blocked-merchants", "risky-countries"] }));
+    expect(e.name).toBe("UnprocessableError");
+    expect(e.issues).toEqual([
+      {
+        path: "rule.conditions.any[1].not.value",
+        rule: "big-atm",
+        message: 'unknown list "blocked-merchant"; did you mean "blocked-merchants"?',
+      },
+    ]);
+    const many = errorOf(() => parseRuleFiles([rule({ all: [merchant("zzz")] })], "rules", { lists: [] }));
+    expect(many.issues).toEqual([
+      {
+        path: "rules[0].conditions.all[0].value",
+        rule: "big-atm",
+        message: 'unknown list "zzz"; PUT /v1/lists/:name makes one',
+      },
+    ]);
+    // With a mistake of the schema too, it is a 400 listing both.
+    const both = errorOf(() =>
+      parseRuleFile({ rule: rule({ all: [merchant("zzz"), { ...atm, operator: "eq" }] }) }, { lists: [] }),
+    );
+    expect(both.name).toBe("ValidationError");
+    expect(both.issues.map((i) => i.path)).toEqual([
+      "rule.conditions.all[1].operator",
+      "rule.conditions.all[0].value",
+    ]);
+  });
+});

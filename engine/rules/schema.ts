@@ -6,10 +6,11 @@
  */
 import { z } from "zod";
 import { didYouMean } from "../did-you-mean.ts";
-import { type FieldIssue, fieldIssues, jsonPath, ValidationError } from "../errors.ts";
+import { type FieldIssue, fieldIssues, jsonPath, UnprocessableError, ValidationError } from "../errors.ts";
 import { eventTypes, text } from "../events.ts";
 import { teamName, unknownTeam } from "../people.ts";
 import { FACTS, type FactName } from "./facts.ts";
+import { listName, MAX_ITEM_LENGTH } from "./lists.ts";
 import { SUMMARY_NAMES, summaryIssues } from "./summary.ts";
 
 /** json-rules-engine's built-in operators. */
@@ -27,7 +28,18 @@ export const OPERATORS = {
   lessThanInclusive: { numeric: true, doc: "fact <= value (numbers)" },
   greaterThan: { numeric: true, doc: "fact > value (numbers)" },
   greaterThanInclusive: { numeric: true, doc: "fact >= value (numbers)" },
+  inList: {
+    numeric: false,
+    doc: "the fact (a string) is an item of the named list; value is the list's name (PUT /v1/lists/:name)",
+  },
+  notInList: {
+    numeric: false,
+    doc: "the fact (a string) is not an item of the named list (false when the fact is missing or not a string)",
+  },
 } as const;
+
+/** The operators whose value names a list rather than being compared itself. */
+export const LIST_OPERATORS: ReadonlySet<string> = new Set(["inList", "notInList"]);
 
 export type OperatorName = keyof typeof OPERATORS;
 const operatorNames = Object.keys(OPERATORS) as [OperatorName, ...OperatorName[]];
@@ -143,6 +155,22 @@ export const leafSchema = strict({
   }
   if (op.numeric && typeof leaf.value !== "number" && !ref) {
     ctx.addIssue({ code: "custom", path: ["value"], message: `${leaf.operator} compares with a number` });
+  }
+  if (LIST_OPERATORS.has(leaf.operator)) {
+    const name = listName.safeParse(leaf.value);
+    if (!name.success)
+      ctx.addIssue({
+        code: "custom",
+        path: ["value"],
+        message: `${leaf.operator} takes a list's name, e.g. "blocked-merchants": ${name.error.issues[0]!.message}`,
+      });
+    if (!leaf.path && fact.kind !== "string" && fact.kind !== "object")
+      ctx.addIssue({
+        code: "custom",
+        path: ["operator"],
+        message: `${leaf.operator} looks up strings; ${leaf.fact} is a ${fact.kind}`,
+      });
+    return;
   }
   if ((leaf.operator === "in" || leaf.operator === "notIn") && !Array.isArray(leaf.value)) {
     ctx.addIssue({ code: "custom", path: ["value"], message: `${leaf.operator} needs an array value` });
@@ -351,6 +379,11 @@ export const testName = z
 export const ruleTestSchema = strict({
   name: testName,
   facts: testFacts,
+  /**
+   * The lists the case sees, by name: a case that sets them does not depend on what the lists hold
+   * today. A list it does not set is the server's (when the server runs the test).
+   */
+  lists: z.record(listName, z.array(z.string().max(MAX_ITEM_LENGTH)).max(1000)).optional(),
   /** Whether the rule under test fires on these facts (other rules do not matter). */
   fires: z.boolean(),
 });
@@ -403,6 +436,8 @@ function located(
 export interface RuleContext {
   /** The teams advocates are in: a rule naming any other would open cases no one sees. */
   teams?: readonly string[];
+  /** The lists that exist: a rule naming any other could not be evaluated. */
+  lists?: readonly string[];
 }
 
 const field = (o: unknown, key: string): unknown =>
@@ -435,6 +470,67 @@ function withTeams(
   return out;
 }
 
+/** Each condition of a raw (unvalidated) condition tree with its path, depth first. */
+function* rawLeaves(
+  node: unknown,
+  path: PropertyKey[],
+  depth = 0,
+): Generator<[Record<string, unknown>, PropertyKey[]]> {
+  if (typeof node !== "object" || node === null || Array.isArray(node) || depth > MAX_CONDITION_DEPTH) return;
+  const o = node as Record<string, unknown>;
+  for (const group of ["all", "any"] as const) {
+    const list = o[group];
+    if (Array.isArray(list))
+      for (const [i, c] of list.entries()) yield* rawLeaves(c, [...path, group, i], depth + 1);
+  }
+  if ("not" in o) yield* rawLeaves(o.not, [...path, "not"], depth + 1);
+  if ("operator" in o) yield [o, path];
+}
+
+/**
+ * A problem for each `inList` / `notInList` whose value names no list there is, with a did-you-mean
+ * from those that are. Read from the raw entries, beside the schema's own problems.
+ */
+function listProblems(
+  entries: ReadonlyArray<{ entry: unknown; at: PropertyKey[] }>,
+  lists: readonly string[] | undefined,
+): Problem[] {
+  if (!lists) return [];
+  const known = new Set(lists);
+  const out: Problem[] = [];
+  for (const { entry, at } of entries) {
+    const inFile = field(entry, "rule") !== undefined;
+    const base = [...at, ...(inFile ? ["rule"] : []), "conditions"];
+    for (const [leaf, path] of rawLeaves(field(inFile ? field(entry, "rule") : entry, "conditions"), base)) {
+      const value = leaf.value;
+      if (typeof leaf.operator !== "string" || !LIST_OPERATORS.has(leaf.operator)) continue;
+      if (!listName.safeParse(value).success || known.has(value as string)) continue;
+      out.push({
+        path: [...path, "value"],
+        message: unknownName("list", value, lists, "; PUT /v1/lists/:name makes one"),
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * The error for a parse's problems: a ValidationError (400) when the input breaks the schema; an
+ * UnprocessableError (422) when it is well formed and only names lists that do not exist.
+ */
+function parseError(
+  message: string,
+  found: Problem[],
+  missing: Problem[],
+  prefix: string,
+  nameAt: (path: readonly PropertyKey[]) => string | undefined,
+): ValidationError {
+  const issues = located([...found, ...missing], prefix, nameAt);
+  return found.length === 0
+    ? new UnprocessableError(`${message}: ${missing.length} unknown list(s)`, issues)
+    : new ValidationError(message, issues);
+}
+
 /**
  * Validates one rule file; throws ValidationError listing every problem at once, each with its
  * JSON path from the file's root (`rule.conditions.all[3].operator`) and the rule's name.
@@ -446,12 +542,10 @@ export function parseRuleFile(input: unknown, context: RuleContext = {}): RuleFi
     [{ entry: input, at: [] }],
     context.teams,
   );
-  if (result.success && found.length === 0) return result.data;
+  const missing = listProblems([{ entry: input, at: [] }], context.lists);
+  if (result.success && found.length === 0 && missing.length === 0) return result.data;
   const name = rawName(input);
-  throw new ValidationError(
-    "invalid rule file",
-    located(found, "", () => name),
-  );
+  throw parseError("invalid rule file", found, missing, "", () => name);
 }
 
 const ruleEntry = z.unknown().transform((v, ctx): RuleFile => {
@@ -491,10 +585,13 @@ export function parseRuleFiles(entries: unknown, at = "rules", context: RuleCont
     raw.map((entry, i) => ({ entry, at: [i] })),
     context.teams,
   );
-  if (result.success && found.length === 0) return result.data;
-  throw new ValidationError(
-    "invalid ruleset",
-    located(found, at, (path) => (typeof path[0] === "number" ? rawName(raw[path[0]]) : undefined)),
+  const missing = listProblems(
+    raw.map((entry, i) => ({ entry, at: [i] })),
+    context.lists,
+  );
+  if (result.success && found.length === 0 && missing.length === 0) return result.data;
+  throw parseError("invalid ruleset", found, missing, at, (path) =>
+    typeof path[0] === "number" ? rawName(raw[path[0]]) : undefined,
   );
 }
 

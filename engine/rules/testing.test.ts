@@ -87,3 +87,35 @@ describe("a rule file's case that cannot be run", () => {
     ]);
   });
 });
+
+describe("a test case of a rule with a list", () => {
+  const listed = (tests: unknown[]) =>
+    parseRuleFile({
+      rule: {
+        name: "blocked-merchant",
+        conditions: {
+          all: [{ fact: "event", path: "$.merchant.name", operator: "inList", value: "blocked-merchants" }],
+        },
+        event: { type: "fraud.suspected", params: { severity: "high", title: "Blocked merchant" } },
+      },
+      tests,
+    });
+  const at = (name: string) => ({ event: { merchant: { name } } });
+
+  it("sees the lists it sets over the server's, and says what to do about a list it cannot see", async () => {
+    const server = new Map([["blocked-merchants", new Set(["Shop Y"])]]);
+    const file = listed([
+      { name: "its own list", facts: at("Shop X"), lists: { "blocked-merchants": ["Shop X"] }, fires: true },
+      { name: "the server's list", facts: at("Shop Y"), fires: true },
+    ]);
+    expect((await runRuleTests([file], server)).map((r) => [r.test, r.pass])).toEqual([
+      ["its own list", true],
+      ["the server's list", true],
+    ]);
+    const [offline] = await runRuleTests([listed([{ name: "no list", facts: at("Shop Y"), fires: true }])]);
+    expect(offline).toMatchObject({
+      pass: false,
+      error: `no list blocked-merchants: set it in the case's "lists", or make it on the server (PUT /v1/lists/:name)`,
+    });
+  });
+});

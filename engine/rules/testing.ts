@@ -5,6 +5,7 @@
  */
 import { jsonPath, UnprocessableError } from "../errors.ts";
 import { blankFacts } from "./facts.ts";
+import { type Lists, listsFrom, listsOf, NO_LISTS } from "./lists.ts";
 import { explainRule, type LeafOutcome } from "./reference.ts";
 import type { RuleFile, RuleIssue } from "./schema.ts";
 
@@ -35,13 +36,30 @@ function reasonsFor(leaves: LeafOutcome[], fired: boolean): string[] {
   return against.map(describeLeaf);
 }
 
-export async function runRuleTests(files: readonly RuleFile[]): Promise<RuleTestResult[]> {
+/** The lists a case sees: its own, over the ones given (the server's). */
+function caseLists(given: Lists, own: Readonly<Record<string, string[]>> | undefined): Lists {
+  return own ? new Map([...given, ...listsFrom(own)]) : given;
+}
+
+/** Each file's cases; `lists` are the lists a case sees where it sets none of its own. */
+export async function runRuleTests(
+  files: readonly RuleFile[],
+  lists: Lists = NO_LISTS,
+): Promise<RuleTestResult[]> {
   const out: RuleTestResult[] = [];
   for (const { rule, tests } of files) {
     for (const tc of tests) {
       const base = { rule: rule.name, test: tc.name, expected: tc.fires };
+      const seen = caseLists(lists, tc.lists);
+      const unset = listsOf(rule).filter((name) => !seen.has(name));
+      if (unset.length > 0) {
+        // Said before running: the rule would only throw "no list", and not say how to fix it.
+        const error = `no list ${unset.join(", ")}: set it in the case's "lists", or make it on the server (PUT /v1/lists/:name)`;
+        out.push({ ...base, fired: false, pass: false, reasons: [], error });
+        continue;
+      }
       try {
-        const { fired, leaves } = await explainRule(rule, blankFacts(tc.facts));
+        const { fired, leaves } = await explainRule(rule, blankFacts(tc.facts), seen);
         const pass = fired === tc.fires;
         out.push({ ...base, fired, pass, reasons: pass ? [] : reasonsFor(leaves, fired) });
       } catch (err) {
@@ -68,10 +86,11 @@ export function describeFailure(r: RuleTestResult): string {
  */
 export async function requirePassingTests(
   files: ReadonlyArray<{ file: RuleFile; at: string }>,
+  lists: Lists = NO_LISTS,
 ): Promise<void> {
   const issues: RuleIssue[] = [];
   for (const { file, at } of files) {
-    for (const [j, r] of (await runRuleTests([file])).entries()) {
+    for (const [j, r] of (await runRuleTests([file], lists)).entries()) {
       if (!r.pass)
         issues.push({ path: jsonPath(["tests", j], at), rule: r.rule, message: describeFailure(r) });
     }

@@ -33,7 +33,7 @@ export const publisherOf = (p: Pick<Principal, "tokenId" | "label">): Publisher 
 });
 
 /** Serialises publishes: a per-rule change reads the current version and writes the next. */
-const PUBLISH_LOCK = 7_270_012;
+export const PUBLISH_LOCK = 7_270_012;
 
 /**
  * A stored rule file as the engine takes it: the defaults a field gained since it was stored

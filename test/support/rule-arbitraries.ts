@@ -5,10 +5,20 @@
  */
 import fc from "fast-check";
 import { blankFacts, FACTS, type Facts } from "../../engine/rules/facts.ts";
-import { type Condition, OPERATORS, type Rule, type Ruleset } from "../../engine/rules/schema.ts";
+import type { Lists } from "../../engine/rules/lists.ts";
+import {
+  type Condition,
+  LIST_OPERATORS,
+  OPERATORS,
+  type Rule,
+  type Ruleset,
+} from "../../engine/rules/schema.ts";
 
 const factNames = Object.keys(FACTS);
 const operators = Object.keys(OPERATORS);
+
+/** Names a rule's `inList` / `notInList` may give: some held by `lists` below, one never held. */
+const listNames = ["risky-countries", "blocked-merchants", "mccs", "empty", "no-such-list"] as const;
 
 /** Values of every kind a fact or a rule's value can hold, and some that surprise. */
 const scalar = fc.oneof(
@@ -25,7 +35,11 @@ const value = fc.oneof(
 const eventObject = fc.record(
   {
     merchant: fc.record(
-      { mcc: fc.oneof(scalar, fc.constant(undefined)), country: scalar },
+      {
+        mcc: fc.oneof(scalar, fc.constant(undefined)),
+        country: scalar,
+        name: fc.oneof(scalar, fc.constantFrom("Galerie Lumière", "Shop X", " Shop X")),
+      },
       { requiredKeys: [] },
     ),
     amount: fc.record({ value: scalar, currency: scalar }, { requiredKeys: [] }),
@@ -37,29 +51,58 @@ const eventObject = fc.record(
 const path = fc.constantFrom(
   "$.merchant.mcc",
   "$.merchant.country",
+  "$.merchant.name",
   "$.amount.value",
   "$.channel",
   "$.tags",
   "$.nope.deeper",
 );
 
+const anyValue = fc.oneof(
+  { weight: 5, arbitrary: value },
+  { weight: 1, arbitrary: fc.record({ fact: fc.constantFrom(...factNames) }) },
+  { weight: 1, arbitrary: fc.record({ fact: fc.constant("event"), path }) },
+);
+
 const leaf: fc.Arbitrary<Condition> = fc
   .record({
     fact: fc.constantFrom(...factNames),
     operator: fc.constantFrom(...operators),
-    value: fc.oneof(
-      { weight: 5, arbitrary: value },
-      { weight: 1, arbitrary: fc.record({ fact: fc.constantFrom(...factNames) }) },
-      { weight: 1, arbitrary: fc.record({ fact: fc.constant("event"), path }) },
-    ),
     path: fc.option(path, { nil: undefined }),
   })
+  .chain((l) =>
+    // A list operator mostly names a list (held or not), sometimes anything else a value can be.
+    (LIST_OPERATORS.has(l.operator)
+      ? fc.oneof(
+          { weight: 6, arbitrary: fc.constantFrom<unknown>(...listNames) },
+          { weight: 1, arbitrary: anyValue },
+        )
+      : anyValue
+    ).map((v) => ({ ...l, value: v })),
+  )
   .map(({ path: p, ...l }) => (p && l.fact === "event" ? { ...l, path: p } : l) as Condition);
+
+/** A list lookup on a fact likely to hold one of the lists' items, so both answers are exercised. */
+const listLeaf: fc.Arbitrary<Condition> = fc
+  .record({
+    on: fc.oneof(
+      fc
+        .constantFrom("$.merchant.name", "$.merchant.country", "$.merchant.mcc")
+        .map((p) => ({ fact: "event", path: p })),
+      fc
+        .constantFrom("event.country", "merchant.mcc", "customer.homeCountry", "amount.value")
+        .map((f) => ({ fact: f })),
+    ),
+    operator: fc.constantFrom("inList", "notInList"),
+    value: fc.constantFrom(...listNames),
+  })
+  .map(({ on, ...l }) => ({ ...on, ...l }) as Condition);
 
 const condition: fc.Arbitrary<Condition> = fc.letrec((tie) => ({
   node: fc.oneof(
     { depthSize: "small", withCrossShrink: true },
     { weight: 3, arbitrary: leaf },
+    { weight: 1, arbitrary: listLeaf },
     {
       weight: 1,
       arbitrary: fc.array(tie("node"), { minLength: 1, maxLength: 4 }).map((all) => ({ all }) as Condition),
@@ -107,3 +150,13 @@ export const facts: fc.Arbitrary<Facts> = fc
     for (const name of drop) delete f[name];
     return f as Facts;
   });
+
+/** The lists both evaluators are given: items a fact may or may not hold, one list empty. */
+export const lists: fc.Arbitrary<Lists> = fc
+  .record({
+    "risky-countries": fc.subarray(["FR", "KH", "", "5", "abc"]),
+    "blocked-merchants": fc.subarray(["Galerie Lumière", "Shop X", "atm"]),
+    mccs: fc.subarray(["5411", "5", "1000"]),
+    empty: fc.constant([] as string[]),
+  })
+  .map((byName) => new Map(Object.entries(byName).map(([name, items]) => [name, new Set(items)])));
