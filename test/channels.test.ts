@@ -6,9 +6,12 @@
  */
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyAppSignature } from "../engine/outreach/channels/app.ts";
 import { eventually, type Json, loadPeopleVia, openCaseWith } from "../fixtures/stories.ts";
+import { describeViolations, seriousViolations } from "./support/axe.ts";
+import { launchBrowser, signInWatching } from "./support/browser.ts";
 import {
   customerWhatsApps,
   type FakeVonage,
@@ -50,6 +53,8 @@ describe("the channels customers answer on", () => {
   const appRequests: AppRequest[] = [];
   // 12:00 UTC: 19:00 in Phnom Penh, where the travellers' last payments are; 03:30 for the quiet-hours test.
   let clock = new Date("2026-11-22T12:00:00Z");
+  /** Cases the desk test reads: one answered on WhatsApp, one by keypad. */
+  const seen: { whatsapp?: string; keypad?: string } = {};
 
   beforeAll(async () => {
     fake = await startFakeVonage();
@@ -65,6 +70,7 @@ describe("the channels customers answer on", () => {
     });
     await new Promise<void>((ok) => appServer.listen(0, "127.0.0.1", ok));
     t = await startTestTouchpoint({
+      listen: true,
       env: {
         ...vonageEnv(fake, SECRET),
         VONAGE_APPLICATION_ID: "app-test-1",
@@ -136,6 +142,7 @@ describe("the channels customers answer on", () => {
 
   it("asks a customer who prefers WhatsApp there, as the approved template, and a WhatsApp NO blocks the card", async () => {
     const kase = await travellerCase("wa-1", "+33612341001", ["whatsapp", "sms", "voice"]);
+    seen.whatsapp = kase.id;
     const [asked] = await eventually(async () =>
       to("33612341001").length > 0 ? to("33612341001") : undefined,
     );
@@ -181,6 +188,7 @@ describe("the channels customers answer on", () => {
 
   it("calls after VOICE_AFTER_MINUTES without an answer; keypad 2 confirms fraud and puts the customer through to their advocate", async () => {
     const kase = await travellerCase("call-2", "+33612341002");
+    seen.keypad = kase.id;
     await eventually(async () => (to("33612341002").length === 1 ? true : undefined));
     const [call] = await eventually(
       async () => (callsTo("33612341002").length > 0 ? callsTo("33612341002") : undefined),
@@ -439,5 +447,34 @@ describe("the channels customers answer on", () => {
     await openCaseWith(t.api, "wa-stop", ["impossible-location-spend"]);
     const sms = await eventually(async () => to("33612341009").find((m) => m.channel === "sms"));
     expect(sms.text).toMatch(/Reply YES or NO/);
+  });
+
+  it("shows the advocate one conversation across channels, each line labelled by its channel", async () => {
+    let browser: Browser | undefined;
+    try {
+      browser = await launchBrowser();
+      const { page, errors } = await signInWatching(
+        browser,
+        `http://127.0.0.1:${t.tp.port}`,
+        await t.token("supervisor", { team: "fraud" }),
+      );
+      await page.goto(`http://127.0.0.1:${t.tp.port}/desk/cases/${seen.keypad}`);
+      const lines = await page.locator("#thread li .muted").allTextContents();
+      expect(lines[0]).toMatch(/^Text · touchpoint sent \(fraud check\)/);
+      expect(lines[1]).toMatch(/^Call · touchpoint called \(automated, keypad answers\) · answered/);
+      expect(lines[2]).toMatch(/^Call · Sam call-2 pressed a key/);
+      expect(await page.locator("#thread li .body").nth(2).textContent()).toBe("pressed 2: it was not me");
+      expect(describeViolations("case page with a call", await seriousViolations(page))).toBe("");
+
+      await page.goto(`http://127.0.0.1:${t.tp.port}/desk/cases/${seen.whatsapp}`);
+      const wa = await page.locator("#thread li .muted").allTextContents();
+      expect(wa[0]).toMatch(/^WhatsApp · touchpoint sent \(fraud check\)/);
+      expect(wa[1]).toMatch(/^WhatsApp · Sam wa-1 wrote/);
+      // The reply box answers where the customer wrote.
+      expect(await page.locator("label[for=reply-text]").textContent()).toMatch(/^WhatsApp/);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser?.close();
+    }
   });
 });

@@ -37,7 +37,7 @@ import type { DeskEnv } from "./session.tsx";
 import {
   type Detail,
   describeEvent,
-  KIND_WORDS,
+  conversationLine,
   STEP_LABEL,
   stateInWords,
   statusInWords,
@@ -193,6 +193,15 @@ function BlockCard({ c }: { c: Detail }) {
 }
 
 /** The texts out and in as one thread, who wrote each, its delivery state, and the reply box. */
+/** Where the reply box's text goes: where the customer last wrote (as the outreach path decides), else by text. */
+function replyLabel(c: Detail): string {
+  const last = [...c.messages].reverse().find((m) => m.direction === "inbound" && m.channel !== "voice");
+  // WhatsApp takes free text only within 24 hours of the customer's last message there.
+  if (last?.channel === "whatsapp" && Date.now() - Date.parse(last.createdAt) < 24 * 3600_000) return "WhatsApp";
+  if (last?.channel === "app") return "Answer in the app to";
+  return "Text";
+}
+
 function Conversation({
   c,
   error,
@@ -209,17 +218,13 @@ function Conversation({
   return (
     <div class="card" id="conversation">
       <h2>Conversation</h2>
-      {c.messages.length === 0 ? <p class="muted">No texts yet.</p> : null}
+      {c.messages.length === 0 ? <p class="muted">Nothing sent or received yet.</p> : null}
       <ol class="thread" id="thread" data-live>
         {c.messages.map((m) => (
           <li class={`msg ${m.direction === "inbound" ? "in" : "out"}`}>
             <div class="muted">
-              {m.direction === "inbound"
-                ? `${c.customer?.name ?? "The customer"} wrote`
-                : m.author
-                  ? `${m.author.name} wrote`
-                  : `touchpoint sent (${KIND_WORDS[m.kind] ?? "text"})`}{" "}
-              · <When at={m.createdAt} /> · {statusInWords(m)}
+              {conversationLine(m, c.customer?.name ?? "The customer")} · <When at={m.createdAt} />
+              {m.channel === "voice" ? null : <> · {statusInWords(m)}</>}
               {m.transport === "outbox" && m.direction === "outbound" ? (
                 <>
                   {" "}
@@ -236,7 +241,9 @@ function Conversation({
         <p class="warn">Texts are off: the customer replied STOP. Call them instead.</p>
       ) : (
         <form method="post" action={`/desk/cases/${c.id}/messages`}>
-          <label for="reply-text">Text {c.customer?.name ?? "the customer"}</label>
+          <label for="reply-text">
+            {replyLabel(c)} {c.customer?.name ?? "the customer"}
+          </label>
           <textarea id="reply-text" name="text" rows={2} maxlength={612} required>
             {draft ?? ""}
           </textarea>
