@@ -30,6 +30,7 @@ import { experienceRoutes } from "./routes/experience.ts";
 import { listRoutes } from "./routes/lists.ts";
 import { advocateRoutes, customerRoutes } from "./routes/people.ts";
 import { factRoutes, fxRoutes, ruleRoutes, rulesetRoutes } from "./routes/rules.ts";
+import { strategyRoutes } from "./routes/strategy.ts";
 
 /** A readiness check's own finding, safe to show anyone. */
 class NotReady extends Error {
@@ -223,6 +224,7 @@ export function createApp(deps: AppDeps): Hono {
   v1.route("/backtests", backtestRoutes(deps.sql, deps.queues, deps.maxBytes));
   v1.route("/rulesets", rulesetRoutes(deps.sql, told));
   v1.route("/experience", experienceRoutes(deps.sql));
+  v1.route("/contact-strategy", strategyRoutes(deps.texting.strategy, deps.texting.channels ?? new Set()));
   // A list may be a large import (a CSV of compromised cards): its own, larger, bound.
   v1.use(
     "/lists/*",

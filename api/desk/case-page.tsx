@@ -35,9 +35,9 @@ import { ActivityMap, type MapPoint } from "./map.tsx";
 import { NextStep } from "./next-step.tsx";
 import type { DeskEnv } from "./session.tsx";
 import {
+  conversationLine,
   type Detail,
   describeEvent,
-  conversationLine,
   STEP_LABEL,
   stateInWords,
   statusInWords,
@@ -197,7 +197,8 @@ function BlockCard({ c }: { c: Detail }) {
 function replyLabel(c: Detail): string {
   const last = [...c.messages].reverse().find((m) => m.direction === "inbound" && m.channel !== "voice");
   // WhatsApp takes free text only within 24 hours of the customer's last message there.
-  if (last?.channel === "whatsapp" && Date.now() - Date.parse(last.createdAt) < 24 * 3600_000) return "WhatsApp";
+  if (last?.channel === "whatsapp" && Date.now() - Date.parse(last.createdAt) < 24 * 3600_000)
+    return "WhatsApp";
   if (last?.channel === "app") return "Answer in the app to";
   return "Text";
 }

@@ -144,13 +144,22 @@ export const CHANNEL_WORDS: Record<string, string> = {
  * it went (answered, not answered, how long), a keypad answer which key.
  */
 export function conversationLine(
-  m: { direction: string; kind: string; channel?: string; author: { name: string } | null; status: string; details?: Record<string, unknown> },
+  m: {
+    direction: string;
+    kind: string;
+    channel?: string;
+    author: { name: string } | null;
+    status: string;
+    details?: Record<string, unknown>;
+  },
   customerName: string,
 ): string {
   const channel = CHANNEL_WORDS[m.channel ?? "sms"] ?? "Text";
   if (m.channel === "voice") {
     if (m.direction === "inbound")
-      return m.kind === "call.inbound" ? `${channel} · ${customerName} called the bank` : `${channel} · ${customerName} pressed a key`;
+      return m.kind === "call.inbound"
+        ? `${channel} · ${customerName} called the bank`
+        : `${channel} · ${customerName} pressed a key`;
     const seconds = typeof m.details?.durationSeconds === "number" ? m.details.durationSeconds : undefined;
     return `${channel} · touchpoint called (automated, keypad answers) · ${callStatusInWords(m.status)}${seconds !== undefined ? `, ${seconds} s` : ""}`;
   }
