@@ -6,6 +6,7 @@
  *   tsx main.ts token --role advocate --advocate adv-amara [--label text]
  */
 
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type ServerType, serve } from "@hono/node-server";
 import type { Hono } from "hono";
@@ -14,15 +15,25 @@ import { createApp } from "./api/app.ts";
 import type { ExperienceSource } from "./api/desk/experience.tsx";
 import { DeskStreams, deskSessionsChannel, readSessionsEnded } from "./api/desk/streams.ts";
 import { vonageWebhooks } from "./api/webhooks/vonage.ts";
-import { type Config, ConfigError, hasVonageCredentials, loadConfig } from "./engine/config.ts";
+import {
+  type Config,
+  ConfigError,
+  hasVonageCredentials,
+  loadConfig,
+  parseTeamLines,
+} from "./engine/config.ts";
 import { ValidationError } from "./engine/errors.ts";
 import { type FaultPoint, FxCache, fxChannel, RulesetCache, rulesetChannel } from "./engine/evaluate.ts";
 import { CustomerState } from "./engine/features/state.ts";
 import { createLogger, type Logger } from "./engine/log.ts";
 import { createMetrics, type Metrics } from "./engine/metrics.ts";
-import type { SmsTransport } from "./engine/outreach/contact.ts";
+import type { VoiceSetup } from "./engine/outreach/calls.ts";
+import { type AppTransport, createAppTransport } from "./engine/outreach/channels/app.ts";
+import { createVonageVoice } from "./engine/outreach/channels/voice.ts";
+import type { MessageTransport, VoiceDeps } from "./engine/outreach/contact.ts";
+import { defaultStrategy, parseStrategy, type Strategy } from "./engine/outreach/strategy.ts";
 import { createVonageSender } from "./engine/outreach/vonage.ts";
-import { countryOfNumber } from "./engine/people.ts";
+import { countryOfNumber, lookupPhone } from "./engine/people.ts";
 import { profileOnSignal } from "./engine/profiling.ts";
 import { type Database, openDatabase } from "./engine/store/database.ts";
 import { DataDirBusyError, lockOwner } from "./engine/store/lock.ts";
@@ -85,6 +96,7 @@ async function ready(redis: Redis): Promise<void> {
 /** Starts touchpoint as the configuration says; `close()` drains the workers and stops everything. */
 export async function start(config: Config, opts: StartOptions = {}): Promise<Touchpoint> {
   const log = opts.log ?? createLogger(config.LOG_LEVEL);
+  const strategy = loadStrategy(config);
   const redisHandle = await ensureRedis(config.REDIS_URL, config.DATA_DIR, log);
   const db = await openDatabase({
     url: config.DATABASE_URL,
@@ -166,6 +178,13 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
         queues,
         contact: {
           transport: smsTransport(config, log),
+          strategy,
+          whatsappTemplates: {
+            payment: config.WHATSAPP_TEMPLATE,
+            behaviour: config.WHATSAPP_BEHAVIOUR_TEMPLATE,
+          },
+          ...(appTransport(config) ? { app: appTransport(config) } : {}),
+          ...(voiceDeps(config, log) ? { voice: voiceDeps(config, log) } : {}),
           from: config.VONAGE_FROM,
           bank: { name: config.BANK_NAME, phone: config.BANK_PHONE },
           policy: {
@@ -220,7 +239,12 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
         transport: hasVonageCredentials(config) ? "vonage" : "outbox",
         bank: { name: config.BANK_NAME, phone: config.BANK_PHONE },
         feedbackAfterResolution: config.FEEDBACK_AFTER_RESOLUTION,
-        replyTimeoutMinutes: config.REPLY_TIMEOUT_MINUTES,
+        channels: new Set([
+          ...(config.WHATSAPP_FROM ? ["whatsapp"] : []),
+          ...(config.APP_WEBHOOK_URL ? ["app"] : []),
+          ...(voiceDeps(config, log) ? ["voice"] : []),
+        ]),
+        strategy,
       },
       phoneCountry: countryOfNumber(config.BANK_PHONE),
       ...(opts.experienceReport ? { experienceReport: opts.experienceReport } : {}),
@@ -239,6 +263,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
             log,
             secret: config.VONAGE_SIGNATURE_SECRET,
             insecure: config.VONAGE_WEBHOOK_INSECURE,
+            voice: voiceSetup(config),
           }),
         );
       },
@@ -303,8 +328,83 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
   } as Touchpoint;
 }
 
+/** The contact strategy: the bank's file when CONTACT_STRATEGY_FILE names one, else the shipped default. */
+export function loadStrategy(config: Config): Strategy {
+  const shipped = defaultStrategy({
+    voiceAfterMinutes: config.VOICE_AFTER_MINUTES,
+    replyTimeoutMinutes: config.REPLY_TIMEOUT_MINUTES,
+  });
+  if (!config.CONTACT_STRATEGY_FILE) return shipped;
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(config.CONTACT_STRATEGY_FILE, "utf8"));
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: CONTACT_STRATEGY_FILE: ${(err as Error).message}`);
+  }
+  try {
+    return parseStrategy(json);
+  } catch (err) {
+    const issues = err instanceof ValidationError ? err.issues.map((i) => `${i.path}: ${i.message}`) : [];
+    throw new ConfigError(
+      `invalid configuration: CONTACT_STRATEGY_FILE: ${issues.join("; ") || String(err)}`,
+    );
+  }
+}
+
+/** What the voice webhooks need: the bank, the calls' number, PUBLIC_URL, the team lines. */
+function voiceSetup(config: Config): VoiceSetup {
+  return {
+    bank: { name: config.BANK_NAME, phone: config.BANK_PHONE },
+    from: voiceFrom(config),
+    publicUrl: config.PUBLIC_URL ?? "",
+    teamLines: config.TEAM_LINES ? parseTeamLines(config.TEAM_LINES) : new Map(),
+  };
+}
+
+function voiceFrom(config: Config): string {
+  return (lookupPhone(config.VONAGE_VOICE_FROM ?? config.BANK_PHONE, undefined) ?? config.BANK_PHONE).replace(
+    /\s/g,
+    "",
+  );
+}
+
+const voiceWarned = new WeakSet<Config>();
+/**
+ * Automated calls need the Voice API (an application id and its private key: key and secret are
+ * not enough) and PUBLIC_URL (where Vonage posts the call's events and keypad answers).
+ */
+function voiceDeps(config: Config, log: Logger): VoiceDeps | undefined {
+  if (!config.VONAGE_APPLICATION_ID || !config.VONAGE_PRIVATE_KEY || !config.PUBLIC_URL) {
+    if (!voiceWarned.has(config) && (config.VONAGE_APPLICATION_ID || config.PUBLIC_URL)) {
+      voiceWarned.add(config);
+      log.warn("automated calls are off: they need VONAGE_APPLICATION_ID, VONAGE_PRIVATE_KEY and PUBLIC_URL");
+    }
+    return undefined;
+  }
+  return {
+    transport: createVonageVoice({
+      applicationId: config.VONAGE_APPLICATION_ID,
+      privateKey: config.VONAGE_PRIVATE_KEY,
+      ...(config.VONAGE_API_HOST ? { apiHost: config.VONAGE_API_HOST } : {}),
+      timeoutMs: config.VONAGE_TIMEOUT_MS,
+    }),
+    from: voiceFrom(config),
+    publicUrl: config.PUBLIC_URL,
+  };
+}
+
+/** The bank's app as a channel, when APP_WEBHOOK_URL is set. */
+function appTransport(config: Config): AppTransport | undefined {
+  if (!config.APP_WEBHOOK_URL || !config.APP_WEBHOOK_SECRET) return undefined;
+  return createAppTransport({
+    url: config.APP_WEBHOOK_URL,
+    secret: config.APP_WEBHOOK_SECRET,
+    timeoutMs: config.VONAGE_TIMEOUT_MS,
+  });
+}
+
 /** Vonage when credentials are configured; otherwise the outbox, which stores texts and sends none. */
-function smsTransport(config: Config, log: Logger): SmsTransport {
+function smsTransport(config: Config, log: Logger): MessageTransport {
   if (hasVonageCredentials(config)) {
     return createVonageSender({
       apiKey: config.VONAGE_API_KEY,
@@ -314,6 +414,7 @@ function smsTransport(config: Config, log: Logger): SmsTransport {
       apiHost: config.VONAGE_API_HOST,
       restHost: config.VONAGE_REST_HOST,
       from: config.VONAGE_FROM,
+      ...(config.WHATSAPP_FROM ? { whatsappFrom: config.WHATSAPP_FROM } : {}),
       timeoutMs: config.VONAGE_TIMEOUT_MS,
     });
   }
@@ -322,6 +423,8 @@ function smsTransport(config: Config, log: Logger): SmsTransport {
   );
   return {
     kind: "outbox",
+    // The outbox keeps WhatsApp messages too when a WhatsApp number is configured.
+    channels: new Set(config.WHATSAPP_FROM ? ["sms", "whatsapp"] : ["sms"]),
     send: async () => {
       throw new Error("the outbox never sends");
     },
@@ -451,6 +554,7 @@ async function cli(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig(process.env);
+    loadStrategy(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

@@ -1,4 +1,5 @@
 /** The Hono app: `/v1` (bearer tokens with roles), operations endpoints, webhooks and the desk. */
+
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Redis } from "ioredis";
@@ -7,6 +8,7 @@ import { experienceReport } from "../engine/experience/queries.ts";
 import type { Logger } from "../engine/log.ts";
 import { type Metrics, recordExperience } from "../engine/metrics.ts";
 import type { CaseActions } from "../engine/outreach/card-actions.ts";
+import type { Strategy } from "../engine/outreach/strategy.ts";
 import type { Sql } from "../engine/store/database.ts";
 import { oldestPending } from "../engine/store/work.ts";
 import { owe, type Queues } from "../workers/queues.ts";
@@ -18,6 +20,7 @@ import { DeskStreams, deskSessionsChannel, type SessionsEnded } from "./desk/str
 import { errorBody, handleError, refuseBadParams } from "./errors.ts";
 import { openApiDocument } from "./openapi.ts";
 import { tokenRoutes } from "./routes/admin.ts";
+import { answerRoutes } from "./routes/answers.ts";
 import { backtestRoutes } from "./routes/backtests.ts";
 import { callRoutes } from "./routes/calls.ts";
 import { cannedReplyRoutes } from "./routes/canned-replies.ts";
@@ -27,6 +30,7 @@ import { experienceRoutes } from "./routes/experience.ts";
 import { listRoutes } from "./routes/lists.ts";
 import { advocateRoutes, customerRoutes } from "./routes/people.ts";
 import { factRoutes, fxRoutes, ruleRoutes, rulesetRoutes } from "./routes/rules.ts";
+import { strategyRoutes } from "./routes/strategy.ts";
 
 /** A readiness check's own finding, safe to show anyone. */
 class NotReady extends Error {
@@ -72,8 +76,10 @@ export interface AppDeps {
     bank: { name: string; phone: string };
     /** FEEDBACK_AFTER_RESOLUTION: a resolution owes the customer one feedback question. */
     feedbackAfterResolution?: boolean;
-    /** REPLY_TIMEOUT_MINUTES: the desk says when the reminder and the call task will come. */
-    replyTimeoutMinutes: number;
+    /** Channels configured besides SMS ("whatsapp", "app"): an advocate's text answers where the customer wrote. */
+    channels?: ReadonlySet<string>;
+    /** The contact strategy: the desk says what comes next on a case, and when. */
+    strategy: Strategy;
   };
   /** The desk's open live streams, which a sign-out in another process ends by message (main.ts). */
   deskStreams?: DeskStreams;
@@ -206,6 +212,7 @@ export function createApp(deps: AppDeps): Hono {
   v1.route("/events", eventRoutes(deps));
   v1.route("/customers", customerRoutes(deps.sql));
   v1.route("/advocates", advocateRoutes(deps.sql));
+  v1.route("/cases", answerRoutes(deps.sql, deps.queues, deps.log));
   v1.route("/cases", caseRoutes(deps.sql, deps.metrics, advocateTexts(deps), deps.phoneCountry));
   v1.route("/calls", callRoutes(deps.sql, deps.phoneCountry));
   v1.route("/canned-replies", cannedReplyRoutes(deps.sql, deps.texting.bank.phone));
@@ -217,6 +224,7 @@ export function createApp(deps: AppDeps): Hono {
   v1.route("/backtests", backtestRoutes(deps.sql, deps.queues, deps.maxBytes));
   v1.route("/rulesets", rulesetRoutes(deps.sql, told));
   v1.route("/experience", experienceRoutes(deps.sql));
+  v1.route("/contact-strategy", strategyRoutes(deps.texting.strategy, deps.texting.channels ?? new Set()));
   // A list may be a large import (a CSV of compromised cards): its own, larger, bound.
   v1.use(
     "/lists/*",
@@ -244,7 +252,7 @@ export function createApp(deps: AppDeps): Hono {
       endSessions: endDeskSessions,
       metrics: deps.metrics,
       texting: advocateTexts(deps),
-      replyTimeoutMinutes: deps.texting.replyTimeoutMinutes,
+      strategy: deps.texting.strategy,
       phoneCountry: deps.phoneCountry,
       experience: deps.experienceReport ?? ((w) => experienceReport(deps.sql, w, new Date())),
       queues: deps.queues,
@@ -273,6 +281,7 @@ export function advocateTexts(deps: Pick<AppDeps, "sql" | "queues" | "texting" |
     outreach,
     from: deps.texting.from,
     transport: deps.texting.transport,
+    ...(deps.texting.channels ? { channels: deps.texting.channels } : {}),
     bank: deps.texting.bank,
     owe: (job, jobId, delay = 0) => owe(deps.sql, outreach, job.type, job, { jobId, delay }, later(jobId)),
     ...(deps.texting.feedbackAfterResolution ? { feedbackAfterResolution: true } : {}),

@@ -304,6 +304,26 @@ export function openApiDocument(): object {
           },
         },
       },
+      "/v1/cases/{id}/answers": {
+        post: {
+          summary:
+            "`{ answer: yes | no, answerId? }` from the bank's app backend (role ingest): the customer's answer to a question asked in the app; applied as a YES / NO text is (NO confirms fraud and blocks the card, YES resolves a false alarm), once per answerId (else Idempotency-Key)",
+          security: bearer,
+          responses: {
+            "202": { description: "{ caseId, answer, answerId, status: accepted, caseStatus }" },
+            "404": { description: "no such case" },
+            ...errors,
+          },
+        },
+      },
+      "/v1/contact-strategy": {
+        get: {
+          summary:
+            "The contact strategy in force per severity (steps: message, reminder, voice, task, each `afterMinutes` after the previous without an answer) and the channels this deployment can use",
+          security: bearer,
+          responses: { "200": { description: "{ strategy: { high, medium, low }, channels }" }, ...errors },
+        },
+      },
       "/v1/tokens": {
         post: {
           summary: "Make a bearer token for a role (admin only); shown once",
@@ -619,6 +639,35 @@ export function openApiDocument(): object {
             "200": { description: "queued" },
             "401": { description: "bad signature, hash or age" },
           },
+        },
+      },
+      "/webhooks/vonage/voice/answer": {
+        get: {
+          summary:
+            "Vonage Voice answer URL for a call to the bank's number (signed; query from, to, uuid): an NCCO putting the caller through to their case's named advocate (online, with a phone), else the team's line (TEAM_LINES); the case pops on the desk",
+          security: [{ vonageSignedWebhook: [] }],
+          responses: { "200": { description: "an NCCO" }, "401": { description: "bad signature" } },
+        },
+        post: {
+          summary: "The same, for an application whose answer URL is set to POST (JSON body)",
+          security: [{ vonageSignedWebhook: [] }],
+          responses: { "200": { description: "an NCCO" }, "401": { description: "bad signature" } },
+        },
+      },
+      "/webhooks/vonage/voice/input": {
+        post: {
+          summary:
+            "Keypad answer of the automated call (the NCCO input action's eventUrl; query case, attempt; signed): 1 it was me (resolves a false alarm), 2 it was not me (confirms fraud, blocks the card, puts the customer through to their advocate), 0 a person; nothing: asked once more, then the strategy moves on",
+          security: [{ vonageSignedWebhook: [] }],
+          responses: { "200": { description: "the next NCCO" }, "401": { description: "bad signature" } },
+        },
+      },
+      "/webhooks/vonage/voice/event": {
+        post: {
+          summary:
+            "Vonage Voice call states (signed): ringing, answered, machine, completed, busy, unanswered, failed… on the case's timeline; an answering machine gets the bank's number only; an unanswered call moves the strategy on",
+          security: [{ vonageSignedWebhook: [] }],
+          responses: { "200": { description: "queued" }, "401": { description: "bad signature" } },
         },
       },
       "/healthz": { get: { summary: "Liveness", responses: { "200": { description: "ok" } } } },

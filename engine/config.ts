@@ -1,6 +1,7 @@
 /** Configuration: environment variables validated once at start, frozen, passed down. */
 import { parsePhoneNumberFromString } from "libphonenumber-js";
 import { z } from "zod";
+import { callEndpoint, teamName } from "./people.ts";
 
 const optionalString = z
   .string()
@@ -53,6 +54,49 @@ export const configSchema = z.object({
   VONAGE_TIMEOUT_MS: intIn(100, 120_000, 10_000),
   /** Minutes without a reply before the one reminder, and again before a call task for the advocate. */
   REPLY_TIMEOUT_MINUTES: intIn(1, 7 * 24 * 60, 30),
+  /** No answer this long after the first message of a high case → the automated call (decimals allowed). */
+  VOICE_AFTER_MINUTES: z.coerce
+    .number({ error: "must be a number" })
+    .gt(0, "must be more than 0")
+    .max(7 * 24 * 60, "must be at most 10080 (a week)")
+    .default(10),
+  /** The base URL Vonage reaches this service at: voice calls' event and keypad URLs are built from it. */
+  PUBLIC_URL: optionalString.pipe(
+    z
+      .url("must be a URL")
+      .regex(/^https?:\/\//, "must be an http(s) URL")
+      .transform((u) => u.replace(/\/+$/, ""))
+      .optional(),
+  ),
+  /** The number automated calls come from (a Vonage number of the application); default BANK_PHONE. */
+  VONAGE_VOICE_FROM: optionalString,
+  /** The bank's WhatsApp Business number; unset: no WhatsApp. */
+  WHATSAPP_FROM: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\+?[1-9]\d{6,14}$/, "an E.164 number, e.g. +447700900123")
+      .optional(),
+  ),
+  /** The approved WhatsApp templates that ask about a payment, and about an account action (see README). */
+  WHATSAPP_TEMPLATE: z
+    .string()
+    .regex(/^[a-z0-9_]{1,512}$/, "a WhatsApp template name: a-z 0-9 _")
+    .default("touchpoint_payment_check"),
+  WHATSAPP_BEHAVIOUR_TEMPLATE: z
+    .string()
+    .regex(/^[a-z0-9_]{1,512}$/, "a WhatsApp template name: a-z 0-9 _")
+    .default("touchpoint_behaviour_check"),
+  /** The bank's app backend: a case can ask in the app (signed POST; see README). */
+  APP_WEBHOOK_URL: optionalString.pipe(z.url("must be a URL").optional()),
+  /** The HMAC secret of those requests; required with APP_WEBHOOK_URL. */
+  APP_WEBHOOK_SECRET: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
+  /** A JSON file with the contact strategy per severity; unset: the shipped one (README). */
+  CONTACT_STRATEGY_FILE: optionalString,
+  /**
+   * Where a call goes when the named advocate cannot take it: `team=endpoint` pairs, comma
+   * separated, an endpoint an international number or a SIP URI; `*` for every other team.
+   */
+  TEAM_LINES: optionalString,
   /** Quiet hours in the customer's local time: lower severities wait from START until END. */
   QUIET_HOURS_START: intIn(0, 23, 21),
   QUIET_HOURS_END: intIn(0, 23, 8),
@@ -116,6 +160,36 @@ export const configSchema = z.object({
     ),
 });
 
+const checkedSchema = configSchema.superRefine((c, ctx) => {
+  if (c.APP_WEBHOOK_URL && !c.APP_WEBHOOK_SECRET)
+    ctx.addIssue({ code: "custom", path: ["APP_WEBHOOK_SECRET"], message: "required with APP_WEBHOOK_URL" });
+  if (c.TEAM_LINES) {
+    try {
+      parseTeamLines(c.TEAM_LINES);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", path: ["TEAM_LINES"], message: (err as Error).message });
+    }
+  }
+});
+
+/** `fraud=+442079460001,*=sip:desk@pbx.example.com` as team → endpoint ("*": any other team). */
+export function parseTeamLines(v: string): ReadonlyMap<string, string> {
+  const lines = new Map<string, string>();
+  for (const pair of v
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const eq = pair.indexOf("=");
+    const team = pair.slice(0, eq).trim();
+    if (eq < 1 || !(team === "*" || teamName.safeParse(team).success))
+      throw new Error(`"${pair}" is not team=endpoint (e.g. fraud=+442079460001)`);
+    const endpoint = callEndpoint.safeParse(pair.slice(eq + 1));
+    if (!endpoint.success) throw new Error(`${team}: ${endpoint.error.issues[0]?.message}`);
+    lines.set(team, endpoint.data);
+  }
+  return lines;
+}
+
 export type Config = Readonly<z.output<typeof configSchema>>;
 
 export class ConfigError extends Error {
@@ -126,7 +200,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const picked: Record<string, string | undefined> = {};
   for (const key of Object.keys(configSchema.shape)) picked[key] = env[key];
-  const result = configSchema.safeParse(picked);
+  const result = checkedSchema.safeParse(picked);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `${String(i.path[0] ?? "config")}: ${i.message}`);
     throw new ConfigError(`invalid configuration: ${lines.join("; ")}`);

@@ -5,6 +5,7 @@ import { IANAZone } from "luxon";
 import { z } from "zod";
 import { didYouMean } from "./did-you-mean.ts";
 import { text } from "./events.ts";
+import { channelsInput } from "./outreach/strategy.ts";
 
 export const customerInput = z
   .strictObject({
@@ -30,6 +31,8 @@ export const customerInput = z
       .string()
       .regex(/^[a-z]{2}$/, "two-letter language code, e.g. en")
       .default("en"),
+    /** Ordered preference: any of sms, whatsapp, voice, app. Unset: unchanged (new customers: sms, voice). */
+    channels: channelsInput.optional(),
   })
   .transform((c, ctx) => {
     // National formats are read in the home country's numbering plan, then stored as E.164.
@@ -62,11 +65,32 @@ export function unknownTeam(team: string, known: readonly string[]): string | un
   return `${said}; teams are named by their advocates${known.length > 0 ? ` (${some})` : ", and there are none yet"}`;
 }
 
+/**
+ * Where a call reaches an advocate: an international number (stored as E.164) or a SIP URI
+ * (`sip:amara@pbx.bank.example`), as Vonage's `connect` action takes them.
+ */
+export const callEndpoint = z
+  .string()
+  .trim()
+  .max(200)
+  .transform((v, ctx) => {
+    if (/^sips?:[^\s@]+@[A-Za-z0-9.-]+(:\d{1,5})?(;[^\s]*)?$/.test(v)) return v;
+    const parsed = v.startsWith("+") ? parsePhoneNumberFromString(v) : undefined;
+    if (parsed?.isValid()) return parsed.number as string;
+    ctx.addIssue({
+      code: "custom",
+      message: "an international number (+44 20 7946 0123) or a SIP URI (sip:amara@pbx.example.com)",
+    });
+    return z.NEVER;
+  });
+
 export const advocateInput = z.strictObject({
   name: text(200),
   team: teamName,
   capacity: z.number().int().min(0).max(1000).default(10),
   status: z.enum(["online", "away", "offline"]),
+  /** Unset: unchanged; null: removed. */
+  phone: callEndpoint.nullable().optional(),
 });
 
 export const personId = z.string().regex(/^[A-Za-z0-9._~@-]{1,128}$/, "letters, digits and . _ ~ @ - only");

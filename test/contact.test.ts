@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ContactDeps, deliver } from "../engine/outreach/contact.ts";
 import { signVonageWebhook } from "../engine/outreach/signature.ts";
+import { defaultStrategy } from "../engine/outreach/strategy.ts";
 import { getCustomer } from "../engine/store/postgres.ts";
 import {
   eventually,
@@ -279,8 +280,10 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     const deps: ContactDeps = {
       sql: t.tp.db.sql,
       state: undefined as unknown as ContactDeps["state"], // deliver() never reads state
+      strategy: defaultStrategy({ voiceAfterMinutes: 10, replyTimeoutMinutes: 30 }),
       transport: {
         kind: "vonage",
+        channels: new Set(["sms"]),
         async send() {
           sends++;
           await new Promise((r) => setTimeout(r, 20));
@@ -353,8 +356,11 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     await t.drained();
     expect(textsTo("33612340003")).toHaveLength(2);
     const c = await caseById(second.id);
-    expect(c.timeline.find((s: Json) => s.kind === "contact.decided").detail).toMatchObject({
-      action: "suppress",
+    // The strategy passed over SMS, saying why, and (with no automated calls configured here)
+    // handed the case to a person at once.
+    expect(c.timeline.find((s: Json) => s.kind === "contact.step").detail).toMatchObject({
+      action: "skip",
+      reason: expect.stringContaining("the customer opted out of sms"),
     });
   });
 
@@ -550,8 +556,17 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     expect(kinds(await caseById(kase.id))).not.toContain("task.call_customer");
   });
 
-  it("sends one reminder when nobody answers, then asks the advocate to call", async () => {
-    const kase = await textedCase("quiet-1", "+33612340010");
+  it("sends one reminder on a medium case when nobody answers, then asks the advocate to call", async () => {
+    await t.api("PUT", "/v1/customers/quiet-1", {
+      name: "Quiet One",
+      phone: "+33612340010",
+      homeCountry: "FR",
+    });
+    const london = { city: "London", country: "GB", lat: 51.5072, lon: -0.1276 };
+    await t.api("POST", "/v1/events", [tx("quiet-1-a", "quiet-1", "2026-11-22T11:50:00Z", london)]);
+    const kase = await openCaseWith(t.api, "quiet-1", ["foreign-spend-without-travel-notice"]);
+    await eventually(async () => (textsTo("33612340010").length === 1 ? true : undefined));
+    await t.drained();
     const first = await t.tp.queues.outreach.getJob(`noreply-${kase.id}-1`);
     expect(first).toBeDefined();
     await first!.promote();
@@ -563,11 +578,11 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
       const x = await caseById(kase.id);
       return kinds(x).includes("task.call_customer") ? x : undefined;
     });
-    expect(c.timeline.find((s: Json) => s.kind === "task.call_customer").detail.reason).toMatch(/no reply/);
+    expect(c.timeline.find((s: Json) => s.kind === "task.call_customer").detail.reason).toMatch(/no answer/);
     // The reminder went through the contact policy like the first text.
     expect(c.timeline.filter((s: Json) => s.kind === "contact.decided")).toHaveLength(2);
     // The desk and the API say what the advocate must do now.
-    expect(c.attention).toMatch(/call the customer: no reply/);
+    expect(c.attention).toMatch(/call the customer: no answer/);
     const listed = (await t.api("GET", "/v1/cases?customerId=quiet-1")).body.items[0];
     expect(listed.attention).toBe(c.attention);
     expect(textsTo("33612340010")).toHaveLength(2);

@@ -7,8 +7,8 @@ import type { FaultPoint, FxCache, RulesetCache } from "../engine/evaluate.ts";
 import type { CustomerState } from "../engine/features/state.ts";
 import type { Logger } from "../engine/log.ts";
 import type { Metrics } from "../engine/metrics.ts";
+import type { CallDeps } from "../engine/outreach/calls.ts";
 import type { ContactDeps } from "../engine/outreach/contact.ts";
-import type { ConversationDeps } from "../engine/outreach/conversation.ts";
 import { finishBacktest } from "../engine/store/backtests.ts";
 import type { Sql } from "../engine/store/database.ts";
 import type { CaseUpdate } from "../engine/store/postgres.ts";
@@ -88,7 +88,10 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
       await owe(deps.sql, deps.queues.outreach, job.type, job, { jobId: jobIdOf(jobId), delay: delayMs });
     },
   };
-  const conversation: ConversationDeps = {
+  const conversation: CallDeps = {
+    ...(deps.contact.voice
+      ? { voice: { transport: deps.contact.voice.transport, bank: deps.contact.bank } }
+      : {}),
     replyTimeoutMinutes: deps.contact.policy.replyTimeoutMinutes,
     ...(deps.contact.feedback?.enabled ? { feedbackAfterResolution: true } : {}),
     sql: deps.sql,

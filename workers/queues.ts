@@ -1,10 +1,12 @@
 /** Queue names, job shapes and options: the contract between producers (api/) and workers. */
+
 import { type JobsOptions, Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { TouchpointEvent } from "../engine/events.ts";
+import type { CallJob } from "../engine/outreach/calls.ts";
 import type { CardReplaceAction } from "../engine/outreach/card-actions.ts";
 import type { OutreachJob } from "../engine/outreach/contact.ts";
-import type { CardBlockAction, InboundText, Receipt } from "../engine/outreach/conversation.ts";
+import type { AppAnswer, CardBlockAction, InboundText, Receipt } from "../engine/outreach/conversation.ts";
 import type { Sql } from "../engine/store/database.ts";
 import { type OwedJob, recordOwed } from "../engine/store/work.ts";
 
@@ -40,7 +42,13 @@ export interface CasesJob {
 }
 
 /** A Vonage webhook, verified and parsed, waiting to be applied. */
-export type RepliesJob = { kind: "inbound"; text: InboundText } | { kind: "status"; receipt: Receipt };
+export type RepliesJob =
+  | { kind: "inbound"; text: InboundText }
+  | { kind: "status"; receipt: Receipt }
+  /** A YES / NO from the bank's app (`POST /v1/cases/:id/answers`). */
+  | { kind: "answer"; answer: AppAnswer }
+  /** A keypad press or a call's state, from the voice webhooks. */
+  | CallJob;
 
 /** BullMQ key prefix: a Redis Cluster hash tag, so each queue's keys share one slot. */
 export const bullPrefix = (prefix: string) => `{${prefix}}`;

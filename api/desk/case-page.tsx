@@ -1,4 +1,5 @@
 /** The case page: who the customer is, why the case, the texts, the timeline, and what to do. */
+
 import { Hono } from "hono";
 import { CALL_OUTCOMES, callBody, logCall } from "../../engine/cases/call-log.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../engine/errors.ts";
@@ -14,6 +15,7 @@ import {
   replaceCard,
 } from "../../engine/outreach/card-actions.ts";
 import { oweFeedback } from "../../engine/outreach/feedback.ts";
+import type { Strategy } from "../../engine/outreach/strategy.ts";
 import { conditionInWords, type Held, placeText, routeText, type Story } from "../../engine/rules/summary.ts";
 import { type CannedReply, listCannedReplies } from "../../engine/store/canned-replies.ts";
 import type { Sql } from "../../engine/store/database.ts";
@@ -33,9 +35,9 @@ import { ActivityMap, type MapPoint } from "./map.tsx";
 import { NextStep } from "./next-step.tsx";
 import type { DeskEnv } from "./session.tsx";
 import {
+  conversationLine,
   type Detail,
   describeEvent,
-  KIND_WORDS,
   STEP_LABEL,
   stateInWords,
   statusInWords,
@@ -191,6 +193,16 @@ function BlockCard({ c }: { c: Detail }) {
 }
 
 /** The texts out and in as one thread, who wrote each, its delivery state, and the reply box. */
+/** Where the reply box's text goes: where the customer last wrote (as the outreach path decides), else by text. */
+function replyLabel(c: Detail): string {
+  const last = [...c.messages].reverse().find((m) => m.direction === "inbound" && m.channel !== "voice");
+  // WhatsApp takes free text only within 24 hours of the customer's last message there.
+  if (last?.channel === "whatsapp" && Date.now() - Date.parse(last.createdAt) < 24 * 3600_000)
+    return "WhatsApp";
+  if (last?.channel === "app") return "Answer in the app to";
+  return "Text";
+}
+
 function Conversation({
   c,
   error,
@@ -207,17 +219,13 @@ function Conversation({
   return (
     <div class="card" id="conversation">
       <h2>Conversation</h2>
-      {c.messages.length === 0 ? <p class="muted">No texts yet.</p> : null}
+      {c.messages.length === 0 ? <p class="muted">Nothing sent or received yet.</p> : null}
       <ol class="thread" id="thread" data-live>
         {c.messages.map((m) => (
           <li class={`msg ${m.direction === "inbound" ? "in" : "out"}`}>
             <div class="muted">
-              {m.direction === "inbound"
-                ? `${c.customer?.name ?? "The customer"} wrote`
-                : m.author
-                  ? `${m.author.name} wrote`
-                  : `touchpoint sent (${KIND_WORDS[m.kind] ?? "text"})`}{" "}
-              · <When at={m.createdAt} /> · {statusInWords(m)}
+              {conversationLine(m, c.customer?.name ?? "The customer")} · <When at={m.createdAt} />
+              {m.channel === "voice" ? null : <> · {statusInWords(m)}</>}
               {m.transport === "outbox" && m.direction === "outbound" ? (
                 <>
                   {" "}
@@ -234,7 +242,9 @@ function Conversation({
         <p class="warn">Texts are off: the customer replied STOP. Call them instead.</p>
       ) : (
         <form method="post" action={`/desk/cases/${c.id}/messages`}>
-          <label for="reply-text">Text {c.customer?.name ?? "the customer"}</label>
+          <label for="reply-text">
+            {replyLabel(c)} {c.customer?.name ?? "the customer"}
+          </label>
           <textarea id="reply-text" name="text" rows={2} maxlength={612} required>
             {draft ?? ""}
           </textarea>
@@ -260,7 +270,8 @@ function CasePage({
   error,
   colleagues = [],
   moved,
-  replyTimeoutMinutes,
+  strategy,
+  voice = false,
   canned,
   draft,
 }: {
@@ -268,7 +279,9 @@ function CasePage({
   draft?: string | undefined;
   c: Detail;
   principal: Principal;
-  replyTimeoutMinutes: number;
+  strategy: Strategy;
+  /** Automated calls are configured (the next step may be one). */
+  voice?: boolean;
   revealPhone?: boolean;
   error?: string | undefined;
   colleagues?: Awaited<ReturnType<typeof listAdvocates>>;
@@ -287,7 +300,7 @@ function CasePage({
         {/* A colleague's hand-over note is read before anything else, then why, then what to do. */}
         <HandOffNote c={c} principal={principal} />
         {lead ? <p class="story lead">{lead}</p> : null}
-        <NextStep c={c} replyTimeoutMinutes={replyTimeoutMinutes} />
+        <NextStep c={c} strategy={strategy} voice={voice} />
         <p class="muted">
           {c.id} · opened <When at={c.openedAt} /> · <b class={open ? "" : "ok"}>{stateInWords(c)}</b> ·
           advocate <b>{c.advocate?.name ?? "waiting for an advocate"}</b>
@@ -503,10 +516,7 @@ function refusalCode(issue: string): string {
 /** How long a shown number stays shown to whoever asked, ms: long enough to dial it. */
 const REVEAL_MS = 5 * 60_000;
 
-export function caseRoutes(
-  sql: Sql,
-  opts: { metrics?: Metrics; texting: CaseActions; replyTimeoutMinutes: number },
-) {
+export function caseRoutes(sql: Sql, opts: { metrics?: Metrics; texting: CaseActions; strategy: Strategy }) {
   const app = new Hono<DeskEnv>();
   app.get("/cases/:id", async (c) => {
     const p = c.get("principal");
@@ -527,7 +537,8 @@ export function caseRoutes(
           colleagues={colleagues}
           moved={c.req.query("moved")}
           revealPhone={revealPhone}
-          replyTimeoutMinutes={opts.replyTimeoutMinutes}
+          strategy={opts.strategy}
+          voice={opts.texting.channels?.has("voice") ?? false}
           canned={canned}
           draft={draft}
         />,

@@ -3,11 +3,13 @@
  * (queue, case, advocates, rules, lists, experience) and the sign-in (session.tsx). An advocate sees only their
  * team's cases, as on the API; the risk team sees its rules.
  */
+
 import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import type { CountryCode } from "libphonenumber-js";
 import type { Metrics } from "../../engine/metrics.ts";
 import type { CaseActions } from "../../engine/outreach/card-actions.ts";
+import type { Strategy } from "../../engine/outreach/strategy.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import type { Queues } from "../../workers/queues.ts";
 import type { Told } from "../routes/rules.ts";
@@ -32,8 +34,8 @@ export function deskRoutes(
     publicUrl?: string | undefined;
     metrics?: Metrics;
     texting: CaseActions;
-    /** REPLY_TIMEOUT_MINUTES: when the case page says the reminder and the call task will come. */
-    replyTimeoutMinutes: number;
+    /** The contact strategy: when the case page says the next steps will come. */
+    strategy: Strategy;
     phoneCountry?: CountryCode | undefined;
     /** Open live streams by session, and how a sign-out ends them in every process. */
     streams: DeskStreams;

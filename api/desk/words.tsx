@@ -50,9 +50,14 @@ export const STEP_LABEL: Record<string, string> = {
   "phone.revealed": "Number shown to call",
   "call.received": "Customer calling",
   "contact.decided": "Contact policy",
+  "contact.step": "Contact strategy",
+  "call.placed": "Automated call",
+  "call.status": "Call",
+  "call.keypad": "Keypad",
+  "call.connected": "Put through",
   "message.written": "Text written",
-  "message.sent": "Text",
-  "message.failed": "Text failed",
+  "message.sent": "Message sent",
+  "message.failed": "Contact failed",
   "message.status": "Delivery",
   "reply.received": "Customer replied",
   "action.card_block": "Card block requested",
@@ -87,6 +92,11 @@ export function stepText(kind: string, d: Record<string, unknown>): string {
       return String(d.text);
     case "message.status":
       return `${words(d.status)}${typeof d.reason === "string" ? ` — ${d.reason}` : ""}`;
+    case "contact.step": {
+      const step = typeof d.step === "number" ? `step ${d.step}` : "next step";
+      const what = d.action === "skip" ? "skipped" : d.action === "next" ? "now" : `by ${words(d.action)}`;
+      return `${step} (${words(d.do ?? "")}) ${what}: ${String(d.reason ?? "")}`.replace(/\(\) /, "");
+    }
     case "contact.opted_out":
       return typeof d.reason === "string" ? d.reason : "the customer replied STOP: no more texts";
     default:
@@ -118,7 +128,69 @@ export const KIND_WORDS: Record<string, string> = {
   opt_out_confirmation: "STOP confirmed",
   help: "help",
   feedback_question: "feedback question",
+  check_call: "automated call",
 };
+
+/** Each channel's name on the conversation. */
+export const CHANNEL_WORDS: Record<string, string> = {
+  sms: "Text",
+  whatsapp: "WhatsApp",
+  voice: "Call",
+  app: "App",
+};
+
+/**
+ * One line of the conversation in words: who, on which channel, and what it was. A call says how
+ * it went (answered, not answered, how long), a keypad answer which key.
+ */
+export function conversationLine(
+  m: {
+    direction: string;
+    kind: string;
+    channel?: string;
+    author: { name: string } | null;
+    status: string;
+    details?: Record<string, unknown>;
+  },
+  customerName: string,
+): string {
+  const channel = CHANNEL_WORDS[m.channel ?? "sms"] ?? "Text";
+  if (m.channel === "voice") {
+    if (m.direction === "inbound")
+      return m.kind === "call.inbound"
+        ? `${channel} · ${customerName} called the bank`
+        : `${channel} · ${customerName} pressed a key`;
+    const seconds = typeof m.details?.durationSeconds === "number" ? m.details.durationSeconds : undefined;
+    return `${channel} · touchpoint called (automated, keypad answers) · ${callStatusInWords(m.status)}${seconds !== undefined ? `, ${seconds} s` : ""}`;
+  }
+  if (m.direction === "inbound") return `${channel} · ${customerName} wrote`;
+  if (m.author) return `${channel} · ${m.author.name} wrote`;
+  return `${channel} · touchpoint sent (${KIND_WORDS[m.kind] ?? "message"})`;
+}
+
+const CALL_STATUS_WORDS: Record<string, string> = {
+  pending: "about to call",
+  sending: "calling",
+  retrying: "trying again",
+  submitted: "calling",
+  started: "calling",
+  ringing: "ringing",
+  answered: "answered",
+  human: "answered",
+  machine: "answering machine: left the bank's number",
+  completed: "ended",
+  busy: "busy",
+  unanswered: "not answered",
+  timeout: "not answered",
+  rejected: "rejected",
+  cancelled: "cancelled",
+  failed: "could not be placed",
+  disconnected: "cut off",
+};
+
+function callStatusInWords(status: string): string {
+  return CALL_STATUS_WORDS[status] ?? status.replace(/_/g, " ");
+}
 
 const STATUS_WORDS: Record<string, string> = {
   pending: "waiting to send",

@@ -3,14 +3,16 @@
  * and put on queue `replies`; the answer is a fast 200 so Vonage does not resend. A resent webhook
  * has the same message_uuid: its job id dedupes it, and its effects are idempotent anyway.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { UnauthorizedError, ValidationError } from "../../engine/errors.ts";
 import { cleanText, inputIssues } from "../../engine/input.ts";
 import type { Logger } from "../../engine/log.ts";
 import { maskPhone } from "../../engine/log.ts";
+import { answerInboundCall, keypadReply, type VoiceSetup } from "../../engine/outreach/calls.ts";
 import { toE164 } from "../../engine/outreach/conversation.ts";
+import { parseCallEvent, parseKeypad } from "../../engine/outreach/ncco.ts";
 import { verifyVonageWebhook } from "../../engine/outreach/signature.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { jobId, owe, type Queues } from "../../workers/queues.ts";
@@ -21,17 +23,43 @@ const MAX_WEBHOOK_BYTES = 64 * 1024;
 
 const number = z.string().regex(/^\+?\d{3,20}$/, "digits only, as Vonage sends them");
 
-export const inboundSchema = z.looseObject({
-  channel: z.literal("sms"),
-  message_uuid: z.string().min(1).max(100),
-  to: z.string().min(1).max(32),
-  from: number,
-  timestamp: z.string().optional(),
-  message_type: z.literal("text"),
-  // Postgres cannot hold NUL nor an unpaired surrogate; a phone can send either. Cleaned rather
-  // than refused, or Vonage resends for ever.
-  text: z.string().max(2000).transform(cleanText),
-});
+export const inboundSchema = z
+  .looseObject({
+    // WhatsApp replies arrive here too, and move a case exactly as an SMS reply does.
+    channel: z.enum(["sms", "whatsapp"]),
+    message_uuid: z.string().min(1).max(100),
+    to: z.string().min(1).max(32),
+    from: number,
+    timestamp: z.string().optional(),
+    // A WhatsApp quick-reply button ("YES" under a template) arrives as `button` with its text.
+    message_type: z.enum(["text", "button", "reply"]),
+    // Postgres cannot hold NUL nor an unpaired surrogate; a phone can send either. Cleaned rather
+    // than refused, or Vonage resends for ever.
+    text: z.string().max(2000).transform(cleanText).optional(),
+    button: z
+      .looseObject({ text: z.string().max(2000).optional(), payload: z.string().max(2000).optional() })
+      .optional(),
+    reply: z
+      .looseObject({ title: z.string().max(2000).optional(), id: z.string().max(2000).optional() })
+      .optional(),
+  })
+  .transform((m, ctx) => {
+    const words =
+      m.message_type === "text"
+        ? m.text
+        : m.message_type === "button"
+          ? (m.button?.text ?? m.button?.payload)
+          : m.reply?.title;
+    if (words === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: [m.message_type],
+        message: `a ${m.message_type} message carries its words`,
+      });
+      return z.NEVER;
+    }
+    return { ...m, text: cleanText(words) };
+  });
 
 export const statusSchema = z.looseObject({
   message_uuid: z.string().min(1).max(100),
@@ -58,6 +86,8 @@ export interface WebhookDeps {
   secret?: string;
   insecure: boolean;
   now?: () => Date;
+  /** The voice webhooks' setup (the bank, the calls' number, PUBLIC_URL, TEAM_LINES). */
+  voice: VoiceSetup;
 }
 
 export function vonageWebhooks(deps: WebhookDeps) {
@@ -74,6 +104,18 @@ export function vonageWebhooks(deps: WebhookDeps) {
     authorization: string | undefined,
     schema: S,
   ): Promise<z.output<S>> {
+    await signed(raw, authorization);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      throw new ValidationError("malformed JSON", [{ path: "(body)", message: "not valid JSON" }]);
+    }
+    return parse(body, schema);
+  }
+
+  /** Vonage's signature over the raw body (empty for a GET), or 401. */
+  async function signed(raw: string, authorization: string | undefined): Promise<void> {
     if (deps.secret) {
       try {
         await verifyVonageWebhook({ authorization, rawBody: raw, secret: deps.secret, now: now() });
@@ -84,14 +126,11 @@ export function vonageWebhooks(deps: WebhookDeps) {
     } else if (!deps.insecure) {
       throw new UnauthorizedError("webhooks are disabled: set VONAGE_SIGNATURE_SECRET");
     }
-    let body: unknown;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      throw new ValidationError("malformed JSON", [{ path: "(body)", message: "not valid JSON" }]);
-    }
+  }
+
+  function parse<S extends z.ZodType>(body: unknown, schema: S): z.output<S> {
     const parsed = schema.safeParse(body);
-    if (!parsed.success) throw new ValidationError("not a Messages API webhook", toIssues(parsed.error));
+    if (!parsed.success) throw new ValidationError("not a Vonage webhook", toIssues(parsed.error));
     const bad = inputIssues(parsed.data);
     if (bad.length > 0) throw new ValidationError("invalid text in the webhook", bad);
     return parsed.data;
@@ -116,7 +155,13 @@ export function vonageWebhooks(deps: WebhookDeps) {
       "inbound",
       {
         kind: "inbound",
-        text: { messageUuid: m.message_uuid, from: toE164(m.from), to: m.to, text: m.text },
+        text: {
+          messageUuid: m.message_uuid,
+          from: toE164(m.from),
+          to: m.to,
+          text: m.text,
+          ...(m.channel === "whatsapp" ? { channel: "whatsapp" as const } : {}),
+        },
       },
       { jobId: jobId("in", m.message_uuid) },
       queueLater,
@@ -152,5 +197,84 @@ export function vonageWebhooks(deps: WebhookDeps) {
     );
     return c.json({ ok: true }, 200);
   });
+  // ------------------------------------------------------------------ voice
+
+  /** A voice webhook's fields: the query of a GET (Vonage's default for answer URLs), else the JSON body. */
+  async function voiceRequest(c: Context): Promise<unknown> {
+    if (c.req.method === "GET") {
+      await signed("", c.req.header("authorization"));
+      return c.req.query();
+    }
+    const raw = await c.req.text();
+    await signed(raw, c.req.header("authorization"));
+    try {
+      return JSON.parse(raw);
+    } catch {
+      throw new ValidationError("malformed JSON", [{ path: "(body)", message: "not valid JSON" }]);
+    }
+  }
+
+  // A customer calls the bank's number: put through to the person who knows their case.
+  const answer = async (c: Context) => {
+    const call = parse(await voiceRequest(c), answerSchema);
+    const ncco = await answerInboundCall(deps.sql, deps.voice, deps.log, {
+      from: toE164(call.from),
+      to: call.to,
+      uuid: call.uuid,
+      now: now(),
+    });
+    return c.json(ncco, 200);
+  };
+  app.get("/voice/answer", answer);
+  app.post("/voice/answer", answer);
+
+  // The keypad of the automated call (the NCCO `input` action's eventUrl): the next NCCO at once,
+  // the case's change as owed work, so an answer is never lost once Vonage has had its reply.
+  app.post("/voice/input", async (c) => {
+    const body = await voiceRequest(c);
+    const q = parse(c.req.query(), keypadQuery);
+    const keypad = parseKeypad(body);
+    const { ncco, job } = await keypadReply(deps.sql, deps.voice, {
+      caseId: q.case,
+      attempt: q.attempt,
+      keypad,
+    });
+    if (job)
+      await owe(
+        deps.sql,
+        deps.queues.replies,
+        "keypad",
+        job,
+        { jobId: jobId("key", keypad.uuid, String(q.attempt)) },
+        queueLater,
+      );
+    return c.json(ncco, 200);
+  });
+
+  // Call states: ringing, answered, machine, completed, unanswered…
+  app.post("/voice/event", async (c) => {
+    const event = parseCallEvent(await voiceRequest(c));
+    if (event.known)
+      await owe(
+        deps.sql,
+        deps.queues.replies,
+        "call",
+        { kind: "call", event },
+        { jobId: jobId("call", event.uuid, event.status, event.subState ?? "") },
+        queueLater,
+      );
+    return c.json({ ok: true }, 200);
+  });
   return app;
 }
+
+const answerSchema = z.looseObject({
+  from: z.string().regex(/^\+?\d{3,20}$/, "the caller's number, digits"),
+  to: z.string().min(1).max(40),
+  uuid: z.string().min(1).max(100),
+});
+
+const keypadQuery = z.looseObject({
+  case: z.string().regex(/^case-[a-z0-9-]{1,60}$/, "a case id"),
+  attempt: z.enum(["1", "2"]).transform((a) => Number(a) as 1 | 2),
+});

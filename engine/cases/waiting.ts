@@ -1,8 +1,10 @@
 /**
- * What an open case is waiting for while nobody needs to act: the customer's answer to a text (and
- * what touchpoint does next if none comes, and when), or a text held back by quiet hours. Read from
- * the case's timeline alone, with the reply timeout the outreach worker uses. Pure.
+ * What an open case is waiting for while nobody needs to act: the customer's answer (to a text, a
+ * WhatsApp message, an app question or an automated call), and what the contact strategy does
+ * next if none comes, and when; or a first message held back by quiet hours. Read from the case's
+ * timeline and its severity's strategy steps (engine/outreach/strategy.ts). Pure.
  */
+import type { StepKind, Step as StrategyStep } from "../outreach/strategy.ts";
 
 /** The timeline entries this reads: oldest first, as a case's detail holds them. */
 export interface Step {
@@ -11,46 +13,53 @@ export interface Step {
   detail: unknown;
 }
 
+export interface NextContact {
+  do: StepKind;
+  /** When it is due: the previous step's time plus its wait (or the end of quiet hours). */
+  at: Date;
+  /** Held by the contact policy (quiet hours) until `at`. */
+  held: boolean;
+}
+
 export type Waiting =
-  /** The first text is held by the contact policy (quiet hours) until `until`. */
+  /** The first message is held by the contact policy (quiet hours) until `until`. */
   | { kind: "held"; until: Date }
   /**
-   * Waiting for the customer's answer to the text sent at `askedAt` (`by` touchpoint's check or an
-   * advocate's text); if none comes, the reminder at `reminderAt` (null: none is due, or it is held
-   * until `reminderHeldUntil`), then a call task for the advocate at `callTaskAt` (null: none follows
-   * an advocate's text).
+   * Waiting for the customer's answer to what was sent at `askedAt` (`by` touchpoint's strategy or
+   * an advocate's text, on `channel`); if none comes, the strategy's `next` steps, in order (none
+   * after the last step, or when the customer answered and an advocate wrote since).
    */
   | {
       kind: "answer";
       by: "touchpoint" | "advocate";
       askedAt: Date;
-      reminderAt: Date | null;
-      reminderHeldUntil: Date | null;
-      callTaskAt: Date | null;
-      /** The text went to the outbox (no Vonage credentials): stored, never sent. */
+      /** sms, whatsapp, app, voice: where the question went. */
+      channel: string;
+      next: NextContact[];
+      /** The question went to the outbox (no Vonage credentials): stored, never sent. */
       outbox: boolean;
     };
 
 const CHECKS = new Set(["fraud_check", "behaviour_check"]);
-const REMINDERS = new Set(["reminder", "behaviour_reminder"]);
 
-const kindOf = (s: Step) => (s.detail as { kind?: unknown } | null)?.kind;
-const inOutbox = (s: Step) => (s.detail as { transport?: unknown } | null)?.transport === "outbox";
+const detail = (s: Step) => (s.detail ?? {}) as Record<string, unknown>;
 const notBefore = (s: Step) => {
-  const d = s.detail as { action?: unknown; notBefore?: unknown } | null;
-  return d?.action === "defer" && typeof d.notBefore === "string" ? new Date(d.notBefore) : undefined;
+  const d = detail(s);
+  return d.action === "defer" && typeof d.notBefore === "string" ? new Date(d.notBefore) : undefined;
 };
 
 /**
  * What the case waits for, or undefined when it waits for nobody (closed, answered, or a task is
- * already due: then the case needs its advocate, which says more). `replyTimeoutMinutes` is
- * REPLY_TIMEOUT_MINUTES: the check's reminder goes that long after it, the call task that long after
- * the reminder (engine/outreach/contact.ts, `noReply`); without a reminder (the customer opted out)
- * the call task comes at the first timeout.
+ * already due: then the case needs its advocate, which says more). `steps` is the strategy of
+ * the case's severity: step 1 asks, and each later step comes its `afterMinutes` after the one
+ * before while nobody answers (a skipped step hands over at once, so the projection is the latest
+ * each can come).
  */
 export function waitingFor(
-  c: { status: string; timeline: readonly Step[]; optedOut: boolean },
-  replyTimeoutMinutes: number,
+  c: { status: string; timeline: readonly Step[] },
+  steps: readonly StrategyStep[],
+  /** Whether an automated call can be placed to this customer (configured, and among their channels). */
+  opts: { canCall: boolean } = { canCall: true },
 ): Waiting | undefined {
   if (c.status !== "open") return undefined;
   const t = c.timeline;
@@ -58,52 +67,60 @@ export function waitingFor(
     for (let i = t.length - 1; i >= from; i--) if (test(t[i]!)) return i;
     return -1;
   };
-  // Only what came after the customer last wrote is still waiting for them.
-  const from = lastIndex((s) => s.kind === "reply.received") + 1;
+  // Only what came after the customer last answered is still waiting for them.
+  const from = lastIndex((s) => s.kind === "reply.received" || s.kind === "call.keypad") + 1;
   // A call task is due: the case needs its advocate, not the customer.
   if (lastIndex((s) => s.kind === "task.call_customer", from) >= 0) return undefined;
-  const check = lastIndex((s) => s.kind === "message.sent" && CHECKS.has(kindOf(s) as string), from);
+  const check = lastIndex(
+    (s) => (s.kind === "message.sent" && CHECKS.has(detail(s).kind as string)) || s.kind === "call.placed",
+    from,
+  );
   const written = lastIndex((s) => s.kind === "message.written", from);
-  const timeout = replyTimeoutMinutes * 60_000;
-  const after = (d: Date, ms: number) => new Date(d.getTime() + ms);
-  if (check >= 0) {
-    const checkAt = new Date(t[check]!.at);
-    const reminder = lastIndex((s) => s.kind === "message.sent" && REMINDERS.has(kindOf(s) as string), check);
-    const held = lastIndex((s) => s.kind === "contact.decided" && notBefore(s) !== undefined, check + 1);
-    const base = {
-      kind: "answer" as const,
-      by: written > check ? ("advocate" as const) : ("touchpoint" as const),
-      askedAt: written > check ? new Date(t[written]!.at) : checkAt,
-      outbox: written > check ? false : inOutbox(t[check]!),
-    };
-    if (reminder >= 0)
+  if (check < 0) {
+    if (written >= 0)
       return {
-        ...base,
-        reminderAt: null,
-        reminderHeldUntil: null,
-        callTaskAt: after(new Date(t[reminder]!.at), timeout),
+        kind: "answer",
+        by: "advocate",
+        askedAt: new Date(t[written]!.at),
+        channel: "sms",
+        next: [],
+        outbox: false,
       };
-    if (c.optedOut)
-      return { ...base, reminderAt: null, reminderHeldUntil: null, callTaskAt: after(checkAt, timeout) };
-    if (held >= 0) {
-      const until = notBefore(t[held]!)!;
-      return { ...base, reminderAt: null, reminderHeldUntil: until, callTaskAt: after(until, timeout) };
-    }
-    const reminderAt = after(checkAt, timeout);
-    return { ...base, reminderAt, reminderHeldUntil: null, callTaskAt: after(reminderAt, timeout) };
+    // Nothing out yet: the policy may be holding the first message for the morning.
+    const held = lastIndex((s) => s.kind === "contact.decided", from);
+    const until = held >= 0 ? notBefore(t[held]!) : undefined;
+    return until ? { kind: "held", until } : undefined;
   }
-  if (written >= 0)
-    return {
-      kind: "answer",
-      by: "advocate",
-      askedAt: new Date(t[written]!.at),
-      reminderAt: null,
-      reminderHeldUntil: null,
-      callTaskAt: null,
-      outbox: false,
-    };
-  // No text out yet: the policy may be holding the first one for the morning.
-  const held = lastIndex((s) => s.kind === "contact.decided", from);
-  const until = held >= 0 ? notBefore(t[held]!) : undefined;
-  return until ? { kind: "held", until } : undefined;
+  const asked = t[check]!;
+  // The strategy's last step on the timeline (1-based `step`); a case from before strategies has none: step 1.
+  const stepAt = lastIndex((s) => s.kind === "contact.step" && typeof detail(s).step === "number", from);
+  const done = stepAt >= 0 ? (detail(t[stepAt]!).step as number) : 1;
+  // Each later step is timed from the last one taken (the ask itself when it is the first).
+  let at = new Date((stepAt > check ? t[stepAt]! : asked).at);
+  // A deferred step since: held until the policy's morning.
+  const heldAt = lastIndex(
+    (s) => s.kind === "contact.decided" && notBefore(s) !== undefined,
+    Math.max(stepAt, check) + 1,
+  );
+  const next: NextContact[] = [];
+  steps.slice(done).forEach((s, i) => {
+    if (i === 0 && heldAt >= 0) {
+      at = notBefore(t[heldAt]!)!;
+      next.push({ do: s.do, at, held: true });
+      return;
+    }
+    at = new Date(at.getTime() + s.afterMinutes * 60_000);
+    // A call that cannot be placed is skipped when its time comes; the next step waits its own time after.
+    if (s.do === "voice" && !opts.canCall) return;
+    next.push({ do: s.do, at, held: false });
+  });
+  const advocateSince = written > check;
+  return {
+    kind: "answer",
+    by: advocateSince ? "advocate" : "touchpoint",
+    askedAt: new Date((advocateSince ? t[written]! : asked).at),
+    channel: asked.kind === "call.placed" ? "voice" : String(detail(asked).channel ?? "sms"),
+    next,
+    outbox: !advocateSince && detail(asked).transport === "outbox",
+  };
 }

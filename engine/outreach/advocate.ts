@@ -11,9 +11,16 @@ import { isBlank } from "../events.ts";
 import { cleanText } from "../input.ts";
 import { isNumber, numbersWrittenIn, splitsOf, type WrittenNumber } from "../people.ts";
 import type { Sql } from "../store/database.ts";
-import { claimOutbound, getMessageByKey, type MessageRow, setOutboundStatus } from "../store/messages.ts";
+import {
+  claimOutbound,
+  getMessageByKey,
+  lastInbound,
+  type MessageRow,
+  setOutboundStatus,
+} from "../store/messages.ts";
 import { addTimeline, getCustomer } from "../store/postgres.ts";
-import { type ContactDeps, deliver, type OutreachJob } from "./contact.ts";
+import { type ContactDeps, deliver, type OutreachJob, optedOutChannels } from "./contact.ts";
+import { replyChannel } from "./strategy.ts";
 
 /** Longest text an advocate may send: four SMS segments of GSM-7. */
 export const ADVOCATE_TEXT_MAX = 612;
@@ -76,6 +83,8 @@ export interface AdvocateTexting {
   owe: (job: OutreachJob, jobId: string, delayMs?: number) => Promise<void>;
   /** FEEDBACK_AFTER_RESOLUTION: a person's resolution also owes the customer's feedback question. */
   feedbackAfterResolution?: boolean;
+  /** The channels configured besides SMS ("whatsapp", "app"): an answer can go where the customer wrote. */
+  channels?: ReadonlySet<string>;
 }
 
 export async function writeToCustomer(
@@ -91,7 +100,19 @@ export async function writeToCustomer(
     );
   const customer = await getCustomer(deps.sql, m.customerId);
   if (!customer) throw new ConflictError(`customer ${m.customerId} is not on file`);
-  if (customer.optedOutAt)
+  // The reply goes where the customer last wrote, when we can still write there (WhatsApp's
+  // window, the app configured), else by SMS.
+  const channel = replyChannel({
+    last: await lastInbound(deps.sql, customer.id),
+    optedOut: optedOutChannels(customer),
+    capabilities: {
+      whatsapp: Boolean(deps.channels?.has("whatsapp")),
+      app: Boolean(deps.channels?.has("app")),
+      voice: false,
+    },
+    now: new Date(),
+  });
+  if (channel === "sms" && customer.optedOutAt)
     throw new ConflictError(
       `the customer replied STOP on ${customer.optedOutAt.toISOString().slice(0, 10)}: no texts until they send START; call them instead`,
       { optedOutAt: customer.optedOutAt.toISOString() },
@@ -107,6 +128,7 @@ export async function writeToCustomer(
     transport: deps.transport,
     idemKey: key,
     author: m.author,
+    channel,
   });
   // As Stripe does: a key names one request, so the same key with another text is refused, not
   // answered with the first text as if this one had been sent.
@@ -146,7 +168,8 @@ export async function sendAdvocateText(
   if (!["pending", "retrying"].includes(message.status)) return `already ${message.status}`;
   const customer = message.customerId ? await getCustomer(deps.sql, message.customerId) : undefined;
   if (!customer) return "customer not found";
-  if (customer.optedOutAt) {
+  if (message.channel === "voice") return "not a text";
+  if (optedOutChannels(customer).has(message.channel)) {
     await setOutboundStatus(deps.sql, message.id, "failed", {
       error: { message: "the customer replied STOP before it was sent" },
     });
@@ -164,6 +187,7 @@ export async function sendAdvocateText(
     body: message.body,
     key: job.key,
     finalAttempt,
+    channel: message.channel,
   });
   return "sent";
 }

@@ -16,21 +16,54 @@ import {
   claimOutbound,
   claimSending,
   contactCounts,
+  contactHistory,
   getMessageByKey,
+  lastInbound,
   type MessageRow,
   repliedSince,
   setOutboundStatus,
 } from "../store/messages.ts";
 import { addTimeline, type Customer, caseCards, getCustomer } from "../store/postgres.ts";
+import type { AppTransport } from "./channels/app.ts";
+import type { VoiceTransport } from "./channels/voice.ts";
+import { checkCallNcco, voiceText } from "./ncco.ts";
 import { decideContact } from "./policy.ts";
-import { type MessageKind, renderMessage, type TemplateVars } from "./templates.ts";
+import {
+  type Capabilities,
+  type Channel,
+  type MessageChannel,
+  planStep,
+  replyChannel,
+  type Strategy,
+  WHATSAPP_WINDOW_MS,
+} from "./strategy.ts";
+import { type MessageKind, renderMessage, type TemplateVars, whatsappParameters } from "./templates.ts";
 
-/** Where texts go: Vonage, or the outbox when no credentials are configured. */
-export interface SmsTransport {
-  kind: "vonage" | "outbox";
-  /** Vonage accepts the text (returns its message_uuid) or throws RetryableError / PermanentError. */
-  send(m: { to: string; text: string; clientRef: string }): Promise<{ messageUuid: string }>;
+/** A WhatsApp template message: an approved template's name, its `{{n}}` values and its locale. */
+export interface WhatsAppTemplateRef {
+  name: string;
+  parameters: string[];
+  /** WhatsApp's locale code, e.g. `en_GB`, `fr`. */
+  locale: string;
 }
+
+/** Where written messages go: Vonage's Messages API (SMS, WhatsApp), or the outbox when no credentials are configured. */
+export interface MessageTransport {
+  kind: "vonage" | "outbox";
+  /** The Messages API channels it is configured for ("sms", and "whatsapp" with WHATSAPP_FROM). */
+  channels: ReadonlySet<string>;
+  /** Vonage accepts the message (returns its message_uuid) or throws RetryableError / PermanentError. */
+  send(m: {
+    channel?: "sms" | "whatsapp";
+    to: string;
+    text: string;
+    clientRef: string;
+    /** WhatsApp outside the customer's 24-hour window: the approved template instead of `text`. */
+    template?: WhatsAppTemplateRef;
+  }): Promise<{ messageUuid: string }>;
+}
+/** The SMS-only name it had before WhatsApp. */
+export type SmsTransport = MessageTransport;
 
 export interface ContactPolicyConfig {
   quietStartHour: number;
@@ -43,7 +76,8 @@ export interface ContactPolicyConfig {
 
 export type OutreachJob =
   | { type: "check"; caseId: string; why: "opened" | "escalated" | "deferred" }
-  | { type: "no-reply"; caseId: string; askedAt: string; stage: 1 | 2 }
+  /** No answer since `askedAt`: step `stage` (1, 2, …) of the case's contact strategy. */
+  | { type: "no-reply"; caseId: string; askedAt: string; stage: number }
   | { type: "respond"; customerId: string; caseId: string | null; kind: ResponseKind; key: string }
   | { type: "resend"; key: string; attempt: number }
   | { type: "reconcile"; key: string }
@@ -59,10 +93,27 @@ export type ResponseKind =
   | "opt_out_confirmation"
   | "help";
 
+/** The Voice API, for the strategy's automated calls (engine/outreach/channels/voice.ts). */
+export interface VoiceDeps {
+  transport: VoiceTransport;
+  /** The bank's number calls come from (E.164). */
+  from: string;
+  /** PUBLIC_URL: where Vonage reaches this service's voice webhooks. */
+  publicUrl: string;
+}
+
 export interface ContactDeps {
   sql: Sql;
   state: CustomerState;
-  transport: SmsTransport;
+  transport: MessageTransport;
+  /** The contact strategy per severity (CONTACT_STRATEGY_FILE, or the shipped default). */
+  strategy: Strategy;
+  /** WhatsApp's approved templates, for a business-started message outside the 24-hour window. */
+  whatsappTemplates?: { payment: string; behaviour: string };
+  /** Automated calls; absent when the Voice API is not configured (the strategy skips them). */
+  voice?: VoiceDeps;
+  /** The bank's app (APP_WEBHOOK_URL); absent: no in-app questions. */
+  app?: AppTransport;
   from: string;
   bank: { name: string; phone: string };
   policy: ContactPolicyConfig;
@@ -84,6 +135,8 @@ const RECONCILE_AFTER_MS = 15 * MINUTE;
 export interface CaseContext {
   id: string;
   status: string;
+  /** Set by the customer's answer (a NO keeps the case open for the advocate). */
+  outcome: string | null;
   severity: Severity;
   advocateName: string | null;
   customer: Customer;
@@ -98,7 +151,7 @@ export async function caseContext(sql: Sql, caseId: string): Promise<CaseContext
   // Side by side, not one after another: each round trip is on the path to the customer's text.
   const [[c], [d], [card]] = await Promise.all([
     sql`
-      select c.id, c.status, c.severity, c.title, c.customer_id, c.opened_at, a.name as advocate_name
+      select c.id, c.status, c.outcome, c.severity, c.title, c.customer_id, c.opened_at, a.name as advocate_name
       from cases c left join advocates a on a.id = c.advocate_id where c.id = ${caseId}`,
     // The text describes the most severe evidence, the earliest of equals.
     sql`
@@ -114,6 +167,7 @@ export async function caseContext(sql: Sql, caseId: string): Promise<CaseContext
     openedAt: c.opened_at as Date,
     id: c.id,
     status: c.status,
+    outcome: c.outcome,
     severity: c.severity,
     title: c.title,
     advocateName: c.advocate_name,
@@ -165,18 +219,29 @@ export async function deliver(
     finalAttempt: boolean;
     /** A text that fails for good makes a call task (default); a courtesy (the feedback question) does not. */
     callOnFailure?: boolean;
+    /** Default: where the customer last wrote to us, else SMS (see `answerChannel`). */
+    channel?: MessageChannel;
+    /** A check or reminder on WhatsApp: what its approved template needs outside the 24-hour window. */
+    whatsapp?: {
+      subject: "payment" | "behaviour";
+      vars: TemplateVars & { firstName: string };
+      language: string;
+    };
   },
 ): Promise<MessageRow> {
   const { sql, transport, log, metrics } = deps;
+  const route = await routeMessage(deps, m);
+  const viaApp = route.channel === "app";
   const { message } = await claimOutbound(sql, {
     caseId: m.caseId,
     customerId: m.customer.id,
     kind: m.kind,
     body: m.body,
-    to: m.customer.phone,
+    to: viaApp ? `app:${m.customer.id}` : m.customer.phone,
     from: deps.from,
-    transport: transport.kind,
+    transport: viaApp ? "app" : transport.kind,
     idemKey: m.key,
+    channel: route.channel,
   });
   if (message.status === "sending") {
     await deps.schedule({ type: "reconcile", key: m.key }, RECONCILE_AFTER_MS, `reconcile-${message.id}`);
@@ -191,7 +256,7 @@ export async function deliver(
   }
   if (message.status !== "pending" && message.status !== "retrying") return message;
 
-  if (transport.kind === "outbox") {
+  if (transport.kind === "outbox" && !viaApp) {
     await setOutboundStatus(sql, message.id, "not_sent");
     log.warn(
       { messageId: message.id, kind: m.kind, to: maskPhone(m.customer.phone) },
@@ -203,6 +268,7 @@ export async function deliver(
         messageId: message.id,
         kind: m.kind,
         transport: "outbox",
+        channel: route.channel,
         reason: "outbox: stored, not sent (no Vonage credentials configured)",
       });
     }
@@ -215,7 +281,27 @@ export async function deliver(
   }
   let messageUuid: string;
   try {
-    ({ messageUuid } = await transport.send({ to: m.customer.phone, text: m.body, clientRef: m.key }));
+    if (viaApp) {
+      if (!deps.app)
+        throw new PermanentError("the app channel is not configured (APP_WEBHOOK_URL)", "no_app");
+      ({ messageUuid } = await deps.app.send({
+        key: m.key,
+        caseId: m.caseId,
+        customerId: m.customer.id,
+        kind: m.kind,
+        text: m.body,
+        // Only a check or a reminder asks; every other message informs.
+        answers: route.asks ? ["yes", "no"] : [],
+      }));
+    } else {
+      ({ messageUuid } = await transport.send({
+        channel: route.channel === "whatsapp" ? "whatsapp" : "sms",
+        to: m.customer.phone,
+        text: m.body,
+        clientRef: m.key,
+        ...(route.template ? { template: route.template } : {}),
+      }));
+    }
   } catch (err) {
     if (err instanceof RetryableError && !m.finalAttempt) {
       await setOutboundStatus(sql, message.id, "retrying", { error: { message: err.message } });
@@ -250,10 +336,55 @@ export async function deliver(
       messageId: message.id,
       kind: m.kind,
       transport: "vonage",
-      reason: `sent to ${maskPhone(m.customer.phone)}`,
+      channel: route.channel,
+      reason: viaApp
+        ? "sent to the customer's app"
+        : `sent to ${maskPhone(m.customer.phone)} by ${route.channel}${route.template ? ` (template ${route.template.name}: outside WhatsApp's 24-hour window)` : ""}${route.note ? `; ${route.note}` : ""}`,
     });
   }
   return { ...message, status: "submitted", providerId: messageUuid };
+}
+
+/** WhatsApp's locale codes for touchpoint's languages. */
+const WHATSAPP_LOCALES: Record<string, string> = { en: "en_GB", fr: "fr" };
+const ASKING = new Set(["fraud_check", "behaviour_check", "reminder", "behaviour_reminder"]);
+
+/**
+ * Which channel a message goes on, and how. WhatsApp lets a business write freely only within 24
+ * hours of the customer's last message; outside it a question goes as the approved template, and
+ * anything else (an answer, an advocate's words) goes by SMS instead, saying so.
+ */
+export async function routeMessage(
+  deps: ContactDeps,
+  m: Parameters<typeof deliver>[1],
+): Promise<{ channel: MessageChannel; template?: WhatsAppTemplateRef; asks: boolean; note?: string }> {
+  const asks = ASKING.has(m.kind);
+  const last = await lastInbound(deps.sql, m.customer.id);
+  const now = deps.now();
+  // The confirmation of a STOP goes where the STOP came from, and nothing else does.
+  const optedOut = m.kind === "opt_out_confirmation" ? new Set<Channel>() : optedOutChannels(m.customer);
+  const wanted: MessageChannel =
+    m.channel ?? replyChannel({ last, optedOut, capabilities: capabilities(deps), now });
+  if (wanted !== "whatsapp") return { channel: wanted, asks };
+  const recent = last?.whatsappAt;
+  if (recent && now.getTime() - recent.getTime() < WHATSAPP_WINDOW_MS) return { channel: "whatsapp", asks };
+  if (m.whatsapp && deps.whatsappTemplates) {
+    const { subject, vars, language } = m.whatsapp;
+    return {
+      channel: "whatsapp",
+      asks,
+      template: {
+        name: deps.whatsappTemplates[subject],
+        parameters: whatsappParameters(subject, language, vars),
+        locale: WHATSAPP_LOCALES[language.slice(0, 2)] ?? "en_GB",
+      },
+    };
+  }
+  return {
+    channel: "sms",
+    asks,
+    note: "by SMS: WhatsApp's 24-hour window is closed and this is no templated question",
+  };
 }
 
 /**
@@ -298,6 +429,8 @@ export async function decide(
   now: Date,
   messageKey: string,
   severity: Severity = ctx.severity,
+  /** Whether the channel at hand is one the customer opted out of (default: SMS's STOP). */
+  opts: { optedOut?: boolean } = {},
 ) {
   // A retry of a send that failed for a passing reason must not be capped by its own row.
   const [counts, location] = await Promise.all([
@@ -310,7 +443,7 @@ export async function decide(
     customer: {
       ...(ctx.customer.timezone ? { homeTimezone: ctx.customer.timezone } : {}),
       homeCountry: ctx.customer.homeCountry,
-      optedOut: ctx.customer.optedOutAt !== null,
+      optedOut: opts.optedOut ?? ctx.customer.optedOutAt !== null,
     },
     ...(location
       ? { currentLocation: { lat: location.lat, lon: location.lon, at: new Date(location.at) } }
@@ -330,7 +463,279 @@ export async function decide(
   return decision;
 }
 
-/** The proactive check of a case ("did you make this payment?"), through the contact policy. */
+/** What this deployment can use besides SMS (the strategy skips what it cannot, saying why). */
+export function capabilities(deps: ContactDeps): Capabilities {
+  return {
+    whatsapp: deps.transport.channels.has("whatsapp"),
+    voice: Boolean(deps.voice),
+    app: Boolean(deps.app),
+  };
+}
+
+/** The channels a customer opted out of: STOP on SMS stops texts, STOP on WhatsApp stops WhatsApp. */
+export function optedOutChannels(customer: Customer): Set<Channel> {
+  const out = new Set<Channel>();
+  if (customer.optedOutAt) out.add("sms");
+  if (customer.whatsappOptedOutAt) out.add("whatsapp");
+  return out;
+}
+
+/** The message key of step `index`: the first ask and the reminder keep the keys they always had. */
+function stepKey(caseId: string, index: number, kind: "message" | "reminder"): string {
+  if (index === 0) return `${caseId}:check`;
+  return kind === "reminder" ? `${caseId}:reminder` : `${caseId}:ask${index}`;
+}
+
+/** The job of step `index` (≥ 1): its id is the one the no-reply jobs always had, so never queued twice. */
+async function scheduleStep(
+  deps: ContactDeps,
+  ctx: CaseContext,
+  index: number,
+  askedAt: Date,
+  delayMs?: number,
+  suffix = "",
+): Promise<void> {
+  const step = deps.strategy[ctx.severity][index];
+  if (!step) return;
+  await deps.schedule(
+    { type: "no-reply", caseId: ctx.id, askedAt: askedAt.toISOString(), stage: index },
+    delayMs ?? step.afterMinutes * MINUTE,
+    `noreply-${ctx.id}-${index}${suffix}`,
+  );
+}
+
+/**
+ * A step that did nothing records why and hands over to the next one: at once when nothing has
+ * reached the customer yet (waiting would serve no one), else after the next step's own wait,
+ * which gives the message already sent its time.
+ */
+async function skipStep(
+  deps: ContactDeps,
+  ctx: CaseContext,
+  index: number,
+  askedAt: Date,
+  reason: string,
+  atOnce: boolean,
+): Promise<string> {
+  const step = deps.strategy[ctx.severity][index];
+  await addTimeline(deps.sql, ctx.id, "contact.step", `step:${ctx.id}:${index}:skip`, {
+    step: index + 1,
+    do: step?.do,
+    action: "skip",
+    reason,
+  });
+  if (atOnce) await scheduleStep(deps, ctx, index + 1, askedAt, 0, "-now");
+  else await scheduleStep(deps, ctx, index + 1, askedAt);
+  return reason;
+}
+
+/**
+ * One step of the case's contact strategy (engine/outreach/strategy.ts): ask on the customer's
+ * channel, remind, call, or hand a call task to the advocate, through the contact policy (quiet
+ * hours, caps), each step and each skip on the timeline with its reason. Every effect has its own
+ * key, so a retried or doubled job changes nothing the second time.
+ */
+async function runStep(
+  deps: ContactDeps,
+  ctx: CaseContext,
+  index: number,
+  askedAt: Date,
+  jobId: string,
+  finalAttempt: boolean,
+  reschedule: (at: Date) => Promise<void>,
+): Promise<string> {
+  const { sql } = deps;
+  const step = deps.strategy[ctx.severity][index];
+  if (!step) return "strategy done";
+  const history = await contactHistory(sql, ctx.id);
+  const plan = planStep({
+    step,
+    channels: ctx.customer.channels,
+    optedOut: optedOutChannels(ctx.customer),
+    capabilities: capabilities(deps),
+    history,
+  });
+  const nothingAsked = !history.askedOn && !history.called;
+  if (plan.act === "skip") return skipStep(deps, ctx, index, askedAt, plan.reason, nothingAsked);
+  if (plan.act === "task") {
+    const waited = Math.round((deps.now().getTime() - askedAt.getTime()) / MINUTE);
+    await callTask(
+      deps,
+      ctx.id,
+      `no answer within ${waited} minutes of the first contact`,
+      `call:noreply:${ctx.id}`,
+    );
+    return "call task";
+  }
+
+  const now = deps.now();
+  if (plan.act === "voice") {
+    if (ctx.event.type !== "card.transaction")
+      return skipStep(
+        deps,
+        ctx,
+        index,
+        askedAt,
+        "no automated call: its questions are about a payment, and this case is not",
+        nothingAsked,
+      );
+    // No automated call in the customer's quiet hours, whatever the severity: it is judged as a
+    // medium contact would be (a call at 3 a.m. is worse than a text), and the caps count it.
+    const decision = await decide(
+      deps,
+      ctx,
+      `policy:${ctx.id}:call:${jobId}`,
+      now,
+      `${ctx.id}:call`,
+      "medium",
+      {
+        optedOut: false,
+      },
+    );
+    if (decision.action !== "send")
+      return skipStep(deps, ctx, index, askedAt, `no automated call: ${decision.reason}`, nothingAsked);
+    await addTimeline(sql, ctx.id, "contact.step", `step:${ctx.id}:${index}`, {
+      step: index + 1,
+      do: step.do,
+      action: "voice",
+      reason: plan.reason,
+    });
+    const placed = await placeCheckCall(deps, ctx, finalAttempt, { stage: index + 1, askedAt });
+    // Placed: the next step waits its time, or comes at once when the call goes unanswered.
+    if (placed === "placed") await scheduleStep(deps, ctx, index + 1, askedAt);
+    else await scheduleStep(deps, ctx, index + 1, askedAt, 0, "-now");
+    return placed;
+  }
+
+  // A written question: the contact policy judges quiet hours and caps on its channel.
+  const kind = step.do === "reminder" ? "reminder" : "message";
+  const key = stepKey(ctx.id, index, kind);
+  const decision = await decide(deps, ctx, `policy:${key}:${jobId}`, now, key, ctx.severity, {
+    optedOut: optedOutChannels(ctx.customer).has(plan.channel),
+  });
+  if (decision.action === "suppress")
+    return skipStep(deps, ctx, index, askedAt, decision.reason, nothingAsked);
+  if (decision.action === "defer") {
+    await reschedule(decision.notBefore ?? new Date(now.getTime() + 60 * MINUTE));
+    return decision.reason;
+  }
+  await addTimeline(sql, ctx.id, "contact.step", `step:${ctx.id}:${index}`, {
+    step: index + 1,
+    do: step.do,
+    action: plan.channel,
+    reason: plan.reason,
+  });
+  const payment = ctx.event.type === "card.transaction";
+  const textKind: MessageKind =
+    kind === "reminder"
+      ? payment
+        ? "reminder"
+        : "behaviour_reminder"
+      : payment
+        ? "fraud_check"
+        : "behaviour_check";
+  const vars = templateVars(ctx, deps.bank);
+  const text = await render(deps, ctx.id, textKind, ctx.customer.language, vars);
+  if (text === undefined) return "could not write the text";
+  const sent = await deliver(deps, {
+    caseId: ctx.id,
+    customer: ctx.customer,
+    kind: textKind,
+    body: text,
+    key,
+    finalAttempt,
+    channel: plan.channel,
+    ...(plan.channel === "whatsapp"
+      ? { whatsapp: { subject: payment ? "payment" : "behaviour", vars, language: ctx.customer.language } }
+      : {}),
+  });
+  // deliver() made the failure a call task for the advocate: a person takes it from here.
+  if (sent.status === "failed") return `the ${plan.channel} message failed: a call task`;
+  if (sent.status === "submitted" || sent.status === "not_sent") {
+    if (index === 0)
+      deps.metrics.timeToContact.observe(Math.max(0, (now.getTime() - ctx.openedAt.getTime()) / 1000));
+    await scheduleStep(deps, ctx, index + 1, index === 0 ? now : askedAt);
+  }
+  return decision.reason;
+}
+
+/** Where Vonage posts a keypad answer: the case and the attempt ride in the query (the body carries only the call's ids). */
+export function keypadUrl(publicUrl: string, caseId: string, attempt: 1 | 2): string {
+  return `${publicUrl}/webhooks/vonage/voice/input?case=${encodeURIComponent(caseId)}&attempt=${attempt}`;
+}
+
+/**
+ * The strategy's automated call: once per case (its key is the row's unique key), through the
+ * same claim-then-call discipline as a text, so a retry never places a second call. The call's
+ * states and its keypad answer come back through the voice webhooks. `stage` and `askedAt` ride
+ * on the row, so a call that goes unanswered can hand over to the next step at once.
+ */
+async function placeCheckCall(
+  deps: ContactDeps,
+  ctx: CaseContext,
+  finalAttempt: boolean,
+  next: { stage: number; askedAt: Date },
+): Promise<"placed" | "failed" | "already called"> {
+  const voice = deps.voice;
+  if (!voice) return "failed";
+  const { sql, log } = deps;
+  const key = `${ctx.id}:call`;
+  const vars = templateVars(ctx, deps.bank);
+  const language = ctx.customer.language;
+  const ncco = checkCallNcco({ language, vars, inputUrl: keypadUrl(voice.publicUrl, ctx.id, 1), attempt: 1 });
+  const { message } = await claimOutbound(sql, {
+    caseId: ctx.id,
+    customerId: ctx.customer.id,
+    kind: "check_call",
+    // What the call says, as the desk shows it.
+    body: `${voiceText("check", language, vars)} ${voiceText("menu", language, vars)}`,
+    to: ctx.customer.phone,
+    from: voice.from,
+    transport: "vonage",
+    idemKey: key,
+    channel: "voice",
+  });
+  if (message.status !== "pending" && message.status !== "retrying") return "already called";
+  if (!(await claimSending(sql, message.id))) return "already called";
+  try {
+    const { uuid } = await voice.transport.call({
+      to: ctx.customer.phone,
+      from: voice.from,
+      ncco,
+      eventUrl: `${voice.publicUrl}/webhooks/vonage/voice/event`,
+      machineDetection: true,
+    });
+    deps.fault?.("outreach.after-send");
+    await setOutboundStatus(sql, message.id, "submitted", { providerId: uuid });
+    await sql`update messages set details = ${sql.json({ stage: next.stage, askedAt: next.askedAt.toISOString() })} where id = ${message.id}`;
+    deps.metrics.messagesSent.inc({ transport: "voice", result: "submitted" });
+    await addTimeline(sql, ctx.id, "call.placed", `called:${key}`, {
+      messageId: message.id,
+      channel: "voice",
+      reason: `automated call to ${maskPhone(ctx.customer.phone)}: 1 it was me, 2 it was not me, 0 someone`,
+    });
+    return "placed";
+  } catch (err) {
+    if (err instanceof RetryableError && !finalAttempt) {
+      await setOutboundStatus(sql, message.id, "retrying", { error: { message: err.message } });
+      throw err;
+    }
+    const reason = err instanceof Error ? err.message : String(err);
+    await setOutboundStatus(sql, message.id, "failed", {
+      error: { message: reason, ...(err instanceof PermanentError && err.code ? { code: err.code } : {}) },
+    });
+    deps.metrics.messagesSent.inc({ transport: "voice", result: "failed" });
+    log.warn({ messageId: message.id, err: reason }, "automated call failed");
+    await addTimeline(sql, ctx.id, "message.failed", `failed:${key}`, {
+      messageId: message.id,
+      channel: "voice",
+      reason: `the automated call could not be placed (${reason})`,
+    });
+    return "failed";
+  }
+}
+
+/** The proactive check of a case ("did you make this payment?"): the first step of its strategy. */
 export async function checkCase(
   deps: ContactDeps,
   job: Extract<OutreachJob, { type: "check" }>,
@@ -341,8 +746,6 @@ export async function checkCase(
   const key = `${job.caseId}:check`;
   // Read together: a case already contacted (a retry) wastes the context, which is rare.
   const [existing, ctx] = await Promise.all([getMessageByKey(sql, key), caseContext(sql, job.caseId)]);
-  // `sending` goes on to deliver(), which knows not to resend it and arranges its reconciliation.
-  if (existing && !["pending", "retrying", "sending"].includes(existing.status)) return "already contacted";
   if (!ctx) {
     const [c] = await sql`select customer_id from cases where id = ${job.caseId}`;
     if (!c) return "case not found";
@@ -355,48 +758,36 @@ export async function checkCase(
     );
     return "no customer profile";
   }
-  if (ctx.status !== "open") return "case no longer open";
-
-  const now = deps.now();
-  const decision = await decide(deps, ctx, `policy:${key}:${jobId}`, now, key);
-  if (decision.action === "suppress") {
-    if (ctx.customer.optedOutAt)
-      await callTask(deps, ctx.id, "the customer has opted out of texts", `call:optout:${ctx.id}`);
-    return decision.reason;
+  if (ctx.status !== "open" || ctx.outcome) return "case no longer open";
+  // `sending` goes on to deliver(), which knows not to resend it and arranges its reconciliation.
+  if (existing && !["pending", "retrying", "sending"].includes(existing.status)) {
+    // Escalated after the first ask: the next step is the new severity's, timed from that ask
+    // (a case that became high is called VOICE_AFTER_MINUTES after its first text, not later).
+    if (job.why === "escalated") {
+      const next = deps.strategy[ctx.severity][1];
+      if (next)
+        await scheduleStep(
+          deps,
+          ctx,
+          1,
+          existing.createdAt,
+          Math.max(0, existing.createdAt.getTime() + next.afterMinutes * MINUTE - deps.now().getTime()),
+          `-${ctx.severity}`,
+        );
+    }
+    return "already contacted";
   }
-  if (decision.action === "defer") {
-    const at = decision.notBefore ?? new Date(now.getTime() + 60 * MINUTE);
+  const now = deps.now();
+  return runStep(deps, ctx, 0, now, jobId, finalAttempt, async (at) => {
     await deps.schedule(
       { type: "check", caseId: ctx.id, why: "deferred" },
       Math.max(0, at.getTime() - now.getTime()),
       `check-${ctx.id}-at-${at.getTime()}`,
     );
-    return decision.reason;
-  }
-
-  const kind = ctx.event.type === "card.transaction" ? "fraud_check" : "behaviour_check";
-  const text = await render(deps, ctx.id, kind, ctx.customer.language, templateVars(ctx, deps.bank));
-  if (text === undefined) return "could not write the text";
-  const sent = await deliver(deps, {
-    caseId: ctx.id,
-    customer: ctx.customer,
-    kind,
-    body: text,
-    key,
-    finalAttempt,
   });
-  if (sent.status === "submitted" || sent.status === "not_sent") {
-    deps.metrics.timeToContact.observe(Math.max(0, (now.getTime() - ctx.openedAt.getTime()) / 1000));
-    await deps.schedule(
-      { type: "no-reply", caseId: ctx.id, askedAt: now.toISOString(), stage: 1 },
-      deps.policy.replyTimeoutMinutes * MINUTE,
-      `noreply-${ctx.id}-1`,
-    );
-  }
-  return decision.reason;
 }
 
-/** No answer to the check: one reminder (through the policy's caps), then a call task. */
+/** No answer yet: the strategy's next step (a reminder, a call, the advocate's call task). */
 export async function noReply(
   deps: ContactDeps,
   job: Extract<OutreachJob, { type: "no-reply" }>,
@@ -406,54 +797,17 @@ export async function noReply(
   const { sql } = deps;
   const ctx = await caseContext(sql, job.caseId);
   if (!ctx || ctx.status !== "open") return "case closed";
+  // A NO keeps the case open for the advocate: the customer answered, nothing more to chase.
+  if (ctx.outcome) return "customer answered";
   if (await repliedSince(sql, ctx.id, new Date(job.askedAt))) return "customer replied";
-  if (job.stage === 2 || ctx.customer.optedOutAt) {
-    await callTask(
-      deps,
-      ctx.id,
-      `no reply to the text within ${deps.policy.replyTimeoutMinutes * job.stage} minutes`,
-      `call:noreply:${ctx.id}`,
-    );
-    return "call task";
-  }
-  // A reminder is a proactive text like the first: same quiet hours, same caps, same record.
   const now = deps.now();
-  const decision = await decide(deps, ctx, `policy:${ctx.id}:reminder:${jobId}`, now, `${ctx.id}:reminder`);
-  if (decision.action === "suppress") {
-    await callTask(
-      deps,
-      ctx.id,
-      `no reply, and no reminder may be sent (${decision.reason})`,
-      `call:noreply:${ctx.id}`,
-    );
-    return decision.reason;
-  }
-  if (decision.action === "defer") {
-    const at = decision.notBefore ?? new Date(now.getTime() + 60 * MINUTE);
+  return runStep(deps, ctx, job.stage, new Date(job.askedAt), jobId, finalAttempt, async (at) => {
     await deps.schedule(
       job,
       Math.max(0, at.getTime() - now.getTime()),
-      `noreply-${ctx.id}-1-at-${at.getTime()}`,
+      `noreply-${ctx.id}-${job.stage}-at-${at.getTime()}`,
     );
-    return decision.reason;
-  }
-  const kind = ctx.event.type === "card.transaction" ? "reminder" : "behaviour_reminder";
-  const text = await render(deps, ctx.id, kind, ctx.customer.language, templateVars(ctx, deps.bank));
-  if (text === undefined) return "could not write the text";
-  await deliver(deps, {
-    caseId: ctx.id,
-    customer: ctx.customer,
-    kind,
-    body: text,
-    key: `${ctx.id}:reminder`,
-    finalAttempt,
   });
-  await deps.schedule(
-    { type: "no-reply", caseId: ctx.id, askedAt: job.askedAt, stage: 2 },
-    deps.policy.replyTimeoutMinutes * MINUTE,
-    `noreply-${ctx.id}-2`,
-  );
-  return "reminded";
 }
 
 /** A text answering the customer (card blocked, thanks, help, opt-out confirmation): no quiet hours. */
@@ -465,8 +819,18 @@ export async function respond(
   const { sql } = deps;
   const customer = await getCustomer(sql, job.customerId);
   if (!customer) return "customer not found";
-  // After STOP only the one confirmation goes out.
-  if (customer.optedOutAt && job.kind !== "opt_out_confirmation") return "opted out";
+  // After STOP only the one confirmation goes out, on the channel the STOP came from.
+  if (job.kind !== "opt_out_confirmation" && optedOutChannels(customer).size > 0) {
+    const { channel } = await routeMessage(deps, {
+      caseId: job.caseId,
+      customer,
+      kind: job.kind,
+      body: "",
+      key: job.key,
+      finalAttempt,
+    });
+    if (optedOutChannels(customer).has(channel)) return "opted out";
+  }
   const ctx = job.caseId ? await caseContext(sql, job.caseId) : undefined;
   const vars = templateVars(ctx ?? { customer, advocateName: null }, deps.bank);
   const text = await render(deps, job.caseId, job.kind, customer.language, vars);
@@ -491,7 +855,7 @@ export async function resend(
   const original = await getMessageByKey(deps.sql, job.key);
   if (!original?.customerId) return "original not found";
   const customer = await getCustomer(deps.sql, original.customerId);
-  if (!customer || customer.optedOutAt) return "opted out";
+  if (!customer) return "customer not found";
   if (
     original.caseId &&
     (original.kind === "fraud_check" ||
@@ -502,6 +866,8 @@ export async function resend(
     const [c] = await deps.sql`select status, outcome from cases where id = ${original.caseId}`;
     if (!c || c.status !== "open" || c.outcome) return "case settled";
   }
+  if (original.channel === "voice") return "a call is not resent";
+  if (optedOutChannels(customer).has(original.channel)) return "opted out";
   await deliver(deps, {
     caseId: original.caseId,
     customer,
@@ -509,6 +875,7 @@ export async function resend(
     body: original.body,
     key: `${job.key}~${job.attempt}`,
     finalAttempt,
+    channel: original.channel,
   });
   return "resent";
 }

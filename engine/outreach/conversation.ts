@@ -16,6 +16,8 @@ import { classifyReceipt } from "./receipts.ts";
 import { parseReply, parseScore } from "./replies.ts";
 
 export interface InboundText {
+  /** sms unless said: WhatsApp replies arrive on the same webhook. */
+  channel?: "sms" | "whatsapp";
   messageUuid: string;
   /** E.164 with '+', as stored for customers. */
   from: string;
@@ -91,6 +93,7 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
     from: m.from,
     to: m.to,
     kind: score !== undefined ? "reply.feedback" : `reply.${reply.kind}`,
+    channel: m.channel ?? "sms",
   });
   if (!customer) {
     log.info(
@@ -117,32 +120,45 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
   }
 
   if (reply.kind === "stop") {
-    // Opt-out is per customer, so it holds for every sender id and every later case.
-    const [opted] = await sql`
-      update customers set opted_out_at = ${deps.now()}, updated_at = now() where id = ${customer.id} and opted_out_at is null returning id`;
+    // Opt-out is per customer and per channel: it holds for every sender id and every later
+    // case, and STOP on WhatsApp stops WhatsApp, not texts (nor calls).
+    const whatsapp = m.channel === "whatsapp";
+    const [opted] = whatsapp
+      ? await sql`
+          update customers set whatsapp_opted_out_at = ${deps.now()}, updated_at = now()
+          where id = ${customer.id} and whatsapp_opted_out_at is null returning id`
+      : await sql`
+          update customers set opted_out_at = ${deps.now()}, updated_at = now()
+          where id = ${customer.id} and opted_out_at is null returning id`;
     if (opted)
       await audit(sql, `customer:${customer.id}`, "customer.opt_out", `customer:${customer.id}`, {
         messageUuid: uuid,
+        channel: whatsapp ? "whatsapp" : "sms",
       });
     if (caseId)
       await addTimeline(sql, caseId, "contact.opted_out", `optout:${uuid}`, {
         text: m.text,
-        reason: "customer replied STOP: no more texts",
+        channel: whatsapp ? "whatsapp" : "sms",
+        reason: whatsapp
+          ? "customer replied STOP on WhatsApp: no more WhatsApp messages"
+          : "customer replied STOP: no more texts",
       });
     // One confirmation per opt-out, however often STOP is repeated.
-    const [{ since }] =
-      (await sql`select opted_out_at as since from customers where id = ${customer.id}`) as unknown as [
-        { since: Date },
-      ];
+    const [{ since }] = (whatsapp
+      ? await sql`select whatsapp_opted_out_at as since from customers where id = ${customer.id}`
+      : await sql`select opted_out_at as since from customers where id = ${customer.id}`) as unknown as [
+      { since: Date },
+    ];
+    const tag = `${whatsapp ? "wa-" : ""}${since.getTime()}`;
     await deps.outreach(
       {
         type: "respond",
         customerId: customer.id,
         caseId,
         kind: "opt_out_confirmation",
-        key: `${customer.id}:optout:${since.getTime()}`,
+        key: `${customer.id}:optout:${tag}`,
       },
-      `respond-optout-${customer.id}-${since.getTime()}`,
+      `respond-optout-${customer.id}-${tag}`,
     );
     return "opted out";
   }
@@ -205,19 +221,57 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
   }
   await addTimeline(sql, caseId, "reply.received", `reply:${uuid}`, { text: m.text, kind: reply.kind });
 
-  if (reply.kind === "no") {
+  if (reply.kind === "no" || reply.kind === "yes")
+    return applyAnswer(deps, {
+      caseId,
+      customerId: customer.id,
+      answer: reply.kind,
+      ref: uuid,
+      text: m.text,
+      via: m.channel === "whatsapp" ? "WhatsApp" : "text",
+    });
+  // Anything else is for a person to read; never guessed at.
+  await addTimeline(sql, caseId, "advocate.alerted", `alert:${uuid}`, {
+    reason: "the customer wrote something other than YES or NO: read it",
+  });
+  return "for the advocate";
+}
+
+/**
+ * The customer's YES or NO to a case's question, however it came (a text, WhatsApp, the bank's
+ * app, the keypad of an automated call): NO confirms fraud, blocks the card (or locks the
+ * account) and alerts the advocate; YES resolves the case as a false alarm. Every effect has its
+ * own key, so the same answer applied twice changes nothing the second time.
+ */
+export async function applyAnswer(
+  deps: ConversationDeps,
+  a: {
+    caseId: string;
+    customerId: string;
+    answer: "yes" | "no";
+    /** Unique per answer (Vonage's message or call uuid, the app's answer id): the effects' keys. */
+    ref: string;
+    text: string;
+    /** How it came, in words for the timeline: "text", "WhatsApp", "the app", "keypad". */
+    via: string;
+  },
+): Promise<string> {
+  const { sql } = deps;
+  const caseId = a.caseId;
+  if (a.answer === "no") {
     const r = await confirmFraud(
       sql,
       caseId,
-      `customer:${customer.id}`,
+      `customer:${a.customerId}`,
       {
-        by: "customer reply",
-        text: m.text,
+        by: `customer ${a.via === "keypad" ? "keypad answer" : "reply"}`,
+        via: a.via,
+        text: a.text,
         reason: "the customer answered NO; the case stays open for the advocate's call",
       },
       deps.now(),
     );
-    if (r.outcome !== "confirmed_fraud") return changedAnswer(deps, caseId, uuid, "NO", r.outcome);
+    if (r.outcome !== "confirmed_fraud") return changedAnswer(deps, caseId, a.ref, "NO", r.outcome);
     const cards = await caseCards(sql, caseId);
     // A card in the evidence is blocked; a case of account behaviour only (a new payee after a
     // password reset) has no card, so the account is locked instead.
@@ -225,7 +279,7 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
     const action: CardBlockAction = {
       type: hasCard ? "card.block" : "account.lock",
       caseId,
-      customerId: customer.id,
+      customerId: a.customerId,
       cards,
       reason: hasCard
         ? "customer answered NO: they did not make the payment"
@@ -243,34 +297,34 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
     );
     await deps.publishAction(action, `${hasCard ? "card-block" : "account-lock"}-${caseId}`);
     await addTimeline(sql, caseId, "advocate.alerted", `alert:${caseId}:confirmed`, {
-      reason: `customer confirmed fraud by text: call them, the ${hasCard ? "card is being blocked" : "account is being locked"}`,
+      reason: `customer confirmed fraud by ${a.via}: call them, the ${hasCard ? "card is being blocked" : "account is being locked"}`,
     });
     const kind = hasCard ? "card_blocked" : "account_secured";
     await deps.outreach(
-      { type: "respond", customerId: customer.id, caseId, kind, key: `${caseId}:${kind}` },
+      { type: "respond", customerId: a.customerId, caseId, kind, key: `${caseId}:${kind}` },
       `respond-${kind}-${caseId}`,
     );
     return "confirmed fraud";
   }
-  if (reply.kind === "yes") {
+  if (a.answer === "yes") {
     const r = await resolveCase(
       sql,
       caseId,
       "false_alarm",
-      `customer:${customer.id}`,
+      `customer:${a.customerId}`,
       `resolved:${caseId}`,
-      { by: "customer reply", text: m.text },
+      { by: `customer ${a.via === "keypad" ? "keypad answer" : "reply"}`, via: a.via, text: a.text },
       deps.now(),
       { keepOutcome: true },
     );
     if (r.resolved)
       deps.metrics.timeToResolve.observe({ outcome: "false_alarm", by: "customer" }, r.secondsOpen);
-    if (r.outcome !== "false_alarm") return changedAnswer(deps, caseId, uuid, "YES", r.outcome);
+    if (r.outcome !== "false_alarm") return changedAnswer(deps, caseId, a.ref, "YES", r.outcome);
     await oweFeedback(deps.feedbackAfterResolution, deps.outreach, caseId, r);
     await deps.outreach(
       {
         type: "respond",
-        customerId: customer.id,
+        customerId: a.customerId,
         caseId,
         kind: "thanks_false_alarm",
         key: `${caseId}:thanks`,
@@ -279,11 +333,49 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
     );
     return "false alarm";
   }
-  // Anything else is for a person to read; never guessed at.
-  await addTimeline(sql, caseId, "advocate.alerted", `alert:${uuid}`, {
-    reason: "the customer wrote something other than YES or NO: read it",
+  return "ignored";
+}
+
+/** A YES or NO the customer gave in the bank's app, as its backend reported it. */
+export interface AppAnswer {
+  caseId: string;
+  answer: "yes" | "no";
+  /** The app's id for this answer (or the request's Idempotency-Key): the same answer is applied once. */
+  answerId: string;
+}
+
+/** An answer from the app: on the conversation, then acted on exactly as a YES / NO text is. */
+export async function handleAppAnswer(deps: ConversationDeps, a: AppAnswer): Promise<string> {
+  const { sql } = deps;
+  const [c] = await sql`select customer_id, status from cases where id = ${a.caseId}`;
+  if (!c) return "case not found";
+  const customerId = c.customer_id as string;
+  const ref = `app:${a.answerId}`;
+  const text = a.answer.toUpperCase();
+  await recordInbound(sql, {
+    providerId: ref,
+    caseId: a.caseId,
+    customerId,
+    body: text,
+    from: "app",
+    to: "touchpoint",
+    kind: `reply.${a.answer}`,
+    channel: "app",
+    transport: "app",
   });
-  return "for the advocate";
+  await addTimeline(sql, a.caseId, "reply.received", `reply:${ref}`, {
+    text,
+    kind: a.answer,
+    channel: "app",
+  });
+  if (c.status !== "open") {
+    if (a.answer === "no")
+      await addTimeline(sql, a.caseId, "advocate.alerted", `alert:${ref}:late`, {
+        reason: "the customer answered NO in the app after the case was closed: read it, call them",
+      });
+    return "case closed";
+  }
+  return applyAnswer(deps, { caseId: a.caseId, customerId, answer: a.answer, ref, text, via: "the app" });
 }
 
 /**

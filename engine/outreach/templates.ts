@@ -26,8 +26,14 @@ export const MESSAGE_KINDS = [
 ] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
-/** One language's file: a template per kind, and the words for each behaviour event type. */
-type Table = Record<MessageKind, string> & { actions: Record<string, string> };
+/**
+ * One language's file: a template per kind, the words for each behaviour event type, and the
+ * words of an automated call (`voice`, rendered by ncco.ts).
+ */
+type Table = Record<MessageKind, string> & {
+  actions: Record<string, string>;
+  voice: Record<string, string | undefined>;
+};
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), "templates");
 const tables = new Map<string, Table>();
@@ -136,13 +142,20 @@ export function templateOf(kind: MessageKind, language: string): string {
   return pickLanguage(language).table[kind];
 }
 
-/** Renders one message; every variable the template names must be given and non-empty (ValidationError otherwise). */
-export function renderMessage(kind: MessageKind, language: string, vars: TemplateVars): Rendered {
+/**
+ * The words of an automated call of one kind (`voice.<kind>` in the language file), after the same
+ * fallback as texts; undefined when the file has no such kind.
+ */
+export function voiceTemplateOf(kind: string, language: string): { lang: string; template?: string } {
   const { lang, table } = pickLanguage(language);
-  const template = table[kind];
+  return { lang, template: table.voice?.[kind] };
+}
+
+/** The template variables as a language writes them (amount formatted, descriptors cleaned, actions in words). */
+function viewOf(lang: string, table: Table, vars: TemplateVars): Record<string, string> {
   if (vars.last4 !== undefined && vars.last4 !== "" && !/^\d{4}$/.test(vars.last4))
     throw invalid("last4", "exactly four digits");
-  const view: Record<string, string> = {
+  return {
     bankName: vars.bankName,
     bankPhone: vars.bankPhone,
     advocateName: vars.advocateName,
@@ -154,6 +167,40 @@ export function renderMessage(kind: MessageKind, language: string, vars: Templat
     deliverTo: cleanDescriptor(vars.deliverTo ?? ""),
     arrivesBy: vars.arrivesBy ?? "",
   };
+}
+
+/**
+ * The parameters of the WhatsApp template that asks a check outside the customer's 24-hour
+ * window (an approved template's text is fixed: only its `{{1}}`… are ours). In order, payment:
+ * first name, amount, merchant, town, card's last four, advocate's name; behaviour: first name,
+ * what was done (in words), advocate's name. Every one must be non-empty (Meta refuses blanks).
+ */
+export function whatsappParameters(
+  subject: "payment" | "behaviour",
+  language: string,
+  vars: TemplateVars & { firstName: string },
+): string[] {
+  const { lang, table } = pickLanguage(language);
+  const v = viewOf(lang, table, vars);
+  const names =
+    subject === "payment"
+      ? ["firstName", "amount", "merchant", "city", "last4", "advocateName"]
+      : ["firstName", "action", "advocateName"];
+  const values = names.map((n) => (n === "firstName" ? vars.firstName.trim() : (v[n] ?? "")));
+  const missing = names.filter((_, i) => !values[i]);
+  if (missing.length > 0)
+    throw new ValidationError(
+      `the WhatsApp ${subject} template needs ${missing.join(", ")}`,
+      missing.map((m) => ({ path: m, message: "required by the WhatsApp template" })),
+    );
+  return values;
+}
+
+/** Renders one message; every variable the template names must be given and non-empty (ValidationError otherwise). */
+export function renderMessage(kind: MessageKind, language: string, vars: TemplateVars): Rendered {
+  const { lang, table } = pickLanguage(language);
+  const template = table[kind];
+  const view = viewOf(lang, table, vars);
   const missing = templateVariables(template).filter((name) => !view[name]);
   if (missing.length > 0) {
     throw new ValidationError(

@@ -11,10 +11,10 @@
  * It neither retries nor backs off, and has no timeout unless given one.
  */
 import { readFileSync } from "node:fs";
-import { SMS } from "@vonage/messages";
+import { SMS, WhatsAppTemplate, WhatsAppText } from "@vonage/messages";
 import { Vonage } from "@vonage/server-sdk";
 import { PermanentError, RetryableError, ValidationError } from "../errors.ts";
-import type { SmsTransport } from "./contact.ts";
+import type { MessageTransport } from "./contact.ts";
 
 export interface VonageSenderOptions {
   apiKey?: string;
@@ -28,6 +28,8 @@ export interface VonageSenderOptions {
   restHost?: string;
   /** Sender id or number. */
   from: string;
+  /** The bank's WhatsApp Business number (E.164 digits); unset: no WhatsApp. */
+  whatsappFrom?: string;
   /** Per request, ms; default 10,000. The SDK's own default is to wait forever. */
   timeoutMs?: number;
 }
@@ -36,12 +38,13 @@ const MAX_CLIENT_REF = 100;
 /** How long to wait for the body of an error answer, ms: the SDK's timeout no longer covers it. */
 const ERROR_BODY_WAIT_MS = 2_000;
 
-function pem(key: string): string {
+/** A private key as PEM text: given inline (literal `\n` accepted, as env files carry it) or as a path to a PEM file. */
+export function pem(key: string): string {
   return key.includes("-----BEGIN") ? key.replace(/\\n/g, "\n") : readFileSync(key, "utf8");
 }
 
 /** Vonage error details may echo a number back; nothing we store or log carries more than 4 digits of it. */
-function maskDigits(s: string): string {
+export function maskDigits(s: string): string {
   return s.replace(/\+?\d{5,}/g, (run) => `…${run.slice(-4)}`);
 }
 
@@ -102,10 +105,11 @@ function isNetworkFailure(err: unknown): boolean {
 }
 
 /**
- * Sorts a failure of `messages.send`. The SDK's error is not kept as `cause`: its `config` holds
- * our credentials and the full number, and would follow the error into logs.
+ * Sorts a failure of a Vonage SDK call (messages, voice: they share server-client's `VetchError`).
+ * The SDK's error is not kept as `cause`: its `config` holds our credentials and the full number,
+ * and would follow the error into logs.
  */
-async function classify(err: unknown, now: () => Date): Promise<Error> {
+export async function classify(err: unknown, now: () => Date): Promise<Error> {
   const res = httpFailure(err);
   if (res) {
     const p = await problem(res);
@@ -133,7 +137,7 @@ async function classify(err: unknown, now: () => Date): Promise<Error> {
  * Vonage's message UUID or throws RetryableError / PermanentError (ValidationError for a clientRef out
  * of bounds, which is a bug of ours).
  */
-export function createVonageSender(o: VonageSenderOptions): SmsTransport {
+export function createVonageSender(o: VonageSenderOptions): MessageTransport {
   const credentials =
     o.applicationId && o.privateKey
       ? {
@@ -152,7 +156,8 @@ export function createVonageSender(o: VonageSenderOptions): SmsTransport {
 
   return {
     kind: "vonage",
-    async send({ to, text, clientRef }) {
+    channels: new Set(o.whatsappFrom ? ["sms", "whatsapp"] : ["sms"]),
+    async send({ channel = "sms", to, text, clientRef, template }) {
       if (clientRef.length === 0 || clientRef.length > MAX_CLIENT_REF) {
         throw new ValidationError(`clientRef must be 1 to ${MAX_CLIENT_REF} characters`, [
           { path: "clientRef", message: `${clientRef.length} characters` },
@@ -163,10 +168,26 @@ export function createVonageSender(o: VonageSenderOptions): SmsTransport {
       if (!/^[1-9]\d{6,14}$/.test(digits)) {
         throw new PermanentError(`not an E.164 number: ${maskDigits(to)}`, "invalid_number");
       }
+      let message: SMS | WhatsAppText | WhatsAppTemplate;
+      if (channel === "whatsapp") {
+        if (!o.whatsappFrom)
+          throw new PermanentError("WhatsApp is not configured (WHATSAPP_FROM)", "no_whatsapp");
+        const from = o.whatsappFrom.replace(/^\+/, "");
+        // Outside the customer's 24-hour window only an approved template may start a conversation.
+        message = template
+          ? new WhatsAppTemplate({
+              to: digits,
+              from,
+              template: { name: template.name, parameters: template.parameters },
+              whatsapp: { policy: "deterministic", locale: template.locale as never },
+              clientRef,
+            })
+          : new WhatsAppText({ to: digits, from, text, clientRef });
+      } else {
+        message = new SMS({ channel: "sms", messageType: "text", to: digits, from: o.from, text, clientRef });
+      }
       try {
-        const { messageUUID } = await vonage.messages.send(
-          new SMS({ channel: "sms", messageType: "text", to: digits, from: o.from, text, clientRef }),
-        );
+        const { messageUUID } = await vonage.messages.send(message);
         return { messageUuid: messageUUID };
       } catch (err) {
         throw await classify(err, now);

@@ -154,6 +154,13 @@ async function caseDetailIn(sql: Q, id: string) {
           timezone: customer.timezone,
           language: customer.language,
           optedOut: customer.optedOutAt !== null,
+          /** Opted out per channel: `sms` (STOP by text), `whatsapp` (STOP on WhatsApp). */
+          optedOutOf: [
+            ...(customer.optedOutAt ? ["sms"] : []),
+            ...(customer.whatsappOptedOutAt ? ["whatsapp"] : []),
+          ],
+          /** Their ordered channel preference. */
+          channels: customer.channels,
         }
       : null,
     decisions: decisions.map((d) => ({
@@ -202,7 +209,7 @@ async function caseDetailIn(sql: Q, id: string) {
 /** The texts of a case, oldest first. */
 export async function messagesOf(sql: Q, caseId: string) {
   const rows = await sql`
-    select m.id, m.direction, m.kind, m.body, m.status, m.transport, m.author, a.name as author_name, m.created_at, m.updated_at
+    select m.id, m.direction, m.kind, m.body, m.status, m.transport, m.channel, m.details, m.author, a.name as author_name, m.created_at, m.updated_at
     from messages m left join advocates a on a.id = m.author
     where m.case_id = ${caseId} order by m.created_at, m.id`;
   return rows.map((m) => ({
@@ -211,7 +218,11 @@ export async function messagesOf(sql: Q, caseId: string) {
     kind: m.kind as string,
     body: m.body as string,
     status: m.status as string,
-    transport: m.transport as "vonage" | "outbox",
+    transport: m.transport as "vonage" | "outbox" | "app",
+    /** sms, whatsapp, voice (a call, its state the status) or app. */
+    channel: m.channel as "sms" | "whatsapp" | "voice" | "app",
+    /** A call's duration, a keypad answer's digits; absent for texts. */
+    ...(m.details ? { details: m.details as Record<string, unknown> } : {}),
     /** Who wrote it: an advocate (id and name), or null for touchpoint's own texts. */
     author: m.author
       ? { id: m.author as string, name: (m.author_name as string | null) ?? (m.author as string) }

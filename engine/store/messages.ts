@@ -7,6 +7,7 @@
  * is written before the HTTP call, so a retry that finds it knows a text may already be out.
  */
 import type postgres from "postgres";
+import type { Channel } from "../outreach/strategy.ts";
 import type { Q } from "./database.ts";
 
 export type OutboundStatus =
@@ -30,12 +31,16 @@ export interface MessageRow {
   body: string;
   to: string;
   from: string;
-  transport: "vonage" | "outbox";
+  transport: "vonage" | "outbox" | "app";
+  /** sms, whatsapp, voice (a call: its states are the status) or app. */
+  channel: Channel;
   status: string;
   idemKey: string;
   providerId: string | null;
   attempts: number;
   createdAt: Date;
+  /** A call's duration and keypad, a keypad answer's digits; null for texts. */
+  details: Record<string, unknown> | null;
 }
 
 const row = (r: postgres.Row): MessageRow => ({
@@ -48,11 +53,13 @@ const row = (r: postgres.Row): MessageRow => ({
   to: r.to_number,
   from: r.from_number,
   transport: r.transport,
+  channel: r.channel,
   status: r.status,
   idemKey: r.idem_key,
   providerId: r.provider_id,
   attempts: r.attempts,
   createdAt: r.created_at,
+  details: r.details ?? null,
 });
 
 /** Creates the row of a send decision, or returns the existing one: the key makes it once-only. */
@@ -65,15 +72,17 @@ export async function claimOutbound(
     body: string;
     to: string;
     from: string;
-    transport: "vonage" | "outbox";
+    transport: "vonage" | "outbox" | "app";
     idemKey: string;
     /** The advocate who wrote it; touchpoint's own texts have none. */
     author?: string;
+    /** Default sms. */
+    channel?: Channel;
   },
 ): Promise<{ message: MessageRow; created: boolean }> {
   const inserted = await sql`
-    insert into messages (case_id, customer_id, direction, kind, body, to_number, from_number, transport, status, idem_key, author)
-    values (${m.caseId}, ${m.customerId}, 'outbound', ${m.kind}, ${m.body}, ${m.to}, ${m.from}, ${m.transport}, 'pending', ${m.idemKey}, ${m.author ?? null})
+    insert into messages (case_id, customer_id, direction, kind, body, to_number, from_number, transport, status, idem_key, author, channel)
+    values (${m.caseId}, ${m.customerId}, 'outbound', ${m.kind}, ${m.body}, ${m.to}, ${m.from}, ${m.transport}, 'pending', ${m.idemKey}, ${m.author ?? null}, ${m.channel ?? "sms"})
     on conflict (idem_key) do nothing returning *`;
   if (inserted[0]) return { message: row(inserted[0]), created: true };
   const [existing] = await sql`select * from messages where idem_key = ${m.idemKey}`;
@@ -147,20 +156,42 @@ export async function recordInbound(
     from: string;
     to: string;
     kind: string;
+    /** Default sms. */
+    channel?: Channel;
+    /** Default vonage; `app` for an answer through the bank's app. */
+    transport?: "vonage" | "app";
+    /** A keypad answer's digits, an app answer's source: what the desk shows beside the words. */
+    details?: object;
   },
 ): Promise<{ message: MessageRow; created: boolean }> {
   const inserted = await sql`
-    insert into messages (case_id, customer_id, direction, kind, body, to_number, from_number, transport, status, idem_key, provider_id)
-    values (${m.caseId}, ${m.customerId}, 'inbound', ${m.kind}, ${m.body}, ${m.to}, ${m.from}, 'vonage', 'received', ${`in:${m.providerId}`}, ${m.providerId})
+    insert into messages (case_id, customer_id, direction, kind, body, to_number, from_number, transport, status, idem_key, provider_id, channel, details)
+    values (${m.caseId}, ${m.customerId}, 'inbound', ${m.kind}, ${m.body}, ${m.to}, ${m.from}, ${m.transport ?? "vonage"}, 'received',
+      ${`in:${m.providerId}`}, ${m.providerId}, ${m.channel ?? "sms"}, ${m.details ? sql.json(m.details as postgres.JSONValue) : null})
     on conflict (idem_key) do nothing returning *`;
   if (inserted[0]) return { message: row(inserted[0]), created: true };
   const [existing] = await sql`select * from messages where idem_key = ${`in:${m.providerId}`}`;
   return { message: row(existing!), created: false };
 }
 
-/** Proactive texts (checks and reminders) that count against the contact caps. */
-const PROACTIVE = ["fraud_check", "behaviour_check", "reminder"];
-const COUNTED = ["sending", "retrying", "submitted", "delivered", "not_sent", "unknown", "pending"];
+/** Proactive contacts (checks, reminders and automated calls, on any channel) that count against the caps. */
+const PROACTIVE = ["fraud_check", "behaviour_check", "reminder", "behaviour_reminder", "check_call"];
+const COUNTED = ["sending", "retrying", "submitted", "delivered", "read", "not_sent", "unknown", "pending"]
+  // A call counts once placed, whatever became of it.
+  .concat([
+    "started",
+    "ringing",
+    "answered",
+    "completed",
+    "busy",
+    "cancelled",
+    "unanswered",
+    "rejected",
+    "timeout",
+    "machine",
+    "human",
+    "disconnected",
+  ]);
 
 /** Proactive texts so far; `excludeKey` leaves out the send decision being (re)considered itself. */
 export async function contactCounts(
@@ -190,4 +221,58 @@ export async function repliedSince(sql: Q, caseId: string, since: Date): Promise
 export async function getMessageByKey(sql: Q, idemKey: string): Promise<MessageRow | undefined> {
   const [r] = await sql`select * from messages where idem_key = ${idemKey}`;
   return r ? row(r) : undefined;
+}
+
+/** What a case has done to reach its customer: where it last asked in writing, and whether it called. */
+export async function contactHistory(
+  sql: Q,
+  caseId: string,
+): Promise<{ askedOn: Exclude<Channel, "voice"> | null; called: boolean }> {
+  const [r] = await sql`
+    select
+      (select channel from messages where case_id = ${caseId} and direction = 'outbound' and channel <> 'voice'
+         and kind = any(${PROACTIVE}) and status = any(${COUNTED}) order by created_at desc, id desc limit 1) as asked_on,
+      exists (select 1 from messages where case_id = ${caseId} and direction = 'outbound' and channel = 'voice'
+         and kind = 'check_call') as called`;
+  return { askedOn: r?.asked_on ?? null, called: Boolean(r?.called) };
+}
+
+/** The customer's latest message to us on any channel: where to answer, and whether WhatsApp's 24-hour window is open. */
+export async function lastInbound(
+  sql: Q,
+  customerId: string,
+): Promise<{ channel: Channel; at: Date; whatsappAt: Date | null } | undefined> {
+  const [r] = await sql`
+    select channel, created_at,
+      (select max(created_at) from messages where customer_id = ${customerId} and direction = 'inbound' and channel = 'whatsapp') as whatsapp_at
+    from messages where customer_id = ${customerId} and direction = 'inbound' and channel <> 'voice'
+    order by created_at desc, id desc limit 1`;
+  return r ? { channel: r.channel, at: r.created_at, whatsappAt: r.whatsapp_at } : undefined;
+}
+
+/** A call's row by Vonage's call uuid. */
+export async function getMessageByProviderId(sql: Q, providerId: string): Promise<MessageRow | undefined> {
+  const [r] = await sql`select * from messages where provider_id = ${providerId}`;
+  return r ? row(r) : undefined;
+}
+
+/**
+ * A call's state from Vonage's event webhook. Call events can arrive out of order (completed
+ * before answered when the webhooks race): a final state is never replaced by an earlier one.
+ */
+export async function applyCallStatus(
+  sql: Q,
+  providerId: string,
+  status: string,
+  details: object,
+): Promise<MessageRow | undefined> {
+  const [m] = await sql`
+    update messages set
+      status = case when status in ('completed', 'busy', 'cancelled', 'unanswered', 'rejected', 'failed', 'timeout')
+        then status else ${status} end,
+      details = coalesce(details, '{}'::jsonb) || ${sql.json(details as postgres.JSONValue)},
+      updated_at = now()
+    where provider_id = ${providerId} and channel = 'voice'
+    returning *`;
+  return m ? row(m) : undefined;
 }

@@ -2,8 +2,10 @@
  * Customers and advocates: who the bank texts and who takes their cases, with each advocate's
  * team, capacity and open-case load.
  */
+
 import type postgres from "postgres";
 import type { AdvocateLoad } from "../cases/routing.ts";
+import { type Channel, DEFAULT_CHANNELS } from "../outreach/strategy.ts";
 import type { CustomerProfile } from "../rules/facts.ts";
 import type { Q } from "./database.ts";
 
@@ -16,7 +18,12 @@ export interface Customer {
   /** Where they live, when the bank gave it: for `customer.distanceFromHomeKm`. */
   home: { city: string | null; lat: number; lon: number } | null;
   language: string;
+  /** Opted out of SMS (STOP by text). */
   optedOutAt: Date | null;
+  /** Opted out of WhatsApp (STOP on WhatsApp). */
+  whatsappOptedOutAt: Date | null;
+  /** Ordered preference of the channels they want to be reached on. */
+  channels: Channel[];
   lastAdvocateId: string | null;
 }
 
@@ -26,6 +33,8 @@ export interface Advocate {
   team: string;
   capacity: number;
   status: "online" | "away" | "offline";
+  /** Where a call is put through to them: E.164 or a SIP URI; null when not given. */
+  phone: string | null;
 }
 
 const customerCols = (r: postgres.Row): Customer => ({
@@ -37,6 +46,8 @@ const customerCols = (r: postgres.Row): Customer => ({
   home: r.home_lat === null ? null : { city: r.home_city, lat: r.home_lat, lon: r.home_lon },
   language: r.language,
   optedOutAt: r.opted_out_at,
+  whatsappOptedOutAt: r.whatsapp_opted_out_at ?? null,
+  channels: r.channels ?? [...DEFAULT_CHANNELS],
   lastAdvocateId: r.last_advocate_id,
 });
 
@@ -50,15 +61,19 @@ export async function upsertCustomer(
     timezone?: string | null;
     home?: { city?: string | undefined; lat: number; lon: number } | null | undefined;
     language?: string;
+    /** Unset: the default (SMS, then a call) for a new customer, unchanged for a known one. */
+    channels?: readonly Channel[] | undefined;
   },
 ): Promise<{ customer: Customer; created: boolean }> {
+  const channels = c.channels ? [...c.channels] : null;
   const [row] = await sql`
-    insert into customers (id, name, phone, home_country, timezone, home_city, home_lat, home_lon, language)
+    insert into customers (id, name, phone, home_country, timezone, home_city, home_lat, home_lon, language, channels)
     values (${c.id}, ${c.name}, ${c.phone}, ${c.homeCountry}, ${c.timezone ?? null}, ${c.home?.city ?? null},
-      ${c.home?.lat ?? null}, ${c.home?.lon ?? null}, ${c.language ?? "en"})
+      ${c.home?.lat ?? null}, ${c.home?.lon ?? null}, ${c.language ?? "en"}, ${channels ?? [...DEFAULT_CHANNELS]})
     on conflict (id) do update set name = excluded.name, phone = excluded.phone, home_country = excluded.home_country,
       timezone = excluded.timezone, home_city = excluded.home_city, home_lat = excluded.home_lat,
-      home_lon = excluded.home_lon, language = excluded.language, updated_at = now()
+      home_lon = excluded.home_lon, language = excluded.language,
+      channels = coalesce(${channels}::text[], customers.channels), updated_at = now()
     returning *, (xmax = 0) as created`;
   return { customer: customerCols(row!), created: row!.created };
 }
@@ -90,26 +105,36 @@ export async function customerProfiles(
 
 export async function upsertAdvocate(
   sql: Q,
-  a: { id: string; name: string; team: string; capacity?: number; status: Advocate["status"] },
+  a: {
+    id: string;
+    name: string;
+    team: string;
+    capacity?: number;
+    status: Advocate["status"];
+    /** Unset: unchanged for a known advocate; null: removed. */
+    phone?: string | null | undefined;
+  },
 ): Promise<{ advocate: Advocate; created: boolean }> {
+  const keepPhone = a.phone === undefined;
   const [row] = await sql`
-    insert into advocates (id, name, team, capacity, status)
-    values (${a.id}, ${a.name}, ${a.team}, ${a.capacity ?? 10}, ${a.status})
+    insert into advocates (id, name, team, capacity, status, phone)
+    values (${a.id}, ${a.name}, ${a.team}, ${a.capacity ?? 10}, ${a.status}, ${a.phone ?? null})
     on conflict (id) do update set name = excluded.name, team = excluded.team, capacity = excluded.capacity,
-      status = excluded.status, updated_at = now()
-    returning id, name, team, capacity, status, (xmax = 0) as created`;
+      status = excluded.status, phone = case when ${keepPhone} then advocates.phone else excluded.phone end,
+      updated_at = now()
+    returning id, name, team, capacity, status, phone, (xmax = 0) as created`;
   const { created, ...advocate } = row!;
   return { advocate: advocate as Advocate, created };
 }
 
 export async function getAdvocate(sql: Q, id: string): Promise<Advocate | undefined> {
-  const [row] = await sql`select id, name, team, capacity, status from advocates where id = ${id}`;
+  const [row] = await sql`select id, name, team, capacity, status, phone from advocates where id = ${id}`;
   return row as Advocate | undefined;
 }
 
 export async function listAdvocates(sql: Q, team?: string): Promise<Array<Advocate & { open: number }>> {
   const rows = await sql`
-    select a.id, a.name, a.team, a.capacity, a.status,
+    select a.id, a.name, a.team, a.capacity, a.status, a.phone,
       (select count(*)::int from cases c where c.advocate_id = a.id and c.status = 'open') as open
     from advocates a ${team ? sql`where a.team = ${team}` : sql``} order by a.id`;
   return rows as unknown as Array<Advocate & { open: number }>;

@@ -1,0 +1,48 @@
+/**
+ * `POST /v1/cases/:id/answers`: the bank's app backend reports the customer's YES or NO to a
+ * question touchpoint asked in the app (role `ingest`). Recorded as owed work and applied by the
+ * `replies` worker exactly as a YES / NO text is; the same answer (its `answerId`, else the
+ * request's Idempotency-Key) is applied once however often it is sent.
+ */
+import { randomUUID } from "node:crypto";
+import { Hono } from "hono";
+import { z } from "zod";
+import { NotFoundError } from "../../engine/errors.ts";
+import { text } from "../../engine/events.ts";
+import type { Logger } from "../../engine/log.ts";
+import type { Sql } from "../../engine/store/database.ts";
+import { jobId, owe, type Queues } from "../../workers/queues.ts";
+import { type AuthEnv, requireRole } from "../auth.ts";
+import { jsonBody } from "../errors.ts";
+
+const answerBody = z.strictObject({
+  answer: z.enum(["yes", "no"]),
+  /** The app's own id for this answer: a retry with the same id changes nothing. */
+  answerId: text(100)
+    .regex(/^[A-Za-z0-9._:~-]+$/, "letters, digits and . _ : ~ - only")
+    .optional(),
+});
+
+export function answerRoutes(sql: Sql, queues: Queues, log: Logger) {
+  const app = new Hono<AuthEnv>();
+  app.post("/:id/answers", requireRole("ingest"), async (c) => {
+    const caseId = c.req.param("id");
+    const body = await jsonBody(c, answerBody);
+    const [kase] = await sql`select status from cases where id = ${caseId}`;
+    if (!kase) throw new NotFoundError(`case ${caseId} not found`);
+    const answerId = body.answerId ?? c.req.header("idempotency-key")?.slice(0, 100) ?? randomUUID();
+    await owe(
+      sql,
+      queues.replies,
+      "answer",
+      { kind: "answer", answer: { caseId, answer: body.answer, answerId } },
+      { jobId: jobId("app", caseId, answerId) },
+      (err) => log.warn({ err: String(err) }, "app answer stored, queued later (Redis unavailable)"),
+    );
+    return c.json(
+      { caseId, answer: body.answer, answerId, status: "accepted", caseStatus: kase.status },
+      202,
+    );
+  });
+  return app;
+}

@@ -1,0 +1,366 @@
+/**
+ * The voice side of a case: who a call is put through to (the case's named advocate when they
+ * can take it, else the team's line), the NCCO answering a keypad press or a customer calling
+ * the bank, and what a call's events do to the case. The NCCOs are answered at once (Vonage
+ * waits on them); the case's changes go through the `replies` queue as owed work, like a text's.
+ */
+import type { Logger } from "../log.ts";
+import { maskPhone } from "../log.ts";
+import type { Sql } from "../store/database.ts";
+import { casesForPhone } from "../store/lookup.ts";
+import { applyCallStatus, getMessageByProviderId, recordInbound } from "../store/messages.ts";
+import { getAdvocate } from "../store/people.ts";
+import { addTimeline } from "../store/timeline.ts";
+import type { VoiceTransport } from "./channels/voice.ts";
+import { caseContext, keypadUrl, templateVars } from "./contact.ts";
+import { applyAnswer, type ConversationDeps } from "./conversation.ts";
+import {
+  type CallEvent,
+  checkCallNcco,
+  connectNcco,
+  type Endpoint,
+  endpointFor,
+  goodbyeNcco,
+  type Keypad,
+  machineNcco,
+  type Ncco,
+  noInputNcco,
+  voiceText,
+} from "./ncco.ts";
+
+export interface VoiceSetup {
+  /** The bank's name and number, as the calls say them. */
+  bank: { name: string; phone: string };
+  /** The number calls come from and are put through as (E.164, one of the application's). */
+  from: string;
+  publicUrl: string;
+  /** TEAM_LINES: team → endpoint, `*` for any other team. */
+  teamLines: ReadonlyMap<string, string>;
+}
+
+/** A keypad press or an inbound call, for the `replies` queue. */
+export type CallJob =
+  | {
+      kind: "keypad";
+      caseId: string;
+      uuid: string;
+      attempt: 1 | 2;
+      digits: string;
+      answer: Keypad["kind"];
+      /** Who the call was put through to, in words, for the timeline. */
+      connectedTo?: string;
+    }
+  | { kind: "call"; event: CallEvent };
+
+/** Who takes a call about a case: its advocate when online with a phone, else the team's line. */
+export async function callTarget(
+  sql: Sql,
+  caseId: string,
+  teamLines: ReadonlyMap<string, string>,
+): Promise<{ endpoint?: Endpoint; who: string; advocateName: string | null }> {
+  const [c] = await sql`select advocate_id, team from cases where id = ${caseId}`;
+  const advocate = c?.advocate_id ? await getAdvocate(sql, c.advocate_id as string) : undefined;
+  if (advocate?.status === "online" && advocate.phone)
+    return { endpoint: endpointFor(advocate.phone), who: advocate.name, advocateName: advocate.name };
+  const line = (c && teamLines.get(c.team as string)) ?? teamLines.get("*");
+  const why = advocate
+    ? `${advocate.name} is ${advocate.status === "online" ? "online but has no phone on file" : advocate.status}`
+    : "nobody has the case";
+  if (line)
+    return {
+      endpoint: endpointFor(line),
+      who: `team ${c?.team ?? "line"} (${why})`,
+      advocateName: advocate?.name ?? null,
+    };
+  return {
+    who: `nobody: ${why}, and no team line is configured (TEAM_LINES)`,
+    advocateName: advocate?.name ?? null,
+  };
+}
+
+/**
+ * The NCCO answering a keypad press on the automated call, and the job recording it. 1: it was
+ * them (thanks, goodbye); 2: it was not (the card is blocked, and the call goes to the advocate);
+ * 0: put through without deciding; nothing or a wrong key: ask once more, then say goodbye.
+ */
+export async function keypadReply(
+  sql: Sql,
+  setup: VoiceSetup,
+  k: { caseId: string; attempt: 1 | 2; keypad: Keypad },
+): Promise<{ ncco: Ncco; job?: CallJob }> {
+  const ctx = await caseContext(sql, k.caseId);
+  const language = ctx?.customer.language ?? "en";
+  const job = (connectedTo?: string): CallJob => ({
+    kind: "keypad",
+    caseId: k.caseId,
+    uuid: k.keypad.uuid,
+    attempt: k.attempt,
+    digits: k.keypad.digits,
+    answer: k.keypad.kind,
+    ...(connectedTo ? { connectedTo } : {}),
+  });
+  if (!ctx) return { ncco: noInputNcco({ language, bankPhone: setup.bank.phone }) };
+  const vars = templateVars(ctx, setup.bank);
+  switch (k.keypad.kind) {
+    case "yes":
+      return { ncco: goodbyeNcco({ language, advocateName: vars.advocateName }), job: job() };
+    case "no":
+    case "agent": {
+      const target = await callTarget(sql, k.caseId, setup.teamLines);
+      const kind =
+        k.keypad.kind === "no"
+          ? "connect_not_me"
+          : target.advocateName && target.endpoint
+            ? "connect_agent"
+            : "connect_team";
+      if (!target.endpoint) {
+        // Nobody can take it now: the answer still counts, and the advocate calls back.
+        return {
+          ncco: [
+            { action: "talk", text: voiceText("callback", language, vars), language: ttsOf(language) },
+          ] as Ncco,
+          job: job(target.who),
+        };
+      }
+      const message = voiceText(kind, language, {
+        ...vars,
+        advocateName: target.advocateName ?? vars.advocateName,
+      });
+      return {
+        ncco: connectNcco({ language, endpoint: target.endpoint, from: setup.from, message }),
+        job: job(target.who),
+      };
+    }
+    default:
+      if (k.attempt === 1)
+        return {
+          ncco: checkCallNcco({
+            language,
+            vars,
+            inputUrl: keypadUrl(setup.publicUrl, k.caseId, 2),
+            attempt: 2,
+            heard: k.keypad.kind === "none" ? "none" : "other",
+          }),
+        };
+      return { ncco: noInputNcco({ language, bankPhone: setup.bank.phone }), job: job() };
+  }
+}
+
+function ttsOf(language: string): string {
+  return language.startsWith("fr") ? "fr-FR" : "en-GB";
+}
+
+/**
+ * A customer calling the bank's number: with an open (or latest) case, put through to the
+ * person who knows it, saying nothing about the case before a person has them; the case pops on
+ * the desk (`call.received`, as `POST /v1/calls`). No case: the team's line.
+ */
+export async function answerInboundCall(
+  sql: Sql,
+  setup: VoiceSetup,
+  log: Logger,
+  call: { from: string; to: string; uuid: string; now: Date },
+): Promise<Ncco> {
+  const [caseId] = await casesForPhone(sql, call.from);
+  const [cust] = caseId ? await sql`select customer_id, team from cases where id = ${caseId}` : [];
+  const language = cust
+    ? (((await sql`select language from customers where id = ${cust.customer_id}`)[0]?.language as string) ??
+      "en")
+    : "en";
+  const vars = { bankName: setup.bank.name, bankPhone: setup.bank.phone, advocateName: "" };
+  const target = caseId
+    ? await callTarget(sql, caseId, setup.teamLines)
+    : (() => {
+        const line = setup.teamLines.get("*");
+        return line
+          ? { endpoint: endpointFor(line), who: "the team's line", advocateName: null }
+          : { who: "nobody: no team line is configured (TEAM_LINES)", advocateName: null };
+      })();
+  if (caseId && cust) {
+    const pushedTo = target.advocateName && target.who === target.advocateName ? "advocate" : "team";
+    await recordInbound(sql, {
+      providerId: call.uuid,
+      caseId,
+      customerId: cust.customer_id as string,
+      body: "called the bank",
+      from: call.from,
+      to: call.to,
+      kind: "call.inbound",
+      channel: "voice",
+    });
+    await addTimeline(
+      sql,
+      caseId,
+      "call.received",
+      `call:${caseId}:${call.uuid}`,
+      {
+        reason: `the customer is calling (${maskPhone(call.from)}); put through to ${target.who}`,
+        pushedTo,
+        channel: "voice",
+      },
+      { at: call.now },
+    );
+    if (!target.endpoint)
+      await addTimeline(sql, caseId, "task.call_customer", `call:missed:${call.uuid}`, {
+        reason: "call the customer: they called the bank and nobody could take the call",
+      });
+  } else {
+    log.info(
+      { from: maskPhone(call.from) },
+      "a call from a number with no case: put through to the team's line",
+    );
+  }
+  if (!target.endpoint)
+    return [
+      {
+        action: "talk",
+        text: voiceText("callback", language, {
+          ...vars,
+          advocateName: target.advocateName ?? setup.bank.name,
+        }),
+        language: ttsOf(language),
+      },
+    ] as Ncco;
+  return connectNcco({
+    language,
+    endpoint: target.endpoint,
+    from: setup.from,
+    message: voiceText("connect_caller", language, vars),
+  });
+}
+
+export interface CallDeps extends ConversationDeps {
+  voice?: { transport: VoiceTransport; bank: { name: string; phone: string } };
+}
+
+/** A keypad press, recorded on the case's conversation and acted on as YES / NO would be. */
+export async function handleKeypad(deps: CallDeps, k: Extract<CallJob, { kind: "keypad" }>): Promise<string> {
+  const { sql } = deps;
+  const [c] = await sql`select customer_id from cases where id = ${k.caseId}`;
+  if (!c) return "case not found";
+  const customerId = c.customer_id as string;
+  const said = {
+    yes: "1: it was me",
+    no: "2: it was not me",
+    agent: "0: talk to someone",
+    none: "no key",
+    other: `${k.digits}: not a choice`,
+  }[k.answer];
+  const ref = `key:${k.uuid}:${k.attempt}`;
+  // An answer (1, 2, or 0 for a person) is the customer's word on the conversation; no key is
+  // not, and must not stop the strategy as a reply would.
+  if (k.answer === "yes" || k.answer === "no" || k.answer === "agent")
+    await recordInbound(sql, {
+      providerId: ref,
+      caseId: k.caseId,
+      customerId,
+      body: `pressed ${said}`,
+      from: "keypad",
+      to: "touchpoint",
+      kind: k.answer === "yes" || k.answer === "no" ? `reply.${k.answer}` : "reply.keypad",
+      channel: "voice",
+      details: { digits: k.digits, attempt: k.attempt, callUuid: k.uuid },
+    });
+  await addTimeline(sql, k.caseId, "call.keypad", `keypad:${ref}`, {
+    digits: k.digits,
+    reason: `keypad ${said}${k.connectedTo ? `; put through to ${k.connectedTo}` : ""}`,
+    channel: "voice",
+  });
+  if (k.connectedTo && !k.connectedTo.startsWith("nobody"))
+    await addTimeline(sql, k.caseId, "call.connected", `connected:${ref}`, {
+      reason: `the customer is on the line, put through to ${k.connectedTo}`,
+      channel: "voice",
+    });
+  else if (k.connectedTo)
+    await addTimeline(sql, k.caseId, "task.call_customer", `call:keypad:${ref}`, {
+      reason: `call the customer: they asked for a person on the automated call and ${k.connectedTo}`,
+    });
+  if (k.answer === "yes" || k.answer === "no")
+    return applyAnswer(deps, {
+      caseId: k.caseId,
+      customerId,
+      answer: k.answer,
+      ref,
+      text: said,
+      via: "keypad",
+    });
+  if (k.answer === "none" || k.answer === "other") await nextStepNow(deps, k.uuid, "no key pressed, twice");
+  return k.answer;
+}
+
+/** An automated call that got no answer hands over to the strategy's next step at once. */
+async function nextStepNow(deps: CallDeps, uuid: string, why: string): Promise<void> {
+  const call = await getMessageByProviderId(deps.sql, uuid);
+  const d = call?.details as { stage?: number; askedAt?: string } | null | undefined;
+  if (!call?.caseId || d?.stage === undefined || !d.askedAt) return;
+  await addTimeline(deps.sql, call.caseId, "contact.step", `step:${call.caseId}:call-over`, {
+    action: "next",
+    reason: `the automated call ended without an answer (${why}): the next step now`,
+  });
+  await deps.outreach(
+    { type: "no-reply", caseId: call.caseId, askedAt: d.askedAt, stage: d.stage },
+    `noreply-${call.caseId}-${d.stage}-now`,
+  );
+}
+
+const UNANSWERED = new Set(["busy", "cancelled", "unanswered", "rejected", "failed", "timeout"]);
+
+/** A call's state from Vonage: on the case's timeline; a machine gets the short message; no answer moves the strategy on. */
+export async function handleCallEvent(deps: CallDeps, e: CallEvent): Promise<string> {
+  if (!e.known) return "not a call state";
+  const call = await applyCallStatus(deps.sql, e.uuid, e.status, {
+    ...(e.durationSeconds !== undefined ? { durationSeconds: e.durationSeconds } : {}),
+    ...(e.detail ? { detail: e.detail } : {}),
+    [`at_${e.status}`]: e.timestamp ?? deps.now().toISOString(),
+  });
+  if (!call?.caseId) return "unknown call";
+  const reason =
+    e.status === "completed"
+      ? `call ended after ${e.durationSeconds ?? 0} s`
+      : e.status === "machine"
+        ? "an answering machine: leaving the bank's number only, no payment details"
+        : `call ${e.status}${e.detail ? ` (${e.detail})` : ""}`;
+  await addTimeline(
+    deps.sql,
+    call.caseId,
+    "call.status",
+    `callstatus:${e.uuid}:${e.status}${e.subState ? `:${e.subState}` : ""}`,
+    {
+      messageId: call.id,
+      status: e.status,
+      channel: "voice",
+      ...(e.durationSeconds !== undefined ? { durationSeconds: e.durationSeconds } : {}),
+      reason,
+    },
+  );
+  if (call.kind !== "check_call") return e.status;
+  if (e.status === "machine" && deps.voice) {
+    const [cust] = await deps.sql`select language from customers where id = ${call.customerId}`;
+    try {
+      await deps.voice.transport.transfer(
+        e.uuid,
+        machineNcco({
+          language: (cust?.language as string) ?? "en",
+          bankName: deps.voice.bank.name,
+          bankPhone: deps.voice.bank.phone,
+        }),
+      );
+    } catch (err) {
+      // A call that already ended (404) has nothing left to say to.
+      deps.log.info(
+        { err: err instanceof Error ? err.message : String(err) },
+        "machine message not transferred",
+      );
+    }
+    await nextStepNow(deps, e.uuid, "an answering machine took it");
+    return "machine";
+  }
+  if (UNANSWERED.has(e.status)) await nextStepNow(deps, e.uuid, e.status);
+  if (e.status === "completed") {
+    // Answered and hung up without a key: no answer either.
+    const [k] =
+      await deps.sql`select 1 from messages where case_id = ${call.caseId} and channel = 'voice' and direction = 'inbound' and details->>'callUuid' = ${e.uuid} and kind in ('reply.yes', 'reply.no', 'reply.keypad') limit 1`;
+    if (!k) await nextStepNow(deps, e.uuid, "hung up without a key");
+  }
+  return e.status;
+}
