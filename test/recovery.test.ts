@@ -2,6 +2,9 @@
  * Redis forgets (a restart without persistence, a failover to an empty replica): Postgres is the
  * record, and what it says is owed is done anyway, once.
  */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { UnrecoverableError, Worker } from "bullmq";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLogger } from "../engine/log.ts";
@@ -55,7 +58,16 @@ describe("when Redis forgets everything", () => {
   });
 
   it("sends a text it owed and a reminder that fell due while Redis was empty, once each", async () => {
-    t = await startTestTouchpoint({ env: { SWEEP_EVERY_MS: "300" } });
+    // A bank's strategy that reminds even high cases (the shipped one calls them instead): the
+    // reminder is the owed, delayed step this test needs, and the file is read as a bank's would be.
+    const strategyFile = join(mkdtempSync(join(tmpdir(), "tp-strategy-")), "strategy.json");
+    const calm = [
+      { do: "message", afterMinutes: 0 },
+      { do: "reminder", afterMinutes: 30 },
+      { do: "task", afterMinutes: 30 },
+    ];
+    writeFileSync(strategyFile, JSON.stringify({ high: calm, medium: calm, low: calm }));
+    t = await startTestTouchpoint({ env: { SWEEP_EVERY_MS: "300", CONTACT_STRATEGY_FILE: strategyFile } });
     await loadPeopleVia(t.api);
     const outreach = t.tp.pool!.workers.find((w) => w.name === "outreach")!;
     await outreach.pause();
