@@ -662,6 +662,18 @@ export function openApiDocument(): object {
           responses: { "200": { description: "the next NCCO" }, "401": { description: "bad signature" } },
         },
       },
+      "/webhooks/vonage/voice/fallback": {
+        post: {
+          summary:
+            "The connect to a named advocate reports its leg here (eventType synchronous; query case; signed): when the advocate does not answer (busy, timeout, unanswered, rejected, failed), the answer is the next NCCO, the team's line (or a call-back message and a call task); 204 for any other state",
+          security: [{ vonageSignedWebhook: [] }],
+          responses: {
+            "200": { description: "the next NCCO" },
+            "204": { description: "nothing to change" },
+            "401": { description: "bad signature" },
+          },
+        },
+      },
       "/webhooks/vonage/voice/event": {
         post: {
           summary:

@@ -228,10 +228,43 @@ describe("the channels customers answer on", () => {
     });
     expect(next[0].text).toMatch(/blocked your card ending 4 8 2 1/);
 
+    // When the advocate does not pick up, Vonage asks the connect's eventUrl what next: the team's line.
+    expect(next.at(-1)).toMatchObject({
+      eventType: "synchronous",
+      eventUrl: [`${PUBLIC_URL}/webhooks/vonage/voice/fallback?case=${kase.id}`],
+    });
+    const leg = {
+      uuid: "advocate-leg-1",
+      conversation_uuid: call!.conversationUuid,
+      timestamp: new Date().toISOString(),
+    };
+    const ringing = await signedPost(t.tp.app!, SECRET, `/webhooks/vonage/voice/fallback?case=${kase.id}`, {
+      ...leg,
+      status: "ringing",
+    });
+    expect(ringing.status).toBe(204);
+    const unanswered = await signedPost(
+      t.tp.app!,
+      SECRET,
+      `/webhooks/vonage/voice/fallback?case=${kase.id}`,
+      {
+        ...leg,
+        status: "timeout",
+      },
+    );
+    expect(((await unanswered.json()) as Json[]).at(-1)).toMatchObject({
+      action: "connect",
+      endpoint: [{ type: "phone", number: TEAM_LINE.slice(1) }],
+    });
     const c = await eventually(async () => {
       const x = await caseById(kase.id);
       return x.outcome === "confirmed_fraud" && kinds(x).includes("call.connected") ? x : undefined;
     });
+    expect(
+      c.timeline.some(
+        (s: Json) => s.kind === "call.connected" && /did not answer \(timeout\)/.test(s.detail.reason),
+      ),
+    ).toBe(true);
     expect(kinds(c)).toEqual(
       expect.arrayContaining(["call.placed", "call.status", "call.keypad", "action.card_block"]),
     );

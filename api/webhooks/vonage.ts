@@ -10,7 +10,12 @@ import { UnauthorizedError, ValidationError } from "../../engine/errors.ts";
 import { cleanText, inputIssues } from "../../engine/input.ts";
 import type { Logger } from "../../engine/log.ts";
 import { maskPhone } from "../../engine/log.ts";
-import { answerInboundCall, keypadReply, type VoiceSetup } from "../../engine/outreach/calls.ts";
+import {
+  advocateDidNotAnswer,
+  answerInboundCall,
+  keypadReply,
+  type VoiceSetup,
+} from "../../engine/outreach/calls.ts";
 import { toE164 } from "../../engine/outreach/conversation.ts";
 import { parseCallEvent, parseKeypad } from "../../engine/outreach/ncco.ts";
 import { verifyVonageWebhook } from "../../engine/outreach/signature.ts";
@@ -251,6 +256,22 @@ export function vonageWebhooks(deps: WebhookDeps) {
     return c.json(ncco, 200);
   });
 
+  // The connect to a named advocate (eventType synchronous) reports its leg here: when the
+  // advocate does not answer, the answer is the next NCCO, the team's line.
+  app.post("/voice/fallback", async (c) => {
+    const body = (await voiceRequest(c)) as Record<string, unknown> | null;
+    const q = parse(c.req.query(), fallbackQuery);
+    const status = typeof body?.status === "string" ? body.status : "";
+    const uuid =
+      typeof body?.uuid === "string" ? body.uuid : typeof body?.call_uuid === "string" ? body.call_uuid : "";
+    const ncco = await advocateDidNotAnswer(deps.sql, deps.voice, {
+      caseId: q.case,
+      uuid: uuid.slice(0, 100),
+      status,
+    });
+    return ncco ? c.json(ncco, 200) : c.body(null, 204);
+  });
+
   // Call states: ringing, answered, machine, completed, unanswered…
   app.post("/voice/event", async (c) => {
     const event = parseCallEvent(await voiceRequest(c));
@@ -272,6 +293,10 @@ const answerSchema = z.looseObject({
   from: z.string().regex(/^\+?\d{3,20}$/, "the caller's number, digits"),
   to: z.string().min(1).max(40),
   uuid: z.string().min(1).max(100),
+});
+
+const fallbackQuery = z.looseObject({
+  case: z.string().regex(/^case-[a-z0-9-]{1,60}$/, "a case id"),
 });
 
 const keypadQuery = z.looseObject({

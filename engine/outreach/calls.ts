@@ -52,16 +52,88 @@ export type CallJob =
     }
   | { kind: "call"; event: CallEvent };
 
+/** Where a connect to the named advocate asks what next when they do not answer. */
+function fallbackUrl(setup: VoiceSetup, caseId: string): string | undefined {
+  return setup.publicUrl
+    ? `${setup.publicUrl}/webhooks/vonage/voice/fallback?case=${encodeURIComponent(caseId)}`
+    : undefined;
+}
+
+/** A connect to `target`; to the advocate, one that falls back to the team's line if they do not answer. */
+function connectTo(
+  setup: VoiceSetup,
+  caseId: string,
+  target: { endpoint: Endpoint; toAdvocate: boolean },
+  language: string,
+  message: string,
+): Ncco {
+  const fallback = target.toAdvocate ? fallbackUrl(setup, caseId) : undefined;
+  return connectNcco({
+    language,
+    endpoint: target.endpoint,
+    from: setup.from,
+    message,
+    ...(fallback ? { eventUrl: fallback, synchronous: true } : {}),
+  });
+}
+
+/**
+ * The advocate was put through to and did not answer (busy, no answer, rejected, failed): the
+ * team's line takes the call, or the caller hears that the bank will call back and the case gets
+ * a call task. Any other state of the connected leg needs no new NCCO (undefined).
+ */
+export async function advocateDidNotAnswer(
+  sql: Sql,
+  setup: VoiceSetup,
+  k: { caseId: string; uuid: string; status: string },
+): Promise<Ncco | undefined> {
+  if (!["busy", "timeout", "unanswered", "rejected", "failed", "cancelled"].includes(k.status))
+    return undefined;
+  const [c] =
+    await sql`select c.team, cu.language from cases c join customers cu on cu.id = c.customer_id where c.id = ${k.caseId}`;
+  if (!c) return undefined;
+  const language = c.language as string;
+  const team = c.team as string;
+  const vars = {
+    bankName: setup.bank.name,
+    bankPhone: setup.bank.phone,
+    advocateName: `the ${setup.bank.name} fraud team`,
+  };
+  const line = setup.teamLines.get(team) ?? setup.teamLines.get("*");
+  await addTimeline(sql, k.caseId, "call.connected", `fallback:${k.uuid}:${k.status}`, {
+    channel: "voice",
+    reason: line
+      ? `the advocate did not answer (${k.status}): put through to team ${team}'s line`
+      : `the advocate did not answer (${k.status}) and no team line is configured: the customer was told we will call back`,
+  });
+  if (line)
+    return connectNcco({
+      language,
+      endpoint: endpointFor(line),
+      from: setup.from,
+      message: voiceText("connect_team", language, vars),
+    });
+  await addTimeline(sql, k.caseId, "task.call_customer", `call:fallback:${k.uuid}`, {
+    reason: "call the customer back: they were put through to their advocate, who did not answer",
+  });
+  return [{ action: "talk", text: voiceText("callback", language, vars), language: ttsOf(language) }] as Ncco;
+}
+
 /** Who takes a call about a case: its advocate when online with a phone, else the team's line. */
 export async function callTarget(
   sql: Sql,
   caseId: string,
   teamLines: ReadonlyMap<string, string>,
-): Promise<{ endpoint?: Endpoint; who: string; advocateName: string | null }> {
+): Promise<{ endpoint?: Endpoint; who: string; advocateName: string | null; toAdvocate: boolean }> {
   const [c] = await sql`select advocate_id, team from cases where id = ${caseId}`;
   const advocate = c?.advocate_id ? await getAdvocate(sql, c.advocate_id as string) : undefined;
   if (advocate?.status === "online" && advocate.phone)
-    return { endpoint: endpointFor(advocate.phone), who: advocate.name, advocateName: advocate.name };
+    return {
+      endpoint: endpointFor(advocate.phone),
+      who: advocate.name,
+      advocateName: advocate.name,
+      toAdvocate: true,
+    };
   const line = (c && teamLines.get(c.team as string)) ?? teamLines.get("*");
   const why = advocate
     ? `${advocate.name} is ${advocate.status === "online" ? "online but has no phone on file" : advocate.status}`
@@ -71,10 +143,12 @@ export async function callTarget(
       endpoint: endpointFor(line),
       who: `team ${c?.team ?? "line"} (${why})`,
       advocateName: advocate?.name ?? null,
+      toAdvocate: false,
     };
   return {
     who: `nobody: ${why}, and no team line is configured (TEAM_LINES)`,
     advocateName: advocate?.name ?? null,
+    toAdvocate: false,
   };
 }
 
@@ -107,12 +181,9 @@ export async function keypadReply(
     case "no":
     case "agent": {
       const target = await callTarget(sql, k.caseId, setup.teamLines);
+      // Only the advocate is named as the one they are put through to; a team line is "our fraud team".
       const kind =
-        k.keypad.kind === "no"
-          ? "connect_not_me"
-          : target.advocateName && target.endpoint
-            ? "connect_agent"
-            : "connect_team";
+        k.keypad.kind === "no" ? "connect_not_me" : target.toAdvocate ? "connect_agent" : "connect_team";
       if (!target.endpoint) {
         // Nobody can take it now: the answer still counts, and the advocate calls back.
         return {
@@ -124,10 +195,19 @@ export async function keypadReply(
       }
       const message = voiceText(kind, language, {
         ...vars,
-        advocateName: target.advocateName ?? vars.advocateName,
+        advocateName:
+          target.toAdvocate && target.advocateName
+            ? target.advocateName
+            : `the ${setup.bank.name} fraud team`,
       });
       return {
-        ncco: connectNcco({ language, endpoint: target.endpoint, from: setup.from, message }),
+        ncco: connectTo(
+          setup,
+          k.caseId,
+          { endpoint: target.endpoint, toAdvocate: target.toAdvocate },
+          language,
+          message,
+        ),
         job: job(target.who),
       };
     }
@@ -173,11 +253,11 @@ export async function answerInboundCall(
     : (() => {
         const line = setup.teamLines.get("*");
         return line
-          ? { endpoint: endpointFor(line), who: "the team's line", advocateName: null }
-          : { who: "nobody: no team line is configured (TEAM_LINES)", advocateName: null };
+          ? { endpoint: endpointFor(line), who: "the team's line", advocateName: null, toAdvocate: false }
+          : { who: "nobody: no team line is configured (TEAM_LINES)", advocateName: null, toAdvocate: false };
       })();
   if (caseId && cust) {
-    const pushedTo = target.advocateName && target.who === target.advocateName ? "advocate" : "team";
+    const pushedTo = target.toAdvocate ? "advocate" : "team";
     await recordInbound(sql, {
       providerId: call.uuid,
       caseId,
@@ -221,12 +301,16 @@ export async function answerInboundCall(
         language: ttsOf(language),
       },
     ] as Ncco;
-  return connectNcco({
-    language,
-    endpoint: target.endpoint,
-    from: setup.from,
-    message: voiceText("connect_caller", language, vars),
-  });
+  const message = voiceText("connect_caller", language, vars);
+  return caseId
+    ? connectTo(
+        setup,
+        caseId,
+        { endpoint: target.endpoint, toAdvocate: target.toAdvocate },
+        language,
+        message,
+      )
+    : connectNcco({ language, endpoint: target.endpoint, from: setup.from, message });
 }
 
 export interface CallDeps extends ConversationDeps {

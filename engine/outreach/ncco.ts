@@ -40,6 +40,11 @@ export interface ConnectAction {
   timeout: number;
   endpoint: [Endpoint];
   eventUrl?: [string];
+  /**
+   * `synchronous`: when the one we connect to does not answer (busy, timeout, unanswered,
+   * rejected, failed), Vonage asks `eventUrl` for the next NCCO: the fallback to the team's line.
+   */
+  eventType?: "synchronous";
 }
 
 export type NccoAction = TalkAction | InputAction | ConnectAction;
@@ -265,6 +270,8 @@ export function connectNcco(o: {
   timeoutSeconds?: number;
   /** Where the connected leg's events go; default the application's event URL. */
   eventUrl?: string;
+  /** With `eventUrl`: a connect nobody answers asks it for the next NCCO (a fallback). */
+  synchronous?: boolean;
 }): Ncco {
   const from = o.from.trim().replace(/^\+/, "");
   if (!/^[1-9]\d{6,14}$/.test(from)) throw invalid("from", "an E.164 number, one of the application's");
@@ -274,6 +281,7 @@ export function connectNcco(o: {
     timeout: o.timeoutSeconds ?? CONNECT_TIMEOUT_S,
     endpoint: [o.endpoint],
     ...(o.eventUrl ? { eventUrl: [absoluteUrl(o.eventUrl, "eventUrl")] as [string] } : {}),
+    ...(o.eventUrl && o.synchronous ? { eventType: "synchronous" as const } : {}),
   };
   const message = o.message?.trim();
   return message ? [talk(message, o.language), connect] : [connect];
