@@ -2,6 +2,7 @@
 import { type Context, Hono } from "hono";
 import type { CountryCode } from "libphonenumber-js";
 import { z } from "zod";
+import { transferCase } from "../../engine/cases/assignments.ts";
 import { callBody, logCall } from "../../engine/cases/call-log.ts";
 import type { TransferKind } from "../../engine/cases/routing.ts";
 import {
@@ -23,7 +24,6 @@ import {
 } from "../../engine/outreach/card-actions.ts";
 import { oweFeedback } from "../../engine/outreach/feedback.ts";
 import { lookupPhone } from "../../engine/people.ts";
-import { transferCase } from "../../engine/store/assignments.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { casesForPhone } from "../../engine/store/lookup.ts";
 import type { Principal } from "../../engine/store/postgres.ts";

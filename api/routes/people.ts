@@ -1,10 +1,10 @@
 /** Customers and advocates: `PUT` upserts (idempotent), `GET` reads. */
 import { Hono } from "hono";
 import { z } from "zod";
+import { setAdvocateStatus } from "../../engine/cases/assignments.ts";
 import { ForbiddenError, NotFoundError, ValidationError } from "../../engine/errors.ts";
 import { maskPhone } from "../../engine/log.ts";
 import { advocateInput, customerInput, personId } from "../../engine/people.ts";
-import { setAdvocateStatus } from "../../engine/store/assignments.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import {
   assignWaitingCases,

@@ -114,6 +114,21 @@ export async function assignCaseTo(
   await tx`update customers set last_advocate_id = ${advocateId} where id = ${customerId}`;
 }
 
+/**
+ * Gives the case to an advocate a person chose. It stays theirs, even when the customer's earlier
+ * advocate comes back online (returnCasesToPreferred moves only what routing chose), and they become the
+ * advocate the customer will know next time.
+ */
+export async function transferCaseTo(
+  tx: Q,
+  caseId: string,
+  customerId: string,
+  advocateId: string,
+): Promise<void> {
+  await tx`update cases set advocate_id = ${advocateId}, preferred_advocate_id = ${advocateId}, wait_until = null, updated_at = now() where id = ${caseId}`;
+  await tx`update customers set last_advocate_id = ${advocateId} where id = ${customerId}`;
+}
+
 /** Open cases of a team (or kept for one of its advocates) that nobody has, oldest first. */
 export async function waitingCaseIds(sql: Q, team: string): Promise<string[]> {
   const waiting = await sql`
