@@ -9,7 +9,8 @@ import type { AdvocateStatus, TransferKind } from "../../engine/cases/routing.ts
 import { ConflictError } from "../../engine/errors.ts";
 import { cleanText } from "../../engine/input.ts";
 import type { Sql } from "../../engine/store/database.ts";
-import type { listAdvocates, Principal } from "../../engine/store/postgres.ts";
+import type { listAdvocates } from "../../engine/store/people.ts";
+import type { Principal } from "../../engine/store/tokens.ts";
 import { visibleCase } from "../routes/cases.ts";
 import { When } from "./layout.tsx";
 import type { DeskEnv } from "./session.tsx";
