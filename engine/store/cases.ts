@@ -3,7 +3,7 @@
  * chooses: engine/cases/intake.ts and assign.ts), confirm and resolve it. Every step a retry
  * could repeat is keyed on the timeline; row locks order concurrent workers.
  */
-import { assertResolvable, type CaseOutcome } from "../cases/cases.ts";
+import type { CaseOutcome } from "../cases/cases.ts";
 import { NotFoundError } from "../errors.ts";
 import type { Severity } from "../rules/schema.ts";
 import type { Q, Sql } from "./database.ts";
@@ -228,7 +228,6 @@ export async function resolveCase(
     if (opts.keepOutcome && c.outcome && c.outcome !== outcome) {
       return { ...as, resolved: false, secondsOpen, outcome: c.outcome as CaseOutcome };
     }
-    assertResolvable(c as { id: string; status: "open" });
     await tx`update cases set status = 'resolved', outcome = ${outcome}, resolved_at = ${now}, updated_at = now() where id = ${caseId}`;
     await addTimeline(tx, caseId, "case.resolved", idemKey, { outcome, ...detail }, { actor, at: now });
     return { ...as, status: "resolved" as const, resolvedAt: now, resolved: true, secondsOpen, outcome };
