@@ -37,7 +37,6 @@ import { countryOfNumber, lookupPhone } from "./engine/people.ts";
 import { profileOnSignal } from "./engine/profiling.ts";
 import { type Database, openDatabase } from "./engine/store/database.ts";
 import { DataDirBusyError, lockOwner } from "./engine/store/lock.ts";
-import { checkTokenRequest, createToken, ensureAdminToken, type Role } from "./engine/store/postgres.ts";
 import {
   checkEvictionPolicy,
   ensureRedis,
@@ -46,6 +45,7 @@ import {
   workerConnection,
 } from "./engine/store/redis.ts";
 import { publishRuleFiles } from "./engine/store/rulesets.ts";
+import { checkTokenRequest, createToken, ensureAdminToken, type Role } from "./engine/store/tokens.ts";
 import { deploymentId } from "./engine/store/work.ts";
 import { apiClient, loadPeopleVia, loadStory, playStory } from "./fixtures/stories.ts";
 import { defaultRuleFiles } from "./rules/index.ts";

@@ -8,7 +8,7 @@ import { Hono } from "hono";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createLogger } from "../engine/log.ts";
 import { openDatabase, type Sql } from "../engine/store/database.ts";
-import { createToken, type Principal, type Role } from "../engine/store/postgres.ts";
+import { createToken, type Principal, type Role } from "../engine/store/tokens.ts";
 import { createDatabase } from "../test/support/harness.ts";
 import { type AuthEnv, authenticate, requireRole } from "./auth.ts";
 import { handleError } from "./errors.ts";

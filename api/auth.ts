@@ -2,7 +2,7 @@
 import type { MiddlewareHandler } from "hono";
 import { ForbiddenError, UnauthorizedError } from "../engine/errors.ts";
 import type { Sql } from "../engine/store/database.ts";
-import { type Principal, principalFor, type Role } from "../engine/store/postgres.ts";
+import { type Principal, principalFor, type Role } from "../engine/store/tokens.ts";
 
 export type AuthEnv = { Variables: { principal: Principal } };
 

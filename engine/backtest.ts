@@ -17,7 +17,7 @@ import type { RuleFile, RuleMode, Ruleset } from "./rules/schema.ts";
 import type { Sql } from "./store/database.ts";
 import { fxTable } from "./store/fx.ts";
 import { listContents } from "./store/lists.ts";
-import { customerProfiles } from "./store/postgres.ts";
+import { customerProfiles } from "./store/people.ts";
 
 export type Outcome = "confirmed_fraud" | "false_alarm";
 /** What became of a matched event: its case's outcome, still open, or no case known. */

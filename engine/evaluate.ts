@@ -19,17 +19,11 @@ import { computeFacts, homeAmount } from "./rules/facts.ts";
 import { listsOf } from "./rules/lists.ts";
 import { type Story, storyOf, summarise } from "./rules/summary.ts";
 import type { Sql } from "./store/database.ts";
+import { customersWithUnlinkedDecisions, insertDecisions, type NewDecision } from "./store/decisions.ts";
+import { customerHistory, markEvaluated, observeBatch } from "./store/events.ts";
 import { fxTable } from "./store/fx.ts";
 import { listContents, listVersions } from "./store/lists.ts";
-import {
-  customerHistory,
-  customerProfiles,
-  customersWithUnlinkedDecisions,
-  insertDecisions,
-  markEvaluated,
-  type NewDecision,
-  observeBatch,
-} from "./store/postgres.ts";
+import { customerProfiles } from "./store/people.ts";
 import { publishedRuleset, type StoredRuleset } from "./store/rulesets.ts";
 
 /**

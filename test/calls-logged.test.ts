@@ -6,7 +6,7 @@
  */
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addTimeline } from "../engine/store/postgres.ts";
+import { addTimeline } from "../engine/store/timeline.ts";
 import type { Json } from "../fixtures/stories.ts";
 import { describeViolations, seriousViolations } from "./support/axe.ts";
 import { launchBrowser } from "./support/browser.ts";

@@ -5,7 +5,7 @@
  */
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addTimeline } from "../engine/store/postgres.ts";
+import { addTimeline } from "../engine/store/timeline.ts";
 import { loadPeopleVia, loadStory, playStory } from "../fixtures/stories.ts";
 import { describeViolations, seriousViolations } from "./support/axe.ts";
 import { launchBrowser } from "./support/browser.ts";

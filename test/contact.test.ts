@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ContactDeps, deliver } from "../engine/outreach/contact.ts";
 import { signVonageWebhook } from "../engine/outreach/signature.ts";
 import { defaultStrategy } from "../engine/outreach/strategy.ts";
-import { getCustomer } from "../engine/store/postgres.ts";
+import { getCustomer } from "../engine/store/people.ts";
 import {
   eventually,
   type Json,

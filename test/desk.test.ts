@@ -4,7 +4,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STREAMS_PER_SESSION } from "../api/desk/streams.ts";
 import { signVonageWebhook } from "../engine/outreach/signature.ts";
-import { createToken } from "../engine/store/postgres.ts";
+import { createToken } from "../engine/store/tokens.ts";
 import { eventually, loadPeopleVia, loadStory, playStory } from "../fixtures/stories.ts";
 import { describeViolations, seriousViolations } from "./support/axe.ts";
 import { launchBrowser } from "./support/browser.ts";

@@ -5,7 +5,7 @@
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../engine/store/database.ts";
-import { customerHistory, insertBatches, unevaluatedBatches } from "../engine/store/postgres.ts";
+import { customerHistory, insertBatches, unevaluatedBatches } from "../engine/store/events.ts";
 import { createDatabase } from "./support/harness.ts";
 import { LYON, tx } from "./support/payments.ts";
 

@@ -1,6 +1,8 @@
 /** Processor for queue `cases`: a customer's new decisions onto their open case (opening and routing one if needed). */
 import type { Job } from "bullmq";
-import { type CaseUpdate, caseFollowUps, openOrJoinCase, rerouteCase } from "../engine/store/postgres.ts";
+import { rerouteCase } from "../engine/cases/assign.ts";
+import { type CaseUpdate, openOrJoinCase } from "../engine/cases/intake.ts";
+import { caseFollowUps } from "../engine/store/cases.ts";
 import { recordOwed } from "../engine/store/work.ts";
 import type { WorkerDeps } from "./pool.ts";
 import { type CasesJob, enqueueOwed, jobId, type Owed, owed } from "./queues.ts";

@@ -2,7 +2,7 @@
 import type { Job } from "bullmq";
 import { evaluateBatch } from "../engine/evaluate.ts";
 import type { TouchpointEvent } from "../engine/events.ts";
-import { batchesOf } from "../engine/store/postgres.ts";
+import { batchesOf } from "../engine/store/events.ts";
 import type { WorkerDeps } from "./pool.ts";
 import type { CasesJob, EvaluateJob } from "./queues.ts";
 import { jobId } from "./queues.ts";

@@ -2,6 +2,7 @@
 import { hostname } from "node:os";
 import { type Processor, Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import type { CaseUpdate } from "../engine/cases/intake.ts";
 import { isServiceUnavailable, RetryableError } from "../engine/errors.ts";
 import type { FaultPoint, FxCache, RulesetCache } from "../engine/evaluate.ts";
 import type { CustomerState } from "../engine/features/state.ts";
@@ -11,7 +12,6 @@ import type { CallDeps } from "../engine/outreach/calls.ts";
 import type { ContactDeps } from "../engine/outreach/contact.ts";
 import { finishBacktest } from "../engine/store/backtests.ts";
 import type { Sql } from "../engine/store/database.ts";
-import type { CaseUpdate } from "../engine/store/postgres.ts";
 import { markOwedDone, markOwedFailed } from "../engine/store/work.ts";
 import { backtestProcessor } from "./backtests.ts";
 import { casesProcessor } from "./cases.ts";

@@ -20,7 +20,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "../engine/log.ts";
 import type { Metrics } from "../engine/metrics.ts";
 import type { Sql } from "../engine/store/database.ts";
-import { unevaluatedBatches } from "../engine/store/postgres.ts";
+import { unevaluatedBatches } from "../engine/store/events.ts";
 import {
   anythingPending,
   dueOwed,

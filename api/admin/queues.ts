@@ -10,7 +10,8 @@ import { serveStatic } from "@hono/node-server/serve-static";
 import { Hono } from "hono";
 import { getCookie } from "hono/cookie";
 import type { Sql } from "../../engine/store/database.ts";
-import { principalFor, principalForSession } from "../../engine/store/postgres.ts";
+import { principalForSession } from "../../engine/store/sessions.ts";
+import { principalFor } from "../../engine/store/tokens.ts";
 import type { Queues } from "../../workers/queues.ts";
 import { DESK_COOKIE, sameOriginPosts } from "../desk/session.tsx";
 

@@ -1,7 +1,8 @@
 /** The team's advocates: who is online and how full their hands are. */
 import { Hono } from "hono";
+import { listCases } from "../../engine/store/case-views.ts";
 import type { Sql } from "../../engine/store/database.ts";
-import { listAdvocates, listCases } from "../../engine/store/postgres.ts";
+import { listAdvocates } from "../../engine/store/people.ts";
 import { page } from "./layout.tsx";
 import type { DeskEnv } from "./session.tsx";
 import { teamOf, whoOf } from "./words.tsx";

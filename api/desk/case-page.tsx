@@ -17,17 +17,13 @@ import {
 import { oweFeedback } from "../../engine/outreach/feedback.ts";
 import type { Strategy } from "../../engine/outreach/strategy.ts";
 import { conditionInWords, type Held, placeText, routeText, type Story } from "../../engine/rules/summary.ts";
+import { audit, phoneRevealedTo } from "../../engine/store/audit.ts";
 import { type CannedReply, listCannedReplies } from "../../engine/store/canned-replies.ts";
+import { resolveCase } from "../../engine/store/cases.ts";
 import type { Sql } from "../../engine/store/database.ts";
-import {
-  addTimeline,
-  audit,
-  getCustomer,
-  listAdvocates,
-  type Principal,
-  phoneRevealedTo,
-  resolveCase,
-} from "../../engine/store/postgres.ts";
+import { getCustomer, listAdvocates } from "../../engine/store/people.ts";
+import { addTimeline } from "../../engine/store/timeline.ts";
+import type { Principal } from "../../engine/store/tokens.ts";
 import { visibleCase } from "../routes/cases.ts";
 import { CannedButtons } from "./canned-replies.tsx";
 import { Layout, page, Severity, When } from "./layout.tsx";

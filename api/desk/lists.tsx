@@ -7,8 +7,8 @@ import { Hono } from "hono";
 import { listsOf } from "../../engine/rules/lists.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { getList, listSummaries } from "../../engine/store/lists.ts";
-import type { Principal } from "../../engine/store/postgres.ts";
 import { publishedRuleset } from "../../engine/store/rulesets.ts";
+import type { Principal } from "../../engine/store/tokens.ts";
 import { Layout, When } from "./layout.tsx";
 
 type Env = { Variables: { principal: Principal } };

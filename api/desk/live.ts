@@ -11,8 +11,10 @@
 import { Hono } from "hono";
 import { getCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
+import { casesNeedingAdvocate } from "../../engine/store/case-views.ts";
 import type { Sql } from "../../engine/store/database.ts";
-import { casesNeedingAdvocate, hashToken, principalForSession } from "../../engine/store/postgres.ts";
+import { principalForSession } from "../../engine/store/sessions.ts";
+import { hashToken } from "../../engine/store/tokens.ts";
 import { noticesFor } from "./notices.ts";
 import { DESK_COOKIE, type DeskEnv } from "./session.tsx";
 import type { DeskStreams, StreamEnd } from "./streams.ts";

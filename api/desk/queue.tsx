@@ -1,13 +1,10 @@
 /** The queue: open (or resolved) cases, the advocate's own first, and closed ones the customer wrote to since. */
 import { Hono } from "hono";
+import { casesNeedingAdvocate, type listCases } from "../../engine/store/case-views.ts";
 import type { Sql } from "../../engine/store/database.ts";
-import {
-  casesNeedingAdvocate,
-  getAdvocate,
-  type listCases,
-  type Principal,
-} from "../../engine/store/postgres.ts";
+import { getAdvocate } from "../../engine/store/people.ts";
 import { type QueuePart, queueCases } from "../../engine/store/queue.ts";
+import type { Principal } from "../../engine/store/tokens.ts";
 import { page, Severity, When } from "./layout.tsx";
 import type { DeskEnv } from "./session.tsx";
 import { stateInWords, teamOf, whoOf } from "./words.tsx";

@@ -17,7 +17,6 @@ import { listsOf } from "../../engine/rules/lists.ts";
 import type { RuleFile } from "../../engine/rules/schema.ts";
 import { getBacktest, recentBacktests } from "../../engine/store/backtests.ts";
 import type { Sql } from "../../engine/store/database.ts";
-import type { Principal } from "../../engine/store/postgres.ts";
 import {
   type RuleHit,
   type RuleVersionFigures,
@@ -26,6 +25,7 @@ import {
   ruleVersionStarts,
 } from "../../engine/store/rule-figures.ts";
 import { ruleStats, rulesetHistory, type StoredRuleset } from "../../engine/store/rulesets.ts";
+import type { Principal } from "../../engine/store/tokens.ts";
 import type { Queues } from "../../workers/queues.ts";
 import type { Told } from "../routes/rules.ts";
 import { BacktestView } from "./backtests.tsx";

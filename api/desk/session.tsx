@@ -6,14 +6,8 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Sql } from "../../engine/store/database.ts";
-import {
-  createDeskSession,
-  hashToken,
-  type Principal,
-  principalFor,
-  principalForSession,
-  revokeDeskSession,
-} from "../../engine/store/postgres.ts";
+import { createDeskSession, principalForSession, revokeDeskSession } from "../../engine/store/sessions.ts";
+import { hashToken, type Principal, principalFor } from "../../engine/store/tokens.ts";
 import { Layout } from "./layout.tsx";
 import type { SessionsEnded } from "./streams.ts";
 

@@ -1,7 +1,8 @@
 /** The desk's words: events, facts, timeline steps and people, as an advocate reads them. */
 import { eventLocation, type TouchpointEvent } from "../../engine/events.ts";
 import { localClock, utcOffset, zoneAt } from "../../engine/features/places.ts";
-import type { caseDetail, Principal } from "../../engine/store/postgres.ts";
+import type { caseDetail } from "../../engine/store/case-views.ts";
+import type { Principal } from "../../engine/store/tokens.ts";
 
 export type Detail = Awaited<ReturnType<typeof caseDetail>>;
 

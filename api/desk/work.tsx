@@ -4,12 +4,13 @@
  * a form (Post/Redirect/Get) over the same store calls the API makes, under the same rules.
  */
 import { Hono } from "hono";
+import { setAdvocateStatus, transferCase } from "../../engine/cases/assignments.ts";
 import type { AdvocateStatus, TransferKind } from "../../engine/cases/routing.ts";
 import { ConflictError } from "../../engine/errors.ts";
 import { cleanText } from "../../engine/input.ts";
-import { setAdvocateStatus, transferCase } from "../../engine/store/assignments.ts";
 import type { Sql } from "../../engine/store/database.ts";
-import type { listAdvocates, Principal } from "../../engine/store/postgres.ts";
+import type { listAdvocates } from "../../engine/store/people.ts";
+import type { Principal } from "../../engine/store/tokens.ts";
 import { visibleCase } from "../routes/cases.ts";
 import { When } from "./layout.tsx";
 import type { DeskEnv } from "./session.tsx";

@@ -2,6 +2,7 @@
 import { type Context, Hono } from "hono";
 import type { CountryCode } from "libphonenumber-js";
 import { z } from "zod";
+import { transferCase } from "../../engine/cases/assignments.ts";
 import { callBody, logCall } from "../../engine/cases/call-log.ts";
 import type { TransferKind } from "../../engine/cases/routing.ts";
 import {
@@ -23,18 +24,13 @@ import {
 } from "../../engine/outreach/card-actions.ts";
 import { oweFeedback } from "../../engine/outreach/feedback.ts";
 import { lookupPhone } from "../../engine/people.ts";
-import { transferCase } from "../../engine/store/assignments.ts";
+import { caseDetail, listCases } from "../../engine/store/case-views.ts";
+import { resolveCase } from "../../engine/store/cases.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { casesForPhone } from "../../engine/store/lookup.ts";
-import type { Principal } from "../../engine/store/postgres.ts";
-import {
-  addTimeline,
-  caseDetail,
-  getCustomer,
-  listCases,
-  resolveCase,
-  timelineDetailByKey,
-} from "../../engine/store/postgres.ts";
+import { getCustomer } from "../../engine/store/people.ts";
+import { addTimeline, timelineDetailByKey } from "../../engine/store/timeline.ts";
+import type { Principal } from "../../engine/store/tokens.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
 import { jsonBody, queryOf } from "../errors.ts";
 

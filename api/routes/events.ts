@@ -10,7 +10,7 @@ import { countByCustomer, parseIngestBody, splitHeavy } from "../../engine/inges
 import type { Logger } from "../../engine/log.ts";
 import type { Metrics } from "../../engine/metrics.ts";
 import type { Sql } from "../../engine/store/database.ts";
-import { type EventBatch, insertBatches, takeBackBatches } from "../../engine/store/postgres.ts";
+import { type EventBatch, insertBatches, takeBackBatches } from "../../engine/store/events.ts";
 import { type EvaluateJob, jobId, type Queues } from "../../workers/queues.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
 import { errorBody } from "../errors.ts";

@@ -6,7 +6,7 @@ import { timestamp } from "../../engine/events.ts";
 import { experienceReport } from "../../engine/experience/queries.ts";
 import { unknownTeam } from "../../engine/people.ts";
 import type { Sql } from "../../engine/store/database.ts";
-import { advocateTeams } from "../../engine/store/postgres.ts";
+import { advocateTeams } from "../../engine/store/people.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
 import { queryOf } from "../errors.ts";
 

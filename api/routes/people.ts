@@ -1,21 +1,20 @@
 /** Customers and advocates: `PUT` upserts (idempotent), `GET` reads. */
 import { Hono } from "hono";
 import { z } from "zod";
+import { assignWaitingCases, returnCasesToPreferred } from "../../engine/cases/assign.ts";
+import { setAdvocateStatus } from "../../engine/cases/assignments.ts";
 import { ForbiddenError, NotFoundError, ValidationError } from "../../engine/errors.ts";
 import { maskPhone } from "../../engine/log.ts";
 import { advocateInput, customerInput, personId } from "../../engine/people.ts";
-import { setAdvocateStatus } from "../../engine/store/assignments.ts";
+import { audit } from "../../engine/store/audit.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import {
-  assignWaitingCases,
-  audit,
   getAdvocate,
   getCustomer,
   listAdvocates,
-  returnCasesToPreferred,
   upsertAdvocate,
   upsertCustomer,
-} from "../../engine/store/postgres.ts";
+} from "../../engine/store/people.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
 import { jsonBody } from "../errors.ts";
 import { teamScope } from "./cases.ts";

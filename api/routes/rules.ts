@@ -27,10 +27,11 @@ import {
   testName,
 } from "../../engine/rules/schema.ts";
 import { requirePassingTests, runRuleTests } from "../../engine/rules/testing.ts";
+import { audit } from "../../engine/store/audit.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { fxRates, putFxRates } from "../../engine/store/fx.ts";
 import { listContents, listNames } from "../../engine/store/lists.ts";
-import { advocateTeams, audit } from "../../engine/store/postgres.ts";
+import { advocateTeams } from "../../engine/store/people.ts";
 import { ruleFigures, ruleHits } from "../../engine/store/rule-figures.ts";
 import {
   type PublishResult,

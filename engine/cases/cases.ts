@@ -1,5 +1,4 @@
 /** The case state machine: which transitions exist and what they record. Pure. */
-import { ConflictError } from "../errors.ts";
 import type { Severity } from "../rules/schema.ts";
 
 export type CaseStatus = "open" | "resolved";
@@ -10,11 +9,6 @@ const severityRank: Record<Severity, number> = { low: 0, medium: 1, high: 2 };
 /** The higher of two severities: a case is as urgent as its most urgent evidence. */
 export function maxSeverity(a: Severity, b: Severity): Severity {
   return severityRank[a] >= severityRank[b] ? a : b;
-}
-
-/** Checks a resolution is allowed: only an open case resolves, and only once. */
-export function assertResolvable(c: { id: string; status: CaseStatus }): void {
-  if (c.status !== "open") throw new ConflictError(`case ${c.id} is already ${c.status}`);
 }
 
 /** Timeline entry kinds, oldest first on a case. */

@@ -18,7 +18,8 @@ import {
   type MessageRow,
   setOutboundStatus,
 } from "../store/messages.ts";
-import { addTimeline, getCustomer } from "../store/postgres.ts";
+import { getCustomer } from "../store/people.ts";
+import { addTimeline } from "../store/timeline.ts";
 import { type ContactDeps, deliver, type OutreachJob, optedOutChannels } from "./contact.ts";
 import { replyChannel } from "./strategy.ts";
 

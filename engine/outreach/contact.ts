@@ -12,6 +12,7 @@ import { type Logger, maskPhone } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Severity } from "../rules/schema.ts";
 import type { Sql } from "../store/database.ts";
+import { caseCards } from "../store/decisions.ts";
 import {
   claimOutbound,
   claimSending,
@@ -23,7 +24,8 @@ import {
   repliedSince,
   setOutboundStatus,
 } from "../store/messages.ts";
-import { addTimeline, type Customer, caseCards, getCustomer } from "../store/postgres.ts";
+import { type Customer, getCustomer } from "../store/people.ts";
+import { addTimeline } from "../store/timeline.ts";
 import type { AppTransport } from "./channels/app.ts";
 import type { VoiceTransport } from "./channels/voice.ts";
 import { checkCallNcco, voiceText } from "./ncco.ts";

@@ -6,10 +6,13 @@
 import type { Logger } from "../log.ts";
 import { maskPhone } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
+import { audit } from "../store/audit.ts";
+import { confirmFraud, resolveCase } from "../store/cases.ts";
 import type { Sql } from "../store/database.ts";
+import { caseCards } from "../store/decisions.ts";
 import { recordFeedbackReply } from "../store/feedback.ts";
 import { applyReceipt, recordInbound } from "../store/messages.ts";
-import { addTimeline, audit, caseCards, confirmFraud, resolveCase } from "../store/postgres.ts";
+import { addTimeline } from "../store/timeline.ts";
 import type { OutreachJob } from "./contact.ts";
 import { FEEDBACK_KIND, openQuestion, oweFeedback } from "./feedback.ts";
 import { classifyReceipt } from "./receipts.ts";

@@ -6,7 +6,7 @@
 import type { Sql } from "../store/database.ts";
 import { askedElsewhereSince, claimFeedback, type FeedbackRow, openFeedback } from "../store/feedback.ts";
 import { getMessageByKey } from "../store/messages.ts";
-import { addTimeline } from "../store/postgres.ts";
+import { addTimeline } from "../store/timeline.ts";
 import {
   type ContactDeps,
   caseContext,

@@ -3,7 +3,7 @@
  * chooses: engine/cases/intake.ts and assign.ts), confirm and resolve it. Every step a retry
  * could repeat is keyed on the timeline; row locks order concurrent workers.
  */
-import { assertResolvable, type CaseOutcome } from "../cases/cases.ts";
+import type { CaseOutcome } from "../cases/cases.ts";
 import { NotFoundError } from "../errors.ts";
 import type { Severity } from "../rules/schema.ts";
 import type { Q, Sql } from "./database.ts";
@@ -114,6 +114,21 @@ export async function assignCaseTo(
   await tx`update customers set last_advocate_id = ${advocateId} where id = ${customerId}`;
 }
 
+/**
+ * Gives the case to an advocate a person chose. It stays theirs, even when the customer's earlier
+ * advocate comes back online (returnCasesToPreferred moves only what routing chose), and they become the
+ * advocate the customer will know next time.
+ */
+export async function transferCaseTo(
+  tx: Q,
+  caseId: string,
+  customerId: string,
+  advocateId: string,
+): Promise<void> {
+  await tx`update cases set advocate_id = ${advocateId}, preferred_advocate_id = ${advocateId}, wait_until = null, updated_at = now() where id = ${caseId}`;
+  await tx`update customers set last_advocate_id = ${advocateId} where id = ${customerId}`;
+}
+
 /** Open cases of a team (or kept for one of its advocates) that nobody has, oldest first. */
 export async function waitingCaseIds(sql: Q, team: string): Promise<string[]> {
   const waiting = await sql`
@@ -213,7 +228,6 @@ export async function resolveCase(
     if (opts.keepOutcome && c.outcome && c.outcome !== outcome) {
       return { ...as, resolved: false, secondsOpen, outcome: c.outcome as CaseOutcome };
     }
-    assertResolvable(c as { id: string; status: "open" });
     await tx`update cases set status = 'resolved', outcome = ${outcome}, resolved_at = ${now}, updated_at = now() where id = ${caseId}`;
     await addTimeline(tx, caseId, "case.resolved", idemKey, { outcome, ...detail }, { actor, at: now });
     return { ...as, status: "resolved" as const, resolvedAt: now, resolved: true, secondsOpen, outcome };

@@ -6,7 +6,8 @@
 import type postgres from "postgres";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import { type ListChange, listsOf, patchItems, replaceItems } from "../rules/lists.ts";
-import { audit, type Q } from "./postgres.ts";
+import { audit } from "./audit.ts";
+import type { Q } from "./database.ts";
 import { PUBLISH_LOCK, type Publisher, publishedRuleset } from "./rulesets.ts";
 
 /** The first key of a list's transaction lock; the second is the name's hash. */

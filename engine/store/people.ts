@@ -179,6 +179,18 @@ export async function lockAdvocateLoad(tx: Q, advocateId: string): Promise<Advoc
   return me;
 }
 
+/** Sets an advocate's own status; undefined when there is no such advocate. */
+export async function updateAdvocateStatus(
+  sql: Q,
+  advocateId: string,
+  status: Advocate["status"],
+): Promise<Advocate | undefined> {
+  const [row] = await sql`
+    update advocates set status = ${status}, updated_at = now() where id = ${advocateId}
+    returning id, name, team, capacity, status`;
+  return row as unknown as Advocate | undefined;
+}
+
 export async function advocateName(sql: Q, advocateId: string): Promise<string | undefined> {
   const [from] = await sql`select name from advocates where id = ${advocateId}`;
   return from?.name as string | undefined;
