@@ -218,22 +218,38 @@ export async function evaluateBatch(
      */
     claim?: (batch: string) => Promise<boolean>;
   },
-  job: { batch: string; events: readonly TouchpointEvent[]; receivedAt: number },
+  /**
+   * The batch, with its customers (the job's; the events are read from Postgres with the batch's
+   * status), or with its events (a job queued by an older version, or a test).
+   */
+  given: {
+    batch: string;
+    receivedAt: number;
+    customers?: readonly string[];
+    events?: readonly TouchpointEvent[];
+  },
 ): Promise<BatchResult> {
   const { sql, state, rulesets, metrics, log } = deps;
-  const { receivedAt } = job;
+  const { receivedAt } = given;
+  // A job without its customers (none is queued so) reads its events first.
+  const job =
+    given.customers || given.events
+      ? given
+      : { ...given, events: (await observeBatch(sql, given.batch, true)).events ?? [] };
   // A batch taken back by the API (its queue write looked failed but was not) is not ours to
   // evaluate: its events have no rows, and a decision about them could never be stored. One
   // already evaluated (the reconciler re-drove a batch that was slow, not lost) is not evaluated
   // again: with its later neighbours now in the state, a second look could decide differently.
   // Every customer of the batch is handed on below, the already evaluated included (see there).
-  const batchCustomers = [...new Set(job.events.map((e) => e.customerId))];
+  const batchCustomers = job.customers
+    ? [...job.customers]
+    : [...new Set((job.events ?? []).map((e) => e.customerId))];
   // Read side by side, not one after another: a batch already evaluated or taken back wastes
   // these reads, which is rare; every other batch saves their round trips (bench latency).
   const [claimed, status, { version, compiled }, profiles, fx, marks] = await Promise.all([
     deps.claim ? deps.claim(job.batch) : true,
     // Marks the batch observed before any of its events reaches the customers' state (see observeBatch).
-    observeBatch(sql, job.batch),
+    observeBatch(sql, job.batch, job.events === undefined),
     rulesets.get(Date.now()),
     customerProfiles(sql, batchCustomers),
     (deps.fx ?? new FxCache(sql)).get(Date.now()),
@@ -245,16 +261,13 @@ export async function evaluateBatch(
     return { evaluated: 0, newDecisions: 0, customersToCase: [] };
   }
   if (!status.stored) {
-    log.warn(
-      { batch: job.batch, events: job.events.length },
-      "skipping a batch no longer stored (taken back at ingest)",
-    );
+    log.warn({ batch: job.batch }, "skipping a batch no longer stored (taken back at ingest)");
     return { evaluated: 0, newDecisions: 0, customersToCase: [] };
   }
   // Event-time order within the batch; the state script handles order across batches.
   const events = status.evaluatedAt
     ? []
-    : [...job.events].sort(
+    : [...(job.events ?? status.events ?? [])].sort(
         (a, b) => Date.parse(a.occurredAt) - Date.parse(b.occurredAt) || a.id.localeCompare(b.id),
       );
   // Payments count in their customer's home currency in every sum (20,000 THB is not 20,000 EUR);
@@ -280,10 +293,12 @@ export async function evaluateBatch(
         REBUILD_MAX_EVENTS,
         events.map((e) => e.id),
       ),
-    ...(deps.fault ? { beforeObserve: () => deps.fault?.("evaluate.before-state", job) } : {}),
+    ...(deps.fault
+      ? { beforeObserve: () => deps.fault?.("evaluate.before-state", { batch: job.batch, events }) }
+      : {}),
   });
 
-  await deps.fault?.("evaluate.after-state", job);
+  await deps.fault?.("evaluate.after-state", { batch: job.batch, events });
   const decisions: NewDecision[] = [];
   const failed: Array<{ id: string; error: string }> = [];
   for (const [i, event] of events.entries()) {

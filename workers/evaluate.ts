@@ -12,8 +12,8 @@ const CLAIM_MS = 5 * 60_000;
 
 export function evaluateProcessor(deps: WorkerDeps) {
   return async (job: Job<EvaluateJob>) => {
-    const { batch, events, receivedAt } = job.data;
-    if (batch === undefined) return { requeued: await requeueAsBatches(deps, events) };
+    const { batch, events, customers, receivedAt } = job.data;
+    if (batch === undefined) return { requeued: await requeueAsBatches(deps, events ?? []) };
     // One run per batch at a time: a copy of the job (the reconciler's, an old job's) that starts
     // while it runs leaves it be. The claim is this job's, so its own retry after a crash takes it.
     const me = job.id ?? `${process.pid}:${batch}`;
@@ -24,7 +24,10 @@ export function evaluateProcessor(deps: WorkerDeps) {
     };
     let result: Awaited<ReturnType<typeof evaluateBatch>>;
     try {
-      result = await evaluateBatch({ ...deps, claim }, { batch, events, receivedAt });
+      result = await evaluateBatch(
+        { ...deps, claim },
+        { batch, receivedAt, ...(events ? { events } : {}), ...(customers ? { customers } : {}) },
+      );
     } finally {
       // Given up once the run ends, done or not: a copy of the job may then take the batch over
       // without waiting for this job's retry (with its back-off: 12 s slower recovery in the
@@ -65,7 +68,11 @@ async function requeueAsBatches(deps: WorkerDeps, events: readonly TouchpointEve
     await deps.queues.evaluate.addBulk(
       batches.map((b) => ({
         name: "batch",
-        data: { batch: b.id, events: b.events, receivedAt: b.receivedAt.getTime() } satisfies EvaluateJob,
+        data: {
+          batch: b.id,
+          customers: [...new Set(b.events.map((e) => e.customerId))],
+          receivedAt: b.receivedAt.getTime(),
+        } satisfies EvaluateJob,
         opts: { jobId: jobId("ingest", b.id) },
       })),
     );

@@ -22,10 +22,18 @@ export const QUEUES = {
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
+/**
+ * A stored batch to evaluate. Its events are in Postgres only (stored once, by the API): the job
+ * names the batch and its customers (what the worker reads beside the events, in the same round
+ * trip). `events` is set only in jobs queued before that (read as they are).
+ */
 export interface EvaluateJob {
-  /** The stored batch (`event_batches`) these events are; absent in jobs queued before batches were. */
+  /** The stored batch (`event_batches`); absent in jobs queued before batches were. */
   batch?: string;
-  events: TouchpointEvent[];
+  /** The batch's customers, distinct. */
+  customers?: string[];
+  /** Only in jobs queued by older versions: the events themselves. */
+  events?: TouchpointEvent[];
   /** When the API accepted them, ms since epoch, for the ingest-to-decision histogram. */
   receivedAt: number;
 }

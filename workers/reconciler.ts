@@ -128,7 +128,11 @@ export function startReconciler(o: ReconcilerOptions) {
     // Each batch as the API queued it: its row records its evaluation.
     const jobs = lost.map((b) => ({
       name: "batch",
-      data: { batch: b.id, events: b.events, receivedAt: b.receivedAt.getTime() } satisfies EvaluateJob,
+      data: {
+        batch: b.id,
+        customers: [...new Set(b.events.map((e) => e.customerId))],
+        receivedAt: b.receivedAt.getTime(),
+      } satisfies EvaluateJob,
       opts: { jobId: jobId("sweep", b.id, stamp) },
     }));
     if (jobs.length > 0) await o.queues.evaluate.addBulk(jobs);

@@ -118,9 +118,10 @@ export function eventRoutes(deps: IngestDeps) {
               const priority = priorities.get(b.id);
               return {
                 name: "batch",
+                // The events stay in Postgres, where they were just stored: the job names them.
                 data: {
                   batch: b.id,
-                  events: b.events,
+                  customers: [...new Set(b.events.map((e) => e.customerId))],
                   receivedAt: receivedAt.getTime(),
                 } satisfies EvaluateJob,
                 opts: { jobId: jobId("ingest", b.id), ...(priority ? { priority } : {}) },

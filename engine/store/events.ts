@@ -88,15 +88,27 @@ export async function takeBackBatches(sql: Q, batchIds: readonly string[]): Prom
 export async function observeBatch(
   sql: Q,
   batchId: string,
-): Promise<{ stored: boolean; evaluatedAt?: Date }> {
-  // One statement: the select reads the row as it was before the update, evaluated_at unchanged by it.
+  /** Also read the batch's events (stored once, by the API; the job carries only the batch's id). */
+  withEvents = false,
+): Promise<{ stored: boolean; evaluatedAt?: Date; events?: TouchpointEvent[] }> {
+  // One statement: the select reads the row as it was before the update, evaluated_at unchanged
+  // by it; the events of a batch not yet evaluated come in the same round trip, by primary key.
   const [row] = await sql`
     with observed as (
       update event_batches set observed_at = now() where id = ${batchId} and observed_at is null returning id
     )
-    select evaluated_at from event_batches where id = ${batchId}`;
+    select b.evaluated_at,
+      case when ${withEvents} and b.evaluated_at is null then
+        (select coalesce(json_agg(e.payload), '[]'::json) from events e where e.id = any(b.event_ids) and e.batch_id = b.id)
+      end as events
+    from event_batches b where b.id = ${batchId}`;
   if (!row) return { stored: false };
-  return row.evaluated_at ? { stored: true, evaluatedAt: row.evaluated_at as Date } : { stored: true };
+  const events = (row.events as TouchpointEvent[] | null) ?? undefined;
+  return {
+    stored: true,
+    ...(row.evaluated_at ? { evaluatedAt: row.evaluated_at as Date } : {}),
+    ...(events ? { events } : {}),
+  };
 }
 
 /**
