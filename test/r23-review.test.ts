@@ -3,6 +3,7 @@
  * a defect named in the review report. Same harness and fake as test/channels.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signVonageWebhook } from "../engine/outreach/signature.ts";
 import { eventually, type Json, loadPeopleVia, openCaseWith } from "../fixtures/stories.ts";
 import {
   customerTexts,
@@ -209,5 +210,72 @@ describe("r-23 review: defects in the channels", () => {
       "the automated call after STOP on WhatsApp",
     ).catch(() => []);
     expect(call).toHaveLength(1);
+  });
+
+  it("D6: keypad 2 on a case already settled does not tell the customer their card is blocked when it is not", async () => {
+    const kase = await travellerCase("r-settled", "+33612342007");
+    const [call] = await eventually(
+      async () => (callsTo("33612342007").length > 0 ? callsTo("33612342007") : undefined),
+      20_000,
+    );
+    // While the phone rings, a YES by text (or an advocate) settles the case as a false alarm.
+    await customerTexts(t.tp.app!, SECRET, "33612342007", "YES");
+    await eventually(async () => ((await caseById(kase.id)).status === "resolved" ? true : undefined));
+    // The customer, on the call, presses 2.
+    const ncco = (await (await press(kase.id, call!.uuid, "2")).json()) as Json[];
+    await t.drained();
+    const c = await caseById(kase.id);
+    const told = /blocked your card/.test(JSON.stringify(ncco));
+    // On main: told "We have blocked your card ending 4 8 2 1", while the case stays a false alarm
+    // and no card.block is ever published.
+    expect({ told, blocked: kinds(c).includes("action.card_block") }).not.toEqual({
+      told: true,
+      blocked: false,
+    });
+  });
+
+  it("D7: an answering machine's message that Vonage failed to take (503) is tried again", async () => {
+    await travellerCase("r-machine", "+33612342008");
+    const [call] = await eventually(
+      async () => (callsTo("33612342008").length > 0 ? callsTo("33612342008") : undefined),
+      20_000,
+    );
+    fake.failNext(503, 1);
+    await signedPost(t.tp.app!, SECRET, "/webhooks/vonage/voice/event", {
+      status: "machine",
+      uuid: call!.uuid,
+      conversation_uuid: call!.conversationUuid,
+      timestamp: new Date().toISOString(),
+    });
+    // On main: the 503 is caught and logged ("machine message not transferred"); the call plays on
+    // into the payment's details, on a voicemail.
+    const transfer = await eventually(
+      async () => fake.transfers.find((x) => x.uuid === call!.uuid),
+      10_000,
+      "a transfer to the machine's message",
+    ).catch(() => undefined);
+    expect(transfer).toBeDefined();
+  });
+
+  it("D8: one signed GET's token answers for any caller: the query (from) is not covered by the signature", async () => {
+    const kase = await travellerCase("r-forged-caller", "+33612342009", ["sms"]);
+    await eventually(async () => (to("33612342009").length === 1 ? true : undefined));
+    // A token Vonage signed for some other call's answer webhook (payload_hash of the empty body)...
+    const authorization = await signVonageWebhook({ rawBody: "", secret: SECRET, now: new Date() });
+    const genuine = await t.tp.app!.request(
+      "/webhooks/vonage/voice/answer?from=33699999998&to=442079460000&uuid=genuine-1",
+      { method: "GET", headers: { authorization } },
+    );
+    expect(genuine.status).toBe(200);
+    // ...replayed with the victim's number in the query.
+    const replayed = await t.tp.app!.request(
+      "/webhooks/vonage/voice/answer?from=33612342009&to=442079460000&uuid=forged-1",
+      { method: "GET", headers: { authorization } },
+    );
+    // On main: 200, an NCCO naming the advocate's own number, "customer calling" on the victim's
+    // case, and an inbound row that stops the case's strategy (repliedSince).
+    expect(replayed.status).toBe(401);
+    const c = await caseById(kase.id);
+    expect(kinds(c)).not.toContain("call.received");
   });
 });
