@@ -278,4 +278,25 @@ describe("r-23 review: defects in the channels", () => {
     const c = await caseById(kase.id);
     expect(kinds(c)).not.toContain("call.received");
   });
+
+  it("D9: a WhatsApp voice note (or photo) from a customer is taken and shown to the advocate, not refused", async () => {
+    const kase = await travellerCase("r-wa-audio", "+33612342010", ["whatsapp", "sms"]);
+    await eventually(async () => to("33612342010").find((m) => m.channel === "whatsapp"));
+    const res = await signedPost(t.tp.app!, SECRET, "/webhooks/vonage/inbound", {
+      to: "447700900000",
+      from: "33612342010",
+      channel: "whatsapp",
+      message_uuid: "wa-audio-1",
+      timestamp: new Date().toISOString(),
+      message_type: "audio",
+      audio: { url: "https://api-eu.nexmo.com/v3/media/0a1b2c3d" },
+      profile: { name: "Sam" },
+    });
+    // On main: 400 "not a Vonage webhook" (message_type must be text, button or reply); Vonage
+    // keeps resending it, and "it wasn't me", said in a voice note, reaches nobody.
+    expect(res.status).toBe(200);
+    await t.drained();
+    const c = await caseById(kase.id);
+    expect(c.messages.some((m: Json) => m.direction === "inbound")).toBe(true);
+  });
 });
