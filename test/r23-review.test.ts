@@ -1,0 +1,302 @@
+/**
+ * Review of issue 23 (r-23): each test states what should happen and FAILS on main's code, proving
+ * a defect named in the review report. Same harness and fake as test/channels.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signVonageWebhook } from "../engine/outreach/signature.ts";
+import { eventually, type Json, loadPeopleVia, openCaseWith } from "../fixtures/stories.ts";
+import {
+  customerTexts,
+  customerWhatsApps,
+  type FakeVonage,
+  signedPost,
+  startFakeVonage,
+  testApplicationKey,
+  vonageEnv,
+} from "./support/fake-vonage.ts";
+import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
+
+const SECRET = "test-signature-secret-0123456789";
+const PUBLIC_URL = "https://tp.bank.example";
+const PHNOM_PENH = { city: "Phnom Penh", country: "KH", lat: 11.5564, lon: 104.9282 };
+const PARIS = { city: "Paris", country: "FR", lat: 48.8566, lon: 2.3522 };
+
+const tx = (id: string, customerId: string, occurredAt: string, place: typeof PARIS) => ({
+  id,
+  type: "card.transaction",
+  occurredAt,
+  customerId,
+  card: { id: `${customerId}-card`, last4: "4821" },
+  amount: { value: 640, currency: "EUR" },
+  merchant: { name: "Maison Test", mcc: "5311", ...place },
+  channel: "card_present",
+});
+
+describe("r-23 review: defects in the channels", () => {
+  let t: TestTouchpoint;
+  let fake: FakeVonage;
+  const clock = new Date("2026-11-22T12:00:00Z");
+
+  beforeAll(async () => {
+    fake = await startFakeVonage();
+    t = await startTestTouchpoint({
+      listen: true,
+      env: {
+        ...vonageEnv(fake, SECRET),
+        VONAGE_APPLICATION_ID: "app-test-1",
+        VONAGE_PRIVATE_KEY: testApplicationKey(),
+        PUBLIC_URL,
+        VOICE_AFTER_MINUTES: "0.04",
+        WHATSAPP_FROM: "+447700900000",
+        TEAM_LINES: "*=+442079460999",
+      },
+      now: () => clock,
+    });
+    await loadPeopleVia(t.api);
+    for (const [i, a] of (await t.api("GET", "/v1/advocates")).body.items.entries()) {
+      const { id, open: _open, ...rest } = a as Json;
+      await t.api("PUT", `/v1/advocates/${id}`, { ...rest, phone: `+4420794601${10 + i}` });
+    }
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fake?.close();
+  });
+
+  const caseById = async (id: string): Promise<Json> => (await t.api("GET", `/v1/cases/${id}`)).body;
+  const kinds = (c: Json): string[] => c.timeline.map((s: { kind: string }) => s.kind);
+  const to = (digits: string) => fake.messages.filter((m) => m.to === digits);
+  const callsTo = (digits: string) => fake.calls.filter((c) => c.to === digits);
+
+  async function putCustomer(id: string, phone: string, channels?: string[]) {
+    const put = await t.api("PUT", `/v1/customers/${id}`, {
+      name: `Sam ${id}`,
+      phone,
+      homeCountry: "FR",
+      ...(channels ? { channels } : {}),
+    });
+    expect(put.status).toBeLessThan(300);
+  }
+  async function openTravel(id: string) {
+    await t.api("POST", "/v1/events", [
+      tx(`${id}-a`, id, "2026-11-22T09:10:00Z", PARIS),
+      tx(`${id}-b`, id, "2026-11-22T10:40:00Z", PHNOM_PENH),
+    ]);
+    return openCaseWith(t.api, id, ["impossible-location-spend"]);
+  }
+  async function travellerCase(id: string, phone: string, channels?: string[]) {
+    await putCustomer(id, phone, channels);
+    return openTravel(id);
+  }
+  function press(caseId: string, uuid: string, digits: string, attempt = 1) {
+    return signedPost(t.tp.app!, SECRET, `/webhooks/vonage/voice/input?case=${caseId}&attempt=${attempt}`, {
+      dtmf: { digits, timed_out: digits === "" },
+      uuid,
+      conversation_uuid: `CON-${uuid}`,
+      from: "447700900001",
+      to: "33612349999",
+      timestamp: new Date().toISOString(),
+    });
+  }
+
+  it("D1: a transient Vonage error (503) on the automated call is retried, not skipped as 'already called'", async () => {
+    const kase = await travellerCase("r-503", "+33612342001");
+    await eventually(async () => (to("33612342001").length === 1 ? true : undefined));
+    // The next request to Vonage is the automated call (VOICE_AFTER_MINUTES = 0.04): it fails once.
+    fake.failNext(503, 1);
+    await eventually(async () => {
+      const x = await caseById(kase.id);
+      return x.timeline.some((s: Json) => s.kind === "contact.step" && s.detail.step === 2) ? x : undefined;
+    }, 20_000);
+    // The job's retry (exponential backoff from 500 ms) either places the call or skips the step.
+    await eventually(async () => {
+      const x = await caseById(kase.id);
+      const settled =
+        callsTo("33612342001").length > 0 ||
+        x.timeline.some((s: Json) => s.kind === "contact.step" && s.detail.action === "skip");
+      return settled ? true : undefined;
+    }, 20_000);
+    await t.drained();
+    const c = await caseById(kase.id);
+    const skip = c.timeline.find((s: Json) => s.kind === "contact.step" && s.detail.action === "skip");
+    // On main: the job's retry finds the 'retrying' call row, planStep says "already called them",
+    // and no call is ever placed.
+    expect(skip?.detail.reason).toBeUndefined();
+    expect(callsTo("33612342001")).toHaveLength(1);
+  });
+
+  it("D2: a keypad webhook whose query names another case does not move that case", async () => {
+    const a = await travellerCase("r-key-a", "+33612342002");
+    const [call] = await eventually(
+      async () => (callsTo("33612342002").length > 0 ? callsTo("33612342002") : undefined),
+      20_000,
+    );
+    // Case B never had a call (its customer takes texts only).
+    const b = await travellerCase("r-key-b", "+33612342003", ["sms"]);
+    await eventually(async () => (to("33612342003").length === 1 ? true : undefined));
+    // The body is signed (it is A's call); only the query, which the signature does not cover, names B.
+    const res = await press(b.id, call!.uuid, "2", 2);
+    expect(res.status).toBe(200);
+    await t.drained();
+    expect((await caseById(b.id)).outcome).toBeNull();
+    expect((await caseById(a.id)).outcome).toBeNull();
+  });
+
+  it("D3: keypad 0 (talk to someone) then the call ends: the case still has something owed to the customer", async () => {
+    const kase = await travellerCase("r-key-0", "+33612342004");
+    const [call] = await eventually(
+      async () => (callsTo("33612342004").length > 0 ? callsTo("33612342004") : undefined),
+      20_000,
+    );
+    const reply = (await (await press(kase.id, call!.uuid, "0")).json()) as Json[];
+    expect(reply.at(-1).action).toBe("connect");
+    // The connect rings the advocate's phone; nobody picks up; the customer's call ends.
+    await signedPost(t.tp.app!, SECRET, "/webhooks/vonage/voice/event", {
+      status: "completed",
+      uuid: call!.uuid,
+      conversation_uuid: call!.conversationUuid,
+      duration: "45",
+      timestamp: new Date().toISOString(),
+    });
+    await t.drained();
+    // The strategy's call task, due later: run it now.
+    const task = await t.tp.queues.outreach.getJob(`noreply-${kase.id}-2`);
+    if (task && (await task.isDelayed())) await task.promote();
+    await t.drained();
+    const c = await caseById(kase.id);
+    // On main: open, no outcome, no attention, no task: the customer asked for a person and the
+    // case waits for nobody.
+    expect(c.status).toBe("open");
+    expect(c.attention !== null || kinds(c).includes("task.call_customer")).toBe(true);
+  });
+
+  it("D4: a WhatsApp check resent after a temporary failure never falls back to SMS for a customer who sent STOP by SMS", async () => {
+    await putCustomer("r-wa-stop", "+33612342005", ["whatsapp", "sms"]);
+    await customerTexts(t.tp.app!, SECRET, "33612342005", "STOP");
+    await eventually(async () => to("33612342005").find((m) => /no more/i.test(m.text)));
+    const kase = await openTravel("r-wa-stop");
+    const asked = await eventually(async () =>
+      to("33612342005").find((m) => m.channel === "whatsapp" && m.messageType === "template"),
+    );
+    await signedPost(t.tp.app!, SECRET, "/webhooks/vonage/status", {
+      message_uuid: asked.messageUuid,
+      status: "undeliverable",
+      timestamp: new Date().toISOString(),
+      client_ref: asked.clientRef,
+      channel: "whatsapp",
+      error: { type: "https://developer.vonage.com/api-errors/messages#1302", title: "1302" },
+    });
+    const retry = await eventually(async () => t.tp.queues.outreach.getJob(`resend-${kase.id}_check-1`));
+    await retry.promote();
+    await eventually(async () => ((await retry.getState()) === "completed" ? true : undefined));
+    await t.drained();
+    const sms = to("33612342005").filter((m) => m.channel === "sms" && !/no more/i.test(m.text));
+    // On main: the resend has no template, routeMessage falls back to SMS, and the customer who
+    // replied STOP to texts gets the question by text.
+    expect(sms.map((m) => m.text)).toEqual([]);
+  });
+
+  it("D5: STOP on WhatsApp stops WhatsApp only: the high case's automated call still comes", async () => {
+    await travellerCase("r-wa-stop-call", "+33612342006", ["whatsapp", "voice"]);
+    await eventually(async () => to("33612342006").find((m) => m.channel === "whatsapp"));
+    await customerWhatsApps(t.tp.app!, SECRET, "33612342006", "STOP");
+    await eventually(async () => to("33612342006").find((m) => /no more/i.test(m.text)));
+    // VOICE_AFTER_MINUTES = 0.04: the call is due 2.4 s after the WhatsApp question.
+    // On main: the STOP is an inbound row on the case, repliedSince() says "customer replied",
+    // and neither the call nor the advocate's call task ever comes.
+    const call = await eventually(
+      async () => (callsTo("33612342006").length > 0 ? callsTo("33612342006") : undefined),
+      15_000,
+      "the automated call after STOP on WhatsApp",
+    ).catch(() => []);
+    expect(call).toHaveLength(1);
+  });
+
+  it("D6: keypad 2 on a case already settled does not tell the customer their card is blocked when it is not", async () => {
+    const kase = await travellerCase("r-settled", "+33612342007");
+    const [call] = await eventually(
+      async () => (callsTo("33612342007").length > 0 ? callsTo("33612342007") : undefined),
+      20_000,
+    );
+    // While the phone rings, a YES by text (or an advocate) settles the case as a false alarm.
+    await customerTexts(t.tp.app!, SECRET, "33612342007", "YES");
+    await eventually(async () => ((await caseById(kase.id)).status === "resolved" ? true : undefined));
+    // The customer, on the call, presses 2.
+    const ncco = (await (await press(kase.id, call!.uuid, "2")).json()) as Json[];
+    await t.drained();
+    const c = await caseById(kase.id);
+    const told = /blocked your card/.test(JSON.stringify(ncco));
+    // On main: told "We have blocked your card ending 4 8 2 1", while the case stays a false alarm
+    // and no card.block is ever published.
+    expect({ told, blocked: kinds(c).includes("action.card_block") }).not.toEqual({
+      told: true,
+      blocked: false,
+    });
+  });
+
+  it("D7: an answering machine's message that Vonage failed to take (503) is tried again", async () => {
+    await travellerCase("r-machine", "+33612342008");
+    const [call] = await eventually(
+      async () => (callsTo("33612342008").length > 0 ? callsTo("33612342008") : undefined),
+      20_000,
+    );
+    fake.failNext(503, 1);
+    await signedPost(t.tp.app!, SECRET, "/webhooks/vonage/voice/event", {
+      status: "machine",
+      uuid: call!.uuid,
+      conversation_uuid: call!.conversationUuid,
+      timestamp: new Date().toISOString(),
+    });
+    // On main: the 503 is caught and logged ("machine message not transferred"); the call plays on
+    // into the payment's details, on a voicemail.
+    const transfer = await eventually(
+      async () => fake.transfers.find((x) => x.uuid === call!.uuid),
+      10_000,
+      "a transfer to the machine's message",
+    ).catch(() => undefined);
+    expect(transfer).toBeDefined();
+  });
+
+  it("D8: one signed GET's token answers for any caller: the query (from) is not covered by the signature", async () => {
+    const kase = await travellerCase("r-forged-caller", "+33612342009", ["sms"]);
+    await eventually(async () => (to("33612342009").length === 1 ? true : undefined));
+    // A token Vonage signed for some other call's answer webhook (payload_hash of the empty body)...
+    const authorization = await signVonageWebhook({ rawBody: "", secret: SECRET, now: new Date() });
+    const genuine = await t.tp.app!.request(
+      "/webhooks/vonage/voice/answer?from=33699999998&to=442079460000&uuid=genuine-1",
+      { method: "GET", headers: { authorization } },
+    );
+    expect(genuine.status).toBe(200);
+    // ...replayed with the victim's number in the query.
+    const replayed = await t.tp.app!.request(
+      "/webhooks/vonage/voice/answer?from=33612342009&to=442079460000&uuid=forged-1",
+      { method: "GET", headers: { authorization } },
+    );
+    // On main: 200, an NCCO naming the advocate's own number, "customer calling" on the victim's
+    // case, and an inbound row that stops the case's strategy (repliedSince).
+    expect(replayed.status).toBe(401);
+    const c = await caseById(kase.id);
+    expect(kinds(c)).not.toContain("call.received");
+  });
+
+  it("D9: a WhatsApp voice note (or photo) from a customer is taken and shown to the advocate, not refused", async () => {
+    const kase = await travellerCase("r-wa-audio", "+33612342010", ["whatsapp", "sms"]);
+    await eventually(async () => to("33612342010").find((m) => m.channel === "whatsapp"));
+    const res = await signedPost(t.tp.app!, SECRET, "/webhooks/vonage/inbound", {
+      to: "447700900000",
+      from: "33612342010",
+      channel: "whatsapp",
+      message_uuid: "wa-audio-1",
+      timestamp: new Date().toISOString(),
+      message_type: "audio",
+      audio: { url: "https://api-eu.nexmo.com/v3/media/0a1b2c3d" },
+      profile: { name: "Sam" },
+    });
+    // On main: 400 "not a Vonage webhook" (message_type must be text, button or reply); Vonage
+    // keeps resending it, and "it wasn't me", said in a voice note, reaches nobody.
+    expect(res.status).toBe(200);
+    await t.drained();
+    const c = await caseById(kase.id);
+    expect(c.messages.some((m: Json) => m.direction === "inbound")).toBe(true);
+  });
+});
