@@ -264,6 +264,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
             secret: config.VONAGE_SIGNATURE_SECRET,
             insecure: config.VONAGE_WEBHOOK_INSECURE,
             voice: voiceSetup(config),
+            replays: { redis, keyPrefix },
           }),
         );
       },

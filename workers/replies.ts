@@ -17,7 +17,7 @@ export function repliesProcessor(deps: CallDeps) {
       case "keypad":
         return handleKeypad(deps, data);
       case "call":
-        return handleCallEvent(deps, data.event);
+        return handleCallEvent(deps, data.event, data.messageId);
     }
   };
 }

@@ -32,7 +32,9 @@ export function NextStep({
   voice: boolean;
 }) {
   if (c.attention) return <p class="attention">Needs you: {c.attention}</p>;
-  const canCall = voice && (c.customer?.channels ?? ["sms", "voice"]).includes("voice");
+  // The automated call asks about a payment: a case about account actions skips it.
+  const aboutPayment = c.decisions.some((d) => d.event?.type === "card.transaction");
+  const canCall = voice && aboutPayment && (c.customer?.channels ?? ["sms", "voice"]).includes("voice");
   const w = waitingFor({ status: c.status, timeline: c.timeline }, strategy[c.severity], { canCall });
   if (!w) return null;
   const who = c.customer?.name ?? "the customer";

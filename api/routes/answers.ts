@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { Hono } from "hono";
 import { z } from "zod";
-import { NotFoundError } from "../../engine/errors.ts";
+import { ConflictError, NotFoundError } from "../../engine/errors.ts";
 import { text } from "../../engine/events.ts";
 import type { Logger } from "../../engine/log.ts";
 import type { Sql } from "../../engine/store/database.ts";
@@ -28,8 +28,14 @@ export function answerRoutes(sql: Sql, queues: Queues, log: Logger) {
   app.post("/:id/answers", requireRole("ingest"), async (c) => {
     const caseId = c.req.param("id");
     const body = await jsonBody(c, answerBody);
-    const [kase] = await sql`select status from cases where id = ${caseId}`;
+    const [kase] = await sql`
+      select status, exists (select 1 from messages m where m.case_id = c.id and m.direction = 'outbound'
+        and m.channel = 'app' and m.kind in ('fraud_check', 'behaviour_check', 'reminder', 'behaviour_reminder')) as asked
+      from cases c where c.id = ${caseId}`;
     if (!kase) throw new NotFoundError(`case ${caseId} not found`);
+    // An answer is to a question: the app's backend cannot settle a case nobody asked it about.
+    if (!kase.asked)
+      throw new ConflictError(`no question was asked in the app on case ${caseId}`, { caseId });
     const answerId = body.answerId ?? c.req.header("idempotency-key")?.slice(0, 100) ?? randomUUID();
     await owe(
       sql,

@@ -3,8 +3,10 @@
  * and put on queue `replies`; the answer is a fast 200 so Vonage does not resend. A resent webhook
  * has the same message_uuid: its job id dedupes it, and its effects are idempotent anyway.
  */
+import { createHash } from "node:crypto";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import type { Redis } from "ioredis";
 import { z } from "zod";
 import { UnauthorizedError, ValidationError } from "../../engine/errors.ts";
 import { cleanText, inputIssues } from "../../engine/input.ts";
@@ -36,8 +38,9 @@ export const inboundSchema = z
     to: z.string().min(1).max(32),
     from: number,
     timestamp: z.string().optional(),
-    // A WhatsApp quick-reply button ("YES" under a template) arrives as `button` with its text.
-    message_type: z.enum(["text", "button", "reply"]),
+    // A WhatsApp quick-reply button ("YES" under a template) arrives as `button` with its text;
+    // a voice note, a photo, a location… as their own types, kept for the advocate to read.
+    message_type: z.string().regex(/^[a-z_]{1,40}$/, "a Messages API message type"),
     // Postgres cannot hold NUL nor an unpaired surrogate; a phone can send either. Cleaned rather
     // than refused, or Vonage resends for ever.
     text: z.string().max(2000).transform(cleanText).optional(),
@@ -49,12 +52,19 @@ export const inboundSchema = z
       .optional(),
   })
   .transform((m, ctx) => {
+    if (m.channel === "sms" && m.message_type !== "text") {
+      ctx.addIssue({ code: "custom", path: ["message_type"], message: "an SMS is text" });
+      return z.NEVER;
+    }
     const words =
       m.message_type === "text"
         ? m.text
         : m.message_type === "button"
           ? (m.button?.text ?? m.button?.payload)
-          : m.reply?.title;
+          : m.message_type === "reply"
+            ? m.reply?.title
+            : // Never YES or NO: a person reads it in WhatsApp (the advocate is alerted).
+              `[${m.message_type.replace(/_/g, " ")} sent on WhatsApp: open it there]`;
     if (words === undefined) {
       ctx.addIssue({
         code: "custom",
@@ -93,6 +103,11 @@ export interface WebhookDeps {
   now?: () => Date;
   /** The voice webhooks' setup (the bank, the calls' number, PUBLIC_URL, TEAM_LINES). */
   voice: VoiceSetup;
+  /**
+   * Where the voice webhooks remember the tokens they took (`jti`, for their 5-minute life): a
+   * token seen again with other fields is a replay. Unset: not remembered (tests of one route).
+   */
+  replays?: { redis: Redis; keyPrefix: string };
 }
 
 export function vonageWebhooks(deps: WebhookDeps) {
@@ -119,14 +134,29 @@ export function vonageWebhooks(deps: WebhookDeps) {
     return parse(body, schema);
   }
 
-  /** Vonage's signature over the raw body (empty for a GET), or 401. */
-  async function signed(raw: string, authorization: string | undefined): Promise<void> {
+  /**
+   * Vonage's signature over the raw body (empty for a GET), or 401. With `request` (the voice
+   * webhooks), the token is also tied to what it came with: Vonage signs the body, not the URL,
+   * so a token seen again with another URL (a GET's caller, a keypad URL's case) or body is a
+   * replay and refused; the same request again (Vonage's own retry) passes.
+   */
+  async function signed(raw: string, authorization: string | undefined, request?: string): Promise<void> {
     if (deps.secret) {
+      let claims: { jti?: unknown };
       try {
-        await verifyVonageWebhook({ authorization, rawBody: raw, secret: deps.secret, now: now() });
+        claims = await verifyVonageWebhook({ authorization, rawBody: raw, secret: deps.secret, now: now() });
       } catch (err) {
         deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, "webhook refused");
         throw new UnauthorizedError("invalid webhook signature");
+      }
+      if (request !== undefined && deps.replays && typeof claims.jti === "string") {
+        const key = `${deps.replays.keyPrefix}:jti:${claims.jti.slice(0, 100)}`;
+        const what = createHash("sha256").update(request).update("\n").update(raw).digest("hex");
+        const set = await deps.replays.redis.set(key, what, "EX", 600, "NX");
+        if (set === null && (await deps.replays.redis.get(key)) !== what) {
+          deps.log.warn({ jti: claims.jti }, "voice webhook refused: a token replayed with other fields");
+          throw new UnauthorizedError("invalid webhook signature");
+        }
       }
     } else if (!deps.insecure) {
       throw new UnauthorizedError("webhooks are disabled: set VONAGE_SIGNATURE_SECRET");
@@ -206,12 +236,13 @@ export function vonageWebhooks(deps: WebhookDeps) {
 
   /** A voice webhook's fields: the query of a GET (Vonage's default for answer URLs), else the JSON body. */
   async function voiceRequest(c: Context): Promise<unknown> {
+    const request = `${c.req.method} ${new URL(c.req.url).pathname}${new URL(c.req.url).search}`;
     if (c.req.method === "GET") {
-      await signed("", c.req.header("authorization"));
+      await signed("", c.req.header("authorization"), request);
       return c.req.query();
     }
     const raw = await c.req.text();
-    await signed(raw, c.req.header("authorization"));
+    await signed(raw, c.req.header("authorization"), request);
     try {
       return JSON.parse(raw);
     } catch {
@@ -275,12 +306,13 @@ export function vonageWebhooks(deps: WebhookDeps) {
   // Call states: ringing, answered, machine, completed, unanswered…
   app.post("/voice/event", async (c) => {
     const event = parseCallEvent(await voiceRequest(c));
+    const messageId = c.req.query("message");
     if (event.known)
       await owe(
         deps.sql,
         deps.queues.replies,
         "call",
-        { kind: "call", event },
+        { kind: "call", event, ...(messageId && /^\d{1,18}$/.test(messageId) ? { messageId } : {}) },
         { jobId: jobId("call", event.uuid, event.status, event.subState ?? "") },
         queueLater,
       );

@@ -4,6 +4,7 @@
  * the bank, and what a call's events do to the case. The NCCOs are answered at once (Vonage
  * waits on them); the case's changes go through the `replies` queue as owed work, like a text's.
  */
+import { PermanentError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { maskPhone } from "../log.ts";
 import type { Sql } from "../store/database.ts";
@@ -50,7 +51,8 @@ export type CallJob =
       /** Who the call was put through to, in words, for the timeline. */
       connectedTo?: string;
     }
-  | { kind: "call"; event: CallEvent };
+  /** `messageId`: the call's row, from the event URL touchpoint gave the call. */
+  | { kind: "call"; event: CallEvent; messageId?: string };
 
 /** Where a connect to the named advocate asks what next when they do not answer. */
 function fallbackUrl(setup: VoiceSetup, caseId: string): string | undefined {
@@ -162,6 +164,24 @@ export async function keypadReply(
   setup: VoiceSetup,
   k: { caseId: string; attempt: 1 | 2; keypad: Keypad },
 ): Promise<{ ncco: Ncco; job?: CallJob }> {
+  // Vonage signs the body (the call's uuid), not the URL (the case): the case is the one this
+  // call was placed for, by its own row, whatever the URL says. A keypad request that names
+  // another case, or a call we never placed, moves nothing and says nothing about anyone.
+  const call = await getMessageByProviderId(sql, k.keypad.uuid);
+  if (!call || call.kind !== "check_call" || call.channel !== "voice" || call.caseId !== k.caseId)
+    return {
+      ncco: [
+        {
+          action: "talk",
+          text: voiceText("callback", "en", {
+            bankName: setup.bank.name,
+            bankPhone: setup.bank.phone,
+            advocateName: `the ${setup.bank.name} fraud team`,
+          }),
+          language: "en-GB",
+        },
+      ] as Ncco,
+    };
   const ctx = await caseContext(sql, k.caseId);
   const language = ctx?.customer.language ?? "en";
   const job = (connectedTo?: string): CallJob => ({
@@ -177,13 +197,21 @@ export async function keypadReply(
   const vars = templateVars(ctx, setup.bank);
   switch (k.keypad.kind) {
     case "yes":
-      return { ncco: goodbyeNcco({ language, advocateName: vars.advocateName }), job: job() };
+      // "It was me" on a case already confirmed as fraud is not "nothing more to do": a person.
+      if (ctx.outcome !== "confirmed_fraud")
+        return { ncco: goodbyeNcco({ language, advocateName: vars.advocateName }), job: job() };
+    // falls through
     case "no":
     case "agent": {
       const target = await callTarget(sql, k.caseId, setup.teamLines);
-      // Only the advocate is named as the one they are put through to; a team line is "our fraud team".
-      const kind =
-        k.keypad.kind === "no" ? "connect_not_me" : target.toAdvocate ? "connect_agent" : "connect_team";
+      // "We have blocked your card" only when this answer blocks it (or a NO already did): not on
+      // a case settled as a false alarm meanwhile. Only the advocate is named as the one they are
+      // put through to; a team line is "our fraud team".
+      const blocks =
+        k.keypad.kind === "no" &&
+        ctx.outcome !== "false_alarm" &&
+        (ctx.status === "open" || ctx.outcome === "confirmed_fraud");
+      const kind = blocks ? "connect_not_me" : target.toAdvocate ? "connect_agent" : "connect_team";
       if (!target.endpoint) {
         // Nobody can take it now: the answer still counts, and the advocate calls back.
         return {
@@ -350,12 +378,18 @@ export async function handleKeypad(deps: CallDeps, k: Extract<CallJob, { kind: "
     reason: `keypad ${said}${k.connectedTo ? `; put through to ${k.connectedTo}` : ""}`,
     channel: "voice",
   });
-  if (k.connectedTo && !k.connectedTo.startsWith("nobody"))
+  if (k.connectedTo && !k.connectedTo.startsWith("nobody")) {
     await addTimeline(sql, k.caseId, "call.connected", `connected:${ref}`, {
       reason: `the customer is on the line, put through to ${k.connectedTo}`,
       channel: "voice",
     });
-  else if (k.connectedTo)
+    // They asked for a person and may not have reached one (the line rang out, they hung up):
+    // a task until someone logs the call or notes it.
+    if (k.answer === "agent")
+      await addTimeline(sql, k.caseId, "task.call_customer", `call:keypad:${ref}`, {
+        reason: `call the customer if the call put through to ${k.connectedTo} did not reach you: they pressed 0 to talk to someone`,
+      });
+  } else if (k.connectedTo)
     await addTimeline(sql, k.caseId, "task.call_customer", `call:keypad:${ref}`, {
       reason: `call the customer: they asked for a person on the automated call and ${k.connectedTo}`,
     });
@@ -390,13 +424,19 @@ async function nextStepNow(deps: CallDeps, uuid: string, why: string): Promise<v
 const UNANSWERED = new Set(["busy", "cancelled", "unanswered", "rejected", "failed", "timeout"]);
 
 /** A call's state from Vonage: on the case's timeline; a machine gets the short message; no answer moves the strategy on. */
-export async function handleCallEvent(deps: CallDeps, e: CallEvent): Promise<string> {
+export async function handleCallEvent(deps: CallDeps, e: CallEvent, messageId?: string): Promise<string> {
   if (!e.known) return "not a call state";
-  const call = await applyCallStatus(deps.sql, e.uuid, e.status, {
-    ...(e.durationSeconds !== undefined ? { durationSeconds: e.durationSeconds } : {}),
-    ...(e.detail ? { detail: e.detail } : {}),
-    [`at_${e.status}`]: e.timestamp ?? deps.now().toISOString(),
-  });
+  const call = await applyCallStatus(
+    deps.sql,
+    e.uuid,
+    e.status,
+    {
+      ...(e.durationSeconds !== undefined ? { durationSeconds: e.durationSeconds } : {}),
+      ...(e.detail ? { detail: e.detail } : {}),
+      [`at_${e.status}`]: e.timestamp ?? deps.now().toISOString(),
+    },
+    messageId,
+  );
   if (!call?.caseId) return "unknown call";
   const reason =
     e.status === "completed"
@@ -430,11 +470,10 @@ export async function handleCallEvent(deps: CallDeps, e: CallEvent): Promise<str
         }),
       );
     } catch (err) {
-      // A call that already ended (404) has nothing left to say to.
-      deps.log.info(
-        { err: err instanceof Error ? err.message : String(err) },
-        "machine message not transferred",
-      );
+      // Only a call that already ended (Vonage's 404: a permanent refusal) has nothing left to
+      // hear; any passing failure is retried, or the voicemail would hear the payment's details.
+      if (!(err instanceof PermanentError)) throw err;
+      deps.log.info({ err: err.message }, "machine message not transferred: the call is over");
     }
     await nextStepNow(deps, e.uuid, "an answering machine took it");
     return "machine";

@@ -234,6 +234,7 @@ export async function deliver(
   const { sql, transport, log, metrics } = deps;
   const route = await routeMessage(deps, m);
   const viaApp = route.channel === "app";
+  if (route.blocked) return refuse(deps, m, route.channel, route.blocked);
   const { message } = await claimOutbound(sql, {
     caseId: m.caseId,
     customerId: m.customer.id,
@@ -348,6 +349,36 @@ export async function deliver(
 }
 
 /** WhatsApp's locale codes for touchpoint's languages. */
+/** A message that may not go (no channel left the customer accepts): recorded as failed, and a person calls. */
+async function refuse(
+  deps: ContactDeps,
+  m: Parameters<typeof deliver>[1],
+  channel: MessageChannel,
+  reason: string,
+): Promise<MessageRow> {
+  const { message } = await claimOutbound(deps.sql, {
+    caseId: m.caseId,
+    customerId: m.customer.id,
+    kind: m.kind,
+    body: m.body,
+    to: channel === "app" ? `app:${m.customer.id}` : m.customer.phone,
+    from: deps.from,
+    transport: channel === "app" ? "app" : deps.transport.kind,
+    idemKey: m.key,
+    channel,
+  });
+  if (message.status !== "pending" && message.status !== "retrying") return message;
+  await setOutboundStatus(deps.sql, message.id, "failed", { error: { message: `not sent: ${reason}` } });
+  if (m.caseId) {
+    await addTimeline(deps.sql, m.caseId, "message.failed", `failed:${m.key}`, {
+      messageId: message.id,
+      reason: `not sent: ${reason}`,
+    });
+    if (m.callOnFailure !== false) await callTask(deps, m.caseId, reason, `call:${m.key}`);
+  }
+  return { ...message, status: "failed" };
+}
+
 const WHATSAPP_LOCALES: Record<string, string> = { en: "en_GB", fr: "fr" };
 const ASKING = new Set(["fraud_check", "behaviour_check", "reminder", "behaviour_reminder"]);
 
@@ -357,6 +388,29 @@ const ASKING = new Set(["fraud_check", "behaviour_check", "reminder", "behaviour
  * anything else (an answer, an advocate's words) goes by SMS instead, saying so.
  */
 export async function routeMessage(
+  deps: ContactDeps,
+  m: Parameters<typeof deliver>[1],
+): Promise<{
+  channel: MessageChannel;
+  template?: WhatsAppTemplateRef;
+  asks: boolean;
+  note?: string;
+  /** Why nothing may go: the only channel left is one the customer opted out of. */
+  blocked?: string;
+}> {
+  const route = await chooseRoute(deps, m);
+  const optedOut = m.kind === "opt_out_confirmation" ? new Set<Channel>() : optedOutChannels(m.customer);
+  // Never a fallback to a channel they said STOP on (a WhatsApp question outside its window, an
+  // answer to a customer who wrote last on a channel since closed).
+  return optedOut.has(route.channel)
+    ? {
+        ...route,
+        blocked: `the customer opted out of ${route.channel} and no other channel can take this ${m.kind.replace(/_/g, " ")}`,
+      }
+    : route;
+}
+
+async function chooseRoute(
   deps: ContactDeps,
   m: Parameters<typeof deliver>[1],
 ): Promise<{ channel: MessageChannel; template?: WhatsAppTemplateRef; asks: boolean; note?: string }> {
@@ -699,17 +753,21 @@ async function placeCheckCall(
   });
   if (message.status !== "pending" && message.status !== "retrying") return "already called";
   if (!(await claimSending(sql, message.id))) return "already called";
+  // Before the call, so its first events (which can come before its uuid is recorded) find it.
+  await sql`
+    update messages set details = coalesce(details, '{}'::jsonb) || ${sql.json({ stage: next.stage, askedAt: next.askedAt.toISOString() })}
+    where id = ${message.id}`;
   try {
     const { uuid } = await voice.transport.call({
       to: ctx.customer.phone,
       from: voice.from,
       ncco,
-      eventUrl: `${voice.publicUrl}/webhooks/vonage/voice/event`,
+      // The row's id rides in the event URL: the call's first events can come before its uuid is recorded.
+      eventUrl: `${voice.publicUrl}/webhooks/vonage/voice/event?message=${message.id}`,
       machineDetection: true,
     });
     deps.fault?.("outreach.after-send");
     await setOutboundStatus(sql, message.id, "submitted", { providerId: uuid });
-    await sql`update messages set details = ${sql.json({ stage: next.stage, askedAt: next.askedAt.toISOString() })} where id = ${message.id}`;
     deps.metrics.messagesSent.inc({ transport: "voice", result: "submitted" });
     await addTimeline(sql, ctx.id, "call.placed", `called:${key}`, {
       messageId: message.id,
@@ -870,6 +928,11 @@ export async function resend(
   }
   if (original.channel === "voice") return "a call is not resent";
   if (optedOutChannels(customer).has(original.channel)) return "opted out";
+  // A WhatsApp question goes again as the template it needs outside the 24-hour window.
+  const ctx =
+    original.channel === "whatsapp" && original.caseId && ASKING.has(original.kind)
+      ? await caseContext(deps.sql, original.caseId)
+      : undefined;
   await deliver(deps, {
     caseId: original.caseId,
     customer,
@@ -878,6 +941,15 @@ export async function resend(
     key: `${job.key}~${job.attempt}`,
     finalAttempt,
     channel: original.channel,
+    ...(ctx
+      ? {
+          whatsapp: {
+            subject: ctx.event.type === "card.transaction" ? ("payment" as const) : ("behaviour" as const),
+            vars: templateVars(ctx, deps.bank),
+            language: ctx.customer.language,
+          },
+        }
+      : {}),
   });
   return "resent";
 }

@@ -353,7 +353,8 @@ export async function handleAppAnswer(deps: ConversationDeps, a: AppAnswer): Pro
   const [c] = await sql`select customer_id, status from cases where id = ${a.caseId}`;
   if (!c) return "case not found";
   const customerId = c.customer_id as string;
-  const ref = `app:${a.answerId}`;
+  // The app's answer ids are its own: unique per case, not across them.
+  const ref = `app:${a.caseId}:${a.answerId}`;
   const text = a.answer.toUpperCase();
   await recordInbound(sql, {
     providerId: ref,

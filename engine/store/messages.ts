@@ -211,10 +211,15 @@ export async function contactCounts(
   return { forIncident: r?.for_incident ?? 0, last3Days: r?.last_3_days ?? 0 };
 }
 
-/** Inbound texts on a case after a moment: has the customer answered since we asked? */
+/**
+ * Has the customer answered since we asked? Any message from them counts but STOP and HELP: an
+ * opt-out stops one channel, not the case's other contacts (nor the advocate's call task), and
+ * HELP asks who we are.
+ */
 export async function repliedSince(sql: Q, caseId: string, since: Date): Promise<boolean> {
-  const [r] =
-    await sql`select 1 from messages where case_id = ${caseId} and direction = 'inbound' and created_at >= ${since} limit 1`;
+  const [r] = await sql`
+    select 1 from messages where case_id = ${caseId} and direction = 'inbound' and created_at >= ${since}
+      and kind not in ('reply.stop', 'reply.help') limit 1`;
   return Boolean(r);
 }
 
@@ -232,8 +237,10 @@ export async function contactHistory(
     select
       (select channel from messages where case_id = ${caseId} and direction = 'outbound' and channel <> 'voice'
          and kind = any(${PROACTIVE}) and status = any(${COUNTED}) order by created_at desc, id desc limit 1) as asked_on,
+      -- Placed, or possibly placed (sending): a call Vonage refused for a passing reason (retrying)
+      -- is still to be placed, by the job's retry.
       exists (select 1 from messages where case_id = ${caseId} and direction = 'outbound' and channel = 'voice'
-         and kind = 'check_call') as called`;
+         and kind = 'check_call' and status not in ('pending', 'retrying')) as called`;
   return { askedOn: r?.asked_on ?? null, called: Boolean(r?.called) };
 }
 
@@ -265,14 +272,22 @@ export async function applyCallStatus(
   providerId: string,
   status: string,
   details: object,
+  /**
+   * The call's row id from its event URL: an event can arrive before the worker that placed
+   * the call has recorded Vonage's uuid on it (the row is then found by id, and takes the uuid).
+   */
+  messageId?: string,
 ): Promise<MessageRow | undefined> {
+  const byId = messageId && /^\d{1,18}$/.test(messageId) ? messageId : null;
   const [m] = await sql`
     update messages set
       status = case when status in ('completed', 'busy', 'cancelled', 'unanswered', 'rejected', 'failed', 'timeout')
         then status else ${status} end,
+      provider_id = coalesce(provider_id, ${providerId}),
       details = coalesce(details, '{}'::jsonb) || ${sql.json(details as postgres.JSONValue)},
       updated_at = now()
-    where provider_id = ${providerId} and channel = 'voice'
+    where channel = 'voice' and (provider_id = ${providerId}
+      or (${byId}::bigint is not null and id = ${byId}::bigint and kind = 'check_call' and provider_id is null))
     returning *`;
   return m ? row(m) : undefined;
 }

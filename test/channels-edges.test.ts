@@ -1,5 +1,5 @@
 /**
- * Review of issue 23 (r-23): each test states what should happen and FAILS on main's code, proving
+ * The channels at their edges (found by a review of issue 23): each test failed on the first code,
  * a defect named in the review report. Same harness and fake as test/channels.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -32,7 +32,7 @@ const tx = (id: string, customerId: string, occurredAt: string, place: typeof PA
   channel: "card_present",
 });
 
-describe("r-23 review: defects in the channels", () => {
+describe("the channels at their edges", () => {
   let t: TestTouchpoint;
   let fake: FakeVonage;
   const clock = new Date("2026-11-22T12:00:00Z");
@@ -99,7 +99,7 @@ describe("r-23 review: defects in the channels", () => {
     });
   }
 
-  it("D1: a transient Vonage error (503) on the automated call is retried, not skipped as 'already called'", async () => {
+  it("a transient Vonage error (503) on the automated call is retried, not skipped as 'already called'", async () => {
     const kase = await travellerCase("r-503", "+33612342001");
     await eventually(async () => (to("33612342001").length === 1 ? true : undefined));
     // The next request to Vonage is the automated call (VOICE_AFTER_MINUTES = 0.04): it fails once.
@@ -119,13 +119,13 @@ describe("r-23 review: defects in the channels", () => {
     await t.drained();
     const c = await caseById(kase.id);
     const skip = c.timeline.find((s: Json) => s.kind === "contact.step" && s.detail.action === "skip");
-    // On main: the job's retry finds the 'retrying' call row, planStep says "already called them",
+    // Before the fix: the job's retry finds the 'retrying' call row, planStep says "already called them",
     // and no call is ever placed.
     expect(skip?.detail.reason).toBeUndefined();
     expect(callsTo("33612342001")).toHaveLength(1);
   });
 
-  it("D2: a keypad webhook whose query names another case does not move that case", async () => {
+  it("a keypad webhook whose query names another case does not move that case", async () => {
     const a = await travellerCase("r-key-a", "+33612342002");
     const [call] = await eventually(
       async () => (callsTo("33612342002").length > 0 ? callsTo("33612342002") : undefined),
@@ -142,7 +142,7 @@ describe("r-23 review: defects in the channels", () => {
     expect((await caseById(a.id)).outcome).toBeNull();
   });
 
-  it("D3: keypad 0 (talk to someone) then the call ends: the case still has something owed to the customer", async () => {
+  it("keypad 0 (talk to someone) then the call ends: the case still has something owed to the customer", async () => {
     const kase = await travellerCase("r-key-0", "+33612342004");
     const [call] = await eventually(
       async () => (callsTo("33612342004").length > 0 ? callsTo("33612342004") : undefined),
@@ -164,13 +164,13 @@ describe("r-23 review: defects in the channels", () => {
     if (task && (await task.isDelayed())) await task.promote();
     await t.drained();
     const c = await caseById(kase.id);
-    // On main: open, no outcome, no attention, no task: the customer asked for a person and the
+    // Before the fix: open, no outcome, no attention, no task: the customer asked for a person and the
     // case waits for nobody.
     expect(c.status).toBe("open");
     expect(c.attention !== null || kinds(c).includes("task.call_customer")).toBe(true);
   });
 
-  it("D4: a WhatsApp check resent after a temporary failure never falls back to SMS for a customer who sent STOP by SMS", async () => {
+  it("a WhatsApp check resent after a temporary failure never falls back to SMS for a customer who sent STOP by SMS", async () => {
     await putCustomer("r-wa-stop", "+33612342005", ["whatsapp", "sms"]);
     await customerTexts(t.tp.app!, SECRET, "33612342005", "STOP");
     await eventually(async () => to("33612342005").find((m) => /no more/i.test(m.text)));
@@ -191,18 +191,18 @@ describe("r-23 review: defects in the channels", () => {
     await eventually(async () => ((await retry.getState()) === "completed" ? true : undefined));
     await t.drained();
     const sms = to("33612342005").filter((m) => m.channel === "sms" && !/no more/i.test(m.text));
-    // On main: the resend has no template, routeMessage falls back to SMS, and the customer who
+    // Before the fix: the resend has no template, routeMessage falls back to SMS, and the customer who
     // replied STOP to texts gets the question by text.
     expect(sms.map((m) => m.text)).toEqual([]);
   });
 
-  it("D5: STOP on WhatsApp stops WhatsApp only: the high case's automated call still comes", async () => {
+  it("STOP on WhatsApp stops WhatsApp only: the high case's automated call still comes", async () => {
     await travellerCase("r-wa-stop-call", "+33612342006", ["whatsapp", "voice"]);
     await eventually(async () => to("33612342006").find((m) => m.channel === "whatsapp"));
     await customerWhatsApps(t.tp.app!, SECRET, "33612342006", "STOP");
     await eventually(async () => to("33612342006").find((m) => /no more/i.test(m.text)));
     // VOICE_AFTER_MINUTES = 0.04: the call is due 2.4 s after the WhatsApp question.
-    // On main: the STOP is an inbound row on the case, repliedSince() says "customer replied",
+    // Before the fix: the STOP is an inbound row on the case, repliedSince() says "customer replied",
     // and neither the call nor the advocate's call task ever comes.
     const call = await eventually(
       async () => (callsTo("33612342006").length > 0 ? callsTo("33612342006") : undefined),
@@ -212,7 +212,7 @@ describe("r-23 review: defects in the channels", () => {
     expect(call).toHaveLength(1);
   });
 
-  it("D6: keypad 2 on a case already settled does not tell the customer their card is blocked when it is not", async () => {
+  it("keypad 2 on a case already settled does not tell the customer their card is blocked when it is not", async () => {
     const kase = await travellerCase("r-settled", "+33612342007");
     const [call] = await eventually(
       async () => (callsTo("33612342007").length > 0 ? callsTo("33612342007") : undefined),
@@ -226,7 +226,7 @@ describe("r-23 review: defects in the channels", () => {
     await t.drained();
     const c = await caseById(kase.id);
     const told = /blocked your card/.test(JSON.stringify(ncco));
-    // On main: told "We have blocked your card ending 4 8 2 1", while the case stays a false alarm
+    // Before the fix: told "We have blocked your card ending 4 8 2 1", while the case stays a false alarm
     // and no card.block is ever published.
     expect({ told, blocked: kinds(c).includes("action.card_block") }).not.toEqual({
       told: true,
@@ -234,7 +234,7 @@ describe("r-23 review: defects in the channels", () => {
     });
   });
 
-  it("D7: an answering machine's message that Vonage failed to take (503) is tried again", async () => {
+  it("an answering machine's message that Vonage failed to take (503) is tried again", async () => {
     await travellerCase("r-machine", "+33612342008");
     const [call] = await eventually(
       async () => (callsTo("33612342008").length > 0 ? callsTo("33612342008") : undefined),
@@ -247,7 +247,7 @@ describe("r-23 review: defects in the channels", () => {
       conversation_uuid: call!.conversationUuid,
       timestamp: new Date().toISOString(),
     });
-    // On main: the 503 is caught and logged ("machine message not transferred"); the call plays on
+    // Before the fix: the 503 is caught and logged ("machine message not transferred"); the call plays on
     // into the payment's details, on a voicemail.
     const transfer = await eventually(
       async () => fake.transfers.find((x) => x.uuid === call!.uuid),
@@ -257,7 +257,7 @@ describe("r-23 review: defects in the channels", () => {
     expect(transfer).toBeDefined();
   });
 
-  it("D8: one signed GET's token answers for any caller: the query (from) is not covered by the signature", async () => {
+  it("refuses a signed GET's token replayed for another caller: the query (from) is not covered by the signature", async () => {
     const kase = await travellerCase("r-forged-caller", "+33612342009", ["sms"]);
     await eventually(async () => (to("33612342009").length === 1 ? true : undefined));
     // A token Vonage signed for some other call's answer webhook (payload_hash of the empty body)...
@@ -272,14 +272,14 @@ describe("r-23 review: defects in the channels", () => {
       "/webhooks/vonage/voice/answer?from=33612342009&to=442079460000&uuid=forged-1",
       { method: "GET", headers: { authorization } },
     );
-    // On main: 200, an NCCO naming the advocate's own number, "customer calling" on the victim's
+    // Before: 200, an NCCO naming the advocate's own number, "customer calling" on the victim's
     // case, and an inbound row that stops the case's strategy (repliedSince).
     expect(replayed.status).toBe(401);
     const c = await caseById(kase.id);
     expect(kinds(c)).not.toContain("call.received");
   });
 
-  it("D9: a WhatsApp voice note (or photo) from a customer is taken and shown to the advocate, not refused", async () => {
+  it("a WhatsApp voice note (or photo) from a customer is taken and shown to the advocate, not refused", async () => {
     const kase = await travellerCase("r-wa-audio", "+33612342010", ["whatsapp", "sms"]);
     await eventually(async () => to("33612342010").find((m) => m.channel === "whatsapp"));
     const res = await signedPost(t.tp.app!, SECRET, "/webhooks/vonage/inbound", {
@@ -292,7 +292,7 @@ describe("r-23 review: defects in the channels", () => {
       audio: { url: "https://api-eu.nexmo.com/v3/media/0a1b2c3d" },
       profile: { name: "Sam" },
     });
-    // On main: 400 "not a Vonage webhook" (message_type must be text, button or reply); Vonage
+    // Before the fix: 400 "not a Vonage webhook" (message_type must be text, button or reply); Vonage
     // keeps resending it, and "it wasn't me", said in a voice note, reaches nobody.
     expect(res.status).toBe(200);
     await t.drained();
