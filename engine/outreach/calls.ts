@@ -195,12 +195,11 @@ export async function keypadReply(
   });
   if (!ctx) return { ncco: noInputNcco({ language, bankPhone: setup.bank.phone }) };
   const vars = templateVars(ctx, setup.bank);
-  switch (k.keypad.kind) {
+  // "It was me" on a case already confirmed as fraud is not "nothing more to do": a person.
+  const keyed = k.keypad.kind === "yes" && ctx.outcome === "confirmed_fraud" ? "agent" : k.keypad.kind;
+  switch (keyed) {
     case "yes":
-      // "It was me" on a case already confirmed as fraud is not "nothing more to do": a person.
-      if (ctx.outcome !== "confirmed_fraud")
-        return { ncco: goodbyeNcco({ language, advocateName: vars.advocateName }), job: job() };
-    // falls through
+      return { ncco: goodbyeNcco({ language, advocateName: vars.advocateName }), job: job() };
     case "no":
     case "agent": {
       const target = await callTarget(sql, k.caseId, setup.teamLines);
