@@ -3,6 +3,7 @@
  * the feature should do; it fails on main as reviewed.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PUBLISH_LOCK } from "../engine/store/rulesets.ts";
 import { type Api, loadPeopleVia } from "../fixtures/stories.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 import { PARIS, tx } from "./support/payments.ts";
@@ -42,6 +43,37 @@ describe("review of issue 25: lists", () => {
     // event then fails that rule at run time (logged, never fires) until someone notices.
     const back = await risk("POST", `/v1/rulesets/${withRule}/rollback`);
     expect([409, 422]).toContain(back.status);
+  });
+
+  it("refuses a publish naming a list that a DELETE removed while the publish waited for the publish lock", async () => {
+    expect((await risk("PUT", "/v1/lists/raced-merchants", { items: ["Shop R"] })).status).toBe(201);
+    // Another publish holds the lock (as any slow publish would) while the two requests arrive.
+    const other = await t.tp.db.sql.reserve();
+    const waiting = async (n: number) => {
+      for (let i = 0; i < 200; i++) {
+        const [r] = await t.tp.db
+          .sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`;
+        if ((r!.n as number) >= n) return;
+        await new Promise((ok) => setTimeout(ok, 25));
+      }
+      throw new Error(`never ${n} waiting on the publish lock`);
+    };
+    try {
+      await other`select pg_advisory_lock(${PUBLISH_LOCK})`;
+      const deleted = risk("DELETE", "/v1/lists/raced-merchants");
+      await waiting(1);
+      // Checked against the lists while the list still exists: it passes, then waits for the lock.
+      const published = risk("PUT", "/v1/rules/raced-merchant", {
+        rule: rule("raced-merchant", "raced-merchants"),
+      });
+      await waiting(2);
+      await other`select pg_advisory_unlock(${PUBLISH_LOCK})`;
+      const [d, p] = await Promise.all([deleted, published]);
+      // One of the two must be refused; both landing leaves a live rule naming no list.
+      expect([d.status, p.status]).not.toEqual([200, 201]);
+    } finally {
+      other.release();
+    }
   });
 
   it("fires for a listed merchant whose name the card feed pads with spaces", async () => {
