@@ -6,9 +6,7 @@ import { describe, expect, it } from "vitest";
 import { CompiledRuleset } from "../engine/rules/compile.ts";
 import { blankFacts } from "../engine/rules/facts.ts";
 import { csvFirstColumn, listsFrom, normaliseItems } from "../engine/rules/lists.ts";
-import type { RuleFile, Ruleset } from "../engine/rules/schema.ts";
-import { ruleVersionStarts } from "../engine/store/rule-figures.ts";
-import type { StoredRuleset } from "../engine/store/rulesets.ts";
+import type { Ruleset } from "../engine/rules/schema.ts";
 
 describe("a list's CSV", () => {
   it('keeps every record after one whose later field holds a stray quote (12" screen)', () => {
@@ -45,17 +43,5 @@ describe("a list lookup matches the item the analyst listed", () => {
   });
   it("when the CSV and the feed spell the same name in different Unicode forms (NFD vs NFC)", () => {
     expect(fires(["Galerie Lumie\u0300re"], "Galerie Lumi\u00e8re")).toEqual(["blocked-merchant"]);
-  });
-});
-
-describe("a rule's figures per rule version", () => {
-  it("do not start a new rule version when only the rule's test cases changed", () => {
-    const rule = onMerchant.rules[0]!;
-    const v = (version: number, tests: RuleFile["tests"]) =>
-      ({ version, files: [{ rule, tests }] }) as unknown as StoredRuleset;
-    const aCase = { name: "a case", facts: {}, fires: false } as unknown as RuleFile["tests"][number];
-    // Version 2 adds a test case to the same rule: what fires, and so its figures, did not change
-    // (a backtest calls it "unchanged"), yet its hits are split into two rows.
-    expect(ruleVersionStarts(undefined, [v(1, []), v(2, [aCase])], rule.name)).toEqual([1]);
   });
 });

@@ -6,13 +6,17 @@
  */
 import type { TouchpointEvent } from "../events.ts";
 import { diffRuleFiles } from "../rules/diff.ts";
-import type { RuleMode } from "../rules/schema.ts";
+import type { RuleFile, RuleMode } from "../rules/schema.ts";
 import type { Q } from "./database.ts";
 import { rulesetHistory, type StoredRuleset } from "./rulesets.ts";
 
+/** A version's rules alone: its test cases change nothing that fires, so no figure (as ruleChanges in backtest.ts). */
+const rulesOnly = (files: readonly RuleFile[]): RuleFile[] => files.map((f) => ({ rule: f.rule, tests: [] }));
+
 /**
- * The ruleset versions in which `rule`'s file was added or changed, oldest first: where each of
- * its rule versions starts. A move from shadow to live is a change, so it starts a version.
+ * The ruleset versions in which `rule` itself was added or changed, oldest first: where each of
+ * its rule versions starts. A move from shadow to live is a change, so it starts a version; a
+ * change to the file's test cases alone is not.
  */
 export function ruleVersionStarts(
   base: StoredRuleset | undefined,
@@ -20,13 +24,14 @@ export function ruleVersionStarts(
   rule: string,
 ): number[] {
   const starts: number[] = [];
-  let before = base?.files ?? [];
+  let before = rulesOnly(base?.files ?? []);
   // The base itself (the version before the history read) holds the rule as it was then.
   if (base?.files.some((f) => f.rule.name === rule)) starts.push(base.version);
   for (const v of versions) {
-    const d = diffRuleFiles(before, v.files);
+    const after = rulesOnly(v.files);
+    const d = diffRuleFiles(before, after);
     if (d.added.includes(rule) || d.changed.some((c) => c.rule === rule)) starts.push(v.version);
-    before = v.files;
+    before = after;
   }
   return starts;
 }
