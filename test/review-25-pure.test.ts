@@ -5,16 +5,8 @@
 import { describe, expect, it } from "vitest";
 import { CompiledRuleset } from "../engine/rules/compile.ts";
 import { blankFacts } from "../engine/rules/facts.ts";
-import { csvFirstColumn, listsFrom, normaliseItems } from "../engine/rules/lists.ts";
+import { listsFrom, normaliseItems } from "../engine/rules/lists.ts";
 import type { Ruleset } from "../engine/rules/schema.ts";
-
-describe("a list's CSV", () => {
-  it('keeps every record after one whose later field holds a stray quote (12" screen)', () => {
-    // A spreadsheet's note column: the quote is part of the text (Excel, Python's csv read it so).
-    const csv = 'merchant,note\nAcme,12" screen\nShop X,ok\nShop Y,ok\n';
-    expect(csvFirstColumn(csv, true)).toEqual(["Acme", "Shop X", "Shop Y"]);
-  });
-});
 
 const onMerchant: Ruleset = {
   rules: [

@@ -68,6 +68,15 @@ describe("a CSV's first column", () => {
     expect(csvFirstColumn(text, true)).toEqual(["Shop, X", "Shop Y", 'He said "hi"']);
     expect(csvFirstColumn("a\nb")).toEqual(["a", "b"]);
   });
+  it('keeps every record after one whose later field holds a stray quote (12" screen), as spreadsheets do', () => {
+    const csv =
+      'merchant,note\nAcme,12" screen\nShop X,ok\nShop Y,"quoted, with ""quotes""\nand a line break"\nShop Z\n';
+    expect(csvFirstColumn(csv, true)).toEqual(["Acme", "Shop X", "Shop Y", "Shop Z"]);
+  });
+  it("drops a spreadsheet's byte-order mark, so the first item is not spelt with it", () => {
+    expect(csvFirstColumn("\ufeffShop X\nShop Y\n")).toEqual(["Shop X", "Shop Y"]);
+    expect(csvFirstColumn('\ufeff"Shop X",note\n')).toEqual(["Shop X"]);
+  });
 });
 
 describe("the lists a rule names", () => {

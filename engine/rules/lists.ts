@@ -113,7 +113,8 @@ export function patchItems(
 
 /**
  * The first column of each CSV line (RFC 4180: a field may be quoted, with `""` for a quote, and
- * hold commas and line breaks). With `header`, the first record is a header and skipped.
+ * hold commas and line breaks; a quote that does not open a field is text). A leading byte-order
+ * mark is dropped. With `header`, the first record is a header and skipped.
  */
 export function csvFirstColumn(text: string, header = false): string[] {
   const out: string[] = [];
@@ -137,10 +138,16 @@ export function csvFirstColumn(text: string, header = false): string[] {
     }
     // The rest of the first field (unquoted, or after a closing quote), then skip the record's rest.
     while (i < text.length && text[i] !== "," && text[i] !== "\n" && text[i] !== "\r") field += text[i++];
-    let quoted = false;
-    while (i < text.length && (quoted || (text[i] !== "\n" && text[i] !== "\r"))) {
-      if (text[i] === '"') quoted = !quoted;
+    // A quote opens a quoted field only where a field starts; anywhere else it is text (`12" screen`),
+    // as spreadsheets read it. Toggling on every quote would swallow every record after a stray one.
+    while (text[i] === ",") {
       i++;
+      if (text[i] === '"') {
+        i++;
+        while (i < text.length && !(text[i] === '"' && text[i + 1] !== '"')) i += text[i] === '"' ? 2 : 1;
+        i++;
+      }
+      while (i < text.length && text[i] !== "," && text[i] !== "\n" && text[i] !== "\r") i++;
     }
     if (text[i] === "\r") i++;
     if (text[i] === "\n") i++;
