@@ -306,3 +306,48 @@ describe("a named list used by a live rule", () => {
     });
   });
 });
+
+describe("a list looked up by a live rule", () => {
+  let t: TestTouchpoint;
+  let risk: Api;
+  beforeAll(async () => {
+    t = await startTestTouchpoint({ listen: true });
+    await loadPeopleVia(t.api);
+    risk = t.as(await t.token("risk", { label: "Priya" }));
+  });
+  afterAll(() => t?.close());
+
+  it("fires for a listed merchant whose name the card feed pads with spaces or spells decomposed", async () => {
+    expect(
+      (await risk("PUT", "/v1/lists/padded-merchants", { items: ["SHOP P", "Galerie Lumie\u0300re"] }))
+        .status,
+    ).toBe(201);
+    const padded = {
+      ...blockedMerchant,
+      name: "padded-merchant",
+      conditions: {
+        all: [
+          { fact: "event.type", operator: "equal", value: "card.transaction" },
+          { fact: "event", path: "$.merchant.name", operator: "inList", value: "padded-merchants" },
+        ],
+      },
+    };
+    expect((await risk("PUT", "/v1/rules/padded-merchant", { rule: padded })).status).toBe(201);
+    await t.api("PUT", "/v1/customers/cus-pad", { name: "Pia", phone: "+33612345098", homeCountry: "FR" });
+    const firedOn = async (id: string) =>
+      (await t.tp.db.sql`select rule from decisions where event_id = ${id}`).map((r) => r.rule as string);
+    // The merchant as listed, as a card feed sends it (padded; the event keeps it as sent), and
+    // the listed "è" as one character where the CSV had e + a combining accent.
+    const sent = ["SHOP P", "SHOP P   ", "Galerie Lumi\u00e8re"];
+    for (const [i, name] of sent.entries())
+      expect(
+        (await t.api("POST", "/v1/events", [paymentAt(`pad-${i}`, "cus-pad", name, i * 60)])).status,
+      ).toBe(202);
+    await t.drained();
+    for (const i of sent.keys()) expect(await firedOn(`pad-${i}`)).toContain("padded-merchant");
+    // Case is significant: another spelling is another item.
+    await t.api("POST", "/v1/events", [paymentAt("pad-case", "cus-pad", "Shop P", 300)]);
+    await t.drained();
+    expect(await firedOn("pad-case")).not.toContain("padded-merchant");
+  });
+});

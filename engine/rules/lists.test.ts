@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ValidationError } from "../errors.ts";
 import {
   csvFirstColumn,
+  listKey,
   listsOf,
   MAX_ITEM_LENGTH,
   MAX_LIST_ITEMS,
@@ -30,6 +31,15 @@ describe("a list's name and items", () => {
 
   it("trims items, drops blank ones and collapses duplicates, keeping the first order", () => {
     expect(normaliseItems([" Shop X ", "Shop X", "", "  ", "Shop Y"])).toEqual(["Shop X", "Shop Y"]);
+  });
+
+  it("stores each item as its listKey: trimmed and composed (NFC), case kept", () => {
+    expect(listKey(" Galerie Lumie\u0300re\t")).toBe("Galerie Lumi\u00e8re");
+    expect(normaliseItems(["Galerie Lumie\u0300re", "Galerie Lumi\u00e8re", "SHOP X", "Shop X"])).toEqual([
+      "Galerie Lumi\u00e8re",
+      "SHOP X",
+      "Shop X",
+    ]);
   });
 
   it("refuses an item that is not a string or too long, and too many items, naming where", () => {

@@ -16,7 +16,7 @@ export const NO_LISTS: Lists = new Map();
 
 /** At most this many items in one list (a PUT, or what a PATCH leaves). */
 export const MAX_LIST_ITEMS = 100_000;
-/** At most this many characters in one item, after trimming. */
+/** At most this many characters in one item, as stored (its listKey). */
 export const MAX_ITEM_LENGTH = 200;
 export const MAX_NAME_LENGTH = 64;
 
@@ -36,7 +36,15 @@ export function parseListName(raw: string, path = "name"): string {
 }
 
 /**
- * Items as stored: trimmed, blank ones dropped, duplicates collapsed (first seen kept), in the
+ * What a list item and the fact looked up in it are compared as: trimmed (a card feed pads fields
+ * with spaces) and in Unicode NFC (a CSV may spell "è" as e + a combining accent, the feed as one
+ * character). Case stays significant: "SHOP X" and "Shop X" are two items. Both evaluators apply it
+ * to the fact; items are stored already in this form.
+ */
+export const listKey = (s: string): string => s.trim().normalize("NFC");
+
+/**
+ * Items as stored: each its listKey, blank ones dropped, duplicates collapsed (first seen kept), in the
  * order given. Refuses (ValidationError naming `path[i]`) an item that is not a string or is too
  * long, and more than MAX_LIST_ITEMS distinct items.
  */
@@ -48,7 +56,7 @@ export function normaliseItems(raw: readonly unknown[], path = "items"): string[
       issues.push({ path: `${path}[${i}]`, message: `a string; got ${v === null ? "null" : typeof v}` });
       continue;
     }
-    const item = v.trim();
+    const item = listKey(v);
     const bad = badText(item);
     if (bad) issues.push({ path: `${path}[${i}]`, message: bad });
     else if (item.length > MAX_ITEM_LENGTH)
