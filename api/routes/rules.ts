@@ -46,6 +46,7 @@ import {
 import type { Principal } from "../../engine/store/tokens.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
 import { jsonBody, toIssues } from "../errors.ts";
+import { teamScope } from "./cases.ts";
 
 /** Why, recorded with the version; without one, the version says what changed. */
 const note = text(2000).optional();
@@ -237,7 +238,11 @@ export function ruleRoutes(sql: Sql, told: Told) {
       {
         rule: name,
         mode: q.data.mode,
-        items: await ruleHits(sql, name, q.data.mode, { limit: q.data.limit }),
+        // A team-bound supervisor sees the customers of its own team's cases only, as elsewhere.
+        items: await ruleHits(sql, name, q.data.mode, {
+          limit: q.data.limit,
+          team: teamScope(c.get("principal")),
+        }),
       },
       200,
     );

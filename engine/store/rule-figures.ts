@@ -141,15 +141,18 @@ export interface RuleHit {
 
 /**
  * `rule`'s hits in `mode`, newest first, at most `limit`, those before `before` (decided_at,
- * event id) when paging on.
+ * event id) when paging on. With `team` (a team-bound reader), only the hits on customers that
+ * team has a case for, as a team-bound reader sees customers elsewhere, labelled by that team's
+ * cases only.
  */
 export async function ruleHits(
   sql: Q,
   rule: string,
   mode: RuleMode,
-  opts: { limit: number; before?: { at: Date; eventId: string } | undefined },
+  opts: { limit: number; before?: { at: Date; eventId: string } | undefined; team?: string | undefined },
 ): Promise<RuleHit[]> {
   const after = opts.before;
+  const team = opts.team;
   const rows = await sql`
     select d.event_id, d.customer_id, d.mode, d.ruleset_version, d.decided_at,
       d.explanation ->> 'summary' as summary, e.occurred_at, e.payload,
@@ -157,13 +160,15 @@ export async function ruleHits(
       coalesce(c.id, label.id) as case_id, coalesce(c.outcome, label.outcome) as outcome
     from decisions d
     left join events e on e.id = d.event_id
-    left join cases c on c.id = d.case_id
+    left join cases c on c.id = d.case_id ${team ? sql`and c.team = ${team}` : sql``}
     left join lateral (
       select lc.id, lc.outcome from cases lc
       where d.case_id is null and lc.customer_id = d.customer_id
         and lc.opened_at between d.decided_at - interval '1 day' and d.decided_at + interval '1 day'
+        ${team ? sql`and lc.team = ${team}` : sql``}
       order by (lc.outcome = 'confirmed_fraud') desc nulls last, lc.opened_at limit 1) label on true
     where d.rule = ${rule} and d.mode = ${mode}
+      ${team ? sql`and exists (select 1 from cases tc where tc.customer_id = d.customer_id and tc.team = ${team})` : sql``}
       ${after ? sql`and (d.decided_at, d.event_id) < (${after.at}, ${after.eventId})` : sql``}
     order by d.decided_at desc, d.event_id desc
     limit ${opts.limit}`;
