@@ -39,14 +39,14 @@ export interface MatchedEvent {
   merchant: string | null;
   place: { city: string | null; country: string } | null;
   /**
-   * The outcome of the event's own case (a decision on it joined one); for an event no case
-   * holds, its customer's known outcome in the window (the label precision counts by); else none.
+   * The outcome of the event's own case (a decision on it joined one), else none: never its
+   * customer's outcome, which precision counts by but which says nothing of this payment.
    */
   outcome: KnownOutcome;
   caseId: string | null;
 }
 
-/** Money of matched payments in one home currency (major units): all, and by known outcome. */
+/** Money of matched payments in one home currency (major units): all, and by each payment's own known outcome. */
 export interface Money {
   currency: string;
   payments: number;
@@ -410,12 +410,10 @@ export async function backtest(
           published: evaluators.published.firing(facts),
         };
         if (fired.candidate.length === 0 && fired.published.length === 0) continue;
+        // Only the event's own case says what became of it: its customer's label (what precision
+        // counts by) would call a payment nobody judged confirmed fraud, and sum its money so.
         const own = cases.get(e.id);
-        const label = labels.get(e.customerId);
-        const m = matchedEvent(e, homes[j], {
-          outcome: own?.outcome ?? label ?? "none",
-          caseId: own?.caseId ?? null,
-        });
+        const m = matchedEvent(e, homes[j], { outcome: own?.outcome ?? "none", caseId: own?.caseId ?? null });
         for (const side of sides) {
           for (const rule of fired[side]) {
             const list = hits[side].get(rule) ?? [];
