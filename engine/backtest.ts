@@ -12,7 +12,7 @@ import { CustomerState } from "./features/state.ts";
 import { CompiledRuleset } from "./rules/compile.ts";
 import { diffRuleFiles } from "./rules/diff.ts";
 import { computeFacts, homeAmount } from "./rules/facts.ts";
-import { type Lists, listsOf } from "./rules/lists.ts";
+import { type Lists, listItems, listsOf } from "./rules/lists.ts";
 import type { RuleFile, RuleMode, Ruleset } from "./rules/schema.ts";
 import type { Sql } from "./store/database.ts";
 import { fxTable } from "./store/fx.ts";
@@ -354,7 +354,7 @@ export async function backtest(
   const rulesets: Record<Side, Ruleset> = { candidate: input.candidate, published: input.published };
   const named = [...new Set([...input.candidate.rules, ...input.published.rules].flatMap(listsOf))];
   const lists: Lists = new Map(
-    [...(await listContents(sql, named))].map(([name, l]) => [name, new Set(l.items)] as const),
+    [...(await listContents(sql, named))].map(([name, l]) => [name, listItems(l.items)] as const),
   );
   const evaluators = {
     candidate: new CompiledRuleset(input.candidate, lists),

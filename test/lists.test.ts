@@ -392,6 +392,23 @@ describe("a list looked up by a live rule", () => {
     }
   });
 
+  it("still matches an item stored before items were composed (NFC), as a later event spells it", async () => {
+    // As an older release stored a CSV's decomposed "è": trimmed, not composed.
+    const sql = t.tp.db.sql;
+    await sql`insert into lists (name, version, size, updated_by) values ('old-merchants', 1, 1, 'Priya')`;
+    await sql`insert into list_items (list_name, item) values ('old-merchants', ${"Galerie Lumie\u0300re"})`;
+    expect(
+      (await risk("PUT", "/v1/rules/old-merchant", { rule: onList("old-merchant", "old-merchants") })).status,
+    ).toBe(201);
+    await t.api("PUT", "/v1/customers/cus-old", { name: "Olga", phone: "+33612345097", homeCountry: "FR" });
+    expect(
+      (await t.api("POST", "/v1/events", [paymentAt("old-1", "cus-old", "Galerie Lumi\u00e8re", 0)])).status,
+    ).toBe(202);
+    await t.drained();
+    const fired = await sql`select rule from decisions where event_id = 'old-1'`;
+    expect(fired.map((r) => r.rule)).toContain("old-merchant");
+  });
+
   it("fires for a listed merchant whose name the card feed pads with spaces or spells decomposed", async () => {
     expect(
       (await risk("PUT", "/v1/lists/padded-merchants", { items: ["SHOP P", "Galerie Lumie\u0300re"] }))

@@ -15,7 +15,7 @@ import { CompiledRuleset } from "../../engine/rules/compile.ts";
 import { diffRuleFiles, type RulesetDiff } from "../../engine/rules/diff.ts";
 import { blankFacts, factCatalogue } from "../../engine/rules/facts.ts";
 import { asFileShape, inAuthorsOrder } from "../../engine/rules/key-order.ts";
-import { type Lists, listsOf } from "../../engine/rules/lists.ts";
+import { type Lists, listItems, listsOf } from "../../engine/rules/lists.ts";
 import {
   parseRuleFile,
   parseRuleFiles,
@@ -151,7 +151,7 @@ export async function known(sql: Sql): Promise<RuleContext> {
 export async function listsFor(sql: Sql, files: readonly RuleFile[]): Promise<Lists> {
   const names = [...new Set(files.flatMap((f) => listsOf(f.rule)))];
   const found = await listContents(sql, names);
-  return new Map([...found].map(([name, l]) => [name, new Set(l.items)]));
+  return new Map([...found].map(([name, l]) => [name, listItems(l.items)]));
 }
 
 /**

@@ -3,6 +3,7 @@ import { ValidationError } from "../errors.ts";
 import {
   csvFirstColumn,
   listKey,
+  listsFrom,
   listsOf,
   MAX_ITEM_LENGTH,
   MAX_LIST_ITEMS,
@@ -31,6 +32,11 @@ describe("a list's name and items", () => {
 
   it("trims items, drops blank ones and collapses duplicates, keeping the first order", () => {
     expect(normaliseItems([" Shop X ", "Shop X", "", "  ", "Shop Y"])).toEqual(["Shop X", "Shop Y"]);
+  });
+
+  it("hands the evaluators each item as its listKey, an item stored before listKey or a test case's own included", () => {
+    const lists = listsFrom({ "blocked-merchants": ["Galerie Lumie\u0300re", " Shop X"] });
+    expect([...lists.get("blocked-merchants")!]).toEqual(["Galerie Lumi\u00e8re", "Shop X"]);
   });
 
   it("stores each item as its listKey: trimmed and composed (NFC), case kept", () => {

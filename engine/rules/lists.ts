@@ -180,7 +180,14 @@ export function listsOf(rule: Pick<Rule, "conditions">): string[] {
   return [...out].sort();
 }
 
+/**
+ * A list's items as both evaluators look them up: each its listKey. Items stored since listKey are
+ * so already; this keeps an item stored before it (decomposed), and a test case's own lists
+ * (written by hand, never stored), matching the fact as it is now looked up.
+ */
+export const listItems = (items: readonly string[]): ReadonlySet<string> => new Set(items.map(listKey));
+
 /** Lists as the evaluators take them, from plain name → items. */
 export function listsFrom(byName: Readonly<Record<string, readonly string[]>>): Lists {
-  return new Map(Object.entries(byName).map(([name, items]) => [name, new Set(items)]));
+  return new Map(Object.entries(byName).map(([name, items]) => [name, listItems(items)]));
 }
