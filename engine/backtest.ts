@@ -12,7 +12,7 @@ import { CustomerState } from "./features/state.ts";
 import { CompiledRuleset } from "./rules/compile.ts";
 import { diffRuleFiles } from "./rules/diff.ts";
 import { computeFacts, homeAmount } from "./rules/facts.ts";
-import { type Lists, listsOf } from "./rules/lists.ts";
+import { type Lists, listItems, listsOf } from "./rules/lists.ts";
 import type { RuleFile, RuleMode, Ruleset } from "./rules/schema.ts";
 import type { Sql } from "./store/database.ts";
 import { fxTable } from "./store/fx.ts";
@@ -39,14 +39,14 @@ export interface MatchedEvent {
   merchant: string | null;
   place: { city: string | null; country: string } | null;
   /**
-   * The outcome of the event's own case (a decision on it joined one); for an event no case
-   * holds, its customer's known outcome in the window (the label precision counts by); else none.
+   * The outcome of the event's own case (a decision on it joined one), else none: never its
+   * customer's outcome, which precision counts by but which says nothing of this payment.
    */
   outcome: KnownOutcome;
   caseId: string | null;
 }
 
-/** Money of matched payments in one home currency (major units): all, and by known outcome. */
+/** Money of matched payments in one home currency (major units): all, and by each payment's own known outcome. */
 export interface Money {
   currency: string;
   payments: number;
@@ -354,7 +354,7 @@ export async function backtest(
   const rulesets: Record<Side, Ruleset> = { candidate: input.candidate, published: input.published };
   const named = [...new Set([...input.candidate.rules, ...input.published.rules].flatMap(listsOf))];
   const lists: Lists = new Map(
-    [...(await listContents(sql, named))].map(([name, l]) => [name, new Set(l.items)] as const),
+    [...(await listContents(sql, named))].map(([name, l]) => [name, listItems(l.items)] as const),
   );
   const evaluators = {
     candidate: new CompiledRuleset(input.candidate, lists),
@@ -410,12 +410,10 @@ export async function backtest(
           published: evaluators.published.firing(facts),
         };
         if (fired.candidate.length === 0 && fired.published.length === 0) continue;
+        // Only the event's own case says what became of it: its customer's label (what precision
+        // counts by) would call a payment nobody judged confirmed fraud, and sum its money so.
         const own = cases.get(e.id);
-        const label = labels.get(e.customerId);
-        const m = matchedEvent(e, homes[j], {
-          outcome: own?.outcome ?? label ?? "none",
-          caseId: own?.caseId ?? null,
-        });
+        const m = matchedEvent(e, homes[j], { outcome: own?.outcome ?? "none", caseId: own?.caseId ?? null });
         for (const side of sides) {
           for (const rule of fired[side]) {
             const list = hits[side].get(rule) ?? [];

@@ -16,7 +16,7 @@ import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { CompiledRuleset } from "./rules/compile.ts";
 import { computeFacts, homeAmount } from "./rules/facts.ts";
-import { listsOf } from "./rules/lists.ts";
+import { listItems, listsOf } from "./rules/lists.ts";
 import { type Story, storyOf, summarise } from "./rules/summary.ts";
 import type { Sql } from "./store/database.ts";
 import { customersWithUnlinkedDecisions, insertDecisions, type NewDecision } from "./store/decisions.ts";
@@ -141,7 +141,7 @@ export class RulesetCache {
       const read = fresh.get(name);
       const kept = held?.items.get(name);
       if (read) {
-        items.set(name, new Set(read.items));
+        items.set(name, listItems(read.items));
         listVersionsNow.set(name, read.version);
       } else if (kept && versions.has(name) && !stale.includes(name)) {
         items.set(name, kept);

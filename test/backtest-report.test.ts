@@ -183,12 +183,8 @@ describe("a backtest's report", () => {
       home: { value: byHand(p.value, p.currency, home), currency: home },
       merchant: p.merchant,
       place: { city: p.place.city, country: p.place.country },
-      // Its own case's outcome; a payment no case holds takes its customer's.
-      outcome: own
-        ? outcomeOf[p.customerId]
-        : outcomeOf[p.customerId] === "open"
-          ? "none"
-          : outcomeOf[p.customerId],
+      // Its own case's outcome; a payment no case holds is "none", whatever its customer's case found.
+      outcome: own ? outcomeOf[p.customerId] : "none",
       caseId: own ?? null,
     };
   };
@@ -229,11 +225,12 @@ describe("a backtest's report", () => {
       money: money(draftBig),
       unconverted: 0,
     });
-    // The same sums, spelt out for the reader: Anna's 1,200 + 700 EUR (confirmed fraud), Ben's
-    // 900 EUR = 720 GBP and 2,000 USD = 1,280 GBP (a false alarm).
+    // The same sums, spelt out for the reader: Anna's 1,200 EUR (its case confirmed fraud) + 700
+    // EUR (no case: the published rules never flagged it); Ben's 900 EUR = 720 GBP (no case) and
+    // 2,000 USD = 1,280 GBP (its case a false alarm). A payment no case holds is in no outcome's sum.
     expect(draft.matched.money).toEqual([
-      { currency: "EUR", payments: 2, total: 1900, confirmedFraud: 1900, falseAlarms: 0, open: 0 },
-      { currency: "GBP", payments: 2, total: 2000, confirmedFraud: 0, falseAlarms: 2000, open: 0 },
+      { currency: "EUR", payments: 2, total: 1900, confirmedFraud: 1200, falseAlarms: 0, open: 0 },
+      { currency: "GBP", payments: 2, total: 2000, confirmedFraud: 0, falseAlarms: 1280, open: 0 },
     ]);
     const was = rule("published", "big-spend");
     expect(was.change).toBe("changed");
@@ -291,10 +288,11 @@ describe("a backtest's report", () => {
     const text = html.replace(/<[^>]+>/g, " ").replace(/\s+/g, " ");
     expect(text).toContain("Newly flagged: 2 event(s)");
     expect(text).toContain("No longer flagged: 1 event(s)");
-    // Ben's 900 EUR in Paris, 720 GBP in his home currency, his case a false alarm.
+    // Ben's 900 EUR in Paris, 720 GBP in his home currency: no case of its own (his other payment's
+    // case was a false alarm, which says nothing of this one).
     expect(text).toContain("bt-e2 bt-ben");
-    expect(text).toMatch(/900\.00 EUR 720\.00 GBP Café de Flore Paris, FR false alarm/);
-    expect(text).toContain("1,900.00 EUR over 2 payment(s): confirmed fraud 1,900.00 EUR");
+    expect(text).toMatch(/900\.00 EUR 720\.00 GBP Café de Flore Paris, FR no case/);
+    expect(text).toContain("1,900.00 EUR over 2 payment(s): confirmed fraud 1,200.00 EUR");
   });
 
   it("still shows a report stored before reports listed events", async () => {

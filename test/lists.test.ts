@@ -6,6 +6,7 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_LIST_ITEMS } from "../engine/rules/lists.ts";
+import { PUBLISH_LOCK } from "../engine/store/rulesets.ts";
 import { type Api, eventually, loadPeopleVia, openCaseWith } from "../fixtures/stories.ts";
 import { describeViolations, seriousViolations } from "./support/axe.ts";
 import { launchBrowser, signInWatching } from "./support/browser.ts";
@@ -304,5 +305,141 @@ describe("a named list used by a live rule", () => {
       expect(res?.status()).toBe(403);
       await page.context().close();
     });
+  });
+});
+
+describe("a list looked up by a live rule", () => {
+  let t: TestTouchpoint;
+  let risk: Api;
+  beforeAll(async () => {
+    t = await startTestTouchpoint({ listen: true });
+    await loadPeopleVia(t.api);
+    risk = t.as(await t.token("risk", { label: "Priya" }));
+  });
+  afterAll(() => t?.close());
+
+  /** A live rule paying attention to merchants on `list`. */
+  const onList = (name: string, list: string) => ({
+    ...blockedMerchant,
+    name,
+    conditions: {
+      all: [
+        { fact: "event.type", operator: "equal", value: "card.transaction" },
+        { fact: "event", path: "$.merchant.name", operator: "inList", value: list },
+      ],
+    },
+  });
+
+  it("refuses a rollback to a version whose rule names a list deleted since, as a publish is refused", async () => {
+    expect((await risk("PUT", "/v1/lists/gone-merchants", { items: ["Shop G"] })).status).toBe(201);
+    // A list whose name is one letter away, for the did-you-mean.
+    expect((await risk("PUT", "/v1/lists/gone-merchant", { items: ["Shop G"] })).status).toBe(201);
+    const put = await risk("PUT", "/v1/rules/gone-merchant", {
+      rule: onList("gone-merchant", "gone-merchants"),
+    });
+    expect(put.status).toBe(201);
+    const withRule = put.body.version as number;
+    expect((await risk("DELETE", "/v1/rules/gone-merchant")).status).toBe(201);
+    // No published rule names it now, so the delete is allowed...
+    expect((await risk("DELETE", "/v1/lists/gone-merchants")).status).toBe(200);
+    const before = (await risk("GET", "/v1/rulesets/current")).body.version;
+    // ...and a rollback would put that rule live naming no list: every event would then fail it.
+    const back = await risk("POST", `/v1/rulesets/${withRule}/rollback`);
+    expect(back.status).toBe(422);
+    expect(back.body.error.issues).toEqual([
+      {
+        path: "rule.conditions.all[1].value",
+        rule: "gone-merchant",
+        message: 'unknown list "gone-merchants"; did you mean "gone-merchant"?',
+      },
+    ]);
+    expect((await risk("GET", "/v1/rulesets/current")).body.version).toBe(before);
+  });
+
+  it("refuses a publish naming a list that a DELETE removed while the publish waited for the publish lock", async () => {
+    expect((await risk("PUT", "/v1/lists/raced-merchants", { items: ["Shop R"] })).status).toBe(201);
+    // Another publish holds the lock (as any slow publish would) while the two requests arrive.
+    const other = await t.tp.db.sql.reserve();
+    const waiting = async (n: number) => {
+      for (let i = 0; i < 200; i++) {
+        const [r] = await t.tp.db
+          .sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`;
+        if ((r!.n as number) >= n) return;
+        await new Promise((ok) => setTimeout(ok, 25));
+      }
+      throw new Error(`never ${n} waiting on the publish lock`);
+    };
+    try {
+      await other`select pg_advisory_lock(${PUBLISH_LOCK})`;
+      const deleted = risk("DELETE", "/v1/lists/raced-merchants");
+      await waiting(1);
+      // Checked against the lists while the list still exists: it passes, then waits for the lock.
+      const published = risk("PUT", "/v1/rules/raced-merchant", {
+        rule: onList("raced-merchant", "raced-merchants"),
+      });
+      await waiting(2);
+      await other`select pg_advisory_unlock(${PUBLISH_LOCK})`;
+      const [d, p] = await Promise.all([deleted, published]);
+      // The delete was first in line: it lands, and the publish, checked again under the lock, is refused.
+      expect(d.status).toBe(200);
+      expect(p.status).toBe(422);
+      expect(p.body.error.issues).toMatchObject([
+        { path: "rule.conditions.all[1].value", rule: "raced-merchant" },
+      ]);
+      expect((await risk("GET", "/v1/rules/raced-merchant")).status).toBe(404);
+    } finally {
+      other.release();
+    }
+  });
+
+  it("still matches an item stored before items were composed (NFC), as a later event spells it", async () => {
+    // As an older release stored a CSV's decomposed "è": trimmed, not composed.
+    const sql = t.tp.db.sql;
+    await sql`insert into lists (name, version, size, updated_by) values ('old-merchants', 1, 1, 'Priya')`;
+    await sql`insert into list_items (list_name, item) values ('old-merchants', ${"Galerie Lumie\u0300re"})`;
+    expect(
+      (await risk("PUT", "/v1/rules/old-merchant", { rule: onList("old-merchant", "old-merchants") })).status,
+    ).toBe(201);
+    await t.api("PUT", "/v1/customers/cus-old", { name: "Olga", phone: "+33612345097", homeCountry: "FR" });
+    expect(
+      (await t.api("POST", "/v1/events", [paymentAt("old-1", "cus-old", "Galerie Lumi\u00e8re", 0)])).status,
+    ).toBe(202);
+    await t.drained();
+    const fired = await sql`select rule from decisions where event_id = 'old-1'`;
+    expect(fired.map((r) => r.rule)).toContain("old-merchant");
+  });
+
+  it("fires for a listed merchant whose name the card feed pads with spaces or spells decomposed", async () => {
+    expect(
+      (await risk("PUT", "/v1/lists/padded-merchants", { items: ["SHOP P", "Galerie Lumie\u0300re"] }))
+        .status,
+    ).toBe(201);
+    const padded = {
+      ...blockedMerchant,
+      name: "padded-merchant",
+      conditions: {
+        all: [
+          { fact: "event.type", operator: "equal", value: "card.transaction" },
+          { fact: "event", path: "$.merchant.name", operator: "inList", value: "padded-merchants" },
+        ],
+      },
+    };
+    expect((await risk("PUT", "/v1/rules/padded-merchant", { rule: padded })).status).toBe(201);
+    await t.api("PUT", "/v1/customers/cus-pad", { name: "Pia", phone: "+33612345098", homeCountry: "FR" });
+    const firedOn = async (id: string) =>
+      (await t.tp.db.sql`select rule from decisions where event_id = ${id}`).map((r) => r.rule as string);
+    // The merchant as listed, as a card feed sends it (padded; the event keeps it as sent), and
+    // the listed "è" as one character where the CSV had e + a combining accent.
+    const sent = ["SHOP P", "SHOP P   ", "Galerie Lumi\u00e8re"];
+    for (const [i, name] of sent.entries())
+      expect(
+        (await t.api("POST", "/v1/events", [paymentAt(`pad-${i}`, "cus-pad", name, i * 60)])).status,
+      ).toBe(202);
+    await t.drained();
+    for (const i of sent.keys()) expect(await firedOn(`pad-${i}`)).toContain("padded-merchant");
+    // Case is significant: another spelling is another item.
+    await t.api("POST", "/v1/events", [paymentAt("pad-case", "cus-pad", "Shop P", 300)]);
+    await t.drained();
+    expect(await firedOn("pad-case")).not.toContain("padded-merchant");
   });
 });

@@ -131,6 +131,48 @@ describe("a rule's figures per version and mode", () => {
     expect((await risk("GET", "/v1/rules/big-spend/hits?mode=sometimes")).status).toBe(400);
   });
 
+  it("shows a team-bound supervisor only the hits on customers its team has a case for, on the API and the desk", async () => {
+    // Every case here is the fraud team's (the rules' default): Xavier's and Zoe's; Yasmin has none.
+    await t.api("PUT", "/v1/advocates/rf-cards-adv", { name: "Cara", team: "cards", status: "offline" });
+    const fraudLead = t.as(await t.token("supervisor", { team: "fraud" }));
+    const cardsLead = t.as(await t.token("supervisor", { team: "cards" }));
+    const ids = (r: { body: { items: Array<{ eventId: string }> } }) =>
+      r.body.items.map((h) => h.eventId).sort();
+
+    const fraudShadow = await fraudLead("GET", "/v1/rules/big-spend/hits?mode=shadow");
+    expect(fraudShadow.status).toBe(200);
+    expect(ids(fraudShadow)).toEqual(["rf-s1"]);
+    expect(fraudShadow.body.items[0]).toMatchObject({ caseId: xCase, outcome: "confirmed_fraud" });
+    expect(ids(await fraudLead("GET", "/v1/rules/big-spend/hits?mode=live"))).toEqual(["rf-l1", "rf-l2"]);
+    expect(ids(await cardsLead("GET", "/v1/rules/big-spend/hits?mode=shadow"))).toEqual([]);
+    expect(ids(await cardsLead("GET", "/v1/rules/big-spend/hits?mode=live"))).toEqual([]);
+    // A supervisor bound to no team, like the risk team, sees every customer.
+    const everyone = t.as(await t.token("supervisor"));
+    expect(ids(await everyone("GET", "/v1/rules/big-spend/hits?mode=shadow"))).toEqual(["rf-s1", "rf-s2"]);
+
+    const desk = (path: string, init: RequestInit = {}) => t.tp.app!.request(`http://desk.test${path}`, init);
+    const pageFor = async (token: string) => {
+      const signedIn = await desk("/desk/login", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin" },
+        body: new URLSearchParams({ token }).toString(),
+      });
+      const cookie = (signedIn.headers.getSetCookie().find((c) => /^tp_desk=[^;]+;/.test(c)) ?? "").split(
+        ";",
+      )[0]!;
+      const page = await desk("/desk/rules/big-spend", { headers: { cookie } });
+      expect(page.status).toBe(200);
+      return (await page.text()).replace(/<[^>]+>/g, " ").replace(/\s+/g, " ");
+    };
+    const fraudPage = await pageFor(await t.token("supervisor", { team: "fraud" }));
+    expect(fraudPage).toMatch(/rf-s1 v\d+ rf-xavier/);
+    expect(fraudPage).not.toContain("rf-yasmin");
+    const cardsPage = await pageFor(await t.token("supervisor", { team: "cards" }));
+    expect(cardsPage).toContain("Figures by version and mode");
+    expect(cardsPage).not.toContain("rf-xavier");
+    expect(cardsPage).not.toContain("rf-yasmin");
+  });
+
   it("shows both on the desk: the rule page's figures and would-have hits, the Rules page's shadow days", async () => {
     const desk = (path: string, init: RequestInit = {}) => t.tp.app!.request(`http://desk.test${path}`, init);
     const signedIn = await desk("/desk/login", {

@@ -32,6 +32,7 @@ import { BacktestView } from "./backtests.tsx";
 import type { ExperienceSource } from "./experience.tsx";
 import { Layout, Severity, When } from "./layout.tsx";
 import { blankForm, type FormState, mayEditRules, RuleForm, runRuleForm } from "./rule-form.tsx";
+import { teamOf } from "./words.tsx";
 
 type Env = { Variables: { principal: Principal } };
 
@@ -384,7 +385,8 @@ export function rulePages(
     const history = histories(base, versions).get(name) ?? [];
     const [figures, wouldHave] = await Promise.all([
       ruleFiguresByVersion(sql, name, ruleVersionStarts(base, versions, name)),
-      ruleHits(sql, name, "shadow", { limit: SHADOW_HITS_LISTED }),
+      // A team-bound supervisor sees only customers its team has a case for, as on every page.
+      ruleHits(sql, name, "shadow", { limit: SHADOW_HITS_LISTED, team: teamOf(p) }),
     ]);
     if (!file && history.length === 0 && figures.length === 0) {
       return c.html(

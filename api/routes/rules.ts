@@ -15,7 +15,7 @@ import { CompiledRuleset } from "../../engine/rules/compile.ts";
 import { diffRuleFiles, type RulesetDiff } from "../../engine/rules/diff.ts";
 import { blankFacts, factCatalogue } from "../../engine/rules/facts.ts";
 import { asFileShape, inAuthorsOrder } from "../../engine/rules/key-order.ts";
-import { type Lists, listsOf } from "../../engine/rules/lists.ts";
+import { type Lists, listItems, listsOf } from "../../engine/rules/lists.ts";
 import {
   parseRuleFile,
   parseRuleFiles,
@@ -46,6 +46,7 @@ import {
 import type { Principal } from "../../engine/store/tokens.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
 import { jsonBody, toIssues } from "../errors.ts";
+import { teamScope } from "./cases.ts";
 
 /** Why, recorded with the version; without one, the version says what changed. */
 const note = text(2000).optional();
@@ -150,7 +151,7 @@ export async function known(sql: Sql): Promise<RuleContext> {
 export async function listsFor(sql: Sql, files: readonly RuleFile[]): Promise<Lists> {
   const names = [...new Set(files.flatMap((f) => listsOf(f.rule)))];
   const found = await listContents(sql, names);
-  return new Map([...found].map(([name, l]) => [name, new Set(l.items)]));
+  return new Map([...found].map(([name, l]) => [name, listItems(l.items)]));
 }
 
 /**
@@ -237,7 +238,11 @@ export function ruleRoutes(sql: Sql, told: Told) {
       {
         rule: name,
         mode: q.data.mode,
-        items: await ruleHits(sql, name, q.data.mode, { limit: q.data.limit }),
+        // A team-bound supervisor sees the customers of its own team's cases only, as elsewhere.
+        items: await ruleHits(sql, name, q.data.mode, {
+          limit: q.data.limit,
+          team: teamScope(c.get("principal")),
+        }),
       },
       200,
     );

@@ -9,6 +9,7 @@ import { defaultRuleset } from "../../rules/index.ts";
 import { facts, lists, ruleset } from "../../test/support/rule-arbitraries.ts";
 import { CompiledRuleset } from "./compile.ts";
 import { blankFacts } from "./facts.ts";
+import { listsFrom, normaliseItems } from "./lists.ts";
 import { type Evaluation, Evaluator } from "./reference.ts";
 import type { Ruleset } from "./schema.ts";
 
@@ -114,5 +115,39 @@ describe("the compiled evaluator", () => {
     // Compiled with the list changed, the same ruleset sees the new items.
     const after = new CompiledRuleset(rs, new Map([["blocked-merchants", new Set(["Shop Y"])]]));
     expect(after.firing(at("Shop Y"))).toEqual(["blocked"]);
+  });
+
+  it("matches the item the analyst listed however the feed pads or composes the fact, in both evaluators", async () => {
+    const rs: Ruleset = {
+      rules: [
+        {
+          name: "blocked-merchant",
+          mode: "live",
+          priority: 1,
+          conditions: {
+            all: [{ fact: "event", path: "$.merchant.name", operator: "inList", value: "blocked-merchants" }],
+          },
+          event: { type: "t", params: { severity: "high", title: "Blocked", team: "fraud" } },
+        },
+      ],
+    };
+    // Items as the API stores them: a CSV's decomposed "è" (e + U+0300) stored composed.
+    const ls = listsFrom({ "blocked-merchants": normaliseItems(["SHOP X", "Galerie Lumie\u0300re"]) });
+    const at = (name: string) => blankFacts({ event: { merchant: { name } } });
+    for (const [merchant, fired] of [
+      ["SHOP X", ["blocked-merchant"]],
+      // events.ts keeps merchant.name as sent, and a card feed pads fields with spaces.
+      ["SHOP X  ", ["blocked-merchant"]],
+      ["\tSHOP X", ["blocked-merchant"]],
+      ["Galerie Lumi\u00e8re", ["blocked-merchant"]],
+      ["Galerie Lumie\u0300re", ["blocked-merchant"]],
+      // Case is significant: another spelling is another item.
+      ["Shop X", []],
+    ] as const) {
+      expect(new CompiledRuleset(rs, ls).firing(at(merchant)), JSON.stringify(merchant)).toEqual(fired);
+      expect(comparable(await new Evaluator(rs, ls).evaluate(at(merchant)))).toEqual(
+        comparable(new CompiledRuleset(rs, ls).evaluate(at(merchant))),
+      );
+    }
   });
 });

@@ -21,7 +21,7 @@
  * result; each boolean node with json-rules-engine's default priority, 1).
  */
 import type { Facts } from "./facts.ts";
-import { type Lists, NO_LISTS } from "./lists.ts";
+import { type Lists, listKey, NO_LISTS } from "./lists.ts";
 import { type Evaluation, type Hit, hitFor } from "./reference.ts";
 import type { Condition, Leaf, Rule, Ruleset } from "./schema.ts";
 
@@ -80,13 +80,14 @@ const OPS: Record<string, Op> = {
 
 /**
  * `inList` / `notInList` against the lists held: the value must name a list there (else it throws,
- * as the reference does); a fact that is not a string is in no list and makes both false.
+ * as the reference does); a string fact is looked up as its listKey, as items are stored; a fact
+ * that is not a string is in no list and makes both false.
  */
 function listOp(negated: boolean, lists: Lists): Op {
   return (a, b) => {
     const items = typeof b === "string" ? lists.get(b) : undefined;
     if (!items) throw new Error(`no list named ${JSON.stringify(b)}`);
-    return typeof a === "string" && items.has(a) !== negated;
+    return typeof a === "string" && items.has(listKey(a)) !== negated;
   };
 }
 
@@ -226,7 +227,7 @@ function generate(root: Node): (facts: Facts) => boolean {
       case "notInList": {
         // Only a list held reaches here (mayThrow walks the others): one Set lookup.
         if (!c.list) throw new Error(`no list named ${JSON.stringify(l.value)}`);
-        const has = `${constant(c.list)}.has(${t})`;
+        const has = `${constant(c.list)}.has(key(${t}))`;
         return `(typeof (${t} = ${a}) === "string" && ${l.operator === "inList" ? has : `!${has}`})`;
       }
       default: {
@@ -256,7 +257,7 @@ function generate(root: Node): (facts: Facts) => boolean {
   const body = expr(root);
   const vars = Array.from({ length: temps }, (_, i) => `t${i}`);
   const source = `return function rule(f) { ${vars.length ? `let ${vars.join(", ")};` : ""} return ${body}; };`;
-  return new Function("K", "num", source)(K, numeric) as (facts: Facts) => boolean;
+  return new Function("K", "num", "key", source)(K, numeric, listKey) as (facts: Facts) => boolean;
 }
 
 interface CompiledRule {

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { ValidationError } from "../errors.ts";
 import {
   csvFirstColumn,
+  listKey,
+  listsFrom,
   listsOf,
   MAX_ITEM_LENGTH,
   MAX_LIST_ITEMS,
@@ -30,6 +32,20 @@ describe("a list's name and items", () => {
 
   it("trims items, drops blank ones and collapses duplicates, keeping the first order", () => {
     expect(normaliseItems([" Shop X ", "Shop X", "", "  ", "Shop Y"])).toEqual(["Shop X", "Shop Y"]);
+  });
+
+  it("hands the evaluators each item as its listKey, an item stored before listKey or a test case's own included", () => {
+    const lists = listsFrom({ "blocked-merchants": ["Galerie Lumie\u0300re", " Shop X"] });
+    expect([...lists.get("blocked-merchants")!]).toEqual(["Galerie Lumi\u00e8re", "Shop X"]);
+  });
+
+  it("stores each item as its listKey: trimmed and composed (NFC), case kept", () => {
+    expect(listKey(" Galerie Lumie\u0300re\t")).toBe("Galerie Lumi\u00e8re");
+    expect(normaliseItems(["Galerie Lumie\u0300re", "Galerie Lumi\u00e8re", "SHOP X", "Shop X"])).toEqual([
+      "Galerie Lumi\u00e8re",
+      "SHOP X",
+      "Shop X",
+    ]);
   });
 
   it("refuses an item that is not a string or too long, and too many items, naming where", () => {
@@ -67,6 +83,15 @@ describe("a CSV's first column", () => {
       '\ufeffname,note\r\n"Shop, X","a ""quoted"" note"\nShop Y,"two\nlines"\n"He said ""hi""",x\n';
     expect(csvFirstColumn(text, true)).toEqual(["Shop, X", "Shop Y", 'He said "hi"']);
     expect(csvFirstColumn("a\nb")).toEqual(["a", "b"]);
+  });
+  it('keeps every record after one whose later field holds a stray quote (12" screen), as spreadsheets do', () => {
+    const csv =
+      'merchant,note\nAcme,12" screen\nShop X,ok\nShop Y,"quoted, with ""quotes""\nand a line break"\nShop Z\n';
+    expect(csvFirstColumn(csv, true)).toEqual(["Acme", "Shop X", "Shop Y", "Shop Z"]);
+  });
+  it("drops a spreadsheet's byte-order mark, so the first item is not spelt with it", () => {
+    expect(csvFirstColumn("\ufeffShop X\nShop Y\n")).toEqual(["Shop X", "Shop Y"]);
+    expect(csvFirstColumn('\ufeff"Shop X",note\n')).toEqual(["Shop X"]);
   });
 });
 

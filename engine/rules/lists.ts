@@ -16,7 +16,7 @@ export const NO_LISTS: Lists = new Map();
 
 /** At most this many items in one list (a PUT, or what a PATCH leaves). */
 export const MAX_LIST_ITEMS = 100_000;
-/** At most this many characters in one item, after trimming. */
+/** At most this many characters in one item, as stored (its listKey). */
 export const MAX_ITEM_LENGTH = 200;
 export const MAX_NAME_LENGTH = 64;
 
@@ -36,7 +36,15 @@ export function parseListName(raw: string, path = "name"): string {
 }
 
 /**
- * Items as stored: trimmed, blank ones dropped, duplicates collapsed (first seen kept), in the
+ * What a list item and the fact looked up in it are compared as: trimmed (a card feed pads fields
+ * with spaces) and in Unicode NFC (a CSV may spell "è" as e + a combining accent, the feed as one
+ * character). Case stays significant: "SHOP X" and "Shop X" are two items. Both evaluators apply it
+ * to the fact; items are stored already in this form.
+ */
+export const listKey = (s: string): string => s.trim().normalize("NFC");
+
+/**
+ * Items as stored: each its listKey, blank ones dropped, duplicates collapsed (first seen kept), in the
  * order given. Refuses (ValidationError naming `path[i]`) an item that is not a string or is too
  * long, and more than MAX_LIST_ITEMS distinct items.
  */
@@ -48,7 +56,7 @@ export function normaliseItems(raw: readonly unknown[], path = "items"): string[
       issues.push({ path: `${path}[${i}]`, message: `a string; got ${v === null ? "null" : typeof v}` });
       continue;
     }
-    const item = v.trim();
+    const item = listKey(v);
     const bad = badText(item);
     if (bad) issues.push({ path: `${path}[${i}]`, message: bad });
     else if (item.length > MAX_ITEM_LENGTH)
@@ -113,7 +121,8 @@ export function patchItems(
 
 /**
  * The first column of each CSV line (RFC 4180: a field may be quoted, with `""` for a quote, and
- * hold commas and line breaks). With `header`, the first record is a header and skipped.
+ * hold commas and line breaks; a quote that does not open a field is text). A leading byte-order
+ * mark is dropped. With `header`, the first record is a header and skipped.
  */
 export function csvFirstColumn(text: string, header = false): string[] {
   const out: string[] = [];
@@ -137,10 +146,16 @@ export function csvFirstColumn(text: string, header = false): string[] {
     }
     // The rest of the first field (unquoted, or after a closing quote), then skip the record's rest.
     while (i < text.length && text[i] !== "," && text[i] !== "\n" && text[i] !== "\r") field += text[i++];
-    let quoted = false;
-    while (i < text.length && (quoted || (text[i] !== "\n" && text[i] !== "\r"))) {
-      if (text[i] === '"') quoted = !quoted;
+    // A quote opens a quoted field only where a field starts; anywhere else it is text (`12" screen`),
+    // as spreadsheets read it. Toggling on every quote would swallow every record after a stray one.
+    while (text[i] === ",") {
       i++;
+      if (text[i] === '"') {
+        i++;
+        while (i < text.length && !(text[i] === '"' && text[i + 1] !== '"')) i += text[i] === '"' ? 2 : 1;
+        i++;
+      }
+      while (i < text.length && text[i] !== "," && text[i] !== "\n" && text[i] !== "\r") i++;
     }
     if (text[i] === "\r") i++;
     if (text[i] === "\n") i++;
@@ -165,7 +180,14 @@ export function listsOf(rule: Pick<Rule, "conditions">): string[] {
   return [...out].sort();
 }
 
+/**
+ * A list's items as both evaluators look them up: each its listKey. Items stored since listKey are
+ * so already; this keeps an item stored before it (decomposed), and a test case's own lists
+ * (written by hand, never stored), matching the fact as it is now looked up.
+ */
+export const listItems = (items: readonly string[]): ReadonlySet<string> => new Set(items.map(listKey));
+
 /** Lists as the evaluators take them, from plain name → items. */
 export function listsFrom(byName: Readonly<Record<string, readonly string[]>>): Lists {
-  return new Map(Object.entries(byName).map(([name, items]) => [name, new Set(items)]));
+  return new Map(Object.entries(byName).map(([name, items]) => [name, listItems(items)]));
 }

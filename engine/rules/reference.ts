@@ -6,7 +6,7 @@
  */
 import { Engine, type RuleResult } from "json-rules-engine";
 import type { Facts } from "./facts.ts";
-import { type Lists, NO_LISTS } from "./lists.ts";
+import { type Lists, listKey, NO_LISTS } from "./lists.ts";
 import type { Rule, RuleMode, Ruleset, Severity } from "./schema.ts";
 
 /** One condition of a rule as evaluated: what the fact was and whether the condition held. */
@@ -77,7 +77,8 @@ function engineFor(rules: readonly Rule[], lists: Lists): Engine {
     (a: unknown, b: unknown) => a !== null && a !== undefined && Array.isArray(b) && !b.includes(a),
   );
   // touchpoint's list operators: the value names a list (a list not held is an error, as a rule
-  // can only be published naming lists that exist); only a string fact can be an item.
+  // can only be published naming lists that exist); only a string fact can be an item, looked up
+  // as its listKey (trimmed, NFC), the form items are stored in.
   const listed = (name: unknown): ReadonlySet<string> => {
     const items = typeof name === "string" ? lists.get(name) : undefined;
     if (items === undefined) throw new Error(`no list named ${JSON.stringify(name)}`);
@@ -85,11 +86,11 @@ function engineFor(rules: readonly Rule[], lists: Lists): Engine {
   };
   engine.addOperator("inList", (a: unknown, b: unknown) => {
     const items = listed(b);
-    return typeof a === "string" && items.has(a);
+    return typeof a === "string" && items.has(listKey(a));
   });
   engine.addOperator("notInList", (a: unknown, b: unknown) => {
     const items = listed(b);
-    return typeof a === "string" && !items.has(a);
+    return typeof a === "string" && !items.has(listKey(a));
   });
   for (const rule of rules) {
     engine.addRule({

@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { didYouMean } from "../did-you-mean.ts";
 import { ValidationError } from "../errors.ts";
 import { checkRuleFileText } from "./files.ts";
-import { MAX_CONDITION_DEPTH, parseRuleFile, parseRuleFiles, parseRuleset } from "./schema.ts";
+import {
+  MAX_CONDITION_DEPTH,
+  parseRuleFile,
+  parseRuleFiles,
+  parseRuleset,
+  requireKnownLists,
+} from "./schema.ts";
 
 const event = { type: "fraud.suspected", params: { severity: "high", title: "Large cash withdrawal" } };
 const rule = (conditions: unknown, extra: object = {}) => ({ name: "big-atm", conditions, event, ...extra });
@@ -517,6 +523,23 @@ describe("a rule that looks facts up in a list", () => {
     expect(both.issues.map((i) => i.path)).toEqual([
       "rule.conditions.all[1].operator",
       "rule.conditions.all[0].value",
+    ]);
+  });
+
+  it("refuses stored rule files naming a missing list, each problem with its rule, as a publish checks under its lock", () => {
+    const files = [
+      parseRuleFile({ rule: { ...rule({ all: [merchant("blocked-merchants")] }), name: "a-rule" } }),
+      parseRuleFile({ rule: { ...rule({ any: [atm, merchant("blocked-merchant")] }), name: "b-rule" } }),
+    ];
+    expect(() => requireKnownLists(files, ["blocked-merchants", "blocked-merchant"])).not.toThrow();
+    const e = errorOf(() => requireKnownLists(files, ["blocked-merchants"]));
+    expect(e.name).toBe("UnprocessableError");
+    expect(e.issues).toEqual([
+      {
+        path: "rule.conditions.any[1].value",
+        rule: "b-rule",
+        message: 'unknown list "blocked-merchant"; did you mean "blocked-merchants"?',
+      },
     ]);
   });
 });

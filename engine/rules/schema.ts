@@ -532,6 +532,19 @@ function parseError(
 }
 
 /**
+ * Refuses (UnprocessableError, 422) rule files naming a list not among `lists`: each problem with
+ * its path from the file's root, the rule's name and a did-you-mean. What a publish checks under
+ * its lock, against the lists of that moment, whatever the files came from (a request, a rollback).
+ */
+export function requireKnownLists(files: readonly RuleFile[], lists: readonly string[]): void {
+  const issues = files.flatMap((f) =>
+    located(listProblems([{ entry: f, at: [] }], lists), "", () => f.rule.name),
+  );
+  if (issues.length > 0)
+    throw new UnprocessableError(`the rules name ${issues.length} list(s) that do not exist`, issues);
+}
+
+/**
  * Validates one rule file; throws ValidationError listing every problem at once, each with its
  * JSON path from the file's root (`rule.conditions.all[3].operator`) and the rule's name.
  */

@@ -6,13 +6,17 @@
  */
 import type { TouchpointEvent } from "../events.ts";
 import { diffRuleFiles } from "../rules/diff.ts";
-import type { RuleMode } from "../rules/schema.ts";
+import type { RuleFile, RuleMode } from "../rules/schema.ts";
 import type { Q } from "./database.ts";
 import { rulesetHistory, type StoredRuleset } from "./rulesets.ts";
 
+/** A version's rules alone: its test cases change nothing that fires, so no figure (as ruleChanges in backtest.ts). */
+const rulesOnly = (files: readonly RuleFile[]): RuleFile[] => files.map((f) => ({ rule: f.rule, tests: [] }));
+
 /**
- * The ruleset versions in which `rule`'s file was added or changed, oldest first: where each of
- * its rule versions starts. A move from shadow to live is a change, so it starts a version.
+ * The ruleset versions in which `rule` itself was added or changed, oldest first: where each of
+ * its rule versions starts. A move from shadow to live is a change, so it starts a version; a
+ * change to the file's test cases alone is not.
  */
 export function ruleVersionStarts(
   base: StoredRuleset | undefined,
@@ -20,13 +24,14 @@ export function ruleVersionStarts(
   rule: string,
 ): number[] {
   const starts: number[] = [];
-  let before = base?.files ?? [];
+  let before = rulesOnly(base?.files ?? []);
   // The base itself (the version before the history read) holds the rule as it was then.
   if (base?.files.some((f) => f.rule.name === rule)) starts.push(base.version);
   for (const v of versions) {
-    const d = diffRuleFiles(before, v.files);
+    const after = rulesOnly(v.files);
+    const d = diffRuleFiles(before, after);
     if (d.added.includes(rule) || d.changed.some((c) => c.rule === rule)) starts.push(v.version);
-    before = v.files;
+    before = after;
   }
   return starts;
 }
@@ -136,15 +141,18 @@ export interface RuleHit {
 
 /**
  * `rule`'s hits in `mode`, newest first, at most `limit`, those before `before` (decided_at,
- * event id) when paging on.
+ * event id) when paging on. With `team` (a team-bound reader), only the hits on customers that
+ * team has a case for, as a team-bound reader sees customers elsewhere, labelled by that team's
+ * cases only.
  */
 export async function ruleHits(
   sql: Q,
   rule: string,
   mode: RuleMode,
-  opts: { limit: number; before?: { at: Date; eventId: string } | undefined },
+  opts: { limit: number; before?: { at: Date; eventId: string } | undefined; team?: string | undefined },
 ): Promise<RuleHit[]> {
   const after = opts.before;
+  const team = opts.team;
   const rows = await sql`
     select d.event_id, d.customer_id, d.mode, d.ruleset_version, d.decided_at,
       d.explanation ->> 'summary' as summary, e.occurred_at, e.payload,
@@ -152,13 +160,15 @@ export async function ruleHits(
       coalesce(c.id, label.id) as case_id, coalesce(c.outcome, label.outcome) as outcome
     from decisions d
     left join events e on e.id = d.event_id
-    left join cases c on c.id = d.case_id
+    left join cases c on c.id = d.case_id ${team ? sql`and c.team = ${team}` : sql``}
     left join lateral (
       select lc.id, lc.outcome from cases lc
       where d.case_id is null and lc.customer_id = d.customer_id
         and lc.opened_at between d.decided_at - interval '1 day' and d.decided_at + interval '1 day'
+        ${team ? sql`and lc.team = ${team}` : sql``}
       order by (lc.outcome = 'confirmed_fraud') desc nulls last, lc.opened_at limit 1) label on true
     where d.rule = ${rule} and d.mode = ${mode}
+      ${team ? sql`and exists (select 1 from cases tc where tc.customer_id = d.customer_id and tc.team = ${team})` : sql``}
       ${after ? sql`and (d.decided_at, d.event_id) < (${after.at}, ${after.eventId})` : sql``}
     order by d.decided_at desc, d.event_id desc
     limit ${opts.limit}`;

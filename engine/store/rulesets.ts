@@ -7,7 +7,7 @@ import type postgres from "postgres";
 import { NotFoundError } from "../errors.ts";
 import { diffRuleFiles, isUnchanged, type RulesetDiff } from "../rules/diff.ts";
 import { inAuthorsOrder } from "../rules/key-order.ts";
-import { DEFAULT_TEAM, type RuleFile, type Ruleset, rulesetOf } from "../rules/schema.ts";
+import { DEFAULT_TEAM, type RuleFile, type Ruleset, requireKnownLists, rulesetOf } from "../rules/schema.ts";
 import { audit } from "./audit.ts";
 import type { Q } from "./database.ts";
 import type { Principal } from "./tokens.ts";
@@ -135,8 +135,10 @@ export interface PublishResult {
 /**
  * Publishes the rule files `next` makes of the current version, as one step: the current version
  * is read under the lock, so two per-rule changes at once both land. `next` may throw to refuse
- * (a dropped rule, an unknown name): nothing is written then. A publish identical to the current
- * version writes nothing and answers the current version.
+ * (a dropped rule, an unknown name): nothing is written then. Files naming a list that does not
+ * exist are refused (422) here, under the lock a list's delete takes too: every publish, rollback
+ * included, lands only rules whose lists are there. A publish identical to the current version
+ * writes nothing and answers the current version.
  */
 export async function publishRuleFiles(
   sql: Q,
@@ -149,6 +151,13 @@ export async function publishRuleFiles(
     await tx`select pg_advisory_xact_lock(${PUBLISH_LOCK})`;
     const current = await publishedRuleset(tx);
     const files = [...next(current)].sort((a, b) => a.rule.name.localeCompare(b.rule.name));
+    // The lists as of now, under the lock a list's delete also takes: a check made before the lock
+    // (the request's) may be stale by now, and a rollback's files were never checked against today.
+    const lists = await tx`select name from lists`;
+    requireKnownLists(
+      files,
+      lists.map((r) => r.name as string),
+    );
     const diff = diffRuleFiles(current?.files ?? [], files);
     if (current && isUnchanged(diff))
       return { version: current.version, unchanged: true, from: current.version, diff };

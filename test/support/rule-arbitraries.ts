@@ -38,7 +38,18 @@ const eventObject = fc.record(
       {
         mcc: fc.oneof(scalar, fc.constant(undefined)),
         country: scalar,
-        name: fc.oneof(scalar, fc.constantFrom("Galerie Lumière", "Shop X", " Shop X")),
+        // As a feed may send a listed name: padded, decomposed (e + U+0300), in another case.
+        name: fc.oneof(
+          scalar,
+          fc.constantFrom(
+            "Galerie Lumière",
+            "Galerie Lumie\u0300re",
+            "Shop X",
+            " Shop X",
+            "Shop X\t",
+            "shop x",
+          ),
+        ),
       },
       { requiredKeys: [] },
     ),
