@@ -4,33 +4,24 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signVonageWebhook } from "../engine/outreach/signature.ts";
-import { eventually, type Json, loadPeopleVia, openCaseWith } from "../fixtures/stories.ts";
+import { eventually, type Json, loadPeopleVia } from "../fixtures/stories.ts";
+import {
+  channelHelpers,
+  channelsEnv,
+  givePhones,
+  PARIS,
+  PHNOM_PENH,
+  SECRET,
+  tx,
+} from "./support/channels.ts";
 import {
   customerTexts,
   customerWhatsApps,
   type FakeVonage,
   signedPost,
   startFakeVonage,
-  testApplicationKey,
-  vonageEnv,
 } from "./support/fake-vonage.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
-
-const SECRET = "test-signature-secret-0123456789";
-const PUBLIC_URL = "https://tp.bank.example";
-const PHNOM_PENH = { city: "Phnom Penh", country: "KH", lat: 11.5564, lon: 104.9282 };
-const PARIS = { city: "Paris", country: "FR", lat: 48.8566, lon: 2.3522 };
-
-const tx = (id: string, customerId: string, occurredAt: string, place: typeof PARIS) => ({
-  id,
-  type: "card.transaction",
-  occurredAt,
-  customerId,
-  card: { id: `${customerId}-card`, last4: "4821" },
-  amount: { value: 640, currency: "EUR" },
-  merchant: { name: "Maison Test", mcc: "5311", ...place },
-  channel: "card_present",
-});
 
 describe("the channels at their edges", () => {
   let t: TestTouchpoint;
@@ -39,65 +30,19 @@ describe("the channels at their edges", () => {
 
   beforeAll(async () => {
     fake = await startFakeVonage();
-    t = await startTestTouchpoint({
-      listen: true,
-      env: {
-        ...vonageEnv(fake, SECRET),
-        VONAGE_APPLICATION_ID: "app-test-1",
-        VONAGE_PRIVATE_KEY: testApplicationKey(),
-        PUBLIC_URL,
-        VOICE_AFTER_MINUTES: "0.04",
-        WHATSAPP_FROM: "+447700900000",
-        TEAM_LINES: "*=+442079460999",
-      },
-      now: () => clock,
-    });
+    t = await startTestTouchpoint({ listen: true, env: channelsEnv(fake), now: () => clock });
     await loadPeopleVia(t.api);
-    for (const [i, a] of (await t.api("GET", "/v1/advocates")).body.items.entries()) {
-      const { id, open: _open, ...rest } = a as Json;
-      await t.api("PUT", `/v1/advocates/${id}`, { ...rest, phone: `+4420794601${10 + i}` });
-    }
+    await givePhones(t);
   });
   afterAll(async () => {
     await t?.close();
     await fake?.close();
   });
 
-  const caseById = async (id: string): Promise<Json> => (await t.api("GET", `/v1/cases/${id}`)).body;
-  const kinds = (c: Json): string[] => c.timeline.map((s: { kind: string }) => s.kind);
-  const to = (digits: string) => fake.messages.filter((m) => m.to === digits);
-  const callsTo = (digits: string) => fake.calls.filter((c) => c.to === digits);
-
-  async function putCustomer(id: string, phone: string, channels?: string[]) {
-    const put = await t.api("PUT", `/v1/customers/${id}`, {
-      name: `Sam ${id}`,
-      phone,
-      homeCountry: "FR",
-      ...(channels ? { channels } : {}),
-    });
-    expect(put.status).toBeLessThan(300);
-  }
-  async function openTravel(id: string) {
-    await t.api("POST", "/v1/events", [
-      tx(`${id}-a`, id, "2026-11-22T09:10:00Z", PARIS),
-      tx(`${id}-b`, id, "2026-11-22T10:40:00Z", PHNOM_PENH),
-    ]);
-    return openCaseWith(t.api, id, ["impossible-location-spend"]);
-  }
-  async function travellerCase(id: string, phone: string, channels?: string[]) {
-    await putCustomer(id, phone, channels);
-    return openTravel(id);
-  }
-  function press(caseId: string, uuid: string, digits: string, attempt = 1) {
-    return signedPost(t.tp.app!, SECRET, `/webhooks/vonage/voice/input?case=${caseId}&attempt=${attempt}`, {
-      dtmf: { digits, timed_out: digits === "" },
-      uuid,
-      conversation_uuid: `CON-${uuid}`,
-      from: "447700900001",
-      to: "33612349999",
-      timestamp: new Date().toISOString(),
-    });
-  }
+  const { caseById, kinds, to, callsTo, putCustomer, openTravel, travellerCase, press } = channelHelpers(
+    () => t,
+    () => fake,
+  );
 
   it("a transient Vonage error (503) on the automated call is retried, not skipped as 'already called'", async () => {
     const kase = await travellerCase("r-503", "+33612342001");

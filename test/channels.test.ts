@@ -13,33 +13,26 @@ import { eventually, type Json, loadPeopleVia, openCaseWith } from "../fixtures/
 import { describeViolations, seriousViolations } from "./support/axe.ts";
 import { launchBrowser, signInWatching } from "./support/browser.ts";
 import {
+  channelHelpers,
+  channelsEnv,
+  givePhones,
+  PARIS,
+  PHNOM_PENH,
+  PUBLIC_URL,
+  SECRET,
+  TEAM_LINE,
+  tx,
+} from "./support/channels.ts";
+import {
   customerWhatsApps,
   type FakeVonage,
   signedGet,
   signedPost,
   startFakeVonage,
-  testApplicationKey,
-  vonageEnv,
 } from "./support/fake-vonage.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 
-const SECRET = "test-signature-secret-0123456789";
 const APP_SECRET = "app-webhook-secret-0123456789";
-const PUBLIC_URL = "https://tp.bank.example";
-const PHNOM_PENH = { city: "Phnom Penh", country: "KH", lat: 11.5564, lon: 104.9282 };
-const PARIS = { city: "Paris", country: "FR", lat: 48.8566, lon: 2.3522 };
-const TEAM_LINE = "+442079460999";
-
-const tx = (id: string, customerId: string, occurredAt: string, place: typeof PARIS) => ({
-  id,
-  type: "card.transaction",
-  occurredAt,
-  customerId,
-  card: { id: `${customerId}-card`, last4: "4821" },
-  amount: { value: 640, currency: "EUR" },
-  merchant: { name: "Maison Test", mcc: "5311", ...place },
-  channel: "card_present",
-});
 
 interface AppRequest {
   headers: IncomingMessage["headers"];
@@ -71,26 +64,14 @@ describe("the channels customers answer on", () => {
     await new Promise<void>((ok) => appServer.listen(0, "127.0.0.1", ok));
     t = await startTestTouchpoint({
       listen: true,
-      env: {
-        ...vonageEnv(fake, SECRET),
-        VONAGE_APPLICATION_ID: "app-test-1",
-        VONAGE_PRIVATE_KEY: testApplicationKey(),
-        PUBLIC_URL,
-        VOICE_AFTER_MINUTES: "0.04",
-        WHATSAPP_FROM: "+447700900000",
-        TEAM_LINES: `*=${TEAM_LINE}`,
+      env: channelsEnv(fake, {
         APP_WEBHOOK_URL: `http://127.0.0.1:${(appServer.address() as AddressInfo).port}/touchpoint`,
         APP_WEBHOOK_SECRET: APP_SECRET,
-      },
+      }),
       now: () => clock,
     });
     await loadPeopleVia(t.api);
-    // Each fraud advocate can be put through to on their own number.
-    for (const [i, a] of (await t.api("GET", "/v1/advocates")).body.items.entries()) {
-      const { id, open: _open, ...rest } = a as Json;
-      const put = await t.api("PUT", `/v1/advocates/${id}`, { ...rest, phone: `+4420794601${10 + i}` });
-      expect(put.status).toBe(200);
-    }
+    await givePhones(t);
   });
   afterAll(async () => {
     await t?.close();
@@ -98,26 +79,10 @@ describe("the channels customers answer on", () => {
     await new Promise((ok) => appServer?.close(ok));
   });
 
-  const caseById = async (id: string): Promise<Json> => (await t.api("GET", `/v1/cases/${id}`)).body;
-  const kinds = (c: Json): string[] => c.timeline.map((s: { kind: string }) => s.kind);
-  const to = (digits: string) => fake.messages.filter((m) => m.to === digits);
-  const callsTo = (digits: string) => fake.calls.filter((c) => c.to === digits);
-
-  /** A customer with `channels` and an open impossible-travel case (high severity). */
-  async function travellerCase(id: string, phone: string, channels?: string[]) {
-    const put = await t.api("PUT", `/v1/customers/${id}`, {
-      name: `Sam ${id}`,
-      phone,
-      homeCountry: "FR",
-      ...(channels ? { channels } : {}),
-    });
-    expect(put.status).toBeLessThan(300);
-    await t.api("POST", "/v1/events", [
-      tx(`${id}-a`, id, "2026-11-22T09:10:00Z", PARIS),
-      tx(`${id}-b`, id, "2026-11-22T10:40:00Z", PHNOM_PENH),
-    ]);
-    return openCaseWith(t.api, id, ["impossible-location-spend"]);
-  }
+  const { caseById, kinds, to, callsTo, travellerCase, press, eventPath } = channelHelpers(
+    () => t,
+    () => fake,
+  );
 
   async function advocatePhoneOf(caseId: string): Promise<string> {
     const c = await eventually(async () => {
@@ -126,24 +91,6 @@ describe("the channels customers answer on", () => {
     });
     const advocates = (await t.api("GET", "/v1/advocates")).body.items as Json[];
     return advocates.find((a) => a.id === c.advocate.id)!.phone;
-  }
-
-  /** Where Vonage posts a call's states: the event URL touchpoint gave the call. */
-  const eventPath = (call: { eventUrl?: string[] }) => {
-    const u = new URL(call.eventUrl![0]!);
-    return `${u.pathname}${u.search}`;
-  };
-
-  /** The customer presses `digits` (or nothing) on the automated call. */
-  function press(caseId: string, uuid: string, digits: string, attempt = 1) {
-    return signedPost(t.tp.app!, SECRET, `/webhooks/vonage/voice/input?case=${caseId}&attempt=${attempt}`, {
-      dtmf: { digits, timed_out: digits === "" },
-      uuid,
-      conversation_uuid: `CON-${uuid}`,
-      from: "447700900001",
-      to: "33612349999",
-      timestamp: new Date().toISOString(),
-    });
   }
 
   it("asks a customer who prefers WhatsApp there, as the approved template, and a WhatsApp NO blocks the card", async () => {
