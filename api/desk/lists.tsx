@@ -10,6 +10,7 @@ import { getList, listSummaries } from "../../engine/store/lists.ts";
 import { publishedRuleset } from "../../engine/store/rulesets.ts";
 import type { Principal } from "../../engine/store/tokens.ts";
 import { Layout, When } from "./layout.tsx";
+import { riskTeamPages } from "./rules.tsx";
 
 type Env = { Variables: { principal: Principal } };
 
@@ -54,18 +55,7 @@ function changeWords(h: { added: string[]; removed: string[]; addedCount: number
 
 export function listPages(sql: Sql) {
   const app = new Hono<Env>();
-  app.use("*", async (c, next) => {
-    const p = c.get("principal");
-    if (!["risk", "supervisor", "admin"].includes(p.role)) {
-      return c.html(
-        <Layout title="Not yours" who={whoIs(p)} role={p.role}>
-          <p>Lists are the risk team's: ask them, or a supervisor.</p>
-        </Layout>,
-        403,
-      );
-    }
-    await next();
-  });
+  app.use("*", riskTeamPages("Lists"));
 
   app.get("/", async (c) => {
     const p = c.get("principal");

@@ -8,7 +8,7 @@
  * paste or upload a rule file to validate, test, backtest and publish it (rule-form.tsx), with the
  * API's own checks. Risk, supervisors and admins read these; advocates do not.
  */
-import { type Context, Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { NotFoundError } from "../../engine/errors.ts";
 import type { RuleCost } from "../../engine/experience/report.ts";
 import type { FieldChange } from "../../engine/rules/diff.ts";
@@ -173,23 +173,28 @@ const WouldHave = ({ items }: { items: RuleHit[] }) => (
   </>
 );
 
-export function rulePages(
-  sql: Sql,
-  deps: { report: ExperienceSource; queues: Pick<Queues, "backtests">; told: Told },
-) {
-  const app = new Hono<Env>();
-  app.use("*", async (c, next) => {
+/** The risk team's pages (rules, lists): theirs, supervisors' and admins'; a 403 page for anyone else. */
+export function riskTeamPages(what: string): MiddlewareHandler<Env> {
+  return async (c, next) => {
     const p = c.get("principal");
     if (!["risk", "supervisor", "admin"].includes(p.role)) {
       return c.html(
         <Layout title="Not yours" who={whoIs(p)} role={p.role}>
-          <p>Rules are the risk team's: ask them, or a supervisor.</p>
+          <p>{what} are the risk team's: ask them, or a supervisor.</p>
         </Layout>,
         403,
       );
     }
     await next();
-  });
+  };
+}
+
+export function rulePages(
+  sql: Sql,
+  deps: { report: ExperienceSource; queues: Pick<Queues, "backtests">; told: Told },
+) {
+  const app = new Hono<Env>();
+  app.use("*", riskTeamPages("Rules"));
 
   /** The Rules page; with the form's state after one of its actions (and its status). */
   const rulesPage = async (c: Context<Env>, form: FormState | undefined, status: 200 | 400 | 422 = 200) => {
