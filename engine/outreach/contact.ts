@@ -751,6 +751,12 @@ async function placeCheckCall(
     idemKey: key,
     channel: "voice",
   });
+  if (message.status === "sending") {
+    // A worker died while Vonage was being called: the call may be ringing. Never dialled again;
+    // its events settle it, else the reconciler hands it to a person.
+    await deps.schedule({ type: "reconcile", key }, RECONCILE_AFTER_MS, `reconcile-${message.id}`);
+    return "already called";
+  }
   if (message.status !== "pending" && message.status !== "retrying") return "already called";
   if (!(await claimSending(sql, message.id))) return "already called";
   // Before the call, so its first events (which can come before its uuid is recorded) find it.
@@ -966,7 +972,9 @@ export async function reconcile(
     await callTask(
       deps,
       m.caseId,
-      "a text may not have gone out (no receipt after a worker crash)",
+      m.channel === "voice"
+        ? "the automated call may not have been placed (no call state after a worker crash)"
+        : "a text may not have gone out (no receipt after a worker crash)",
       `call:unknown:${m.id}`,
     );
   return "unknown";
