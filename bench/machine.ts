@@ -60,11 +60,41 @@ export function processCpuUs(pid: number, withChildren = false): number | undefi
   }
 }
 
+/** The parent of a process, from /proc; undefined when it is gone or not ours to read. */
+function parentPid(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    return ppid > 0 ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * CPU of every local Postgres process, µs, exited backends included (the postmaster reaps them
- * into its children's time). Undefined when Postgres is not a local process we can read.
+ * The postmaster of the cluster `sql` talks to, when it runs on this machine: the parent of the
+ * connection's backend. Undefined for a remote server (its backend's pid is not ours).
  */
-export function postgresCpuUs(): number | undefined {
+export async function postmasterPid(sql: postgres.Sql): Promise<number | undefined> {
+  const [r] = await sql`select pg_backend_pid() as pid`;
+  const backend = Number(r?.pid);
+  const parent = parentPid(backend);
+  if (parent === undefined) return undefined;
+  try {
+    return readFileSync(`/proc/${parent}/comm`, "utf8").trim() === "postgres" ? parent : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU of local Postgres processes, µs, exited backends included (the postmaster reaps them into
+ * its children's time). With `postmaster`, that cluster's alone (the postmaster and its children):
+ * on a machine where other runs use other clusters, or other databases on the same cluster's
+ * postmaster, theirs is not this run's, though the latter cannot be told apart. Without it, every
+ * process named postgres. Undefined when Postgres is not a local process we can read.
+ */
+export function postgresCpuUs(postmaster?: number): number | undefined {
   let sum = 0;
   let found = false;
   for (const entry of readdirSync("/proc")) {
@@ -76,7 +106,9 @@ export function postgresCpuUs(): number | undefined {
       continue;
     }
     if (comm !== "postgres") continue;
-    const us = processCpuUs(Number(entry), true);
+    const pid = Number(entry);
+    if (postmaster !== undefined && pid !== postmaster && parentPid(pid) !== postmaster) continue;
+    const us = processCpuUs(pid, true);
     if (us === undefined) continue;
     found = true;
     sum += us;

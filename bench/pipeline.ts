@@ -44,6 +44,7 @@ import {
   describeMachine,
   machineCpuUs,
   postgresCpuUs,
+  postmasterPid,
   processCpuUs,
   redisCpuUs,
   rssBytes,
@@ -52,6 +53,13 @@ import { queueCeiling } from "./queue.ts";
 import { ruleStage } from "./rules.ts";
 import { addStages, readProfile, STAGES, type Stage, type StageCpu, scaledTo, stagesOf } from "./stages.ts";
 import { stateStage } from "./state.ts";
+import {
+  type PostgresFigures,
+  startCounting,
+  statementFigures,
+  statementLines,
+  statementsReady,
+} from "./statements.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 
@@ -80,6 +88,10 @@ const program = new Command("bench")
     "--node-flags <flags>",
     "Node flags of the touchpoint processes (default: npm start's)",
     START_FLAGS,
+  )
+  .option(
+    "--pg-statements",
+    "Postgres's cost by statement in the sustained run (needs pg_stat_statements loaded: see bench/statements.ts)",
   )
   .option("--keep-profiles <dir>", "keep the sustained run's CPU profiles (.cpuprofile) in this directory")
   .option(
@@ -183,6 +195,10 @@ async function main() {
   const admin = postgres(o.databaseUrl, { max: 1, onnotice: () => {} });
   const redis = new Redis(o.redisUrl);
   const machine = await describeMachine(admin, redis);
+  // The CPU of the cluster the bench uses, not every Postgres on the machine (other runs' clusters).
+  const postmaster = await postmasterPid(admin);
+  const statementsFor = o.pgStatements ? await statementsReady(admin) : undefined;
+  if (typeof statementsFor === "string") say(`--pg-statements: ${statementsFor}; no statement figures`);
   say(
     `touchpoint bench on ${machine.host}: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}, Postgres ${machine.postgres}, Redis ${machine.redis}`,
   );
@@ -302,7 +318,7 @@ async function main() {
      */
     const cpuNow = async (from?: { bench: NodeJS.CpuUsage }) => ({
       machine: machineCpuUs(),
-      postgres: postgresCpuUs(),
+      postgres: postgresCpuUs(postmaster),
       redis: await redisCpuUs(redis),
       procs: procs.map((p) => processCpuUs(p.child.pid!) ?? 0),
       bench: process.cpuUsage(from?.bench),
@@ -338,6 +354,7 @@ async function main() {
     };
     signalAll();
     await new Promise((r) => setTimeout(r, 300));
+    const fromLsn = statementsFor === true ? await startCounting(admin) : undefined;
     const cpu0 = await cpuNow();
     let posted = 0;
     let customersSeen = 0;
@@ -377,6 +394,17 @@ async function main() {
     const tCased = performance.now();
     const cpu1 = await cpuNow(cpu0);
     signalAll();
+    // Read before the bench's own queries below add to them.
+    const [batchCount] = await sql`
+      select count(*)::int as n from event_batches where received_at >= ${new Date(t0Epoch)}`;
+    let pgStatements: PostgresFigures | undefined;
+    if (fromLsn !== undefined)
+      pgStatements = await statementFigures(admin, sql, {
+        database: dbName,
+        fromLsn,
+        events: posted,
+        batches: batchCount!.n as number,
+      });
     const sustainedSeconds = (tEvaluated - t0) / 1000;
     const [counts] = await sql`
       select (select count(*) from decisions)::int as decisions, (select count(*) from cases)::int as cases`;
@@ -393,6 +421,49 @@ async function main() {
     say(
       `sustained: ${fmt(posted)} events of ${fmt(customersSeen)} customers in ${sustained.seconds} s: ${fmt(sustained.eventsPerSec)} events/s end to end (ingest took them at ${fmt(sustained.ingestEventsPerSec)}/s); every decision on a case after ${sustained.casedSeconds} s: ${fmt(sustained.decisions)} decisions, ${fmt(sustained.cases)} cases`,
     );
+    // The cost of an event to every process that serves it, the load generator aside: a rate moves
+    // with whatever else the cores do, the CPU an event takes much less.
+    const usPerEvent = (us: number | undefined) =>
+      us === undefined ? undefined : Math.round((us / Math.max(1, posted)) * 10) / 10;
+    const nodeAllUs = procs.reduce((n, _, i) => n + (cpu1.procs[i] ?? 0) - (cpu0.procs[i] ?? 0), 0);
+    const pgAllUs =
+      cpu0.postgres === undefined || cpu1.postgres === undefined ? undefined : cpu1.postgres - cpu0.postgres;
+    const redisAllUs = cpu1.redis - cpu0.redis;
+    const benchUs = cpu1.bench.user + cpu1.bench.system;
+    const cpuParts = {
+      node: usPerEvent(nodeAllUs)!,
+      postgres: usPerEvent(pgAllUs),
+      redis: usPerEvent(redisAllUs)!,
+    };
+    const cpuMicrosPerEvent = usPerEvent(nodeAllUs + (pgAllUs ?? 0) + redisAllUs)!;
+    say(
+      `CPU µs per event, all processes: ${cpuMicrosPerEvent} (Node ${cpuParts.node}, Postgres ${cpuParts.postgres ?? "n/a"}, Redis ${cpuParts.redis}) at ${fmt(sustained.eventsPerSec)} events/s end to end`,
+    );
+    // How busy the cores were, and with what else: CPU this run's processes did not take.
+    const sustainedUs = (tCased - t0) * 1000;
+    const machineBusy =
+      cpu0.machine && cpu1.machine
+        ? (cpu1.machine.busy - cpu0.machine.busy) / (cpu1.machine.all - cpu0.machine.all)
+        : undefined;
+    const othersCores =
+      cpu0.machine && cpu1.machine
+        ? Math.max(
+            0,
+            (cpu1.machine.busy - cpu0.machine.busy - nodeAllUs - (pgAllUs ?? 0) - redisAllUs - benchUs) /
+              sustainedUs,
+          )
+        : undefined;
+    const sustainedMachine = {
+      busyShare: machineBusy === undefined ? undefined : Math.round(machineBusy * 100) / 100,
+      /** Cores' worth of CPU taken by processes not in this run (other work on the machine). */
+      othersCores: othersCores === undefined ? undefined : Math.round(othersCores * 100) / 100,
+      postgresScope:
+        postmaster === undefined ? "every postgres process" : `cluster of postmaster ${postmaster}`,
+    };
+    say(
+      `  meanwhile: the machine's cores ${machineBusy === undefined ? "?" : `${Math.round(machineBusy * 100)}%`} busy, ${othersCores === undefined ? "?" : othersCores.toFixed(2)} cores of it other work than this run's; Postgres counted: ${sustainedMachine.postgresScope}; Redis counted: its whole server (INFO)`,
+    );
+    if (pgStatements) for (const line of statementLines(pgStatements)) say(line);
     const rss = procs.map((p) => ({
       role: p.role,
       pid: p.child.pid,
@@ -704,6 +775,9 @@ async function main() {
       queueCeiling: ceiling,
       endToEnd: {
         ...sustained,
+        cpuMicrosPerEvent,
+        cpuMicrosPerEventParts: cpuParts,
+        sustainedMachine,
         offeredEventsPerSec: latency.offeredEventsPerSec,
         decisionP50Ms: latency.decision.p50Ms,
         decisionP99Ms: latency.decision.p99Ms,
@@ -721,6 +795,7 @@ async function main() {
       redisUsedMemoryBytes: usedMemory,
       rss,
       dense,
+      ...(pgStatements ? { postgresStatements: pgStatements } : {}),
     };
     if (o.json) {
       writeFileSync(o.json, `${JSON.stringify(report, null, 2)}\n`);
