@@ -4,7 +4,7 @@
  * and a process's resident memory.
  */
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { cpus, hostname, release, totalmem } from "node:os";
 import type { Redis } from "ioredis";
 import type postgres from "postgres";
@@ -154,4 +154,80 @@ export function rssBytes(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Local TCP ports of a process's sockets (IPv4 and IPv6), from its descriptors and /proc/net. */
+function localPorts(pid: number): Set<number> {
+  const inodes = new Set<string>();
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]!);
+      } catch {}
+    }
+  } catch {
+    return new Set();
+  }
+  const ports = new Set<number>();
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text: string;
+    try {
+      text = readFileSync(table, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && inodes.has(f[9]!)) ports.add(Number.parseInt(f[1]!.split(":")[1]!, 16));
+    }
+  }
+  return ports;
+}
+
+/**
+ * CPU so far of each process of a local cluster, µs, by what it serves: a backend of one of
+ * `clients` (matched by the client port in its process title against the client's sockets), any
+ * other backend, each background process by its title (walwriter, checkpointer, …), and the
+ * postmaster with the backends it reaped. Two readings tell where Postgres's CPU went.
+ */
+export function postgresCpuByProcess(
+  postmaster: number,
+  clients: ReadonlyArray<{ pid: number; name: string }>,
+): Map<number, { what: string; us: number }> {
+  const portOwner = new Map<number, string>();
+  for (const c of clients) for (const p of localPorts(c.pid)) portOwner.set(p, c.name);
+  const out = new Map<number, { what: string; us: number }>();
+  const pm = processCpuUs(postmaster, true);
+  if (pm !== undefined) out.set(postmaster, { what: "postmaster (+ exited backends)", us: pm });
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (parentPid(pid) !== postmaster) continue;
+    let title: string;
+    try {
+      title = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
+    } catch {
+      continue;
+    }
+    const us = processCpuUs(pid, true);
+    if (us === undefined) continue;
+    const port = /\((\d+)\)/.exec(title)?.[1];
+    const what =
+      port !== undefined
+        ? `backends of ${portOwner.get(Number(port)) ?? "others (the bench, other clients)"}`
+        : title.replace(/^postgres:\s*/, "").replace(/^\S+\/\S+:\s*/, "");
+    out.set(pid, { what, us });
+  }
+  return out;
+}
+
+/** Two readings of postgresCpuByProcess as µs by what, most first. */
+export function postgresCpuSplit(
+  a: ReadonlyMap<number, { what: string; us: number }>,
+  b: ReadonlyMap<number, { what: string; us: number }>,
+): Array<{ what: string; us: number }> {
+  const sums = new Map<string, number>();
+  for (const [pid, r] of b) sums.set(r.what, (sums.get(r.what) ?? 0) + r.us - (a.get(pid)?.us ?? 0));
+  return [...sums].map(([what, us]) => ({ what, us })).sort((x, y) => y.us - x.us);
 }

@@ -43,6 +43,8 @@ import { startFakeVonage } from "../test/support/fake-vonage.ts";
 import {
   describeMachine,
   machineCpuUs,
+  postgresCpuByProcess,
+  postgresCpuSplit,
   postgresCpuUs,
   postmasterPid,
   processCpuUs,
@@ -77,6 +79,11 @@ const program = new Command("bench")
   .addOption(new Option("--workers <n>", "worker processes beside the API process").default("1"))
   .option("--events <n>", "events in the sustained run")
   .option("--customers <n>", "customers in the sustained run")
+  .option(
+    "--impossible <share>",
+    "share of the sustained run's customers with an impossible journey (0: a run without cases and texts)",
+    "0.05",
+  )
   .option("--rate <n>", "offered load for the latency run, events/s", "2000")
   .option("--seconds <n>", "length of the latency run")
   .option("--dense <n>", "payments of the one flooding customer")
@@ -115,6 +122,7 @@ const settings = {
   batch: num(o.batch, 100),
   concurrency: num(o.concurrency, 8),
   workers: num(o.workers, 1),
+  impossible: num(o.impossible, 0.05),
 };
 const nodeFlags = String(o.nodeFlags ?? "")
   .split(/\s+/)
@@ -154,7 +162,14 @@ function summary(h: hdr.Histogram) {
 }
 
 /** Customers split into slices generated one at a time, so a million events never sit in memory at once. */
-function* slices(opts: { customers: number; events: number; prefix: string; seed: number; per?: number }) {
+function* slices(opts: {
+  customers: number;
+  events: number;
+  prefix: string;
+  seed: number;
+  per?: number;
+  impossibleShare?: number;
+}) {
   const per = opts.per ?? 5000;
   const each = Math.max(1, opts.events / opts.customers / 1.005);
   const payments = [Math.max(1, Math.round(each) - 3), Math.round(each) + 3] as const;
@@ -162,7 +177,7 @@ function* slices(opts: { customers: number; events: number; prefix: string; seed
     const stream = generateStream({
       seed: opts.seed + k,
       customers: Math.min(per, opts.customers - done),
-      impossibleShare: 0.05,
+      impossibleShare: opts.impossibleShare ?? 0.05,
       prefix: `${opts.prefix}${k}`,
       payments,
     });
@@ -319,6 +334,13 @@ async function main() {
     const cpuNow = async (from?: { bench: NodeJS.CpuUsage }) => ({
       machine: machineCpuUs(),
       postgres: postgresCpuUs(postmaster),
+      postgresByProcess:
+        postmaster === undefined
+          ? undefined
+          : postgresCpuByProcess(
+              postmaster,
+              procs.map((p) => ({ pid: p.child.pid!, name: p.role === "api" ? "the API" : "the workers" })),
+            ),
       redis: await redisCpuUs(redis),
       procs: procs.map((p) => processCpuUs(p.child.pid!) ?? 0),
       bench: process.cpuUsage(from?.bench),
@@ -346,7 +368,13 @@ async function main() {
 
     // 3a. Sustained. The customers are on file before the clock starts (setting up 100,000 people
     // is not what is measured); the same seeds then give the same streams, posted against the clock.
-    const sustainedSlices = { customers: settings.customers, events: settings.events, prefix: "s", seed: 1 };
+    const sustainedSlices = {
+      customers: settings.customers,
+      events: settings.events,
+      prefix: "s",
+      seed: 1,
+      impossibleShare: settings.impossible,
+    };
     for (const { stream } of slices(sustainedSlices)) await seedCustomers(sql, stream.customers);
     for (const p of procs) p.rss.length = 0;
     const signalAll = () => {
@@ -463,6 +491,20 @@ async function main() {
     say(
       `  meanwhile: the machine's cores ${machineBusy === undefined ? "?" : `${Math.round(machineBusy * 100)}%`} busy, ${othersCores === undefined ? "?" : othersCores.toFixed(2)} cores of it other work than this run's; Postgres counted: ${sustainedMachine.postgresScope}; Redis counted: its whole server (INFO)`,
     );
+    const postgresByProcess =
+      cpu0.postgresByProcess && cpu1.postgresByProcess
+        ? Object.fromEntries(
+            postgresCpuSplit(cpu0.postgresByProcess, cpu1.postgresByProcess)
+              .filter((r) => r.us > 0)
+              .map((r) => [r.what, usPerEvent(r.us)!]),
+          )
+        : undefined;
+    if (postgresByProcess)
+      say(
+        `  Postgres's CPU by process, µs an event: ${Object.entries(postgresByProcess)
+          .map(([what, us]) => `${what} ${us}`)
+          .join(", ")}`,
+      );
     if (pgStatements) for (const line of statementLines(pgStatements)) say(line);
     const rss = procs.map((p) => ({
       role: p.role,
@@ -777,6 +819,7 @@ async function main() {
         ...sustained,
         cpuMicrosPerEvent,
         cpuMicrosPerEventParts: cpuParts,
+        ...(postgresByProcess ? { postgresCpuMicrosPerEventByProcess: postgresByProcess } : {}),
         sustainedMachine,
         offeredEventsPerSec: latency.offeredEventsPerSec,
         decisionP50Ms: latency.decision.p50Ms,

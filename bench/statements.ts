@@ -44,6 +44,9 @@ export interface PostgresFigures {
   execUsPerEvent: number;
   walBytes: number;
   walBytesPerEvent: number;
+  /** The WAL's span, for `pg_waldump --stats=record -s <from> -e <to>` on the cluster's pg_wal. */
+  walFrom: string;
+  walTo: string;
   /** Statements by what they are in the pipeline (`KNOWN`), most time first. */
   groups: StatementGroup[];
   top: StatementFigures[];
@@ -92,6 +95,8 @@ export interface StatementGroup {
   calls: number;
   callsPerBatch: number;
   totalMs: number;
+  /** Planning time (0 unless pg_stat_statements.track_planning is on). */
+  planMs: number;
   share: number;
   rows: number;
   sharedBlocksDirtied: number;
@@ -126,15 +131,17 @@ export async function statementFigures(
   const per = (n: number, d: number) => (d > 0 ? n / d : 0);
   const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
   const rows = await admin`
-    select query, calls::float8 as calls, total_exec_time as total_ms, rows::float8 as rows,
+    select query, calls::float8 as calls, total_exec_time as total_ms, total_plan_time as plan_ms,
+      rows::float8 as rows,
       shared_blks_hit::float8 as hit, shared_blks_read::float8 as read,
       shared_blks_dirtied::float8 as dirtied, shared_blks_written::float8 as written,
       wal_bytes::float8 as wal
     from pg_stat_statements
     where dbid = (select oid from pg_database where datname = ${opts.database})
     order by total_exec_time desc`;
-  const [w] =
-    await admin`select pg_wal_lsn_diff(pg_current_wal_lsn(), ${opts.fromLsn}::pg_lsn)::float8 as bytes`;
+  const [w] = await admin`
+    select pg_wal_lsn_diff(pg_current_wal_lsn(), ${opts.fromLsn}::pg_lsn)::float8 as bytes,
+      pg_current_wal_lsn()::text as lsn`;
   const allMs = rows.reduce((n, r) => n + (r.total_ms as number), 0);
   const allCalls = rows.reduce((n, r) => n + (r.calls as number), 0);
   const walBytes = Number(w?.bytes ?? 0);
@@ -148,6 +155,7 @@ export async function statementFigures(
       calls: 0,
       callsPerBatch: 0,
       totalMs: 0,
+      planMs: 0,
       share: 0,
       rows: 0,
       sharedBlocksDirtied: 0,
@@ -156,6 +164,7 @@ export async function statementFigures(
     g.statements += 1;
     g.calls += r.calls as number;
     g.totalMs += r.total_ms as number;
+    g.planMs += r.plan_ms as number;
     g.rows += r.rows as number;
     g.sharedBlocksDirtied += r.dirtied as number;
     g.walBytesPerEvent += per(r.wal as number, events);
@@ -166,6 +175,7 @@ export async function statementFigures(
       ...g,
       callsPerBatch: round(per(g.calls, batches)),
       totalMs: round(g.totalMs, 1),
+      planMs: round(g.planMs, 1),
       share: round(per(g.totalMs, allMs), 3),
       walBytesPerEvent: round(g.walBytesPerEvent, 1),
     }))
@@ -223,6 +233,8 @@ export async function statementFigures(
     execUsPerEvent: round(per(allMs * 1000, events), 1),
     walBytes,
     walBytesPerEvent: round(per(walBytes, events), 1),
+    walFrom: opts.fromLsn,
+    walTo: String(w?.lsn ?? ""),
     groups: grouped,
     top,
     relations: relations.map((r) => ({
@@ -240,16 +252,16 @@ export function statementLines(f: PostgresFigures): string[] {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   const lines = [
     `Postgres statements in the sustained run (pg_stat_statements): ${f.statements.toLocaleString("en")} for ${f.batches.toLocaleString("en")} batches of ${f.events.toLocaleString("en")} events: ${f.statementsPerBatch} a batch, ${f.statementsPerEvent} an event; ${f.execUsPerEvent} µs of execution (wall, in the server) and ${f.walBytesPerEvent} bytes of WAL an event`,
-    `  ${"share".padStart(6)} ${"calls".padStart(8)} ${"/batch".padStart(7)} ${"total ms".padStart(9)} ${"mean ms".padStart(8)} ${"rows".padStart(8)} ${"dirtied".padStart(8)} ${"written".padStart(8)} ${"WAL B/ev".padStart(9)}  what: statement`,
+    `  ${"share".padStart(6)} ${"calls".padStart(8)} ${"/batch".padStart(7)} ${"total ms".padStart(9)} ${"mean ms".padStart(8)} ${"rows".padStart(8)} ${"dirtied".padStart(8)} ${"written".padStart(8)} ${"WAL B/ev".padStart(9)} ${"plan ms".padStart(8)}  what: statement`,
   ];
   for (const g of f.groups.slice(0, 14))
     lines.push(
-      `  ${pct(g.share).padStart(6)} ${String(g.calls).padStart(8)} ${String(g.callsPerBatch).padStart(7)} ${g.totalMs.toFixed(0).padStart(9)} ${(g.totalMs / Math.max(1, g.calls)).toFixed(3).padStart(8)} ${String(g.rows).padStart(8)} ${String(g.sharedBlocksDirtied).padStart(8)} ${"".padStart(8)} ${g.walBytesPerEvent.toFixed(0).padStart(9)}  ${g.what}${g.statements > 1 ? ` (${g.statements} statements)` : ""}`,
+      `  ${pct(g.share).padStart(6)} ${String(g.calls).padStart(8)} ${String(g.callsPerBatch).padStart(7)} ${g.totalMs.toFixed(0).padStart(9)} ${(g.totalMs / Math.max(1, g.calls)).toFixed(3).padStart(8)} ${String(g.rows).padStart(8)} ${String(g.sharedBlocksDirtied).padStart(8)} ${"".padStart(8)} ${g.walBytesPerEvent.toFixed(0).padStart(9)} ${g.planMs.toFixed(0).padStart(8)}  ${g.what}${g.statements > 1 ? ` (${g.statements} statements)` : ""}`,
     );
   lines.push("  the top statements themselves:");
   for (const s of f.top)
     lines.push(
-      `  ${pct(s.share).padStart(6)} ${String(s.calls).padStart(8)} ${String(s.callsPerBatch).padStart(7)} ${s.totalMs.toFixed(0).padStart(9)} ${s.meanMs.toFixed(3).padStart(8)} ${String(s.rows).padStart(8)} ${String(s.sharedBlocksDirtied).padStart(8)} ${String(s.sharedBlocksWritten).padStart(8)} ${s.walBytesPerEvent.toFixed(0).padStart(9)}  ${s.what || "?"}: ${s.query.slice(0, 90)}`,
+      `  ${pct(s.share).padStart(6)} ${String(s.calls).padStart(8)} ${String(s.callsPerBatch).padStart(7)} ${s.totalMs.toFixed(0).padStart(9)} ${s.meanMs.toFixed(3).padStart(8)} ${String(s.rows).padStart(8)} ${String(s.sharedBlocksDirtied).padStart(8)} ${String(s.sharedBlocksWritten).padStart(8)} ${s.walBytesPerEvent.toFixed(0).padStart(9)} ${"".padStart(8)}  ${s.what || "?"}: ${s.query.slice(0, 90)}`,
     );
   const r = f.eventRow;
   lines.push(
