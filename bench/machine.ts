@@ -185,6 +185,9 @@ function localPorts(pid: number): Set<number> {
   return ports;
 }
 
+/** postgresCpuByProcess's name for backends serving none of its clients (the bench's own, other runs'). */
+export const OTHER_BACKENDS = "backends of others (the bench, other clients)";
+
 /**
  * CPU so far of each process of a local cluster, µs, by what it serves: a backend of one of
  * `clients` (matched by the client port in its process title against the client's sockets), any
@@ -215,7 +218,9 @@ export function postgresCpuByProcess(
     const port = /\((\d+)\)/.exec(title)?.[1];
     const what =
       port !== undefined
-        ? `backends of ${portOwner.get(Number(port)) ?? "others (the bench, other clients)"}`
+        ? portOwner.has(Number(port))
+          ? `backends of ${portOwner.get(Number(port))}`
+          : OTHER_BACKENDS
         : title.replace(/^postgres:\s*/, "").replace(/^\S+\/\S+:\s*/, "");
     out.set(pid, { what, us });
   }

@@ -43,6 +43,7 @@ import { startFakeVonage } from "../test/support/fake-vonage.ts";
 import {
   describeMachine,
   machineCpuUs,
+  OTHER_BACKENDS,
   postgresCpuByProcess,
   postgresCpuSplit,
   postgresCpuUs,
@@ -454,8 +455,17 @@ async function main() {
     const usPerEvent = (us: number | undefined) =>
       us === undefined ? undefined : Math.round((us / Math.max(1, posted)) * 10) / 10;
     const nodeAllUs = procs.reduce((n, _, i) => n + (cpu1.procs[i] ?? 0) - (cpu0.procs[i] ?? 0), 0);
+    const pgSplit =
+      cpu0.postgresByProcess && cpu1.postgresByProcess
+        ? postgresCpuSplit(cpu0.postgresByProcess, cpu1.postgresByProcess)
+        : undefined;
+    // Backends that serve neither the API nor the workers are not this run's: on a cluster other
+    // runs share (the machine's), their tests' queries would otherwise count as touchpoint's.
+    const pgOthersUs = pgSplit?.find((r) => r.what === OTHER_BACKENDS)?.us ?? 0;
     const pgAllUs =
-      cpu0.postgres === undefined || cpu1.postgres === undefined ? undefined : cpu1.postgres - cpu0.postgres;
+      cpu0.postgres === undefined || cpu1.postgres === undefined
+        ? undefined
+        : cpu1.postgres - cpu0.postgres - pgOthersUs;
     const redisAllUs = cpu1.redis - cpu0.redis;
     const benchUs = cpu1.bench.user + cpu1.bench.system;
     const cpuParts = {
@@ -491,19 +501,16 @@ async function main() {
     say(
       `  meanwhile: the machine's cores ${machineBusy === undefined ? "?" : `${Math.round(machineBusy * 100)}%`} busy, ${othersCores === undefined ? "?" : othersCores.toFixed(2)} cores of it other work than this run's; Postgres counted: ${sustainedMachine.postgresScope}; Redis counted: its whole server (INFO)`,
     );
-    const postgresByProcess =
-      cpu0.postgresByProcess && cpu1.postgresByProcess
-        ? Object.fromEntries(
-            postgresCpuSplit(cpu0.postgresByProcess, cpu1.postgresByProcess)
-              .filter((r) => r.us > 0)
-              .map((r) => [r.what, usPerEvent(r.us)!]),
-          )
-        : undefined;
+    const postgresByProcess = pgSplit
+      ? Object.fromEntries(pgSplit.filter((r) => r.us > 0).map((r) => [r.what, usPerEvent(r.us)!]))
+      : undefined;
     if (postgresByProcess)
       say(
         `  Postgres's CPU by process, µs an event: ${Object.entries(postgresByProcess)
           .map(([what, us]) => `${what} ${us}`)
-          .join(", ")}`,
+          .join(
+            ", ",
+          )}${postgresByProcess[OTHER_BACKENDS] === undefined ? "" : ` (the ${OTHER_BACKENDS} are not in the line above)`}`,
       );
     if (pgStatements) for (const line of statementLines(pgStatements)) say(line);
     const rss = procs.map((p) => ({
