@@ -4,7 +4,7 @@
  * and a process's resident memory.
  */
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { cpus, hostname, release, totalmem } from "node:os";
 import type { Redis } from "ioredis";
 import type postgres from "postgres";
@@ -60,11 +60,41 @@ export function processCpuUs(pid: number, withChildren = false): number | undefi
   }
 }
 
+/** The parent of a process, from /proc; undefined when it is gone or not ours to read. */
+function parentPid(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    return ppid > 0 ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * CPU of every local Postgres process, µs, exited backends included (the postmaster reaps them
- * into its children's time). Undefined when Postgres is not a local process we can read.
+ * The postmaster of the cluster `sql` talks to, when it runs on this machine: the parent of the
+ * connection's backend. Undefined for a remote server (its backend's pid is not ours).
  */
-export function postgresCpuUs(): number | undefined {
+export async function postmasterPid(sql: postgres.Sql): Promise<number | undefined> {
+  const [r] = await sql`select pg_backend_pid() as pid`;
+  const backend = Number(r?.pid);
+  const parent = parentPid(backend);
+  if (parent === undefined) return undefined;
+  try {
+    return readFileSync(`/proc/${parent}/comm`, "utf8").trim() === "postgres" ? parent : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU of local Postgres processes, µs, exited backends included (the postmaster reaps them into
+ * its children's time). With `postmaster`, that cluster's alone (the postmaster and its children):
+ * on a machine where other runs use other clusters, or other databases on the same cluster's
+ * postmaster, theirs is not this run's, though the latter cannot be told apart. Without it, every
+ * process named postgres. Undefined when Postgres is not a local process we can read.
+ */
+export function postgresCpuUs(postmaster?: number): number | undefined {
   let sum = 0;
   let found = false;
   for (const entry of readdirSync("/proc")) {
@@ -76,7 +106,9 @@ export function postgresCpuUs(): number | undefined {
       continue;
     }
     if (comm !== "postgres") continue;
-    const us = processCpuUs(Number(entry), true);
+    const pid = Number(entry);
+    if (postmaster !== undefined && pid !== postmaster && parentPid(pid) !== postmaster) continue;
+    const us = processCpuUs(pid, true);
     if (us === undefined) continue;
     found = true;
     sum += us;
@@ -122,4 +154,85 @@ export function rssBytes(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Local TCP ports of a process's sockets (IPv4 and IPv6), from its descriptors and /proc/net. */
+function localPorts(pid: number): Set<number> {
+  const inodes = new Set<string>();
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]!);
+      } catch {}
+    }
+  } catch {
+    return new Set();
+  }
+  const ports = new Set<number>();
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text: string;
+    try {
+      text = readFileSync(table, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && inodes.has(f[9]!)) ports.add(Number.parseInt(f[1]!.split(":")[1]!, 16));
+    }
+  }
+  return ports;
+}
+
+/** postgresCpuByProcess's name for backends serving none of its clients (the bench's own, other runs'). */
+export const OTHER_BACKENDS = "backends of others (the bench, other clients)";
+
+/**
+ * CPU so far of each process of a local cluster, µs, by what it serves: a backend of one of
+ * `clients` (matched by the client port in its process title against the client's sockets), any
+ * other backend, each background process by its title (walwriter, checkpointer, …), and the
+ * postmaster with the backends it reaped. Two readings tell where Postgres's CPU went.
+ */
+export function postgresCpuByProcess(
+  postmaster: number,
+  clients: ReadonlyArray<{ pid: number; name: string }>,
+): Map<number, { what: string; us: number }> {
+  const portOwner = new Map<number, string>();
+  for (const c of clients) for (const p of localPorts(c.pid)) portOwner.set(p, c.name);
+  const out = new Map<number, { what: string; us: number }>();
+  const pm = processCpuUs(postmaster, true);
+  if (pm !== undefined) out.set(postmaster, { what: "postmaster (+ exited backends)", us: pm });
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (parentPid(pid) !== postmaster) continue;
+    let title: string;
+    try {
+      title = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
+    } catch {
+      continue;
+    }
+    const us = processCpuUs(pid, true);
+    if (us === undefined) continue;
+    const port = /\((\d+)\)/.exec(title)?.[1];
+    const what =
+      port !== undefined
+        ? portOwner.has(Number(port))
+          ? `backends of ${portOwner.get(Number(port))}`
+          : OTHER_BACKENDS
+        : title.replace(/^postgres:\s*/, "").replace(/^\S+\/\S+:\s*/, "");
+    out.set(pid, { what, us });
+  }
+  return out;
+}
+
+/** Two readings of postgresCpuByProcess as µs by what, most first. */
+export function postgresCpuSplit(
+  a: ReadonlyMap<number, { what: string; us: number }>,
+  b: ReadonlyMap<number, { what: string; us: number }>,
+): Array<{ what: string; us: number }> {
+  const sums = new Map<string, number>();
+  for (const [pid, r] of b) sums.set(r.what, (sums.get(r.what) ?? 0) + r.us - (a.get(pid)?.us ?? 0));
+  return [...sums].map(([what, us]) => ({ what, us })).sort((x, y) => y.us - x.us);
 }

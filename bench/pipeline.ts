@@ -43,7 +43,11 @@ import { startFakeVonage } from "../test/support/fake-vonage.ts";
 import {
   describeMachine,
   machineCpuUs,
+  OTHER_BACKENDS,
+  postgresCpuByProcess,
+  postgresCpuSplit,
   postgresCpuUs,
+  postmasterPid,
   processCpuUs,
   redisCpuUs,
   rssBytes,
@@ -52,6 +56,13 @@ import { queueCeiling } from "./queue.ts";
 import { ruleStage } from "./rules.ts";
 import { addStages, readProfile, STAGES, type Stage, type StageCpu, scaledTo, stagesOf } from "./stages.ts";
 import { stateStage } from "./state.ts";
+import {
+  type PostgresFigures,
+  startCounting,
+  statementFigures,
+  statementLines,
+  statementsReady,
+} from "./statements.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 
@@ -69,6 +80,11 @@ const program = new Command("bench")
   .addOption(new Option("--workers <n>", "worker processes beside the API process").default("1"))
   .option("--events <n>", "events in the sustained run")
   .option("--customers <n>", "customers in the sustained run")
+  .option(
+    "--impossible <share>",
+    "share of the sustained run's customers with an impossible journey (0: a run without cases and texts)",
+    "0.05",
+  )
   .option("--rate <n>", "offered load for the latency run, events/s", "2000")
   .option("--seconds <n>", "length of the latency run")
   .option("--dense <n>", "payments of the one flooding customer")
@@ -80,6 +96,10 @@ const program = new Command("bench")
     "--node-flags <flags>",
     "Node flags of the touchpoint processes (default: npm start's)",
     START_FLAGS,
+  )
+  .option(
+    "--pg-statements",
+    "Postgres's cost by statement in the sustained run (needs pg_stat_statements loaded: see bench/statements.ts)",
   )
   .option("--keep-profiles <dir>", "keep the sustained run's CPU profiles (.cpuprofile) in this directory")
   .option(
@@ -103,6 +123,7 @@ const settings = {
   batch: num(o.batch, 100),
   concurrency: num(o.concurrency, 8),
   workers: num(o.workers, 1),
+  impossible: num(o.impossible, 0.05),
 };
 const nodeFlags = String(o.nodeFlags ?? "")
   .split(/\s+/)
@@ -142,7 +163,14 @@ function summary(h: hdr.Histogram) {
 }
 
 /** Customers split into slices generated one at a time, so a million events never sit in memory at once. */
-function* slices(opts: { customers: number; events: number; prefix: string; seed: number; per?: number }) {
+function* slices(opts: {
+  customers: number;
+  events: number;
+  prefix: string;
+  seed: number;
+  per?: number;
+  impossibleShare?: number;
+}) {
   const per = opts.per ?? 5000;
   const each = Math.max(1, opts.events / opts.customers / 1.005);
   const payments = [Math.max(1, Math.round(each) - 3), Math.round(each) + 3] as const;
@@ -150,7 +178,7 @@ function* slices(opts: { customers: number; events: number; prefix: string; seed
     const stream = generateStream({
       seed: opts.seed + k,
       customers: Math.min(per, opts.customers - done),
-      impossibleShare: 0.05,
+      impossibleShare: opts.impossibleShare ?? 0.05,
       prefix: `${opts.prefix}${k}`,
       payments,
     });
@@ -183,6 +211,10 @@ async function main() {
   const admin = postgres(o.databaseUrl, { max: 1, onnotice: () => {} });
   const redis = new Redis(o.redisUrl);
   const machine = await describeMachine(admin, redis);
+  // The CPU of the cluster the bench uses, not every Postgres on the machine (other runs' clusters).
+  const postmaster = await postmasterPid(admin);
+  const statementsFor = o.pgStatements ? await statementsReady(admin) : undefined;
+  if (typeof statementsFor === "string") say(`--pg-statements: ${statementsFor}; no statement figures`);
   say(
     `touchpoint bench on ${machine.host}: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}, Postgres ${machine.postgres}, Redis ${machine.redis}`,
   );
@@ -302,7 +334,14 @@ async function main() {
      */
     const cpuNow = async (from?: { bench: NodeJS.CpuUsage }) => ({
       machine: machineCpuUs(),
-      postgres: postgresCpuUs(),
+      postgres: postgresCpuUs(postmaster),
+      postgresByProcess:
+        postmaster === undefined
+          ? undefined
+          : postgresCpuByProcess(
+              postmaster,
+              procs.map((p) => ({ pid: p.child.pid!, name: p.role === "api" ? "the API" : "the workers" })),
+            ),
       redis: await redisCpuUs(redis),
       procs: procs.map((p) => processCpuUs(p.child.pid!) ?? 0),
       bench: process.cpuUsage(from?.bench),
@@ -330,7 +369,13 @@ async function main() {
 
     // 3a. Sustained. The customers are on file before the clock starts (setting up 100,000 people
     // is not what is measured); the same seeds then give the same streams, posted against the clock.
-    const sustainedSlices = { customers: settings.customers, events: settings.events, prefix: "s", seed: 1 };
+    const sustainedSlices = {
+      customers: settings.customers,
+      events: settings.events,
+      prefix: "s",
+      seed: 1,
+      impossibleShare: settings.impossible,
+    };
     for (const { stream } of slices(sustainedSlices)) await seedCustomers(sql, stream.customers);
     for (const p of procs) p.rss.length = 0;
     const signalAll = () => {
@@ -338,6 +383,7 @@ async function main() {
     };
     signalAll();
     await new Promise((r) => setTimeout(r, 300));
+    const fromLsn = statementsFor === true ? await startCounting(admin) : undefined;
     const cpu0 = await cpuNow();
     let posted = 0;
     let customersSeen = 0;
@@ -377,6 +423,17 @@ async function main() {
     const tCased = performance.now();
     const cpu1 = await cpuNow(cpu0);
     signalAll();
+    // Read before the bench's own queries below add to them.
+    const [batchCount] = await sql`
+      select count(*)::int as n from event_batches where received_at >= ${new Date(t0Epoch)}`;
+    let pgStatements: PostgresFigures | undefined;
+    if (fromLsn !== undefined)
+      pgStatements = await statementFigures(admin, sql, {
+        database: dbName,
+        fromLsn,
+        events: posted,
+        batches: batchCount!.n as number,
+      });
     const sustainedSeconds = (tEvaluated - t0) / 1000;
     const [counts] = await sql`
       select (select count(*) from decisions)::int as decisions, (select count(*) from cases)::int as cases`;
@@ -393,6 +450,69 @@ async function main() {
     say(
       `sustained: ${fmt(posted)} events of ${fmt(customersSeen)} customers in ${sustained.seconds} s: ${fmt(sustained.eventsPerSec)} events/s end to end (ingest took them at ${fmt(sustained.ingestEventsPerSec)}/s); every decision on a case after ${sustained.casedSeconds} s: ${fmt(sustained.decisions)} decisions, ${fmt(sustained.cases)} cases`,
     );
+    // The cost of an event to every process that serves it, the load generator aside: a rate moves
+    // with whatever else the cores do, the CPU an event takes much less.
+    const usPerEvent = (us: number | undefined) =>
+      us === undefined ? undefined : Math.round((us / Math.max(1, posted)) * 10) / 10;
+    const nodeAllUs = procs.reduce((n, _, i) => n + (cpu1.procs[i] ?? 0) - (cpu0.procs[i] ?? 0), 0);
+    const pgSplit =
+      cpu0.postgresByProcess && cpu1.postgresByProcess
+        ? postgresCpuSplit(cpu0.postgresByProcess, cpu1.postgresByProcess)
+        : undefined;
+    // Backends that serve neither the API nor the workers are not this run's: on a cluster other
+    // runs share (the machine's), their tests' queries would otherwise count as touchpoint's.
+    const pgOthersUs = pgSplit?.find((r) => r.what === OTHER_BACKENDS)?.us ?? 0;
+    const pgAllUs =
+      cpu0.postgres === undefined || cpu1.postgres === undefined
+        ? undefined
+        : cpu1.postgres - cpu0.postgres - pgOthersUs;
+    const redisAllUs = cpu1.redis - cpu0.redis;
+    const benchUs = cpu1.bench.user + cpu1.bench.system;
+    const cpuParts = {
+      node: usPerEvent(nodeAllUs)!,
+      postgres: usPerEvent(pgAllUs),
+      redis: usPerEvent(redisAllUs)!,
+    };
+    const cpuMicrosPerEvent = usPerEvent(nodeAllUs + (pgAllUs ?? 0) + redisAllUs)!;
+    say(
+      `CPU µs per event, all processes: ${cpuMicrosPerEvent} (Node ${cpuParts.node}, Postgres ${cpuParts.postgres ?? "n/a"}, Redis ${cpuParts.redis}) at ${fmt(sustained.eventsPerSec)} events/s end to end`,
+    );
+    // How busy the cores were, and with what else: CPU this run's processes did not take.
+    const sustainedUs = (tCased - t0) * 1000;
+    const machineBusy =
+      cpu0.machine && cpu1.machine
+        ? (cpu1.machine.busy - cpu0.machine.busy) / (cpu1.machine.all - cpu0.machine.all)
+        : undefined;
+    const othersCores =
+      cpu0.machine && cpu1.machine
+        ? Math.max(
+            0,
+            (cpu1.machine.busy - cpu0.machine.busy - nodeAllUs - (pgAllUs ?? 0) - redisAllUs - benchUs) /
+              sustainedUs,
+          )
+        : undefined;
+    const sustainedMachine = {
+      busyShare: machineBusy === undefined ? undefined : Math.round(machineBusy * 100) / 100,
+      /** Cores' worth of CPU taken by processes not in this run (other work on the machine). */
+      othersCores: othersCores === undefined ? undefined : Math.round(othersCores * 100) / 100,
+      postgresScope:
+        postmaster === undefined ? "every postgres process" : `cluster of postmaster ${postmaster}`,
+    };
+    say(
+      `  meanwhile: the machine's cores ${machineBusy === undefined ? "?" : `${Math.round(machineBusy * 100)}%`} busy, ${othersCores === undefined ? "?" : othersCores.toFixed(2)} cores of it other work than this run's; Postgres counted: ${sustainedMachine.postgresScope}; Redis counted: its whole server (INFO)`,
+    );
+    const postgresByProcess = pgSplit
+      ? Object.fromEntries(pgSplit.filter((r) => r.us > 0).map((r) => [r.what, usPerEvent(r.us)!]))
+      : undefined;
+    if (postgresByProcess)
+      say(
+        `  Postgres's CPU by process, µs an event: ${Object.entries(postgresByProcess)
+          .map(([what, us]) => `${what} ${us}`)
+          .join(
+            ", ",
+          )}${postgresByProcess[OTHER_BACKENDS] === undefined ? "" : ` (the ${OTHER_BACKENDS} are not in the line above)`}`,
+      );
+    if (pgStatements) for (const line of statementLines(pgStatements)) say(line);
     const rss = procs.map((p) => ({
       role: p.role,
       pid: p.child.pid,
@@ -704,6 +824,10 @@ async function main() {
       queueCeiling: ceiling,
       endToEnd: {
         ...sustained,
+        cpuMicrosPerEvent,
+        cpuMicrosPerEventParts: cpuParts,
+        ...(postgresByProcess ? { postgresCpuMicrosPerEventByProcess: postgresByProcess } : {}),
+        sustainedMachine,
         offeredEventsPerSec: latency.offeredEventsPerSec,
         decisionP50Ms: latency.decision.p50Ms,
         decisionP99Ms: latency.decision.p99Ms,
@@ -721,6 +845,7 @@ async function main() {
       redisUsedMemoryBytes: usedMemory,
       rss,
       dense,
+      ...(pgStatements ? { postgresStatements: pgStatements } : {}),
     };
     if (o.json) {
       writeFileSync(o.json, `${JSON.stringify(report, null, 2)}\n`);
