@@ -5,15 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signVonageWebhook } from "../engine/outreach/signature.ts";
 import { eventually, type Json, loadPeopleVia } from "../fixtures/stories.ts";
-import {
-  channelHelpers,
-  channelsEnv,
-  givePhones,
-  PARIS,
-  PHNOM_PENH,
-  SECRET,
-  tx,
-} from "./support/channels.ts";
+import { channelHelpers, channelsEnv, givePhones, SECRET } from "./support/channels.ts";
 import {
   customerTexts,
   customerWhatsApps,
@@ -243,5 +235,22 @@ describe("the channels at their edges", () => {
     await t.drained();
     const c = await caseById(kase.id);
     expect(c.messages.some((m: Json) => m.direction === "inbound")).toBe(true);
+  });
+
+  it("takes a keypad answer that comes before the worker recorded the call's uuid", async () => {
+    const kase = await travellerCase("r-early-key", "+33612342010");
+    const [call] = await eventually(
+      async () => (callsTo("33612342010").length > 0 ? callsTo("33612342010") : undefined),
+      20_000,
+    );
+    // As if the worker that placed the call had not yet written Vonage's uuid on its row.
+    await t.tp.db
+      .sql`update messages set provider_id = null where case_id = ${kase.id} and kind = 'check_call'`;
+    const reply = (await (await press(kase.id, call!.uuid, "1")).json()) as Json[];
+    expect(reply[0].text).toMatch(/nothing more to do/i);
+    await eventually(async () => ((await caseById(kase.id)).status === "resolved" ? true : undefined));
+    const [row] = await t.tp.db
+      .sql`select provider_id from messages where case_id = ${kase.id} and kind = 'check_call'`;
+    expect(row?.provider_id).toBe(call!.uuid);
   });
 });

@@ -274,6 +274,7 @@ export function vonageWebhooks(deps: WebhookDeps) {
       caseId: q.case,
       attempt: q.attempt,
       keypad,
+      messageId: q.message,
     });
     if (job)
       await owe(
@@ -334,4 +335,9 @@ const fallbackQuery = z.looseObject({
 const keypadQuery = z.looseObject({
   case: z.string().regex(/^case-[a-z0-9-]{1,60}$/, "a case id"),
   attempt: z.enum(["1", "2"]).transform((a) => Number(a) as 1 | 2),
+  /** The call's row (for an answer that comes before the call's uuid is recorded). */
+  message: z
+    .string()
+    .regex(/^\d{1,18}$/, "a message id")
+    .optional(),
 });

@@ -9,7 +9,7 @@ import type { Logger } from "../log.ts";
 import { maskPhone } from "../log.ts";
 import type { Sql } from "../store/database.ts";
 import { casesForPhone } from "../store/lookup.ts";
-import { applyCallStatus, getMessageByProviderId, recordInbound } from "../store/messages.ts";
+import { applyCallStatus, bindCallUuid, getMessageByProviderId, recordInbound } from "../store/messages.ts";
 import { getAdvocate } from "../store/people.ts";
 import { addTimeline } from "../store/timeline.ts";
 import type { VoiceTransport } from "./channels/voice.ts";
@@ -162,12 +162,14 @@ export async function callTarget(
 export async function keypadReply(
   sql: Sql,
   setup: VoiceSetup,
-  k: { caseId: string; attempt: 1 | 2; keypad: Keypad },
+  k: { caseId: string; attempt: 1 | 2; keypad: Keypad; messageId?: string | undefined },
 ): Promise<{ ncco: Ncco; job?: CallJob }> {
   // Vonage signs the body (the call's uuid), not the URL (the case): the case is the one this
   // call was placed for, by its own row, whatever the URL says. A keypad request that names
   // another case, or a call we never placed, moves nothing and says nothing about anyone.
-  const call = await getMessageByProviderId(sql, k.keypad.uuid);
+  const call =
+    (await getMessageByProviderId(sql, k.keypad.uuid)) ??
+    (k.messageId ? await bindCallUuid(sql, k.messageId, k.keypad.uuid) : undefined);
   if (!call || call.kind !== "check_call" || call.channel !== "voice" || call.caseId !== k.caseId)
     return {
       ncco: [
@@ -244,7 +246,7 @@ export async function keypadReply(
           ncco: checkCallNcco({
             language,
             vars,
-            inputUrl: keypadUrl(setup.publicUrl, k.caseId, 2),
+            inputUrl: keypadUrl(setup.publicUrl, k.caseId, 2, call.id),
             attempt: 2,
             heard: k.keypad.kind === "none" ? "none" : "other",
           }),

@@ -716,8 +716,8 @@ async function runStep(
 }
 
 /** Where Vonage posts a keypad answer: the case and the attempt ride in the query (the body carries only the call's ids). */
-export function keypadUrl(publicUrl: string, caseId: string, attempt: 1 | 2): string {
-  return `${publicUrl}/webhooks/vonage/voice/input?case=${encodeURIComponent(caseId)}&attempt=${attempt}`;
+export function keypadUrl(publicUrl: string, caseId: string, attempt: 1 | 2, messageId: string): string {
+  return `${publicUrl}/webhooks/vonage/voice/input?case=${encodeURIComponent(caseId)}&attempt=${attempt}&message=${encodeURIComponent(messageId)}`;
 }
 
 /**
@@ -738,7 +738,6 @@ async function placeCheckCall(
   const key = `${ctx.id}:call`;
   const vars = templateVars(ctx, deps.bank);
   const language = ctx.customer.language;
-  const ncco = checkCallNcco({ language, vars, inputUrl: keypadUrl(voice.publicUrl, ctx.id, 1), attempt: 1 });
   const { message } = await claimOutbound(sql, {
     caseId: ctx.id,
     customerId: ctx.customer.id,
@@ -759,6 +758,13 @@ async function placeCheckCall(
   }
   if (message.status !== "pending" && message.status !== "retrying") return "already called";
   if (!(await claimSending(sql, message.id))) return "already called";
+  // The call's row id rides in its URLs: its events and keypad answers can come before its uuid is recorded.
+  const ncco = checkCallNcco({
+    language,
+    vars,
+    inputUrl: keypadUrl(voice.publicUrl, ctx.id, 1, message.id),
+    attempt: 1,
+  });
   // Before the call, so its first events (which can come before its uuid is recorded) find it.
   await sql`
     update messages set details = coalesce(details, '{}'::jsonb) || ${sql.json({ stage: next.stage, askedAt: next.askedAt.toISOString() })}

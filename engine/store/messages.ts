@@ -257,6 +257,20 @@ export async function lastInbound(
   return r ? { channel: r.channel, at: r.created_at, whatsappAt: r.whatsapp_at } : undefined;
 }
 
+/**
+ * The automated call `messageId` takes Vonage's `uuid` when it has none yet (its keypad answer came
+ * before the worker that placed it recorded the uuid); the row, or undefined when it is not such a
+ * call or already has another uuid.
+ */
+export async function bindCallUuid(sql: Q, messageId: string, uuid: string): Promise<MessageRow | undefined> {
+  if (!/^\d{1,18}$/.test(messageId)) return undefined;
+  const [m] = await sql`
+    update messages set provider_id = ${uuid}, updated_at = now()
+    where id = ${messageId}::bigint and channel = 'voice' and kind = 'check_call' and provider_id is null
+    returning *`;
+  return m ? row(m) : undefined;
+}
+
 /** A call's row by Vonage's call uuid. */
 export async function getMessageByProviderId(sql: Q, providerId: string): Promise<MessageRow | undefined> {
   const [r] = await sql`select * from messages where provider_id = ${providerId}`;

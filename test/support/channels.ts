@@ -79,9 +79,18 @@ export function channelHelpers(t: () => TestTouchpoint, fake: () => FakeVonage) 
   /** The automated call to `digits` (E.164 without +), once placed. */
   const callOf = async (digits: string) =>
     (await eventually(async () => (callsTo(digits).length > 0 ? callsTo(digits) : undefined), 20_000))[0]!;
-  /** The customer presses `digits` (or nothing) on the automated call. */
+  /**
+   * The customer presses `digits` (or nothing) on the automated call: posted where the call's NCCO
+   * says (its keypad URL), with `caseId` and `attempt` as given (a test may forge them).
+   */
   function press(caseId: string, uuid: string, digits: string, attempt = 1) {
-    return signedPost(t().tp.app!, SECRET, `/webhooks/vonage/voice/input?case=${caseId}&attempt=${attempt}`, {
+    const input = (fake().calls.find((c) => c.uuid === uuid)?.ncco as Json[] | undefined)?.find(
+      (a) => a.action === "input",
+    );
+    const url = new URL(input?.eventUrl?.[0] ?? `${PUBLIC_URL}/webhooks/vonage/voice/input`);
+    url.searchParams.set("case", caseId);
+    url.searchParams.set("attempt", String(attempt));
+    return signedPost(t().tp.app!, SECRET, `${url.pathname}${url.search}`, {
       dtmf: { digits, timed_out: digits === "" },
       uuid,
       conversation_uuid: `CON-${uuid}`,
