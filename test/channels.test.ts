@@ -217,7 +217,8 @@ describe("the channels customers answer on", () => {
     });
     const c = await eventually(async () => {
       const x = await caseById(kase.id);
-      return x.outcome === "confirmed_fraud" && kinds(x).includes("call.connected") ? x : undefined;
+      // The keypad job's last step is the advocate's alert, after the card block.
+      return x.outcome === "confirmed_fraud" && kinds(x).includes("advocate.alerted") ? x : undefined;
     });
     expect(
       c.timeline.some(
