@@ -202,6 +202,13 @@ describe("the channels customers answer on", () => {
       status: "ringing",
     });
     expect(ringing.status).toBe(204);
+    // A leg of some other conversation (a token stolen from another call) moves nothing here.
+    const stranger = await signedPost(t.tp.app!, SECRET, `/webhooks/vonage/voice/fallback?case=${kase.id}`, {
+      ...leg,
+      conversation_uuid: "CON-of-another-call",
+      status: "timeout",
+    });
+    expect(stranger.status).toBe(204);
     const unanswered = await signedPost(
       t.tp.app!,
       SECRET,

@@ -258,6 +258,7 @@ export function vonageWebhooks(deps: WebhookDeps) {
       to: call.to,
       uuid: call.uuid,
       now: now(),
+      conversationUuid: call.conversation_uuid,
     });
     return c.json(ncco, 200);
   };
@@ -296,10 +297,13 @@ export function vonageWebhooks(deps: WebhookDeps) {
     const status = typeof body?.status === "string" ? body.status : "";
     const uuid =
       typeof body?.uuid === "string" ? body.uuid : typeof body?.call_uuid === "string" ? body.call_uuid : "";
+    const conversation =
+      typeof body?.conversation_uuid === "string" ? body.conversation_uuid.slice(0, 100) : "";
     const ncco = await advocateDidNotAnswer(deps.sql, deps.voice, {
       caseId: q.case,
       uuid: uuid.slice(0, 100),
       status,
+      conversationUuid: conversation,
     });
     return ncco ? c.json(ncco, 200) : c.body(null, 204);
   });
@@ -326,6 +330,7 @@ const answerSchema = z.looseObject({
   from: z.string().regex(/^\+?\d{3,20}$/, "the caller's number, digits"),
   to: z.string().min(1).max(40),
   uuid: z.string().min(1).max(100),
+  conversation_uuid: z.string().min(1).max(100).optional(),
 });
 
 const fallbackQuery = z.looseObject({

@@ -87,10 +87,16 @@ function connectTo(
 export async function advocateDidNotAnswer(
   sql: Sql,
   setup: VoiceSetup,
-  k: { caseId: string; uuid: string; status: string },
+  k: { caseId: string; uuid: string; status: string; conversationUuid: string },
 ): Promise<Ncco | undefined> {
   if (!["busy", "timeout", "unanswered", "rejected", "failed", "cancelled"].includes(k.status))
     return undefined;
+  // The URL names the case, unsigned: the leg must belong to a call of that case, by the
+  // conversation the call was put through from (recorded when it was).
+  const [ours] = await sql`
+    select 1 from messages where case_id = ${k.caseId} and channel = 'voice'
+      and details->>'conversationUuid' = ${k.conversationUuid} limit 1`;
+  if (!ours || !k.conversationUuid) return undefined;
   const [c] =
     await sql`select c.team, cu.language from cases c join customers cu on cu.id = c.customer_id where c.id = ${k.caseId}`;
   if (!c) return undefined;
@@ -229,6 +235,11 @@ export async function keypadReply(
             ? target.advocateName
             : `the ${setup.bank.name} fraud team`,
       });
+      // The conversation this call is put through from: its fallback is taken only for it.
+      if (k.keypad.conversationUuid)
+        await sql`
+          update messages set details = coalesce(details, '{}'::jsonb) || ${sql.json({ conversationUuid: k.keypad.conversationUuid })}
+          where id = ${call.id}`;
       return {
         ncco: connectTo(
           setup,
@@ -268,7 +279,7 @@ export async function answerInboundCall(
   sql: Sql,
   setup: VoiceSetup,
   log: Logger,
-  call: { from: string; to: string; uuid: string; now: Date },
+  call: { from: string; to: string; uuid: string; now: Date; conversationUuid?: string | undefined },
 ): Promise<Ncco> {
   const [caseId] = await casesForPhone(sql, call.from);
   const [cust] = caseId ? await sql`select customer_id, team from cases where id = ${caseId}` : [];
@@ -296,6 +307,7 @@ export async function answerInboundCall(
       to: call.to,
       kind: "call.inbound",
       channel: "voice",
+      ...(call.conversationUuid ? { details: { conversationUuid: call.conversationUuid } } : {}),
     });
     await addTimeline(
       sql,

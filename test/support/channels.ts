@@ -93,7 +93,7 @@ export function channelHelpers(t: () => TestTouchpoint, fake: () => FakeVonage) 
     return signedPost(t().tp.app!, SECRET, `${url.pathname}${url.search}`, {
       dtmf: { digits, timed_out: digits === "" },
       uuid,
-      conversation_uuid: `CON-${uuid}`,
+      conversation_uuid: fake().calls.find((c) => c.uuid === uuid)?.conversationUuid ?? `CON-${uuid}`,
       from: "447700900001",
       to: "33612349999",
       timestamp: new Date().toISOString(),
