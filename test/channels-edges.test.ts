@@ -253,4 +253,34 @@ describe("the channels at their edges", () => {
       .sql`select provider_id from messages where case_id = ${kase.id} and kind = 'check_call'`;
     expect(row?.provider_id).toBe(call!.uuid);
   });
+
+  it("measures WhatsApp's 24-hour window from when the customer wrote, not from a delayed webhook", async () => {
+    const kase = await travellerCase("r-late-wa", "+33612342011", ["whatsapp", "sms"]);
+    await eventually(async () => (to("33612342011").length > 0 ? true : undefined));
+    // The customer wrote 25 hours before the case's clock; the webhook reaches us only now.
+    const late = await signedPost(t.tp.app!, SECRET, "/webhooks/vonage/inbound", {
+      to: "447700900000",
+      from: "33612342011",
+      channel: "whatsapp",
+      message_uuid: `late-${Date.now()}`,
+      timestamp: new Date(clock.getTime() - 25 * 3600_000).toISOString(),
+      message_type: "text",
+      text: "who is this?",
+    });
+    expect(late.status).toBe(200);
+    await eventually(async () =>
+      (await caseById(kase.id)).messages.some((m: Json) => m.body === "who is this?") ? true : undefined,
+    );
+    const advocate = t.as(await t.token("advocate", { advocateId: (await caseById(kase.id)).advocate.id }));
+    expect(
+      (
+        await advocate("POST", `/v1/cases/${kase.id}/messages`, {
+          text: "This is your bank, about a payment.",
+        })
+      ).status,
+    ).toBe(202);
+    const sent = await eventually(async () => to("33612342011").find((m) => /about a payment/.test(m.text)));
+    // Outside the window free text cannot go on WhatsApp: it goes by SMS.
+    expect(sent.channel).toBe("sms");
+  });
 });

@@ -76,6 +76,17 @@ export const inboundSchema = z
     return { ...m, text: cleanText(words) };
   });
 
+/**
+ * The customer's send time from Vonage's `timestamp`, ISO, when it reads as a time no later than
+ * now (a clock a little ahead is read as now); a delayed webhook thus does not stretch WhatsApp's
+ * 24-hour window.
+ */
+function sentAt(timestamp: string | undefined, now: Date): string | undefined {
+  const at = timestamp ? Date.parse(timestamp) : Number.NaN;
+  if (!Number.isFinite(at) || at < Date.UTC(2000, 0, 1)) return undefined;
+  return new Date(Math.min(at, now.getTime())).toISOString();
+}
+
 export const statusSchema = z.looseObject({
   message_uuid: z.string().min(1).max(100),
   to: z.string().max(32).optional(),
@@ -196,6 +207,7 @@ export function vonageWebhooks(deps: WebhookDeps) {
           to: m.to,
           text: m.text,
           ...(m.channel === "whatsapp" ? { channel: "whatsapp" as const } : {}),
+          ...(sentAt(m.timestamp, now()) ? { sentAt: sentAt(m.timestamp, now()) } : {}),
         },
       },
       { jobId: jobId("in", m.message_uuid) },

@@ -21,6 +21,8 @@ import { parseReply, parseScore } from "./replies.ts";
 export interface InboundText {
   /** sms unless said: WhatsApp replies arrive on the same webhook. */
   channel?: "sms" | "whatsapp";
+  /** When the customer sent it (Vonage's `timestamp`), ISO: WhatsApp's 24-hour window starts there. */
+  sentAt?: string;
   messageUuid: string;
   /** E.164 with '+', as stored for customers. */
   from: string;
@@ -97,6 +99,7 @@ export async function handleInbound(deps: ConversationDeps, m: InboundText): Pro
     to: m.to,
     kind: score !== undefined ? "reply.feedback" : `reply.${reply.kind}`,
     channel: m.channel ?? "sms",
+    ...(m.sentAt ? { details: { sentAt: m.sentAt } } : {}),
   });
   if (!customer) {
     log.info(

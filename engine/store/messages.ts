@@ -251,7 +251,9 @@ export async function lastInbound(
 ): Promise<{ channel: Channel; at: Date; whatsappAt: Date | null } | undefined> {
   const [r] = await sql`
     select channel, created_at,
-      (select max(created_at) from messages where customer_id = ${customerId} and direction = 'inbound' and channel = 'whatsapp') as whatsapp_at
+      -- From when the customer sent it (a webhook delayed by an outage must not hold the window open).
+      (select max(least(created_at, coalesce((details->>'sentAt')::timestamptz, created_at))) from messages
+        where customer_id = ${customerId} and direction = 'inbound' and channel = 'whatsapp') as whatsapp_at
     from messages where customer_id = ${customerId} and direction = 'inbound' and channel <> 'voice'
     order by created_at desc, id desc limit 1`;
   return r ? { channel: r.channel, at: r.created_at, whatsappAt: r.whatsapp_at } : undefined;
