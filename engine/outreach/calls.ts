@@ -17,6 +17,7 @@ import { caseContext, keypadUrl, templateVars } from "./contact.ts";
 import { applyAnswer, type ConversationDeps } from "./conversation.ts";
 import {
   type CallEvent,
+  callbackNcco,
   checkCallNcco,
   connectNcco,
   type Endpoint,
@@ -124,7 +125,7 @@ export async function advocateDidNotAnswer(
   await addTimeline(sql, k.caseId, "task.call_customer", `call:fallback:${k.uuid}`, {
     reason: "call the customer back: they were put through to their advocate, who did not answer",
   });
-  return [{ action: "talk", text: voiceText("callback", language, vars), language: ttsOf(language) }] as Ncco;
+  return callbackNcco({ language, ...vars });
 }
 
 /** Who takes a call about a case: its advocate when online with a phone, else the team's line. */
@@ -178,17 +179,12 @@ export async function keypadReply(
     (k.messageId ? await bindCallUuid(sql, k.messageId, k.keypad.uuid) : undefined);
   if (!call || call.kind !== "check_call" || call.channel !== "voice" || call.caseId !== k.caseId)
     return {
-      ncco: [
-        {
-          action: "talk",
-          text: voiceText("callback", "en", {
-            bankName: setup.bank.name,
-            bankPhone: setup.bank.phone,
-            advocateName: `the ${setup.bank.name} fraud team`,
-          }),
-          language: "en-GB",
-        },
-      ] as Ncco,
+      ncco: callbackNcco({
+        language: "en",
+        bankName: setup.bank.name,
+        bankPhone: setup.bank.phone,
+        advocateName: `the ${setup.bank.name} fraud team`,
+      }),
     };
   const ctx = await caseContext(sql, k.caseId);
   const language = ctx?.customer.language ?? "en";
@@ -222,9 +218,7 @@ export async function keypadReply(
       if (!target.endpoint) {
         // Nobody can take it now: the answer still counts, and the advocate calls back.
         return {
-          ncco: [
-            { action: "talk", text: voiceText("callback", language, vars), language: ttsOf(language) },
-          ] as Ncco,
+          ncco: callbackNcco({ language, ...vars }),
           job: job(target.who),
         };
       }
@@ -264,10 +258,6 @@ export async function keypadReply(
         };
       return { ncco: noInputNcco({ language, bankPhone: setup.bank.phone }), job: job() };
   }
-}
-
-function ttsOf(language: string): string {
-  return language.startsWith("fr") ? "fr-FR" : "en-GB";
 }
 
 /**
@@ -332,16 +322,7 @@ export async function answerInboundCall(
     );
   }
   if (!target.endpoint)
-    return [
-      {
-        action: "talk",
-        text: voiceText("callback", language, {
-          ...vars,
-          advocateName: target.advocateName ?? setup.bank.name,
-        }),
-        language: ttsOf(language),
-      },
-    ] as Ncco;
+    return callbackNcco({ language, ...vars, advocateName: target.advocateName ?? setup.bank.name });
   const message = voiceText("connect_caller", language, vars);
   return caseId
     ? connectTo(

@@ -247,6 +247,17 @@ export function noInputNcco(o: { language: string; bankPhone: string }): Ncco {
   return [talk(voiceText("no_input", o.language, { bankPhone: o.bankPhone }), o.language)];
 }
 
+/** "We will call you back" (and the bank's number): for a caller nobody can be put through to now. */
+export function callbackNcco(o: {
+  language: string;
+  bankName: string;
+  bankPhone: string;
+  advocateName: string;
+}): Ncco {
+  const { language, ...vars } = o;
+  return [talk(voiceText("callback", language, vars), language)];
+}
+
 /**
  * For an answering machine: who called and the bank's number, twice, and the warning about
  * codes. It takes nothing else, so no payment detail can reach a voicemail others may hear.
