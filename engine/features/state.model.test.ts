@@ -9,6 +9,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { TouchpointEvent } from "../events.ts";
+import { MemoryState } from "./memory.ts";
 import { busiest, stateOnRedis } from "./state.testkit.ts";
 import { BEHAVIOURS, type CustomerSnapshot } from "./state.ts";
 
@@ -123,7 +124,7 @@ type Spec = {
   noticeDays: number;
 };
 
-const spec: fc.Arbitrary<Spec> = fc.record({
+const specFields = {
   kind: fc.constantFrom(
     "present",
     "present",
@@ -141,7 +142,8 @@ const spec: fc.Arbitrary<Spec> = fc.record({
   device: fc.integer({ min: 0, max: 3 }),
   amount: fc.integer({ min: 1, max: 500 }),
   noticeDays: fc.integer({ min: -2, max: 6 }),
-});
+};
+const spec: fc.Arbitrary<Spec> = fc.record(specFields);
 
 function eventOf(customerId: string, s: Spec, i: number): TouchpointEvent {
   // A millisecond apart at least, so "before" and "after" never hang on a tie.
@@ -250,6 +252,105 @@ describe("the state script against a model of what each snapshot means (fast-che
         },
       ),
       { numRuns: 60 },
+    );
+  });
+});
+
+describe("the in-memory state against the same model (fast-check)", () => {
+  let run = 0;
+
+  it("gives the model's snapshot for every event, in any arrival order and batching, replayed, evicted or taken over", () => {
+    fc.assert(
+      fc.property(
+        fc.array(spec, { minLength: 1, maxLength: 40 }),
+        fc.func(fc.integer()),
+        fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 24, maxLength: 24 }),
+        // "drop": the partition moved away and back, or the customer was evicted: loaded again.
+        fc.array(fc.constantFrom("none", "none", "none", "replay", "drop"), { minLength: 24, maxLength: 24 }),
+        (specs, order, sizes, twists) => {
+          const customerId = `mm${++run}`;
+          const state = new MemoryState({ maxCustomers: 10 });
+          const events = specs.map((s, i) => eventOf(customerId, s, i));
+          const arrival = events
+            .map((e, i) => ({ e, k: order(i) }))
+            .sort((a, b) => a.k - b.k)
+            .map((x) => x.e);
+          const arrived: TouchpointEvent[] = [];
+          for (let i = 0, b = 0; i < arrival.length; b++) {
+            const batch = arrival.slice(i, i + sizes[b % sizes.length]!);
+            i += batch.length;
+            const twist = twists[b % twists.length];
+            if (twist === "drop") state.drop((c) => c === customerId);
+            // What Postgres holds of the customer: every event of the earlier batches.
+            if (!state.holds(customerId)) state.load([customerId], [...arrived]);
+            if (twist === "replay" && arrived.length > 0) {
+              const e = arrived[b % arrived.length]!;
+              expect(comparable(state.observe(e)), `replay of ${e.id}`).toEqual(model(arrived, e));
+            }
+            for (const e of batch) {
+              arrived.push(e);
+              expect(comparable(state.observe(e)), `${e.type} ${e.id}`).toEqual(model(arrived, e));
+            }
+          }
+          const located = events.filter((e) => placeOf(e)).sort((a, b) => at(b) - at(a))[0];
+          const latest = state.latestLocation(customerId);
+          expect(latest && { city: latest.city, country: latest.country, at: latest.at }).toEqual(
+            located && { city: placeOf(located)!.city, country: placeOf(located)!.country, at: at(located) },
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("keeps at most maxCustomers, the least recently evaluated going first", () => {
+    const state = new MemoryState({ maxCustomers: 2 });
+    const e = (c: string, i: number) =>
+      eventOf(c, { kind: "login", minute: i, place: 0, geo: true, device: 0, amount: 1, noticeDays: 0 }, i);
+    state.load(["a", "b"], []);
+    state.observe(e("a", 1));
+    state.load(["c"], []);
+    expect(["a", "b", "c"].filter((c) => state.holds(c))).toEqual(["a", "c"]);
+  });
+});
+
+describe("the in-memory state against the Redis script, where the model stops (velocity saturated)", () => {
+  const on = stateOnRedis("smx");
+  let run = 0;
+
+  it("answers as the script does for a customer with more payments a day than VELOCITY_SIDE", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            ...specFields,
+            // Mostly payments, most within a day: windows of more than VELOCITY_SIDE on a side.
+            kind: fc.constantFrom("present", "online", "atm", "present", "online", "login") as fc.Arbitrary<
+              Spec["kind"]
+            >,
+            minute: fc.integer({ min: 0, max: 30 * 60 }),
+          }),
+          {
+            minLength: 150,
+            maxLength: 260,
+          },
+        ),
+        fc.integer({ min: 20, max: 120 }),
+        async (specs, size) => {
+          const customerId = `mx${++run}`;
+          const memory = new MemoryState({ maxCustomers: 1 });
+          memory.load([customerId], []);
+          const events = specs.map((s, i) => eventOf(customerId, s, i));
+          for (let i = 0; i < events.length; i += size) {
+            const batch = events.slice(i, i + size);
+            const fromRedis = await on.state.observe(batch);
+            batch.forEach((e, k) => {
+              expect(memory.observe(e), e.id).toEqual(fromRedis[k]);
+            });
+          }
+        },
+      ),
+      { numRuns: 8 },
     );
   });
 });

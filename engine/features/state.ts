@@ -14,7 +14,7 @@ import { eventLocation, type TouchpointEvent } from "../events.ts";
 const HOUR = 3_600_000;
 
 /** Keep 30 days of history per customer; keys of silent customers expire after 90 days. */
-const KEEP_MS = 30 * 24 * HOUR;
+export const KEEP_MS = 30 * 24 * HOUR;
 
 /** Behaviour event types, each kept in its own sorted set (keys 5 to 10 of the script). */
 export const BEHAVIOURS = [
@@ -374,7 +374,7 @@ function argsFor(e: TouchpointEvent, now: string, amountOf: AmountOf, expected: 
 }
 
 /** 60 bits of an event id's SHA-1, base64url: no '|', and one member per event. */
-function digestOf(eventId: string): string {
+export function digestOf(eventId: string): string {
   return createHash("sha1").update(eventId).digest("base64url").slice(0, 10);
 }
 

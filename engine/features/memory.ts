@@ -1,0 +1,384 @@
+/**
+ * Per-customer state held in the memory of the process that owns the customer's partition (see
+ * workers/partitions.ts): the same account as the Redis state script (engine/features/state.ts),
+ * with the same answers, computed where the events are evaluated instead of a round trip and a
+ * Lua script away. One owner per partition at a time is what makes this safe: no other process
+ * observes these customers' events while it holds them.
+ *
+ * Every write is keyed by the event id, so observing an event again (a retried batch) changes
+ * nothing, and every read is in event time, not arrival order: an event is compared with its
+ * neighbours before and after it, so a late arrival is still caught by whichever of a pair is
+ * evaluated second. A customer not held (never seen here, evicted, or their partition newly
+ * taken over) is loaded from Postgres first (`load`), so no event is compared with a wrongly
+ * empty past.
+ */
+import { eventLocation, type TouchpointEvent } from "../events.ts";
+import {
+  type AmountOf,
+  BEHAVIOURS,
+  type CustomerSnapshot,
+  digestOf,
+  KEEP_MS,
+  type LocationMark,
+  MAX_KEPT,
+  type TravelNotice,
+  VELOCITY_SIDE,
+} from "./state.ts";
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const WEEK = 7 * DAY;
+/** Notices a snapshot lists at most, soonest ending first (as the script reads them). */
+const NOTICES_SHOWN = 20;
+
+type Behaviour = (typeof BEHAVIOURS)[number];
+
+interface Place {
+  lat: number;
+  lon: number;
+  country: string;
+  city?: string;
+}
+
+interface Payment {
+  id: string;
+  at: number;
+  amount: number;
+  /** Where the card was present; absent for an online payment or one without coordinates. */
+  place?: Place;
+}
+
+interface Account {
+  /** Payments in event time, then by id: what velocity and the neighbours read. */
+  payments: Payment[];
+  /** The latest located event of any kind (the customer's clock), the greater (time, id) winning. */
+  latest?: LocationMark & { eventId: string };
+  /** Each device's first sighting, event time. */
+  devices: Map<string, number>;
+  /** Travel notices by event id. */
+  notices: Map<string, TravelNotice>;
+  /** Behaviour events per type, in event time then id. */
+  behaviours: Map<Behaviour, Array<{ id: string; at: number }>>;
+}
+
+/** A place as the script keeps it: coordinates to 4 decimals (11 m). */
+function keptPlace(loc: Place): Place {
+  const round = (n: number) => Math.round(n * 1e4) / 1e4;
+  return {
+    lat: round(loc.lat),
+    lon: round(loc.lon),
+    country: loc.country,
+    ...(loc.city ? { city: loc.city } : {}),
+  };
+}
+
+/** Index of the first element not ordered before (at, id): where such an entry goes. */
+function lowerBound<T extends { at: number; id: string }>(
+  list: readonly T[],
+  at: number,
+  id: string,
+): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const m = list[mid]!;
+    if (m.at < at || (m.at === at && m.id < id)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index of the first element later than `at` (every element at `at` or before comes first). */
+function after<T extends { at: number }>(list: readonly T[], at: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.at <= at) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Puts an entry in its place in time order, replacing the entry of the same id. */
+function upsert<T extends { at: number; id: string }>(list: T[], entry: T): void {
+  const existing = list.findIndex((x) => x.id === entry.id);
+  if (existing >= 0) list.splice(existing, 1);
+  list.splice(lowerBound(list, entry.at, entry.id), 0, entry);
+}
+
+/** Drops entries older than `before`, then the oldest beyond MAX_KEPT. */
+function trim<T extends { at: number }>(list: T[], before: number): void {
+  let old = 0;
+  while (old < list.length && list[old]!.at < before) old++;
+  const extra = Math.max(0, list.length - old - MAX_KEPT);
+  if (old + extra > 0) list.splice(0, old + extra);
+}
+
+/**
+ * The busiest window of length `w` that contains `t`, over the payments read (`times` ascending,
+ * with their `amounts`): the largest count and the largest sum, each over the windows that start
+ * at a payment and reach `t`. The script's algorithm, so the two agree to the payment.
+ */
+function busiest(times: readonly number[], amounts: readonly number[], t: number, w: number) {
+  const s: number[] = [];
+  const a: number[] = [];
+  for (let i = 0; i < times.length; i++) {
+    const x = times[i]!;
+    if (x >= t - w && x <= t + w) {
+      s.push(x);
+      a.push(amounts[i]!);
+    }
+  }
+  let bestN = 0;
+  let bestSum = 0;
+  let j = 0;
+  let sum = 0;
+  for (let i = 0; i < s.length; i++) {
+    if (s[i]! > t) break;
+    if (j < i) {
+      j = i;
+      sum = 0;
+    }
+    while (j < s.length && s[j]! <= s[i]! + w) sum += a[j++]!;
+    if (s[i]! + w >= t) {
+      if (j - i > bestN) bestN = j - i;
+      if (sum > bestSum) bestSum = sum;
+    }
+    sum -= a[i]!;
+  }
+  return { n: bestN, sum: bestSum };
+}
+
+const asIs: AmountOf = (e) => e.amount.value;
+
+function markOf(p: Payment): LocationMark {
+  return { id: digestOf(p.id), ...p.place!, at: p.at };
+}
+
+export interface MemoryStateOptions {
+  /** Customers held at most; the least recently evaluated go first (and are loaded again when seen). */
+  maxCustomers: number;
+}
+
+/** The customers of this process's partitions, as accounts in memory. */
+export class MemoryState {
+  private readonly accounts = new Map<string, Account>();
+
+  constructor(private readonly opts: MemoryStateOptions) {}
+
+  /** Customers held now. */
+  get size(): number {
+    return this.accounts.size;
+  }
+
+  /** Whether the customer's account is held (complete): if not, `load` them before observing. */
+  holds(customerId: string): boolean {
+    return this.accounts.has(customerId);
+  }
+
+  /** Of these customers, those not held. */
+  missing(customerIds: Iterable<string>): string[] {
+    const out: string[] = [];
+    for (const c of customerIds) if (!this.accounts.has(c)) out.push(c);
+    return out;
+  }
+
+  /**
+   * Makes these customers' accounts from their stored history (see `customerHistory`), replacing
+   * any held: in any order, each event observed once. A customer with no history is held empty.
+   */
+  load(
+    customerIds: readonly string[],
+    history: readonly TouchpointEvent[],
+    amountOf: AmountOf = asIs,
+    now = Date.now(),
+  ): void {
+    for (const c of customerIds) this.accounts.set(c, emptyAccount());
+    for (const e of history) {
+      const account = this.accounts.get(e.customerId);
+      if (account) record(account, e, amountOf, now);
+    }
+    this.evict();
+  }
+
+  /** Lets these customers go (their partition moved away): seen again, they are loaded again. */
+  drop(which: (customerId: string) => boolean): number {
+    let n = 0;
+    for (const c of this.accounts.keys())
+      if (which(c)) {
+        this.accounts.delete(c);
+        n++;
+      }
+    return n;
+  }
+
+  /**
+   * Records the event in its customer's account (held: see `load`) and answers what the account
+   * says around it, in event time, this event included. Idempotent per event id.
+   */
+  observe(e: TouchpointEvent, amountOf: AmountOf = asIs, now = Date.now()): CustomerSnapshot {
+    const account = this.accounts.get(e.customerId);
+    if (!account) throw new Error(`customer ${e.customerId} is not held: load them first`);
+    // Most recently used last: the first in the map are the first evicted.
+    this.accounts.delete(e.customerId);
+    this.accounts.set(e.customerId, account);
+    record(account, e, amountOf, now);
+    return snapshot(account, e);
+  }
+
+  /** The customer's latest located event (any kind), when held. */
+  latestLocation(customerId: string): LocationMark | undefined {
+    const latest = this.accounts.get(customerId)?.latest;
+    if (!latest) return undefined;
+    const { eventId: _, ...mark } = latest;
+    return mark;
+  }
+
+  private evict(): void {
+    for (const c of this.accounts.keys()) {
+      if (this.accounts.size <= this.opts.maxCustomers) return;
+      this.accounts.delete(c);
+    }
+  }
+
+  /** Keeps at most `maxCustomers` after a batch: call once the batch's snapshots are taken. */
+  settle(): void {
+    this.evict();
+  }
+}
+
+function emptyAccount(): Account {
+  return { payments: [], devices: new Map(), notices: new Map(), behaviours: new Map() };
+}
+
+/** Writes the event into the account (the script's writes and trims). */
+function record(account: Account, e: TouchpointEvent, amountOf: AmountOf, now: number): void {
+  const t = Date.parse(e.occurredAt);
+  // Trim relative to the clock as well: one event dated years ahead must not wipe the past.
+  const trimAt = Math.min(t, now) - KEEP_MS;
+  const loc = eventLocation(e);
+  if (e.type === "card.transaction") {
+    const place = loc ? keptPlace(loc) : undefined;
+    upsert(account.payments, { id: e.id, at: t, amount: amountOf(e), ...(place ? { place } : {}) });
+    trim(account.payments, trimAt);
+  }
+  if (loc) {
+    const cur = account.latest;
+    const id = digestOf(e.id);
+    if (!cur || t > cur.at || (t === cur.at && id > cur.id))
+      account.latest = { id, eventId: e.id, ...keptPlace(loc), at: t };
+  }
+  const device = "device" in e && e.device ? e.device.id : undefined;
+  if (device !== undefined) {
+    const seen = account.devices.get(device);
+    if (seen === undefined || seen > t) account.devices.set(device, t);
+  }
+  if (e.type === "travel.notice") {
+    account.notices.set(e.id, {
+      id: e.id,
+      countries: e.travel.countries,
+      from: Date.parse(e.travel.from),
+      to: Date.parse(e.travel.to),
+    });
+  }
+  if ((BEHAVIOURS as readonly string[]).includes(e.type)) {
+    const type = e.type as Behaviour;
+    const list = account.behaviours.get(type) ?? [];
+    account.behaviours.set(type, list);
+    upsert(list, { id: e.id, at: t });
+    trim(list, trimAt);
+  }
+  // Notices go by their end, and only when the account is written anyway (as the script).
+  if (account.notices.size > 0)
+    for (const [id, n] of account.notices) if (n.to < trimAt) account.notices.delete(id);
+}
+
+/** What the account says around the event, this event included (the script's reads). */
+function snapshot(account: Account, e: TouchpointEvent): CustomerSnapshot {
+  const t = Date.parse(e.occurredAt);
+  const isPayment = e.type === "card.transaction";
+  const pays = account.payments;
+  let txCount1h = 0;
+  let txSum1h = 0;
+  let txCount24h = 0;
+  let txSum24h = 0;
+  let previousLocation: LocationMark | undefined;
+  let nextLocation: LocationMark | undefined;
+  if (isPayment) {
+    // The nearest VELOCITY_SIDE + 1 payments at or before t and VELOCITY_SIDE after, within a day:
+    // exact while a window holds no more, saturated beyond (as the script).
+    const end = after(pays, t);
+    let first = end;
+    while (first > 0 && end - first < VELOCITY_SIDE + 1 && pays[first - 1]!.at >= t - DAY) first--;
+    let last = end;
+    while (last < pays.length && last - end < VELOCITY_SIDE && pays[last]!.at <= t + DAY) last++;
+    const times: number[] = [];
+    const amounts: number[] = [];
+    for (let i = first; i < last; i++) {
+      times.push(pays[i]!.at);
+      amounts.push(pays[i]!.amount);
+    }
+    const h1 = busiest(times, amounts, t, HOUR);
+    const h24 = busiest(times, amounts, t, DAY);
+    txCount1h = h1.n;
+    txSum1h = h1.sum;
+    txCount24h = h24.n;
+    txSum24h = h24.sum;
+    // Neighbours are looked for around a payment where the card was present, and only then.
+    if (e.channel !== "ecommerce" && eventLocation(e)) {
+      for (let i = end - 1; i >= 0; i--) {
+        const p = pays[i]!;
+        if (p.id !== e.id && p.place) {
+          previousLocation = markOf(p);
+          break;
+        }
+      }
+      for (let i = lowerBound(pays, t, ""); i < pays.length; i++) {
+        const p = pays[i]!;
+        if (p.id !== e.id && p.place) {
+          nextLocation = markOf(p);
+          break;
+        }
+      }
+    }
+  }
+  const device = "device" in e && e.device ? e.device.id : undefined;
+  let latestNewDeviceAt: number | undefined;
+  for (const seen of account.devices.values())
+    if (seen <= t && (latestNewDeviceAt === undefined || seen > latestNewDeviceAt)) latestNewDeviceAt = seen;
+  let devicesBeforeLatest = 0;
+  if (latestNewDeviceAt !== undefined)
+    for (const seen of account.devices.values()) if (seen < latestNewDeviceAt) devicesBeforeLatest++;
+  const notices = [...account.notices.values()]
+    .filter((n) => n.to >= t)
+    .sort((a, b) => a.to - b.to || (a.id < b.id ? -1 : 1))
+    .slice(0, NOTICES_SHOWN);
+  const recent: CustomerSnapshot["recent"] = [];
+  for (const type of BEHAVIOURS) {
+    const list = account.behaviours.get(type);
+    if (!list) continue;
+    let taken = 0;
+    for (let i = after(list, t) - 1; i >= 0 && taken < 2; i--) {
+      const b = list[i]!;
+      if (b.at < t - WEEK) break;
+      recent.push({ type, id: b.id, at: b.at });
+      taken++;
+    }
+  }
+  const deviceFirstSeenAt = device !== undefined ? account.devices.get(device) : undefined;
+  return {
+    ...(previousLocation ? { previousLocation } : {}),
+    ...(nextLocation ? { nextLocation } : {}),
+    txCount1h,
+    txSum1h,
+    txCount24h,
+    txSum24h,
+    ...(deviceFirstSeenAt !== undefined ? { deviceFirstSeenAt } : {}),
+    ...(latestNewDeviceAt !== undefined ? { latestNewDeviceAt } : {}),
+    devicesBeforeLatest,
+    notices,
+    recent,
+  };
+}
