@@ -24,7 +24,6 @@ import {
 } from "./engine/config.ts";
 import { ValidationError } from "./engine/errors.ts";
 import { type FaultPoint, FxCache, fxChannel, RulesetCache, rulesetChannel } from "./engine/evaluate.ts";
-import { CustomerState } from "./engine/features/state.ts";
 import { createLogger, type Logger } from "./engine/log.ts";
 import { createMetrics, type Metrics } from "./engine/metrics.ts";
 import type { VoiceSetup } from "./engine/outreach/calls.ts";
@@ -37,6 +36,7 @@ import { countryOfNumber, lookupPhone } from "./engine/people.ts";
 import { profileOnSignal } from "./engine/profiling.ts";
 import { type Database, openDatabase } from "./engine/store/database.ts";
 import { DataDirBusyError, lockOwner } from "./engine/store/lock.ts";
+import { partitionCount } from "./engine/store/partitions.ts";
 import {
   checkEvictionPolicy,
   ensureRedis,
@@ -62,6 +62,8 @@ export interface Touchpoint {
   metrics: Metrics;
   /** Prefix of this deployment's own Redis keys (per-customer state): REDIS_PREFIX and the database's id. */
   keyPrefix: string;
+  /** Evaluation partitions (the database's count). */
+  partitions: number;
   app?: Hono;
   pool?: Pool;
   server?: ServerType;
@@ -123,6 +125,13 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
     process.stdout.write(`\n  touchpoint admin token (shown once, keep it): ${generatedAdminToken}\n\n`);
   }
 
+  // Every process routes a customer to the same partition: the count is the database's.
+  const partitions = await partitionCount(sql, config.EVALUATE_PARTITIONS);
+  if (partitions.changed)
+    log.warn(
+      { configured: config.EVALUATE_PARTITIONS, kept: partitions.count },
+      "EVALUATE_PARTITIONS differs from the count this database was set up with; the database's is kept",
+    );
   // Per-customer state is this database's alone: a new database starts from no state at all.
   const keyPrefix = `${config.REDIS_PREFIX}:${await deploymentId(sql)}`;
   const metrics = createMetrics({ defaults: true });
@@ -152,7 +161,6 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
   }
   if (config.ROLE !== "api") {
     workerRedis = workerConnection(config.REDIS_URL);
-    const state = new CustomerState(workerRedis, keyPrefix);
     const rulesets = new RulesetCache(sql);
     // A publish reaches this process's workers by message; after a reconnect, by reading again.
     const fx = new FxCache(sql);
@@ -170,7 +178,6 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
         sql,
         redis,
         keyPrefix,
-        state,
         rulesets,
         fx,
         metrics,
@@ -207,6 +214,9 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
         ratePerSecond: config.VONAGE_RATE_PER_SECOND,
         sweepAfterMs: config.SWEEP_AFTER_MS,
         reconcileEveryMs: config.SWEEP_EVERY_MS,
+        partitions: partitions.count,
+        partitionLeaseMs: config.PARTITION_LEASE_MS,
+        stateCustomers: config.STATE_CUSTOMERS,
       },
     );
     log.info({ concurrency: config.WORKER_CONCURRENCY }, "workers started");
@@ -231,6 +241,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
       redisPrefix: config.REDIS_PREFIX,
       keyPrefix,
       batchSize: config.INGEST_BATCH_SIZE,
+      partitions: partitions.count,
       maxPendingAgeMs: config.READY_MAX_PENDING_AGE_MS,
       secureCookies: config.DESK_COOKIE_SECURE,
       deskPublicUrl: config.DESK_PUBLIC_URL,
@@ -319,6 +330,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
     queues,
     metrics,
     keyPrefix,
+    partitions: partitions.count,
     app,
     pool,
     server,
@@ -467,8 +479,15 @@ function faultFromEnv(point: string | undefined): FaultPoint | undefined {
   process.stderr.write(
     `touchpoint: fault injection armed at ${point}; this process will kill itself there\n`,
   );
+  // `stop:<point>` stops the process there instead (SIGSTOP), once: a stall a test ends with SIGCONT.
+  const stop = point.startsWith("stop:") ? point.slice(5) : undefined;
+  let stopped = false;
   return (at) => {
     if (at === point) process.kill(process.pid, "SIGKILL");
+    if (at === stop && !stopped) {
+      stopped = true;
+      process.kill(process.pid, "SIGSTOP");
+    }
   };
 }
 

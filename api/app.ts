@@ -54,6 +54,8 @@ export interface AppDeps {
   maxBytes: number;
   maxEvents: number;
   batchSize: number;
+  /** Evaluation partitions (the database's count). */
+  partitions: number;
   heavyPerMinute: number;
   /** /readyz fails when pending work is older than this, ms. */
   maxPendingAgeMs: number;

@@ -114,6 +114,16 @@ export const configSchema = z.object({
   /** Events per evaluate job. */
   INGEST_BATCH_SIZE: intIn(1, 5000, 100),
   WORKER_CONCURRENCY: intIn(1, 256, 8),
+  /**
+   * Evaluation partitions: a customer's events are evaluated by the one process holding their
+   * partition. Fixed for a database at its first start (later values are ignored, with a warning);
+   * the most worker processes that can share evaluation.
+   */
+  EVALUATE_PARTITIONS: intIn(1, 1024, 16),
+  /** A partition's lease, ms: a worker that dies gives its partitions up after this long. */
+  PARTITION_LEASE_MS: intIn(1000, 600_000, 10_000),
+  /** Customers whose state one worker process holds in memory at most (the least recent go first). */
+  STATE_CUSTOMERS: intIn(100, 100_000_000, 500_000),
   /** A job's lock, ms: a worker that dies mid-job has its job retried after this long. */
   WORKER_LOCK_MS: intIn(1000, 600_000, 30_000),
   /** Accepted events still unevaluated after this long (with `evaluate` idle) are re-queued. ms. */

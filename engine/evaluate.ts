@@ -1,14 +1,16 @@
 /**
- * One batch through the rules: enrich each event from the customer's Redis state, evaluate the
- * published ruleset with json-rules-engine, store the decisions with their explanations.
- * Safe to run again on the same batch: state writes and decisions are keyed by event id.
+ * Batches through the rules: enrich each event from the customer's state (in this process's
+ * memory: it holds the customers' partition), evaluate the published ruleset (compiled; json-rules-engine
+ * is its oracle in the tests), store the decisions with their explanations.
+ * Safe to run again on the same batches: state writes and decisions are keyed by event id.
  */
 
 import type { TouchpointEvent } from "./events.ts";
+import type { MemoryState } from "./features/memory.ts";
 import type { FxTable } from "./features/money.ts";
 import {
   type AmountOf,
-  type CustomerState,
+  type CustomerSnapshot,
   REBUILD_MAX_EVENTS,
   REBUILD_WINDOW_MS,
 } from "./features/state.ts";
@@ -19,10 +21,11 @@ import { computeFacts, homeAmount } from "./rules/facts.ts";
 import { listItems, listsOf } from "./rules/lists.ts";
 import { type Story, storyOf, summarise } from "./rules/summary.ts";
 import type { Sql } from "./store/database.ts";
-import { customersWithUnlinkedDecisions, insertDecisions, type NewDecision } from "./store/decisions.ts";
-import { customerHistory, markEvaluated, observeBatch } from "./store/events.ts";
+import { type NewDecision, recordEvaluation } from "./store/decisions.ts";
+import { customerHistory, readBatches } from "./store/events.ts";
 import { fxTable } from "./store/fx.ts";
 import { listContents, listVersions } from "./store/lists.ts";
+import type { Fence } from "./store/partitions.ts";
 import { customerProfiles } from "./store/people.ts";
 import { publishedRuleset, type StoredRuleset } from "./store/rulesets.ts";
 
@@ -202,103 +205,111 @@ export interface BatchResult {
   customersToCase: string[];
 }
 
-export async function evaluateBatch(
+/** A stored batch to evaluate, as its partition's stream names it. */
+export interface GivenBatch {
+  batch: string;
+  /** When the API accepted it, ms since epoch, for the ingest-to-decision histogram. */
+  receivedAt: number;
+  /** Its customers, distinct (read beside its events, in the same round trip). */
+  customers: readonly string[];
+}
+
+/**
+ * Batches of one partition through the rules, together: their events read from Postgres in one
+ * statement, each customer's state from this process's memory (loaded from Postgres when not
+ * held), the facts and the published ruleset, then the decisions and the batches' marks in one
+ * statement under the partition's fence (FencedOut when another process took the partition).
+ * Safe to run again on the same batches: one already evaluated is skipped (its customers are
+ * still handed on), decisions are kept once per (event, rule), the state is keyed by event id.
+ */
+export async function evaluateBatches(
   deps: {
     sql: Sql;
-    state: CustomerState;
+    memory: MemoryState;
     rulesets: RulesetCache;
     metrics: Metrics;
     log: Logger;
-    /** The exchange rates; without it, read from Postgres for this batch. */
+    /** The exchange rates; without it, read from Postgres for these batches. */
     fx?: FxCache;
     fault?: FaultPoint;
-    /**
-     * Claims the batch for this run; false when another run (another job for the same batch) is
-     * evaluating it now. Without it, nothing stops two runs that start together.
-     */
-    claim?: (batch: string) => Promise<boolean>;
   },
-  /**
-   * The batch, with its customers (the job's; the events are read from Postgres with the batch's
-   * status), or with its events (a job queued by an older version, or a test).
-   */
-  given: {
-    batch: string;
-    receivedAt: number;
-    customers?: readonly string[];
-    events?: readonly TouchpointEvent[];
-  },
+  fence: Fence,
+  given: readonly GivenBatch[],
 ): Promise<BatchResult> {
-  const { sql, state, rulesets, metrics, log } = deps;
-  const { receivedAt } = given;
-  // A job without its customers (none is queued so) reads its events first.
-  const job =
-    given.customers || given.events
-      ? given
-      : { ...given, events: (await observeBatch(sql, given.batch, true)).events ?? [] };
-  // A batch taken back by the API (its queue write looked failed but was not) is not ours to
-  // evaluate: its events have no rows, and a decision about them could never be stored. One
-  // already evaluated (the reconciler re-drove a batch that was slow, not lost) is not evaluated
-  // again: with its later neighbours now in the state, a second look could decide differently.
-  // Every customer of the batch is handed on below, the already evaluated included (see there).
-  const batchCustomers = job.customers
-    ? [...job.customers]
-    : [...new Set((job.events ?? []).map((e) => e.customerId))];
-  // Read side by side, not one after another: a batch already evaluated or taken back wastes
-  // these reads, which is rare; every other batch saves their round trips (bench latency).
-  const [claimed, status, { version, compiled }, profiles, fx, marks] = await Promise.all([
-    deps.claim ? deps.claim(job.batch) : true,
-    // Marks the batch observed before any of its events reaches the customers' state (see observeBatch).
-    observeBatch(sql, job.batch, job.events === undefined),
+  const { sql, memory, rulesets, metrics, log } = deps;
+  const unique = [...new Map(given.map((b) => [b.batch, b])).values()];
+  const customers = [...new Set(unique.flatMap((b) => b.customers))];
+  // Read side by side, not one after another: the batches with their events, the ruleset, the
+  // customers' profiles and the rates.
+  const [stored, { version, compiled }, profiles, fx] = await Promise.all([
+    readBatches(
+      sql,
+      unique.map((b) => b.batch),
+    ),
     rulesets.get(Date.now()),
-    customerProfiles(sql, batchCustomers),
+    customerProfiles(sql, customers),
     (deps.fx ?? new FxCache(sql)).get(Date.now()),
-    state.marks(batchCustomers),
   ]);
-  if (!claimed) {
-    // Its run hands on what it decides; should it die, its own job's retry takes the claim back.
-    log.info({ batch: job.batch }, "batch already being evaluated by another job; leaving it to that one");
-    return { evaluated: 0, newDecisions: 0, customersToCase: [] };
-  }
-  if (!status.stored) {
-    log.warn({ batch: job.batch }, "skipping a batch no longer stored (taken back at ingest)");
-    return { evaluated: 0, newDecisions: 0, customersToCase: [] };
-  }
-  // Event-time order within the batch; the state script handles order across batches.
-  const events = status.evaluatedAt
-    ? []
-    : [...(job.events ?? status.events ?? [])].sort(
-        (a, b) => Date.parse(a.occurredAt) - Date.parse(b.occurredAt) || a.id.localeCompare(b.id),
-      );
+  // A batch taken back by the API (its queue write looked failed but was not) is not ours to
+  // evaluate: its events have no rows. One already evaluated (the reconciler queued it again, or
+  // a run died after marking it) is not evaluated again: with its later neighbours now in the
+  // state, a second look could decide differently. Its customers are still handed on below.
+  if (stored.length < unique.length)
+    log.warn(
+      { batches: unique.length - stored.length },
+      "skipping batches no longer stored (taken back at ingest)",
+    );
+  const pending = stored.filter((b) => !b.evaluated);
+  // Event-time order; the state answers in event time whatever the order.
+  const events = pending
+    .flatMap((b) => b.events)
+    .sort(
+      (a, b) =>
+        Date.parse(a.occurredAt) - Date.parse(b.occurredAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
   // Payments count in their customer's home currency in every sum (20,000 THB is not 20,000 EUR);
   // a currency with no rate counts as it is. Converted once per payment: the facts read it too.
   const homes = new Map<string, ReturnType<typeof homeAmount>>();
   for (const e of events) {
-    if (e.type === "card.transaction") homes.set(e.id, homeAmount(e, profiles.get(e.customerId), fx));
+    // A payment whose amount cannot be read is set aside below, when its state is taken.
+    if (e.type === "card.transaction")
+      try {
+        homes.set(e.id, homeAmount(e, profiles.get(e.customerId), fx));
+      } catch {}
   }
   const amountOf: AmountOf = (e) =>
     (homes.has(e.id) ? homes.get(e.id) : homeAmount(e, profiles.get(e.customerId), fx))?.value ??
     e.amount.value;
-  // A customer this Redis has no full state for (new here, or Redis forgot, also while this batch
-  // runs) is rebuilt from Postgres first, so features read a complete history, never a wrongly empty one.
-  const earliest = Math.min(Date.now(), ...events.map((e) => Date.parse(e.occurredAt)));
-  const snapshots = await state.observeBuilt(events, {
-    amountOf,
-    marks,
-    history: (customers) =>
-      customerHistory(
-        sql,
-        customers,
-        new Date(earliest - REBUILD_WINDOW_MS),
-        REBUILD_MAX_EVENTS,
-        events.map((e) => e.id),
-      ),
-    ...(deps.fault
-      ? { beforeObserve: () => deps.fault?.("evaluate.before-state", { batch: job.batch, events }) }
-      : {}),
+  const faultBatch = { batch: unique.map((b) => b.batch).join(","), events };
+  await deps.fault?.("evaluate.before-state", faultBatch);
+  // A customer this process does not hold (new here, evicted, or their partition newly taken)
+  // is loaded from Postgres first: every evaluated event of theirs but these. Those not yet
+  // evaluated are this partition's to come, and each is compared with this state when it comes.
+  const missing = memory.missing(new Set(events.map((e) => e.customerId)));
+  if (missing.length > 0) {
+    const earliest = Math.min(Date.now(), ...events.map((e) => Date.parse(e.occurredAt)));
+    const history = await customerHistory(
+      sql,
+      missing,
+      new Date(earliest - REBUILD_WINDOW_MS),
+      REBUILD_MAX_EVENTS,
+      events.map((e) => e.id),
+      true,
+    );
+    memory.load(missing, history, amountOf);
+    metrics.stateLoads.inc(missing.length);
+  }
+  const now = Date.now();
+  const snapshots = events.map((e) => {
+    try {
+      return memory.observe(e, amountOf, now);
+    } catch (err) {
+      return err instanceof Error ? err : new Error(String(err));
+    }
   });
+  memory.settle();
+  await deps.fault?.("evaluate.after-state", faultBatch);
 
-  await deps.fault?.("evaluate.after-state", { batch: job.batch, events });
   const decisions: NewDecision[] = [];
   const failed: Array<{ id: string; error: string }> = [];
   for (const [i, event] of events.entries()) {
@@ -331,7 +342,7 @@ export async function evaluateBatch(
     // Words for people: a place no zone can be found for must not cost the decision itself.
     let story: Story = {};
     try {
-      story = storyOf(event, snapshot);
+      story = storyOf(event, snapshot as CustomerSnapshot);
     } catch (err) {
       log.warn({ eventId: event.id, err: String(err) }, "no story for this event's places");
     }
@@ -348,20 +359,25 @@ export async function evaluateBatch(
     }
   }
 
-  const inserted = await insertDecisions(sql, decisions);
-  deps.fault?.("evaluate.after-decisions");
-  // Every customer of the batch, not only this run's hits: an earlier attempt may have stored a
-  // decision and died before handing it on, and by the retry other events may have arrived so
-  // that the same event no longer hits. Its stored decision must still reach a case. Asked while
-  // the batch is marked: both only follow the decisions, stored above.
-  const [customersToCase] = await Promise.all([
-    customersWithUnlinkedDecisions(sql, batchCustomers),
-    status.evaluatedAt ? undefined : markEvaluated(sql, job.batch, new Date(), version, failed),
-  ]);
+  // Every customer of the batches, not only this run's hits: an earlier run may have stored a
+  // decision and died before handing it on, and by now other events may have arrived so that
+  // the same event no longer hits. Its stored decision must still reach a case.
+  const { inserted, customersToCase } = await recordEvaluation(sql, fence, {
+    decisions,
+    batches: pending.map((b) => b.id),
+    customers,
+    version,
+    at: new Date(),
+    failed,
+  });
+  await deps.fault?.("evaluate.after-decisions");
   for (const d of inserted) metrics.ruleHits.inc({ rule: d.rule });
   metrics.eventsEvaluated.inc(events.length - failed.length);
-  const seconds = (Date.now() - receivedAt) / 1000;
-  for (let i = 0; i < events.length; i++) metrics.ingestToDecision.observe(seconds);
-
+  const received = new Map(unique.map((b) => [b.batch, b.receivedAt]));
+  const doneAt = Date.now();
+  for (const b of pending) {
+    const seconds = (doneAt - (received.get(b.id) ?? doneAt)) / 1000;
+    for (let i = 0; i < b.events.length; i++) metrics.ingestToDecision.observe(seconds);
+  }
   return { evaluated: events.length, newDecisions: inserted.length, customersToCase };
 }

@@ -37,6 +37,21 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       help: "Events run through the published ruleset.",
       registers: [registry],
     }),
+    stateLoads: new Counter({
+      name: "touchpoint_state_loads_total",
+      help: "Customers whose state was loaded from Postgres into a worker's memory (first seen there, evicted, or their partition taken over).",
+      registers: [registry],
+    }),
+    partitionsHeld: new Gauge({
+      name: "touchpoint_partitions_held",
+      help: "Evaluation partitions this process holds.",
+      registers: [registry],
+    }),
+    stateCustomers: new Gauge({
+      name: "touchpoint_state_customers",
+      help: "Customers whose state this process holds in memory.",
+      registers: [registry],
+    }),
     ruleHits: new Counter({
       name: "touchpoint_rule_hits_total",
       help: "Decisions stored, per rule.",

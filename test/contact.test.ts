@@ -279,7 +279,7 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     let sends = 0;
     const deps: ContactDeps = {
       sql: t.tp.db.sql,
-      state: undefined as unknown as ContactDeps["state"], // deliver() never reads state
+      latestLocation: async () => undefined,
       strategy: defaultStrategy({ voiceAfterMinutes: 10, replyTimeoutMinutes: 30 }),
       transport: {
         kind: "vonage",

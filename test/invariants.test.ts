@@ -3,9 +3,11 @@
  * the production code that every other test let through (see the mutation-testing issue).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { evaluateBatch, RulesetCache } from "../engine/evaluate.ts";
+import { evaluateBatches, RulesetCache } from "../engine/evaluate.ts";
 import type { TouchpointEvent } from "../engine/events.ts";
-import { CustomerState } from "../engine/features/state.ts";
+import { MemoryState } from "../engine/features/memory.ts";
+import { partitionOf } from "../engine/partitioning.ts";
+import { FencedOut, partitionOwners, takePartition } from "../engine/store/partitions.ts";
 import { eventually, loadPeopleVia, loadStory, openCaseWith } from "../fixtures/stories.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 import { firstCaseHandled, PARIS, PHNOM_PENH, tx } from "./support/payments.ts";
@@ -27,14 +29,25 @@ describe("invariants", () => {
   });
   afterAll(() => t?.close());
 
-  /** What a worker hands evaluateBatch, built here so a test can run a batch by hand. */
-  const evaluateDeps = () => ({
-    sql: t.tp.db.sql,
-    state: new CustomerState(t.tp.redis, t.tp.keyPrefix),
-    rulesets: new RulesetCache(t.tp.db.sql),
-    metrics: t.tp.metrics,
-    log: t.tp.log,
-  });
+  /**
+   * What a partition's owner hands evaluateBatches, built here so a test can run batches by hand:
+   * a state of its own, and the fence of the partition as it is now (a retry by its owner).
+   */
+  const evaluateAs = async (customerId: string) => {
+    const partition = partitionOf(customerId, t.tp.partitions);
+    const owner = (await partitionOwners(t.tp.db.sql)).find((o) => o.partition === partition)!;
+    const deps = {
+      sql: t.tp.db.sql,
+      memory: new MemoryState({ maxCustomers: 100 }),
+      rulesets: new RulesetCache(t.tp.db.sql),
+      metrics: t.tp.metrics,
+      log: t.tp.log,
+    };
+    return (batch: string) =>
+      evaluateBatches(deps, { partition, epoch: owner.epoch }, [
+        { batch, receivedAt: Date.now(), customers: [customerId] },
+      ]);
+  };
   const decisions = () =>
     t.tp.db.sql`select event_id, rule, decided_at from decisions order by event_id, rule`;
   /**
@@ -47,7 +60,7 @@ describe("invariants", () => {
     expect(new Set(after.map(key)).size).toBe(after.length);
     for (const d of before) expect(after.find((a) => key(a) === key(d))?.decided_at).toEqual(d.decided_at);
   };
-  /** Puts stored events in a waiting batch of their own, as migration 011 leaves an old job's. */
+  /** Puts stored events in a waiting batch of their own with no partition, as versions before partitions left one. */
   const asWaitingBatch = (batch: string, ids: string[]) => t.tp.db.sql`
     with made as (
       insert into event_batches (id, received_at, event_ids) values (${batch}, now(), ${ids}) returning id
@@ -61,14 +74,14 @@ describe("invariants", () => {
     await t.drained();
     const before = await decisions();
     expect(before.length).toBeGreaterThan(0);
-    // The same batch again, as BullMQ retries a job whose worker died after storing its decisions.
-    const deps = evaluateDeps();
-    // Its worker died after storing the decisions and before marking the batch evaluated.
+    // Its owner died after storing the decisions and before marking the batch evaluated: the
+    // next owner evaluates it again, from a state loaded afresh.
     const [{ batch_id: batch }] = (await t.tp.db.sql`
       update event_batches set evaluated_at = null
       where id in (select batch_id from events where id = any(${events.map((e) => e.id)}))
       returning id as batch_id`) as unknown as [{ batch_id: string }];
-    await evaluateBatch(deps, { batch, events, receivedAt: Date.now() });
+    const again = await (await evaluateAs("cus-42"))(batch);
+    expect(again.evaluated).toBe(events.length);
     await expectFirstDecisionsKept(before);
   });
 
@@ -77,69 +90,74 @@ describe("invariants", () => {
     await openCaseWith(t.api, "cus-42", ["impossible-location-spend"]);
     await t.drained();
     const before = await t.tp.db.sql`select event_id, rule from decisions order by event_id, rule`;
-    const deps = evaluateDeps();
     // The reconciler's copy of a batch whose first run finished meanwhile.
     const [{ batch_id: batch }] = (await t.tp.db.sql`
       select distinct batch_id from events where id = any(${events.map((e) => e.id)})`) as unknown as [
       { batch_id: string },
     ];
-    const again = await evaluateBatch(deps, { batch, events, receivedAt: Date.now() });
+    const again = await (await evaluateAs("cus-42"))(batch);
     expect(again.evaluated).toBe(0);
+    // Its customer is still handed on, should a decision of an earlier run be waiting for a case.
     expect(await t.tp.db.sql`select event_id, rule from decisions order by event_id, rule`).toEqual(before);
   });
 
-  it("evaluates jobs queued before batches as the stored batch holding their events, whole and once", async () => {
+  it("refuses the writes of a process whose partition was taken over since (the fence)", async () => {
     const events = loadStory("phnom-penh-paris").steps[0]!.events as TouchpointEvent[];
-    await t.api("POST", "/v1/events", events);
     await openCaseWith(t.api, "cus-42", ["impossible-location-spend"]);
     await t.drained();
-    const ids = events.map((e) => e.id);
-    const decided = await decisions();
-    // As migration 011 leaves it: the batch waiting, and two jobs from before that name no batch,
-    // each holding some of its events.
-    const batch = "before-011:test";
-    await asWaitingBatch(batch, ids);
-    const receivedAt = Date.now();
-    await t.tp.queues.evaluate.addBulk([
-      { name: "batch", data: { events: events.slice(0, 2), receivedAt }, opts: { jobId: "before-011-a" } },
-      { name: "batch", data: { events: events.slice(2), receivedAt }, opts: { jobId: "before-011-b" } },
-    ]);
+    const [{ batch_id: batch }] = (await t.tp.db.sql`
+      update event_batches set evaluated_at = null
+      where id in (select batch_id from events where id = any(${events.map((e) => e.id)}))
+      returning id as batch_id`) as unknown as [{ batch_id: string }];
+    await t.tp.db.sql`delete from decisions where customer_id = 'cus-42' and case_id is null`;
+    const stale = await evaluateAs("cus-42");
+    // Another process takes the partition (its epoch rises) while this one is about to write.
+    const partition = partitionOf("cus-42", t.tp.partitions);
+    await takePartition(t.tp.db.sql, partition, "someone-else", new Date());
+    await expect(stale(batch)).rejects.toBeInstanceOf(FencedOut);
+    const [row] = await t.tp.db.sql`select evaluated_at from event_batches where id = ${batch}`;
+    expect(row!.evaluated_at).toBeNull();
+    // The process holding it now evaluates it.
+    // Until it runs: its own timer may hold the lock this moment.
+    await eventually(() => t.tp.pool!.reconciler.runOnce(new Date(Date.now() + 3600_000)));
     await t.drained();
-    const [row] = await t.tp.db
-      .sql`select evaluated_at, evaluated_version from event_batches where id = ${batch}`;
-    expect(row!.evaluated_at).not.toBeNull();
-    expect(row!.evaluated_version).toBeGreaterThan(0);
-    // Queued once, whole: the two old jobs each asked for the same job, which BullMQ keeps one of.
-    const jobs = (await t.tp.queues.evaluate.getJobs(["completed"])).filter((j) => j.data.batch === batch);
-    // (The reconciler's first run may re-drive it too: a copy that evaluates nothing.)
-    expect(jobs.map((j) => j.returnvalue?.evaluated).filter((n) => n > 0)).toEqual([events.length]);
-    await expectFirstDecisionsKept(decided);
+    const [after] = await t.tp.db.sql`select evaluated_at from event_batches where id = ${batch}`;
+    expect(after!.evaluated_at).not.toBeNull();
   });
 
-  it("lets one of two copies of a batch's job that start together evaluate it, the other leaving it be", async () => {
-    const events = loadStory("phnom-penh-paris").steps[0]!.events as TouchpointEvent[];
-    // A reconciler run that finds no epoch key re-drives whatever is pending at once: make sure
-    // the key is there, so the two copies here are the only ones.
-    await eventually(async () =>
-      (await t.tp.redis.exists(`${t.tp.keyPrefix}:epoch`)) === 1 ? true : undefined,
-    );
+  it("splits a waiting batch of an earlier version by partition and evaluates each part once", async () => {
+    const events = [
+      tx("split-1", "split-a", "2026-11-20T10:00:00Z", PARIS),
+      tx("split-2", "split-a", "2026-11-20T12:00:00Z", PARIS),
+      tx("split-3", "split-c", "2026-11-20T12:00:00Z", PARIS),
+    ];
+    // Different partitions, or the test proves nothing.
+    expect(partitionOf("split-a", t.tp.partitions)).not.toBe(partitionOf("split-c", t.tp.partitions));
     await t.api("POST", "/v1/events", events);
-    await openCaseWith(t.api, "cus-42", ["impossible-location-spend"]);
     await t.drained();
+    const decided = await decisions();
     const ids = events.map((e) => e.id);
-    const batch = "copies-test";
-    await asWaitingBatch(batch, ids);
-    const evaluate = t.tp.pool!.workers.find((w) => w.name === "evaluate")!;
-    await evaluate.pause();
-    const data = { batch, events, receivedAt: Date.now() };
-    await t.tp.queues.evaluate.addBulk([
-      { name: "batch", data, opts: { jobId: "copy-a" } },
-      { name: "batch", data, opts: { jobId: "copy-b" } },
-    ]);
-    evaluate.resume();
+    await asWaitingBatch("before-partitions", ids);
+    // Until it runs: its own timer may hold the lock this moment.
+    await eventually(() => t.tp.pool!.reconciler.runOnce(new Date(Date.now() + 3600_000)));
     await t.drained();
-    const jobs = (await t.tp.queues.evaluate.getJobs(["completed"])).filter((j) => j.data.batch === batch);
-    expect(jobs.map((j) => j.returnvalue?.evaluated).sort()).toEqual([0, events.length]);
+    const rows = await t.tp.db.sql`
+      select id, partition, evaluated_at is not null as evaluated, cardinality(event_ids)::int as n
+      from event_batches where id like 'before-partitions%' order by id`;
+    expect(rows.map((r) => ({ ...r }))).toEqual(
+      [
+        { partition: partitionOf("split-c", t.tp.partitions), n: 1 },
+        { partition: partitionOf("split-a", t.tp.partitions), n: 2 },
+      ]
+        .map((p) => ({
+          id: `before-partitions-p${p.partition}`,
+          partition: p.partition,
+          evaluated: true,
+          n: p.n,
+        }))
+        .sort((a, b) => (a.id < b.id ? -1 : 1)),
+    );
+    await expectFirstDecisionsKept(decided);
   });
 
   it("measures the Phnom Penh to Paris journey as the map does: distance, and distance over time", async () => {

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { partitionOf } from "../engine/partitioning.ts";
+import { insertBatches } from "../engine/store/events.ts";
 import { generateStream, shuffle } from "../fixtures/generator.ts";
 import { eventually, loadPeopleVia, openCaseWith } from "../fixtures/stories.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
@@ -331,23 +333,38 @@ describe("bad input", () => {
     expect(person.status).toBe(400);
   });
 
-  it("sets aside an event whose state cannot be read, with its reason, and evaluates the rest of its batch", async () => {
-    // Corrupt one customer's state the way a bad migration or a stray write could.
-    await t.tp.redis.set(`${t.tp.keyPrefix}:c:{poison-1}:pay3`, "not a sorted set");
-    const r = await t.api("POST", "/v1/events", [
-      tx("poison-a", "poison-1", "2026-11-22T10:00:00Z", PARIS),
-      tx("healthy-a", "cus-19", "2026-11-22T10:02:00Z", PARIS),
-    ]);
-    expect(r.body.accepted).toBe(2);
+  it("sets aside an event whose state cannot be taken, with its reason, and evaluates the rest of its batch", async () => {
+    // Nothing else waiting, or the reconciler leaves stored batches to the backlog.
+    await t.drained();
+    // A stored event its worker cannot read (written by hand, or by a bad migration): no amount.
+    const healthy = tx("healthy-a", "cus-19", "2026-11-22T10:02:00Z", PARIS);
+    const { amount: _, ...poison } = tx("poison-a", "cus-19", "2026-11-22T10:00:00Z", PARIS);
+    await insertBatches(
+      t.tp.db.sql,
+      [
+        {
+          id: "poison-batch",
+          partition: partitionOf("cus-19", t.tp.partitions),
+          events: [poison as never, healthy as never],
+        },
+      ],
+      new Date(),
+    );
+    // Until it runs: its own timer may hold the lock this moment.
+    await eventually(() => t.tp.pool!.reconciler.runOnce(new Date(Date.now() + 3600_000)));
     await t.drained();
     const rows = await t.tp.db.sql`
       select id, evaluated_at is not null as evaluated, error from event_status where id in ('poison-a', 'healthy-a') order by id`;
     expect(rows).toEqual([
       { id: "healthy-a", evaluated: true, error: null },
-      { id: "poison-a", evaluated: true, error: expect.stringMatching(/WRONGTYPE/) },
+      { id: "poison-a", evaluated: true, error: expect.stringMatching(/value/) },
     ]);
-    const failedJobs = await t.tp.queues.evaluate.getFailedCount();
-    expect(failedJobs).toBe(0);
+    // And the customer's next payment is evaluated as usual, the broken one left out of their state.
+    await t.api("POST", "/v1/events", [tx("healthy-b", "cus-19", "2026-11-22T10:04:00Z", PARIS)]);
+    await t.drained();
+    const [next] = await t.tp.db
+      .sql`select error, evaluated_at is not null as evaluated from event_status where id = 'healthy-b'`;
+    expect(next).toEqual({ error: null, evaluated: true });
   });
 
   it("reads NDJSON line by line: a bad line rejects only itself", async () => {

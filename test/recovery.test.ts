@@ -2,17 +2,26 @@
  * Redis forgets (a restart without persistence, a failover to an empty replica): Postgres is the
  * record, and what it says is owed is done anyway, once.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UnrecoverableError, Worker } from "bullmq";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLogger } from "../engine/log.ts";
+import { partitionOwners } from "../engine/store/partitions.ts";
 import { oldestPending } from "../engine/store/work.ts";
 import { eventually, loadPeopleVia, loadStory, openCaseWith } from "../fixtures/stories.ts";
 import { bullPrefix, owe } from "../workers/queues.ts";
-import { createDatabase, deleteKeys, startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
+import {
+  createDatabase,
+  deleteKeys,
+  startTestTouchpoint,
+  TEST_REDIS_URL,
+  type TestTouchpoint,
+} from "./support/harness.ts";
 import { PARIS, PHNOM_PENH, tx } from "./support/payments.ts";
+import { running, spawnTouchpoint, type TouchpointProcess } from "./support/processes.ts";
 
 const story = loadStory("phnom-penh-paris");
 const [notice, phnomPenh1, login, phnomPenh2, paris] = story.steps[0]!.events as Array<{ id: string }>;
@@ -46,9 +55,11 @@ describe("when Redis forgets everything", () => {
     t = await startTestTouchpoint({ env: { SWEEP_EVERY_MS: "300" } });
     await loadPeopleVia(t.api);
     for (const w of t.tp.pool!.workers) await w.pause();
+    t.tp.pool!.evaluators.pause();
     expect((await t.api("POST", "/v1/events", story.steps[0]!.events)).body.accepted).toBe(5);
     await redisForgets(t);
     for (const w of t.tp.pool!.workers) w.resume();
+    t.tp.pool!.evaluators.resume();
 
     const kase = await openCaseWith(t.api, "cus-42", ["impossible-location-spend"]);
     await checkTextSent(t, kase.id);
@@ -163,34 +174,30 @@ describe("when Redis forgets everything", () => {
   });
 });
 
-describe("when Redis forgets a customer in the middle of a batch (issue 22)", () => {
+describe("when a partition's owner loses it in the middle of a batch", () => {
   let t: TestTouchpoint | undefined;
+  const children: TouchpointProcess[] = [];
   afterEach(async () => {
+    for (const c of children.splice(0)) if (running(c.child)) c.child.kill("SIGKILL");
     await t?.close();
     t = undefined;
   });
-
-  /** Redis forgets every customer's state (their keys alone: the queues' loss is the suite above's). */
-  async function stateForgotten(t: TestTouchpoint) {
-    const keys = await t.tp.redis.keys(`${t.tp.keyPrefix}:c:*`);
-    expect(keys.length).toBeGreaterThan(0);
-    await t.tp.redis.del(...keys);
-  }
   const holds = (batch: { events: readonly { id: string }[] } | undefined, id: string) =>
     batch?.events.some((e) => e.id === id) ?? false;
   const travelHits = (t: TestTouchpoint, customerId: string) =>
     t.tp.db.sql`select event_id from decisions
       where customer_id = ${customerId} and rule = 'impossible-location-spend'`;
 
-  it("catches a journey whose second half finds the customer built and Redis empty by the time it is observed", async () => {
-    // The later payment (Phnom Penh) is in before the wipe; the earlier one (Paris) arrives after
-    // it, finds the customer built, and Redis restarts empty before its state script runs.
+  it("catches a journey whose second half was being evaluated when Redis restarted empty", async () => {
+    // The later payment (Phnom Penh) is in before the wipe; the earlier one (Paris) is being
+    // evaluated when Redis forgets everything: the partition's lease, its stream, its entry.
     let wiped = false;
     t = await startTestTouchpoint({
+      env: { PARTITION_LEASE_MS: "1500" },
       fault: async (at, batch) => {
         if (at !== "evaluate.before-state" || wiped || !holds(batch, "fw-paris") || !t) return;
         wiped = true;
-        await stateForgotten(t);
+        await deleteKeys(t.prefix);
       },
     });
     await loadPeopleVia(t.api);
@@ -200,44 +207,67 @@ describe("when Redis forgets a customer in the middle of a batch (issue 22)", ()
     await t.drained();
     expect(wiped).toBe(true);
     expect(await travelHits(t, "cus-19")).toEqual([{ event_id: "fw-paris" }]);
+    // And the partition is held again, at a later epoch, so the next journey is caught too.
+    await t.api("POST", "/v1/events", [tx("fw-pp2", "cus-19", "2026-11-23T14:00:00Z", PHNOM_PENH)]);
+    await t.api("POST", "/v1/events", [tx("fw-paris2", "cus-19", "2026-11-23T16:00:00Z", PARIS)]);
+    await t.drained();
+    expect((await travelHits(t, "cus-19")).map((r) => r.event_id).sort()).toEqual(["fw-paris", "fw-paris2"]);
   });
 
-  it("catches a journey whose later-arriving half was observed just before Redis forgot, and not yet evaluated", async () => {
-    // Paris arrives first and waits after its customer was found built; Phnom Penh arrives, is
-    // observed (no Paris in the state yet), and Redis forgets before Phnom Penh's batch is marked
-    // evaluated. Paris then finds the customer gone and rebuilds: the rebuild must hold Phnom Penh,
-    // or neither payment ever sees the other.
-    let release: () => void = () => {};
-    const parisMayGo = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let parisDone: () => void = () => {};
-    const parisEvaluated = new Promise<void>((resolve) => {
-      parisDone = resolve;
-    });
-    let wiped = false;
-    t = await startTestTouchpoint({
-      fault: async (at, batch) => {
-        if (!t) return;
-        if (at === "evaluate.before-state" && holds(batch, "fo-paris") && !wiped) await parisMayGo;
-        if (at === "evaluate.after-state" && holds(batch, "fo-paris")) parisDone();
-        if (at === "evaluate.after-state" && holds(batch, "fo-pp") && !wiped) {
-          wiped = true;
-          await stateForgotten(t);
-          release();
-          await parisEvaluated;
-        }
-      },
-    });
+  it("lets another process take over a worker that stalls past its lease, and refuses the stalled one's writes", async () => {
+    // Process A stops (SIGSTOP) in the middle of a batch, after taking its events into its state;
+    // its leases expire, B takes every partition, evaluates the batch and the next; A then wakes
+    // and tries to write what it decided: refused (its epoch is gone), and nothing is decided twice.
+    const database = await createDatabase();
+    const prefix = `t${randomBytes(4).toString("hex")}`;
+    t = await startTestTouchpoint({ database, prefix, env: { ROLE: "api" } });
     await loadPeopleVia(t.api);
-    // A payment at home a week before: the customer is built before either half arrives.
-    await t.api("POST", "/v1/events", [tx("fo-home", "cus-19", "2026-11-15T12:00:00Z", PARIS)]);
+    const worker = (fault?: string) =>
+      spawnTouchpoint({
+        ROLE: "workers",
+        DATABASE_URL: database.url,
+        REDIS_URL: TEST_REDIS_URL,
+        REDIS_PREFIX: prefix,
+        SEED_FIXTURES: "0",
+        LOG_LEVEL: "warn",
+        PARTITION_LEASE_MS: "1500",
+        ...(fault ? { TOUCHPOINT_FAULT: fault } : {}),
+      });
+    const owners = async () => (await partitionOwners(t!.tp.db.sql)).map((o) => o.owner?.split(":")[1]);
+    const a = worker("stop:evaluate.after-state");
+    children.push(a);
+    await eventually(async () =>
+      (await owners()).every((o) => o === String(a.child.pid)) ? true : undefined,
+    );
+    await t.api("POST", "/v1/events", [tx("st-pp", "cus-19", "2026-11-24T14:00:00Z", PHNOM_PENH)]);
+    // A stops itself at the fault (it holds every partition); B takes them once A's leases run out.
+    await eventually(async () => {
+      const state = await import("node:fs/promises").then((fs) =>
+        fs.readFile(`/proc/${a.child.pid}/stat`, "utf8").catch(() => ""),
+      );
+      return state.split(" ")[2] === "T" ? true : undefined;
+    }, 30_000);
+    const b = worker();
+    children.push(b);
+    await eventually(
+      async () => ((await owners()).every((o) => o === String(b.child.pid)) ? true : undefined),
+      30_000,
+    );
     await t.drained();
-    await t.api("POST", "/v1/events", [tx("fo-paris", "cus-19", "2026-11-22T12:00:00Z", PARIS)]);
-    await t.api("POST", "/v1/events", [tx("fo-pp", "cus-19", "2026-11-22T14:00:00Z", PHNOM_PENH)]);
+    a.child.kill("SIGCONT");
+    await t.api("POST", "/v1/events", [tx("st-paris", "cus-19", "2026-11-24T16:00:00Z", PARIS)]);
     await t.drained();
-    expect(wiped).toBe(true);
-    expect(await travelHits(t, "cus-19")).toEqual([{ event_id: "fo-paris" }]);
+    expect(await travelHits(t, "cus-19")).toEqual([{ event_id: "st-paris" }]);
+    const [batch] = await t.tp.db.sql`
+      select evaluated_at is not null as evaluated from event_batches
+      where id = (select batch_id from events where id = 'st-pp')`;
+    expect(batch?.evaluated).toBe(true);
+    // A, awake, was refused and let its partitions go; it takes its share again from B.
+    await eventually(
+      async () => ((await owners()).some((o) => o === String(a.child.pid)) ? true : undefined),
+      30_000,
+    );
+    expect(running(a.child)).toBe(true);
   });
 });
 
@@ -357,6 +387,7 @@ describe("a new deployment", () => {
     });
     t = await startTestTouchpoint({ log });
     for (const w of t.tp.pool!.workers) await w.pause();
+    t.tp.pool!.evaluators.pause();
     await loadPeopleVia(t.api);
     // Pending work, which a worker would take before the reconciler's first run.
     expect((await t.api("POST", "/v1/events", [phnomPenh1, login])).body.accepted).toBe(2);

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
+import { partitionOwners } from "../engine/store/partitions.ts";
 import { generateStream, shuffle } from "../fixtures/generator.ts";
 import { eventually } from "../fixtures/stories.ts";
 import {
@@ -103,10 +104,16 @@ describe("two worker processes on one stream", () => {
       );
     const shared = await run(api);
 
-    // Both processes took part: BullMQ records which worker ran each batch.
-    const batches = await api.tp.queues.evaluate.getCompleted(0, -1);
-    const pids = new Set(batches.map((j) => j.processedBy?.split(":").pop()));
-    expect(pids).toEqual(new Set(children.map((c) => String(c.child.pid))));
+    // Both processes share the partitions (each owner is `host:pid:…`), half each once balanced.
+    const owners = async () =>
+      (await partitionOwners(api.tp.db.sql)).map((o) => o.owner?.split(":")[1] ?? "none");
+    await eventually(async () => {
+      const held = await owners();
+      const pids = children.map((c) => String(c.child.pid));
+      return pids.every((pid) => held.filter((o) => o === pid).length === api.tp.partitions / 2)
+        ? true
+        : undefined;
+    }, 30_000);
 
     expect(alone.cases.length).toBeGreaterThan(10);
     expect(shared.cases).toEqual(alone.cases);

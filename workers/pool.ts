@@ -5,18 +5,21 @@ import type { Redis } from "ioredis";
 import type { CaseUpdate } from "../engine/cases/intake.ts";
 import { isServiceUnavailable, RetryableError } from "../engine/errors.ts";
 import type { FaultPoint, FxCache, RulesetCache } from "../engine/evaluate.ts";
-import type { CustomerState } from "../engine/features/state.ts";
+import { eventLocation } from "../engine/events.ts";
+import { MemoryState } from "../engine/features/memory.ts";
 import type { Logger } from "../engine/log.ts";
 import type { Metrics } from "../engine/metrics.ts";
 import type { CallDeps } from "../engine/outreach/calls.ts";
 import type { ContactDeps } from "../engine/outreach/contact.ts";
 import { finishBacktest } from "../engine/store/backtests.ts";
 import type { Sql } from "../engine/store/database.ts";
+import { latestLocatedEvent } from "../engine/store/events.ts";
 import { markOwedDone, markOwedFailed } from "../engine/store/work.ts";
 import { backtestProcessor } from "./backtests.ts";
 import { casesProcessor } from "./cases.ts";
-import { evaluateProcessor } from "./evaluate.ts";
+import { evaluatePartition } from "./evaluate.ts";
 import { outreachProcessor } from "./outreach.ts";
+import { type Evaluators, startEvaluators } from "./partitions.ts";
 import { bullPrefix, isOwedJob, jobId as jobIdOf, owe, QUEUES, type Queues } from "./queues.ts";
 import { type Reconciler, startReconciler } from "./reconciler.ts";
 import { repliesProcessor } from "./replies.ts";
@@ -27,7 +30,6 @@ export interface WorkerDeps {
   redis: Redis;
   /** Prefix of this deployment's own Redis keys: REDIS_PREFIX and the database's id. */
   keyPrefix: string;
-  state: CustomerState;
   rulesets: RulesetCache;
   fx?: FxCache;
   metrics: Metrics;
@@ -39,7 +41,7 @@ export interface WorkerDeps {
   /** Called after a case changed, e.g. to contact the customer. */
   onCaseUpdate?: (u: CaseUpdate) => Promise<void>;
   /** Texting: transport, policy, bank identity. */
-  contact: Omit<ContactDeps, "sql" | "state" | "log" | "metrics" | "schedule" | "now">;
+  contact: Omit<ContactDeps, "sql" | "latestLocation" | "log" | "metrics" | "schedule" | "now">;
 }
 
 /** This process as the jobs it runs name it: host and pid. */
@@ -64,10 +66,19 @@ export interface PoolOptions {
   sweepAfterMs: number;
   /** How often the reconciler looks for work Redis forgot, ms. */
   reconcileEveryMs: number;
+  /** Evaluation partitions (the database's count: see `partitionCount`). */
+  partitions: number;
+  /** How long a partition's lease lasts unrenewed: a process that dies gives its partitions up after it. ms. */
+  partitionLeaseMs: number;
+  /** Customers whose state a process holds in memory at most. */
+  stateCustomers: number;
 }
 
 export interface Pool {
   workers: Worker[];
+  /** The partitions this process evaluates, and their state. */
+  evaluators: Evaluators;
+  memory: MemoryState;
   /** True while every worker is running and connected. */
   healthy(): boolean;
   reconciler: Reconciler;
@@ -79,7 +90,12 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
   const contact: ContactDeps = {
     ...deps.contact,
     sql: deps.sql,
-    state: deps.state,
+    // The customer's clock: their latest located event, from Postgres (any process may text).
+    async latestLocation(customerId) {
+      const e = await latestLocatedEvent(deps.sql, customerId);
+      const at = e && eventLocation(e);
+      return at && { lat: at.lat, lon: at.lon, at: Date.parse(e.occurredAt) };
+    },
     log: deps.log,
     metrics: deps.metrics,
     now,
@@ -199,8 +215,20 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
     worker.on("error", (err) => deps.log.error({ queue: name, err: err.message }, "worker error"));
     return worker;
   };
+  const memory = new MemoryState({ maxCustomers: opts.stateCustomers });
+  const evaluators = startEvaluators({
+    sql: deps.sql,
+    redis: deps.redis,
+    connect: () => opts.connection.duplicate(),
+    keyPrefix: deps.keyPrefix,
+    partitions: opts.partitions,
+    leaseMs: opts.partitionLeaseMs,
+    memory,
+    log: deps.log,
+    evaluate: evaluatePartition(deps, memory),
+    onHeld: (n) => deps.metrics.partitionsHeld.set(n),
+  });
   const workers = [
-    make(QUEUES.evaluate, evaluateProcessor(deps), opts.concurrency),
     make(QUEUES.cases, casesProcessor(deps), Math.max(2, Math.ceil(opts.concurrency / 2))),
     make(QUEUES.outreach, outreachProcessor(contact), 4, { max: opts.ratePerSecond, duration: 1000 }),
     make(QUEUES.replies, repliesProcessor(conversation), 4),
@@ -216,17 +244,20 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
     keyPrefix: deps.keyPrefix,
     everyMs: opts.reconcileEveryMs,
     sweepAfterMs: opts.sweepAfterMs,
+    partitions: opts.partitions,
   });
   // Earlier versions swept from a BullMQ job scheduler, which Redis forgets along with the rest.
   deps.queues.maintenance.removeJobScheduler("sweep-unevaluated").catch(() => {});
   deps.metrics.workersRunning.set(workers.length);
   return {
     workers,
-    healthy: () => workers.every((w) => w.isRunning()),
+    evaluators,
+    memory,
+    healthy: () => evaluators.running() && workers.every((w) => w.isRunning()),
     reconciler,
     async close() {
       await reconciler.stop();
-      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all([evaluators.close(), ...workers.map((w) => w.close())]);
       deps.metrics.workersRunning.set(0);
     },
   };

@@ -19,8 +19,9 @@ import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "../engine/log.ts";
 import type { Metrics } from "../engine/metrics.ts";
+import { partitionOf } from "../engine/partitioning.ts";
 import type { Sql } from "../engine/store/database.ts";
-import { unevaluatedBatches } from "../engine/store/events.ts";
+import { splitBatch, unevaluatedBatches } from "../engine/store/events.ts";
 import {
   anythingPending,
   dueOwed,
@@ -29,7 +30,8 @@ import {
   oldestPending,
   pruneOwed,
 } from "../engine/store/work.ts";
-import { type CasesJob, type EvaluateJob, jobId, QUEUES, type Queues, queueJobOptions } from "./queues.ts";
+import { type BatchEntry, entriesWaiting, queueBatches } from "./partitions.ts";
+import { type CasesJob, jobId, QUEUES, type Queues, queueJobOptions } from "./queues.ts";
 
 export interface ReconcilerOptions {
   sql: Sql;
@@ -41,8 +43,10 @@ export interface ReconcilerOptions {
   keyPrefix: string;
   /** How often to run, ms. */
   everyMs: number;
-  /** Unevaluated events older than this are re-queued (when `evaluate` is idle), ms. */
+  /** Unevaluated events older than this are re-queued (when no partition has entries waiting), ms. */
   sweepAfterMs: number;
+  /** Evaluation partitions. */
+  partitions: number;
 }
 
 export interface ReconcileReport {
@@ -121,21 +125,29 @@ export function startReconciler(o: ReconcilerOptions) {
   }
 
   async function requeueEvents(now: Date, all: boolean): Promise<number> {
-    if (!all && !(await idle(o.queues.evaluate))) return 0;
+    // A backlog is not a loss: with entries waiting in any partition, batches are left to them.
+    if (!all && (await entriesWaiting(o.redis, o.keyPrefix, o.partitions)) > 0) return 0;
     const olderThan = all ? now : new Date(now.getTime() - o.sweepAfterMs);
     const lost = await unevaluatedBatches(o.sql, olderThan, MAX_PER_RUN);
-    const stamp = String(now.getTime());
-    // Each batch as the API queued it: its row records its evaluation.
-    const jobs = lost.map((b) => ({
-      name: "batch",
-      data: {
-        batch: b.id,
-        customers: [...new Set(b.events.map((e) => e.customerId))],
-        receivedAt: b.receivedAt.getTime(),
-      } satisfies EvaluateJob,
-      opts: { jobId: jobId("sweep", b.id, stamp) },
-    }));
-    if (jobs.length > 0) await o.queues.evaluate.addBulk(jobs);
+    // Each batch as the API queued it, on its partition's stream (its row records its
+    // evaluation, so a batch queued twice is evaluated once); a batch of an earlier version,
+    // which may hold several partitions' events, is split first.
+    const entries: BatchEntry[] = [];
+    for (const b of lost) {
+      const receivedAt = b.receivedAt.getTime();
+      if (b.partition !== undefined) {
+        entries.push({
+          batch: b.id,
+          partition: b.partition,
+          receivedAt,
+          customers: [...new Set(b.events.map((e) => e.customerId))],
+        });
+        continue;
+      }
+      for (const part of await splitBatch(o.sql, b, (c) => partitionOf(c, o.partitions)))
+        entries.push({ batch: part.id, partition: part.partition, receivedAt, customers: part.customers });
+    }
+    await queueBatches(o.redis, o.keyPrefix, entries);
     return lost.reduce((n, b) => n + b.events.length, 0);
   }
 

@@ -9,14 +9,12 @@ import { countThisMinute } from "../../engine/features/rates.ts";
 import { countByCustomer, parseIngestBody, splitHeavy } from "../../engine/ingest.ts";
 import type { Logger } from "../../engine/log.ts";
 import type { Metrics } from "../../engine/metrics.ts";
+import { partitionOf } from "../../engine/partitioning.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { type EventBatch, insertBatches, takeBackBatches } from "../../engine/store/events.ts";
-import { type EvaluateJob, jobId, type Queues } from "../../workers/queues.ts";
+import { type BatchEntry, queueBatches } from "../../workers/partitions.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
 import { errorBody } from "../errors.ts";
-
-/** BullMQ priority of a flooding customer's batches: after every batch without one. */
-const HEAVY_PRIORITY = 100;
 
 /** Rejected events listed per reply, so a reply stays near its request's size. */
 const MAX_ERRORS_LISTED = 100;
@@ -28,7 +26,10 @@ export interface IngestDeps {
   redisPrefix: string;
   /** Events per minute beyond which a customer's events wait behind everyone else's. */
   heavyPerMinute: number;
-  queues: Queues;
+  /** Prefix of this deployment's Redis keys (the partitions' streams). */
+  keyPrefix: string;
+  /** Evaluation partitions: each batch holds one partition's events. */
+  partitions: number;
   metrics: Metrics;
   log: Logger;
   maxBytes: number;
@@ -56,10 +57,11 @@ export function eventRoutes(deps: IngestDeps) {
       );
       const receivedAt = new Date();
       const events = parsed.valid.map((v) => v.event);
-      // Batches are stored with the request's events in one statement, so they are made first: a
-      // customer over INGEST_HEAVY_PER_MINUTE is evaluated after everyone else (a BullMQ priority:
-      // jobs without one go first), so their flood cannot hold up other customers.
-      const priorities = new Map<string, number>();
+      // Batches are stored with the request's events in one statement, so they are made first:
+      // one partition's events each (its owner evaluates them), and a customer over
+      // INGEST_HEAVY_PER_MINUTE in batches of their own, read after everyone else's in the
+      // partition, so their flood cannot hold up other customers.
+      const heavyBatches = new Set<string>();
       const batches: EventBatch[] = [];
       if (events.length > 0) {
         // Counted up front, atomically, so requests of one customer in flight at once see each
@@ -78,14 +80,23 @@ export function eventRoutes(deps: IngestDeps) {
           });
         }
         const { normal, heavy } = splitHeavy(events, thisMinute, deps.heavyPerMinute);
-        for (const [list, priority] of [
-          [normal, undefined],
-          [heavy, HEAVY_PRIORITY],
+        for (const [list, isHeavy] of [
+          [normal, false],
+          [heavy, true],
         ] as const) {
-          for (let i = 0; i < list.length; i += deps.batchSize) {
-            const id = `${receivedAt.getTime().toString(36)}-${randomBytes(8).toString("hex")}`;
-            batches.push({ id, events: list.slice(i, i + deps.batchSize) });
-            if (priority) priorities.set(id, priority);
+          const byPartition = new Map<number, TouchpointEvent[]>();
+          for (const e of list) {
+            const p = partitionOf(e.customerId, deps.partitions);
+            const of = byPartition.get(p);
+            if (of) of.push(e);
+            else byPartition.set(p, [e]);
+          }
+          for (const [partition, of] of byPartition) {
+            for (let i = 0; i < of.length; i += deps.batchSize) {
+              const id = `${receivedAt.getTime().toString(36)}-${randomBytes(8).toString("hex")}`;
+              batches.push({ id, partition, events: of.slice(i, i + deps.batchSize) });
+              if (isHeavy) heavyBatches.add(id);
+            }
           }
         }
       }
@@ -112,22 +123,20 @@ export function eventRoutes(deps: IngestDeps) {
       }
       const accepted = stored.reduce((n, b) => n + b.events.length, 0);
       try {
-        if (stored.length > 0)
-          await deps.queues.evaluate.addBulk(
-            stored.map((b) => {
-              const priority = priorities.get(b.id);
-              return {
-                name: "batch",
-                // The events stay in Postgres, where they were just stored: the job names them.
-                data: {
-                  batch: b.id,
-                  customers: [...new Set(b.events.map((e) => e.customerId))],
-                  receivedAt: receivedAt.getTime(),
-                } satisfies EvaluateJob,
-                opts: { jobId: jobId("ingest", b.id), ...(priority ? { priority } : {}) },
-              };
+        // The events stay in Postgres, where they were just stored: the stream entry names them.
+        await queueBatches(
+          deps.redis,
+          deps.keyPrefix,
+          stored.map(
+            (b): BatchEntry => ({
+              batch: b.id,
+              partition: b.partition ?? 0,
+              receivedAt: receivedAt.getTime(),
+              customers: [...new Set(b.events.map((e) => e.customerId))],
+              ...(heavyBatches.has(b.id) ? { heavy: true } : {}),
             }),
-          );
+          ),
+        );
       } catch (err) {
         // Stored but not queued: take the events back so the client's retry is not a "duplicate".
         await takeBackBatches(
@@ -142,7 +151,7 @@ export function eventRoutes(deps: IngestDeps) {
         await uncount([]);
         throw new RetryableError("queue unavailable, nothing was accepted; retry", undefined, { cause: err });
       }
-      const heavy = stored.filter((b) => priorities.has(b.id)).reduce((n, b) => n + b.events.length, 0);
+      const heavy = stored.filter((b) => heavyBatches.has(b.id)).reduce((n, b) => n + b.events.length, 0);
       if (heavy > 0) deps.metrics.eventsDeprioritised.inc(heavy);
       await uncount(stored.flatMap((b) => b.events));
 

@@ -198,7 +198,11 @@ export class MemoryState {
     for (const c of customerIds) this.accounts.set(c, emptyAccount());
     for (const e of history) {
       const account = this.accounts.get(e.customerId);
-      if (account) record(account, e, amountOf, now);
+      // An event that cannot be recorded was set aside when it was evaluated: it is left out again.
+      if (account)
+        try {
+          record(account, e, amountOf, now);
+        } catch {}
     }
     this.evict();
   }

@@ -7,7 +7,6 @@
 import { PermanentError, RetryableError, ValidationError } from "../errors.ts";
 import type { FaultPoint } from "../evaluate.ts";
 import type { TouchpointEvent } from "../events.ts";
-import type { CustomerState } from "../features/state.ts";
 import { type Logger, maskPhone } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Severity } from "../rules/schema.ts";
@@ -106,7 +105,8 @@ export interface VoiceDeps {
 
 export interface ContactDeps {
   sql: Sql;
-  state: CustomerState;
+  /** The customer's latest located event (their clock for quiet hours), if any. */
+  latestLocation(customerId: string): Promise<{ lat: number; lon: number; at: number } | undefined>;
   transport: MessageTransport;
   /** The contact strategy per severity (CONTACT_STRATEGY_FILE, or the shipped default). */
   strategy: Strategy;
@@ -491,7 +491,7 @@ export async function decide(
   // A retry of a send that failed for a passing reason must not be capped by its own row.
   const [counts, location] = await Promise.all([
     contactCounts(deps.sql, ctx.customer.id, ctx.id, now, messageKey),
-    deps.state.latestLocation(ctx.customer.id),
+    deps.latestLocation(ctx.customer.id),
   ]);
   const decision = decideContact({
     now,

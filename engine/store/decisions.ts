@@ -3,6 +3,7 @@ import type { TouchpointEvent } from "../events.ts";
 import type { Hit } from "../rules/reference.ts";
 import type { Severity } from "../rules/schema.ts";
 import type { Q } from "./database.ts";
+import { type Fence, FencedOut } from "./partitions.ts";
 
 export interface NewDecision {
   event: TouchpointEvent;
@@ -100,4 +101,69 @@ export async function lockUnlinkedDecisions(tx: Q, customerId: string): Promise<
 /** Puts the decisions on the case. */
 export async function linkDecisions(tx: Q, caseId: string, ids: readonly string[]): Promise<void> {
   await tx`update decisions set case_id = ${caseId} where id = any(${ids as string[]})`;
+}
+
+/**
+ * What a partition's owner evaluated, written in one statement under its fence (see
+ * engine/store/partitions.ts): the decisions (once per event and rule, as `insertDecisions`),
+ * the batches marked evaluated with the version, the events that could not be evaluated set aside
+ * with their reasons. Nothing is written unless the partition's epoch is still `fence.epoch`
+ * (then FencedOut): the row is read `for share`, so a process taking the partition meanwhile
+ * waits for this statement, or this statement sees its new epoch. Answers the new decisions and
+ * the customers (of `customers`) with live decisions not on a case, these included.
+ */
+export async function recordEvaluation(
+  sql: Q,
+  fence: Fence,
+  w: {
+    decisions: readonly NewDecision[];
+    batches: readonly string[];
+    customers: readonly string[];
+    version: number;
+    at: Date;
+    failed: ReadonlyArray<{ id: string; error: string }>;
+  },
+): Promise<{ inserted: Array<{ id: string; rule: string; customerId: string }>; customersToCase: string[] }> {
+  const d = w.decisions;
+  const [row] = await sql`
+    with fence as (
+      select 1 from evaluation_partitions
+      where partition = ${fence.partition} and epoch = ${fence.epoch} for share
+    ), ins as (
+      insert into decisions (event_id, customer_id, rule, mode, ruleset_version, severity, title, team, explanation, decided_at)
+      select u.event_id, u.customer_id, u.rule, u.mode, u.ruleset_version, u.severity, u.title, u.team, u.explanation::jsonb, u.decided_at
+      from unnest(
+        ${d.map((x) => x.event.id)}::text[], ${d.map((x) => x.event.customerId)}::text[], ${d.map((x) => x.hit.rule)}::text[],
+        ${d.map((x) => x.hit.mode)}::text[], ${d.map((x) => x.rulesetVersion)}::int[], ${d.map((x) => x.hit.severity)}::text[],
+        ${d.map((x) => x.hit.title)}::text[], ${d.map((x) => x.hit.team)}::text[],
+        ${d.map((x) => JSON.stringify(x.hit.explanation))}::text[], ${d.map((x) => x.decidedAt.toISOString())}::timestamptz[]
+      ) as u(event_id, customer_id, rule, mode, ruleset_version, severity, title, team, explanation, decided_at)
+      where exists (select 1 from fence)
+      on conflict (event_id, rule) do update set mode = excluded.mode, ruleset_version = excluded.ruleset_version
+        where decisions.case_id is null
+          and (decisions.mode, decisions.ruleset_version) is distinct from (excluded.mode, excluded.ruleset_version)
+      returning id, rule, customer_id, mode, (xmax = 0) as inserted
+    ), marked as (
+      update event_batches set evaluated_at = ${w.at}, evaluated_version = ${w.version}
+      where id = any(${w.batches as string[]}) and evaluated_at is null and exists (select 1 from fence)
+      returning id
+    ), failed as (
+      update events set error = f.error
+      from unnest(${w.failed.map((f) => f.id)}::text[], ${w.failed.map((f) => f.error.slice(0, 2000))}::text[]) as f(id, error)
+      where events.id = f.id and exists (select 1 from marked)
+    )
+    select exists (select 1 from fence) as fenced,
+      (select coalesce(json_agg(json_build_object('id', id::text, 'rule', rule, 'customerId', customer_id)), '[]'::json)
+        from ins where inserted) as inserted,
+      (select coalesce(json_agg(distinct c), '[]'::json) from (
+        -- The statement's snapshot does not see its own inserts: those come from \`ins\`.
+        select customer_id as c from decisions
+        where case_id is null and mode = 'live' and customer_id = any(${w.customers as string[]})
+        union select customer_id from ins where mode = 'live'
+      ) x) as to_case`;
+  if (!row?.fenced) throw new FencedOut(fence);
+  return {
+    inserted: row.inserted as Array<{ id: string; rule: string; customerId: string }>,
+    customersToCase: row.to_case as string[],
+  };
 }

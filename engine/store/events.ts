@@ -3,11 +3,13 @@
  * evaluated per batch, and read back to rebuild a customer's Redis state or re-drive lost work.
  */
 import type { TouchpointEvent } from "../events.ts";
-import type { Q } from "./database.ts";
+import type { Q, Sql } from "./database.ts";
 
 /** Events the API queues as one `evaluate` job, under an id of their own. */
 export interface EventBatch {
   id: string;
+  /** The evaluation partition all its events belong to (absent in batches of earlier versions). */
+  partition?: number;
   events: TouchpointEvent[];
 }
 
@@ -33,6 +35,7 @@ export async function insertBatches(
   const occurred: string[] = [];
   const payloads: string[] = [];
   const batchIds: string[] = [];
+  const partitions = new Map(batches.map((b) => [b.id, b.partition]));
   for (const b of batches) {
     for (const e of b.events) {
       ids.push(e.id);
@@ -55,13 +58,16 @@ export async function insertBatches(
       on conflict (id) do nothing
       returning id, batch_id
     ), made as (
-      insert into event_batches (id, received_at, event_ids)
-      select batch_id, ${receivedAt}, array_agg(id) from stored group by batch_id
+      insert into event_batches (id, received_at, event_ids, partition)
+      select s.batch_id, ${receivedAt}, array_agg(s.id), min(p.partition)
+      from stored s join unnest(${[...partitions.keys()]}::text[], ${[...partitions.values()].map((p) => p ?? null)}::int[]) as p(id, partition)
+        on p.id = s.batch_id
+      group by s.batch_id
     )
     select id from stored`;
   const fresh = new Set(inserted.map((r) => r.id as string));
   return batches
-    .map((b) => ({ id: b.id, events: b.events.filter((e) => fresh.has(e.id)) }))
+    .map((b) => ({ ...b, events: b.events.filter((e) => fresh.has(e.id)) }))
     .filter((b) => b.events.length > 0);
 }
 
@@ -156,7 +162,9 @@ export async function batchesOf(
 async function withEvents(
   sql: Q,
   batches: readonly Record<string, unknown>[],
-): Promise<Array<{ id: string; events: TouchpointEvent[]; receivedAt: Date; evaluated: boolean }>> {
+): Promise<
+  Array<{ id: string; events: TouchpointEvent[]; receivedAt: Date; evaluated: boolean; partition?: number }>
+> {
   const ids = batches.flatMap((b) => b.event_ids as string[]);
   const rows = ids.length > 0 ? await sql`select id, payload from events where id = any(${ids})` : [];
   const payloads = new Map(rows.map((r) => [r.id as string, r.payload as TouchpointEvent]));
@@ -164,6 +172,7 @@ async function withEvents(
     id: b.id as string,
     receivedAt: b.received_at as Date,
     evaluated: b.evaluated_at != null,
+    ...(b.partition != null ? { partition: b.partition as number } : {}),
     events: (b.event_ids as string[]).flatMap((id) => payloads.get(id) ?? []),
   }));
 }
@@ -185,12 +194,19 @@ export async function customerHistory(
   since: Date,
   perCustomer: number,
   exclude: readonly string[],
+  /**
+   * Only events of evaluated batches: a partition's owner, which evaluates every other batch of
+   * its customers itself, after the events at hand (the Redis state also takes batches observed).
+   */
+  evaluatedOnly = false,
 ): Promise<TouchpointEvent[]> {
   if (customerIds.length === 0) return [];
   const ids = customerIds as string[];
   const skip = exclude as string[];
   // Evaluated before migration 012 had no observed_at; every batch observed since has one.
-  const observed = sql`exists (
+  const observed = evaluatedOnly
+    ? sql`exists (select 1 from event_batches b where b.id = events.batch_id and b.evaluated_at is not null)`
+    : sql`exists (
     select 1 from event_batches b
     where b.id = events.batch_id and (b.observed_at is not null or b.evaluated_at is not null))`;
   const rows = await sql`
@@ -223,14 +239,14 @@ export async function unevaluatedBatches(
   sql: Q,
   olderThan: Date,
   maxEvents: number,
-): Promise<Array<{ id: string; events: TouchpointEvent[]; receivedAt: Date }>> {
+): Promise<Array<{ id: string; events: TouchpointEvent[]; receivedAt: Date; partition?: number }>> {
   const batches = await sql`
-    select id, received_at, event_ids from (
-      select id, received_at, event_ids,
+    select id, received_at, event_ids, partition from (
+      select id, received_at, event_ids, partition,
         sum(cardinality(event_ids)) over (order by received_at, id) - cardinality(event_ids) as before
       from (
         -- Every batch holds an event: no more than maxEvents batches can be wanted.
-        select id, received_at, event_ids from event_batches
+        select id, received_at, event_ids, partition from event_batches
         where evaluated_at is null and received_at < ${olderThan}
         order by received_at, id limit ${maxEvents}
       ) pending
@@ -238,4 +254,80 @@ export async function unevaluatedBatches(
     where before < ${maxEvents}
     order by received_at, id`;
   return withEvents(sql, batches);
+}
+
+/**
+ * Stored batches as a partition's owner reads them, in one statement: each one's status, and the
+ * events of those not yet evaluated. A batch missing from the answer was taken back at ingest.
+ */
+export async function readBatches(
+  sql: Q,
+  batchIds: readonly string[],
+): Promise<Array<{ id: string; evaluated: boolean; events: TouchpointEvent[] }>> {
+  if (batchIds.length === 0) return [];
+  const rows = await sql`
+    select b.id, b.evaluated_at is not null as evaluated,
+      case when b.evaluated_at is null then
+        (select coalesce(json_agg(e.payload), '[]'::json) from events e where e.id = any(b.event_ids) and e.batch_id = b.id)
+      end as events
+    from event_batches b where b.id = any(${batchIds as string[]})`;
+  return rows.map((r) => ({
+    id: r.id as string,
+    evaluated: r.evaluated as boolean,
+    events: (r.events as TouchpointEvent[] | null) ?? [],
+  }));
+}
+
+/**
+ * The customer's latest located event (a payment where the card was present, or any event with a
+ * place), for their current time zone: the newest first along the customer's index.
+ */
+export async function latestLocatedEvent(sql: Q, customerId: string): Promise<TouchpointEvent | undefined> {
+  const [row] = await sql`
+    select payload from events
+    where customer_id = ${customerId} and error is null
+      and case when type = 'card.transaction'
+        then payload->>'channel' <> 'ecommerce' and payload->'merchant'->'lat' is not null
+        else payload->'geo' is not null end
+    order by occurred_at desc limit 1`;
+  return row ? (row.payload as TouchpointEvent) : undefined;
+}
+
+/**
+ * Splits a batch of an earlier version (events of several partitions, no partition of its own)
+ * into one batch per partition, in one transaction, so each goes to its partition's owner. The
+ * new batches' ids are the old one's with the partition: splitting again (a retry) finds them.
+ * Answers the batches to queue; none when the batch was evaluated or taken back meanwhile.
+ */
+export async function splitBatch(
+  sql: Sql,
+  batch: { id: string; receivedAt: Date; events: readonly TouchpointEvent[] },
+  partitionOfCustomer: (customerId: string) => number,
+): Promise<Array<{ id: string; partition: number; customers: string[] }>> {
+  const parts = new Map<number, TouchpointEvent[]>();
+  for (const e of batch.events) {
+    const p = partitionOfCustomer(e.customerId);
+    parts.set(p, [...(parts.get(p) ?? []), e]);
+  }
+  const made = [...parts].map(([partition, events]) => ({
+    id: `${batch.id}-p${partition}`,
+    partition,
+    events,
+    customers: [...new Set(events.map((e) => e.customerId))],
+  }));
+  return sql.begin(async (tx) => {
+    const [gone] = await tx`
+      delete from event_batches where id = ${batch.id} and evaluated_at is null and partition is null
+      returning id`;
+    if (!gone) return [];
+    for (const b of made) {
+      const ids = b.events.map((e) => e.id);
+      await tx`
+        insert into event_batches (id, received_at, event_ids, partition, observed_at)
+        values (${b.id}, ${batch.receivedAt}, ${ids}, ${b.partition}, now())
+        on conflict (id) do nothing`;
+      await tx`update events set batch_id = ${b.id} where id = any(${ids})`;
+    }
+    return made.map(({ id, partition, customers }) => ({ id, partition, customers }));
+  });
 }

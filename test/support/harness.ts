@@ -14,6 +14,7 @@ import type { FaultPoint } from "../../engine/evaluate.ts";
 import { createLogger, type Logger } from "../../engine/log.ts";
 import { type Api, apiClient, eventually } from "../../fixtures/stories.ts";
 import { start, type Touchpoint } from "../../main.ts";
+import { entriesWaiting } from "../../workers/partitions.ts";
 
 export const TEST_DATABASE_URL =
   process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -124,16 +125,8 @@ export async function startTestTouchpoint(
           const [row] = await tp.db
             .sql`select count(*)::int as n from event_status where evaluated_at is null`;
           if ((row?.n as number) > 0) return undefined;
-          for (const q of [tp.queues.evaluate]) {
-            const counts = await q.getJobCounts(
-              "waiting",
-              "active",
-              "delayed",
-              "prioritized",
-              "waiting-children",
-            );
-            if (Object.values(counts).some((n) => n > 0)) return undefined;
-          }
+          // Acknowledged once its hits are handed to `cases`.
+          if ((await entriesWaiting(tp.redis, tp.keyPrefix, tp.partitions)) > 0) return undefined;
           // Outreach keeps delayed jobs (reminders, morning texts) by design: only what is due counts.
           // Cases keep delayed reroutes (a case waiting for its customer's advocate) by design too.
           for (const q of [tp.queues.cases, tp.queues.outreach, tp.queues.replies]) {

@@ -1,0 +1,486 @@
+/**
+ * Evaluation by partition. A customer's events belong to one of a fixed number of partitions
+ * (`partitionOf`); each partition is a Redis stream of stored batches, read through a consumer
+ * group by the one process that holds the partition's lease, which keeps those customers' state
+ * in memory (engine/features/memory.ts).
+ *
+ * Why streams and leases, not a BullMQ queue per partition: the owner of a partition reads every
+ * batch waiting in it in one call and evaluates them together, so a request split over 16
+ * partitions costs one stream entry per partition, not one job each (a BullMQ job costs about
+ * 800 µs of CPU to move through its states: measured by `npm run bench`, "queue ceiling"; split
+ * 16 ways, that alone was more than the state it saves). The consumer group's pending list keeps
+ * what was read and not acknowledged, so a process that dies mid-batch loses nothing: the next
+ * holder claims its entries.
+ *
+ * Ownership is a Redis lease per partition (SET NX PX, renewed a third of the way through) and,
+ * in Postgres, an epoch raised by each taking: a process writes decisions and marks batches
+ * evaluated only while the epoch it took is still the partition's (a fencing token, checked in the
+ * same statement as the writes). What happens when a process
+ * - dies: its leases expire (PARTITION_LEASE_MS); another process takes each partition, raises its
+ *   epoch, claims the entries the dead one had read, and loads each customer from Postgres when
+ *   it first meets them. Batches the dead one had not marked are evaluated again, whole;
+ * - stalls past its lease (a long pause): the partition is taken as above; when the stalled one
+ *   wakes, its next write is refused (FencedOut), it lets the partition and its state go, and its
+ *   renewal finds the lease no longer its own. Nothing it decided after losing the lease is kept;
+ * - loses its leases with a Redis that forgot them: the same, for every partition it held; it
+ *   takes partitions again, keeping a partition's state only if nobody held it in between (the
+ *   epoch it takes is the next after its own).
+ * Processes share the partitions: each aims for its share (partitions ÷ live processes, rounded
+ * up, counting processes that renewed their membership within a lease), takes free ones and
+ * gives back extras, so adding a process moves some partitions to it within a few renewals.
+ */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import type { Redis } from "ioredis";
+import type { MemoryState } from "../engine/features/memory.ts";
+import type { Logger } from "../engine/log.ts";
+import { partitionOf } from "../engine/partitioning.ts";
+import type { Sql } from "../engine/store/database.ts";
+import { type Fence, FencedOut, takePartition } from "../engine/store/partitions.ts";
+
+/** A stored batch waiting in its partition's stream. */
+export interface BatchEntry {
+  batch: string;
+  partition: number;
+  /** When the API accepted it, ms since epoch. */
+  receivedAt: number;
+  /** The batch's customers, distinct. */
+  customers: string[];
+  /** Customers over INGEST_HEAVY_PER_MINUTE: read after everyone else's in the partition. */
+  heavy?: boolean;
+}
+
+/** The consumer group every partition's streams are read through. */
+const GROUP = "evaluators";
+
+/**
+ * A partition's keys. One hash tag per partition, so its two streams can be read in one call on
+ * a Redis Cluster.
+ */
+export function partitionKeys(keyPrefix: string, partition: number) {
+  const tag = `{${keyPrefix}:p${partition}}`;
+  return { batches: `${tag}:batches`, heavy: `${tag}:heavy`, lease: `${tag}:lease` };
+}
+
+/** The sorted set of live evaluator processes, scored by their last renewal (ms). */
+const membersKey = (keyPrefix: string) => `${keyPrefix}:evaluators`;
+
+/** Queues stored batches on their partitions' streams, in one round trip. */
+export async function queueBatches(
+  redis: Redis,
+  keyPrefix: string,
+  entries: readonly BatchEntry[],
+): Promise<void> {
+  if (entries.length === 0) return;
+  const pipeline = redis.pipeline();
+  for (const e of entries) {
+    const keys = partitionKeys(keyPrefix, e.partition);
+    pipeline.xadd(
+      e.heavy ? keys.heavy : keys.batches,
+      "*",
+      "b",
+      e.batch,
+      "r",
+      String(e.receivedAt),
+      "c",
+      JSON.stringify(e.customers),
+    );
+  }
+  const replies = (await pipeline.exec()) ?? [];
+  const failed = replies.find(([err]) => err);
+  if (failed) throw failed[0];
+}
+
+/** Stream entries not yet acknowledged, all partitions together: zero when nothing waits. */
+export async function entriesWaiting(redis: Redis, keyPrefix: string, partitions: number): Promise<number> {
+  const pipeline = redis.pipeline();
+  for (let p = 0; p < partitions; p++) {
+    const keys = partitionKeys(keyPrefix, p);
+    pipeline.xlen(keys.batches);
+    pipeline.xlen(keys.heavy);
+  }
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.reduce((n, [err, len]) => {
+    if (err) throw err;
+    return n + Number(len);
+  }, 0);
+}
+
+/** Renews a lease if this process still holds it. */
+const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/** Entries one read takes at most, per stream: what one evaluation handles together. */
+const READ_COUNT = 50;
+/** How long a read waits for entries, ms: bounds how soon a stopping partition notices. */
+const BLOCK_MS = 1000;
+/** A group of entries failing this many times in a row is left to the reconciler's sweep. */
+const MAX_ATTEMPTS = 8;
+
+export interface EvaluatorsOptions {
+  sql: Sql;
+  /** Commands that do not block: leases, membership, acknowledgements. */
+  redis: Redis;
+  /** A new connection for one partition's blocking reads. */
+  connect(): Redis;
+  keyPrefix: string;
+  partitions: number;
+  leaseMs: number;
+  memory: MemoryState;
+  log: Logger;
+  /** Evaluates the entries read from one partition (fenced): throws FencedOut when the partition was taken. */
+  evaluate(entries: BatchEntry[], fence: Fence): Promise<void>;
+  /** How long to wait after a failed evaluation before reading again, ms (doubles per attempt). */
+  retryMs?: number;
+  /** Told how many partitions this process holds whenever that changes. */
+  onHeld?(count: number): void;
+}
+
+interface Holding {
+  epoch: number;
+  reader: Redis;
+  stopping: boolean;
+  done: Promise<void>;
+}
+
+export interface Evaluators {
+  /** The partitions this process holds now, with their epochs. */
+  held(): ReadonlyMap<number, number>;
+  /** Renews, balances and takes partitions now (it also runs on its own timer). */
+  tick(): Promise<void>;
+  /** True while this process takes part (its timer runs). */
+  running(): boolean;
+  /** Stops reading new entries (the partitions stay held) until `resume`: for a drain, or a test. */
+  pause(): void;
+  resume(): void;
+  /** Stops reading, lets every lease go (others take them at once) and forgets the state. */
+  close(): Promise<void>;
+}
+
+export function startEvaluators(o: EvaluatorsOptions): Evaluators {
+  const me = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+  const held = new Map<number, Holding>();
+  /** Holdings let go whose last evaluation may still be running: a re-take waits for it. */
+  const stopping = new Map<number, Promise<void>>();
+  /** The epoch this process last took each partition at: the state is kept across a re-take only right after it. */
+  const lastEpoch = new Map<number, number>();
+  let closed = false;
+  let paused: { until: Promise<void>; end: () => void } | undefined;
+  let ticking: Promise<void> | undefined;
+  const retryMs = o.retryMs ?? 500;
+
+  const dropState = (partition: number) =>
+    o.memory.drop((customerId) => partitionOf(customerId, o.partitions) === partition);
+
+  async function ensureGroups(keys: ReturnType<typeof partitionKeys>) {
+    for (const stream of [keys.batches, keys.heavy]) {
+      await o.redis.xgroup("CREATE", stream, GROUP, "0", "MKSTREAM").catch((err: Error) => {
+        if (!/BUSYGROUP/.test(err.message)) throw err;
+      });
+    }
+  }
+
+  type Read = Array<[string, Array<[string, string[]]>]> | null;
+  const parse = (partition: number, read: Read, heavyKey: string) => {
+    const out: Array<{ id: string; stream: string; entry: BatchEntry }> = [];
+    for (const [stream, items] of read ?? []) {
+      for (const [id, fields] of items) {
+        // An entry the consumer group still lists but whose body was deleted reads as null fields.
+        if (!fields) continue;
+        const f = new Map<string, string>();
+        for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i]!, fields[i + 1]!);
+        out.push({
+          id,
+          stream,
+          entry: {
+            batch: f.get("b") ?? "",
+            partition,
+            receivedAt: Number(f.get("r") ?? Date.now()),
+            customers: JSON.parse(f.get("c") ?? "[]") as string[],
+            ...(stream === heavyKey ? { heavy: true } : {}),
+          },
+        });
+      }
+    }
+    // Everyone's before the heavy customers'.
+    return out.sort((a, b) => Number(a.stream === heavyKey) - Number(b.stream === heavyKey));
+  };
+
+  async function consume(partition: number, h: Holding) {
+    const keys = partitionKeys(o.keyPrefix, partition);
+    const fence: Fence = { partition, epoch: h.epoch };
+    // First what this process and any earlier holder read and did not acknowledge (claimed from
+    // them: the lease says they are gone), then what is new.
+    let backlog = true;
+    let claimedAt = 0;
+    let attempt = 0;
+    while (!h.stopping) {
+      if (paused) {
+        await Promise.race([paused.until, sleep(BLOCK_MS)]);
+        continue;
+      }
+      try {
+        if (backlog || Date.now() - claimedAt > o.leaseMs) {
+          await ensureGroups(keys);
+          for (const stream of [keys.batches, keys.heavy]) {
+            let cursor = "0-0";
+            do {
+              const r = (await o.redis.xautoclaim(
+                stream,
+                GROUP,
+                me,
+                backlog ? 0 : o.leaseMs,
+                cursor,
+                "COUNT",
+                500,
+              )) as [string, unknown[]];
+              cursor = r[0];
+              if (r[1].length > 0) backlog = true;
+            } while (cursor !== "0-0" && !h.stopping);
+          }
+          claimedAt = Date.now();
+        }
+        const read = (await (backlog
+          ? h.reader.xreadgroup(
+              "GROUP",
+              GROUP,
+              me,
+              "COUNT",
+              READ_COUNT,
+              "STREAMS",
+              keys.batches,
+              keys.heavy,
+              "0",
+              "0",
+            )
+          : h.reader.xreadgroup(
+              "GROUP",
+              GROUP,
+              me,
+              "COUNT",
+              READ_COUNT,
+              "BLOCK",
+              BLOCK_MS,
+              "STREAMS",
+              keys.batches,
+              keys.heavy,
+              ">",
+              ">",
+            ))) as Read;
+        const items = parse(partition, read, keys.heavy);
+        if (items.length === 0) {
+          backlog = false;
+          continue;
+        }
+        if (h.stopping) return;
+        await o.evaluate(
+          items.map((i) => i.entry).filter((e) => e.batch !== ""),
+          fence,
+        );
+        const ack = o.redis.pipeline();
+        for (const stream of [keys.batches, keys.heavy]) {
+          const ids = items.filter((i) => i.stream === stream).map((i) => i.id);
+          if (ids.length > 0) ack.xack(stream, GROUP, ...ids).xdel(stream, ...ids);
+        }
+        await ack.exec();
+        attempt = 0;
+      } catch (err) {
+        if (h.stopping) return;
+        if (err instanceof FencedOut) {
+          o.log.warn(
+            { partition, epoch: h.epoch },
+            "partition taken over by another process: letting it and its state go",
+          );
+          lose(partition, h);
+          return;
+        }
+        const message = err instanceof Error ? err.message : String(err);
+        if (/NOGROUP/.test(message)) {
+          // Redis forgot the stream and its group (restarted empty): the reconciler queues again
+          // what was in it; the group is made anew on the next pass.
+          backlog = true;
+          continue;
+        }
+        attempt++;
+        o.log.warn({ partition, attempt, err: message }, "evaluation failed; reading the partition again");
+        if (attempt >= MAX_ATTEMPTS) {
+          // Left to the reconciler's sweep, which queues unevaluated batches again: the partition
+          // must not stop for one group of batches that keeps failing.
+          o.log.error(
+            { partition },
+            `a group of batches failed ${MAX_ATTEMPTS} times: acknowledged, left to the sweep`,
+          );
+          await skipBacklog(keys).catch(() => {});
+          attempt = 0;
+        }
+        backlog = true;
+        await sleep(Math.min(retryMs * 2 ** Math.min(attempt, 6), 30_000));
+      }
+    }
+  }
+
+  async function skipBacklog(keys: ReturnType<typeof partitionKeys>) {
+    const read = (await o.redis.xreadgroup(
+      "GROUP",
+      GROUP,
+      me,
+      "COUNT",
+      READ_COUNT,
+      "STREAMS",
+      keys.batches,
+      keys.heavy,
+      "0",
+      "0",
+    )) as Read;
+    for (const [stream, items] of read ?? []) {
+      const ids = items.map(([id]) => id);
+      if (ids.length > 0) await o.redis.xack(stream, GROUP, ...ids);
+    }
+  }
+
+  function lose(partition: number, h: Holding) {
+    if (h.stopping) return;
+    h.stopping = true;
+    h.reader.disconnect();
+    // A later holding of this process (taken again at the next epoch) keeps the state.
+    if (held.get(partition) !== h) return;
+    held.delete(partition);
+    dropState(partition);
+    stopping.set(partition, h.done);
+    // A lease still this process's (its writes were refused, it was not its lease that went) is
+    // given up, so the partition is taken again at the next renewal rather than when it expires.
+    o.redis.eval(RELEASE, 1, partitionKeys(o.keyPrefix, partition).lease, me).catch(() => {});
+  }
+
+  async function take(partition: number): Promise<void> {
+    const keys = partitionKeys(o.keyPrefix, partition);
+    let epoch: number;
+    try {
+      epoch = await takePartition(o.sql, partition, me, new Date());
+    } catch (err) {
+      // Postgres out of reach: not taken after all, so nobody waits a lease for it.
+      await o.redis.eval(RELEASE, 1, keys.lease, me).catch(() => {});
+      throw err;
+    }
+    // An evaluation of this process's previous holding may still be finishing (its writes are
+    // refused now): the new holding starts after it.
+    await stopping.get(partition);
+    stopping.delete(partition);
+    // The state held for this partition is whole only if nobody took it since this process did.
+    if (lastEpoch.get(partition) !== epoch - 1) dropState(partition);
+    lastEpoch.set(partition, epoch);
+    const reader = o.connect();
+    reader.on("error", () => {});
+    const h: Holding = { epoch, reader, stopping: false, done: Promise.resolve() };
+    held.set(partition, h);
+    h.done = consume(partition, h).catch((err) =>
+      o.log.error({ partition, err: String(err) }, "partition reader stopped"),
+    );
+    o.log.info({ partition, epoch }, "took evaluation partition");
+  }
+
+  async function giveBack(partition: number, h: Holding) {
+    h.stopping = true;
+    // Let the current evaluation finish (its acknowledgement too), then the lease goes.
+    await Promise.race([h.done, sleep(BLOCK_MS * 2)]);
+    h.reader.disconnect();
+    await h.done;
+    if (held.get(partition) === h) held.delete(partition);
+    dropState(partition);
+    await o.redis.eval(RELEASE, 1, partitionKeys(o.keyPrefix, partition).lease, me).catch(() => {});
+  }
+
+  async function tickOnce(): Promise<void> {
+    try {
+      await balance();
+    } finally {
+      o.onHeld?.(held.size);
+    }
+  }
+
+  async function balance(): Promise<void> {
+    const now = Date.now();
+    const members = membersKey(o.keyPrefix);
+    await o.redis
+      .pipeline()
+      .zadd(members, now, me)
+      .zremrangebyscore(members, 0, now - 3 * o.leaseMs)
+      .exec();
+    // Renewals first: a partition whose lease is gone is let go before another is taken.
+    const renewals = o.redis.pipeline();
+    const mine = [...held];
+    for (const [p] of mine)
+      renewals.eval(RENEW, 1, partitionKeys(o.keyPrefix, p).lease, me, String(o.leaseMs));
+    const renewed = mine.length > 0 ? ((await renewals.exec()) ?? []) : [];
+    mine.forEach(([p, h], i) => {
+      const [err, ok] = renewed[i] ?? [null, 0];
+      if (err || ok !== 1) {
+        o.log.warn({ partition: p }, "lease on evaluation partition lost: letting it and its state go");
+        lose(p, h);
+      }
+    });
+    const live = Math.max(1, await o.redis.zcount(members, now - o.leaseMs, "+inf"));
+    const share = Math.ceil(o.partitions / live);
+    if (held.size > share) {
+      const extras = [...held].slice(share);
+      await Promise.all(extras.map(([p, h]) => giveBack(p, h)));
+      return;
+    }
+    if (held.size < share) {
+      const free = shuffle([...Array(o.partitions).keys()].filter((p) => !held.has(p)));
+      for (const p of free) {
+        if (held.size >= share || closed) break;
+        const got = await o.redis.set(partitionKeys(o.keyPrefix, p).lease, me, "PX", o.leaseMs, "NX");
+        if (got === "OK") await take(p);
+      }
+    }
+  }
+
+  async function tick(): Promise<void> {
+    if (closed) return;
+    ticking ??= tickOnce()
+      .catch((err) => o.log.warn({ err: String(err) }, "evaluation partitions: renewal failed; trying again"))
+      .finally(() => {
+        ticking = undefined;
+      });
+    await ticking;
+  }
+
+  const timer = setInterval(() => void tick(), Math.max(50, Math.floor(o.leaseMs / 3)));
+  void tick();
+
+  return {
+    held: () => new Map([...held].map(([p, h]) => [p, h.epoch])),
+    tick,
+    running: () => !closed,
+    pause() {
+      if (paused) return;
+      let end = () => {};
+      const until = new Promise<void>((ok) => {
+        end = ok;
+      });
+      paused = { until, end };
+    },
+    resume() {
+      paused?.end();
+      paused = undefined;
+    },
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      await ticking;
+      await Promise.all([...held].map(([p, h]) => giveBack(p, h)));
+      await o.redis.zrem(membersKey(o.keyPrefix), me).catch(() => {});
+    },
+  };
+}
+
+function shuffle<T>(list: T[]): T[] {
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [list[i], list[j]] = [list[j]!, list[i]!];
+  }
+  return list;
+}
+
+const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
