@@ -3,6 +3,7 @@
  * chooses: engine/cases/intake.ts and assign.ts), confirm and resolve it. Every step a retry
  * could repeat is keyed on the timeline; row locks order concurrent workers.
  */
+import type postgres from "postgres";
 import type { CaseOutcome } from "../cases/cases.ts";
 import { NotFoundError } from "../errors.ts";
 import type { Severity } from "../rules/schema.ts";
@@ -11,7 +12,9 @@ import { addTimeline } from "./timeline.ts";
 
 /**
  * Inserts the customer's open case unless they have one (the partial unique index on open cases
- * decides, so concurrent workers open one). True when this call opened it.
+ * decides, so concurrent workers open one), kept for the advocate who last helped its customer
+ * (routing reads it). The new case as routing reads it (inserted, so locked by this transaction),
+ * or undefined when the customer had an open case.
  */
 export async function insertOpenCase(
   tx: Q,
@@ -24,12 +27,14 @@ export async function insertOpenCase(
     openedAt: Date;
     firstDecisionAt: Date;
   },
-): Promise<boolean> {
-  const inserted = await tx`
-      insert into cases (id, customer_id, severity, team, title, opened_at, first_decision_at)
-      values (${c.id}, ${c.customerId}, ${c.severity}, ${c.team}, ${c.title}, ${c.openedAt}, ${c.firstDecisionAt})
-      on conflict (customer_id) where status = 'open' do nothing returning id`;
-  return inserted.length > 0;
+): Promise<RoutingCase | undefined> {
+  const [inserted] = await tx`
+      insert into cases (id, customer_id, severity, team, title, opened_at, first_decision_at, preferred_advocate_id)
+      values (${c.id}, ${c.customerId}, ${c.severity}, ${c.team}, ${c.title}, ${c.openedAt}, ${c.firstDecisionAt},
+        (select last_advocate_id from customers where id = ${c.customerId}))
+      on conflict (customer_id) where status = 'open' do nothing
+      returning id, customer_id, team, severity, status, advocate_id, preferred_advocate_id, wait_until`;
+  return inserted ? routingCase(inserted) : undefined;
 }
 
 /** The customer's open case, locked for this transaction. */
@@ -52,13 +57,6 @@ export async function setCaseSeverity(tx: Q, caseId: string, severity: Severity)
   await tx`update cases set severity = ${severity}, updated_at = now() where id = ${caseId}`;
 }
 
-/** A new case is kept for the advocate who last helped its customer (routing reads it). */
-export async function preferLastAdvocate(tx: Q, caseId: string, customerId: string): Promise<void> {
-  await tx`
-        update cases set preferred_advocate_id = (select last_advocate_id from customers where id = ${customerId})
-        where id = ${caseId}`;
-}
-
 /** What routing reads of a case, locked for this transaction. */
 export interface RoutingCase {
   id: string;
@@ -71,22 +69,22 @@ export interface RoutingCase {
   waitUntil: Date | null;
 }
 
+const routingCase = (c: postgres.Row): RoutingCase => ({
+  id: c.id as string,
+  customerId: c.customer_id as string,
+  team: c.team as string,
+  severity: c.severity as Severity,
+  status: c.status as "open" | "resolved",
+  advocateId: (c.advocate_id as string | null) ?? null,
+  preferredAdvocateId: (c.preferred_advocate_id as string | null) ?? null,
+  waitUntil: (c.wait_until as Date | null) ?? null,
+});
+
 export async function lockCaseForRouting(tx: Q, caseId: string): Promise<RoutingCase | undefined> {
   const [c] = await tx`
     select id, customer_id, team, severity, status, advocate_id, preferred_advocate_id, wait_until
     from cases where id = ${caseId} for update`;
-  return c
-    ? {
-        id: c.id as string,
-        customerId: c.customer_id as string,
-        team: c.team as string,
-        severity: c.severity as Severity,
-        status: c.status as "open" | "resolved",
-        advocateId: (c.advocate_id as string | null) ?? null,
-        preferredAdvocateId: (c.preferred_advocate_id as string | null) ?? null,
-        waitUntil: (c.wait_until as Date | null) ?? null,
-      }
-    : undefined;
+  return c ? routingCase(c) : undefined;
 }
 
 /** How many assignment steps the case's timeline holds: the next step's idempotency key counts on it. */
@@ -103,15 +101,16 @@ export async function setCaseWait(tx: Q, caseId: string, until: Date): Promise<v
   await tx`update cases set wait_until = ${until}, updated_at = now() where id = ${caseId}`;
 }
 
-/** Gives the case to the advocate, who becomes the one the customer knows next time. */
+/** Gives the case to the advocate, who becomes the one the customer knows next time (one statement, both rows). */
 export async function assignCaseTo(
   tx: Q,
   caseId: string,
   customerId: string,
   advocateId: string,
 ): Promise<void> {
-  await tx`update cases set advocate_id = ${advocateId}, wait_until = null, updated_at = now() where id = ${caseId}`;
-  await tx`update customers set last_advocate_id = ${advocateId} where id = ${customerId}`;
+  await tx`
+    with assigned as (update cases set advocate_id = ${advocateId}, wait_until = null, updated_at = now() where id = ${caseId})
+    update customers set last_advocate_id = ${advocateId} where id = ${customerId}`;
 }
 
 /**
@@ -125,8 +124,9 @@ export async function transferCaseTo(
   customerId: string,
   advocateId: string,
 ): Promise<void> {
-  await tx`update cases set advocate_id = ${advocateId}, preferred_advocate_id = ${advocateId}, wait_until = null, updated_at = now() where id = ${caseId}`;
-  await tx`update customers set last_advocate_id = ${advocateId} where id = ${customerId}`;
+  await tx`
+    with moved as (update cases set advocate_id = ${advocateId}, preferred_advocate_id = ${advocateId}, wait_until = null, updated_at = now() where id = ${caseId})
+    update customers set last_advocate_id = ${advocateId} where id = ${customerId}`;
 }
 
 /** Open cases of a team (or kept for one of its advocates) that nobody has, oldest first. */
@@ -157,8 +157,9 @@ export async function returnCaseTo(
   customerId: string,
   advocateId: string,
 ): Promise<void> {
-  await tx`update cases set advocate_id = ${advocateId}, updated_at = now() where id = ${caseId}`;
-  await tx`update customers set last_advocate_id = ${advocateId} where id = ${customerId}`;
+  await tx`
+    with returned as (update cases set advocate_id = ${advocateId}, updated_at = now() where id = ${caseId})
+    update customers set last_advocate_id = ${advocateId} where id = ${customerId}`;
 }
 
 /**
