@@ -11,6 +11,7 @@ import { openOrJoinCase } from "../engine/cases/intake.ts";
 import type { TouchpointEvent } from "../engine/events.ts";
 import type { Hit } from "../engine/rules/reference.ts";
 import type { Severity } from "../engine/rules/schema.ts";
+import { caseJobState } from "../engine/store/cases.ts";
 import { type Database, openDatabase, type Sql } from "../engine/store/database.ts";
 import { insertDecisions } from "../engine/store/decisions.ts";
 import { insertBatches } from "../engine/store/events.ts";
@@ -179,6 +180,25 @@ describe("a new case's steps", () => {
     // assignment, the timeline, the owed check, commit: one timeline statement for all seven steps.
     expect(statements.filter((q) => /insert into case_timeline/i.test(q))).toHaveLength(1);
     expect(statements, statements.join("\n")).toHaveLength(10);
+  });
+});
+
+describe("what a cases job finds, in one read", () => {
+  it("decisions no case has yet; once linked, nothing to link and the check the case still needs", async () => {
+    expect(await caseJobState(sql, "cus-steps-nobody")).toEqual({ unlinked: false, followUps: undefined });
+    await customer("cus-steps-6");
+    await hit("cus-steps-6", "high", "2026-12-06T15:00:00Z");
+    expect(await caseJobState(sql, "cus-steps-6")).toEqual({ unlinked: true, followUps: undefined });
+    const u = await openOrJoinCase(sql, "cus-steps-6", new Date());
+    expect(await caseJobState(sql, "cus-steps-6")).toEqual({
+      unlinked: false,
+      followUps: { caseId: u!.caseId, severity: "high", needsCheck: true, waitUntil: null },
+    });
+    // Once the contact policy has decided on the check, it is no longer owed.
+    await addTimelineEntries(sql, [
+      { caseId: u!.caseId, kind: "contact.decided", idemKey: `policy:${u!.caseId}`, detail: {} },
+    ]);
+    expect((await caseJobState(sql, "cus-steps-6")).followUps?.needsCheck).toBe(false);
   });
 });
 

@@ -235,22 +235,56 @@ export async function resolveCase(
   });
 }
 
+/** What a customer's open case still needs queued (see caseFollowUps). */
+export interface CaseFollowUps {
+  caseId: string;
+  severity: Severity;
+  needsCheck: boolean;
+  waitUntil: Date | null;
+}
+
+/** The open case's columns caseFollowUps reads, for `cases c`. */
+const followUpColumns = (sql: Q) => sql`
+  c.id, c.severity, c.advocate_id, c.wait_until, (c.advocate_id is null and c.wait_until > now()) as waiting,
+  not exists (select 1 from messages m where m.case_id = c.id and m.idem_key = c.id || ':check')
+    and not exists (select 1 from case_timeline t where t.case_id = c.id and t.kind = 'contact.decided') as needs_check`;
+
+const followUps = (c: postgres.Row | undefined): CaseFollowUps | undefined =>
+  c?.id
+    ? {
+        caseId: c.id as string,
+        severity: c.severity as Severity,
+        needsCheck: c.needs_check as boolean,
+        waitUntil: c.waiting ? (c.wait_until as Date) : null,
+      }
+    : undefined;
+
 /**
  * What a customer's open case still needs queued, read from the database rather than remembered:
  * a cases job that dies after its transaction committed is retried with nothing left to link,
  * and must still queue the check and the reroute the first attempt never got to.
  */
-export async function caseFollowUps(sql: Q, customerId: string) {
+export async function caseFollowUps(sql: Q, customerId: string): Promise<CaseFollowUps | undefined> {
   const [c] = await sql`
-    select c.id, c.severity, c.advocate_id, c.wait_until, (c.advocate_id is null and c.wait_until > now()) as waiting,
-      not exists (select 1 from messages m where m.case_id = c.id and m.idem_key = c.id || ':check')
-        and not exists (select 1 from case_timeline t where t.case_id = c.id and t.kind = 'contact.decided') as needs_check
-    from cases c where c.customer_id = ${customerId} and c.status = 'open'`;
-  if (!c) return undefined;
-  return {
-    caseId: c.id as string,
-    severity: c.severity as Severity,
-    needsCheck: c.needs_check as boolean,
-    waitUntil: c.waiting ? (c.wait_until as Date) : null,
-  };
+    select ${followUpColumns(sql)} from cases c where c.customer_id = ${customerId} and c.status = 'open'`;
+  return followUps(c);
+}
+
+/**
+ * What a cases job finds, in one statement: whether the customer has live decisions no case has
+ * yet (then the job opens or joins their case, in a transaction), and else what their open case
+ * still needs queued. Most jobs find nothing to link (an earlier job of the customer took it),
+ * and so need no transaction at all.
+ */
+export async function caseJobState(
+  sql: Q,
+  customerId: string,
+): Promise<{ unlinked: boolean; followUps: CaseFollowUps | undefined }> {
+  const [r] = await sql`
+    select exists (select 1 from decisions d where d.customer_id = ${customerId} and d.case_id is null and d.mode = 'live') as unlinked,
+      o.*
+    from (select 1) as one left join lateral (
+      select ${followUpColumns(sql)} from cases c where c.customer_id = ${customerId} and c.status = 'open'
+    ) as o on true`;
+  return { unlinked: r?.unlinked === true, followUps: followUps(r) };
 }
