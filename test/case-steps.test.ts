@@ -15,6 +15,7 @@ import { caseJobState } from "../engine/store/cases.ts";
 import { type Database, openDatabase, type Sql } from "../engine/store/database.ts";
 import { insertDecisions } from "../engine/store/decisions.ts";
 import { insertBatches } from "../engine/store/events.ts";
+import { applyReceipt, claimOutbound, setOutboundStatus } from "../engine/store/messages.ts";
 import { upsertAdvocate, upsertCustomer } from "../engine/store/people.ts";
 import { addTimelineEntries } from "../engine/store/timeline.ts";
 import { createDatabase } from "./support/harness.ts";
@@ -199,6 +200,56 @@ describe("what a cases job finds, in one read", () => {
       { caseId: u!.caseId, kind: "contact.decided", idemKey: `policy:${u!.caseId}`, detail: {} },
     ]);
     expect((await caseJobState(sql, "cus-steps-6")).followUps?.needsCheck).toBe(false);
+  });
+});
+
+describe("a message's status and the step that records it", () => {
+  it("are one statement: written together, the step even when a receipt moved the row on first, each once", async () => {
+    await customer("cus-steps-7");
+    await hit("cus-steps-7", "high", "2026-12-06T16:00:00Z");
+    const { caseId } = (await openOrJoinCase(sql, "cus-steps-7", new Date()))!;
+    const claim = (key: string) =>
+      claimOutbound(sql, {
+        caseId,
+        customerId: "cus-steps-7",
+        kind: "fraud_check",
+        body: "Did you make this payment?",
+        to: "+33612345678",
+        from: "touchpoint",
+        transport: "vonage",
+        idemKey: key,
+      });
+    const sent = (key: string, messageId: string) => ({
+      caseId,
+      kind: "message.sent" as const,
+      idemKey: `sent:${key}`,
+      detail: { messageId, kind: "fraud_check" },
+    });
+    const { message } = await claim(`${caseId}:check`);
+    await setOutboundStatus(sql, message.id, "submitted", { providerId: "uuid-steps-7" }, [
+      sent(message.idemKey, message.id),
+    ]);
+    // Its retry (the step's key is there already) writes nothing twice.
+    await setOutboundStatus(sql, message.id, "submitted", { providerId: "uuid-steps-7" }, [
+      sent(message.idemKey, message.id),
+    ]);
+    const [row] = await sql`select status, provider_id from messages where id = ${message.id}`;
+    expect(row).toMatchObject({ status: "submitted", provider_id: "uuid-steps-7" });
+
+    // A receipt faster than the worker: the row stays delivered, and the step is still recorded.
+    const other = (await claim(`${caseId}:reminder`)).message;
+    await applyReceipt(sql, { providerId: "uuid-steps-7b", clientRef: other.idemKey, status: "delivered" });
+    await setOutboundStatus(sql, other.id, "submitted", { providerId: "uuid-steps-7b" }, [
+      sent(other.idemKey, other.id),
+    ]);
+    const [late] = await sql`select status from messages where id = ${other.id}`;
+    expect(late?.status).toBe("delivered");
+    const steps = await sql`
+      select idem_key, detail from case_timeline where case_id = ${caseId} and kind = 'message.sent' order by id`;
+    expect(steps.map((t) => [t.idem_key, t.detail.messageId])).toEqual([
+      [`sent:${message.idemKey}`, message.id],
+      [`sent:${other.idemKey}`, other.id],
+    ]);
   });
 });
 

@@ -9,6 +9,7 @@
 import type postgres from "postgres";
 import type { Channel } from "../outreach/strategy.ts";
 import type { Q } from "./database.ts";
+import { type TimelineEntry, timelineInsert } from "./timeline.ts";
 
 export type OutboundStatus =
   | "pending"
@@ -101,18 +102,27 @@ export async function claimSending(sql: Q, id: string): Promise<boolean> {
   return rows.length > 0;
 }
 
+/**
+ * Moves an outbound row on from pending, sending or retrying. `timeline`: the case's steps that
+ * record it, written in the same statement (both or neither: a crash between them would leave
+ * a text sent that the timeline never shows, as a retry finds the row settled).
+ */
 export async function setOutboundStatus(
   sql: Q,
   id: string,
   status: OutboundStatus,
   extra: { providerId?: string; error?: object } = {},
+  timeline: readonly TimelineEntry[] = [],
 ): Promise<void> {
   // Only forward: a receipt may already have moved the row past `sending` (see applyReceipt).
-  await sql`
+  const update = sql`
     update messages set status = ${status}, updated_at = now(),
       provider_id = coalesce(${extra.providerId ?? null}, provider_id),
       error = coalesce(${extra.error ? sql.json(extra.error as postgres.JSONValue) : null}, error)
     where id = ${id} and status in ('pending', 'sending', 'retrying')`;
+  // The steps are written whether or not the row moved, as when they were written apart.
+  if (timeline.length === 0) await update;
+  else await sql`with moved as (${update}) ${timelineInsert(sql, timeline)}`;
 }
 
 /** Receipts may arrive out of order: a later stage never goes back to an earlier one. */

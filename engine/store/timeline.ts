@@ -35,20 +35,28 @@ export async function addTimeline(
  */
 export async function addTimelineEntries(sql: Q, entries: readonly TimelineEntry[]): Promise<Set<string>> {
   if (entries.length === 0) return new Set();
-  const now = new Date();
+  const rows = await timelineInsert(sql, entries);
+  return new Set(rows.map((r) => r.idem_key as string));
+}
+
+/**
+ * The insert of addTimelineEntries as a fragment, to end a statement that writes something else
+ * first in a CTE (a message's status and the step that records it, together). At least one entry.
+ */
+export function timelineInsert(sql: Q, entries: readonly TimelineEntry[]) {
+  const now = new Date().toISOString();
   // One text whatever the number of steps (arrays, not a VALUES list per size): one prepared
   // statement. Details go as JSON text (as a jsonb[] parameter the client would encode each string
   // as a JSON string) and are parsed here.
-  const rows = await sql`
+  return sql`
     insert into case_timeline (case_id, kind, actor, detail, idem_key, at)
     select case_id, kind, actor, detail::jsonb, idem_key, at
     from unnest(${entries.map((e) => e.caseId)}::text[], ${entries.map((e) => e.kind)}::text[],
       ${entries.map((e) => e.actor ?? "system")}::text[], ${entries.map((e) => JSON.stringify(e.detail))}::text[],
-      ${entries.map((e) => e.idemKey)}::text[], ${entries.map((e) => (e.at ?? now).toISOString())}::timestamptz[])
+      ${entries.map((e) => e.idemKey)}::text[], ${entries.map((e) => e.at?.toISOString() ?? now)}::timestamptz[])
       with ordinality as u(case_id, kind, actor, detail, idem_key, at, ord)
     order by ord
     on conflict (idem_key) do nothing returning idem_key`;
-  return new Set(rows.map((r) => r.idem_key as string));
 }
 
 /** The detail of the timeline entry recorded under `idemKey`, if any. */
