@@ -15,7 +15,13 @@ import { caseJobState } from "../engine/store/cases.ts";
 import { type Database, openDatabase, type Sql } from "../engine/store/database.ts";
 import { insertDecisions } from "../engine/store/decisions.ts";
 import { insertBatches } from "../engine/store/events.ts";
-import { applyReceipt, claimOutbound, setOutboundStatus } from "../engine/store/messages.ts";
+import {
+  applyReceipt,
+  claimOutbound,
+  contactCounts,
+  contactHistory,
+  setOutboundStatus,
+} from "../engine/store/messages.ts";
 import { upsertAdvocate, upsertCustomer } from "../engine/store/people.ts";
 import { addTimelineEntries } from "../engine/store/timeline.ts";
 import { createDatabase } from "./support/harness.ts";
@@ -250,6 +256,18 @@ describe("a message's status and the step that records it", () => {
       [`sent:${message.idemKey}`, message.id],
       [`sent:${other.idemKey}`, other.id],
     ]);
+
+    // The step's history and its caps' counts in one read: the counts contactCounts gives.
+    const now = new Date();
+    for (const excludeKey of [message.idemKey, `${caseId}:ask2`]) {
+      const history = await contactHistory(sql, caseId, { customerId: "cus-steps-7", now, excludeKey });
+      expect(history).toEqual({
+        askedOn: "sms",
+        called: false,
+        counts: await contactCounts(sql, "cus-steps-7", caseId, now, excludeKey),
+      });
+    }
+    expect(await contactHistory(sql, caseId)).toEqual({ askedOn: "sms", called: false });
   });
 });
 

@@ -13,6 +13,7 @@ import type { Metrics } from "../metrics.ts";
 import type { Severity } from "../rules/schema.ts";
 import type { Sql } from "../store/database.ts";
 import {
+  type ContactCounts,
   claimOutbound,
   claimSending,
   contactCounts,
@@ -534,11 +535,13 @@ export async function decide(
     optedOut?: boolean;
     /** Where the decision's timeline entry goes for the caller to write with the step it leads to; written here when absent. */
     timeline?: TimelineEntry[];
+    /** The counts of `messageKey` at `now`, read already (contactHistory); read here when absent. */
+    counts?: ContactCounts;
   } = {},
 ) {
   // A retry of a send that failed for a passing reason must not be capped by its own row.
   const [counts, location] = await Promise.all([
-    contactCounts(deps.sql, ctx.customer.id, ctx.id, now, messageKey),
+    opts.counts ?? contactCounts(deps.sql, ctx.customer.id, ctx.id, now, messageKey),
     deps.state.latestLocation(ctx.customer.id),
   ]);
   const decision = decideContact({
@@ -663,7 +666,11 @@ async function runStep(
   const { sql } = deps;
   const step = deps.strategy[ctx.severity][index];
   if (!step) return "strategy done";
-  const history = await contactHistory(sql, ctx.id);
+  const now = deps.now();
+  // A written step's send decision is counted against the caps in the same read as the history.
+  const kind = step.do === "reminder" ? "reminder" : "message";
+  const key = stepKey(ctx.id, index, kind);
+  const history = await contactHistory(sql, ctx.id, { customerId: ctx.customer.id, now, excludeKey: key });
   const plan = planStep({
     step,
     channels: ctx.customer.channels,
@@ -684,7 +691,6 @@ async function runStep(
     return "call task";
   }
 
-  const now = deps.now();
   if (plan.act === "voice") {
     if (ctx.event.type !== "card.transaction")
       return skipStep(
@@ -734,13 +740,12 @@ async function runStep(
   }
 
   // A written question: the contact policy judges quiet hours and caps on its channel.
-  const kind = step.do === "reminder" ? "reminder" : "message";
-  const key = stepKey(ctx.id, index, kind);
   // The policy's decision and the step it leads to go on the timeline together (one statement).
   const decided: TimelineEntry[] = [];
   const decision = await decide(deps, ctx, `policy:${key}:${jobId}`, now, key, ctx.severity, {
     optedOut: optedOutChannels(ctx.customer).has(plan.channel),
     timeline: decided,
+    ...(history.counts ? { counts: history.counts } : {}),
   });
   if (decision.action === "suppress")
     return skipStep(deps, ctx, index, askedAt, decision.reason, nothingAsked, decided);
