@@ -183,10 +183,10 @@ describe("a new case's steps", () => {
     expect(
       (await timeline((await sql`select id from cases where customer_id = 'cus-steps-4'`)[0]!.id)).length,
     ).toBe(7);
-    // begin, the decisions, the case, their link, the advocates (locked, then counted), the
-    // assignment, the timeline, the owed check, commit: one timeline statement for all seven steps.
+    // begin, the decisions, the case, the advocates (locked, then counted), the assignment, then
+    // one statement for the decisions' link, all seven timeline steps and the owed check; commit.
     expect(statements.filter((q) => /insert into case_timeline/i.test(q))).toHaveLength(1);
-    expect(statements, statements.join("\n")).toHaveLength(10);
+    expect(statements, statements.join("\n")).toHaveLength(8);
   });
 });
 

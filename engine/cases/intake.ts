@@ -5,11 +5,11 @@
  */
 
 import type { Severity } from "../rules/schema.ts";
-import { insertOpenCase, lockOpenCase, setCaseSeverity } from "../store/cases.ts";
+import { insertOpenCase, lockOpenCase, recordCaseUpdate, setCaseSeverity } from "../store/cases.ts";
 import type { Sql } from "../store/database.ts";
-import { linkDecisions, lockUnlinkedDecisions } from "../store/decisions.ts";
-import { addTimelineEntries, type TimelineEntry } from "../store/timeline.ts";
-import { type OwedJob, recordOwed } from "../store/work.ts";
+import { lockUnlinkedDecisions } from "../store/decisions.ts";
+import type { TimelineEntry } from "../store/timeline.ts";
+import type { OwedJob } from "../store/work.ts";
 import { assignCase } from "./assign.ts";
 import { maxSeverity, newCaseId } from "./cases.ts";
 
@@ -83,11 +83,6 @@ export async function openOrJoinCase(
         at: now,
       });
     }
-    await linkDecisions(
-      tx,
-      caseId,
-      decisions.map((d) => d.id),
-    );
     for (const d of decisions) {
       timeline.push({
         caseId,
@@ -126,8 +121,13 @@ export async function openOrJoinCase(
       advocateId,
       severity: maxSeverity(kase.severity, severity),
     };
-    await addTimelineEntries(tx, timeline);
-    await recordOwed(tx, owing(update));
+    // Linked last: nothing before reads the decisions' case (routing reads advocates and cases).
+    await recordCaseUpdate(tx, {
+      caseId,
+      decisionIds: decisions.map((d) => d.id),
+      timeline,
+      owed: owing(update),
+    });
     return update;
   });
 }

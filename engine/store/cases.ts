@@ -8,7 +8,9 @@ import type { CaseOutcome } from "../cases/cases.ts";
 import { NotFoundError } from "../errors.ts";
 import type { Severity } from "../rules/schema.ts";
 import type { Q, Sql } from "./database.ts";
-import { addTimeline } from "./timeline.ts";
+import { linkDecisions } from "./decisions.ts";
+import { addTimeline, type TimelineEntry, timelineInsert } from "./timeline.ts";
+import { type OwedJob, owedInsert } from "./work.ts";
 
 /**
  * Inserts the customer's open case unless they have one (the partial unique index on open cases
@@ -35,6 +37,25 @@ export async function insertOpenCase(
       on conflict (customer_id) where status = 'open' do nothing
       returning id, customer_id, team, severity, status, advocate_id, preferred_advocate_id, wait_until`;
   return inserted ? routingCase(inserted) : undefined;
+}
+
+/**
+ * What an update of a case writes once routing is done, in one statement: its decisions linked,
+ * its timeline steps (in order), and the work it makes owed. Call in the update's transaction.
+ */
+export async function recordCaseUpdate(
+  tx: Q,
+  u: {
+    caseId: string;
+    decisionIds: readonly string[];
+    timeline: readonly TimelineEntry[];
+    owed: readonly OwedJob[];
+  },
+): Promise<void> {
+  // The CTEs write different tables and read nothing another writes: one snapshot serves all.
+  const owed = u.owed.length > 0 ? tx`, owed as (${owedInsert(tx, u.owed)})` : tx``;
+  const steps = u.timeline.length > 0 ? timelineInsert(tx, u.timeline) : tx`select 1`;
+  await tx`with linked as (${linkDecisions(tx, u.caseId, u.decisionIds)}) ${owed} ${steps}`;
 }
 
 /** The customer's open case, locked for this transaction. */

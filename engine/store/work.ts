@@ -19,8 +19,12 @@ export interface OwedJob {
  */
 export async function recordOwed(sql: Q, jobs: OwedJob | readonly OwedJob[]): Promise<void> {
   const all: readonly OwedJob[] = Array.isArray(jobs) ? jobs : [jobs as OwedJob];
-  if (all.length === 0) return;
-  await sql`
+  if (all.length > 0) await owedInsert(sql, all);
+}
+
+/** recordOwed's insert as a statement to run in another's CTE (recordCaseUpdate). At least one job. */
+export function owedInsert(sql: Q, all: readonly OwedJob[]) {
+  return sql`
     insert into owed_work (key, queue, name, data, due_at)
     select key, queue, name, data::jsonb, due_at
     from unnest(${all.map((j) => j.key)}::text[], ${all.map((j) => j.queue)}::text[],
