@@ -2,7 +2,7 @@
 import type { Job } from "bullmq";
 import { rerouteCase } from "../engine/cases/assign.ts";
 import { type CaseUpdate, openOrJoinCase } from "../engine/cases/intake.ts";
-import { caseFollowUps } from "../engine/store/cases.ts";
+import { caseFollowUps, caseJobState } from "../engine/store/cases.ts";
 import { recordOwed } from "../engine/store/work.ts";
 import type { WorkerDeps } from "./pool.ts";
 import { type CasesJob, enqueueOwed, jobId, type Owed, owed } from "./queues.ts";
@@ -32,7 +32,9 @@ export function casesProcessor(deps: WorkerDeps) {
     }
     const { customerId } = job.data;
     const now = new Date();
-    // What the update makes owed (the check text, the end of a wait) is recorded in its own
+    // Read first, without a transaction: most jobs find the customer's decisions on a case already.
+    const found = await caseJobState(deps.sql, customerId);
+    // What the update makes owed (the check text, the end of a wait) is recorded in its
     // transaction, so a case is never committed without it, and queued once it commits.
     let due: Owed[] = [];
     const owing = (u: CaseUpdate): Owed[] => {
@@ -44,7 +46,7 @@ export function casesProcessor(deps: WorkerDeps) {
       ];
       return due;
     };
-    const update = await openOrJoinCase(deps.sql, customerId, now, owing);
+    const update = found.unlinked ? await openOrJoinCase(deps.sql, customerId, now, owing) : undefined;
     deps.fault?.("cases.after-commit");
     if (update) {
       if (update.created) {
@@ -61,12 +63,13 @@ export function casesProcessor(deps: WorkerDeps) {
       // What the open case still needs is read from the database, recorded (a no-op when the
       // commit did) and queued again. Job ids make repeats harmless; the message key makes a
       // second text impossible.
-      const follow = await caseFollowUps(deps.sql, customerId);
+      // (Read again only when another job took the decisions between the first read and the lock.)
+      const follow = found.unlinked ? await caseFollowUps(deps.sql, customerId) : found.followUps;
       due = [
         ...(follow?.needsCheck ? [check(follow.caseId, follow.severity, "opened", now.getTime())] : []),
         ...(follow?.waitUntil ? [reroute(customerId, follow.caseId, follow.waitUntil, now.getTime())] : []),
       ];
-      for (const o of due) await recordOwed(deps.sql, o);
+      await recordOwed(deps.sql, due);
     }
     for (const o of due) await enqueueOwed(deps.queues, o);
     if (!update) return { linked: 0 };

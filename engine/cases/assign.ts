@@ -8,31 +8,40 @@ import {
   assignmentSteps,
   casesFallenBack,
   lockCaseForRouting,
+  type RoutingCase,
   returnCaseTo,
   setCaseWait,
   waitingCaseIds,
 } from "../store/cases.ts";
 import type { Q, Sql } from "../store/database.ts";
 import { advocateName, lockAdvocateLoad, routingCandidates } from "../store/people.ts";
-import { addTimeline } from "../store/timeline.ts";
+import { addTimeline, addTimelineEntries, type TimelineEntry } from "../store/timeline.ts";
 import { canTake, chooseAdvocate } from "./routing.ts";
 
 /**
  * Assigns an open, unassigned case: to the customer's previous advocate if they can take it; else,
  * by severity, waits a while for them (setting `wait_until`); else to the least-loaded advocate of
  * the team. Every change goes on the timeline with its reason. Call inside a transaction.
+ *
+ * `opened`: the case as this transaction inserted it (so locked, and with no assignment step
+ * yet), which spares reading it again. `timeline`: where the step goes for the caller to write
+ * with its other steps (in one statement); written here when absent.
  */
 export async function assignCase(
   tx: Q,
   caseId: string,
   now: Date,
   trigger: string,
-  opts: { waitOver?: boolean } = {},
+  opts: { waitOver?: boolean; opened?: RoutingCase; timeline?: TimelineEntry[] } = {},
 ): Promise<{ advocateId: string | null; waitUntil: Date | null } | undefined> {
-  const c = await lockCaseForRouting(tx, caseId);
+  const c = opts.opened ?? (await lockCaseForRouting(tx, caseId));
   if (!c || c.status !== "open" || c.advocateId) return undefined;
   const previousId = c.preferredAdvocateId;
-  const loads = await routingCandidates(tx, c.team, previousId);
+  // Counted after the case's lock (a count read before it could be stale): side by side with the candidates.
+  const [loads, n] = await Promise.all([
+    routingCandidates(tx, c.team, previousId),
+    opts.opened ? 0 : assignmentSteps(tx, caseId),
+  ]);
   const previous = loads.find((a) => a.id === previousId);
   const waitUntil = c.waitUntil;
   const choice = chooseAdvocate({
@@ -43,34 +52,38 @@ export async function assignCase(
     severity: c.severity,
     waitExpired: waitUntil !== null && (opts.waitOver === true || waitUntil <= now),
   });
-  const n = await assignmentSteps(tx, caseId);
+  const steps: TimelineEntry[] = [];
   const step = (kind: "case.assigned" | "case.unassigned", detail: object) =>
-    addTimeline(
-      tx,
+    steps.push({
       caseId,
       kind,
-      `assigned:${caseId}:${n}`,
-      { ...detail, trigger, previousAdvocateId: previousId },
-      { at: now },
-    );
+      idemKey: `assigned:${caseId}:${n}`,
+      detail: { ...detail, trigger, previousAdvocateId: previousId },
+      at: now,
+    });
+  const done = async <T>(result: T): Promise<T> => {
+    if (opts.timeline) opts.timeline.push(...steps);
+    else await addTimelineEntries(tx, steps);
+    return result;
+  };
 
   if (choice.waitMinutes) {
     if (waitUntil) {
       // Still waiting; new evidence may have made the case more urgent, so the wait can only shorten.
       const capped = new Date(Math.min(waitUntil.getTime(), now.getTime() + choice.waitMinutes * 60_000));
       if (capped < waitUntil) await setCaseWait(tx, caseId, capped);
-      return { advocateId: null, waitUntil: capped };
+      return done({ advocateId: null, waitUntil: capped });
     }
     const until = new Date(now.getTime() + choice.waitMinutes * 60_000);
     await setCaseWait(tx, caseId, until);
-    await step("case.unassigned", {
+    step("case.unassigned", {
       advocateId: null,
       advocateName: null,
       reason: choice.reason,
       fallback: choice.fallback ?? null,
       waitUntil: until.toISOString(),
     });
-    return { advocateId: null, waitUntil: until };
+    return done({ advocateId: null, waitUntil: until });
   }
   if (!choice.advocateId) {
     const detail = {
@@ -81,32 +94,27 @@ export async function assignCase(
     };
     if (waitUntil && (opts.waitOver || waitUntil <= now)) {
       // Said once per wait, however often the reroute runs again.
-      await addTimeline(
-        tx,
+      steps.push({
         caseId,
-        "case.unassigned",
-        `waitover:${caseId}:${waitUntil.getTime()}`,
-        {
-          ...detail,
-          trigger,
-          previousAdvocateId: previousId,
-        },
-        { at: now },
-      );
+        kind: "case.unassigned",
+        idemKey: `waitover:${caseId}:${waitUntil.getTime()}`,
+        detail: { ...detail, trigger, previousAdvocateId: previousId },
+        at: now,
+      });
     } else if (n === 0) {
-      await step("case.unassigned", detail);
+      step("case.unassigned", detail);
     }
-    return { advocateId: null, waitUntil: null };
+    return done({ advocateId: null, waitUntil: null });
   }
   const adv = loads.find((a) => a.id === choice.advocateId)!;
   await assignCaseTo(tx, caseId, c.customerId, adv.id);
-  await step("case.assigned", {
+  step("case.assigned", {
     advocateId: adv.id,
     advocateName: adv.name,
     reason: choice.reason,
     fallback: choice.fallback ?? null,
   });
-  return { advocateId: adv.id, waitUntil: null };
+  return done({ advocateId: adv.id, waitUntil: null });
 }
 
 /** A case that waited for its customer's previous advocate: assign it now, one way or the other. */

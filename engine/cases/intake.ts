@@ -5,11 +5,11 @@
  */
 
 import type { Severity } from "../rules/schema.ts";
-import { insertOpenCase, lockOpenCase, preferLastAdvocate, setCaseSeverity } from "../store/cases.ts";
+import { insertOpenCase, lockOpenCase, recordCaseUpdate, setCaseSeverity } from "../store/cases.ts";
 import type { Sql } from "../store/database.ts";
-import { linkDecisions, lockUnlinkedDecisions } from "../store/decisions.ts";
-import { addTimeline } from "../store/timeline.ts";
-import { type OwedJob, recordOwed } from "../store/work.ts";
+import { lockUnlinkedDecisions } from "../store/decisions.ts";
+import type { TimelineEntry } from "../store/timeline.ts";
+import type { OwedJob } from "../store/work.ts";
 import { assignCase } from "./assign.ts";
 import { maxSeverity, newCaseId } from "./cases.ts";
 
@@ -47,7 +47,7 @@ export async function openOrJoinCase(
     const severity = decisions.reduce<Severity>((s, d) => maxSeverity(s, d.severity), "low");
     const top = decisions.find((d) => d.severity === severity) ?? first;
 
-    const created = await insertOpenCase(tx, {
+    const opened = await insertOpenCase(tx, {
       id: newCaseId(now),
       customerId,
       severity,
@@ -56,58 +56,59 @@ export async function openOrJoinCase(
       openedAt: now,
       firstDecisionAt: first.decidedAt,
     });
-    const kase = (await lockOpenCase(tx, customerId))!;
+    const created = opened !== undefined;
+    // A case this transaction inserted is locked already; another is locked here.
+    const kase = opened ?? (await lockOpenCase(tx, customerId))!;
     const caseId = kase.id;
+    // The steps of this update, in the order they happen, written together at the end (one statement).
+    const timeline: TimelineEntry[] = [];
 
     if (created) {
-      await addTimeline(
-        tx,
+      timeline.push({
         caseId,
-        "case.opened",
-        `opened:${caseId}`,
-        { severity, title: top.title, team: top.team },
-        { at: now },
-      );
+        kind: "case.opened",
+        idemKey: `opened:${caseId}`,
+        detail: { severity, title: top.title, team: top.team },
+        at: now,
+      });
     }
     const escalated = !created && maxSeverity(kase.severity, severity) !== kase.severity;
     if (escalated) {
       await setCaseSeverity(tx, caseId, severity);
-      await addTimeline(
-        tx,
+      timeline.push({
         caseId,
-        "case.escalated",
-        `escalated:${caseId}:${severity}`,
-        { from: kase.severity, to: severity },
-        { at: now },
-      );
+        kind: "case.escalated",
+        idemKey: `escalated:${caseId}:${severity}`,
+        detail: { from: kase.severity, to: severity },
+        at: now,
+      });
     }
-    await linkDecisions(
-      tx,
-      caseId,
-      decisions.map((d) => d.id),
-    );
     for (const d of decisions) {
-      await addTimeline(
-        tx,
+      timeline.push({
         caseId,
-        "evidence.added",
-        `decision:${d.id}`,
-        { decisionId: String(d.id), eventId: d.eventId, rule: d.rule, severity: d.severity, title: d.title },
-        { at: now },
-      );
+        kind: "evidence.added",
+        idemKey: `decision:${d.id}`,
+        detail: {
+          decisionId: String(d.id),
+          eventId: d.eventId,
+          rule: d.rule,
+          severity: d.severity,
+          title: d.title,
+        },
+        at: now,
+      });
     }
 
     let advocateId = kase.advocateId;
     let waitUntil: Date | null = null;
     if (escalated && !advocateId) {
       // More urgent now: a high case stops waiting for the customer's advocate; others wait less.
-      const assigned = await assignCase(tx, caseId, now, "case escalated");
+      const assigned = await assignCase(tx, caseId, now, "case escalated", { timeline });
       advocateId = assigned?.advocateId ?? null;
       waitUntil = assigned?.waitUntil ?? null;
     }
-    if (created) {
-      await preferLastAdvocate(tx, caseId, customerId);
-      const assigned = await assignCase(tx, caseId, now, "case opened");
+    if (opened) {
+      const assigned = await assignCase(tx, caseId, now, "case opened", { opened, timeline });
       advocateId = assigned?.advocateId ?? null;
       waitUntil = assigned?.waitUntil ?? null;
     }
@@ -120,7 +121,13 @@ export async function openOrJoinCase(
       advocateId,
       severity: maxSeverity(kase.severity, severity),
     };
-    for (const job of owing(update)) await recordOwed(tx, job);
+    // Linked last: nothing before reads the decisions' case (routing reads advocates and cases).
+    await recordCaseUpdate(tx, {
+      caseId,
+      decisionIds: decisions.map((d) => d.id),
+      timeline,
+      owed: owing(update),
+    });
     return update;
   });
 }

@@ -11,8 +11,8 @@ import { type Logger, maskPhone } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Severity } from "../rules/schema.ts";
 import type { Sql } from "../store/database.ts";
-import { caseCards } from "../store/decisions.ts";
 import {
+  type ContactCounts,
   claimOutbound,
   claimSending,
   contactCounts,
@@ -23,8 +23,8 @@ import {
   repliedSince,
   setOutboundStatus,
 } from "../store/messages.ts";
-import { type Customer, getCustomer } from "../store/people.ts";
-import { addTimeline } from "../store/timeline.ts";
+import { type Customer, customerCols, getCustomer } from "../store/people.ts";
+import { addTimeline, addTimelineEntries, type TimelineEntry } from "../store/timeline.ts";
 import type { AppTransport } from "./channels/app.ts";
 import type { VoiceTransport } from "./channels/voice.ts";
 import { checkCallNcco, voiceText } from "./ncco.ts";
@@ -150,31 +150,30 @@ export interface CaseContext {
 }
 
 export async function caseContext(sql: Sql, caseId: string): Promise<CaseContext | undefined> {
-  // Side by side, not one after another: each round trip is on the path to the customer's text.
-  const [[c], [d], [card]] = await Promise.all([
-    sql`
-      select c.id, c.status, c.outcome, c.severity, c.title, c.customer_id, c.opened_at, a.name as advocate_name
-      from cases c left join advocates a on a.id = c.advocate_id where c.id = ${caseId}`,
-    // The text describes the most severe evidence, the earliest of equals.
-    sql`
-      select e.payload from decisions d join events e on e.id = d.event_id where d.case_id = ${caseId}
-      order by case d.severity when 'high' then 0 when 'medium' then 1 else 2 end, e.occurred_at limit 1`,
-    caseCards(sql, caseId),
-  ]);
-  if (!c || !d) return undefined;
-  const customer = await getCustomer(sql, c.customer_id);
-  if (!customer) return undefined;
+  // One statement: it is on the path to the customer's text, and every round trip is waited for.
+  const [c] = await sql`
+    select cu.*, c.id as case_id, c.status as case_status, c.outcome as case_outcome,
+      c.severity as case_severity, c.title as case_title, c.opened_at as case_opened_at, a.name as advocate_name,
+      -- The text describes the most severe evidence, the earliest of equals.
+      (select e.payload from decisions d join events e on e.id = d.event_id where d.case_id = c.id
+        order by case d.severity when 'high' then 0 when 'medium' then 1 else 2 end, e.occurred_at limit 1) as payload,
+      -- The card of the earliest evidence that names one (caseCards' first).
+      (select e.payload->'card'->>'last4' from decisions d join events e on e.id = d.event_id
+        where d.case_id = c.id and e.payload->'card' is not null order by e.occurred_at limit 1) as card_last4
+    from cases c join customers cu on cu.id = c.customer_id left join advocates a on a.id = c.advocate_id
+    where c.id = ${caseId}`;
+  if (!c?.payload) return undefined;
   return {
-    cardLast4: card?.last4 ?? null,
-    openedAt: c.opened_at as Date,
-    id: c.id,
-    status: c.status,
-    outcome: c.outcome,
-    severity: c.severity,
-    title: c.title,
+    cardLast4: (c.card_last4 as string | null) ?? null,
+    openedAt: c.case_opened_at as Date,
+    id: c.case_id,
+    status: c.case_status,
+    outcome: c.case_outcome,
+    severity: c.case_severity,
+    title: c.case_title,
     advocateName: c.advocate_name,
-    customer,
-    event: d.payload as TouchpointEvent,
+    customer: customerCols(c),
+    event: c.payload as TouchpointEvent,
   };
 }
 
@@ -260,21 +259,33 @@ export async function deliver(
   if (message.status !== "pending" && message.status !== "retrying") return message;
 
   if (transport.kind === "outbox" && !viaApp) {
-    await setOutboundStatus(sql, message.id, "not_sent");
+    await setOutboundStatus(
+      sql,
+      message.id,
+      "not_sent",
+      {},
+      m.caseId
+        ? [
+            {
+              caseId: m.caseId,
+              kind: "message.sent",
+              idemKey: `sent:${m.key}`,
+              detail: {
+                messageId: message.id,
+                kind: m.kind,
+                transport: "outbox",
+                channel: route.channel,
+                reason: "outbox: stored, not sent (no Vonage credentials configured)",
+              },
+            },
+          ]
+        : [],
+    );
     log.warn(
       { messageId: message.id, kind: m.kind, to: maskPhone(m.customer.phone) },
       "OUTBOX: text stored, NOT SENT (no Vonage credentials)",
     );
     metrics.messagesSent.inc({ transport: "outbox", result: "not_sent" });
-    if (m.caseId) {
-      await addTimeline(sql, m.caseId, "message.sent", `sent:${m.key}`, {
-        messageId: message.id,
-        kind: m.kind,
-        transport: "outbox",
-        channel: route.channel,
-        reason: "outbox: stored, not sent (no Vonage credentials configured)",
-      });
-    }
     return { ...message, status: "not_sent" };
   }
 
@@ -312,39 +323,50 @@ export async function deliver(
       throw err;
     }
     const reason = err instanceof Error ? err.message : String(err);
-    await setOutboundStatus(sql, message.id, "failed", {
-      error: { message: reason, ...(err instanceof PermanentError && err.code ? { code: err.code } : {}) },
-    });
+    await setOutboundStatus(
+      sql,
+      message.id,
+      "failed",
+      {
+        error: { message: reason, ...(err instanceof PermanentError && err.code ? { code: err.code } : {}) },
+      },
+      failedSteps(m, message.id, reason, `text could not be sent (${reason})`),
+    );
     metrics.messagesSent.inc({ transport: "vonage", result: "failed" });
     log.warn({ messageId: message.id, err: reason }, "text failed for good");
-    if (m.caseId) {
-      await addTimeline(sql, m.caseId, "message.failed", `failed:${m.key}`, {
-        messageId: message.id,
-        reason,
-      });
-      if (m.callOnFailure !== false)
-        await callTask(deps, m.caseId, `text could not be sent (${reason})`, `call:${m.key}`);
-    }
     return { ...message, status: "failed" };
   }
   // Vonage has it. Recording that can fail (Postgres away) or be cut short (the process dies):
   // then the job's retry finds the message still `sending`, never resends it, and waits for
-  // Vonage's receipt; it is never marked failed. The status first, so the desk never shows a
-  // text as sent whose message says otherwise.
+  // Vonage's receipt; it is never marked failed. The status and its timeline step in one
+  // statement, so the desk never shows a text as sent whose message says otherwise, nor the
+  // reverse.
   deps.fault?.("outreach.after-send");
-  await setOutboundStatus(sql, message.id, "submitted", { providerId: messageUuid });
+  await setOutboundStatus(
+    sql,
+    message.id,
+    "submitted",
+    { providerId: messageUuid },
+    m.caseId
+      ? [
+          {
+            caseId: m.caseId,
+            kind: "message.sent",
+            idemKey: `sent:${m.key}`,
+            detail: {
+              messageId: message.id,
+              kind: m.kind,
+              transport: "vonage",
+              channel: route.channel,
+              reason: viaApp
+                ? "sent to the customer's app"
+                : `sent to ${maskPhone(m.customer.phone)} by ${route.channel}${route.template ? ` (template ${route.template.name}: outside WhatsApp's 24-hour window)` : ""}${route.note ? `; ${route.note}` : ""}`,
+            },
+          },
+        ]
+      : [],
+  );
   metrics.messagesSent.inc({ transport: "vonage", result: "submitted" });
-  if (m.caseId) {
-    await addTimeline(sql, m.caseId, "message.sent", `sent:${m.key}`, {
-      messageId: message.id,
-      kind: m.kind,
-      transport: "vonage",
-      channel: route.channel,
-      reason: viaApp
-        ? "sent to the customer's app"
-        : `sent to ${maskPhone(m.customer.phone)} by ${route.channel}${route.template ? ` (template ${route.template.name}: outside WhatsApp's 24-hour window)` : ""}${route.note ? `; ${route.note}` : ""}`,
-    });
-  }
   return { ...message, status: "submitted", providerId: messageUuid };
 }
 
@@ -368,15 +390,28 @@ async function refuse(
     channel,
   });
   if (message.status !== "pending" && message.status !== "retrying") return message;
-  await setOutboundStatus(deps.sql, message.id, "failed", { error: { message: `not sent: ${reason}` } });
-  if (m.caseId) {
-    await addTimeline(deps.sql, m.caseId, "message.failed", `failed:${m.key}`, {
-      messageId: message.id,
-      reason: `not sent: ${reason}`,
-    });
-    if (m.callOnFailure !== false) await callTask(deps, m.caseId, reason, `call:${m.key}`);
-  }
+  await setOutboundStatus(
+    deps.sql,
+    message.id,
+    "failed",
+    { error: { message: `not sent: ${reason}` } },
+    failedSteps(m, message.id, `not sent: ${reason}`, reason),
+  );
   return { ...message, status: "failed" };
+}
+
+/** The steps of a message that failed for good: the failure, then (unless a courtesy) the advocate's call task. */
+function failedSteps(
+  m: Parameters<typeof deliver>[1],
+  messageId: string,
+  reason: string,
+  callReason: string,
+): TimelineEntry[] {
+  if (!m.caseId) return [];
+  return [
+    { caseId: m.caseId, kind: "message.failed", idemKey: `failed:${m.key}`, detail: { messageId, reason } },
+    ...(m.callOnFailure !== false ? [callTaskEntry(m.caseId, callReason, `call:${m.key}`)] : []),
+  ];
 }
 
 const WHATSAPP_LOCALES: Record<string, string> = { en: "en_GB", fr: "fr" };
@@ -415,7 +450,8 @@ async function chooseRoute(
   m: Parameters<typeof deliver>[1],
 ): Promise<{ channel: MessageChannel; template?: WhatsAppTemplateRef; asks: boolean; note?: string }> {
   const asks = ASKING.has(m.kind);
-  const last = await lastInbound(deps.sql, m.customer.id);
+  // Read only when it matters: to choose the channel, or to know whether WhatsApp's window is open.
+  const last = m.channel && m.channel !== "whatsapp" ? undefined : await lastInbound(deps.sql, m.customer.id);
   const now = deps.now();
   // The confirmation of a STOP goes where the STOP came from, and nothing else does.
   const optedOut = m.kind === "opt_out_confirmation" ? new Set<Channel>() : optedOutChannels(m.customer);
@@ -471,7 +507,16 @@ export async function render(
 }
 
 async function callTask(deps: ContactDeps, caseId: string, reason: string, key: string): Promise<void> {
-  await addTimeline(deps.sql, caseId, "task.call_customer", key, { reason: `call the customer: ${reason}` });
+  await addTimelineEntries(deps.sql, [callTaskEntry(caseId, reason, key)]);
+}
+
+function callTaskEntry(caseId: string, reason: string, key: string): TimelineEntry {
+  return {
+    caseId,
+    kind: "task.call_customer",
+    idemKey: key,
+    detail: { reason: `call the customer: ${reason}` },
+  };
 }
 
 /**
@@ -485,12 +530,18 @@ export async function decide(
   now: Date,
   messageKey: string,
   severity: Severity = ctx.severity,
-  /** Whether the channel at hand is one the customer opted out of (default: SMS's STOP). */
-  opts: { optedOut?: boolean } = {},
+  opts: {
+    /** Whether the channel at hand is one the customer opted out of (default: SMS's STOP). */
+    optedOut?: boolean;
+    /** Where the decision's timeline entry goes for the caller to write with the step it leads to; written here when absent. */
+    timeline?: TimelineEntry[];
+    /** The counts of `messageKey` at `now`, read already (contactHistory); read here when absent. */
+    counts?: ContactCounts;
+  } = {},
 ) {
   // A retry of a send that failed for a passing reason must not be capped by its own row.
   const [counts, location] = await Promise.all([
-    contactCounts(deps.sql, ctx.customer.id, ctx.id, now, messageKey),
+    opts.counts ?? contactCounts(deps.sql, ctx.customer.id, ctx.id, now, messageKey),
     deps.latestLocation(ctx.customer.id),
   ]);
   const decision = decideContact({
@@ -509,13 +560,20 @@ export async function decide(
     config: deps.policy,
   });
   deps.metrics.contactDecisions.inc({ action: decision.action });
-  await addTimeline(deps.sql, ctx.id, "contact.decided", idemKey, {
-    action: decision.action,
-    reason: decision.reason,
-    timezone: decision.timezone,
-    localTime: decision.localTime,
-    notBefore: decision.notBefore?.toISOString() ?? null,
-  });
+  const entry: TimelineEntry = {
+    caseId: ctx.id,
+    kind: "contact.decided",
+    idemKey,
+    detail: {
+      action: decision.action,
+      reason: decision.reason,
+      timezone: decision.timezone,
+      localTime: decision.localTime,
+      notBefore: decision.notBefore?.toISOString() ?? null,
+    },
+  };
+  if (opts.timeline) opts.timeline.push(entry);
+  else await addTimelineEntries(deps.sql, [entry]);
   return decision;
 }
 
@@ -572,14 +630,19 @@ async function skipStep(
   askedAt: Date,
   reason: string,
   atOnce: boolean,
+  /** Steps that led here (the policy's decision), written first, in the same statement. */
+  before: readonly TimelineEntry[] = [],
 ): Promise<string> {
   const step = deps.strategy[ctx.severity][index];
-  await addTimeline(deps.sql, ctx.id, "contact.step", `step:${ctx.id}:${index}:skip`, {
-    step: index + 1,
-    do: step?.do,
-    action: "skip",
-    reason,
-  });
+  await addTimelineEntries(deps.sql, [
+    ...before,
+    {
+      caseId: ctx.id,
+      kind: "contact.step",
+      idemKey: `step:${ctx.id}:${index}:skip`,
+      detail: { step: index + 1, do: step?.do, action: "skip", reason },
+    },
+  ]);
   if (atOnce) await scheduleStep(deps, ctx, index + 1, askedAt, 0, "-now");
   else await scheduleStep(deps, ctx, index + 1, askedAt);
   return reason;
@@ -603,7 +666,11 @@ async function runStep(
   const { sql } = deps;
   const step = deps.strategy[ctx.severity][index];
   if (!step) return "strategy done";
-  const history = await contactHistory(sql, ctx.id);
+  const now = deps.now();
+  // A written step's send decision is counted against the caps in the same read as the history.
+  const kind = step.do === "reminder" ? "reminder" : "message";
+  const key = stepKey(ctx.id, index, kind);
+  const history = await contactHistory(sql, ctx.id, { customerId: ctx.customer.id, now, excludeKey: key });
   const plan = planStep({
     step,
     channels: ctx.customer.channels,
@@ -624,7 +691,6 @@ async function runStep(
     return "call task";
   }
 
-  const now = deps.now();
   if (plan.act === "voice") {
     if (ctx.event.type !== "card.transaction")
       return skipStep(
@@ -637,6 +703,7 @@ async function runStep(
       );
     // No automated call in the customer's quiet hours, whatever the severity: it is judged as a
     // medium contact would be (a call at 3 a.m. is worse than a text), and the caps count it.
+    const decided: TimelineEntry[] = [];
     const decision = await decide(
       deps,
       ctx,
@@ -644,18 +711,27 @@ async function runStep(
       now,
       `${ctx.id}:call`,
       "medium",
-      {
-        optedOut: false,
-      },
+      { optedOut: false, timeline: decided },
     );
     if (decision.action !== "send")
-      return skipStep(deps, ctx, index, askedAt, `no automated call: ${decision.reason}`, nothingAsked);
-    await addTimeline(sql, ctx.id, "contact.step", `step:${ctx.id}:${index}`, {
-      step: index + 1,
-      do: step.do,
-      action: "voice",
-      reason: plan.reason,
-    });
+      return skipStep(
+        deps,
+        ctx,
+        index,
+        askedAt,
+        `no automated call: ${decision.reason}`,
+        nothingAsked,
+        decided,
+      );
+    await addTimelineEntries(sql, [
+      ...decided,
+      {
+        caseId: ctx.id,
+        kind: "contact.step",
+        idemKey: `step:${ctx.id}:${index}`,
+        detail: { step: index + 1, do: step.do, action: "voice", reason: plan.reason },
+      },
+    ]);
     const placed = await placeCheckCall(deps, ctx, finalAttempt, { stage: index + 1, askedAt });
     // Placed: the next step waits its time, or comes at once when the call goes unanswered.
     if (placed === "placed") await scheduleStep(deps, ctx, index + 1, askedAt);
@@ -664,23 +740,29 @@ async function runStep(
   }
 
   // A written question: the contact policy judges quiet hours and caps on its channel.
-  const kind = step.do === "reminder" ? "reminder" : "message";
-  const key = stepKey(ctx.id, index, kind);
+  // The policy's decision and the step it leads to go on the timeline together (one statement).
+  const decided: TimelineEntry[] = [];
   const decision = await decide(deps, ctx, `policy:${key}:${jobId}`, now, key, ctx.severity, {
     optedOut: optedOutChannels(ctx.customer).has(plan.channel),
+    timeline: decided,
+    ...(history.counts ? { counts: history.counts } : {}),
   });
   if (decision.action === "suppress")
-    return skipStep(deps, ctx, index, askedAt, decision.reason, nothingAsked);
+    return skipStep(deps, ctx, index, askedAt, decision.reason, nothingAsked, decided);
   if (decision.action === "defer") {
+    await addTimelineEntries(sql, decided);
     await reschedule(decision.notBefore ?? new Date(now.getTime() + 60 * MINUTE));
     return decision.reason;
   }
-  await addTimeline(sql, ctx.id, "contact.step", `step:${ctx.id}:${index}`, {
-    step: index + 1,
-    do: step.do,
-    action: plan.channel,
-    reason: plan.reason,
-  });
+  await addTimelineEntries(sql, [
+    ...decided,
+    {
+      caseId: ctx.id,
+      kind: "contact.step",
+      idemKey: `step:${ctx.id}:${index}`,
+      detail: { step: index + 1, do: step.do, action: plan.channel, reason: plan.reason },
+    },
+  ]);
   const payment = ctx.event.type === "card.transaction";
   const textKind: MessageKind =
     kind === "reminder"
@@ -779,13 +861,19 @@ async function placeCheckCall(
       machineDetection: true,
     });
     deps.fault?.("outreach.after-send");
-    await setOutboundStatus(sql, message.id, "submitted", { providerId: uuid });
+    await setOutboundStatus(sql, message.id, "submitted", { providerId: uuid }, [
+      {
+        caseId: ctx.id,
+        kind: "call.placed",
+        idemKey: `called:${key}`,
+        detail: {
+          messageId: message.id,
+          channel: "voice",
+          reason: `automated call to ${maskPhone(ctx.customer.phone)}: 1 it was me, 2 it was not me, 0 someone`,
+        },
+      },
+    ]);
     deps.metrics.messagesSent.inc({ transport: "voice", result: "submitted" });
-    await addTimeline(sql, ctx.id, "call.placed", `called:${key}`, {
-      messageId: message.id,
-      channel: "voice",
-      reason: `automated call to ${maskPhone(ctx.customer.phone)}: 1 it was me, 2 it was not me, 0 someone`,
-    });
     return "placed";
   } catch (err) {
     if (err instanceof RetryableError && !finalAttempt) {
@@ -793,16 +881,28 @@ async function placeCheckCall(
       throw err;
     }
     const reason = err instanceof Error ? err.message : String(err);
-    await setOutboundStatus(sql, message.id, "failed", {
-      error: { message: reason, ...(err instanceof PermanentError && err.code ? { code: err.code } : {}) },
-    });
+    await setOutboundStatus(
+      sql,
+      message.id,
+      "failed",
+      {
+        error: { message: reason, ...(err instanceof PermanentError && err.code ? { code: err.code } : {}) },
+      },
+      [
+        {
+          caseId: ctx.id,
+          kind: "message.failed",
+          idemKey: `failed:${key}`,
+          detail: {
+            messageId: message.id,
+            channel: "voice",
+            reason: `the automated call could not be placed (${reason})`,
+          },
+        },
+      ],
+    );
     deps.metrics.messagesSent.inc({ transport: "voice", result: "failed" });
     log.warn({ messageId: message.id, err: reason }, "automated call failed");
-    await addTimeline(sql, ctx.id, "message.failed", `failed:${key}`, {
-      messageId: message.id,
-      channel: "voice",
-      reason: `the automated call could not be placed (${reason})`,
-    });
     return "failed";
   }
 }

@@ -3,15 +3,20 @@
  * chooses: engine/cases/intake.ts and assign.ts), confirm and resolve it. Every step a retry
  * could repeat is keyed on the timeline; row locks order concurrent workers.
  */
+import type postgres from "postgres";
 import type { CaseOutcome } from "../cases/cases.ts";
 import { NotFoundError } from "../errors.ts";
 import type { Severity } from "../rules/schema.ts";
 import type { Q, Sql } from "./database.ts";
-import { addTimeline } from "./timeline.ts";
+import { linkDecisions } from "./decisions.ts";
+import { addTimeline, type TimelineEntry, timelineInsert } from "./timeline.ts";
+import { type OwedJob, owedInsert } from "./work.ts";
 
 /**
  * Inserts the customer's open case unless they have one (the partial unique index on open cases
- * decides, so concurrent workers open one). True when this call opened it.
+ * decides, so concurrent workers open one), kept for the advocate who last helped its customer
+ * (routing reads it). The new case as routing reads it (inserted, so locked by this transaction),
+ * or undefined when the customer had an open case.
  */
 export async function insertOpenCase(
   tx: Q,
@@ -24,12 +29,33 @@ export async function insertOpenCase(
     openedAt: Date;
     firstDecisionAt: Date;
   },
-): Promise<boolean> {
-  const inserted = await tx`
-      insert into cases (id, customer_id, severity, team, title, opened_at, first_decision_at)
-      values (${c.id}, ${c.customerId}, ${c.severity}, ${c.team}, ${c.title}, ${c.openedAt}, ${c.firstDecisionAt})
-      on conflict (customer_id) where status = 'open' do nothing returning id`;
-  return inserted.length > 0;
+): Promise<RoutingCase | undefined> {
+  const [inserted] = await tx`
+      insert into cases (id, customer_id, severity, team, title, opened_at, first_decision_at, preferred_advocate_id)
+      values (${c.id}, ${c.customerId}, ${c.severity}, ${c.team}, ${c.title}, ${c.openedAt}, ${c.firstDecisionAt},
+        (select last_advocate_id from customers where id = ${c.customerId}))
+      on conflict (customer_id) where status = 'open' do nothing
+      returning id, customer_id, team, severity, status, advocate_id, preferred_advocate_id, wait_until`;
+  return inserted ? routingCase(inserted) : undefined;
+}
+
+/**
+ * What an update of a case writes once routing is done, in one statement: its decisions linked,
+ * its timeline steps (in order), and the work it makes owed. Call in the update's transaction.
+ */
+export async function recordCaseUpdate(
+  tx: Q,
+  u: {
+    caseId: string;
+    decisionIds: readonly string[];
+    timeline: readonly TimelineEntry[];
+    owed: readonly OwedJob[];
+  },
+): Promise<void> {
+  // The CTEs write different tables and read nothing another writes: one snapshot serves all.
+  const owed = u.owed.length > 0 ? tx`, owed as (${owedInsert(tx, u.owed)})` : tx``;
+  const steps = u.timeline.length > 0 ? timelineInsert(tx, u.timeline) : tx`select 1`;
+  await tx`with linked as (${linkDecisions(tx, u.caseId, u.decisionIds)}) ${owed} ${steps}`;
 }
 
 /** The customer's open case, locked for this transaction. */
@@ -52,13 +78,6 @@ export async function setCaseSeverity(tx: Q, caseId: string, severity: Severity)
   await tx`update cases set severity = ${severity}, updated_at = now() where id = ${caseId}`;
 }
 
-/** A new case is kept for the advocate who last helped its customer (routing reads it). */
-export async function preferLastAdvocate(tx: Q, caseId: string, customerId: string): Promise<void> {
-  await tx`
-        update cases set preferred_advocate_id = (select last_advocate_id from customers where id = ${customerId})
-        where id = ${caseId}`;
-}
-
 /** What routing reads of a case, locked for this transaction. */
 export interface RoutingCase {
   id: string;
@@ -71,22 +90,22 @@ export interface RoutingCase {
   waitUntil: Date | null;
 }
 
+const routingCase = (c: postgres.Row): RoutingCase => ({
+  id: c.id as string,
+  customerId: c.customer_id as string,
+  team: c.team as string,
+  severity: c.severity as Severity,
+  status: c.status as "open" | "resolved",
+  advocateId: (c.advocate_id as string | null) ?? null,
+  preferredAdvocateId: (c.preferred_advocate_id as string | null) ?? null,
+  waitUntil: (c.wait_until as Date | null) ?? null,
+});
+
 export async function lockCaseForRouting(tx: Q, caseId: string): Promise<RoutingCase | undefined> {
   const [c] = await tx`
     select id, customer_id, team, severity, status, advocate_id, preferred_advocate_id, wait_until
     from cases where id = ${caseId} for update`;
-  return c
-    ? {
-        id: c.id as string,
-        customerId: c.customer_id as string,
-        team: c.team as string,
-        severity: c.severity as Severity,
-        status: c.status as "open" | "resolved",
-        advocateId: (c.advocate_id as string | null) ?? null,
-        preferredAdvocateId: (c.preferred_advocate_id as string | null) ?? null,
-        waitUntil: (c.wait_until as Date | null) ?? null,
-      }
-    : undefined;
+  return c ? routingCase(c) : undefined;
 }
 
 /** How many assignment steps the case's timeline holds: the next step's idempotency key counts on it. */
@@ -103,15 +122,16 @@ export async function setCaseWait(tx: Q, caseId: string, until: Date): Promise<v
   await tx`update cases set wait_until = ${until}, updated_at = now() where id = ${caseId}`;
 }
 
-/** Gives the case to the advocate, who becomes the one the customer knows next time. */
+/** Gives the case to the advocate, who becomes the one the customer knows next time (one statement, both rows). */
 export async function assignCaseTo(
   tx: Q,
   caseId: string,
   customerId: string,
   advocateId: string,
 ): Promise<void> {
-  await tx`update cases set advocate_id = ${advocateId}, wait_until = null, updated_at = now() where id = ${caseId}`;
-  await tx`update customers set last_advocate_id = ${advocateId} where id = ${customerId}`;
+  await tx`
+    with assigned as (update cases set advocate_id = ${advocateId}, wait_until = null, updated_at = now() where id = ${caseId})
+    update customers set last_advocate_id = ${advocateId} where id = ${customerId}`;
 }
 
 /**
@@ -125,8 +145,9 @@ export async function transferCaseTo(
   customerId: string,
   advocateId: string,
 ): Promise<void> {
-  await tx`update cases set advocate_id = ${advocateId}, preferred_advocate_id = ${advocateId}, wait_until = null, updated_at = now() where id = ${caseId}`;
-  await tx`update customers set last_advocate_id = ${advocateId} where id = ${customerId}`;
+  await tx`
+    with moved as (update cases set advocate_id = ${advocateId}, preferred_advocate_id = ${advocateId}, wait_until = null, updated_at = now() where id = ${caseId})
+    update customers set last_advocate_id = ${advocateId} where id = ${customerId}`;
 }
 
 /** Open cases of a team (or kept for one of its advocates) that nobody has, oldest first. */
@@ -157,8 +178,9 @@ export async function returnCaseTo(
   customerId: string,
   advocateId: string,
 ): Promise<void> {
-  await tx`update cases set advocate_id = ${advocateId}, updated_at = now() where id = ${caseId}`;
-  await tx`update customers set last_advocate_id = ${advocateId} where id = ${customerId}`;
+  await tx`
+    with returned as (update cases set advocate_id = ${advocateId}, updated_at = now() where id = ${caseId})
+    update customers set last_advocate_id = ${advocateId} where id = ${customerId}`;
 }
 
 /**
@@ -234,22 +256,56 @@ export async function resolveCase(
   });
 }
 
+/** What a customer's open case still needs queued (see caseFollowUps). */
+export interface CaseFollowUps {
+  caseId: string;
+  severity: Severity;
+  needsCheck: boolean;
+  waitUntil: Date | null;
+}
+
+/** The open case's columns caseFollowUps reads, for `cases c`. */
+const followUpColumns = (sql: Q) => sql`
+  c.id, c.severity, c.advocate_id, c.wait_until, (c.advocate_id is null and c.wait_until > now()) as waiting,
+  not exists (select 1 from messages m where m.case_id = c.id and m.idem_key = c.id || ':check')
+    and not exists (select 1 from case_timeline t where t.case_id = c.id and t.kind = 'contact.decided') as needs_check`;
+
+const followUps = (c: postgres.Row | undefined): CaseFollowUps | undefined =>
+  c?.id
+    ? {
+        caseId: c.id as string,
+        severity: c.severity as Severity,
+        needsCheck: c.needs_check as boolean,
+        waitUntil: c.waiting ? (c.wait_until as Date) : null,
+      }
+    : undefined;
+
 /**
  * What a customer's open case still needs queued, read from the database rather than remembered:
  * a cases job that dies after its transaction committed is retried with nothing left to link,
  * and must still queue the check and the reroute the first attempt never got to.
  */
-export async function caseFollowUps(sql: Q, customerId: string) {
+export async function caseFollowUps(sql: Q, customerId: string): Promise<CaseFollowUps | undefined> {
   const [c] = await sql`
-    select c.id, c.severity, c.advocate_id, c.wait_until, (c.advocate_id is null and c.wait_until > now()) as waiting,
-      not exists (select 1 from messages m where m.case_id = c.id and m.idem_key = c.id || ':check')
-        and not exists (select 1 from case_timeline t where t.case_id = c.id and t.kind = 'contact.decided') as needs_check
-    from cases c where c.customer_id = ${customerId} and c.status = 'open'`;
-  if (!c) return undefined;
-  return {
-    caseId: c.id as string,
-    severity: c.severity as Severity,
-    needsCheck: c.needs_check as boolean,
-    waitUntil: c.waiting ? (c.wait_until as Date) : null,
-  };
+    select ${followUpColumns(sql)} from cases c where c.customer_id = ${customerId} and c.status = 'open'`;
+  return followUps(c);
+}
+
+/**
+ * What a cases job finds, in one statement: whether the customer has live decisions no case has
+ * yet (then the job opens or joins their case, in a transaction), and else what their open case
+ * still needs queued. Most jobs find nothing to link (an earlier job of the customer took it),
+ * and so need no transaction at all.
+ */
+export async function caseJobState(
+  sql: Q,
+  customerId: string,
+): Promise<{ unlinked: boolean; followUps: CaseFollowUps | undefined }> {
+  const [r] = await sql`
+    select exists (select 1 from decisions d where d.customer_id = ${customerId} and d.case_id is null and d.mode = 'live') as unlinked,
+      o.*
+    from (select 1) as one left join lateral (
+      select ${followUpColumns(sql)} from cases c where c.customer_id = ${customerId} and c.status = 'open'
+    ) as o on true`;
+  return { unlinked: r?.unlinked === true, followUps: followUps(r) };
 }

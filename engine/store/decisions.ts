@@ -98,9 +98,9 @@ export async function lockUnlinkedDecisions(tx: Q, customerId: string): Promise<
   }));
 }
 
-/** Puts the decisions on the case. */
-export async function linkDecisions(tx: Q, caseId: string, ids: readonly string[]): Promise<void> {
-  await tx`update decisions set case_id = ${caseId} where id = any(${ids as string[]})`;
+/** Puts the decisions on the case: a statement to await, or to run in another's CTE (recordCaseUpdate). */
+export function linkDecisions(tx: Q, caseId: string, ids: readonly string[]) {
+  return tx`update decisions set case_id = ${caseId} where id = any(${ids as string[]})`;
 }
 
 /**

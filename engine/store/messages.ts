@@ -9,6 +9,7 @@
 import type postgres from "postgres";
 import type { Channel } from "../outreach/strategy.ts";
 import type { Q } from "./database.ts";
+import { type TimelineEntry, timelineInsert } from "./timeline.ts";
 
 export type OutboundStatus =
   | "pending"
@@ -101,18 +102,27 @@ export async function claimSending(sql: Q, id: string): Promise<boolean> {
   return rows.length > 0;
 }
 
+/**
+ * Moves an outbound row on from pending, sending or retrying. `timeline`: the case's steps that
+ * record it, written in the same statement (both or neither: a crash between them would leave
+ * a text sent that the timeline never shows, as a retry finds the row settled).
+ */
 export async function setOutboundStatus(
   sql: Q,
   id: string,
   status: OutboundStatus,
   extra: { providerId?: string; error?: object } = {},
+  timeline: readonly TimelineEntry[] = [],
 ): Promise<void> {
   // Only forward: a receipt may already have moved the row past `sending` (see applyReceipt).
-  await sql`
+  const update = sql`
     update messages set status = ${status}, updated_at = now(),
       provider_id = coalesce(${extra.providerId ?? null}, provider_id),
       error = coalesce(${extra.error ? sql.json(extra.error as postgres.JSONValue) : null}, error)
     where id = ${id} and status in ('pending', 'sending', 'retrying')`;
+  // The steps are written whether or not the row moved, as when they were written apart.
+  if (timeline.length === 0) await update;
+  else await sql`with moved as (${update}) ${timelineInsert(sql, timeline)}`;
 }
 
 /** Receipts may arrive out of order: a later stage never goes back to an earlier one. */
@@ -200,16 +210,28 @@ export async function contactCounts(
   caseId: string,
   now: Date,
   excludeKey?: string,
-): Promise<{ forIncident: number; last3Days: number }> {
-  const [r] = await sql`
-    select
-      count(*) filter (where case_id = ${caseId})::int as for_incident,
-      count(*) filter (where created_at > ${new Date(now.getTime() - 3 * 24 * 3600_000)})::int as last_3_days
-    from messages
-    where customer_id = ${customerId} and direction = 'outbound' and kind = any(${PROACTIVE}) and status = any(${COUNTED})
-      and idem_key <> ${excludeKey ?? ""}`;
+): Promise<ContactCounts> {
+  const [r] = await sql`select ${countsColumns(sql, { customerId, caseId, now, excludeKey })}`;
   return { forIncident: r?.for_incident ?? 0, last3Days: r?.last_3_days ?? 0 };
 }
+
+export interface ContactCounts {
+  forIncident: number;
+  last3Days: number;
+}
+
+/** contactCounts' two figures as columns of a select. */
+const countsColumns = (
+  sql: Q,
+  c: { customerId: string; caseId: string; now: Date; excludeKey?: string | undefined },
+) => sql`
+  r.for_incident, r.last_3_days from (
+    select
+      count(*) filter (where case_id = ${c.caseId})::int as for_incident,
+      count(*) filter (where created_at > ${new Date(c.now.getTime() - 3 * 24 * 3600_000)})::int as last_3_days
+    from messages
+    where customer_id = ${c.customerId} and direction = 'outbound' and kind = any(${PROACTIVE}) and status = any(${COUNTED})
+      and idem_key <> ${c.excludeKey ?? ""}) as r`;
 
 /**
  * Has the customer answered since we asked? Any message from them counts but STOP and HELP: an
@@ -228,11 +250,16 @@ export async function getMessageByKey(sql: Q, idemKey: string): Promise<MessageR
   return r ? row(r) : undefined;
 }
 
-/** What a case has done to reach its customer: where it last asked in writing, and whether it called. */
+/**
+ * What a case has done to reach its customer: where it last asked in writing, and whether it
+ * called. With `counts`, also the contact counts of the send decision the step will consider
+ * (see contactCounts), in the same statement.
+ */
 export async function contactHistory(
   sql: Q,
   caseId: string,
-): Promise<{ askedOn: Exclude<Channel, "voice"> | null; called: boolean }> {
+  counts?: { customerId: string; now: Date; excludeKey: string },
+): Promise<{ askedOn: Exclude<Channel, "voice"> | null; called: boolean; counts?: ContactCounts }> {
   const [r] = await sql`
     select
       (select channel from messages where case_id = ${caseId} and direction = 'outbound' and channel <> 'voice'
@@ -240,8 +267,13 @@ export async function contactHistory(
       -- Placed, or possibly placed (sending): a call Vonage refused for a passing reason (retrying)
       -- is still to be placed, by the job's retry.
       exists (select 1 from messages where case_id = ${caseId} and direction = 'outbound' and channel = 'voice'
-         and kind = 'check_call' and status not in ('pending', 'retrying')) as called`;
-  return { askedOn: r?.asked_on ?? null, called: Boolean(r?.called) };
+         and kind = 'check_call' and status not in ('pending', 'retrying')) as called
+      ${counts ? sql`, ${countsColumns(sql, { ...counts, caseId })}` : sql``}`;
+  return {
+    askedOn: r?.asked_on ?? null,
+    called: Boolean(r?.called),
+    ...(counts ? { counts: { forIncident: r?.for_incident ?? 0, last3Days: r?.last_3_days ?? 0 } } : {}),
+  };
 }
 
 /** The customer's latest message to us on any channel: where to answer, and whether WhatsApp's 24-hour window is open. */

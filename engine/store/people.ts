@@ -37,7 +37,8 @@ export interface Advocate {
   phone: string | null;
 }
 
-const customerCols = (r: postgres.Row): Customer => ({
+/** A `customers` row (all its columns, as `select *` reads them) as a Customer. */
+export const customerCols = (r: postgres.Row): Customer => ({
   id: r.id,
   name: r.name,
   phone: r.phone,

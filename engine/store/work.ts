@@ -13,11 +13,23 @@ export interface OwedJob {
   dueAt: Date;
 }
 
-/** Records a job as owed; a second record of the same key changes nothing. */
-export async function recordOwed(sql: Q, job: OwedJob): Promise<void> {
-  await sql`
+/**
+ * Records jobs as owed, in one statement (data as JSON text, parsed here: see addTimelineEntries);
+ * a second record of the same key changes nothing.
+ */
+export async function recordOwed(sql: Q, jobs: OwedJob | readonly OwedJob[]): Promise<void> {
+  const all: readonly OwedJob[] = Array.isArray(jobs) ? jobs : [jobs as OwedJob];
+  if (all.length > 0) await owedInsert(sql, all);
+}
+
+/** recordOwed's insert as a statement to run in another's CTE (recordCaseUpdate). At least one job. */
+export function owedInsert(sql: Q, all: readonly OwedJob[]) {
+  return sql`
     insert into owed_work (key, queue, name, data, due_at)
-    values (${job.key}, ${job.queue}, ${job.name}, ${sql.json(job.data as never)}, ${job.dueAt})
+    select key, queue, name, data::jsonb, due_at
+    from unnest(${all.map((j) => j.key)}::text[], ${all.map((j) => j.queue)}::text[],
+      ${all.map((j) => j.name)}::text[], ${all.map((j) => JSON.stringify(j.data ?? null))}::text[],
+      ${all.map((j) => j.dueAt.toISOString())}::timestamptz[]) as u(key, queue, name, data, due_at)
     on conflict (key) do nothing`;
 }
 
