@@ -44,6 +44,7 @@ import {
   RedisUnavailableError,
   workerConnection,
 } from "./engine/store/redis.ts";
+import { makeEventPartitions, PARTITIONS_AHEAD_MS, retentionStart } from "./engine/store/retention.ts";
 import { publishRuleFiles } from "./engine/store/rulesets.ts";
 import { checkTokenRequest, createToken, ensureAdminToken, type Role } from "./engine/store/tokens.ts";
 import { deploymentId } from "./engine/store/work.ts";
@@ -105,6 +106,14 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
     waitMs: config.STARTUP_WAIT_MS,
   });
   const { sql } = db;
+  // Every week the API may store an event in must have its partition before the API listens: the
+  // workers' hourly run keeps them made, but this process may start after weeks stopped.
+  const startedAt = new Date();
+  await makeEventPartitions(
+    sql,
+    retentionStart(startedAt, config.EVENT_RETENTION_DAYS),
+    new Date(startedAt.getTime() + PARTITIONS_AHEAD_MS),
+  );
 
   // The first start publishes the shipped rules; later starts (or a second process starting at the
   // same moment) find a version and publish nothing.
@@ -207,6 +216,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
         ratePerSecond: config.VONAGE_RATE_PER_SECOND,
         sweepAfterMs: config.SWEEP_AFTER_MS,
         reconcileEveryMs: config.SWEEP_EVERY_MS,
+        retentionDays: config.EVENT_RETENTION_DAYS,
       },
     );
     log.info({ concurrency: config.WORKER_CONCURRENCY }, "workers started");
@@ -227,6 +237,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
       log,
       maxBytes: config.INGEST_MAX_BYTES,
       maxEvents: config.INGEST_MAX_EVENTS,
+      retentionDays: config.EVENT_RETENTION_DAYS,
       heavyPerMinute: config.INGEST_HEAVY_PER_MINUTE,
       redisPrefix: config.REDIS_PREFIX,
       keyPrefix,

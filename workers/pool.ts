@@ -20,6 +20,7 @@ import { outreachProcessor } from "./outreach.ts";
 import { bullPrefix, isOwedJob, jobId as jobIdOf, owe, QUEUES, type Queues } from "./queues.ts";
 import { type Reconciler, startReconciler } from "./reconciler.ts";
 import { repliesProcessor } from "./replies.ts";
+import { type Retention, startRetention } from "./retention.ts";
 
 export interface WorkerDeps {
   sql: Sql;
@@ -64,6 +65,8 @@ export interface PoolOptions {
   sweepAfterMs: number;
   /** How often the reconciler looks for work Redis forgot, ms. */
   reconcileEveryMs: number;
+  /** EVENT_RETENTION_DAYS: events older are dropped a week at a time (default: kept for ever). */
+  retentionDays?: number;
 }
 
 export interface Pool {
@@ -71,6 +74,7 @@ export interface Pool {
   /** True while every worker is running and connected. */
   healthy(): boolean;
   reconciler: Reconciler;
+  retention?: Retention;
   close(): Promise<void>;
 }
 
@@ -217,6 +221,10 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
     everyMs: opts.reconcileEveryMs,
     sweepAfterMs: opts.sweepAfterMs,
   });
+  const retention =
+    opts.retentionDays === undefined
+      ? undefined
+      : startRetention({ sql: deps.sql, log: deps.log, retentionDays: opts.retentionDays });
   // Earlier versions swept from a BullMQ job scheduler, which Redis forgets along with the rest.
   deps.queues.maintenance.removeJobScheduler("sweep-unevaluated").catch(() => {});
   deps.metrics.workersRunning.set(workers.length);
@@ -224,8 +232,10 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
     workers,
     healthy: () => workers.every((w) => w.isRunning()),
     reconciler,
+    ...(retention ? { retention } : {}),
     async close() {
       await reconciler.stop();
+      await retention?.stop();
       await Promise.all(workers.map((w) => w.close()));
       deps.metrics.workersRunning.set(0);
     },

@@ -157,8 +157,8 @@ export async function caseContext(sql: Sql, caseId: string): Promise<CaseContext
       from cases c left join advocates a on a.id = c.advocate_id where c.id = ${caseId}`,
     // The text describes the most severe evidence, the earliest of equals.
     sql`
-      select e.payload from decisions d join events e on e.id = d.event_id where d.case_id = ${caseId}
-      order by case d.severity when 'high' then 0 when 'medium' then 1 else 2 end, e.occurred_at limit 1`,
+      select d.event_payload as payload from decisions d where d.case_id = ${caseId}
+      order by case d.severity when 'high' then 0 when 'medium' then 1 else 2 end, d.event_occurred_at limit 1`,
     caseCards(sql, caseId),
   ]);
   if (!c || !d) return undefined;

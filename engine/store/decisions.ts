@@ -11,7 +11,10 @@ export interface NewDecision {
   decidedAt: Date;
 }
 
-/** Stores decisions once per (event, rule); returns those that were new. */
+/**
+ * Stores decisions once per (event, rule), each with its event (payload, times) so a case keeps
+ * its evidence after the event's partition is dropped (migration 018); returns those that were new.
+ */
 export async function insertDecisions(
   sql: Q,
   decisions: readonly NewDecision[],
@@ -28,9 +31,19 @@ export async function insertDecisions(
     team: d.hit.team,
     explanation: d.hit.explanation,
     decided_at: d.decidedAt,
+    event_occurred_at: d.event.occurredAt,
+    event_payload: d.event,
   }));
+  // When the event was received is read from its row, found by its whole key (one partition).
   const out = await sql`
-    insert into decisions ${sql(rows as never, "event_id", "customer_id", "rule", "mode", "ruleset_version", "severity", "title", "team", "explanation", "decided_at")}
+    insert into decisions (event_id, customer_id, rule, mode, ruleset_version, severity, title, team,
+      explanation, decided_at, event_occurred_at, event_payload, event_received_at)
+    select r.event_id, r.customer_id, r.rule, r.mode, r.ruleset_version, r.severity, r.title, r.team,
+      r.explanation, r.decided_at, r.event_occurred_at, r.event_payload,
+      coalesce((select e.received_at from events e where e.id = r.event_id and e.occurred_at = r.event_occurred_at), r.decided_at)
+    from jsonb_to_recordset(${sql.json(rows as never)}::jsonb) as r(event_id text, customer_id text, rule text,
+      mode text, ruleset_version int, severity text, title text, team text, explanation jsonb,
+      decided_at timestamptz, event_occurred_at timestamptz, event_payload jsonb)
     on conflict (event_id, rule) do update set mode = excluded.mode, ruleset_version = excluded.ruleset_version
       where decisions.case_id is null
         and (decisions.mode, decisions.ruleset_version) is distinct from (excluded.mode, excluded.ruleset_version)
@@ -46,9 +59,9 @@ export async function insertDecisions(
 /** The cards in a case's evidence, oldest first: what a NO blocks and what texts name by last four. */
 export async function caseCards(sql: Q, caseId: string): Promise<Array<{ id: string; last4: string }>> {
   const rows = await sql`
-    select e.payload->'card'->>'id' as id, e.payload->'card'->>'last4' as last4, min(e.occurred_at) as first
-    from decisions d join events e on e.id = d.event_id
-    where d.case_id = ${caseId} and e.payload->'card' is not null
+    select d.event_payload->'card'->>'id' as id, d.event_payload->'card'->>'last4' as last4, min(d.event_occurred_at) as first
+    from decisions d
+    where d.case_id = ${caseId} and d.event_payload->'card' is not null
     group by 1, 2 order by first`;
   return rows.map((r) => ({ id: r.id as string, last4: r.last4 as string }));
 }
@@ -82,9 +95,9 @@ export interface UnlinkedDecision {
  */
 export async function lockUnlinkedDecisions(tx: Q, customerId: string): Promise<UnlinkedDecision[]> {
   const decisions = await tx`
-      select d.id, d.event_id, d.rule, d.severity, d.title, d.team, d.decided_at, e.occurred_at
-      from decisions d join events e on e.id = d.event_id
-      where d.customer_id = ${customerId} and d.case_id is null and d.mode = 'live' order by e.occurred_at, d.id for update of d`;
+      select d.id, d.event_id, d.rule, d.severity, d.title, d.team, d.decided_at, d.event_occurred_at as occurred_at
+      from decisions d
+      where d.customer_id = ${customerId} and d.case_id is null and d.mode = 'live' order by d.event_occurred_at, d.id for update`;
   return decisions.map((d) => ({
     id: d.id as string,
     eventId: d.event_id as string,

@@ -1,0 +1,136 @@
+/**
+ * Events are kept EVENT_RETENTION_DAYS and then dropped a week's partition at a time: ingest stays
+ * idempotent, refuses what is already past the retention, never drops an event still waiting for
+ * evaluation, and a case keeps showing the payment that opened it after its event is gone.
+ */
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TouchpointEvent } from "../engine/events.ts";
+import { insertBatches, markEvaluated } from "../engine/store/events.ts";
+import { eventPartitions, makeEventPartitions } from "../engine/store/retention.ts";
+import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
+import { openTravelCase, PARIS, tx } from "./support/payments.ts";
+
+const DAY_MS = 86_400_000;
+const daysAgo = (n: number, from = new Date()) => new Date(from.getTime() - n * DAY_MS);
+/** The partition (Monday 00:00 UTC) an instant falls in. */
+const weekOf = (at: Date) => {
+  const day = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate()));
+  day.setUTCDate(day.getUTCDate() - ((day.getUTCDay() + 6) % 7));
+  return `events_${day.toISOString().slice(0, 10).replace(/-/g, "")}`;
+};
+
+describe("event retention", () => {
+  let t: TestTouchpoint;
+  beforeAll(async () => {
+    t = await startTestTouchpoint();
+  });
+  afterAll(() => t?.close());
+
+  it("stores an event sent twice once", async () => {
+    const e = tx("ret-twice", "ret-c1", daysAgo(1).toISOString(), PARIS);
+    const first = await t.api("POST", "/v1/events", [e]);
+    const second = await t.api("POST", "/v1/events", [e]);
+    expect(first.body).toMatchObject({ accepted: 1, duplicates: 0 });
+    expect(second.body).toMatchObject({ accepted: 0, duplicates: 1 });
+    const [row] = await t.tp.db.sql`select count(*)::int as n from events where id = 'ret-twice'`;
+    expect(row?.n).toBe(1);
+  });
+
+  it("refuses an event older than the retention, by field and with the reason", async () => {
+    const r = await t.api("POST", "/v1/events", [
+      tx("ret-ancient", "ret-c2", daysAgo(91).toISOString(), PARIS),
+      tx("ret-fresh", "ret-c2", daysAgo(89).toISOString(), PARIS),
+    ]);
+    expect(r.body).toMatchObject({ accepted: 1, rejected: 1 });
+    expect(r.body.errors).toEqual([
+      {
+        index: 0,
+        id: "ret-ancient",
+        errors: [
+          {
+            path: "occurredAt",
+            message: expect.stringMatching(/retention of 90 days \(EVENT_RETENTION_DAYS\)/),
+          },
+        ],
+      },
+    ]);
+    const stored = await t.tp.db.sql`select id from events where id like 'ret-%' and customer_id = 'ret-c2'`;
+    expect(stored.map((s) => s.id)).toEqual(["ret-fresh"]);
+  });
+
+  it("drops a week older than the retention, and the case it opened still shows its payment", async () => {
+    const day = daysAgo(60).toISOString().slice(0, 10);
+    const kase = await openTravelCase(t.api, "ret-old", "+33612349001", { day });
+    await t.drained();
+    const old = weekOf(new Date(`${day}T09:10:00Z`));
+    const [before] = await t.tp.db.sql`select count(*)::int as n from events where customer_id = 'ret-old'`;
+    expect(before?.n).toBe(2);
+
+    const report = await t.tp.pool!.retention!.runOnce(new Date(), 30);
+    expect(report.dropped).toContain(old);
+    expect(report.dropped.every((p) => p <= weekOf(daysAgo(30)))).toBe(true);
+    const [after] = await t.tp.db.sql`select count(*)::int as n from events where customer_id = 'ret-old'`;
+    expect(after?.n).toBe(0);
+    expect((await eventPartitions(t.tp.db.sql)).map((p) => p.name)).not.toContain(old);
+
+    const page = await t.api("GET", `/v1/cases/${kase.id}`);
+    expect(page.status).toBe(200);
+    const events = (page.body.decisions as Array<{ event: { id: string; merchant: { city: string } } }>).map(
+      (d) => d.event,
+    );
+    expect(events.map((e) => e.id)).toContain("ret-old-a2");
+    expect(events.find((e) => e.id === "ret-old-a2")?.merchant.city).toBe("Phnom Penh");
+  });
+
+  it("keeps a week past the retention while an event in it waits for evaluation, and its batch rows after", async () => {
+    const sql = t.tp.db.sql;
+    const at = daysAgo(45);
+    const week = weekOf(at);
+    // The test before dropped this week (retention 30 days); retention 90 makes it again.
+    await t.tp.pool!.retention!.runOnce(new Date(), 90);
+    // Stored but never queued: the reconciler would evaluate it only after SWEEP_AFTER_MS (5 min).
+    await insertBatches(
+      sql,
+      [{ id: "ret-waiting", events: [tx("ret-w1", "ret-c3", at.toISOString(), PARIS) as TouchpointEvent] }],
+      at,
+    );
+    const kept = await t.tp.pool!.retention!.runOnce(new Date(), 30);
+    expect(kept.keptUnevaluated).toContain(week);
+    expect(kept.dropped).not.toContain(week);
+    const [still] = await sql`select count(*)::int as n from events where id = 'ret-w1'`;
+    expect(still?.n).toBe(1);
+
+    expect(await markEvaluated(sql, "ret-waiting", new Date(), 1)).toBe(true);
+    const gone = await t.tp.pool!.retention!.runOnce(new Date(), 30);
+    expect(gone.dropped).toContain(week);
+    // Its batch, received 45 days ago, is older than every stored event (with a week's margin).
+    expect(gone.batchesDeleted).toBeGreaterThanOrEqual(1);
+    const [batch] = await sql`select count(*)::int as n from event_batches where id = 'ret-waiting'`;
+    expect(batch?.n).toBe(0);
+    // Batches of stored events stay.
+    const [recent] = await sql`
+      select count(*)::int as n from events e where not exists (select 1 from event_batches b where b.id = e.batch_id)`;
+    expect(recent?.n).toBe(0);
+  });
+
+  it("makes the weeks ahead from two processes at once without failing, each week once", async () => {
+    const a = postgres(t.databaseUrl!, { max: 1, onnotice: () => {} });
+    const b = postgres(t.databaseUrl!, { max: 1, onnotice: () => {} });
+    try {
+      const from = new Date("2031-01-06T00:00:00Z");
+      const until = new Date("2031-03-03T00:00:00Z");
+      const [x, y] = await Promise.all([
+        makeEventPartitions(a as never, from, until),
+        makeEventPartitions(b as never, from, until),
+      ]);
+      const made = [...x, ...y].sort();
+      expect(made).toHaveLength(8);
+      expect(new Set(made).size).toBe(8);
+      expect(await makeEventPartitions(a as never, from, until)).toEqual([]);
+    } finally {
+      await a.end();
+      await b.end();
+    }
+  });
+});
