@@ -155,7 +155,7 @@ export async function batchesOf(
   eventIds: readonly string[],
 ): Promise<Array<{ id: string; events: TouchpointEvent[]; receivedAt: Date; evaluated: boolean }>> {
   const batches = await sql`
-    select b.id, b.received_at, b.event_ids, b.evaluated_at from event_batches b
+    select b.id, b.received_at, b.event_ids, b.evaluated_at, b.occurred_from, b.occurred_to from event_batches b
     where b.id in (select batch_id from events where id = any(${eventIds as string[]}))
     order by b.received_at, b.id`;
   return withEvents(sql, batches);
@@ -167,7 +167,17 @@ async function withEvents(
   batches: readonly Record<string, unknown>[],
 ): Promise<Array<{ id: string; events: TouchpointEvent[]; receivedAt: Date; evaluated: boolean }>> {
   const ids = batches.flatMap((b) => b.event_ids as string[]);
-  const rows = ids.length > 0 ? await sql`select id, payload from events where id = any(${ids})` : [];
+  // Only the weeks the batches' events span (a batch from before migration 018 has no span).
+  const spans = batches.map((b) => [b.occurred_from, b.occurred_to] as [Date | null, Date | null]);
+  const spanned = spans.every(([from, to]) => from && to);
+  const from = spanned ? new Date(Math.min(...spans.map(([f]) => (f as Date).getTime()))) : null;
+  const to = spanned ? new Date(Math.max(...spans.map(([, t]) => (t as Date).getTime()))) : null;
+  const rows =
+    ids.length > 0
+      ? await sql`
+        select id, payload from events where id = any(${ids})
+          and occurred_at between coalesce(${from}::timestamptz, '-infinity') and coalesce(${to}::timestamptz, 'infinity')`
+      : [];
   const payloads = new Map(rows.map((r) => [r.id as string, r.payload as TouchpointEvent]));
   return batches.map((b) => ({
     id: b.id as string,
@@ -234,12 +244,12 @@ export async function unevaluatedBatches(
   maxEvents: number,
 ): Promise<Array<{ id: string; events: TouchpointEvent[]; receivedAt: Date }>> {
   const batches = await sql`
-    select id, received_at, event_ids from (
-      select id, received_at, event_ids,
+    select id, received_at, event_ids, occurred_from, occurred_to from (
+      select id, received_at, event_ids, occurred_from, occurred_to,
         sum(cardinality(event_ids)) over (order by received_at, id) - cardinality(event_ids) as before
       from (
         -- Every batch holds an event: no more than maxEvents batches can be wanted.
-        select id, received_at, event_ids from event_batches
+        select id, received_at, event_ids, occurred_from, occurred_to from event_batches
         where evaluated_at is null and received_at < ${olderThan}
         order by received_at, id limit ${maxEvents}
       ) pending
