@@ -83,6 +83,16 @@ describe("event retention", () => {
     expect(events.find((e) => e.id === "ret-old-a2")?.merchant.city).toBe("Phnom Penh");
   });
 
+  it("stores an event whose week is missing (workers down for weeks, or a shorter retention elsewhere): ingest makes the week", async () => {
+    const at = daysAgo(40);
+    // The test before dropped every week older than 30 days.
+    expect((await eventPartitions(t.tp.db.sql)).map((p) => p.name)).not.toContain(weekOf(at));
+    const r = await t.api("POST", "/v1/events", [tx("ret-gap", "ret-c4", at.toISOString(), PARIS)]);
+    expect(r.body).toMatchObject({ accepted: 1, rejected: 0 });
+    const [row] = await t.tp.db.sql`select tableoid::regclass::text as week from events where id = 'ret-gap'`;
+    expect(row?.week).toBe(weekOf(at));
+  });
+
   it("keeps a week past the retention while an event in it waits for evaluation, and its batch rows after", async () => {
     const sql = t.tp.db.sql;
     const at = daysAgo(45);

@@ -4,6 +4,7 @@
  */
 import type { TouchpointEvent } from "../events.ts";
 import type { Q } from "./database.ts";
+import { makeEventPartitions } from "./retention.ts";
 
 /** Events the API queues as one `evaluate` job, under an id of their own. */
 export interface EventBatch {
@@ -47,7 +48,7 @@ export async function insertBatches(
     }
   }
   if (ids.length === 0) return [];
-  const inserted = await sql`
+  const store = () => sql`
     with stored as (
       insert into events (id, customer_id, type, occurred_at, received_at, payload, device_id, batch_id)
       select id, customer_id, type, occurred_at, ${receivedAt}, payload::json, device_id, batch_id
@@ -65,6 +66,17 @@ export async function insertBatches(
       select batch_id, ${receivedAt}, array_agg(id), min(occurred_at), max(occurred_at) from stored group by batch_id
     )
     select id from stored`;
+  let inserted: Awaited<ReturnType<typeof store>>;
+  try {
+    inserted = await store();
+  } catch (err) {
+    // 23514: an event's week has no partition (the workers, which make them ahead, were down for
+    // weeks, or run with a shorter EVENT_RETENTION_DAYS): made here, then stored as usual.
+    if ((err as { code?: string }).code !== "23514") throw err;
+    const times = occurred.map((t) => Date.parse(t));
+    await makeEventPartitions(sql, new Date(Math.min(...times)), new Date(Math.max(...times) + 1));
+    inserted = await store();
+  }
   const fresh = new Set(inserted.map((r) => r.id as string));
   return batches
     .map((b) => ({ id: b.id, events: b.events.filter((e) => fresh.has(e.id)) }))

@@ -16,7 +16,7 @@ export const PARTITIONS_AHEAD_MS = 3 * WEEK_MS;
  */
 const BATCH_MARGIN_MS = 8 * DAY_MS;
 /** A drop waits this long for queries on `events` to finish, then is left for the next run. */
-const DROP_LOCK_TIMEOUT = "5s";
+const DROP_LOCK_TIMEOUT = "2s";
 /** Batch rows deleted per statement: a short transaction each, however many are due. */
 const BATCH_DELETE_CHUNK = 10_000;
 
