@@ -6,7 +6,7 @@
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TouchpointEvent } from "../engine/events.ts";
-import { insertBatches, markEvaluated } from "../engine/store/events.ts";
+import { insertBatches, markEvaluated, takeBackBatches } from "../engine/store/events.ts";
 import { eventPartitions, makeEventPartitions } from "../engine/store/retention.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 import { openTravelCase, PARIS, tx } from "./support/payments.ts";
@@ -122,6 +122,17 @@ describe("event retention", () => {
     const [recent] = await sql`
       select count(*)::int as n from events e where not exists (select 1 from event_batches b where b.id = e.batch_id)`;
     expect(recent?.n).toBe(0);
+  });
+
+  it("takes back a batch whose job could not be queued, its events across two weeks", async () => {
+    const sql = t.tp.db.sql;
+    const events = [daysAgo(2), daysAgo(9)].map(
+      (at, i) => tx(`ret-back-${i}`, "ret-c5", at.toISOString(), PARIS) as TouchpointEvent,
+    );
+    await insertBatches(sql, [{ id: "ret-back", events }], new Date());
+    expect(await takeBackBatches(sql, ["ret-back"])).toBe(2);
+    const [left] = await sql`select count(*)::int as n from events where customer_id = 'ret-c5'`;
+    expect(left?.n).toBe(0);
   });
 
   it("makes the weeks ahead from two processes at once without failing, each week once", async () => {

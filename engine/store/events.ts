@@ -92,9 +92,14 @@ export async function takeBackBatches(sql: Q, batchIds: readonly string[]): Prom
   const gone = await sql`
     with taken as (
       delete from event_batches where id = any(${batchIds as string[]}) and evaluated_at is null
-      returning event_ids
+      returning event_ids, occurred_from, occurred_to
     )
-    delete from events where id in (select unnest(event_ids) from taken) returning id`;
+    delete from events where id in (select unnest(event_ids) from taken)
+      -- Only the weeks the batches span, not every week's index (all of them if one has no span).
+      and occurred_at between
+        coalesce((select case when count(*) = count(occurred_from) then min(occurred_from) end from taken), '-infinity')
+        and coalesce((select case when count(*) = count(occurred_to) then max(occurred_to) end from taken), 'infinity')
+    returning id`;
   return gone.length;
 }
 
