@@ -155,3 +155,22 @@ describe("event retention", () => {
     }
   });
 });
+
+describe("event retention on the embedded database", () => {
+  let t: TestTouchpoint;
+  beforeAll(async () => {
+    t = await startTestTouchpoint({ pglite: true });
+  }, 60_000);
+  afterAll(() => t?.close());
+
+  it("migrates, stores into the week and drops it past the retention", async () => {
+    const at = daysAgo(60);
+    const r = await t.api("POST", "/v1/events", [tx("ret-pg-1", "ret-pg", at.toISOString(), PARIS)]);
+    expect(r.body).toMatchObject({ accepted: 1 });
+    await t.drained();
+    const report = await t.tp.pool!.retention!.runOnce(new Date(), 30);
+    expect(report.dropped).toContain(weekOf(at));
+    const [row] = await t.tp.db.sql`select count(*)::int as n from events where id = 'ret-pg-1'`;
+    expect(row?.n).toBe(0);
+  });
+});
