@@ -44,7 +44,7 @@ import {
   RedisUnavailableError,
   workerConnection,
 } from "./engine/store/redis.ts";
-import { makeEventPartitions, PARTITIONS_AHEAD_MS, retentionStart } from "./engine/store/retention.ts";
+import { makeEventPartitions, partitionWindow } from "./engine/store/retention.ts";
 import { publishRuleFiles } from "./engine/store/rulesets.ts";
 import { checkTokenRequest, createToken, ensureAdminToken, type Role } from "./engine/store/tokens.ts";
 import { deploymentId } from "./engine/store/work.ts";
@@ -106,14 +106,10 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
     waitMs: config.STARTUP_WAIT_MS,
   });
   const { sql } = db;
-  // Every week the API may store an event in must have its partition before the API listens: the
-  // workers' hourly run keeps them made, but this process may start after weeks stopped.
-  const startedAt = new Date();
-  await makeEventPartitions(
-    sql,
-    retentionStart(startedAt, config.EVENT_RETENTION_DAYS),
-    new Date(startedAt.getTime() + PARTITIONS_AHEAD_MS),
-  );
+  // The weeks around now have their partitions before the API listens: the workers' hourly run
+  // keeps them made, but this process may start after weeks stopped (older weeks: insertBatches).
+  const weeks = partitionWindow(new Date(), config.EVENT_RETENTION_DAYS);
+  await makeEventPartitions(sql, weeks.from, weeks.until);
 
   // The first start publishes the shipped rules; later starts (or a second process starting at the
   // same moment) find a version and publish nothing.

@@ -23,7 +23,8 @@ const weekOf = (at: Date) => {
 describe("event retention", () => {
   let t: TestTouchpoint;
   beforeAll(async () => {
-    t = await startTestTouchpoint();
+    // The harness keeps events ten years (its suites send fixed dates); this suite keeps the default.
+    t = await startTestTouchpoint({ env: { EVENT_RETENTION_DAYS: "90" } });
   });
   afterAll(() => t?.close());
 
@@ -97,8 +98,6 @@ describe("event retention", () => {
     const sql = t.tp.db.sql;
     const at = daysAgo(45);
     const week = weekOf(at);
-    // The test before dropped this week (retention 30 days); retention 90 makes it again.
-    await t.tp.pool!.retention!.runOnce(new Date(), 90);
     // Stored but never queued: the reconciler would evaluate it only after SWEEP_AFTER_MS (5 min).
     await insertBatches(
       sql,
@@ -159,7 +158,7 @@ describe("event retention", () => {
 describe("event retention on the embedded database", () => {
   let t: TestTouchpoint;
   beforeAll(async () => {
-    t = await startTestTouchpoint({ pglite: true });
+    t = await startTestTouchpoint({ pglite: true, env: { EVENT_RETENTION_DAYS: "90" } });
   }, 60_000);
   afterAll(() => t?.close());
 

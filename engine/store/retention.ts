@@ -1,14 +1,20 @@
 /**
  * Event retention: `events` is partitioned by week of occurred_at (migration 018); the weeks ahead
- * are made before events reach them, and a week wholly older than the retention is dropped whole,
- * with the batch rows of its time, instead of deleting its rows one by one.
+ * are made before events reach them (an older week when a late event first needs it: see
+ * insertBatches), and a week wholly older than the retention is dropped whole, with the batch rows
+ * of its time, instead of deleting its rows one by one.
  */
 import type { Q, Sql } from "./database.ts";
 
 const DAY_MS = 86_400_000;
 const WEEK_MS = 7 * DAY_MS;
 /** Partitions kept made ahead of now: ingest takes events up to a week ahead (engine/ingest.ts). */
-export const PARTITIONS_AHEAD_MS = 3 * WEEK_MS;
+const PARTITIONS_AHEAD_MS = 3 * WEEK_MS;
+/**
+ * And behind, for events a little late. Older weeks are made when an event first needs one: made
+ * for the whole retention, they would be empty partitions every read by id alone still probes.
+ */
+const PARTITIONS_BEHIND_MS = WEEK_MS;
 /**
  * A batch's events may be dated up to a week after the batch was received (MAX_AHEAD_MS in
  * engine/ingest.ts), so a batch row goes this long after the oldest kept week began, and never
@@ -26,6 +32,12 @@ const PARTITION_NAME = /^events_(\d{4})(\d{2})(\d{2})$/;
 /** The oldest occurred_at kept: anything before is gone, or goes at the next maintenance. */
 export function retentionStart(now: Date, retentionDays: number): Date {
   return new Date(now.getTime() - retentionDays * DAY_MS);
+}
+
+/** The weeks kept made around `now`, never before the retention's start. */
+export function partitionWindow(now: Date, retentionDays: number): { from: Date; until: Date } {
+  const behind = Math.max(now.getTime() - PARTITIONS_BEHIND_MS, retentionStart(now, retentionDays).getTime());
+  return { from: new Date(behind), until: new Date(now.getTime() + PARTITIONS_AHEAD_MS) };
 }
 
 /**
@@ -60,7 +72,7 @@ export async function eventPartitions(sql: Q): Promise<EventPartition[]> {
 }
 
 export interface RetentionReport {
-  /** Partitions made ahead (or behind, up to the retention). */
+  /** Partitions made ahead (and the week behind). */
   created: string[];
   /** Partitions dropped: every event in them older than the retention. */
   dropped: string[];
@@ -73,14 +85,15 @@ export interface RetentionReport {
 }
 
 /**
- * One maintenance run: makes the partitions from the retention's start to PARTITIONS_AHEAD_MS
- * ahead, drops those wholly older than the retention (never one holding an event whose batch is
+ * One maintenance run: makes the partitions of `partitionWindow`, drops those wholly older than
+ * the retention (never one holding an event whose batch is
  * not evaluated), then deletes evaluated batch rows older than every stored event.
  */
 export async function maintainEvents(sql: Sql, now: Date, retentionDays: number): Promise<RetentionReport> {
   const keptFrom = retentionStart(now, retentionDays);
+  const window = partitionWindow(now, retentionDays);
   const report: RetentionReport = {
-    created: await makeEventPartitions(sql, keptFrom, new Date(now.getTime() + PARTITIONS_AHEAD_MS)),
+    created: await makeEventPartitions(sql, window.from, window.until),
     dropped: [],
     keptUnevaluated: [],
     busy: [],

@@ -67,8 +67,8 @@ create table events (
 create index events_customer on events (customer_id, occurred_at);
 
 -- A partition for every week holding an event, and the weeks around now (ingest refuses events
--- more than a week ahead; the workers' maintenance keeps three weeks made ahead and the retention
--- made behind).
+-- more than a week ahead; the workers' maintenance keeps three weeks made ahead and one behind,
+-- and ingest makes an older week when a late event first needs it).
 select count(*) from (
   select make_event_partitions(w, w + interval '1 day')
   from (select distinct date_trunc('week', occurred_at at time zone 'UTC') at time zone 'UTC' as w
