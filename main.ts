@@ -48,7 +48,7 @@ import { makeEventPartitions, partitionWindow } from "./engine/store/retention.t
 import { publishRuleFiles } from "./engine/store/rulesets.ts";
 import { checkTokenRequest, createToken, ensureAdminToken, type Role } from "./engine/store/tokens.ts";
 import { deploymentId } from "./engine/store/work.ts";
-import { apiClient, loadPeopleVia, loadStory, playStory } from "./fixtures/stories.ts";
+import { apiClient, loadPeopleVia, loadStory, playStory, storiesNear } from "./fixtures/stories.ts";
 import { defaultRuleFiles } from "./rules/index.ts";
 import { type Pool, startPool } from "./workers/pool.ts";
 import { createQueues, type Queues } from "./workers/queues.ts";
@@ -451,10 +451,14 @@ async function seedIfEmpty(db: Database, app: Hono, log: Logger): Promise<void> 
   const api = apiClient((path, init) => app.request(path, init), token);
   try {
     await loadPeopleVia(api);
-    for (const name of ["phnom-penh-paris", "returning-customer"] as const) {
-      const cases = await playStory(api, loadStory(name));
+    const stories = storiesNear(
+      (["phnom-penh-paris", "returning-customer"] as const).map(loadStory),
+      new Date(),
+    );
+    for (const story of stories) {
+      const cases = await playStory(api, story);
       log.info(
-        { story: name, cases: cases.map((c) => ({ id: c.id, advocate: c.advocate?.name })) },
+        { story: story.name, cases: cases.map((c) => ({ id: c.id, advocate: c.advocate?.name })) },
         "fixture story played",
       );
     }

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TouchpointEvent } from "../engine/events.ts";
 import { insertBatches, markEvaluated, takeBackBatches } from "../engine/store/events.ts";
 import { eventPartitions, makeEventPartitions } from "../engine/store/retention.ts";
+import { loadStory, storiesNear } from "../fixtures/stories.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 import { openTravelCase, PARIS, tx } from "./support/payments.ts";
 
@@ -172,4 +173,35 @@ describe("event retention on the embedded database", () => {
     const [row] = await t.tp.db.sql`select count(*)::int as n from events where id = 'ret-pg-1'`;
     expect(row?.n).toBe(0);
   });
+});
+
+describe("the demo a first start plays", () => {
+  it("is moved by whole weeks to end in the week before now, its journeys and travel notices alike", () => {
+    const now = new Date("2027-06-02T10:00:00Z");
+    const [pp, rc] = storiesNear([loadStory("phnom-penh-paris"), loadStory("returning-customer")], now);
+    const events = [pp!, rc!].flatMap((s) => s.steps.flatMap((st) => st.events)) as Array<{
+      occurredAt: string;
+      travel?: { from: string };
+    }>;
+    const latest = Math.max(...events.map((e) => Date.parse(e.occurredAt)));
+    expect(latest).toBeLessThanOrEqual(now.getTime());
+    expect(latest).toBeGreaterThan(now.getTime() - 7 * DAY_MS);
+    const before = loadStory("phnom-penh-paris").steps.flatMap((st) => st.events) as typeof events;
+    const after = pp!.steps.flatMap((st) => st.events) as typeof events;
+    const shift = Date.parse(after[0]!.occurredAt) - Date.parse(before[0]!.occurredAt);
+    expect(shift % (7 * DAY_MS)).toBe(0);
+    expect(Date.parse(after[0]!.travel!.from) - Date.parse(before[0]!.travel!.from)).toBe(shift);
+  });
+
+  it("plays with the default retention and opens its cases", async () => {
+    const t = await startTestTouchpoint({ env: { SEED_FIXTURES: "1", EVENT_RETENTION_DAYS: "90" } });
+    try {
+      await t.tp.seeded;
+      const [row] = await t.tp.db
+        .sql`select count(*)::int as n from cases where customer_id in ('cus-42', 'cus-7')`;
+      expect(row?.n).toBeGreaterThanOrEqual(2);
+    } finally {
+      await t.close();
+    }
+  }, 60_000);
 });
