@@ -113,7 +113,7 @@ export const configSchema = z.object({
   INGEST_HEAVY_PER_MINUTE: intIn(1, 10_000_000, 600),
   /**
    * Events (and their batch rows) are kept this many days by occurredAt, then dropped a week's
-   * partition at a time; an event older than this is refused at ingest.
+   * partition at a time; an event older than this is refused at ingest. The same in every process.
    */
   EVENT_RETENTION_DAYS: intIn(1, 3650, 90),
   /** Events per evaluate job. */

@@ -15,8 +15,8 @@ export interface EventBatch {
 /**
  * Stores a request's events not seen before, each with its batch, and a row per batch that kept
  * any, in one statement: all or nothing, so a failed request leaves nothing half stored.
- * Duplicates (by id and occurredAt) are skipped. Returns the batches as stored: only their new events, and only
- * batches left with one.
+ * Duplicates (by id and occurredAt) are skipped. Returns the batches as stored: only their new
+ * events, and only batches left with one.
  */
 export async function insertBatches(
   sql: Q,

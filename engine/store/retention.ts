@@ -86,8 +86,8 @@ export interface RetentionReport {
 
 /**
  * One maintenance run: makes the partitions of `partitionWindow`, drops those wholly older than
- * the retention (never one holding an event whose batch is
- * not evaluated), then deletes evaluated batch rows older than every stored event.
+ * the retention (never one holding an event whose batch is not evaluated), then deletes evaluated
+ * batch rows older than every stored event.
  */
 export async function maintainEvents(sql: Sql, now: Date, retentionDays: number): Promise<RetentionReport> {
   const keptFrom = retentionStart(now, retentionDays);

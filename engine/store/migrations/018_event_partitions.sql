@@ -77,8 +77,9 @@ select count(*) from (
 select count(*) from make_event_partitions(now() - interval '13 weeks', now() + interval '3 weeks');
 
 -- A batch's events by id alone would probe every week's index (observeBatch reads them for each
--- batch: measured 14.4 us of Postgres CPU an event in 14 weeks, 4.4 before 018); the span of their
--- dates, kept on the batch, narrows the read to the weeks it covers (run-time partition pruning).
+-- batch: measured 14.4 us of Postgres CPU an event in 14 weeks, 3.4 before 018); the span of their
+-- dates, kept on the batch, narrows the read to the weeks it covers (run-time partition pruning):
+-- 2.4 to 3.0 us.
 alter table event_batches add column occurred_from timestamptz, add column occurred_to timestamptz;
 update event_batches b set occurred_from = s.lo, occurred_to = s.hi
   from (select batch_id, min(occurred_at) as lo, max(occurred_at) as hi from events_before_018
