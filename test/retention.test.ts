@@ -7,7 +7,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TouchpointEvent } from "../engine/events.ts";
 import { insertBatches, markEvaluated, takeBackBatches } from "../engine/store/events.ts";
-import { eventPartitions, makeEventPartitions } from "../engine/store/retention.ts";
+import { eventPartitions, maintainEvents, makeEventPartitions } from "../engine/store/retention.ts";
 import { loadStory, storiesNear } from "../fixtures/stories.ts";
 import { startTestTouchpoint, type TestTouchpoint } from "./support/harness.ts";
 import { openTravelCase, PARIS, tx } from "./support/payments.ts";
@@ -149,6 +149,30 @@ describe("event retention", () => {
       expect(made).toHaveLength(8);
       expect(new Set(made).size).toBe(8);
       expect(await makeEventPartitions(a as never, from, until)).toEqual([]);
+    } finally {
+      await a.end();
+      await b.end();
+    }
+  });
+
+  it("drops a due week once when two processes' runs come at once, neither failing", async () => {
+    const at = daysAgo(50);
+    await insertBatches(
+      t.tp.db.sql,
+      [{ id: "ret-both", events: [tx("ret-both-1", "ret-c6", at.toISOString(), PARIS) as TouchpointEvent] }],
+      at,
+    );
+    await markEvaluated(t.tp.db.sql, "ret-both", at, 1);
+    const a = postgres(t.databaseUrl!, { max: 1, onnotice: () => {} });
+    const b = postgres(t.databaseUrl!, { max: 1, onnotice: () => {} });
+    try {
+      const now = new Date();
+      const [x, y] = await Promise.all([
+        maintainEvents(a as never, now, 30),
+        maintainEvents(b as never, now, 30),
+      ]);
+      expect([...x.dropped, ...y.dropped].filter((p) => p === weekOf(at))).toHaveLength(1);
+      expect([...x.busy, ...y.busy, ...x.keptUnevaluated, ...y.keptUnevaluated]).toEqual([]);
     } finally {
       await a.end();
       await b.end();

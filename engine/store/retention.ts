@@ -104,7 +104,7 @@ export async function maintainEvents(sql: Sql, now: Date, retentionDays: number)
     const outcome = await dropPartition(sql, p.name);
     if (outcome === "dropped") report.dropped.push(p.name);
     else if (outcome === "unevaluated") report.keptUnevaluated.push(p.name);
-    else report.busy.push(p.name);
+    else if (outcome === "busy") report.busy.push(p.name);
   }
   const oldest = (await eventPartitions(sql))[0]?.from ?? keptFrom;
   const before = new Date(Math.min(oldest.getTime(), keptFrom.getTime()) - BATCH_MARGIN_MS);
@@ -125,10 +125,13 @@ export async function maintainEvents(sql: Sql, now: Date, retentionDays: number)
  * deadlock), so no event reaches the partition between the check and the drop; a lock not had in
  * DROP_LOCK_TIMEOUT leaves it for the next run rather than stall ingest behind a long query.
  */
-async function dropPartition(sql: Sql, name: string): Promise<"dropped" | "unevaluated" | "busy"> {
+async function dropPartition(sql: Sql, name: string): Promise<"dropped" | "unevaluated" | "busy" | "gone"> {
   try {
     return await sql.begin(async (tx) => {
       await tx`select pg_advisory_xact_lock(74658)`;
+      // Another worker process's run dropped it while this one waited for the lock.
+      const [here] = await tx`select to_regclass(${name}) is not null as here`;
+      if (!here?.here) return "gone" as const;
       await tx`select set_config('lock_timeout', ${DROP_LOCK_TIMEOUT}, true)`;
       await tx`lock table events in access exclusive mode`;
       const [waiting] = await tx`
