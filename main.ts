@@ -44,10 +44,11 @@ import {
   RedisUnavailableError,
   workerConnection,
 } from "./engine/store/redis.ts";
+import { makeEventPartitions, partitionWindow } from "./engine/store/retention.ts";
 import { publishRuleFiles } from "./engine/store/rulesets.ts";
 import { checkTokenRequest, createToken, ensureAdminToken, type Role } from "./engine/store/tokens.ts";
 import { deploymentId } from "./engine/store/work.ts";
-import { apiClient, loadPeopleVia, loadStory, playStory } from "./fixtures/stories.ts";
+import { apiClient, loadPeopleVia, loadStory, playStory, storiesNear } from "./fixtures/stories.ts";
 import { defaultRuleFiles } from "./rules/index.ts";
 import { type Pool, startPool } from "./workers/pool.ts";
 import { createQueues, type Queues } from "./workers/queues.ts";
@@ -107,6 +108,10 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
     waitMs: config.STARTUP_WAIT_MS,
   });
   const { sql } = db;
+  // The weeks around now have their partitions before the API listens: the workers' hourly run
+  // keeps them made, but this process may start after weeks stopped (older weeks: insertBatches).
+  const weeks = partitionWindow(new Date(), config.EVENT_RETENTION_DAYS);
+  await makeEventPartitions(sql, weeks.from, weeks.until);
 
   // The first start publishes the shipped rules; later starts (or a second process starting at the
   // same moment) find a version and publish nothing.
@@ -217,6 +222,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
         partitions: partitions.count,
         partitionLeaseMs: config.PARTITION_LEASE_MS,
         stateCustomers: config.STATE_CUSTOMERS,
+        retentionDays: config.EVENT_RETENTION_DAYS,
       },
     );
     log.info({ concurrency: config.WORKER_CONCURRENCY }, "workers started");
@@ -237,6 +243,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
       log,
       maxBytes: config.INGEST_MAX_BYTES,
       maxEvents: config.INGEST_MAX_EVENTS,
+      retentionDays: config.EVENT_RETENTION_DAYS,
       heavyPerMinute: config.INGEST_HEAVY_PER_MINUTE,
       redisPrefix: config.REDIS_PREFIX,
       keyPrefix,
@@ -456,10 +463,14 @@ async function seedIfEmpty(db: Database, app: Hono, log: Logger): Promise<void> 
   const api = apiClient((path, init) => app.request(path, init), token);
   try {
     await loadPeopleVia(api);
-    for (const name of ["phnom-penh-paris", "returning-customer"] as const) {
-      const cases = await playStory(api, loadStory(name));
+    const stories = storiesNear(
+      (["phnom-penh-paris", "returning-customer"] as const).map(loadStory),
+      new Date(),
+    );
+    for (const story of stories) {
+      const cases = await playStory(api, story);
       log.info(
-        { story: name, cases: cases.map((c) => ({ id: c.id, advocate: c.advocate?.name })) },
+        { story: story.name, cases: cases.map((c) => ({ id: c.id, advocate: c.advocate?.name })) },
         "fixture story played",
       );
     }

@@ -53,6 +53,8 @@ export interface AppDeps {
   log: Logger;
   maxBytes: number;
   maxEvents: number;
+  /** EVENT_RETENTION_DAYS: ingest refuses events older than this. */
+  retentionDays?: number;
   batchSize: number;
   /** Evaluation partitions (the database's count). */
   partitions: number;

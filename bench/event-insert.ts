@@ -44,6 +44,8 @@ const batchSize = Number(o.batch);
 interface Variant {
   name: string;
   what: string;
+  /** The last migration applied (default: all of them). */
+  through?: string;
   /** DDL after the migrations. */
   alter?: string;
   /** Stores one request's batches; default: touchpoint's own insertBatches. */
@@ -57,7 +59,8 @@ function unnestInsert(opts: {
   payloadType?: "jsonb" | "json";
   payload?: (e: TouchpointEvent) => string;
   order?: boolean;
-  conflict?: boolean;
+  /** The conflict target: touchpoint's (id, occurred_at), the unpartitioned table's id, or none. */
+  conflict?: "id" | false;
   idOf?: (e: TouchpointEvent, batch: string, i: number) => string;
 }) {
   return async (sql: postgres.Sql, batches: EventBatch[], at: Date) => {
@@ -76,9 +79,14 @@ function unnestInsert(opts: {
         payloads.push((opts.payload ?? JSON.stringify)(e));
         batchIds.push(b.id);
       });
-    const cast = sql.unsafe(opts.payloadType ?? "jsonb");
+    const cast = sql.unsafe(opts.payloadType ?? "json");
     const order = opts.order === false ? sql`` : sql`order by id`;
-    const conflict = opts.conflict === false ? sql`` : sql`on conflict (id) do nothing`;
+    const conflict =
+      opts.conflict === false
+        ? sql``
+        : opts.conflict === "id"
+          ? sql`on conflict (id) do nothing`
+          : sql`on conflict (id, occurred_at) do nothing`;
     return sql`
       with stored as (
         insert into events (id, customer_id, type, occurred_at, received_at, payload, batch_id)
@@ -105,21 +113,27 @@ const slim = (e: TouchpointEvent) => {
 const orderedId = (_e: TouchpointEvent, batch: string, i: number) => `${batch}-${String(i).padStart(3, "0")}`;
 
 const VARIANTS: Variant[] = [
-  { name: "current", what: "touchpoint today (insertBatches)" },
+  { name: "current", what: "touchpoint today (insertBatches): weekly partitions, json payload" },
+  {
+    name: "before-018",
+    what: "before migration 018: one unpartitioned table, primary key id, jsonb payload",
+    through: "017_rules_as_written.sql",
+    insert: unnestInsert({ payloadType: "jsonb", conflict: "id" }),
+  },
+  {
+    name: "jsonb",
+    what: "weekly partitions with a jsonb payload (parsed into a tree) instead of json",
+    alter: "drop view event_status; alter table events alter column payload type jsonb using payload::jsonb",
+    insert: unnestInsert({ payloadType: "jsonb" }),
+  },
   {
     name: "no-order",
     what: "the same without `order by id`",
     insert: unnestInsert({ order: false }),
   },
   {
-    name: "json",
-    what: "payload as json (text kept as sent) instead of jsonb",
-    alter: "drop view event_status; alter table events alter column payload type json using payload::json",
-    insert: unnestInsert({ payloadType: "json" }),
-  },
-  {
     name: "slim-payload",
-    what: "jsonb payload without id, customerId, type, occurredAt (already columns)",
+    what: "payload without id, customerId, type, occurredAt (already columns)",
     insert: unnestInsert({ payload: slim }),
   },
   {
@@ -131,8 +145,7 @@ const VARIANTS: Variant[] = [
   {
     name: "no-pk",
     what: "no primary key on events (no dedupe: a bound, not a design)",
-    alter:
-      "alter table decisions drop constraint decisions_event_id_fkey; alter table events drop constraint events_pkey",
+    alter: "alter table events drop constraint events_pkey",
     insert: unnestInsert({ conflict: false }),
   },
   {
@@ -211,7 +224,7 @@ async function measure(
   url.pathname = `/${db}`;
   const sql = postgres(url.toString(), { max: 1, onnotice: () => {} });
   try {
-    await migrate(sql as never);
+    await migrate(sql as never, undefined, v.through);
     if (v.alter) await sql.unsafe(v.alter);
     const insert =
       v.insert ?? ((s: postgres.Sql, b: EventBatch[], at: Date) => insertBatches(s as never, b, at));
@@ -237,9 +250,13 @@ async function measure(
     const node = process.cpuUsage(node0);
     const cpu1 = processCpuUs(pid)!;
     const [w] = await sql`select pg_wal_lsn_diff(pg_current_wal_lsn(), ${b!.lsn}::pg_lsn)::float8 as bytes`;
+    // A partitioned table or index is the sum of its partitions (an unpartitioned one its own).
     const sizes = await sql`
-      select c.relname as name, pg_relation_size(c.oid)::float8 as bytes from pg_class c
-      where c.relname in ('events', 'events_pkey', 'events_customer', 'event_batches', 'event_batches_pkey')`;
+      select name, coalesce((select sum(pg_relation_size(t.relid)) from pg_partition_tree(name::regclass) t),
+        pg_relation_size(name::regclass))::float8 as bytes
+      from unnest(array['events', 'events_pkey', 'events_customer', 'event_batches', 'event_batches_pkey',
+        'event_batches_received']) as name
+      where to_regclass(name) is not null`;
     const [count] = await sql`select count(*)::int as n from events`;
     const size = Object.fromEntries(
       sizes.map((r) => [r.name as string, Math.round((r.bytes as number) / 2 ** 20)]),

@@ -737,7 +737,7 @@ async function main() {
     const phoneOf = new Map(paced.customers.map((c) => [c.phone.replace(/^\+/, ""), c.id]));
     const decidedAt = new Map<string, number[]>();
     for (const r of await sql`
-      select d.customer_id, e.received_at from decisions d join events e on e.id = d.event_id
+      select d.customer_id, d.event_received_at as received_at from decisions d
       where d.customer_id = any(${paced.customers.map((c) => c.id)}) and d.mode = 'live' and d.severity = 'high'`) {
       const list = decidedAt.get(r.customer_id as string) ?? [];
       list.push((r.received_at as Date).getTime());

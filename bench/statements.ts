@@ -75,10 +75,7 @@ const KNOWN: Array<[RegExp, string]> = [
   [/fx_rates/i, "evaluate: exchange rates"],
   [/count\(\*\)::int as n from event_batches where evaluated_at is null/i, "bench: progress poll"],
   [/count\(\*\)::int as n from decisions where case_id is null/i, "bench: progress poll"],
-  [
-    /from decisions d join events e on e.id = d.event_id where d.customer_id = .* for update/i,
-    "cases: lockUnlinkedDecisions",
-  ],
+  [/from decisions d where d.customer_id = .* for update/i, "cases: lockUnlinkedDecisions"],
   [/with linked as \( ?update decisions set case_id/i, "cases: recordCaseUpdate (link + timeline + owed)"],
   [/update decisions set case_id/i, "cases: linkDecisions"],
   [/with moved as \( ?update messages/i, "outreach: message status + its timeline step"],

@@ -191,8 +191,8 @@ async function windowLabels(sql: Sql, from: Date, to: Date): Promise<Map<string,
     where c.outcome is not null and (
       (c.opened_at >= ${from} and c.opened_at < ${new Date(to.getTime() + LABEL_GRACE_MS)})
       or exists (
-        select 1 from decisions d join events e on e.id = d.event_id
-        where d.case_id = c.id and e.occurred_at >= ${from} and e.occurred_at < ${to}))`) {
+        select 1 from decisions d
+        where d.case_id = c.id and d.event_occurred_at >= ${from} and d.event_occurred_at < ${to}))`) {
     // A customer confirmed as defrauded once in the window counts as fraud.
     if (labels.get(r.customer_id) !== "confirmed_fraud") labels.set(r.customer_id, r.outcome);
   }

@@ -40,6 +40,15 @@ describe("loadConfig", () => {
       );
   });
 
+  it("keeps events 90 days unless told, and refuses a retention that is not a whole number of days", () => {
+    expect(loadConfig({}).EVENT_RETENTION_DAYS).toBe(90);
+    expect(loadConfig({ EVENT_RETENTION_DAYS: "400" }).EVENT_RETENTION_DAYS).toBe(400);
+    for (const EVENT_RETENTION_DAYS of ["0", "1.5", "ninety", "4000"])
+      expect(() => loadConfig({ EVENT_RETENTION_DAYS }), EVENT_RETENTION_DAYS).toThrow(
+        /^invalid configuration: EVENT_RETENTION_DAYS: /,
+      );
+  });
+
   it("treats blank variables as unset", () => {
     expect(loadConfig({ DATABASE_URL: "", VONAGE_API_KEY: " " }).DATABASE_URL).toBeUndefined();
   });

@@ -111,6 +111,11 @@ export const configSchema = z.object({
   INGEST_MAX_EVENTS: intIn(1, 1_000_000, 10_000),
   /** A customer sending more events than this in a minute is evaluated after everyone else. */
   INGEST_HEAVY_PER_MINUTE: intIn(1, 10_000_000, 600),
+  /**
+   * Events (and their batch rows) are kept this many days by occurredAt, then dropped a week's
+   * partition at a time; an event older than this is refused at ingest. The same in every process.
+   */
+  EVENT_RETENTION_DAYS: intIn(1, 3650, 90),
   /** Events per evaluate job. */
   INGEST_BATCH_SIZE: intIn(1, 5000, 100),
   WORKER_CONCURRENCY: intIn(1, 256, 8),

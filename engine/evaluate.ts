@@ -260,6 +260,11 @@ export async function evaluateBatches(
       "skipping batches no longer stored (taken back at ingest)",
     );
   const pending = stored.filter((b) => !b.evaluated);
+  const received = new Map(unique.map((b) => [b.batch, b.receivedAt]));
+  /** When the API accepted each event: its batch's time. */
+  const receivedOf = new Map(
+    pending.flatMap((b) => b.events.map((e) => [e.id, received.get(b.id)] as const)),
+  );
   // Event-time order; the state answers in event time whatever the order.
   const events = pending
     .flatMap((b) => b.events)
@@ -355,7 +360,13 @@ export async function evaluateBatches(
         summary = hit.title;
       }
       const explanation = { ...hit.explanation, ...(ratesAsOf ? { ratesAsOf } : {}), story, summary };
-      decisions.push({ event, hit: { ...hit, explanation }, rulesetVersion: version, decidedAt });
+      decisions.push({
+        event,
+        hit: { ...hit, explanation },
+        rulesetVersion: version,
+        decidedAt,
+        receivedAt: new Date(receivedOf.get(event.id) ?? decidedAt.getTime()),
+      });
     }
   }
 
@@ -373,7 +384,6 @@ export async function evaluateBatches(
   await deps.fault?.("evaluate.after-decisions");
   for (const d of inserted) metrics.ruleHits.inc({ rule: d.rule });
   metrics.eventsEvaluated.inc(events.length - failed.length);
-  const received = new Map(unique.map((b) => [b.batch, b.receivedAt]));
   const doneAt = Date.now();
   for (const b of pending) {
     const seconds = (doneAt - (received.get(b.id) ?? doneAt)) / 1000;

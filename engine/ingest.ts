@@ -34,7 +34,10 @@ export function parseIngestBody(
   contentType: string | undefined,
   now: Date,
   maxEvents = Number.POSITIVE_INFINITY,
+  /** EVENT_RETENTION_DAYS: an event dated before it would have nowhere to be stored. */
+  retentionDays = Number.POSITIVE_INFINITY,
 ): ParsedBatch {
+  const keptFrom = now.getTime() - retentionDays * 86_400_000;
   const ndjson = /ndjson|jsonlines|x-jsonl/i.test(contentType ?? "");
   let items: Array<{ index: number; value?: unknown; error?: string }>;
   if (ndjson) {
@@ -104,6 +107,19 @@ export function parseIngestBody(
         index: item.index,
         id: result.data.id,
         errors: [{ path: "occurredAt", message: "more than a week in the future; check the sender's clock" }],
+      });
+      continue;
+    }
+    if (Date.parse(result.data.occurredAt) < keptFrom) {
+      out.rejected.push({
+        index: item.index,
+        id: result.data.id,
+        errors: [
+          {
+            path: "occurredAt",
+            message: `older than the retention of ${retentionDays} days (EVENT_RETENTION_DAYS): events before ${new Date(keptFrom).toISOString()} are not kept`,
+          },
+        ],
       });
       continue;
     }

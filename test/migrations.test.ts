@@ -5,7 +5,15 @@
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../engine/store/database.ts";
-import { customerHistory, insertBatches, unevaluatedBatches } from "../engine/store/events.ts";
+import { caseCards } from "../engine/store/decisions.ts";
+import {
+  customerHistory,
+  insertBatches,
+  markEvaluated,
+  observeBatch,
+  unevaluatedBatches,
+} from "../engine/store/events.ts";
+import { maintainEvents } from "../engine/store/retention.ts";
 import { createDatabase } from "./support/harness.ts";
 import { LYON, tx } from "./support/payments.ts";
 
@@ -107,5 +115,65 @@ describe("011: evaluation recorded per batch", () => {
     expect(await pending(5)).toEqual(["b1", "b2", "b3"]);
     // A batch larger than the share still goes, alone, rather than never.
     expect((await unevaluatedBatches(sql as never, new Date("2026-11-06T00:00:00Z"), 1)).length).toBe(1);
+  });
+});
+
+describe("018: events partitioned by week, decisions keeping their event", () => {
+  let db: Awaited<ReturnType<typeof createDatabase>>;
+  let sql: postgres.Sql;
+  beforeAll(async () => {
+    db = await createDatabase();
+    sql = postgres(db.url, { max: 1, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await sql?.end();
+    await db?.drop();
+  });
+
+  it("moves every event into its week, copies each decision's event onto it, and a case keeps its payment once the week is dropped", async () => {
+    await migrate(sql, undefined, "017_rules_as_written.sql");
+    const now = new Date();
+    const recent = new Date(now.getTime() - 3_600_000).toISOString();
+    const old = "2025-06-04T10:00:00.000Z";
+    await sql`
+      insert into event_batches (id, received_at, event_ids, evaluated_at, evaluated_version, observed_at) values
+        ('old-batch', ${old}, '{o1}', ${old}, 1, ${old}),
+        ('new-batch', ${recent}, '{n1}', null, null, null)`;
+    const withDevice = { ...event("n1", recent), device: { id: "dev-9" } };
+    await sql`
+      insert into events (id, customer_id, type, occurred_at, received_at, payload, batch_id) values
+        ('o1', 'cus-1', 'card.transaction', ${old}, ${old}, ${sql.json(event("o1", old) as never)}, 'old-batch'),
+        ('n1', 'cus-1', 'card.transaction', ${recent}, ${recent}, ${sql.json(withDevice as never)}, 'new-batch')`;
+    await sql`insert into cases (id, customer_id, severity, team, title) values ('case-o', 'cus-1', 'high', 'fraud', 'Lyon')`;
+    await sql`
+      insert into decisions (event_id, customer_id, rule, ruleset_version, severity, title, team, explanation, case_id)
+      values ('o1', 'cus-1', 'big-spend', 1, 'high', 'Lyon', 'fraud', '{}', 'case-o')`;
+
+    expect(await migrate(sql)).toContain("018_event_partitions.sql");
+
+    const parts = await sql`select id, tableoid::regclass::text as week from events order by id`;
+    expect(parts.map((r) => [r.id, r.week])).toEqual([
+      ["n1", expect.stringMatching(/^events_\d{8}$/)],
+      ["o1", "events_20250602"],
+    ]);
+    const [d] = await sql`select event_occurred_at, event_received_at, event_payload from decisions`;
+    expect((d!.event_occurred_at as Date).toISOString()).toBe(old);
+    expect(d!.event_payload).toEqual(event("o1", old));
+
+    // The waiting batch is read back whole by the run that observes it; its device is known.
+    expect((await observeBatch(sql as never, "new-batch", true)).events).toEqual([withDevice]);
+    await markEvaluated(sql as never, "new-batch", now, 1);
+    const history = await customerHistory(sql as never, ["cus-1"], new Date(now.getTime() + 60_000), 1, []);
+    expect(history.map((e) => e.id)).toContain("n1");
+    // A resent event is a duplicate still.
+    expect(await insertBatches(sql as never, [{ id: "again", events: [withDevice as never] }], now)).toEqual(
+      [],
+    );
+
+    const report = await maintainEvents(sql as never, now, 90);
+    expect(report.dropped).toContain("events_20250602");
+    expect(report.batchesDeleted).toBe(1);
+    expect(await sql`select id from events`).toHaveLength(1);
+    expect(await caseCards(sql as never, "case-o")).toEqual([{ id: "cus-1-card", last4: "4242" }]);
   });
 });

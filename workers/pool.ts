@@ -23,6 +23,7 @@ import { type Evaluators, startEvaluators } from "./partitions.ts";
 import { bullPrefix, isOwedJob, jobId as jobIdOf, owe, QUEUES, type Queues } from "./queues.ts";
 import { type Reconciler, startReconciler } from "./reconciler.ts";
 import { repliesProcessor } from "./replies.ts";
+import { type Retention, startRetention } from "./retention.ts";
 
 export interface WorkerDeps {
   sql: Sql;
@@ -72,6 +73,8 @@ export interface PoolOptions {
   partitionLeaseMs: number;
   /** Customers whose state a process holds in memory at most. */
   stateCustomers: number;
+  /** EVENT_RETENTION_DAYS: events older are dropped a week at a time (default: kept for ever). */
+  retentionDays?: number;
 }
 
 export interface Pool {
@@ -82,6 +85,7 @@ export interface Pool {
   /** True while every worker is running and connected. */
   healthy(): boolean;
   reconciler: Reconciler;
+  retention?: Retention;
   close(): Promise<void>;
 }
 
@@ -246,6 +250,10 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
     sweepAfterMs: opts.sweepAfterMs,
     partitions: opts.partitions,
   });
+  const retention =
+    opts.retentionDays === undefined
+      ? undefined
+      : startRetention({ sql: deps.sql, log: deps.log, retentionDays: opts.retentionDays });
   // Earlier versions swept from a BullMQ job scheduler, which Redis forgets along with the rest.
   deps.queues.maintenance.removeJobScheduler("sweep-unevaluated").catch(() => {});
   deps.metrics.workersRunning.set(workers.length);
@@ -255,8 +263,10 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
     memory,
     healthy: () => evaluators.running() && workers.every((w) => w.isRunning()),
     reconciler,
+    ...(retention ? { retention } : {}),
     async close() {
       await reconciler.stop();
+      await retention?.stop();
       await Promise.all([evaluators.close(), ...workers.map((w) => w.close())]);
       deps.metrics.workersRunning.set(0);
     },

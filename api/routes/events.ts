@@ -35,6 +35,8 @@ export interface IngestDeps {
   maxBytes: number;
   /** Most events in one request; more is a 413 before any is validated. */
   maxEvents: number;
+  /** EVENT_RETENTION_DAYS: older events are refused one by one (default: none). */
+  retentionDays?: number;
   batchSize: number;
 }
 
@@ -54,6 +56,7 @@ export function eventRoutes(deps: IngestDeps) {
         c.req.header("content-type"),
         new Date(),
         deps.maxEvents,
+        deps.retentionDays,
       );
       const receivedAt = new Date();
       const events = parsed.valid.map((v) => v.event);

@@ -29,7 +29,7 @@ export async function experienceRows(sql: Sql, w: ExperienceWindow): Promise<Exp
   const [cases, [customers], [optOuts], feedback] = await Promise.all([
     sql`
       select c.id, c.customer_id, c.team, c.status, c.outcome, c.opened_at, c.resolved_at, c.advocate_id,
-        (select min(e.received_at) from decisions d join events e on e.id = d.event_id where d.case_id = c.id) as first_event_at,
+        (select min(d.event_received_at) from decisions d where d.case_id = c.id) as first_event_at,
         array(select distinct d.rule from decisions d where d.case_id = c.id order by 1) as rules,
         m.outbound, m.first_out, m.last_out, m.first_in, m.last_in,
         exists (select 1 from case_timeline t where t.case_id = c.id and t.kind = 'contact.decided'

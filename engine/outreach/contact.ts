@@ -151,15 +151,16 @@ export interface CaseContext {
 
 export async function caseContext(sql: Sql, caseId: string): Promise<CaseContext | undefined> {
   // One statement: it is on the path to the customer's text, and every round trip is waited for.
+  // The evidence is the decisions' own copy of their events (kept past the events' retention).
   const [c] = await sql`
     select cu.*, c.id as case_id, c.status as case_status, c.outcome as case_outcome,
       c.severity as case_severity, c.title as case_title, c.opened_at as case_opened_at, a.name as advocate_name,
       -- The text describes the most severe evidence, the earliest of equals.
-      (select e.payload from decisions d join events e on e.id = d.event_id where d.case_id = c.id
-        order by case d.severity when 'high' then 0 when 'medium' then 1 else 2 end, e.occurred_at limit 1) as payload,
+      (select d.event_payload from decisions d where d.case_id = c.id
+        order by case d.severity when 'high' then 0 when 'medium' then 1 else 2 end, d.event_occurred_at limit 1) as payload,
       -- The card of the earliest evidence that names one (caseCards' first).
-      (select e.payload->'card'->>'last4' from decisions d join events e on e.id = d.event_id
-        where d.case_id = c.id and e.payload->'card' is not null order by e.occurred_at limit 1) as card_last4
+      (select d.event_payload->'card'->>'last4' from decisions d
+        where d.case_id = c.id and d.event_payload->'card' is not null order by d.event_occurred_at limit 1) as card_last4
     from cases c join customers cu on cu.id = c.customer_id left join advocates a on a.id = c.advocate_id
     where c.id = ${caseId}`;
   if (!c?.payload) return undefined;

@@ -107,8 +107,9 @@ async function caseDetailIn(sql: Q, id: string) {
     getCustomer(sql, c.customer_id),
     c.advocate_id ? getAdvocate(sql, c.advocate_id) : Promise.resolve(undefined),
     sql`
-      select d.id, d.rule, d.ruleset_version, d.severity, d.title, d.explanation, d.decided_at, e.id as event_id, e.payload
-      from decisions d join events e on e.id = d.event_id where d.case_id = ${id} order by e.occurred_at, d.id`,
+      select d.id, d.rule, d.ruleset_version, d.severity, d.title, d.explanation, d.decided_at, d.event_id,
+        d.event_payload as payload
+      from decisions d where d.case_id = ${id} order by d.event_occurred_at, d.id`,
     sql`select id, at, kind, actor, detail from case_timeline where case_id = ${id} order by id`,
     sql`
       select c.id, c.status, c.outcome, c.title, c.opened_at, c.resolved_at, a.name as advocate_name,

@@ -10,9 +10,14 @@ export interface NewDecision {
   hit: Hit;
   rulesetVersion: number;
   decidedAt: Date;
+  /** When the API accepted the event (its batch's time), kept with the decision's evidence. */
+  receivedAt?: Date;
 }
 
-/** Stores decisions once per (event, rule); returns those that were new. */
+/**
+ * Stores decisions once per (event, rule), each with its event (payload, times) so a case keeps
+ * its evidence after the event's partition is dropped (migration 018); returns those that were new.
+ */
 export async function insertDecisions(
   sql: Q,
   decisions: readonly NewDecision[],
@@ -29,9 +34,19 @@ export async function insertDecisions(
     team: d.hit.team,
     explanation: d.hit.explanation,
     decided_at: d.decidedAt,
+    event_occurred_at: d.event.occurredAt,
+    event_payload: d.event,
   }));
+  // When the event was received is read from its row, found by its whole key (one partition).
   const out = await sql`
-    insert into decisions ${sql(rows as never, "event_id", "customer_id", "rule", "mode", "ruleset_version", "severity", "title", "team", "explanation", "decided_at")}
+    insert into decisions (event_id, customer_id, rule, mode, ruleset_version, severity, title, team,
+      explanation, decided_at, event_occurred_at, event_payload, event_received_at)
+    select r.event_id, r.customer_id, r.rule, r.mode, r.ruleset_version, r.severity, r.title, r.team,
+      r.explanation, r.decided_at, r.event_occurred_at, r.event_payload,
+      coalesce((select e.received_at from events e where e.id = r.event_id and e.occurred_at = r.event_occurred_at), r.decided_at)
+    from jsonb_to_recordset(${sql.json(rows as never)}::jsonb) as r(event_id text, customer_id text, rule text,
+      mode text, ruleset_version int, severity text, title text, team text, explanation jsonb,
+      decided_at timestamptz, event_occurred_at timestamptz, event_payload jsonb)
     on conflict (event_id, rule) do update set mode = excluded.mode, ruleset_version = excluded.ruleset_version
       where decisions.case_id is null
         and (decisions.mode, decisions.ruleset_version) is distinct from (excluded.mode, excluded.ruleset_version)
@@ -47,9 +62,9 @@ export async function insertDecisions(
 /** The cards in a case's evidence, oldest first: what a NO blocks and what texts name by last four. */
 export async function caseCards(sql: Q, caseId: string): Promise<Array<{ id: string; last4: string }>> {
   const rows = await sql`
-    select e.payload->'card'->>'id' as id, e.payload->'card'->>'last4' as last4, min(e.occurred_at) as first
-    from decisions d join events e on e.id = d.event_id
-    where d.case_id = ${caseId} and e.payload->'card' is not null
+    select d.event_payload->'card'->>'id' as id, d.event_payload->'card'->>'last4' as last4, min(d.event_occurred_at) as first
+    from decisions d
+    where d.case_id = ${caseId} and d.event_payload->'card' is not null
     group by 1, 2 order by first`;
   return rows.map((r) => ({ id: r.id as string, last4: r.last4 as string }));
 }
@@ -83,9 +98,9 @@ export interface UnlinkedDecision {
  */
 export async function lockUnlinkedDecisions(tx: Q, customerId: string): Promise<UnlinkedDecision[]> {
   const decisions = await tx`
-      select d.id, d.event_id, d.rule, d.severity, d.title, d.team, d.decided_at, e.occurred_at
-      from decisions d join events e on e.id = d.event_id
-      where d.customer_id = ${customerId} and d.case_id is null and d.mode = 'live' order by e.occurred_at, d.id for update of d`;
+      select d.id, d.event_id, d.rule, d.severity, d.title, d.team, d.decided_at, d.event_occurred_at as occurred_at
+      from decisions d
+      where d.customer_id = ${customerId} and d.case_id is null and d.mode = 'live' order by d.event_occurred_at, d.id for update`;
   return decisions.map((d) => ({
     id: d.id as string,
     eventId: d.event_id as string,
@@ -130,14 +145,20 @@ export async function recordEvaluation(
       select 1 from evaluation_partitions
       where partition = ${fence.partition} and epoch = ${fence.epoch} for share
     ), ins as (
-      insert into decisions (event_id, customer_id, rule, mode, ruleset_version, severity, title, team, explanation, decided_at)
-      select u.event_id, u.customer_id, u.rule, u.mode, u.ruleset_version, u.severity, u.title, u.team, u.explanation::jsonb, u.decided_at
+      -- Each with its event (payload, times): a case keeps its evidence after the event's week is dropped.
+      insert into decisions (event_id, customer_id, rule, mode, ruleset_version, severity, title, team, explanation,
+        decided_at, event_occurred_at, event_payload, event_received_at)
+      select u.event_id, u.customer_id, u.rule, u.mode, u.ruleset_version, u.severity, u.title, u.team, u.explanation::jsonb,
+        u.decided_at, u.occurred_at, u.payload::jsonb, u.received_at
       from unnest(
         ${d.map((x) => x.event.id)}::text[], ${d.map((x) => x.event.customerId)}::text[], ${d.map((x) => x.hit.rule)}::text[],
         ${d.map((x) => x.hit.mode)}::text[], ${d.map((x) => x.rulesetVersion)}::int[], ${d.map((x) => x.hit.severity)}::text[],
         ${d.map((x) => x.hit.title)}::text[], ${d.map((x) => x.hit.team)}::text[],
-        ${d.map((x) => JSON.stringify(x.hit.explanation))}::text[], ${d.map((x) => x.decidedAt.toISOString())}::timestamptz[]
-      ) as u(event_id, customer_id, rule, mode, ruleset_version, severity, title, team, explanation, decided_at)
+        ${d.map((x) => JSON.stringify(x.hit.explanation))}::text[], ${d.map((x) => x.decidedAt.toISOString())}::timestamptz[],
+        ${d.map((x) => x.event.occurredAt)}::timestamptz[], ${d.map((x) => JSON.stringify(x.event))}::text[],
+        ${d.map((x) => (x.receivedAt ?? x.decidedAt).toISOString())}::timestamptz[]
+      ) as u(event_id, customer_id, rule, mode, ruleset_version, severity, title, team, explanation, decided_at,
+        occurred_at, payload, received_at)
       where exists (select 1 from fence)
       on conflict (event_id, rule) do update set mode = excluded.mode, ruleset_version = excluded.ruleset_version
         where decisions.case_id is null

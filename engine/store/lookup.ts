@@ -28,8 +28,8 @@ export async function searchCases(
   if (q.last4) {
     // The cards a case is about, from its decisions' events (events of everyone else are not searched).
     const rows = await sql`
-      select distinct c.id, c.opened_at from decisions d join events e on e.id = d.event_id join cases c on c.id = d.case_id
-      where e.payload->'card'->>'last4' = ${q.last4} ${scope} order by c.opened_at desc limit ${limit}`;
+      select distinct c.id, c.opened_at from decisions d join cases c on c.id = d.case_id
+      where d.event_payload->'card'->>'last4' = ${q.last4} ${scope} order by c.opened_at desc limit ${limit}`;
     return rows.map((r) => r.id as string);
   }
   if (q.name) {

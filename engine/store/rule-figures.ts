@@ -155,11 +155,10 @@ export async function ruleHits(
   const team = opts.team;
   const rows = await sql`
     select d.event_id, d.customer_id, d.mode, d.ruleset_version, d.decided_at,
-      d.explanation ->> 'summary' as summary, e.occurred_at, e.payload,
+      d.explanation ->> 'summary' as summary, d.event_occurred_at as occurred_at, d.event_payload as payload,
       exists (select 1 from decisions l where l.event_id = d.event_id and l.mode = 'live' and l.rule <> d.rule) as also_live,
       coalesce(c.id, label.id) as case_id, coalesce(c.outcome, label.outcome) as outcome
     from decisions d
-    left join events e on e.id = d.event_id
     left join cases c on c.id = d.case_id ${team ? sql`and c.team = ${team}` : sql``}
     left join lateral (
       select lc.id, lc.outcome from cases lc

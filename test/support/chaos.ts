@@ -289,8 +289,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           for (const deadline = Date.now() + (o.recoveryTimeoutMs ?? 180_000); Date.now() < deadline; ) {
             const [r] = await sql`
               select (select count(*) from event_status where evaluated_at is null and received_at <= ${since})::int
-                   + (select count(*) from decisions d join events e on e.id = d.event_id
-                      where d.case_id is null and e.received_at <= ${since})::int as left`.catch(() => [
+                   + (select count(*) from decisions d
+                      where d.case_id is null and d.event_received_at <= ${since})::int as left`.catch(() => [
               undefined,
             ]);
             if (r?.left === 0) {

@@ -96,6 +96,9 @@ export async function startTestTouchpoint(
     SEED_FIXTURES: "0",
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     WORKER_CONCURRENCY: "4",
+    // Suites send events at fixed dates (November 2026): kept, not refused as older than the
+    // default 90 days once those are past. Weeks are made as events need them, so this costs nothing.
+    EVENT_RETENTION_DAYS: "3650",
     ...(db ? { DATABASE_URL: db.url } : {}),
     ...opts.env,
   });

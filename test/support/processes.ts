@@ -15,11 +15,14 @@ export interface TouchpointProcess {
   stderr(): string;
 }
 
-/** Starts `main.ts` with exactly `env` (and PATH); stderr is kept, and echoed when CHILD_LOG_LEVEL is set. */
+/**
+ * Starts `main.ts` with exactly `env` (and PATH, and a retention of ten years unless `env` says:
+ * suites send fixed dates, see harness.ts); stderr is kept, and echoed when CHILD_LOG_LEVEL is set.
+ */
 export function spawnTouchpoint(env: Record<string, string>): TouchpointProcess {
   const child = spawn(process.execPath, ["--import", "tsx", "main.ts"], {
     cwd: REPO,
-    env: { PATH: process.env.PATH, ...env },
+    env: { PATH: process.env.PATH, EVENT_RETENTION_DAYS: "3650", ...env },
     stdio: ["ignore", process.env.CHILD_LOG_LEVEL ? "inherit" : "ignore", "pipe"],
   });
   let stderr = "";
