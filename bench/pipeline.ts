@@ -254,7 +254,7 @@ async function main() {
   // 2b. The customer-state stage alone: the Lua script's cost without the pipeline around it.
   const stateAlone = await stateStage({ redisUrl: o.redisUrl, customers: quick ? 2_000 : 10_000 });
   say(
-    `state stage alone (${fmt(stateAlone.events)} events of ${fmt(stateAlone.customers)} customers, batches of 100): Redis ${stateAlone.redisUsPerEvent} µs and Node ${stateAlone.nodeUsPerEvent} µs of CPU an event; ${fmt(stateAlone.bytesPerCustomer)} bytes a customer`,
+    `state stage alone (${fmt(stateAlone.events)} events of ${fmt(stateAlone.customers)} customers): in memory (evaluation) ${stateAlone.memory.nodeUsPerEvent} µs of CPU an event, at most ${fmt(stateAlone.memory.bytesPerCustomer)} bytes a customer; the Redis script (backtests), batches of 100: Redis ${stateAlone.redisUsPerEvent} µs and Node ${stateAlone.nodeUsPerEvent} µs an event, ${fmt(stateAlone.bytesPerCustomer)} bytes a customer`,
   );
 
   // 3. touchpoint as processes, on a database of its own.
@@ -576,7 +576,7 @@ async function main() {
       say(`  ${name.padEnd(16)} ${v === null ? "      n/a" : v.toFixed(1).padStart(9)}  ${note}`);
     const notes: Partial<Record<Stage, string>> = {
       ingest: "API process: HTTP, JSON, validation, the events insert, the enqueue",
-      state: "customer state in Redis (the observe script, rebuilds)",
+      state: "customer state in the partition owner's memory (and its loads)",
       facts: "facts from state: geo, speed, money, local time",
       rules: "the compiled ruleset and hit explanations",
       evaluate: "batch glue in engine/evaluate.ts",
@@ -623,13 +623,15 @@ async function main() {
     );
     const usedMemory = Number(/used_memory:(\d+)/.exec(await redis.info("memory"))?.[1] ?? 0);
     say(
-      `memory: Redis ${fmt(redisBytesPerCustomer)} bytes of state per customer (${Object.entries(
-        redisBytesByKind,
-      )
-        .map(([k, b]) => `${k} ${fmt(b)}`)
-        .join(
-          ", ",
-        )}; ${fmt(stateCustomers.size)} customers; Redis uses ${mib(usedMemory)} MiB in all); RSS ${rss.map((r) => `${r.role} ${r.startMiB} MiB at the start, ${r.maxMiB} at most, ${r.endMiB} at the end (${r.growthMiB >= 0 ? "+" : ""}${r.growthMiB} from a quarter in)`).join("; ")}`,
+      `memory: ${
+        stateCustomers.size > 0
+          ? `Redis ${fmt(redisBytesPerCustomer)} bytes of state per customer (${Object.entries(
+              redisBytesByKind,
+            )
+              .map(([k, b]) => `${k} ${fmt(b)}`)
+              .join(", ")}; ${fmt(stateCustomers.size)} customers; `
+          : "customer state in the workers' memory, none in Redis ("
+      }Redis uses ${mib(usedMemory)} MiB in all); RSS ${rss.map((r) => `${r.role} ${r.startMiB} MiB at the start, ${r.maxMiB} at most, ${r.endMiB} at the end (${r.growthMiB >= 0 ? "+" : ""}${r.growthMiB} from a quarter in)`).join("; ")}`,
     );
 
     // 3b. Latency at a fixed offered load, after the sustained run's texts have gone out.

@@ -45,13 +45,13 @@ export type Stage = (typeof STAGES)[number];
 const OWN: Array<[RegExp, Stage]> = [
   [/\/engine\/rules\/(compile|reference)\.ts/, "rules"],
   [/\/engine\/rules\/facts\.ts|\/engine\/features\/(geo|money|places|rates)\.ts/, "facts"],
-  [/\/engine\/features\/state\.ts/, "state"],
+  [/\/engine\/features\/(state|memory)\.ts/, "state"],
   [/\/engine\/store\//, "storage"],
   [/\/engine\/cases\/|\/workers\/cases\.ts/, "cases"],
   [/\/engine\/outreach\/|\/workers\/(outreach|replies)\.ts/, "outreach"],
   [/\/engine\/evaluate\.ts|\/workers\/evaluate\.ts/, "evaluate"],
   [/\/workers\/reconciler\.ts/, "reconciler"],
-  [/\/workers\/(pool|queues)\.ts/, "queue"],
+  [/\/workers\/(pool|queues|partitions)\.ts/, "queue"],
   [/\/api\/|\/engine\/(ingest|input|events)\.ts/, "ingest"],
   [/\/engine\/log\.ts/, "logging"],
 ];

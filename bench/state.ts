@@ -1,17 +1,21 @@
 /**
- * The customer-state stage alone: the bench's mix of events recorded through `CustomerState` in
- * batches of 100 against the bench's Redis, nothing else running. Its Redis CPU an event (from
- * INFO cpu) is the Lua script's cost without the pipeline's noise around it; bytes a customer
- * from MEMORY USAGE. Its keys are deleted afterwards.
+ * The customer-state stage alone: the bench's mix of events recorded, as the pipeline does, in a
+ * partition owner's memory (`MemoryState`: Node CPU an event, heap bytes a customer), and for
+ * comparison through the Redis script backtests still use (`CustomerState`, in batches of 100
+ * against the bench's Redis: its Redis CPU an event from INFO cpu, bytes a customer from MEMORY
+ * USAGE; its keys are deleted afterwards).
  */
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
+import { MemoryState } from "../engine/features/memory.ts";
 import { CustomerState } from "../engine/features/state.ts";
 import { generateStream, shuffle } from "../fixtures/generator.ts";
 
 export interface StateStage {
   events: number;
   customers: number;
+  /** In memory, as evaluation does now. */
+  memory: { nodeUsPerEvent: number; bytesPerCustomer: number };
   redisUsPerEvent: number;
   nodeUsPerEvent: number;
   bytesPerCustomer: number;
@@ -43,6 +47,17 @@ export async function stateStage(o: {
       const n = (k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? 0);
       return (n("used_cpu_sys") + n("used_cpu_user")) * 1e6;
     };
+    // In memory: every customer held (loaded with no history), then the events observed.
+    const heap0 = process.memoryUsage().heapUsed;
+    const memory = new MemoryState({ maxCustomers: o.customers * 2 });
+    memory.load(
+      stream.customers.map((c) => c.id),
+      [],
+    );
+    const m0 = process.cpuUsage();
+    for (const e of events) memory.observe(e);
+    const m = process.cpuUsage(m0);
+    const heapBytes = process.memoryUsage().heapUsed - heap0;
     const r0 = await redisCpu();
     const n0 = process.cpuUsage();
     // As the pipeline observes: the built marks read, and checked again by the script per event.
@@ -63,6 +78,11 @@ export async function stateStage(o: {
     return {
       events: events.length,
       customers: o.customers,
+      memory: {
+        nodeUsPerEvent: Math.round(((m.user + m.system) / events.length) * 10) / 10,
+        // The heap's growth, garbage included: an upper bound.
+        bytesPerCustomer: Math.round(heapBytes / o.customers),
+      },
       redisUsPerEvent: Math.round((redisUs / events.length) * 10) / 10,
       nodeUsPerEvent: Math.round(((node.user + node.system) / events.length) * 10) / 10,
       bytesPerCustomer: Math.round(bytes / o.customers),

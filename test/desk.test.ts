@@ -827,7 +827,7 @@ describe("desk sessions", () => {
     const names = ((await api.json()) as { queues: Array<{ name: string }> }).queues
       .map((q) => q.name)
       .sort();
-    expect(names).toEqual(["actions", "cases", "evaluate", "outreach", "replies"]);
+    expect(names).toEqual(["actions", "cases", "outreach", "replies"]);
     // Its actions are POSTs from its own page only.
     const clean = await desk("/admin/queues/api/queues/evaluate/clean/failed", {
       method: "PUT",

@@ -11,7 +11,6 @@ import type { Sql } from "../engine/store/database.ts";
 import { type OwedJob, recordOwed } from "../engine/store/work.ts";
 
 export const QUEUES = {
-  evaluate: "evaluate",
   cases: "cases",
   outreach: "outreach",
   replies: "replies",
@@ -21,22 +20,6 @@ export const QUEUES = {
   backtests: "backtests",
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
-
-/**
- * A stored batch to evaluate. Its events are in Postgres only (stored once, by the API): the job
- * names the batch and its customers (what the worker reads beside the events, in the same round
- * trip). `events` is set only in jobs queued before that (read as they are).
- */
-export interface EvaluateJob {
-  /** The stored batch (`event_batches`); absent in jobs queued before batches were. */
-  batch?: string;
-  /** The batch's customers, distinct. */
-  customers?: string[];
-  /** Only in jobs queued by older versions: the events themselves. */
-  events?: TouchpointEvent[];
-  /** When the API accepted them, ms since epoch, for the ingest-to-decision histogram. */
-  receivedAt: number;
-}
 
 /** A backtest to run: its request is in Postgres (`backtests`), the job carries only its id. */
 export interface BacktestJob {
@@ -169,7 +152,6 @@ export function createQueues(
     return queue;
   };
   return {
-    evaluate: make<EvaluateJob>(QUEUES.evaluate),
     cases: make<CasesJob>(QUEUES.cases),
     outreach: make<OutreachJob>(QUEUES.outreach),
     replies: make<RepliesJob>(QUEUES.replies),
@@ -179,15 +161,9 @@ export function createQueues(
     backtests: make<BacktestJob>(QUEUES.backtests),
     async close() {
       await Promise.all(
-        [
-          this.evaluate,
-          this.cases,
-          this.outreach,
-          this.replies,
-          this.actions,
-          this.maintenance,
-          this.backtests,
-        ].map((q) => q.close()),
+        [this.cases, this.outreach, this.replies, this.actions, this.maintenance, this.backtests].map((q) =>
+          q.close(),
+        ),
       );
     },
   };

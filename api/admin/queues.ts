@@ -40,9 +40,7 @@ export function queueDashboard(sql: Sql, queues: Queues, publicUrl?: string): Ho
   app.use("*", sameOriginPosts(publicUrl));
   const board = new HonoAdapter(serveStatic);
   createBullBoard({
-    queues: [queues.evaluate, queues.cases, queues.outreach, queues.replies, queues.actions].map(
-      (q) => new BullMQAdapter(q),
-    ),
+    queues: [queues.cases, queues.outreach, queues.replies, queues.actions].map((q) => new BullMQAdapter(q)),
     serverAdapter: board,
   });
   board.setBasePath(QUEUES_PATH);
