@@ -128,7 +128,7 @@ export const configSchema = z.object({
   /** A partition's lease, ms: a worker that dies gives its partitions up after this long. */
   PARTITION_LEASE_MS: intIn(1000, 600_000, 10_000),
   /** Customers whose state one worker process holds in memory at most (the least recent go first). */
-  STATE_CUSTOMERS: intIn(100, 100_000_000, 500_000),
+  STATE_CUSTOMERS: intIn(100, 100_000_000, 200_000),
   /** A job's lock, ms: a worker that dies mid-job has its job retried after this long. */
   WORKER_LOCK_MS: intIn(1000, 600_000, 30_000),
   /** Accepted events still unevaluated after this long (with `evaluate` idle) are re-queued. ms. */

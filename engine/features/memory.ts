@@ -17,13 +17,18 @@ import {
   type AmountOf,
   BEHAVIOURS,
   type CustomerSnapshot,
-  digestOf,
   KEEP_MS,
   type LocationMark,
   MAX_KEPT,
   type TravelNotice,
   VELOCITY_SIDE,
 } from "./state.ts";
+
+// Read once: an imported binding is a property read on every use, and these are read per event.
+const KEEP = KEEP_MS;
+const KEPT = MAX_KEPT;
+const SIDE = VELOCITY_SIDE;
+const BEHAVIOUR_TYPES: ReadonlySet<string> = new Set(BEHAVIOURS);
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -52,13 +57,15 @@ interface Account {
   /** Payments in event time, then by id: what velocity and the neighbours read. */
   payments: Payment[];
   /** The latest located event of any kind (the customer's clock), the greater (time, id) winning. */
-  latest?: LocationMark & { eventId: string };
+  latest?: LocationMark;
+  // Made when first needed: most customers only pay by card, and three empty Maps cost a customer
+  // more than their payments.
   /** Each device's first sighting, event time. */
-  devices: Map<string, number>;
+  devices?: Map<string, number>;
   /** Travel notices by event id. */
-  notices: Map<string, TravelNotice>;
+  notices?: Map<string, TravelNotice>;
   /** Behaviour events per type, in event time then id. */
-  behaviours: Map<Behaviour, Array<{ id: string; at: number }>>;
+  behaviours?: Map<Behaviour, Array<{ id: string; at: number }>>;
 }
 
 /** A place as the script keeps it: coordinates to 4 decimals (11 m). */
@@ -112,7 +119,7 @@ function upsert<T extends { at: number; id: string }>(list: T[], entry: T): void
 function trim<T extends { at: number }>(list: T[], before: number): void {
   let old = 0;
   while (old < list.length && list[old]!.at < before) old++;
-  const extra = Math.max(0, list.length - old - MAX_KEPT);
+  const extra = Math.max(0, list.length - old - KEPT);
   if (old + extra > 0) list.splice(0, old + extra);
 }
 
@@ -153,8 +160,9 @@ function busiest(times: readonly number[], amounts: readonly number[], t: number
 
 const asIs: AmountOf = (e) => e.amount.value;
 
+/** A payment's place as a mark; its id is the event's (the Redis script's was a digest of it). */
 function markOf(p: Payment): LocationMark {
-  return { id: digestOf(p.id), ...p.place!, at: p.at };
+  return { id: p.id, ...p.place!, at: p.at };
 }
 
 export interface MemoryStateOptions {
@@ -234,10 +242,7 @@ export class MemoryState {
 
   /** The customer's latest located event (any kind), when held. */
   latestLocation(customerId: string): LocationMark | undefined {
-    const latest = this.accounts.get(customerId)?.latest;
-    if (!latest) return undefined;
-    const { eventId: _, ...mark } = latest;
-    return mark;
+    return this.accounts.get(customerId)?.latest;
   }
 
   private evict(): void {
@@ -254,14 +259,14 @@ export class MemoryState {
 }
 
 function emptyAccount(): Account {
-  return { payments: [], devices: new Map(), notices: new Map(), behaviours: new Map() };
+  return { payments: [] };
 }
 
 /** Writes the event into the account (the script's writes and trims). */
 function record(account: Account, e: TouchpointEvent, amountOf: AmountOf, now: number): void {
   const t = Date.parse(e.occurredAt);
   // Trim relative to the clock as well: one event dated years ahead must not wipe the past.
-  const trimAt = Math.min(t, now) - KEEP_MS;
+  const trimAt = Math.min(t, now) - KEEP;
   const loc = eventLocation(e);
   if (e.type === "card.transaction") {
     const place = loc ? keptPlace(loc) : undefined;
@@ -270,16 +275,17 @@ function record(account: Account, e: TouchpointEvent, amountOf: AmountOf, now: n
   }
   if (loc) {
     const cur = account.latest;
-    const id = digestOf(e.id);
-    if (!cur || t > cur.at || (t === cur.at && id > cur.id))
-      account.latest = { id, eventId: e.id, ...keptPlace(loc), at: t };
+    if (!cur || t > cur.at || (t === cur.at && e.id > cur.id))
+      account.latest = { id: e.id, ...keptPlace(loc), at: t };
   }
   const device = "device" in e && e.device ? e.device.id : undefined;
   if (device !== undefined) {
+    account.devices ??= new Map();
     const seen = account.devices.get(device);
     if (seen === undefined || seen > t) account.devices.set(device, t);
   }
   if (e.type === "travel.notice") {
+    account.notices ??= new Map();
     account.notices.set(e.id, {
       id: e.id,
       countries: e.travel.countries,
@@ -287,16 +293,16 @@ function record(account: Account, e: TouchpointEvent, amountOf: AmountOf, now: n
       to: Date.parse(e.travel.to),
     });
   }
-  if ((BEHAVIOURS as readonly string[]).includes(e.type)) {
+  if (BEHAVIOUR_TYPES.has(e.type)) {
     const type = e.type as Behaviour;
+    account.behaviours ??= new Map();
     const list = account.behaviours.get(type) ?? [];
     account.behaviours.set(type, list);
     upsert(list, { id: e.id, at: t });
     trim(list, trimAt);
   }
   // Notices go by their end, and only when the account is written anyway (as the script).
-  if (account.notices.size > 0)
-    for (const [id, n] of account.notices) if (n.to < trimAt) account.notices.delete(id);
+  if (account.notices) for (const [id, n] of account.notices) if (n.to < trimAt) account.notices.delete(id);
 }
 
 /** What the account says around the event, this event included (the script's reads). */
@@ -315,9 +321,9 @@ function snapshot(account: Account, e: TouchpointEvent): CustomerSnapshot {
     // exact while a window holds no more, saturated beyond (as the script).
     const end = after(pays, t);
     let first = end;
-    while (first > 0 && end - first < VELOCITY_SIDE + 1 && pays[first - 1]!.at >= t - DAY) first--;
+    while (first > 0 && end - first < SIDE + 1 && pays[first - 1]!.at >= t - DAY) first--;
     let last = end;
-    while (last < pays.length && last - end < VELOCITY_SIDE && pays[last]!.at <= t + DAY) last++;
+    while (last < pays.length && last - end < SIDE && pays[last]!.at <= t + DAY) last++;
     const times: number[] = [];
     const amounts: number[] = [];
     for (let i = first; i < last; i++) {
@@ -350,18 +356,21 @@ function snapshot(account: Account, e: TouchpointEvent): CustomerSnapshot {
   }
   const device = "device" in e && e.device ? e.device.id : undefined;
   let latestNewDeviceAt: number | undefined;
-  for (const seen of account.devices.values())
+  const devices = account.devices ?? new Map<string, number>();
+  for (const seen of devices.values())
     if (seen <= t && (latestNewDeviceAt === undefined || seen > latestNewDeviceAt)) latestNewDeviceAt = seen;
   let devicesBeforeLatest = 0;
   if (latestNewDeviceAt !== undefined)
-    for (const seen of account.devices.values()) if (seen < latestNewDeviceAt) devicesBeforeLatest++;
-  const notices = [...account.notices.values()]
-    .filter((n) => n.to >= t)
-    .sort((a, b) => a.to - b.to || (a.id < b.id ? -1 : 1))
-    .slice(0, NOTICES_SHOWN);
+    for (const seen of devices.values()) if (seen < latestNewDeviceAt) devicesBeforeLatest++;
+  const notices = account.notices
+    ? [...account.notices.values()]
+        .filter((n) => n.to >= t)
+        .sort((a, b) => a.to - b.to || (a.id < b.id ? -1 : 1))
+        .slice(0, NOTICES_SHOWN)
+    : [];
   const recent: CustomerSnapshot["recent"] = [];
   for (const type of BEHAVIOURS) {
-    const list = account.behaviours.get(type);
+    const list = account.behaviours?.get(type);
     if (!list) continue;
     let taken = 0;
     for (let i = after(list, t) - 1; i >= 0 && taken < 2; i--) {
@@ -371,7 +380,7 @@ function snapshot(account: Account, e: TouchpointEvent): CustomerSnapshot {
       taken++;
     }
   }
-  const deviceFirstSeenAt = device !== undefined ? account.devices.get(device) : undefined;
+  const deviceFirstSeenAt = device !== undefined ? devices.get(device) : undefined;
   return {
     ...(previousLocation ? { previousLocation } : {}),
     ...(nextLocation ? { nextLocation } : {}),
