@@ -21,7 +21,7 @@ const report = await runChaos({
 const bad = [...Object.values(report.lost), ...Object.values(report.duplicated)].reduce((a, b) => a + b, 0);
 process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 process.stdout.write(
-  `\n${report.events} events, ${report.kills} workers killed, Redis restarted ${report.redisRestarts.keep}× keeping data and ${report.redisRestarts.empty}× empty, Postgres restarted ${report.postgresRestarts}×: ` +
+  `\n${report.events} events, ${report.kills} workers killed, ${report.stalls} stalled past their leases, Redis restarted ${report.redisRestarts.keep}× keeping data and ${report.redisRestarts.empty}× empty, Postgres restarted ${report.postgresRestarts}×: ` +
     `${bad === 0 ? "nothing lost, nothing twice" : `${bad} problems`}; ${report.cases} cases, ${report.texts} texts (${report.textsUncertain} in flight when their worker was killed: not resent, by design); recovered ${report.recoverySeconds.toFixed(1)} s after the last disruption\n`,
 );
 process.exit(bad === 0 ? 0 : 1);

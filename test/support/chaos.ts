@@ -42,6 +42,8 @@ export interface ChaosReport {
   duplicatesReported: number;
   refused: number;
   kills: number;
+  /** Workers stopped (SIGSTOP) past their partitions' leases mid-stream, then woken (SIGCONT). */
+  stalls: number;
   redisRestarts: { keep: number; empty: number };
   postgresRestarts: number;
   /** From the last disruption (or the stream's end) until every check below held, seconds. */
@@ -177,6 +179,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       LOG_LEVEL: process.env.CHILD_LOG_LEVEL ?? "error",
       WORKER_CONCURRENCY: "4",
       WORKER_LOCK_MS: "2000",
+      // Partitions of a worker killed or stalled move within 2 s.
+      PARTITION_LEASE_MS: "2000",
       SWEEP_AFTER_MS: "5000",
       SWEEP_EVERY_MS: "1000",
       INGEST_BATCH_SIZE: "25",
@@ -246,6 +250,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     // The chaos: kills on a timer; Redis and Postgres restarts at set points of the stream.
     const rnd = seededRandom(o.seed + 1);
     let kills = 0;
+    let stalls = 0;
     const restarts = { keep: 0, empty: 0, postgres: 0 };
     let lastDisruption = Date.now();
     let streaming = true;
@@ -255,6 +260,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         if (!streaming) break;
         const i = Math.floor(rnd() * workers.length);
         const victim = workers[i]!;
+        if (victim.exitCode === null && victim.signalCode === null && (kills + stalls) % 3 === 2) {
+          // Every third disruption a stall, not a death: the worker stops past its leases (others
+          // take its partitions), then wakes and must find its writes refused, its work done.
+          victim.kill("SIGSTOP");
+          await sleep(3000);
+          victim.kill("SIGCONT");
+          stalls++;
+          lastDisruption = Date.now();
+          continue;
+        }
         if (victim.exitCode === null && victim.signalCode === null) {
           victim.kill("SIGKILL");
           await once(victim, "exit");
@@ -324,7 +339,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await Promise.all(watchers);
     const streamEnded = Date.now();
     say(
-      `stream done: ${accepted} accepted, ${refused} refused and resent, ${kills} workers killed; waiting for recovery`,
+      `stream done: ${accepted} accepted, ${refused} refused and resent, ${kills} workers killed, ${stalls} stalled past their leases; waiting for recovery`,
     );
 
     // Recovery: every check below holds.
@@ -430,6 +445,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         duplicatesReported,
         refused,
         kills,
+        stalls,
         redisRestarts: { keep: restarts.keep, empty: restarts.empty },
         postgresRestarts: restarts.postgres,
         recoverySeconds: Math.max(0, recoveredAt - Math.max(lastDisruption, streamEnded)) / 1000,
