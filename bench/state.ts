@@ -64,6 +64,8 @@ export async function stateStage(o: {
     const m = process.cpuUsage(m0);
     gc();
     const heapBytes = process.memoryUsage().heapUsed - heap0;
+    // Still in use here, or the collector above could have taken it all.
+    if (memory.size !== o.customers) throw new Error(`held ${memory.size} customers, not ${o.customers}`);
     const r0 = await redisCpu();
     const n0 = process.cpuUsage();
     // As the pipeline observes: the built marks read, and checked again by the script per event.

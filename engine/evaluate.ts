@@ -261,6 +261,8 @@ export async function evaluateBatches(
     );
   const pending = stored.filter((b) => !b.evaluated);
   const received = new Map(unique.map((b) => [b.batch, b.receivedAt]));
+  /** Each event's batch. */
+  const batchOf = new Map(pending.flatMap((b) => b.events.map((e) => [e.id, b.id] as const)));
   /** When the API accepted each event: its batch's time. */
   const receivedOf = new Map(
     pending.flatMap((b) => b.events.map((e) => [e.id, received.get(b.id)] as const)),
@@ -366,6 +368,7 @@ export async function evaluateBatches(
         rulesetVersion: version,
         decidedAt,
         receivedAt: new Date(receivedOf.get(event.id) ?? decidedAt.getTime()),
+        ...(batchOf.has(event.id) ? { batch: batchOf.get(event.id)! } : {}),
       });
     }
   }

@@ -32,6 +32,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Redis } from "ioredis";
+import { isServiceUnavailable } from "../engine/errors.ts";
 import type { MemoryState } from "../engine/features/memory.ts";
 import type { Logger } from "../engine/log.ts";
 import { partitionOf } from "../engine/partitioning.ts";
@@ -93,6 +94,15 @@ export async function queueBatches(
 
 /** Stream entries not yet acknowledged, all partitions together: zero when nothing waits. */
 export async function entriesWaiting(redis: Redis, keyPrefix: string, partitions: number): Promise<number> {
+  return (await entriesWaitingByPartition(redis, keyPrefix, partitions)).reduce((a, b) => a + b, 0);
+}
+
+/** Stream entries not yet acknowledged, per partition. */
+export async function entriesWaitingByPartition(
+  redis: Redis,
+  keyPrefix: string,
+  partitions: number,
+): Promise<number[]> {
   const pipeline = redis.pipeline();
   for (let p = 0; p < partitions; p++) {
     const keys = partitionKeys(keyPrefix, p);
@@ -100,10 +110,12 @@ export async function entriesWaiting(redis: Redis, keyPrefix: string, partitions
     pipeline.xlen(keys.heavy);
   }
   const replies = (await pipeline.exec()) ?? [];
-  return replies.reduce((n, [err, len]) => {
+  const out = new Array<number>(partitions).fill(0);
+  replies.forEach(([err, len], i) => {
     if (err) throw err;
-    return n + Number(len);
-  }, 0);
+    out[Math.floor(i / 2)]! += Number(len);
+  });
+  return out;
 }
 
 /** Renews a lease if this process still holds it. */
@@ -114,7 +126,9 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
 const READ_COUNT = 50;
 /** How long a read waits for entries, ms: bounds how soon a stopping partition notices. */
 const BLOCK_MS = 1000;
-/** A group of entries failing this many times in a row is left to the reconciler's sweep. */
+/** How long a partition waits before reading again while Postgres or Redis is out of reach, ms. */
+const OUTAGE_PAUSE_MS = 1000;
+/** A group of entries failing this many times in a row (not for an outage) is left to the reconciler's sweep. */
 const MAX_ATTEMPTS = 8;
 
 export interface EvaluatorsOptions {
@@ -140,6 +154,9 @@ interface Holding {
   epoch: number;
   reader: Redis;
   stopping: boolean;
+  /** Resolved when the holding stops: ends a retry's back-off at once. */
+  stopped: Promise<void>;
+  stop(): void;
   done: Promise<void>;
 }
 
@@ -273,16 +290,21 @@ export function startEvaluators(o: EvaluatorsOptions): Evaluators {
           continue;
         }
         if (h.stopping) return;
-        await o.evaluate(
-          items.map((i) => i.entry).filter((e) => e.batch !== ""),
-          fence,
-        );
-        const ack = o.redis.pipeline();
+        // Everyone's batches first, evaluated and acknowledged before a flooding customer's are.
         for (const stream of [keys.batches, keys.heavy]) {
-          const ids = items.filter((i) => i.stream === stream).map((i) => i.id);
-          if (ids.length > 0) ack.xack(stream, GROUP, ...ids).xdel(stream, ...ids);
+          const group = items.filter((i) => i.stream === stream);
+          if (group.length === 0) continue;
+          await o.evaluate(
+            group.map((i) => i.entry).filter((e) => e.batch !== ""),
+            fence,
+          );
+          const ids = group.map((i) => i.id);
+          await o.redis
+            .pipeline()
+            .xack(stream, GROUP, ...ids)
+            .xdel(stream, ...ids)
+            .exec();
         }
-        await ack.exec();
         attempt = 0;
       } catch (err) {
         if (h.stopping) return;
@@ -301,7 +323,10 @@ export function startEvaluators(o: EvaluatorsOptions): Evaluators {
           backlog = true;
           continue;
         }
-        attempt++;
+        // Postgres or Redis out of reach is waited out, however long: nothing else in this
+        // partition could be evaluated meanwhile, and giving the batches up would only delay them.
+        const unavailable = isServiceUnavailable(err);
+        if (!unavailable) attempt++;
         o.log.warn({ partition, attempt, err: message }, "evaluation failed; reading the partition again");
         if (attempt >= MAX_ATTEMPTS) {
           // Left to the reconciler's sweep, which queues unevaluated batches again: the partition
@@ -314,7 +339,10 @@ export function startEvaluators(o: EvaluatorsOptions): Evaluators {
           attempt = 0;
         }
         backlog = true;
-        await sleep(Math.min(retryMs * 2 ** Math.min(attempt, 6), 30_000));
+        await Promise.race([
+          h.stopped,
+          sleep(unavailable ? OUTAGE_PAUSE_MS : Math.min(retryMs * 2 ** Math.min(attempt, 6), 30_000)),
+        ]);
       }
     }
   }
@@ -332,15 +360,22 @@ export function startEvaluators(o: EvaluatorsOptions): Evaluators {
       "0",
       "0",
     )) as Read;
+    // Acknowledged and deleted: an entry left in the stream would count as waiting for ever, and
+    // the reconciler re-drives a partition's unevaluated batches only when it has none waiting.
     for (const [stream, items] of read ?? []) {
       const ids = items.map(([id]) => id);
-      if (ids.length > 0) await o.redis.xack(stream, GROUP, ...ids);
+      if (ids.length > 0)
+        await o.redis
+          .pipeline()
+          .xack(stream, GROUP, ...ids)
+          .xdel(stream, ...ids)
+          .exec();
     }
   }
 
   function lose(partition: number, h: Holding) {
     if (h.stopping) return;
-    h.stopping = true;
+    h.stop();
     h.reader.disconnect();
     // A later holding of this process (taken again at the next epoch) keeps the state.
     if (held.get(partition) !== h) return;
@@ -371,7 +406,21 @@ export function startEvaluators(o: EvaluatorsOptions): Evaluators {
     lastEpoch.set(partition, epoch);
     const reader = o.connect();
     reader.on("error", () => {});
-    const h: Holding = { epoch, reader, stopping: false, done: Promise.resolve() };
+    let stop = () => {};
+    const stopped = new Promise<void>((ok) => {
+      stop = ok;
+    });
+    const h: Holding = {
+      epoch,
+      reader,
+      stopping: false,
+      stopped,
+      stop() {
+        this.stopping = true;
+        stop();
+      },
+      done: Promise.resolve(),
+    };
     held.set(partition, h);
     h.done = consume(partition, h).catch((err) =>
       o.log.error({ partition, err: String(err) }, "partition reader stopped"),
@@ -379,9 +428,12 @@ export function startEvaluators(o: EvaluatorsOptions): Evaluators {
     o.log.info({ partition, epoch }, "took evaluation partition");
   }
 
+  /**
+   * Lets a partition go: its reader stops, its evaluation under way finishes (and is acknowledged),
+   * then the lease goes. It stays held meanwhile, its lease renewed, so nobody takes it before.
+   */
   async function giveBack(partition: number, h: Holding) {
-    h.stopping = true;
-    // Let the current evaluation finish (its acknowledgement too), then the lease goes.
+    h.stop();
     await Promise.race([h.done, sleep(BLOCK_MS * 2)]);
     h.reader.disconnect();
     await h.done;
@@ -399,14 +451,25 @@ export function startEvaluators(o: EvaluatorsOptions): Evaluators {
   }
 
   async function balance(): Promise<void> {
-    const now = Date.now();
+    // Redis's clock, not this host's: membership is compared across hosts.
+    const [sec, micro] = await o.redis.time();
+    const now = Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
     const members = membersKey(o.keyPrefix);
-    await o.redis
-      .pipeline()
-      .zadd(members, now, me)
-      .zremrangebyscore(members, 0, now - 3 * o.leaseMs)
-      .exec();
-    // Renewals first: a partition whose lease is gone is let go before another is taken.
+    // A member is a process that can evaluate: one that cannot reach Postgres does not count, so
+    // the others take its share instead of leaving it unread.
+    const canEvaluate = await Promise.race([
+      Promise.resolve(o.sql`select 1`).then(
+        () => true,
+        () => false,
+      ),
+      sleep(o.leaseMs / 3).then(() => false),
+    ]);
+    const membership = o.redis.pipeline();
+    if (canEvaluate) membership.zadd(members, now, me);
+    else membership.zrem(members, me);
+    await membership.zremrangebyscore(members, 0, now - 3 * o.leaseMs).exec();
+    // Renewals first: a partition whose lease is gone is let go before another is taken. A
+    // partition being given back is renewed too, until its last evaluation is acknowledged.
     const renewals = o.redis.pipeline();
     const mine = [...held];
     for (const [p] of mine)
@@ -419,19 +482,28 @@ export function startEvaluators(o: EvaluatorsOptions): Evaluators {
         lose(p, h);
       }
     });
+    if (!canEvaluate || closed) return;
     const live = Math.max(1, await o.redis.zcount(members, now - o.leaseMs, "+inf"));
     const share = Math.ceil(o.partitions / live);
-    if (held.size > share) {
-      const extras = [...held].slice(share);
-      await Promise.all(extras.map(([p, h]) => giveBack(p, h)));
+    const keeping = [...held].filter(([, h]) => !h.stopping);
+    if (keeping.length > share) {
+      // Not awaited: a partition's last evaluation may take a while, and renewals must go on.
+      for (const [p, h] of keeping.slice(share))
+        giveBack(p, h).catch((err) =>
+          o.log.warn({ partition: p, err: String(err) }, "giving an evaluation partition back failed"),
+        );
       return;
     }
-    if (held.size < share) {
+    if (keeping.length < share) {
       const free = shuffle([...Array(o.partitions).keys()].filter((p) => !held.has(p)));
+      let holding = keeping.length;
       for (const p of free) {
-        if (held.size >= share || closed) break;
+        if (holding >= share || closed) break;
         const got = await o.redis.set(partitionKeys(o.keyPrefix, p).lease, me, "PX", o.leaseMs, "NX");
-        if (got === "OK") await take(p);
+        if (got === "OK") {
+          await take(p);
+          holding++;
+        }
       }
     }
   }

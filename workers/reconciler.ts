@@ -30,7 +30,7 @@ import {
   oldestPending,
   pruneOwed,
 } from "../engine/store/work.ts";
-import { type BatchEntry, entriesWaiting, queueBatches } from "./partitions.ts";
+import { type BatchEntry, entriesWaitingByPartition, queueBatches } from "./partitions.ts";
 import { type CasesJob, jobId, QUEUES, type Queues, queueJobOptions } from "./queues.ts";
 
 export interface ReconcilerOptions {
@@ -125,10 +125,16 @@ export function startReconciler(o: ReconcilerOptions) {
   }
 
   async function requeueEvents(now: Date, all: boolean): Promise<number> {
-    // A backlog is not a loss: with entries waiting in any partition, batches are left to them.
-    if (!all && (await entriesWaiting(o.redis, o.keyPrefix, o.partitions)) > 0) return 0;
+    // A backlog is not a loss: a partition with entries waiting is left to them (judged per
+    // partition, so one busy partition does not keep another's lost batches from being found).
+    const waiting = all
+      ? new Array<number>(o.partitions).fill(0)
+      : await entriesWaitingByPartition(o.redis, o.keyPrefix, o.partitions);
+    const idle = (p: number) => waiting[p] === 0;
     const olderThan = all ? now : new Date(now.getTime() - o.sweepAfterMs);
-    const lost = await unevaluatedBatches(o.sql, olderThan, MAX_PER_RUN);
+    const lost = (await unevaluatedBatches(o.sql, olderThan, MAX_PER_RUN)).filter((b) =>
+      b.partition === undefined ? waiting.every((n) => n === 0) : idle(b.partition),
+    );
     // Each batch as the API queued it, on its partition's stream (its row records its
     // evaluation, so a batch queued twice is evaluated once); a batch of an earlier version,
     // which may hold several partitions' events, is split first.

@@ -212,7 +212,8 @@ export class MemoryState {
           record(account, e, amountOf, now);
         } catch {}
     }
-    this.evict();
+    // No eviction here: the customers of the read at hand, held or just loaded, must all stay
+    // until its events are observed (`settle` evicts after).
   }
 
   /** Lets these customers go (their partition moved away): seen again, they are loaded again. */

@@ -310,6 +310,10 @@ describe("the in-memory state against the same model (fast-check)", () => {
     state.load(["a", "b"], []);
     state.observe(e("a", 1));
     state.load(["c"], []);
+    // Loading never evicts (the read at hand needs every customer it loaded or holds)...
+    expect(["a", "b", "c"].filter((c) => state.holds(c))).toEqual(["a", "b", "c"]);
+    // ...settling after the read does.
+    state.settle();
     expect(["a", "b", "c"].filter((c) => state.holds(c))).toEqual(["a", "c"]);
   });
 });

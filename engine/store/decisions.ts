@@ -12,6 +12,8 @@ export interface NewDecision {
   decidedAt: Date;
   /** When the API accepted the event (its batch's time), kept with the decision's evidence. */
   receivedAt?: Date;
+  /** The stored batch the event came in: `recordEvaluation` keeps the decision only if it marks that batch. */
+  batch?: string;
 }
 
 /**
@@ -144,8 +146,14 @@ export async function recordEvaluation(
     with fence as (
       select 1 from evaluation_partitions
       where partition = ${fence.partition} and epoch = ${fence.epoch} for share
+    ), marked as (
+      update event_batches set evaluated_at = ${w.at}, evaluated_version = ${w.version}
+      where id = any(${w.batches as string[]}) and evaluated_at is null and exists (select 1 from fence)
+      returning id
     ), ins as (
-      -- Each with its event (payload, times): a case keeps its evidence after the event's week is dropped.
+      -- Each with its event (payload, times): a case keeps its evidence after the event's week is
+      -- dropped. Only for batches marked here: one taken back at ingest meanwhile (the API told its
+      -- client nothing was accepted) leaves no decision.
       insert into decisions (event_id, customer_id, rule, mode, ruleset_version, severity, title, team, explanation,
         decided_at, event_occurred_at, event_payload, event_received_at)
       select u.event_id, u.customer_id, u.rule, u.mode, u.ruleset_version, u.severity, u.title, u.team, u.explanation::jsonb,
@@ -156,18 +164,15 @@ export async function recordEvaluation(
         ${d.map((x) => x.hit.title)}::text[], ${d.map((x) => x.hit.team)}::text[],
         ${d.map((x) => JSON.stringify(x.hit.explanation))}::text[], ${d.map((x) => x.decidedAt.toISOString())}::timestamptz[],
         ${d.map((x) => x.event.occurredAt)}::timestamptz[], ${d.map((x) => JSON.stringify(x.event))}::text[],
-        ${d.map((x) => (x.receivedAt ?? x.decidedAt).toISOString())}::timestamptz[]
+        ${d.map((x) => (x.receivedAt ?? x.decidedAt).toISOString())}::timestamptz[],
+        ${d.map((x) => x.batch ?? "")}::text[]
       ) as u(event_id, customer_id, rule, mode, ruleset_version, severity, title, team, explanation, decided_at,
-        occurred_at, payload, received_at)
-      where exists (select 1 from fence)
+        occurred_at, payload, received_at, batch_id)
+      where exists (select 1 from fence) and (u.batch_id = '' or u.batch_id in (select id from marked))
       on conflict (event_id, rule) do update set mode = excluded.mode, ruleset_version = excluded.ruleset_version
         where decisions.case_id is null
           and (decisions.mode, decisions.ruleset_version) is distinct from (excluded.mode, excluded.ruleset_version)
       returning id, rule, customer_id, mode, (xmax = 0) as inserted
-    ), marked as (
-      update event_batches set evaluated_at = ${w.at}, evaluated_version = ${w.version}
-      where id = any(${w.batches as string[]}) and evaluated_at is null and exists (select 1 from fence)
-      returning id
     ), failed as (
       update events set error = f.error
       from unnest(${w.failed.map((f) => f.id)}::text[], ${w.failed.map((f) => f.error.slice(0, 2000))}::text[]) as f(id, error)

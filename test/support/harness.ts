@@ -54,7 +54,8 @@ export async function createDatabase(): Promise<{ url: string; drop(): Promise<v
 
 export async function deleteKeys(prefix: string): Promise<void> {
   const r = new Redis(TEST_REDIS_URL);
-  for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
+  // Its own keys, its queues' (`{prefix}:…`) and its partitions' (`{prefix:<database>:p<n>}:…`).
+  for (const pattern of [`${prefix}:*`, `{${prefix}}:*`, `{${prefix}:*`]) {
     let cursor = "0";
     do {
       const [next, keys] = await r.scan(cursor, "MATCH", pattern, "COUNT", 1000);
