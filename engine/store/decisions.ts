@@ -126,8 +126,9 @@ export function linkDecisions(tx: Q, caseId: string, ids: readonly string[]) {
  * the batches marked evaluated with the version, the events that could not be evaluated set aside
  * with their reasons. Nothing is written unless the partition's epoch is still `fence.epoch`
  * (then FencedOut): the row is read `for share`, so a process taking the partition meanwhile
- * waits for this statement, or this statement sees its new epoch. Answers the new decisions and
- * the customers (of `customers`) with live decisions not on a case, these included.
+ * waits for this statement, or this statement sees its new epoch. Answers the new decisions, and
+ * the customers with live decisions not on a case: those written here, and any of `customers`
+ * (one index probe each: pass only those whose decisions may wait, e.g. of batches found evaluated).
  */
 export async function recordEvaluation(
   sql: Q,
