@@ -257,33 +257,8 @@ export function startEvaluators(o: EvaluatorsOptions): Evaluators {
           }
           claimedAt = Date.now();
         }
-        const read = (await (backlog
-          ? h.reader.xreadgroup(
-              "GROUP",
-              GROUP,
-              me,
-              "COUNT",
-              READ_COUNT,
-              "STREAMS",
-              keys.batches,
-              keys.heavy,
-              "0",
-              "0",
-            )
-          : h.reader.xreadgroup(
-              "GROUP",
-              GROUP,
-              me,
-              "COUNT",
-              READ_COUNT,
-              "BLOCK",
-              BLOCK_MS,
-              "STREAMS",
-              keys.batches,
-              keys.heavy,
-              ">",
-              ">",
-            ))) as Read;
+        // This process's own pending entries (`0`: re-read after a failure or a claim), else what is new.
+        const read = await readGroup(h.reader, keys, backlog ? "0" : ">");
         const items = parse(partition, read, keys.heavy);
         if (items.length === 0) {
           backlog = false;
@@ -348,18 +323,7 @@ export function startEvaluators(o: EvaluatorsOptions): Evaluators {
   }
 
   async function skipBacklog(keys: ReturnType<typeof partitionKeys>) {
-    const read = (await o.redis.xreadgroup(
-      "GROUP",
-      GROUP,
-      me,
-      "COUNT",
-      READ_COUNT,
-      "STREAMS",
-      keys.batches,
-      keys.heavy,
-      "0",
-      "0",
-    )) as Read;
+    const read = await readGroup(o.redis, keys, "0");
     // Acknowledged and deleted: an entry left in the stream would count as waiting for ever, and
     // the reconciler re-drives a partition's unevaluated batches only when it has none waiting.
     for (const [stream, items] of read ?? []) {
@@ -371,6 +335,28 @@ export function startEvaluators(o: EvaluatorsOptions): Evaluators {
           .xdel(stream, ...ids)
           .exec();
     }
+  }
+
+  /** One read of a partition's two streams through the group: `>` waits up to BLOCK_MS for new entries. */
+  async function readGroup(
+    conn: Redis,
+    keys: ReturnType<typeof partitionKeys>,
+    from: "0" | ">",
+  ): Promise<Read> {
+    const wait = from === ">" ? ["BLOCK", BLOCK_MS] : [];
+    return (await conn.xreadgroup(
+      "GROUP",
+      GROUP,
+      me,
+      "COUNT",
+      READ_COUNT,
+      ...(wait as ["BLOCK", number]),
+      "STREAMS",
+      keys.batches,
+      keys.heavy,
+      from,
+      from,
+    )) as Read;
   }
 
   function lose(partition: number, h: Holding) {

@@ -259,28 +259,25 @@ export async function deliver(
   }
   if (message.status !== "pending" && message.status !== "retrying") return message;
 
+  /** The case's "message.sent" entry, written with the message's new status. */
+  const sentEntry = (via: "outbox" | "vonage", reason: string): TimelineEntry[] =>
+    m.caseId
+      ? [
+          {
+            caseId: m.caseId,
+            kind: "message.sent",
+            idemKey: `sent:${m.key}`,
+            detail: { messageId: message.id, kind: m.kind, transport: via, channel: route.channel, reason },
+          },
+        ]
+      : [];
   if (transport.kind === "outbox" && !viaApp) {
     await setOutboundStatus(
       sql,
       message.id,
       "not_sent",
       {},
-      m.caseId
-        ? [
-            {
-              caseId: m.caseId,
-              kind: "message.sent",
-              idemKey: `sent:${m.key}`,
-              detail: {
-                messageId: message.id,
-                kind: m.kind,
-                transport: "outbox",
-                channel: route.channel,
-                reason: "outbox: stored, not sent (no Vonage credentials configured)",
-              },
-            },
-          ]
-        : [],
+      sentEntry("outbox", "outbox: stored, not sent (no Vonage credentials configured)"),
     );
     log.warn(
       { messageId: message.id, kind: m.kind, to: maskPhone(m.customer.phone) },
@@ -348,24 +345,12 @@ export async function deliver(
     message.id,
     "submitted",
     { providerId: messageUuid },
-    m.caseId
-      ? [
-          {
-            caseId: m.caseId,
-            kind: "message.sent",
-            idemKey: `sent:${m.key}`,
-            detail: {
-              messageId: message.id,
-              kind: m.kind,
-              transport: "vonage",
-              channel: route.channel,
-              reason: viaApp
-                ? "sent to the customer's app"
-                : `sent to ${maskPhone(m.customer.phone)} by ${route.channel}${route.template ? ` (template ${route.template.name}: outside WhatsApp's 24-hour window)` : ""}${route.note ? `; ${route.note}` : ""}`,
-            },
-          },
-        ]
-      : [],
+    sentEntry(
+      "vonage",
+      viaApp
+        ? "sent to the customer's app"
+        : `sent to ${maskPhone(m.customer.phone)} by ${route.channel}${route.template ? ` (template ${route.template.name}: outside WhatsApp's 24-hour window)` : ""}${route.note ? `; ${route.note}` : ""}`,
+    ),
   );
   metrics.messagesSent.inc({ transport: "vonage", result: "submitted" });
   return { ...message, status: "submitted", providerId: messageUuid };
