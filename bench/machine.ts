@@ -17,11 +17,14 @@ export interface Machine {
   kernel: string;
   node: string;
   postgres: string;
+  /** Whether the cluster runs autovacuum: without it, no table of the bench's fresh database is ever analysed. */
+  autovacuum: boolean;
   redis: string;
 }
 
 export async function describeMachine(sql: postgres.Sql, redis: Redis): Promise<Machine> {
   const [v] = await sql`show server_version`;
+  const [av] = await sql`show autovacuum`;
   const info = await redis.info("server");
   return {
     host: hostname(),
@@ -31,6 +34,7 @@ export async function describeMachine(sql: postgres.Sql, redis: Redis): Promise<
     kernel: release(),
     node: process.version,
     postgres: String(v?.server_version ?? "unknown"),
+    autovacuum: av?.autovacuum === "on",
     redis: /redis_version:(\S+)/.exec(info)?.[1] ?? "unknown",
   };
 }

@@ -216,7 +216,7 @@ async function main() {
   const statementsFor = o.pgStatements ? await statementsReady(admin) : undefined;
   if (typeof statementsFor === "string") say(`--pg-statements: ${statementsFor}; no statement figures`);
   say(
-    `touchpoint bench on ${machine.host}: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}, Postgres ${machine.postgres}, Redis ${machine.redis}`,
+    `touchpoint bench on ${machine.host}: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}, Postgres ${machine.postgres}${machine.autovacuum ? "" : " (autovacuum off: the run's tables are never vacuumed nor analysed, unlike a production cluster's)"}, Redis ${machine.redis}`,
   );
   say(
     `  ${quick ? "quick" : "full"} run: ${fmt(settings.events)} events of ${fmt(settings.customers)} customers; 1 API + ${settings.workers} worker process(es), concurrency ${settings.concurrency}, ${settings.batch} events a job; node ${nodeFlags.join(" ") || "(no flags)"}`,
