@@ -380,9 +380,8 @@ export async function evaluateBatches(
   // decisions and marks are written together, so a run that died after writing them (before
   // handing them on) left its batches marked, and their stored decisions must still reach a case.
   const pendingIds = new Set(pending.map((b) => b.id));
-  const alreadyEvaluated = unique.filter(
-    (b) => !pendingIds.has(b.batch) && stored.some((s) => s.id === b.batch),
-  );
+  const storedIds = new Set(stored.map((b) => b.id));
+  const alreadyEvaluated = unique.filter((b) => !pendingIds.has(b.batch) && storedIds.has(b.batch));
   const { inserted, customersToCase } = await recordEvaluation(sql, fence, {
     decisions,
     batches: pending.map((b) => b.id),

@@ -21,7 +21,7 @@ import {
   type TestTouchpoint,
 } from "./support/harness.ts";
 import { PARIS, PHNOM_PENH, tx } from "./support/payments.ts";
-import { running, spawnTouchpoint, type TouchpointProcess } from "./support/processes.ts";
+import { running, spawnWorkers, type TouchpointProcess } from "./support/processes.ts";
 
 const story = loadStory("phnom-penh-paris");
 const [notice, phnomPenh1, login, phnomPenh2, paris] = story.steps[0]!.events as Array<{ id: string }>;
@@ -223,16 +223,10 @@ describe("when a partition's owner loses it in the middle of a batch", () => {
     t = await startTestTouchpoint({ database, prefix, env: { ROLE: "api" } });
     await loadPeopleVia(t.api);
     const worker = (fault?: string) =>
-      spawnTouchpoint({
-        ROLE: "workers",
-        DATABASE_URL: database.url,
-        REDIS_URL: TEST_REDIS_URL,
-        REDIS_PREFIX: prefix,
-        SEED_FIXTURES: "0",
-        LOG_LEVEL: "warn",
-        PARTITION_LEASE_MS: "1500",
-        ...(fault ? { TOUCHPOINT_FAULT: fault } : {}),
-      });
+      spawnWorkers(
+        { databaseUrl: database.url, prefix, redisUrl: TEST_REDIS_URL },
+        { PARTITION_LEASE_MS: "1500", ...(fault ? { TOUCHPOINT_FAULT: fault } : {}) },
+      );
     const owners = async () => (await partitionOwners(t!.tp.db.sql)).map((o) => o.owner?.split(":")[1]);
     const a = worker("stop:evaluate.after-state");
     children.push(a);

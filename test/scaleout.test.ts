@@ -14,7 +14,7 @@ import {
   TEST_REDIS_URL,
   type TestTouchpoint,
 } from "./support/harness.ts";
-import { running, spawnTouchpoint, type TouchpointProcess } from "./support/processes.ts";
+import { running, spawnWorkers, type TouchpointProcess } from "./support/processes.ts";
 
 const stream = generateStream({ seed: 21, customers: 90, impossibleShare: 0.3, prefix: "scale" });
 const requests: Array<typeof stream.events> = [];
@@ -92,15 +92,10 @@ describe("two worker processes on one stream", () => {
     });
     for (let i = 0; i < 2; i++)
       children.push(
-        spawnTouchpoint({
-          ROLE: "workers",
-          DATABASE_URL: database.url,
-          REDIS_URL: TEST_REDIS_URL,
-          REDIS_PREFIX: prefix,
-          SEED_FIXTURES: "0",
-          LOG_LEVEL: "warn",
-          WORKER_CONCURRENCY: "2",
-        }),
+        spawnWorkers(
+          { databaseUrl: database.url, prefix, redisUrl: TEST_REDIS_URL },
+          { WORKER_CONCURRENCY: "2" },
+        ),
       );
     const shared = await run(api);
 

@@ -31,6 +31,7 @@ import {
   pruneOwed,
 } from "../engine/store/work.ts";
 import { type BatchEntry, entriesWaitingByPartition, queueBatches } from "./partitions.ts";
+import { everyMs } from "./periodic.ts";
 import { type CasesJob, jobId, QUEUES, type Queues, queueJobOptions } from "./queues.ts";
 
 export interface ReconcilerOptions {
@@ -85,9 +86,6 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
 export function startReconciler(o: ReconcilerOptions) {
   const lockKey = `${o.keyPrefix}:reconcile:lock`;
   const me = randomBytes(8).toString("hex");
-  let running: Promise<unknown> = Promise.resolve();
-  let stopped = false;
-
   async function runOnce(now = new Date()): Promise<ReconcileReport | undefined> {
     const got = await o.redis.set(lockKey, me, "PX", Math.max(60_000, o.everyMs * 4), "NX");
     if (got !== "OK") return undefined;
@@ -204,33 +202,15 @@ export function startReconciler(o: ReconcilerOptions) {
     return requeued;
   }
 
-  let busy = false;
-  const tick = () => {
-    if (stopped || busy) return;
-    busy = true;
-    running = runOnce()
-      .catch((err) =>
-        o.log.warn(
-          { err: err instanceof Error ? err.message : String(err) },
-          "reconciler run failed; the next run tries again",
-        ),
-      )
-      .finally(() => {
-        busy = false;
-      });
-  };
   // First run soon after start (a restart after Redis lost everything recovers at once).
-  const first = setTimeout(tick, Math.min(1000, o.everyMs));
-  const timer = setInterval(tick, o.everyMs);
-  return {
-    runOnce,
-    async stop() {
-      stopped = true;
-      clearTimeout(first);
-      clearInterval(timer);
-      await running;
-    },
-  };
+  const timer = everyMs({
+    run: () => runOnce(),
+    everyMs: o.everyMs,
+    firstAfterMs: Math.min(1000, o.everyMs),
+    log: o.log,
+    failed: "reconciler run failed; the next run tries again",
+  });
+  return { runOnce, stop: timer.stop };
 }
 
 export type Reconciler = ReturnType<typeof startReconciler>;

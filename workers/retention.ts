@@ -4,9 +4,11 @@
  * Every step is safe to run from several processes at once (Postgres advisory locks), so it needs
  * no lock of its own; a run that fails is tried again at the next.
  */
+
 import type { Logger } from "../engine/log.ts";
 import type { Sql } from "../engine/store/database.ts";
 import { maintainEvents, type RetentionReport } from "../engine/store/retention.ts";
+import { everyMs } from "./periodic.ts";
 
 export interface RetentionOptions {
   sql: Sql;
@@ -39,41 +41,21 @@ export function logRetention(log: Logger, retentionDays: number, r: RetentionRep
 }
 
 export function startRetention(o: RetentionOptions) {
-  let running: Promise<unknown> = Promise.resolve();
-  let busy = false;
-  let stopped = false;
   /** One run now (a test passes its own clock). */
   const runOnce = async (now = new Date(), retentionDays = o.retentionDays) => {
     const report = await maintainEvents(o.sql, now, retentionDays);
     logRetention(o.log, retentionDays, report);
     return report;
   };
-  const tick = () => {
-    if (stopped || busy) return;
-    busy = true;
-    running = runOnce()
-      .catch((err) =>
-        o.log.warn(
-          { err: err instanceof Error ? err.message : String(err) },
-          "event retention run failed; the next run tries again",
-        ),
-      )
-      .finally(() => {
-        busy = false;
-      });
-  };
   // A first run soon after start: a deployment stopped for weeks needs its weeks ahead made.
-  const first = setTimeout(tick, 1000);
-  const timer = setInterval(tick, o.everyMs ?? HOUR_MS);
-  return {
-    runOnce,
-    async stop() {
-      stopped = true;
-      clearTimeout(first);
-      clearInterval(timer);
-      await running;
-    },
-  };
+  const timer = everyMs({
+    run: () => runOnce(),
+    everyMs: o.everyMs ?? HOUR_MS,
+    firstAfterMs: 1000,
+    log: o.log,
+    failed: "event retention run failed; the next run tries again",
+  });
+  return { runOnce, stop: timer.stop };
 }
 
 export type Retention = ReturnType<typeof startRetention>;

@@ -33,6 +33,25 @@ export function spawnTouchpoint(env: Record<string, string>): TouchpointProcess 
   return { child, stderr: () => stderr };
 }
 
+/**
+ * A `ROLE=workers` process on a database and key prefix shared with the test's API process, on the
+ * test Redis, quiet but for warnings; `env` adds or overrides variables.
+ */
+export function spawnWorkers(
+  shared: { databaseUrl: string; prefix: string; redisUrl: string },
+  env: Record<string, string> = {},
+): TouchpointProcess {
+  return spawnTouchpoint({
+    ROLE: "workers",
+    DATABASE_URL: shared.databaseUrl,
+    REDIS_URL: shared.redisUrl,
+    REDIS_PREFIX: shared.prefix,
+    SEED_FIXTURES: "0",
+    LOG_LEVEL: "warn",
+    ...env,
+  });
+}
+
 /** Resolves once `base`/healthz answers 200. */
 export async function untilListening(base: string, timeoutMs = 60_000): Promise<void> {
   await eventually(
