@@ -25,6 +25,7 @@ import {
   copyFileSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -63,6 +64,7 @@ import {
   statementLines,
   statementsReady,
 } from "./statements.ts";
+import { describeWindow, watchWindow } from "./window.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 
@@ -101,6 +103,7 @@ const program = new Command("bench")
     "--pg-statements",
     "Postgres's cost by statement in the sustained run (needs pg_stat_statements loaded: see bench/statements.ts)",
   )
+  .option("--keep-logs <dir>", "keep each touchpoint process's standard output (its log) in this directory")
   .option("--keep-profiles <dir>", "keep the sustained run's CPU profiles (.cpuprofile) in this directory")
   .option(
     "--database-url <url>",
@@ -303,7 +306,16 @@ async function main() {
       const child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", "main.ts"], {
         cwd: REPO,
         env: { ...env, ROLE: role, ...extra },
-        stdio: ["ignore", "ignore", "inherit"],
+        stdio: [
+          "ignore",
+          o.keepLogs
+            ? openSync(
+                join(String(o.keepLogs), `${role}-${procs.filter((p) => p.role === role).length}.log`),
+                "w",
+              )
+            : "ignore",
+          "inherit",
+        ],
       });
       procs.push({ role, child, rss: [] });
     };
@@ -679,6 +691,7 @@ async function main() {
         .catch(() => {});
     }, 500);
     watchVacuum.unref();
+    const window = await watchWindow(sql);
     const p0 = performance.now();
     const posts: Promise<unknown>[] = [];
     for (let i = 0, k = 0; i < pacedEvents.length; i += perTick, k++) {
@@ -691,6 +704,7 @@ async function main() {
     await untilEvaluated("the paced run to be evaluated");
     const pacedUs = (performance.now() - p0) * 1000;
     clearInterval(watchVacuum);
+    const postgresWindow = await window.stop();
     const around1 = { ...(await cpuNow(around0)), upkeep: await upkeep() };
     // Cores' worth of CPU each took while the paced events were posted and evaluated.
     const cores = (us: number | undefined) =>
@@ -727,12 +741,20 @@ async function main() {
         ].sort(),
         checkpoints: around1.upkeep.checkpoints - around0.upkeep.checkpoints,
       },
+      postgres: postgresWindow,
     };
     const ids = pacedEvents.map((e) => e.id);
     const decision = histogram();
+    /** The slowest decision of each second of the window, by when its event was received: one stall or a spread tail. */
+    const slowestBySecond = new Map<number, number>();
     for (const r of await sql`
-      select (extract(epoch from evaluated_at - received_at) * 1e6)::bigint as us from event_status where id = any(${ids})`)
+      select (extract(epoch from evaluated_at - received_at) * 1e6)::bigint as us,
+        (extract(epoch from received_at) * 1e3)::float8 as at
+      from event_status where id = any(${ids})`) {
       decision.recordValue(Math.max(1, Number(r.us)));
+      const second = Math.floor((Number(r.at) - (p0 + performance.timeOrigin)) / 1000);
+      slowestBySecond.set(second, Math.max(slowestBySecond.get(second) ?? 0, Number(r.us) / 1000));
+    }
     // A text's latency: from the API receiving the event that set it off (the customer's latest
     // high-severity decision's event received before the text: high is texted at once, while an
     // earlier medium one may have waited for quiet hours) to Vonage receiving the text.
@@ -776,6 +798,18 @@ async function main() {
       .join(", ");
     say(
       `  meanwhile (${during.seconds} s): the machine's cores ${during.machineBusyShare === undefined ? "?" : `${Math.round(during.machineBusyShare * 100)}%`} busy; cores used: ${used}; Postgres upkeep: autovacuum on ${during.postgresUpkeep.autovacuumed.join(", ") || "no table"}, ${during.postgresUpkeep.checkpoints} checkpoint(s)`,
+    );
+    say(describeWindow(postgresWindow));
+    const stalls = [...slowestBySecond].filter(([, ms]) => ms > 50).sort((a, b) => b[1] - a[1]);
+    say(
+      `  seconds of the window whose slowest decision took over 50 ms: ${stalls.length} of ${slowestBySecond.size}${
+        stalls.length > 0
+          ? `; the slowest: ${stalls
+              .slice(0, 5)
+              .map(([s, ms]) => `${Math.round(ms)} ms at ${s} s`)
+              .join(", ")}`
+          : ""
+      }`,
     );
 
     // 3c. One customer's flood, others' traffic right behind it.
