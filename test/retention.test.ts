@@ -99,11 +99,13 @@ describe("event retention", () => {
     const sql = t.tp.db.sql;
     const at = daysAgo(45);
     const week = weekOf(at);
-    // Stored but never queued: the reconciler would evaluate it only after SWEEP_AFTER_MS (5 min).
+    // Stored but never queued, received now: the reconciler's sweep takes a batch only once it
+    // has waited SWEEP_AFTER_MS (5 min). Received 45 days ago, the sweep could evaluate it at its
+    // next pass, before this test marks it.
     await insertBatches(
       sql,
       [{ id: "ret-waiting", events: [tx("ret-w1", "ret-c3", at.toISOString(), PARIS) as TouchpointEvent] }],
-      at,
+      new Date(),
     );
     const kept = await t.tp.pool!.retention!.runOnce(new Date(), 30);
     expect(kept.keptUnevaluated).toContain(week);
@@ -112,6 +114,8 @@ describe("event retention", () => {
     expect(still?.n).toBe(1);
 
     expect(await markEvaluated(sql, "ret-waiting", new Date(), 1)).toBe(true);
+    // Evaluated now, its batch row dates from when its events came: 45 days ago.
+    await sql`update event_batches set received_at = ${at} where id = 'ret-waiting'`;
     const gone = await t.tp.pool!.retention!.runOnce(new Date(), 30);
     expect(gone.dropped).toContain(week);
     // Its batch, received 45 days ago, is older than every stored event (with a week's margin).
