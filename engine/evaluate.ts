@@ -21,7 +21,7 @@ import { computeFacts, homeAmount } from "./rules/facts.ts";
 import { listItems, listsOf } from "./rules/lists.ts";
 import { type Story, storyOf, summarise } from "./rules/summary.ts";
 import type { Sql } from "./store/database.ts";
-import { type NewDecision, recordEvaluation } from "./store/decisions.ts";
+import { type EvaluationRecord, type NewDecision, RecordWriter } from "./store/decisions.ts";
 import { customerHistory, readBatches } from "./store/events.ts";
 import { fxTable } from "./store/fx.ts";
 import { listContents, listVersions } from "./store/lists.ts";
@@ -231,6 +231,8 @@ export async function evaluateBatches(
     log: Logger;
     /** The exchange rates; without it, read from Postgres for these batches. */
     fx?: FxCache;
+    /** Writes this process's partitions' records together (a group commit); without it, alone. */
+    writer?: RecordWriter;
     fault?: FaultPoint;
   },
   fence: Fence,
@@ -321,7 +323,7 @@ export async function evaluateBatches(
   await deps.fault?.("evaluate.after-state", faultBatch);
 
   const decisions: NewDecision[] = [];
-  const failed: Array<{ id: string; error: string }> = [];
+  const failed: EvaluationRecord["failed"][number][] = [];
   for (const [i, event] of events.entries()) {
     const snapshot = snapshots[i];
     let facts: ReturnType<typeof computeFacts>;
@@ -331,7 +333,7 @@ export async function evaluateBatches(
     } catch (err) {
       // This event alone is set aside, with its reason; the rest of the batch goes on.
       const error = err instanceof Error ? err.message : String(err);
-      failed.push({ id: event.id, error });
+      failed.push({ id: event.id, occurredAt: event.occurredAt, batch: batchOf.get(event.id) ?? "", error });
       metrics.eventsFailed.inc();
       log.error({ eventId: event.id, err: error }, "event could not be evaluated; marked with its error");
       continue;
@@ -382,12 +384,12 @@ export async function evaluateBatches(
   const pendingIds = new Set(pending.map((b) => b.id));
   const storedIds = new Set(stored.map((b) => b.id));
   const alreadyEvaluated = unique.filter((b) => !pendingIds.has(b.batch) && storedIds.has(b.batch));
-  const { inserted, customersToCase } = await recordEvaluation(sql, fence, {
+  const { inserted, customersToCase } = await (deps.writer ?? new RecordWriter(sql)).write({
+    fence,
     decisions,
     batches: pending.map((b) => b.id),
     customers: [...new Set(alreadyEvaluated.flatMap((b) => b.customers))],
     version,
-    at: new Date(),
     failed,
   });
   await deps.fault?.("evaluate.after-decisions");

@@ -47,6 +47,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       help: "Evaluation partitions this process holds.",
       registers: [registry],
     }),
+    recordsPerWrite: new Histogram({
+      name: "touchpoint_evaluation_records_per_write",
+      help: "Partitions' evaluation records written in one statement (one commit): more than one when partitions finish together.",
+      buckets: [1, 2, 4, 8, 16, 32],
+      registers: [registry],
+    }),
     stateCustomers: new Gauge({
       name: "touchpoint_state_customers",
       help: "Customers whose state this process holds in memory.",

@@ -218,11 +218,14 @@ describe("evaluation partitions", () => {
       await held;
     });
     await isTaken;
-    const write = recordEvaluation(
-      sql,
-      { partition: 1, epoch: Number(epoch) },
-      { decisions: [], batches: [batch], customers: [], version: 1, at: new Date(), failed: [] },
-    );
+    const write = recordEvaluation(sql, {
+      fence: { partition: 1, epoch: Number(epoch) },
+      decisions: [],
+      batches: [batch],
+      customers: [],
+      version: 1,
+      failed: [],
+    });
     await sleep(300);
     release();
     await taking;

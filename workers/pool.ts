@@ -13,6 +13,7 @@ import type { CallDeps } from "../engine/outreach/calls.ts";
 import type { ContactDeps } from "../engine/outreach/contact.ts";
 import { finishBacktest } from "../engine/store/backtests.ts";
 import type { Sql } from "../engine/store/database.ts";
+import { RecordWriter } from "../engine/store/decisions.ts";
 import { latestLocatedEvent } from "../engine/store/events.ts";
 import { markOwedDone, markOwedFailed } from "../engine/store/work.ts";
 import { backtestProcessor } from "./backtests.ts";
@@ -229,7 +230,11 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
     leaseMs: opts.partitionLeaseMs,
     memory,
     log: deps.log,
-    evaluate: evaluatePartition(deps, memory),
+    evaluate: evaluatePartition(
+      deps,
+      memory,
+      new RecordWriter(deps.sql, (n) => deps.metrics.recordsPerWrite.observe(n)),
+    ),
     onHeld: (n) => deps.metrics.partitionsHeld.set(n),
   });
   const workers = [

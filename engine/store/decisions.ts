@@ -120,37 +120,72 @@ export function linkDecisions(tx: Q, caseId: string, ids: readonly string[]) {
   return tx`update decisions set case_id = ${caseId} where id = any(${ids as string[]})`;
 }
 
+/** What one partition's owner evaluated, to be written under its fence. */
+export interface EvaluationRecord {
+  fence: Fence;
+  decisions: readonly NewDecision[];
+  /** The batches evaluated: marked with `version`. */
+  batches: readonly string[];
+  /** Customers whose live decisions may wait for a case (e.g. of batches found evaluated): one index probe each. */
+  customers: readonly string[];
+  version: number;
+  /** Events that could not be evaluated, set aside with their reasons (their batch must be marked here). */
+  failed: ReadonlyArray<{ id: string; occurredAt: string; batch: string; error: string }>;
+}
+
+export interface RecordedEvaluation {
+  /** The decisions new here. */
+  inserted: Array<{ id: string; rule: string; customerId: string }>;
+  /** Customers with live decisions not on a case: those written here, and any of the record's `customers`. */
+  customersToCase: string[];
+}
+
 /**
- * What a partition's owner evaluated, written in one statement under its fence (see
- * engine/store/partitions.ts): the decisions (once per event and rule, as `insertDecisions`),
- * the batches marked evaluated with the version, the events that could not be evaluated set aside
- * with their reasons. Nothing is written unless the partition's epoch is still `fence.epoch`
- * (then FencedOut): the row is read `for share`, so a process taking the partition meanwhile
- * waits for this statement, or this statement sees its new epoch. Answers the new decisions, and
- * the customers with live decisions not on a case: those written here, and any of `customers`
- * (one index probe each: pass only those whose decisions may wait, e.g. of batches found evaluated).
+ * What partitions' owners evaluated, written in one statement, each record under its own fence
+ * (see engine/store/partitions.ts): the decisions (once per event and rule, as `insertDecisions`),
+ * the batches marked evaluated with their version, the events that could not be evaluated set
+ * aside with their reasons. Nothing of a record is written unless its partition's epoch is still
+ * its fence's: the row is read `for share`, so a process taking the partition meanwhile waits for
+ * this statement, or this statement sees its new epoch. Answers, record by record, what was
+ * written, or FencedOut for a record whose partition was taken.
+ *
+ * One statement, so one commit and one WAL flush for every record in it: at a low rate each
+ * partition reads a handful of events at a time, and a commit each was most of what Postgres did
+ * (see `RecordWriter`).
  */
-export async function recordEvaluation(
+export async function recordEvaluations(
   sql: Q,
-  fence: Fence,
-  w: {
-    decisions: readonly NewDecision[];
-    batches: readonly string[];
-    customers: readonly string[];
-    version: number;
-    at: Date;
-    failed: ReadonlyArray<{ id: string; error: string }>;
-  },
-): Promise<{ inserted: Array<{ id: string; rule: string; customerId: string }>; customersToCase: string[] }> {
-  const d = w.decisions;
+  records: readonly EvaluationRecord[],
+  at: Date,
+): Promise<Array<RecordedEvaluation | FencedOut>> {
+  if (records.length === 0) return [];
+  const parts = records.map((_, i) => i);
+  const batches = records.flatMap((r, part) => r.batches.map((id) => ({ id, part, version: r.version })));
+  const d = records.flatMap((r, part) => r.decisions.map((x) => ({ x, part })));
+  const failed = records.flatMap((r) => r.failed);
+  const customers = [...new Set(records.flatMap((r) => r.customers))];
+  // Failures are rare: a statement without them plans no update of the partitioned events table.
+  const failedStep =
+    failed.length === 0
+      ? sql``
+      : sql`, failed as (
+      update events set error = f.error
+      from unnest(${failed.map((f) => f.id)}::text[], ${failed.map((f) => f.occurredAt)}::timestamptz[],
+        ${failed.map((f) => f.batch)}::text[], ${failed.map((f) => f.error.slice(0, 2000))}::text[]) as f(id, occurred_at, batch_id, error)
+      where events.id = f.id and events.occurred_at = f.occurred_at and f.batch_id in (select id from marked)
+    )`;
   const [row] = await sql`
     with fence as (
-      select 1 from evaluation_partitions
-      where partition = ${fence.partition} and epoch = ${fence.epoch} for share
+      select g.part from unnest(${parts}::int[], ${records.map((r) => r.fence.partition)}::int[],
+        ${records.map((r) => r.fence.epoch)}::bigint[]) as g(part, partition, epoch)
+      join evaluation_partitions ep on ep.partition = g.partition and ep.epoch = g.epoch
+      for share of ep
     ), marked as (
-      update event_batches set evaluated_at = ${w.at}, evaluated_version = ${w.version}
-      where id = any(${w.batches as string[]}) and evaluated_at is null and exists (select 1 from fence)
-      returning id
+      update event_batches b set evaluated_at = ${at}, evaluated_version = v.version
+      from unnest(${batches.map((b) => b.id)}::text[], ${batches.map((b) => b.part)}::int[],
+        ${batches.map((b) => b.version)}::int[]) as v(id, part, version)
+      where b.id = v.id and b.evaluated_at is null and v.part in (select part from fence)
+      returning b.id
     ), ins as (
       -- Each with its event (payload, times): a case keeps its evidence after the event's week is
       -- dropped. Only for batches marked here: one taken back at ingest meanwhile (the API told its
@@ -160,37 +195,116 @@ export async function recordEvaluation(
       select u.event_id, u.customer_id, u.rule, u.mode, u.ruleset_version, u.severity, u.title, u.team, u.explanation::jsonb,
         u.decided_at, u.occurred_at, u.payload::jsonb, u.received_at
       from unnest(
-        ${d.map((x) => x.event.id)}::text[], ${d.map((x) => x.event.customerId)}::text[], ${d.map((x) => x.hit.rule)}::text[],
-        ${d.map((x) => x.hit.mode)}::text[], ${d.map((x) => x.rulesetVersion)}::int[], ${d.map((x) => x.hit.severity)}::text[],
-        ${d.map((x) => x.hit.title)}::text[], ${d.map((x) => x.hit.team)}::text[],
-        ${d.map((x) => JSON.stringify(x.hit.explanation))}::text[], ${d.map((x) => x.decidedAt.toISOString())}::timestamptz[],
-        ${d.map((x) => x.event.occurredAt)}::timestamptz[], ${d.map((x) => JSON.stringify(x.event))}::text[],
-        ${d.map((x) => (x.receivedAt ?? x.decidedAt).toISOString())}::timestamptz[],
-        ${d.map((x) => x.batch ?? "")}::text[]
+        ${d.map(({ x }) => x.event.id)}::text[], ${d.map(({ x }) => x.event.customerId)}::text[], ${d.map(({ x }) => x.hit.rule)}::text[],
+        ${d.map(({ x }) => x.hit.mode)}::text[], ${d.map(({ x }) => x.rulesetVersion)}::int[], ${d.map(({ x }) => x.hit.severity)}::text[],
+        ${d.map(({ x }) => x.hit.title)}::text[], ${d.map(({ x }) => x.hit.team)}::text[],
+        ${d.map(({ x }) => JSON.stringify(x.hit.explanation))}::text[], ${d.map(({ x }) => x.decidedAt.toISOString())}::timestamptz[],
+        ${d.map(({ x }) => x.event.occurredAt)}::timestamptz[], ${d.map(({ x }) => JSON.stringify(x.event))}::text[],
+        ${d.map(({ x }) => (x.receivedAt ?? x.decidedAt).toISOString())}::timestamptz[],
+        ${d.map(({ x }) => x.batch ?? "")}::text[], ${d.map(({ part }) => part)}::int[]
       ) as u(event_id, customer_id, rule, mode, ruleset_version, severity, title, team, explanation, decided_at,
-        occurred_at, payload, received_at, batch_id)
-      where exists (select 1 from fence) and (u.batch_id = '' or u.batch_id in (select id from marked))
+        occurred_at, payload, received_at, batch_id, part)
+      where u.part in (select part from fence) and (u.batch_id = '' or u.batch_id in (select id from marked))
       on conflict (event_id, rule) do update set mode = excluded.mode, ruleset_version = excluded.ruleset_version
         where decisions.case_id is null
           and (decisions.mode, decisions.ruleset_version) is distinct from (excluded.mode, excluded.ruleset_version)
-      returning id, rule, customer_id, mode, (xmax = 0) as inserted
-    ), failed as (
-      update events set error = f.error
-      from unnest(${w.failed.map((f) => f.id)}::text[], ${w.failed.map((f) => f.error.slice(0, 2000))}::text[]) as f(id, error)
-      where events.id = f.id and exists (select 1 from marked)
-    )
-    select exists (select 1 from fence) as fenced,
-      (select coalesce(json_agg(json_build_object('id', id::text, 'rule', rule, 'customerId', customer_id)), '[]'::json)
+      returning id, rule, customer_id, event_id, mode, (xmax = 0) as inserted
+    )${failedStep}
+    select (select coalesce(json_agg(part), '[]'::json) from fence) as held,
+      (select coalesce(json_agg(json_build_object('id', id::text, 'rule', rule, 'customerId', customer_id, 'eventId', event_id)), '[]'::json)
         from ins where inserted) as inserted,
       (select coalesce(json_agg(distinct c), '[]'::json) from (
         -- The statement's snapshot does not see its own inserts: those come from \`ins\`.
         select customer_id as c from decisions
-        where case_id is null and mode = 'live' and customer_id = any(${w.customers as string[]})
+        where case_id is null and mode = 'live' and customer_id = any(${customers})
         union select customer_id from ins where mode = 'live'
       ) x) as to_case`;
-  if (!row?.fenced) throw new FencedOut(fence);
-  return {
-    inserted: row.inserted as Array<{ id: string; rule: string; customerId: string }>,
-    customersToCase: row.to_case as string[],
-  };
+  const held = new Set(row!.held as number[]);
+  const inserted = row!.inserted as Array<{ id: string; rule: string; customerId: string; eventId: string }>;
+  const toCase = row!.to_case as string[];
+  return records.map((r, part) => {
+    if (!held.has(part)) return new FencedOut(r.fence);
+    // A customer is one partition's: the record's own decisions and customers say whose it is.
+    const events = new Set(r.decisions.map((x) => x.event.id));
+    const mine = new Set([...r.customers, ...r.decisions.map((x) => x.event.customerId)]);
+    return {
+      inserted: inserted
+        .filter((x) => events.has(x.eventId))
+        .map(({ id, rule, customerId }) => ({ id, rule, customerId })),
+      customersToCase: toCase.filter((c) => mine.has(c)),
+    };
+  });
+}
+
+/** One partition's record, written alone: FencedOut is thrown. */
+export async function recordEvaluation(
+  sql: Q,
+  record: EvaluationRecord,
+  at = new Date(),
+): Promise<RecordedEvaluation> {
+  const [result] = await recordEvaluations(sql, [record], at);
+  if (result instanceof FencedOut) throw result;
+  return result!;
+}
+
+/**
+ * Writes the records of a process's partitions as they come, several to a statement: one is
+ * written at once when nothing is being written, and those that come meanwhile wait for it and go
+ * together in the next statement (a group commit, done here because each partition commits on its
+ * own otherwise: at 2,000 events/s that was 16 commits for every request of 100 events, and the
+ * commits' WAL flushes were most of what Postgres waited on). A statement that fails for a group is
+ * tried again record by record, so one record Postgres refuses fails only its own partition.
+ */
+export class RecordWriter {
+  private readonly waiting: Array<{
+    record: EvaluationRecord;
+    done: (r: RecordedEvaluation) => void;
+    failed: (err: unknown) => void;
+  }> = [];
+  private writing = false;
+
+  constructor(
+    private readonly sql: Q,
+    /** Told the records in each statement written (a metric). */
+    private readonly onWrite?: (records: number) => void,
+  ) {}
+
+  write(record: EvaluationRecord): Promise<RecordedEvaluation> {
+    return new Promise((done, failed) => {
+      this.waiting.push({ record, done, failed });
+      if (!this.writing) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.waiting.length > 0) {
+        const group = this.waiting.splice(0, this.waiting.length);
+        this.onWrite?.(group.length);
+        let results: Array<RecordedEvaluation | FencedOut>;
+        try {
+          results = await recordEvaluations(
+            this.sql,
+            group.map((g) => g.record),
+            new Date(),
+          );
+        } catch (err) {
+          if (group.length === 1) {
+            group[0]!.failed(err);
+            continue;
+          }
+          for (const g of group) await recordEvaluation(this.sql, g.record).then(g.done, g.failed);
+          continue;
+        }
+        group.forEach((g, i) => {
+          const r = results[i]!;
+          if (r instanceof FencedOut) g.failed(r);
+          else g.done(r);
+        });
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
 }
