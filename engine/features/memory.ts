@@ -45,12 +45,31 @@ interface Place {
   city?: string;
 }
 
+/**
+ * A payment as an account keeps it. Flat, its place in its own fields rather than an object of
+ * its own, and with place names shared (`intern`): a worker's customers' payments are most of its
+ * heap, and a major GC marks every object in it, on the thread that evaluates.
+ */
 interface Payment {
   id: string;
   at: number;
   amount: number;
-  /** Where the card was present; absent for an online payment or one without coordinates. */
-  place?: Place;
+  /** Where the card was present: undefined for an online payment or one without coordinates. */
+  country: string | undefined;
+  lat: number;
+  lon: number;
+  city: string | undefined;
+}
+
+/** Place names seen, each held once: a few thousand cities and countries among millions of payments. */
+const names = new Map<string, string>();
+/** Names held at most: input is not to grow the table without bound. */
+const NAMES_HELD = 50_000;
+function intern(name: string): string {
+  const held = names.get(name);
+  if (held !== undefined) return held;
+  if (names.size < NAMES_HELD) names.set(name, name);
+  return name;
 }
 
 interface Account {
@@ -70,14 +89,15 @@ interface Account {
 
 /** A place as the script keeps it: coordinates to 4 decimals (11 m). */
 function keptPlace(loc: Place): Place {
-  const round = (n: number) => Math.round(n * 1e4) / 1e4;
   return {
-    lat: round(loc.lat),
-    lon: round(loc.lon),
-    country: loc.country,
-    ...(loc.city ? { city: loc.city } : {}),
+    lat: round4(loc.lat),
+    lon: round4(loc.lon),
+    country: intern(loc.country),
+    ...(loc.city ? { city: intern(loc.city) } : {}),
   };
 }
+
+const round4 = (n: number) => Math.round(n * 1e4) / 1e4;
 
 /** Index of the first element not ordered before (at, id): where such an entry goes. */
 function lowerBound<T extends { at: number; id: string }>(
@@ -162,7 +182,14 @@ const asIs: AmountOf = (e) => e.amount.value;
 
 /** A payment's place as a mark; its id is the event's (the Redis script's was a digest of it). */
 function markOf(p: Payment): LocationMark {
-  return { id: p.id, ...p.place!, at: p.at };
+  return {
+    id: p.id,
+    lat: p.lat,
+    lon: p.lon,
+    country: p.country!,
+    ...(p.city ? { city: p.city } : {}),
+    at: p.at,
+  };
 }
 
 export interface MemoryStateOptions {
@@ -270,8 +297,15 @@ function record(account: Account, e: TouchpointEvent, amountOf: AmountOf, now: n
   const trimAt = Math.min(t, now) - KEEP;
   const loc = eventLocation(e);
   if (e.type === "card.transaction") {
-    const place = loc ? keptPlace(loc) : undefined;
-    upsert(account.payments, { id: e.id, at: t, amount: amountOf(e), ...(place ? { place } : {}) });
+    upsert(account.payments, {
+      id: e.id,
+      at: t,
+      amount: amountOf(e),
+      country: loc ? intern(loc.country) : undefined,
+      lat: loc ? round4(loc.lat) : 0,
+      lon: loc ? round4(loc.lon) : 0,
+      city: loc?.city ? intern(loc.city) : undefined,
+    });
     trim(account.payments, trimAt);
   }
   if (loc) {
@@ -341,14 +375,14 @@ function snapshot(account: Account, e: TouchpointEvent): CustomerSnapshot {
     if (e.channel !== "ecommerce" && eventLocation(e)) {
       for (let i = end - 1; i >= 0; i--) {
         const p = pays[i]!;
-        if (p.id !== e.id && p.place) {
+        if (p.id !== e.id && p.country !== undefined) {
           previousLocation = markOf(p);
           break;
         }
       }
       for (let i = lowerBound(pays, t, ""); i < pays.length; i++) {
         const p = pays[i]!;
-        if (p.id !== e.id && p.place) {
+        if (p.id !== e.id && p.country !== undefined) {
           nextLocation = markOf(p);
           break;
         }
