@@ -212,6 +212,8 @@ export interface GivenBatch {
   receivedAt: number;
   /** Its customers, distinct (read beside its events, in the same round trip). */
   customers: readonly string[];
+  /** The earliest and latest occurredAt of its events, ms, when known: only those weeks are read. */
+  span?: readonly [number, number];
 }
 
 /**
@@ -247,6 +249,13 @@ export async function evaluateBatches(
     readBatches(
       sql,
       unique.map((b) => b.batch),
+      unique.every((b) => b.span)
+        ? {
+            // A millisecond either side: occurredAt may carry microseconds, which Date.parse drops.
+            from: new Date(Math.min(...unique.map((b) => b.span![0])) - 1),
+            to: new Date(Math.max(...unique.map((b) => b.span![1])) + 1),
+          }
+        : undefined,
     ),
     rulesets.get(Date.now()),
     customerProfiles(sql, customers),

@@ -1,7 +1,9 @@
 /**
- * The evaluation records of several partitions written in one statement (engine/store/decisions.ts,
- * `recordEvaluations` and `RecordWriter`): each record under its own fence, each answered its own
- * decisions and customers, and one record Postgres refuses failing only its own partition.
+ * What a partition's owner reads and writes in Postgres: a read of stored batches within the span
+ * the stream entry names (engine/store/events.ts, `readBatches`), and the evaluation records of
+ * several partitions written in one statement (engine/store/decisions.ts, `recordEvaluations` and
+ * `RecordWriter`): each record under its own fence, each answered its own decisions and customers,
+ * and one record Postgres refuses failing only its own partition.
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,7 +16,9 @@ import {
   RecordWriter,
   recordEvaluations,
 } from "../engine/store/decisions.ts";
+import { insertBatches, readBatches } from "../engine/store/events.ts";
 import { FencedOut, partitionCount, takePartition } from "../engine/store/partitions.ts";
+import { spanOf } from "../workers/partitions.ts";
 import { PARIS, tx } from "./support/channels.ts";
 import { createDatabase } from "./support/harness.ts";
 
@@ -135,6 +139,33 @@ describe("evaluation records of several partitions in one statement", () => {
     expect(await errorOf()).toBeNull();
     await recordEvaluations(sql, [{ ...a.record, decisions: [], failed }], new Date());
     expect(await errorOf()).toBe("no rate");
+  });
+});
+
+describe("reading stored batches within their span", () => {
+  it("reads every event of a batch spanning two weeks, and still every one when the span given misses some", async () => {
+    const events = [
+      tx("span-1", "span-c", "2026-11-01T23:59:59.9996Z", PARIS),
+      tx("span-2", "span-c", "2026-11-02T00:00:00.0004Z", PARIS),
+      tx("span-3", "span-c", "2026-11-09T10:00:00Z", PARIS),
+    ] as TouchpointEvent[];
+    await insertBatches(sql, [{ id: "span-batch", partition: 0, events }], new Date());
+    const ids = (r: Awaited<ReturnType<typeof readBatches>>) =>
+      r.flatMap((b) => b.events.map((e) => e.id)).sort();
+    // As the evaluator asks: the span of the events, a millisecond either side (microseconds).
+    const [from, to] = spanOf(events)!;
+    expect(
+      ids(await readBatches(sql, ["span-batch"], { from: new Date(from - 1), to: new Date(to + 1) })),
+    ).toEqual(["span-1", "span-2", "span-3"]);
+    // A span that leaves the last week out is caught by the count and read again, every week.
+    expect(
+      ids(
+        await readBatches(sql, ["span-batch"], {
+          from: new Date(from),
+          to: new Date("2026-11-03T00:00:00Z"),
+        }),
+      ),
+    ).toEqual(["span-1", "span-2", "span-3"]);
   });
 });
 

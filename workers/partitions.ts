@@ -49,6 +49,23 @@ export interface BatchEntry {
   customers: string[];
   /** Customers over INGEST_HEAVY_PER_MINUTE: read after everyone else's in the partition. */
   heavy?: boolean;
+  /**
+   * The earliest and latest occurredAt of its events, ms: the reader names the weeks to read, so
+   * Postgres plans only those (an entry without it reads every week's partition).
+   */
+  span?: readonly [number, number];
+}
+
+/** The span of these events' occurredAt, ms (see BatchEntry.span). */
+export function spanOf(events: ReadonlyArray<{ occurredAt: string }>): [number, number] | undefined {
+  let from = Number.POSITIVE_INFINITY;
+  let to = Number.NEGATIVE_INFINITY;
+  for (const e of events) {
+    const t = Date.parse(e.occurredAt);
+    if (t < from) from = t;
+    if (t > to) to = t;
+  }
+  return Number.isFinite(from) && Number.isFinite(to) ? [from, to] : undefined;
 }
 
 /** The consumer group every partition's streams are read through. */
@@ -85,6 +102,7 @@ export async function queueBatches(
       String(e.receivedAt),
       "c",
       JSON.stringify(e.customers),
+      ...(e.span ? ["s", `${e.span[0]},${e.span[1]}`] : []),
     );
   }
   const replies = (await pipeline.exec()) ?? [];
@@ -206,6 +224,7 @@ export function startEvaluators(o: EvaluatorsOptions): Evaluators {
         if (!fields) continue;
         const f = new Map<string, string>();
         for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i]!, fields[i + 1]!);
+        const span = f.get("s")?.split(",").map(Number);
         out.push({
           id,
           stream,
@@ -215,6 +234,9 @@ export function startEvaluators(o: EvaluatorsOptions): Evaluators {
             receivedAt: Number(f.get("r") ?? Date.now()),
             customers: JSON.parse(f.get("c") ?? "[]") as string[],
             ...(stream === heavyKey ? { heavy: true } : {}),
+            ...(span?.length === 2 && span.every(Number.isFinite)
+              ? { span: [span[0]!, span[1]!] as const }
+              : {}),
           },
         });
       }
