@@ -33,6 +33,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type Job, Queue } from "bullmq";
 import { Command, Option } from "commander";
 import * as hdr from "hdr-histogram-js";
 import { Redis } from "ioredis";
@@ -41,6 +42,7 @@ import { freePort } from "../engine/store/database.ts";
 import { type GeneratedStream, generateStream, shuffle } from "../fixtures/generator.ts";
 import { apiClient } from "../fixtures/stories.ts";
 import { startFakeVonage } from "../test/support/fake-vonage.ts";
+import { bullPrefix, QUEUES } from "../workers/queues.ts";
 import {
   describeMachine,
   machineCpuUs,
@@ -163,6 +165,65 @@ function summary(h: hdr.Histogram) {
     p99Ms: ms(h.getValueAtPercentile(99)),
     maxMs: ms(h.maxValue),
   };
+}
+
+/**
+ * Where a text's time went, hop by hop, from the jobs BullMQ keeps once completed: the customer's
+ * `cases` job (queued once the decision was written, then run: the case opened and routed), then
+ * the case's `check` job on `outreach` (queued when the case committed, then run: the contact
+ * policy, the text handed to Vonage).
+ */
+async function textHops(
+  sql: postgres.Sql,
+  prefix: string,
+  texted: ReadonlyMap<string, { from: number; at: number }>,
+) {
+  const connection = new Redis(o.redisUrl, { maxRetriesPerRequest: null });
+  const queue = (name: string) => new Queue(name, { connection, prefix: bullPrefix(prefix) });
+  const [cases, outreach] = [queue(QUEUES.cases), queue(QUEUES.outreach)];
+  const hops = {
+    "to the case job queued": histogram(),
+    "waiting for a case worker": histogram(),
+    "opening the case": histogram(),
+    "waiting for an outreach worker": histogram(),
+    "policy and Vonage": histogram(),
+  };
+  try {
+    const caseOf = new Map<string, string>();
+    for (const r of await sql`select id, customer_id from cases where customer_id = any(${[...texted.keys()]})`)
+      caseOf.set(r.customer_id as string, r.id as string);
+    const caseJobs = new Map<string, Job[]>();
+    for (const j of await cases.getJobs(["completed"], 0, 20_000)) {
+      const c = (j.data as { customerId?: string }).customerId;
+      if (c && texted.has(c)) caseJobs.set(c, [...(caseJobs.get(c) ?? []), j]);
+    }
+    const checkJobs = new Map<string, Job[]>();
+    for (const j of await outreach.getJobs(["completed"], 0, 20_000)) {
+      const d = j.data as { type?: string; caseId?: string };
+      if (d.type === "check" && d.caseId) checkJobs.set(d.caseId, [...(checkJobs.get(d.caseId) ?? []), j]);
+    }
+    const us = (ms: number) => Math.max(1, Math.round(ms * 1000));
+    for (const [customer, { from, at }] of texted) {
+      // The job that opened the case: the first queued after the event came.
+      const job = (caseJobs.get(customer) ?? [])
+        .filter((j) => j.timestamp >= from)
+        .sort((a, b) => a.timestamp - b.timestamp)[0];
+      // The check that sent the text: the last to start before Vonage had it (a case escalated has two).
+      const check = (checkJobs.get(caseOf.get(customer) ?? "") ?? [])
+        .filter((j) => j.processedOn !== undefined && j.processedOn <= at)
+        .sort((a, b) => b.processedOn! - a.processedOn!)[0];
+      if (!job?.processedOn || !job.finishedOn || !check?.processedOn) continue;
+      hops["to the case job queued"].recordValue(us(job.timestamp - from));
+      hops["waiting for a case worker"].recordValue(us(job.processedOn - job.timestamp));
+      hops["opening the case"].recordValue(us(job.finishedOn - job.processedOn));
+      hops["waiting for an outreach worker"].recordValue(us(check.processedOn - check.timestamp));
+      hops["policy and Vonage"].recordValue(us(at - check.processedOn));
+    }
+  } finally {
+    await Promise.all([cases.close(), outreach.close()]);
+    connection.disconnect();
+  }
+  return hops;
 }
 
 /** Customers split into slices generated one at a time, so a million events never sit in memory at once. */
@@ -774,15 +835,16 @@ async function main() {
       "the paced run's texts",
     ).catch(() => undefined);
     const text = histogram();
-    const texted = new Set<string>();
+    const texted = new Map<string, { from: number; at: number }>();
     for (const m of vonage.messages.slice(textsBefore)) {
       const customer = phoneOf.get(m.to.replace(/^\+/, ""));
       const before = (customer ? (decidedAt.get(customer) ?? []) : []).filter((t) => t <= m.at);
       const from = before.length > 0 ? Math.max(...before) : undefined;
       if (!customer || from === undefined || texted.has(customer)) continue;
-      texted.add(customer);
+      texted.set(customer, { from, at: m.at });
       text.recordValue(Math.max(1, (m.at - from) * 1000));
     }
+    const hops = await textHops(sql, prefix, texted);
     const latency = {
       offeredEventsPerSec: offered,
       decision: summary(decision),
@@ -791,6 +853,11 @@ async function main() {
     };
     say(
       `latency at ${fmt(offered)} events/s offered for ${settings.seconds} s: ingest→decision p50 ${latency.decision.p50Ms} ms, p99 ${latency.decision.p99Ms} ms, max ${latency.decision.maxMs} ms; ingest→text handed to Vonage p50 ${latency.text.p50Ms} ms, p99 ${latency.text.p99Ms} ms, max ${latency.text.maxMs} ms (${latency.text.count} texts)`,
+    );
+    say(
+      `  ingest→text by hop, p50 / p99 ms: ${Object.entries(hops)
+        .map(([hop, h]) => `${hop} ${summary(h).p50Ms} / ${summary(h).p99Ms}`)
+        .join("; ")}`,
     );
     const used = Object.entries(during.coresUsed)
       .filter(([, v]) => v !== undefined)
