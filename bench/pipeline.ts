@@ -105,6 +105,7 @@ const program = new Command("bench")
     "--pg-statements",
     "Postgres's cost by statement in the sustained run (needs pg_stat_statements loaded: see bench/statements.ts)",
   )
+  .option("--keep-database", "keep the bench's database at the end, to look at its plans")
   .option("--keep-logs <dir>", "keep each touchpoint process's standard output (its log) in this directory")
   .option("--keep-profiles <dir>", "keep the sustained run's CPU profiles (.cpuprofile) in this directory")
   .option(
@@ -970,7 +971,8 @@ async function main() {
         if (keys.length > 0) await redis.del(...keys);
     }
     await redis.quit();
-    await admin`drop database if exists ${admin(dbName)} with (force)`;
+    if (o.keepDatabase) say(`database kept: ${dbName}`);
+    else await admin`drop database if exists ${admin(dbName)} with (force)`;
     await admin.end();
     rmSync(dataDir, { recursive: true, force: true });
   }
