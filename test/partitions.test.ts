@@ -195,6 +195,31 @@ describe("evaluation partitions", () => {
     for (const e of read) expect(() => memory.observe(e)).not.toThrow();
   });
 
+  it("forgets the consumers of earlier holdings once their entries are claimed, so the groups do not grow with every start", async () => {
+    const prefix = newPrefix();
+    const keys = partitionKeys(prefix, 0);
+    await redis.xgroup("CREATE", keys.batches, "evaluators", "0", "MKSTREAM");
+    // Two processes that have gone: one read nothing, the other read an entry and died before
+    // acknowledging it.
+    await redis.xgroup("CREATECONSUMER", keys.batches, "evaluators", "gone-idle");
+    await queueBatches(redis, prefix, [entry("left-behind", 0)]);
+    await redis.xreadgroup("GROUP", "evaluators", "gone-busy", "COUNT", 10, "STREAMS", keys.batches, ">");
+    // Idle for longer than a lease (1,500 ms here).
+    await sleep(1700);
+    const evaluated: string[] = [];
+    start(prefix, {
+      evaluate: async (entries) => {
+        evaluated.push(...entries.map((e) => e.batch));
+      },
+    });
+    await until(() => evaluated.includes("left-behind"));
+    const consumers = (await redis.xinfo("CONSUMERS", keys.batches, "evaluators")) as unknown[][];
+    const names = consumers.map((c) => String(c[1]));
+    expect(names).not.toContain("gone-idle");
+    expect(names).not.toContain("gone-busy");
+    expect(names).toHaveLength(1);
+  });
+
   it("refuses a fenced write that runs while another process's taking is not yet committed", async () => {
     // Checked sound: the fence's `for share` waits for the taking's row lock, then (READ
     // COMMITTED) re-checks `epoch = fence.epoch` on the committed row and finds none.

@@ -277,6 +277,11 @@ export function startEvaluators(o: EvaluatorsOptions): Evaluators {
               if (r[1].length > 0) backlog = true;
             } while (cursor !== "0-0" && !h.stopping);
           }
+          // Once a holding: whatever earlier holders had pending is this process's now.
+          if (claimedAt === 0)
+            await forgetIdleConsumers(keys).catch((err: unknown) =>
+              o.log.debug({ partition, err: String(err) }, "could not forget idle consumers"),
+            );
           claimedAt = Date.now();
         }
         // This process's own pending entries (`0`: re-read after a failure or a claim), else what is new.
@@ -341,6 +346,30 @@ export function startEvaluators(o: EvaluatorsOptions): Evaluators {
           sleep(unavailable ? OUTAGE_PAUSE_MS : Math.min(retryMs * 2 ** Math.min(attempt, 6), 30_000)),
         ]);
       }
+    }
+  }
+
+  /**
+   * Forgets the group's consumers that own nothing and have not read for a lease: each process
+   * start adds one to every group it reads, and without this the groups grow with every deploy
+   * and restart. One that owns entries is kept (they would be orphaned); one forgotten that reads
+   * again is made anew by Redis.
+   */
+  async function forgetIdleConsumers(keys: ReturnType<typeof partitionKeys>) {
+    for (const stream of [keys.batches, keys.heavy]) {
+      const consumers = (await o.redis.xinfo("CONSUMERS", stream, GROUP)) as unknown[][];
+      const idle: string[] = [];
+      for (const c of consumers) {
+        const f = new Map<string, unknown>();
+        for (let i = 0; i + 1 < c.length; i += 2) f.set(String(c[i]), c[i + 1]);
+        const name = String(f.get("name"));
+        if (name !== me && Number(f.get("pending")) === 0 && Number(f.get("idle")) > o.leaseMs)
+          idle.push(name);
+      }
+      if (idle.length === 0) continue;
+      const forget = o.redis.pipeline();
+      for (const name of idle) forget.xgroup("DELCONSUMER", stream, GROUP, name);
+      await forget.exec();
     }
   }
 
