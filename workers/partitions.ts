@@ -68,6 +68,12 @@ export function spanOf(events: ReadonlyArray<{ occurredAt: string }>): [number, 
   return Number.isFinite(from) && Number.isFinite(to) ? [from, to] : undefined;
 }
 
+/** A stream entry's span field for these events: `{ span }`, or nothing when it cannot be told. */
+export function spanField(events: ReadonlyArray<{ occurredAt: string }>): Pick<BatchEntry, "span"> {
+  const span = spanOf(events);
+  return span ? { span } : {};
+}
+
 /** The consumer group every partition's streams are read through. */
 const GROUP = "evaluators";
 

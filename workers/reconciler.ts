@@ -30,7 +30,7 @@ import {
   oldestPending,
   pruneOwed,
 } from "../engine/store/work.ts";
-import { type BatchEntry, entriesWaitingByPartition, queueBatches, spanOf } from "./partitions.ts";
+import { type BatchEntry, entriesWaitingByPartition, queueBatches, spanField } from "./partitions.ts";
 import { everyMs } from "./periodic.ts";
 import { type CasesJob, jobId, QUEUES, type Queues, queueJobOptions } from "./queues.ts";
 
@@ -145,7 +145,7 @@ export function startReconciler(o: ReconcilerOptions) {
           partition: b.partition,
           receivedAt,
           customers: [...new Set(b.events.map((e) => e.customerId))],
-          ...(spanOf(b.events) ? { span: spanOf(b.events)! } : {}),
+          ...spanField(b.events),
         });
         continue;
       }

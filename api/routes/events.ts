@@ -12,7 +12,7 @@ import type { Metrics } from "../../engine/metrics.ts";
 import { partitionOf } from "../../engine/partitioning.ts";
 import type { Sql } from "../../engine/store/database.ts";
 import { type EventBatch, insertBatches, takeBackBatches } from "../../engine/store/events.ts";
-import { type BatchEntry, queueBatches, spanOf } from "../../workers/partitions.ts";
+import { type BatchEntry, queueBatches, spanField } from "../../workers/partitions.ts";
 import { type AuthEnv, requireRole } from "../auth.ts";
 import { errorBody } from "../errors.ts";
 
@@ -137,7 +137,7 @@ export function eventRoutes(deps: IngestDeps) {
               receivedAt: receivedAt.getTime(),
               customers: [...new Set(b.events.map((e) => e.customerId))],
               ...(heavyBatches.has(b.id) ? { heavy: true } : {}),
-              ...(spanOf(b.events) ? { span: spanOf(b.events)! } : {}),
+              ...spanField(b.events),
             }),
           ),
         );
