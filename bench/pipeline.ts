@@ -319,7 +319,7 @@ async function main() {
   // 2b. The customer-state stage alone: the Lua script's cost without the pipeline around it.
   const stateAlone = await stateStage({ redisUrl: o.redisUrl, customers: quick ? 2_000 : 10_000 });
   say(
-    `state stage alone (${fmt(stateAlone.events)} events of ${fmt(stateAlone.customers)} customers): in memory (evaluation) ${stateAlone.memory.nodeUsPerEvent} µs of CPU an event, ${fmt(stateAlone.memory.bytesPerCustomer)} bytes of heap a customer; the Redis script (backtests), batches of 100: Redis ${stateAlone.redisUsPerEvent} µs and Node ${stateAlone.nodeUsPerEvent} µs an event, ${fmt(stateAlone.bytesPerCustomer)} bytes a customer`,
+    `state stage alone (${fmt(stateAlone.events)} events of ${fmt(stateAlone.customers)} customers): in memory (evaluation) ${stateAlone.memory.nodeUsPerEvent} µs of CPU an event, ${fmt(stateAlone.memory.bytesPerCustomer)} bytes of heap a customer, ${stateAlone.memory.gcMicrosPerCustomer} µs of a full GC a customer; the Redis script (backtests), batches of 100: Redis ${stateAlone.redisUsPerEvent} µs and Node ${stateAlone.nodeUsPerEvent} µs an event, ${fmt(stateAlone.bytesPerCustomer)} bytes a customer`,
   );
 
   // 3. touchpoint as processes, on a database of its own.

@@ -6,6 +6,7 @@
  * USAGE; its keys are deleted afterwards).
  */
 import { randomBytes } from "node:crypto";
+import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { Redis } from "ioredis";
@@ -17,7 +18,7 @@ export interface StateStage {
   events: number;
   customers: number;
   /** In memory, as evaluation does now. */
-  memory: { nodeUsPerEvent: number; bytesPerCustomer: number };
+  memory: { nodeUsPerEvent: number; bytesPerCustomer: number; gcMicrosPerCustomer: number };
   redisUsPerEvent: number;
   nodeUsPerEvent: number;
   bytesPerCustomer: number;
@@ -32,18 +33,14 @@ export async function stateStage(o: {
   const prefix = `bstate${randomBytes(3).toString("hex")}`;
   try {
     const state = new CustomerState(redis, prefix);
-    const stream = generateStream({
-      seed: o.seed ?? 7,
+    const { customers, events } = generated({
       customers: o.customers,
       impossibleShare: 0.05,
       prefix: "st",
       payments: [7, 13],
+      seed: o.seed ?? 7,
     });
-    const events = shuffle(stream.events, (o.seed ?? 7) + 1);
-    await state.rebuild(
-      stream.customers.map((c) => c.id),
-      [],
-    );
+    await state.rebuild(customers, []);
     const redisCpu = async () => {
       const info = await redis.info("cpu");
       const n = (k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? 0);
@@ -55,17 +52,27 @@ export async function stateStage(o: {
     gc();
     const heap0 = process.memoryUsage().heapUsed;
     const memory = new MemoryState({ maxCustomers: o.customers * 2 });
-    memory.load(
-      stream.customers.map((c) => c.id),
-      [],
-    );
+    memory.load(customers, []);
     const m0 = process.cpuUsage();
     for (const e of events) memory.observe(e);
     const m = process.cpuUsage(m0);
     gc();
     const heapBytes = process.memoryUsage().heapUsed - heap0;
+    // What the state costs a major GC, which marks every object it holds on the thread that
+    // evaluates: a full collection timed with it held, less one without it (the median of three).
+    const fullGc = () => {
+      const ms = [0, 1, 2].map(() => {
+        const t0 = performance.now();
+        gc();
+        return performance.now() - t0;
+      });
+      return ms.sort((a, b) => a - b)[1]!;
+    };
+    const gcWith = fullGc();
     // Still in use here, or the collector above could have taken it all.
     if (memory.size !== o.customers) throw new Error(`held ${memory.size} customers, not ${o.customers}`);
+    memory.drop(() => true);
+    const gcMicrosPerCustomer = Math.max(0, ((gcWith - fullGc()) * 1000) / o.customers);
     const r0 = await redisCpu();
     const n0 = process.cpuUsage();
     // As the pipeline observes: the built marks read, and checked again by the script per event.
@@ -89,6 +96,7 @@ export async function stateStage(o: {
       memory: {
         nodeUsPerEvent: Math.round(((m.user + m.system) / events.length) * 10) / 10,
         bytesPerCustomer: Math.round(heapBytes / o.customers),
+        gcMicrosPerCustomer: Math.round(gcMicrosPerCustomer * 100) / 100,
       },
       redisUsPerEvent: Math.round((redisUs / events.length) * 10) / 10,
       nodeUsPerEvent: Math.round(((node.user + node.system) / events.length) * 10) / 10,
@@ -101,6 +109,18 @@ export async function stateStage(o: {
       if (keys.length > 0) await redis.del(...keys);
     await redis.quit();
   }
+}
+
+/**
+ * The stream's customers and its events shuffled, the events through JSON as the worker reads them
+ * from Postgres: flat strings, as the state then holds them (a generated id is a rope of pieces).
+ */
+function generated(o: Parameters<typeof generateStream>[0] & { seed: number }) {
+  const stream = generateStream(o);
+  return {
+    customers: stream.customers.map((c) => c.id),
+    events: JSON.parse(JSON.stringify(shuffle(stream.events, o.seed + 1))) as typeof stream.events,
+  };
 }
 
 /** A full garbage collection, made available to this process without a command-line flag. */

@@ -45,25 +45,9 @@ interface Place {
   city?: string;
 }
 
-/**
- * A payment as an account keeps it. Flat, its place in its own fields rather than an object of
- * its own, and with place names shared (`intern`): a worker's customers' payments are most of its
- * heap, and a major GC marks every object in it, on the thread that evaluates.
- */
-interface Payment {
-  id: string;
-  at: number;
-  amount: number;
-  /** Where the card was present: undefined for an online payment or one without coordinates. */
-  country: string | undefined;
-  lat: number;
-  lon: number;
-  city: string | undefined;
-}
-
 /** Place names seen, each held once: a few thousand cities and countries among millions of payments. */
 const names = new Map<string, string>();
-/** Names held at most: input is not to grow the table without bound. */
+/** Names held at most: input is not to grow the table without bound (a name beyond is held as is). */
 const NAMES_HELD = 50_000;
 function intern(name: string): string {
   const held = names.get(name);
@@ -72,11 +56,30 @@ function intern(name: string): string {
   return name;
 }
 
-interface Account {
-  /** Payments in event time, then by id: what velocity and the neighbours read. */
-  payments: Payment[];
-  /** The latest located event of any kind (the customer's clock), the greater (time, id) winning. */
-  latest?: LocationMark;
+/*
+ * A customer's payments are most of a worker's heap, and a major GC marks every object in it, on
+ * the thread that evaluates: held as objects, a payment was six (itself, its id, and a boxed
+ * double for each of its time, amount, latitude and longitude). So an account holds its payments
+ * in two arrays, whatever their number: their numbers in one array of unboxed doubles (`num`,
+ * NUMS a payment), their texts in one array of strings (`txt`, TXTS a payment: the id, then the
+ * country and city, '' where there is none, names shared through `intern`). Slot 0 of each is not
+ * a payment but the customer's latest located event (see `latest`); payment i is slot i + 1.
+ */
+const NUMS = 4;
+const AT = 0;
+const AMOUNT = 1;
+const LAT = 2;
+const LON = 3;
+const TXTS = 3;
+const ID = 0;
+const COUNTRY = 1;
+const CITY = 2;
+
+class Account {
+  /** Per slot: event time, amount, latitude, longitude (0 where there is no place). */
+  num: number[] = [Number.NaN, 0, 0, 0];
+  /** Per slot: event id, country, city. */
+  txt: string[] = ["", "", ""];
   // Made when first needed: most customers only pay by card, and three empty Maps cost a customer
   // more than their payments.
   /** Each device's first sighting, event time. */
@@ -85,15 +88,114 @@ interface Account {
   notices?: Map<string, TravelNotice>;
   /** Behaviour events per type, in event time then id. */
   behaviours?: Map<Behaviour, Array<{ id: string; at: number }>>;
+
+  /** Payments held. */
+  get payments(): number {
+    return this.txt.length / TXTS - 1;
+  }
+  /** Payment i's event time. */
+  at(i: number): number {
+    return this.num[(i + 1) * NUMS + AT]!;
+  }
+  amount(i: number): number {
+    return this.num[(i + 1) * NUMS + AMOUNT]!;
+  }
+  id(i: number): string {
+    return this.txt[(i + 1) * TXTS + ID]!;
+  }
+  /** Whether payment i has a place (the card was present, with coordinates). */
+  placed(i: number): boolean {
+    return this.txt[(i + 1) * TXTS + COUNTRY] !== "";
+  }
+  /** Payment i's place as a mark; its id is the event's (the Redis script's was a digest of it). */
+  mark(i: number): LocationMark {
+    return markAt(this, i + 1);
+  }
+
+  /** The customer's latest located event of any kind (their clock), if any. */
+  get latest(): LocationMark | undefined {
+    return Number.isNaN(this.num[AT]) ? undefined : markAt(this, 0);
+  }
+  /** Makes this place the latest located event if it is later, the greater (time, id) winning. */
+  locate(id: string, at: number, place: Place): void {
+    const cur = this.num[AT]!;
+    if (Number.isNaN(cur) || at > cur || (at === cur && id > this.txt[ID]!)) this.write(0, id, at, 0, place);
+  }
+
+  /** Index of the first payment not ordered before (at, id): where such a payment goes. */
+  lowerBound(at: number, id: string): number {
+    let lo = 0;
+    let hi = this.payments;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const m = this.at(mid);
+      if (m < at || (m === at && this.id(mid) < id)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Index of the first payment later than `at` (every payment at `at` or before comes first). */
+  after(at: number): number {
+    let lo = 0;
+    let hi = this.payments;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.at(mid) <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Puts a payment in its place in time order, replacing the payment of the same id. */
+  upsert(id: string, at: number, amount: number, place: Place | undefined): void {
+    for (let i = 0, n = this.payments; i < n; i++)
+      if (this.id(i) === id) {
+        this.num.splice((i + 1) * NUMS, NUMS);
+        this.txt.splice((i + 1) * TXTS, TXTS);
+        break;
+      }
+    const slot = this.lowerBound(at, id) + 1;
+    this.num.splice(slot * NUMS, 0, 0, 0, 0, 0);
+    this.txt.splice(slot * TXTS, 0, "", "", "");
+    this.write(slot, id, at, amount, place);
+  }
+
+  /** Drops payments older than `before`, then the oldest beyond MAX_KEPT. */
+  trim(before: number): void {
+    const n = this.payments;
+    let old = 0;
+    while (old < n && this.at(old) < before) old++;
+    const gone = old + Math.max(0, n - old - KEPT);
+    if (gone === 0) return;
+    this.num.splice(NUMS, gone * NUMS);
+    this.txt.splice(TXTS, gone * TXTS);
+  }
+
+  private write(slot: number, id: string, at: number, amount: number, place: Place | undefined): void {
+    const n = slot * NUMS;
+    const x = slot * TXTS;
+    this.num[n + AT] = at;
+    this.num[n + AMOUNT] = amount;
+    this.num[n + LAT] = place ? round4(place.lat) : 0;
+    this.num[n + LON] = place ? round4(place.lon) : 0;
+    this.txt[x + ID] = id;
+    this.txt[x + COUNTRY] = place ? intern(place.country) : "";
+    this.txt[x + CITY] = place?.city ? intern(place.city) : "";
+  }
 }
 
-/** A place as the script keeps it: coordinates to 4 decimals (11 m). */
-function keptPlace(loc: Place): Place {
+function markAt(a: Account, slot: number): LocationMark {
+  const n = slot * NUMS;
+  const x = slot * TXTS;
+  const city = a.txt[x + CITY]!;
   return {
-    lat: round4(loc.lat),
-    lon: round4(loc.lon),
-    country: intern(loc.country),
-    ...(loc.city ? { city: intern(loc.city) } : {}),
+    id: a.txt[x + ID]!,
+    lat: a.num[n + LAT]!,
+    lon: a.num[n + LON]!,
+    country: a.txt[x + COUNTRY]!,
+    ...(city ? { city } : {}),
+    at: a.num[n + AT]!,
   };
 }
 
@@ -144,53 +246,38 @@ function trim<T extends { at: number }>(list: T[], before: number): void {
 }
 
 /**
- * The busiest window of length `w` that contains `t`, over the payments read (`times` ascending,
- * with their `amounts`): the largest count and the largest sum, each over the windows that start
- * at a payment and reach `t`. The script's algorithm, so the two agree to the payment.
+ * The busiest window of length `w` that contains `t`, over payments `first` to `last` (exclusive)
+ * of the account: the largest count and the largest sum, each over the windows that start at a
+ * payment and reach `t`. The script's algorithm, so the two agree to the payment.
  */
-function busiest(times: readonly number[], amounts: readonly number[], t: number, w: number) {
-  const s: number[] = [];
-  const a: number[] = [];
-  for (let i = 0; i < times.length; i++) {
-    const x = times[i]!;
-    if (x >= t - w && x <= t + w) {
-      s.push(x);
-      a.push(amounts[i]!);
-    }
-  }
+function busiest(a: Account, first: number, last: number, t: number, w: number) {
+  // The payments read that fall within w of t, in time order: a contiguous run of them.
+  let lo = first;
+  while (lo < last && a.at(lo) < t - w) lo++;
+  let hi = lo;
+  while (hi < last && a.at(hi) <= t + w) hi++;
   let bestN = 0;
   let bestSum = 0;
-  let j = 0;
+  let j = lo;
   let sum = 0;
-  for (let i = 0; i < s.length; i++) {
-    if (s[i]! > t) break;
+  for (let i = lo; i < hi; i++) {
+    const s = a.at(i);
+    if (s > t) break;
     if (j < i) {
       j = i;
       sum = 0;
     }
-    while (j < s.length && s[j]! <= s[i]! + w) sum += a[j++]!;
-    if (s[i]! + w >= t) {
+    while (j < hi && a.at(j) <= s + w) sum += a.amount(j++);
+    if (s + w >= t) {
       if (j - i > bestN) bestN = j - i;
       if (sum > bestSum) bestSum = sum;
     }
-    sum -= a[i]!;
+    sum -= a.amount(i);
   }
   return { n: bestN, sum: bestSum };
 }
 
 const asIs: AmountOf = (e) => e.amount.value;
-
-/** A payment's place as a mark; its id is the event's (the Redis script's was a digest of it). */
-function markOf(p: Payment): LocationMark {
-  return {
-    id: p.id,
-    lat: p.lat,
-    lon: p.lon,
-    country: p.country!,
-    ...(p.city ? { city: p.city } : {}),
-    at: p.at,
-  };
-}
 
 export interface MemoryStateOptions {
   /** Customers held at most; the least recently evaluated go first (and are loaded again when seen). */
@@ -287,7 +374,7 @@ export class MemoryState {
 }
 
 function emptyAccount(): Account {
-  return { payments: [] };
+  return new Account();
 }
 
 /** Writes the event into the account (the script's writes and trims). */
@@ -297,22 +384,10 @@ function record(account: Account, e: TouchpointEvent, amountOf: AmountOf, now: n
   const trimAt = Math.min(t, now) - KEEP;
   const loc = eventLocation(e);
   if (e.type === "card.transaction") {
-    upsert(account.payments, {
-      id: e.id,
-      at: t,
-      amount: amountOf(e),
-      country: loc ? intern(loc.country) : undefined,
-      lat: loc ? round4(loc.lat) : 0,
-      lon: loc ? round4(loc.lon) : 0,
-      city: loc?.city ? intern(loc.city) : undefined,
-    });
-    trim(account.payments, trimAt);
+    account.upsert(e.id, t, amountOf(e), loc);
+    account.trim(trimAt);
   }
-  if (loc) {
-    const cur = account.latest;
-    if (!cur || t > cur.at || (t === cur.at && e.id > cur.id))
-      account.latest = { id: e.id, ...keptPlace(loc), at: t };
-  }
+  if (loc) account.locate(e.id, t, loc);
   const device = "device" in e && e.device ? e.device.id : undefined;
   if (device !== undefined) {
     account.devices ??= new Map();
@@ -344,7 +419,6 @@ function record(account: Account, e: TouchpointEvent, amountOf: AmountOf, now: n
 function snapshot(account: Account, e: TouchpointEvent): CustomerSnapshot {
   const t = Date.parse(e.occurredAt);
   const isPayment = e.type === "card.transaction";
-  const pays = account.payments;
   let txCount1h = 0;
   let txSum1h = 0;
   let txCount24h = 0;
@@ -354,39 +428,30 @@ function snapshot(account: Account, e: TouchpointEvent): CustomerSnapshot {
   if (isPayment) {
     // The nearest VELOCITY_SIDE + 1 payments at or before t and VELOCITY_SIDE after, within a day:
     // exact while a window holds no more, saturated beyond (as the script).
-    const end = after(pays, t);
+    const n = account.payments;
+    const end = account.after(t);
     let first = end;
-    while (first > 0 && end - first < SIDE + 1 && pays[first - 1]!.at >= t - DAY) first--;
+    while (first > 0 && end - first < SIDE + 1 && account.at(first - 1) >= t - DAY) first--;
     let last = end;
-    while (last < pays.length && last - end < SIDE && pays[last]!.at <= t + DAY) last++;
-    const times: number[] = [];
-    const amounts: number[] = [];
-    for (let i = first; i < last; i++) {
-      times.push(pays[i]!.at);
-      amounts.push(pays[i]!.amount);
-    }
-    const h1 = busiest(times, amounts, t, HOUR);
-    const h24 = busiest(times, amounts, t, DAY);
+    while (last < n && last - end < SIDE && account.at(last) <= t + DAY) last++;
+    const h1 = busiest(account, first, last, t, HOUR);
+    const h24 = busiest(account, first, last, t, DAY);
     txCount1h = h1.n;
     txSum1h = h1.sum;
     txCount24h = h24.n;
     txSum24h = h24.sum;
     // Neighbours are looked for around a payment where the card was present, and only then.
     if (e.channel !== "ecommerce" && eventLocation(e)) {
-      for (let i = end - 1; i >= 0; i--) {
-        const p = pays[i]!;
-        if (p.id !== e.id && p.country !== undefined) {
-          previousLocation = markOf(p);
+      for (let i = end - 1; i >= 0; i--)
+        if (account.placed(i) && account.id(i) !== e.id) {
+          previousLocation = account.mark(i);
           break;
         }
-      }
-      for (let i = lowerBound(pays, t, ""); i < pays.length; i++) {
-        const p = pays[i]!;
-        if (p.id !== e.id && p.country !== undefined) {
-          nextLocation = markOf(p);
+      for (let i = account.lowerBound(t, ""); i < n; i++)
+        if (account.placed(i) && account.id(i) !== e.id) {
+          nextLocation = account.mark(i);
           break;
         }
-      }
     }
   }
   const device = "device" in e && e.device ? e.device.id : undefined;

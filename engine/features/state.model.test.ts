@@ -144,6 +144,7 @@ const specFields = {
   noticeDays: fc.integer({ min: -2, max: 6 }),
 };
 const spec: fc.Arbitrary<Spec> = fc.record(specFields);
+const spec0: Spec = { kind: "present", minute: 0, place: 0, geo: false, device: 0, amount: 1, noticeDays: 0 };
 
 function eventOf(customerId: string, s: Spec, i: number): TouchpointEvent {
   // A millisecond apart at least, so "before" and "after" never hang on a tie.
@@ -300,6 +301,44 @@ describe("the in-memory state against the same model (fast-check)", () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+
+  it("counts a payment exactly an hour or a day away as inside the window, ties included", () => {
+    // On a half-hour grid, so payments fall on each other and on the windows' edges: the events
+    // above are a millisecond apart and never do. Online payments: velocity alone is in question.
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({ slot: fc.integer({ min: 0, max: 60 }), amount: fc.integer({ min: 1, max: 500 }) }),
+          {
+            minLength: 1,
+            maxLength: 30,
+          },
+        ),
+        (payments) => {
+          const customerId = `mg${++run}`;
+          const state = new MemoryState({ maxCustomers: 1 });
+          state.load([customerId], []);
+          const events = payments.map(({ slot, amount }, i) => ({
+            ...eventOf(customerId, { ...spec0, kind: "online", amount }, i),
+            occurredAt: new Date(BASE + slot * 30 * 60_000).toISOString(),
+          }));
+          const arrived: Array<{ at: number; amount: number }> = [];
+          for (const [i, e] of events.entries()) {
+            arrived.push({ at: at(e), amount: payments[i]!.amount });
+            const s = state.observe(e);
+            const model = arrived;
+            expect([s.txCount1h, s.txSum1h, s.txCount24h, s.txSum24h]).toEqual([
+              busiest(model, at(e), HOUR).n,
+              busiest(model, at(e), HOUR).sum,
+              busiest(model, at(e), DAY).n,
+              busiest(model, at(e), DAY).sum,
+            ]);
+          }
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 
