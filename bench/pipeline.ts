@@ -357,6 +357,7 @@ async function main() {
     PROFILE_DIR: profileDir,
   };
   const procs: Proc[] = [];
+  if (o.keepLogs) mkdirSync(String(o.keepLogs), { recursive: true });
   let rssTimer: NodeJS.Timeout | undefined;
   // Ctrl-C: no child left running, no database left behind.
   process.once("SIGINT", () => {
