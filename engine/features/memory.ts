@@ -449,6 +449,9 @@ function record(account: Account, e: TouchpointEvent, amountOf: AmountOf, now: n
   if (account.notices) for (const [id, n] of account.notices) if (n.to < trimAt) account.notices.delete(id);
 }
 
+/** An account without devices reads as this one, rather than a new empty Map an event. */
+const NO_DEVICES: ReadonlyMap<string, number> = new Map();
+
 /** What the account says around the event, this event included (the script's reads). */
 function snapshot(account: Account, e: TouchpointEvent): CustomerSnapshot {
   const t = Date.parse(e.occurredAt);
@@ -490,7 +493,7 @@ function snapshot(account: Account, e: TouchpointEvent): CustomerSnapshot {
   }
   const device = "device" in e && e.device ? e.device.id : undefined;
   let latestNewDeviceAt: number | undefined;
-  const devices = account.devices ?? new Map<string, number>();
+  const devices = account.devices ?? NO_DEVICES;
   for (const seen of devices.values())
     if (seen <= t && (latestNewDeviceAt === undefined || seen > latestNewDeviceAt)) latestNewDeviceAt = seen;
   let devicesBeforeLatest = 0;
