@@ -259,6 +259,33 @@ describe("evaluation partitions", () => {
     expect(row!.evaluated_at).toBeNull();
   });
 
+  it("evaluates nothing queued after a pause, even what a read already blocking returns, until resumed", async () => {
+    // The read blocks for up to a second: a pause that only took effect at the next read let an
+    // entry queued just after it be evaluated (a flaky recovery test found it).
+    const prefix = newPrefix();
+    const calls: BatchEntry[][] = [];
+    const ev = start(prefix, {
+      evaluate: async (entries) => {
+        calls.push(entries);
+      },
+    });
+    await until(() => ev.held().size === 2);
+    await sleep(100);
+    ev.pause();
+    await queueBatches(redis, prefix, [entry("after-pause", 0), entry("after-pause-too", 1)]);
+    await sleep(2500);
+    expect(calls).toEqual([]);
+    ev.resume();
+    await until(() => calls.flat().length === 2);
+    await sleep(300);
+    expect(
+      calls
+        .flat()
+        .map((e) => e.batch)
+        .sort(),
+    ).toEqual(["after-pause", "after-pause-too"]);
+  });
+
   it("evaluates everyone's waiting batches before, not together with, a flooding customer's", async () => {
     // workers/partitions.ts: one XREADGROUP takes up to 50 entries from each stream and one
     // evaluate call (one statement) handles them all, so the others' decisions wait for the

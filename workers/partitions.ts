@@ -191,7 +191,10 @@ export interface Evaluators {
   tick(): Promise<void>;
   /** True while this process takes part (its timer runs). */
   running(): boolean;
-  /** Stops reading new entries (the partitions stay held) until `resume`: for a drain, or a test. */
+  /**
+   * Stops evaluating (the partitions stay held) until `resume`, at once: entries a blocking read
+   * returns after the call are left pending and read again on resume. For a drain, or a test.
+   */
   pause(): void;
   resume(): void;
   /** Stops reading, lets every lease go (others take them at once) and forgets the state. */
@@ -292,6 +295,12 @@ export function startEvaluators(o: EvaluatorsOptions): Evaluators {
         }
         // This process's own pending entries (`0`: re-read after a failure or a claim), else what is new.
         const read = await readGroup(h.reader, keys, backlog ? "0" : ">");
+        // Paused while the read blocked: what it took stays pending to this process, read again
+        // (from `0`) on resume, so a pause holds off every entry queued after it.
+        if (paused) {
+          backlog = true;
+          continue;
+        }
         const items = parse(partition, read, keys.heavy);
         if (items.length === 0) {
           backlog = false;
