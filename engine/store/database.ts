@@ -75,7 +75,15 @@ const clientOptions = {
   // No JIT: its compiling is paid on every call of a statement whose estimated cost crosses
   // jit_above_cost, as a customer load of a few hundred customers does: 127 ms with it, 19 ms
   // without, on the bench's database (EXPLAIN ANALYZE). touchpoint's statements are short.
-  connection: { application_name: "touchpoint", jit: "off" },
+  //
+  // Every statement planned for its own parameters, never from a generic plan: Postgres keeps a
+  // prepared statement's generic plan until an ANALYZE of its tables, so a statement first run
+  // while a table is small (a new deployment, the bench's warm-up) keeps a sequential scan after
+  // the table has grown. The customers' profiles read went from 0.4 ms to 100 ms that way, with
+  // 120,000 customers on a cluster without autovacuum (2026-12-06, session 6): a full bench's
+  // Postgres cost doubled, and its latency minute spent three quarters of its samples there.
+  // Planning each call costs microseconds; a partitioned table's weeks are pruned in planning too.
+  connection: { application_name: "touchpoint", jit: "off", plan_cache_mode: "force_custom_plan" },
 } as const;
 
 /** Opens (and migrates) the database the configuration names. */
