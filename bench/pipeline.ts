@@ -96,6 +96,7 @@ const program = new Command("bench")
   .option("--parallel <n>", "requests in flight in the sustained run", "4")
   .option("--batch <n>", "events per evaluate job (INGEST_BATCH_SIZE)", "100")
   .option("--concurrency <n>", "jobs at once per worker process (WORKER_CONCURRENCY)", "8")
+  .option("--partitions <n>", "evaluation partitions (EVALUATE_PARTITIONS; default: touchpoint's)")
   .option(
     "--node-flags <flags>",
     "Node flags of the touchpoint processes (default: npm start's)",
@@ -347,6 +348,7 @@ async function main() {
     INGEST_MAX_BYTES: String(50 * 1024 * 1024),
     INGEST_BATCH_SIZE: String(settings.batch),
     WORKER_CONCURRENCY: String(settings.concurrency),
+    ...(o.partitions === undefined ? {} : { EVALUATE_PARTITIONS: String(o.partitions) }),
     VONAGE_API_KEY: "bench",
     VONAGE_API_SECRET: "bench-secret",
     VONAGE_API_HOST: vonage.url,
