@@ -8,12 +8,7 @@
 import type { TouchpointEvent } from "./events.ts";
 import type { MemoryState } from "./features/memory.ts";
 import type { FxTable } from "./features/money.ts";
-import {
-  type AmountOf,
-  type CustomerSnapshot,
-  REBUILD_MAX_EVENTS,
-  REBUILD_WINDOW_MS,
-} from "./features/state.ts";
+import { type AmountOf, type CustomerSnapshot, REBUILD_WINDOW_MS } from "./features/state.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { CompiledRuleset } from "./rules/compile.ts";
@@ -22,11 +17,10 @@ import { listItems, listsOf } from "./rules/lists.ts";
 import { type Story, storyOf, summarise } from "./rules/summary.ts";
 import type { Sql } from "./store/database.ts";
 import { type EvaluationRecord, type NewDecision, RecordWriter } from "./store/decisions.ts";
-import { customerHistory, readBatches } from "./store/events.ts";
+import { EvaluationReads } from "./store/evaluation-reads.ts";
 import { fxTable } from "./store/fx.ts";
 import { listContents, listVersions } from "./store/lists.ts";
 import type { Fence } from "./store/partitions.ts";
-import { customerProfiles } from "./store/people.ts";
 import { publishedRuleset, type StoredRuleset } from "./store/rulesets.ts";
 
 /**
@@ -235,31 +229,48 @@ export async function evaluateBatches(
     fx?: FxCache;
     /** Writes this process's partitions' records together (a group commit); without it, alone. */
     writer?: RecordWriter;
+    /** Reads this process's partitions' rounds together; without it, alone. */
+    reads?: EvaluationReads;
     fault?: FaultPoint;
   },
   fence: Fence,
   given: readonly GivenBatch[],
 ): Promise<BatchResult> {
   const { sql, memory, rulesets, metrics, log } = deps;
+  const reads = deps.reads ?? new EvaluationReads(sql);
   const unique = [...new Map(given.map((b) => [b.batch, b])).values()];
   const customers = [...new Set(unique.flatMap((b) => b.customers))];
+  // A customer this process does not hold (new here, evicted, or their partition newly taken) is
+  // loaded from Postgres first: every evaluated event of theirs since a while before the events at
+  // hand. Those not yet evaluated are this partition's to come, each compared with this state when
+  // it comes. Only evaluated batches' events: those at hand are in batches not yet evaluated, so
+  // they need no list to leave out (a list of a read's thousands of ids, compared with every row,
+  // was 40% of Postgres's time in the full bench).
+  const historySince = (earliest: number) => new Date(Math.min(Date.now(), earliest) - REBUILD_WINDOW_MS);
+  const readHistory = (ids: readonly string[], since: Date) => reads.history({ customers: ids, since });
+  // The entries name the customers and when their events occurred, so that read goes beside the
+  // batches' rather than after it: one round trip, and its time, off every decision's path.
+  const spanFrom = unique.every((b) => b.span) ? Math.min(...unique.map((b) => b.span![0])) : undefined;
+  const early = spanFrom === undefined ? [] : memory.missing(customers);
   // Read side by side, not one after another: the batches with their events, the ruleset, the
-  // customers' profiles and the rates.
-  const [stored, { version, compiled }, profiles, fx] = await Promise.all([
-    readBatches(
-      sql,
-      unique.map((b) => b.batch),
-      unique.every((b) => b.span)
-        ? {
-            // A millisecond either side: occurredAt may carry microseconds, which Date.parse drops.
-            from: new Date(Math.min(...unique.map((b) => b.span![0])) - 1),
-            to: new Date(Math.max(...unique.map((b) => b.span![1])) + 1),
-          }
-        : undefined,
-    ),
+  // customers' profiles, the rates, and the history of the customers not held.
+  const [stored, { version, compiled }, profiles, fx, earlyHistory] = await Promise.all([
+    reads.batches({
+      ids: unique.map((b) => b.batch),
+      ...(spanFrom === undefined
+        ? {}
+        : {
+            span: {
+              // A millisecond either side: occurredAt may carry microseconds, which Date.parse drops.
+              from: new Date(spanFrom - 1),
+              to: new Date(Math.max(...unique.map((b) => b.span![1])) + 1),
+            },
+          }),
+    }),
     rulesets.get(Date.now()),
-    customerProfiles(sql, customers),
+    reads.profiles(customers),
     (deps.fx ?? new FxCache(sql)).get(Date.now()),
+    early.length > 0 ? readHistory(early, historySince(spanFrom!)) : [],
   ]);
   // A batch taken back by the API (its queue write looked failed but was not) is not ours to
   // evaluate: its events have no rows. One already evaluated (the reconciler queued it again, or
@@ -300,22 +311,23 @@ export async function evaluateBatches(
     e.amount.value;
   const faultBatch = { batch: unique.map((b) => b.batch).join(","), events };
   await deps.fault?.("evaluate.before-state", faultBatch);
-  // A customer this process does not hold (new here, evicted, or their partition newly taken)
-  // is loaded from Postgres first: every evaluated event of theirs but these. Those not yet
-  // evaluated are this partition's to come, and each is compared with this state when it comes.
-  const missing = memory.missing(new Set(events.map((e) => e.customerId)));
-  if (missing.length > 0) {
-    const earliest = Math.min(Date.now(), ...events.map((e) => Date.parse(e.occurredAt)));
-    // Only evaluated batches' events: those at hand are in batches not yet evaluated, so they
-    // need no list to leave out (a list of a read's thousands of ids, compared with every row,
-    // was 40% of Postgres's time in the full bench).
-    const history = await customerHistory(
-      sql,
+  const theirs = new Set(events.map((e) => e.customerId));
+  const loadNow = early.filter((c) => theirs.has(c) && !memory.holds(c));
+  if (loadNow.length > 0) {
+    const loading = new Set(loadNow);
+    memory.load(
+      loadNow,
+      earlyHistory.filter((e) => loading.has(e.customerId)),
+      amountOf,
+    );
+    metrics.stateLoads.inc(loadNow.length);
+  }
+  // Until every customer at hand is held, with no await between the last look and the observing
+  // below: another partition's batch, settling while this one awaited a read, may have evicted one.
+  for (let missing = memory.missing(theirs); missing.length > 0; missing = memory.missing(theirs)) {
+    const history = await readHistory(
       missing,
-      new Date(earliest - REBUILD_WINDOW_MS),
-      REBUILD_MAX_EVENTS,
-      [],
-      true,
+      historySince(Math.min(...events.map((e) => Date.parse(e.occurredAt)))),
     );
     memory.load(missing, history, amountOf);
     metrics.stateLoads.inc(missing.length);

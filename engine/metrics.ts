@@ -53,6 +53,13 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       buckets: [1, 2, 4, 8, 16, 32],
       registers: [registry],
     }),
+    roundsPerRead: new Histogram({
+      name: "touchpoint_evaluation_rounds_per_read",
+      help: "Partitions' evaluation rounds answered by one read statement, by read: more than one when rounds come together.",
+      labelNames: ["read"] as const,
+      buckets: [1, 2, 4, 8, 16, 32],
+      registers: [registry],
+    }),
     stateCustomers: new Gauge({
       name: "touchpoint_state_customers",
       help: "Customers whose state this process holds in memory.",

@@ -16,7 +16,8 @@ import {
   RecordWriter,
   recordEvaluations,
 } from "../engine/store/decisions.ts";
-import { insertBatches, readBatches } from "../engine/store/events.ts";
+import { EvaluationReads, type ReadKind } from "../engine/store/evaluation-reads.ts";
+import { customerHistory, insertBatches, readBatches } from "../engine/store/events.ts";
 import { FencedOut, partitionCount, takePartition } from "../engine/store/partitions.ts";
 import { spanOf } from "../workers/partitions.ts";
 import { PARIS, tx } from "./support/channels.ts";
@@ -166,6 +167,100 @@ describe("reading stored batches within their span", () => {
         }),
       ),
     ).toEqual(["span-1", "span-2", "span-3"]);
+  });
+});
+
+describe("EvaluationReads", () => {
+  it("answers each round of a shared read exactly what its own read would", async () => {
+    const [a, b, c] = ["reads-a", "reads-b", "reads-c"];
+    const events = [
+      tx("reads-a1", a, "2026-11-01T10:00:00Z", PARIS),
+      tx("reads-a2", a, "2026-11-15T10:00:00Z", PARIS),
+      tx("reads-a3", a, "2026-11-20T10:00:00Z", PARIS),
+      // Filed long before the read's since, still running at it: kept however old.
+      {
+        id: "reads-a-notice",
+        type: "travel.notice",
+        occurredAt: "2026-09-01T00:00:00Z",
+        customerId: a,
+        travel: { countries: ["KH"], from: "2026-09-02T00:00:00Z", to: "2026-12-31T00:00:00Z" },
+      },
+      tx("reads-b1", b, "2026-10-20T10:00:00Z", PARIS),
+      tx("reads-b2", b, "2026-11-18T10:00:00Z", PARIS),
+      // A device's first sighting: kept however old.
+      {
+        id: "reads-b-login",
+        type: "login",
+        occurredAt: "2026-09-05T00:00:00Z",
+        customerId: b,
+        device: { id: "dev-b" },
+      },
+      tx("reads-c1", c, "2026-11-10T10:00:00Z", PARIS),
+    ] as TouchpointEvent[];
+    await insertBatches(
+      sql,
+      [
+        { id: "reads-old", partition: 0, events },
+        {
+          id: "reads-new-1",
+          partition: 1,
+          events: [tx("reads-n1", a, "2026-11-21T10:00:00Z", PARIS) as TouchpointEvent],
+        },
+        {
+          id: "reads-new-2",
+          partition: 2,
+          events: [tx("reads-n2", b, "2026-11-22T10:00:00Z", PARIS) as TouchpointEvent],
+        },
+      ],
+      new Date(),
+    );
+    await sql`update event_batches set evaluated_at = now() where id = 'reads-old'`;
+    const history = [
+      { customers: [a], since: new Date("2026-11-10T00:00:00Z") },
+      { customers: [b], since: new Date("2026-11-01T00:00:00Z") },
+      { customers: [c], since: new Date("2026-10-01T00:00:00Z") },
+    ];
+    const batches = [
+      {
+        ids: ["reads-new-1"],
+        span: { from: new Date("2026-11-21T00:00:00Z"), to: new Date("2026-11-21T23:00:00Z") },
+      },
+      {
+        ids: ["reads-new-2", "reads-gone"],
+        span: { from: new Date("2026-11-22T00:00:00Z"), to: new Date("2026-11-22T23:00:00Z") },
+      },
+      { ids: ["reads-old"] },
+    ];
+    const ids = (events: readonly TouchpointEvent[]) => events.map((e) => e.id).sort();
+    // Each read on its own, as the oracle.
+    const alone = await Promise.all(
+      history.map((h) => customerHistory(sql, h.customers, h.since, 500, [], true).then(ids)),
+    );
+    expect(alone).toEqual([
+      ["reads-a-notice", "reads-a2", "reads-a3"],
+      ["reads-b-login", "reads-b2"],
+      ["reads-c1"],
+    ]);
+    const batchesAlone = await Promise.all(batches.map((r) => readBatches(sql, r.ids, r.span)));
+    // The same reads come together: the first goes alone, the others share a statement.
+    const groups: Array<[ReadKind, number]> = [];
+    const reads = new EvaluationReads(sql, (kind, n) => groups.push([kind, n]));
+    const shared = await Promise.all(history.map((h) => reads.history(h).then(ids)));
+    const batchesShared = await Promise.all(batches.map((r) => reads.batches(r)));
+    const profiles = await Promise.all([reads.profiles([a]), reads.profiles([b, c]), reads.profiles([])]);
+    expect(shared).toEqual(alone);
+    expect(batchesShared).toEqual(batchesAlone);
+    expect(batchesShared[1]!.map((b) => b.id)).toEqual(["reads-new-2"]);
+    expect(batchesShared[2]![0]!.evaluated).toBe(true);
+    expect(groups).toEqual([
+      ["history", 1],
+      ["history", 2],
+      ["batches", 1],
+      ["batches", 2],
+      ["profiles", 1],
+      ["profiles", 1],
+    ]);
+    expect(profiles[2]!.size).toBe(0);
   });
 });
 

@@ -125,6 +125,44 @@ describe("invariants", () => {
     expect(after!.evaluated_at).not.toBeNull();
   });
 
+  it("loads again a customer evicted while the batch's reads were under way, so none of its events is set aside", async () => {
+    // One process's partitions share its memory: another partition's batch, settling while this
+    // one awaited Postgres, may evict a customer this one found held before its reads.
+    await t.api("POST", "/v1/events", [tx("evict-pp", "evict-a", "2026-11-20T10:00:00Z", PHNOM_PENH)]);
+    await t.drained();
+    await t.api("POST", "/v1/events", [tx("evict-paris", "evict-a", "2026-11-20T12:00:00Z", PARIS)]);
+    await t.drained();
+    const [{ id: batch }] = (await t.tp.db.sql`
+      update event_batches set evaluated_at = null
+      where id = (select batch_id from events where id = 'evict-paris') returning id`) as unknown as [
+      { id: string },
+    ];
+    const partition = partitionOf("evict-a", t.tp.partitions);
+    const owner = (await partitionOwners(t.tp.db.sql)).find((o) => o.partition === partition)!;
+    const memory = new MemoryState({ maxCustomers: 1 });
+    memory.load(["evict-a"], []);
+    const deps = {
+      sql: t.tp.db.sql,
+      memory,
+      rulesets: new RulesetCache(t.tp.db.sql),
+      metrics: t.tp.metrics,
+      log: t.tp.log,
+      // After the reads, before the state: another partition's customer comes in and settles.
+      fault: async (point: string) => {
+        if (point !== "evaluate.before-state") return;
+        memory.load(["another-partition"], []);
+        memory.settle();
+      },
+    };
+    const result = await evaluateBatches(deps, { partition, epoch: owner.epoch }, [
+      { batch, receivedAt: Date.now(), customers: ["evict-a"] },
+    ]);
+    expect(result.evaluated).toBe(1);
+    const [row] = await t.tp.db.sql`select error from events where id = 'evict-paris'`;
+    expect(row!.error).toBeNull();
+    expect(memory.holds("evict-a")).toBe(true);
+  });
+
   it("splits a waiting batch of an earlier version by partition and evaluates each part once", async () => {
     const events = [
       tx("split-1", "split-a", "2026-11-20T10:00:00Z", PARIS),

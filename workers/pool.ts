@@ -14,6 +14,7 @@ import type { ContactDeps } from "../engine/outreach/contact.ts";
 import { finishBacktest } from "../engine/store/backtests.ts";
 import type { Sql } from "../engine/store/database.ts";
 import { RecordWriter } from "../engine/store/decisions.ts";
+import { EvaluationReads } from "../engine/store/evaluation-reads.ts";
 import { latestLocatedEvent } from "../engine/store/events.ts";
 import { markOwedDone, markOwedFailed } from "../engine/store/work.ts";
 import { backtestProcessor } from "./backtests.ts";
@@ -230,11 +231,12 @@ export function startPool(deps: WorkerDeps, opts: PoolOptions): Pool {
     leaseMs: opts.partitionLeaseMs,
     memory,
     log: deps.log,
-    evaluate: evaluatePartition(
-      deps,
-      memory,
-      new RecordWriter(deps.sql, (n) => deps.metrics.recordsPerWrite.observe(n)),
-    ),
+    // The partitions' rounds share their reads and their writes: those that come together go
+    // to Postgres together.
+    evaluate: evaluatePartition(deps, memory, {
+      writer: new RecordWriter(deps.sql, (n) => deps.metrics.recordsPerWrite.observe(n)),
+      reads: new EvaluationReads(deps.sql, (read, n) => deps.metrics.roundsPerRead.observe({ read }, n)),
+    }),
     onHeld: (n) => deps.metrics.partitionsHeld.set(n),
   });
   const workers = [

@@ -227,7 +227,8 @@ async function withEvents(
 export async function customerHistory(
   sql: Q,
   customerIds: readonly string[],
-  since: Date,
+  /** From when, for every customer, or for each (in the order of `customerIds`). */
+  since: Date | readonly Date[],
   perCustomer: number,
   exclude: readonly string[],
   /**
@@ -238,31 +239,35 @@ export async function customerHistory(
 ): Promise<TouchpointEvent[]> {
   if (customerIds.length === 0) return [];
   const ids = customerIds as string[];
+  // As text: the driver sends a Date[] as one timestamptz.
+  const sinces = (since instanceof Date ? ids.map(() => since) : since).map((d) => d.toISOString());
+  if (sinces.length !== ids.length) throw new Error("customerHistory: one since a customer");
   const skip = exclude as string[];
   // Evaluated before migration 012 had no observed_at; every batch observed since has one.
   const observed = evaluatedOnly
-    ? sql`exists (select 1 from event_batches b where b.id = events.batch_id and b.evaluated_at is not null)`
+    ? sql`exists (select 1 from event_batches b where b.id = e.batch_id and b.evaluated_at is not null)`
     : sql`exists (
     select 1 from event_batches b
-    where b.id = events.batch_id and (b.observed_at is not null or b.evaluated_at is not null))`;
+    where b.id = e.batch_id and (b.observed_at is not null or b.evaluated_at is not null))`;
   const rows = await sql`
-    select e.payload from unnest(${ids}::text[]) as c(id)
+    with c as (select * from unnest(${ids}::text[], ${sinces}::timestamptz[]) as c(id, since))
+    select h.payload from c
     cross join lateral (
-      select payload from events
-      where customer_id = c.id and occurred_at >= ${since} and error is null and id <> all(${skip})
+      select payload from events e
+      where e.customer_id = c.id and e.occurred_at >= c.since and e.error is null and e.id <> all(${skip})
         and ${observed}
-      order by occurred_at desc limit ${perCustomer}
-    ) e
+      order by e.occurred_at desc limit ${perCustomer}
+    ) h
     union all
-    select payload from events
-    where customer_id = any(${ids}) and type = 'travel.notice' and occurred_at < ${since}
-      and (payload->'travel'->>'to')::timestamptz >= ${since} and ${observed} and error is null and id <> all(${skip})
+    select e.payload from c join events e on e.customer_id = c.id
+    where e.type = 'travel.notice' and e.occurred_at < c.since
+      and (e.payload->'travel'->>'to')::timestamptz >= c.since and ${observed} and e.error is null and e.id <> all(${skip})
     union all
     select payload from (
-      select distinct on (customer_id, device_id) payload from events
-      where customer_id = any(${ids}) and occurred_at < ${since} and device_id is not null
-        and ${observed} and error is null and id <> all(${skip})
-      order by customer_id, device_id, occurred_at
+      select distinct on (e.customer_id, e.device_id) e.payload from c join events e on e.customer_id = c.id
+      where e.occurred_at < c.since and e.device_id is not null
+        and ${observed} and e.error is null and e.id <> all(${skip})
+      order by e.customer_id, e.device_id, e.occurred_at
     ) d`;
   return rows.map((r) => r.payload as TouchpointEvent);
 }
