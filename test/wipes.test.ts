@@ -13,6 +13,18 @@ import { startRedis } from "./support/chaos.ts";
 import { startTestTouchpoint } from "./support/harness.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** `step`, or a failure naming it if it has not settled within `ms`: a hang says where it hung. */
+async function within<T>(ms: number, what: string, step: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => fail(new Error(`${what}: not settled in ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([step, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 describe("Redis restarted empty while a stream is posted", () => {
   it("finds every impossible traveller by the impossible-travel rule, across three wipes", async () => {
@@ -41,18 +53,28 @@ describe("Redis restarted empty while a stream is posted", () => {
       for (const [i, chunk] of chunks.entries()) {
         if (wipeAt.has(i)) {
           // While the batches posted just before are still being evaluated.
-          await redis.restartEmpty(200);
+          await within(30_000, `wipe ${wipes + 1}`, redis.restartEmpty(200));
           wipes++;
         }
         // The API refuses while Redis is away (503); a card switch sends again.
         for (let tries = 0; ; tries++) {
-          const r = await t.api("POST", "/v1/events", chunk);
+          const r = await within(
+            30_000,
+            `posting chunk ${i}, try ${tries}`,
+            t.api("POST", "/v1/events", chunk),
+          );
           if (r.status === 202) break;
           expect(tries, JSON.stringify(r.body)).toBeLessThan(200);
           await sleep(100);
         }
       }
-      await t.drained(180_000);
+      const pending = async () =>
+        JSON.stringify(
+          await t.tp.db.sql`select count(*)::int as batches from event_batches where evaluated_at is null`,
+        );
+      await within(200_000, "draining", t.drained(180_000)).catch(async (err: Error) => {
+        throw new Error(`${err.message}; unevaluated: ${await within(5000, "counting", pending())}`);
+      });
       expect(wipes).toBe(3);
       const found = await t.tp.db.sql`
         select distinct customer_id from decisions where rule = 'impossible-location-spend'`;
