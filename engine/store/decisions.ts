@@ -1,4 +1,5 @@
 /** Decisions: one per (event, rule) that fired, with its explanation, until a case takes it. */
+import { Coalescer } from "../coalesce.ts";
 import type { TouchpointEvent } from "../events.ts";
 import type { Hit } from "../rules/reference.ts";
 import type { Severity } from "../rules/schema.ts";
@@ -256,55 +257,33 @@ export async function recordEvaluation(
  * tried again record by record, so one record Postgres refuses fails only its own partition.
  */
 export class RecordWriter {
-  private readonly waiting: Array<{
-    record: EvaluationRecord;
-    done: (r: RecordedEvaluation) => void;
-    failed: (err: unknown) => void;
-  }> = [];
-  private writing = false;
+  private readonly group: Coalescer<EvaluationRecord, RecordedEvaluation | Error>;
 
   constructor(
-    private readonly sql: Q,
+    sql: Q,
     /** Told the records in each statement written (a metric). */
-    private readonly onWrite?: (records: number) => void,
-  ) {}
-
-  write(record: EvaluationRecord): Promise<RecordedEvaluation> {
-    return new Promise((done, failed) => {
-      this.waiting.push({ record, done, failed });
-      if (!this.writing) void this.drain();
-    });
+    onWrite?: (records: number) => void,
+  ) {
+    this.group = new Coalescer(async (records) => {
+      try {
+        return await recordEvaluations(sql, records, new Date());
+      } catch (err) {
+        if (records.length === 1) throw err;
+        const each: Array<RecordedEvaluation | Error> = [];
+        for (const r of records)
+          each.push(
+            await recordEvaluation(sql, r).catch((e: unknown) =>
+              e instanceof Error ? e : new Error(String(e)),
+            ),
+          );
+        return each;
+      }
+    }, onWrite);
   }
 
-  private async drain(): Promise<void> {
-    this.writing = true;
-    try {
-      while (this.waiting.length > 0) {
-        const group = this.waiting.splice(0, this.waiting.length);
-        this.onWrite?.(group.length);
-        let results: Array<RecordedEvaluation | FencedOut>;
-        try {
-          results = await recordEvaluations(
-            this.sql,
-            group.map((g) => g.record),
-            new Date(),
-          );
-        } catch (err) {
-          if (group.length === 1) {
-            group[0]!.failed(err);
-            continue;
-          }
-          for (const g of group) await recordEvaluation(this.sql, g.record).then(g.done, g.failed);
-          continue;
-        }
-        group.forEach((g, i) => {
-          const r = results[i]!;
-          if (r instanceof FencedOut) g.failed(r);
-          else g.done(r);
-        });
-      }
-    } finally {
-      this.writing = false;
-    }
+  async write(record: EvaluationRecord): Promise<RecordedEvaluation> {
+    const written = await this.group.call(record);
+    if (written instanceof Error) throw written;
+    return written;
   }
 }
