@@ -316,11 +316,10 @@ export function startEvaluators(o: EvaluatorsOptions): Evaluators {
             fence,
           );
           const ids = group.map((i) => i.id);
-          await o.redis
-            .pipeline()
-            .xack(stream, GROUP, ...ids)
-            .xdel(stream, ...ids)
-            .exec();
+          // Two commands, not a pipeline: the connection carries BullMQ's scripts, and every
+          // ioredis pipeline copies them all onto itself (~20 KB a round, a tenth of what the
+          // worker allocated at 2,000 events/s). Sent back to back, they still cost one round trip.
+          await Promise.all([o.redis.xack(stream, GROUP, ...ids), o.redis.xdel(stream, ...ids)]);
         }
         attempt = 0;
       } catch (err) {
