@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs";
+import fc from "fast-check";
+import { SegmentedMessage } from "sms-segments-calculator";
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../errors.ts";
 import {
@@ -6,6 +8,7 @@ import {
   LANGUAGES,
   MESSAGE_KINDS,
   renderMessage,
+  segmentsOf,
   type TemplateVars,
   templateOf,
   templateVariables,
@@ -149,6 +152,66 @@ describe("renderMessage", () => {
     const m = renderMessage("fraud_check", "en", { ...story, advocateName: "Ảmara Okafor" });
     expect(m.encoding).toBe("UCS-2");
     expect(m.segments).toBe(Math.ceil(m.text.length / 67));
+  });
+});
+
+describe("segmentsOf: the library's count, without its cost", () => {
+  // Plain GSM-7, the extension characters (two septets each), and what is not GSM-7 at all:
+  // accents outside the set, an emoji (a surrogate pair), CR LF (one grapheme), a combining mark.
+  const plain = fc.constantFrom(..."abcXYZ019 .,:?!'@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ#%&()*+-/<=>¡ÄÖÑÜ§¿äöñüà\n");
+  const extension = fc.constantFrom(..."^{}\\[~]|€\f");
+  const other = fc.constantFrom("ả", "ç", "🙂", "\r\n", "\r", "e\u0301", "ł", "’", "\u00a0");
+  const text = (chars: fc.Arbitrary<string>, max: number) =>
+    fc.array(chars, { maxLength: max, size: "max" }).map((cs) => cs.join(""));
+  const library = (t: string) => {
+    const seg = new SegmentedMessage(t);
+    return { encoding: seg.encodingName, segments: seg.segmentsCount };
+  };
+
+  it("agrees with sms-segments-calculator on GSM-7 texts of every length to five segments", () => {
+    fc.assert(
+      fc.property(
+        text(fc.oneof({ weight: 6, arbitrary: plain }, { weight: 1, arbitrary: extension }), 800),
+        (t) => {
+          expect(segmentsOf(t)).toEqual(library(t));
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it("agrees at the edges: 160 and 161 septets, an extension character across a segment's end", () => {
+    for (const t of [
+      "a".repeat(160),
+      "a".repeat(161),
+      `${"a".repeat(159)}€`,
+      `${"a".repeat(152)}€${"a".repeat(20)}`,
+      `${"a".repeat(153)}€`,
+      `${"a".repeat(306)}`,
+      `${"a".repeat(307)}`,
+      `${"a".repeat(305)}{`,
+      "",
+    ])
+      expect(segmentsOf(t), `${t.length} characters`).toEqual(library(t));
+  });
+
+  it("agrees with it when a text holds anything outside GSM-7", () => {
+    fc.assert(
+      fc.property(
+        text(
+          fc.oneof(
+            { weight: 8, arbitrary: plain },
+            { weight: 1, arbitrary: extension },
+            { weight: 1, arbitrary: other },
+          ),
+          300,
+        ),
+        (t) => {
+          expect(segmentsOf(t)).toEqual(library(t));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 
