@@ -142,7 +142,13 @@ export function eventLocation(
     if (e.channel === "ecommerce") return undefined;
     const m = e.merchant;
     if (m.lat === undefined || m.lon === undefined) return undefined;
-    return { lat: m.lat, lon: m.lon, country: m.country, ...(m.city ? { city: m.city } : {}) };
+    const place: { lat: number; lon: number; country: string; city?: string } = {
+      lat: m.lat,
+      lon: m.lon,
+      country: m.country,
+    };
+    if (m.city) place.city = m.city;
+    return place;
   }
   return e.geo;
 }

@@ -4,7 +4,7 @@
  */
 
 import { eventLocation, type TouchpointEvent } from "../events.ts";
-import { distanceKm, speedKmh } from "../features/geo.ts";
+import { distanceKm, type Point, speedKmh } from "../features/geo.ts";
 import { convert, defaultFxTable, type FxTable } from "../features/money.ts";
 import { countryCentroid, countryCurrency, localClock, zoneAt } from "../features/places.ts";
 import type { CustomerSnapshot, LocationMark } from "../features/state.ts";
@@ -217,7 +217,7 @@ const hours = (ms: number) => Math.round((ms / HOUR) * 1000) / 1000;
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
 /** Of the payments before and after this one (event time), the one that needs the greater speed. */
-export function travelNeighbour(here: LocationMark, t: number, s: CustomerSnapshot) {
+export function travelNeighbour(here: Point, t: number, s: CustomerSnapshot) {
   let best: { km: number; kmh: number; other: LocationMark } | undefined;
   for (const other of [s.previousLocation, s.nextLocation]) {
     if (!other) continue;
@@ -248,7 +248,7 @@ export function computeFacts(
   const loc = eventLocation(e);
   const country = e.type === "card.transaction" ? e.merchant.country : (e.geo?.country ?? null);
   const physical = e.type === "card.transaction" && e.channel !== "ecommerce" && loc;
-  const trip = physical ? travelNeighbour({ id: e.id, ...loc, at: t }, t, s) : undefined;
+  const trip = physical ? travelNeighbour(loc, t, s) : undefined;
   const covered =
     country !== null && s.notices.some((n) => n.from <= t && t <= n.to && n.countries.includes(country));
   const newDevice =
@@ -261,7 +261,7 @@ export function computeFacts(
   // A payment in a shop of a country of several zones, with no coordinates, has no known clock:
   // never the customer's home one, which could be half a day off.
   const zone = placed
-    ? zoneAt({ ...(loc ?? {}), country })
+    ? zoneAt(loc ? { lat: loc.lat, lon: loc.lon, country } : { country })
     : (customer?.timezone ?? (customer ? zoneAt({ country: customer.homeCountry }) : undefined));
   const clock = zone ? localClock(t, zone) : undefined;
   const home = tx ? (converted ?? homeAmount(tx, customer, fx)) : undefined;

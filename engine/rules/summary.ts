@@ -70,9 +70,7 @@ export function storyOf(e: TouchpointEvent, s: CustomerSnapshot): Story {
   if (!loc) return {};
   const here = placeOf(loc, t);
   const physical = e.type === "card.transaction" && e.channel !== "ecommerce";
-  const other: LocationMark | undefined = physical
-    ? travelNeighbour({ id: e.id, ...loc, at: t }, t, s)?.other
-    : undefined;
+  const other: LocationMark | undefined = physical ? travelNeighbour(loc, t, s)?.other : undefined;
   return other ? { here, there: placeOf(other, other.at) } : { here };
 }
 
