@@ -289,13 +289,11 @@ export async function evaluateBatches(
   const receivedOf = new Map(
     pending.flatMap((b) => b.events.map((e) => [e.id, received.get(b.id)] as const)),
   );
-  // Event-time order; the state answers in event time whatever the order.
-  const events = pending
-    .flatMap((b) => b.events)
-    .sort(
-      (a, b) =>
-        Date.parse(a.occurredAt) - Date.parse(b.occurredAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-    );
+  // Event-time order; the state answers in event time whatever the order. Each time is parsed
+  // once, not at every comparison (a round of 1,000 events makes ~10,000 of them).
+  const timed = pending.flatMap((b) => b.events.map((e) => ({ e, at: Date.parse(e.occurredAt) })));
+  timed.sort((a, b) => a.at - b.at || (a.e.id < b.e.id ? -1 : a.e.id > b.e.id ? 1 : 0));
+  const events = timed.map((t) => t.e);
   // Payments count in their customer's home currency in every sum (20,000 THB is not 20,000 EUR);
   // a currency with no rate counts as it is. Converted once per payment: the facts read it too.
   const homes = new Map<string, ReturnType<typeof homeAmount>>();
