@@ -608,7 +608,8 @@ async function cli(): Promise<void> {
     }
     throw err;
   }
-  if (config.PROFILE_DIR) profileOnSignal(config.PROFILE_DIR, config.ROLE, tp.log);
+  if (config.PROFILE_DIR)
+    profileOnSignal(config.PROFILE_DIR, config.ROLE, tp.log, { allocations: config.PROFILE_ALLOCATIONS });
   // A promise nobody awaited failed: log it loudly rather than let Node end the process. Its work
   // is recoverable (jobs retry, the sweeper re-drives what Postgres says is owed); an uncaught
   // exception is not, and still ends the process for its supervisor to restart.

@@ -43,6 +43,7 @@ import { type GeneratedStream, generateStream, shuffle } from "../fixtures/gener
 import { apiClient } from "../fixtures/stories.ts";
 import { startFakeVonage } from "../test/support/fake-vonage.ts";
 import { bullPrefix, QUEUES } from "../workers/queues.ts";
+import { allocationsOf } from "./allocations.ts";
 import {
   describeMachine,
   machineCpuUs,
@@ -109,6 +110,10 @@ const program = new Command("bench")
   .option("--keep-database", "keep the bench's database at the end, to look at its plans")
   .option("--keep-logs <dir>", "keep each touchpoint process's standard output (its log) in this directory")
   .option("--keep-profiles <dir>", "keep the sustained run's CPU profiles (.cpuprofile) in this directory")
+  .option(
+    "--allocations",
+    "also sample where each process allocates in the sustained run (garbage included): bytes an event, by function",
+  )
   .option(
     "--database-url <url>",
     "a Postgres to create the bench database on",
@@ -357,6 +362,7 @@ async function main() {
     // text latency a measure of the throttle.
     VONAGE_RATE_PER_SECOND: "1000",
     PROFILE_DIR: profileDir,
+    ...(o.allocations ? { PROFILE_ALLOCATIONS: "1" } : {}),
   };
   const procs: Proc[] = [];
   if (o.keepLogs) mkdirSync(String(o.keepLogs), { recursive: true });
@@ -626,9 +632,12 @@ async function main() {
       );
       total = total ? addStages(total, s) : s;
     }
+    // Written before the CPU profile by each process (engine/profiling.ts), so present by now.
+    const heapProfiles = readdirSync(profileDir).filter((f) => f.endsWith(".heapprofile"));
     if (o.keepProfiles) {
       mkdirSync(o.keepProfiles, { recursive: true });
-      for (const f of profiles) copyFileSync(join(profileDir, f), join(o.keepProfiles, f));
+      for (const f of [...profiles, ...heapProfiles])
+        copyFileSync(join(profileDir, f), join(o.keepProfiles, f));
       say(`CPU profiles kept in ${o.keepProfiles}`);
     }
     const perEvent = (us: number | undefined) =>
@@ -674,6 +683,22 @@ async function main() {
       stages.total,
       `→ at most ${fmt((machine.cores * 1e6) / Math.max(1, all))} events/s on ${machine.cores} cores`,
     );
+    const allocations = heapProfiles.map((f) => ({
+      role: f.split("-")[0],
+      ...allocationsOf(join(profileDir, f), REPO),
+    }));
+    if (allocations.length > 0) {
+      say(
+        "allocated in the sustained run, bytes an event (V8's sampling heap profiler, garbage included; by the nearest function of ours on the stack):",
+      );
+      for (const a of allocations)
+        say(
+          `  ${a.role} ${fmt(a.bytes / posted)}: ${a.byFunction
+            .slice(0, 8)
+            .map((f) => `${f.at} ${fmt(f.bytes / posted)}`)
+            .join(", ")}`,
+        );
+    }
 
     // Redis bytes per customer: every key of the customers' state, sized by MEMORY USAGE.
     let stateBytes = 0;
@@ -946,6 +971,17 @@ async function main() {
         latencyRun: during,
       },
       stages,
+      ...(allocations.length > 0
+        ? {
+            allocatedBytesPerEvent: allocations.map((a) => ({
+              role: a.role,
+              bytes: Math.round(a.bytes / posted),
+              byFunction: a.byFunction
+                .slice(0, 20)
+                .map((f) => ({ at: f.at, bytes: Math.round(f.bytes / posted) })),
+            })),
+          }
+        : {}),
       processCpuUs: procCpu,
       redisBytesPerCustomer,
       redisBytesByKind,

@@ -160,6 +160,8 @@ export const configSchema = z.object({
     .transform((v) => v === undefined || v === "" || v === "1" || v === "true"),
   /** With a directory, SIGUSR2 starts a CPU profile and the next SIGUSR2 writes it there. */
   PROFILE_DIR: optionalString,
+  /** With PROFILE_DIR: the same signals also sample allocations (`.heapprofile`, garbage included). */
+  PROFILE_ALLOCATIONS: flag,
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   BANK_NAME: z.string().min(1).default("Touchpoint Bank"),
   /**
