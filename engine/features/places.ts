@@ -54,17 +54,7 @@ export function localClock(ms: number, zone: string): { hour: number; weekday: n
 
 /** The wall clock as the zone's formatter gives it: the reference `localClock` answers as. */
 export function clockByParts(ms: number, zone: string): { hour: number; weekday: number; time: string } {
-  let f = clocks.get(zone);
-  if (!f) {
-    f = new Intl.DateTimeFormat("en-GB", {
-      timeZone: zone,
-      hourCycle: "h23",
-      weekday: "short",
-      hour: "2-digit",
-      minute: "2-digit",
-    });
-    clocks.set(zone, f);
-  }
+  const f = formatter(clocks, "en-GB", zone, { weekday: "short", hour: "2-digit", minute: "2-digit" });
   const parts: Record<string, string> = {};
   for (const p of f.formatToParts(ms)) parts[p.type] = p.value;
   return {
@@ -72,6 +62,21 @@ export function clockByParts(ms: number, zone: string): { hour: number; weekday:
     weekday: WEEKDAY[parts.weekday!] ?? 0,
     time: `${parts.hour}:${parts.minute}`,
   };
+}
+
+/** A zone's formatter of these fields on a 24-hour clock, made once per zone and kept in `cache`. */
+function formatter(
+  cache: Map<string, Intl.DateTimeFormat>,
+  locale: string,
+  zone: string,
+  fields: Intl.DateTimeFormatOptions,
+): Intl.DateTimeFormat {
+  let f = cache.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat(locale, { ...fields, timeZone: zone, hourCycle: "h23" });
+    cache.set(zone, f);
+  }
+  return f;
 }
 
 const modulo = (a: number, n: number) => ((a % n) + n) % n;
@@ -111,20 +116,14 @@ function hourOffset(ms: number, zone: string): number | undefined {
 
 /** The zone's offset from UTC at instant `ms`, ms (to the second). */
 function offsetAt(ms: number, zone: string): number {
-  let f = offsetFormats.get(zone);
-  if (!f) {
-    f = new Intl.DateTimeFormat("en-US", {
-      timeZone: zone,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "numeric",
-      day: "numeric",
-      hour: "numeric",
-      minute: "numeric",
-      second: "numeric",
-    });
-    offsetFormats.set(zone, f);
-  }
+  const f = formatter(offsetFormats, "en-US", zone, {
+    year: "numeric",
+    month: "numeric",
+    day: "numeric",
+    hour: "numeric",
+    minute: "numeric",
+    second: "numeric",
+  });
   const p: Record<string, number> = {};
   for (const part of f.formatToParts(ms)) if (part.type !== "literal") p[part.type] = Number(part.value);
   const wall = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!);
