@@ -160,7 +160,34 @@ describe("segmentsOf: the library's count, without its cost", () => {
   // accents outside the set, an emoji (a surrogate pair), CR LF (one grapheme), a combining mark.
   const plain = fc.constantFrom(..."abcXYZ019 .,:?!'@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ#%&()*+-/<=>¡ÄÖÑÜ§¿äöñüà\n");
   const extension = fc.constantFrom(..."^{}\\[~]|€\f");
-  const other = fc.constantFrom("ả", "ç", "🙂", "\r\n", "\r", "e\u0301", "ł", "’", "\u00a0");
+  // Outside GSM-7 but one unit and one grapheme each: the UCS-2 texts counted without the library.
+  const alone = fc.oneof(
+    ...[
+      [0x00a0, 0x02ff],
+      [0x0370, 0x03ff],
+      [0x0400, 0x0482],
+      [0x048a, 0x052f],
+      [0x1e00, 0x1eff],
+      [0x2010, 0x2027],
+      [0x2030, 0x205e],
+      [0x20a0, 0x20c0],
+    ].map(([min, max]) => fc.integer({ min: min!, max: max! }).map((c) => String.fromCharCode(c))),
+  );
+  // What goes to the library: combining marks (alone and after a letter), an emoji (a surrogate
+  // pair), a family joined by ZWJ, a flag, Hangul jamo, Arabic, a zero-width space, a soft hyphen.
+  const other = fc.constantFrom(
+    "e\u0301",
+    "\u0301",
+    "\u0483",
+    "🙂",
+    "👩\u200d👩\u200d👧",
+    "🇫🇷",
+    "\u1100\u1161",
+    "مرحبا",
+    "\u200b",
+    "\u00ad",
+    "\u2028",
+  );
   const text = (chars: fc.Arbitrary<string>, max: number) =>
     fc.array(chars, { maxLength: max, size: "max" }).map((cs) => cs.join(""));
   const library = (t: string) => {
@@ -195,13 +222,42 @@ describe("segmentsOf: the library's count, without its cost", () => {
       expect(segmentsOf(t), `${t.length} characters`).toEqual(library(t));
   });
 
-  it("agrees with it when a text holds anything outside GSM-7", () => {
+  it("agrees with it on UCS-2 texts of accented letters, Greek, Cyrillic and typographic punctuation", () => {
+    fc.assert(
+      fc.property(
+        text(
+          fc.oneof(
+            { weight: 6, arbitrary: plain },
+            { weight: 1, arbitrary: extension },
+            { weight: 2, arbitrary: alone },
+            { weight: 1, arbitrary: fc.constantFrom("\r\n", "\r") },
+          ),
+          400,
+        ),
+        (t) => {
+          expect(segmentsOf(t)).toEqual(library(t));
+        },
+      ),
+      { numRuns: 400 },
+    );
+    for (const t of [
+      "ả".repeat(70),
+      "ả".repeat(71),
+      `ł${"a".repeat(133)}`,
+      `${"a".repeat(134)}’`,
+      "São Paulo",
+    ])
+      expect(segmentsOf(t), `${t.length} characters`).toEqual(library(t));
+  });
+
+  it("agrees with it when a text holds anything else", () => {
     fc.assert(
       fc.property(
         text(
           fc.oneof(
             { weight: 8, arbitrary: plain },
             { weight: 1, arbitrary: extension },
+            { weight: 1, arbitrary: alone },
             { weight: 1, arbitrary: other },
           ),
           300,
@@ -212,6 +268,13 @@ describe("segmentsOf: the library's count, without its cost", () => {
       ),
       { numRuns: 300 },
     );
+    // A grapheme of two units across the end of a UCS-2 part: the library moves it whole to the
+    // next part, which makes a text of 134 units three segments, not two.
+    for (const joined of ["e\u0301", "a\u200d", "a\u200c", "a\u0483", "\u1100\u1161"]) {
+      const t = `ł${"a".repeat(65)}${joined}${"a".repeat(66)}`;
+      expect(library(t).segments, JSON.stringify(joined)).toBe(3);
+      expect(segmentsOf(t), JSON.stringify(joined)).toEqual(library(t));
+    }
   });
 });
 

@@ -220,13 +220,37 @@ const GSM = UnicodeToGsm as unknown as Record<number, readonly number[] | undefi
 /** A segment's 140 octets, in bits, and what a multi-part segment's header (6 octets) leaves of them. */
 const SEGMENT_BITS = 1120;
 const WITH_HEADER_BITS = SEGMENT_BITS - 48;
+/** UCS-2 characters (16 bits each) in one segment alone, and in each part of a longer text. */
+const UCS2_ALONE = SEGMENT_BITS / 16;
+const UCS2_PART = Math.floor(WITH_HEADER_BITS / 16);
 
 /**
- * The encoding and segment count of a text, as `sms-segments-calculator` counts them. A text of
- * GSM-7 characters only (nearly every text we send) is counted here, in one pass: the library
- * splits into graphemes and re-sums each segment at every character, about 280 KB of garbage and
- * a twentieth of the worker's allocation at 2,000 events/s (V8's sampling heap profiler, bench's
- * paced run). Anything else goes to the library, which `templates.test.ts` checks this against.
+ * Characters outside GSM-7 that always stand alone as one grapheme of one UTF-16 unit (no mark
+ * combines into them or with them, no surrogates): letters with accents (Latin-1, Latin
+ * Extended, Vietnamese), Greek, Cyrillic, typographic punctuation, currency signs. A text of these
+ * and GSM-7 is UCS-2 at one unit a character, which is all the library would find.
+ */
+function standsAlone(code: number): boolean {
+  return (
+    (code >= 0x00a0 && code <= 0x02ff && code !== 0x00ad) ||
+    (code >= 0x0370 && code <= 0x03ff) ||
+    (code >= 0x0400 && code <= 0x0482) ||
+    (code >= 0x048a && code <= 0x052f) ||
+    (code >= 0x1e00 && code <= 0x1eff) ||
+    (code >= 0x2010 && code <= 0x2027) ||
+    (code >= 0x2030 && code <= 0x205e) ||
+    (code >= 0x20a0 && code <= 0x20c0)
+  );
+}
+
+/**
+ * The encoding and segment count of a text, as `sms-segments-calculator` counts them, in one pass
+ * for nearly every text we send: GSM-7 characters only, or those with accented letters, Greek,
+ * Cyrillic or typographic punctuation beside them (UCS-2). The library splits the text into
+ * graphemes, joining arrays as it goes, and re-sums each segment at every character: ~280 KB of
+ * garbage for a GSM-7 text and ~150 KB for a UCS-2 one, 5–10% of the worker's allocation in the
+ * bench. Anything else (combining marks, emoji, other scripts) goes to the library;
+ * `templates.test.ts` holds this to it.
  */
 export function segmentsOf(text: string): Pick<Rendered, "encoding" | "segments"> {
   let bits = 0;
@@ -234,11 +258,15 @@ export function segmentsOf(text: string): Pick<Rendered, "encoding" | "segments"
   // (an extension character is never split), each segment of a multi-part text carrying a header.
   let parts = 1;
   let used = 0;
+  let ucs2 = false;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     const units = GSM[code];
-    // CR may join the LF after it into one grapheme, which the library counts as UCS-2.
-    if (units === undefined || code === 0x0d) return viaLibrary(text);
+    if (units === undefined) {
+      if (!standsAlone(code)) return viaLibrary(text);
+      ucs2 = true;
+      continue;
+    }
     const size = units.length * 7;
     bits += size;
     if (used + size > WITH_HEADER_BITS) {
@@ -247,6 +275,12 @@ export function segmentsOf(text: string): Pick<Rendered, "encoding" | "segments"
     }
     used += size;
   }
+  // In UCS-2 every character, those of GSM-7 included, is one 16-bit unit.
+  if (ucs2)
+    return {
+      encoding: "UCS-2",
+      segments: text.length <= UCS2_ALONE ? 1 : Math.ceil(text.length / UCS2_PART),
+    };
   return { encoding: "GSM-7", segments: bits <= SEGMENT_BITS ? 1 : parts };
 }
 
