@@ -74,6 +74,7 @@ export function eventRoutes(deps: IngestDeps) {
           thisMinute = await countThisMinute(
             deps.redis,
             deps.redisPrefix,
+            deps.partitions,
             countByCustomer(events),
             receivedAt,
           );
@@ -110,7 +111,7 @@ export function eventRoutes(deps: IngestDeps) {
         const back = countByCustomer(events.filter((e) => !ids.has(e.id)));
         if (back.size === 0) return Promise.resolve();
         for (const [id, n] of back) back.set(id, -n);
-        return countThisMinute(deps.redis, deps.redisPrefix, back, receivedAt).then(
+        return countThisMinute(deps.redis, deps.redisPrefix, deps.partitions, back, receivedAt).then(
           () => {},
           (err) =>
             // Only a flood's size is at stake: a count left too high expires with its minute.
