@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { SegmentedMessage } from "sms-segments-calculator";
@@ -205,6 +206,16 @@ describe("segmentsOf: the library's count, without its cost", () => {
       ),
       { numRuns: 400 },
     );
+  });
+
+  it("knows GSM-7 from the library's table when loaded as npm start loads it (Node and tsx, not vitest)", () => {
+    const script = `import { isGsm7 } from ${JSON.stringify(new URL("./templates.ts", import.meta.url).href)};
+      console.log(JSON.stringify(["A", "€", "é", "ł"].map((c) => isGsm7(c.charCodeAt(0)))));`;
+    const run = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      encoding: "utf8",
+    });
+    expect(run.stderr).toBe("");
+    expect(JSON.parse(run.stdout)).toEqual([true, true, true, false]);
   });
 
   it("agrees at the edges: 160 and 161 septets, an extension character across a segment's end", () => {

@@ -5,11 +5,11 @@
  * 70/67 characters a segment). Pure.
  */
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Mustache from "mustache";
 import { SegmentedMessage } from "sms-segments-calculator";
-import UnicodeToGsm from "sms-segments-calculator/dist/libs/UnicodeToGSM.js";
 import { ValidationError } from "../errors.ts";
 
 export const MESSAGE_KINDS = [
@@ -215,8 +215,22 @@ export function renderMessage(kind: MessageKind, language: string, vars: Templat
   return { text, ...segmentsOf(text), language: lang };
 }
 
-/** The GSM-7 code units of each UTF-16 code unit that has any: the library's own table. */
-const GSM = UnicodeToGsm as unknown as Record<number, readonly number[] | undefined>;
+/**
+ * The GSM-7 code units of each UTF-16 code unit that has any: the library's own table. Required,
+ * not imported: it is CommonJS with `exports.default`, which Node's (and tsx's) default import
+ * gives as `{ default: table }` while vitest's gives the table, so an import passed every test and
+ * found no character in production (templates.test.ts now loads this module as `npm start` does).
+ */
+const GSM = (
+  createRequire(import.meta.url)("sms-segments-calculator/dist/libs/UnicodeToGSM.js") as {
+    default: Record<number, readonly number[] | undefined>;
+  }
+).default;
+
+/** Whether a UTF-16 code unit is a GSM-7 character (basic or extension). */
+export function isGsm7(code: number): boolean {
+  return GSM[code] !== undefined;
+}
 /** A segment's 140 octets, in bits, and what a multi-part segment's header (6 octets) leaves of them. */
 const SEGMENT_BITS = 1120;
 const WITH_HEADER_BITS = SEGMENT_BITS - 48;
