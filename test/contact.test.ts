@@ -376,6 +376,10 @@ describe("the contact loop, through the real SDK against a fake Vonage", () => {
     await t.drained();
     expect(textsTo("33612340095")).toHaveLength(2);
     expect(textsTo("33612340095").at(-1)!.text).toContain("no more texts");
+    // Not even written down as a text refused: nothing was to be sent, so nothing failed.
+    const [row] = await t.tp.db.sql`
+      select count(*)::int as n from messages where case_id = ${kase.id} and kind = 'card_blocked'`;
+    expect(row?.n).toBe(0);
   });
 
   it("answers HELP with who we are and how to stop, and passes anything else to the advocate", async () => {

@@ -977,30 +977,17 @@ export async function respond(
   const { sql } = deps;
   const customer = await getCustomer(sql, job.customerId);
   if (!customer) return "customer not found";
-  // After STOP only the one confirmation goes out, on the channel the STOP came from.
-  if (job.kind !== "opt_out_confirmation" && optedOutChannels(customer).size > 0) {
-    const { channel } = await routeMessage(deps, {
-      caseId: job.caseId,
-      customer,
-      kind: job.kind,
-      body: "",
-      key: job.key,
-      finalAttempt,
-    });
-    if (optedOutChannels(customer).has(channel)) return "opted out";
-  }
+  const message = { caseId: job.caseId, customer, kind: job.kind, key: job.key, finalAttempt };
+  // The channel is chosen once, here, and handed to `deliver`. After STOP only the one
+  // confirmation goes out, on the channel the STOP came from: anything else routed to a channel
+  // they opted out of is not written at all.
+  const { channel, blocked } = await routeMessage(deps, { ...message, body: "" });
+  if (blocked) return "opted out";
   const ctx = job.caseId ? await caseContext(sql, job.caseId) : undefined;
   const vars = templateVars(ctx ?? { customer, advocateName: null }, deps.bank);
   const text = await render(deps, job.caseId, job.kind, customer.language, vars);
   if (text === undefined) return "could not write the text";
-  await deliver(deps, {
-    caseId: job.caseId,
-    customer,
-    kind: job.kind,
-    body: text,
-    key: job.key,
-    finalAttempt,
-  });
+  await deliver(deps, { ...message, body: text, channel });
   return "sent";
 }
 
