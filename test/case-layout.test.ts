@@ -71,6 +71,8 @@ describe("the case page puts what to do next first", () => {
 
   it("at 390 × 844 why the case is on the first screen and nothing scrolls sideways", async () => {
     const page = await openCase(390, 844);
+    // The header in two rows (brand, links and Sign out; search): 196 px of four rows before.
+    expect(await bottomOf(page, "header.top")).toBeLessThanOrEqual(120);
     await expect(page.locator("p.story").first().textContent()).resolves.toMatch(/Phnom Penh .* → Paris/);
     expect(await bottomOf(page, "p.story")).toBeLessThanOrEqual(844);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);

@@ -57,7 +57,19 @@ svg.plot { width:100%; height:auto; display:block; font-size:13px; } .plot .grid
 .plot .bar.total { fill:#d5dbe4; } .plot .bar.part { fill:var(--accent); } .fig details { margin-top:8px; } .picker { margin:8px 0; } .picker label { display:inline; margin-right:6px; }
 .empty-window { font-size:16px; font-weight:600; } .waiting li { margin-bottom:4px; overflow-wrap:anywhere; }
 @media (max-width: 760px) {
-  .grid { grid-template-columns: minmax(0, 1fr); } main { padding:12px; } header.top { flex-wrap:wrap; padding:8px 12px; }
+  .grid { grid-template-columns: minmax(0, 1fr); } main { padding:12px; }
+  /* On a phone the header is two rows, not four: the brand, the links and Sign out, then search
+     beside the notifications button; the name is still read out, not shown (who signed in is on
+     the case page, as "advocate Amara Okafor"). */
+  header.top { flex-wrap:wrap; gap:6px 10px; padding:6px 12px; }
+  header.top .brand { font-size:15px; letter-spacing:0; } header.top nav { display:flex; flex-wrap:wrap; column-gap:8px; } header.top nav a { margin-right:0; white-space:nowrap; }
+  /* "Notifications" on the button, "Turn on notifications" still its name. */
+  header.top #notify-optin .turn-on { position:absolute; width:1px; height:1px; overflow:hidden; clip-path:inset(50%); white-space:pre; }
+  header.top #notify-optin .what { display:inline-block; } header.top #notify-optin .what::first-letter { text-transform:uppercase; }
+  header.top button { padding:4px 8px; }
+  header.top .who { order:1; } header.top .who .name { position:absolute; width:1px; height:1px; overflow:hidden; clip-path:inset(50%); white-space:nowrap; }
+  header.top search { order:2; flex:1 1 120px; } header.top search input { width:100%; box-sizing:border-box; }
+  header.top #needs-you, header.top #live-note, header.top #notify-optin { order:3; }
   table { display:block; overflow-x:auto; } th, td { white-space:nowrap; }
   /* The queue as cards: one case a card, each cell labelled by its column, nothing scrolls sideways. */
   /* The same for any table of class cards (a backtest's matched payments, the rules). */
@@ -153,12 +165,13 @@ export const Layout: FC<{
         {/* Shown by the live script only where the browser can notify and has not been asked yet. */}
         {who && role !== "risk" ? (
           <button id="notify-optin" type="button" hidden>
-            Turn on notifications
+            <span class="turn-on">Turn on </span>
+            <span class="what">notifications</span>
           </button>
         ) : null}
         {who ? (
           <span class="who">
-            {who} ·{" "}
+            <span class="name">{who} · </span>
             <form class="inline" method="post" action="/desk/logout">
               <button type="submit">Sign out</button>
             </form>
