@@ -4,6 +4,7 @@
  */
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listKey, normaliseItems } from "../engine/rules/lists.ts";
 import { migrate } from "../engine/store/database.ts";
 import { caseCards } from "../engine/store/decisions.ts";
 import {
@@ -13,6 +14,7 @@ import {
   observeBatch,
   unevaluatedBatches,
 } from "../engine/store/events.ts";
+import { getList, patchList } from "../engine/store/lists.ts";
 import { maintainEvents } from "../engine/store/retention.ts";
 import { createDatabase } from "./support/harness.ts";
 import { LYON, tx } from "./support/payments.ts";
@@ -175,5 +177,50 @@ describe("018: events partitioned by week, decisions keeping their event", () =>
     expect(report.batchesDeleted).toBe(1);
     expect(await sql`select id from events`).toHaveLength(1);
     expect(await caseCards(sql as never, "case-o")).toEqual([{ id: "cus-1-card", last4: "4242" }]);
+  });
+});
+
+describe("020: list items kept as lookups compare them", () => {
+  const PRIYA = { by: "Priya (fraud strategy)", tokenId: "tok-priya" };
+  let db: Awaited<ReturnType<typeof createDatabase>>;
+  let sql: postgres.Sql;
+  beforeAll(async () => {
+    db = await createDatabase();
+    sql = postgres(db.url, { max: 1, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await sql?.end();
+    await db?.drop();
+  });
+
+  it("rewrites padded and decomposed items to their key, once per key, so a PATCH can remove them", async () => {
+    await migrate(sql, undefined, "019_partitions.sql");
+    // As lists were stored before listKey: one item padded, one decomposed, one decomposed twin of
+    // an item already in NFC, one blank once trimmed, and a plain one.
+    const legacy = [
+      "  Shop X ",
+      "Galerie Lumie\u0300re",
+      "Café",
+      "Cafe\u0301",
+      "\u00a0",
+      "Casino Royale Online",
+    ];
+    await sql`insert into lists (name, version, size, updated_by) values ('legacy', 3, ${legacy.length}, 'priya')`;
+    for (const item of legacy) await sql`insert into list_items (list_name, item) values ('legacy', ${item})`;
+
+    expect(await migrate(sql)).toContain("020_list_items_keyed.sql");
+
+    const items = [...(await getList(sql as never, "legacy")).items].sort();
+    expect(items).toEqual(["Café", "Casino Royale Online", "Galerie Lumière", "Shop X"].map(listKey).sort());
+    const [list] = await sql`select size, version from lists where name = 'legacy'`;
+    expect(list).toEqual({ size: 4, version: 3 });
+    // What the issue was: removing the item as an analyst types it now finds it.
+    const removed = await patchList(
+      sql as never,
+      "legacy",
+      { add: [], remove: normaliseItems(["Galerie Lumière", "Shop X"]) },
+      PRIYA,
+    );
+    expect(removed).toMatchObject({ removed: 2, size: 2 });
   });
 });
