@@ -149,6 +149,28 @@ describe("evaluation partitions", () => {
     expect(leases.filter((l) => l !== null).length).toBeGreaterThanOrEqual(1);
   });
 
+  it("tries a renewal answered with an error again, keeping the partition and its customers", async () => {
+    // One partition's renewal fails on its own (here the lease key is made a hash, so the script's
+    // GET fails with WRONGTYPE) while the other's succeeds: that says nothing of whose the lease
+    // is, and letting the partition go would drop its customers' state and leave it unread until
+    // the lease expires.
+    const prefix = newPrefix();
+    const evaluated: string[] = [];
+    const ev = start(prefix, {
+      evaluate: async (entries) => {
+        for (const e of entries) evaluated.push(e.batch);
+      },
+    });
+    await until(() => ev.held().size === 2);
+    const lease = partitionKeys(prefix, 0).lease;
+    await redis.del(lease);
+    await redis.hset(lease, "not", "a lease");
+    await sleep(1600); // three renewals at a third of the 1.5 s lease
+    expect([...ev.held().keys()].sort()).toEqual([0, 1]);
+    await queueBatches(redis, prefix, [entry("after-error", 0)]);
+    await until(() => evaluated.includes("after-error"));
+  });
+
   it("consumes every partition while one live member cannot take any (its Postgres is out of reach)", async () => {
     // Process B renews its membership (Redis is fine) but every take() fails at takePartition.
     // A counts B as live: share = ceil(2 / 2) = 1, so A holds one partition and never takes the

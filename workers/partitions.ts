@@ -528,7 +528,14 @@ export function startEvaluators(o: EvaluatorsOptions): Evaluators {
     const renewed = mine.length > 0 ? ((await renewals.exec()) ?? []) : [];
     mine.forEach(([p, h], i) => {
       const [err, ok] = renewed[i] ?? [null, 0];
-      if (err || ok !== 1) {
+      // An error says nothing of whose the lease is: tried again at the next tick, as when the
+      // whole call fails. Should it be lost meanwhile, the fence refuses this process's next write.
+      if (err)
+        o.log.warn(
+          { partition: p, err: err.message },
+          "renewing an evaluation partition failed; trying again",
+        );
+      else if (ok !== 1) {
         o.log.warn({ partition: p }, "lease on evaluation partition lost: letting it and its state go");
         lose(p, h);
       }
