@@ -19,19 +19,28 @@ import { maintainEvents } from "../engine/store/retention.ts";
 import { createDatabase } from "./support/harness.ts";
 import { LYON, tx } from "./support/payments.ts";
 
-/** A payment of cus-1 in Lyon. */
-const event = (id: string, at: string) => tx(id, "cus-1", at, LYON);
-
-describe("011: evaluation recorded per batch", () => {
-  let db: Awaited<ReturnType<typeof createDatabase>>;
-  let sql: postgres.Sql;
+/** A database of its own for the describe block it is called in (empty: no migration run), dropped after it. */
+function ownDatabase(use: (sql: postgres.Sql) => void) {
+  let db: Awaited<ReturnType<typeof createDatabase>> | undefined;
+  let sql: postgres.Sql | undefined;
   beforeAll(async () => {
     db = await createDatabase();
     sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    use(sql);
   });
   afterAll(async () => {
     await sql?.end();
     await db?.drop();
+  });
+}
+
+/** A payment of cus-1 in Lyon. */
+const event = (id: string, at: string) => tx(id, "cus-1", at, LYON);
+
+describe("011: evaluation recorded per batch", () => {
+  let sql: postgres.Sql;
+  ownDatabase((s) => {
+    sql = s;
   });
 
   it("keeps when and by which version each event was evaluated, and batches the waiting ones for the reconciler", async () => {
@@ -121,15 +130,9 @@ describe("011: evaluation recorded per batch", () => {
 });
 
 describe("018: events partitioned by week, decisions keeping their event", () => {
-  let db: Awaited<ReturnType<typeof createDatabase>>;
   let sql: postgres.Sql;
-  beforeAll(async () => {
-    db = await createDatabase();
-    sql = postgres(db.url, { max: 1, onnotice: () => {} });
-  });
-  afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
+  ownDatabase((s) => {
+    sql = s;
   });
 
   it("moves every event into its week, copies each decision's event onto it, and a case keeps its payment once the week is dropped", async () => {
@@ -182,15 +185,9 @@ describe("018: events partitioned by week, decisions keeping their event", () =>
 
 describe("020: list items kept as lookups compare them", () => {
   const PRIYA = { by: "Priya (fraud strategy)", tokenId: "tok-priya" };
-  let db: Awaited<ReturnType<typeof createDatabase>>;
   let sql: postgres.Sql;
-  beforeAll(async () => {
-    db = await createDatabase();
-    sql = postgres(db.url, { max: 1, onnotice: () => {} });
-  });
-  afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
+  ownDatabase((s) => {
+    sql = s;
   });
 
   it("rewrites padded and decomposed items to their key, once per key, so a PATCH can remove them", async () => {

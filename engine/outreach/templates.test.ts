@@ -195,17 +195,17 @@ describe("segmentsOf: the library's count, without its cost", () => {
     const seg = new SegmentedMessage(t);
     return { encoding: seg.encodingName, segments: seg.segmentsCount };
   };
+  /** `runs` texts of up to `max` of these characters: counted here as the library counts them. */
+  const agreesOn = (chars: fc.Arbitrary<string>, max: number, runs: number) =>
+    fc.assert(
+      fc.property(text(chars, max), (t) => {
+        expect(segmentsOf(t)).toEqual(library(t));
+      }),
+      { numRuns: runs },
+    );
 
   it("agrees with sms-segments-calculator on GSM-7 texts of every length to five segments", () => {
-    fc.assert(
-      fc.property(
-        text(fc.oneof({ weight: 6, arbitrary: plain }, { weight: 1, arbitrary: extension }), 800),
-        (t) => {
-          expect(segmentsOf(t)).toEqual(library(t));
-        },
-      ),
-      { numRuns: 400 },
-    );
+    agreesOn(fc.oneof({ weight: 6, arbitrary: plain }, { weight: 1, arbitrary: extension }), 800, 400);
   });
 
   it("knows GSM-7 from the library's table when loaded as npm start loads it (Node and tsx, not vitest)", () => {
@@ -234,22 +234,15 @@ describe("segmentsOf: the library's count, without its cost", () => {
   });
 
   it("agrees with it on UCS-2 texts of accented letters, Greek, Cyrillic and typographic punctuation", () => {
-    fc.assert(
-      fc.property(
-        text(
-          fc.oneof(
-            { weight: 6, arbitrary: plain },
-            { weight: 1, arbitrary: extension },
-            { weight: 2, arbitrary: alone },
-            { weight: 1, arbitrary: fc.constantFrom("\r\n", "\r") },
-          ),
-          400,
-        ),
-        (t) => {
-          expect(segmentsOf(t)).toEqual(library(t));
-        },
+    agreesOn(
+      fc.oneof(
+        { weight: 6, arbitrary: plain },
+        { weight: 1, arbitrary: extension },
+        { weight: 2, arbitrary: alone },
+        { weight: 1, arbitrary: fc.constantFrom("\r\n", "\r") },
       ),
-      { numRuns: 400 },
+      400,
+      400,
     );
     for (const t of [
       "ả".repeat(70),
@@ -262,22 +255,15 @@ describe("segmentsOf: the library's count, without its cost", () => {
   });
 
   it("agrees with it when a text holds anything else", () => {
-    fc.assert(
-      fc.property(
-        text(
-          fc.oneof(
-            { weight: 8, arbitrary: plain },
-            { weight: 1, arbitrary: extension },
-            { weight: 1, arbitrary: alone },
-            { weight: 1, arbitrary: other },
-          ),
-          300,
-        ),
-        (t) => {
-          expect(segmentsOf(t)).toEqual(library(t));
-        },
+    agreesOn(
+      fc.oneof(
+        { weight: 8, arbitrary: plain },
+        { weight: 1, arbitrary: extension },
+        { weight: 1, arbitrary: alone },
+        { weight: 1, arbitrary: other },
       ),
-      { numRuns: 300 },
+      300,
+      300,
     );
     // A grapheme of two units across the end of a UCS-2 part: the library moves it whole to the
     // next part, which makes a text of 134 units three segments, not two.
