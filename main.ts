@@ -105,6 +105,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<To
     url: config.DATABASE_URL,
     dataDir: config.DATA_DIR,
     log,
+    max: config.DATABASE_POOL_MAX,
     waitMs: config.STARTUP_WAIT_MS,
   });
   const { sql } = db;

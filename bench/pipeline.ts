@@ -98,6 +98,7 @@ const program = new Command("bench")
   .option("--batch <n>", "events per evaluate job (INGEST_BATCH_SIZE)", "100")
   .option("--concurrency <n>", "jobs at once per worker process (WORKER_CONCURRENCY)", "8")
   .option("--partitions <n>", "evaluation partitions (EVALUATE_PARTITIONS; default: touchpoint's)")
+  .option("--db-pool <n>", "Postgres connections per process (DATABASE_POOL_MAX; default: touchpoint's)")
   .option(
     "--node-flags <flags>",
     "Node flags of the touchpoint processes (default: npm start's)",
@@ -363,6 +364,7 @@ async function main() {
     VONAGE_RATE_PER_SECOND: "1000",
     PROFILE_DIR: profileDir,
     ...(o.allocations ? { PROFILE_ALLOCATIONS: "1" } : {}),
+    ...(o.dbPool ? { DATABASE_POOL_MAX: String(o.dbPool) } : {}),
   };
   const procs: Proc[] = [];
   if (o.keepLogs) mkdirSync(String(o.keepLogs), { recursive: true });

@@ -12,6 +12,7 @@ describe("loadConfig", () => {
       ROLE: "all",
     });
     expect(c.DATABASE_URL).toBeUndefined();
+    expect(c.DATABASE_POOL_MAX).toBe(10);
     expect(c.ADMIN_TOKEN).toBeUndefined();
     expect(Object.isFrozen(c)).toBe(true);
   });
@@ -23,6 +24,7 @@ describe("loadConfig", () => {
       /DATABASE_URL: must be a postgres:\/\/ URL/,
     );
     expect(() => loadConfig({ ROLE: "both" })).toThrow(/ROLE/);
+    expect(() => loadConfig({ DATABASE_POOL_MAX: "0" })).toThrow(/DATABASE_POOL_MAX: must be at least 1/);
     // One line, even with several bad variables (the try/catch form of this could pass vacuously).
     expect(() => loadConfig({ PORT: "70000", ROLE: "both" })).toThrow(
       /^invalid configuration: [^\n]*PORT[^\n]*ROLE[^\n]*$/,

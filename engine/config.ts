@@ -29,6 +29,8 @@ export const configSchema = z.object({
       .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
       .optional(),
   ),
+  /** Connections each process opens to DATABASE_URL at most (PGlite takes one). */
+  DATABASE_POOL_MAX: intIn(1, 100, 10),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, "must be a redis:// URL")
