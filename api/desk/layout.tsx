@@ -5,7 +5,7 @@ const css = `
 :root { --ink:#1d2330; --muted:#5c6577; --line:#dfe3ea; --bg:#f6f7f9; --high:#b42318; --medium:#b54708; --low:#475467; --ok:#067647; --accent:#2e5aac; }
 * { box-sizing: border-box; }
 body { margin:0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color:var(--ink); background:var(--bg); }
-header.top { display:flex; gap:16px; align-items:center; padding:10px 20px; background:#fff; border-bottom:1px solid var(--line); }
+header.top { display:flex; flex-wrap:wrap; gap:8px 16px; align-items:center; padding:10px 20px; background:#fff; border-bottom:1px solid var(--line); }
 header.top .brand { font-weight:700; letter-spacing:.02em; }
 header.top nav a { margin-right:12px; color:var(--accent); text-decoration:none; }
 header.top .who { margin-left:auto; color:var(--muted); }
@@ -34,7 +34,9 @@ form.canned { margin-top:10px; display:flex; flex-wrap:wrap; gap:6px; align-item
 code { font-size:12px; background:#f0f2f5; padding:1px 4px; border-radius:4px; overflow-wrap:anywhere; }
 pre { font-size:12px; background:#f0f2f5; padding:10px; border-radius:6px; overflow-x:auto; white-space:pre-wrap; overflow-wrap:anywhere; }
 .diff-add { color:var(--ok); } .diff-del { color:var(--high); }
-header.top search input { font:inherit; padding:5px 10px; border:1px solid var(--line); border-radius:6px; width:min(320px, 60vw); }
+header.top search input { font:inherit; padding:5px 10px; border:1px solid var(--line); border-radius:6px; width:100%; box-sizing:border-box; }
+/* The search gives way when the header is full (a needs-you badge, the notifications button); the rest never wraps inside. */
+header.top search { flex:1 1 160px; max-width:320px; } header.top .brand, header.top nav a, header.top .needs, header.top button, header.top .who { white-space:nowrap; }
 .handoff { background:#eef4ff; border:1px solid var(--accent); padding:8px 12px; border-radius:6px; margin:8px 0; }
 form.status { margin:6px 0 14px; } form.status button { margin-left:4px; } select { font:inherit; padding:5px 8px; border:1px solid var(--line); border-radius:6px; max-width:100%; }
 .needs { background:var(--high); color:#fff; border-radius:999px; padding:2px 10px; font-weight:700; text-decoration:none; font-size:12px; }
@@ -68,7 +70,7 @@ svg.plot { width:100%; height:auto; display:block; font-size:13px; } .plot .grid
   header.top #notify-optin .what { display:inline-block; } header.top #notify-optin .what::first-letter { text-transform:uppercase; }
   header.top button { padding:4px 8px; }
   header.top .who { order:1; } header.top .who .name { position:absolute; width:1px; height:1px; overflow:hidden; clip-path:inset(50%); white-space:nowrap; }
-  header.top search { order:2; flex:1 1 120px; } header.top search input { width:100%; box-sizing:border-box; }
+  header.top search { order:2; flex:1 1 120px; min-width:0; }
   header.top #needs-you, header.top #live-note, header.top #notify-optin { order:3; }
   table { display:block; overflow-x:auto; } th, td { white-space:nowrap; }
   /* The queue as cards: one case a card, each cell labelled by its column, nothing scrolls sideways. */
